@@ -1,0 +1,135 @@
+package client
+
+import "time"
+
+// The JSON shapes of the API. The server encodes these very types, so the client
+// and the server cannot drift apart. Field names are a contract with users' scripts.
+
+// ErrorBody is every error response: {"error":{"code":...,"message":...}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail names what went wrong: a stable code and a message for people.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// BootSource is what a VM boots from.
+type BootSource struct {
+	Kernel  string `json:"kernel,omitempty"`
+	Initrd  string `json:"initrd,omitempty"`
+	Cmdline string `json:"cmdline,omitempty"`
+	Disk    string `json:"disk,omitempty"`
+}
+
+// VMRequest is the body of POST /api/v1/vms and PUT /api/v1/vms/{id}.
+type VMRequest struct {
+	Name      string            `json:"name"`
+	VCPUs     int               `json:"vcpus"`
+	MemoryMiB int64             `json:"memory_mib"`
+	DiskGiB   int64             `json:"disk_gib"`
+	Boot      *BootSource       `json:"boot,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+}
+
+// VM is a VM as the API shows it.
+type VM struct {
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	VCPUs        int               `json:"vcpus"`
+	MemoryMiB    int64             `json:"memory_mib"`
+	DiskGiB      int64             `json:"disk_gib"`
+	Boot         *BootSource       `json:"boot,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	DesiredState string            `json:"desired_state"`
+	// State is pending (not placed), scheduled (placed, host has not reported yet),
+	// running, stopped, paused or error.
+	State string `json:"state"`
+	// Node is the assigned node's ID ("" while pending); NodeName its name.
+	Node       string    `json:"node"`
+	NodeName   string    `json:"node_name,omitempty"`
+	Generation uint64    `json:"generation"`
+	Error      string    `json:"error,omitempty"`
+	Placement  string    `json:"placement,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Capacity is a node's size.
+type Capacity struct {
+	VCPUs     int   `json:"vcpus"`
+	MemoryMiB int64 `json:"memory_mib"`
+	DiskGiB   int64 `json:"disk_gib"`
+}
+
+// Hypervisor names a node's driver and its URI.
+type Hypervisor struct {
+	Driver string `json:"driver"`
+	URI    string `json:"uri,omitempty"`
+}
+
+// Node is a host as the API shows it.
+type Node struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Status      string            `json:"status"`
+	StatusCause string            `json:"status_cause,omitempty"`
+	StatusSince time.Time         `json:"status_since"`
+	RaftAddr    string            `json:"raft_addr"`
+	APIAddr     string            `json:"api_addr"`
+	GossipAddr  string            `json:"gossip_addr"`
+	Version     string            `json:"version"`
+	Capacity    Capacity          `json:"capacity"`
+	Allocated   Capacity          `json:"allocated"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Hypervisor  Hypervisor        `json:"hypervisor"`
+	VMs         int               `json:"vms"`
+	JoinedAt    time.Time         `json:"joined_at"`
+}
+
+// Member is one cluster member in GET /api/v1/cluster.
+type Member struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Status is the gossip status: alive, suspect, failed or left.
+	Status string `json:"status"`
+	// RaftRole is voter, nonvoter or none (not in the Raft configuration yet).
+	RaftRole string `json:"raft_role"`
+	Leader   bool   `json:"leader"`
+	RaftAddr string `json:"raft_addr"`
+	APIAddr  string `json:"api_addr"`
+}
+
+// Cluster is the answer of GET /api/v1/cluster.
+type Cluster struct {
+	ID string `json:"id"`
+	// Leader is the leader's node name, "" when there is none.
+	Leader       string   `json:"leader"`
+	LeaderID     string   `json:"leader_id"`
+	Node         string   `json:"node"`
+	Members      []Member `json:"members"`
+	AppliedIndex uint64   `json:"applied_index"`
+	CommitIndex  uint64   `json:"commit_index"`
+	Term         uint64   `json:"term"`
+}
+
+// TokenRequest is the body of POST /api/v1/tokens.
+type TokenRequest struct {
+	Name string `json:"name"`
+	// Role is admin, operator or reader; admin when empty.
+	Role string `json:"role,omitempty"`
+	// TTL is a Go duration ("24h"); empty for a token that does not expire.
+	TTL string `json:"ttl,omitempty"`
+}
+
+// Token is an API token. Secret is only present in the answer to its creation.
+type Token struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	Secret    string     `json:"secret,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}

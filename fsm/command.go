@@ -1,0 +1,108 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// CommandType identifies a command in the Raft log. The numbers are part of the log
+// format: they are explicit, append-only, and a retired number is never reused.
+type CommandType uint8
+
+// IgnorableFlag marks a command type that an older node may skip. Any other unknown
+// type stops the node, because skipping it would let state diverge.
+const IgnorableFlag CommandType = 0x80
+
+// Command types. New types go at the end.
+const (
+	CmdRegisterNode   CommandType = 1
+	CmdSetNodeStatus  CommandType = 2
+	CmdRemoveNode     CommandType = 3
+	CmdCreateVM       CommandType = 4
+	CmdUpdateVM       CommandType = 5
+	CmdDeleteVM       CommandType = 6
+	CmdVMAction       CommandType = 7
+	CmdPlaceVM        CommandType = 8
+	CmdReportVM       CommandType = 9
+	CmdCreateToken    CommandType = 10
+	CmdRevokeToken    CommandType = 11
+	CmdInitCluster    CommandType = 12
+	CmdBootstrapToken CommandType = 13
+)
+
+// Command is one typed change to cluster state.
+type Command interface {
+	Type() CommandType
+}
+
+// commandEntry is how the FSM decodes and applies one command type.
+type commandEntry struct {
+	name  string
+	new   func() Command
+	apply func(s *state, cmd Command, index uint64) error
+}
+
+var commands = map[CommandType]commandEntry{}
+
+// register adds a command type to the dispatch table; a duplicate is a programming
+// error and panics at start-up.
+func register[C any, PC interface {
+	*C
+	Command
+}](t CommandType, name string, apply func(s *state, c *C, index uint64) error) {
+	if _, dup := commands[t]; dup {
+		panic(fmt.Sprintf("fsm: command type %d registered twice", t))
+	}
+	commands[t] = commandEntry{
+		name: name,
+		new:  func() Command { return PC(new(C)) },
+		apply: func(s *state, cmd Command, index uint64) error {
+			return apply(s, (*C)(cmd.(PC)), index)
+		},
+	}
+}
+
+// String names the command type for logs and errors.
+func (t CommandType) String() string {
+	if e, ok := commands[t]; ok {
+		return e.name
+	}
+	return fmt.Sprintf("unknown(%d)", uint8(t))
+}
+
+// Encode turns a command into a log entry: one type byte, then the JSON payload.
+func Encode(c Command) ([]byte, error) {
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", c.Type(), err)
+	}
+	return append([]byte{byte(c.Type())}, body...), nil
+}
+
+// Decode turns a log entry back into its command. An unknown type returns
+// ErrUnknownCommand, with the ignorable bit reported so the caller can decide.
+func Decode(b []byte) (Command, error) {
+	if len(b) == 0 {
+		return nil, errorf(ErrMalformed, "empty command")
+	}
+	t := CommandType(b[0])
+	e, ok := commands[t]
+	if !ok {
+		return nil, &UnknownCommandError{Type: t}
+	}
+	c := e.new()
+	if err := json.Unmarshal(b[1:], c); err != nil {
+		return nil, errorf(ErrMalformed, "decode %s: %v", t, err)
+	}
+	return c, nil
+}
+
+// UnknownCommandError is returned by Decode for a type this build does not know.
+type UnknownCommandError struct{ Type CommandType }
+
+func (e *UnknownCommandError) Error() string {
+	return fmt.Sprintf("unknown command type %d", uint8(e.Type))
+}
+
+// Ignorable reports whether an older node may skip this command.
+func (e *UnknownCommandError) Ignorable() bool { return e.Type&IgnorableFlag != 0 }

@@ -1,0 +1,168 @@
+package fsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// state is the data the FSM replicates. It is only changed by apply functions, under
+// FSM.mu held for writing.
+type state struct {
+	nodes map[string]*Node
+	vms   map[string]*VM
+	// vmByName indexes VM IDs by name; names are unique.
+	vmByName map[string]string
+	tokens   map[string]*Token
+	// allocated sums the specs of the VMs assigned to each node, for placement.
+	allocated map[string]Capacity
+	// tokenByHash indexes token IDs by secret hash, for authentication.
+	tokenByHash map[string]string
+	// cluster holds cluster-wide settings set once by InitCluster.
+	cluster ClusterInfo
+}
+
+// ClusterInfo is the cluster's identity and node-to-node secret, set once.
+type ClusterInfo struct {
+	ID string `json:"id"`
+	// Secret authenticates node-to-node calls (write forwarding). It is replicated
+	// so every member that has caught up can use it.
+	Secret string `json:"secret"`
+	// TokenBootstrapped is set once the root token was created, so a configured
+	// bootstrap token never comes back after it has been revoked.
+	TokenBootstrapped bool `json:"token_bootstrapped"`
+}
+
+func newState() *state {
+	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, allocated: map[string]Capacity{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{}}
+}
+
+// Event tells subscribers that an entity changed at a Raft index.
+type Event struct {
+	Index uint64      `json:"index"`
+	Type  CommandType `json:"type"`
+	// Kind is "node", "vm", "token" or "cluster"; ID names the entity.
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// FSM is the replicated state machine. It implements raft.FSM.
+type FSM struct {
+	mu      sync.RWMutex
+	s       *state
+	applied uint64
+	// appliedCh is closed and replaced after every apply, waking WaitForIndex.
+	appliedCh chan struct{}
+
+	subMu  sync.Mutex
+	subs   map[int]chan Event
+	nextID int
+}
+
+// New returns an empty FSM.
+func New() *FSM {
+	return &FSM{s: newState(), appliedCh: make(chan struct{}), subs: map[int]chan Event{}}
+}
+
+// Result is what Apply returns to the proposer through raft's ApplyFuture.
+type Result struct {
+	Err error
+}
+
+// Apply applies one committed log entry. A command error (duplicate name, unknown
+// ID, ...) is a normal, deterministic outcome returned in Result; an unknown command
+// type that is not ignorable panics, because going on would let state diverge.
+func (f *FSM) Apply(l *raft.Log) any {
+	cmd, err := Decode(l.Data)
+	var unknown *UnknownCommandError
+	if errors.As(err, &unknown) && !unknown.Ignorable() {
+		panic(fmt.Sprintf("fsm: refusing to apply log index %d: %v; this node is older than the cluster's log, upgrade it", l.Index, err))
+	}
+	f.mu.Lock()
+	if err == nil {
+		err = commands[cmd.Type()].apply(f.s, cmd, l.Index)
+	}
+	f.applied = l.Index
+	ch := f.appliedCh
+	f.appliedCh = make(chan struct{})
+	f.mu.Unlock()
+	close(ch)
+	if err == nil {
+		f.publish(eventFor(cmd, l.Index))
+	}
+	return Result{Err: err}
+}
+
+// ApplyCommand applies cmd directly at index, outside Raft. Tests and tools use it;
+// the cluster always goes through Raft.
+func (f *FSM) ApplyCommand(cmd Command, index uint64) error {
+	b, err := Encode(cmd)
+	if err != nil {
+		return err
+	}
+	return f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: b}).(Result).Err
+}
+
+// AppliedIndex is the index of the last log entry applied.
+func (f *FSM) AppliedIndex() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.applied
+}
+
+// WaitForIndex blocks until the FSM has applied index, or ctx ends.
+func (f *FSM) WaitForIndex(ctx context.Context, index uint64) error {
+	for {
+		f.mu.RLock()
+		applied, ch := f.applied, f.appliedCh
+		f.mu.RUnlock()
+		if applied >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for index %d (applied %d): %w", index, applied, ctx.Err())
+		}
+	}
+}
+
+// Subscribe returns a channel of change events and a function that ends the
+// subscription. Events are dropped for a subscriber that falls more than buffer
+// behind, so subscribers must also resync periodically; they are a wake-up, not a log.
+func (f *FSM) Subscribe(buffer int) (<-chan Event, func()) {
+	ch := make(chan Event, buffer)
+	f.subMu.Lock()
+	id := f.nextID
+	f.nextID++
+	f.subs[id] = ch
+	f.subMu.Unlock()
+	return ch, func() {
+		f.subMu.Lock()
+		delete(f.subs, id)
+		f.subMu.Unlock()
+	}
+}
+
+func (f *FSM) publish(ev Event) {
+	f.subMu.Lock()
+	defer f.subMu.Unlock()
+	for _, ch := range f.subs {
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
+}
+
+// eventFor names the entity a successful command changed.
+func eventFor(cmd Command, index uint64) Event {
+	ev := Event{Index: index, Type: cmd.Type()}
+	if t, ok := cmd.(interface{ target() (string, string) }); ok {
+		ev.Kind, ev.ID = t.target()
+	}
+	return ev
+}

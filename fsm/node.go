@@ -1,0 +1,107 @@
+package fsm
+
+import "time"
+
+// RegisterNode records a node's identity, addresses and capacity as gossip
+// published them. The leader proposes it when a member appears or its metadata
+// changes.
+type RegisterNode struct {
+	Node Node      `json:"node"`
+	At   time.Time `json:"at"`
+}
+
+// SetNodeStatus records a membership status change and its cause.
+type SetNodeStatus struct {
+	ID     string     `json:"id"`
+	Status NodeStatus `json:"status"`
+	Cause  string     `json:"cause"`
+	At     time.Time  `json:"at"`
+}
+
+// RemoveNode forgets a node that left the cluster.
+type RemoveNode struct {
+	ID string `json:"id"`
+}
+
+func (RegisterNode) Type() CommandType  { return CmdRegisterNode }
+func (SetNodeStatus) Type() CommandType { return CmdSetNodeStatus }
+func (RemoveNode) Type() CommandType    { return CmdRemoveNode }
+
+func (c RegisterNode) target() (string, string)  { return "node", c.Node.ID }
+func (c SetNodeStatus) target() (string, string) { return "node", c.ID }
+func (c RemoveNode) target() (string, string)    { return "node", c.ID }
+
+func init() {
+	register(CmdRegisterNode, "RegisterNode", applyRegisterNode)
+	register(CmdSetNodeStatus, "SetNodeStatus", applySetNodeStatus)
+	register(CmdRemoveNode, "RemoveNode", applyRemoveNode)
+}
+
+func applyRegisterNode(s *state, c *RegisterNode, _ uint64) error {
+	n := c.Node
+	if n.ID == "" {
+		return errorf(ErrInvalid, "node id is required")
+	}
+	if err := ValidateName("node name", n.Name); err != nil {
+		return err
+	}
+	for _, other := range s.nodes {
+		if other.ID != n.ID && other.Name == n.Name && other.Status != NodeLeft {
+			return errorf(ErrConflict, "node name %q is already used by node %s", n.Name, other.ID)
+		}
+	}
+	if !ValidNodeStatus(n.Status) {
+		n.Status = NodeAlive
+	}
+	if old, ok := s.nodes[n.ID]; ok {
+		n.JoinedAt = old.JoinedAt
+		// Maintenance is an operator's decision; gossip metadata must not undo it.
+		if old.Status == NodeMaintenance {
+			n.Status = NodeMaintenance
+		}
+		if old.Status == n.Status {
+			n.StatusSince, n.StatusCause = old.StatusSince, old.StatusCause
+		} else {
+			n.StatusSince = c.At
+		}
+	} else {
+		n.JoinedAt, n.StatusSince = c.At, c.At
+	}
+	n.Labels = cloneMap(n.Labels)
+	s.nodes[n.ID] = &n
+	return nil
+}
+
+func applySetNodeStatus(s *state, c *SetNodeStatus, _ uint64) error {
+	n, ok := s.nodes[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "node %q not found", c.ID)
+	}
+	if !ValidNodeStatus(c.Status) {
+		return errorf(ErrInvalid, "unknown node status %q", c.Status)
+	}
+	if n.Status != c.Status {
+		n.Status, n.StatusSince = c.Status, c.At
+	}
+	n.StatusCause = c.Cause
+	return nil
+}
+
+func applyRemoveNode(s *state, c *RemoveNode, _ uint64) error {
+	if _, ok := s.nodes[c.ID]; !ok {
+		return errorf(ErrNotFound, "node %q not found", c.ID)
+	}
+	delete(s.nodes, c.ID)
+	return nil
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

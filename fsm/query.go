@@ -1,0 +1,172 @@
+package fsm
+
+import "sort"
+
+// The query methods return copies, so callers may keep and change them freely.
+
+// Nodes returns every node, sorted by name.
+func (f *FSM) Nodes() []Node {
+	f.mu.RLock()
+	out := make([]Node, 0, len(f.s.nodes))
+	for _, n := range f.s.nodes {
+		out = append(out, cloneNode(n))
+	}
+	f.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Node returns the node with the given ID, or ErrNotFound.
+func (f *FSM) Node(id string) (Node, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	n, ok := f.s.nodes[id]
+	if !ok {
+		return Node{}, errorf(ErrNotFound, "node %q not found", id)
+	}
+	return cloneNode(n), nil
+}
+
+// NodeByName returns the node with the given name (ignoring nodes that left), or
+// ErrNotFound.
+func (f *FSM) NodeByName(name string) (Node, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, n := range f.s.nodes {
+		if n.Name == name && n.Status != NodeLeft {
+			return cloneNode(n), nil
+		}
+	}
+	return Node{}, errorf(ErrNotFound, "node %q not found", name)
+}
+
+// VMs returns every VM, sorted by name.
+func (f *FSM) VMs() []VM {
+	f.mu.RLock()
+	out := make([]VM, 0, len(f.s.vms))
+	for _, vm := range f.s.vms {
+		out = append(out, cloneVM(vm))
+	}
+	f.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
+	return out
+}
+
+// VMsOnNode returns the VMs assigned to a node.
+func (f *FSM) VMsOnNode(nodeID string) []VM {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []VM
+	for _, vm := range f.s.vms {
+		if vm.Node == nodeID {
+			out = append(out, cloneVM(vm))
+		}
+	}
+	return out
+}
+
+// VM returns the VM with the given ID, or ErrNotFound.
+func (f *FSM) VM(id string) (VM, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	vm, ok := f.s.vms[id]
+	if !ok {
+		return VM{}, errorf(ErrNotFound, "vm %q not found", id)
+	}
+	return cloneVM(vm), nil
+}
+
+// VMByName returns the VM with the given name, or ErrNotFound.
+func (f *FSM) VMByName(name string) (VM, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	id, ok := f.s.vmByName[name]
+	if !ok {
+		return VM{}, errorf(ErrNotFound, "vm %q not found", name)
+	}
+	return cloneVM(f.s.vms[id]), nil
+}
+
+// Tokens returns every token (hashes included), sorted by creation time.
+func (f *FSM) Tokens() []Token {
+	f.mu.RLock()
+	out := make([]Token, 0, len(f.s.tokens))
+	for _, t := range f.s.tokens {
+		out = append(out, *t)
+	}
+	f.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Token returns the token with the given ID, or ErrNotFound.
+func (f *FSM) Token(id string) (Token, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	t, ok := f.s.tokens[id]
+	if !ok {
+		return Token{}, errorf(ErrNotFound, "token %q not found", id)
+	}
+	return *t, nil
+}
+
+// TokenByHash returns the token whose secret hashes to hash, or ErrNotFound.
+func (f *FSM) TokenByHash(hash string) (Token, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	id, ok := f.s.tokenByHash[hash]
+	if !ok {
+		return Token{}, errorf(ErrNotFound, "token not found")
+	}
+	return *f.s.tokens[id], nil
+}
+
+// Cluster returns the cluster's identity and secret.
+func (f *FSM) Cluster() ClusterInfo {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.s.cluster
+}
+
+// VMCountsByState counts VMs by observed state.
+func (f *FSM) VMCountsByState() map[VMState]int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := map[VMState]int{}
+	for _, vm := range f.s.vms {
+		out[vm.State]++
+	}
+	return out
+}
+
+// Allocated returns the sum of the specs of the VMs assigned to a node.
+func (f *FSM) Allocated(nodeID string) Capacity {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.s.allocated[nodeID]
+}
+
+// Fits reports whether spec fits on node beside what is assigned there, with the
+// reason when it does not. It is the same check Apply makes.
+func (f *FSM) Fits(nodeID string, spec VMSpec) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.s.fits(nodeID, spec)
+}
+
+func cloneNode(n *Node) Node {
+	c := *n
+	c.Labels = cloneMap(n.Labels)
+	return c
+}
+
+func cloneVM(vm *VM) VM {
+	c := *vm
+	c.Spec = cloneSpec(vm.Spec)
+	return c
+}

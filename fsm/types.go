@@ -1,0 +1,134 @@
+package fsm
+
+import "time"
+
+// NodeStatus is a node's membership status as the leader last recorded it.
+type NodeStatus string
+
+// Node statuses. Alive, suspect, failed and left follow gossip; maintenance is set
+// by an operator.
+const (
+	NodeAlive       NodeStatus = "alive"
+	NodeSuspect     NodeStatus = "suspect"
+	NodeFailed      NodeStatus = "failed"
+	NodeLeft        NodeStatus = "left"
+	NodeMaintenance NodeStatus = "maintenance"
+)
+
+// ValidNodeStatus reports whether s is one of the known node statuses.
+func ValidNodeStatus(s NodeStatus) bool {
+	switch s {
+	case NodeAlive, NodeSuspect, NodeFailed, NodeLeft, NodeMaintenance:
+		return true
+	}
+	return false
+}
+
+// Capacity is what a host offers to VMs.
+type Capacity struct {
+	VCPUs     int   `json:"vcpus"`
+	MemoryMiB int64 `json:"memory_mib"`
+	DiskGiB   int64 `json:"disk_gib"`
+}
+
+// HypervisorInfo names the driver a node runs and where it reaches it.
+type HypervisorInfo struct {
+	Driver string `json:"driver"`
+	URI    string `json:"uri,omitempty"`
+}
+
+// Node is one host of the cluster.
+type Node struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	RaftAddr   string            `json:"raft_addr"`
+	APIAddr    string            `json:"api_addr"`
+	GossipAddr string            `json:"gossip_addr"`
+	Version    string            `json:"version"`
+	Capacity   Capacity          `json:"capacity"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Hypervisor HypervisorInfo    `json:"hypervisor"`
+	Status     NodeStatus        `json:"status"`
+	// StatusCause says why the status last changed ("gossip: member failed", ...).
+	StatusCause string    `json:"status_cause,omitempty"`
+	StatusSince time.Time `json:"status_since"`
+	JoinedAt    time.Time `json:"joined_at"`
+}
+
+// VMState is a VM's state, desired or observed.
+type VMState string
+
+// VM states. Desired state is one of running, stopped or paused. Observed state adds
+// pending (not placed yet), scheduled (placed, the host has not reported) and error.
+const (
+	VMPending   VMState = "pending"
+	VMScheduled VMState = "scheduled"
+	VMRunning   VMState = "running"
+	VMStopped   VMState = "stopped"
+	VMPaused    VMState = "paused"
+	VMError     VMState = "error"
+)
+
+// ValidReportedState reports whether a host may report s for a VM.
+func ValidReportedState(s VMState) bool {
+	switch s {
+	case VMRunning, VMStopped, VMPaused, VMError:
+		return true
+	}
+	return false
+}
+
+// BootSource says what a VM boots from: a kernel and initrd, or a disk image.
+type BootSource struct {
+	Kernel  string `json:"kernel,omitempty"`
+	Initrd  string `json:"initrd,omitempty"`
+	Cmdline string `json:"cmdline,omitempty"`
+	Disk    string `json:"disk,omitempty"`
+}
+
+// VMSpec is what the user asks for.
+type VMSpec struct {
+	Name      string            `json:"name"`
+	VCPUs     int               `json:"vcpus"`
+	MemoryMiB int64             `json:"memory_mib"`
+	DiskGiB   int64             `json:"disk_gib"`
+	Boot      *BootSource       `json:"boot,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+}
+
+// VM is a virtual machine record: the user's spec and intent, where it is placed,
+// and what its host last reported.
+type VM struct {
+	ID           string  `json:"id"`
+	Spec         VMSpec  `json:"spec"`
+	DesiredState VMState `json:"desired_state"`
+	// Node is the ID of the node the VM is assigned to, empty while pending.
+	Node string `json:"node"`
+	// Generation counts placements. A host acts only on orders carrying the
+	// generation it holds or a newer one, so a stale host cannot run a moved VM.
+	Generation uint64 `json:"generation"`
+	// RestartSeq is bumped by every restart request; the host reports the last one
+	// it carried out in ReportedRestartSeq.
+	RestartSeq         uint64 `json:"restart_seq"`
+	ReportedRestartSeq uint64 `json:"reported_restart_seq"`
+	// State is the observed state: pending, scheduled, or what the host reported.
+	State      VMState   `json:"state"`
+	Error      string    `json:"error,omitempty"`
+	Placement  string    `json:"placement,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	ReportedAt time.Time `json:"reported_at,omitempty"`
+	// Index is the Raft index of the last change to this record.
+	Index uint64 `json:"index"`
+}
+
+// Token is an API credential. Only the SHA-256 hash of the secret is kept.
+type Token struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Hash      string    `json:"hash"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is zero for a token that does not expire.
+	ExpiresAt time.Time `json:"expires_at,omitempty"`
+}

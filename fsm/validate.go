@@ -1,0 +1,83 @@
+package fsm
+
+import (
+	"regexp"
+)
+
+// Limits on user input. They keep every record small and every name printable.
+const (
+	MaxNameLen       = 63
+	MaxLabels        = 64
+	MaxLabelKeyLen   = 63
+	MaxLabelValueLen = 255
+	MaxVCPUs         = 1024
+	MaxMemoryMiB     = 16 << 20 // 16 TiB
+	MaxDiskGiB       = 1 << 20  // 1 PiB
+	MaxPathLen       = 4096
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
+
+// ValidateName checks a VM, node or token name: 1 to 63 letters, digits, '.', '_'
+// or '-', starting and ending with a letter or digit.
+func ValidateName(field, name string) error {
+	switch {
+	case name == "":
+		return errorf(ErrInvalid, "%s is required", field)
+	case len(name) > MaxNameLen:
+		return errorf(ErrInvalid, "%s is %d characters long, at most %d are allowed", field, len(name), MaxNameLen)
+	case !nameRE.MatchString(name):
+		return errorf(ErrInvalid, "%s %q may only hold letters, digits, '.', '_' and '-', and must start and end with a letter or digit", field, name)
+	}
+	return nil
+}
+
+// ValidateLabels checks label count and sizes.
+func ValidateLabels(field string, labels map[string]string) error {
+	if len(labels) > MaxLabels {
+		return errorf(ErrInvalid, "%s has %d entries, at most %d are allowed", field, len(labels), MaxLabels)
+	}
+	for k, v := range labels {
+		if k == "" || len(k) > MaxLabelKeyLen || !nameRE.MatchString(k) {
+			return errorf(ErrInvalid, "%s key %q must be 1 to %d letters, digits, '.', '_' or '-'", field, k, MaxLabelKeyLen)
+		}
+		if len(v) > MaxLabelValueLen {
+			return errorf(ErrInvalid, "%s value of %q is longer than %d characters", field, k, MaxLabelValueLen)
+		}
+	}
+	return nil
+}
+
+// ValidateSpec checks a VM spec as the API receives it. The same check runs inside
+// Apply, so a spec that slipped past a stale node is still refused deterministically.
+func ValidateSpec(s VMSpec) error {
+	if err := ValidateName("name", s.Name); err != nil {
+		return err
+	}
+	if s.VCPUs <= 0 || s.VCPUs > MaxVCPUs {
+		return errorf(ErrInvalid, "vcpus must be between 1 and %d, got %d", MaxVCPUs, s.VCPUs)
+	}
+	if s.MemoryMiB <= 0 || s.MemoryMiB > MaxMemoryMiB {
+		return errorf(ErrInvalid, "memory_mib must be between 1 and %d, got %d", MaxMemoryMiB, s.MemoryMiB)
+	}
+	if s.DiskGiB <= 0 || s.DiskGiB > MaxDiskGiB {
+		return errorf(ErrInvalid, "disk_gib must be between 1 and %d, got %d", MaxDiskGiB, s.DiskGiB)
+	}
+	if b := s.Boot; b != nil {
+		if b.Disk != "" && b.Kernel != "" {
+			return errorf(ErrInvalid, "boot: give either disk or kernel, not both")
+		}
+		if b.Disk == "" && b.Kernel == "" {
+			return errorf(ErrInvalid, "boot: give a disk or a kernel")
+		}
+		if b.Kernel == "" && (b.Initrd != "" || b.Cmdline != "") {
+			return errorf(ErrInvalid, "boot: initrd and cmdline need a kernel")
+		}
+		for field, p := range map[string]string{"boot.kernel": b.Kernel, "boot.initrd": b.Initrd, "boot.disk": b.Disk, "boot.cmdline": b.Cmdline} {
+			if len(p) > MaxPathLen {
+				return errorf(ErrInvalid, "%s is longer than %d characters", field, MaxPathLen)
+			}
+		}
+	}
+	return ValidateLabels("labels", s.Labels)
+}

@@ -1,0 +1,310 @@
+package fsm
+
+import "time"
+
+// CreateVM adds a VM. The proposer picks the ID and the time. The leader may fill
+// in Node with a placement; Apply takes it only if the VM still fits there, and
+// otherwise leaves the VM pending for the placement loop.
+type CreateVM struct {
+	ID     string    `json:"id"`
+	Spec   VMSpec    `json:"spec"`
+	Node   string    `json:"node,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// UpdateVM replaces a VM's spec. Size changes take effect at the VM's next start.
+type UpdateVM struct {
+	ID   string    `json:"id"`
+	Spec VMSpec    `json:"spec"`
+	At   time.Time `json:"at"`
+}
+
+// DeleteVM removes a VM. Its host notices the record is gone and removes the
+// domain, so a VM on a dead host is still deleted from the cluster's view.
+type DeleteVM struct {
+	ID string `json:"id"`
+}
+
+// VM actions a user can ask for.
+const (
+	ActionStart   = "start"
+	ActionStop    = "stop"
+	ActionRestart = "restart"
+	ActionPause   = "pause"
+	ActionResume  = "resume"
+)
+
+// VMAction changes a VM's desired state (or asks for a restart).
+type VMAction struct {
+	ID     string    `json:"id"`
+	Action string    `json:"action"`
+	At     time.Time `json:"at"`
+}
+
+// PlaceVM assigns a VM to a node. FromGeneration must match the VM's current
+// generation, so two leaders racing cannot both place it.
+type PlaceVM struct {
+	ID             string    `json:"id"`
+	Node           string    `json:"node"`
+	FromGeneration uint64    `json:"from_generation"`
+	Reason         string    `json:"reason"`
+	At             time.Time `json:"at"`
+}
+
+// ReportVM is a host reporting what its hypervisor shows for a VM. It is accepted
+// only from the VM's assigned node at the VM's current generation.
+type ReportVM struct {
+	ID         string    `json:"id"`
+	Node       string    `json:"node"`
+	Generation uint64    `json:"generation"`
+	State      VMState   `json:"state"`
+	RestartSeq uint64    `json:"restart_seq"`
+	Error      string    `json:"error,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+func (CreateVM) Type() CommandType { return CmdCreateVM }
+func (UpdateVM) Type() CommandType { return CmdUpdateVM }
+func (DeleteVM) Type() CommandType { return CmdDeleteVM }
+func (VMAction) Type() CommandType { return CmdVMAction }
+func (PlaceVM) Type() CommandType  { return CmdPlaceVM }
+func (ReportVM) Type() CommandType { return CmdReportVM }
+
+func (c CreateVM) target() (string, string) { return "vm", c.ID }
+func (c UpdateVM) target() (string, string) { return "vm", c.ID }
+func (c DeleteVM) target() (string, string) { return "vm", c.ID }
+func (c VMAction) target() (string, string) { return "vm", c.ID }
+func (c PlaceVM) target() (string, string)  { return "vm", c.ID }
+func (c ReportVM) target() (string, string) { return "vm", c.ID }
+
+func init() {
+	register(CmdCreateVM, "CreateVM", applyCreateVM)
+	register(CmdUpdateVM, "UpdateVM", applyUpdateVM)
+	register(CmdDeleteVM, "DeleteVM", applyDeleteVM)
+	register(CmdVMAction, "VMAction", applyVMAction)
+	register(CmdPlaceVM, "PlaceVM", applyPlaceVM)
+	register(CmdReportVM, "ReportVM", applyReportVM)
+}
+
+func applyCreateVM(s *state, c *CreateVM, index uint64) error {
+	if c.ID == "" {
+		return errorf(ErrInvalid, "vm id is required")
+	}
+	if _, dup := s.vms[c.ID]; dup {
+		return errorf(ErrConflict, "vm id %q already exists", c.ID)
+	}
+	if err := ValidateSpec(c.Spec); err != nil {
+		return err
+	}
+	if err := s.checkVMName(c.ID, c.Spec.Name); err != nil {
+		return err
+	}
+	spec := cloneSpec(c.Spec)
+	s.vmByName[spec.Name] = c.ID
+	vm := &VM{
+		ID: c.ID, Spec: spec, DesiredState: VMRunning, State: VMPending,
+		CreatedAt: c.At, UpdatedAt: c.At, Index: index,
+	}
+	s.vms[c.ID] = vm
+	if c.Node != "" && s.fits(c.Node, spec) == nil {
+		s.assign(vm, c.Node, c.Reason)
+	}
+	return nil
+}
+
+func applyUpdateVM(s *state, c *UpdateVM, index uint64) error {
+	vm, ok := s.vms[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "vm %q not found", c.ID)
+	}
+	if err := ValidateSpec(c.Spec); err != nil {
+		return err
+	}
+	if err := s.checkVMName(c.ID, c.Spec.Name); err != nil {
+		return err
+	}
+	delete(s.vmByName, vm.Spec.Name)
+	s.release(vm)
+	vm.Spec = cloneSpec(c.Spec)
+	s.reserve(vm)
+	s.vmByName[vm.Spec.Name] = vm.ID
+	vm.UpdatedAt, vm.Index = c.At, index
+	return nil
+}
+
+func applyDeleteVM(s *state, c *DeleteVM, _ uint64) error {
+	vm, ok := s.vms[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "vm %q not found", c.ID)
+	}
+	delete(s.vmByName, vm.Spec.Name)
+	s.release(vm)
+	delete(s.vms, c.ID)
+	return nil
+}
+
+// CheckAction says whether action is allowed for a VM whose desired state is
+// desired and observed state is observed. The API calls it to refuse early; Apply
+// calls it again so the answer holds under concurrent requests.
+func CheckAction(vm *VM, action string) error {
+	d := vm.DesiredState
+	switch action {
+	case ActionStart:
+		if d == VMRunning && vm.State != VMError {
+			return errorf(ErrState, "vm %q is already running (or starting)", vm.Spec.Name)
+		}
+		if d == VMPaused {
+			return errorf(ErrState, "vm %q is paused; resume it instead", vm.Spec.Name)
+		}
+	case ActionStop:
+		if d == VMStopped {
+			return errorf(ErrState, "vm %q is already stopped", vm.Spec.Name)
+		}
+	case ActionRestart, ActionPause:
+		if d != VMRunning {
+			return errorf(ErrState, "vm %q cannot %s: it is %s, not running", vm.Spec.Name, action, d)
+		}
+	case ActionResume:
+		if d != VMPaused {
+			return errorf(ErrState, "vm %q cannot resume: it is %s, not paused", vm.Spec.Name, d)
+		}
+	default:
+		return errorf(ErrInvalid, "unknown action %q: use start, stop, restart, pause or resume", action)
+	}
+	return nil
+}
+
+func applyVMAction(s *state, c *VMAction, index uint64) error {
+	vm, ok := s.vms[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "vm %q not found", c.ID)
+	}
+	if err := CheckAction(vm, c.Action); err != nil {
+		return err
+	}
+	switch c.Action {
+	case ActionStart, ActionResume:
+		vm.DesiredState = VMRunning
+	case ActionStop:
+		vm.DesiredState = VMStopped
+	case ActionPause:
+		vm.DesiredState = VMPaused
+	case ActionRestart:
+		vm.RestartSeq++
+	}
+	vm.UpdatedAt, vm.Index = c.At, index
+	return nil
+}
+
+func applyPlaceVM(s *state, c *PlaceVM, index uint64) error {
+	vm, ok := s.vms[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "vm %q not found", c.ID)
+	}
+	if vm.Generation != c.FromGeneration {
+		return errorf(ErrStaleGeneration, "vm %q is at generation %d, not %d", c.ID, vm.Generation, c.FromGeneration)
+	}
+	if err := s.fits(c.Node, vm.Spec); err != nil {
+		return err
+	}
+	s.release(vm)
+	s.assign(vm, c.Node, c.Reason)
+	vm.UpdatedAt, vm.Index = c.At, index
+	return nil
+}
+
+func applyReportVM(s *state, c *ReportVM, index uint64) error {
+	vm, ok := s.vms[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "vm %q not found", c.ID)
+	}
+	if vm.Node != c.Node || vm.Generation != c.Generation {
+		return errorf(ErrStaleGeneration, "vm %q is at generation %d on node %q; report from node %q at generation %d refused",
+			c.ID, vm.Generation, vm.Node, c.Node, c.Generation)
+	}
+	if !ValidReportedState(c.State) {
+		return errorf(ErrInvalid, "cannot report state %q", c.State)
+	}
+	vm.State, vm.Error = c.State, c.Error
+	if c.RestartSeq > vm.ReportedRestartSeq && c.RestartSeq <= vm.RestartSeq {
+		vm.ReportedRestartSeq = c.RestartSeq
+	}
+	vm.ReportedAt, vm.Index = c.At, index
+	return nil
+}
+
+// checkVMName refuses a name that another VM already holds.
+func (s *state) checkVMName(id, name string) error {
+	if other, ok := s.vmByName[name]; ok && other != id {
+		return errorf(ErrConflict, "vm name %q is already taken by vm %s", name, other)
+	}
+	return nil
+}
+
+func cloneSpec(s VMSpec) VMSpec {
+	s.Labels = cloneMap(s.Labels)
+	if s.Boot != nil {
+		b := *s.Boot
+		s.Boot = &b
+	}
+	return s
+}
+
+// fits checks that node exists, is alive, and has the memory and vCPUs for spec
+// beside what is already assigned to it. Memory is not overcommitted; vCPUs are
+// not either until the real scheduler brings overcommit ratios.
+func (s *state) fits(nodeID string, spec VMSpec) error {
+	n, ok := s.nodes[nodeID]
+	if !ok {
+		return errorf(ErrNotFound, "node %q not found", nodeID)
+	}
+	if n.Status != NodeAlive {
+		return errorf(ErrState, "node %q is %s, not alive", n.Name, n.Status)
+	}
+	a := s.allocated[nodeID]
+	if a.MemoryMiB+spec.MemoryMiB > n.Capacity.MemoryMiB {
+		return errorf(ErrState, "node %q has %d MiB of memory free, vm needs %d", n.Name, n.Capacity.MemoryMiB-a.MemoryMiB, spec.MemoryMiB)
+	}
+	if a.VCPUs+spec.VCPUs > n.Capacity.VCPUs {
+		return errorf(ErrState, "node %q has %d vCPUs free, vm needs %d", n.Name, n.Capacity.VCPUs-a.VCPUs, spec.VCPUs)
+	}
+	return nil
+}
+
+// assign places vm on node at the next generation.
+func (s *state) assign(vm *VM, nodeID, reason string) {
+	vm.Node = nodeID
+	vm.Generation++
+	vm.State = VMScheduled
+	vm.Error = ""
+	vm.Placement = reason
+	s.reserve(vm)
+}
+
+// reserve and release keep s.allocated equal to the sum of assigned VMs' specs.
+func (s *state) reserve(vm *VM) {
+	if vm.Node == "" {
+		return
+	}
+	a := s.allocated[vm.Node]
+	a.VCPUs += vm.Spec.VCPUs
+	a.MemoryMiB += vm.Spec.MemoryMiB
+	a.DiskGiB += vm.Spec.DiskGiB
+	s.allocated[vm.Node] = a
+}
+
+func (s *state) release(vm *VM) {
+	if vm.Node == "" {
+		return
+	}
+	a := s.allocated[vm.Node]
+	a.VCPUs -= vm.Spec.VCPUs
+	a.MemoryMiB -= vm.Spec.MemoryMiB
+	a.DiskGiB -= vm.Spec.DiskGiB
+	if a == (Capacity{}) {
+		delete(s.allocated, vm.Node)
+	} else {
+		s.allocated[vm.Node] = a
+	}
+}

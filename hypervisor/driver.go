@@ -1,0 +1,137 @@
+// Package hypervisor defines the Driver interface through which an agent runs VMs
+// on its host, and the types that cross it. Implementations live in sub-packages:
+// hypervisor/sim (in-process simulated host for dev mode, tests and fleet
+// simulation) and hypervisor/libvirt (production).
+//
+// A driver knows nothing about the cluster: the host reconciler in package cluster
+// compares what the FSM wants with what the driver reports and calls the driver to
+// close the gap.
+package hypervisor
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a driver returns; callers match them with errors.Is.
+var (
+	// ErrNotFound: no managed domain with that ID on this host.
+	ErrNotFound = errors.New("domain not found")
+	// ErrInsufficientResources: the host cannot fit the domain right now.
+	ErrInsufficientResources = errors.New("insufficient host resources")
+	// ErrInvalidSpec: the spec cannot be run on this host (bad boot file, ...).
+	ErrInvalidSpec = errors.New("invalid domain spec")
+)
+
+// DomainState is what the hypervisor reports for a domain.
+type DomainState string
+
+// Domain states.
+const (
+	StateRunning DomainState = "running"
+	StatePaused  DomainState = "paused"
+	StateStopped DomainState = "stopped"
+	// StateCrashed: the guest died without being asked to (crash, destroyed behind
+	// the agent's back).
+	StateCrashed DomainState = "crashed"
+)
+
+// BootSource is what a domain boots from: a kernel+initrd or a disk image.
+type BootSource struct {
+	Kernel  string
+	Initrd  string
+	Cmdline string
+	Disk    string
+}
+
+// DomainSpec is everything a driver needs to define and start a domain.
+type DomainSpec struct {
+	// ID is the VM ID; drivers name and tag the domain with it.
+	ID   string
+	Name string
+	// Generation is the VM's placement generation, stored with the domain so a
+	// restarted agent knows which order a running domain came from.
+	Generation uint64
+	VCPUs      int
+	MemoryMiB  int64
+	DiskGiB    int64
+	Boot       *BootSource
+	Labels     map[string]string
+}
+
+// Domain is a managed domain as the hypervisor sees it.
+type Domain struct {
+	ID         string
+	Name       string
+	Generation uint64
+	State      DomainState
+	VCPUs      int
+	MemoryMiB  int64
+	// Reason explains the state when the hypervisor gives one (crashed, ...).
+	Reason string
+}
+
+// Capacity is the host's size and what is free now.
+type Capacity struct {
+	VCPUs         int
+	MemoryMiB     int64
+	FreeMemoryMiB int64
+	DiskGiB       int64
+}
+
+// Stats are a domain's counters at one moment.
+type Stats struct {
+	CPUTime    time.Duration
+	MemoryMiB  int64
+	DiskRead   uint64
+	DiskWrite  uint64
+	NetRxBytes uint64
+	NetTxBytes uint64
+}
+
+// Event tells the agent a domain changed state without being asked (or as a
+// result of its own call); the agent re-inspects and reports.
+type Event struct {
+	ID    string
+	State DomainState
+	// Reason is the hypervisor's own word for the change ("destroyed", "crashed").
+	Reason string
+}
+
+// Driver runs domains on one host. Methods are safe for concurrent use. Every
+// method acts only on domains this driver manages; foreign domains are left alone.
+type Driver interface {
+	// Name is the driver's name: "sim" or "libvirt".
+	Name() string
+	// URI is where the driver reaches its hypervisor ("" for sim).
+	URI() string
+	// Capacity reports the host's size and free memory.
+	Capacity(ctx context.Context) (Capacity, error)
+	// Labels are facts about the host the driver knows (arch, virt type, ...).
+	Labels() map[string]string
+	// List returns every managed domain on the host.
+	List(ctx context.Context) ([]Domain, error)
+	// Inspect returns one managed domain, or ErrNotFound.
+	Inspect(ctx context.Context, id string) (Domain, error)
+	// Start defines the domain from spec (replacing a stopped definition) and
+	// starts it. Starting a running domain is a no-op.
+	Start(ctx context.Context, spec DomainSpec) error
+	// Shutdown asks the guest to power off and destroys it after timeout.
+	Shutdown(ctx context.Context, id string, timeout time.Duration) error
+	// Destroy stops the domain at once.
+	Destroy(ctx context.Context, id string) error
+	// Reboot restarts the running guest.
+	Reboot(ctx context.Context, id string) error
+	// Suspend pauses the guest's vCPUs; Resume continues them.
+	Suspend(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
+	// Undefine removes a stopped domain's definition.
+	Undefine(ctx context.Context, id string) error
+	// Stats returns counters for every running managed domain.
+	Stats(ctx context.Context) (map[string]Stats, error)
+	// Events delivers state changes; the channel is closed by Close.
+	Events() <-chan Event
+	// Close releases the driver's connections.
+	Close() error
+}
