@@ -1,0 +1,190 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor"
+)
+
+// Agent is one node's distributed core: gossip, Raft, the FSM, the leader's loops
+// and the host reconciler. cmd/novacron builds one per process; tests build many.
+type Agent struct {
+	cfg       Config
+	logger    *slog.Logger
+	fsm       *fsm.FSM
+	stores    Stores
+	raft      *raft.Raft
+	transport *raft.NetworkTransport
+	gossip    *gossip
+	driver    hypervisor.Driver
+	forwarder *forwarder
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	shutdownOnce sync.Once
+}
+
+// New starts an agent: Raft over the given stores, gossip, and the background
+// loops. The caller serves InternalHandler on the node's HTTP listener.
+func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &Agent{
+		cfg:    cfg,
+		logger: cfg.Logger.With("component", "agent", "node", cfg.NodeName),
+		fsm:    fsm.New(),
+		stores: stores,
+		driver: driver,
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	capacity, err := driver.Capacity(ctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("read host capacity from %s driver: %w", driver.Name(), err)
+	}
+	notify := make(chan bool, 16)
+	a.raft, a.transport, err = newRaft(&a.cfg, a.fsm, stores, notify)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	meta := nodeMeta{
+		ID: cfg.NodeID, Raft: cfg.RaftAddr(), API: cfg.APIAddr, Version: cfg.Version,
+		Expect: cfg.BootstrapExpect, VCPUs: capacity.VCPUs, Memory: capacity.MemoryMiB,
+		Disk: capacity.DiskGiB, Driver: driver.Name(), URI: driver.URI(), Labels: driver.Labels(),
+	}
+	a.gossip, err = newGossip(&a.cfg, meta)
+	if err != nil {
+		a.raft.Shutdown().Error()
+		a.transport.Close()
+		cancel()
+		return nil, err
+	}
+	a.forwarder = newForwarder(a)
+	a.goLoop(func(ctx context.Context) { a.gossip.joinLoop(ctx, cfg.Join, cfg.RejoinInterval) })
+	a.goLoop(a.bootstrapLoop)
+	a.goLoop(func(ctx context.Context) { a.monitorLeadership(ctx, notify) })
+	a.goLoop(a.bootstrapTokenLoop)
+	a.goLoop(newHostReconciler(a).run)
+	a.logger.Info("agent started", "id", cfg.NodeID, "raft", cfg.RaftAddr(), "api", cfg.APIAddr, "hypervisor", driver.Name())
+	return a, nil
+}
+
+func (a *Agent) goLoop(f func(ctx context.Context)) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f(a.ctx)
+	}()
+}
+
+// FSM is the node's replicated state, for reads.
+func (a *Agent) FSM() *fsm.FSM { return a.fsm }
+
+// ID is the node's ID.
+func (a *Agent) ID() string { return a.cfg.NodeID }
+
+// Name is the node's name.
+func (a *Agent) Name() string { return a.cfg.NodeName }
+
+// IsLeader reports whether this node is the Raft leader now.
+func (a *Agent) IsLeader() bool { return a.raft.State() == raft.Leader }
+
+// InternalHandler serves the node-to-node endpoints (write forwarding, read index)
+// under /internal/v1/.
+func (a *Agent) InternalHandler() http.Handler { return a.forwarder.handler() }
+
+// Leave departs gracefully: it hands leadership over if it holds it, leaves gossip
+// so the leader removes it from Raft, then shuts down.
+func (a *Agent) Leave() error {
+	if a.IsLeader() {
+		if err := a.raft.LeadershipTransfer().Error(); err != nil {
+			a.logger.Warn("leadership transfer", "error", err)
+		}
+	}
+	a.gossip.leave(5 * time.Second)
+	return a.Shutdown()
+}
+
+// Shutdown stops the agent without leaving: to the others it looks like a crash
+// that the node will come back from.
+func (a *Agent) Shutdown() error {
+	var err error
+	a.shutdownOnce.Do(func() {
+		a.cancel()
+		a.gossip.shutdown()
+		err = a.raft.Shutdown().Error()
+		a.transport.Close()
+		a.wg.Wait()
+		a.forwarder.close()
+		a.logger.Info("agent stopped")
+	})
+	return err
+}
+
+// Status reports the cluster as this node sees it.
+func (a *Agent) Status() Status {
+	leaderAddr, leaderID := a.raft.LeaderWithID()
+	_ = leaderAddr
+	st := Status{
+		ClusterID:    a.fsm.Cluster().ID,
+		LeaderID:     string(leaderID),
+		LocalID:      a.cfg.NodeID,
+		LocalName:    a.cfg.NodeName,
+		AppliedIndex: a.fsm.AppliedIndex(),
+		CommitIndex:  a.raft.CommitIndex(),
+		Term:         a.term(),
+	}
+	roles := map[string]string{}
+	if f := a.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			roles[string(s.ID)] = roleName(s.Suffrage)
+		}
+	}
+	for _, m := range a.gossip.Members() {
+		role, ok := roles[m.Meta.ID]
+		if !ok {
+			role = "none"
+		}
+		st.Members = append(st.Members, MemberStatus{
+			ID: m.Meta.ID, Name: m.Name, Status: string(m.Status), RaftRole: role,
+			Leader: m.Meta.ID == string(leaderID), RaftAddr: m.Meta.Raft, APIAddr: m.Meta.API,
+		})
+		if m.Meta.ID == string(leaderID) {
+			st.LeaderName = m.Name
+		}
+	}
+	return st
+}
+
+func (a *Agent) term() uint64 {
+	var t uint64
+	fmt.Sscan(a.raft.Stats()["term"], &t)
+	return t
+}
+
+func roleName(s raft.ServerSuffrage) string {
+	switch s {
+	case raft.Voter:
+		return "voter"
+	case raft.Nonvoter:
+		return "nonvoter"
+	}
+	return "staging"
+}
+
+// errIsShutdown reports whether err means raft is shutting down.
+func errIsShutdown(err error) bool { return errors.Is(err, raft.ErrRaftShutdown) }

@@ -1,0 +1,278 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor"
+)
+
+// stateDiff returns "" when two FSMs hold the same state, else what differs.
+func stateDiff(a, b *fsm.FSM) string {
+	views := func(f *fsm.FSM) map[string]string {
+		out := map[string]string{}
+		for name, v := range map[string]any{"nodes": f.Nodes(), "vms": f.VMs(), "tokens": f.Tokens(), "cluster": f.Cluster()} {
+			j, _ := json.Marshal(v)
+			out[name] = string(j)
+		}
+		return out
+	}
+	va, vb := views(a), views(b)
+	for k := range va {
+		if va[k] != vb[k] {
+			return fmt.Sprintf("%s:\n  %s\n  %s", k, va[k], vb[k])
+		}
+	}
+	return ""
+}
+
+func TestCluster_ThreeNodesElectAndReplicateFollowerWrites(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	leader := c.waitLeader()
+
+	waitFor(t, 10*time.Second, "three alive voters", func() bool {
+		st := leader.agent.Status()
+		voters := 0
+		for _, m := range st.Members {
+			if m.Status == "alive" && m.RaftRole == "voter" {
+				voters++
+			}
+		}
+		return voters == 3 && len(leader.agent.fsm.Nodes()) == 3
+	})
+	waitFor(t, 10*time.Second, "root token bootstrapped", func() bool {
+		_, err := leader.agent.fsm.TokenByHash(fsm.HashSecret("test-root-token-0123456789"))
+		return err == nil
+	})
+
+	follower := c.followers()[0]
+	id, idx := createVM(t, follower, "web-1")
+	for _, n := range c.up() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := n.agent.fsm.WaitForIndex(ctx, idx); err != nil {
+			t.Fatalf("%s never applied index %d: %v", n.cfg.NodeName, idx, err)
+		}
+		cancel()
+		if _, err := n.agent.fsm.VM(id); err != nil {
+			t.Fatalf("%s does not hold the VM written on a follower: %v", n.cfg.NodeName, err)
+		}
+	}
+
+	// The VM is placed at creation and its host runs it and reports it.
+	var vm fsm.VM
+	waitFor(t, 10*time.Second, "vm running on its node", func() bool {
+		vm, _ = follower.agent.fsm.VM(id)
+		return vm.Node != "" && vm.State == fsm.VMRunning
+	})
+	for _, n := range c.up() {
+		_, err := n.driver.Inspect(context.Background(), id)
+		if onIt := err == nil; onIt != (n.cfg.NodeID == vm.Node) {
+			t.Fatalf("domain on %s: %v, but the vm is assigned to %s", n.cfg.NodeName, onIt, vm.Node)
+		}
+	}
+	c.waitConverged()
+}
+
+func TestCluster_LeaderKilledNewLeaderTakesWrites(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	old := c.waitLeader()
+	createVM(t, old, "before")
+	c.stop(old)
+
+	leader := c.waitLeader()
+	if leader == old {
+		t.Fatal("the stopped node is still the leader")
+	}
+	follower := c.followers()[0]
+	createVM(t, follower, "after")
+	c.waitConverged()
+	for _, n := range c.up() {
+		for _, name := range []string{"before", "after"} {
+			if _, err := n.agent.fsm.VMByName(name); err != nil {
+				t.Fatalf("%s lost vm %s: %v", n.cfg.NodeName, name, err)
+			}
+		}
+	}
+
+	// The old leader comes back from its data dir and catches up.
+	c.start(old)
+	waitFor(t, 15*time.Second, "restarted node catches up", func() bool {
+		_, err := old.agent.fsm.VMByName("after")
+		return err == nil
+	})
+	c.waitConverged()
+}
+
+func TestCluster_PartitionedMinorityCannotCommit(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	old := c.waitLeader()
+	createVM(t, old, "shared")
+	for _, other := range c.nodes {
+		if other != old {
+			c.net.partition(old.raftAddr(), other.raftAddr())
+		}
+	}
+
+	// The isolated old leader cannot commit anything.
+	b, _ := fsm.Encode(&fsm.CreateVM{ID: "minority-vm", Spec: fsm.VMSpec{Name: "minority", VCPUs: 1, MemoryMiB: 64, DiskGiB: 1}, At: time.Now().UTC()})
+	if err := old.agent.raft.Apply(b, 2*time.Second).Error(); err == nil {
+		t.Fatal("an isolated leader committed a write")
+	}
+
+	// The majority elects a new leader and goes on.
+	var leader *testNode
+	waitFor(t, 15*time.Second, "majority elects a new leader", func() bool {
+		for _, n := range c.nodes {
+			if n != old && n.agent.IsLeader() {
+				leader = n
+				return true
+			}
+		}
+		return false
+	})
+	createVM(t, leader, "majority")
+
+	c.net.heal()
+	c.waitLeader()
+	c.waitConverged()
+	for _, n := range c.up() {
+		if _, err := n.agent.fsm.VM("minority-vm"); err == nil {
+			t.Fatalf("%s holds the write the minority could not commit", n.cfg.NodeName)
+		}
+		if _, err := n.agent.fsm.VMByName("majority"); err != nil {
+			t.Fatalf("%s lacks the majority's write: %v", n.cfg.NodeName, err)
+		}
+	}
+}
+
+func TestCluster_FiveNodesSurviveTwoVoterFailures(t *testing.T) {
+	c := newTestCluster(t, 5, 5)
+	leader := c.waitLeader()
+	waitFor(t, 10*time.Second, "five voters", func() bool {
+		f := leader.agent.raft.GetConfiguration()
+		return f.Error() == nil && countSuffrage(f.Configuration(), raft.Voter) == 5
+	})
+	c.stop(c.followers()[0])
+	c.stop(leader)
+	next := c.waitLeader()
+	createVM(t, c.followers()[0], "survivor")
+	c.waitConverged()
+	if _, err := next.agent.fsm.VMByName("survivor"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCluster_FourthNodeJoinsAsNonvoterAndReplacesFailedVoter(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	leader := c.waitLeader()
+	cfg := TestConfig()
+	cfg.NodeName = "node-4"
+	cfg.Voters = 3
+	cfg.Join = []string{fmt.Sprintf("127.0.0.1:%d", leader.cfg.GossipPort)}
+	fourth := c.add(cfg)
+
+	waitFor(t, 15*time.Second, "node-4 is a non-voter with the data", func() bool {
+		f := leader.agent.raft.GetConfiguration()
+		if f.Error() != nil {
+			return false
+		}
+		for _, s := range f.Configuration().Servers {
+			if string(s.ID) == fourth.cfg.NodeID {
+				return s.Suffrage == raft.Nonvoter && len(fourth.agent.fsm.Nodes()) == 4
+			}
+		}
+		return false
+	})
+
+	// A voter that stays failed past the grace period is replaced by node-4.
+	victim := c.followers()[0]
+	if victim == fourth {
+		victim = c.followers()[1]
+	}
+	c.stop(victim)
+	waitFor(t, 30*time.Second, "node-4 promoted and the failed voter removed", func() bool {
+		l := c.waitLeader()
+		f := l.agent.raft.GetConfiguration()
+		if f.Error() != nil {
+			return false
+		}
+		roles := map[string]raft.ServerSuffrage{}
+		for _, s := range f.Configuration().Servers {
+			roles[string(s.ID)] = s.Suffrage
+		}
+		_, victimIn := roles[victim.cfg.NodeID]
+		return roles[fourth.cfg.NodeID] == raft.Voter && !victimIn
+	})
+	waitFor(t, 10*time.Second, "failed node recorded as failed", func() bool {
+		n, err := fourth.agent.fsm.Node(victim.cfg.NodeID)
+		return err == nil && n.Status == fsm.NodeFailed
+	})
+}
+
+func TestCluster_HostReconcilerFollowsDesiredState(t *testing.T) {
+	c := newTestCluster(t, 1, 1)
+	n := c.waitLeader()
+	id, _ := createVM(t, n, "svc")
+	ctx := context.Background()
+	waitState := func(want hypervisor.DomainState, vmWant fsm.VMState) {
+		t.Helper()
+		waitFor(t, 10*time.Second, fmt.Sprintf("domain %s and vm %s", want, vmWant), func() bool {
+			d, err := n.driver.Inspect(ctx, id)
+			vm, _ := n.agent.fsm.VM(id)
+			return err == nil && d.State == want && vm.State == vmWant
+		})
+	}
+	waitState(hypervisor.StateRunning, fsm.VMRunning)
+	for _, step := range []struct {
+		action string
+		dom    hypervisor.DomainState
+		vm     fsm.VMState
+	}{
+		{fsm.ActionPause, hypervisor.StatePaused, fsm.VMPaused},
+		{fsm.ActionResume, hypervisor.StateRunning, fsm.VMRunning},
+		{fsm.ActionStop, hypervisor.StateStopped, fsm.VMStopped},
+		{fsm.ActionStart, hypervisor.StateRunning, fsm.VMRunning},
+	} {
+		if _, err := n.agent.Apply(ctx, &fsm.VMAction{ID: id, Action: step.action, At: time.Now()}); err != nil {
+			t.Fatalf("%s: %v", step.action, err)
+		}
+		waitState(step.dom, step.vm)
+	}
+
+	// A restart is carried out once and acknowledged.
+	if _, err := n.agent.Apply(ctx, &fsm.VMAction{ID: id, Action: fsm.ActionRestart, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "restart acknowledged", func() bool {
+		vm, _ := n.agent.fsm.VM(id)
+		return vm.ReportedRestartSeq == 1 && vm.State == fsm.VMRunning
+	})
+
+	// A crash behind the agent's back is seen and the VM started again.
+	n.driver.Crash(id)
+	waitState(hypervisor.StateRunning, fsm.VMRunning)
+
+	// A domain nobody asked for is removed; a deleted VM's domain goes away.
+	if _, err := n.agent.Apply(ctx, &fsm.DeleteVM{ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "domain of deleted vm removed", func() bool {
+		_, err := n.driver.Inspect(ctx, id)
+		return err != nil
+	})
+}
+
+func countSuffrage(cfg raft.Configuration, s raft.ServerSuffrage) int {
+	n := 0
+	for _, srv := range cfg.Servers {
+		if srv.Suffrage == s {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,155 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Config is everything the distributed core needs. cmd/novacron builds it from
+// the user's flags, environment and config file; tests start from TestConfig.
+type Config struct {
+	// NodeID is the node's stable identity (from the data dir); NodeName is the
+	// human name, unique in the cluster.
+	NodeID   string
+	NodeName string
+
+	// BindAddr is the IP the gossip and Raft listeners bind; AdvertiseAddr is the
+	// IP other nodes use to reach this one (BindAddr when empty).
+	BindAddr      string
+	AdvertiseAddr string
+	GossipPort    int
+	RaftPort      int
+	// APIAddr is host:port of this node's HTTP API, published to other nodes for
+	// write forwarding and shown in the API.
+	APIAddr string
+
+	// Join lists gossip addresses (host:port) to join; retried until one answers
+	// and again every RejoinInterval while members are missing.
+	Join []string
+	// BootstrapExpect, when > 0, bootstraps a new cluster once that many nodes
+	// configured with the same value have met.
+	BootstrapExpect int
+	// Voters is how many Raft voters the cluster keeps (3 or 5); other nodes are
+	// non-voters.
+	Voters int
+	// BootstrapToken, when set, becomes the root API token of a new cluster.
+	BootstrapToken string
+	// GossipKey encrypts gossip (16, 24 or 32 bytes); nil for none.
+	GossipKey []byte
+	Version   string
+
+	// Raft timings (see hashicorp/raft Config).
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotThreshold  uint64
+	SnapshotInterval   time.Duration
+
+	// LocalGossip picks memberlist's fast loopback timings (dev mode, tests).
+	LocalGossip bool
+	// ReconcileInterval is how often the leader re-reads all gossip members.
+	ReconcileInterval time.Duration
+	// RejoinInterval is how often a node retries --join while it misses members.
+	RejoinInterval time.Duration
+	// DeadVoterGrace is how long a voter may stay failed before a healthy
+	// non-voter replaces it.
+	DeadVoterGrace time.Duration
+	// HostResyncInterval is how often the host reconciler compares everything,
+	// beside reacting to events.
+	HostResyncInterval time.Duration
+	// StopTimeout is how long a guest gets to shut down before it is destroyed.
+	StopTimeout time.Duration
+	// ApplyTimeout bounds one write through Raft.
+	ApplyTimeout time.Duration
+
+	Logger *slog.Logger
+
+	// streamLayer replaces Raft's TCP stream layer; in-process tests use it to
+	// partition nodes.
+	streamLayer raft.StreamLayer
+}
+
+// DefaultConfig returns production timings; the caller fills in identity and
+// addresses.
+func DefaultConfig() Config {
+	return Config{
+		GossipPort:         7946,
+		RaftPort:           7947,
+		Voters:             3,
+		HeartbeatTimeout:   1000 * time.Millisecond,
+		ElectionTimeout:    1000 * time.Millisecond,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
+		CommitTimeout:      50 * time.Millisecond,
+		SnapshotThreshold:  8192,
+		SnapshotInterval:   120 * time.Second,
+		ReconcileInterval:  10 * time.Second,
+		RejoinInterval:     30 * time.Second,
+		DeadVoterGrace:     30 * time.Second,
+		HostResyncInterval: 10 * time.Second,
+		StopTimeout:        30 * time.Second,
+		ApplyTimeout:       10 * time.Second,
+		Logger:             slog.Default(),
+	}
+}
+
+// TestConfig returns short timings for in-process clusters on loopback.
+func TestConfig() Config {
+	c := DefaultConfig()
+	c.BindAddr = "127.0.0.1"
+	c.LocalGossip = true
+	c.HeartbeatTimeout = 300 * time.Millisecond
+	c.ElectionTimeout = 300 * time.Millisecond
+	c.LeaderLeaseTimeout = 200 * time.Millisecond
+	c.CommitTimeout = 5 * time.Millisecond
+	c.ReconcileInterval = 500 * time.Millisecond
+	c.RejoinInterval = 1 * time.Second
+	c.DeadVoterGrace = 2 * time.Second
+	c.HostResyncInterval = 1 * time.Second
+	c.StopTimeout = 2 * time.Second
+	c.ApplyTimeout = 5 * time.Second
+	return c
+}
+
+// Validate checks the configuration and fills in derived values.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NodeID == "" {
+		errs = append(errs, errors.New("node id is required"))
+	}
+	if c.NodeName == "" {
+		errs = append(errs, errors.New("node name is required"))
+	}
+	if net.ParseIP(c.BindAddr) == nil {
+		errs = append(errs, fmt.Errorf("bind address %q is not an IP address", c.BindAddr))
+	}
+	if c.AdvertiseAddr == "" {
+		c.AdvertiseAddr = c.BindAddr
+	}
+	if ip := net.ParseIP(c.AdvertiseAddr); ip == nil || ip.IsUnspecified() {
+		errs = append(errs, fmt.Errorf("advertise address %q must be an IP other nodes can reach (set --advertise when binding 0.0.0.0)", c.AdvertiseAddr))
+	}
+	if c.Voters != 1 && c.Voters != 3 && c.Voters != 5 {
+		errs = append(errs, fmt.Errorf("voters must be 3 or 5 (1 for a single-node dev cluster), got %d", c.Voters))
+	}
+	if c.BootstrapExpect < 0 {
+		errs = append(errs, fmt.Errorf("bootstrap-expect must not be negative, got %d", c.BootstrapExpect))
+	}
+	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
+		errs = append(errs, fmt.Errorf("gossip key must be 16, 24 or 32 bytes, got %d", n))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return errors.Join(errs...)
+}
+
+// RaftAddr is the address other nodes dial for Raft.
+func (c *Config) RaftAddr() string {
+	return net.JoinHostPort(c.AdvertiseAddr, fmt.Sprint(c.RaftPort))
+}

@@ -1,0 +1,235 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/hashicorp/raft"
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/scheduler"
+)
+
+// Writes reach Raft only on the leader. A follower forwards the encoded command to
+// the leader's /internal/v1/apply, authenticated with the cluster secret that the
+// FSM replicates to every member, and gets back the index or the command's error.
+
+const (
+	secretHeader   = "X-Novacron-Cluster-Secret"
+	maxForwardBody = 2 << 20
+	// codeNotLeader tells a forwarding node to look up the leader again and retry.
+	codeNotLeader = "not_leader"
+	codeNoLeader  = "no_leader"
+	codeNotReady  = "not_ready"
+)
+
+var raftApplyDuration = metrics.GetOrCreateHistogram("novacron_raft_apply_duration_seconds")
+
+// errRetry marks a failure after which the command surely was not applied, so
+// sending it again is safe.
+type errRetry struct{ err error }
+
+func (e errRetry) Error() string { return e.err.Error() }
+func (e errRetry) Unwrap() error { return e.err }
+
+// Apply proposes cmd and returns the Raft index it was applied at, or the
+// command's own error (an fsm sentinel). On a follower it forwards to the leader,
+// retrying while no leader is known, until ctx or the apply timeout ends.
+func (a *Agent) Apply(ctx context.Context, cmd fsm.Command) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ApplyTimeout)
+	defer cancel()
+	for {
+		var idx uint64
+		var err error
+		if a.IsLeader() {
+			idx, err = a.applyLocal(cmd)
+		} else {
+			idx, err = a.forwarder.apply(ctx, cmd)
+		}
+		var retry errRetry
+		if !errors.As(err, &retry) {
+			return idx, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, retry.err
+		case <-a.ctx.Done():
+			return 0, ErrShutdown
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// applyLocal runs cmd through Raft on the leader.
+func (a *Agent) applyLocal(cmd fsm.Command) (uint64, error) {
+	a.prepare(cmd)
+	b, err := fsm.Encode(cmd)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	f := a.raft.Apply(b, a.cfg.ApplyTimeout)
+	err = f.Error()
+	raftApplyDuration.UpdateDuration(start)
+	switch {
+	case err == nil:
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+		return 0, errRetry{fmt.Errorf("%w: %v", ErrNoLeader, err)}
+	case errIsShutdown(err):
+		return 0, ErrShutdown
+	default:
+		// Leadership lost while the entry was in flight: it may yet commit.
+		return 0, fmt.Errorf("%w: %v (the write may or may not have been applied)", ErrNoLeader, err)
+	}
+	if res, ok := f.Response().(fsm.Result); ok && res.Err != nil {
+		return f.Index(), res.Err
+	}
+	return f.Index(), nil
+}
+
+// prepare lets the leader complete a command before it is logged: a new VM is
+// placed right away, so the answer to its creation already names its node. The
+// FSM re-checks the fit, so a stale choice only leaves the VM pending.
+func (a *Agent) prepare(cmd fsm.Command) {
+	if c, ok := cmd.(*fsm.CreateVM); ok && c.Node == "" {
+		if d := scheduler.Place(a.fsm, c.Spec); d.OK() {
+			c.Node, c.Reason = d.Node, d.Reason
+		}
+	}
+}
+
+// ConsistentIndex returns an index that, once applied locally, makes a read
+// linearizable: the leader confirms it still leads, then answers with its applied
+// index, which covers every write acknowledged so far (read-index).
+func (a *Agent) ConsistentIndex(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ApplyTimeout)
+	defer cancel()
+	for {
+		var idx uint64
+		var err error
+		if a.IsLeader() {
+			idx, err = a.readIndexLocal()
+		} else {
+			idx, err = a.forwarder.readIndex(ctx)
+		}
+		var retry errRetry
+		if !errors.As(err, &retry) {
+			return idx, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, retry.err
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+func (a *Agent) readIndexLocal() (uint64, error) {
+	if err := a.raft.VerifyLeader().Error(); err != nil {
+		return 0, errRetry{fmt.Errorf("%w: %v", ErrNoLeader, err)}
+	}
+	return a.fsm.AppliedIndex(), nil
+}
+
+// forwarder sends writes and read-index requests to the leader's API address.
+type forwarder struct {
+	a      *Agent
+	client *http.Client
+}
+
+func newForwarder(a *Agent) *forwarder {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 512,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &forwarder{a: a, client: &http.Client{Transport: tr}}
+}
+
+func (f *forwarder) close() { f.client.CloseIdleConnections() }
+
+// wireAnswer is the body of every internal answer.
+type wireAnswer struct {
+	Index uint64     `json:"index,omitempty"`
+	Error *wireError `json:"error,omitempty"`
+}
+
+type wireError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// leaderURL finds the leader's API address through gossip metadata.
+func (f *forwarder) leaderURL(path string) (string, string, error) {
+	_, id := f.a.raft.LeaderWithID()
+	if id == "" {
+		return "", "", errRetry{ErrNoLeader}
+	}
+	m, ok := f.a.gossip.memberByID(string(id))
+	if !ok || m.Meta.API == "" {
+		return "", "", errRetry{fmt.Errorf("%w: leader %s not known to gossip yet", ErrNoLeader, id)}
+	}
+	secret := f.a.fsm.Cluster().Secret
+	if secret == "" {
+		return "", "", errRetry{fmt.Errorf("%w: cluster secret not replicated yet", ErrNotReady)}
+	}
+	return "http://" + m.Meta.API + path, secret, nil
+}
+
+func (f *forwarder) apply(ctx context.Context, cmd fsm.Command) (uint64, error) {
+	b, err := fsm.Encode(cmd)
+	if err != nil {
+		return 0, err
+	}
+	return f.call(ctx, http.MethodPost, "/internal/v1/apply", b)
+}
+
+func (f *forwarder) readIndex(ctx context.Context) (uint64, error) {
+	return f.call(ctx, http.MethodGet, "/internal/v1/read-index", nil)
+}
+
+func (f *forwarder) call(ctx context.Context, method, path string, body []byte) (uint64, error) {
+	url, secret, err := f.leaderURL(path)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set(secretHeader, secret)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return 0, errRetry{fmt.Errorf("%w: leader unreachable: %v", ErrNoLeader, err)}
+		}
+		return 0, fmt.Errorf("%w: forwarding to leader: %v", ErrNoLeader, err)
+	}
+	defer resp.Body.Close()
+	var ans wireAnswer
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxForwardBody)).Decode(&ans); err != nil {
+		return 0, fmt.Errorf("%w: unreadable answer from leader (HTTP %d): %v", ErrNoLeader, resp.StatusCode, err)
+	}
+	if ans.Error == nil {
+		return ans.Index, nil
+	}
+	switch ans.Error.Code {
+	case codeNotLeader:
+		return 0, errRetry{fmt.Errorf("%w: %s", ErrNoLeader, ans.Error.Message)}
+	case codeNoLeader:
+		return 0, fmt.Errorf("%w: %s", ErrNoLeader, ans.Error.Message)
+	case codeNotReady:
+		return 0, errRetry{fmt.Errorf("%w: %s", ErrNotReady, ans.Error.Message)}
+	}
+	return ans.Index, fsm.ErrorFromCode(ans.Error.Code, ans.Error.Message)
+}

@@ -1,0 +1,319 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor/sim"
+	"github.com/novacron/novacron/internal/ids"
+	"github.com/novacron/novacron/storage"
+)
+
+// testNetwork is a switchboard for the Raft connections of an in-process
+// cluster: it can cut any pair of nodes apart, like raft's own testing.go.
+type testNetwork struct {
+	mu      sync.Mutex
+	blocked map[[2]string]bool
+	conns   map[[2]string][]net.Conn
+}
+
+func newTestNetwork() *testNetwork {
+	return &testNetwork{blocked: map[[2]string]bool{}, conns: map[[2]string][]net.Conn{}}
+}
+
+// partition cuts a from b in both directions and drops their open connections.
+func (n *testNetwork) partition(a, b string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, k := range [][2]string{{a, b}, {b, a}} {
+		n.blocked[k] = true
+		for _, c := range n.conns[k] {
+			c.Close()
+		}
+		delete(n.conns, k)
+	}
+}
+
+func (n *testNetwork) heal() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.blocked = map[[2]string]bool{}
+}
+
+// layer is one node's raft.StreamLayer on the switchboard.
+type layer struct {
+	net  *testNetwork
+	self string
+	ln   net.Listener
+}
+
+func (l *layer) Accept() (net.Conn, error) { return l.ln.Accept() }
+func (l *layer) Close() error              { return l.ln.Close() }
+func (l *layer) Addr() net.Addr            { return l.ln.Addr() }
+
+func (l *layer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	key := [2]string{l.self, string(addr)}
+	l.net.mu.Lock()
+	blocked := l.net.blocked[key]
+	l.net.mu.Unlock()
+	if blocked {
+		return nil, errors.New("test network: partitioned")
+	}
+	c, err := net.DialTimeout("tcp", string(addr), timeout)
+	if err != nil {
+		return nil, err
+	}
+	l.net.mu.Lock()
+	l.net.conns[key] = append(l.net.conns[key], c)
+	l.net.mu.Unlock()
+	return c, nil
+}
+
+// testNode is one agent of an in-process cluster with its sim host and the HTTP
+// listener that serves its internal endpoints.
+type testNode struct {
+	agent  *Agent
+	driver *sim.Driver
+	cfg    Config
+	srv    *http.Server
+	stores *storage.RaftStores
+	dir    string
+	raftLn net.Listener
+	down   bool
+}
+
+type testCluster struct {
+	t     *testing.T
+	net   *testNetwork
+	nodes []*testNode
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("NOVACRON_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// newTestCluster starts n agents that bootstrap one cluster with the given
+// number of voters, and waits for a leader.
+func newTestCluster(t *testing.T, n, voters int) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, net: newTestNetwork()}
+	var join string
+	for i := 0; i < n; i++ {
+		cfg := TestConfig()
+		cfg.NodeName = fmt.Sprintf("node-%d", i+1)
+		cfg.BootstrapExpect = n
+		cfg.Voters = voters
+		cfg.BootstrapToken = "test-root-token-0123456789"
+		if join != "" {
+			cfg.Join = []string{join}
+		}
+		node := c.add(cfg)
+		if join == "" {
+			join = fmt.Sprintf("127.0.0.1:%d", node.cfg.GossipPort)
+		}
+	}
+	t.Cleanup(c.shutdown)
+	c.waitLeader()
+	return c
+}
+
+// add starts one more agent with cfg (identity and ports filled in here).
+func (c *testCluster) add(cfg Config) *testNode {
+	t := c.t
+	t.Helper()
+	node := &testNode{dir: t.TempDir()}
+	dd, err := storage.OpenDataDir(node.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dd.Close()
+	cfg.NodeID = ids.New()
+	cfg.GossipPort = freePort(t)
+	cfg.RaftPort = freePort(t)
+	cfg.Logger = testLogger().With("test_node", cfg.NodeName)
+	node.cfg = cfg
+	c.nodes = append(c.nodes, node)
+	c.start(node)
+	return node
+}
+
+// start (re)starts a node's agent from its data dir.
+func (c *testCluster) start(node *testNode) {
+	t := c.t
+	t.Helper()
+	var err error
+	node.stores, err = storage.OpenRaftStores(node.dir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node.cfg.RaftPort == 0 {
+		node.cfg.RaftPort = freePort(t)
+	}
+	node.raftLn, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", node.cfg.RaftPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpLn, err := net.Listen("tcp", node.addrOr("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.cfg.APIAddr = httpLn.Addr().String()
+	node.cfg.streamLayer = &layer{net: c.net, self: node.raftAddr(), ln: node.raftLn}
+	if node.driver == nil {
+		node.driver = sim.New(sim.Config{Name: node.cfg.NodeName, VCPUs: 8, MemoryMiB: 4096, DiskGiB: 100})
+	}
+	node.agent, err = New(node.cfg, Stores{Log: node.stores.Log, Stable: node.stores.Stable, Snapshots: node.stores.Snapshots}, node.driver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.srv = &http.Server{Handler: node.agent.InternalHandler()}
+	go node.srv.Serve(httpLn)
+	node.down = false
+}
+
+// raftAddr is the node's Raft address on the switchboard.
+func (n *testNode) raftAddr() string { return fmt.Sprintf("127.0.0.1:%d", n.cfg.RaftPort) }
+
+func (n *testNode) addrOr(def string) string {
+	if n.cfg.APIAddr != "" {
+		return n.cfg.APIAddr
+	}
+	return def
+}
+
+// stop kills a node's agent as a crash would: no leave.
+func (c *testCluster) stop(node *testNode) {
+	if node.down {
+		return
+	}
+	node.srv.Close()
+	node.agent.Shutdown()
+	node.stores.Close()
+	node.down = true
+}
+
+func (c *testCluster) shutdown() {
+	for _, n := range c.nodes {
+		c.stop(n)
+	}
+}
+
+func (c *testCluster) up() []*testNode {
+	var out []*testNode
+	for _, n := range c.nodes {
+		if !n.down {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitLeader waits until exactly one running node leads and every running node
+// agrees, and returns it.
+func (c *testCluster) waitLeader() *testNode {
+	c.t.Helper()
+	var leader *testNode
+	waitFor(c.t, 15*time.Second, "one agreed leader", func() bool {
+		leader = nil
+		for _, n := range c.up() {
+			if n.agent.IsLeader() {
+				if leader != nil {
+					return false
+				}
+				leader = n
+			}
+		}
+		if leader == nil {
+			return false
+		}
+		for _, n := range c.up() {
+			if _, id := n.agent.raft.LeaderWithID(); string(id) != leader.cfg.NodeID {
+				return false
+			}
+		}
+		return true
+	})
+	return leader
+}
+
+func (c *testCluster) followers() []*testNode {
+	var out []*testNode
+	for _, n := range c.up() {
+		if !n.agent.IsLeader() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// createVM writes a VM through node's Apply (forwarded if node follows).
+func createVM(t *testing.T, node *testNode, name string) (string, uint64) {
+	t.Helper()
+	id := ids.New()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	idx, err := node.agent.Apply(ctx, &fsm.CreateVM{ID: id, Spec: fsm.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 128, DiskGiB: 1}, At: time.Now().UTC()})
+	if err != nil {
+		t.Fatalf("create vm %s on %s: %v", name, node.cfg.NodeName, err)
+	}
+	return id, idx
+}
+
+// waitConverged waits until every running node has applied the same index and
+// then checks they hold identical state.
+func (c *testCluster) waitConverged() {
+	c.t.Helper()
+	waitFor(c.t, 15*time.Second, "all nodes at the same applied index", func() bool {
+		nodes := c.up()
+		want := nodes[0].agent.fsm.AppliedIndex()
+		for _, n := range nodes[1:] {
+			if n.agent.fsm.AppliedIndex() != want {
+				return false
+			}
+		}
+		return want > 0
+	})
+	ref := c.up()[0]
+	for _, n := range c.up()[1:] {
+		if diff := stateDiff(ref.agent.fsm, n.agent.fsm); diff != "" {
+			c.t.Fatalf("%s and %s hold different state: %s", ref.cfg.NodeName, n.cfg.NodeName, diff)
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor"
+)
+
+// hostReconciler makes this node's hypervisor match the VMs the FSM assigns to it
+// and reports what it sees. It reacts to FSM changes (one VM at a time), to driver
+// events, and compares everything periodically as a safety net.
+//
+// It acts only once the local FSM has caught up with the leader (a read-index
+// wait), so a node that restarts from an old log never starts or destroys a
+// domain on the strength of stale state.
+type hostReconciler struct {
+	a      *Agent
+	driver hypervisor.Driver
+	logger *slog.Logger
+}
+
+func newHostReconciler(a *Agent) *hostReconciler {
+	return &hostReconciler{a: a, driver: a.driver, logger: a.cfg.Logger.With("component", "host", "node", a.cfg.NodeName)}
+}
+
+func (h *hostReconciler) run(ctx context.Context) {
+	events, cancel := h.a.fsm.Subscribe(4096)
+	defer cancel()
+	if !h.catchUp(ctx) {
+		return
+	}
+	ticker := time.NewTicker(h.a.cfg.HostResyncInterval)
+	defer ticker.Stop()
+	h.reconcileAll(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-events:
+			h.handleEvent(ctx, ev, events)
+		case ev, ok := <-h.driver.Events():
+			if !ok {
+				return
+			}
+			h.reconcileOne(ctx, ev.ID)
+		case <-ticker.C:
+			h.reconcileAll(ctx)
+		}
+	}
+}
+
+// catchUp waits until the local FSM holds everything the leader had committed
+// when we asked. It retries until it succeeds or ctx ends.
+func (h *hostReconciler) catchUp(ctx context.Context) bool {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		idx, err := h.a.ConsistentIndex(cctx)
+		if err == nil {
+			err = h.a.fsm.WaitForIndex(cctx, idx)
+		}
+		cancel()
+		if err == nil {
+			h.logger.Info("caught up with the cluster; reconciling host", "index", idx)
+			return true
+		}
+		h.logger.Debug("waiting to catch up before touching the hypervisor", "error", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// handleEvent reconciles the VM an FSM event names, after draining events that
+// piled up meanwhile so a burst of writes costs one pass per VM at most.
+func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, events <-chan fsm.Event) {
+	pending := map[string]bool{}
+	full := false
+	add := func(ev fsm.Event) {
+		switch ev.Kind {
+		case "vm":
+			pending[ev.ID] = true
+		case "restore":
+			full = true
+		}
+	}
+	add(first)
+	for drained := false; !drained; {
+		select {
+		case ev := <-events:
+			add(ev)
+		default:
+			drained = true
+		}
+	}
+	if full || len(pending) > 256 {
+		h.reconcileAll(ctx)
+		return
+	}
+	for id := range pending {
+		h.reconcileOne(ctx, id)
+	}
+}
+
+// reconcileAll compares every VM assigned here and every managed domain.
+func (h *hostReconciler) reconcileAll(ctx context.Context) {
+	domains, err := h.driver.List(ctx)
+	if err != nil {
+		h.logger.Warn("listing domains", "error", err)
+		return
+	}
+	byID := map[string]*hypervisor.Domain{}
+	for i := range domains {
+		byID[domains[i].ID] = &domains[i]
+	}
+	for _, vm := range h.a.fsm.VMsOnNode(h.a.cfg.NodeID) {
+		h.reconcile(ctx, &vm, byID[vm.ID])
+		delete(byID, vm.ID)
+	}
+	for id, dom := range byID {
+		vm, err := h.a.fsm.VM(id)
+		if err != nil {
+			h.reconcile(ctx, nil, dom)
+		} else {
+			h.reconcile(ctx, &vm, dom)
+		}
+	}
+}
+
+// reconcileOne compares one VM with its domain on this host, if any.
+func (h *hostReconciler) reconcileOne(ctx context.Context, id string) {
+	var vmp *fsm.VM
+	if vm, err := h.a.fsm.VM(id); err == nil {
+		vmp = &vm
+	}
+	var domp *hypervisor.Domain
+	dom, err := h.driver.Inspect(ctx, id)
+	switch {
+	case err == nil:
+		domp = &dom
+	case !errors.Is(err, hypervisor.ErrNotFound):
+		h.logger.Warn("inspecting domain", "vm", id, "error", err)
+		return
+	}
+	if vmp == nil && domp == nil {
+		return
+	}
+	if vmp != nil && vmp.Node != h.a.cfg.NodeID && domp == nil {
+		return
+	}
+	h.reconcile(ctx, vmp, domp)
+}

@@ -1,0 +1,126 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor"
+)
+
+// reconcile closes the gap between one VM record (nil if deleted) and its domain
+// on this host (nil if absent), then reports the observed state.
+func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervisor.Domain) {
+	me := h.a.cfg.NodeID
+	if vm == nil || vm.Node != me {
+		// Deleted, or placed elsewhere at a newer generation: our copy must go.
+		h.removeDomain(ctx, vm, dom)
+		return
+	}
+	if dom != nil && dom.Generation > vm.Generation {
+		// The domain comes from an order newer than our FSM knows: wait to catch up.
+		return
+	}
+	logger := h.logger.With("vm", vm.Spec.Name, "id", vm.ID)
+	restartSeq := vm.ReportedRestartSeq
+	var actErr error
+	state := hypervisor.StateStopped
+	if dom != nil {
+		state = dom.State
+	}
+	switch vm.DesiredState {
+	case fsm.VMRunning:
+		switch state {
+		case hypervisor.StateStopped, hypervisor.StateCrashed:
+			logger.Info("starting domain")
+			actErr = h.driver.Start(ctx, domainSpec(vm))
+			restartSeq = vm.RestartSeq
+		case hypervisor.StatePaused:
+			actErr = h.driver.Resume(ctx, vm.ID)
+		case hypervisor.StateRunning:
+			if vm.RestartSeq > vm.ReportedRestartSeq {
+				logger.Info("rebooting domain")
+				actErr = h.driver.Reboot(ctx, vm.ID)
+				restartSeq = vm.RestartSeq
+			}
+		}
+	case fsm.VMStopped:
+		if state == hypervisor.StateRunning || state == hypervisor.StatePaused {
+			logger.Info("shutting down domain")
+			actErr = h.driver.Shutdown(ctx, vm.ID, h.a.cfg.StopTimeout)
+		}
+	case fsm.VMPaused:
+		if state == hypervisor.StateStopped || state == hypervisor.StateCrashed {
+			actErr = h.driver.Start(ctx, domainSpec(vm))
+			restartSeq = vm.RestartSeq
+		}
+		if actErr == nil && state != hypervisor.StatePaused {
+			actErr = h.driver.Suspend(ctx, vm.ID)
+		}
+	}
+	observed, errText := fsm.VMStopped, ""
+	if actErr != nil {
+		logger.Warn("hypervisor action failed", "desired", vm.DesiredState, "error", actErr)
+		observed, errText = fsm.VMError, actErr.Error()
+	} else if d, err := h.driver.Inspect(ctx, vm.ID); err == nil {
+		observed = observedState(d.State)
+	}
+	if observed == vm.State && errText == vm.Error && restartSeq == vm.ReportedRestartSeq {
+		return
+	}
+	_, err := h.a.Apply(ctx, &fsm.ReportVM{
+		ID: vm.ID, Node: me, Generation: vm.Generation, State: observed,
+		RestartSeq: restartSeq, Error: errText, At: time.Now().UTC(),
+	})
+	if err != nil && ctx.Err() == nil {
+		logger.Debug("reporting vm state", "state", observed, "error", err)
+	}
+}
+
+// removeDomain destroys and undefines a managed domain that no VM record on this
+// node accounts for.
+func (h *hostReconciler) removeDomain(ctx context.Context, vm *fsm.VM, dom *hypervisor.Domain) {
+	if dom == nil {
+		return
+	}
+	if vm != nil && dom.Generation > vm.Generation {
+		return // our FSM is behind the order that made this domain
+	}
+	reason := "vm deleted"
+	if vm != nil {
+		reason = "vm placed on another node"
+	}
+	h.logger.Info("removing domain", "id", dom.ID, "name", dom.Name, "reason", reason)
+	if dom.State != hypervisor.StateStopped {
+		if err := h.driver.Destroy(ctx, dom.ID); err != nil {
+			h.logger.Warn("destroying domain", "id", dom.ID, "error", err)
+			return
+		}
+	}
+	if err := h.driver.Undefine(ctx, dom.ID); err != nil {
+		h.logger.Warn("undefining domain", "id", dom.ID, "error", err)
+	}
+}
+
+func observedState(s hypervisor.DomainState) fsm.VMState {
+	switch s {
+	case hypervisor.StateRunning:
+		return fsm.VMRunning
+	case hypervisor.StatePaused:
+		return fsm.VMPaused
+	}
+	return fsm.VMStopped
+}
+
+// domainSpec turns a VM record into what the driver needs.
+func domainSpec(vm *fsm.VM) hypervisor.DomainSpec {
+	s := hypervisor.DomainSpec{
+		ID: vm.ID, Name: vm.Spec.Name, Generation: vm.Generation,
+		VCPUs: vm.Spec.VCPUs, MemoryMiB: vm.Spec.MemoryMiB, DiskGiB: vm.Spec.DiskGiB,
+		Labels: vm.Spec.Labels,
+	}
+	if b := vm.Spec.Boot; b != nil {
+		s.Boot = &hypervisor.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
+	}
+	return s
+}

@@ -1,0 +1,90 @@
+package cluster
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/novacron/novacron/fsm"
+)
+
+// handler serves /internal/v1/apply and /internal/v1/read-index for the other
+// nodes. Both need the cluster secret; neither is part of the public API.
+func (f *forwarder) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /internal/v1/apply", f.serveApply)
+	mux.HandleFunc("GET /internal/v1/read-index", f.serveReadIndex)
+	return f.authenticate(mux)
+}
+
+func (f *forwarder) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret := f.a.fsm.Cluster().Secret
+		if secret == "" {
+			writeAnswer(w, http.StatusServiceUnavailable, wireAnswer{Error: &wireError{codeNotReady, "this node has not caught up with the cluster yet"}})
+			return
+		}
+		got := r.Header.Get(secretHeader)
+		if subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
+			writeAnswer(w, http.StatusUnauthorized, wireAnswer{Error: &wireError{"unauthenticated", "missing or wrong cluster secret"}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (f *forwarder) serveApply(w http.ResponseWriter, r *http.Request) {
+	if !f.a.IsLeader() {
+		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody+1))
+	if err != nil || len(body) > maxForwardBody {
+		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrMalformed), "command unreadable or too large"}})
+		return
+	}
+	cmd, err := fsm.Decode(body)
+	if err != nil {
+		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrMalformed), err.Error()}})
+		return
+	}
+	idx, err := f.a.applyLocal(cmd)
+	writeResult(w, idx, err)
+}
+
+func (f *forwarder) serveReadIndex(w http.ResponseWriter, r *http.Request) {
+	if !f.a.IsLeader() {
+		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
+		return
+	}
+	idx, err := f.a.readIndexLocal()
+	writeResult(w, idx, err)
+}
+
+// writeResult encodes an apply outcome so the forwarding node can rebuild the
+// same error.
+func writeResult(w http.ResponseWriter, idx uint64, err error) {
+	var retry errRetry
+	switch {
+	case err == nil:
+		writeAnswer(w, http.StatusOK, wireAnswer{Index: idx})
+	case errors.As(err, &retry):
+		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, err.Error()}})
+	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrShutdown):
+		writeAnswer(w, http.StatusServiceUnavailable, wireAnswer{Error: &wireError{codeNoLeader, err.Error()}})
+	default:
+		code := fsm.ErrorCode(err)
+		if code == "" {
+			code = "internal"
+		}
+		writeAnswer(w, http.StatusOK, wireAnswer{Index: idx, Error: &wireError{code, err.Error()}})
+	}
+}
+
+func writeAnswer(w http.ResponseWriter, status int, ans wireAnswer) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(ans)
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/novacron/novacron/api"
+	"github.com/novacron/novacron/cluster"
+	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/hypervisor/sim"
+	"github.com/novacron/novacron/internal/ids"
+	"github.com/novacron/novacron/internal/logadapt"
+	"github.com/novacron/novacron/internal/version"
+	"github.com/novacron/novacron/storage"
+)
+
+// newAgentCommand is `novacron agent`: the composition root that builds every
+// part of a node from its configuration and wires them together.
+func newAgentCommand() *cobra.Command {
+	var f agentFlags
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a NovaCron node (every KVM host runs one)",
+		Long: `Run a NovaCron node. Every host of the cluster runs the same agent; the agents
+gossip membership, elect a Raft leader and serve the HTTP API on every node.
+
+Every flag can also be set as NOVACRON_<FLAG> in the environment (dashes as
+underscores, lists comma-separated) or in a JSON --config file whose keys are the
+flag names. Command line beats environment beats file.
+
+  novacron agent --dev     single-node dev cluster, temporary data dir, sim hypervisor`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := fillFromEnvAndFile(cmd.Flags(), &f); err != nil {
+				return &usageError{err: err}
+			}
+			if err := f.validate(); err != nil {
+				return &usageError{err: err}
+			}
+			return runAgent(cmd.Context(), &f)
+		},
+	}
+	f.register(cmd.Flags())
+	return cmd
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runAgent(ctx context.Context, f *agentFlags) error {
+	logger, err := newLogger(f.LogLevel)
+	if err != nil {
+		return &usageError{err: err}
+	}
+	if f.Dev {
+		if f.DataDir == "" {
+			dir, err := os.MkdirTemp("", "novacron-dev-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			f.DataDir = dir
+		}
+		if f.BootstrapToken == "" {
+			f.BootstrapToken = ids.Secret("nvc_", 24)
+		}
+	}
+	dataDir, err := storage.OpenDataDir(f.DataDir)
+	if err != nil {
+		return err
+	}
+	defer dataDir.Close()
+
+	driver, err := newDriver(f)
+	if err != nil {
+		return err
+	}
+	defer driver.Close()
+
+	stores, err := storage.OpenRaftStores(dataDir.RaftDir(), logadapt.Writer{Logger: logger.With("component", "raft")})
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+
+	// Listen before anything else starts, so a taken port fails fast.
+	httpAddr := net.JoinHostPort(f.Bind, strconv.Itoa(f.HTTPPort))
+	ln, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP API cannot listen on %s: %w", httpAddr, err)
+	}
+	advertise := f.Advertise
+	if advertise == "" {
+		advertise = f.Bind
+	}
+	apiAddr := net.JoinHostPort(advertise, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+
+	key, _ := f.gossipKey()
+	cfg := cluster.DefaultConfig()
+	cfg.NodeID, cfg.NodeName = dataDir.NodeID(), f.Name
+	cfg.BindAddr, cfg.AdvertiseAddr = f.Bind, f.Advertise
+	cfg.GossipPort, cfg.RaftPort, cfg.APIAddr = f.GossipPort, f.RaftPort, apiAddr
+	cfg.Join, cfg.BootstrapExpect, cfg.Voters = f.Join, f.BootstrapExpect, f.Voters
+	cfg.BootstrapToken, cfg.GossipKey, cfg.Version = f.BootstrapToken, key, version.Version
+	cfg.LocalGossip = f.Dev || isLoopback(f.Bind)
+	cfg.Logger = logger
+	agent, err := cluster.New(cfg, cluster.Stores{Log: stores.Log, Stable: stores.Stable, Snapshots: stores.Snapshots}, driver)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	apiServer := api.New(api.Config{NodeName: f.Name}, agent, agent.FSM(), logger)
+	mux := http.NewServeMux()
+	mux.Handle("/internal/", agent.InternalHandler())
+	mux.Handle("/", apiServer.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	logger.Info("novacron agent running", "node", f.Name, "id", cfg.NodeID, "api", "http://"+apiAddr, "data_dir", f.DataDir)
+	if f.Dev {
+		printDevBanner(apiAddr, f.BootstrapToken, f.DataDir)
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	select {
+	case sig := <-sigs:
+		logger.Info("stopping", "signal", sig.String())
+	case err = <-serveErr:
+		logger.Error("HTTP server failed", "error", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	if serr := agent.Shutdown(); serr != nil && !errors.Is(serr, context.Canceled) {
+		logger.Warn("agent shutdown", "error", serr)
+	}
+	return err
+}
+
+func newDriver(f *agentFlags) (hypervisor.Driver, error) {
+	switch f.Hypervisor {
+	case "sim":
+		return sim.New(sim.Config{Name: f.Name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB}), nil
+	default:
+		return nil, &usageError{err: fmt.Errorf("--hypervisor %s: the libvirt driver is not part of this build yet; use --hypervisor sim", f.Hypervisor)}
+	}
+}
+
+func isLoopback(ip string) bool {
+	p := net.ParseIP(ip)
+	return p != nil && p.IsLoopback()
+}
+
+func printDevBanner(apiAddr, token, dataDir string) {
+	fmt.Printf(`==> NovaCron dev agent is running (single node, sim hypervisor)
+    API:      http://%[1]s
+    Token:    %[2]s
+    Data dir: %[3]s (removed on exit)
+
+    export NOVACRON_ADDR=http://%[1]s
+    export NOVACRON_TOKEN=%[2]s
+    novacron cluster status
+`, apiAddr, token, dataDir)
+}

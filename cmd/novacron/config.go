@@ -1,0 +1,218 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// agentFlags is the user-facing configuration of `novacron agent`. Every flag can
+// also come from the environment (NOVACRON_<FLAG>, dashes as underscores) or from
+// a JSON config file (--config) whose keys are the flag names. A flag given on the
+// command line wins over the environment, which wins over the file.
+type agentFlags struct {
+	Config          string
+	Dev             bool
+	Name            string
+	DataDir         string
+	Bind            string
+	Advertise       string
+	GossipPort      int
+	RaftPort        int
+	HTTPPort        int
+	Join            []string
+	BootstrapExpect int
+	Voters          int
+	Hypervisor      string
+	BootstrapToken  string
+	BootstrapFile   string
+	GossipKey       string
+	LogLevel        string
+	SimVCPUs        int
+	SimMemoryMiB    int64
+	SimDiskGiB      int64
+}
+
+func (f *agentFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Config, "config", "", "JSON config file whose keys are these flag names")
+	fs.BoolVar(&f.Dev, "dev", false, "run a single-node dev cluster in a temporary data dir with the sim hypervisor")
+	fs.StringVar(&f.Name, "name", "", "node name, unique in the cluster (default: host name)")
+	fs.StringVar(&f.DataDir, "data-dir", "", "folder for the node's identity and Raft data (required unless --dev)")
+	fs.StringVar(&f.Bind, "bind", "", "IP to listen on (default 127.0.0.1 in dev mode; required otherwise)")
+	fs.StringVar(&f.Advertise, "advertise", "", "IP other nodes use to reach this one (default: --bind)")
+	fs.IntVar(&f.GossipPort, "gossip-port", 7946, "gossip (memberlist) port, TCP and UDP")
+	fs.IntVar(&f.RaftPort, "raft-port", 7947, "Raft port")
+	fs.IntVar(&f.HTTPPort, "http-port", 8090, "HTTP API port")
+	fs.StringArrayVar(&f.Join, "join", nil, "HOST:GOSSIPPORT of a member to join (repeatable; retried until it answers)")
+	fs.IntVar(&f.BootstrapExpect, "bootstrap-expect", 0, "bootstrap a new cluster once this many nodes with the same value have met")
+	fs.IntVar(&f.Voters, "voters", 3, "number of Raft voters the cluster keeps (3 or 5); other nodes are non-voters")
+	fs.StringVar(&f.Hypervisor, "hypervisor", "sim", "hypervisor driver: sim or libvirt")
+	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
+	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
+	fs.StringVar(&f.GossipKey, "gossip-key", "", "base64 key (16, 24 or 32 bytes) that encrypts gossip")
+	fs.StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&f.SimVCPUs, "sim-vcpus", 8, "vCPUs of the simulated host (sim hypervisor)")
+	fs.Int64Var(&f.SimMemoryMiB, "sim-memory-mib", 16384, "memory of the simulated host in MiB (sim hypervisor)")
+	fs.Int64Var(&f.SimDiskGiB, "sim-disk-gib", 200, "disk of the simulated host in GiB (sim hypervisor)")
+}
+
+// envName is the environment variable of a flag.
+func envName(flag string) string {
+	return "NOVACRON_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// fillFromEnvAndFile sets every flag not given on the command line from the
+// environment, then from the config file.
+func fillFromEnvAndFile(fs *pflag.FlagSet, f *agentFlags) error {
+	var errs []error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(fl.Name)); ok {
+			if err := setFlag(fs, fl.Name, strings.Split(v, ",")); err != nil {
+				errs = append(errs, fmt.Errorf("environment %s: %w", envName(fl.Name), err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if f.Config == "" {
+		return nil
+	}
+	b, err := os.ReadFile(f.Config)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var values map[string]any
+	if err := json.Unmarshal(b, &values); err != nil {
+		return fmt.Errorf("config file %s is not a JSON object: %w", f.Config, err)
+	}
+	for key, v := range values {
+		fl := fs.Lookup(key)
+		if fl == nil || key == "config" {
+			return fmt.Errorf("config file %s: unknown key %q (keys are the agent's flag names, e.g. \"data-dir\")", f.Config, key)
+		}
+		if fl.Changed {
+			continue
+		}
+		var list []string
+		switch v := v.(type) {
+		case []any:
+			for _, e := range v {
+				list = append(list, fmt.Sprint(e))
+			}
+		default:
+			list = []string{fmt.Sprint(v)}
+		}
+		if err := setFlag(fs, key, list); err != nil {
+			return fmt.Errorf("config file %s, key %q: %w", f.Config, key, err)
+		}
+	}
+	return nil
+}
+
+func setFlag(fs *pflag.FlagSet, name string, values []string) error {
+	fl := fs.Lookup(name)
+	if fl.Value.Type() != "stringArray" {
+		values = []string{strings.Join(values, ",")}
+	}
+	for _, v := range values {
+		if err := fs.Set(name, strings.TrimSpace(v)); err != nil {
+			return err
+		}
+	}
+	fl.Changed = true
+	return nil
+}
+
+// validate checks the flags and applies dev-mode defaults.
+func (f *agentFlags) validate() error {
+	var errs []error
+	if f.Dev {
+		if f.Bind == "" {
+			f.Bind = "127.0.0.1"
+		}
+		if f.BootstrapExpect == 0 {
+			f.BootstrapExpect = 1
+		}
+		if f.Voters == 3 {
+			f.Voters = 1
+		}
+	}
+	if f.Name == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			errs = append(errs, errors.New("--name is required (the host name is unknown)"))
+		}
+		f.Name = host
+	}
+	if !f.Dev && f.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required (or run with --dev)"))
+	}
+	if f.Bind == "" {
+		errs = append(errs, errors.New("--bind is required: the IP this node listens on"))
+	} else if net.ParseIP(f.Bind) == nil {
+		errs = append(errs, fmt.Errorf("--bind %q is not an IP address", f.Bind))
+	}
+	if f.Advertise != "" && net.ParseIP(f.Advertise) == nil {
+		errs = append(errs, fmt.Errorf("--advertise %q is not an IP address", f.Advertise))
+	}
+	for name, p := range map[string]int{"--gossip-port": f.GossipPort, "--raft-port": f.RaftPort, "--http-port": f.HTTPPort} {
+		if p < 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("%s %d is not a port", name, p))
+		}
+	}
+	for _, j := range f.Join {
+		if _, _, err := net.SplitHostPort(j); err != nil {
+			errs = append(errs, fmt.Errorf("--join %q must be HOST:GOSSIPPORT", j))
+		}
+	}
+	if f.Voters != 3 && f.Voters != 5 && !(f.Dev && f.Voters == 1) {
+		errs = append(errs, fmt.Errorf("--voters must be 3 or 5, got %d", f.Voters))
+	}
+	if f.Hypervisor != "sim" && f.Hypervisor != "libvirt" {
+		errs = append(errs, fmt.Errorf("--hypervisor must be sim or libvirt, got %q", f.Hypervisor))
+	}
+	if f.BootstrapToken != "" && f.BootstrapFile != "" {
+		errs = append(errs, errors.New("give --bootstrap-token or --bootstrap-token-file, not both"))
+	}
+	if f.BootstrapFile != "" {
+		b, err := os.ReadFile(f.BootstrapFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--bootstrap-token-file: %w", err))
+		}
+		f.BootstrapToken = strings.TrimSpace(string(b))
+	}
+	if f.BootstrapToken != "" && len(f.BootstrapToken) < 16 {
+		errs = append(errs, errors.New("the bootstrap token must be at least 16 characters"))
+	}
+	if _, err := f.gossipKey(); err != nil {
+		errs = append(errs, err)
+	}
+	if f.SimVCPUs <= 0 || f.SimMemoryMiB <= 0 || f.SimDiskGiB <= 0 {
+		errs = append(errs, errors.New("--sim-vcpus, --sim-memory-mib and --sim-disk-gib must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func (f *agentFlags) gossipKey() ([]byte, error) {
+	if f.GossipKey == "" {
+		return nil, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(f.GossipKey)
+	if err != nil {
+		return nil, fmt.Errorf("--gossip-key is not base64: %w", err)
+	}
+	if n := len(key); n != 16 && n != 24 && n != 32 {
+		return nil, fmt.Errorf("--gossip-key must decode to 16, 24 or 32 bytes, got %d", n)
+	}
+	return key, nil
+}

@@ -1,0 +1,179 @@
+package fsm
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/raft"
+)
+
+// everyCommand holds one fully populated value of each command type.
+func everyCommand() []Command {
+	boot := &BootSource{Kernel: "/boot/vmlinuz", Initrd: "/boot/initrd", Cmdline: "console=ttyS0"}
+	spec := VMSpec{Name: "web-1", VCPUs: 2, MemoryMiB: 1024, DiskGiB: 20, Boot: boot, Labels: map[string]string{"app": "web"}}
+	n := testNode("node-id-1", "node-1", 8192, 8)
+	n.StatusCause = "gossip: member joined"
+	n.StatusSince, n.JoinedAt = t0, t0
+	tok := testToken("tok-1", "ci", "s3cret")
+	tok.ExpiresAt = t0.AddDate(1, 0, 0)
+	return []Command{
+		RegisterNode{Node: n, At: t0},
+		SetNodeStatus{ID: "node-id-1", Status: NodeSuspect, Cause: "gossip: suspect", At: t0},
+		RemoveNode{ID: "node-id-1"},
+		CreateVM{ID: "vm-1", Spec: spec, Node: "node-id-1", Reason: "most free memory", At: t0},
+		UpdateVM{ID: "vm-1", Spec: spec, At: t0},
+		DeleteVM{ID: "vm-1"},
+		VMAction{ID: "vm-1", Action: ActionRestart, At: t0},
+		PlaceVM{ID: "vm-1", Node: "node-id-2", FromGeneration: 3, Reason: "failover", At: t0},
+		ReportVM{ID: "vm-1", Node: "node-id-2", Generation: 4, State: VMError, RestartSeq: 2, Error: "boom", At: t0},
+		CreateToken{Token: tok},
+		RevokeToken{ID: "tok-1"},
+		InitCluster{ClusterID: "cluster-1", Secret: strings.Repeat("s", 32), At: t0},
+		BootstrapToken{Token: tok},
+	}
+}
+
+func TestEncode_RoundTripEveryCommand(t *testing.T) {
+	seen := map[CommandType]bool{}
+	for _, c := range everyCommand() {
+		b, err := Encode(c)
+		if err != nil {
+			t.Fatalf("encode %s: %v", c.Type(), err)
+		}
+		if b[0] != byte(c.Type()) {
+			t.Fatalf("%s: type byte %d, want %d", c.Type(), b[0], c.Type())
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("decode %s: %v", c.Type(), err)
+		}
+		if got.Type() != c.Type() {
+			t.Fatalf("decoded type %s, want %s", got.Type(), c.Type())
+		}
+		if v := reflect.ValueOf(got).Elem().Interface(); !reflect.DeepEqual(v, c) {
+			t.Fatalf("%s round trip\nwant %+v\ngot  %+v", c.Type(), c, v)
+		}
+		seen[c.Type()] = true
+	}
+	for typ, e := range commands {
+		if !seen[typ] {
+			t.Errorf("command %s (%d) has no round-trip case", e.name, typ)
+		}
+	}
+}
+
+func TestCommandType_Numbers(t *testing.T) {
+	// The numbers are the log format: changing one breaks every existing log.
+	want := map[CommandType]string{
+		1: "RegisterNode", 2: "SetNodeStatus", 3: "RemoveNode", 4: "CreateVM", 5: "UpdateVM",
+		6: "DeleteVM", 7: "VMAction", 8: "PlaceVM", 9: "ReportVM", 10: "CreateToken",
+		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken",
+	}
+	for typ, n := range want {
+		if typ.String() != n {
+			t.Errorf("type %d is %q, want %q", typ, typ.String(), n)
+		}
+	}
+	if len(commands) != len(want) {
+		t.Errorf("%d registered commands, want %d", len(commands), len(want))
+	}
+	if s := CommandType(0x7f).String(); s != "unknown(127)" {
+		t.Errorf("unknown type reads %q", s)
+	}
+}
+
+func TestDecode_Errors(t *testing.T) {
+	if _, err := Decode(nil); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("empty: %v, want ErrMalformed", err)
+	}
+	if _, err := Decode(append([]byte{byte(CmdCreateVM)}, `{"id": 7`...)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("bad json: %v, want ErrMalformed", err)
+	}
+	if _, err := Decode(append([]byte{byte(CmdCreateVM)}, `{"id": 7}`...)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("wrong field type: %v, want ErrMalformed", err)
+	}
+	var unknown *UnknownCommandError
+	if _, err := Decode([]byte{0x7f, '{', '}'}); !errors.As(err, &unknown) || unknown.Ignorable() {
+		t.Fatalf("0x7f: %v, want a non-ignorable UnknownCommandError", err)
+	}
+	if _, err := Decode([]byte{0x81, '{', '}'}); !errors.As(err, &unknown) || !unknown.Ignorable() {
+		t.Fatalf("0x81: %v, want an ignorable UnknownCommandError", err)
+	}
+}
+
+func TestApply_UnknownCommandPanics(t *testing.T) {
+	f := newTestFSM(t)
+	f.addNode("n1", "node-1", 4096, 4)
+	before := dump(f.FSM)
+	defer func() {
+		r := recover()
+		if r == nil {
+			t.Fatal("Apply of unknown type 0x7f did not panic")
+		}
+		if !strings.Contains(r.(string), "index 9") {
+			t.Fatalf("panic %q does not name the log index", r)
+		}
+		assertSameState(t, before, dump(f.FSM))
+	}()
+	f.Apply(&raft.Log{Index: 9, Type: raft.LogCommand, Data: []byte{0x7f, '{', '}'}})
+}
+
+func TestApply_IgnorableUnknownCommandSkipped(t *testing.T) {
+	f := newTestFSM(t)
+	f.addNode("n1", "node-1", 4096, 4)
+	before := dump(f.FSM)
+	events, cancel := f.Subscribe(4)
+	defer cancel()
+	res, ok := f.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: []byte{0x80 | 0x7f, '{', '}'}}).(Result)
+	if !ok {
+		t.Fatal("Apply did not return a Result")
+	}
+	var unknown *UnknownCommandError
+	if !errors.As(res.Err, &unknown) || unknown.Type != 0xff {
+		t.Fatalf("result %v, want UnknownCommandError for 0xff", res.Err)
+	}
+	after := dump(f.FSM)
+	if after.Applied != 2 {
+		t.Fatalf("applied index %d, want 2: a skipped entry is still applied", after.Applied)
+	}
+	after.Applied = before.Applied
+	assertSameState(t, before, after)
+	select {
+	case ev := <-events:
+		t.Fatalf("skipped command published %+v", ev)
+	default:
+	}
+}
+
+func TestApply_MalformedPayload(t *testing.T) {
+	f := newTestFSM(t)
+	before := dump(f.FSM)
+	res := f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: append([]byte{byte(CmdRegisterNode)}, "{not json"...)}).(Result)
+	if !errors.Is(res.Err, ErrMalformed) {
+		t.Fatalf("got %v, want ErrMalformed", res.Err)
+	}
+	if ErrorCode(res.Err) != "malformed_command" {
+		t.Fatalf("code %q", ErrorCode(res.Err))
+	}
+	after := dump(f.FSM)
+	after.Applied = before.Applied
+	assertSameState(t, before, after)
+	if res := f.Apply(&raft.Log{Index: 2, Data: nil}).(Result); !errors.Is(res.Err, ErrMalformed) {
+		t.Fatalf("empty entry: %v, want ErrMalformed", res.Err)
+	}
+}
+
+func TestErrorFromCode_RoundTrip(t *testing.T) {
+	for _, s := range sentinels {
+		err := errorf(s, "detail about %s", s.code)
+		back := ErrorFromCode(ErrorCode(err), err.Error())
+		if !errors.Is(back, s) || back.Error() != err.Error() {
+			t.Fatalf("%s: rebuilt %v", s.code, back)
+		}
+	}
+	if err := ErrorFromCode("no_such_code", "x"); ErrorCode(err) != "" || err.Error() != "x" {
+		t.Fatalf("unknown code gave %v", err)
+	}
+}

@@ -1,0 +1,164 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// t0 is the time every test command carries unless it says otherwise. It is UTC
+// without a monotonic reading, so it survives a JSON round trip unchanged.
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// testFSM is an FSM that numbers the commands applied through it.
+type testFSM struct {
+	*FSM
+	t     *testing.T
+	index uint64
+}
+
+func newTestFSM(t *testing.T) *testFSM {
+	t.Helper()
+	return &testFSM{FSM: New(), t: t}
+}
+
+// apply applies cmd at the next index and returns the command's error.
+func (f *testFSM) apply(cmd Command) error {
+	f.index++
+	return f.ApplyCommand(cmd, f.index)
+}
+
+// must applies cmd and fails the test if it is refused.
+func (f *testFSM) must(cmd Command) {
+	f.t.Helper()
+	if err := f.apply(cmd); err != nil {
+		f.t.Fatalf("apply %s %+v: %v", cmd.Type(), cmd, err)
+	}
+}
+
+// refuse applies cmd and fails the test unless it is refused with kind.
+func (f *testFSM) refuse(cmd Command, kind error) error {
+	f.t.Helper()
+	err := f.apply(cmd)
+	if !errors.Is(err, kind) {
+		f.t.Fatalf("apply %s %+v: got %v, want %v", cmd.Type(), cmd, err, kind)
+	}
+	return err
+}
+
+func (f *testFSM) vm(id string) VM {
+	f.t.Helper()
+	vm, err := f.VM(id)
+	if err != nil {
+		f.t.Fatalf("vm %s: %v", id, err)
+	}
+	return vm
+}
+
+func (f *testFSM) node(id string) Node {
+	f.t.Helper()
+	n, err := f.Node(id)
+	if err != nil {
+		f.t.Fatalf("node %s: %v", id, err)
+	}
+	return n
+}
+
+// addNode registers an alive node with the given memory and vCPUs.
+func (f *testFSM) addNode(id, name string, memMiB int64, vcpus int) {
+	f.t.Helper()
+	f.must(RegisterNode{Node: testNode(id, name, memMiB, vcpus), At: t0})
+}
+
+func testNode(id, name string, memMiB int64, vcpus int) Node {
+	return Node{
+		ID: id, Name: name, RaftAddr: "10.0.0.1:7000", APIAddr: "10.0.0.1:8080", GossipAddr: "10.0.0.1:7946",
+		Version: "test", Capacity: Capacity{VCPUs: vcpus, MemoryMiB: memMiB, DiskGiB: 100},
+		Labels: map[string]string{"rack": "r1"}, Hypervisor: HypervisorInfo{Driver: "sim", URI: "sim://" + name},
+		Status: NodeAlive,
+	}
+}
+
+func testSpec(name string, memMiB int64, vcpus int) VMSpec {
+	return VMSpec{Name: name, VCPUs: vcpus, MemoryMiB: memMiB, DiskGiB: 10, Labels: map[string]string{"app": "web"}}
+}
+
+func testToken(id, name, secret string) Token {
+	return Token{ID: id, Name: name, Role: "admin", Hash: HashSecret(secret), CreatedAt: t0}
+}
+
+// fsmDump is everything the query methods show, for comparing two FSMs.
+type fsmDump struct {
+	Nodes     []Node
+	VMs       []VM
+	Tokens    []Token
+	Cluster   ClusterInfo
+	Applied   uint64
+	Allocated map[string]Capacity
+}
+
+func dump(f *FSM) fsmDump {
+	d := fsmDump{Nodes: f.Nodes(), VMs: f.VMs(), Tokens: f.Tokens(), Cluster: f.Cluster(), Applied: f.AppliedIndex(), Allocated: map[string]Capacity{}}
+	ids := map[string]bool{}
+	for _, n := range d.Nodes {
+		ids[n.ID] = true
+	}
+	for _, vm := range d.VMs {
+		ids[vm.Node] = true
+	}
+	for id := range ids {
+		if a := f.Allocated(id); a != (Capacity{}) {
+			d.Allocated[id] = a
+		}
+	}
+	return d
+}
+
+func assertSameState(t *testing.T, want, got fsmDump) {
+	t.Helper()
+	if !reflect.DeepEqual(want, got) {
+		t.Fatalf("state differs\nwant %+v\ngot  %+v", want, got)
+	}
+}
+
+// memSink is a raft.SnapshotSink that writes to memory.
+type memSink struct {
+	bytes.Buffer
+	closed, cancelled bool
+}
+
+func (s *memSink) ID() string    { return "mem" }
+func (s *memSink) Close() error  { s.closed = true; return nil }
+func (s *memSink) Cancel() error { s.cancelled = true; return nil }
+
+// snapshotBytes takes a snapshot of f and persists it to memory.
+func snapshotBytes(t *testing.T, f *FSM) []byte {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	defer snap.Release()
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatalf("persist: %v", err)
+	}
+	if !sink.closed || sink.cancelled {
+		t.Fatalf("sink closed=%v cancelled=%v, want closed only", sink.closed, sink.cancelled)
+	}
+	return sink.Bytes()
+}
+
+// nopCloser turns a reader into the ReadCloser Restore wants.
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+func restoreBytes(f *FSM, b []byte) error {
+	return f.Restore(nopCloser{bytes.NewReader(b)})
+}
+
+func numbered(prefix string, i int) string { return fmt.Sprintf("%s-%d", prefix, i) }

@@ -1,0 +1,153 @@
+package fsm
+
+import (
+	"math/rand"
+	"reflect"
+	"testing"
+)
+
+// randomCommand draws a command over small pools of IDs and names, so that
+// conflicts, stale generations, unknown IDs and full nodes all happen often.
+func randomCommand(rng *rand.Rand, f *testFSM) Command {
+	nodeIDs := []string{"n0", "n1", "n2", "n-gone"}
+	statuses := []NodeStatus{NodeAlive, NodeAlive, NodeSuspect, NodeFailed, NodeLeft, NodeMaintenance}
+	actions := []string{ActionStart, ActionStop, ActionRestart, ActionPause, ActionResume}
+	states := []VMState{VMRunning, VMStopped, VMPaused, VMError}
+	node := func() string { return nodeIDs[rng.Intn(len(nodeIDs))] }
+	vmID := func() string { return numbered("vm", rng.Intn(10)) }
+	spec := func() VMSpec {
+		return testSpec(numbered("name", rng.Intn(8)), int64(256*(1+rng.Intn(8))), 1+rng.Intn(4))
+	}
+	// generation is usually the VM's current one, sometimes a stale guess.
+	generation := func(id string) uint64 {
+		if vm, err := f.VM(id); err == nil && rng.Intn(4) != 0 {
+			return vm.Generation
+		}
+		return uint64(rng.Intn(3))
+	}
+	switch rng.Intn(12) {
+	case 0:
+		// Names are drawn apart from IDs so two nodes sometimes want the same one.
+		return RegisterNode{Node: testNode(nodeIDs[rng.Intn(3)], numbered("node", rng.Intn(3)), int64(1024*(1+rng.Intn(8))), 2+rng.Intn(8)), At: t0}
+	case 1:
+		return SetNodeStatus{ID: node(), Status: statuses[rng.Intn(len(statuses))], At: t0}
+	case 2:
+		return RemoveNode{ID: node()}
+	case 3, 4:
+		c := CreateVM{ID: vmID(), Spec: spec(), At: t0}
+		if rng.Intn(2) == 0 {
+			c.Node = node()
+		}
+		return c
+	case 5:
+		return UpdateVM{ID: vmID(), Spec: spec(), At: t0}
+	case 6:
+		return DeleteVM{ID: vmID()}
+	case 7:
+		return VMAction{ID: vmID(), Action: actions[rng.Intn(len(actions))], At: t0}
+	case 8, 9:
+		id := vmID()
+		return PlaceVM{ID: id, Node: node(), FromGeneration: generation(id), At: t0}
+	default:
+		id := vmID()
+		n := node()
+		// Hosts always name themselves; an empty Node is TestReportVM_UnplacedVMRefused.
+		if vm, err := f.VM(id); err == nil && vm.Node != "" && rng.Intn(4) != 0 {
+			n = vm.Node
+		}
+		return ReportVM{ID: id, Node: n, Generation: generation(id), State: states[rng.Intn(len(states))], RestartSeq: uint64(rng.Intn(3)), At: t0}
+	}
+}
+
+// checkInvariants recomputes the derived indexes from the records and compares.
+func checkInvariants(t *testing.T, step int, cmd Command, f *FSM) {
+	t.Helper()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	s := f.s
+	alloc := map[string]Capacity{}
+	names := map[string]string{}
+	for id, vm := range s.vms {
+		if other, dup := names[vm.Spec.Name]; dup {
+			t.Fatalf("step %d (%s): vms %s and %s share name %q", step, cmd.Type(), id, other, vm.Spec.Name)
+		}
+		names[vm.Spec.Name] = id
+		if vm.Node != "" {
+			a := alloc[vm.Node]
+			a.VCPUs += vm.Spec.VCPUs
+			a.MemoryMiB += vm.Spec.MemoryMiB
+			a.DiskGiB += vm.Spec.DiskGiB
+			alloc[vm.Node] = a
+		}
+		if (vm.Node == "") != (vm.State == VMPending) {
+			t.Fatalf("step %d (%s): vm %+v is pending iff unplaced, broken", step, cmd.Type(), vm)
+		}
+		if vm.ReportedRestartSeq > vm.RestartSeq {
+			t.Fatalf("step %d (%s): vm %+v reported a restart nobody asked for", step, cmd.Type(), vm)
+		}
+	}
+	if !reflect.DeepEqual(alloc, s.allocated) {
+		t.Fatalf("step %d (%s %+v): allocated %+v, recomputed from vms %+v", step, cmd.Type(), cmd, s.allocated, alloc)
+	}
+	if !reflect.DeepEqual(names, s.vmByName) {
+		t.Fatalf("step %d (%s): name index %v, recomputed %v", step, cmd.Type(), s.vmByName, names)
+	}
+	hashes := map[string]string{}
+	for id, tok := range s.tokens {
+		hashes[tok.Hash] = id
+	}
+	if !reflect.DeepEqual(hashes, s.tokenByHash) {
+		t.Fatalf("step %d (%s): hash index %v, recomputed %v", step, cmd.Type(), s.tokenByHash, hashes)
+	}
+}
+
+func TestApply_RandomSequenceKeepsIndexes(t *testing.T) {
+	rng := rand.New(rand.NewSource(20250301))
+	f := newTestFSM(t)
+	outcomes := map[CommandType][2]int{}
+	for step := 0; step < 5000; step++ {
+		cmd := randomCommand(rng, f)
+		err := f.apply(cmd)
+		o := outcomes[cmd.Type()]
+		if err == nil {
+			o[0]++
+		} else {
+			o[1]++
+			if ErrorCode(err) == "" {
+				t.Fatalf("step %d: %s refused without a sentinel: %v", step, cmd.Type(), err)
+			}
+		}
+		outcomes[cmd.Type()] = o
+		checkInvariants(t, step, cmd, f.FSM)
+		// Every so often the state must survive a snapshot unchanged.
+		if step%500 == 499 {
+			g := New()
+			if err := restoreBytes(g, snapshotBytes(t, f.FSM)); err != nil {
+				t.Fatalf("step %d: restore: %v", step, err)
+			}
+			assertSameState(t, dump(f.FSM), dump(g))
+			checkInvariants(t, step, cmd, g)
+		}
+	}
+	// The sequence must exercise both outcomes of every command it draws, or the
+	// property says little.
+	for typ, o := range outcomes {
+		if o[0] == 0 || o[1] == 0 {
+			t.Errorf("%s: %d applied, %d refused; want both", typ, o[0], o[1])
+		}
+	}
+}
+
+func TestApply_SameLogSameState(t *testing.T) {
+	// Two FSMs fed the same log hold the same state: Apply is deterministic.
+	rng := rand.New(rand.NewSource(99))
+	a, b := newTestFSM(t), newTestFSM(t)
+	for step := 0; step < 2000; step++ {
+		cmd := randomCommand(rng, a)
+		errA, errB := a.apply(cmd), b.apply(cmd)
+		if (errA == nil) != (errB == nil) {
+			t.Fatalf("step %d: %s gave %v on one FSM and %v on the other", step, cmd.Type(), errA, errB)
+		}
+	}
+	assertSameState(t, dump(a.FSM), dump(b.FSM))
+}
