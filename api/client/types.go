@@ -133,3 +133,14 @@ type Token struct {
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
+
+// Health is the answer of GET /healthz, which needs no token: a load balancer or a
+// script asks whether this node serves the API.
+type Health struct {
+	// Status is "ok" when the node serves requests.
+	Status string `json:"status"`
+	// Node is the answering node's name; Leader the leader's, "" when there is none.
+	Node         string `json:"node"`
+	Leader       string `json:"leader"`
+	AppliedIndex uint64 `json:"applied_index"`
+}

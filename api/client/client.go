@@ -1,0 +1,242 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/novacron/novacron/internal/version"
+)
+
+// IndexHeader is the response header that carries the answering node's applied Raft
+// index (for reads) or the commit index of the change (for writes).
+const IndexHeader = "X-Novacron-Index"
+
+// DefaultTimeout bounds one request, including reading its answer, unless
+// WithTimeout says otherwise.
+const DefaultTimeout = 30 * time.Second
+
+// apiPrefix is where every route of the API lives.
+const apiPrefix = "/api/v1"
+
+// maxErrorBody bounds how much of a non-JSON error body ends up in an APIError.
+const maxErrorBody = 512
+
+// Client talks to one NovaCron node's HTTP API. It is safe for concurrent use.
+// A Client derived with WithReadOptions shares its HTTP client and its last index
+// with the Client it came from.
+type Client struct {
+	base    string // scheme://host[:port][/prefix], no trailing slash
+	token   string
+	http    *http.Client
+	timeout time.Duration
+	read    ReadOptions
+	index   *atomic.Uint64
+}
+
+// Option changes how New builds a Client.
+type Option func(*Client)
+
+// WithHTTPClient makes the Client send its requests through hc (for TLS settings,
+// proxies or a test transport). A nil hc keeps the default.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) {
+		if hc != nil {
+			c.http = hc
+		}
+	}
+}
+
+// WithTimeout bounds each request, from sending it to reading the whole answer.
+// Zero or a negative value means no bound other than the caller's context.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) { c.timeout = d }
+}
+
+// ReadOptions tune how a node answers a read. The zero value reads the answering
+// node's local state as it is.
+type ReadOptions struct {
+	// WaitIndex makes the node wait until it has applied at least this Raft index
+	// before it answers (?index=N): pass LastIndex() after a write to read your own
+	// write on any node.
+	WaitIndex uint64
+	// Consistent makes the read go through the leader after it has confirmed its
+	// leadership (?consistent), so it reflects every committed write.
+	Consistent bool
+}
+
+// New returns a Client for the API at address (http://host:port, a trailing slash
+// is fine) that authenticates with token. An empty token sends no Authorization
+// header, which only unauthenticated routes such as Health accept.
+func New(address, token string, opts ...Option) (*Client, error) {
+	base, err := parseAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		base:    base,
+		token:   token,
+		http:    &http.Client{},
+		timeout: DefaultTimeout,
+		index:   new(atomic.Uint64),
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c, nil
+}
+
+// parseAddress checks that address is an absolute http(s) URL without query or
+// fragment and returns it without its trailing slashes.
+func parseAddress(address string) (string, error) {
+	address = strings.TrimSpace(address)
+	if address == "" {
+		return "", errors.New("client: empty API address")
+	}
+	u, err := url.Parse(address)
+	if err != nil {
+		return "", fmt.Errorf("client: invalid API address %q: %w", address, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("client: invalid API address %q: want http://host:port or https://host:port", address)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", fmt.Errorf("client: invalid API address %q: no host", address)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", fmt.Errorf("client: invalid API address %q: only scheme, host, port and path are allowed", address)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
+}
+
+// Address is the base address the Client sends its requests to.
+func (c *Client) Address() string { return c.base }
+
+// LastIndex is the index carried by the X-Novacron-Index header of the last
+// response that had one, 0 before any. After a write it is the write's commit
+// index: pass it as ReadOptions.WaitIndex to read your own write.
+func (c *Client) LastIndex() uint64 { return c.index.Load() }
+
+// WithReadOptions returns a Client whose reads carry o. Writes ignore read options.
+// The returned Client shares the HTTP client and LastIndex with c.
+func (c *Client) WithReadOptions(o ReadOptions) *Client {
+	d := *c
+	d.read = o
+	return &d
+}
+
+// readQuery returns the query parameters of a read: the ReadOptions plus extra.
+func (c *Client) readQuery(extra url.Values) url.Values {
+	q := url.Values{}
+	for k, v := range extra {
+		q[k] = v
+	}
+	if c.read.WaitIndex > 0 {
+		q.Set("index", strconv.FormatUint(c.read.WaitIndex, 10))
+	}
+	if c.read.Consistent {
+		q.Set("consistent", "true")
+	}
+	return q
+}
+
+// get sends a read with the Client's ReadOptions and decodes the answer into out.
+func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
+	return c.do(ctx, http.MethodGet, path, c.readQuery(query), nil, out)
+}
+
+// do sends one request to path (below the base address) and decodes a successful JSON answer into
+// out (when out is non-nil and the answer has a body). An answer of status 400 or
+// more becomes an *APIError. path must already be escaped (see pathf).
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	target := c.base + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	var body io.Reader
+	if in != nil {
+		buf, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("client: encode %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return fmt.Errorf("client: build %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "novacron-client/"+version.Version)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err // *url.Error already names the method and the URL
+	}
+	defer resp.Body.Close()
+	c.recordIndex(resp.Header)
+
+	if resp.StatusCode >= 400 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return parseAPIError(resp.StatusCode, raw)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("client: read answer of %s %s: %w", method, path, err)
+	}
+	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("client: decode answer of %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// recordIndex keeps the index header of a response, if it has a valid one.
+func (c *Client) recordIndex(h http.Header) {
+	v := h.Get(IndexHeader)
+	if v == "" {
+		return
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+		c.index.Store(n)
+	}
+}
+
+// pathf builds a route from a format with %s verbs, escaping each segment so that
+// an ID or name can never change the route ("a/b" becomes "a%2Fb").
+func pathf(format string, segments ...string) string {
+	args := make([]any, len(segments))
+	for i, s := range segments {
+		args[i] = url.PathEscape(s)
+	}
+	return fmt.Sprintf(format, args...)
+}
+
+// requireID refuses an empty ID or name before it turns into a list route.
+func requireID(what, idOrName string) error {
+	if strings.TrimSpace(idOrName) == "" {
+		return fmt.Errorf("client: empty %s ID or name", what)
+	}
+	return nil
+}

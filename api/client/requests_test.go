@@ -1,0 +1,270 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestClient_RequestsBuiltRight(t *testing.T) {
+	ctx := context.Background()
+	vmBody := `{"id":"vm-1","name":"web/1","state":"running"}`
+	tests := []struct {
+		name       string
+		answer     string
+		call       func(c *Client) (any, error)
+		wantMethod string
+		wantPath   string
+		wantBody   string // JSON; "" means no body
+	}{
+		{"cluster", `{"leader":"a"}`, func(c *Client) (any, error) { return c.Cluster(ctx) },
+			"GET", "/api/v1/cluster", ""},
+		{"nodes", `[{"id":"n1"}]`, func(c *Client) (any, error) { return c.Nodes(ctx) },
+			"GET", "/api/v1/nodes", ""},
+		{"node", `{"id":"n1"}`, func(c *Client) (any, error) { return c.Node(ctx, "host 1") },
+			"GET", "/api/v1/nodes/host%201", ""},
+		{"vms", `[]`, func(c *Client) (any, error) { return c.VMs(ctx, ListVMsOptions{}) },
+			"GET", "/api/v1/vms", ""},
+		{"vm", vmBody, func(c *Client) (any, error) { return c.VM(ctx, "web/1") },
+			"GET", "/api/v1/vms/web%2F1", ""},
+		{"create vm", vmBody, func(c *Client) (any, error) {
+			return c.CreateVM(ctx, VMRequest{Name: "web", VCPUs: 2, MemoryMiB: 512, DiskGiB: 3,
+				Boot: &BootSource{Disk: "/img/a.qcow2"}, Labels: map[string]string{"tier": "web"}})
+		}, "POST", "/api/v1/vms",
+			`{"name":"web","vcpus":2,"memory_mib":512,"disk_gib":3,"boot":{"disk":"/img/a.qcow2"},"labels":{"tier":"web"}}`},
+		{"update vm", vmBody, func(c *Client) (any, error) {
+			return c.UpdateVM(ctx, "vm-1", VMRequest{Name: "web", VCPUs: 4, MemoryMiB: 1024, DiskGiB: 3})
+		}, "PUT", "/api/v1/vms/vm-1", `{"name":"web","vcpus":4,"memory_mib":1024,"disk_gib":3}`},
+		{"delete vm", vmBody, func(c *Client) (any, error) { return c.DeleteVM(ctx, "vm-1") },
+			"DELETE", "/api/v1/vms/vm-1", ""},
+		{"action", vmBody, func(c *Client) (any, error) { return c.VMAction(ctx, "vm-1", "stop") },
+			"POST", "/api/v1/vms/vm-1/stop", ""},
+		{"start", vmBody, func(c *Client) (any, error) { return c.StartVM(ctx, "a?b") },
+			"POST", "/api/v1/vms/a%3Fb/start", ""},
+		{"stop", vmBody, func(c *Client) (any, error) { return c.StopVM(ctx, "vm-1") },
+			"POST", "/api/v1/vms/vm-1/stop", ""},
+		{"restart", vmBody, func(c *Client) (any, error) { return c.RestartVM(ctx, "vm-1") },
+			"POST", "/api/v1/vms/vm-1/restart", ""},
+		{"pause", vmBody, func(c *Client) (any, error) { return c.PauseVM(ctx, "vm-1") },
+			"POST", "/api/v1/vms/vm-1/pause", ""},
+		{"resume", vmBody, func(c *Client) (any, error) { return c.ResumeVM(ctx, "vm-1") },
+			"POST", "/api/v1/vms/vm-1/resume", ""},
+		{"tokens", `[]`, func(c *Client) (any, error) { return c.Tokens(ctx) },
+			"GET", "/api/v1/tokens", ""},
+		{"create token", `{"id":"t1","secret":"nc_x"}`, func(c *Client) (any, error) {
+			return c.CreateToken(ctx, TokenRequest{Name: "ci", Role: "reader", TTL: "24h"})
+		}, "POST", "/api/v1/tokens", `{"name":"ci","role":"reader","ttl":"24h"}`},
+		{"token", `{"id":"t1","name":"ci"}`, func(c *Client) (any, error) { return c.Token(ctx, "self") },
+			"GET", "/api/v1/tokens/self", ""},
+		{"revoke token", `{"id":"t1"}`, func(c *Client) (any, error) { return c.RevokeToken(ctx, "t1") },
+			"DELETE", "/api/v1/tokens/t1", ""},
+		{"health", `{"status":"ok"}`, func(c *Client) (any, error) { return c.Health(ctx) },
+			"GET", "/healthz", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeAPI(t, http.StatusOK, tt.answer)
+			c := newTestClient(t, f, "tok")
+			got, err := tt.call(c)
+			if err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			r := f.last()
+			if r.Method != tt.wantMethod || r.Path != tt.wantPath {
+				t.Errorf("request = %s %s, want %s %s", r.Method, r.Path, tt.wantMethod, tt.wantPath)
+			}
+			if r.Query != "" {
+				t.Errorf("unexpected query %q", r.Query)
+			}
+			if tt.wantBody == "" {
+				if r.Body != "" {
+					t.Errorf("unexpected body %s", r.Body)
+				}
+			} else {
+				assertJSONEqual(t, r.Body, tt.wantBody)
+				if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+					t.Errorf("Content-Type = %q", ct)
+				}
+			}
+			// The answer decodes into the typed result.
+			re, _ := json.Marshal(got)
+			assertJSONSubset(t, string(re), tt.answer)
+		})
+	}
+}
+
+func TestClient_ListsNeverNil(t *testing.T) {
+	f := newFakeAPI(t, http.StatusOK, `null`)
+	c := newTestClient(t, f, "t")
+	vms, err := c.VMs(context.Background(), ListVMsOptions{})
+	if err != nil || vms == nil {
+		t.Errorf("VMs on null = %v, %v; want an empty list", vms, err)
+	}
+	nodes, err := c.Nodes(context.Background())
+	if err != nil || nodes == nil {
+		t.Errorf("Nodes on null = %v, %v; want an empty list", nodes, err)
+	}
+	tokens, err := c.Tokens(context.Background())
+	if err != nil || tokens == nil {
+		t.Errorf("Tokens on null = %v, %v; want an empty list", tokens, err)
+	}
+}
+
+func TestClient_EmptyIDRefused(t *testing.T) {
+	f := newFakeAPI(t, http.StatusOK, `{}`)
+	c := newTestClient(t, f, "t")
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"VM":          func() error { _, err := c.VM(ctx, ""); return err },
+		"Node":        func() error { _, err := c.Node(ctx, " "); return err },
+		"DeleteVM":    func() error { _, err := c.DeleteVM(ctx, ""); return err },
+		"VMAction":    func() error { _, err := c.VMAction(ctx, "vm-1", ""); return err },
+		"RevokeToken": func() error { _, err := c.RevokeToken(ctx, ""); return err },
+	}
+	for name, call := range calls {
+		if err := call(); err == nil {
+			t.Errorf("%s with an empty ID did not fail", name)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.reqs) != 0 {
+		t.Errorf("requests sent for empty IDs: %+v", f.reqs)
+	}
+}
+
+func TestClient_ErrorsParsed(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		want    APIError
+		wantStr string
+	}{
+		{"json", 409, `{"error":{"code":"conflict","message":"vm name \"web\" is taken"}}`,
+			APIError{409, "conflict", `vm name "web" is taken`}, `vm name "web" is taken (HTTP 409 conflict)`},
+		{"not found", 404, `{"error":{"code":"not_found","message":"vm \"x\" not found"}}`,
+			APIError{404, "not_found", `vm "x" not found`}, `vm "x" not found (HTTP 404 not_found)`},
+		{"plain text", 502, "Bad gateway\n  upstream down\n",
+			APIError{502, "", "Bad gateway upstream down"}, "Bad gateway upstream down (HTTP 502)"},
+		{"empty", 503, "",
+			APIError{503, "", "Service Unavailable"}, "Service Unavailable (HTTP 503)"},
+		{"other json", 400, `{"message":"weird"}`,
+			APIError{400, "", `{"message":"weird"}`}, `{"message":"weird"} (HTTP 400)`},
+		{"binary", 500, "\xff\xfe\x00",
+			APIError{500, "", "Internal Server Error"}, "Internal Server Error (HTTP 500)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeAPI(t, tt.status, tt.body)
+			_, err := newTestClient(t, f, "t").VM(context.Background(), "x")
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) {
+				t.Fatalf("err = %T %v, want *APIError", err, err)
+			}
+			if *apiErr != tt.want {
+				t.Errorf("APIError = %+v, want %+v", *apiErr, tt.want)
+			}
+			if err.Error() != tt.wantStr {
+				t.Errorf("Error() = %q, want %q", err.Error(), tt.wantStr)
+			}
+			if got := IsNotFound(err); got != (tt.status == 404) {
+				t.Errorf("IsNotFound = %v", got)
+			}
+			if ErrorCode(err) != tt.want.Code {
+				t.Errorf("ErrorCode = %q, want %q", ErrorCode(err), tt.want.Code)
+			}
+		})
+	}
+}
+
+func TestClient_LongErrorBodyTruncated(t *testing.T) {
+	f := newFakeAPI(t, 500, strings.Repeat("é", 2000))
+	_, err := newTestClient(t, f, "t").Cluster(context.Background())
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(apiErr.Message) > maxErrorBody+3 || !strings.HasSuffix(apiErr.Message, "...") {
+		t.Errorf("message of %d bytes not truncated: %q...", len(apiErr.Message), apiErr.Message[:20])
+	}
+	if !strings.HasPrefix(apiErr.Message, "éé") || strings.ContainsRune(apiErr.Message, '\uFFFD') {
+		t.Errorf("truncation broke a rune")
+	}
+}
+
+func TestClient_BadSuccessBody(t *testing.T) {
+	f := newFakeAPI(t, 200, `<html>not json</html>`)
+	_, err := newTestClient(t, f, "t").Cluster(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "decode") {
+		t.Errorf("err = %v, want a decode error", err)
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		t.Errorf("a decode error is not an APIError")
+	}
+}
+
+// assertJSONEqual fails unless got and want hold the same JSON value.
+func assertJSONEqual(t *testing.T, got, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		t.Fatalf("body %q is not JSON: %v", got, err)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("want %q is not JSON: %v", want, err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("body = %s, want %s", got, want)
+	}
+}
+
+// assertJSONSubset fails unless every field of want (an object or a list of
+// objects) appears with the same value in got.
+func assertJSONSubset(t *testing.T, got, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		t.Fatalf("got %q is not JSON: %v", got, err)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("want %q is not JSON: %v", want, err)
+	}
+	if !subset(g, w) {
+		t.Errorf("decoded %s does not hold %s", got, want)
+	}
+}
+
+func subset(got, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			if !subset(g[k], wv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !subset(g[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return reflect.DeepEqual(got, want)
+	}
+}

@@ -1,0 +1,96 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+)
+
+// decodeBody reads the request body as exactly one JSON object into v. It refuses
+// a body larger than MaxBodyBytes (413, the limit is set by route), a Content-Type other than JSON (415), an
+// empty body, unknown fields, wrong types and trailing data (400), each with a
+// message that names the field or the offset at fault.
+func (s *Server) decodeBody(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return errorf(errUnsupportedMediaType, "Content-Type %q is not supported: send application/json", ct)
+		}
+	}
+	if r.Body == nil {
+		return errorf(errBadJSON, "request body is required")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errorf(errBodyTooLarge, "request body is larger than %d bytes", tooLarge.Limit)
+		}
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errorf(errBadJSON, "request body is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	end := dec.InputOffset()
+	if rest := bytes.TrimLeft(body[end:], " \t\r\n"); len(rest) > 0 {
+		return errorf(errBadJSON, "unexpected data after the JSON object at offset %d", len(body)-len(rest))
+	}
+	return nil
+}
+
+// jsonError turns a decoding error into a bad_json error people can act on.
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return errorf(errBadJSON, "malformed JSON at offset %d: %s", syntax.Offset, syntax.Error())
+	case errors.As(err, &typ):
+		got := typ.Value
+		if typ.Field == "" {
+			return errorf(errBadJSON, "request body: expected %s, got %s", jsonKind(typ.Type), got)
+		}
+		return errorf(errBadJSON, "field %q: expected %s, got %s", typ.Field, jsonKind(typ.Type), got)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errorf(errBadJSON, "malformed JSON: the body ends in the middle of a value")
+	}
+	// encoding/json has no typed error for an unknown field; its message already
+	// reads `json: unknown field "foo"`, so only the package prefix is dropped.
+	return errorf(errBadJSON, "%s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonKind names the JSON type a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	}
+	return t.String()
+}

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/cluster"
+	"github.com/novacron/novacron/fsm"
+)
+
+// Errors raised by the API itself. Like the fsm and cluster sentinels they are
+// mapped to a status code in errorTable.
+var (
+	errUnauthenticated      = errors.New("a valid API token is required")
+	errForbidden            = errors.New("permission denied")
+	errBodyTooLarge         = errors.New("request body is too large")
+	errBadJSON              = errors.New("malformed JSON")
+	errUnsupportedMediaType = errors.New("unsupported media type")
+	errIndexTimeout         = errors.New("index not applied in time")
+	errRouteNotFound        = errors.New("no such API route")
+	errMethodNotAllowed     = errors.New("method not allowed on this route")
+	errPanic                = errors.New("internal error")
+)
+
+// errorTable maps every known error to a status code and a stable code. It is
+// searched in order with errors.Is; the first match wins.
+var errorTable = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{fsm.ErrNotFound, http.StatusNotFound, "not_found"},
+	{fsm.ErrConflict, http.StatusConflict, "conflict"},
+	{fsm.ErrInvalid, http.StatusBadRequest, "invalid"},
+	{fsm.ErrState, http.StatusConflict, "invalid_state"},
+	{fsm.ErrStaleGeneration, http.StatusConflict, "stale_generation"},
+	{fsm.ErrMalformed, http.StatusBadRequest, "malformed_command"},
+	{cluster.ErrNoLeader, http.StatusServiceUnavailable, "no_leader"},
+	{cluster.ErrNotReady, http.StatusServiceUnavailable, "not_ready"},
+	{cluster.ErrShutdown, http.StatusServiceUnavailable, "shutting_down"},
+	{errUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{errForbidden, http.StatusForbidden, "forbidden"},
+	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
+	{errBadJSON, http.StatusBadRequest, "bad_json"},
+	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	{errIndexTimeout, http.StatusGatewayTimeout, "index_timeout"},
+	{errRouteNotFound, http.StatusNotFound, "not_found"},
+	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
+	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout"},
+	// The client went away; 499 (as nginx) keeps it out of the 5xx alarms.
+	{context.Canceled, 499, "canceled"},
+}
+
+// classify returns the status code and stable code for err, or 500 "internal".
+func classify(err error) (int, string, bool) {
+	for _, e := range errorTable {
+		if errors.Is(err, e.err) {
+			return e.status, e.code, true
+		}
+	}
+	return http.StatusInternalServerError, "internal", false
+}
+
+// writeError writes err as {"error":{"code":...,"message":...}}. An unknown error
+// is logged and answered with a generic message, so internals never leak.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, known := classify(err)
+	msg := err.Error()
+	if !known {
+		msg = "internal error"
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "error", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="novacron"`)
+	}
+	s.writeJSON(w, status, 0, errorBody(code, msg))
+}
+
+func errorBody(code, msg string) client.ErrorBody {
+	return client.ErrorBody{Error: client.ErrorDetail{Code: code, Message: msg}}
+}
+
+// detailedError is a sentinel with a message for people: it matches the sentinel
+// with errors.Is and reads as the message alone.
+type detailedError struct {
+	kind error
+	msg  string
+}
+
+func (e *detailedError) Error() string { return e.msg }
+func (e *detailedError) Unwrap() error { return e.kind }
+
+// errorf wraps a sentinel with a message that names the field or entity at fault.
+func errorf(kind error, format string, args ...any) error {
+	return &detailedError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// invalidf is a 400 "invalid" error for input the API checks itself.
+func invalidf(format string, args ...any) error {
+	return errorf(fsm.ErrInvalid, format, args...)
+}

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/cluster"
+	"github.com/novacron/novacron/fsm"
+)
+
+// healthz answers GET /healthz, which needs no token: 200 while the process
+// serves, with a missing leader shown as "".
+func (s *Server) healthz(_ *http.Request, _ httprouter.Params) (any, error) {
+	st := s.cluster.Status()
+	return client.Health{Status: "ok", Node: s.nodeName(st), Leader: st.LeaderName, AppliedIndex: s.state.AppliedIndex()}, nil
+}
+
+// nodeName is this node's name: from the config, else as the cluster knows it.
+func (s *Server) nodeName(st cluster.Status) string {
+	if s.cfg.NodeName != "" {
+		return s.cfg.NodeName
+	}
+	return st.LocalName
+}
+
+// getCluster shows the leader, the members and the indexes as this node sees them.
+func (s *Server) getCluster(_ *http.Request, _ httprouter.Params) (any, error) {
+	st := s.cluster.Status()
+	out := client.Cluster{
+		ID:           st.ClusterID,
+		Leader:       st.LeaderName,
+		LeaderID:     st.LeaderID,
+		Node:         st.LocalName,
+		Members:      make([]client.Member, 0, len(st.Members)),
+		AppliedIndex: s.state.AppliedIndex(),
+		CommitIndex:  st.CommitIndex,
+		Term:         st.Term,
+	}
+	if out.ID == "" {
+		out.ID = s.state.Cluster().ID
+	}
+	if out.Node == "" {
+		out.Node = s.nodeName(st)
+	}
+	for _, m := range st.Members {
+		out.Members = append(out.Members, client.Member{
+			ID: m.ID, Name: m.Name, Status: m.Status, RaftRole: m.RaftRole,
+			Leader: m.Leader, RaftAddr: m.RaftAddr, APIAddr: m.APIAddr,
+		})
+	}
+	return out, nil
+}
+
+// listNodes lists every node with what is allocated on it.
+func (s *Server) listNodes(_ *http.Request, _ httprouter.Params) (any, error) {
+	counts := map[string]int{}
+	for _, vm := range s.state.VMs() {
+		if vm.Node != "" {
+			counts[vm.Node]++
+		}
+	}
+	nodes := s.state.Nodes()
+	out := make([]client.Node, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, toClientNode(n, s.state.Allocated(n.ID), counts[n.ID]))
+	}
+	return out, nil
+}
+
+// getNode shows one node, named by ID or name.
+func (s *Server) getNode(_ *http.Request, ps httprouter.Params) (any, error) {
+	n, err := s.findNode(ps.ByName("id"))
+	if err != nil {
+		return nil, err
+	}
+	return toClientNode(n, s.state.Allocated(n.ID), len(s.state.VMsOnNode(n.ID))), nil
+}
+
+// findNode looks a node up by ID, then by name.
+func (s *Server) findNode(ref string) (fsm.Node, error) {
+	n, err := s.state.Node(ref)
+	if errors.Is(err, fsm.ErrNotFound) {
+		n, err = s.state.NodeByName(ref)
+	}
+	return n, err
+}
+
+func toClientNode(n fsm.Node, alloc fsm.Capacity, vms int) client.Node {
+	return client.Node{
+		ID: n.ID, Name: n.Name, Status: string(n.Status), StatusCause: n.StatusCause, StatusSince: n.StatusSince,
+		RaftAddr: n.RaftAddr, APIAddr: n.APIAddr, GossipAddr: n.GossipAddr, Version: n.Version,
+		Capacity:   toClientCapacity(n.Capacity),
+		Allocated:  toClientCapacity(alloc),
+		Labels:     n.Labels,
+		Hypervisor: client.Hypervisor{Driver: n.Hypervisor.Driver, URI: n.Hypervisor.URI},
+		VMs:        vms,
+		JoinedAt:   n.JoinedAt,
+	}
+}
+
+func toClientCapacity(c fsm.Capacity) client.Capacity {
+	return client.Capacity{VCPUs: c.VCPUs, MemoryMiB: c.MemoryMiB, DiskGiB: c.DiskGiB}
+}

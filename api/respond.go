@@ -1,0 +1,185 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+// handlerFunc is what every API handler is: it returns the value to encode as
+// JSON (or a *response choosing status and index) and an error for the one table.
+type handlerFunc func(r *http.Request, ps httprouter.Params) (any, error)
+
+// response lets a handler choose the status code and, after a write, the index
+// stamped in the index header.
+type response struct {
+	status int
+	body   any
+	index  uint64
+}
+
+// created answers 201 with the entity a write at index created.
+func created(body any, index uint64) *response {
+	return &response{status: http.StatusCreated, body: body, index: index}
+}
+
+// written answers 200 with the result of a write at index.
+func written(body any, index uint64) *response {
+	return &response{status: http.StatusOK, body: body, index: index}
+}
+
+// route registers an authenticated /api/v1 route with the permission it needs.
+func (s *Server) route(method, pattern string, p perm, h handlerFunc) {
+	s.authRoute(method, pattern, p, "", h)
+}
+
+// routeSelf is route, except that any authenticated caller passes when the
+// route parameter selfParam is "self" (a caller may always read its own token).
+func (s *Server) routeSelf(method, pattern string, p perm, selfParam string, h handlerFunc) {
+	s.authRoute(method, pattern, p, selfParam, h)
+}
+
+// authRoute registers a route behind authentication, authorization, the body
+// size limit and, for GET, the ?index / ?consistent wait.
+func (s *Server) authRoute(method, pattern string, p perm, selfParam string, h handlerFunc) {
+	if p.resource == "" || p.action == "" {
+		panic(fmt.Sprintf("api: route %s %s registered without a permission", method, pattern))
+	}
+	s.secured = append(s.secured, securedRoute{method: method, pattern: pattern, perm: p})
+	s.router.Handle(method, pattern, s.named(pattern, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		tok, err := s.authenticate(r)
+		if err == nil {
+			err = authorize(tok, p, selfParam, ps)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		r = r.WithContext(withCaller(ctx, tok))
+		if r.Method == http.MethodGet {
+			if err := s.waitForRead(r); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		s.serve(w, r, ps, h)
+	}))
+}
+
+// public registers a route that needs no token.
+func (s *Server) public(method, pattern string, h handlerFunc) {
+	s.router.Handle(method, pattern, s.named(pattern, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		s.serve(w, r.WithContext(ctx), ps, h)
+	}))
+}
+
+// serve runs a handler and writes its answer or its error.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, ps httprouter.Params, h handlerFunc) {
+	v, err := h(r, ps)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	resp, ok := v.(*response)
+	if !ok {
+		resp = &response{status: http.StatusOK, body: v}
+	}
+	s.writeJSON(w, resp.status, resp.index, resp.body)
+}
+
+// writeJSON writes body with status. index is the write's index, or 0 for the
+// applied index at the time of writing, which is at least what the body reflects.
+func (s *Server) writeJSON(w http.ResponseWriter, status int, index uint64, body any) {
+	if index == 0 {
+		index = s.state.AppliedIndex()
+	}
+	b, err := encodeJSON(body)
+	if err != nil {
+		s.log.Error("encoding response", "error", err)
+		status = http.StatusInternalServerError
+		b, _ = encodeJSON(errorBody("internal", "internal error"))
+	}
+	h := w.Header()
+	h.Set(IndexHeader, formatIndex(index))
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// encodeJSON encodes v on one line, without escaping <, > and & (messages such
+// as "Bearer <token>" stay readable; the answers are never HTML).
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// waitForRead makes a GET wait until the local state is recent enough:
+// ?index=N waits for index N, ?consistent for the leader's read index. Either wait
+// is bounded by MaxIndexWait, or by ?wait=DURATION when that is shorter.
+func (s *Server) waitForRead(r *http.Request) error {
+	q := r.URL.Query()
+	if !q.Has("index") && !q.Has("consistent") {
+		return nil
+	}
+	wait := s.cfg.MaxIndexWait
+	if q.Has("wait") {
+		d, err := time.ParseDuration(q.Get("wait"))
+		if err != nil || d <= 0 {
+			return invalidf("query parameter wait: %q is not a positive duration such as 500ms or 5s", q.Get("wait"))
+		}
+		wait = min(d, wait)
+	}
+	var index uint64
+	if q.Has("index") {
+		n, err := strconv.ParseUint(q.Get("index"), 10, 64)
+		if err != nil {
+			return invalidf("query parameter index: %q is not a non-negative integer", q.Get("index"))
+		}
+		index = n
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	if q.Has("consistent") {
+		ci, err := s.cluster.ConsistentIndex(ctx)
+		if err != nil {
+			return err
+		}
+		index = max(index, ci)
+	}
+	if err := s.state.WaitForIndex(ctx, index); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+			return errorf(errIndexTimeout, "index %d was not applied within %s (applied: %d)", index, wait, s.state.AppliedIndex())
+		}
+		return err
+	}
+	return nil
+}
+
+// applied waits until the local state has applied a write at index, so the
+// answer shows the write even when the leader applied it first.
+func (s *Server) applied(ctx context.Context, index uint64) error {
+	return s.state.WaitForIndex(ctx, index)
+}
+
+func formatIndex(i uint64) string { return strconv.FormatUint(i, 10) }

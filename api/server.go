@@ -1,0 +1,232 @@
+// Package api is the HTTP API of a NovaCron node. Any node answers it: reads are
+// served from the local FSM (with ?index=N and ?consistent for read-your-writes and
+// linearizable reads), writes go to the cluster as commands through Raft.
+//
+// Every route is registered with the permission it needs; one middleware checks the
+// bearer token and the permission against one role table (auth.go). Handlers return
+// (any, error); one wrapper writes the JSON answer and maps errors to status codes
+// through one table (errors.go). The wire shapes are those of api/client.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/novacron/novacron/cluster"
+	"github.com/novacron/novacron/fsm"
+)
+
+// IndexHeader carries the Raft index a response reflects: the node's applied index
+// for a read, the write's index for a write. Clients pass it back as ?index=N.
+const IndexHeader = "X-Novacron-Index"
+
+// Config tunes the API server. Zero fields take the values of DefaultConfig.
+type Config struct {
+	// NodeName is this node's name, shown by /healthz.
+	NodeName string
+	// MaxBodyBytes bounds a request body; a larger one is refused with 413.
+	MaxBodyBytes int64
+	// MaxIndexWait bounds how long a read waits for ?index=N or ?consistent.
+	MaxIndexWait time.Duration
+	// RequestTimeout bounds the whole handling of one request.
+	RequestTimeout time.Duration
+}
+
+// DefaultConfig returns the production settings.
+func DefaultConfig() Config {
+	return Config{MaxBodyBytes: 1 << 20, MaxIndexWait: 10 * time.Second, RequestTimeout: 30 * time.Second}
+}
+
+// withDefaults fills the zero fields of c from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.MaxIndexWait <= 0 {
+		c.MaxIndexWait = d.MaxIndexWait
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	return c
+}
+
+// Cluster is what the API needs from the distributed core.
+type Cluster interface {
+	// Apply proposes cmd through Raft (forwarding to the leader if needed) and
+	// returns the index it was applied at. A command the FSM refused returns the
+	// FSM's error (matching the fsm sentinels with errors.Is). The API passes
+	// pointers (*fsm.CreateVM, ...), so the leader may complete a command, such
+	// as placing a new VM, before it is logged.
+	Apply(ctx context.Context, cmd fsm.Command) (uint64, error)
+	// ConsistentIndex returns an index that, once applied locally, makes a read
+	// linearizable (read-index through the leader).
+	ConsistentIndex(ctx context.Context) (uint64, error)
+	// Status is this node's view of the cluster: leader, members, indexes.
+	Status() cluster.Status
+}
+
+// State is the read side of the replicated state machine that the API uses;
+// *fsm.FSM implements it.
+type State interface {
+	AppliedIndex() uint64
+	WaitForIndex(ctx context.Context, index uint64) error
+	Nodes() []fsm.Node
+	Node(id string) (fsm.Node, error)
+	NodeByName(name string) (fsm.Node, error)
+	VMs() []fsm.VM
+	VMsOnNode(nodeID string) []fsm.VM
+	VM(id string) (fsm.VM, error)
+	VMByName(name string) (fsm.VM, error)
+	Tokens() []fsm.Token
+	Token(id string) (fsm.Token, error)
+	TokenByHash(hash string) (fsm.Token, error)
+	Allocated(nodeID string) fsm.Capacity
+	VMCountsByState() map[fsm.VMState]int
+	Cluster() fsm.ClusterInfo
+}
+
+// Server is the HTTP API of one node.
+type Server struct {
+	cfg     Config
+	cluster Cluster
+	state   State
+	log     *slog.Logger
+	router  *httprouter.Router
+	// metrics holds this server's scrape-time gauges. It is not registered in the
+	// global registry, so many servers can live in one process (tests).
+	metrics *metrics.Set
+	// secured lists the authenticated routes and what they need, in
+	// registration order: the API's permission table as data.
+	secured []securedRoute
+}
+
+// securedRoute is one authenticated route and the permission it needs.
+type securedRoute struct {
+	method, pattern string
+	perm            perm
+}
+
+// New builds the API server of a node. A nil logger means slog.Default().
+func New(cfg Config, cl Cluster, st State, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{
+		cfg:     cfg.withDefaults(),
+		cluster: cl,
+		state:   st,
+		log:     logger.With("component", "api"),
+		router:  httprouter.New(),
+		metrics: metrics.NewSet(),
+	}
+	s.router.HandleOPTIONS = false
+	s.router.RedirectFixedPath = false
+	s.router.NotFound = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errRouteNotFound)
+	})
+	s.router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errMethodNotAllowed)
+	})
+	s.router.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
+		s.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
+		s.writeError(w, r, errPanic)
+	}
+	s.registerGauges()
+	s.routes()
+	return s
+}
+
+// routes is the whole API surface, each route with the permission it needs.
+func (s *Server) routes() {
+	s.public("GET", "/healthz", s.healthz)
+	s.router.Handle("GET", "/metrics", s.named("/metrics", s.serveMetrics))
+
+	s.route("GET", "/api/v1/cluster", perm{"cluster", "read"}, s.getCluster)
+
+	s.route("GET", "/api/v1/nodes", perm{"node", "read"}, s.listNodes)
+	s.route("GET", "/api/v1/nodes/:id", perm{"node", "read"}, s.getNode)
+
+	s.route("GET", "/api/v1/vms", perm{"vm", "read"}, s.listVMs)
+	s.route("POST", "/api/v1/vms", perm{"vm", "write"}, s.createVM)
+	s.route("GET", "/api/v1/vms/:id", perm{"vm", "read"}, s.getVM)
+	s.route("PUT", "/api/v1/vms/:id", perm{"vm", "write"}, s.updateVM)
+	s.route("DELETE", "/api/v1/vms/:id", perm{"vm", "write"}, s.deleteVM)
+	s.route("POST", "/api/v1/vms/:id/:action", perm{"vm", "write"}, s.vmAction)
+
+	s.route("GET", "/api/v1/tokens", perm{"token", "read"}, s.listTokens)
+	s.route("POST", "/api/v1/tokens", perm{"token", "write"}, s.createToken)
+	// Any authenticated caller may read its own token as /api/v1/tokens/self.
+	s.routeSelf("GET", "/api/v1/tokens/:id", perm{"token", "read"}, "id", s.getToken)
+	s.route("DELETE", "/api/v1/tokens/:id", perm{"token", "write"}, s.revokeToken)
+}
+
+// Handler returns the http.Handler serving the whole API.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+// reqInfo is filled in while a request is routed, for the access log and metrics.
+type reqInfo struct {
+	route string
+}
+
+type reqInfoKey struct{}
+
+// serveHTTP wraps the router: it stamps the applied index on every response
+// (handlers overwrite it after a write) and records the request's duration by
+// route pattern, so raw IDs never become metric labels.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &reqInfo{route: "unmatched"}
+	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
+	rec := &statusRecorder{ResponseWriter: w}
+	rec.Header().Set(IndexHeader, formatIndex(s.state.AppliedIndex()))
+	s.router.ServeHTTP(rec, r)
+	code := rec.status
+	if code == 0 {
+		code = http.StatusOK
+	}
+	observeRequest(info.route, r.Method, code, start)
+	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "route", info.route,
+		"status", code, "duration", time.Since(start), "remote", r.RemoteAddr)
+}
+
+// named records the route pattern of a request for metrics and logs.
+func (s *Server) named(pattern string, h httprouter.Handle) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+			info.route = pattern
+		}
+		h(w, r, ps)
+	}
+}
+
+// statusRecorder remembers the status code written, for metrics and logs.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,110 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/ids"
+)
+
+// selfID in /api/v1/tokens/self names the caller's own token.
+const selfID = "self"
+
+// secretPrefix marks NovaCron token secrets, for people and secret scanners.
+const secretPrefix = "nvc_"
+
+// listTokens lists tokens; hashes and secrets are never shown.
+func (s *Server) listTokens(_ *http.Request, _ httprouter.Params) (any, error) {
+	toks := s.state.Tokens()
+	out := make([]client.Token, 0, len(toks))
+	for _, t := range toks {
+		out = append(out, toClientToken(t, ""))
+	}
+	return out, nil
+}
+
+// getToken shows one token by ID, or the caller's own as "self".
+func (s *Server) getToken(r *http.Request, ps httprouter.Params) (any, error) {
+	id := ps.ByName("id")
+	if id == selfID {
+		tok, ok := caller(r.Context())
+		if !ok {
+			return nil, errorf(errUnauthenticated, "no token in the request")
+		}
+		return toClientToken(tok, ""), nil
+	}
+	tok, err := s.state.Token(id)
+	if err != nil {
+		return nil, err
+	}
+	return toClientToken(tok, ""), nil
+}
+
+// createToken makes a token and answers with its secret, the only time it is
+// shown: the cluster keeps only its hash.
+func (s *Server) createToken(r *http.Request, _ httprouter.Params) (any, error) {
+	var req client.TokenRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	if err := fsm.ValidateName("name", req.Name); err != nil {
+		return nil, err
+	}
+	role := req.Role
+	if role == "" {
+		role = DefaultRole
+	}
+	if !ValidRole(role) {
+		return nil, invalidf("role %q is not one of %s", role, strings.Join(Roles(), ", "))
+	}
+	now := time.Now().UTC()
+	tok := fsm.Token{ID: ids.New(), Name: req.Name, Role: role, CreatedAt: now}
+	if req.TTL != "" {
+		ttl, err := time.ParseDuration(req.TTL)
+		if err != nil || ttl <= 0 {
+			return nil, invalidf("ttl %q is not a positive duration such as 24h or 90m", req.TTL)
+		}
+		tok.ExpiresAt = now.Add(ttl)
+	}
+	secret := ids.Secret(secretPrefix, 24)
+	tok.Hash = fsm.HashSecret(secret)
+	idx, err := s.cluster.Apply(r.Context(), &fsm.CreateToken{Token: tok})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applied(r.Context(), idx); err != nil {
+		return nil, err
+	}
+	return created(toClientToken(tok, secret), idx), nil
+}
+
+// revokeToken removes a token and answers with it; requests carrying it fail
+// from then on.
+func (s *Server) revokeToken(r *http.Request, ps httprouter.Params) (any, error) {
+	tok, err := s.state.Token(ps.ByName("id"))
+	if err != nil {
+		return nil, err
+	}
+	idx, err := s.cluster.Apply(r.Context(), &fsm.RevokeToken{ID: tok.ID})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applied(r.Context(), idx); err != nil {
+		return nil, err
+	}
+	return written(toClientToken(tok, ""), idx), nil
+}
+
+func toClientToken(t fsm.Token, secret string) client.Token {
+	out := client.Token{ID: t.ID, Name: t.Name, Role: t.Role, Secret: secret, CreatedAt: t.CreatedAt}
+	if !t.ExpiresAt.IsZero() {
+		exp := t.ExpiresAt
+		out.ExpiresAt = &exp
+	}
+	return out
+}

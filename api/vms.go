@@ -1,0 +1,210 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/ids"
+)
+
+// listVMs lists VMs, optionally only those on ?node= (ID or name) or in ?state=.
+func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
+	q := r.URL.Query()
+	nodeID := ""
+	if ref := q.Get("node"); ref != "" {
+		n, err := s.findNode(ref)
+		if err != nil {
+			return nil, err
+		}
+		nodeID = n.ID
+	}
+	state := fsm.VMState(q.Get("state"))
+	if state != "" && !validVMState(state) {
+		return nil, invalidf("query parameter state: %q is not one of pending, scheduled, running, stopped, paused, error", state)
+	}
+	vms := s.state.VMs()
+	out := make([]client.VM, 0, len(vms))
+	names := s.nodeNames()
+	for _, vm := range vms {
+		if (nodeID != "" && vm.Node != nodeID) || (state != "" && vm.State != state) {
+			continue
+		}
+		out = append(out, toClientVM(vm, names[vm.Node]))
+	}
+	return out, nil
+}
+
+// getVM shows one VM, named by ID or name.
+func (s *Server) getVM(_ *http.Request, ps httprouter.Params) (any, error) {
+	vm, err := s.findVM(ps.ByName("id"))
+	if err != nil {
+		return nil, err
+	}
+	return s.clientVM(vm), nil
+}
+
+// createVM checks the request, proposes CreateVM and answers with the new VM as
+// this node has applied it.
+func (s *Server) createVM(r *http.Request, _ httprouter.Params) (any, error) {
+	var req client.VMRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	spec := toSpec(req)
+	if err := fsm.ValidateSpec(spec); err != nil {
+		return nil, err
+	}
+	if other, err := s.state.VMByName(spec.Name); err == nil {
+		return nil, errorf(fsm.ErrConflict, "vm name %q is already taken by vm %s", spec.Name, other.ID)
+	}
+	id := ids.New()
+	idx, err := s.cluster.Apply(r.Context(), &fsm.CreateVM{ID: id, Spec: spec, At: time.Now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	vm, err := s.readVMAfter(r, idx, id)
+	if err != nil {
+		return nil, err
+	}
+	return created(s.clientVM(vm), idx), nil
+}
+
+// updateVM replaces a VM's spec with the full spec in the request.
+func (s *Server) updateVM(r *http.Request, ps httprouter.Params) (any, error) {
+	var req client.VMRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	spec := toSpec(req)
+	if err := fsm.ValidateSpec(spec); err != nil {
+		return nil, err
+	}
+	vm, err := s.findVM(ps.ByName("id"))
+	if err != nil {
+		return nil, err
+	}
+	if other, err := s.state.VMByName(spec.Name); err == nil && other.ID != vm.ID {
+		return nil, errorf(fsm.ErrConflict, "vm name %q is already taken by vm %s", spec.Name, other.ID)
+	}
+	idx, err := s.cluster.Apply(r.Context(), &fsm.UpdateVM{ID: vm.ID, Spec: spec, At: time.Now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	vm, err = s.readVMAfter(r, idx, vm.ID)
+	if err != nil {
+		return nil, err
+	}
+	return written(s.clientVM(vm), idx), nil
+}
+
+// deleteVM removes a VM and answers with the VM as it was.
+func (s *Server) deleteVM(r *http.Request, ps httprouter.Params) (any, error) {
+	vm, err := s.findVM(ps.ByName("id"))
+	if err != nil {
+		return nil, err
+	}
+	idx, err := s.cluster.Apply(r.Context(), &fsm.DeleteVM{ID: vm.ID})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applied(r.Context(), idx); err != nil {
+		return nil, err
+	}
+	return written(s.clientVM(vm), idx), nil
+}
+
+// vmAction asks for start, stop, restart, pause or resume. The state check runs
+// here first, so a refused action never reaches Raft (Apply checks again).
+func (s *Server) vmAction(r *http.Request, ps httprouter.Params) (any, error) {
+	action := ps.ByName("action")
+	vm, err := s.findVM(ps.ByName("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := fsm.CheckAction(&vm, action); err != nil {
+		return nil, err
+	}
+	idx, err := s.cluster.Apply(r.Context(), &fsm.VMAction{ID: vm.ID, Action: action, At: time.Now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	vm, err = s.readVMAfter(r, idx, vm.ID)
+	if err != nil {
+		return nil, err
+	}
+	return written(s.clientVM(vm), idx), nil
+}
+
+// readVMAfter waits until this node applied index, then reads the VM.
+func (s *Server) readVMAfter(r *http.Request, index uint64, id string) (fsm.VM, error) {
+	if err := s.applied(r.Context(), index); err != nil {
+		return fsm.VM{}, err
+	}
+	return s.state.VM(id)
+}
+
+// findVM looks a VM up by ID, then by name.
+func (s *Server) findVM(ref string) (fsm.VM, error) {
+	vm, err := s.state.VM(ref)
+	if errors.Is(err, fsm.ErrNotFound) {
+		vm, err = s.state.VMByName(ref)
+	}
+	return vm, err
+}
+
+// clientVM converts one VM, with its node's name.
+func (s *Server) clientVM(vm fsm.VM) client.VM {
+	name := ""
+	if vm.Node != "" {
+		if n, err := s.state.Node(vm.Node); err == nil {
+			name = n.Name
+		}
+	}
+	return toClientVM(vm, name)
+}
+
+// nodeNames maps node IDs to names, for lists.
+func (s *Server) nodeNames() map[string]string {
+	out := map[string]string{}
+	for _, n := range s.state.Nodes() {
+		out[n.ID] = n.Name
+	}
+	return out
+}
+
+func validVMState(st fsm.VMState) bool {
+	for _, v := range vmStates {
+		if v == st {
+			return true
+		}
+	}
+	return false
+}
+
+func toSpec(req client.VMRequest) fsm.VMSpec {
+	spec := fsm.VMSpec{
+		Name: req.Name, VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, DiskGiB: req.DiskGiB, Labels: req.Labels,
+	}
+	if b := req.Boot; b != nil {
+		spec.Boot = &fsm.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
+	}
+	return spec
+}
+
+func toClientVM(vm fsm.VM, nodeName string) client.VM {
+	out := client.VM{
+		ID: vm.ID, Name: vm.Spec.Name, VCPUs: vm.Spec.VCPUs, MemoryMiB: vm.Spec.MemoryMiB, DiskGiB: vm.Spec.DiskGiB,
+		Labels: vm.Spec.Labels, DesiredState: string(vm.DesiredState), State: string(vm.State),
+		Node: vm.Node, NodeName: nodeName, Generation: vm.Generation, Error: vm.Error, Placement: vm.Placement,
+		CreatedAt: vm.CreatedAt, UpdatedAt: vm.UpdatedAt,
+	}
+	if b := vm.Spec.Boot; b != nil {
+		out.Boot = &client.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/novacron/novacron/api/client"
+)
+
+// newNodeCommand builds `novacron node`.
+func newNodeCommand(a *app) *cobra.Command {
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the cluster's hosts",
+		Long: `List the cluster's hosts with their status, their VCPUs and memory as
+allocated/total, and how many VMs they hold.`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			nodes, err := c.Nodes(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return printJSON(a.stdout, nodes)
+			}
+			return a.printNodes(nodes)
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show ID|NAME",
+		Short: "Show one host",
+		Args:  exactArgs("ID|NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			n, err := c.Node(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return printJSON(a.stdout, n)
+			}
+			return a.printNode(n)
+		},
+	}
+	return newGroupCommand("node", "List and inspect the cluster's hosts", list, show)
+}
+
+// printNodes writes the node table, sorted by name.
+func (a *app) printNodes(nodes []client.Node) error {
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	t := newTable(a.stdout, "NAME", "ID", "STATUS", "VCPUS", "MEMORY", "VMS", "HYPERVISOR", "ADDRESS")
+	for _, n := range nodes {
+		t.row(n.Name, n.ID, n.Status,
+			fmt.Sprintf("%d/%d", n.Allocated.VCPUs, n.Capacity.VCPUs),
+			formatMiB(n.Allocated.MemoryMiB)+"/"+formatMiB(n.Capacity.MemoryMiB),
+			strconv.Itoa(n.VMs), n.Hypervisor.Driver, n.APIAddr)
+	}
+	return t.flush()
+}
+
+// printNode writes one node as key-value lines, then its labels.
+func (a *app) printNode(n *client.Node) error {
+	status := n.Status
+	if n.StatusCause != "" {
+		status += " (" + n.StatusCause + ")"
+	}
+	hv := n.Hypervisor.Driver
+	if n.Hypervisor.URI != "" {
+		hv += " (" + n.Hypervisor.URI + ")"
+	}
+	f := newFields(a.stdout)
+	f.add("ID", n.ID)
+	f.add("Name", n.Name)
+	f.add("Status", status)
+	f.add("Status since", formatTime(n.StatusSince))
+	f.add("API address", n.APIAddr)
+	f.add("Raft address", n.RaftAddr)
+	f.add("Gossip address", n.GossipAddr)
+	f.add("Version", n.Version)
+	f.add("Hypervisor", hv)
+	f.add("VCPUs", fmt.Sprintf("%d/%d allocated", n.Allocated.VCPUs, n.Capacity.VCPUs))
+	f.add("Memory", fmt.Sprintf("%s/%s allocated", formatMiB(n.Allocated.MemoryMiB), formatMiB(n.Capacity.MemoryMiB)))
+	f.add("Disk", fmt.Sprintf("%s/%s allocated", formatGiB(n.Allocated.DiskGiB), formatGiB(n.Capacity.DiskGiB)))
+	f.add("VMs", strconv.Itoa(n.VMs))
+	f.add("Joined", formatTime(n.JoinedAt))
+	if err := f.flush(); err != nil {
+		return err
+	}
+	printLabels(a.stdout, n.Labels)
+	return nil
+}

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/novacron/novacron/api/client"
+)
+
+// newVMCommand builds `novacron vm`.
+func newVMCommand(a *app) *cobra.Command {
+	cmd := newGroupCommand("vm", "Create, inspect and control virtual machines",
+		newVMCreateCommand(a), newVMListCommand(a), newVMShowCommand(a), newVMDeleteCommand(a))
+	for _, act := range vmActions {
+		cmd.AddCommand(newVMActionCommand(a, act))
+	}
+	return cmd
+}
+
+// vmCreateFlags are the flags of `vm create`.
+type vmCreateFlags struct {
+	vcpus    int
+	memory   int64
+	disk     int64
+	labels   []string
+	kernel   string
+	initrd   string
+	cmdline  string
+	bootDisk string
+	wait     bool
+	timeout  time.Duration
+}
+
+func newVMCreateCommand(a *app) *cobra.Command {
+	var fl vmCreateFlags
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a VM",
+		Long: `Create a VM. The leader places it on a host that fits it, and that host starts it.
+
+Sizes: --vcpus in virtual CPUs, --memory in MiB, --disk in GiB.
+Boot from a kernel (--kernel, with optional --initrd and --cmdline) or from a
+disk image (--boot-disk); the paths are on the hosts.
+
+With --wait the command returns once the VM runs, and fails if it reaches the
+error state or does not run within --timeout.`,
+		Example: `  novacron vm create web-1 --vcpus 2 --memory 1024 --disk 10 --label tier=web \
+      --kernel /var/lib/novacron/vmlinuz --initrd /var/lib/novacron/initrd.img \
+      --cmdline "console=ttyS0" --wait`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := fl.request(args[0])
+			if err != nil {
+				return err
+			}
+			if fl.wait && fl.timeout <= 0 {
+				return usagef("--timeout must be positive, got %s", fl.timeout)
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			vm, err := c.CreateVM(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			if !fl.wait {
+				if a.json() {
+					return printJSON(a.stdout, vm)
+				}
+				fmt.Fprintf(a.stdout, "Created VM %s (%s), state %s.\n", vm.Name, vm.ID, vm.State)
+				return nil
+			}
+			if !a.json() {
+				fmt.Fprintf(a.stdout, "Created VM %s (%s); waiting for it to run...\n", vm.Name, vm.ID)
+			}
+			running, err := waitForVMState(cmd.Context(), c, vm, client.StateRunning, fl.timeout, a.pollInterval)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return printJSON(a.stdout, running)
+			}
+			fmt.Fprintf(a.stdout, "VM %s is running on %s.\n", running.Name, orDash(nameAndID(running.NodeName, running.Node)))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&fl.vcpus, "vcpus", 1, "virtual CPUs")
+	f.Int64Var(&fl.memory, "memory", 256, "memory in MiB")
+	f.Int64Var(&fl.disk, "disk", 1, "disk size in GiB")
+	f.StringArrayVar(&fl.labels, "label", nil, "label KEY=VALUE (repeatable)")
+	f.StringVar(&fl.kernel, "kernel", "", "kernel image path on the host")
+	f.StringVar(&fl.initrd, "initrd", "", "initrd path on the host (needs --kernel)")
+	f.StringVar(&fl.cmdline, "cmdline", "", "kernel command line (needs --kernel)")
+	f.StringVar(&fl.bootDisk, "boot-disk", "", "boot disk image path on the host (instead of --kernel)")
+	f.BoolVar(&fl.wait, "wait", false, "wait until the VM is running")
+	f.DurationVar(&fl.timeout, "timeout", 60*time.Second, "how long --wait waits")
+	return cmd
+}
+
+// request builds the API request from the flags, refusing contradictory ones.
+func (fl *vmCreateFlags) request(name string) (client.VMRequest, error) {
+	req := client.VMRequest{Name: name, VCPUs: fl.vcpus, MemoryMiB: fl.memory, DiskGiB: fl.disk}
+	labels, err := parseLabels(fl.labels)
+	if err != nil {
+		return req, err
+	}
+	req.Labels = labels
+	switch {
+	case fl.bootDisk != "" && (fl.kernel != "" || fl.initrd != "" || fl.cmdline != ""):
+		return req, usagef("--boot-disk cannot be combined with --kernel, --initrd or --cmdline")
+	case fl.kernel == "" && (fl.initrd != "" || fl.cmdline != ""):
+		return req, usagef("--initrd and --cmdline need --kernel")
+	case fl.bootDisk != "":
+		req.Boot = &client.BootSource{Disk: fl.bootDisk}
+	case fl.kernel != "":
+		req.Boot = &client.BootSource{Kernel: fl.kernel, Initrd: fl.initrd, Cmdline: fl.cmdline}
+	}
+	return req, nil
+}
+
+// parseLabels turns KEY=VALUE arguments into a map; nil when there are none.
+func parseLabels(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	labels := make(map[string]string, len(args))
+	for _, arg := range args {
+		k, v, ok := strings.Cut(arg, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, usagef("invalid --label %q: want KEY=VALUE", arg)
+		}
+		if _, dup := labels[k]; dup {
+			return nil, usagef("--label %q given twice", k)
+		}
+		labels[k] = v
+	}
+	return labels, nil
+}
+
+// waitForVMState polls vm until its observed state is want. It fails when the VM
+// reaches the error state, when a read fails, or when timeout passes. The first
+// read waits for the index of the write that returned vm, so a follower that has
+// not applied it yet cannot answer "not found".
+func waitForVMState(ctx context.Context, c *client.Client, vm *client.VM, want string, timeout, interval time.Duration) (*client.VM, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	last := vm
+	for {
+		cur, err := rc.VM(ctx, vm.ID)
+		switch {
+		case err == nil:
+			last = cur
+			if cur.State == want {
+				return cur, nil
+			}
+			if cur.State == client.StateError {
+				return cur, fmt.Errorf("vm %s is in the error state: %s", cur.Name, orDash(cur.Error))
+			}
+		case ctx.Err() == nil:
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return last, fmt.Errorf("timed out after %s waiting for vm %s to be %s (state: %s)",
+					timeout, vm.Name, want, describeState(last))
+			}
+			return last, ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
+
+// describeState is a VM's state with why it is not running yet, when known.
+func describeState(vm *client.VM) string {
+	s := vm.State
+	switch {
+	case vm.Error != "":
+		s += ": " + vm.Error
+	case vm.State == client.StatePending && vm.Placement != "":
+		s += ": " + vm.Placement
+	}
+	return s
+}
+
+func newVMListCommand(a *app) *cobra.Command {
+	var opts client.ListVMsOptions
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List VMs",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			vms, err := c.VMs(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return printJSON(a.stdout, vms)
+			}
+			sort.Slice(vms, func(i, j int) bool { return vms[i].Name < vms[j].Name })
+			t := newTable(a.stdout, "NAME", "ID", "STATE", "DESIRED", "NODE", "VCPUS", "MEMORY")
+			for _, vm := range vms {
+				node := vm.NodeName
+				if node == "" {
+					node = vm.Node
+				}
+				t.row(vm.Name, vm.ID, vm.State, vm.DesiredState, node, strconv.Itoa(vm.VCPUs), formatMiB(vm.MemoryMiB))
+			}
+			return t.flush()
+		},
+	}
+	cmd.Flags().StringVar(&opts.Node, "node", "", "only VMs assigned to this node (ID or name)")
+	cmd.Flags().StringVar(&opts.State, "state", "", "only VMs in this state (pending, scheduled, running, stopped, paused, error)")
+	return cmd
+}
+
+func newVMShowCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID|NAME",
+		Short: "Show one VM",
+		Args:  exactArgs("ID|NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			vm, err := c.VM(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return printJSON(a.stdout, vm)
+			}
+			return a.printVM(vm)
+		},
+	}
+}
+
+// printVM writes one VM as key-value lines, then its labels.
+func (a *app) printVM(vm *client.VM) error {
+	f := newFields(a.stdout)
+	f.add("ID", vm.ID)
+	f.add("Name", vm.Name)
+	f.add("State", vm.State)
+	f.add("Desired state", vm.DesiredState)
+	if vm.Error != "" {
+		f.add("Error", vm.Error)
+	}
+	f.add("Node", nameAndID(vm.NodeName, vm.Node))
+	f.add("Generation", strconv.FormatUint(vm.Generation, 10))
+	f.add("Placement", vm.Placement)
+	f.add("VCPUs", strconv.Itoa(vm.VCPUs))
+	f.add("Memory", formatMiB(vm.MemoryMiB))
+	f.add("Disk", formatGiB(vm.DiskGiB))
+	f.add("Boot", describeBoot(vm.Boot))
+	f.add("Created", formatTime(vm.CreatedAt))
+	f.add("Updated", formatTime(vm.UpdatedAt))
+	if err := f.flush(); err != nil {
+		return err
+	}
+	printLabels(a.stdout, vm.Labels)
+	return nil
+}
+
+// describeBoot shows a boot source on one line.
+func describeBoot(b *client.BootSource) string {
+	if b == nil {
+		return ""
+	}
+	var parts []string
+	for _, p := range [][2]string{{"kernel", b.Kernel}, {"initrd", b.Initrd}, {"cmdline", b.Cmdline}, {"disk", b.Disk}} {
+		if p[1] != "" {
+			parts = append(parts, fmt.Sprintf("%s=%q", p[0], p[1]))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func newVMDeleteCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID|NAME",
+		Short: "Delete a VM (its host stops and removes it)",
+		Args:  exactArgs("ID|NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			vm, err := c.DeleteVM(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return printJSON(a.stdout, vm)
+			}
+			fmt.Fprintf(a.stdout, "Deleted VM %s.\n", orDash(nameAndID(vm.Name, vm.ID)))
+			return nil
+		},
+	}
+}
+
+// vmAction is one of the `vm start|stop|...` commands.
+type vmAction struct {
+	name, short string
+}
+
+// vmActions are the VM actions the CLI offers, in help order.
+var vmActions = []vmAction{
+	{client.ActionStart, "Start a VM (desired state running)"},
+	{client.ActionStop, "Stop a VM (desired state stopped)"},
+	{client.ActionRestart, "Restart a VM"},
+	{client.ActionPause, "Pause a VM (desired state paused)"},
+	{client.ActionResume, "Resume a paused VM (desired state running)"},
+}
+
+func newVMActionCommand(a *app, act vmAction) *cobra.Command {
+	return &cobra.Command{
+		Use:   act.name + " ID|NAME",
+		Short: act.short,
+		Args:  exactArgs("ID|NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			vm, err := c.VMAction(cmd.Context(), args[0], act.name)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return printJSON(a.stdout, vm)
+			}
+			fmt.Fprintf(a.stdout, "VM %s: %s requested (desired state %s, state %s).\n",
+				vm.Name, act.name, vm.DesiredState, vm.State)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,217 @@
+// Command novacron is NovaCron's single binary: `novacron agent` runs a cluster
+// node, and the other subcommands (cluster, node, vm, token) are the client that
+// talks to any node's HTTP API.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/version"
+)
+
+// Environment variables read by the client subcommands. A flag beats its variable,
+// which beats the default.
+const (
+	envAddress = "NOVACRON_ADDR"
+	envToken   = "NOVACRON_TOKEN"
+)
+
+// defaultAddress is the API of an agent on this host with its default settings.
+const defaultAddress = "http://127.0.0.1:8090"
+
+// Exit codes: 0 success, 1 a failed command, 2 a command used wrongly.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line args and returns the process exit code. Commands
+// get ctx as cmd.Context(); main cancels it on SIGINT or SIGTERM.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return execute(ctx, newApp(getenv, stdout, stderr), args)
+}
+
+// app is the state shared by the client subcommands: where they write, the global
+// flags once resolved, and the knobs tests shrink.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	address string
+	token   string
+	output  string
+
+	// pollInterval is how often `vm create --wait` looks at the VM.
+	pollInterval time.Duration
+}
+
+// newApp returns an app writing to stdout and stderr and reading the environment
+// through getenv.
+func newApp(getenv func(string) string, stdout, stderr io.Writer) *app {
+	return &app{stdout: stdout, stderr: stderr, getenv: getenv, pollInterval: 500 * time.Millisecond}
+}
+
+// execute runs args against the command tree of a and maps the outcome to an exit
+// code, printing the error itself so that every failure reads "Error: ...".
+func execute(ctx context.Context, a *app, args []string) int {
+	root := newRootCommand(a)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(a.stderr, "Error: %s\n", err)
+	var uerr *usageError
+	if errors.As(err, &uerr) {
+		if cmd == nil {
+			cmd = root
+		}
+		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return exitUsage
+	}
+	return exitError
+}
+
+// newRootCommand builds the whole command tree.
+func newRootCommand(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "novacron",
+		Short: "NovaCron runs virtual machines on a cluster of hosts",
+		Long: `NovaCron runs virtual machines on a cluster of KVM hosts.
+
+Every host runs 'novacron agent'. The other commands talk to the HTTP API of any
+agent: set its address with --address or NOVACRON_ADDR and a token with --token
+or NOVACRON_TOKEN.`,
+		Version:           version.Version,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		Args:              cobra.ArbitraryArgs,
+		RunE:              runGroup,
+		PersistentPreRunE: a.resolveGlobals,
+	}
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
+
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.address, "address", defaultAddress, "API address of any agent (env "+envAddress+")")
+	pf.StringVar(&a.token, "token", "", "API token (env "+envToken+")")
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+
+	root.AddCommand(
+		newAgentCommand(),
+		newClusterCommand(a),
+		newNodeCommand(a),
+		newVMCommand(a),
+		newTokenCommand(a),
+	)
+	return root
+}
+
+// resolveGlobals applies the environment to the global flags not given on the
+// command line and checks --output.
+func (a *app) resolveGlobals(cmd *cobra.Command, _ []string) error {
+	if !cmd.Flags().Changed("address") {
+		if v := strings.TrimSpace(a.getenv(envAddress)); v != "" {
+			a.address = v
+		}
+	}
+	if !cmd.Flags().Changed("token") {
+		a.token = a.getenv(envToken)
+	}
+	a.token = strings.TrimSpace(a.token)
+	switch a.output {
+	case "table", "json":
+	default:
+		return usagef("invalid --output %q: want table or json", a.output)
+	}
+	return nil
+}
+
+// client returns an API client built from the resolved global flags.
+func (a *app) client() (*client.Client, error) {
+	if a.token == "" {
+		return nil, errors.New("no API token: set " + envToken + " or pass --token")
+	}
+	c, err := client.New(a.address, a.token)
+	if err != nil {
+		return nil, fmt.Errorf("--address: %w", err)
+	}
+	return c, nil
+}
+
+// json reports whether the user asked for JSON output.
+func (a *app) json() bool { return a.output == "json" }
+
+// usageError is a command line that does not make sense: exit code 2 and a hint
+// to read the help, rather than exit code 1.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef returns a usageError with a formatted message.
+func usagef(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+// exactArgs accepts exactly the positional arguments named in names (for the
+// message), as a usage error otherwise.
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == len(names) {
+			return nil
+		}
+		if len(names) == 0 {
+			return usagef("%q takes no arguments, got %q", cmd.CommandPath(), args)
+		}
+		return usagef("%q needs %d argument(s): %s; got %d", cmd.CommandPath(), len(names), strings.Join(names, " "), len(args))
+	}
+}
+
+// newGroupCommand returns a command that only holds subcommands.
+func newGroupCommand(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE:  runGroup,
+	}
+	cmd.AddCommand(subs...)
+	return cmd
+}
+
+// runGroup shows the help of a command that holds subcommands, or refuses an
+// unknown subcommand as a usage error (cobra would show the help and exit 0).
+func runGroup(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return &usageError{err: errors.New(msg)}
+}
