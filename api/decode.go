@@ -12,13 +12,14 @@ import (
 )
 
 // decodeBody reads the request body as exactly one JSON object into v. It refuses
-// a body larger than MaxBodyBytes (413, the limit is set by route), a Content-Type other than JSON (415), an
+// a body larger than MaxBodyBytes (413, the limit is set by route), a Content-Type
+// that announces another format such as XML (415), an
 // empty body, unknown fields, wrong types and trailing data (400), each with a
 // message that names the field or the offset at fault.
 func (s *Server) decodeBody(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
+		if err != nil || !acceptedMediaType(mt) {
 			return errorf(errUnsupportedMediaType, "Content-Type %q is not supported: send application/json", ct)
 		}
 	}
@@ -93,4 +94,16 @@ func jsonKind(t reflect.Type) string {
 		return "array"
 	}
 	return t.String()
+}
+
+// acceptedMediaType reports whether a body announced as mt is read as JSON. Besides
+// JSON itself it takes text/plain and the form type that `curl -d` sends by
+// default, so the README's curl examples work; the body must still be JSON.
+func acceptedMediaType(mt string) bool {
+	switch {
+	case mt == "application/json", strings.HasSuffix(mt, "+json"),
+		mt == "text/plain", mt == "application/x-www-form-urlencoded":
+		return true
+	}
+	return false
 }

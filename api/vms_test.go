@@ -85,7 +85,8 @@ func TestCreateVM_BadInputNeverReachesApply(t *testing.T) {
 		{"long name", `{"name":"` + long + `","vcpus":1,"memory_mib":1,"disk_gib":1}`, "", 400, "invalid", "at most 63"},
 		{"bad boot", `{"name":"web-1","vcpus":1,"memory_mib":1,"disk_gib":1,"boot":{}}`, "", 400, "invalid", "boot"},
 		{"too large", huge, "", 413, "body_too_large", "larger than 1048576 bytes"},
-		{"form", `name=web-1`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", "application/json"},
+		{"form body", `name=web-1`, "application/x-www-form-urlencoded", 400, "bad_json", "malformed JSON"},
+		{"xml", `<vm name="web-1"/>`, "application/xml", 415, "unsupported_media_type", "application/json"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -80,6 +80,13 @@ func applySetNodeStatus(s *state, c *SetNodeStatus, _ uint64) error {
 	if !ValidNodeStatus(c.Status) {
 		return errorf(ErrInvalid, "unknown node status %q", c.Status)
 	}
+	if n.Status == NodeLeft && c.Status != NodeLeft {
+		for _, other := range s.nodes {
+			if other.ID != n.ID && other.Name == n.Name && other.Status != NodeLeft {
+				return errorf(ErrConflict, "node name %q is now used by node %s", n.Name, other.ID)
+			}
+		}
+	}
 	if n.Status != c.Status {
 		n.Status, n.StatusSince = c.Status, c.At
 	}

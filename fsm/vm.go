@@ -124,6 +124,14 @@ func applyUpdateVM(s *state, c *UpdateVM, index uint64) error {
 	if err := s.checkVMName(c.ID, c.Spec.Name); err != nil {
 		return err
 	}
+	if vm.Node != "" {
+		s.release(vm)
+		err := s.hasRoom(vm.Node, c.Spec)
+		s.reserve(vm)
+		if err != nil {
+			return err
+		}
+	}
 	delete(s.vmByName, vm.Spec.Name)
 	s.release(vm)
 	vm.Spec = cloneSpec(c.Spec)
@@ -205,10 +213,12 @@ func applyPlaceVM(s *state, c *PlaceVM, index uint64) error {
 	if vm.Generation != c.FromGeneration {
 		return errorf(ErrStaleGeneration, "vm %q is at generation %d, not %d", c.ID, vm.Generation, c.FromGeneration)
 	}
+	// Release first, so re-placing a VM on its own node does not count it twice.
+	s.release(vm)
 	if err := s.fits(c.Node, vm.Spec); err != nil {
+		s.reserve(vm)
 		return err
 	}
-	s.release(vm)
 	s.assign(vm, c.Node, c.Reason)
 	vm.UpdatedAt, vm.Index = c.At, index
 	return nil
@@ -219,7 +229,7 @@ func applyReportVM(s *state, c *ReportVM, index uint64) error {
 	if !ok {
 		return errorf(ErrNotFound, "vm %q not found", c.ID)
 	}
-	if vm.Node != c.Node || vm.Generation != c.Generation {
+	if c.Node == "" || vm.Node != c.Node || vm.Generation != c.Generation {
 		return errorf(ErrStaleGeneration, "vm %q is at generation %d on node %q; report from node %q at generation %d refused",
 			c.ID, vm.Generation, vm.Node, c.Node, c.Generation)
 	}
@@ -261,6 +271,16 @@ func (s *state) fits(nodeID string, spec VMSpec) error {
 	}
 	if n.Status != NodeAlive {
 		return errorf(ErrState, "node %q is %s, not alive", n.Name, n.Status)
+	}
+	return s.hasRoom(nodeID, spec)
+}
+
+// hasRoom checks only the node's free memory and vCPUs, whatever its status: a
+// resize of a VM on a failed node must still fit there when the node comes back.
+func (s *state) hasRoom(nodeID string, spec VMSpec) error {
+	n, ok := s.nodes[nodeID]
+	if !ok {
+		return errorf(ErrNotFound, "node %q not found", nodeID)
 	}
 	a := s.allocated[nodeID]
 	if a.MemoryMiB+spec.MemoryMiB > n.Capacity.MemoryMiB {

@@ -145,7 +145,6 @@ func TestPlaceVM_Refusals(t *testing.T) {
 }
 
 func TestPlaceVM_SameNodeWhenFull(t *testing.T) {
-	t.Skip("BUG: fsm/vm.go:208 applyPlaceVM checks s.fits before s.release, so re-placing a VM on the node it already holds counts its own reservation twice and is refused on a full node.")
 	f := newTestFSM(t)
 	f.addNode("n1", "node-1", 1024, 2)
 	f.must(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 1024, 2), Node: "n1", At: t0})
@@ -228,7 +227,6 @@ func TestReportVM_RestartSeq(t *testing.T) {
 }
 
 func TestReportVM_UnplacedVMRefused(t *testing.T) {
-	t.Skip("BUG: fsm/vm.go:222 applyReportVM accepts a report for a pending (unplaced) VM when it carries Node \"\" and Generation 0, since both match the unplaced VM; the VM then reads running with no node. Refuse c.Node == \"\" (ErrInvalid) or vm.Node == \"\" (ErrState).")
 	f := newTestFSM(t)
 	f.must(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 1024, 2), At: t0})
 	if err := f.apply(ReportVM{ID: "vm-1", Node: "", Generation: 0, State: VMRunning, At: t0}); err == nil {

@@ -42,7 +42,7 @@ flag names. Command line beats environment beats file.
   novacron agent --dev     single-node dev cluster, temporary data dir, sim hypervisor`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := fillFromEnvAndFile(cmd.Flags(), &f); err != nil {
+			if err := fillFromEnvAndFile(cmd.LocalNonPersistentFlags(), &f); err != nil {
 				return &usageError{err: err}
 			}
 			if err := f.validate(); err != nil {

@@ -47,7 +47,20 @@ func main() {
 // run executes the command line args and returns the process exit code. Commands
 // get ctx as cmd.Context(); main cancels it on SIGINT or SIGTERM.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	return execute(ctx, newApp(getenv, stdout, stderr), args)
+	return execute(ctx, newApp(getenv, stdout, stderr), normalizeArgs(args))
+}
+
+// normalizeArgs accepts `-dev`, the spelling Consul and Nomad users type, as
+// --dev: pflag would otherwise read it as the shorthands -d -e -v.
+func normalizeArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "-dev" {
+			a = "--dev"
+		}
+		out[i] = a
+	}
+	return out
 }
 
 // app is the state shared by the client subcommands: where they write, the global
