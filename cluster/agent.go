@@ -26,6 +26,7 @@ type Agent struct {
 	gossip    *gossip
 	driver    hypervisor.Driver
 	forwarder *forwarder
+	batcher   *batcher
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -74,6 +75,8 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 		return nil, err
 	}
 	a.forwarder = newForwarder(a)
+	a.batcher = newBatcher(a.raft, cfg.ApplyTimeout)
+	a.goLoop(a.batcher.run)
 	a.goLoop(func(ctx context.Context) { a.gossip.joinLoop(ctx, cfg.Join, cfg.RejoinInterval) })
 	a.goLoop(a.bootstrapLoop)
 	a.goLoop(func(ctx context.Context) { a.monitorLeadership(ctx, notify) })

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -275,4 +276,47 @@ func countSuffrage(cfg raft.Configuration, s raft.ServerSuffrage) int {
 		}
 	}
 	return n
+}
+
+func TestCluster_ConcurrentWritesShareEntriesButKeepTheirOwnResults(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	leader := c.waitLeader()
+	createVM(t, leader, "warm-up")
+	before := leader.agent.raft.LastIndex()
+
+	const names, writers = 50, 200
+	type outcome struct {
+		name string
+		err  error
+	}
+	results := make(chan outcome, writers)
+	nodes := c.up()
+	for i := 0; i < writers; i++ {
+		go func() {
+			name := fmt.Sprintf("vm-%d", i%names)
+			cmd := &fsm.CreateVM{ID: fmt.Sprintf("id-%d", i), Spec: fsm.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 16, DiskGiB: 1}, At: time.Now().UTC()}
+			_, err := nodes[i%len(nodes)].agent.Apply(context.Background(), cmd)
+			results <- outcome{name, err}
+		}()
+	}
+	won := map[string]int{}
+	for i := 0; i < writers; i++ {
+		r := <-results
+		switch {
+		case r.err == nil:
+			won[r.name]++
+		case errors.Is(r.err, fsm.ErrConflict):
+		default:
+			t.Fatalf("create %s: %v", r.name, r.err)
+		}
+	}
+	for i := 0; i < names; i++ {
+		if n := won[fmt.Sprintf("vm-%d", i)]; n != 1 {
+			t.Fatalf("vm-%d was created %d times, want exactly once", i, n)
+		}
+	}
+	if grew := leader.agent.raft.LastIndex() - before; grew >= writers {
+		t.Errorf("the log grew by %d entries for %d concurrent writes: nothing was coalesced", grew, writers)
+	}
+	c.waitConverged()
 }

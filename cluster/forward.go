@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/hashicorp/raft"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/scheduler"
 )
@@ -67,31 +66,11 @@ func (a *Agent) Apply(ctx context.Context, cmd fsm.Command) (uint64, error) {
 	}
 }
 
-// applyLocal runs cmd through Raft on the leader.
+// applyLocal runs cmd through Raft on the leader, coalesced with concurrent
+// writes by the batcher.
 func (a *Agent) applyLocal(cmd fsm.Command) (uint64, error) {
 	a.prepare(cmd)
-	b, err := fsm.Encode(cmd)
-	if err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	f := a.raft.Apply(b, a.cfg.ApplyTimeout)
-	err = f.Error()
-	raftApplyDuration.UpdateDuration(start)
-	switch {
-	case err == nil:
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
-		return 0, errRetry{fmt.Errorf("%w: %v", ErrNoLeader, err)}
-	case errIsShutdown(err):
-		return 0, ErrShutdown
-	default:
-		// Leadership lost while the entry was in flight: it may yet commit.
-		return 0, fmt.Errorf("%w: %v (the write may or may not have been applied)", ErrNoLeader, err)
-	}
-	if res, ok := f.Response().(fsm.Result); ok && res.Err != nil {
-		return f.Index(), res.Err
-	}
-	return f.Index(), nil
+	return a.batcher.submit(a.ctx, cmd)
 }
 
 // prepare lets the leader complete a command before it is logged: a new VM is

@@ -46,7 +46,9 @@ func (h *hostReconciler) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			h.reconcileOne(ctx, ev.ID)
+			if r := h.reconcileOne(ctx, ev.ID); r != nil {
+				h.report(ctx, []*fsm.ReportVM{r})
+			}
 		case <-ticker.C:
 			h.reconcileAll(ctx)
 		}
@@ -102,9 +104,13 @@ func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, event
 		h.reconcileAll(ctx)
 		return
 	}
+	var reports []*fsm.ReportVM
 	for id := range pending {
-		h.reconcileOne(ctx, id)
+		if r := h.reconcileOne(ctx, id); r != nil {
+			reports = append(reports, r)
+		}
 	}
+	h.report(ctx, reports)
 }
 
 // reconcileAll compares every VM assigned here and every managed domain.
@@ -118,22 +124,30 @@ func (h *hostReconciler) reconcileAll(ctx context.Context) {
 	for i := range domains {
 		byID[domains[i].ID] = &domains[i]
 	}
+	var reports []*fsm.ReportVM
+	add := func(r *fsm.ReportVM) {
+		if r != nil {
+			reports = append(reports, r)
+		}
+	}
 	for _, vm := range h.a.fsm.VMsOnNode(h.a.cfg.NodeID) {
-		h.reconcile(ctx, &vm, byID[vm.ID])
+		add(h.reconcile(ctx, &vm, byID[vm.ID]))
 		delete(byID, vm.ID)
 	}
 	for id, dom := range byID {
 		vm, err := h.a.fsm.VM(id)
 		if err != nil {
-			h.reconcile(ctx, nil, dom)
+			add(h.reconcile(ctx, nil, dom))
 		} else {
-			h.reconcile(ctx, &vm, dom)
+			add(h.reconcile(ctx, &vm, dom))
 		}
 	}
+	h.report(ctx, reports)
 }
 
-// reconcileOne compares one VM with its domain on this host, if any.
-func (h *hostReconciler) reconcileOne(ctx context.Context, id string) {
+// reconcileOne compares one VM with its domain on this host, if any, and returns
+// the report to send, if any.
+func (h *hostReconciler) reconcileOne(ctx context.Context, id string) *fsm.ReportVM {
 	var vmp *fsm.VM
 	if vm, err := h.a.fsm.VM(id); err == nil {
 		vmp = &vm
@@ -145,13 +159,13 @@ func (h *hostReconciler) reconcileOne(ctx context.Context, id string) {
 		domp = &dom
 	case !errors.Is(err, hypervisor.ErrNotFound):
 		h.logger.Warn("inspecting domain", "vm", id, "error", err)
-		return
+		return nil
 	}
 	if vmp == nil && domp == nil {
-		return
+		return nil
 	}
 	if vmp != nil && vmp.Node != h.a.cfg.NodeID && domp == nil {
-		return
+		return nil
 	}
-	h.reconcile(ctx, vmp, domp)
+	return h.reconcile(ctx, vmp, domp)
 }

@@ -9,17 +9,18 @@ import (
 )
 
 // reconcile closes the gap between one VM record (nil if deleted) and its domain
-// on this host (nil if absent), then reports the observed state.
-func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervisor.Domain) {
+// on this host (nil if absent). It returns the report of the observed state when
+// that differs from the record, for the caller to send with others in one batch.
+func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervisor.Domain) *fsm.ReportVM {
 	me := h.a.cfg.NodeID
 	if vm == nil || vm.Node != me {
 		// Deleted, or placed elsewhere at a newer generation: our copy must go.
 		h.removeDomain(ctx, vm, dom)
-		return
+		return nil
 	}
 	if dom != nil && dom.Generation > vm.Generation {
 		// The domain comes from an order newer than our FSM knows: wait to catch up.
-		return
+		return nil
 	}
 	logger := h.logger.With("vm", vm.Spec.Name, "id", vm.ID)
 	restartSeq := vm.ReportedRestartSeq
@@ -66,14 +67,38 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 		observed = observedState(d.State)
 	}
 	if observed == vm.State && errText == vm.Error && restartSeq == vm.ReportedRestartSeq {
-		return
+		return nil
 	}
-	_, err := h.a.Apply(ctx, &fsm.ReportVM{
+	return &fsm.ReportVM{
 		ID: vm.ID, Node: me, Generation: vm.Generation, State: observed,
 		RestartSeq: restartSeq, Error: errText, At: time.Now().UTC(),
-	})
-	if err != nil && ctx.Err() == nil {
-		logger.Debug("reporting vm state", "state", observed, "error", err)
+	}
+}
+
+// report sends the reports of one pass, as one batch when there are several. A
+// refused report (stale generation: the VM moved meanwhile) is dropped; the next
+// pass looks again.
+func (h *hostReconciler) report(ctx context.Context, reports []*fsm.ReportVM) {
+	var cmd fsm.Command
+	switch len(reports) {
+	case 0:
+		return
+	case 1:
+		cmd = reports[0]
+	default:
+		cmds := make([]fsm.Command, len(reports))
+		for i, r := range reports {
+			cmds[i] = r
+		}
+		b, err := fsm.NewBatch(cmds...)
+		if err != nil {
+			h.logger.Error("encoding reports", "error", err)
+			return
+		}
+		cmd = b
+	}
+	if _, err := h.a.Apply(ctx, cmd); err != nil && ctx.Err() == nil {
+		h.logger.Debug("reporting vm states", "reports", len(reports), "error", err)
 	}
 }
 

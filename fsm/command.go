@@ -28,6 +28,7 @@ const (
 	CmdRevokeToken    CommandType = 11
 	CmdInitCluster    CommandType = 12
 	CmdBootstrapToken CommandType = 13
+	CmdBatch          CommandType = 14
 )
 
 // Command is one typed change to cluster state.

@@ -37,7 +37,11 @@ func everyCommand() []Command {
 
 func TestEncode_RoundTripEveryCommand(t *testing.T) {
 	seen := map[CommandType]bool{}
-	for _, c := range everyCommand() {
+	batch, err := NewBatch(everyCommand()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range append(everyCommand(), *batch) {
 		b, err := Encode(c)
 		if err != nil {
 			t.Fatalf("encode %s: %v", c.Type(), err)
@@ -69,7 +73,7 @@ func TestCommandType_Numbers(t *testing.T) {
 	want := map[CommandType]string{
 		1: "RegisterNode", 2: "SetNodeStatus", 3: "RemoveNode", 4: "CreateVM", 5: "UpdateVM",
 		6: "DeleteVM", 7: "VMAction", 8: "PlaceVM", 9: "ReportVM", 10: "CreateToken",
-		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken",
+		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken", 14: "Batch",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

@@ -72,7 +72,8 @@ type Result struct {
 	Err error
 }
 
-// Apply applies one committed log entry. A command error (duplicate name, unknown
+// Apply applies one committed log entry and returns a Result (a BatchResult for
+// a Batch). A command error (duplicate name, unknown
 // ID, ...) is a normal, deterministic outcome returned in Result; an unknown command
 // type that is not ignorable panics, because going on would let state diverge.
 func (f *FSM) Apply(l *raft.Log) any {
@@ -81,19 +82,29 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if errors.As(err, &unknown) && !unknown.Ignorable() {
 		panic(fmt.Sprintf("fsm: refusing to apply log index %d: %v; this node is older than the cluster's log, upgrade it", l.Index, err))
 	}
+	var result any
+	var events []Event
 	f.mu.Lock()
-	if err == nil {
-		err = commands[cmd.Type()].apply(f.s, cmd, l.Index)
+	if batch, ok := cmd.(*Batch); ok && err == nil {
+		result, events = f.applyBatch(batch, l.Index)
+	} else {
+		if err == nil {
+			err = commands[cmd.Type()].apply(f.s, cmd, l.Index)
+		}
+		if err == nil {
+			events = []Event{eventFor(cmd, l.Index)}
+		}
+		result = Result{Err: err}
 	}
 	f.applied = l.Index
 	ch := f.appliedCh
 	f.appliedCh = make(chan struct{})
 	f.mu.Unlock()
 	close(ch)
-	if err == nil {
-		f.publish(eventFor(cmd, l.Index))
+	for _, ev := range events {
+		f.publish(ev)
 	}
-	return Result{Err: err}
+	return result
 }
 
 // ApplyCommand applies cmd directly at index, outside Raft. Tests and tools use it;
@@ -103,7 +114,18 @@ func (f *FSM) ApplyCommand(cmd Command, index uint64) error {
 	if err != nil {
 		return err
 	}
-	return f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: b}).(Result).Err
+	switch res := f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: b}).(type) {
+	case Result:
+		return res.Err
+	case BatchResult:
+		return errors.Join(func() (errs []error) {
+			for _, r := range res.Results {
+				errs = append(errs, r.Err)
+			}
+			return errs
+		}()...)
+	}
+	return nil
 }
 
 // AppliedIndex is the index of the last log entry applied.
