@@ -9,6 +9,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/latency"
 )
 
 // vmStates are the VM states exported as novacron_vms{state=...}, zero included,
@@ -65,5 +66,5 @@ func observeRequest(route, method string, code int, start time.Time) {
 		method = "other"
 	}
 	name := fmt.Sprintf(`novacron_http_request_duration_seconds{route=%q,method=%q,code="%d"}`, route, method, code)
-	metrics.GetOrCreateHistogram(name).UpdateDuration(start)
+	latency.Histogram(name).UpdateDuration(start)
 }

@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/latency"
 	"github.com/novacron/novacron/scheduler"
 )
 
@@ -29,7 +29,7 @@ const (
 	codeNotReady  = "not_ready"
 )
 
-var raftApplyDuration = metrics.GetOrCreateHistogram("novacron_raft_apply_duration_seconds")
+var raftApplyDuration = latency.Histogram("novacron_raft_apply_duration_seconds")
 
 // errRetry marks a failure after which the command surely was not applied, so
 // sending it again is safe.
