@@ -110,13 +110,22 @@ func (a *Agent) IsLeader() bool { return a.raft.State() == raft.Leader }
 // under /internal/v1/.
 func (a *Agent) InternalHandler() http.Handler { return a.forwarder.handler() }
 
-// Leave departs gracefully: it hands leadership over if it holds it, leaves gossip
-// so the leader removes it from Raft, then shuts down.
+// Leave departs gracefully: it hands leadership over if it holds it, marks itself
+// leaving in gossip, records "left" through Raft (so the leader removes it from
+// the Raft configuration rather than waiting for it as failed), leaves gossip,
+// then shuts down.
 func (a *Agent) Leave() error {
 	if a.IsLeader() {
 		if err := a.raft.LeadershipTransfer().Error(); err != nil {
 			a.logger.Warn("leadership transfer", "error", err)
 		}
+	}
+	a.gossip.announceLeaving(5 * time.Second)
+	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+	_, err := a.Apply(ctx, &fsm.SetNodeStatus{ID: a.cfg.NodeID, Status: fsm.NodeLeft, Cause: "left the cluster", At: time.Now().UTC()})
+	cancel()
+	if err != nil {
+		a.logger.Warn("recording leave", "error", err)
 	}
 	a.gossip.leave(5 * time.Second)
 	return a.Shutdown()

@@ -320,3 +320,37 @@ func TestCluster_ConcurrentWritesShareEntriesButKeepTheirOwnResults(t *testing.T
 	}
 	c.waitConverged()
 }
+
+func TestCluster_NodeThatLeavesIsRemovedFromRaft(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	leader := c.waitLeader()
+	cfg := TestConfig()
+	cfg.NodeName = "node-4"
+	cfg.Voters = 3
+	cfg.Join = []string{fmt.Sprintf("127.0.0.1:%d", leader.cfg.GossipPort)}
+	fourth := c.add(cfg)
+	inRaft := func() bool {
+		f := leader.agent.raft.GetConfiguration()
+		if f.Error() != nil {
+			return false
+		}
+		for _, s := range f.Configuration().Servers {
+			if string(s.ID) == fourth.cfg.NodeID {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, 15*time.Second, "node-4 in raft", inRaft)
+
+	if err := fourth.agent.Leave(); err != nil {
+		t.Fatal(err)
+	}
+	fourth.srv.Close()
+	fourth.stores.Close()
+	fourth.down = true
+	waitFor(t, 15*time.Second, "node-4 removed from raft and recorded as left", func() bool {
+		n, err := leader.agent.fsm.Node(fourth.cfg.NodeID)
+		return !inRaft() && err == nil && n.Status == fsm.NodeLeft
+	})
+}

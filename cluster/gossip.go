@@ -31,6 +31,10 @@ type nodeMeta struct {
 	Driver string            `json:"hv"`
 	URI    string            `json:"uri,omitempty"`
 	Labels map[string]string `json:"l,omitempty"`
+	// Leaving is published just before a graceful leave. memberlist v0.5 does not
+	// tell a departed member from a dead one in its events, so this is how the
+	// others know the node left rather than failed.
+	Leaving bool `json:"leaving,omitempty"`
 }
 
 // encode returns the metadata as JSON, dropping labels if they would not fit.
@@ -69,8 +73,12 @@ func (m member) node() fsm.Node {
 // memberlist itself forgets dead and departed nodes.
 type gossip struct {
 	ml     *memberlist.Memberlist
-	meta   []byte
+	self   nodeMeta
 	logger *slog.Logger
+
+	// metaMu guards self and meta, which memberlist reads from its goroutines.
+	metaMu sync.Mutex
+	meta   []byte
 
 	mu      sync.Mutex
 	members map[string]*member
@@ -80,6 +88,7 @@ type gossip struct {
 
 func newGossip(cfg *Config, meta nodeMeta) (*gossip, error) {
 	g := &gossip{
+		self:    meta,
 		meta:    meta.encode(cfg.Logger),
 		logger:  cfg.Logger.With("component", "gossip"),
 		members: map[string]*member{},
@@ -108,7 +117,11 @@ func newGossip(cfg *Config, meta nodeMeta) (*gossip, error) {
 }
 
 // NodeMeta implements memberlist.Delegate.
-func (g *gossip) NodeMeta(limit int) []byte { return g.meta }
+func (g *gossip) NodeMeta(limit int) []byte {
+	g.metaMu.Lock()
+	defer g.metaMu.Unlock()
+	return g.meta
+}
 
 // NotifyMsg, GetBroadcasts, LocalState and MergeRemoteState are unused: all
 // cluster state travels through Raft, gossip only carries membership.
@@ -121,7 +134,8 @@ func (g *gossip) MergeRemoteState(buf []byte, join bool)     {}
 func (g *gossip) NotifyJoin(n *memberlist.Node)   { g.record(n, fsm.NodeAlive) }
 func (g *gossip) NotifyUpdate(n *memberlist.Node) { g.record(n, fsm.NodeAlive) }
 func (g *gossip) NotifyLeave(n *memberlist.Node) {
-	if n.State == memberlist.StateLeft {
+	var meta nodeMeta
+	if json.Unmarshal(n.Meta, &meta) == nil && meta.Leaving {
 		g.record(n, fsm.NodeLeft)
 	} else {
 		g.record(n, fsm.NodeFailed)
@@ -236,7 +250,19 @@ func (g *gossip) missingMembers() bool {
 	return false
 }
 
-// leave announces a graceful departure and stops gossip.
+// announceLeaving publishes Leaving in this node's metadata, so the others
+// record "left" rather than "failed" when it goes.
+func (g *gossip) announceLeaving(timeout time.Duration) {
+	g.metaMu.Lock()
+	g.self.Leaving = true
+	g.meta = g.self.encode(g.logger)
+	g.metaMu.Unlock()
+	if err := g.ml.UpdateNode(timeout); err != nil {
+		g.logger.Warn("announcing leave", "error", err)
+	}
+}
+
+// leave leaves gossip and stops it.
 func (g *gossip) leave(timeout time.Duration) {
 	if err := g.ml.Leave(timeout); err != nil {
 		g.logger.Warn("gossip leave", "error", err)

@@ -58,6 +58,16 @@ func (a *Agent) reconcileMember(ctx context.Context, m member, servers map[strin
 			logger.Warn("recording member change", "command", cmd.Type(), "error", err)
 		}
 	}
+	departed := known && existing.Status == fsm.NodeLeft
+	switch {
+	case departed && (m.Meta.Leaving || m.Status != fsm.NodeAlive):
+		// It announced its leave through Raft: take it out of the configuration
+		// whatever gossip says while it goes.
+		a.removeServer(m, servers)
+		return
+	case m.Meta.Leaving:
+		return // leaving: wait for its own record of it
+	}
 	switch m.Status {
 	case fsm.NodeAlive:
 		want := m.node()
@@ -80,15 +90,22 @@ func (a *Agent) reconcileMember(ctx context.Context, m member, servers map[strin
 		if known && existing.Status != fsm.NodeLeft {
 			apply(&fsm.SetNodeStatus{ID: id, Status: fsm.NodeLeft, Cause: "gossip: member left", At: now})
 		}
-		if _, in := servers[id]; in && id != a.cfg.NodeID {
-			if err := a.raft.RemoveServer(raft.ServerID(id), 0, 0).Error(); err != nil {
-				logger.Warn("remove departed member from raft", "error", err)
-			} else {
-				logger.Info("removed departed member from raft")
-				delete(servers, id)
-			}
-		}
+		a.removeServer(m, servers)
 	}
+}
+
+// removeServer takes a departed member out of the Raft configuration.
+func (a *Agent) removeServer(m member, servers map[string]raft.Server) {
+	id := m.Meta.ID
+	if _, in := servers[id]; !in || id == a.cfg.NodeID {
+		return
+	}
+	if err := a.raft.RemoveServer(raft.ServerID(id), 0, 0).Error(); err != nil {
+		a.logger.Warn("remove departed member from raft", "member", m.Name, "error", err)
+		return
+	}
+	a.logger.Info("removed departed member from raft", "member", m.Name)
+	delete(servers, id)
 }
 
 // addServer adds an alive member to Raft: as a voter while there are fewer than
