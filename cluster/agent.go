@@ -77,7 +77,7 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 	a.forwarder = newForwarder(a)
 	a.batcher = newBatcher(a.raft, cfg.ApplyTimeout)
 	a.goLoop(a.batcher.run)
-	a.goLoop(func(ctx context.Context) { a.gossip.joinLoop(ctx, cfg.Join, cfg.RejoinInterval) })
+	a.goLoop(func(ctx context.Context) { a.gossip.joinLoop(ctx, cfg.Join, a.knownGossipAddrs, cfg.RejoinInterval) })
 	a.goLoop(a.bootstrapLoop)
 	a.goLoop(func(ctx context.Context) { a.monitorLeadership(ctx, notify) })
 	a.goLoop(a.bootstrapTokenLoop)
@@ -92,6 +92,18 @@ func (a *Agent) goLoop(f func(ctx context.Context)) {
 		defer a.wg.Done()
 		f(a.ctx)
 	}()
+}
+
+// knownGossipAddrs lists the gossip addresses of the other members the FSM
+// remembers (those that did not leave).
+func (a *Agent) knownGossipAddrs() []string {
+	var out []string
+	for _, n := range a.fsm.Nodes() {
+		if n.ID != a.cfg.NodeID && n.Status != fsm.NodeLeft && n.GossipAddr != "" {
+			out = append(out, n.GossipAddr)
+		}
+	}
+	return out
 }
 
 // FSM is the node's replicated state, for reads.

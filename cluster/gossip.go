@@ -203,25 +203,25 @@ func (g *gossip) memberByID(id string) (member, bool) {
 	return member{}, false
 }
 
-// joinLoop joins the given addresses, retrying until one answers, and then keeps
+// joinLoop joins the --join addresses, retrying until one answers, and then keeps
 // re-joining whenever some known member is not alive, so a node that was cut off
-// finds its way back without an operator.
-func (g *gossip) joinLoop(ctx context.Context, addrs []string, interval time.Duration) {
-	if len(addrs) == 0 {
-		return
-	}
+// finds its way back without an operator. Besides --join it tries the gossip
+// addresses of the members its FSM remembers (known), so a restarted node finds
+// the cluster even when it was started without --join.
+func (g *gossip) joinLoop(ctx context.Context, static []string, known func() []string, interval time.Duration) {
 	backoff := 500 * time.Millisecond
 	joined := false
 	for {
-		if !joined || g.missingMembers() {
+		addrs := append(append([]string(nil), static...), known()...)
+		if len(addrs) > 0 && (!joined || g.missingMembers()) {
 			n, err := g.ml.Join(addrs)
 			switch {
-			case err == nil || n > 0:
+			case n > 0:
 				if !joined {
 					g.logger.Info("joined cluster", "contacted", n)
 				}
 				joined = true
-			default:
+			case len(static) > 0:
 				g.logger.Warn("join failed, retrying", "addrs", addrs, "error", err)
 			}
 		}

@@ -134,14 +134,10 @@ func TestThreeAgents_LeaderKilledAndRestarted(t *testing.T) {
 		if create(survivors[i%2], fmt.Sprintf("during-%02d", i)) && newLeader != "" {
 			afterElection++
 		}
-		if newLeader == "" {
-			newLeader = agreedLeader(c.token, survivors)
-			if newLeader != "" {
-				t.Logf("new leader %s elected %s after the kill", newLeader, time.Since(killedAt).Round(time.Millisecond))
-				if newLeader == old.name {
-					t.Fatalf("survivors still report the killed agent %s as leader", old.name)
-				}
-			}
+		// Until their heartbeat times out, survivors may still name the dead leader.
+		if l := agreedLeader(c.token, survivors); newLeader == "" && l != "" && l != old.name {
+			newLeader = l
+			t.Logf("new leader %s known to both survivors %s after the kill", newLeader, time.Since(killedAt).Round(time.Millisecond))
 		}
 	}
 
