@@ -21,7 +21,7 @@ vet: ## go vet every package
 	$(GO) vet -tags $(TAGS) ./...
 
 fmt: ## check that every Go file is gofmt-formatted
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
 test: build vet fmt ## run every test: unit, in-process clusters, real processes
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m ./...

@@ -137,30 +137,44 @@ func (c *raftCluster) leader() *raftNode {
 }
 
 // waitStable waits until one node leads, every running node follows it, and
-// every running node has applied what the leader had when asked.
+// every running node has applied what the leader had applied after a barrier.
 func (c *raftCluster) waitStable(timeout time.Duration) (*raftNode, error) {
 	deadline := time.Now().Add(timeout)
+	var (
+		leader *raftNode
+		want   uint64
+	)
 	for {
-		if l := c.leader(); l != nil && l.raft.Barrier(time.Second).Error() == nil {
-			want := l.raft.AppliedIndex()
-			ok := true
-			for _, nd := range c.nodes {
-				if nd.raft == nil {
-					continue
-				}
-				if addr, _ := nd.raft.LeaderWithID(); addr != l.addr || nd.raft.AppliedIndex() < want {
-					ok = false
-				}
+		if l := c.leader(); l != leader || leader == nil {
+			// A new (or first) leader: take its applied index after a barrier.
+			leader, want = l, 0
+			if l != nil && l.raft.Barrier(time.Second).Error() == nil {
+				want = l.raft.AppliedIndex()
+			} else {
+				leader = nil
 			}
-			if ok {
-				return l, nil
-			}
+		}
+		if leader != nil && c.follow(leader, want) {
+			return leader, nil
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("baseline cluster not stable after %v", timeout)
 		}
 		time.Sleep(20 * time.Millisecond) // polling with a deadline
 	}
+}
+
+// follow reports whether every running node follows l and has applied index.
+func (c *raftCluster) follow(l *raftNode, index uint64) bool {
+	for _, nd := range c.nodes {
+		if nd.raft == nil {
+			continue
+		}
+		if addr, _ := nd.raft.LeaderWithID(); addr != l.addr || nd.raft.AppliedIndex() < index {
+			return false
+		}
+	}
+	return true
 }
 
 // stop shuts nd down as a crash would look to its peers: no leadership

@@ -1,0 +1,321 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/novacron/novacron/api/client"
+)
+
+// The NovaCron side: the real binary as three agent processes on loopback.
+
+// benchToken is the root API token every benchmark cluster bootstraps with.
+const benchToken = "nvc_bench_root_token_0123456789"
+
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+	binaryDir  string
+)
+
+// agentBinary builds cmd/novacron once per test process, the way `make build`
+// does, into a temporary folder that TestMain removes.
+func agentBinary() (string, error) {
+	binaryOnce.Do(func() {
+		binaryDir, binaryErr = os.MkdirTemp("", "novacron-bench-bin-")
+		if binaryErr != nil {
+			return
+		}
+		binaryPath = filepath.Join(binaryDir, "novacron")
+		cmd := exec.Command("go", "build", "-tags", "libvirt_dlopen", "-o", binaryPath, "github.com/novacron/novacron/cmd/novacron")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("go build ./cmd/novacron: %v\n%s", err, out)
+		}
+	})
+	return binaryPath, binaryErr
+}
+
+// agent is one agent process and what it needs to be restarted.
+type agent struct {
+	name                       string
+	dataDir, logPath           string
+	gossipPort, raftPort, http int
+	args                       []string
+	cmd                        *exec.Cmd
+	exited                     chan struct{}
+	api                        *client.Client
+}
+
+// agentCluster is three (or n) agents on loopback with the sim hypervisor.
+type agentCluster struct {
+	dir    string
+	agents []*agent
+	hc     *http.Client
+	once   sync.Once
+}
+
+// newAgentCluster starts n agents that bootstrap one cluster, and waits until
+// it is ready for writes on every node. The caller must close it.
+func newAgentCluster(n int) (_ *agentCluster, err error) {
+	bin, err := agentBinary()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "novacron-bench-agents-")
+	if err != nil {
+		return nil, err
+	}
+	c := &agentCluster{dir: dir, hc: newHTTPClient()}
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
+	for i := range n {
+		a := &agent{name: fmt.Sprintf("bench%d", i), dataDir: filepath.Join(dir, fmt.Sprintf("node%d", i))}
+		a.logPath = a.dataDir + ".log"
+		if a.gossipPort, a.raftPort, a.http, err = freePorts(); err != nil {
+			return nil, err
+		}
+		c.agents = append(c.agents, a)
+	}
+	for _, a := range c.agents {
+		a.args = []string{"agent", "--name", a.name, "--data-dir", a.dataDir, "--bind", "127.0.0.1",
+			"--gossip-port", strconv.Itoa(a.gossipPort), "--raft-port", strconv.Itoa(a.raftPort),
+			"--http-port", strconv.Itoa(a.http), "--bootstrap-expect", strconv.Itoa(n),
+			"--bootstrap-token", benchToken, "--hypervisor", "sim",
+			"--sim-memory-mib", "10000000", "--sim-vcpus", "100000", "--log-level", "warn"}
+		for _, o := range c.agents {
+			if o != a {
+				a.args = append(a.args, "--join", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.gossipPort)))
+			}
+		}
+		if a.api, err = client.New(fmt.Sprintf("http://127.0.0.1:%d", a.http), benchToken, client.WithHTTPClient(c.hc)); err != nil {
+			return nil, err
+		}
+		if err := c.start(bin, a); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := c.waitReady(60 * time.Second); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newHTTPClient keeps enough idle connections for 256 concurrent clients.
+func newHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxIdleConns:        2048,
+		MaxIdleConnsPerHost: 1024,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+}
+
+// freePorts returns three loopback ports that are free for TCP, the first one
+// for UDP too (gossip uses both).
+func freePorts() (gossip, raftPort, httpPort int, err error) {
+	var ports []int
+	for len(ports) < 3 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		if len(ports) == 0 {
+			u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				l.Close()
+				continue
+			}
+			u.Close()
+		}
+		l.Close()
+		ports = append(ports, p)
+	}
+	return ports[0], ports[1], ports[2], nil
+}
+
+// start runs a's process with its output in its log file. The agent dies with
+// the test process (Pdeathsig), so a crashed run leaves no agent behind.
+func (c *agentCluster) start(bin string, a *agent) error {
+	logFile, err := os.OpenFile(a.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(bin, a.args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", a.name, err)
+	}
+	a.cmd, a.exited = cmd, make(chan struct{})
+	go func(done chan struct{}) { cmd.Wait(); close(done) }(a.exited)
+	return nil
+}
+
+// kill sends SIGKILL to a and waits until the process is gone.
+func (c *agentCluster) kill(a *agent) error {
+	if a.cmd == nil {
+		return nil
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill %s: %w", a.name, err)
+	}
+	<-a.exited
+	a.cmd = nil
+	return nil
+}
+
+// restart starts a killed agent again from its data dir with the same flags.
+func (c *agentCluster) restart(a *agent) error {
+	bin, err := agentBinary()
+	if err != nil {
+		return err
+	}
+	return c.start(bin, a)
+}
+
+// pids returns the process IDs of the running agents.
+func (c *agentCluster) pids() []int {
+	var out []int
+	for _, a := range c.agents {
+		if a.cmd != nil {
+			out = append(out, a.cmd.Process.Pid)
+		}
+	}
+	return out
+}
+
+// byName returns the agent with this node name.
+func (c *agentCluster) byName(name string) *agent {
+	for _, a := range c.agents {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// waitReady waits until every running agent answers, all name the same leader,
+// the leader's FSM holds every agent as an alive node, every running agent has
+// applied what the leader had committed, and a write through every running
+// agent succeeds (which needs forwarding to work). It returns the leader.
+func (c *agentCluster) waitReady(timeout time.Duration) (*agent, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last error
+	for {
+		leader, err := c.checkReady(ctx)
+		if err == nil {
+			return leader, nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("agents not ready after %v: %v%s", timeout, last, c.logTails(10))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (c *agentCluster) checkReady(ctx context.Context) (*agent, error) {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var leaderName string
+	for _, a := range c.agents {
+		if a.cmd == nil {
+			continue
+		}
+		h, err := a.api.Health(rctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", a.name, err)
+		}
+		if h.Leader == "" || (leaderName != "" && h.Leader != leaderName) {
+			return nil, fmt.Errorf("%s sees leader %q, others %q", a.name, h.Leader, leaderName)
+		}
+		leaderName = h.Leader
+	}
+	leader := c.byName(leaderName)
+	if leader == nil || leader.cmd == nil {
+		return nil, fmt.Errorf("leader %q is not a running agent", leaderName)
+	}
+	nodes, err := leader.api.Nodes(rctx)
+	if err != nil {
+		return nil, err
+	}
+	alive := 0
+	for _, n := range nodes {
+		if n.Status == "alive" {
+			alive++
+		}
+	}
+	if alive != len(c.agents) {
+		return nil, fmt.Errorf("%d of %d nodes alive in the FSM", alive, len(c.agents))
+	}
+	cl, err := leader.api.Cluster(rctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range c.agents {
+		if a.cmd == nil {
+			continue
+		}
+		h, err := a.api.Health(rctx)
+		if err != nil {
+			return nil, err
+		}
+		if h.AppliedIndex < cl.CommitIndex {
+			return nil, fmt.Errorf("%s applied %d of %d", a.name, h.AppliedIndex, cl.CommitIndex)
+		}
+		if err := createVM(rctx, a.api, writeSeq.Add(1)); err != nil {
+			return nil, fmt.Errorf("write through %s: %w", a.name, err)
+		}
+	}
+	return leader, nil
+}
+
+// createVM asks for one small VM with a name unique in the process.
+func createVM(ctx context.Context, api *client.Client, seq uint64) error {
+	_, err := api.CreateVM(ctx, client.VMRequest{Name: fmt.Sprintf("bench-%d", seq), VCPUs: 1, MemoryMiB: 1, DiskGiB: 1})
+	return err
+}
+
+// logTails returns the last n lines of every agent's log, for failure messages.
+func (c *agentCluster) logTails(n int) string {
+	var sb strings.Builder
+	for _, a := range c.agents {
+		b, _ := os.ReadFile(a.logPath)
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		fmt.Fprintf(&sb, "\n--- %s log (last %d lines):\n%s", a.name, n, strings.Join(lines[max(0, len(lines)-n):], "\n"))
+	}
+	return sb.String()
+}
+
+// close kills every agent and removes the cluster's folder. It may be called
+// more than once.
+func (c *agentCluster) close() {
+	c.once.Do(func() {
+		for _, a := range c.agents {
+			c.kill(a)
+		}
+		c.hc.CloseIdleConnections()
+		os.RemoveAll(c.dir)
+	})
+}
