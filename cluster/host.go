@@ -100,7 +100,7 @@ func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, event
 			drained = true
 		}
 	}
-	if full || len(pending) > 256 {
+	if full {
 		h.reconcileAll(ctx)
 		return
 	}

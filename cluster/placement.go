@@ -24,16 +24,28 @@ func (a *Agent) placementLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-events:
+			drain(events) // one pass covers every change that piled up
 		case <-ticker.C:
+		}
+	}
+}
+
+// drain empties a subscription channel without blocking.
+func drain(events <-chan fsm.Event) {
+	for {
+		select {
+		case <-events:
+		default:
+			return
 		}
 	}
 }
 
 // placePending places every VM that has no node yet.
 func (a *Agent) placePending(ctx context.Context) {
-	for _, vm := range a.fsm.VMs() {
-		if vm.Node != "" || ctx.Err() != nil {
-			continue
+	for _, vm := range a.fsm.PendingVMs() {
+		if ctx.Err() != nil {
+			return
 		}
 		d := scheduler.Place(a.fsm, vm.Spec)
 		if !d.OK() {

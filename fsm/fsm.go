@@ -19,6 +19,10 @@ type state struct {
 	tokens   map[string]*Token
 	// allocated sums the specs of the VMs assigned to each node, for placement.
 	allocated map[string]Capacity
+	// byNode indexes VM IDs by assigned node; pending holds the unplaced ones.
+	// Both keep the host reconciler and the placement loop from scanning every VM.
+	byNode  map[string]map[string]struct{}
+	pending map[string]struct{}
 	// tokenByHash indexes token IDs by secret hash, for authentication.
 	tokenByHash map[string]string
 	// cluster holds cluster-wide settings set once by InitCluster.
@@ -37,7 +41,7 @@ type ClusterInfo struct {
 }
 
 func newState() *state {
-	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, allocated: map[string]Capacity{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{}}
+	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, allocated: map[string]Capacity{}, byNode: map[string]map[string]struct{}{}, pending: map[string]struct{}{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.

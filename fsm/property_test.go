@@ -86,6 +86,20 @@ func checkInvariants(t *testing.T, step int, cmd Command, f *FSM) {
 			t.Fatalf("step %d (%s): vm %+v reported a restart nobody asked for", step, cmd.Type(), vm)
 		}
 	}
+	byNode, pending := map[string]map[string]struct{}{}, map[string]struct{}{}
+	for id, vm := range s.vms {
+		if vm.Node == "" {
+			pending[id] = struct{}{}
+			continue
+		}
+		if byNode[vm.Node] == nil {
+			byNode[vm.Node] = map[string]struct{}{}
+		}
+		byNode[vm.Node][id] = struct{}{}
+	}
+	if !reflect.DeepEqual(byNode, s.byNode) || !reflect.DeepEqual(pending, s.pending) {
+		t.Fatalf("step %d (%s): node index %v / pending %v, recomputed %v / %v", step, cmd.Type(), s.byNode, s.pending, byNode, pending)
+	}
 	if !reflect.DeepEqual(alloc, s.allocated) {
 		t.Fatalf("step %d (%s %+v): allocated %+v, recomputed from vms %+v", step, cmd.Type(), cmd, s.allocated, alloc)
 	}

@@ -61,12 +61,29 @@ func (f *FSM) VMs() []VM {
 func (f *FSM) VMsOnNode(nodeID string) []VM {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	var out []VM
-	for _, vm := range f.s.vms {
-		if vm.Node == nodeID {
-			out = append(out, cloneVM(vm))
-		}
+	ids := f.s.byNode[nodeID]
+	out := make([]VM, 0, len(ids))
+	for id := range ids {
+		out = append(out, cloneVM(f.s.vms[id]))
 	}
+	return out
+}
+
+// PendingVMs returns the VMs no node holds yet, oldest first, so placement is
+// first come, first served.
+func (f *FSM) PendingVMs() []VM {
+	f.mu.RLock()
+	out := make([]VM, 0, len(f.s.pending))
+	for id := range f.s.pending {
+		out = append(out, cloneVM(f.s.vms[id]))
+	}
+	f.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out
 }
 

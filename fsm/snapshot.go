@@ -112,6 +112,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 			s.vms[r.VM.ID] = r.VM
 			s.vmByName[r.VM.Spec.Name] = r.VM.ID
 			s.reserve(r.VM)
+			s.index(r.VM)
 		case r.Token != nil:
 			s.tokens[r.Token.ID] = r.Token
 			s.tokenByHash[r.Token.Hash] = r.Token.ID

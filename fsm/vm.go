@@ -107,6 +107,7 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 		CreatedAt: c.At, UpdatedAt: c.At, Index: index,
 	}
 	s.vms[c.ID] = vm
+	s.index(vm)
 	if c.Node != "" && s.fits(c.Node, spec) == nil {
 		s.assign(vm, c.Node, c.Reason)
 	}
@@ -148,6 +149,7 @@ func applyDeleteVM(s *state, c *DeleteVM, _ uint64) error {
 	}
 	delete(s.vmByName, vm.Spec.Name)
 	s.release(vm)
+	s.unindex(vm)
 	delete(s.vms, c.ID)
 	return nil
 }
@@ -294,7 +296,9 @@ func (s *state) hasRoom(nodeID string, spec VMSpec) error {
 
 // assign places vm on node at the next generation.
 func (s *state) assign(vm *VM, nodeID, reason string) {
+	s.unindex(vm)
 	vm.Node = nodeID
+	s.index(vm)
 	vm.Generation++
 	vm.State = VMScheduled
 	vm.Error = ""
@@ -326,5 +330,30 @@ func (s *state) release(vm *VM) {
 		delete(s.allocated, vm.Node)
 	} else {
 		s.allocated[vm.Node] = a
+	}
+}
+
+// index and unindex keep byNode and pending in step with vm.Node.
+func (s *state) index(vm *VM) {
+	if vm.Node == "" {
+		s.pending[vm.ID] = struct{}{}
+		return
+	}
+	ids, ok := s.byNode[vm.Node]
+	if !ok {
+		ids = map[string]struct{}{}
+		s.byNode[vm.Node] = ids
+	}
+	ids[vm.ID] = struct{}{}
+}
+
+func (s *state) unindex(vm *VM) {
+	if vm.Node == "" {
+		delete(s.pending, vm.ID)
+		return
+	}
+	delete(s.byNode[vm.Node], vm.ID)
+	if len(s.byNode[vm.Node]) == 0 {
+		delete(s.byNode, vm.Node)
 	}
 }

@@ -73,8 +73,11 @@ type Driver struct {
 
 	mu      sync.Mutex
 	domains map[string]*domain
-	events  chan hypervisor.Event
-	closed  bool
+	// activeMemory is the memory of running and paused domains, kept by setState
+	// so a start on a host with many domains does not sum them all.
+	activeMemory int64
+	events       chan hypervisor.Event
+	closed       bool
 }
 
 var _ hypervisor.Driver = (*Driver)(nil)
@@ -221,13 +224,7 @@ func (d *Driver) lookup(ctx context.Context, id string) (*domain, error) {
 
 // freeMemoryLocked is capacity minus the memory of running and paused domains.
 func (d *Driver) freeMemoryLocked() int64 {
-	free := d.cfg.MemoryMiB
-	for _, dom := range d.domains {
-		if dom.active() {
-			free -= dom.spec.MemoryMiB
-		}
-	}
-	return free
+	return d.cfg.MemoryMiB - d.activeMemory
 }
 
 // setState changes a domain's state and emits the event. d.mu is held.
@@ -239,7 +236,14 @@ func (d *Driver) setState(dom *domain, st hypervisor.DomainState, reason string)
 	if st == hypervisor.StateRunning && dom.state != hypervisor.StateRunning {
 		dom.runningSince = now
 	}
+	was := dom.active()
 	dom.state, dom.reason = st, reason
+	switch is := dom.active(); {
+	case is && !was:
+		d.activeMemory += dom.spec.MemoryMiB
+	case was && !is:
+		d.activeMemory -= dom.spec.MemoryMiB
+	}
 	d.emit(hypervisor.Event{ID: dom.spec.ID, State: st, Reason: reason})
 }
 
