@@ -97,8 +97,17 @@ func (h *hostReconciler) report(ctx context.Context, reports []*fsm.ReportVM) {
 		}
 		cmd = b
 	}
-	if _, err := h.a.Apply(ctx, cmd); err != nil && ctx.Err() == nil {
+	idx, err := h.a.Apply(ctx, cmd)
+	if err != nil && ctx.Err() == nil {
 		h.logger.Debug("reporting vm states", "reports", len(reports), "error", err)
+	}
+	// Wait until our own copy shows the reports, or the next pass (woken by the
+	// driver's event for the same change) would find them missing and send them
+	// again.
+	if idx > 0 {
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		h.a.fsm.WaitForIndex(wctx, idx)
+		cancel()
 	}
 }
 
