@@ -96,6 +96,7 @@ func toClientNode(n fsm.Node, alloc fsm.Capacity, vms int) client.Node {
 		Allocated:  toClientCapacity(alloc),
 		Labels:     n.Labels,
 		Hypervisor: client.Hypervisor{Driver: n.Hypervisor.Driver, URI: n.Hypervisor.URI},
+		Networks:   append([]string{}, n.Networks...),
 		VMs:        vms,
 		JoinedAt:   n.JoinedAt,
 	}

@@ -35,6 +35,11 @@ type Config struct {
 	MaxIndexWait time.Duration
 	// RequestTimeout bounds the whole handling of one request.
 	RequestTimeout time.Duration
+	// CheckBootFiles makes VM specs name boot files (kernel, initrd, disk) that
+	// exist on this node. Hosts that run real guests read them from the same
+	// paths (shared storage or the same images on every host), so a missing file
+	// is refused here rather than failing later on the host.
+	CheckBootFiles bool
 }
 
 // DefaultConfig returns the production settings.

@@ -56,7 +56,7 @@ func (s *Server) createVM(r *http.Request, _ httprouter.Params) (any, error) {
 		return nil, err
 	}
 	spec := toSpec(req)
-	if err := fsm.ValidateSpec(spec); err != nil {
+	if err := s.checkSpec(spec); err != nil {
 		return nil, err
 	}
 	if other, err := s.state.VMByName(spec.Name); err == nil {
@@ -81,7 +81,7 @@ func (s *Server) updateVM(r *http.Request, ps httprouter.Params) (any, error) {
 		return nil, err
 	}
 	spec := toSpec(req)
-	if err := fsm.ValidateSpec(spec); err != nil {
+	if err := s.checkSpec(spec); err != nil {
 		return nil, err
 	}
 	vm, err := s.findVM(ps.ByName("id"))
@@ -189,9 +189,13 @@ func validVMState(st fsm.VMState) bool {
 func toSpec(req client.VMRequest) fsm.VMSpec {
 	spec := fsm.VMSpec{
 		Name: req.Name, VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, DiskGiB: req.DiskGiB, Labels: req.Labels,
+		RestartPolicy: req.RestartPolicy,
 	}
 	if b := req.Boot; b != nil {
 		spec.Boot = &fsm.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
+	}
+	for _, n := range req.NICs {
+		spec.NICs = append(spec.NICs, fsm.NIC{Network: n.Network, Bridge: n.Bridge, MAC: n.MAC})
 	}
 	return spec
 }
@@ -201,7 +205,15 @@ func toClientVM(vm fsm.VM, nodeName string) client.VM {
 		ID: vm.ID, Name: vm.Spec.Name, VCPUs: vm.Spec.VCPUs, MemoryMiB: vm.Spec.MemoryMiB, DiskGiB: vm.Spec.DiskGiB,
 		Labels: vm.Spec.Labels, DesiredState: string(vm.DesiredState), State: string(vm.State),
 		Node: vm.Node, NodeName: nodeName, Generation: vm.Generation, Error: vm.Error, Placement: vm.Placement,
+		RestartPolicy: vm.Spec.EffectiveRestartPolicy(), Crashes: vm.Crashes, LastCrash: vm.LastCrash,
 		CreatedAt: vm.CreatedAt, UpdatedAt: vm.UpdatedAt,
+	}
+	if !vm.LastCrashAt.IsZero() {
+		at := vm.LastCrashAt
+		out.LastCrashAt = &at
+	}
+	for _, n := range vm.Spec.NICs {
+		out.NICs = append(out.NICs, client.NIC{Network: n.Network, Bridge: n.Bridge, MAC: n.MAC})
 	}
 	if b := vm.Spec.Boot; b != nil {
 		out.Boot = &client.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}

@@ -66,6 +66,7 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 		ID: cfg.NodeID, Raft: cfg.RaftAddr(), API: cfg.APIAddr, Version: cfg.Version,
 		Expect: cfg.BootstrapExpect, VCPUs: capacity.VCPUs, Memory: capacity.MemoryMiB,
 		Disk: capacity.DiskGiB, Driver: driver.Name(), URI: driver.URI(), Labels: driver.Labels(),
+		Nets: capacity.Networks,
 	}
 	a.gossip, err = newGossip(&a.cfg, meta)
 	if err != nil {

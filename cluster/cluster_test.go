@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/internal/ids"
 )
 
 // stateDiff returns "" when two FSMs hold the same state, else what differs.
@@ -360,5 +361,63 @@ func TestCluster_NodeThatLeavesIsRemovedFromRaft(t *testing.T) {
 	waitFor(t, 15*time.Second, "node-4 removed from raft and recorded as left", func() bool {
 		n, err := leader.agent.fsm.Node(fourth.cfg.NodeID)
 		return !inRaft() && err == nil && n.Status == fsm.NodeLeft
+	})
+}
+
+func TestCluster_RestartPolicyDecidesAfterAnUnaskedStop(t *testing.T) {
+	c := newTestCluster(t, 1, 1)
+	n := c.waitLeader()
+	ctx := context.Background()
+	create := func(name, policy string) string {
+		t.Helper()
+		id := ids.New()
+		spec := fsm.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64, DiskGiB: 1, RestartPolicy: policy}
+		if _, err := n.agent.Apply(ctx, &fsm.CreateVM{ID: id, Spec: spec, At: time.Now().UTC()}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, name+" running", func() bool {
+			vm, _ := n.agent.fsm.VM(id)
+			return vm.State == fsm.VMRunning
+		})
+		return id
+	}
+	vmIs := func(id string, cond func(fsm.VM) bool) func() bool {
+		return func() bool {
+			vm, err := n.agent.fsm.VM(id)
+			return err == nil && cond(vm)
+		}
+	}
+
+	// on-failure: a crash (or a kill) is restarted and recorded.
+	onFailure := create("on-failure", fsm.RestartOnFailure)
+	n.driver.Crash(onFailure)
+	waitFor(t, 10*time.Second, "crashed on-failure vm restarted and its crash recorded", vmIs(onFailure, func(vm fsm.VM) bool {
+		d, err := n.driver.Inspect(ctx, onFailure)
+		return vm.Crashes == 1 && vm.LastCrash == "crashed" && vm.State == fsm.VMRunning && err == nil && d.State == hypervisor.StateRunning
+	}))
+	// on-failure: a guest that powers itself off stays off, and the record says so.
+	if err := n.driver.Shutdown(ctx, onFailure, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "powered-off on-failure vm left stopped", vmIs(onFailure, func(vm fsm.VM) bool {
+		return vm.DesiredState == fsm.VMStopped && vm.State == fsm.VMStopped
+	}))
+
+	// never: even a crash leaves it stopped.
+	never := create("never", fsm.RestartNever)
+	n.driver.Crash(never)
+	waitFor(t, 10*time.Second, "crashed never vm left stopped", vmIs(never, func(vm fsm.VM) bool {
+		return vm.Crashes == 1 && vm.DesiredState == fsm.VMStopped && vm.State == fsm.VMStopped
+	}))
+
+	// always (the default): a power-off is started again.
+	always := create("always", "")
+	if err := n.driver.Shutdown(ctx, always, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "powered-off always vm started again", func() bool {
+		d, err := n.driver.Inspect(ctx, always)
+		vm, _ := n.agent.fsm.VM(always)
+		return err == nil && d.State == hypervisor.StateRunning && vm.DesiredState == fsm.VMRunning
 	})
 }

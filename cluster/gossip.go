@@ -31,6 +31,7 @@ type nodeMeta struct {
 	Driver string            `json:"hv"`
 	URI    string            `json:"uri,omitempty"`
 	Labels map[string]string `json:"l,omitempty"`
+	Nets   []string          `json:"n,omitempty"`
 	// Leaving is published just before a graceful leave. memberlist v0.5 does not
 	// tell a departed member from a dead one in its events, so this is how the
 	// others know the node left rather than failed.
@@ -65,6 +66,7 @@ func (m member) node() fsm.Node {
 		Capacity:   fsm.Capacity{VCPUs: m.Meta.VCPUs, MemoryMiB: m.Meta.Memory, DiskGiB: m.Meta.Disk},
 		Labels:     m.Meta.Labels,
 		Hypervisor: fsm.HypervisorInfo{Driver: m.Meta.Driver, URI: m.Meta.URI},
+		Networks:   m.Meta.Nets,
 		Status:     fsm.NodeAlive,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/novacron/novacron/fsm"
@@ -21,10 +22,19 @@ type hostReconciler struct {
 	a      *Agent
 	driver hypervisor.Driver
 	logger *slog.Logger
+
+	mu sync.Mutex
+	// stopping holds the VMs whose shutdown runs in the background; stopped
+	// receives each one when its shutdown ends.
+	stopping map[string]bool
+	stopped  chan string
 }
 
 func newHostReconciler(a *Agent) *hostReconciler {
-	return &hostReconciler{a: a, driver: a.driver, logger: a.cfg.Logger.With("component", "host", "node", a.cfg.NodeName)}
+	return &hostReconciler{
+		a: a, driver: a.driver, logger: a.cfg.Logger.With("component", "host", "node", a.cfg.NodeName),
+		stopping: map[string]bool{}, stopped: make(chan string),
+	}
 }
 
 func (h *hostReconciler) run(ctx context.Context) {
@@ -47,6 +57,10 @@ func (h *hostReconciler) run(ctx context.Context) {
 				return
 			}
 			if r := h.reconcileOne(ctx, ev.ID); r != nil {
+				h.report(ctx, []*fsm.ReportVM{r})
+			}
+		case id := <-h.stopped:
+			if r := h.reconcileOne(ctx, id); r != nil {
 				h.report(ctx, []*fsm.ReportVM{r})
 			}
 		case <-ticker.C:

@@ -22,13 +22,32 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 		// The domain comes from an order newer than our FSM knows: wait to catch up.
 		return nil
 	}
+	if h.isStopping(vm.ID) {
+		return nil // a shutdown is under way; its end wakes us again
+	}
 	logger := h.logger.With("vm", vm.Spec.Name, "id", vm.ID)
 	restartSeq := vm.ReportedRestartSeq
-	var actErr error
 	state := hypervisor.StateStopped
 	if dom != nil {
 		state = dom.State
 	}
+	crash := ""
+	if h.diedUnasked(vm, state) {
+		if state == hypervisor.StateCrashed {
+			crash = dom.Reason
+			if crash == "" {
+				crash = "crashed"
+			}
+		}
+		if !restartAllowed(vm.Spec.EffectiveRestartPolicy(), state) {
+			logger.Info("vm stopped without being asked; its restart policy keeps it stopped",
+				"policy", vm.Spec.EffectiveRestartPolicy(), "reason", dom.Reason)
+			h.keepStopped(ctx, vm, dom.Reason)
+			return h.reportIfChanged(vm, fsm.VMStopped, "", restartSeq, crash)
+		}
+		logger.Warn("vm died without being asked; restarting it", "policy", vm.Spec.EffectiveRestartPolicy(), "reason", dom.Reason)
+	}
+	var actErr error
 	switch vm.DesiredState {
 	case fsm.VMRunning:
 		switch state {
@@ -47,8 +66,8 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 		}
 	case fsm.VMStopped:
 		if state == hypervisor.StateRunning || state == hypervisor.StatePaused {
-			logger.Info("shutting down domain")
-			actErr = h.driver.Shutdown(ctx, vm.ID, h.a.cfg.StopTimeout)
+			h.shutdownAsync(vm)
+			return nil
 		}
 	case fsm.VMPaused:
 		if state == hypervisor.StateStopped || state == hypervisor.StateCrashed {
@@ -66,13 +85,77 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 	} else if d, err := h.driver.Inspect(ctx, vm.ID); err == nil {
 		observed = observedState(d.State)
 	}
-	if observed == vm.State && errText == vm.Error && restartSeq == vm.ReportedRestartSeq {
+	return h.reportIfChanged(vm, observed, errText, restartSeq, crash)
+}
+
+// reportIfChanged returns a report when what was observed differs from the
+// record, or when there is a crash to record.
+func (h *hostReconciler) reportIfChanged(vm *fsm.VM, observed fsm.VMState, errText string, restartSeq uint64, crash string) *fsm.ReportVM {
+	if crash == "" && observed == vm.State && errText == vm.Error && restartSeq == vm.ReportedRestartSeq {
 		return nil
 	}
 	return &fsm.ReportVM{
-		ID: vm.ID, Node: me, Generation: vm.Generation, State: observed,
-		RestartSeq: restartSeq, Error: errText, At: time.Now().UTC(),
+		ID: vm.ID, Node: h.a.cfg.NodeID, Generation: vm.Generation, State: observed,
+		RestartSeq: restartSeq, Error: errText, Crash: crash, At: time.Now().UTC(),
 	}
+}
+
+// diedUnasked reports whether a VM that this host had reported running (or
+// paused) and that should still run is now found stopped or crashed: the guest
+// powered itself off, crashed, or was destroyed behind the agent's back.
+func (h *hostReconciler) diedUnasked(vm *fsm.VM, state hypervisor.DomainState) bool {
+	wasUp := vm.State == fsm.VMRunning || vm.State == fsm.VMPaused
+	wantUp := vm.DesiredState == fsm.VMRunning || vm.DesiredState == fsm.VMPaused
+	down := state == hypervisor.StateStopped || state == hypervisor.StateCrashed
+	return wasUp && wantUp && down
+}
+
+// restartAllowed applies a restart policy to how the guest went down.
+func restartAllowed(policy string, state hypervisor.DomainState) bool {
+	switch policy {
+	case fsm.RestartNever:
+		return false
+	case fsm.RestartOnFailure:
+		return state == hypervisor.StateCrashed
+	}
+	return true
+}
+
+// keepStopped records the user-visible consequence of a policy that does not
+// restart: the VM's desired state becomes stopped, so nothing starts it again
+// until someone asks.
+func (h *hostReconciler) keepStopped(ctx context.Context, vm *fsm.VM, reason string) {
+	_, err := h.a.Apply(ctx, &fsm.VMAction{ID: vm.ID, Action: fsm.ActionStop, At: time.Now().UTC()})
+	if err != nil && ctx.Err() == nil {
+		h.logger.Warn("recording that the vm stays stopped", "vm", vm.Spec.Name, "reason", reason, "error", err)
+	}
+}
+
+// shutdownAsync shuts a domain down in the background: a guest may take the whole
+// stop timeout, and the host must go on reconciling its other VMs meanwhile.
+func (h *hostReconciler) shutdownAsync(vm *fsm.VM) {
+	h.mu.Lock()
+	h.stopping[vm.ID] = true
+	h.mu.Unlock()
+	h.logger.Info("shutting down domain", "vm", vm.Spec.Name, "id", vm.ID, "timeout", h.a.cfg.StopTimeout)
+	go func() {
+		if err := h.driver.Shutdown(h.a.ctx, vm.ID, h.a.cfg.StopTimeout); err != nil {
+			h.logger.Warn("shutting down domain", "vm", vm.Spec.Name, "error", err)
+		}
+		h.mu.Lock()
+		delete(h.stopping, vm.ID)
+		h.mu.Unlock()
+		select {
+		case h.stopped <- vm.ID:
+		case <-h.a.ctx.Done():
+		}
+	}()
+}
+
+func (h *hostReconciler) isStopping(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stopping[id]
 }
 
 // report sends the reports of one pass, as one batch when there are several. A

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -181,5 +182,6 @@ func (a *Agent) manageVoters(members []member, servers map[string]raft.Server) {
 func nodeChanged(have, want fsm.Node) bool {
 	return have.Name != want.Name || have.RaftAddr != want.RaftAddr || have.APIAddr != want.APIAddr ||
 		have.GossipAddr != want.GossipAddr || have.Version != want.Version || have.Capacity != want.Capacity ||
-		have.Hypervisor != want.Hypervisor || !maps.Equal(have.Labels, want.Labels)
+		have.Hypervisor != want.Hypervisor || !maps.Equal(have.Labels, want.Labels) ||
+		!slices.Equal(have.Networks, want.Networks)
 }

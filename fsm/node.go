@@ -1,6 +1,9 @@
 package fsm
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // RegisterNode records a node's identity, addresses and capacity as gossip
 // published them. The leader proposes it when a member appears or its metadata
@@ -68,6 +71,7 @@ func applyRegisterNode(s *state, c *RegisterNode, _ uint64) error {
 		n.JoinedAt, n.StatusSince = c.At, c.At
 	}
 	n.Labels = cloneMap(n.Labels)
+	n.Networks = slices.Clone(n.Networks)
 	s.nodes[n.ID] = &n
 	return nil
 }

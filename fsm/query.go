@@ -1,6 +1,9 @@
 package fsm
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // The query methods return copies, so callers may keep and change them freely.
 
@@ -184,6 +187,7 @@ func (f *FSM) Fits(nodeID string, spec VMSpec) error {
 func cloneNode(n *Node) Node {
 	c := *n
 	c.Labels = cloneMap(n.Labels)
+	c.Networks = slices.Clone(n.Networks)
 	return c
 }
 

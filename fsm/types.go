@@ -48,7 +48,9 @@ type Node struct {
 	Capacity   Capacity          `json:"capacity"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	Hypervisor HypervisorInfo    `json:"hypervisor"`
-	Status     NodeStatus        `json:"status"`
+	// Networks are the hypervisor networks active on the node.
+	Networks []string   `json:"networks,omitempty"`
+	Status   NodeStatus `json:"status"`
 	// StatusCause says why the status last changed ("gossip: member failed", ...).
 	StatusCause string    `json:"status_cause,omitempty"`
 	StatusSince time.Time `json:"status_since"`
@@ -86,6 +88,23 @@ type BootSource struct {
 	Disk    string `json:"disk,omitempty"`
 }
 
+// NIC is a VM's network interface: on a hypervisor network or a host bridge.
+type NIC struct {
+	Network string `json:"network,omitempty"`
+	Bridge  string `json:"bridge,omitempty"`
+	MAC     string `json:"mac,omitempty"`
+}
+
+// Restart policies: what the host does when a VM that should run stops without
+// being asked to. always: start it again, whatever stopped it; on-failure: only
+// after a crash or a kill (not after the guest powered itself off); never: leave
+// it stopped. The default is always.
+const (
+	RestartAlways    = "always"
+	RestartOnFailure = "on-failure"
+	RestartNever     = "never"
+)
+
 // VMSpec is what the user asks for.
 type VMSpec struct {
 	Name      string            `json:"name"`
@@ -93,7 +112,18 @@ type VMSpec struct {
 	MemoryMiB int64             `json:"memory_mib"`
 	DiskGiB   int64             `json:"disk_gib"`
 	Boot      *BootSource       `json:"boot,omitempty"`
+	NICs      []NIC             `json:"nics,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
+	// RestartPolicy is always, on-failure or never; empty means always.
+	RestartPolicy string `json:"restart_policy,omitempty"`
+}
+
+// EffectiveRestartPolicy is the spec's restart policy with the default applied.
+func (s VMSpec) EffectiveRestartPolicy() string {
+	if s.RestartPolicy == "" {
+		return RestartAlways
+	}
+	return s.RestartPolicy
 }
 
 // VM is a virtual machine record: the user's spec and intent, where it is placed,
@@ -112,12 +142,17 @@ type VM struct {
 	RestartSeq         uint64 `json:"restart_seq"`
 	ReportedRestartSeq uint64 `json:"reported_restart_seq"`
 	// State is the observed state: pending, scheduled, or what the host reported.
-	State      VMState   `json:"state"`
-	Error      string    `json:"error,omitempty"`
-	Placement  string    `json:"placement,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-	ReportedAt time.Time `json:"reported_at,omitempty"`
+	State VMState `json:"state"`
+	Error string  `json:"error,omitempty"`
+	// Crashes counts the times the host found the VM dead without having been
+	// asked to stop it; LastCrash says how ("destroyed", "crashed").
+	Crashes     uint64    `json:"crashes,omitempty"`
+	LastCrash   string    `json:"last_crash,omitempty"`
+	LastCrashAt time.Time `json:"last_crash_at,omitempty"`
+	Placement   string    `json:"placement,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	ReportedAt  time.Time `json:"reported_at,omitempty"`
 	// Index is the Raft index of the last change to this record.
 	Index uint64 `json:"index"`
 }

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"fmt"
 	"regexp"
 )
 
@@ -14,7 +15,10 @@ const (
 	MaxMemoryMiB     = 16 << 20 // 16 TiB
 	MaxDiskGiB       = 1 << 20  // 1 PiB
 	MaxPathLen       = 4096
+	MaxNICs          = 16
 )
+
+var macRE = regexp.MustCompile(`^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`)
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
 
@@ -77,6 +81,32 @@ func ValidateSpec(s VMSpec) error {
 			if len(p) > MaxPathLen {
 				return errorf(ErrInvalid, "%s is longer than %d characters", field, MaxPathLen)
 			}
+		}
+	}
+	switch s.RestartPolicy {
+	case "", RestartAlways, RestartOnFailure, RestartNever:
+	default:
+		return errorf(ErrInvalid, "restart_policy %q: use always, on-failure or never", s.RestartPolicy)
+	}
+	if len(s.NICs) > MaxNICs {
+		return errorf(ErrInvalid, "nics has %d entries, at most %d are allowed", len(s.NICs), MaxNICs)
+	}
+	for i, nic := range s.NICs {
+		if (nic.Network == "") == (nic.Bridge == "") {
+			return errorf(ErrInvalid, "nics[%d]: give either network or bridge", i)
+		}
+		if nic.Network != "" {
+			if err := ValidateName(fmt.Sprintf("nics[%d].network", i), nic.Network); err != nil {
+				return err
+			}
+		}
+		if nic.Bridge != "" {
+			if err := ValidateName(fmt.Sprintf("nics[%d].bridge", i), nic.Bridge); err != nil {
+				return err
+			}
+		}
+		if nic.MAC != "" && !macRE.MatchString(nic.MAC) {
+			return errorf(ErrInvalid, "nics[%d].mac %q is not a MAC address like 52:54:00:12:34:56", i, nic.MAC)
 		}
 	}
 	return ValidateLabels("labels", s.Labels)

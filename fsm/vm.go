@@ -1,6 +1,9 @@
 package fsm
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // CreateVM adds a VM. The proposer picks the ID and the time. The leader may fill
 // in Node with a placement; Apply takes it only if the VM still fits there, and
@@ -55,13 +58,16 @@ type PlaceVM struct {
 // ReportVM is a host reporting what its hypervisor shows for a VM. It is accepted
 // only from the VM's assigned node at the VM's current generation.
 type ReportVM struct {
-	ID         string    `json:"id"`
-	Node       string    `json:"node"`
-	Generation uint64    `json:"generation"`
-	State      VMState   `json:"state"`
-	RestartSeq uint64    `json:"restart_seq"`
-	Error      string    `json:"error,omitempty"`
-	At         time.Time `json:"at"`
+	ID         string  `json:"id"`
+	Node       string  `json:"node"`
+	Generation uint64  `json:"generation"`
+	State      VMState `json:"state"`
+	RestartSeq uint64  `json:"restart_seq"`
+	Error      string  `json:"error,omitempty"`
+	// Crash, when set, records that the host found the VM dead without having
+	// been asked to stop it, and how ("destroyed", "crashed").
+	Crash string    `json:"crash,omitempty"`
+	At    time.Time `json:"at"`
 }
 
 func (CreateVM) Type() CommandType { return CmdCreateVM }
@@ -239,6 +245,10 @@ func applyReportVM(s *state, c *ReportVM, index uint64) error {
 		return errorf(ErrInvalid, "cannot report state %q", c.State)
 	}
 	vm.State, vm.Error = c.State, c.Error
+	if c.Crash != "" {
+		vm.Crashes++
+		vm.LastCrash, vm.LastCrashAt = c.Crash, c.At
+	}
 	if c.RestartSeq > vm.ReportedRestartSeq && c.RestartSeq <= vm.RestartSeq {
 		vm.ReportedRestartSeq = c.RestartSeq
 	}
@@ -256,6 +266,7 @@ func (s *state) checkVMName(id, name string) error {
 
 func cloneSpec(s VMSpec) VMSpec {
 	s.Labels = cloneMap(s.Labels)
+	s.NICs = slices.Clone(s.NICs)
 	if s.Boot != nil {
 		b := *s.Boot
 		s.Boot = &b
@@ -273,6 +284,11 @@ func (s *state) fits(nodeID string, spec VMSpec) error {
 	}
 	if n.Status != NodeAlive {
 		return errorf(ErrState, "node %q is %s, not alive", n.Name, n.Status)
+	}
+	for _, nic := range spec.NICs {
+		if nic.Network != "" && !slices.Contains(n.Networks, nic.Network) {
+			return errorf(ErrState, "node %q has no network %q", n.Name, nic.Network)
+		}
 	}
 	return s.hasRoom(nodeID, spec)
 }

@@ -33,7 +33,7 @@ const (
 	StatePaused  DomainState = "paused"
 	StateStopped DomainState = "stopped"
 	// StateCrashed: the guest died without being asked to (crash, destroyed behind
-	// the agent's back).
+	// the agent's back). A guest that powered itself off is StateStopped.
 	StateCrashed DomainState = "crashed"
 )
 
@@ -43,6 +43,14 @@ type BootSource struct {
 	Initrd  string
 	Cmdline string
 	Disk    string
+}
+
+// NIC is one network interface: on a hypervisor network, or on a host bridge.
+type NIC struct {
+	Network string
+	Bridge  string
+	// MAC is optional; the hypervisor picks one when empty.
+	MAC string
 }
 
 // DomainSpec is everything a driver needs to define and start a domain.
@@ -57,6 +65,7 @@ type DomainSpec struct {
 	MemoryMiB  int64
 	DiskGiB    int64
 	Boot       *BootSource
+	NICs       []NIC
 	Labels     map[string]string
 }
 
@@ -78,6 +87,9 @@ type Capacity struct {
 	MemoryMiB     int64
 	FreeMemoryMiB int64
 	DiskGiB       int64
+	// Networks are the hypervisor networks that are active on the host; a VM
+	// whose NIC names a network is only placed where it exists.
+	Networks []string
 }
 
 // Stats are a domain's counters at one moment.

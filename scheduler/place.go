@@ -13,6 +13,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -105,6 +106,11 @@ func reject(n fsm.Node, c Candidate, spec fsm.VMSpec) string {
 		return fmt.Sprintf("%d MiB free, needs %d", c.FreeMemoryMiB, spec.MemoryMiB)
 	case c.FreeVCPUs < spec.VCPUs:
 		return fmt.Sprintf("%d vCPUs free, needs %d", c.FreeVCPUs, spec.VCPUs)
+	}
+	for _, nic := range spec.NICs {
+		if nic.Network != "" && !slices.Contains(n.Networks, nic.Network) {
+			return fmt.Sprintf("no network %q", nic.Network)
+		}
 	}
 	return ""
 }

@@ -178,3 +178,18 @@ func TestPlace_AgreesWithFSM(t *testing.T) {
 		}
 	}
 }
+
+func TestPlace_OnlyOnNodesWithTheNetwork(t *testing.T) {
+	st := &fakeState{nodes: []fsm.Node{
+		{ID: "a", Name: "node-a", Status: fsm.NodeAlive, Capacity: fsm.Capacity{VCPUs: 8, MemoryMiB: 8192}},
+		{ID: "b", Name: "node-b", Status: fsm.NodeAlive, Networks: []string{"lab"}, Capacity: fsm.Capacity{VCPUs: 8, MemoryMiB: 1024}},
+	}}
+	spec := fsm.VMSpec{Name: "vm", VCPUs: 1, MemoryMiB: 256, DiskGiB: 1, NICs: []fsm.NIC{{Network: "lab"}}}
+	d := Place(st, spec)
+	if d.Node != "b" {
+		t.Fatalf("placed on %q, want node-b, the only one with network lab: %s", d.NodeName, d.Reason)
+	}
+	if d.Candidates[0].Rejected != `no network "lab"` {
+		t.Fatalf("node-a rejected for %q", d.Candidates[0].Rejected)
+	}
+}

@@ -24,6 +24,13 @@ type BootSource struct {
 	Disk    string `json:"disk,omitempty"`
 }
 
+// NIC is a VM's network interface: on a hypervisor network or a host bridge.
+type NIC struct {
+	Network string `json:"network,omitempty"`
+	Bridge  string `json:"bridge,omitempty"`
+	MAC     string `json:"mac,omitempty"`
+}
+
 // VMRequest is the body of POST /api/v1/vms and PUT /api/v1/vms/{id}.
 type VMRequest struct {
 	Name      string            `json:"name"`
@@ -31,7 +38,10 @@ type VMRequest struct {
 	MemoryMiB int64             `json:"memory_mib"`
 	DiskGiB   int64             `json:"disk_gib"`
 	Boot      *BootSource       `json:"boot,omitempty"`
+	NICs      []NIC             `json:"nics,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
+	// RestartPolicy is always (default), on-failure or never.
+	RestartPolicy string `json:"restart_policy,omitempty"`
 }
 
 // VM is a VM as the API shows it.
@@ -41,9 +51,11 @@ type VM struct {
 	VCPUs        int               `json:"vcpus"`
 	MemoryMiB    int64             `json:"memory_mib"`
 	DiskGiB      int64             `json:"disk_gib"`
-	Boot         *BootSource       `json:"boot,omitempty"`
-	Labels       map[string]string `json:"labels,omitempty"`
-	DesiredState string            `json:"desired_state"`
+	Boot          *BootSource       `json:"boot,omitempty"`
+	NICs          []NIC             `json:"nics,omitempty"`
+	Labels        map[string]string `json:"labels,omitempty"`
+	RestartPolicy string            `json:"restart_policy"`
+	DesiredState  string            `json:"desired_state"`
 	// State is pending (not placed), scheduled (placed, host has not reported yet),
 	// running, stopped, paused or error.
 	State string `json:"state"`
@@ -53,8 +65,13 @@ type VM struct {
 	Generation uint64    `json:"generation"`
 	Error      string    `json:"error,omitempty"`
 	Placement  string    `json:"placement,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	// Crashes counts the times the host found the VM dead without being asked
+	// to stop it; LastCrash says how ("destroyed", "crashed").
+	Crashes     uint64     `json:"crashes"`
+	LastCrash   string     `json:"last_crash,omitempty"`
+	LastCrashAt *time.Time `json:"last_crash_at,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
 // Capacity is a node's size.
@@ -85,6 +102,7 @@ type Node struct {
 	Allocated   Capacity          `json:"allocated"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Hypervisor  Hypervisor        `json:"hypervisor"`
+	Networks    []string          `json:"networks"`
 	VMs         int               `json:"vms"`
 	JoinedAt    time.Time         `json:"joined_at"`
 }

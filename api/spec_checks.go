@@ -1,0 +1,80 @@
+package api
+
+import (
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/novacron/novacron/fsm"
+)
+
+// checkSpec validates a VM spec on its own (fsm.ValidateSpec) and against the
+// cluster, so a spec no host could run is refused with a 4xx before anything
+// reaches Raft or a hypervisor: more vCPUs or memory than the largest node has, a
+// network that no node has, a boot file that does not exist.
+func (s *Server) checkSpec(spec fsm.VMSpec) error {
+	if err := fsm.ValidateSpec(spec); err != nil {
+		return err
+	}
+	nodes := s.state.Nodes()
+	var live []fsm.Node
+	for _, n := range nodes {
+		if n.Status != fsm.NodeLeft {
+			live = append(live, n)
+		}
+	}
+	if len(live) > 0 {
+		var maxCPU int
+		var maxMem int64
+		networks := map[string]bool{}
+		for _, n := range live {
+			maxCPU = max(maxCPU, n.Capacity.VCPUs)
+			maxMem = max(maxMem, n.Capacity.MemoryMiB)
+			for _, net := range n.Networks {
+				networks[net] = true
+			}
+		}
+		if spec.VCPUs > maxCPU {
+			return invalidf("vcpus %d is more than any node has (the largest has %d)", spec.VCPUs, maxCPU)
+		}
+		if spec.MemoryMiB > maxMem {
+			return invalidf("memory_mib %d is more than any node has (the largest has %d MiB)", spec.MemoryMiB, maxMem)
+		}
+		for i, nic := range spec.NICs {
+			if nic.Network != "" && !networks[nic.Network] {
+				return invalidf("nics[%d].network %q does not exist on any node (known networks: %s)", i, nic.Network, knownList(networks))
+			}
+		}
+	}
+	if s.cfg.CheckBootFiles && spec.Boot != nil {
+		b := spec.Boot
+		for _, f := range []struct{ field, path string }{{"boot.kernel", b.Kernel}, {"boot.initrd", b.Initrd}, {"boot.disk", b.Disk}} {
+			if f.path == "" {
+				continue
+			}
+			if !strings.HasPrefix(f.path, "/") {
+				return invalidf("%s %q must be an absolute path", f.field, f.path)
+			}
+			info, err := os.Stat(f.path)
+			if err != nil {
+				return invalidf("%s %q does not exist or cannot be read: %v", f.field, f.path, err)
+			}
+			if !info.Mode().IsRegular() {
+				return invalidf("%s %q is not a regular file", f.field, f.path)
+			}
+		}
+	}
+	return nil
+}
+
+func knownList(set map[string]bool) string {
+	if len(set) == 0 {
+		return "none"
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
