@@ -46,11 +46,11 @@ type VMRequest struct {
 
 // VM is a VM as the API shows it.
 type VM struct {
-	ID           string            `json:"id"`
-	Name         string            `json:"name"`
-	VCPUs        int               `json:"vcpus"`
-	MemoryMiB    int64             `json:"memory_mib"`
-	DiskGiB      int64             `json:"disk_gib"`
+	ID            string            `json:"id"`
+	Name          string            `json:"name"`
+	VCPUs         int               `json:"vcpus"`
+	MemoryMiB     int64             `json:"memory_mib"`
+	DiskGiB       int64             `json:"disk_gib"`
 	Boot          *BootSource       `json:"boot,omitempty"`
 	NICs          []NIC             `json:"nics,omitempty"`
 	Labels        map[string]string `json:"labels,omitempty"`
@@ -60,11 +60,11 @@ type VM struct {
 	// running, stopped, paused or error.
 	State string `json:"state"`
 	// Node is the assigned node's ID ("" while pending); NodeName its name.
-	Node       string    `json:"node"`
-	NodeName   string    `json:"node_name,omitempty"`
-	Generation uint64    `json:"generation"`
-	Error      string    `json:"error,omitempty"`
-	Placement  string    `json:"placement,omitempty"`
+	Node       string `json:"node"`
+	NodeName   string `json:"node_name,omitempty"`
+	Generation uint64 `json:"generation"`
+	Error      string `json:"error,omitempty"`
+	Placement  string `json:"placement,omitempty"`
 	// Crashes counts the times the host found the VM dead without being asked
 	// to stop it; LastCrash says how ("destroyed", "crashed").
 	Crashes     uint64     `json:"crashes"`
