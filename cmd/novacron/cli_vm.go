@@ -34,6 +34,9 @@ type vmCreateFlags struct {
 	initrd   string
 	cmdline  string
 	bootDisk string
+	networks []string
+	bridges  []string
+	restart  string
 	wait     bool
 	timeout  time.Duration
 }
@@ -101,6 +104,9 @@ error state or does not run within --timeout.`,
 	f.StringVar(&fl.initrd, "initrd", "", "initrd path on the host (needs --kernel)")
 	f.StringVar(&fl.cmdline, "cmdline", "", "kernel command line (needs --kernel)")
 	f.StringVar(&fl.bootDisk, "boot-disk", "", "boot disk image path on the host (instead of --kernel)")
+	f.StringArrayVar(&fl.networks, "network", nil, "a NIC on this hypervisor network (repeatable)")
+	f.StringArrayVar(&fl.bridges, "bridge", nil, "a NIC on this host bridge (repeatable)")
+	f.StringVar(&fl.restart, "restart-policy", "", "always (default), on-failure or never: what the host does when the VM stops unasked")
 	f.BoolVar(&fl.wait, "wait", false, "wait until the VM is running")
 	f.DurationVar(&fl.timeout, "timeout", 60*time.Second, "how long --wait waits")
 	return cmd
@@ -108,7 +114,13 @@ error state or does not run within --timeout.`,
 
 // request builds the API request from the flags, refusing contradictory ones.
 func (fl *vmCreateFlags) request(name string) (client.VMRequest, error) {
-	req := client.VMRequest{Name: name, VCPUs: fl.vcpus, MemoryMiB: fl.memory, DiskGiB: fl.disk}
+	req := client.VMRequest{Name: name, VCPUs: fl.vcpus, MemoryMiB: fl.memory, DiskGiB: fl.disk, RestartPolicy: fl.restart}
+	for _, n := range fl.networks {
+		req.NICs = append(req.NICs, client.NIC{Network: n})
+	}
+	for _, b := range fl.bridges {
+		req.NICs = append(req.NICs, client.NIC{Bridge: b})
+	}
 	labels, err := parseLabels(fl.labels)
 	if err != nil {
 		return req, err
@@ -270,6 +282,11 @@ func (a *app) printVM(vm *client.VM) error {
 	f.add("Memory", formatMiB(vm.MemoryMiB))
 	f.add("Disk", formatGiB(vm.DiskGiB))
 	f.add("Boot", describeBoot(vm.Boot))
+	f.add("NICs", describeNICs(vm.NICs))
+	f.add("Restart", vm.RestartPolicy)
+	if vm.Crashes > 0 {
+		f.add("Crashes", fmt.Sprintf("%d (last: %s at %s)", vm.Crashes, vm.LastCrash, formatTime(derefTime(vm.LastCrashAt))))
+	}
 	f.add("Created", formatTime(vm.CreatedAt))
 	f.add("Updated", formatTime(vm.UpdatedAt))
 	if err := f.flush(); err != nil {
@@ -352,4 +369,25 @@ func newVMActionCommand(a *app, act vmAction) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// describeNICs shows a VM's NICs on one line.
+func describeNICs(nics []client.NIC) string {
+	parts := make([]string, 0, len(nics))
+	for _, n := range nics {
+		switch {
+		case n.Network != "":
+			parts = append(parts, "network "+n.Network)
+		default:
+			parts = append(parts, "bridge "+n.Bridge)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
