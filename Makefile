@@ -6,7 +6,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/novacron/novacron/internal/version.Version=$(VERSION)
 TAGS    := libvirt_dlopen
 
-.PHONY: help build run test test-short bench vet fmt clean
+.PHONY: help build run deps test test-short bench vet fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,7 +23,11 @@ vet: ## go vet every package
 fmt: ## check that every Go file is gofmt-formatted
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
-test: build vet fmt ## run every test: unit, in-process clusters, real processes
+deps: ## as root: install what the libvirt tests need (Debian packages, guest image)
+	@if [ "$$(id -u)" = 0 ]; then deploy/lab/lab.sh deps; \
+	else echo "not root: the tests that need libvirt and QEMU will skip (run make test as root to run them)"; fi
+
+test: deps build vet fmt ## run every test: unit, in-process clusters, real processes, real libvirt hosts
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m ./...
 
 test-short: ## the fast tests only (no real-process cluster)
@@ -34,3 +38,11 @@ bench: build ## measure raft baseline vs NovaCron API; see docs/BENCHMARKS.md
 
 clean: ## remove build output
 	rm -rf bin
+
+.PHONY: lab lab-down
+
+lab: build ## start a local lab: N libvirt hosts, one agent each (root; HOSTS=N, default 3)
+	@deploy/lab/lab.sh up $(if $(HOSTS),--hosts $(HOSTS))
+
+lab-down: ## stop the lab and remove everything it started
+	@deploy/lab/lab.sh down

@@ -18,6 +18,7 @@ import (
 	"github.com/novacron/novacron/api"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/hypervisor/libvirt"
 	"github.com/novacron/novacron/hypervisor/sim"
 	"github.com/novacron/novacron/internal/ids"
 	"github.com/novacron/novacron/internal/logadapt"
@@ -87,7 +88,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	}
 	defer dataDir.Close()
 
-	driver, err := newDriver(f)
+	driver, err := newDriver(f, logger)
 	if err != nil {
 		return err
 	}
@@ -126,7 +127,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 		return err
 	}
 
-	apiServer := api.New(api.Config{NodeName: f.Name}, agent, agent.FSM(), logger)
+	apiServer := api.New(api.Config{NodeName: f.Name, CheckBootFiles: f.Hypervisor == "libvirt"}, agent, agent.FSM(), logger)
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", agent.InternalHandler())
 	mux.Handle("/", apiServer.Handler())
@@ -158,13 +159,17 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	return err
 }
 
-func newDriver(f *agentFlags) (hypervisor.Driver, error) {
-	switch f.Hypervisor {
-	case "sim":
-		return sim.New(sim.Config{Name: f.Name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB}), nil
-	default:
-		return nil, &usageError{err: fmt.Errorf("--hypervisor %s: the libvirt driver is not part of this build yet; use --hypervisor sim", f.Hypervisor)}
+func newDriver(f *agentFlags, logger *slog.Logger) (hypervisor.Driver, error) {
+	if f.Hypervisor == "libvirt" {
+		d, err := libvirt.New(libvirt.Config{URI: f.LibvirtURI, VirtType: f.VirtType, HostName: f.Name, Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("libvirt hypervisor at %s: %w", f.LibvirtURI, err)
+		}
+		logger.Info("libvirt hypervisor connected", "uri", f.LibvirtURI, "virt_type", d.VirtType())
+		return d, nil
 	}
+	return sim.New(sim.Config{Name: f.Name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB,
+		Networks: []string{"default"}}), nil
 }
 
 func isLoopback(ip string) bool {

@@ -30,6 +30,8 @@ type agentFlags struct {
 	BootstrapExpect int
 	Voters          int
 	Hypervisor      string
+	LibvirtURI      string
+	VirtType        string
 	BootstrapToken  string
 	BootstrapFile   string
 	GossipKey       string
@@ -53,6 +55,8 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.BootstrapExpect, "bootstrap-expect", 0, "bootstrap a new cluster once this many nodes with the same value have met")
 	fs.IntVar(&f.Voters, "voters", 3, "number of Raft voters the cluster keeps (3 or 5); other nodes are non-voters")
 	fs.StringVar(&f.Hypervisor, "hypervisor", "sim", "hypervisor driver: sim or libvirt")
+	fs.StringVar(&f.LibvirtURI, "libvirt-uri", "qemu:///system", "libvirt connection URI (libvirt hypervisor)")
+	fs.StringVar(&f.VirtType, "virt-type", "auto", "domain type: kvm, qemu (TCG emulation) or auto (kvm when it really works)")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
 	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
 	fs.StringVar(&f.GossipKey, "gossip-key", "", "base64 key (16, 24 or 32 bytes) that encrypts gossip")
@@ -180,6 +184,12 @@ func (f *agentFlags) validate() error {
 	}
 	if f.Hypervisor != "sim" && f.Hypervisor != "libvirt" {
 		errs = append(errs, fmt.Errorf("--hypervisor must be sim or libvirt, got %q", f.Hypervisor))
+	}
+	if f.VirtType != "kvm" && f.VirtType != "qemu" && f.VirtType != "auto" {
+		errs = append(errs, fmt.Errorf("--virt-type must be kvm, qemu or auto, got %q", f.VirtType))
+	}
+	if f.LibvirtURI == "" {
+		errs = append(errs, errors.New("--libvirt-uri must not be empty"))
 	}
 	if f.BootstrapToken != "" && f.BootstrapFile != "" {
 		errs = append(errs, errors.New("give --bootstrap-token or --bootstrap-token-file, not both"))

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -41,6 +42,8 @@ type Config struct {
 	DiskGiB   int64
 	// Labels are reported by Labels, with "hypervisor"="sim" added.
 	Labels map[string]string
+	// Networks are the network names the host reports in its Capacity.
+	Networks []string
 	// EventBuffer is the capacity of the Events channel; events beyond it are
 	// dropped, as the driver contract allows.
 	EventBuffer int
@@ -131,7 +134,7 @@ func (d *Driver) Capacity(ctx context.Context) (hypervisor.Capacity, error) {
 	}
 	return hypervisor.Capacity{
 		VCPUs: d.cfg.VCPUs, MemoryMiB: d.cfg.MemoryMiB, DiskGiB: d.cfg.DiskGiB,
-		FreeMemoryMiB: d.freeMemoryLocked(),
+		FreeMemoryMiB: d.freeMemoryLocked(), Networks: slices.Clone(d.cfg.Networks),
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func TestNew_Defaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := hypervisor.Capacity{VCPUs: 8, MemoryMiB: 16384, FreeMemoryMiB: 16384, DiskGiB: 200}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("capacity %+v, want %+v", c, want)
 	}
 	if d.Name() != "sim" || d.URI() != "sim://" {

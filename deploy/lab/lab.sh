@@ -1,0 +1,801 @@
+#!/usr/bin/env bash
+# lab.sh: a local multi-host NovaCron lab on one machine.
+#
+# Every lab host is a libvirtd (with its own virtlogd) in a mount namespace of its
+# own, over its own /run/libvirt, /var/lib/libvirt, /var/cache/libvirt,
+# /var/log/libvirt and /etc/libvirt, plus one `novacron agent` that drives it
+# through the libvirt driver. Guests boot a tiny cached kernel + busybox initramfs
+# that prints `tick N` every second on its serial console.
+#
+#   lab.sh up [--hosts N] [--no-agents]
+#                           start N hosts (default 3) and their agents; prints env lines
+#   lab.sh down             stop and remove everything the lab started (keeps the cache)
+#   lab.sh status           hosts, libvirtd state, domains, agents
+#   lab.sh env              print the env lines again
+#   lab.sh smoke            boot one guest on every host with virsh alone, check it ticks
+#
+# Run as root. State lives in $NOVACRON_LAB_DIR (default /var/lib/novacron-lab), the
+# guest image in $NOVACRON_LAB_CACHE (default /var/cache/novacron-lab). Progress goes
+# to stderr, the env lines of `up` and `env` to stdout: eval "$(lab.sh up)".
+set -euo pipefail
+
+LAB=${NOVACRON_LAB_DIR:-/var/lib/novacron-lab}
+CACHE=${NOVACRON_LAB_CACHE:-/var/cache/novacron-lab}
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+
+readonly DEFAULT_HOSTS=3
+readonly LIBVIRT_DEADLINE=90 # seconds for a fresh libvirtd to answer (it probes QEMU first)
+readonly CLUSTER_DEADLINE=90 # seconds for the agents to elect a leader
+readonly STOP_DEADLINE=10    # seconds between SIGTERM and SIGKILL
+readonly SMOKE_DEADLINE=60   # seconds for a smoke guest to print its ticks
+readonly GOSSIP_BASE=7946 RAFT_BASE=7947 HTTP_BASE=8090 PORT_STRIDE=10
+readonly APT_PACKAGES=(qemu-system-x86 libvirt-daemon-system libvirt-clients busybox-static cpio iproute2 iptables curl)
+# The folders each host gets its own copy of, as "HOSTDIR subfolder:mount point".
+readonly HOST_MOUNTS=(run:/run/libvirt lib:/var/lib/libvirt cache:/var/cache/libvirt log:/var/log/libvirt etc:/etc/libvirt)
+
+# ---------------------------------------------------------------- messages
+
+log() { printf 'lab: %s\n' "$*" >&2; }
+die() {
+	printf 'lab: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# ---------------------------------------------------------------- paths
+
+host_name() { printf 'host%d' "$1"; }
+host_dir() { printf '%s/hosts/host%d' "$LAB" "$1"; }
+host_sock() { printf '%s/run/libvirt-sock' "$(host_dir "$1")"; }
+host_uri() { printf 'qemu+unix:///system?socket=%s' "$(host_sock "$1")"; }
+gossip_port() { echo $((GOSSIP_BASE + PORT_STRIDE * ($1 - 1))); }
+raft_port() { echo $((RAFT_BASE + PORT_STRIDE * ($1 - 1))); }
+http_port() { echo $((HTTP_BASE + $1)); }
+
+# lab_hosts prints the numbers of the hosts the lab has folders for, in order.
+lab_hosts() {
+	local d
+	[[ -d $LAB/hosts ]] || return 0
+	for d in "$LAB"/hosts/host*; do
+		[[ -d $d ]] && printf '%s\n' "${d##*/host}"
+	done | sort -n
+}
+
+# ---------------------------------------------------------------- processes
+
+# running PID: true when the process exists and is not a zombie.
+running() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat%% *} != Z ]]
+}
+
+# pid_alive PIDFILE: true when the file names a running process.
+pid_alive() {
+	local pid
+	[[ -s $1 ]] || return 1
+	pid=$(<"$1")
+	[[ $pid =~ ^[0-9]+$ ]] && running "$pid"
+}
+
+# cmdline_of PID: the command line with spaces between the arguments.
+cmdline_of() {
+	local c
+	c=$({ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null) || return 1
+	printf '%s' "$c"
+}
+
+# agent_pids I: pids of novacron agents that use host I's data dir.
+agent_pids() {
+	local p dir c
+	dir="$(host_dir "$1")/agent"
+	for p in /proc/[0-9]*; do
+		c=$(cmdline_of "${p#/proc/}") || continue
+		[[ $c == *" agent "* && $c == *"--data-dir $dir "* ]] && printf '%s\n' "${p#/proc/}"
+	done
+	return 0
+}
+
+# ns_pids I: pids of every process that lives in host I's mount namespace
+# (libvirtd, virtlogd, QEMU): the ones whose mount table has host I's /run/libvirt
+# bind mount. The mount's source path may be shown relative to its file system,
+# so it must be a suffix of the real path.
+ns_pids() {
+	local p src want
+	want=$(realpath -m "$(host_dir "$1")/run")
+	for p in /proc/[0-9]*; do
+		src=$(awk '$5 == "/run/libvirt" { print $4; exit }' "$p/mountinfo" 2>/dev/null) || continue
+		[[ -n $src && $src != / && $want == *"$src" ]] && printf '%s\n' "${p#/proc/}"
+	done
+	return 0
+}
+
+# alive PID...: prints the pids that still run.
+alive() {
+	local p
+	for p in "$@"; do
+		running "$p" && printf '%s\n' "$p"
+	done
+	return 0
+}
+
+# wait_gone DEADLINE PID...: poll until the processes are gone; false at the deadline.
+wait_gone() {
+	local deadline=$((SECONDS + $1))
+	shift
+	while [[ -n $(alive "$@") ]]; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.2
+	done
+}
+
+# stop_pids NAME PID...: SIGTERM, then SIGKILL to whatever is left after the deadline.
+stop_pids() {
+	local what=$1 left
+	shift
+	(($# > 0)) || return 0
+	kill -TERM "$@" 2>/dev/null || true
+	wait_gone "$STOP_DEADLINE" "$@" && return 0
+	left=$(alive "$@" | paste -sd' ' -)
+	log "$what did not stop on SIGTERM within ${STOP_DEADLINE}s: SIGKILL $left"
+	# shellcheck disable=SC2086 # a list of pids
+	kill -KILL $left 2>/dev/null || true
+	wait_gone "$STOP_DEADLINE" "$@" || true
+}
+
+# ---------------------------------------------------------------- prerequisites
+
+require_root() {
+	((EUID == 0)) || die "run me as root (sudo $0 $1): the lab starts libvirtd and mounts folders"
+}
+
+# busybox_is_static: the guest needs a busybox that runs without shared libraries.
+busybox_is_static() {
+	local bb out
+	bb=$(command -v busybox) || return 1
+	out=$(LC_ALL=C ldd "$bb" 2>&1 || true)
+	[[ $out == *"not a dynamic executable"* || $out == *"statically linked"* ]]
+}
+
+# missing_tools prints the commands the lab needs that are not installed.
+missing_tools() {
+	local c
+	for c in qemu-system-x86_64 libvirtd virtlogd virsh busybox cpio gzip unshare ip curl; do
+		PATH=$PATH:/usr/sbin:/sbin command -v "$c" >/dev/null || printf '%s\n' "$c"
+	done
+	if command -v busybox >/dev/null && ! busybox_is_static; then
+		printf '%s\n' "busybox (static: the installed one is dynamic)"
+	fi
+}
+
+APT_UPDATED=no
+apt_update_once() {
+	[[ $APT_UPDATED == yes ]] && return 0
+	log "apt-get update"
+	DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+	APT_UPDATED=yes
+}
+
+ensure_packages() {
+	local missing
+	missing=$(missing_tools)
+	[[ -z $missing ]] && return 0
+	if ! command -v apt-get >/dev/null; then
+		die "missing commands, and no apt-get to install them: $(echo "$missing" | paste -sd, -)"$'\n'"install the packages that provide them (Debian: ${APT_PACKAGES[*]})"
+	fi
+	log "missing: $(echo "$missing" | paste -sd, -); installing ${APT_PACKAGES[*]}"
+	apt_update_once
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}" >&2
+	missing=$(missing_tools)
+	[[ -z $missing ]] || die "still missing after apt-get install: $(echo "$missing" | paste -sd, -)"
+}
+
+# ---------------------------------------------------------------- the guest image
+
+# kernel_packages prints candidate kernel packages, best first: the cloud kernel
+# (small, no firmware), then the generic one, each unsigned first.
+kernel_packages() {
+	local meta real
+	for meta in linux-image-cloud-amd64 linux-image-amd64; do
+		real=$(apt-cache depends "$meta" 2>/dev/null | awk '!found && $1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; found = 1 }' || true)
+		[[ -n $real ]] || continue
+		printf '%s\n' "$real-unsigned" "$real"
+	done
+}
+
+# has_candidate PKG: apt knows a version of PKG it can download.
+has_candidate() {
+	local policy
+	policy=$(apt-cache policy "$1" 2>/dev/null || true)
+	[[ $policy =~ Candidate:\ [^\(] ]]
+}
+
+# fetch_kernel DIR: download and unpack a kernel package into DIR, print the vmlinuz path.
+fetch_kernel() {
+	local dir=$1 pkg try
+	for try in 1 2; do
+		while read -r pkg; do
+			has_candidate "$pkg" || continue
+			log "downloading kernel package $pkg"
+			if (cd "$dir" && apt-get download -q "$pkg" >&2 2>&1); then
+				dpkg -x "$dir"/"$pkg"_*.deb "$dir/root"
+				find "$dir/root/boot" -name 'vmlinuz-*' -print -quit
+				return 0
+			fi
+		done < <(kernel_packages)
+		((try == 1)) && apt_update_once
+	done
+	die "no kernel package found (tried: $(kernel_packages | paste -sd, -)); is apt configured?"
+}
+
+# write_init FILE: the guest's /init.
+write_init() {
+	cat >"$1" <<'EOF'
+#!/bin/busybox sh
+# NovaCron lab guest: print `tick N` every second, forever. N restarting at 1
+# means the guest rebooted.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "novacron lab guest: init started"
+# The console is ttyS0 when booted with console=ttyS0; otherwise write there too.
+also_ttys0=no
+case " $(cat /proc/cmdline) " in
+*" console=ttyS0"*) ;;
+*) [ -c /dev/ttyS0 ] && also_ttys0=yes ;;
+esac
+n=0
+while true; do
+	n=$((n + 1))
+	echo "tick $n"
+	if [ "$also_ttys0" = yes ]; then echo "tick $n" >/dev/ttyS0; fi
+	sleep 1
+done
+EOF
+	chmod 0755 "$1"
+}
+
+# build_guest caches $CACHE/vmlinuz and $CACHE/initrd.img, each built once.
+build_guest() {
+	local work vmlinuz bb
+	[[ -s $CACHE/vmlinuz && -s $CACHE/initrd.img ]] && return 0
+	mkdir -p "$CACHE"
+	work=$(mktemp -d "$CACHE/build.XXXXXX")
+	# shellcheck disable=SC2064 # expand now: $work is local
+	trap "rm -rf '$work'" EXIT
+	if [[ ! -s $CACHE/vmlinuz ]]; then
+		mkdir -p "$work/kernel"
+		vmlinuz=$(fetch_kernel "$work/kernel")
+		[[ -n $vmlinuz && -s $vmlinuz ]] || die "the kernel package has no boot/vmlinuz-*"
+		cp "$vmlinuz" "$CACHE/vmlinuz.tmp" && mv "$CACHE/vmlinuz.tmp" "$CACHE/vmlinuz"
+		log "kernel: $CACHE/vmlinuz (from ${vmlinuz##*/})"
+	fi
+	if [[ ! -s $CACHE/initrd.img ]]; then
+		bb=$(command -v busybox)
+		mkdir -p "$work/initrd/bin" "$work/initrd/dev" "$work/initrd/proc" "$work/initrd/sys"
+		cp "$bb" "$work/initrd/bin/busybox"
+		mknod -m 600 "$work/initrd/dev/console" c 5 1 2>/dev/null || true
+		write_init "$work/initrd/init"
+		(cd "$work/initrd" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -9 >"$CACHE/initrd.img.tmp"
+		mv "$CACHE/initrd.img.tmp" "$CACHE/initrd.img"
+		log "initramfs: $CACHE/initrd.img ($(du -h "$CACHE/initrd.img" | cut -f1))"
+	fi
+	rm -rf "$work"
+	trap - EXIT
+}
+
+# ---------------------------------------------------------------- libvirt hosts
+
+# conf_set FILE KEY VALUE: set `KEY = VALUE` in a libvirt config file.
+conf_set() {
+	local file=$1 key=$2 value=$3
+	sed -i "/^[#[:space:]]*${key}[[:space:]]*=/d" "$file"
+	printf '%s = %s\n' "$key" "$value" >>"$file"
+}
+
+# prepare_host I: the host's folders and its own copy of /etc/libvirt.
+prepare_host() {
+	local dir uuid
+	dir=$(host_dir "$1")
+	# The folders libvirt's package ships and libvirtd does not create itself.
+	mkdir -p "$dir"/{run,cache,agent} "$dir"/lib/{images,boot} "$dir"/log/qemu
+	[[ -f $dir/etc/libvirtd.conf ]] && return 0
+	[[ -f /etc/libvirt/libvirtd.conf ]] || die "/etc/libvirt/libvirtd.conf is missing: is libvirt-daemon-system installed?"
+	rm -rf "${dir:?}/etc"
+	cp -a /etc/libvirt "$dir/etc"
+	# No networks, pools or domains start by themselves: all hosts share one
+	# network namespace, and the machine's own domains are not the lab's.
+	find "$dir/etc" -path '*/autostart/*' -delete
+	find "$dir/etc/qemu" -maxdepth 1 -name '*.xml' -delete
+	uuid=$(cat /proc/sys/kernel/random/uuid)
+	conf_set "$dir/etc/libvirtd.conf" host_uuid "\"$uuid\""
+	# Paths are as seen inside the host's namespace: /var/log/libvirt is $dir/log.
+	conf_set "$dir/etc/libvirtd.conf" log_outputs '"3:file:/var/log/libvirt/libvirtd.log"'
+	conf_set "$dir/etc/virtlogd.conf" log_outputs '"3:file:/var/log/libvirt/virtlogd.log"'
+	# QEMU runs as root with no security driver: the hosts share the cached kernel
+	# and initrd, and must not chown them or count owners in xattrs.
+	conf_set "$dir/etc/qemu.conf" user '"root"'
+	conf_set "$dir/etc/qemu.conf" group '"root"'
+	conf_set "$dir/etc/qemu.conf" dynamic_ownership 0
+	conf_set "$dir/etc/qemu.conf" remember_owner 0
+	conf_set "$dir/etc/qemu.conf" security_driver '"none"'
+	log "$(host_name "$1"): host_uuid $uuid"
+}
+
+# The script run inside the host's new mount namespace: $1 is the host folder,
+# the rest are "subfolder:mount point" pairs.
+# shellcheck disable=SC2016 # expanded by the inner shell
+readonly NS_SCRIPT='
+dir=$1
+shift
+for m in "$@"; do
+	mkdir -p "${m#*:}"
+	mount --bind "$dir/${m%%:*}" "${m#*:}"
+done
+virtlogd -d -p "$dir/virtlogd.pid"
+libvirtd -d -p "$dir/libvirtd.pid"
+'
+
+# seed_caps I: give host I the QEMU capabilities an earlier host probed, so its
+# libvirtd answers in a second instead of probing QEMU for ~20s. libvirt checks
+# the cache against the QEMU binary, the kernel and the CPU, and probes again
+# when they changed.
+seed_caps() {
+	local to
+	to="$(host_dir "$1")/cache/qemu/capabilities"
+	compgen -G "$CACHE/qemu-capabilities/*.xml" >/dev/null || return 0
+	compgen -G "$to/*.xml" >/dev/null && return 0
+	mkdir -p "$to"
+	cp "$CACHE"/qemu-capabilities/*.xml "$to/"
+}
+
+# save_caps I: keep host I's probed QEMU capabilities for the next hosts.
+save_caps() {
+	local from
+	from="$(host_dir "$1")/cache/qemu/capabilities"
+	compgen -G "$CACHE/qemu-capabilities/*.xml" >/dev/null && return 0
+	compgen -G "$from/*.xml" >/dev/null || return 0
+	mkdir -p "$CACHE/qemu-capabilities"
+	cp "$from"/*.xml "$CACHE/qemu-capabilities/"
+}
+
+libvirt_answers() {
+	virsh -q -c "$(host_uri "$1")" version >/dev/null 2>&1
+}
+
+# start_libvirt I: start host I's virtlogd and libvirtd unless they run.
+start_libvirt() {
+	local dir
+	dir=$(host_dir "$1")
+	if pid_alive "$dir/libvirtd.pid" && pid_alive "$dir/virtlogd.pid"; then
+		return 0
+	fi
+	if [[ -n $(ns_pids "$1") ]]; then
+		die "$(host_name "$1") is half up (processes left in its namespace: $(ns_pids "$1" | paste -sd' ' -)); run: $0 down"
+	fi
+	rm -f "$dir/libvirtd.pid" "$dir/virtlogd.pid" "$dir"/run/*-sock
+	log "$(host_name "$1"): starting libvirtd in its own mount namespace"
+	PATH=$PATH:/usr/sbin:/sbin unshare -m --propagation private \
+		bash -euc "$NS_SCRIPT" lab-host "$dir" "${HOST_MOUNTS[@]}" >>"$dir/start.log" 2>&1 ||
+		die "$(host_name "$1"): libvirtd did not start; see $dir/start.log and $dir/log/libvirtd.log"
+}
+
+# wait_libvirt I: poll until host I's libvirtd answers.
+wait_libvirt() {
+	local deadline=$((SECONDS + LIBVIRT_DEADLINE)) dir
+	dir=$(host_dir "$1")
+	until libvirt_answers "$1"; do
+		if ((SECONDS >= deadline)); then
+			tail -n 20 "$dir/log/libvirtd.log" >&2 2>/dev/null || true
+			die "$(host_name "$1"): libvirtd did not answer at $(host_uri "$1") within ${LIBVIRT_DEADLINE}s"
+		fi
+		pid_alive "$dir/libvirtd.pid" || [[ ! -s $dir/libvirtd.pid ]] ||
+			die "$(host_name "$1"): libvirtd exited; see $dir/log/libvirtd.log"
+		sleep 0.3
+	done
+}
+
+# ---------------------------------------------------------------- agents
+
+novacron_bin() {
+	local bin=${NOVACRON_BIN:-$REPO_ROOT/bin/novacron}
+	if [[ ! -x $bin ]]; then
+		[[ -z ${NOVACRON_BIN:-} ]] || die "NOVACRON_BIN=$bin is not an executable"
+		log "building $bin (make build)"
+		make -C "$REPO_ROOT" build >&2 || die "make build failed"
+	fi
+	printf '%s' "$bin"
+}
+
+token() {
+	if [[ ! -s $LAB/token ]]; then
+		mkdir -p "$LAB"
+		(
+			umask 077
+			printf 'nvc_lab_%s\n' "$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" >"$LAB/token"
+		)
+	fi
+	tr -d '\n' <"$LAB/token"
+}
+
+# start_agent I N: start host I's agent in a cluster of N unless it runs.
+start_agent() {
+	local i=$1 n=$2 dir bin j args
+	dir=$(host_dir "$i")
+	[[ -n $(agent_pids "$i") ]] && return 0
+	bin=$(novacron_bin)
+	args=(agent --name "$(host_name "$i")" --data-dir "$dir/agent" --bind 127.0.0.1
+		--gossip-port "$(gossip_port "$i")" --raft-port "$(raft_port "$i")" --http-port "$(http_port "$i")"
+		--bootstrap-expect "$n" --bootstrap-token "$(token)"
+		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu)
+	# Every agent knows every other one, so any of them can restart alone later.
+	for ((j = 1; j <= n; j++)); do
+		((j == i)) || args+=(--join "127.0.0.1:$(gossip_port "$j")")
+	done
+	log "$(host_name "$i"): starting agent (http :$(http_port "$i"), gossip :$(gossip_port "$i"), raft :$(raft_port "$i"))"
+	setsid nohup "$bin" "${args[@]}" </dev/null >>"$dir/agent.log" 2>&1 &
+	echo $! >"$dir/agent.pid"
+}
+
+healthz() {
+	curl -s --max-time 2 "http://127.0.0.1:$(http_port "$1")/healthz" 2>/dev/null || true
+}
+
+# leader_of I: the leader host I's agent reports, empty if none or no answer.
+leader_of() {
+	healthz "$1" | sed -n 's/.*"leader":"\([^"]*\)".*/\1/p'
+}
+
+agent_log_tails() {
+	local i
+	for i in $(lab_hosts); do
+		printf '\n---- tail of %s/agent.log ----\n' "$(host_dir "$i")" >&2
+		tail -n 25 "$(host_dir "$i")/agent.log" >&2 2>/dev/null || true
+	done
+}
+
+# wait_cluster N: poll until all N agents report the same leader.
+wait_cluster() {
+	local n=$1 deadline=$((SECONDS + CLUSTER_DEADLINE)) i leader l ok
+	while :; do
+		ok=yes leader=""
+		for ((i = 1; i <= n; i++)); do
+			if [[ -z $(agent_pids "$i") ]]; then
+				agent_log_tails
+				die "the agent of $(host_name "$i") exited; its log is above (clean up: $0 down)"
+			fi
+			l=$(leader_of "$i")
+			if [[ -z $l || (-n $leader && $l != "$leader") ]]; then ok=no; fi
+			leader=$l
+		done
+		if [[ $ok == yes ]]; then
+			log "cluster up: leader $leader"
+			return 0
+		fi
+		if ((SECONDS >= deadline)); then
+			agent_log_tails
+			die "no leader that all $n agents agree on within ${CLUSTER_DEADLINE}s; agent logs above (clean up: $0 down)"
+		fi
+		sleep 0.5
+	done
+}
+
+# ---------------------------------------------------------------- env lines
+
+# with_agents: the lab runs agents (`up` without --no-agents).
+with_agents() {
+	[[ $(cat "$LAB/agents" 2>/dev/null) != no ]]
+}
+
+# write_env N: $LAB/env, the lines `up` and `env` print.
+write_env() {
+	local n=$1 i
+	{
+		if with_agents; then
+			printf "export NOVACRON_ADDR='http://127.0.0.1:%s'\n" "$(http_port 1)"
+			printf "export NOVACRON_TOKEN='%s'\n" "$(token)"
+		fi
+		printf "export NOVACRON_LAB_KERNEL='%s'\n" "$CACHE/vmlinuz"
+		printf "export NOVACRON_LAB_INITRD='%s'\n" "$CACHE/initrd.img"
+		for ((i = 1; i <= n; i++)); do
+			printf '# %s libvirt URI: %s\n' "$(host_name "$i")" "$(host_uri "$i")"
+			printf "export NOVACRON_LAB_HOST%d_URI='%s'\n" "$i" "$(host_uri "$i")"
+		done
+	} >"$LAB/env.tmp"
+	mv "$LAB/env.tmp" "$LAB/env"
+}
+
+# ---------------------------------------------------------------- verbs
+
+# lab_is_up N: every host answers and every agent agrees on a leader.
+lab_is_up() {
+	local n=$1 i leader="" l
+	for ((i = 1; i <= n; i++)); do
+		libvirt_answers "$i" || return 1
+		with_agents || continue
+		[[ -n $(agent_pids "$i") ]] || return 1
+		l=$(leader_of "$i")
+		[[ -n $l && (-z $leader || $l == "$leader") ]] || return 1
+		leader=$l
+	done
+}
+
+cmd_up() {
+	local n=$DEFAULT_HOSTS agents=yes have i start=$SECONDS
+	while (($# > 0)); do
+		case $1 in
+		--hosts)
+			[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--hosts needs a number of hosts (1 or more)"
+			n=$2
+			shift 2
+			;;
+		--hosts=*)
+			n=${1#--hosts=}
+			[[ $n =~ ^[1-9][0-9]*$ ]] || die "--hosts needs a number of hosts (1 or more)"
+			shift
+			;;
+		--no-agents)
+			agents=no
+			shift
+			;;
+		*) die "up: unknown argument $1 (usage: $0 up [--hosts N] [--no-agents])" ;;
+		esac
+	done
+	require_root up
+	[[ $LAB != *"'"* && $CACHE != *"'"* ]] || die "NOVACRON_LAB_DIR and NOVACRON_LAB_CACHE must not contain a single quote"
+	have=$(lab_hosts | wc -l)
+	if ((have > 0 && have != n)); then
+		die "the lab in $LAB has $have hosts, not $n; run: $0 down"
+	fi
+	if ((have > 0)) && [[ $(cat "$LAB/agents" 2>/dev/null || echo yes) != "$agents" ]]; then
+		die "the lab in $LAB was started $(with_agents && echo with || echo without) agents; run: $0 down"
+	fi
+	if ((have == n)) && lab_is_up "$n"; then
+		log "the lab is already up with $n hosts ($LAB)"
+		write_env "$n"
+		cat "$LAB/env"
+		return 0
+	fi
+	ensure_packages
+	build_guest
+	mkdir -p "$LAB/hosts"
+	echo "$agents" >"$LAB/agents"
+	for ((i = 1; i <= n; i++)); do prepare_host "$i"; done
+	# Without cached QEMU capabilities, host1 probes QEMU alone first (faster than
+	# every host probing at once) and the others reuse what it found.
+	if ! compgen -G "$CACHE/qemu-capabilities/*.xml" >/dev/null; then
+		log "first run: host1 probes QEMU's capabilities (about 10-25 s)"
+		start_libvirt 1
+		wait_libvirt 1
+		save_caps 1
+	fi
+	for ((i = 1; i <= n; i++)); do
+		seed_caps "$i"
+		start_libvirt "$i"
+	done
+	for ((i = 1; i <= n; i++)); do wait_libvirt "$i"; done
+	log "$n libvirt hosts answer ($((SECONDS - start))s)"
+	if [[ $agents == yes ]]; then
+		for ((i = 1; i <= n; i++)); do start_agent "$i" "$n"; done
+		wait_cluster "$n"
+	fi
+	write_env "$n"
+	log "lab up in $((SECONDS - start))s; env in $LAB/env; stop it with: $0 down"
+	cat "$LAB/env"
+}
+
+# destroy_domains I: destroy and undefine every domain of host I; prints their names.
+destroy_domains() {
+	local uri d
+	uri=$(host_uri "$1")
+	libvirt_answers "$1" || return 0
+	while read -r d; do
+		[[ -n $d ]] || continue
+		virsh -q -c "$uri" destroy "$d" >/dev/null 2>&1 || true
+		virsh -q -c "$uri" undefine "$d" --nvram >/dev/null 2>&1 ||
+			virsh -q -c "$uri" undefine "$d" >/dev/null 2>&1 || true
+		printf '%s\n' "$d"
+	done < <(virsh -q -c "$uri" list --all --name 2>/dev/null)
+}
+
+# qemu_pids I: the QEMU processes host I's libvirtd started, from its pid files.
+qemu_pids() {
+	local f pid
+	for f in "$(host_dir "$1")"/run/qemu/*.pid; do
+		[[ -s $f ]] || continue
+		pid=$(<"$f")
+		[[ $pid =~ ^[0-9]+$ ]] || continue
+		# run/qemu also holds driver.pid, libvirtd's own.
+		[[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */qemu-system-* ]] && printf '%s\n' "$pid"
+	done
+	return 0
+}
+
+# lab_leftovers prints what the lab left behind: processes of lab hosts, agents,
+# and processes whose mount table mentions $LAB.
+lab_leftovers() {
+	local i p
+	for i in $(lab_hosts); do
+		for p in $(ns_pids "$i") $(agent_pids "$i"); do
+			printf '%s %s: %s\n' "$(host_name "$i")" "$p" "$(cmdline_of "$p" | cut -c1-100)"
+		done
+	done
+	# shellcheck disable=SC2013 # file names, one a line
+	for p in $(grep -l -F "$LAB/" /proc/[0-9]*/mountinfo 2>/dev/null | cut -d/ -f3); do
+		printf 'mount of %s in process %s: %s\n' "$LAB" "$p" "$(cmdline_of "$p" | cut -c1-100)"
+	done
+}
+
+cmd_down() {
+	local i f dir pids hp domains qemus nagents ndomains=0 nqemu=0 left
+	require_root down
+	if [[ ! -d $LAB/hosts ]] || [[ -z $(lab_hosts) ]]; then
+		log "no lab hosts in $LAB: nothing to stop"
+		rm -f "$LAB/env" "$LAB/agents"
+		return 0
+	fi
+	mapfile -t pids < <(for i in $(lab_hosts); do agent_pids "$i"; done)
+	nagents=${#pids[@]}
+	stop_pids "agents" "${pids[@]}"
+	log "stopped $nagents agent(s)"
+	pids=()
+	for i in $(lab_hosts); do
+		dir=$(host_dir "$i")
+		mapfile -t qemus < <(qemu_pids "$i")
+		mapfile -t domains < <(destroy_domains "$i")
+		ndomains=$((ndomains + ${#domains[@]}))
+		nqemu=$((nqemu + ${#qemus[@]}))
+		((${#domains[@]} == 0)) || log "$(host_name "$i"): destroyed and undefined ${domains[*]}"
+		# Also whatever else is still in the namespace: QEMU whose libvirtd died,
+		# daemons whose pid files are gone.
+		mapfile -t hp < <(
+			for f in "$dir/libvirtd.pid" "$dir/virtlogd.pid"; do pid_alive "$f" && printf '%s\n' "$(<"$f")"; done
+			printf '%s\n' "${qemus[@]}"
+			ns_pids "$i"
+		)
+		mapfile -t hp < <(printf '%s\n' "${hp[@]}" | grep -E '^[0-9]+$' | sort -un || true)
+		((${#hp[@]} == 0)) || log "$(host_name "$i"): stopping libvirtd, virtlogd and ${#qemus[@]} QEMU (pids ${hp[*]})"
+		pids+=("${hp[@]}")
+	done
+	stop_pids "lab host processes" "${pids[@]}"
+	left=$(lab_leftovers)
+	if [[ -n $left ]]; then
+		printf '%s\n' "$left" >&2
+		die "these are still running after SIGKILL; $LAB/hosts is kept"
+	fi
+	[[ -n $LAB && $LAB != / ]] || die "refusing to remove hosts under LAB=$LAB"
+	rm -rf "$LAB/hosts" "$LAB/env" "$LAB/agents"
+	log "removed $LAB/hosts ($nagents agents, $ndomains domains, $nqemu QEMU processes); no lab process or mount is left; kept $CACHE"
+}
+
+cmd_status() {
+	local i dir state agent l
+	if [[ -z $(lab_hosts) ]]; then
+		echo "no lab in $LAB (start one: $0 up)"
+		return 0
+	fi
+	for i in $(lab_hosts); do
+		dir=$(host_dir "$i")
+		state=down
+		pid_alive "$dir/libvirtd.pid" && state="running (pid $(<"$dir/libvirtd.pid"))"
+		libvirt_answers "$i" && state="$state, answers"
+		agent=down
+		with_agents || agent="none (started with --no-agents)"
+		[[ -n $(agent_pids "$i") ]] && agent="running (pid $(agent_pids "$i" | paste -sd' ' -))"
+		l=$(leader_of "$i")
+		echo "$(host_name "$i"): $(host_uri "$i")"
+		echo "  libvirtd: $state"
+		echo "  agent:    $agent, http :$(http_port "$i"), leader ${l:-none}"
+		if libvirt_answers "$i"; then
+			virsh -c "$(host_uri "$i")" list --all | sed '/^$/d; s/^/  /'
+		fi
+	done
+}
+
+cmd_env() {
+	[[ -s $LAB/env ]] || die "no lab env in $LAB (start one: $0 up)"
+	cat "$LAB/env"
+}
+
+# smoke_xml NAME SERIALLOG: a 96 MiB TCG guest booting the cached image.
+smoke_xml() {
+	cat <<EOF
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>96</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64'>hvm</type>
+    <kernel>$CACHE/vmlinuz</kernel>
+    <initrd>$CACHE/initrd.img</initrd>
+    <cmdline>console=ttyS0</cmdline>
+  </os>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <serial type='pty'>
+      <log file='$2' append='off'/>
+      <target port='0'/>
+    </serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+  </devices>
+</domain>
+EOF
+}
+
+# cmd_smoke boots a transient guest on every host with virsh alone and waits for
+# `tick 3` in its serial log, which is written under the host's log folder.
+cmd_smoke() {
+	local i name log_in log_out deadline xml
+	require_root smoke
+	[[ -n $(lab_hosts) ]] || die "no lab hosts in $LAB (start one: $0 up)"
+	build_guest
+	for i in $(lab_hosts); do
+		name="lab-smoke-$(host_name "$i")"
+		log_in=/var/log/libvirt/qemu/$name-serial.log # as the host's libvirtd sees it
+		xml=$(host_dir "$i")/$name.xml
+		smoke_xml "$name" "$log_in" >"$xml"
+		virsh -q -c "$(host_uri "$i")" create "$xml" >/dev/null || die "$(host_name "$i"): virsh create $xml failed"
+		log "$(host_name "$i"): started $name"
+	done
+	for i in $(lab_hosts); do
+		name="lab-smoke-$(host_name "$i")"
+		log_out=$(host_dir "$i")/log/qemu/$name-serial.log
+		deadline=$((SECONDS + SMOKE_DEADLINE))
+		until grep -q '^tick 3' "$log_out" 2>/dev/null; do
+			((SECONDS < deadline)) || die "$(host_name "$i"): no 'tick 3' in $log_out within ${SMOKE_DEADLINE}s"
+			sleep 0.5
+		done
+		log "$(host_name "$i"): $name ticks ($(grep -c '^tick' "$log_out") ticks in $log_out)"
+		virsh -q -c "$(host_uri "$i")" destroy "$name" >/dev/null
+	done
+	log "smoke test passed on $(lab_hosts | wc -l) host(s)"
+}
+
+usage() {
+	cat <<EOF
+usage: $0 VERB
+  up [--hosts N] [--no-agents]
+                  start N libvirt hosts (default $DEFAULT_HOSTS) and one agent each
+                  (--no-agents: the libvirt hosts only); prints env lines:
+                  eval "\$($0 up)"
+  down            stop and remove everything the lab started (keeps the guest image)
+  deps            install the packages the lab needs and build the guest image
+  status          hosts, libvirtd state, domains, agents
+  env             print the env lines again
+  smoke           boot a guest on every host with virsh alone and check it ticks
+State: \$NOVACRON_LAB_DIR ($LAB); guest image: \$NOVACRON_LAB_CACHE ($CACHE).
+EOF
+}
+
+# cmd_deps installs what the lab and its tests need and builds the guest image,
+# without starting anything: `make test` calls it when run as root.
+cmd_deps() {
+	require_root
+	ensure_packages
+	build_guest
+	log "dependencies ready; guest image in $CACHE"
+}
+
+main() {
+	local verb=${1:-}
+	(($# > 0)) && shift
+	case $verb in
+	up) cmd_up "$@" ;;
+	deps) cmd_deps ;;
+	down) cmd_down ;;
+	status) cmd_status ;;
+	env) cmd_env ;;
+	smoke) cmd_smoke ;;
+	-h | --help | help) usage ;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+}
+
+main "$@"

@@ -1,0 +1,254 @@
+package libvirt
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/novacron/novacron/hypervisor"
+)
+
+// MetadataNamespace is the XML namespace of the <metadata> element that marks a
+// domain as managed by NovaCron and carries the VM's identity.
+const MetadataNamespace = "https://novacron.dev/xmlns/domain/1"
+
+// metadataPrefix is the namespace prefix used in domain XML.
+const metadataPrefix = "novacron"
+
+// DomainNamePrefix starts the libvirt name of every managed domain.
+const DomainNamePrefix = "novacron-"
+
+// maxDomainName bounds libvirt domain names: QEMU and log file names derive
+// from them, and readable names beat long ones.
+const maxDomainName = 64
+
+// defaultCmdline is the kernel command line when a spec gives none: the serial
+// port is the only console a managed domain has.
+const defaultCmdline = "console=ttyS0"
+
+var (
+	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	nameCharRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+	macRE      = regexp.MustCompile(`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`)
+	qcow2Magic = []byte{'Q', 'F', 'I', 0xfb}
+)
+
+// vmMeta is the content of the NovaCron metadata element.
+type vmMeta struct {
+	XMLName    xml.Name `xml:"vm"`
+	ID         string   `xml:"id"`
+	Name       string   `xml:"name"`
+	Generation uint64   `xml:"generation"`
+	// StopRequested is set in the persistent definition just before this
+	// driver stops the domain, so that a later agent still tells "destroyed on
+	// request" from "destroyed behind our back". The next Start redefines the
+	// domain without it.
+	StopRequested bool `xml:"stop-requested,omitempty"`
+}
+
+// metadataXML renders m as the element that goes inside <metadata> in domain
+// XML, namespace declared on the element itself.
+func metadataXML(m vmMeta) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<%s:vm xmlns:%s="%s">`, metadataPrefix, metadataPrefix, MetadataNamespace)
+	elem := func(name, value string) {
+		fmt.Fprintf(&b, "<%s:%s>", metadataPrefix, name)
+		_ = xml.EscapeText(&b, []byte(value))
+		fmt.Fprintf(&b, "</%s:%s>", metadataPrefix, name)
+	}
+	elem("id", m.ID)
+	elem("name", m.Name)
+	elem("generation", strconv.FormatUint(m.Generation, 10))
+	if m.StopRequested {
+		elem("stop-requested", "true")
+	}
+	fmt.Fprintf(&b, "</%s:vm>", metadataPrefix)
+	return b.String()
+}
+
+// metadataElement renders m for virDomainSetMetadata, which takes the element
+// without a namespace and puts it in MetadataNamespace itself.
+func metadataElement(m vmMeta) ([]byte, error) {
+	return xml.Marshal(m)
+}
+
+// parseMetadata reads the element GetMetadata returns. Child elements match
+// whatever namespace they carry: libvirt keeps the prefix on children defined
+// through domain XML but not on children set through SetMetadata.
+func parseMetadata(s string) (vmMeta, error) {
+	var m vmMeta
+	if err := xml.Unmarshal([]byte(s), &m); err != nil {
+		return vmMeta{}, fmt.Errorf("parse novacron metadata: %w", err)
+	}
+	if m.ID == "" {
+		return vmMeta{}, fmt.Errorf("novacron metadata has no id: %q", s)
+	}
+	return m, nil
+}
+
+// domainName is the libvirt name of a VM's domain: readable, and unique through
+// the ID prefix.
+func domainName(id, name string) string {
+	short := strings.ReplaceAll(id, "-", "")
+	if len(short) > 8 {
+		short = short[:8]
+	}
+	clean := strings.Trim(nameCharRE.ReplaceAllString(name, "-"), "-")
+	base := DomainNamePrefix + strings.ToLower(short)
+	if clean == "" {
+		return base
+	}
+	if room := maxDomainName - len(base) - 1; len(clean) > room {
+		clean = clean[:room]
+	}
+	return base + "-" + clean
+}
+
+// xmlParams are the host's choices that go into every domain's XML.
+type xmlParams struct {
+	VirtType string
+	Arch     string
+	// ConsoleLogDir, when set, is where libvirt (virtlogd) writes each
+	// domain's serial console, as a path on the hypervisor host.
+	ConsoleLogDir string
+	// DiskFormat is the image format of spec.Boot.Disk ("qcow2" or "raw").
+	DiskFormat string
+}
+
+// checkSpec refuses specs no host could run; the error wraps ErrInvalidSpec.
+func checkSpec(spec hypervisor.DomainSpec) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", hypervisor.ErrInvalidSpec, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !uuidRE.MatchString(spec.ID):
+		return bad("vm id %q is not a UUID", spec.ID)
+	case spec.VCPUs <= 0:
+		return bad("vm %q needs at least one vCPU, has %d", spec.Name, spec.VCPUs)
+	case spec.MemoryMiB <= 0:
+		return bad("vm %q needs memory, has %d MiB", spec.Name, spec.MemoryMiB)
+	case spec.Boot == nil || (spec.Boot.Kernel == "" && spec.Boot.Disk == ""):
+		return bad("vm %q has no boot source: give a kernel or a disk image", spec.Name)
+	case spec.Boot.Initrd != "" && spec.Boot.Kernel == "":
+		return bad("vm %q has an initrd but no kernel", spec.Name)
+	}
+	for i, nic := range spec.NICs {
+		switch {
+		case (nic.Network == "") == (nic.Bridge == ""):
+			return bad("vm %q nic %d: give exactly one of network and bridge", spec.Name, i)
+		case nic.MAC != "" && !macRE.MatchString(nic.MAC):
+			return bad("vm %q nic %d: mac %q is not of the form 52:54:00:12:34:56", spec.Name, i, nic.MAC)
+		}
+	}
+	return nil
+}
+
+// domainXML renders the libvirt definition of spec.
+func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
+	if err := checkSpec(spec); err != nil {
+		return "", err
+	}
+	port := uint(0)
+	serial := libvirtxml.DomainSerial{
+		Source: &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}},
+		Target: &libvirtxml.DomainSerialTarget{Type: "isa-serial", Port: &port},
+	}
+	name := domainName(spec.ID, spec.Name)
+	if p.ConsoleLogDir != "" {
+		serial.Log = &libvirtxml.DomainChardevLog{File: filepath.Join(p.ConsoleLogDir, name+"-serial.log"), Append: "off"}
+	}
+	dom := &libvirtxml.Domain{
+		Type: p.VirtType,
+		Name: name,
+		UUID: strings.ToLower(spec.ID),
+		Metadata: &libvirtxml.DomainMetadata{XML: metadataXML(vmMeta{
+			ID: strings.ToLower(spec.ID), Name: spec.Name, Generation: spec.Generation,
+		})},
+		Memory:        &libvirtxml.DomainMemory{Value: uint(spec.MemoryMiB), Unit: "MiB"},
+		CurrentMemory: &libvirtxml.DomainCurrentMemory{Value: uint(spec.MemoryMiB), Unit: "MiB"},
+		VCPU:          &libvirtxml.DomainVCPU{Placement: "static", Value: uint(spec.VCPUs)},
+		OS:            &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Arch: p.Arch, Type: "hvm"}},
+		Features: &libvirtxml.DomainFeatureList{
+			ACPI: &libvirtxml.DomainFeature{}, APIC: &libvirtxml.DomainFeatureAPIC{},
+		},
+		Clock:      &libvirtxml.DomainClock{Offset: "utc"},
+		OnPoweroff: "destroy",
+		OnReboot:   "restart",
+		OnCrash:    "destroy",
+		Devices: &libvirtxml.DomainDeviceList{
+			Serials: []libvirtxml.DomainSerial{serial},
+			Consoles: []libvirtxml.DomainConsole{{
+				Source: &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}},
+				Target: &libvirtxml.DomainConsoleTarget{Type: "serial", Port: &port},
+			}},
+			MemBalloon: &libvirtxml.DomainMemBalloon{Model: "virtio"},
+		},
+	}
+	b := spec.Boot
+	if b.Kernel != "" {
+		dom.OS.Kernel, dom.OS.Initrd, dom.OS.Cmdline = b.Kernel, b.Initrd, b.Cmdline
+		if dom.OS.Cmdline == "" {
+			dom.OS.Cmdline = defaultCmdline
+		}
+	} else {
+		dom.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
+	}
+	if b.Disk != "" {
+		format := p.DiskFormat
+		if format == "" {
+			format = "raw"
+		}
+		dom.Devices.Disks = []libvirtxml.DomainDisk{{
+			Device: "disk",
+			Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: format},
+			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: b.Disk}},
+			Target: &libvirtxml.DomainDiskTarget{Dev: "vda", Bus: "virtio"},
+		}}
+	}
+	for _, nic := range spec.NICs {
+		iface := libvirtxml.DomainInterface{
+			Model: &libvirtxml.DomainInterfaceModel{Type: "virtio"},
+		}
+		if nic.Network != "" {
+			iface.Source = &libvirtxml.DomainInterfaceSource{Network: &libvirtxml.DomainInterfaceSourceNetwork{Network: nic.Network}}
+		} else {
+			iface.Source = &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: nic.Bridge}}
+		}
+		if nic.MAC != "" {
+			iface.MAC = &libvirtxml.DomainInterfaceMAC{Address: strings.ToLower(nic.MAC)}
+		}
+		dom.Devices.Interfaces = append(dom.Devices.Interfaces, iface)
+	}
+	out, err := dom.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("render domain xml for vm %q: %w", spec.Name, err)
+	}
+	return out, nil
+}
+
+// diskFormat tells qcow2 from raw: by the qcow2 header magic when the file can
+// be read here, else by extension. Anything not qcow2 is raw.
+func diskFormat(path string) string {
+	if f, err := os.Open(path); err == nil {
+		defer f.Close()
+		head := make([]byte, len(qcow2Magic))
+		if _, err := io.ReadFull(f, head); err == nil {
+			if bytes.Equal(head, qcow2Magic) {
+				return "qcow2"
+			}
+			return "raw"
+		}
+	}
+	if strings.EqualFold(filepath.Ext(path), ".qcow2") {
+		return "qcow2"
+	}
+	return "raw"
+}
