@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/novacron/novacron/fsm"
@@ -79,6 +80,11 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 		}
 	}
 	observed, errText := fsm.VMStopped, ""
+	if errors.Is(actErr, hypervisor.ErrUnavailable) {
+		// Says nothing about the VM: try again once the hypervisor is back.
+		logger.Debug("hypervisor unavailable", "error", actErr)
+		return nil
+	}
 	if actErr != nil {
 		logger.Warn("hypervisor action failed", "desired", vm.DesiredState, "error", actErr)
 		observed, errText = fsm.VMError, actErr.Error()
@@ -238,6 +244,9 @@ func domainSpec(vm *fsm.VM) hypervisor.DomainSpec {
 	}
 	if b := vm.Spec.Boot; b != nil {
 		s.Boot = &hypervisor.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
+	}
+	for _, n := range vm.Spec.NICs {
+		s.NICs = append(s.NICs, hypervisor.NIC{Network: n.Network, Bridge: n.Bridge, MAC: n.MAC})
 	}
 	return s
 }

@@ -22,6 +22,9 @@ var (
 	ErrInsufficientResources = errors.New("insufficient host resources")
 	// ErrInvalidSpec: the spec cannot be run on this host (bad boot file, ...).
 	ErrInvalidSpec = errors.New("invalid domain spec")
+	// ErrUnavailable: the hypervisor cannot be reached right now (libvirtd
+	// restarting); the call may succeed later and says nothing about the VM.
+	ErrUnavailable = errors.New("hypervisor unavailable")
 )
 
 // DomainState is what the hypervisor reports for a domain.

@@ -24,8 +24,8 @@ const (
 	// daemon from collecting a thread per abandoned call. Local calls take
 	// well under a millisecond except create (~0.3 s) and destroy (~1.6 s
 	// under TCG).
-	maxInFlight = 1
-	reconnectMax      = 2 * time.Second
+	maxInFlight  = 1
+	reconnectMax = 2 * time.Second
 )
 
 var (
@@ -271,8 +271,9 @@ func (d *Driver) reconnectLoop() {
 // call runs fn on the live connection, one call at a time (see maxInFlight).
 // fn runs in its own goroutine so that ctx bounds the caller's wait even when
 // libvirt does not answer: libvirt calls cannot be interrupted, so an abandoned
-// call still finishes (or fails when the keepalive gives up) in the background. An error that shows the connection is
-// gone retires it, starts the reconnect and comes back wrapping ErrDisconnected.
+// call still finishes (or fails when the keepalive gives up) in the
+// background. An error that shows the connection is gone retires it, starts
+// the reconnect and comes back wrapping ErrDisconnected.
 func (d *Driver) call(ctx context.Context, fn func(c *golibvirt.Connect) error) error {
 	if err := ctx.Err(); err != nil {
 		return err

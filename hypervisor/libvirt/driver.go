@@ -37,7 +37,7 @@ import (
 var (
 	// ErrDisconnected: the connection to libvirt is lost; the driver is
 	// reconnecting in the background and the call may be retried later.
-	ErrDisconnected = errors.New("libvirt connection lost")
+	ErrDisconnected = fmt.Errorf("libvirt connection lost: %w", hypervisor.ErrUnavailable)
 	// ErrState: the domain's state does not allow the call (reboot a stopped
 	// domain, undefine a running one, ...).
 	ErrState = errors.New("domain state does not allow this operation")
@@ -50,12 +50,16 @@ var (
 type Config struct {
 	// URI is the libvirt connection URI.
 	URI string
-	// VirtType is "kvm", "qemu" or "auto"; see resolveVirtType for what auto
-	// decides. VirtType() reports the outcome.
+	// VirtType is "kvm", "qemu" or "auto". auto picks kvm only when libvirt
+	// offers kvm domains for the host's arch, the host CPU lacks the
+	// "hypervisor" flag (nested KVM hangs guests on the lab machines), and, for
+	// a local URI, /dev/kvm opens and creates a VM; otherwise qemu (TCG). On
+	// libvirt's test driver it picks "test". VirtType() reports the outcome.
 	VirtType string
 	// HostName names the host in logs and error messages.
 	HostName string
-	Logger   *slog.Logger
+	// Logger receives the driver's logs, with component=libvirt.
+	Logger *slog.Logger
 	// ResyncInterval is how often every managed domain's state is compared
 	// with the last one seen, to emit events that libvirt's were lost.
 	ResyncInterval time.Duration
@@ -72,6 +76,10 @@ type Config struct {
 	NoConsoleLog  bool
 	// ImageDir is the folder whose file system Capacity reports as disk.
 	ImageDir string
+	// NoPathChecks turns off Start's checks, on a local URI, that boot files
+	// exist and bridges are bridges; set it when libvirtd sees another file
+	// system than this process (a daemon in its own mount namespace).
+	NoPathChecks bool
 	// EventBuffer is the capacity of the Events channel; events beyond it are
 	// dropped (the resync and the agent's own resync catch up).
 	EventBuffer int
@@ -126,6 +134,8 @@ type Driver struct {
 	cfg    Config
 	logger *slog.Logger
 	local  bool
+	// checkPaths: Start checks boot files and bridges on this machine.
+	checkPaths bool
 	// Set once in New.
 	virtType, virtReason, arch string
 	labels                     map[string]string
@@ -149,7 +159,10 @@ type Driver struct {
 	cancelBg  context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
-	seen      map[string]hypervisor.DomainState // owned by the watcher goroutine
+	// Owned by the watcher goroutine: the last state emitted per managed
+	// domain, and the UUIDs of foreign domains whose events were seen.
+	seen    map[string]hypervisor.DomainState
+	foreign map[string]bool
 }
 
 var _ hypervisor.Driver = (*Driver)(nil)
@@ -163,12 +176,12 @@ func New(cfg Config) (*Driver, error) {
 		return nil, err
 	}
 	d := &Driver{
-		cfg: cfg, local: isLocalURI(cfg.URI),
+		cfg: cfg, local: isLocalURI(cfg.URI), checkPaths: isLocalURI(cfg.URI) && !cfg.NoPathChecks,
 		logger:    cfg.Logger.With("component", "libvirt", "uri", cfg.URI),
 		requested: map[string]bool{}, known: map[string]bool{}, rebooted: map[string]chan struct{}{},
 		events: make(chan hypervisor.Event, cfg.EventBuffer), raw: make(chan rawEvent, 1024),
 		broken: make(chan struct{}, 1), resyncNow: make(chan struct{}, 1), stop: make(chan struct{}),
-		seen: map[string]hypervisor.DomainState{},
+		seen: map[string]hypervisor.DomainState{}, foreign: map[string]bool{},
 	}
 	d.bg, d.cancelBg = context.WithCancel(context.Background())
 	if cfg.HostName != "" {

@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	golibvirt "libvirt.org/go/libvirt"
@@ -91,6 +92,7 @@ func (d *Driver) handle(ev rawEvent) {
 	known := d.known[ev.id]
 	d.mu.Unlock()
 	if ev.kind == golibvirt.DOMAIN_EVENT_UNDEFINED && !ev.reboot {
+		delete(d.foreign, ev.id)
 		if !known {
 			return
 		}
@@ -99,15 +101,25 @@ func (d *Driver) handle(ev rawEvent) {
 		d.emit(hypervisor.Event{ID: ev.id, State: st, Reason: reason})
 		return
 	}
-	if !known && !d.isManaged(ev.id) {
-		return
+	if !known {
+		if d.foreign[ev.id] {
+			return
+		}
+		managed, sure := d.isManaged(ev.id)
+		if !managed {
+			if sure {
+				d.foreign[ev.id] = true
+			}
+			return
+		}
 	}
 	d.seen[ev.id] = st
 	d.emit(hypervisor.Event{ID: ev.id, State: st, Reason: reason})
 }
 
-// isManaged looks a domain up to tell whether it carries NovaCron metadata.
-func (d *Driver) isManaged(id string) bool {
+// isManaged looks a domain up to tell whether it carries NovaCron metadata;
+// sure is false when the lookup itself failed.
+func (d *Driver) isManaged(id string) (managed, sure bool) {
 	ctx, cancel := context.WithTimeout(d.bg, 10*time.Second)
 	defer cancel()
 	err := d.call(ctx, func(c *golibvirt.Connect) error {
@@ -117,7 +129,7 @@ func (d *Driver) isManaged(id string) bool {
 		}
 		return err
 	})
-	return err == nil
+	return err == nil, err == nil || errors.Is(err, hypervisor.ErrNotFound)
 }
 
 // resync lists the managed domains and, when emit is set, sends an event for

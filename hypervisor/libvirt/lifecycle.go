@@ -20,7 +20,7 @@ import (
 // defined again under its new name.
 //
 // Refusals wrap hypervisor.ErrInvalidSpec (bad spec, missing boot file or
-// bridge on a local host, unknown or inactive network, a foreign domain holding
+// bridge on a local host unless Config.NoPathChecks, unknown or inactive network, a foreign domain holding
 // the UUID or the name, XML libvirt rejects) or hypervisor.ErrInsufficientResources
 // (more memory than the host has, or than it has available now). Other libvirt
 // failures come back wrapping golibvirt.Error with libvirt's message.
@@ -28,7 +28,7 @@ func (d *Driver) Start(ctx context.Context, spec hypervisor.DomainSpec) error {
 	if err := checkSpec(spec); err != nil {
 		return err
 	}
-	if d.local {
+	if d.checkPaths {
 		if err := checkHostPaths(spec); err != nil {
 			return err
 		}

@@ -254,3 +254,28 @@ func TestTestDriver_StopRequestSurvivesAgentRestart(t *testing.T) {
 	}
 	wantState(t, d2, spec.ID, hypervisor.StateCrashed)
 }
+
+func TestTestDriver_ShutdownOfAPausedGuestDestroysIt(t *testing.T) {
+	d := newTestDriver(t)
+	ctx := ctxT(t, 30*time.Second)
+	spec := testSpec(t, "paused-stop")
+	if err := d.Start(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Suspend(ctx, spec.ID); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := d.Shutdown(ctx, spec.ID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatalf("Shutdown of a paused guest waited %s: it cannot answer ACPI", time.Since(start))
+	}
+	if got := wantState(t, d, spec.ID, hypervisor.StateStopped); got.Reason != "destroyed" {
+		t.Fatalf("reason %q, want destroyed", got.Reason)
+	}
+	if err := d.Shutdown(ctx, spec.ID, time.Minute); err != nil {
+		t.Fatalf("Shutdown of a stopped domain: %v", err)
+	}
+}
