@@ -119,6 +119,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	cfg.GossipPort, cfg.RaftPort, cfg.APIAddr = f.GossipPort, f.RaftPort, apiAddr
 	cfg.Join, cfg.BootstrapExpect, cfg.Voters = f.Join, f.BootstrapExpect, f.Voters
 	cfg.BootstrapToken, cfg.GossipKey, cfg.Version = f.BootstrapToken, key, version.Version
+	cfg.StopTimeout = f.StopTimeout
 	cfg.LocalGossip = f.Dev || isLoopback(f.Bind)
 	cfg.Logger = logger
 	agent, err := cluster.New(cfg, cluster.Stores{Log: stores.Log, Stable: stores.Stable, Snapshots: stores.Snapshots}, driver)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -32,6 +33,7 @@ type agentFlags struct {
 	Hypervisor      string
 	LibvirtURI      string
 	VirtType        string
+	StopTimeout     time.Duration
 	BootstrapToken  string
 	BootstrapFile   string
 	GossipKey       string
@@ -57,6 +59,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Hypervisor, "hypervisor", "sim", "hypervisor driver: sim or libvirt")
 	fs.StringVar(&f.LibvirtURI, "libvirt-uri", "qemu:///system", "libvirt connection URI (libvirt hypervisor)")
 	fs.StringVar(&f.VirtType, "virt-type", "auto", "domain type: kvm, qemu (TCG emulation) or auto (kvm when it really works)")
+	fs.DurationVar(&f.StopTimeout, "stop-timeout", 30*time.Second, "how long a guest gets to power off after a stop before it is destroyed")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
 	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
 	fs.StringVar(&f.GossipKey, "gossip-key", "", "base64 key (16, 24 or 32 bytes) that encrypts gossip")
@@ -187,6 +190,9 @@ func (f *agentFlags) validate() error {
 	}
 	if f.VirtType != "kvm" && f.VirtType != "qemu" && f.VirtType != "auto" {
 		errs = append(errs, fmt.Errorf("--virt-type must be kvm, qemu or auto, got %q", f.VirtType))
+	}
+	if f.StopTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--stop-timeout must be positive, got %s", f.StopTimeout))
 	}
 	if f.LibvirtURI == "" {
 		errs = append(errs, errors.New("--libvirt-uri must not be empty"))
