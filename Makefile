@@ -33,8 +33,10 @@ test: deps build vet fmt ## run every test: unit, in-process clusters, real proc
 test-short: ## the fast tests only (no real-process cluster)
 	$(GO) test -tags $(TAGS) -short -count=1 ./...
 
-bench: build ## measure raft baseline vs NovaCron API; see docs/BENCHMARKS.md
+bench: build ## measure raft baseline vs NovaCron API, and (as root) the lab; see docs/BENCHMARKS.md
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 5s -timeout 30m ./bench/
+	@if [ "$$(id -u)" = 0 ]; then $(GO) test -tags $(TAGS) -count=1 -run '^$$' -bench . -timeout 30m ./labtest/; \
+	else echo "not root: skipping the lab benchmarks (real libvirt hosts)"; fi
 
 clean: ## remove build output
 	rm -rf bin

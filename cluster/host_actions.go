@@ -28,25 +28,29 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 	}
 	logger := h.logger.With("vm", vm.Spec.Name, "id", vm.ID)
 	restartSeq := vm.ReportedRestartSeq
-	state := hypervisor.StateStopped
+	state, reason := hypervisor.StateStopped, ""
 	if dom != nil {
-		state = dom.State
+		state, reason = dom.State, dom.Reason
 	}
 	crash := ""
 	if h.diedUnasked(vm, state) {
+		if dom == nil {
+			// Undefined behind the agent's back: as much a failure as a kill.
+			state, reason = hypervisor.StateCrashed, "vanished"
+		}
 		if state == hypervisor.StateCrashed {
-			crash = dom.Reason
+			crash = reason
 			if crash == "" {
 				crash = "crashed"
 			}
 		}
-		if !restartAllowed(vm.Spec.EffectiveRestartPolicy(), state) {
-			logger.Info("vm stopped without being asked; its restart policy keeps it stopped",
-				"policy", vm.Spec.EffectiveRestartPolicy(), "reason", dom.Reason)
-			h.keepStopped(ctx, vm, dom.Reason)
+		policy := vm.Spec.EffectiveRestartPolicy()
+		if !restartAllowed(policy, state) {
+			logger.Info("vm stopped without being asked; its restart policy keeps it stopped", "policy", policy, "reason", reason)
+			h.keepStopped(ctx, vm, reason)
 			return h.reportIfChanged(vm, fsm.VMStopped, "", restartSeq, crash)
 		}
-		logger.Warn("vm died without being asked; restarting it", "policy", vm.Spec.EffectiveRestartPolicy(), "reason", dom.Reason)
+		logger.Warn("vm died without being asked; restarting it", "policy", policy, "reason", reason)
 	}
 	var actErr error
 	switch vm.DesiredState {

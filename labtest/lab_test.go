@@ -1,0 +1,282 @@
+package labtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/novacron/novacron/api/client"
+)
+
+// lab is the running lab: its folder, the env lines `lab.sh up` printed, and
+// the hosts.
+type lab struct {
+	root  string // module root
+	dir   string // NOVACRON_LAB_DIR
+	labSh string
+	bin   string // the novacron binary the agents and the CLI run
+
+	env            map[string]string
+	addr, token    string
+	kernel, initrd string
+	hosts          []*labHost
+
+	watchdog *exec.Cmd
+}
+
+// labHost is one lab host: its libvirtd and its agent. Its node name in the
+// cluster is Name.
+type labHost struct {
+	Index int
+	Name  string // hostI
+	URI   string // libvirt URI, from NOVACRON_LAB_HOSTI_URI
+	Dir   string // $NOVACRON_LAB_DIR/hosts/hostI
+	Addr  string // the agent's API address
+}
+
+func (l *lab) hostDir(i int) string {
+	return filepath.Join(l.dir, "hosts", "host"+strconv.Itoa(i))
+}
+
+// envLineRE matches `export NAME='value'`, `export NAME=value` and `NAME=value`.
+var envLineRE = regexp.MustCompile(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$`)
+
+// parseEnv reads the env lines of `lab.sh up` and sets up the hosts.
+func (l *lab) parseEnv(out string) error {
+	l.env = map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		m := envLineRE.FindStringSubmatch(line)
+		if m == nil {
+			return fmt.Errorf("not an env line: %q", line)
+		}
+		v := m[2]
+		if len(v) >= 2 && (v[0] == '\'' && v[len(v)-1] == '\'' || v[0] == '"' && v[len(v)-1] == '"') {
+			v = v[1 : len(v)-1]
+		}
+		l.env[m[1]] = v
+	}
+	for name, dst := range map[string]*string{
+		"NOVACRON_ADDR": &l.addr, "NOVACRON_TOKEN": &l.token,
+		"NOVACRON_LAB_KERNEL": &l.kernel, "NOVACRON_LAB_INITRD": &l.initrd,
+	} {
+		if *dst = l.env[name]; *dst == "" {
+			return fmt.Errorf("no %s", name)
+		}
+	}
+	for i := 1; i <= labHosts; i++ {
+		uri := l.env[fmt.Sprintf("NOVACRON_LAB_HOST%d_URI", i)]
+		if uri == "" {
+			return fmt.Errorf("no NOVACRON_LAB_HOST%d_URI", i)
+		}
+		l.hosts = append(l.hosts, &labHost{
+			Index: i, Name: "host" + strconv.Itoa(i), URI: uri, Dir: l.hostDir(i),
+			// lab.sh: host I's agent serves HTTP on 8090+I.
+			Addr: "http://127.0.0.1:" + strconv.Itoa(8090+i),
+		})
+	}
+	return nil
+}
+
+// waitNodes waits until the API lists every host as an alive node with its
+// capacity: only then can the leader place a VM on any of them.
+func (l *lab) waitNodes(timeout time.Duration) error {
+	c, err := client.New(l.addr, l.token, client.WithTimeout(5*time.Second))
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err = func() error {
+			nodes, err := c.Nodes(context.Background())
+			if err != nil {
+				return err
+			}
+			alive := 0
+			for _, n := range nodes {
+				if n.Status == "alive" && n.Capacity.VCPUs > 0 && n.Capacity.MemoryMiB > 0 && n.Hypervisor.Driver == "libvirt" {
+					alive++
+				}
+			}
+			if alive != labHosts {
+				return fmt.Errorf("%d of %d nodes alive with a libvirt capacity: %+v", alive, labHosts, nodes)
+			}
+			// The tests find a VM's domain through its node's name: node hostI
+			// must drive NOVACRON_LAB_HOSTI_URI.
+			for _, n := range nodes {
+				i := slices.IndexFunc(l.hosts, func(h *labHost) bool { return h.Name == n.Name })
+				if i < 0 || l.hosts[i].URI != n.Hypervisor.URI {
+					return fmt.Errorf("node %s drives %q, which is not the lab's URI for a host of that name", n.Name, n.Hypervisor.URI)
+				}
+			}
+			return nil
+		}()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the nodes did not all register within %s: %w", timeout, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// host returns the lab host whose node name is name.
+func (l *lab) host(tb testing.TB, name string) *labHost {
+	tb.Helper()
+	for _, h := range l.hosts {
+		if h.Name == name {
+			return h
+		}
+	}
+	tb.Fatalf("no lab host named %q (a VM placed on a node the lab did not start?)", name)
+	return nil
+}
+
+// client returns an API client of the first host not named in avoid: a test
+// that kills an agent reads and writes through another one.
+func (l *lab) client(tb testing.TB, avoid ...string) *client.Client {
+	tb.Helper()
+	for _, h := range l.hosts {
+		if !slices.Contains(avoid, h.Name) {
+			c, err := client.New(h.Addr, l.token, client.WithTimeout(15*time.Second))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return c
+		}
+	}
+	tb.Fatal("no lab host left to talk to")
+	return nil
+}
+
+// guest is the request for a VM that boots the lab's guest image.
+func (l *lab) guest(name, policy string) client.VMRequest {
+	return client.VMRequest{
+		Name: name, VCPUs: 1, MemoryMiB: 96, DiskGiB: 1, RestartPolicy: policy,
+		Boot: &client.BootSource{Kernel: l.kernel, Initrd: l.initrd, Cmdline: "console=ttyS0"},
+	}
+}
+
+// uniqueName makes VM names that do not collide between tests and runs.
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1_000_000_000)
+}
+
+// cliResult is one run of the CLI binary.
+type cliResult struct {
+	args           []string
+	code           int
+	stdout, stderr string
+}
+
+func (r cliResult) String() string {
+	return fmt.Sprintf("novacron %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+}
+
+// cli runs `novacron args...` against the lab as a user's shell after
+// `eval "$(lab.sh up)"` would, and requires exit 0.
+func (l *lab) cli(tb testing.TB, args ...string) cliResult {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, l.bin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "NOVACRON_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "NOVACRON_ADDR="+l.addr, "NOVACRON_TOKEN="+l.token)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	res := cliResult{args: args, stdout: out.String(), stderr: errb.String()}
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		res.code = exit.ExitCode()
+	default:
+		tb.Fatalf("running novacron %s: %v", strings.Join(args, " "), err)
+	}
+	if res.code != 0 {
+		tb.Fatalf("%s", res)
+	}
+	return res
+}
+
+// pollInterval is how often waitFor looks at an API-only condition again;
+// virshPoll for conditions that run virsh (a process each time, on 2 cores
+// shared with TCG guests).
+const (
+	pollInterval = 100 * time.Millisecond
+	virshPoll    = 250 * time.Millisecond
+)
+
+// waitFor polls cond every interval until it returns nil, failing tb with
+// cond's last error once timeout has passed. It returns how long it waited.
+func waitFor(tb testing.TB, timeout, interval time.Duration, what string, cond func() error) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// holdsFor checks that cond stays nil for the whole of d, polling it, and fails
+// tb the first time it does not.
+func holdsFor(tb testing.TB, d, interval time.Duration, what string, cond func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if err := cond(); err != nil {
+			tb.Fatalf("%s stopped holding: %v", what, err)
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(interval)
+	}
+}
+
+// vmIn reads a VM and checks its observed state (and desired state, when
+// desired is not "").
+func vmIn(c *client.Client, id, state, desired string) (*client.VM, error) {
+	vm, err := c.VM(context.Background(), id)
+	if err != nil {
+		return nil, err
+	}
+	if vm.State != state || (desired != "" && vm.DesiredState != desired) {
+		return vm, fmt.Errorf("vm %s is %s (desired %s, error %q), want %s (desired %s)",
+			vm.Name, vm.State, vm.DesiredState, vm.Error, state, orAny(desired))
+	}
+	return vm, nil
+}
+
+func orAny(s string) string {
+	if s == "" {
+		return "any"
+	}
+	return s
+}

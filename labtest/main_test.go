@@ -1,0 +1,339 @@
+package labtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// labHosts is how many libvirt hosts (and agents) the lab runs.
+const labHosts = 3
+
+// Deadlines of the harness itself.
+const (
+	buildTimeout = 5 * time.Minute
+	upTimeout    = 5 * time.Minute // the first `up` on a machine probes QEMU
+	downTimeout  = 2 * time.Minute
+	nodesTimeout = 60 * time.Second // for every node to register its capacity
+)
+
+// requireEnv turns the skip reasons into failures when set (CI, where the lab
+// must run).
+const requireEnv = "NOVACRON_LABTEST_REQUIRE"
+
+var (
+	// theLab is the running lab; nil when the package skips.
+	theLab *lab
+	// skipReason says why every test skips; "" when the lab runs.
+	skipReason string
+)
+
+// TestMain starts the lab once for the whole package and always stops it.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if reason := labUnavailable(); reason != "" {
+		if os.Getenv(requireEnv) != "" {
+			fmt.Fprintf(os.Stderr, "labtest: %s (and %s is set, so this is a failure)\n", reason, requireEnv)
+			return 1
+		}
+		skipReason = reason
+		return m.Run()
+	}
+	l, err := startLab()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "labtest: the lab did not start: %v\n", err)
+		if l != nil {
+			l.stop(true)
+		}
+		return 1
+	}
+	theLab = l
+	code := 1
+	defer func() { l.stop(code != 0) }() // a panic in TestMain's own goroutine
+	code = m.Run()
+	return code
+}
+
+// needLab skips tb with the package's skip reason, or returns the running lab.
+func needLab(tb testing.TB) *lab {
+	tb.Helper()
+	if skipReason != "" {
+		tb.Skip("labtest: " + skipReason)
+	}
+	if theLab == nil {
+		tb.Fatal("labtest: the lab is not running")
+	}
+	return theLab
+}
+
+// labUnavailable says why the lab cannot run here, "" when it can.
+func labUnavailable() string {
+	if testing.Short() {
+		return "starts real libvirt hosts and QEMU guests; skipped with -short"
+	}
+	if os.Geteuid() != 0 {
+		return "not root: the lab starts libvirtd and mounts folders (run as root: sudo go test -tags libvirt_dlopen ./labtest/)"
+	}
+	var missing []string
+	for _, c := range []string{"qemu-system-x86_64", "libvirtd", "virtlogd", "virsh", "unshare", "nsenter", "busybox", "cpio", "curl", "bash"} {
+		if _, err := lookPath(c); err != nil {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return "missing " + strings.Join(missing, ", ") + ": run `sudo deploy/lab/lab.sh deps` (or `sudo make deps`)"
+	}
+	cache := labCache()
+	for _, f := range []string{"vmlinuz", "initrd.img"} {
+		if fi, err := os.Stat(filepath.Join(cache, f)); err != nil || fi.Size() == 0 {
+			return "the lab guest image is not built (" + filepath.Join(cache, f) + "): run `sudo deploy/lab/lab.sh deps`"
+		}
+	}
+	if out, err := exec.Command("unshare", "-m", "--propagation", "private", "true").CombinedOutput(); err != nil {
+		return fmt.Sprintf("cannot create a mount namespace here (unshare -m: %v %s)", err, bytes.TrimSpace(out))
+	}
+	return ""
+}
+
+// lookPath finds a command also in the sbin folders, where libvirtd lives.
+func lookPath(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", name)
+}
+
+// labCache is the guest image cache lab.sh uses.
+func labCache() string {
+	if c := os.Getenv("NOVACRON_LAB_CACHE"); c != "" {
+		return c
+	}
+	return "/var/cache/novacron-lab"
+}
+
+// startLab builds the binary and runs `lab.sh up` in a fresh lab folder. On an
+// error after the folder exists it returns the lab too, for stop.
+func startLab() (*lab, error) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		return nil, fmt.Errorf("module root %s has no go.mod: %w", root, err)
+	}
+	if err := checkPorts(); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "novacron-labtest-")
+	if err != nil {
+		return nil, err
+	}
+	// A unix socket path has at most 107 bytes; keep the libvirt sockets short.
+	if len(dir+"/hosts/host1/run/libvirt-sock") > 100 {
+		os.RemoveAll(dir)
+		if dir, err = os.MkdirTemp("/tmp", "novacron-labtest-"); err != nil {
+			return nil, err
+		}
+	}
+	l := &lab{root: root, dir: dir, labSh: filepath.Join(root, "deploy", "lab", "lab.sh"), bin: filepath.Join(dir, "bin", "novacron")}
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-tags", "libvirt_dlopen", "-o", l.bin, "./cmd/novacron")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("go build ./cmd/novacron: %v\n%s", err, out)
+	}
+	if err := l.startWatchdog(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "labtest: starting a %d-host lab in %s\n", labHosts, dir)
+	start := time.Now()
+	stdout, stderr, err := l.labCommand(upTimeout, "up", "--hosts", strconv.Itoa(labHosts))
+	if err != nil {
+		return l, fmt.Errorf("lab.sh up: %v\n%s", err, stderr)
+	}
+	if err := l.parseEnv(stdout); err != nil {
+		return l, fmt.Errorf("lab.sh up printed no usable env lines: %v\nstdout:\n%s", err, stdout)
+	}
+	if err := l.waitNodes(nodesTimeout); err != nil {
+		return l, err
+	}
+	fmt.Fprintf(os.Stderr, "labtest: lab up in %s\n", time.Since(start).Round(100*time.Millisecond))
+	return l, nil
+}
+
+// checkPorts fails when a port the lab's agents need is taken: lab.sh uses
+// fixed ports, and another lab (say the default one, /var/lib/novacron-lab)
+// would hold them.
+func checkPorts() error {
+	var taken []string
+	for i := 1; i <= labHosts; i++ {
+		gossip, raft, http := 7946+10*(i-1), 7947+10*(i-1), 8090+i
+		for _, p := range []int{gossip, raft, http} {
+			if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err != nil {
+				taken = append(taken, fmt.Sprintf("tcp %d", p))
+			} else {
+				l.Close()
+			}
+		}
+		if u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(gossip))); err != nil {
+			taken = append(taken, fmt.Sprintf("udp %d", gossip))
+		} else {
+			u.Close()
+		}
+	}
+	if len(taken) > 0 {
+		return fmt.Errorf("ports the lab needs are taken (%s): is another lab up? "+
+			"see `deploy/lab/lab.sh status` and stop it with `NOVACRON_LAB_DIR=<its dir> deploy/lab/lab.sh down`",
+			strings.Join(taken, ", "))
+	}
+	return nil
+}
+
+// labEnv is the environment lab.sh runs with: no NOVACRON_ variable from the
+// caller's shell except the image cache, plus this lab's folder and binary.
+func (l *lab) labEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "NOVACRON_") || strings.HasPrefix(kv, "NOVACRON_LAB_CACHE=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "NOVACRON_LAB_DIR="+l.dir, "NOVACRON_BIN="+l.bin, "PATH="+os.Getenv("PATH")+":/usr/sbin:/sbin")
+}
+
+// labCommand runs `lab.sh args...` and returns its stdout and stderr.
+func (l *lab) labCommand(timeout time.Duration, args ...string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, l.labSh, args...)
+	cmd.Env = l.labEnv()
+	cmd.Dir = l.root
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (after %s)", ctx.Err(), timeout)
+	}
+	return out.String(), errb.String(), err
+}
+
+// watchdogScript waits for the test process ($1) to be gone, keeps the agents'
+// logs and runs `lab.sh down` ($2). It covers what TestMain cannot: a panic in a
+// test goroutine or -timeout end the process without running deferred calls.
+const watchdogScript = `while kill -0 "$1" 2>/dev/null; do sleep 1; done
+mkdir -p "$NOVACRON_LAB_DIR/logs"
+for f in "$NOVACRON_LAB_DIR"/hosts/host*/agent.log; do
+	[ -f "$f" ] && cp "$f" "$NOVACRON_LAB_DIR/logs/$(basename "$(dirname "$f")")-agent.log"
+done
+echo "labtest watchdog: the test process $1 ended without stopping the lab; running lab.sh down"
+exec "$2" down`
+
+func (l *lab) startWatchdog() error {
+	logf, err := os.Create(filepath.Join(l.dir, "watchdog.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command("bash", "-c", watchdogScript, "labtest-watchdog", strconv.Itoa(os.Getpid()), l.labSh)
+	cmd.Env = l.labEnv()
+	cmd.Dir = l.root
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own session: a Ctrl-C to the test's process group must not take it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the lab watchdog: %w", err)
+	}
+	l.watchdog = cmd
+	go cmd.Wait() //nolint:errcheck // reaped when stop kills it
+	return nil
+}
+
+// stop prints and keeps the agents' logs when something failed, then runs
+// `lab.sh down`. The folder is removed only when down succeeded.
+func (l *lab) stop(failed bool) {
+	if failed {
+		l.printLogTails(40)
+		if kept, err := l.keepLogs(); err == nil {
+			fmt.Fprintf(os.Stderr, "labtest: the lab's logs are kept in %s\n", kept)
+		}
+	}
+	_, stderr, err := l.labCommand(downTimeout, "down")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "labtest: lab.sh down failed: %v\n%s\nlabtest: %s is kept; its watchdog runs down again when this process ends\n", err, stderr, l.dir)
+		return
+	}
+	if l.watchdog != nil && l.watchdog.Process != nil {
+		_ = l.watchdog.Process.Kill()
+	}
+	os.RemoveAll(l.dir)
+}
+
+// printLogTails prints the last n lines of every agent's log.
+func (l *lab) printLogTails(n int) {
+	for i := 1; i <= labHosts; i++ {
+		path := filepath.Join(l.hostDir(i), "agent.log")
+		fmt.Fprintf(os.Stderr, "\n---- tail of %s ----\n%s\n", path, tail(path, n))
+	}
+}
+
+// keepLogs copies the agents', libvirtds' and QEMU's logs to a new folder that
+// `down` does not remove.
+func (l *lab) keepLogs() (string, error) {
+	kept, err := os.MkdirTemp("", "novacron-labtest-logs-")
+	if err != nil {
+		return "", err
+	}
+	for i := 1; i <= labHosts; i++ {
+		hd := l.hostDir(i)
+		files, _ := filepath.Glob(filepath.Join(hd, "log", "qemu", "*.log"))
+		files = append(files, filepath.Join(hd, "agent.log"), filepath.Join(hd, "log", "libvirtd.log"), filepath.Join(hd, "start.log"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			_ = os.WriteFile(filepath.Join(kept, fmt.Sprintf("host%d-%s", i, filepath.Base(f))), b, 0o600)
+		}
+	}
+	return kept, nil
+}
+
+// tail is the last n lines of the file at path.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "(no such file)"
+		}
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
