@@ -46,9 +46,8 @@ func TestLab_DomainRemovedBehindBackIsDefinedAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if where, err := l.whereDefined(vm.ID); err != nil || len(where) != 0 {
-		t.Fatalf("after undefine and destroy the domain is still on %v (%v)", where, err)
-	}
+	// No check that the domain is gone now: the agent may already have defined it
+	// again. The new QEMU pid below shows it was removed and came back.
 	took := waitFor(t, runTimeout, virshPoll, "the vm defined and running again on its host", func() error {
 		if !alive(agentPid) {
 			t.Fatalf("%s's agent died after the domain of vm %s was removed behind its back; its log:\n%s",
