@@ -56,6 +56,9 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 		cancel()
 		return nil, fmt.Errorf("read host capacity from %s driver: %w", driver.Name(), err)
 	}
+	if cfg.VCPUs > 0 {
+		capacity.VCPUs = cfg.VCPUs
+	}
 	notify := make(chan bool, 16)
 	a.raft, a.transport, err = newRaft(&a.cfg, a.fsm, stores, notify)
 	if err != nil {

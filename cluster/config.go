@@ -63,6 +63,9 @@ type Config struct {
 	// HostResyncInterval is how often the host reconciler compares everything,
 	// beside reacting to events.
 	HostResyncInterval time.Duration
+	// VCPUs, when > 0, is the number of vCPUs this host offers to VMs instead of
+	// the CPU count the driver reports (an operator's over-commit).
+	VCPUs int
 	// StopTimeout is how long a guest gets to shut down before it is destroyed.
 	StopTimeout time.Duration
 	// ApplyTimeout bounds one write through Raft.

@@ -120,6 +120,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	cfg.Join, cfg.BootstrapExpect, cfg.Voters = f.Join, f.BootstrapExpect, f.Voters
 	cfg.BootstrapToken, cfg.GossipKey, cfg.Version = f.BootstrapToken, key, version.Version
 	cfg.StopTimeout = f.StopTimeout
+	cfg.VCPUs = f.VCPUs
 	cfg.LocalGossip = f.Dev || isLoopback(f.Bind)
 	cfg.Logger = logger
 	agent, err := cluster.New(cfg, cluster.Stores{Log: stores.Log, Stable: stores.Stable, Snapshots: stores.Snapshots}, driver)

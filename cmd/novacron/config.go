@@ -34,6 +34,7 @@ type agentFlags struct {
 	LibvirtURI      string
 	VirtType        string
 	StopTimeout     time.Duration
+	VCPUs           int
 	BootstrapToken  string
 	BootstrapFile   string
 	GossipKey       string
@@ -59,6 +60,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Hypervisor, "hypervisor", "sim", "hypervisor driver: sim or libvirt")
 	fs.StringVar(&f.LibvirtURI, "libvirt-uri", "qemu:///system", "libvirt connection URI (libvirt hypervisor)")
 	fs.StringVar(&f.VirtType, "virt-type", "auto", "domain type: kvm, qemu (TCG emulation) or auto (kvm when it really works)")
+	fs.IntVar(&f.VCPUs, "vcpus", 0, "vCPUs this host offers to VMs (default: the host's CPUs as the hypervisor reports them; more over-commits)")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", 30*time.Second, "how long a guest gets to power off after a stop before it is destroyed")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
 	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
@@ -190,6 +192,9 @@ func (f *agentFlags) validate() error {
 	}
 	if f.VirtType != "kvm" && f.VirtType != "qemu" && f.VirtType != "auto" {
 		errs = append(errs, fmt.Errorf("--virt-type must be kvm, qemu or auto, got %q", f.VirtType))
+	}
+	if f.VCPUs < 0 {
+		errs = append(errs, fmt.Errorf("--vcpus must not be negative, got %d", f.VCPUs))
 	}
 	if f.StopTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--stop-timeout must be positive, got %s", f.StopTimeout))
