@@ -17,6 +17,7 @@ import (
 
 	"github.com/novacron/novacron/api"
 	"github.com/novacron/novacron/cluster"
+	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/hypervisor/libvirt"
 	"github.com/novacron/novacron/hypervisor/sim"
@@ -139,6 +140,11 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 
 	logger.Info("novacron agent running", "node", f.Name, "id", cfg.NodeID, "api", "http://"+apiAddr, "data_dir", f.DataDir)
 	if f.Dev {
+		// Print the token only once it works: the root token is created through
+		// Raft after the first election.
+		if err := waitForToken(ctx, agent.FSM(), f.BootstrapToken, 30*time.Second); err != nil {
+			logger.Warn("root token not bootstrapped yet", "error", err)
+		}
 		printDevBanner(apiAddr, f.BootstrapToken, f.DataDir)
 	}
 
@@ -189,4 +195,23 @@ func printDevBanner(apiAddr, token, dataDir string) {
     export NOVACRON_TOKEN=%[2]s
     novacron cluster status
 `, apiAddr, token, dataDir)
+}
+
+// waitForToken waits until the token with this secret is in the local state.
+func waitForToken(ctx context.Context, st *fsm.FSM, secret string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	events, stop := st.Subscribe(16)
+	defer stop()
+	hash := fsm.HashSecret(secret)
+	for {
+		if _, err := st.TokenByHash(hash); err == nil {
+			return nil
+		}
+		select {
+		case <-events:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
