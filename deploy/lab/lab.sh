@@ -24,6 +24,8 @@ CACHE=${NOVACRON_LAB_CACHE:-/var/cache/novacron-lab}
 # Every lab host shares this machine's few CPUs; each offers this many vCPUs to
 # VMs, an over-commit that lets a small machine hold a useful number of guests.
 LAB_VCPUS=${NOVACRON_LAB_VCPUS:-8}
+# The lab guest ignores ACPI power-off: do not make every stop wait 30 s.
+LAB_STOP_TIMEOUT=${NOVACRON_LAB_STOP_TIMEOUT:-10s}
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 
@@ -434,7 +436,7 @@ start_agent() {
 	args=(agent --name "$(host_name "$i")" --data-dir "$dir/agent" --bind 127.0.0.1
 		--gossip-port "$(gossip_port "$i")" --raft-port "$(raft_port "$i")" --http-port "$(http_port "$i")"
 		--bootstrap-expect "$n" --bootstrap-token "$(token)"
-		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS")
+		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS" --stop-timeout "$LAB_STOP_TIMEOUT")
 	# Every agent knows every other one, so any of them can restart alone later.
 	for ((j = 1; j <= n; j++)); do
 		((j == i)) || args+=(--join "127.0.0.1:$(gossip_port "$j")")
