@@ -92,13 +92,14 @@ func toClientNode(n fsm.Node, alloc fsm.Capacity, vms int) client.Node {
 	return client.Node{
 		ID: n.ID, Name: n.Name, Status: string(n.Status), StatusCause: n.StatusCause, StatusSince: n.StatusSince,
 		RaftAddr: n.RaftAddr, APIAddr: n.APIAddr, GossipAddr: n.GossipAddr, Version: n.Version,
-		Capacity:   toClientCapacity(n.Capacity),
-		Allocated:  toClientCapacity(alloc),
-		Labels:     n.Labels,
-		Hypervisor: client.Hypervisor{Driver: n.Hypervisor.Driver, URI: n.Hypervisor.URI},
-		Networks:   append([]string{}, n.Networks...),
-		VMs:        vms,
-		JoinedAt:   n.JoinedAt,
+		Capacity:       toClientCapacity(n.Capacity),
+		Allocated:      toClientCapacity(alloc),
+		Labels:         n.Labels,
+		Hypervisor:     client.Hypervisor{Driver: n.Hypervisor.Driver, URI: n.Hypervisor.URI},
+		Networks:       append([]string{}, n.Networks...),
+		ForeignDomains: append([]string{}, n.Foreign...),
+		VMs:            vms,
+		JoinedAt:       n.JoinedAt,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,6 +158,29 @@ func (h *hostReconciler) reconcileAll(ctx context.Context) {
 		}
 	}
 	h.report(ctx, reports)
+	h.reportForeign(ctx)
+}
+
+// reportForeign records the domains this host's hypervisor runs that NovaCron
+// does not manage, when they changed, so the API can show them. They are never
+// touched.
+func (h *hostReconciler) reportForeign(ctx context.Context) {
+	foreign, err := h.driver.Foreign(ctx)
+	if err != nil {
+		h.logger.Debug("listing foreign domains", "error", err)
+		return
+	}
+	if len(foreign) > fsm.MaxForeign {
+		foreign = foreign[:fsm.MaxForeign]
+	}
+	slices.Sort(foreign)
+	node, err := h.a.fsm.Node(h.a.cfg.NodeID)
+	if err != nil || slices.Equal(node.Foreign, foreign) {
+		return
+	}
+	if _, err := h.a.Apply(ctx, &fsm.ReportHost{ID: h.a.cfg.NodeID, Foreign: foreign}); err != nil && ctx.Err() == nil {
+		h.logger.Debug("reporting foreign domains", "error", err)
+	}
 }
 
 // reconcileOne compares one VM with its domain on this host, if any, and returns

@@ -29,6 +29,7 @@ const (
 	CmdInitCluster    CommandType = 12
 	CmdBootstrapToken CommandType = 13
 	CmdBatch          CommandType = 14
+	CmdReportHost     CommandType = 15
 )
 
 // Command is one typed change to cluster state.

@@ -22,6 +22,7 @@ func everyCommand() []Command {
 		RegisterNode{Node: n, At: t0},
 		SetNodeStatus{ID: "node-id-1", Status: NodeSuspect, Cause: "gossip: suspect", At: t0},
 		RemoveNode{ID: "node-id-1"},
+		ReportHost{ID: "node-id-1", Foreign: []string{"legacy-db"}},
 		CreateVM{ID: "vm-1", Spec: spec, Node: "node-id-1", Reason: "most free memory", At: t0},
 		UpdateVM{ID: "vm-1", Spec: spec, At: t0},
 		DeleteVM{ID: "vm-1"},
@@ -73,7 +74,7 @@ func TestCommandType_Numbers(t *testing.T) {
 	want := map[CommandType]string{
 		1: "RegisterNode", 2: "SetNodeStatus", 3: "RemoveNode", 4: "CreateVM", 5: "UpdateVM",
 		6: "DeleteVM", 7: "VMAction", 8: "PlaceVM", 9: "ReportVM", 10: "CreateToken",
-		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken", 14: "Batch",
+		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken", 14: "Batch", 15: "ReportHost",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

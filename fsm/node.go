@@ -21,6 +21,16 @@ type SetNodeStatus struct {
 	At     time.Time  `json:"at"`
 }
 
+// ReportHost is a host reporting what its hypervisor shows beside the VMs: the
+// domains it does not manage.
+type ReportHost struct {
+	ID      string   `json:"id"`
+	Foreign []string `json:"foreign"`
+}
+
+// MaxForeign bounds how many foreign domain names a node record keeps.
+const MaxForeign = 256
+
 // RemoveNode forgets a node that left the cluster.
 type RemoveNode struct {
 	ID string `json:"id"`
@@ -29,15 +39,18 @@ type RemoveNode struct {
 func (RegisterNode) Type() CommandType  { return CmdRegisterNode }
 func (SetNodeStatus) Type() CommandType { return CmdSetNodeStatus }
 func (RemoveNode) Type() CommandType    { return CmdRemoveNode }
+func (ReportHost) Type() CommandType    { return CmdReportHost }
 
 func (c RegisterNode) target() (string, string)  { return "node", c.Node.ID }
 func (c SetNodeStatus) target() (string, string) { return "node", c.ID }
 func (c RemoveNode) target() (string, string)    { return "node", c.ID }
+func (c ReportHost) target() (string, string)    { return "node", c.ID }
 
 func init() {
 	register(CmdRegisterNode, "RegisterNode", applyRegisterNode)
 	register(CmdSetNodeStatus, "SetNodeStatus", applySetNodeStatus)
 	register(CmdRemoveNode, "RemoveNode", applyRemoveNode)
+	register(CmdReportHost, "ReportHost", applyReportHost)
 }
 
 func applyRegisterNode(s *state, c *RegisterNode, _ uint64) error {
@@ -72,6 +85,11 @@ func applyRegisterNode(s *state, c *RegisterNode, _ uint64) error {
 	}
 	n.Labels = cloneMap(n.Labels)
 	n.Networks = slices.Clone(n.Networks)
+	if old, ok := s.nodes[n.ID]; ok {
+		n.Foreign = old.Foreign // reported by the host, not by gossip
+	} else {
+		n.Foreign = nil
+	}
 	s.nodes[n.ID] = &n
 	return nil
 }
@@ -115,4 +133,17 @@ func cloneMap(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+func applyReportHost(s *state, c *ReportHost, _ uint64) error {
+	n, ok := s.nodes[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "node %q not found", c.ID)
+	}
+	if len(c.Foreign) > MaxForeign {
+		return errorf(ErrInvalid, "%d foreign domains reported, at most %d are kept", len(c.Foreign), MaxForeign)
+	}
+	n.Foreign = slices.Clone(c.Foreign)
+	slices.Sort(n.Foreign)
+	return nil
 }

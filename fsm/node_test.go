@@ -145,3 +145,21 @@ func TestSetNodeStatus_ReturnFromLeftKeepsNamesUnique(t *testing.T) {
 	f.addNode("n-b", "node-1", 1024, 1)
 	f.refuse(SetNodeStatus{ID: "n-a", Status: NodeAlive, At: t0}, ErrConflict)
 }
+
+func TestReportHost_ForeignDomainsSurviveGossipUpdates(t *testing.T) {
+	f := newTestFSM(t)
+	n := testNode("n1", "node-1", 4096, 4)
+	f.must(RegisterNode{Node: n, At: t0})
+	f.must(ReportHost{ID: "n1", Foreign: []string{"zeta", "alpha"}})
+	if got := f.node("n1").Foreign; len(got) != 2 || got[0] != "alpha" || got[1] != "zeta" {
+		t.Fatalf("foreign %v, want sorted [alpha zeta]", got)
+	}
+	// A metadata change from gossip keeps what the host reported.
+	n.Version = "2"
+	f.must(RegisterNode{Node: n, At: t0})
+	if got := f.node("n1").Foreign; len(got) != 2 {
+		t.Fatalf("gossip update lost the foreign domains: %v", got)
+	}
+	f.refuse(ReportHost{ID: "nope"}, ErrNotFound)
+	f.refuse(ReportHost{ID: "n1", Foreign: make([]string, MaxForeign+1)}, ErrInvalid)
+}

@@ -188,6 +188,7 @@ func cloneNode(n *Node) Node {
 	c := *n
 	c.Labels = cloneMap(n.Labels)
 	c.Networks = slices.Clone(n.Networks)
+	c.Foreign = slices.Clone(n.Foreign)
 	return c
 }
 

@@ -49,8 +49,11 @@ type Node struct {
 	Labels     map[string]string `json:"labels,omitempty"`
 	Hypervisor HypervisorInfo    `json:"hypervisor"`
 	// Networks are the hypervisor networks active on the node.
-	Networks []string   `json:"networks,omitempty"`
-	Status   NodeStatus `json:"status"`
+	Networks []string `json:"networks,omitempty"`
+	// Foreign names the domains on the node's hypervisor that NovaCron does not
+	// manage, as the host last reported them.
+	Foreign []string   `json:"foreign,omitempty"`
+	Status  NodeStatus `json:"status"`
 	// StatusCause says why the status last changed ("gossip: member failed", ...).
 	StatusCause string    `json:"status_cause,omitempty"`
 	StatusSince time.Time `json:"status_since"`

@@ -127,6 +127,9 @@ type Driver interface {
 	Labels() map[string]string
 	// List returns every managed domain on the host.
 	List(ctx context.Context) ([]Domain, error)
+	// Foreign names the domains on the host that NovaCron does not manage; they
+	// are left alone and only shown.
+	Foreign(ctx context.Context) ([]string, error)
 	// Inspect returns one managed domain, or ErrNotFound.
 	Inspect(ctx context.Context, id string) (Domain, error)
 	// Start defines the domain from spec (replacing a stopped definition) and

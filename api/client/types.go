@@ -103,8 +103,11 @@ type Node struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Hypervisor  Hypervisor        `json:"hypervisor"`
 	Networks    []string          `json:"networks"`
-	VMs         int               `json:"vms"`
-	JoinedAt    time.Time         `json:"joined_at"`
+	// ForeignDomains are domains on the node's hypervisor that NovaCron does
+	// not manage; they are left alone.
+	ForeignDomains []string  `json:"foreign_domains"`
+	VMs            int       `json:"vms"`
+	JoinedAt       time.Time `json:"joined_at"`
 }
 
 // Member is one cluster member in GET /api/v1/cluster.

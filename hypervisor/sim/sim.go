@@ -280,3 +280,10 @@ func (dom *domain) view() hypervisor.Domain {
 		State: dom.state, VCPUs: dom.spec.VCPUs, MemoryMiB: dom.spec.MemoryMiB, Reason: dom.reason,
 	}
 }
+
+// Foreign returns nothing: a simulated host runs only managed domains.
+func (d *Driver) Foreign(ctx context.Context) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return nil, d.check(ctx)
+}
