@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/hypervisor"
+	golibvirt "libvirt.org/go/libvirt"
 )
 
 func TestTestDriver_EventsFollowTheLifecycle(t *testing.T) {
@@ -79,6 +80,14 @@ func TestTestDriver_ResyncReportsChangesWhoseEventsWereLost(t *testing.T) {
 
 func TestTestDriver_ReconnectsAfterTheConnectionIsLost(t *testing.T) {
 	d := newTestDriver(t)
+	// test:///default keeps its domains only while some connection to it is
+	// open; hold one, as a real libvirtd would keep its domains across our
+	// reconnect.
+	keep, err := golibvirt.NewConnect(testURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keep.Close()
 	ctx := ctxT(t, 30*time.Second)
 	spec := testSpec(t, "reconnect")
 	if err := d.Start(ctx, spec); err != nil {
@@ -166,6 +175,15 @@ func TestTestDriver_CloseReleasesTheConnection(t *testing.T) {
 	d.Resume(ctx, spec.ID)
 	d.Shutdown(ctx, spec.ID, time.Second)
 	d.Undefine(ctx, spec.ID)
+	// libvirt's event loop holds a reference to a domain while it delivers that
+	// domain's event: let the events of the calls above arrive first.
+	for quiet := false; !quiet; {
+		select {
+		case <-d.Events():
+		case <-time.After(500 * time.Millisecond):
+			quiet = true
+		}
+	}
 	d.mu.Lock()
 	lc := d.conn
 	d.mu.Unlock()
