@@ -214,3 +214,20 @@ func diskGiB(dir string) int64 {
 	}
 	return int64(st.Blocks) * st.Bsize >> 30
 }
+
+// onDomain runs f on the managed domain id, with its current state and reason,
+// as one call on the connection.
+func (d *Driver) onDomain(ctx context.Context, id string, f func(dom *golibvirt.Domain, m vmMeta, st golibvirt.DomainState, reason int) error) error {
+	return d.call(ctx, func(c *golibvirt.Connect) error {
+		dom, m, err := d.lookup(c, id)
+		if err != nil {
+			return err
+		}
+		defer dom.Free()
+		st, reason, err := dom.GetState()
+		if err != nil {
+			return fmt.Errorf("read state of domain %s: %w", m.ID, err)
+		}
+		return f(dom, m, st, reason)
+	})
+}

@@ -211,16 +211,7 @@ func undefine(dom *golibvirt.Domain) error {
 // Undefine removes a stopped or crashed domain's definition; an active one is
 // refused with ErrState (destroy it first).
 func (d *Driver) Undefine(ctx context.Context, id string) error {
-	return d.call(ctx, func(c *golibvirt.Connect) error {
-		dom, m, err := d.lookup(c, id)
-		if err != nil {
-			return err
-		}
-		defer dom.Free()
-		st, _, err := dom.GetState()
-		if err != nil {
-			return fmt.Errorf("read state of domain %s: %w", m.ID, err)
-		}
+	return d.onDomain(ctx, id, func(dom *golibvirt.Domain, m vmMeta, st golibvirt.DomainState, _ int) error {
 		if active(st) {
 			return fmt.Errorf("%w: cannot undefine domain %s (vm %q): it is active; destroy it first", ErrState, m.ID, m.Name)
 		}
@@ -245,16 +236,7 @@ func (d *Driver) Resume(ctx context.Context, id string) error {
 }
 
 func (d *Driver) transition(ctx context.Context, id, op string, from, to golibvirt.DomainState, fn func(*golibvirt.Domain) error) error {
-	return d.call(ctx, func(c *golibvirt.Connect) error {
-		dom, m, err := d.lookup(c, id)
-		if err != nil {
-			return err
-		}
-		defer dom.Free()
-		st, reason, err := dom.GetState()
-		if err != nil {
-			return fmt.Errorf("read state of domain %s: %w", m.ID, err)
-		}
+	return d.onDomain(ctx, id, func(dom *golibvirt.Domain, m vmMeta, st golibvirt.DomainState, reason int) error {
 		switch st {
 		case to:
 			return nil

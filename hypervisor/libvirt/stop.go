@@ -27,16 +27,7 @@ func (d *Driver) markStopRequested(dom *golibvirt.Domain, m vmMeta) {
 // Destroy stops the domain at once (power cut). A stopped domain is left as it
 // is. The domain then reads stopped (reason "destroyed"), not crashed.
 func (d *Driver) Destroy(ctx context.Context, id string) error {
-	return d.call(ctx, func(c *golibvirt.Connect) error {
-		dom, m, err := d.lookup(c, id)
-		if err != nil {
-			return err
-		}
-		defer dom.Free()
-		st, _, err := dom.GetState()
-		if err != nil {
-			return fmt.Errorf("read state of domain %s: %w", m.ID, err)
-		}
+	return d.onDomain(ctx, id, func(dom *golibvirt.Domain, m vmMeta, st golibvirt.DomainState, _ int) error {
 		if !active(st) {
 			return nil
 		}
@@ -56,16 +47,7 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 func (d *Driver) Shutdown(ctx context.Context, id string, timeout time.Duration) error {
 	destroyNow := false
 	stopped := false
-	err := d.call(ctx, func(c *golibvirt.Connect) error {
-		dom, m, err := d.lookup(c, id)
-		if err != nil {
-			return err
-		}
-		defer dom.Free()
-		st, _, err := dom.GetState()
-		if err != nil {
-			return fmt.Errorf("read state of domain %s: %w", m.ID, err)
-		}
+	err := d.onDomain(ctx, id, func(dom *golibvirt.Domain, m vmMeta, st golibvirt.DomainState, _ int) error {
 		if !active(st) {
 			stopped = true
 			return nil
@@ -103,16 +85,7 @@ func (d *Driver) Shutdown(ctx context.Context, id string, timeout time.Duration)
 func (d *Driver) Reboot(ctx context.Context, id string) error {
 	var waiter chan struct{}
 	var vmID string
-	err := d.call(ctx, func(c *golibvirt.Connect) error {
-		dom, m, err := d.lookup(c, id)
-		if err != nil {
-			return err
-		}
-		defer dom.Free()
-		st, reason, err := dom.GetState()
-		if err != nil {
-			return fmt.Errorf("read state of domain %s: %w", m.ID, err)
-		}
+	err := d.onDomain(ctx, id, func(dom *golibvirt.Domain, m vmMeta, st golibvirt.DomainState, reason int) error {
 		if st != golibvirt.DOMAIN_RUNNING && st != golibvirt.DOMAIN_BLOCKED {
 			have, _ := classify(st, reason, false)
 			return fmt.Errorf("%w: cannot reboot domain %s (vm %q): it is %s, not running", ErrState, m.ID, m.Name, have)
