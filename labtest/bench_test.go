@@ -2,6 +2,7 @@ package labtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -117,15 +118,15 @@ func BenchmarkLab_EventToReported(b *testing.B) {
 func pollStopped(c *client.Client, id string, timeout time.Duration) <-chan time.Time {
 	out := make(chan time.Time, 1)
 	go func() {
-		deadline := time.Now().Add(timeout)
-		for time.Now().Before(deadline) {
-			if _, err := vmIn(c, id, client.StateStopped, ""); err == nil {
-				out <- time.Now()
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
+		_, err := poll(timeout, 5*time.Millisecond, func() error {
+			_, err := vmIn(c, id, client.StateStopped, "")
+			return err
+		})
+		if err != nil {
+			out <- time.Time{}
+			return
 		}
-		out <- time.Time{}
+		out <- time.Now()
 	}()
 	return out
 }
@@ -173,15 +174,14 @@ func BenchmarkLab_IdleAgentCPU(b *testing.B) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	deadline := start.Add(window)
-	for time.Now().Before(deadline) { // the agents must live through the window
+	holdsFor(b, window, time.Second, "every agent alive through the measurement", func() error {
 		for name, pid := range pids {
 			if !alive(pid) {
-				b.Fatalf("%s's agent exited during the measurement", name)
+				return fmt.Errorf("%s's agent exited", name)
 			}
 		}
-		time.Sleep(time.Second)
-	}
+		return nil
+	})
 	elapsed := time.Since(start).Seconds()
 	b.StopTimer()
 	var maxPct float64
@@ -204,12 +204,12 @@ func BenchmarkLab_IdleAgentCPU(b *testing.B) {
 
 // placedWithin polls the API until the VM is on a node, false at the timeout.
 func placedWithin(c *client.Client, id string, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if vm, err := c.VM(context.Background(), id); err == nil && vm.NodeName != "" {
-			return true
+	_, err := poll(timeout, pollInterval, func() error {
+		vm, err := c.VM(context.Background(), id)
+		if err == nil && vm.NodeName == "" {
+			err = errors.New("not placed")
 		}
-		time.Sleep(pollInterval)
-	}
-	return false
+		return err
+	})
+	return err == nil
 }

@@ -98,40 +98,34 @@ func (l *lab) waitNodes(timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(timeout)
-	for {
-		err = func() error {
-			nodes, err := c.Nodes(context.Background())
-			if err != nil {
-				return err
-			}
-			alive := 0
-			for _, n := range nodes {
-				if n.Status == "alive" && n.Capacity.VCPUs > 0 && n.Capacity.MemoryMiB > 0 && n.Hypervisor.Driver == "libvirt" {
-					alive++
-				}
-			}
-			if alive != labHosts {
-				return fmt.Errorf("%d of %d nodes alive with a libvirt capacity: %+v", alive, labHosts, nodes)
-			}
-			// The tests find a VM's domain through its node's name: node hostI
-			// must drive NOVACRON_LAB_HOSTI_URI.
-			for _, n := range nodes {
-				i := slices.IndexFunc(l.hosts, func(h *labHost) bool { return h.Name == n.Name })
-				if i < 0 || l.hosts[i].URI != n.Hypervisor.URI {
-					return fmt.Errorf("node %s drives %q, which is not the lab's URI for a host of that name", n.Name, n.Hypervisor.URI)
-				}
-			}
-			return nil
-		}()
-		if err == nil {
-			return nil
+	_, err = poll(timeout, 200*time.Millisecond, func() error {
+		nodes, err := c.Nodes(context.Background())
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the nodes did not all register within %s: %w", timeout, err)
+		alive := 0
+		for _, n := range nodes {
+			if n.Status == "alive" && n.Capacity.VCPUs > 0 && n.Capacity.MemoryMiB > 0 && n.Hypervisor.Driver == "libvirt" {
+				alive++
+			}
 		}
-		time.Sleep(200 * time.Millisecond)
+		if alive != labHosts {
+			return fmt.Errorf("%d of %d nodes alive with a libvirt capacity: %+v", alive, labHosts, nodes)
+		}
+		// The tests find a VM's domain through its node's name: node hostI
+		// must drive NOVACRON_LAB_HOSTI_URI.
+		for _, n := range nodes {
+			i := slices.IndexFunc(l.hosts, func(h *labHost) bool { return h.Name == n.Name })
+			if i < 0 || l.hosts[i].URI != n.Hypervisor.URI {
+				return fmt.Errorf("node %s drives %q, which is not the lab's URI for a host of that name", n.Name, n.Hypervisor.URI)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("the nodes did not all register within %s: %w", timeout, err)
 	}
+	return nil
 }
 
 // host returns the lab host whose node name is name.
@@ -226,37 +220,46 @@ const (
 	virshPoll    = 250 * time.Millisecond
 )
 
+// poll calls cond every interval until it returns nil or timeout has passed,
+// and returns how long it polled and cond's last error (nil when it held). Every
+// wait in this package goes through it.
+func poll(timeout, interval time.Duration, cond func() error) (time.Duration, error) {
+	start := time.Now()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		err := cond()
+		if err == nil || time.Since(start) > timeout {
+			return time.Since(start), err
+		}
+		<-ticker.C
+	}
+}
+
 // waitFor polls cond every interval until it returns nil, failing tb with
 // cond's last error once timeout has passed. It returns how long it waited.
 func waitFor(tb testing.TB, timeout, interval time.Duration, what string, cond func() error) time.Duration {
 	tb.Helper()
-	start := time.Now()
-	deadline := start.Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(interval)
+	took, err := poll(timeout, interval, cond)
+	if err != nil {
+		tb.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
 	}
+	return took
 }
 
 // holdsFor checks that cond stays nil for the whole of d, polling it, and fails
 // tb the first time it does not.
 func holdsFor(tb testing.TB, d, interval time.Duration, what string, cond func() error) {
 	tb.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for deadline := time.Now().Add(d); ; <-ticker.C {
 		if err := cond(); err != nil {
 			tb.Fatalf("%s stopped holding: %v", what, err)
 		}
 		if time.Now().After(deadline) {
 			return
 		}
-		time.Sleep(interval)
 	}
 }
 

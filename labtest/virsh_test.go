@@ -231,17 +231,8 @@ func (l *lab) deleteVM(tb testing.TB, id string) {
 		tb.Errorf("cleanup: delete vm %s: %v", id, err)
 		return
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		gerr := l.gone(id)
-		if gerr == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Errorf("cleanup: vm %s deleted, but after 30s: %v", id, gerr)
-			return
-		}
-		time.Sleep(virshPoll)
+	if _, gerr := poll(30*time.Second, virshPoll, func() error { return l.gone(id) }); gerr != nil {
+		tb.Errorf("cleanup: vm %s deleted, but after 30s: %v", id, gerr)
 	}
 }
 

@@ -113,8 +113,13 @@ func TestQEMU_DestroyBehindTheBackIsACrashEvent(t *testing.T) {
 		pid, _ := strconv.Atoi(qemuPid(t, dom))
 		exited := make(chan time.Time, 1)
 		go func() { // the QEMU process's end, seen from outside libvirt
-			for syscall.Kill(pid, 0) == nil {
-				time.Sleep(2 * time.Millisecond)
+			ticker := time.NewTicker(2 * time.Millisecond)
+			defer ticker.Stop()
+			for deadline := time.Now().Add(30 * time.Second); syscall.Kill(pid, 0) == nil; <-ticker.C {
+				if time.Now().After(deadline) {
+					exited <- time.Time{}
+					return
+				}
 			}
 			exited <- time.Now()
 		}()
@@ -130,6 +135,9 @@ func TestQEMU_DestroyBehindTheBackIsACrashEvent(t *testing.T) {
 			t.Fatalf("virsh destroy: %v", err)
 		}
 		gone := <-exited
+		if gone.IsZero() {
+			t.Fatalf("QEMU pid %d still runs 30s after virsh destroy", pid)
+		}
 		sinceExit = append(sinceExit, got.Sub(gone))
 		sinceVirsh = append(sinceVirsh, got.Sub(start))
 		if ev.State != hypervisor.StateCrashed || ev.Reason != "destroyed" {
