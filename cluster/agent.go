@@ -165,8 +165,7 @@ func (a *Agent) Shutdown() error {
 
 // Status reports the cluster as this node sees it.
 func (a *Agent) Status() Status {
-	leaderAddr, leaderID := a.raft.LeaderWithID()
-	_ = leaderAddr
+	_, leaderID := a.raft.LeaderWithID()
 	st := Status{
 		ClusterID:    a.fsm.Cluster().ID,
 		LeaderID:     string(leaderID),
