@@ -59,6 +59,9 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 	if cfg.VCPUs > 0 {
 		capacity.VCPUs = cfg.VCPUs
 	}
+	if cfg.MemoryMiB > 0 {
+		capacity.MemoryMiB = cfg.MemoryMiB
+	}
 	notify := make(chan bool, 16)
 	a.raft, a.transport, err = newRaft(&a.cfg, a.fsm, stores, notify)
 	if err != nil {
@@ -69,7 +72,7 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 		ID: cfg.NodeID, Raft: cfg.RaftAddr(), API: cfg.APIAddr, Version: cfg.Version,
 		Expect: cfg.BootstrapExpect, VCPUs: capacity.VCPUs, Memory: capacity.MemoryMiB,
 		Disk: capacity.DiskGiB, Driver: driver.Name(), URI: driver.URI(), Labels: driver.Labels(),
-		Nets: capacity.Networks,
+		Nets: capacity.Networks, MURI: cfg.MigrateURI, OC: cfg.CPUOvercommit,
 	}
 	a.gossip, err = newGossip(&a.cfg, meta)
 	if err != nil {

@@ -66,6 +66,25 @@ type Config struct {
 	// VCPUs, when > 0, is the number of vCPUs this host offers to VMs instead of
 	// the CPU count the driver reports (an operator's over-commit).
 	VCPUs int
+	// MemoryMiB, when > 0, is the memory this host offers to VMs instead of all
+	// of it (leave room for the host itself).
+	MemoryMiB int64
+	// CPUOvercommit, when >= 1, is this node's vCPU overcommit ratio; 0 takes
+	// the cluster's default setting.
+	CPUOvercommit float64
+	// MigrateURI is where this host accepts migration streams
+	// ("tcp://10.0.0.2"); empty lets libvirt choose (the host's name).
+	MigrateURI string
+	// SimFleet, when > 0, makes this agent also simulate that many extra hosts
+	// in-process (sim driver), registered as nodes of the cluster, for scale
+	// tests of placement and migration.
+	SimFleet int
+	// LoadReportInterval is how often the host sends its load to the leader for
+	// rebalancing.
+	LoadReportInterval time.Duration
+	// MigrationProgressInterval is how often a running migration's progress is
+	// written to Raft.
+	MigrationProgressInterval time.Duration
 	// StopTimeout is how long a guest gets to shut down before it is destroyed.
 	StopTimeout time.Duration
 	// ApplyTimeout bounds one write through Raft.
@@ -82,22 +101,24 @@ type Config struct {
 // addresses.
 func DefaultConfig() Config {
 	return Config{
-		GossipPort:         7946,
-		RaftPort:           7947,
-		Voters:             3,
-		HeartbeatTimeout:   1000 * time.Millisecond,
-		ElectionTimeout:    1000 * time.Millisecond,
-		LeaderLeaseTimeout: 500 * time.Millisecond,
-		CommitTimeout:      50 * time.Millisecond,
-		SnapshotThreshold:  8192,
-		SnapshotInterval:   120 * time.Second,
-		ReconcileInterval:  10 * time.Second,
-		RejoinInterval:     30 * time.Second,
-		DeadVoterGrace:     30 * time.Second,
-		HostResyncInterval: 10 * time.Second,
-		StopTimeout:        30 * time.Second,
-		ApplyTimeout:       10 * time.Second,
-		Logger:             slog.Default(),
+		GossipPort:                7946,
+		RaftPort:                  7947,
+		Voters:                    3,
+		HeartbeatTimeout:          1000 * time.Millisecond,
+		ElectionTimeout:           1000 * time.Millisecond,
+		LeaderLeaseTimeout:        500 * time.Millisecond,
+		CommitTimeout:             50 * time.Millisecond,
+		SnapshotThreshold:         8192,
+		SnapshotInterval:          120 * time.Second,
+		ReconcileInterval:         10 * time.Second,
+		RejoinInterval:            30 * time.Second,
+		DeadVoterGrace:            30 * time.Second,
+		HostResyncInterval:        10 * time.Second,
+		StopTimeout:               30 * time.Second,
+		LoadReportInterval:        10 * time.Second,
+		MigrationProgressInterval: time.Second,
+		ApplyTimeout:              10 * time.Second,
+		Logger:                    slog.Default(),
 	}
 }
 
@@ -115,6 +136,8 @@ func TestConfig() Config {
 	c.DeadVoterGrace = 2 * time.Second
 	c.HostResyncInterval = 1 * time.Second
 	c.StopTimeout = 2 * time.Second
+	c.LoadReportInterval = 500 * time.Millisecond
+	c.MigrationProgressInterval = 200 * time.Millisecond
 	c.ApplyTimeout = 5 * time.Second
 	return c
 }

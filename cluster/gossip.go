@@ -32,6 +32,9 @@ type nodeMeta struct {
 	URI    string            `json:"uri,omitempty"`
 	Labels map[string]string `json:"l,omitempty"`
 	Nets   []string          `json:"n,omitempty"`
+	// MURI is where the host accepts migration streams; OC its vCPU overcommit.
+	MURI string  `json:"mu,omitempty"`
+	OC   float64 `json:"oc,omitempty"`
 	// Leaving is published just before a graceful leave. memberlist v0.5 does not
 	// tell a departed member from a dead one in its events, so this is how the
 	// others know the node left rather than failed.
@@ -63,11 +66,12 @@ func (m member) node() fsm.Node {
 	return fsm.Node{
 		ID: m.Meta.ID, Name: m.Name, RaftAddr: m.Meta.Raft, APIAddr: m.Meta.API,
 		GossipAddr: m.Addr, Version: m.Meta.Version,
-		Capacity:   fsm.Capacity{VCPUs: m.Meta.VCPUs, MemoryMiB: m.Meta.Memory, DiskGiB: m.Meta.Disk},
-		Labels:     m.Meta.Labels,
-		Hypervisor: fsm.HypervisorInfo{Driver: m.Meta.Driver, URI: m.Meta.URI},
-		Networks:   m.Meta.Nets,
-		Status:     fsm.NodeAlive,
+		Capacity:      fsm.Capacity{VCPUs: m.Meta.VCPUs, MemoryMiB: m.Meta.Memory, DiskGiB: m.Meta.Disk},
+		Labels:        m.Meta.Labels,
+		Hypervisor:    fsm.HypervisorInfo{Driver: m.Meta.Driver, URI: m.Meta.URI, MigrateURI: m.Meta.MURI},
+		Networks:      m.Meta.Nets,
+		CPUOvercommit: m.Meta.OC,
+		Status:        fsm.NodeAlive,
 	}
 }
 

@@ -72,7 +72,7 @@ func (a *Agent) reconcileMember(ctx context.Context, m member, servers map[strin
 	switch m.Status {
 	case fsm.NodeAlive:
 		want := m.node()
-		if !known || nodeChanged(existing, want) || (existing.Status != fsm.NodeAlive && existing.Status != fsm.NodeMaintenance) {
+		if !known || nodeChanged(existing, want) || existing.Status != fsm.NodeAlive {
 			want.StatusCause = "gossip: member alive"
 			apply(&fsm.RegisterNode{Node: want, At: now})
 		}
@@ -183,5 +183,5 @@ func nodeChanged(have, want fsm.Node) bool {
 	return have.Name != want.Name || have.RaftAddr != want.RaftAddr || have.APIAddr != want.APIAddr ||
 		have.GossipAddr != want.GossipAddr || have.Version != want.Version || have.Capacity != want.Capacity ||
 		have.Hypervisor != want.Hypervisor || !maps.Equal(have.Labels, want.Labels) ||
-		!slices.Equal(have.Networks, want.Networks)
+		!slices.Equal(have.Networks, want.Networks) || have.CPUOvercommit != want.CPUOvercommit
 }

@@ -73,7 +73,7 @@ func (f *FSM) applyBatch(b *Batch, index uint64) (BatchResult, []Event) {
 		err := entry.apply(f.s, cmd, index)
 		res.Results[i] = Result{Err: err}
 		if err == nil {
-			events = append(events, eventFor(cmd, index))
+			events = append(events, f.s.eventFor(cmd, index))
 		}
 	}
 	return res, events

@@ -15,21 +15,26 @@ const IgnorableFlag CommandType = 0x80
 
 // Command types. New types go at the end.
 const (
-	CmdRegisterNode   CommandType = 1
-	CmdSetNodeStatus  CommandType = 2
-	CmdRemoveNode     CommandType = 3
-	CmdCreateVM       CommandType = 4
-	CmdUpdateVM       CommandType = 5
-	CmdDeleteVM       CommandType = 6
-	CmdVMAction       CommandType = 7
-	CmdPlaceVM        CommandType = 8
-	CmdReportVM       CommandType = 9
-	CmdCreateToken    CommandType = 10
-	CmdRevokeToken    CommandType = 11
-	CmdInitCluster    CommandType = 12
-	CmdBootstrapToken CommandType = 13
-	CmdBatch          CommandType = 14
-	CmdReportHost     CommandType = 15
+	CmdRegisterNode    CommandType = 1
+	CmdSetNodeStatus   CommandType = 2
+	CmdRemoveNode      CommandType = 3
+	CmdCreateVM        CommandType = 4
+	CmdUpdateVM        CommandType = 5
+	CmdDeleteVM        CommandType = 6
+	CmdVMAction        CommandType = 7
+	CmdPlaceVM         CommandType = 8
+	CmdReportVM        CommandType = 9
+	CmdCreateToken     CommandType = 10
+	CmdRevokeToken     CommandType = 11
+	CmdInitCluster     CommandType = 12
+	CmdBootstrapToken  CommandType = 13
+	CmdBatch           CommandType = 14
+	CmdReportHost      CommandType = 15
+	CmdCreateMigration CommandType = 16
+	CmdUpdateMigration CommandType = 17
+	CmdCancelMigration CommandType = 18
+	CmdSetMaintenance  CommandType = 19
+	CmdSetSettings     CommandType = 20
 )
 
 // Command is one typed change to cluster state.

@@ -23,6 +23,13 @@ func everyCommand() []Command {
 		SetNodeStatus{ID: "node-id-1", Status: NodeSuspect, Cause: "gossip: suspect", At: t0},
 		RemoveNode{ID: "node-id-1"},
 		ReportHost{ID: "node-id-1", Foreign: []string{"legacy-db"}},
+		CreateMigration{ID: "m1", VMID: "vm-1", Mode: MigrateLive, Target: "n2", Options: MigrationOptions{MaxDowntimeMs: 300, BandwidthMiBps: 100, AutoConverge: true, Parallel: 2, Compression: "zstd"},
+			Reason: "rebalance", Rebalance: &RebalanceMove{ImbalanceBefore: 0.3, ImbalanceAfter: 0.1, SourceLoad: 0.9, TargetLoad: 0.2}, At: t0},
+		UpdateMigration{ID: "m1", State: MigrationRunning, TargetReady: true, Progress: &MigrationProgress{Percent: 50, DataTotal: 100, DataProcessed: 50, DataRemaining: 50, DirtyRate: 7, Iteration: 2},
+			Result: &MigrationResult{TotalMs: 900, DowntimeMs: 100, DataTransferred: 123, Iterations: 3}, Error: "x", At: t0},
+		CancelMigration{ID: "m1", At: t0},
+		SetMaintenance{ID: "n1", Maintenance: true, Reason: "kernel upgrade", At: t0},
+		SetSettings{Settings: DefaultSettings(), At: t0},
 		CreateVM{ID: "vm-1", Spec: spec, Node: "node-id-1", Reason: "most free memory", At: t0},
 		UpdateVM{ID: "vm-1", Spec: spec, At: t0},
 		DeleteVM{ID: "vm-1"},
@@ -75,6 +82,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		1: "RegisterNode", 2: "SetNodeStatus", 3: "RemoveNode", 4: "CreateVM", 5: "UpdateVM",
 		6: "DeleteVM", 7: "VMAction", 8: "PlaceVM", 9: "ReportVM", 10: "CreateToken",
 		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken", 14: "Batch", 15: "ReportHost",
+		16: "CreateMigration", 17: "UpdateMigration", 18: "CancelMigration", 19: "SetMaintenance", 20: "SetSettings",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

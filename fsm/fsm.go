@@ -27,6 +27,13 @@ type state struct {
 	tokenByHash map[string]string
 	// cluster holds cluster-wide settings set once by InitCluster.
 	cluster ClusterInfo
+	// settings are the operator's cluster settings, with defaults filled in.
+	settings Settings
+	// migrations holds every migration record; active those not finished, and
+	// incoming the capacity they reserve on their destinations.
+	migrations map[string]*Migration
+	active     map[string]struct{}
+	incoming   map[string]Capacity
 }
 
 // ClusterInfo is the cluster's identity and node-to-node secret, set once.
@@ -41,16 +48,20 @@ type ClusterInfo struct {
 }
 
 func newState() *state {
-	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, allocated: map[string]Capacity{}, byNode: map[string]map[string]struct{}{}, pending: map[string]struct{}{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{}}
+	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, allocated: map[string]Capacity{}, byNode: map[string]map[string]struct{}{}, pending: map[string]struct{}{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{},
+		settings: DefaultSettings(), migrations: map[string]*Migration{}, active: map[string]struct{}{}, incoming: map[string]Capacity{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.
 type Event struct {
 	Index uint64      `json:"index"`
 	Type  CommandType `json:"type"`
-	// Kind is "node", "vm", "token" or "cluster"; ID names the entity.
+	// Kind is "node", "vm", "token", "migration", "settings" or "cluster"; ID
+	// names the entity.
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
+	// VM is the VM a migration event concerns, so hosts wake for it too.
+	VM string `json:"vm,omitempty"`
 }
 
 // FSM is the replicated state machine. It implements raft.FSM.
@@ -96,7 +107,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 			err = commands[cmd.Type()].apply(f.s, cmd, l.Index)
 		}
 		if err == nil {
-			events = []Event{eventFor(cmd, l.Index)}
+			events = []Event{f.s.eventFor(cmd, l.Index)}
 		}
 		result = Result{Err: err}
 	}
@@ -185,10 +196,13 @@ func (f *FSM) publish(ev Event) {
 }
 
 // eventFor names the entity a successful command changed.
-func eventFor(cmd Command, index uint64) Event {
+func (s *state) eventFor(cmd Command, index uint64) Event {
 	ev := Event{Index: index, Type: cmd.Type()}
 	if t, ok := cmd.(interface{ target() (string, string) }); ok {
 		ev.Kind, ev.ID = t.target()
+	}
+	if m, ok := s.migrations[ev.ID]; ok && ev.Kind == "migration" {
+		ev.VM = m.VMID
 	}
 	return ev
 }

@@ -98,10 +98,14 @@ type fsmDump struct {
 	Cluster   ClusterInfo
 	Applied   uint64
 	Allocated map[string]Capacity
+	Settings   Settings
+	Migrations []Migration
+	Incoming   map[string]Capacity
 }
 
 func dump(f *FSM) fsmDump {
-	d := fsmDump{Nodes: f.Nodes(), VMs: f.VMs(), Tokens: f.Tokens(), Cluster: f.Cluster(), Applied: f.AppliedIndex(), Allocated: map[string]Capacity{}}
+	d := fsmDump{Nodes: f.Nodes(), VMs: f.VMs(), Tokens: f.Tokens(), Cluster: f.Cluster(), Applied: f.AppliedIndex(), Allocated: map[string]Capacity{},
+		Settings: f.Settings(), Migrations: f.Migrations(), Incoming: f.Incoming()}
 	ids := map[string]bool{}
 	for _, n := range d.Nodes {
 		ids[n.ID] = true

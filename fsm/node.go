@@ -31,15 +31,27 @@ type ReportHost struct {
 // MaxForeign bounds how many foreign domain names a node record keeps.
 const MaxForeign = 256
 
+// SetMaintenance puts a node in maintenance (or takes it out). A node in
+// maintenance gets no new VMs, and the leader migrates its VMs away (a drain).
+type SetMaintenance struct {
+	ID          string    `json:"id"`
+	Maintenance bool      `json:"maintenance"`
+	Reason      string    `json:"reason,omitempty"`
+	At          time.Time `json:"at"`
+}
+
 // RemoveNode forgets a node that left the cluster.
 type RemoveNode struct {
 	ID string `json:"id"`
 }
 
-func (RegisterNode) Type() CommandType  { return CmdRegisterNode }
-func (SetNodeStatus) Type() CommandType { return CmdSetNodeStatus }
-func (RemoveNode) Type() CommandType    { return CmdRemoveNode }
-func (ReportHost) Type() CommandType    { return CmdReportHost }
+func (RegisterNode) Type() CommandType   { return CmdRegisterNode }
+func (SetNodeStatus) Type() CommandType  { return CmdSetNodeStatus }
+func (RemoveNode) Type() CommandType     { return CmdRemoveNode }
+func (ReportHost) Type() CommandType     { return CmdReportHost }
+func (SetMaintenance) Type() CommandType { return CmdSetMaintenance }
+
+func (c SetMaintenance) target() (string, string) { return "node", c.ID }
 
 func (c RegisterNode) target() (string, string)  { return "node", c.Node.ID }
 func (c SetNodeStatus) target() (string, string) { return "node", c.ID }
@@ -51,6 +63,25 @@ func init() {
 	register(CmdSetNodeStatus, "SetNodeStatus", applySetNodeStatus)
 	register(CmdRemoveNode, "RemoveNode", applyRemoveNode)
 	register(CmdReportHost, "ReportHost", applyReportHost)
+	register(CmdSetMaintenance, "SetMaintenance", applySetMaintenance)
+}
+
+func applySetMaintenance(s *state, c *SetMaintenance, _ uint64) error {
+	n, ok := s.nodes[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "node %q not found", c.ID)
+	}
+	if n.Maintenance == c.Maintenance {
+		if c.Maintenance {
+			return errorf(ErrState, "node %q is already in maintenance", n.Name)
+		}
+		return errorf(ErrState, "node %q is not in maintenance", n.Name)
+	}
+	n.Maintenance, n.MaintenanceReason, n.MaintenanceSince = c.Maintenance, truncate(c.Reason, 256), c.At
+	if !c.Maintenance {
+		n.MaintenanceReason = ""
+	}
+	return nil
 }
 
 func applyRegisterNode(s *state, c *RegisterNode, _ uint64) error {
@@ -72,9 +103,7 @@ func applyRegisterNode(s *state, c *RegisterNode, _ uint64) error {
 	if old, ok := s.nodes[n.ID]; ok {
 		n.JoinedAt = old.JoinedAt
 		// Maintenance is an operator's decision; gossip metadata must not undo it.
-		if old.Status == NodeMaintenance {
-			n.Status = NodeMaintenance
-		}
+		n.Maintenance, n.MaintenanceReason, n.MaintenanceSince = old.Maintenance, old.MaintenanceReason, old.MaintenanceSince
 		if old.Status == n.Status {
 			n.StatusSince, n.StatusCause = old.StatusSince, old.StatusCause
 		} else {

@@ -41,10 +41,10 @@ func TestRegisterNode_NewAndUpdate(t *testing.T) {
 func TestRegisterNode_KeepsMaintenance(t *testing.T) {
 	f := newTestFSM(t)
 	f.addNode("n1", "node-1", 4096, 4)
-	f.must(SetNodeStatus{ID: "n1", Status: NodeMaintenance, Cause: "operator", At: t0.Add(time.Minute)})
+	f.must(SetMaintenance{ID: "n1", Maintenance: true, Reason: "operator", At: t0.Add(time.Minute)})
 	f.must(RegisterNode{Node: testNode("n1", "node-1", 4096, 8), At: t0.Add(time.Hour)})
 	got := f.node("n1")
-	if got.Status != NodeMaintenance || got.StatusCause != "operator" || got.Capacity.VCPUs != 8 {
+	if !got.Maintenance || got.MaintenanceReason != "operator" || got.Capacity.VCPUs != 8 {
 		t.Fatalf("node %+v: gossip metadata must not end maintenance", got)
 	}
 }

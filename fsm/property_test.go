@@ -10,7 +10,7 @@ import (
 // conflicts, stale generations, unknown IDs and full nodes all happen often.
 func randomCommand(rng *rand.Rand, f *testFSM) Command {
 	nodeIDs := []string{"n0", "n1", "n2", "n-gone"}
-	statuses := []NodeStatus{NodeAlive, NodeAlive, NodeSuspect, NodeFailed, NodeLeft, NodeMaintenance}
+	statuses := []NodeStatus{NodeAlive, NodeAlive, NodeSuspect, NodeFailed, NodeLeft}
 	actions := []string{ActionStart, ActionStop, ActionRestart, ActionPause, ActionResume}
 	states := []VMState{VMRunning, VMStopped, VMPaused, VMError}
 	node := func() string { return nodeIDs[rng.Intn(len(nodeIDs))] }

@@ -17,13 +17,16 @@ type snapshotHeader struct {
 	Version int         `json:"version"`
 	Index   uint64      `json:"index"`
 	Cluster ClusterInfo `json:"cluster"`
+	// Settings are absent (zero) in snapshots written before settings existed.
+	Settings Settings `json:"settings"`
 }
 
 // snapshotRecord is one entity in the stream; exactly one field is set.
 type snapshotRecord struct {
-	Node  *Node  `json:"node,omitempty"`
-	VM    *VM    `json:"vm,omitempty"`
-	Token *Token `json:"token,omitempty"`
+	Node      *Node      `json:"node,omitempty"`
+	VM        *VM        `json:"vm,omitempty"`
+	Token     *Token     `json:"token,omitempty"`
+	Migration *Migration `json:"migration,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -37,7 +40,7 @@ type snapshot struct {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	snap := &snapshot{header: snapshotHeader{Version: snapshotVersion, Index: f.applied, Cluster: f.s.cluster}}
+	snap := &snapshot{header: snapshotHeader{Version: snapshotVersion, Index: f.applied, Cluster: f.s.cluster, Settings: f.s.settings}}
 	snap.records = make([]snapshotRecord, 0, len(f.s.nodes)+len(f.s.vms)+len(f.s.tokens))
 	for _, n := range f.s.nodes {
 		c := cloneNode(n)
@@ -50,6 +53,10 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	for _, t := range f.s.tokens {
 		c := *t
 		snap.records = append(snap.records, snapshotRecord{Token: &c})
+	}
+	for _, m := range f.s.migrations {
+		c := cloneMigration(m)
+		snap.records = append(snap.records, snapshotRecord{Migration: &c})
 	}
 	return snap, nil
 }
@@ -96,6 +103,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	s := newState()
 	s.cluster = h.Cluster
+	s.settings = h.Settings.WithDefaults()
 	for n := 0; ; n++ {
 		var r snapshotRecord
 		err := dec.Decode(&r)
@@ -116,8 +124,17 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		case r.Token != nil:
 			s.tokens[r.Token.ID] = r.Token
 			s.tokenByHash[r.Token.Hash] = r.Token.ID
+		case r.Migration != nil:
+			s.migrations[r.Migration.ID] = r.Migration
 		default:
 			return fmt.Errorf("restore: record %d holds no entity", n)
+		}
+	}
+	// Reservations of migrations under way need their VMs, so they come last.
+	for _, m := range s.migrations {
+		if vm, ok := s.vms[m.VMID]; ok && !m.State.Final() {
+			s.active[m.ID] = struct{}{}
+			s.addIncoming(m.Target, vm.Spec, 1)
 		}
 	}
 	f.mu.Lock()

@@ -16,7 +16,8 @@ func richFSM(t *testing.T) *testFSM {
 	f.addNode("n1", "node-1", 8192, 8)
 	f.addNode("n2", "node-2", 4096, 4)
 	f.addNode("n3", "node-3", 4096, 4)
-	f.must(SetNodeStatus{ID: "n3", Status: NodeMaintenance, Cause: "operator", At: t0})
+	f.must(SetNodeStatus{ID: "n3", Status: NodeSuspect, Cause: "gossip", At: t0})
+	f.must(SetMaintenance{ID: "n3", Maintenance: true, Reason: "operator", At: t0})
 	f.must(BootstrapToken{Token: testToken("root", "root", "root-secret")})
 	f.must(CreateToken{Token: testToken("tok-1", "ci", "ci-secret")})
 	spec := testSpec("kernel-vm", 512, 1)
@@ -28,6 +29,11 @@ func richFSM(t *testing.T) *testFSM {
 	f.must(PlaceVM{ID: "vm-3", Node: "n2", FromGeneration: 1, Reason: "rebalance", At: t0})
 	f.must(VMAction{ID: "vm-1", Action: ActionRestart, At: t0})
 	f.must(ReportVM{ID: "vm-1", Node: "n1", Generation: 1, State: VMPaused, RestartSeq: 1, At: t0})
+	f.must(SetSettings{Settings: Settings{Strategy: StrategyBinpack, CPUOvercommit: 2}, At: t0})
+	// One migration that failed, one still waiting (it reserves room on n1).
+	f.must(CreateMigration{ID: "mig-1", VMID: "vm-1", Mode: MigrateLive, Target: "n2", Reason: "user", At: t0})
+	f.must(UpdateMigration{ID: "mig-1", State: MigrationFailed, Error: "destination unreachable", At: t0})
+	f.must(CreateMigration{ID: "mig-2", VMID: "vm-3", Mode: MigrateCold, Target: "n1", Reason: "drain", At: t0})
 	return f
 }
 

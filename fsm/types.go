@@ -5,20 +5,20 @@ import "time"
 // NodeStatus is a node's membership status as the leader last recorded it.
 type NodeStatus string
 
-// Node statuses. Alive, suspect, failed and left follow gossip; maintenance is set
-// by an operator.
+// Node statuses follow membership: alive, suspect, failed and left. Maintenance
+// is not a status but an operator's flag (Node.Maintenance), so a node in
+// maintenance still shows whether it is alive.
 const (
-	NodeAlive       NodeStatus = "alive"
-	NodeSuspect     NodeStatus = "suspect"
-	NodeFailed      NodeStatus = "failed"
-	NodeLeft        NodeStatus = "left"
-	NodeMaintenance NodeStatus = "maintenance"
+	NodeAlive   NodeStatus = "alive"
+	NodeSuspect NodeStatus = "suspect"
+	NodeFailed  NodeStatus = "failed"
+	NodeLeft    NodeStatus = "left"
 )
 
 // ValidNodeStatus reports whether s is one of the known node statuses.
 func ValidNodeStatus(s NodeStatus) bool {
 	switch s {
-	case NodeAlive, NodeSuspect, NodeFailed, NodeLeft, NodeMaintenance:
+	case NodeAlive, NodeSuspect, NodeFailed, NodeLeft:
 		return true
 	}
 	return false
@@ -35,6 +35,9 @@ type Capacity struct {
 type HypervisorInfo struct {
 	Driver string `json:"driver"`
 	URI    string `json:"uri,omitempty"`
+	// MigrateURI is where the host accepts migration streams ("tcp://10.0.0.2");
+	// empty lets the hypervisor choose.
+	MigrateURI string `json:"migrate_uri,omitempty"`
 }
 
 // Node is one host of the cluster.
@@ -52,8 +55,20 @@ type Node struct {
 	Networks []string `json:"networks,omitempty"`
 	// Foreign names the domains on the node's hypervisor that NovaCron does not
 	// manage, as the host last reported them.
-	Foreign []string   `json:"foreign,omitempty"`
-	Status  NodeStatus `json:"status"`
+	Foreign []string `json:"foreign,omitempty"`
+	// CPUOvercommit is how many vCPUs the node offers per vCPU of Capacity;
+	// 0 means the cluster's default (Settings.CPUOvercommit).
+	CPUOvercommit float64 `json:"cpu_overcommit,omitempty"`
+	// Fleet is the ID of the agent that simulates this node in-process (a sim
+	// fleet for scale tests); empty for a real host. A fleet node lives and dies
+	// with its agent.
+	Fleet string `json:"fleet,omitempty"`
+	// Maintenance is set by an operator (drain): no VM is placed on the node,
+	// and the leader moves its VMs away.
+	Maintenance       bool       `json:"maintenance,omitempty"`
+	MaintenanceReason string     `json:"maintenance_reason,omitempty"`
+	MaintenanceSince  time.Time  `json:"maintenance_since,omitempty"`
+	Status            NodeStatus `json:"status"`
 	// StatusCause says why the status last changed ("gossip: member failed", ...).
 	StatusCause string    `json:"status_cause,omitempty"`
 	StatusSince time.Time `json:"status_since"`
@@ -119,6 +134,8 @@ type VMSpec struct {
 	Labels    map[string]string `json:"labels,omitempty"`
 	// RestartPolicy is always, on-failure or never; empty means always.
 	RestartPolicy string `json:"restart_policy,omitempty"`
+	// Placement holds the VM's placement strategy and constraints.
+	Placement *PlacementSpec `json:"placement,omitempty"`
 }
 
 // EffectiveRestartPolicy is the spec's restart policy with the default applied.
@@ -152,10 +169,19 @@ type VM struct {
 	Crashes     uint64    `json:"crashes,omitempty"`
 	LastCrash   string    `json:"last_crash,omitempty"`
 	LastCrashAt time.Time `json:"last_crash_at,omitempty"`
-	Placement   string    `json:"placement,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	ReportedAt  time.Time `json:"reported_at,omitempty"`
+	// Placement is the one-line reason of the last placement decision;
+	// Decision holds its whole explanation (and why a pending VM fits nowhere).
+	Placement string    `json:"placement,omitempty"`
+	Decision  *Decision `json:"decision,omitempty"`
+	// Migration is the ID of the VM's migration under way, if any; while it is
+	// set no other migration of the VM starts and hosts leave its domain alone.
+	Migration string `json:"migration,omitempty"`
+	// MovedAt is when the VM last finished a migration; rebalancing leaves a VM
+	// alone for a cooldown after it moved.
+	MovedAt    time.Time `json:"moved_at,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	ReportedAt time.Time `json:"reported_at,omitempty"`
 	// Index is the Raft index of the last change to this record.
 	Index uint64 `json:"index"`
 }

@@ -9,11 +9,12 @@ import (
 // in Node with a placement; Apply takes it only if the VM still fits there, and
 // otherwise leaves the VM pending for the placement loop.
 type CreateVM struct {
-	ID     string    `json:"id"`
-	Spec   VMSpec    `json:"spec"`
-	Node   string    `json:"node,omitempty"`
-	Reason string    `json:"reason,omitempty"`
-	At     time.Time `json:"at"`
+	ID       string    `json:"id"`
+	Spec     VMSpec    `json:"spec"`
+	Node     string    `json:"node,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Decision *Decision `json:"decision,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // UpdateVM replaces a VM's spec. Size changes take effect at the VM's next start.
@@ -46,12 +47,14 @@ type VMAction struct {
 }
 
 // PlaceVM assigns a VM to a node. FromGeneration must match the VM's current
-// generation, so two leaders racing cannot both place it.
+// generation, so two leaders racing cannot both place it. With Node empty it
+// only records, on a pending VM, the decision that found no node for it.
 type PlaceVM struct {
 	ID             string    `json:"id"`
 	Node           string    `json:"node"`
 	FromGeneration uint64    `json:"from_generation"`
 	Reason         string    `json:"reason"`
+	Decision       *Decision `json:"decision,omitempty"`
 	At             time.Time `json:"at"`
 }
 
@@ -115,7 +118,9 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 	s.vms[c.ID] = vm
 	s.index(vm)
 	if c.Node != "" && s.fits(c.Node, spec) == nil {
-		s.assign(vm, c.Node, c.Reason)
+		s.assign(vm, c.Node, c.Reason, c.Decision)
+	} else if c.Decision != nil && !c.Decision.OK() {
+		vm.Placement, vm.Decision = c.Reason, c.Decision
 	}
 	return nil
 }
@@ -124,6 +129,9 @@ func applyUpdateVM(s *state, c *UpdateVM, index uint64) error {
 	vm, ok := s.vms[c.ID]
 	if !ok {
 		return errorf(ErrNotFound, "vm %q not found", c.ID)
+	}
+	if vm.Migration != "" {
+		return errorf(ErrConflict, "vm %q is migrating (migration %s); change it once the migration ends", vm.Spec.Name, vm.Migration)
 	}
 	if err := ValidateSpec(c.Spec); err != nil {
 		return err
@@ -153,6 +161,9 @@ func applyDeleteVM(s *state, c *DeleteVM, _ uint64) error {
 	if !ok {
 		return errorf(ErrNotFound, "vm %q not found", c.ID)
 	}
+	if vm.Migration != "" {
+		return errorf(ErrConflict, "vm %q is migrating (migration %s); cancel the migration first", vm.Spec.Name, vm.Migration)
+	}
 	delete(s.vmByName, vm.Spec.Name)
 	s.release(vm)
 	s.unindex(vm)
@@ -164,6 +175,9 @@ func applyDeleteVM(s *state, c *DeleteVM, _ uint64) error {
 // desired and observed state is observed. The API calls it to refuse early; Apply
 // calls it again so the answer holds under concurrent requests.
 func CheckAction(vm *VM, action string) error {
+	if vm.Migration != "" {
+		return errorf(ErrConflict, "vm %q is migrating (migration %s); try again once it ends", vm.Spec.Name, vm.Migration)
+	}
 	d := vm.DesiredState
 	switch action {
 	case ActionStart:
@@ -221,13 +235,24 @@ func applyPlaceVM(s *state, c *PlaceVM, index uint64) error {
 	if vm.Generation != c.FromGeneration {
 		return errorf(ErrStaleGeneration, "vm %q is at generation %d, not %d", c.ID, vm.Generation, c.FromGeneration)
 	}
+	if vm.Migration != "" {
+		return errorf(ErrConflict, "vm %q is migrating (migration %s)", vm.Spec.Name, vm.Migration)
+	}
+	if c.Node == "" {
+		if vm.Node != "" {
+			return errorf(ErrState, "vm %q is placed; a decision without a node only records why a pending vm waits", vm.Spec.Name)
+		}
+		vm.Placement, vm.Decision = c.Reason, c.Decision
+		vm.UpdatedAt, vm.Index = c.At, index
+		return nil
+	}
 	// Release first, so re-placing a VM on its own node does not count it twice.
 	s.release(vm)
 	if err := s.fits(c.Node, vm.Spec); err != nil {
 		s.reserve(vm)
 		return err
 	}
-	s.assign(vm, c.Node, c.Reason)
+	s.assign(vm, c.Node, c.Reason, c.Decision)
 	vm.UpdatedAt, vm.Index = c.At, index
 	return nil
 }
@@ -271,12 +296,19 @@ func cloneSpec(s VMSpec) VMSpec {
 		b := *s.Boot
 		s.Boot = &b
 	}
+	if s.Placement != nil {
+		p := *s.Placement
+		p.NodeSelector = cloneMap(p.NodeSelector)
+		p.Nodes = slices.Clone(p.Nodes)
+		p.PreferredNodes = slices.Clone(p.PreferredNodes)
+		p.Groups = slices.Clone(p.Groups)
+		s.Placement = &p
+	}
 	return s
 }
 
-// fits checks that node exists, is alive, and has the memory and vCPUs for spec
-// beside what is already assigned to it. Memory is not overcommitted; vCPUs are
-// not either until the real scheduler brings overcommit ratios.
+// fits checks that a new VM (or one moving in) may go to node: the node exists,
+// is alive and not in maintenance, has the VM's networks, and has room.
 func (s *state) fits(nodeID string, spec VMSpec) error {
 	n, ok := s.nodes[nodeID]
 	if !ok {
@@ -284,6 +316,9 @@ func (s *state) fits(nodeID string, spec VMSpec) error {
 	}
 	if n.Status != NodeAlive {
 		return errorf(ErrState, "node %q is %s, not alive", n.Name, n.Status)
+	}
+	if n.Maintenance {
+		return errorf(ErrState, "node %q is in maintenance", n.Name)
 	}
 	for _, nic := range spec.NICs {
 		if nic.Network != "" && !slices.Contains(n.Networks, nic.Network) {
@@ -293,25 +328,40 @@ func (s *state) fits(nodeID string, spec VMSpec) error {
 	return s.hasRoom(nodeID, spec)
 }
 
-// hasRoom checks only the node's free memory and vCPUs, whatever its status: a
-// resize of a VM on a failed node must still fit there when the node comes back.
+// fitsNew is fits under the name the migration checks read better with.
+func (s *state) fitsNew(nodeID string, spec VMSpec) error { return s.fits(nodeID, spec) }
+
+// hasRoom checks only the node's free memory, vCPUs and disk (with the overcommit
+// ratios, and counting migrations coming in), whatever its status: a resize of a
+// VM on a failed node must still fit there when the node comes back. Disk is
+// checked only on nodes that report their disk size.
 func (s *state) hasRoom(nodeID string, spec VMSpec) error {
 	n, ok := s.nodes[nodeID]
 	if !ok {
 		return errorf(ErrNotFound, "node %q not found", nodeID)
 	}
-	a := s.allocated[nodeID]
-	if a.MemoryMiB+spec.MemoryMiB > n.Capacity.MemoryMiB {
-		return errorf(ErrState, "node %q has %d MiB of memory free, vm needs %d", n.Name, n.Capacity.MemoryMiB-a.MemoryMiB, spec.MemoryMiB)
+	capa := s.settings.EffectiveCapacity(n)
+	a := s.reserved(nodeID)
+	if a.MemoryMiB+spec.MemoryMiB > capa.MemoryMiB {
+		return errorf(ErrState, "node %q has %d MiB of memory free, vm needs %d", n.Name, capa.MemoryMiB-a.MemoryMiB, spec.MemoryMiB)
 	}
-	if a.VCPUs+spec.VCPUs > n.Capacity.VCPUs {
-		return errorf(ErrState, "node %q has %d vCPUs free, vm needs %d", n.Name, n.Capacity.VCPUs-a.VCPUs, spec.VCPUs)
+	if a.VCPUs+spec.VCPUs > capa.VCPUs {
+		return errorf(ErrState, "node %q has %d vCPUs free, vm needs %d", n.Name, capa.VCPUs-a.VCPUs, spec.VCPUs)
+	}
+	if capa.DiskGiB > 0 && a.DiskGiB+spec.DiskGiB > capa.DiskGiB {
+		return errorf(ErrState, "node %q has %d GiB of disk free, vm needs %d", n.Name, capa.DiskGiB-a.DiskGiB, spec.DiskGiB)
 	}
 	return nil
 }
 
+// reserved is what node has promised: its VMs plus migrations coming in.
+func (s *state) reserved(nodeID string) Capacity {
+	a, in := s.allocated[nodeID], s.incoming[nodeID]
+	return Capacity{VCPUs: a.VCPUs + in.VCPUs, MemoryMiB: a.MemoryMiB + in.MemoryMiB, DiskGiB: a.DiskGiB + in.DiskGiB}
+}
+
 // assign places vm on node at the next generation.
-func (s *state) assign(vm *VM, nodeID, reason string) {
+func (s *state) assign(vm *VM, nodeID, reason string, d *Decision) {
 	s.unindex(vm)
 	vm.Node = nodeID
 	s.index(vm)
@@ -319,6 +369,7 @@ func (s *state) assign(vm *VM, nodeID, reason string) {
 	vm.State = VMScheduled
 	vm.Error = ""
 	vm.Placement = reason
+	vm.Decision = d
 	s.reserve(vm)
 }
 

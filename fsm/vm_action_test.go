@@ -133,10 +133,14 @@ func TestPlaceVM_Refusals(t *testing.T) {
 	f.refuse(PlaceVM{ID: "vm-1", Node: "nope", FromGeneration: 1, At: t0}, ErrNotFound)
 	f.refuse(PlaceVM{ID: "vm-1", Node: "small", FromGeneration: 1, At: t0}, ErrState)
 	f.refuse(PlaceVM{ID: "nope", Node: "n2", FromGeneration: 0, At: t0}, ErrNotFound)
-	for _, s := range []NodeStatus{NodeFailed, NodeSuspect, NodeMaintenance, NodeLeft} {
+	for _, s := range []NodeStatus{NodeFailed, NodeSuspect, NodeLeft} {
 		f.must(SetNodeStatus{ID: "n2", Status: s, At: t0})
 		f.refuse(PlaceVM{ID: "vm-1", Node: "n2", FromGeneration: 1, At: t0}, ErrState)
 	}
+	f.must(SetNodeStatus{ID: "n2", Status: NodeAlive, At: t0})
+	f.must(SetMaintenance{ID: "n2", Maintenance: true, At: t0})
+	f.refuse(PlaceVM{ID: "vm-1", Node: "n2", FromGeneration: 1, At: t0}, ErrState)
+	f.must(SetMaintenance{ID: "n2", Maintenance: false, At: t0})
 	f.must(SetNodeStatus{ID: "n2", Status: NodeAlive, At: t0})
 	after := dump(f.FSM)
 	before.Applied, after.Applied = 0, 0

@@ -148,8 +148,73 @@ type Driver interface {
 	Undefine(ctx context.Context, id string) error
 	// Stats returns counters for every running managed domain.
 	Stats(ctx context.Context) (map[string]Stats, error)
+	// Migrate moves the running (or paused) domain id to the host at opts.DestURI
+	// and reports progress about once a second while it copies. On success the
+	// domain runs on the destination, persistent there and undefined here; on any
+	// error it is still here, in the state it had. Cancelling ctx aborts the job
+	// (the error then wraps ctx.Err()).
+	Migrate(ctx context.Context, id string, opts MigrateOptions, progress func(MigrateProgress)) (MigrateResult, error)
+	// InspectRemote looks up managed domain id on another host's hypervisor, so
+	// an agent that restarted mid-migration can find where the guest really runs.
+	InspectRemote(ctx context.Context, uri, id string) (Domain, error)
 	// Events delivers state changes; the channel is closed by Close.
 	Events() <-chan Event
 	// Close releases the driver's connections.
 	Close() error
 }
+
+// MigrateOptions say where and how a domain moves. Zero values mean the
+// hypervisor's defaults.
+type MigrateOptions struct {
+	// DestURI is the destination host's hypervisor URI, as its node publishes it.
+	DestURI string
+	// MigrateURI is where the destination accepts the migration stream
+	// ("tcp://10.0.0.2"); "" lets the hypervisor choose.
+	MigrateURI string
+	// Live keeps the guest running during the copy (pre-copy); false pauses it
+	// for the copy (a warm migration) and resumes it on the destination.
+	Live bool
+	// Generation is written into the domain's metadata on the destination: the
+	// placement generation the VM has once the move is recorded.
+	Generation uint64
+	// MaxDowntime bounds the final pause of a live migration.
+	MaxDowntime time.Duration
+	// BandwidthMiBps caps the copy rate, in MiB/s.
+	BandwidthMiBps uint64
+	// AutoConverge throttles the guest's vCPUs when it dirties memory faster
+	// than the copy goes.
+	AutoConverge bool
+	// PostCopy switches to post-copy (the guest runs on the destination and
+	// pulls the remaining pages) when pre-copy does not converge.
+	PostCopy bool
+	// Parallel is the number of connections for the copy (multifd); 0 or 1 is one.
+	Parallel int
+	// Compression is "", "xbzrle", or with Parallel > 1 "zlib" or "zstd".
+	Compression string
+}
+
+// MigrateProgress is a running migration job's figures at one moment.
+type MigrateProgress struct {
+	Elapsed       time.Duration
+	DataTotal     uint64
+	DataProcessed uint64
+	DataRemaining uint64
+	// DirtyRate is the guest's memory dirtying rate in bytes per second.
+	DirtyRate uint64
+	// Iteration counts the memory copy passes.
+	Iteration uint64
+}
+
+// MigrateResult is a completed migration job's final figures.
+type MigrateResult struct {
+	// Total is the job's whole duration; Downtime the time the guest was paused.
+	Total           time.Duration
+	Downtime        time.Duration
+	DataTransferred uint64
+	DataTotal       uint64
+	Iterations      uint64
+}
+
+// ErrMigrationUnsupported: the driver cannot reach the destination host (the sim
+// driver migrates only between hosts in the same process).
+var ErrMigrationUnsupported = errors.New("migration not supported to that host")

@@ -1,0 +1,88 @@
+package fsm
+
+import "time"
+
+// Placement strategies. binpack fills the busiest node that still fits, leaving
+// whole nodes free for big VMs; spread takes the least loaded node, so a host
+// failure hits fewer VMs.
+const (
+	StrategyBinpack = "binpack"
+	StrategySpread  = "spread"
+)
+
+// Group rule kinds: VMs naming the same affinity group run on one node; VMs
+// naming the same anti-affinity group run on different nodes.
+const (
+	GroupAffinity     = "affinity"
+	GroupAntiAffinity = "anti-affinity"
+)
+
+// PlacementSpec is a VM's placement strategy and constraints.
+type PlacementSpec struct {
+	// Strategy overrides the cluster's strategy for this VM: binpack or spread.
+	Strategy string `json:"strategy,omitempty"`
+	// NodeSelector: a node must carry every one of these labels (hard).
+	NodeSelector map[string]string `json:"node_selector,omitempty"`
+	// Nodes restricts the VM to these nodes (names or IDs; hard VM–host affinity).
+	Nodes []string `json:"nodes,omitempty"`
+	// PreferredNodes are nodes the VM would rather run on (soft VM–host affinity).
+	PreferredNodes []string `json:"preferred_nodes,omitempty"`
+	// Groups are VM–VM affinity and anti-affinity rules.
+	Groups []GroupRule `json:"groups,omitempty"`
+}
+
+// GroupRule puts a VM in an affinity or anti-affinity group. A hard rule is a
+// constraint; a soft one only moves the score.
+type GroupRule struct {
+	Group string `json:"group"`
+	Kind  string `json:"kind"`
+	Hard  bool   `json:"hard,omitempty"`
+}
+
+// Decision is a placement decision with its explanation: the chosen node, the
+// best candidates' scores, and why each rejected node was turned down. Large
+// fleets keep the first MaxExplained rejections and count the rest by reason.
+type Decision struct {
+	// Node is the chosen node's ID; empty when no node fits.
+	Node     string `json:"node,omitempty"`
+	NodeName string `json:"node_name,omitempty"`
+	Strategy string `json:"strategy"`
+	// Reason is one line for people: why this node, or why none.
+	Reason string `json:"reason"`
+	// Considered counts the nodes looked at; Feasible those that could take it.
+	Considered int `json:"considered"`
+	Feasible   int `json:"feasible"`
+	// Candidates are the best-scoring feasible nodes, best first.
+	Candidates []CandidateScore `json:"candidates,omitempty"`
+	// Rejected are rejected nodes with their reason; RejectedCounts counts every
+	// rejection by kind of reason ("memory", "label", "anti-affinity", ...).
+	Rejected       []Rejection    `json:"rejected,omitempty"`
+	RejectedCounts map[string]int `json:"rejected_counts,omitempty"`
+	At             time.Time      `json:"at"`
+}
+
+// MaxExplained bounds the candidates and rejections a Decision lists, so a
+// decision over 10,000 nodes stays small in the log.
+const MaxExplained = 16
+
+// CandidateScore is one feasible node and its score (higher is better), with the
+// parts the score was made of.
+type CandidateScore struct {
+	NodeID   string  `json:"node_id"`
+	NodeName string  `json:"node_name"`
+	Score    float64 `json:"score"`
+	// Parts names each term of the score ("strategy", "affinity", ...).
+	Parts map[string]float64 `json:"parts,omitempty"`
+}
+
+// Rejection is one node that cannot take the VM, and why.
+type Rejection struct {
+	NodeID   string `json:"node_id"`
+	NodeName string `json:"node_name"`
+	// Kind is the reason's class, the key of Decision.RejectedCounts.
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+}
+
+// OK reports whether the decision chose a node.
+func (d *Decision) OK() bool { return d != nil && d.Node != "" }
