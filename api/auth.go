@@ -14,7 +14,7 @@ import (
 )
 
 // perm is what a route needs: an action on a resource. Resources are cluster,
-// node, vm and token; actions are read and write.
+// node, vm, migration, settings and token; actions are read and write.
 type perm struct {
 	resource, action string
 }
@@ -30,11 +30,15 @@ var roles = map[string][]perm{
 		{resource: "cluster", action: "read"},
 		{resource: "node", action: "read"}, {resource: "node", action: "write"},
 		{resource: "vm", action: "read"}, {resource: "vm", action: "write"},
+		{resource: "migration", action: "read"}, {resource: "migration", action: "write"},
+		{resource: "settings", action: "read"},
 	},
 	"reader": {
 		{resource: "cluster", action: "read"},
 		{resource: "node", action: "read"},
 		{resource: "vm", action: "read"},
+		{resource: "migration", action: "read"},
+		{resource: "settings", action: "read"},
 	},
 }
 

@@ -63,9 +63,10 @@ func (s *Server) listNodes(_ *http.Request, _ httprouter.Params) (any, error) {
 		}
 	}
 	nodes := s.state.Nodes()
+	set, incoming := s.state.Settings(), s.state.Incoming()
 	out := make([]client.Node, 0, len(nodes))
 	for _, n := range nodes {
-		out = append(out, toClientNode(n, s.state.Allocated(n.ID), counts[n.ID]))
+		out = append(out, toClientNode(n, set, s.state.Allocated(n.ID), incoming[n.ID], counts[n.ID]))
 	}
 	return out, nil
 }
@@ -76,7 +77,12 @@ func (s *Server) getNode(_ *http.Request, ps httprouter.Params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return toClientNode(n, s.state.Allocated(n.ID), len(s.state.VMsOnNode(n.ID))), nil
+	return s.clientNode(n), nil
+}
+
+// clientNode converts one node with what it holds now.
+func (s *Server) clientNode(n fsm.Node) client.Node {
+	return toClientNode(n, s.state.Settings(), s.state.Allocated(n.ID), s.state.Incoming()[n.ID], len(s.state.VMsOnNode(n.ID)))
 }
 
 // findNode looks a node up by ID, then by name.
@@ -88,18 +94,30 @@ func (s *Server) findNode(ref string) (fsm.Node, error) {
 	return n, err
 }
 
-func toClientNode(n fsm.Node, alloc fsm.Capacity, vms int) client.Node {
+// toClientNode converts a node: alloc is what its VMs hold, incoming what it
+// holds for migrations coming in, set the settings its effective capacity
+// follows from.
+func toClientNode(n fsm.Node, set fsm.Settings, alloc, incoming fsm.Capacity, vms int) client.Node {
+	reserved := fsm.Capacity{VCPUs: alloc.VCPUs + incoming.VCPUs, MemoryMiB: alloc.MemoryMiB + incoming.MemoryMiB, DiskGiB: alloc.DiskGiB + incoming.DiskGiB}
 	return client.Node{
 		ID: n.ID, Name: n.Name, Status: string(n.Status), StatusCause: n.StatusCause, StatusSince: n.StatusSince,
 		RaftAddr: n.RaftAddr, APIAddr: n.APIAddr, GossipAddr: n.GossipAddr, Version: n.Version,
-		Capacity:       toClientCapacity(n.Capacity),
-		Allocated:      toClientCapacity(alloc),
-		Labels:         n.Labels,
-		Hypervisor:     client.Hypervisor{Driver: n.Hypervisor.Driver, URI: n.Hypervisor.URI},
-		Networks:       append([]string{}, n.Networks...),
-		ForeignDomains: append([]string{}, n.Foreign...),
-		VMs:            vms,
-		JoinedAt:       n.JoinedAt,
+		Capacity:          toClientCapacity(n.Capacity),
+		Effective:         toClientCapacity(set.EffectiveCapacity(&n)),
+		Allocated:         toClientCapacity(alloc),
+		Incoming:          toClientCapacity(incoming),
+		Reserved:          toClientCapacity(reserved),
+		CPUOvercommit:     n.CPUOvercommit,
+		Maintenance:       n.Maintenance,
+		MaintenanceReason: n.MaintenanceReason,
+		MaintenanceSince:  optTime(n.MaintenanceSince),
+		Fleet:             n.Fleet,
+		Labels:            n.Labels,
+		Hypervisor:        client.Hypervisor{Driver: n.Hypervisor.Driver, URI: n.Hypervisor.URI, MigrateURI: n.Hypervisor.MigrateURI},
+		Networks:          append([]string{}, n.Networks...),
+		ForeignDomains:    append([]string{}, n.Foreign...),
+		VMs:               vms,
+		JoinedAt:          n.JoinedAt,
 	}
 }
 

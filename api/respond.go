@@ -35,6 +35,12 @@ func written(body any, index uint64) *response {
 	return &response{status: http.StatusOK, body: body, index: index}
 }
 
+// accepted answers 202 with the record a write at index started: the work it
+// asked for (a migration, a drain) goes on after the answer.
+func accepted(body any, index uint64) *response {
+	return &response{status: http.StatusAccepted, body: body, index: index}
+}
+
 // route registers an authenticated /api/v1 route with the permission it needs.
 func (s *Server) route(method, pattern string, p perm, h handlerFunc) {
 	s.authRoute(method, pattern, p, "", h)

@@ -75,6 +75,8 @@ type Cluster interface {
 	ConsistentIndex(ctx context.Context) (uint64, error)
 	// Status is this node's view of the cluster: leader, members, indexes.
 	Status() cluster.Status
+	// Rebalance is the leader's rebalancer status (a follower asks the leader).
+	Rebalance(ctx context.Context) (cluster.RebalanceStatus, error)
 }
 
 // State is the read side of the replicated state machine that the API uses;
@@ -95,6 +97,17 @@ type State interface {
 	Allocated(nodeID string) fsm.Capacity
 	VMCountsByState() map[fsm.VMState]int
 	Cluster() fsm.ClusterInfo
+
+	// Migrations lists every migration record, newest first.
+	Migrations() []fsm.Migration
+	Migration(id string) (fsm.Migration, error)
+	// CheckMigration says why a VM cannot migrate to target in mode now (the
+	// check Apply makes), so a refused request never reaches Raft.
+	CheckMigration(vmID, mode, target string) error
+	// Settings are the cluster settings with defaults filled in.
+	Settings() fsm.Settings
+	// Incoming is what each node holds for migrations coming in.
+	Incoming() map[string]fsm.Capacity
 }
 
 // Server is the HTTP API of one node.
@@ -163,7 +176,21 @@ func (s *Server) routes() {
 	s.route("GET", "/api/v1/vms/:id", perm{"vm", "read"}, s.getVM)
 	s.route("PUT", "/api/v1/vms/:id", perm{"vm", "write"}, s.updateVM)
 	s.route("DELETE", "/api/v1/vms/:id", perm{"vm", "write"}, s.deleteVM)
+	// The action "migrate" is POST /api/v1/vms/:id/migrate (see vmAction).
 	s.route("POST", "/api/v1/vms/:id/:action", perm{"vm", "write"}, s.vmAction)
+
+	s.route("GET", "/api/v1/migrations", perm{"migration", "read"}, s.listMigrations)
+	s.route("GET", "/api/v1/migrations/:id", perm{"migration", "read"}, s.getMigration)
+	s.route("POST", "/api/v1/migrations/:id/cancel", perm{"migration", "write"}, s.cancelMigration)
+
+	s.route("GET", "/api/v1/nodes/:id/drain", perm{"node", "read"}, s.getDrain)
+	s.route("POST", "/api/v1/nodes/:id/drain", perm{"node", "write"}, s.drainNode)
+	s.route("POST", "/api/v1/nodes/:id/undrain", perm{"node", "write"}, s.undrainNode)
+	s.route("GET", "/api/v1/nodes/:id/failover-plan", perm{"node", "read"}, s.failoverPlan)
+
+	s.route("GET", "/api/v1/settings", perm{"settings", "read"}, s.getSettings)
+	s.route("PUT", "/api/v1/settings", perm{"settings", "write"}, s.putSettings)
+	s.route("GET", "/api/v1/rebalance", perm{"cluster", "read"}, s.getRebalance)
 
 	s.route("GET", "/api/v1/tokens", perm{"token", "read"}, s.listTokens)
 	s.route("POST", "/api/v1/tokens", perm{"token", "write"}, s.createToken)
@@ -206,10 +233,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // named records the route pattern of a request for metrics and logs.
 func (s *Server) named(pattern string, h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
-			info.route = pattern
-		}
+		nameRoute(r, pattern)
 		h(w, r, ps)
+	}
+}
+
+// nameRoute sets the route pattern recorded for r; a handler that serves more
+// than one logical route under one pattern names the one it serves.
+func nameRoute(r *http.Request, pattern string) {
+	if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		info.route = pattern
 	}
 }
 

@@ -122,6 +122,11 @@ func (s *Server) deleteVM(r *http.Request, ps httprouter.Params) (any, error) {
 // here first, so a refused action never reaches Raft (Apply checks again).
 func (s *Server) vmAction(r *http.Request, ps httprouter.Params) (any, error) {
 	action := ps.ByName("action")
+	if action == migrateAction {
+		// httprouter cannot hold /vms/:id/migrate beside /vms/:id/:action.
+		nameRoute(r, "/api/v1/vms/:id/migrate")
+		return s.migrateVM(r, ps)
+	}
 	vm, err := s.findVM(ps.ByName("id"))
 	if err != nil {
 		return nil, err
@@ -189,7 +194,7 @@ func validVMState(st fsm.VMState) bool {
 func toSpec(req client.VMRequest) fsm.VMSpec {
 	spec := fsm.VMSpec{
 		Name: req.Name, VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, DiskGiB: req.DiskGiB, Labels: req.Labels,
-		RestartPolicy: req.RestartPolicy,
+		RestartPolicy: req.RestartPolicy, Placement: toFSMPlacement(req.Placement),
 	}
 	if b := req.Boot; b != nil {
 		spec.Boot = &fsm.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
@@ -204,7 +209,9 @@ func toClientVM(vm fsm.VM, nodeName string) client.VM {
 	out := client.VM{
 		ID: vm.ID, Name: vm.Spec.Name, VCPUs: vm.Spec.VCPUs, MemoryMiB: vm.Spec.MemoryMiB, DiskGiB: vm.Spec.DiskGiB,
 		Labels: vm.Spec.Labels, DesiredState: string(vm.DesiredState), State: string(vm.State),
-		Node: vm.Node, NodeName: nodeName, Generation: vm.Generation, Error: vm.Error, Placement: vm.Placement,
+		Node: vm.Node, NodeName: nodeName, Generation: vm.Generation, Error: vm.Error,
+		Placement: toClientPlacement(vm.Spec.Placement), PlacementReason: vm.Placement, Decision: toClientDecision(vm.Decision),
+		Migration: vm.Migration, MovedAt: optTime(vm.MovedAt),
 		RestartPolicy: vm.Spec.EffectiveRestartPolicy(), Crashes: vm.Crashes, LastCrash: vm.LastCrash,
 		CreatedAt: vm.CreatedAt, UpdatedAt: vm.UpdatedAt,
 	}

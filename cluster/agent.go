@@ -32,6 +32,10 @@ type Agent struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// loads and rebalancer are the leader's in-memory rebalancing state.
+	loads      *loadTracker
+	rebalancer *rebalancer
+
 	shutdownOnce sync.Once
 }
 
@@ -50,6 +54,7 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 		driver: driver,
 		ctx:    ctx,
 		cancel: cancel,
+		loads:  newLoadTracker(), rebalancer: &rebalancer{},
 	}
 	capacity, err := driver.Capacity(ctx)
 	if err != nil {
@@ -88,7 +93,11 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 	a.goLoop(a.bootstrapLoop)
 	a.goLoop(func(ctx context.Context) { a.monitorLeadership(ctx, notify) })
 	a.goLoop(a.bootstrapTokenLoop)
-	a.goLoop(newHostReconciler(a).run)
+	a.goLoop(newHostReconciler(a, cfg.NodeID, cfg.NodeName, driver).run)
+	a.goLoop(a.loadReportLoop)
+	if cfg.SimFleet > 0 {
+		a.goLoop(a.fleetLoop)
+	}
 	a.logger.Info("agent started", "id", cfg.NodeID, "raft", cfg.RaftAddr(), "api", cfg.APIAddr, "hypervisor", driver.Name())
 	return a, nil
 }

@@ -79,6 +79,8 @@ type Config struct {
 	// in-process (sim driver), registered as nodes of the cluster, for scale
 	// tests of placement and migration.
 	SimFleet int
+	// FleetDriver makes each fleet host's driver (a sim driver named name).
+	FleetDriver FleetDriverFunc
 	// LoadReportInterval is how often the host sends its load to the leader for
 	// rebalancing.
 	LoadReportInterval time.Duration
@@ -150,6 +152,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeName == "" {
 		errs = append(errs, errors.New("node name is required"))
+	}
+	if err := c.fleetDriverCheck(); err != nil {
+		errs = append(errs, err)
 	}
 	if net.ParseIP(c.BindAddr) == nil {
 		errs = append(errs, fmt.Errorf("bind address %q is not an IP address", c.BindAddr))

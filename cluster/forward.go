@@ -13,7 +13,6 @@ import (
 
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/latency"
-	"github.com/novacron/novacron/scheduler"
 )
 
 // Writes reach Raft only on the leader. A follower forwards the encoded command to
@@ -69,19 +68,7 @@ func (a *Agent) Apply(ctx context.Context, cmd fsm.Command) (uint64, error) {
 // applyLocal runs cmd through Raft on the leader, coalesced with concurrent
 // writes by the batcher.
 func (a *Agent) applyLocal(cmd fsm.Command) (uint64, error) {
-	a.prepare(cmd)
 	return a.batcher.submit(a.ctx, cmd)
-}
-
-// prepare lets the leader complete a command before it is logged: a new VM is
-// placed right away, so the answer to its creation already names its node. The
-// FSM re-checks the fit, so a stale choice only leaves the VM pending.
-func (a *Agent) prepare(cmd fsm.Command) {
-	if c, ok := cmd.(*fsm.CreateVM); ok && c.Node == "" {
-		if d := scheduler.Place(a.fsm, c.Spec); d.OK() {
-			c.Node, c.Reason = d.Node, d.Reason
-		}
-	}
 }
 
 // ConsistentIndex returns an index that, once applied locally, makes a read
@@ -211,4 +198,45 @@ func (f *forwarder) call(ctx context.Context, method, path string, body []byte) 
 		return 0, errRetry{fmt.Errorf("%w: %s", ErrNotReady, ans.Error.Message)}
 	}
 	return ans.Index, fsm.ErrorFromCode(ans.Error.Code, ans.Error.Message)
+}
+
+// callJSON sends a JSON body (nil for none) to the leader's internal path and
+// decodes a JSON answer into out (nil to ignore it). Errors come back in the
+// usual internal shape.
+func (f *forwarder) callJSON(ctx context.Context, method, path string, body, out any) error {
+	url, secret, err := f.leaderURL(path)
+	if err != nil {
+		return err
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set(secretHeader, secret)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: calling the leader: %v", ErrNoLeader, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var ans wireAnswer
+		json.NewDecoder(io.LimitReader(resp.Body, maxForwardBody)).Decode(&ans)
+		if ans.Error != nil {
+			return fmt.Errorf("%w: leader answered %s: %s", ErrNoLeader, ans.Error.Code, ans.Error.Message)
+		}
+		return fmt.Errorf("%w: leader answered HTTP %d", ErrNoLeader, resp.StatusCode)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, maxForwardBody)).Decode(out)
 }

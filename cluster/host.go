@@ -20,9 +20,18 @@ import (
 // wait), so a node that restarts from an old log never starts or destroys a
 // domain on the strength of stale state.
 type hostReconciler struct {
-	a      *Agent
+	a *Agent
+	// nodeID is the node this reconciler runs: the agent's own, or one of its
+	// simulated fleet hosts.
+	nodeID string
 	driver hypervisor.Driver
 	logger *slog.Logger
+	// events are the FSM's change events for this node; nil subscribes to all.
+	events <-chan fsm.Event
+	// caughtUp skips the catch-up wait (a fleet host's agent did it once for all).
+	caughtUp bool
+	// migrator does this host's part of migrations.
+	migrator *migrator
 
 	mu sync.Mutex
 	// stopping holds the VMs whose shutdown runs in the background; stopped
@@ -31,22 +40,29 @@ type hostReconciler struct {
 	stopped  chan string
 }
 
-func newHostReconciler(a *Agent) *hostReconciler {
+func newHostReconciler(a *Agent, nodeID, nodeName string, driver hypervisor.Driver) *hostReconciler {
+	logger := a.cfg.Logger.With("component", "host", "node", nodeName)
 	return &hostReconciler{
-		a: a, driver: a.driver, logger: a.cfg.Logger.With("component", "host", "node", a.cfg.NodeName),
+		a: a, nodeID: nodeID, driver: driver, logger: logger,
 		stopping: map[string]bool{}, stopped: make(chan string),
+		migrator: newMigrator(a, nodeID, driver, logger),
 	}
 }
 
 func (h *hostReconciler) run(ctx context.Context) {
-	events, cancel := h.a.fsm.Subscribe(4096)
-	defer cancel()
-	if !h.catchUp(ctx) {
+	events := h.events
+	if events == nil {
+		sub, cancel := h.a.fsm.Subscribe(4096)
+		defer cancel()
+		events = sub
+	}
+	if !h.caughtUp && !h.catchUp(ctx) {
 		return
 	}
 	ticker := time.NewTicker(h.a.cfg.HostResyncInterval)
 	defer ticker.Stop()
 	h.reconcileAll(ctx)
+	h.migrator.check(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -66,6 +82,7 @@ func (h *hostReconciler) run(ctx context.Context) {
 			}
 		case <-ticker.C:
 			h.reconcileAll(ctx)
+			h.migrator.check(ctx)
 		}
 	}
 }
@@ -97,11 +114,14 @@ func (h *hostReconciler) catchUp(ctx context.Context) bool {
 // piled up meanwhile so a burst of writes costs one pass per VM at most.
 func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, events <-chan fsm.Event) {
 	pending := map[string]bool{}
-	full := false
+	full, migrations := false, false
 	add := func(ev fsm.Event) {
 		switch ev.Kind {
 		case "vm":
 			pending[ev.ID] = true
+		case "migration":
+			// A migration that ended hands the VM over: look at it again.
+			pending[ev.VM], migrations = true, true
 		case "restore":
 			full = true
 		}
@@ -114,6 +134,9 @@ func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, event
 		default:
 			drained = true
 		}
+	}
+	if migrations || full {
+		h.migrator.check(ctx)
 	}
 	if full {
 		h.reconcileAll(ctx)
@@ -145,7 +168,7 @@ func (h *hostReconciler) reconcileAll(ctx context.Context) {
 			reports = append(reports, r)
 		}
 	}
-	for _, vm := range h.a.fsm.VMsOnNode(h.a.cfg.NodeID) {
+	for _, vm := range h.a.fsm.VMsOnNode(h.nodeID) {
 		add(h.reconcile(ctx, &vm, byID[vm.ID]))
 		delete(byID, vm.ID)
 	}
@@ -174,11 +197,11 @@ func (h *hostReconciler) reportForeign(ctx context.Context) {
 		foreign = foreign[:fsm.MaxForeign]
 	}
 	slices.Sort(foreign)
-	node, err := h.a.fsm.Node(h.a.cfg.NodeID)
+	node, err := h.a.fsm.Node(h.nodeID)
 	if err != nil || slices.Equal(node.Foreign, foreign) {
 		return
 	}
-	if _, err := h.a.Apply(ctx, &fsm.ReportHost{ID: h.a.cfg.NodeID, Foreign: foreign}); err != nil && ctx.Err() == nil {
+	if _, err := h.a.Apply(ctx, &fsm.ReportHost{ID: h.nodeID, Foreign: foreign}); err != nil && ctx.Err() == nil {
 		h.logger.Debug("reporting foreign domains", "error", err)
 	}
 }
@@ -202,7 +225,7 @@ func (h *hostReconciler) reconcileOne(ctx context.Context, id string) *fsm.Repor
 	if vmp == nil && domp == nil {
 		return nil
 	}
-	if vmp != nil && vmp.Node != h.a.cfg.NodeID && domp == nil {
+	if vmp != nil && vmp.Node != h.nodeID && domp == nil {
 		return nil
 	}
 	return h.reconcile(ctx, vmp, domp)

@@ -13,7 +13,11 @@ import (
 // on this host (nil if absent). It returns the report of the observed state when
 // that differs from the record, for the caller to send with others in one batch.
 func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervisor.Domain) *fsm.ReportVM {
-	me := h.a.cfg.NodeID
+	me := h.nodeID
+	if vm != nil && vm.Migration != "" {
+		// A migration owns the VM's domains on both hosts until it ends.
+		return nil
+	}
 	if vm == nil || vm.Node != me {
 		// Deleted, or placed elsewhere at a newer generation: our copy must go.
 		h.removeDomain(ctx, vm, dom)
@@ -105,7 +109,7 @@ func (h *hostReconciler) reportIfChanged(vm *fsm.VM, observed fsm.VMState, errTe
 		return nil
 	}
 	return &fsm.ReportVM{
-		ID: vm.ID, Node: h.a.cfg.NodeID, Generation: vm.Generation, State: observed,
+		ID: vm.ID, Node: h.nodeID, Generation: vm.Generation, State: observed,
 		RestartSeq: restartSeq, Error: errText, Crash: crash, At: time.Now().UTC(),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/novacron/novacron/fsm"
 )
@@ -16,6 +17,8 @@ func (f *forwarder) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /internal/v1/apply", f.serveApply)
 	mux.HandleFunc("GET /internal/v1/read-index", f.serveReadIndex)
+	mux.HandleFunc("POST /internal/v1/load", f.serveLoad)
+	mux.HandleFunc("GET /internal/v1/rebalance", f.serveRebalance)
 	return f.authenticate(mux)
 }
 
@@ -87,4 +90,34 @@ func writeAnswer(w http.ResponseWriter, status int, ans wireAnswer) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(ans)
+}
+
+// serveLoad takes a host's load report (leader only; kept in memory).
+func (f *forwarder) serveLoad(w http.ResponseWriter, r *http.Request) {
+	if !f.a.IsLeader() {
+		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
+		return
+	}
+	var rep loadReport
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxForwardBody))
+	if err := dec.Decode(&rep); err != nil || rep.Node == "" {
+		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrMalformed), "load report unreadable"}})
+		return
+	}
+	if _, err := f.a.fsm.Node(rep.Node); err != nil {
+		writeAnswer(w, http.StatusNotFound, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrNotFound), err.Error()}})
+		return
+	}
+	f.a.loads.record(rep, time.Now())
+	writeAnswer(w, http.StatusOK, wireAnswer{})
+}
+
+// serveRebalance answers the leader's rebalancer status.
+func (f *forwarder) serveRebalance(w http.ResponseWriter, r *http.Request) {
+	if !f.a.IsLeader() {
+		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(f.a.rebalancer.status())
 }

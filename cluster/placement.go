@@ -2,17 +2,21 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/scheduler"
 )
 
-// placementLoop is the leader's loop that places pending VMs: those created while
-// no node had room, or whose placement at creation went stale. It wakes on every
-// VM or node change and retries periodically, since capacity frees up when nodes
-// join or VMs are deleted.
+// maxPlacementBatch bounds the placements one log entry carries.
+const maxPlacementBatch = 512
+
+// placementLoop is the leader's loop that places pending VMs: new ones, and those
+// that fit nowhere until capacity frees up. It wakes on every change (and
+// periodically, since capacity also frees when nodes join or VMs go), decides
+// every pending VM against one snapshot of the cluster, each decision seeing the
+// ones before it, and writes them in batches: a burst of creations costs a few
+// log entries, not one per VM.
 func (a *Agent) placementLoop(ctx context.Context) {
 	events, cancel := a.fsm.Subscribe(256)
 	defer cancel()
@@ -41,25 +45,52 @@ func drain(events <-chan fsm.Event) {
 	}
 }
 
-// placePending places every VM that has no node yet.
+// placePending decides every pending VM and records the decisions: a placement,
+// or for a VM that fits nowhere the reasons, when they changed.
 func (a *Agent) placePending(ctx context.Context) {
-	for _, vm := range a.fsm.PendingVMs() {
-		if ctx.Err() != nil {
+	pending := a.fsm.PendingVMs()
+	if len(pending) == 0 {
+		return
+	}
+	sc := scheduler.FromState(a.fsm)
+	now := time.Now().UTC()
+	var cmds []fsm.Command
+	placed := 0
+	for i := range pending {
+		vm := &pending[i]
+		d := sc.Place(vm, scheduler.Options{At: now})
+		if d.OK() {
+			sc.Assign(vm, d.Node)
+			placed++
+			cmds = append(cmds, &fsm.PlaceVM{ID: vm.ID, Node: d.Node, FromGeneration: vm.Generation, Reason: d.Reason, Decision: &d, At: now})
+		} else if vm.Placement != d.Reason {
+			cmds = append(cmds, &fsm.PlaceVM{ID: vm.ID, FromGeneration: vm.Generation, Reason: d.Reason, Decision: &d, At: now})
+		}
+	}
+	for len(cmds) > 0 && ctx.Err() == nil {
+		n := min(len(cmds), maxPlacementBatch)
+		a.applyBatch(ctx, cmds[:n])
+		cmds = cmds[n:]
+	}
+	if placed > 0 {
+		a.logger.Debug("placed pending vms", "placed", placed, "pending", len(pending))
+	}
+}
+
+// applyBatch applies cmds as one log entry. Each command succeeds or fails on
+// its own; a refused placement (the VM changed meanwhile) is left for the next
+// pass.
+func (a *Agent) applyBatch(ctx context.Context, cmds []fsm.Command) {
+	var cmd fsm.Command = cmds[0]
+	if len(cmds) > 1 {
+		b, err := fsm.NewBatch(cmds...)
+		if err != nil {
+			a.logger.Error("encoding batch", "error", err)
 			return
 		}
-		d := scheduler.Place(a.fsm, vm.Spec)
-		if !d.OK() {
-			a.logger.Debug("vm cannot be placed yet", "vm", vm.Spec.Name, "reason", d.Reason)
-			continue
-		}
-		_, err := a.Apply(ctx, &fsm.PlaceVM{ID: vm.ID, Node: d.Node, FromGeneration: vm.Generation, Reason: d.Reason, At: time.Now().UTC()})
-		switch {
-		case err == nil:
-			a.logger.Info("placed vm", "vm", vm.Spec.Name, "node", d.NodeName, "reason", d.Reason)
-		case errors.Is(err, fsm.ErrStaleGeneration), errors.Is(err, fsm.ErrNotFound):
-			// Someone else placed or deleted it meanwhile; the next round sees that.
-		default:
-			a.logger.Warn("placing vm", "vm", vm.Spec.Name, "error", err)
-		}
+		cmd = b
+	}
+	if _, err := a.Apply(ctx, cmd); err != nil && ctx.Err() == nil && len(cmds) == 1 {
+		a.logger.Debug("leader write refused", "command", cmd.Type(), "error", err)
 	}
 }

@@ -46,6 +46,7 @@ func (a *Agent) reconcileMembers(ctx context.Context) {
 		a.reconcileMember(ctx, m, servers)
 	}
 	a.manageVoters(members, servers)
+	a.reconcileFleets(ctx)
 }
 
 func (a *Agent) reconcileMember(ctx context.Context, m member, servers map[string]raft.Server) {

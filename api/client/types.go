@@ -42,6 +42,9 @@ type VMRequest struct {
 	Labels    map[string]string `json:"labels,omitempty"`
 	// RestartPolicy is always (default), on-failure or never.
 	RestartPolicy string `json:"restart_policy,omitempty"`
+	// Placement is the VM's placement strategy and constraints; nil uses the
+	// cluster's strategy with no constraints.
+	Placement *PlacementSpec `json:"placement,omitempty"`
 }
 
 // VM is a VM as the API shows it.
@@ -64,7 +67,16 @@ type VM struct {
 	NodeName   string `json:"node_name,omitempty"`
 	Generation uint64 `json:"generation"`
 	Error      string `json:"error,omitempty"`
-	Placement  string `json:"placement,omitempty"`
+	// Placement is the VM's placement strategy and constraints, as requested.
+	Placement *PlacementSpec `json:"placement,omitempty"`
+	// PlacementReason says in one line why the VM is where it is (or why it
+	// waits); Decision is the last placement decision in full.
+	PlacementReason string    `json:"placement_reason,omitempty"`
+	Decision        *Decision `json:"decision,omitempty"`
+	// Migration is the ID of the VM's migration under way, "" when none.
+	Migration string `json:"migration,omitempty"`
+	// MovedAt is when the VM last finished a migration.
+	MovedAt *time.Time `json:"moved_at,omitempty"`
 	// Crashes counts the times the host found the VM dead without being asked
 	// to stop it; LastCrash says how ("destroyed", "crashed").
 	Crashes     uint64     `json:"crashes"`
@@ -85,24 +97,44 @@ type Capacity struct {
 type Hypervisor struct {
 	Driver string `json:"driver"`
 	URI    string `json:"uri,omitempty"`
+	// MigrateURI is where the host accepts migration streams; "" lets the
+	// hypervisor choose.
+	MigrateURI string `json:"migrate_uri,omitempty"`
 }
 
 // Node is a host as the API shows it.
 type Node struct {
-	ID          string            `json:"id"`
-	Name        string            `json:"name"`
-	Status      string            `json:"status"`
-	StatusCause string            `json:"status_cause,omitempty"`
-	StatusSince time.Time         `json:"status_since"`
-	RaftAddr    string            `json:"raft_addr"`
-	APIAddr     string            `json:"api_addr"`
-	GossipAddr  string            `json:"gossip_addr"`
-	Version     string            `json:"version"`
-	Capacity    Capacity          `json:"capacity"`
-	Allocated   Capacity          `json:"allocated"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Hypervisor  Hypervisor        `json:"hypervisor"`
-	Networks    []string          `json:"networks"`
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Status      string    `json:"status"`
+	StatusCause string    `json:"status_cause,omitempty"`
+	StatusSince time.Time `json:"status_since"`
+	RaftAddr    string    `json:"raft_addr"`
+	APIAddr     string    `json:"api_addr"`
+	GossipAddr  string    `json:"gossip_addr"`
+	Version     string    `json:"version"`
+	Capacity    Capacity  `json:"capacity"`
+	// Effective is what the node offers to VMs: Capacity times the overcommit
+	// ratios in force.
+	Effective Capacity `json:"effective"`
+	Allocated Capacity `json:"allocated"`
+	// Incoming is what the node holds for migrations coming in; Reserved is
+	// Allocated plus Incoming, what placement counts as taken.
+	Incoming Capacity `json:"incoming"`
+	Reserved Capacity `json:"reserved"`
+	// CPUOvercommit is the node's own vCPU overcommit ratio; 0 means the
+	// cluster's (Settings.CPUOvercommit).
+	CPUOvercommit float64 `json:"cpu_overcommit"`
+	// Maintenance is set while the node is drained: it gets no new VMs and its
+	// VMs move away.
+	Maintenance       bool       `json:"maintenance"`
+	MaintenanceReason string     `json:"maintenance_reason,omitempty"`
+	MaintenanceSince  *time.Time `json:"maintenance_since,omitempty"`
+	// Fleet is the ID of the agent that simulates this node, "" for a real host.
+	Fleet      string            `json:"fleet,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Hypervisor Hypervisor        `json:"hypervisor"`
+	Networks   []string          `json:"networks"`
 	// ForeignDomains are domains on the node's hypervisor that NovaCron does
 	// not manage; they are left alone.
 	ForeignDomains []string  `json:"foreign_domains"`

@@ -121,7 +121,11 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	cfg.Join, cfg.BootstrapExpect, cfg.Voters = f.Join, f.BootstrapExpect, f.Voters
 	cfg.BootstrapToken, cfg.GossipKey, cfg.Version = f.BootstrapToken, key, version.Version
 	cfg.StopTimeout = f.StopTimeout
-	cfg.VCPUs = f.VCPUs
+	cfg.VCPUs, cfg.MemoryMiB, cfg.CPUOvercommit, cfg.MigrateURI = f.VCPUs, f.MemoryMiB, f.CPUOvercommit, f.MigrateURI
+	cfg.SimFleet = f.SimFleet
+	cfg.FleetDriver = func(name string) hypervisor.Driver {
+		return sim.New(sim.Config{Name: name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB, Networks: []string{"default"}})
+	}
 	cfg.LocalGossip = f.Dev || isLoopback(f.Bind)
 	cfg.Logger = logger
 	agent, err := cluster.New(cfg, cluster.Stores{Log: stores.Log, Stable: stores.Stable, Snapshots: stores.Snapshots}, driver)

@@ -35,6 +35,10 @@ type agentFlags struct {
 	VirtType        string
 	StopTimeout     time.Duration
 	VCPUs           int
+	MemoryMiB       int64
+	CPUOvercommit   float64
+	MigrateURI      string
+	SimFleet        int
 	BootstrapToken  string
 	BootstrapFile   string
 	GossipKey       string
@@ -61,6 +65,10 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.LibvirtURI, "libvirt-uri", "qemu:///system", "libvirt connection URI (libvirt hypervisor)")
 	fs.StringVar(&f.VirtType, "virt-type", "auto", "domain type: kvm, qemu (TCG emulation) or auto (kvm when it really works)")
 	fs.IntVar(&f.VCPUs, "vcpus", 0, "vCPUs this host offers to VMs (default: the host's CPUs as the hypervisor reports them; more over-commits)")
+	fs.Int64Var(&f.MemoryMiB, "memory-mib", 0, "memory this host offers to VMs in MiB (default: all the hypervisor reports)")
+	fs.Float64Var(&f.CPUOvercommit, "cpu-overcommit", 0, "vCPUs offered per host vCPU on this node, 1 to 64 (default: the cluster setting)")
+	fs.StringVar(&f.MigrateURI, "migrate-uri", "", "where this host accepts live migrations, e.g. tcp://10.0.0.2 (default: libvirt picks the host name)")
+	fs.IntVar(&f.SimFleet, "sim-fleet", 0, "also simulate this many extra hosts in this process (sim driver), for scale tests")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", 30*time.Second, "how long a guest gets to power off after a stop before it is destroyed")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
 	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
@@ -192,6 +200,18 @@ func (f *agentFlags) validate() error {
 	}
 	if f.VirtType != "kvm" && f.VirtType != "qemu" && f.VirtType != "auto" {
 		errs = append(errs, fmt.Errorf("--virt-type must be kvm, qemu or auto, got %q", f.VirtType))
+	}
+	if f.MemoryMiB < 0 {
+		errs = append(errs, fmt.Errorf("--memory-mib must not be negative, got %d", f.MemoryMiB))
+	}
+	if f.CPUOvercommit != 0 && (f.CPUOvercommit < 1 || f.CPUOvercommit > 64) {
+		errs = append(errs, fmt.Errorf("--cpu-overcommit must be between 1 and 64, got %v", f.CPUOvercommit))
+	}
+	if f.SimFleet < 0 || f.SimFleet > 100000 {
+		errs = append(errs, fmt.Errorf("--sim-fleet must be between 0 and 100000, got %d", f.SimFleet))
+	}
+	if f.MigrateURI != "" && !strings.Contains(f.MigrateURI, "://") {
+		errs = append(errs, fmt.Errorf("--migrate-uri %q must be a URI such as tcp://10.0.0.2", f.MigrateURI))
 	}
 	if f.VCPUs < 0 {
 		errs = append(errs, fmt.Errorf("--vcpus must not be negative, got %d", f.VCPUs))

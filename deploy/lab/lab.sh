@@ -24,6 +24,9 @@ CACHE=${NOVACRON_LAB_CACHE:-/var/cache/novacron-lab}
 # Every lab host shares this machine's few CPUs; each offers this many vCPUs to
 # VMs, an over-commit that lets a small machine hold a useful number of guests.
 LAB_VCPUS=${NOVACRON_LAB_VCPUS:-8}
+# Memory each host offers to VMs, in MiB: the hosts share this machine's memory,
+# so each offers a slice of it (rebalancing reads load against this size).
+LAB_MEMORY_MIB=${NOVACRON_LAB_MEMORY_MIB:-2048}
 # The lab guest ignores ACPI power-off: do not make every stop wait 30 s.
 LAB_STOP_TIMEOUT=${NOVACRON_LAB_STOP_TIMEOUT:-10s}
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -436,7 +439,8 @@ start_agent() {
 	args=(agent --name "$(host_name "$i")" --data-dir "$dir/agent" --bind 127.0.0.1
 		--gossip-port "$(gossip_port "$i")" --raft-port "$(raft_port "$i")" --http-port "$(http_port "$i")"
 		--bootstrap-expect "$n" --bootstrap-token "$(token)"
-		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS" --stop-timeout "$LAB_STOP_TIMEOUT")
+		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS" --stop-timeout "$LAB_STOP_TIMEOUT"
+		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri tcp://127.0.0.1)
 	# Every agent knows every other one, so any of them can restart alone later.
 	for ((j = 1; j <= n; j++)); do
 		((j == i)) || args+=(--join "127.0.0.1:$(gossip_port "$j")")

@@ -73,6 +73,12 @@ func (d *Driver) lookup(c *golibvirt.Connect, id string) (*golibvirt.Domain, vmM
 
 // view reads a managed domain's state and size.
 func (d *Driver) view(dom *golibvirt.Domain, m vmMeta) (hypervisor.Domain, golibvirt.DomainState, error) {
+	return describe(dom, m, m.StopRequested || d.isRequested(m.ID))
+}
+
+// describe reads a managed domain's state and size; requested says it was
+// stopped on request (so destroyed reads stopped, not crashed).
+func describe(dom *golibvirt.Domain, m vmMeta, requested bool) (hypervisor.Domain, golibvirt.DomainState, error) {
 	st, reason, err := dom.GetState()
 	if err != nil {
 		return hypervisor.Domain{}, st, fmt.Errorf("read state of domain %s: %w", m.ID, err)
@@ -81,7 +87,7 @@ func (d *Driver) view(dom *golibvirt.Domain, m vmMeta) (hypervisor.Domain, golib
 	if err != nil {
 		return hypervisor.Domain{}, st, fmt.Errorf("read info of domain %s: %w", m.ID, err)
 	}
-	state, word := classify(st, reason, m.StopRequested || d.isRequested(m.ID))
+	state, word := classify(st, reason, requested)
 	return hypervisor.Domain{
 		ID: m.ID, Name: m.Name, Generation: m.Generation, State: state,
 		VCPUs: int(info.NrVirtCpu), MemoryMiB: int64(info.MaxMem / 1024), Reason: word,

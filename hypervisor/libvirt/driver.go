@@ -163,6 +163,9 @@ type Driver struct {
 	// domain, and the UUIDs of foreign domains whose events were seen.
 	seen    map[string]hypervisor.DomainState
 	foreign map[string]bool
+	// incoming holds the IDs of domains arriving by migration (see
+	// incomingFailed); also the watcher's.
+	incoming map[string]bool
 }
 
 var _ hypervisor.Driver = (*Driver)(nil)
@@ -181,7 +184,7 @@ func New(cfg Config) (*Driver, error) {
 		requested: map[string]bool{}, known: map[string]bool{}, rebooted: map[string]chan struct{}{},
 		events: make(chan hypervisor.Event, cfg.EventBuffer), raw: make(chan rawEvent, 1024),
 		broken: make(chan struct{}, 1), resyncNow: make(chan struct{}, 1), stop: make(chan struct{}),
-		seen: map[string]hypervisor.DomainState{}, foreign: map[string]bool{},
+		seen: map[string]hypervisor.DomainState{}, foreign: map[string]bool{}, incoming: map[string]bool{},
 	}
 	d.bg, d.cancelBg = context.WithCancel(context.Background())
 	if cfg.HostName != "" {

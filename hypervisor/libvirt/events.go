@@ -84,6 +84,9 @@ func (d *Driver) handle(ev rawEvent) {
 	st, reason, ok := hypervisor.StateRunning, "rebooted", true
 	if !ev.reboot {
 		st, reason, ok = translate(ev.kind, ev.detail, ev.requested)
+		if d.incomingFailed(ev) {
+			st, reason = hypervisor.StateStopped, reasonIncomingFailed
+		}
 	}
 	if !ok {
 		return
