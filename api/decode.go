@@ -17,6 +17,16 @@ import (
 // empty body, unknown fields, wrong types and trailing data (400), each with a
 // message that names the field or the offset at fault.
 func (s *Server) decodeBody(r *http.Request, v any) error {
+	return s.decode(r, v, true)
+}
+
+// decodeOptionalBody is decodeBody for routes whose body may be left out: an
+// empty body leaves v as it is.
+func (s *Server) decodeOptionalBody(r *http.Request, v any) error {
+	return s.decode(r, v, false)
+}
+
+func (s *Server) decode(r *http.Request, v any, required bool) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !acceptedMediaType(mt) {
@@ -24,6 +34,9 @@ func (s *Server) decodeBody(r *http.Request, v any) error {
 		}
 	}
 	if r.Body == nil {
+		if !required {
+			return nil
+		}
 		return errorf(errBadJSON, "request body is required")
 	}
 	body, err := io.ReadAll(r.Body)
@@ -35,6 +48,9 @@ func (s *Server) decodeBody(r *http.Request, v any) error {
 		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
+		if !required {
+			return nil
+		}
 		return errorf(errBadJSON, "request body is required")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -126,11 +126,15 @@ func withMeta(doc string, m vmMeta) (string, error) {
 func migrateError(id, dest string, err error) error {
 	op := fmt.Sprintf("migrate domain %s to %s", id, dest)
 	switch libvirtCode(err) {
-	case golibvirt.ERR_NO_SUPPORT:
+	case golibvirt.ERR_NO_SUPPORT, golibvirt.ERR_ARGUMENT_UNSUPPORTED:
+		// The hypervisor cannot migrate, or not peer-to-peer (libvirt's test
+		// driver: "p2p migration is not supported by the source host").
 		return fmt.Errorf("%w: %s: %w", hypervisor.ErrMigrationUnsupported, op, err)
 	case golibvirt.ERR_OPERATION_INVALID:
 		return fmt.Errorf("%w: %s: %w", ErrState, op, err)
-	case golibvirt.ERR_INVALID_ARG, golibvirt.ERR_ARGUMENT_UNSUPPORTED:
+	case golibvirt.ERR_INVALID_ARG:
+		// An option this libvirt does not take ("Unsupported compression
+		// method 'zstd'" before libvirt 9.4).
 		return fmt.Errorf("%w: %s: libvirt refused the options: %w", hypervisor.ErrInvalidSpec, op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)

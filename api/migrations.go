@@ -1,0 +1,211 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/ids"
+	"github.com/novacron/novacron/scheduler"
+)
+
+// migrateAction is the VM action served by migrateVM.
+const migrateAction = "migrate"
+
+// userReason is the reason recorded on a migration a user asked for.
+const userReason = "user"
+
+// migrationStates are the values ?state= accepts on the migration list.
+var migrationStates = []fsm.MigrationState{
+	fsm.MigrationPending, fsm.MigrationPreparing, fsm.MigrationRunning,
+	fsm.MigrationCompleted, fsm.MigrationFailed, fsm.MigrationCancelled,
+}
+
+// migrateVM starts a migration of a VM (POST /api/v1/vms/{id}/migrate). Every
+// check Apply would make runs here first, so a refused request never reaches
+// Raft: the options, the VM's state, the target's status, maintenance and
+// room, and the VM's placement constraints.
+func (s *Server) migrateVM(r *http.Request, ps httprouter.Params) (any, error) {
+	var req client.MigrateRequest
+	if err := s.decodeOptionalBody(r, &req); err != nil {
+		return nil, err
+	}
+	mode := req.Mode
+	if mode == "" {
+		mode = fsm.MigrateLive
+	}
+	switch mode {
+	case fsm.MigrateLive, fsm.MigrateWarm, fsm.MigrateCold:
+	default:
+		return nil, invalidf("mode must be live, warm or cold, got %q", mode)
+	}
+	opts := toFSMMigrationOptions(req.MigrationOptions)
+	if err := fsm.ValidateMigrationOptions(opts); err != nil {
+		return nil, err
+	}
+	if mode == fsm.MigrateCold && opts != (fsm.MigrationOptions{}) {
+		return nil, invalidf("max_downtime_ms, bandwidth_mibps, auto_converge, post_copy, parallel and compression tune a live or warm migration; a cold one takes none")
+	}
+	vm, err := s.findVM(ps.ByName("id"))
+	if err != nil {
+		return nil, err
+	}
+	target, err := s.migrationTarget(vm, mode, req.Target)
+	if err != nil {
+		return nil, err
+	}
+	id := ids.New()
+	idx, err := s.cluster.Apply(r.Context(), &fsm.CreateMigration{
+		ID: id, VMID: vm.ID, Mode: mode, Target: target, Options: opts, Reason: userReason, At: time.Now().UTC(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applied(r.Context(), idx); err != nil {
+		return nil, err
+	}
+	m, err := s.state.Migration(id)
+	if err != nil {
+		return nil, err
+	}
+	return accepted(toClientMigration(m, s.nodeNames()), idx), nil
+}
+
+// migrationTarget resolves where vm goes: the node the user named, checked by
+// the FSM and against the VM's placement constraints, or else the node the
+// scheduler chooses among all but the VM's own.
+func (s *Server) migrationTarget(vm fsm.VM, mode, ref string) (string, error) {
+	now := time.Now().UTC()
+	if ref != "" {
+		n, err := s.findNode(ref)
+		if err != nil {
+			return "", err
+		}
+		if err := s.state.CheckMigration(vm.ID, mode, n.ID); err != nil {
+			return "", err
+		}
+		exclude := make(map[string]bool)
+		for _, other := range s.state.Nodes() {
+			if other.ID != n.ID {
+				exclude[other.ID] = true
+			}
+		}
+		d := scheduler.FromState(s.state).Place(&vm, scheduler.Options{Exclude: exclude, At: now})
+		if !d.OK() {
+			return "", errorf(fsm.ErrState, "vm %q cannot go to node %q: %s", vm.Spec.Name, n.Name, rejectionOf(d, n.ID))
+		}
+		return n.ID, nil
+	}
+	// The VM's own checks first (already migrating, stopped, ...): they say
+	// more than "no node fits". With no target yet the FSM ends its check at
+	// the target's look-up, which finds no node "".
+	if err := s.state.CheckMigration(vm.ID, mode, ""); err != nil && !errors.Is(err, fsm.ErrNotFound) {
+		return "", err
+	}
+	d := scheduler.FromState(s.state).Place(&vm, scheduler.Options{Exclude: map[string]bool{vm.Node: true}, At: now})
+	if !d.OK() {
+		return "", errorf(fsm.ErrState, "no other node can take vm %q: %s", vm.Spec.Name, d.Reason)
+	}
+	if err := s.state.CheckMigration(vm.ID, mode, d.Node); err != nil {
+		return "", err
+	}
+	return d.Node, nil
+}
+
+// rejectionOf is why decision d turned node down, or its overall reason.
+func rejectionOf(d fsm.Decision, node string) string {
+	for _, r := range d.Rejected {
+		if r.NodeID == node {
+			return r.Reason
+		}
+	}
+	return d.Reason
+}
+
+// listMigrations lists migrations, newest first, optionally only those of ?vm=,
+// in ?state= or from or to ?node=. A VM or node that no longer exists still
+// matches the ID (or, for a VM, the name) its records hold.
+func (s *Server) listMigrations(r *http.Request, _ httprouter.Params) (any, error) {
+	q := r.URL.Query()
+	state := fsm.MigrationState(q.Get("state"))
+	if state != "" && !validMigrationState(state) {
+		return nil, invalidf("query parameter state: %q is not one of pending, preparing, running, completed, failed, cancelled", state)
+	}
+	vmRef, vmID := q.Get("vm"), ""
+	if vmRef != "" {
+		if vm, err := s.findVM(vmRef); err == nil {
+			vmID = vm.ID
+		}
+	}
+	nodeRef, nodeID := q.Get("node"), q.Get("node")
+	if nodeRef != "" {
+		if n, err := s.findNode(nodeRef); err == nil {
+			nodeID = n.ID
+		}
+	}
+	names := s.nodeNames()
+	out := []client.Migration{}
+	for _, m := range s.state.Migrations() {
+		if vmRef != "" && m.VMID != vmID && m.VMID != vmRef && m.VMName != vmRef {
+			continue
+		}
+		if nodeRef != "" && m.Source != nodeID && m.Target != nodeID {
+			continue
+		}
+		if state != "" && m.State != state {
+			continue
+		}
+		out = append(out, toClientMigration(m, names))
+	}
+	return out, nil
+}
+
+// getMigration shows one migration by ID.
+func (s *Server) getMigration(_ *http.Request, ps httprouter.Params) (any, error) {
+	m, err := s.state.Migration(ps.ByName("id"))
+	if err != nil {
+		return nil, err
+	}
+	return toClientMigration(m, s.nodeNames()), nil
+}
+
+// cancelMigration asks to stop a migration. One that has not started copying
+// ends at once (200, cancelled); a running one is aborted by its source (202,
+// cancel_requested). A migration that already ended is 409.
+func (s *Server) cancelMigration(r *http.Request, ps httprouter.Params) (any, error) {
+	m, err := s.state.Migration(ps.ByName("id"))
+	if err != nil {
+		return nil, err
+	}
+	if m.State.Final() {
+		return nil, errorf(fsm.ErrState, "migration %s of vm %q is already %s", m.ID, m.VMName, m.State)
+	}
+	idx, err := s.cluster.Apply(r.Context(), &fsm.CancelMigration{ID: m.ID, At: time.Now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applied(r.Context(), idx); err != nil {
+		return nil, err
+	}
+	if m, err = s.state.Migration(m.ID); err != nil {
+		return nil, err
+	}
+	out := toClientMigration(m, s.nodeNames())
+	if m.State.Final() {
+		return written(out, idx), nil
+	}
+	return accepted(out, idx), nil
+}
+
+func validMigrationState(st fsm.MigrationState) bool {
+	for _, v := range migrationStates {
+		if v == st {
+			return true
+		}
+	}
+	return false
+}
