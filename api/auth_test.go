@@ -148,6 +148,13 @@ func TestRoles_Table(t *testing.T) {
 		{"reader", perm{"vm", "read"}, true},
 		{"reader", perm{"vm", "write"}, false},
 		{"reader", perm{"node", "write"}, false},
+		{"reader", perm{"migration", "read"}, true},
+		{"reader", perm{"migration", "write"}, false},
+		{"reader", perm{"settings", "read"}, true},
+		{"operator", perm{"migration", "write"}, true},
+		{"operator", perm{"settings", "read"}, true},
+		{"operator", perm{"settings", "write"}, false},
+		{"admin", perm{"settings", "write"}, true},
 		{"nobody", perm{"vm", "read"}, false},
 	}
 	for _, c := range cases {

@@ -59,3 +59,62 @@ func TestClientCompat_RoundTrip(t *testing.T) {
 		t.Fatalf("delete: %v", err)
 	}
 }
+
+// The migration, drain, settings and rebalance routes, through the real client.
+func TestClientCompat_MigrationsDrainSettings(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	c, err := client.New(e.http.URL, e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := e.runningVM("web-1", e.nodes[0])
+	m, err := c.MigrateVM(ctx, "web-1", client.MigrateRequest{Target: "node-2", MaxDowntimeMs: 200})
+	if err != nil || m.VMID != vm.ID || m.TargetName != "node-2" || m.Options.MaxDowntimeMs != 200 {
+		t.Fatalf("migrate = %+v, %v", m, err)
+	}
+	if _, err := c.MigrateVM(ctx, "web-1", client.MigrateRequest{}); client.ErrorCode(err) != client.CodeConflict {
+		t.Fatalf("second migrate: %v, want conflict", err)
+	}
+	if got, err := c.Migration(ctx, m.ID); err != nil || got.ID != m.ID {
+		t.Fatalf("get migration = %+v, %v", got, err)
+	}
+	if list, err := c.Migrations(ctx, client.ListMigrationsOptions{VM: "web-1", State: "pending", Node: "node-2"}); err != nil || len(list) != 1 {
+		t.Fatalf("list migrations = %+v, %v", list, err)
+	}
+	if got, err := c.CancelMigration(ctx, m.ID); err != nil || got.State != client.MigrationCancelled {
+		t.Fatalf("cancel = %+v, %v", got, err)
+	}
+	if _, err := c.CancelMigration(ctx, m.ID); client.ErrorCode(err) != client.CodeInvalidState {
+		t.Fatalf("second cancel: %v, want invalid_state", err)
+	}
+
+	st, err := c.DrainNode(ctx, "node-1", "upgrade")
+	if err != nil || !st.Maintenance || st.MaintenanceReason != "upgrade" || len(st.VMs) != 1 || st.Done {
+		t.Fatalf("drain = %+v, %v", st, err)
+	}
+	if st, err = c.DrainStatus(ctx, "node-1"); err != nil || !st.Maintenance {
+		t.Fatalf("drain status = %+v, %v", st, err)
+	}
+	if n, err := c.UndrainNode(ctx, "node-1"); err != nil || n.Maintenance {
+		t.Fatalf("undrain = %+v, %v", n, err)
+	}
+	if plan, err := c.FailoverPlan(ctx, "node-1"); err != nil || len(plan.Moves) != 1 {
+		t.Fatalf("failover plan = %+v, %v", plan, err)
+	}
+
+	mode := client.RebalanceAutomatic
+	set, err := c.UpdateSettings(ctx, client.SettingsUpdate{Rebalance: &client.RebalanceSettingsUpdate{Mode: &mode}})
+	if err != nil || set.Rebalance.Mode != mode || set.Strategy != client.StrategySpread {
+		t.Fatalf("update settings = %+v, %v", set, err)
+	}
+	if set, err = c.Settings(ctx); err != nil || set.Rebalance.Mode != mode {
+		t.Fatalf("settings = %+v, %v", set, err)
+	}
+	e.cluster.mu.Lock()
+	e.cluster.rebalance.Mode, e.cluster.rebalance.LeaderName = mode, "node-1"
+	e.cluster.mu.Unlock()
+	if rb, err := c.Rebalance(ctx); err != nil || rb.Mode != mode || rb.Leader != "node-1" || rb.RecentMoves == nil {
+		t.Fatalf("rebalance = %+v, %v", rb, err)
+	}
+}

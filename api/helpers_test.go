@@ -40,6 +40,9 @@ type fakeCluster struct {
 	// placeOn, when set, is where CreateVM places new VMs, as the real leader
 	// does by completing the command it is handed (so it must get a pointer).
 	placeOn string
+	// rebalance and rebalanceErr are what Rebalance answers.
+	rebalance    cluster.RebalanceStatus
+	rebalanceErr error
 }
 
 func (c *fakeCluster) Apply(_ context.Context, cmd fsm.Command) (uint64, error) {
@@ -75,6 +78,12 @@ func (c *fakeCluster) Status() cluster.Status {
 	st := c.status
 	st.AppliedIndex = c.fsm.AppliedIndex()
 	return st
+}
+
+func (c *fakeCluster) Rebalance(context.Context) (cluster.RebalanceStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rebalance, c.rebalanceErr
 }
 
 // applies returns how many times Apply was called.

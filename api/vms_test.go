@@ -45,7 +45,7 @@ func TestCreateVM_PlacedByTheLeader(t *testing.T) {
 	e.cluster.mu.Unlock()
 	var vm client.VM
 	e.do("POST", "/api/v1/vms", e.root, validVM("web-1")).expect(t, http.StatusCreated, &vm)
-	if vm.State != "scheduled" || vm.Node != e.nodes[1].ID || vm.NodeName != "node-2" || vm.Generation != 1 || vm.Placement == "" {
+	if vm.State != "scheduled" || vm.Node != e.nodes[1].ID || vm.NodeName != "node-2" || vm.Generation != 1 || vm.PlacementReason == "" {
 		t.Fatalf("placed vm = %+v", vm)
 	}
 }

@@ -185,7 +185,7 @@ func (c *testCluster) start(node *testNode) {
 	node.cfg.APIAddr = httpLn.Addr().String()
 	node.cfg.streamLayer = &layer{net: c.net, self: node.raftAddr(), ln: node.raftLn}
 	if node.driver == nil {
-		node.driver = sim.New(sim.Config{Name: node.cfg.NodeName, VCPUs: 8, MemoryMiB: 4096, DiskGiB: 100})
+		node.driver = newSimDriver(node.cfg.NodeName)
 	}
 	node.agent, err = New(node.cfg, Stores{Log: node.stores.Log, Stable: node.stores.Stable, Snapshots: node.stores.Snapshots}, node.driver)
 	if err != nil {
@@ -316,4 +316,9 @@ func (c *testCluster) waitConverged() {
 			c.t.Fatalf("%s and %s hold different state: %s", ref.cfg.NodeName, n.cfg.NodeName, diff)
 		}
 	}
+}
+
+// newSimDriver is the sim host every test node runs: 8 vCPUs, 4 GiB.
+func newSimDriver(name string) *sim.Driver {
+	return sim.New(sim.Config{Name: name, VCPUs: 8, MemoryMiB: 4096, DiskGiB: 100})
 }

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
@@ -104,6 +103,3 @@ func (a *Agent) sendLoad(ctx context.Context, r loadReport) error {
 	defer cancel()
 	return a.forwarder.callJSON(cctx, "POST", "/internal/v1/load", r, nil)
 }
-
-// fmtRatio prints a 0..1 figure with three decimals.
-func fmtRatio(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }

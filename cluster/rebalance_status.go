@@ -90,16 +90,10 @@ func (a *Agent) rebalanceRound(ctx context.Context, rs fsm.RebalanceSettings, no
 		effect := mv.Effect
 		cmd := &fsm.CreateMigration{
 			ID: ids.New(), VMID: mv.VMID, Mode: fsm.MigrateLive, Target: mv.To, At: now, Rebalance: &effect,
-			Reason: rebalanceReason(mv),
+			Reason: mv.Reason,
 		}
 		if a.applyLogged(ctx, cmd) {
 			a.logger.Info("rebalancing", "vm", mv.VMName, "from", mv.FromName, "to", mv.ToName, "reason", cmd.Reason)
 		}
 	}
-}
-
-func rebalanceReason(mv scheduler.Move) string {
-	e := mv.Effect
-	return "rebalance: imbalance " + fmtRatio(e.ImbalanceBefore) + " -> " + fmtRatio(e.ImbalanceAfter) +
-		" (" + mv.FromName + " load " + fmtRatio(e.SourceLoad) + ", " + mv.ToName + " load " + fmtRatio(e.TargetLoad) + ")"
 }

@@ -58,9 +58,12 @@ type nodeRec struct {
 	capV, usedV int
 	capM, usedM int64
 	capD, usedD int64
-	labels      []int32 // sorted interned label pairs
-	nets        []int32 // interned network names
-	vms         int32   // VMs assigned here
+	// invV and invM are 1/capV and 1/capM (0 for no capacity): the score
+	// multiplies rather than divides.
+	invV, invM float64
+	labels     []int32 // sorted interned label pairs
+	nets       []int32 // interned network names
+	vms        int32   // VMs assigned here
 }
 
 // nodeInfo is what only explanations read.
@@ -102,6 +105,9 @@ func FromState(st State) *Cluster {
 // but count nowhere.
 func NewCluster(nodes []fsm.Node, vms []fsm.VM, incoming map[string]fsm.Capacity, settings fsm.Settings) *Cluster {
 	settings = settings.WithDefaults()
+	if settings.Strategy != fsm.StrategyBinpack {
+		settings.Strategy = fsm.StrategySpread
+	}
 	order := make([]int, len(nodes))
 	for i := range order {
 		order[i] = i
@@ -136,6 +142,12 @@ func NewCluster(nodes []fsm.Node, vms []fsm.VM, incoming map[string]fsm.Capacity
 		rec := &c.nodes[i]
 		rec.alive, rec.maintenance = n.Status == fsm.NodeAlive, n.Maintenance
 		rec.capV, rec.capM, rec.capD = capa.VCPUs, capa.MemoryMiB, capa.DiskGiB
+		if capa.VCPUs > 0 {
+			rec.invV = 1 / float64(capa.VCPUs)
+		}
+		if capa.MemoryMiB > 0 {
+			rec.invM = 1 / float64(capa.MemoryMiB)
+		}
 		start := len(ids)
 		for k, v := range n.Labels {
 			ids = append(ids, intern(c.labelIDs, labelPair{k, v}))

@@ -122,18 +122,6 @@ func (g *groupCursor) count(i int32) int32 {
 	return 0
 }
 
-// rewind makes the request ready for another pass over the nodes.
-func (r *request) rewind() {
-	for _, c := range []*cursor{r.only, r.excluded, r.preferred} {
-		if c != nil {
-			c.pos = 0
-		}
-	}
-	for i := range r.groups {
-		r.groups[i].cur.pos = 0
-	}
-}
-
 // prepare resolves vm and opts against the snapshot.
 func (c *Cluster) prepare(vm *fsm.VM, exclude map[string]bool) request {
 	r := request{vm: vm, v: vm.Spec.VCPUs, m: vm.Spec.MemoryMiB, d: vm.Spec.DiskGiB, self: -1, strategy: c.settings.Strategy}
@@ -182,12 +170,12 @@ func (c *Cluster) prepare(vm *fsm.VM, exclude map[string]bool) request {
 	if len(p.PreferredNodes) > 0 {
 		r.preferred = c.resolve(p.PreferredNodes)
 	}
-	seen := map[string]bool{}
 	for _, g := range p.Groups {
-		if g.Group == "" || (g.Kind != fsm.GroupAffinity && g.Kind != fsm.GroupAntiAffinity) || seen[g.Group+"\x00"+g.Kind] {
+		// Unknown kinds are ignored; a rule repeated is counted once.
+		if g.Group == "" || (g.Kind != fsm.GroupAffinity && g.Kind != fsm.GroupAntiAffinity) ||
+			slices.ContainsFunc(r.groups, func(o groupReq) bool { return o.rule == g }) {
 			continue
 		}
-		seen[g.Group+"\x00"+g.Kind] = true
 		gr := groupReq{rule: g, cur: groupCursor{self: -1}}
 		if idx := c.groups[g.Group]; idx != nil {
 			gr.cur.entries = idx.entries
@@ -326,18 +314,26 @@ func (c *Cluster) explain(r *request, i int32, k kind) string {
 
 func (c *Cluster) explainSelector(r *request, info *nodeInfo) string {
 	sel := r.vm.Spec.Placement.NodeSelector
-	keys := make([]string, 0, len(sel))
-	for k := range sel {
-		keys = append(keys, k)
+	// Look at the keys in order, so the same node always gets the same reason.
+	var keys []string
+	if len(sel) > 1 {
+		keys = make([]string, 0, len(sel))
+		for k := range sel {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+	} else {
+		for k := range sel {
+			keys = []string{k}
+		}
 	}
-	sort.Strings(keys)
 	for _, k := range keys {
 		have, ok := info.labels[k]
 		switch {
 		case !ok:
-			return fmt.Sprintf("no label %s, needs %s=%s", k, k, sel[k])
+			return "no label " + k + ", needs " + k + "=" + sel[k]
 		case have != sel[k]:
-			return fmt.Sprintf("label %s=%s, needs %s=%s", k, have, k, sel[k])
+			return "label " + k + "=" + have + ", needs " + k + "=" + sel[k]
 		}
 	}
 	return "labels do not match the node selector"

@@ -40,10 +40,10 @@ const (
 
 // scored is one feasible node's score and its terms.
 type scored struct {
-	node                         int32
-	total, strategy              float64
-	affinity, anti, preferred    float64
-	cpu, mem                     float64 // utilisation after placing, 0..1
+	node                      int32
+	total, strategy           float64
+	affinity, anti, preferred float64
+	cpu, mem                  float64 // utilisation after placing, 0..1
 }
 
 // rejected is one rejection kept for the decision.
@@ -64,6 +64,14 @@ type rejected struct {
 //   - anti-affinity: -1 per member of each soft anti-affinity group there;
 //   - preferred: +1 on a node of Placement.PreferredNodes.
 //
+// Groups are known by name: every placed VM that names a group in one of its
+// rules is a member, counted on the node it is assigned to (a migrating VM on
+// its source). A hard anti-affinity rule rules out every node with a member; a
+// hard affinity rule, once any member is placed, rules out every node but the
+// one holding the most members (all of them on a tie), whatever that node's
+// state, so a group never splits further. Unknown strategies and group kinds
+// are ignored.
+//
 // Equal scores go to the node whose name, then ID, sorts first. The VM does not
 // count against itself: on the node the snapshot counts it on its own
 // reservation and group membership are free (a VM re-placed on its own node
@@ -83,6 +91,7 @@ func (c *Cluster) Place(vm *fsm.VM, opts Options) fsm.Decision {
 		first[k] = -1
 	}
 	feasible, bestStrategy := 0, math.Inf(-1)
+	var s scored
 	for i := int32(0); i < int32(len(c.nodes)); i++ {
 		if k := c.check(&r, i); k != fits {
 			counts[k]++
@@ -96,8 +105,10 @@ func (c *Cluster) Place(vm *fsm.VM, opts Options) fsm.Decision {
 			continue
 		}
 		feasible++
-		s := c.score(&r, i)
-		bestStrategy = max(bestStrategy, s.strategy)
+		c.score(&r, i, &s)
+		if s.strategy > bestStrategy {
+			bestStrategy = s.strategy
+		}
 		// Keep the best MaxExplained, best first; on equal scores the node seen
 		// first (by name) stays ahead.
 		if nTop == len(top) && s.total <= top[nTop-1].total {
@@ -145,20 +156,25 @@ func (c *Cluster) Place(vm *fsm.VM, opts Options) fsm.Decision {
 	return d
 }
 
-// score scores feasible node i for r.
-func (c *Cluster) score(r *request, i int32) scored {
+// score scores feasible node i for r into s (through a pointer: the loop
+// runs it for every feasible node, and copying the result costs more than
+// computing it).
+func (c *Cluster) score(r *request, i int32, s *scored) {
 	n := &c.nodes[i]
 	usedV, usedM := n.usedV, n.usedM
 	if i == r.self {
 		usedV, usedM = usedV-r.selfV, usedM-r.selfM
 	}
-	s := scored{node: i, cpu: utilisation(float64(usedV+r.v), float64(n.capV)), mem: utilisation(float64(usedM+r.m), float64(n.capM))}
+	s.node = i
+	s.cpu = float64(usedV+r.v) * n.invV
+	s.mem = float64(usedM+r.m) * n.invM
 	load := (s.cpu + s.mem) / 2
 	if r.binpack {
 		s.strategy = load
 	} else {
 		s.strategy = 1 - load
 	}
+	s.affinity, s.anti, s.preferred = 0, 0, 0
 	for g := range r.groups {
 		gr := &r.groups[g]
 		if gr.rule.Hard {
@@ -175,15 +191,6 @@ func (c *Cluster) score(r *request, i int32) scored {
 		s.preferred = preferredWeight
 	}
 	s.total = s.strategy + s.affinity + s.anti + s.preferred
-	return s
-}
-
-// utilisation is used/capacity, 1 for a node with no capacity.
-func utilisation(used, capacity float64) float64 {
-	if capacity <= 0 {
-		return 1
-	}
-	return used / capacity
 }
 
 // parts lists the terms of s that apply to r: the strategy always, a soft

@@ -41,6 +41,8 @@ type Move struct {
 	To       string            `json:"to"`
 	ToName   string            `json:"to_name"`
 	Effect   fsm.RebalanceMove `json:"effect"`
+	// Reason is one line for people, fit for the migration record's Reason.
+	Reason string `json:"reason"`
 }
 
 // RebalancePlan is one rebalancing round's view: the imbalance (standard

@@ -64,6 +64,36 @@ func TestClient_RequestsBuiltRight(t *testing.T) {
 			"DELETE", "/api/v1/tokens/t1", ""},
 		{"health", `{"status":"ok"}`, func(c *Client) (any, error) { return c.Health(ctx) },
 			"GET", "/healthz", ""},
+		{"migrate", `{"id":"m1","state":"pending"}`, func(c *Client) (any, error) {
+			return c.MigrateVM(ctx, "web/1", MigrateRequest{Mode: "warm", Target: "n2", MaxDowntimeMs: 300, Parallel: 2, Compression: "zstd"})
+		}, "POST", "/api/v1/vms/web%2F1/migrate", `{"mode":"warm","target":"n2","max_downtime_ms":300,"parallel":2,"compression":"zstd"}`},
+		{"migrate defaults", `{"id":"m1"}`, func(c *Client) (any, error) { return c.MigrateVM(ctx, "vm-1", MigrateRequest{}) },
+			"POST", "/api/v1/vms/vm-1/migrate", `{}`},
+		{"migrations", `[{"id":"m1","progress":{"percent":50}}]`, func(c *Client) (any, error) {
+			return c.Migrations(ctx, ListMigrationsOptions{})
+		}, "GET", "/api/v1/migrations", ""},
+		{"migration", `{"id":"m1","result":{"total_ms":900,"downtime_ms":12}}`, func(c *Client) (any, error) { return c.Migration(ctx, "m1") },
+			"GET", "/api/v1/migrations/m1", ""},
+		{"cancel migration", `{"id":"m1","cancel_requested":true}`, func(c *Client) (any, error) { return c.CancelMigration(ctx, "m1") },
+			"POST", "/api/v1/migrations/m1/cancel", ""},
+		{"drain", `{"node_id":"n1","maintenance":true,"vms":[]}`, func(c *Client) (any, error) { return c.DrainNode(ctx, "n 1", "upgrade") },
+			"POST", "/api/v1/nodes/n%201/drain", `{"reason":"upgrade"}`},
+		{"drain no reason", `{"node_id":"n1"}`, func(c *Client) (any, error) { return c.DrainNode(ctx, "n1", "") },
+			"POST", "/api/v1/nodes/n1/drain", `{}`},
+		{"undrain", `{"id":"n1","maintenance":false}`, func(c *Client) (any, error) { return c.UndrainNode(ctx, "n1") },
+			"POST", "/api/v1/nodes/n1/undrain", ""},
+		{"drain status", `{"node_id":"n1","done":true}`, func(c *Client) (any, error) { return c.DrainStatus(ctx, "n1") },
+			"GET", "/api/v1/nodes/n1/drain", ""},
+		{"failover plan", `{"node_id":"n1","moves":[{"vm_id":"v","decision":{"node":"n2","reason":"spread"}}]}`,
+			func(c *Client) (any, error) { return c.FailoverPlan(ctx, "n1") }, "GET", "/api/v1/nodes/n1/failover-plan", ""},
+		{"settings", `{"strategy":"spread","rebalance":{"mode":"off"}}`, func(c *Client) (any, error) { return c.Settings(ctx) },
+			"GET", "/api/v1/settings", ""},
+		{"update settings", `{"strategy":"binpack"}`, func(c *Client) (any, error) {
+			s, n := "binpack", int64(30)
+			return c.UpdateSettings(ctx, SettingsUpdate{Strategy: &s, Rebalance: &RebalanceSettingsUpdate{CooldownSeconds: &n}})
+		}, "PUT", "/api/v1/settings", `{"strategy":"binpack","rebalance":{"cooldown_seconds":30}}`},
+		{"rebalance", `{"mode":"automatic","recommendations":[{"vm_name":"a","to_name":"n2"}]}`,
+			func(c *Client) (any, error) { return c.Rebalance(ctx) }, "GET", "/api/v1/rebalance", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,6 +142,10 @@ func TestClient_ListsNeverNil(t *testing.T) {
 	if err != nil || tokens == nil {
 		t.Errorf("Tokens on null = %v, %v; want an empty list", tokens, err)
 	}
+	migrations, err := c.Migrations(context.Background(), ListMigrationsOptions{})
+	if err != nil || migrations == nil {
+		t.Errorf("Migrations on null = %v, %v; want an empty list", migrations, err)
+	}
 }
 
 func TestClient_EmptyIDRefused(t *testing.T) {
@@ -119,11 +153,18 @@ func TestClient_EmptyIDRefused(t *testing.T) {
 	c := newTestClient(t, f, "t")
 	ctx := context.Background()
 	calls := map[string]func() error{
-		"VM":          func() error { _, err := c.VM(ctx, ""); return err },
-		"Node":        func() error { _, err := c.Node(ctx, " "); return err },
-		"DeleteVM":    func() error { _, err := c.DeleteVM(ctx, ""); return err },
-		"VMAction":    func() error { _, err := c.VMAction(ctx, "vm-1", ""); return err },
-		"RevokeToken": func() error { _, err := c.RevokeToken(ctx, ""); return err },
+		"VM":              func() error { _, err := c.VM(ctx, ""); return err },
+		"Node":            func() error { _, err := c.Node(ctx, " "); return err },
+		"DeleteVM":        func() error { _, err := c.DeleteVM(ctx, ""); return err },
+		"VMAction":        func() error { _, err := c.VMAction(ctx, "vm-1", ""); return err },
+		"RevokeToken":     func() error { _, err := c.RevokeToken(ctx, ""); return err },
+		"MigrateVM":       func() error { _, err := c.MigrateVM(ctx, "", MigrateRequest{}); return err },
+		"Migration":       func() error { _, err := c.Migration(ctx, ""); return err },
+		"CancelMigration": func() error { _, err := c.CancelMigration(ctx, " "); return err },
+		"DrainNode":       func() error { _, err := c.DrainNode(ctx, "", "x"); return err },
+		"UndrainNode":     func() error { _, err := c.UndrainNode(ctx, ""); return err },
+		"DrainStatus":     func() error { _, err := c.DrainStatus(ctx, ""); return err },
+		"FailoverPlan":    func() error { _, err := c.FailoverPlan(ctx, ""); return err },
 	}
 	for name, call := range calls {
 		if err := call(); err == nil {

@@ -34,7 +34,21 @@ type MigrateRequest struct {
 	// Target is the destination node's name or ID; "" lets the scheduler choose
 	// among the other nodes.
 	Target string `json:"target,omitempty"`
-	MigrationOptions
+	// The options of a live or warm migration (see MigrationOptions).
+	MaxDowntimeMs  int64  `json:"max_downtime_ms,omitempty"`
+	BandwidthMiBps uint64 `json:"bandwidth_mibps,omitempty"`
+	AutoConverge   bool   `json:"auto_converge,omitempty"`
+	PostCopy       bool   `json:"post_copy,omitempty"`
+	Parallel       int    `json:"parallel,omitempty"`
+	Compression    string `json:"compression,omitempty"`
+}
+
+// Options returns the migration options the request carries.
+func (r MigrateRequest) Options() MigrationOptions {
+	return MigrationOptions{
+		MaxDowntimeMs: r.MaxDowntimeMs, BandwidthMiBps: r.BandwidthMiBps, AutoConverge: r.AutoConverge,
+		PostCopy: r.PostCopy, Parallel: r.Parallel, Compression: r.Compression,
+	}
 }
 
 // MigrationOptions tune a live or warm migration; zero values are libvirt's

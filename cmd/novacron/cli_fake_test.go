@@ -41,6 +41,9 @@ type fakeAPI struct {
 	readsToFinal    int
 	reads           map[string]int
 
+	// Migrations, drains, settings and the rebalancer (cli_fake_ops_test.go).
+	ops fakeOps
+
 	srv *httptest.Server
 }
 
@@ -61,6 +64,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	mux.HandleFunc("GET /api/v1/tokens", f.handle(func(*http.Request) (any, int, error) { return f.tokens, 200, nil }))
 	mux.HandleFunc("POST /api/v1/tokens", f.handle(f.createToken))
 	mux.HandleFunc("DELETE /api/v1/tokens/{id}", f.handle(f.revokeToken))
+	f.routeOps(mux)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -187,7 +191,7 @@ func (f *fakeAPI) createVM(r *http.Request) (any, int, error) {
 	vm := &client.VM{
 		ID: fmt.Sprintf("vm-%d", len(f.vms)+1), Name: req.Name, VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB,
 		DiskGiB: req.DiskGiB, Boot: req.Boot, Labels: req.Labels, DesiredState: client.StateRunning,
-		State: client.StatePending, Placement: f.vmPendingReason, CreatedAt: at, UpdatedAt: at,
+		State: client.StatePending, PlacementReason: f.vmPendingReason, Placement: req.Placement, CreatedAt: at, UpdatedAt: at,
 	}
 	f.vms = append(f.vms, vm)
 	return *vm, 201, nil
@@ -267,9 +271,16 @@ func (f *fakeAPI) revokeToken(r *http.Request) (any, int, error) {
 // code and what it wrote.
 func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runCLIOn(t, false, env, args...)
+}
+
+// runCLIOn is runCLI with stdout taken for a terminal when terminal is set.
+func runCLIOn(t *testing.T, terminal bool, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	a := newApp(func(k string) string { return env[k] }, &out, &errb)
 	a.pollInterval = 5 * time.Millisecond
+	a.terminal = terminal
 	code = execute(context.Background(), a, args)
 	return code, out.String(), errb.String()
 }

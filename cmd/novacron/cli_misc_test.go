@@ -11,6 +11,7 @@ import (
 
 // seedCluster gives the fake a three-member cluster and two nodes.
 func seedCluster(f *fakeAPI) {
+	since := time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC)
 	f.cluster = client.Cluster{ID: "c-1", Leader: "node-b", LeaderID: "n-b", Node: "node-a",
 		AppliedIndex: 120, CommitIndex: 121, Term: 4,
 		Members: []client.Member{
@@ -20,7 +21,8 @@ func seedCluster(f *fakeAPI) {
 		}}
 	f.nodes = []client.Node{
 		{ID: "n-b", Name: "node-b", Status: "alive", APIAddr: "10.0.0.2:8090",
-			Capacity: client.Capacity{VCPUs: 8, MemoryMiB: 16384, DiskGiB: 200}, Hypervisor: client.Hypervisor{Driver: "sim"}},
+			Capacity: client.Capacity{VCPUs: 8, MemoryMiB: 16384, DiskGiB: 200}, Hypervisor: client.Hypervisor{Driver: "sim"},
+			Maintenance: true, MaintenanceReason: "disk swap", MaintenanceSince: &since},
 		{ID: "n-a", Name: "node-a", Status: "suspect", StatusCause: "gossip: member suspect", APIAddr: "10.0.0.1:8090",
 			Capacity:  client.Capacity{VCPUs: 16, MemoryMiB: 32768, DiskGiB: 500},
 			Allocated: client.Capacity{VCPUs: 6, MemoryMiB: 1536, DiskGiB: 25}, VMs: 2,
@@ -79,9 +81,9 @@ func TestNodeList_Table(t *testing.T) {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
 	want := "" +
-		"NAME     ID    STATUS    VCPUS   MEMORY         VMS   HYPERVISOR   ADDRESS\n" +
-		"node-a   n-a   suspect   6/16    1.5GiB/32GiB   2     libvirt      10.0.0.1:8090\n" +
-		"node-b   n-b   alive     0/8     0MiB/16GiB     0     sim          10.0.0.2:8090\n"
+		"NAME     ID    STATUS    MAINT   VCPUS   MEMORY         VMS   HYPERVISOR   ADDRESS\n" +
+		"node-a   n-a   suspect   no      6/16    1.5GiB/32GiB   2     libvirt      10.0.0.1:8090\n" +
+		"node-b   n-b   alive     yes     0/8     0MiB/16GiB     0     sim          10.0.0.2:8090\n"
 	if stdout != want {
 		t.Errorf("stdout =\n%s\nwant\n%s", stdout, want)
 	}
@@ -102,6 +104,13 @@ func TestNodeShow_FieldsAndJSON(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("node show lacks %q:\n%s", want, stdout)
 		}
+	}
+	if !strings.Contains(stdout, "Maintenance:     no\n") {
+		t.Errorf("node show lacks the maintenance line:\n%s", stdout)
+	}
+	_, stdout, _ = runCLI(t, f.env(), "node", "show", "node-b")
+	if !strings.Contains(stdout, "Maintenance:     yes, since 2025-02-03T04:05:06Z (disk swap)\n") {
+		t.Errorf("node show of a drained node:\n%s", stdout)
 	}
 	_, stdout, _ = runCLI(t, f.env(), "-o", "json", "node", "show", "n-b")
 	var n client.Node

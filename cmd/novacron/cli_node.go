@@ -15,8 +15,9 @@ func newNodeCommand(a *app) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the cluster's hosts",
-		Long: `List the cluster's hosts with their status, their VCPUs and memory as
-allocated/total, and how many VMs they hold.`,
+		Long: `List the cluster's hosts with their status, whether they are in maintenance,
+their VCPUs and memory as allocated/offered (after overcommit), and how many
+VMs they hold.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
@@ -52,20 +53,39 @@ allocated/total, and how many VMs they hold.`,
 			return a.printNode(n)
 		},
 	}
-	return newGroupCommand("node", "List and inspect the cluster's hosts", list, show)
+	return newGroupCommand("node", "List, inspect and drain the cluster's hosts", list, show,
+		newNodeDrainCommand(a), newNodeUndrainCommand(a), newNodeFailoverPlanCommand(a))
 }
 
 // printNodes writes the node table, sorted by name.
 func (a *app) printNodes(nodes []client.Node) error {
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-	t := newTable(a.stdout, "NAME", "ID", "STATUS", "VCPUS", "MEMORY", "VMS", "HYPERVISOR", "ADDRESS")
+	t := newTable(a.stdout, "NAME", "ID", "STATUS", "MAINT", "VCPUS", "MEMORY", "VMS", "HYPERVISOR", "ADDRESS")
 	for _, n := range nodes {
-		t.row(n.Name, n.ID, n.Status,
-			fmt.Sprintf("%d/%d", n.Allocated.VCPUs, n.Capacity.VCPUs),
-			formatMiB(n.Allocated.MemoryMiB)+"/"+formatMiB(n.Capacity.MemoryMiB),
+		offer := offered(n)
+		t.row(n.Name, n.ID, n.Status, yesNo(n.Maintenance),
+			fmt.Sprintf("%d/%d", n.Allocated.VCPUs, offer.VCPUs),
+			formatMiB(n.Allocated.MemoryMiB)+"/"+formatMiB(offer.MemoryMiB),
 			strconv.Itoa(n.VMs), n.Hypervisor.Driver, n.APIAddr)
 	}
 	return t.flush()
+}
+
+// offered is what a node offers to VMs: its effective capacity (overcommit
+// applied), or its capacity when the server did not say.
+func offered(n client.Node) client.Capacity {
+	if n.Effective == (client.Capacity{}) {
+		return n.Capacity
+	}
+	return n.Effective
+}
+
+// yesNo shows a flag.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // printNode writes one node as key-value lines, then its labels.
@@ -88,10 +108,31 @@ func (a *app) printNode(n *client.Node) error {
 	f.add("Gossip address", n.GossipAddr)
 	f.add("Version", n.Version)
 	f.add("Hypervisor", hv)
-	f.add("VCPUs", fmt.Sprintf("%d/%d allocated", n.Allocated.VCPUs, n.Capacity.VCPUs))
-	f.add("Memory", fmt.Sprintf("%s/%s allocated", formatMiB(n.Allocated.MemoryMiB), formatMiB(n.Capacity.MemoryMiB)))
+	if n.Hypervisor.MigrateURI != "" {
+		f.add("Migration URI", n.Hypervisor.MigrateURI)
+	}
+	maint := "no"
+	if n.Maintenance {
+		maint = "yes, since " + formatTime(derefTime(n.MaintenanceSince))
+		if n.MaintenanceReason != "" {
+			maint += " (" + n.MaintenanceReason + ")"
+		}
+	}
+	f.add("Maintenance", maint)
+	offer := offered(*n)
+	f.add("VCPUs", fmt.Sprintf("%d/%d allocated", n.Allocated.VCPUs, offer.VCPUs))
+	f.add("Memory", fmt.Sprintf("%s/%s allocated", formatMiB(n.Allocated.MemoryMiB), formatMiB(offer.MemoryMiB)))
 	f.add("Disk", fmt.Sprintf("%s/%s allocated", formatGiB(n.Allocated.DiskGiB), formatGiB(n.Capacity.DiskGiB)))
+	if offer != n.Capacity {
+		f.add("Capacity", fmt.Sprintf("%d vCPUs, %s before overcommit", n.Capacity.VCPUs, formatMiB(n.Capacity.MemoryMiB)))
+	}
+	if n.Incoming != (client.Capacity{}) {
+		f.add("Incoming", fmt.Sprintf("%d vCPUs, %s held for migrations coming in", n.Incoming.VCPUs, formatMiB(n.Incoming.MemoryMiB)))
+	}
 	f.add("VMs", strconv.Itoa(n.VMs))
+	if n.Fleet != "" {
+		f.add("Fleet", n.Fleet)
+	}
 	f.add("Joined", formatTime(n.JoinedAt))
 	if err := f.flush(); err != nil {
 		return err

@@ -16,8 +16,8 @@ import (
 
 // newVMCommand builds `novacron vm`.
 func newVMCommand(a *app) *cobra.Command {
-	cmd := newGroupCommand("vm", "Create, inspect and control virtual machines",
-		newVMCreateCommand(a), newVMListCommand(a), newVMShowCommand(a), newVMDeleteCommand(a))
+	cmd := newGroupCommand("vm", "Create, inspect, control and migrate virtual machines",
+		newVMCreateCommand(a), newVMListCommand(a), newVMShowCommand(a), newVMDeleteCommand(a), newVMMigrateCommand(a))
 	for _, act := range vmActions {
 		cmd.AddCommand(newVMActionCommand(a, act))
 	}
@@ -39,6 +39,7 @@ type vmCreateFlags struct {
 	restart  string
 	wait     bool
 	timeout  time.Duration
+	place    placementFlags
 }
 
 func newVMCreateCommand(a *app) *cobra.Command {
@@ -52,11 +53,18 @@ Sizes: --vcpus in virtual CPUs, --memory in MiB, --disk in GiB.
 Boot from a kernel (--kernel, with optional --initrd and --cmdline) or from a
 disk image (--boot-disk); the paths are on the hosts.
 
+Placement: --strategy overrides the cluster's (binpack or spread);
+--node-selector KEY=VALUE keeps the VM on nodes with that label; --on-node NODE
+restricts it to the nodes named (hard), --prefer-node NODE favours them (soft);
+--affinity GROUP and --anti-affinity GROUP keep it with, or away from, the
+other VMs of the group (hard; GROUP:soft only weighs the choice).
+
 With --wait the command returns once the VM runs, and fails if it reaches the
 error state or does not run within --timeout.`,
 		Example: `  novacron vm create web-1 --vcpus 2 --memory 1024 --disk 10 --label tier=web \
       --kernel /var/lib/novacron/vmlinuz --initrd /var/lib/novacron/initrd.img \
-      --cmdline "console=ttyS0" --wait`,
+      --cmdline "console=ttyS0" --wait
+  novacron vm create db-2 --node-selector region=eu --anti-affinity db --affinity cache:soft`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := fl.request(args[0])
@@ -109,6 +117,7 @@ error state or does not run within --timeout.`,
 	f.StringVar(&fl.restart, "restart-policy", "", "always (default), on-failure or never: what the host does when the VM stops unasked")
 	f.BoolVar(&fl.wait, "wait", false, "wait until the VM is running")
 	f.DurationVar(&fl.timeout, "timeout", 60*time.Second, "how long --wait waits")
+	fl.place.register(f)
 	return cmd
 }
 
@@ -126,6 +135,9 @@ func (fl *vmCreateFlags) request(name string) (client.VMRequest, error) {
 		return req, err
 	}
 	req.Labels = labels
+	if req.Placement, err = fl.place.spec(); err != nil {
+		return req, err
+	}
 	switch {
 	case fl.bootDisk != "" && (fl.kernel != "" || fl.initrd != "" || fl.cmdline != ""):
 		return req, usagef("--boot-disk cannot be combined with --kernel, --initrd or --cmdline")
@@ -139,24 +151,30 @@ func (fl *vmCreateFlags) request(name string) (client.VMRequest, error) {
 	return req, nil
 }
 
-// parseLabels turns KEY=VALUE arguments into a map; nil when there are none.
+// parseLabels turns --label KEY=VALUE arguments into a map; nil when there are none.
 func parseLabels(args []string) (map[string]string, error) {
+	return parsePairs("--label", args)
+}
+
+// parsePairs turns the KEY=VALUE arguments of flag into a map; nil when there
+// are none.
+func parsePairs(flag string, args []string) (map[string]string, error) {
 	if len(args) == 0 {
 		return nil, nil
 	}
-	labels := make(map[string]string, len(args))
+	pairs := make(map[string]string, len(args))
 	for _, arg := range args {
 		k, v, ok := strings.Cut(arg, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" {
-			return nil, usagef("invalid --label %q: want KEY=VALUE", arg)
+			return nil, usagef("invalid %s %q: want KEY=VALUE", flag, arg)
 		}
-		if _, dup := labels[k]; dup {
-			return nil, usagef("--label %q given twice", k)
+		if _, dup := pairs[k]; dup {
+			return nil, usagef("%s %q given twice", flag, k)
 		}
-		labels[k] = v
+		pairs[k] = v
 	}
-	return labels, nil
+	return pairs, nil
 }
 
 // waitForVMState polls vm until its observed state is want. It fails when the VM
@@ -202,8 +220,8 @@ func describeState(vm *client.VM) string {
 	switch {
 	case vm.Error != "":
 		s += ": " + vm.Error
-	case vm.State == client.StatePending && vm.Placement != "":
-		s += ": " + vm.Placement
+	case vm.State == client.StatePending && vm.PlacementReason != "":
+		s += ": " + vm.PlacementReason
 	}
 	return s
 }
@@ -260,13 +278,21 @@ func newVMShowCommand(a *app) *cobra.Command {
 			if a.json() {
 				return printJSON(a.stdout, vm)
 			}
-			return a.printVM(vm)
+			var m *client.Migration
+			if vm.Migration != "" {
+				// The VM may have finished moving meanwhile; it shows without it then.
+				if m, err = c.Migration(cmd.Context(), vm.Migration); err != nil && !client.IsNotFound(err) {
+					return err
+				}
+			}
+			return a.printVM(vm, m)
 		},
 	}
 }
 
-// printVM writes one VM as key-value lines, then its labels.
-func (a *app) printVM(vm *client.VM) error {
+// printVM writes one VM as key-value lines, then its labels, its placement
+// constraints and decision, and its migration under way (m, when not nil).
+func (a *app) printVM(vm *client.VM, m *client.Migration) error {
 	f := newFields(a.stdout)
 	f.add("ID", vm.ID)
 	f.add("Name", vm.Name)
@@ -277,7 +303,13 @@ func (a *app) printVM(vm *client.VM) error {
 	}
 	f.add("Node", nameAndID(vm.NodeName, vm.Node))
 	f.add("Generation", strconv.FormatUint(vm.Generation, 10))
-	f.add("Placement", vm.Placement)
+	f.add("Placement", vm.PlacementReason)
+	if m != nil {
+		f.add("Migration", describeMigration(m))
+	}
+	if vm.MovedAt != nil {
+		f.add("Moved", formatTime(*vm.MovedAt))
+	}
 	f.add("VCPUs", strconv.Itoa(vm.VCPUs))
 	f.add("Memory", formatMiB(vm.MemoryMiB))
 	f.add("Disk", formatGiB(vm.DiskGiB))
@@ -293,7 +325,8 @@ func (a *app) printVM(vm *client.VM) error {
 		return err
 	}
 	printLabels(a.stdout, vm.Labels)
-	return nil
+	printPlacementSpec(a.stdout, vm.Placement)
+	return printDecision(a.stdout, vm.Decision)
 }
 
 // describeBoot shows a boot source on one line.

@@ -1,6 +1,6 @@
 // Command novacron is NovaCron's single binary: `novacron agent` runs a cluster
-// node, and the other subcommands (cluster, node, vm, token) are the client that
-// talks to any node's HTTP API.
+// node, and the other subcommands (cluster, node, vm, migration, settings,
+// rebalance, token) are the client that talks to any node's HTTP API.
 package main
 
 import (
@@ -73,14 +73,18 @@ type app struct {
 	token   string
 	output  string
 
-	// pollInterval is how often `vm create --wait` looks at the VM.
+	// pollInterval is how often `vm create --wait`, `vm migrate` and
+	// `node drain` look at what they wait for.
 	pollInterval time.Duration
+	// terminal is set when stdout is a terminal: progress is redrawn in place
+	// there, and written one line per change elsewhere.
+	terminal bool
 }
 
 // newApp returns an app writing to stdout and stderr and reading the environment
 // through getenv.
 func newApp(getenv func(string) string, stdout, stderr io.Writer) *app {
-	return &app{stdout: stdout, stderr: stderr, getenv: getenv, pollInterval: 500 * time.Millisecond}
+	return &app{stdout: stdout, stderr: stderr, getenv: getenv, pollInterval: 500 * time.Millisecond, terminal: isTerminal(stdout)}
 }
 
 // execute runs args against the command tree of a and maps the outcome to an exit
@@ -135,6 +139,9 @@ or NOVACRON_TOKEN.`,
 		newClusterCommand(a),
 		newNodeCommand(a),
 		newVMCommand(a),
+		newMigrationCommand(a),
+		newSettingsCommand(a),
+		newRebalanceCommand(a),
 		newTokenCommand(a),
 	)
 	return root

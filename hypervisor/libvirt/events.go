@@ -3,6 +3,7 @@ package libvirt
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	golibvirt "libvirt.org/go/libvirt"
@@ -121,18 +122,26 @@ func (d *Driver) handle(ev rawEvent) {
 }
 
 // isManaged looks a domain up to tell whether it carries NovaCron metadata;
-// sure is false when the lookup itself failed.
+// sure is false when the lookup itself failed, and when the domain is gone:
+// a late event about a managed domain that has just left (migrated away) must
+// not mark its ID foreign, or its events would be ignored should it return.
 func (d *Driver) isManaged(id string) (managed, sure bool) {
 	ctx, cancel := context.WithTimeout(d.bg, 10*time.Second)
 	defer cancel()
+	exists := false
 	err := d.call(ctx, func(c *golibvirt.Connect) error {
 		dom, _, err := d.lookup(c, id) // marks it known when managed
 		if err == nil {
 			dom.Free()
+			return nil
+		}
+		if other, lerr := c.LookupDomainByUUIDString(strings.ToLower(id)); lerr == nil {
+			other.Free()
+			exists = true
 		}
 		return err
 	})
-	return err == nil, err == nil || errors.Is(err, hypervisor.ErrNotFound)
+	return err == nil, err == nil || (exists && errors.Is(err, hypervisor.ErrNotFound))
 }
 
 // resync lists the managed domains and, when emit is set, sends an event for

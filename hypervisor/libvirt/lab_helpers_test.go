@@ -33,9 +33,9 @@ func (h labHost) consoleLog(dom string) string {
 
 // testLab is a lab of libvirt hosts without agents, in a folder of its own.
 type testLab struct {
-	dir, labSh   string
+	dir, labSh     string
 	kernel, initrd string
-	hosts        []labHost
+	hosts          []labHost
 }
 
 // startTestLab runs `lab.sh up --hosts n --no-agents` in a fresh folder and

@@ -2,7 +2,6 @@ package libvirt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -28,25 +27,30 @@ const (
 	// completedEventWait bounds the wait, after MigrateToURI3 returned, for
 	// the job-completed event that carries the final figures.
 	completedEventWait = 2 * time.Second
-	// migrateCallTimeout bounds each supervision call (stats, abort, ...).
-	migrateCallTimeout = 10 * time.Second
+	// resultTimeout bounds reading the final figures on the destination.
+	resultTimeout = 10 * time.Second
 )
 
-// migration is one Migrate call's plan and its dedicated connection.
+// migration is one Migrate call's plan and its two connections.
 type migration struct {
 	id, name string
 	opts     hypervisor.MigrateOptions
 	flags    golibvirt.DomainMigrateFlags
 	params   *golibvirt.DomainMigrateParameters
 
-	// c is the migration's own connection to this host's libvirt and dom the
-	// domain on it. MigrateToURI3 blocks on c for the whole migration; nothing
-	// else runs on c meanwhile.
-	c         *golibvirt.Connect
-	dom       *golibvirt.Domain
+	// run carries MigrateToURI3 alone, for the whole migration; sup carries
+	// the supervision's calls (stats, downtime, post-copy, abort), one at a
+	// time from Migrate's goroutine. Each has its own handle on the domain.
+	run, sup  conn
 	cbID      int
 	hasCB     bool
 	completed chan *golibvirt.DomainJobInfo
+}
+
+// conn is a connection of the migration's own and the domain on it.
+type conn struct {
+	c   *golibvirt.Connect
+	dom *golibvirt.Domain
 }
 
 // Migrate moves the running or paused domain id to the libvirt at
@@ -75,16 +79,20 @@ type migration struct {
 // driver) hypervisor.ErrMigrationUnsupported. Failures at the destination
 // (unreachable, refusing) come back with libvirt's message.
 //
-// Connections: the migration runs on a connection of its own, opened for it.
-// The driver's main connection carries one call at a time (maxInFlight: the
-// libvirt 9.0 crash workaround), so a MigrateToURI3 that blocks for the whole
-// copy there would stall every other call on the host, and this migration's
-// own stats polling and abort with it. It must not share its connection with
-// those calls either: two calls waiting on one connection is the crash case.
-// So MigrateToURI3 is the only call on the dedicated connection, and the
-// polling, MigrateSetMaxDowntime, MigrateStartPostCopy and AbortJob go through
-// the main connection as ordinary short calls; each domain job call acts on
-// the job whichever connection started it.
+// Connections: a migration opens two connections of its own to this host's
+// libvirt, and leaves the driver's main connection alone. That one carries one
+// call at a time (maxInFlight: the libvirt 9.0 crash workaround), so a
+// MigrateToURI3 blocking on it for the whole copy would stall every other call
+// on the host, this migration's own polling and abort included. Nor may the
+// polling share MigrateToURI3's connection: two calls waiting on one
+// connection is the very crash case. And the polling does not go through the
+// main connection either: libvirtd holds the domain's lock for seconds at a
+// time during a migration (stopping the source QEMU at the end takes ~2 s
+// under TCG), and a poll waiting for it there would hold up calls about every
+// other domain. So MigrateToURI3 runs alone on one connection, and the job
+// calls (GetJobStats, MigrateSetMaxDowntime, MigrateStartPostCopy, AbortJob),
+// which act on the domain's job whichever connection started it, run one
+// after the other on the second.
 func (d *Driver) Migrate(ctx context.Context, id string, opts hypervisor.MigrateOptions, progress func(hypervisor.MigrateProgress)) (hypervisor.MigrateResult, error) {
 	if err := checkMigrateOptions(opts, d.cfg.URI); err != nil {
 		return hypervisor.MigrateResult{}, err
@@ -97,6 +105,7 @@ func (d *Driver) Migrate(ctx context.Context, id string, opts hypervisor.Migrate
 		return hypervisor.MigrateResult{}, err
 	}
 	if err := d.openMigration(ctx, mig); err != nil {
+		d.closeMigration(mig)
 		return hypervisor.MigrateResult{}, err
 	}
 	defer d.closeMigration(mig)
@@ -104,11 +113,11 @@ func (d *Driver) Migrate(ctx context.Context, id string, opts hypervisor.Migrate
 	log.Info("migrating domain", "live", opts.Live, "generation", opts.Generation,
 		"bandwidth_mibps", opts.BandwidthMiBps, "post_copy", opts.PostCopy, "parallel", opts.Parallel)
 	done := make(chan error, 1)
-	go func() { done <- mig.dom.MigrateToURI3(opts.DestURI, mig.params, mig.flags) }()
+	go func() { done <- mig.run.dom.MigrateToURI3(opts.DestURI, mig.params, mig.flags) }()
 	last, err := d.superviseMigration(ctx, mig, done, progress)
 	if err != nil {
 		switch {
-		case !alive(mig.c):
+		case !alive(mig.run.c):
 			err = fmt.Errorf("%w: %s: connection lost during the migration of domain %s; whether it moved is unknown: %w",
 				ErrDisconnected, d.cfg.URI, mig.id, err)
 		case ctx.Err() != nil:
@@ -175,20 +184,20 @@ func (d *Driver) planMigration(ctx context.Context, id string, opts hypervisor.M
 	}, nil
 }
 
-// openMigration opens the migration's own connection, finds the domain on it
-// and asks for its job-completed event.
+// openMigration opens the migration's two connections, finds the domain on
+// each and asks for its job-completed event. The caller closes them, also
+// after an error.
 func (d *Driver) openMigration(ctx context.Context, mig *migration) error {
-	c, err := d.dialOwn(ctx, d.cfg.URI)
-	if err != nil {
-		return fmt.Errorf("open a connection for the migration of domain %s: %w", mig.id, err)
+	for _, cn := range []*conn{&mig.run, &mig.sup} {
+		c, err := d.dialOwn(ctx, d.cfg.URI)
+		if err != nil {
+			return fmt.Errorf("open a connection for the migration of domain %s: %w", mig.id, err)
+		}
+		cn.c = c
+		if cn.dom, _, err = d.lookupOn(c, d.cfg.URI, mig.id); err != nil {
+			return err
+		}
 	}
-	mig.c = c
-	dom, _, err := d.lookupOn(c, d.cfg.URI, mig.id)
-	if err != nil {
-		d.closeMigration(mig)
-		return err
-	}
-	mig.dom = dom
 	mig.completed = make(chan *golibvirt.DomainJobInfo, 1)
 	cb := func(_ *golibvirt.Connect, _ *golibvirt.Domain, ev *golibvirt.DomainEventJobCompleted) {
 		select {
@@ -196,7 +205,9 @@ func (d *Driver) openMigration(ctx context.Context, mig *migration) error {
 		default:
 		}
 	}
-	if id, err := c.DomainEventJobCompletedRegister(dom, cb); err == nil {
+	// Events arrive through the event loop, not as calls: the callback does
+	// not add a call to either connection.
+	if id, err := mig.sup.c.DomainEventJobCompletedRegister(mig.sup.dom, cb); err == nil {
 		mig.cbID, mig.hasCB = id, true
 	} else {
 		d.logger.Debug("job-completed events not available", "error", err)
@@ -206,13 +217,20 @@ func (d *Driver) openMigration(ctx context.Context, mig *migration) error {
 
 func (d *Driver) closeMigration(mig *migration) {
 	if mig.hasCB {
-		_ = mig.c.DomainEventDeregister(mig.cbID)
+		_ = mig.sup.c.DomainEventDeregister(mig.cbID)
+		mig.hasCB = false
 	}
-	if mig.dom != nil {
-		mig.dom.Free()
-	}
-	if _, err := mig.c.Close(); err != nil {
-		d.logger.Debug("closing the migration connection", "error", err)
+	for _, cn := range []*conn{&mig.run, &mig.sup} {
+		if cn.dom != nil {
+			cn.dom.Free()
+			cn.dom = nil
+		}
+		if cn.c != nil {
+			if _, err := cn.c.Close(); err != nil {
+				d.logger.Debug("closing a migration connection", "error", err)
+			}
+			cn.c = nil
+		}
 	}
 }
 
@@ -260,30 +278,10 @@ func (d *Driver) superviseMigration(ctx context.Context, mig *migration, done <-
 	}
 }
 
-// onJob runs fn on the migrating domain through the driver's main
-// connection, bounded by migrateCallTimeout.
-func (d *Driver) onJob(mig *migration, fn func(dom *golibvirt.Domain) error) error {
-	ctx, cancel := context.WithTimeout(d.bg, migrateCallTimeout)
-	defer cancel()
-	return d.call(ctx, func(c *golibvirt.Connect) error {
-		dom, err := c.LookupDomainByUUIDString(mig.id)
-		if err != nil {
-			return err
-		}
-		defer dom.Free()
-		return fn(dom)
-	})
-}
-
 // migrationJob reads the running job's stats; ok is false when there is no
 // active job (not started yet, or over) or the stats cannot be read.
 func (d *Driver) migrationJob(mig *migration) (*golibvirt.DomainJobInfo, bool) {
-	var info *golibvirt.DomainJobInfo
-	err := d.onJob(mig, func(dom *golibvirt.Domain) error {
-		var err error
-		info, err = dom.GetJobStats(0)
-		return err
-	})
+	info, err := mig.sup.dom.GetJobStats(0)
 	if err != nil {
 		d.logger.Debug("reading migration job stats", "id", mig.id, "error", err)
 		return nil, false
@@ -296,7 +294,7 @@ func (d *Driver) migrationJob(mig *migration) (*golibvirt.DomainJobInfo, bool) {
 // there is nothing more to try.
 func (d *Driver) setMaxDowntime(mig *migration) bool {
 	ms := uint64(mig.opts.MaxDowntime / time.Millisecond)
-	err := d.onJob(mig, func(dom *golibvirt.Domain) error { return dom.MigrateSetMaxDowntime(max(ms, 1), 0) })
+	err := mig.sup.dom.MigrateSetMaxDowntime(max(ms, 1), 0)
 	switch {
 	case err == nil:
 		d.logger.Debug("max downtime set", "id", mig.id, "max_downtime", mig.opts.MaxDowntime)
@@ -305,15 +303,14 @@ func (d *Driver) setMaxDowntime(mig *migration) bool {
 		return false // no migration job yet
 	}
 	d.logger.Warn("setting the migration's max downtime", "id", mig.id, "error", err)
-	return !errors.Is(err, ErrDisconnected)
+	return true
 }
 
 // startPostCopy switches a job that does not converge to post-copy: the guest
 // then runs on the destination, which pulls the pages it still lacks. It
 // reports whether the switch was made.
 func (d *Driver) startPostCopy(mig *migration, iteration uint64) bool {
-	err := d.onJob(mig, func(dom *golibvirt.Domain) error { return dom.MigrateStartPostCopy(0) })
-	if err != nil {
+	if err := mig.sup.dom.MigrateStartPostCopy(0); err != nil {
 		d.logger.Warn("switching the migration to post-copy", "id", mig.id, "iteration", iteration, "error", err)
 		return false
 	}
@@ -325,22 +322,7 @@ func (d *Driver) startPostCopy(mig *migration, iteration uint64) bool {
 // took the request. It fails before the job has started and in post-copy,
 // which cannot be undone; the caller retries at the next report.
 func (d *Driver) abortMigration(mig *migration) bool {
-	abort := func(dom *golibvirt.Domain) error { return dom.AbortJob() }
-	err := d.onJob(mig, abort)
-	if errors.Is(err, ErrDisconnected) || errors.Is(err, ErrClosed) {
-		// The main connection is down: a connection of its own will do.
-		ctx, cancel := context.WithTimeout(d.bg, migrateCallTimeout)
-		err = d.onShort(ctx, d.cfg.URI, func(c *golibvirt.Connect) error {
-			dom, _, err := d.lookupOn(c, d.cfg.URI, mig.id)
-			if err != nil {
-				return err
-			}
-			defer dom.Free()
-			return abort(dom)
-		})
-		cancel()
-	}
-	if err != nil {
+	if err := mig.sup.dom.AbortJob(); err != nil {
 		d.logger.Info("aborting the migration (will retry)", "id", mig.id, "error", err)
 		return false
 	}
@@ -359,7 +341,7 @@ func (d *Driver) migrationResult(mig *migration, last hypervisor.MigrateProgress
 		case <-time.After(completedEventWait):
 		}
 	}
-	ctx, cancel := context.WithTimeout(d.bg, migrateCallTimeout)
+	ctx, cancel := context.WithTimeout(d.bg, resultTimeout)
 	defer cancel()
 	info, err := d.completedOn(ctx, mig.opts.DestURI, mig.id)
 	if err == nil {

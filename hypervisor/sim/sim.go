@@ -49,11 +49,24 @@ type Config struct {
 	EventBuffer int
 	// Now is the clock used for CPU time; tests replace it to make Stats exact.
 	Now func() time.Time
+	// Registry is where the driver is found by URI for migrations and
+	// InspectRemote; nil is the process-wide registry. A test that runs
+	// several clusters at once gives each its own (NewRegistry), so hosts of
+	// the same name do not reach each other.
+	Registry *Registry
+	// MigrateRateMiBps is how fast a simulated migration copies memory;
+	// MigrateStep is how often it reports progress meanwhile. Both keep
+	// migrations quick by default (a 1 GiB guest moves in about 60 ms).
+	MigrateRateMiBps int64
+	MigrateStep      time.Duration
 }
 
 // DefaultConfig is a mid-sized host: 8 vCPUs, 16 GiB of memory, 200 GiB of disk.
 func DefaultConfig() Config {
-	return Config{VCPUs: 8, MemoryMiB: 16384, DiskGiB: 200, EventBuffer: 256, Now: time.Now}
+	return Config{
+		VCPUs: 8, MemoryMiB: 16384, DiskGiB: 200, EventBuffer: 256, Now: time.Now,
+		MigrateRateMiBps: 16384, MigrateStep: 2 * time.Millisecond,
+	}
 }
 
 // cpuLoad is the share of each vCPU a simulated guest keeps busy.
@@ -68,6 +81,11 @@ type domain struct {
 	// cpu is the CPU time used before runningSince; it grows only while running.
 	cpu          time.Duration
 	runningSince time.Time
+	// incoming: the domain is arriving by migration (paused, "migrating");
+	// replaced is the stopped definition it took the place of, put back if
+	// the migration fails.
+	incoming bool
+	replaced *domain
 }
 
 // Driver is the simulated host. Create it with New.
@@ -81,12 +99,15 @@ type Driver struct {
 	activeMemory int64
 	events       chan hypervisor.Event
 	closed       bool
+	// migrating holds the IDs of domains this host is migrating away.
+	migrating map[string]bool
+	registry  *Registry
 }
 
 var _ hypervisor.Driver = (*Driver)(nil)
 
 // New returns a simulated host sized by cfg. Zero fields take DefaultConfig's
-// values.
+// values. The host joins cfg.Registry under its URI until Close.
 func New(cfg Config) *Driver {
 	def := DefaultConfig()
 	if cfg.VCPUs <= 0 {
@@ -104,8 +125,22 @@ func New(cfg Config) *Driver {
 	if cfg.Now == nil {
 		cfg.Now = def.Now
 	}
+	if cfg.MigrateRateMiBps <= 0 {
+		cfg.MigrateRateMiBps = def.MigrateRateMiBps
+	}
+	if cfg.MigrateStep <= 0 {
+		cfg.MigrateStep = def.MigrateStep
+	}
 	cfg.Labels = maps.Clone(cfg.Labels)
-	return &Driver{cfg: cfg, domains: map[string]*domain{}, events: make(chan hypervisor.Event, cfg.EventBuffer)}
+	d := &Driver{
+		cfg: cfg, domains: map[string]*domain{}, events: make(chan hypervisor.Event, cfg.EventBuffer),
+		migrating: map[string]bool{}, registry: cfg.Registry,
+	}
+	if d.registry == nil {
+		d.registry = processRegistry
+	}
+	d.registry.add(d)
+	return d
 }
 
 // Name is "sim".
@@ -193,9 +228,10 @@ func (d *Driver) Stats(ctx context.Context) (map[string]hypervisor.Stats, error)
 // Events delivers every state change; Close closes the channel.
 func (d *Driver) Events() <-chan hypervisor.Event { return d.events }
 
-// Close closes the Events channel. Later calls return ErrClosed; a second Close
-// is a no-op.
+// Close closes the Events channel and leaves the registry. Later calls return
+// ErrClosed; a second Close is a no-op.
 func (d *Driver) Close() error {
+	d.registry.remove(d)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.closed {

@@ -1,0 +1,232 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/internal/ids"
+)
+
+// nodeByID finds the test node whose agent has the given node ID.
+func (c *testCluster) nodeByID(id string) *testNode {
+	for _, n := range c.nodes {
+		if n.cfg.NodeID == id {
+			return n
+		}
+	}
+	c.t.Fatalf("no test node with id %s", id)
+	return nil
+}
+
+// waitRunning waits until a VM is placed and reported running.
+func waitRunning(t *testing.T, n *testNode, id string) fsm.VM {
+	t.Helper()
+	var vm fsm.VM
+	waitFor(t, 15*time.Second, "vm running", func() bool {
+		vm, _ = n.agent.fsm.VM(id)
+		return vm.State == fsm.VMRunning
+	})
+	return vm
+}
+
+func TestCluster_LiveMigrationMovesTheGuest(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	leader := c.waitLeader()
+	id, _ := createVM(t, leader, "mover")
+	vm := waitRunning(t, leader, id)
+	src := c.nodeByID(vm.Node)
+	var dst *testNode
+	for _, n := range c.nodes {
+		if n != src {
+			dst = n
+			break
+		}
+	}
+	ctx := context.Background()
+	migID := ids.New()
+	// Proposed through a follower, like the API on any node would.
+	follower := c.followers()[0]
+	if _, err := follower.agent.Apply(ctx, &fsm.CreateMigration{ID: migID, VMID: id, Mode: fsm.MigrateLive, Target: dst.cfg.NodeID, Reason: "user", At: time.Now().UTC()}); err != nil {
+		t.Fatalf("create migration: %v", err)
+	}
+	var m fsm.Migration
+	waitFor(t, 15*time.Second, "migration completed", func() bool {
+		m, _ = leader.agent.fsm.Migration(migID)
+		return m.State.Final()
+	})
+	if m.State != fsm.MigrationCompleted || m.Result == nil || !m.TargetReady || m.StartedAt.IsZero() {
+		t.Fatalf("migration ended as %+v", m)
+	}
+	waitFor(t, 10*time.Second, "vm reported running on the destination", func() bool {
+		vm, _ = leader.agent.fsm.VM(id)
+		return vm.Node == dst.cfg.NodeID && vm.State == fsm.VMRunning && vm.Generation == m.FromGeneration+1
+	})
+	if d, err := dst.driver.Inspect(ctx, id); err != nil || d.State != hypervisor.StateRunning || d.Generation != vm.Generation {
+		t.Fatalf("destination domain: %+v %v", d, err)
+	}
+	if _, err := src.driver.Inspect(ctx, id); err == nil {
+		t.Fatalf("the guest is still defined on the source")
+	}
+	if vm.Crashes != 0 {
+		t.Fatalf("a migration was counted as a crash: %+v", vm)
+	}
+	c.waitConverged()
+}
+
+func TestCluster_DrainEmptiesTheNodeAndUndrainTakesVMsAgain(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	leader := c.waitLeader()
+	ctx := context.Background()
+	var vmIDs []string
+	for i := range 6 {
+		id, _ := createVM(t, leader, fmt.Sprintf("vm-%d", i))
+		vmIDs = append(vmIDs, id)
+	}
+	for _, id := range vmIDs {
+		waitRunning(t, leader, id)
+	}
+	// Stop one, so the drain moves it cold.
+	if _, err := leader.agent.Apply(ctx, &fsm.VMAction{ID: vmIDs[0], Action: fsm.ActionStop, At: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "vm stopped", func() bool {
+		vm, _ := leader.agent.fsm.VM(vmIDs[0])
+		return vm.State == fsm.VMStopped
+	})
+	first, _ := leader.agent.fsm.VM(vmIDs[0])
+	target := c.nodeByID(first.Node)
+	if _, err := leader.agent.Apply(ctx, &fsm.SetMaintenance{ID: target.cfg.NodeID, Maintenance: true, Reason: "test", At: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "node drained", func() bool {
+		if len(leader.agent.fsm.VMsOnNode(target.cfg.NodeID)) > 0 {
+			return false
+		}
+		doms, err := target.driver.List(ctx)
+		return err == nil && len(doms) == 0
+	})
+	for _, id := range vmIDs[1:] {
+		waitRunning(t, leader, id)
+	}
+	if vm, _ := leader.agent.fsm.VM(vmIDs[0]); vm.DesiredState != fsm.VMStopped {
+		t.Fatalf("the stopped vm came back %s after its cold move", vm.DesiredState)
+	}
+	// Nothing new lands on the node while it is in maintenance.
+	id, _ := createVM(t, leader, "newcomer")
+	if vm := waitRunning(t, leader, id); vm.Node == target.cfg.NodeID {
+		t.Fatalf("a new vm was placed on a node in maintenance")
+	}
+	if _, err := leader.agent.Apply(ctx, &fsm.SetMaintenance{ID: target.cfg.NodeID, Maintenance: false, At: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.agent.fsm.Fits(target.cfg.NodeID, fsm.VMSpec{Name: "x", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1}); err != nil {
+		t.Fatalf("undrained node refuses vms: %v", err)
+	}
+}
+
+func TestCluster_AutomaticRebalancingSpreadsThenStaysStill(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	leader := c.waitLeader()
+	ctx := context.Background()
+	set := func(s fsm.Settings) {
+		t.Helper()
+		if _, err := leader.agent.Apply(ctx, &fsm.SetSettings{Settings: s, At: time.Now().UTC()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// binpack puts every guest on one node.
+	set(fsm.Settings{Strategy: fsm.StrategyBinpack, Rebalance: fsm.RebalanceSettings{Mode: fsm.RebalanceOff}})
+	var vmIDs []string
+	for i := range 6 {
+		id, _ := createVM(t, leader, fmt.Sprintf("busy-%d", i))
+		vmIDs = append(vmIDs, id)
+	}
+	nodes := map[string]bool{}
+	for _, id := range vmIDs {
+		nodes[waitRunning(t, leader, id).Node] = true
+	}
+	if len(nodes) != 1 {
+		t.Fatalf("binpack spread the guests over %d nodes", len(nodes))
+	}
+	set(fsm.Settings{Strategy: fsm.StrategySpread, Rebalance: fsm.RebalanceSettings{
+		Mode: fsm.RebalanceAutomatic, Threshold: 0.05, MinGain: 0.01, MaxMoves: 2, IntervalSeconds: 1, CooldownSeconds: 3600}})
+	perNode := func() map[string]int {
+		out := map[string]int{}
+		for _, vm := range leader.agent.fsm.VMs() {
+			out[vm.Node]++
+		}
+		return out
+	}
+	waitFor(t, 30*time.Second, "guests spread over the three nodes", func() bool {
+		counts := perNode()
+		return len(counts) == 3 && len(leader.agent.fsm.ActiveMigrations()) == 0
+	})
+	moves := 0
+	for _, m := range leader.agent.fsm.Migrations() {
+		if m.Rebalance == nil || m.State != fsm.MigrationCompleted || m.Rebalance.ImbalanceAfter >= m.Rebalance.ImbalanceBefore {
+			t.Fatalf("rebalancing migration without its reason or a gain: %+v", m)
+		}
+		moves++
+	}
+	// Further rounds leave the cluster alone.
+	settled := time.Now().UTC()
+	waitFor(t, 15*time.Second, "three more rebalancing rounds", func() bool {
+		return leader.agent.rebalancer.status().LastRound.After(settled.Add(3 * time.Second))
+	})
+	if got := len(leader.agent.fsm.Migrations()); got != moves {
+		t.Fatalf("rebalancing kept moving guests: %d migrations after settling, %d before", got, moves)
+	}
+	st, err := c.followers()[0].agent.Rebalance(ctx)
+	if err != nil || st.Mode != fsm.RebalanceAutomatic || st.LastRound.IsZero() || st.Plan.Imbalance > 0.05 {
+		t.Fatalf("rebalance status through a follower: %+v %v", st, err)
+	}
+}
+
+func TestCluster_SimFleetHostsRegisterAndRunVMs(t *testing.T) {
+	c := &testCluster{t: t, net: newTestNetwork()}
+	cfg := TestConfig()
+	cfg.NodeName, cfg.BootstrapExpect, cfg.Voters = "fleet-owner", 1, 1
+	cfg.SimFleet = 50
+	cfg.FleetDriver = func(name string) hypervisor.Driver { return newSimDriver(name) }
+	owner := c.add(cfg)
+	t.Cleanup(c.shutdown)
+	c.waitLeader()
+	waitFor(t, 20*time.Second, "fleet registered", func() bool {
+		alive := 0
+		for _, n := range owner.agent.fsm.Nodes() {
+			if n.Fleet == owner.cfg.NodeID && n.Status == fsm.NodeAlive {
+				alive++
+			}
+		}
+		return alive == 50
+	})
+	ctx := context.Background()
+	var cmds []fsm.Command
+	for i := range 200 {
+		cmds = append(cmds, &fsm.CreateVM{ID: ids.New(), Spec: fsm.VMSpec{Name: fmt.Sprintf("f-%03d", i), VCPUs: 1, MemoryMiB: 256, DiskGiB: 1}, At: time.Now().UTC()})
+	}
+	b, _ := fsm.NewBatch(cmds...)
+	if _, err := owner.agent.Apply(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "200 vms running on fleet hosts", func() bool {
+		running := 0
+		for _, vm := range owner.agent.fsm.VMs() {
+			if vm.State == fsm.VMRunning {
+				running++
+			}
+		}
+		return running == 200
+	})
+	hosts := map[string]bool{}
+	for _, vm := range owner.agent.fsm.VMs() {
+		hosts[vm.Node] = true
+	}
+	if len(hosts) < 40 {
+		t.Fatalf("spread placed 200 vms on only %d of 51 hosts", len(hosts))
+	}
+}

@@ -1,0 +1,85 @@
+package scheduler
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/novacron/novacron/fsm"
+)
+
+func TestFailoverPlan_PlacesWhatFitsAndListsTheRest(t *testing.T) {
+	h := newHarness(t).node("a", 16, 8192).node("b", 16, 4096).node("dead", 16, 32768)
+	h.vm("load-a", "a", 1, 1192)
+	h.vm("load-b", "b", 1, 1096)
+	// Running VMs go first, the largest first; the stopped one, though the
+	// largest of all, comes last and so does not take a's room.
+	h.vm("stopped-big", "dead", 1, 6144, desired(fsm.VMStopped), observed(fsm.VMStopped))
+	h.vm("small-run", "dead", 1, 1024)
+	h.vm("big-run", "dead", 1, 6144)
+	h.vm("mid-run", "dead", 1, 2048)
+	c := h.cluster()
+	probe := newVM("probe", 1, 6144)
+	before := c.Place(probe, Options{At: t0})
+
+	plan, err := c.FailoverPlan("id-dead", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.NodeID != "id-dead" || plan.NodeName != "dead" {
+		t.Fatalf("plan for %s/%s", plan.NodeID, plan.NodeName)
+	}
+	moves := map[string]string{}
+	for _, m := range plan.Moves {
+		moves[m.VMName] = m.NodeName
+		if !m.Decision.OK() || m.Node != m.Decision.Node || !m.Decision.At.Equal(t0) {
+			t.Fatalf("move %+v", m)
+		}
+	}
+	if want := map[string]string{"big-run": "a", "mid-run": "b"}; !reflect.DeepEqual(moves, want) {
+		t.Fatalf("moves %v, want %v", moves, want)
+	}
+	var notFit []string
+	for _, m := range plan.NotFit {
+		notFit = append(notFit, m.VMName)
+		if m.Decision.OK() || m.Node != "" {
+			t.Fatalf("not-fit entry %+v has a node", m)
+		}
+		if r := rejection(t, m.Decision, "dead"); r.Kind != RejectExcluded {
+			t.Fatalf("the dead node was rejected for %+v", r)
+		}
+	}
+	if want := []string{"small-run", "stopped-big"}; !reflect.DeepEqual(notFit, want) {
+		t.Fatalf("not fit %v, want %v", notFit, want)
+	}
+	want := "no node fits: a: 856 MiB free, needs 1024; b: 952 MiB free, needs 1024; dead: excluded from this decision"
+	if got := plan.NotFit[0].Decision.Reason; got != want {
+		t.Fatalf("reason %q\nwant   %q", got, want)
+	}
+	// The snapshot itself is untouched.
+	if after := c.Place(probe, Options{At: t0}); !reflect.DeepEqual(after, before) {
+		t.Fatalf("FailoverPlan changed the cluster:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+func TestFailoverPlan_ReleasesTheDeadNodesGroups(t *testing.T) {
+	// Two hard-affinity members on the dead node must land together elsewhere,
+	// not be held to the dead node.
+	h := newHarness(t).node("a", 8, 8192).node("b", 8, 8192).node("dead", 8, 8192)
+	h.vm("db-1", "dead", 1, 1024, group("db", fsm.GroupAffinity, true))
+	h.vm("db-2", "dead", 1, 1024, group("db", fsm.GroupAffinity, true))
+	plan, err := h.cluster().FailoverPlan("id-dead", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Moves) != 2 || plan.Moves[0].NodeName != plan.Moves[1].NodeName {
+		t.Fatalf("plan %+v", plan)
+	}
+}
+
+func TestFailoverPlan_UnknownNode(t *testing.T) {
+	h := newHarness(t).node("a", 8, 8192)
+	if _, err := h.cluster().FailoverPlan("nope", t0); !errors.Is(err, fsm.ErrNotFound) {
+		t.Fatalf("error %v, want ErrNotFound", err)
+	}
+}
