@@ -262,3 +262,13 @@ func TestCancelMigration_PendingEndsRunningIsAsked(t *testing.T) {
 		t.Fatalf("vm after a cancelled migration = %+v", vm)
 	}
 }
+
+func TestMigrateVM_OwnRouteInMetrics(t *testing.T) {
+	e := newTestEnv(t)
+	e.runningVM("web-1", e.nodes[0])
+	e.do("POST", "/api/v1/vms/web-1/migrate", e.root, nil).expect(t, http.StatusAccepted, nil)
+	body := string(e.do("GET", "/metrics", "", nil).expect(t, http.StatusOK, nil).body)
+	if want := `novacron_http_request_duration_seconds_count{route="/api/v1/vms/:id/migrate",method="POST",code="202"}`; !strings.Contains(body, want) {
+		t.Fatalf("/metrics lacks %s:\n%s", want, grep(body, "/api/v1/vms/:id"))
+	}
+}

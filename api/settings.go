@@ -62,6 +62,10 @@ func (s *Server) getRebalance(r *http.Request, _ httprouter.Params) (any, error)
 	if out.Threshold == 0 {
 		out.Threshold = set.Rebalance.Threshold
 	}
+	if out.LeaderID == "" { // no round yet: name the leader as this node knows it
+		cs := s.cluster.Status()
+		out.Leader, out.LeaderID = cs.LeaderName, cs.LeaderID
+	}
 	names := s.nodeNames()
 	for _, m := range s.state.Migrations() {
 		if len(out.RecentMoves) == recentMoves {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +136,19 @@ func TestRebalance_StatusAndRecentMoves(t *testing.T) {
 		if m.ID == "by-hand" {
 			t.Fatal("a user's migration listed as an automatic move")
 		}
+	}
+
+	// Before the leader's first round: the mode and threshold in force, no plan.
+	e.cluster.mu.Lock()
+	e.cluster.rebalance = cluster.RebalanceStatus{}
+	e.cluster.mu.Unlock()
+	var first client.RebalanceStatus
+	a := e.do("GET", "/api/v1/rebalance", e.root, nil).expect(t, http.StatusOK, &first)
+	if first.Mode != "recommend" || first.Threshold != 0.1 || first.LastRound != nil || first.Leader != "node-1" || len(first.RecentMoves) != 20 {
+		t.Fatalf("status before the first round = %+v", first)
+	}
+	if !strings.Contains(string(a.body), `"recommendations":[]`) || !strings.Contains(string(a.body), `"nodes":[]`) {
+		t.Fatalf("empty lists are not []: %s", a.body)
 	}
 
 	e.cluster.mu.Lock()

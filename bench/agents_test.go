@@ -70,7 +70,11 @@ type agentCluster struct {
 
 // newAgentCluster starts n agents that bootstrap one cluster, and waits until
 // it is ready for writes on every node. The caller must close it.
-func newAgentCluster(n int) (_ *agentCluster, err error) {
+func newAgentCluster(n int) (*agentCluster, error) { return newAgentClusterWith(n, nil) }
+
+// newAgentClusterWith is newAgentCluster with extra flags for some agents (by
+// index).
+func newAgentClusterWith(n int, extra map[int][]string) (_ *agentCluster, err error) {
 	bin, err := agentBinary()
 	if err != nil {
 		return nil, err
@@ -99,6 +103,7 @@ func newAgentCluster(n int) (_ *agentCluster, err error) {
 			"--http-port", strconv.Itoa(a.http), "--bootstrap-expect", strconv.Itoa(n),
 			"--bootstrap-token", benchToken, "--hypervisor", "sim",
 			"--sim-memory-mib", "10000000", "--sim-vcpus", "100000", "--log-level", "warn"}
+		a.args = append(a.args, extra[indexOf(c.agents, a)]...)
 		for _, o := range c.agents {
 			if o != a {
 				a.args = append(a.args, "--join", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.gossipPort)))
@@ -266,7 +271,7 @@ func (c *agentCluster) checkReady(ctx context.Context) (*agent, error) {
 			alive++
 		}
 	}
-	if alive != len(c.agents) {
+	if alive < len(c.agents) { // fleet hosts (--sim-fleet) count too
 		return nil, fmt.Errorf("%d of %d nodes alive in the FSM", alive, len(c.agents))
 	}
 	cl, err := leader.api.Cluster(rctx)
@@ -318,4 +323,14 @@ func (c *agentCluster) close() {
 		c.hc.CloseIdleConnections()
 		os.RemoveAll(c.dir)
 	})
+}
+
+// indexOf returns a's position in agents.
+func indexOf(agents []*agent, a *agent) int {
+	for i, o := range agents {
+		if o == a {
+			return i
+		}
+	}
+	return -1
 }

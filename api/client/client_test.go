@@ -217,6 +217,17 @@ func TestClient_ReadOptionsOnlyOnReads(t *testing.T) {
 	}
 }
 
+func TestClient_MigrationFiltersInQuery(t *testing.T) {
+	f := newFakeAPI(t, 200, `[]`)
+	c := newTestClient(t, f, "t")
+	if _, err := c.Migrations(context.Background(), ListMigrationsOptions{VM: "web 1", State: "running", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	if q := f.last().Query; q != "node=n1&state=running&vm=web+1" {
+		t.Errorf("query = %q", q)
+	}
+}
+
 func TestClient_TimeoutBoundsRequest(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -75,7 +75,7 @@ func (a *app) watchDrain(ctx context.Context, c *client.Client, st *client.Drain
 	defer ticker.Stop()
 	lastLine, lastStuck := "", ""
 	for {
-		if !a.json() {
+		if !a.json() && !st.Done {
 			if line := drainLine(st); line != lastLine {
 				lastLine = line
 				fmt.Fprintln(a.stdout, line)

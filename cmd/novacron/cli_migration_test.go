@@ -37,7 +37,7 @@ func TestVMMigrate_ProgressToCompletion(t *testing.T) {
 		"running 20.0%, 200.0MiB transferred, 800.0MiB remaining, dirty rate 3.0MiB/s\n" +
 		"running 60.0%, 600.0MiB transferred, 400.0MiB remaining, dirty rate 3.0MiB/s\n" +
 		"Migration mig-1 completed: web now runs on node-c.\n" +
-		"Libvirt: total time 1.5s, downtime 12ms, 1.0GiB transferred.\n"
+		"Hypervisor figures: total time 1.5s, downtime 12ms, 1.0GiB transferred.\n"
 	if stdout != want {
 		t.Errorf("stdout =\n%s\nwant\n%s", stdout, want)
 	}

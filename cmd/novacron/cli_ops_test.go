@@ -47,7 +47,6 @@ func TestNodeDrain_ProgressUntilEmpty(t *testing.T) {
 		"  cannot move db: no node fits: node-b: 512 MiB free, needs 4096\n" +
 		"node-a: 3 VMs left, 1 migrating (web running 10%), 1 unmovable\n" +
 		"node-a: 2 VMs left, 1 migrating (app running 55%)\n" +
-		"node-a: 0 VMs left, 0 migrating\n" +
 		"Node node-a is drained: no VMs left.\n"
 	if stdout != want {
 		t.Errorf("stdout =\n%s\nwant\n%s", stdout, want)

@@ -54,7 +54,7 @@ func (a *app) watchMigration(ctx context.Context, c *client.Client, m *client.Mi
 		if !a.json() {
 			fmt.Fprintf(a.stdout, "Migration %s completed: %s now runs on %s.\n", cur.ID, cur.VMName, nameOr(cur.TargetName, cur.Target))
 			if cur.Result != nil {
-				fmt.Fprintf(a.stdout, "Libvirt: %s.\n", describeResult(cur.Result))
+				fmt.Fprintf(a.stdout, "Hypervisor figures: %s.\n", describeResult(cur.Result))
 			}
 		}
 		return nil

@@ -32,15 +32,26 @@ const (
 )
 
 // migration is one Migrate call's plan and its two connections.
+//
+// A migration opens two connections of its own to this host's libvirt and
+// leaves the driver's main connection alone. That one carries one call at a
+// time (maxInFlight: the libvirt 9.0 crash workaround), so a MigrateToURI3
+// blocking on it for the whole copy would stall every other call on the host,
+// this migration's own polling and abort included. The polling may not share
+// MigrateToURI3's connection either: two calls waiting on one connection is
+// the very crash case. Nor does it go through the main connection: libvirtd
+// holds the domain's lock for seconds during a migration (stopping the source
+// QEMU at the end takes about 2 s under TCG), and a poll waiting for it there
+// would hold up the calls about every other domain. So MigrateToURI3 runs
+// alone on run, and the job calls (GetJobStats, MigrateSetMaxDowntime,
+// MigrateStartPostCopy, AbortJob), which act on the domain's job whichever
+// connection started it, run one after the other on sup.
 type migration struct {
 	id, name string
 	opts     hypervisor.MigrateOptions
 	flags    golibvirt.DomainMigrateFlags
 	params   *golibvirt.DomainMigrateParameters
 
-	// run carries MigrateToURI3 alone, for the whole migration; sup carries
-	// the supervision's calls (stats, downtime, post-copy, abort), one at a
-	// time from Migrate's goroutine. Each has its own handle on the domain.
 	run, sup  conn
 	cbID      int
 	hasCB     bool
@@ -57,42 +68,39 @@ type conn struct {
 // opts.DestURI: a peer-to-peer managed migration (the source libvirtd opens
 // the connection to the destination itself), persistent there and undefined
 // here once it succeeds. The destination's definition, live and persistent,
-// carries opts.Generation in its NovaCron metadata (0 keeps the current
-// generation).
+// carries opts.Generation in its NovaCron metadata (0 keeps the generation).
+// The migration runs on connections of its own (see migration), so the
+// host's other calls go on meanwhile.
 //
-// progress, when not nil, is called from Migrate's own goroutine with the
-// job's figures about every half second while the job runs (a migration that
-// ends sooner reports nothing). Cancelling ctx aborts the job; the error then
-// wraps ctx.Err(), unless the job had already completed, which is then a
-// success. On any error the domain is still here: libvirt resumes it when a
-// migration fails; except when the connection to this host's libvirtd broke
-// mid-way: then the error wraps ErrDisconnected (hypervisor.ErrUnavailable)
-// and the outcome is unknown (InspectRemote on the destination tells).
+// progress, when not nil, is called from Migrate's goroutine with the job's
+// figures 200 ms after the start and then every 500 ms while the job runs;
+// the first reports of a short migration come before any data moved.
+// Cancelling ctx aborts the job: the error then wraps ctx.Err(), unless the
+// job had already completed, which is a success. On an error the domain is
+// still here (libvirt resumes it), with two exceptions: when the connection
+// to this host's libvirtd broke mid-way, the error wraps ErrDisconnected
+// (hypervisor.ErrUnavailable) and the outcome is unknown (InspectRemote on
+// the destination tells); and a failure after the switch to post-copy leaves
+// the guest paused ("post-copy failed") on both hosts, which this driver does
+// not recover.
 //
 // The result holds libvirt's own figures for the completed job (time elapsed,
-// downtime, data, iterations), from the job-completed event on the source, or
-// else from the destination's completed job stats.
+// downtime, data, iterations), from the job-completed event on the source or
+// else from the destination's completed job stats. For a warm migration
+// libvirt's downtime counts only the final switch-over, although the guest is
+// paused for the whole copy.
 //
-// Errors: option mistakes wrap hypervisor.ErrInvalidSpec (and so do options
-// libvirt refuses); an unknown domain hypervisor.ErrNotFound; a stopped or
-// crashed one ErrState; a hypervisor that cannot migrate (libvirt's test
-// driver) hypervisor.ErrMigrationUnsupported. Failures at the destination
-// (unreachable, refusing) come back with libvirt's message.
+// Errors: option mistakes wrap hypervisor.ErrInvalidSpec, and so do options
+// this libvirt refuses; an unknown domain hypervisor.ErrNotFound; a stopped or
+// crashed one ErrState; a hypervisor that cannot migrate peer-to-peer
+// (libvirt's test driver) hypervisor.ErrMigrationUnsupported. Failures at the
+// destination (unreachable, refusing) come back with libvirt's message.
 //
-// Connections: a migration opens two connections of its own to this host's
-// libvirt, and leaves the driver's main connection alone. That one carries one
-// call at a time (maxInFlight: the libvirt 9.0 crash workaround), so a
-// MigrateToURI3 blocking on it for the whole copy would stall every other call
-// on the host, this migration's own polling and abort included. Nor may the
-// polling share MigrateToURI3's connection: two calls waiting on one
-// connection is the very crash case. And the polling does not go through the
-// main connection either: libvirtd holds the domain's lock for seconds at a
-// time during a migration (stopping the source QEMU at the end takes ~2 s
-// under TCG), and a poll waiting for it there would hold up calls about every
-// other domain. So MigrateToURI3 runs alone on one connection, and the job
-// calls (GetJobStats, MigrateSetMaxDowntime, MigrateStartPostCopy, AbortJob),
-// which act on the domain's job whichever connection started it, run one
-// after the other on the second.
+// Events: the source reports the domain paused "migrated", then stopped
+// "migrated" (or, when the resync sees it gone first, stopped "undefined"),
+// never crashed; the destination reports it running "migrated" as it arrives
+// (its state reads paused "migrating" until the switch-over), and a failed
+// arrival as stopped "incoming migration failed" (see incomingFailed).
 func (d *Driver) Migrate(ctx context.Context, id string, opts hypervisor.MigrateOptions, progress func(hypervisor.MigrateProgress)) (hypervisor.MigrateResult, error) {
 	if err := checkMigrateOptions(opts, d.cfg.URI); err != nil {
 		return hypervisor.MigrateResult{}, err

@@ -91,6 +91,7 @@ func TestMigrate_BetweenLabHosts(t *testing.T) {
 		if _, err := r.drivers[h1.name].InspectRemote(ctxT(t, 10*time.Second), h2.uri, r.spec.ID); !errors.Is(err, hypervisor.ErrNotFound) {
 			t.Fatalf("InspectRemote on host2 after the abort: %v, want ErrNotFound", err)
 		}
+		r.waitEvent(t, h2, hypervisor.StateStopped, reasonIncomingFailed)
 		r.noCrash(t)
 	})
 
@@ -182,6 +183,7 @@ func (r *migrationRig) move(t *testing.T, to labHost, opts hypervisor.MigrateOpt
 	}
 	// The guest goes on counting on the destination: no reboot.
 	r.lastTick = r.waitTicks(t, to, r.lastTick+2, r.lastTick)
+	r.waitEvent(t, to, hypervisor.StateRunning, "migrated")
 	r.noCrash(t)
 	return res
 }
@@ -223,6 +225,17 @@ func (r *migrationRig) waitTicks(t *testing.T, h labHost, n, after int) int {
 		return nil
 	})
 	return got
+}
+
+// waitEvent waits until host h has reported the guest in state st for reason.
+func (r *migrationRig) waitEvent(t *testing.T, h labHost, st hypervisor.DomainState, reason string) {
+	t.Helper()
+	eventually(t, 10*time.Second, fmt.Sprintf("%s reports %s/%s", h.name, st, reason), func() error {
+		if evs := r.events[h.name].of(r.spec.ID); !containsEvent(evs, st, reason) {
+			return fmt.Errorf("events so far %v", evs)
+		}
+		return nil
+	})
 }
 
 // noCrash fails when either host reported the guest crashed.
