@@ -28,16 +28,12 @@ func (s *Server) checkPlacement(p *fsm.PlacementSpec) error {
 	if err := fsm.ValidateLabels("placement.node_selector", p.NodeSelector); err != nil {
 		return err
 	}
-	known := map[string]bool{}
-	for _, n := range s.state.Nodes() {
-		known[n.ID], known[n.Name] = true, true
-	}
 	for field, refs := range map[string][]string{"placement.nodes": p.Nodes, "placement.preferred_nodes": p.PreferredNodes} {
 		if len(refs) > maxPlacementNodes {
 			return invalidf("%s has %d entries, at most %d are allowed", field, len(refs), maxPlacementNodes)
 		}
 		for i, ref := range refs {
-			if !known[ref] {
+			if _, _, ok := s.state.NodeRef(ref); !ok {
 				return invalidf("%s[%d] %q is not a node of the cluster (by name or ID)", field, i, ref)
 			}
 		}

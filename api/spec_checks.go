@@ -19,33 +19,16 @@ func (s *Server) checkSpec(spec fsm.VMSpec) error {
 	if err := s.checkPlacement(spec.Placement); err != nil {
 		return err
 	}
-	nodes := s.state.Nodes()
-	var live []fsm.Node
-	for _, n := range nodes {
-		if n.Status != fsm.NodeLeft {
-			live = append(live, n)
+	if l := s.state.Limits(); l.Nodes > 0 {
+		if spec.VCPUs > l.MaxVCPUs {
+			return invalidf("vcpus %d is more than any node has (the largest has %d)", spec.VCPUs, l.MaxVCPUs)
 		}
-	}
-	if len(live) > 0 {
-		var maxCPU int
-		var maxMem int64
-		networks := map[string]bool{}
-		for _, n := range live {
-			maxCPU = max(maxCPU, n.Capacity.VCPUs)
-			maxMem = max(maxMem, n.Capacity.MemoryMiB)
-			for _, net := range n.Networks {
-				networks[net] = true
-			}
-		}
-		if spec.VCPUs > maxCPU {
-			return invalidf("vcpus %d is more than any node has (the largest has %d)", spec.VCPUs, maxCPU)
-		}
-		if spec.MemoryMiB > maxMem {
-			return invalidf("memory_mib %d is more than any node has (the largest has %d MiB)", spec.MemoryMiB, maxMem)
+		if spec.MemoryMiB > l.MaxMemoryMiB {
+			return invalidf("memory_mib %d is more than any node has (the largest has %d MiB)", spec.MemoryMiB, l.MaxMemoryMiB)
 		}
 		for i, nic := range spec.NICs {
-			if nic.Network != "" && !networks[nic.Network] {
-				return invalidf("nics[%d].network %q does not exist on any node (known networks: %s)", i, nic.Network, knownList(networks))
+			if nic.Network != "" && !l.Networks[nic.Network] {
+				return invalidf("nics[%d].network %q does not exist on any node (known networks: %s)", i, nic.Network, knownList(l.Networks))
 			}
 		}
 	}

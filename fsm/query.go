@@ -197,3 +197,68 @@ func cloneVM(vm *VM) VM {
 	c.Spec = cloneSpec(vm.Spec)
 	return c
 }
+
+// NodeLimits are the largest node's size and every network any node has, over
+// the nodes that did not leave: what the API checks a new spec against.
+type NodeLimits struct {
+	Nodes        int
+	MaxVCPUs     int
+	MaxMemoryMiB int64
+	Networks     map[string]bool
+}
+
+// Limits computes NodeLimits without copying nodes (it runs on every create).
+func (f *FSM) Limits() NodeLimits {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	l := NodeLimits{Networks: map[string]bool{}}
+	for _, n := range f.s.nodes {
+		if n.Status == NodeLeft {
+			continue
+		}
+		l.Nodes++
+		l.MaxVCPUs = max(l.MaxVCPUs, n.Capacity.VCPUs)
+		l.MaxMemoryMiB = max(l.MaxMemoryMiB, n.Capacity.MemoryMiB)
+		for _, net := range n.Networks {
+			l.Networks[net] = true
+		}
+	}
+	return l
+}
+
+// NodeRef resolves a node ID or name to the node's ID and name.
+func (f *FSM) NodeRef(ref string) (id, name string, ok bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if n, found := f.s.nodes[ref]; found {
+		return n.ID, n.Name, true
+	}
+	for _, n := range f.s.nodes {
+		if n.Name == ref && n.Status != NodeLeft {
+			return n.ID, n.Name, true
+		}
+	}
+	return "", "", false
+}
+
+// PlacementSnapshot returns, under one read lock (so all from the same index),
+// what the scheduler needs: every node and VM (shallow copies, in no order; the
+// maps and slices they share with the state are replaced on change, never
+// modified in place), the capacity migrations reserve, and the settings.
+func (f *FSM) PlacementSnapshot() (nodes []Node, vms []VM, incoming map[string]Capacity, settings Settings) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	nodes = make([]Node, 0, len(f.s.nodes))
+	for _, n := range f.s.nodes {
+		nodes = append(nodes, *n)
+	}
+	vms = make([]VM, 0, len(f.s.vms))
+	for _, vm := range f.s.vms {
+		vms = append(vms, *vm)
+	}
+	incoming = make(map[string]Capacity, len(f.s.incoming))
+	for k, v := range f.s.incoming {
+		incoming[k] = v
+	}
+	return nodes, vms, incoming, f.s.settings
+}

@@ -96,7 +96,16 @@ type groupEntry struct {
 
 // FromState builds a Cluster from a state view, usually the FSM.
 func FromState(st State) *Cluster {
+	if fast, ok := st.(snapshotter); ok {
+		return NewCluster(fast.PlacementSnapshot())
+	}
 	return NewCluster(st.Nodes(), st.VMs(), st.Incoming(), st.Settings())
+}
+
+// snapshotter is a State that can hand everything over under one lock, without
+// sorting or deep copies (*fsm.FSM does).
+type snapshotter interface {
+	PlacementSnapshot() ([]fsm.Node, []fsm.VM, map[string]fsm.Capacity, fsm.Settings)
 }
 
 // NewCluster builds a snapshot from nodes, VMs, incoming migration

@@ -91,7 +91,7 @@ func TestMigrate_BetweenLabHosts(t *testing.T) {
 		if _, err := r.drivers[h1.name].InspectRemote(ctxT(t, 10*time.Second), h2.uri, r.spec.ID); !errors.Is(err, hypervisor.ErrNotFound) {
 			t.Fatalf("InspectRemote on host2 after the abort: %v, want ErrNotFound", err)
 		}
-		r.waitEvent(t, h2, hypervisor.StateStopped, reasonIncomingFailed)
+		r.waitEvent(t, h2, 0, hypervisor.StateStopped, reasonIncomingFailed)
 		r.noCrash(t)
 	})
 
@@ -135,6 +135,7 @@ func (r *migrationRig) move(t *testing.T, to labHost, opts hypervisor.MigrateOpt
 	from := r.at
 	src, dst := r.drivers[from.name], r.drivers[to.name]
 	r.lastTick = r.waitTicks(t, from, r.lastTick+1, 0)
+	seen := len(r.events[to.name].of(r.spec.ID))
 	opts.DestURI = to.uri
 	opts.MigrateURI = fmt.Sprintf("tcp://127.0.0.1:%d", freeMigrationPort(t))
 	var mu sync.Mutex
@@ -183,7 +184,7 @@ func (r *migrationRig) move(t *testing.T, to labHost, opts hypervisor.MigrateOpt
 	}
 	// The guest goes on counting on the destination: no reboot.
 	r.lastTick = r.waitTicks(t, to, r.lastTick+2, r.lastTick)
-	r.waitEvent(t, to, hypervisor.StateRunning, "migrated")
+	r.waitEvent(t, to, seen, hypervisor.StateRunning, "migrated")
 	r.noCrash(t)
 	return res
 }
@@ -227,11 +228,12 @@ func (r *migrationRig) waitTicks(t *testing.T, h labHost, n, after int) int {
 	return got
 }
 
-// waitEvent waits until host h has reported the guest in state st for reason.
-func (r *migrationRig) waitEvent(t *testing.T, h labHost, st hypervisor.DomainState, reason string) {
+// waitEvent waits until host h has reported the guest in state st for
+// reason, in an event after the first skip ones.
+func (r *migrationRig) waitEvent(t *testing.T, h labHost, skip int, st hypervisor.DomainState, reason string) {
 	t.Helper()
 	eventually(t, 10*time.Second, fmt.Sprintf("%s reports %s/%s", h.name, st, reason), func() error {
-		if evs := r.events[h.name].of(r.spec.ID); !containsEvent(evs, st, reason) {
+		if evs := r.events[h.name].of(r.spec.ID); !containsEvent(evs[skip:], st, reason) {
 			return fmt.Errorf("events so far %v", evs)
 		}
 		return nil
