@@ -110,8 +110,8 @@ func (a *Agent) drainNodes(ctx context.Context, started map[string]time.Time) {
 			delete(started, id)
 		}
 	}
-	for _, n := range a.fsm.Nodes() {
-		if !n.Maintenance || n.Status != fsm.NodeAlive {
+	for _, n := range a.fsm.MaintenanceNodes() {
+		if n.Status != fsm.NodeAlive {
 			continue
 		}
 		for _, vm := range a.fsm.VMsOnNode(n.ID) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -72,6 +73,9 @@ type FSM struct {
 	// appliedCh is closed and replaced after every apply, waking WaitForIndex.
 	appliedCh chan struct{}
 
+	// limits caches Limits until a node changes.
+	limits atomic.Pointer[NodeLimits]
+
 	subMu  sync.Mutex
 	subs   map[int]chan Event
 	nextID int
@@ -114,6 +118,12 @@ func (f *FSM) Apply(l *raft.Log) any {
 	f.applied = l.Index
 	ch := f.appliedCh
 	f.appliedCh = make(chan struct{})
+	for _, ev := range events {
+		if ev.Kind == "node" {
+			f.limits.Store(nil)
+			break
+		}
+	}
 	f.mu.Unlock()
 	close(ch)
 	for _, ev := range events {

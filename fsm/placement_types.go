@@ -62,8 +62,9 @@ type Decision struct {
 }
 
 // MaxExplained bounds the candidates and rejections a Decision lists, so a
-// decision over 10,000 nodes stays small in the log.
-const MaxExplained = 16
+// decision over 10,000 nodes stays small in the log (every placement carries
+// its decision). Clusters of up to this many nodes see every node explained.
+const MaxExplained = 8
 
 // CandidateScore is one feasible node and its score (higher is better), with the
 // parts the score was made of.

@@ -207,8 +207,12 @@ type NodeLimits struct {
 	Networks     map[string]bool
 }
 
-// Limits computes NodeLimits without copying nodes (it runs on every create).
+// Limits returns NodeLimits, cached until a node changes (it runs on every
+// create). The caller must not modify Networks.
 func (f *FSM) Limits() NodeLimits {
+	if l := f.limits.Load(); l != nil {
+		return *l
+	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	l := NodeLimits{Networks: map[string]bool{}}
@@ -223,7 +227,21 @@ func (f *FSM) Limits() NodeLimits {
 			l.Networks[net] = true
 		}
 	}
+	f.limits.Store(&l)
 	return l
+}
+
+// MaintenanceNodes returns the nodes in maintenance, without copying the others.
+func (f *FSM) MaintenanceNodes() []Node {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []Node
+	for _, n := range f.s.nodes {
+		if n.Maintenance {
+			out = append(out, cloneNode(n))
+		}
+	}
+	return out
 }
 
 // NodeRef resolves a node ID or name to the node's ID and name.

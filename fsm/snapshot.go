@@ -139,6 +139,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.s = s
+	f.limits.Store(nil)
 	f.applied = h.Index
 	ch := f.appliedCh
 	f.appliedCh = make(chan struct{})
