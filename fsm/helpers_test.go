@@ -92,12 +92,12 @@ func testToken(id, name, secret string) Token {
 
 // fsmDump is everything the query methods show, for comparing two FSMs.
 type fsmDump struct {
-	Nodes     []Node
-	VMs       []VM
-	Tokens    []Token
-	Cluster   ClusterInfo
-	Applied   uint64
-	Allocated map[string]Capacity
+	Nodes      []Node
+	VMs        []VM
+	Tokens     []Token
+	Cluster    ClusterInfo
+	Applied    uint64
+	Allocated  map[string]Capacity
 	Settings   Settings
 	Migrations []Migration
 	Incoming   map[string]Capacity
