@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -101,9 +100,8 @@ func (s *Server) migrationTarget(vm fsm.VM, mode, ref string) (string, error) {
 		return n.ID, nil
 	}
 	// The VM's own checks first (already migrating, stopped, ...): they say
-	// more than "no node fits". With no target yet the FSM ends its check at
-	// the target's look-up, which finds no node "".
-	if err := s.state.CheckMigration(vm.ID, mode, ""); err != nil && !errors.Is(err, fsm.ErrNotFound) {
+	// more than "no node fits".
+	if err := s.state.CheckMovable(vm.ID, mode); err != nil {
 		return "", err
 	}
 	d := scheduler.FromState(s.state).Place(&vm, scheduler.Options{Exclude: map[string]bool{vm.Node: true}, At: now})

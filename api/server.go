@@ -106,6 +106,8 @@ type State interface {
 	// CheckMigration says why a VM cannot migrate to target in mode now (the
 	// check Apply makes), so a refused request never reaches Raft.
 	CheckMigration(vmID, mode, target string) error
+	// CheckMovable is CheckMigration before a target is chosen.
+	CheckMovable(vmID, mode string) error
 	// Settings are the cluster settings with defaults filled in.
 	Settings() fsm.Settings
 	// Incoming is what each node holds for migrations coming in.

@@ -56,9 +56,20 @@ func init() {
 	register(CmdCancelMigration, "CancelMigration", applyCancelMigration)
 }
 
-// CheckMigration says why vm cannot move to target in mode now, or nil. The API
+// checkMigration says why vm cannot move to target in mode now, or nil. The API
 // calls it (through the FSM) before proposing, and Apply calls it again.
 func (s *state) checkMigration(vm *VM, mode, target string) error {
+	if err := s.checkMovable(vm, mode); err != nil {
+		return err
+	}
+	if target == vm.Node {
+		return errorf(ErrInvalid, "vm %q already runs on that node", vm.Spec.Name)
+	}
+	return s.fits(target, vm.Spec)
+}
+
+// checkMovable says why vm cannot migrate in mode now, wherever to, or nil.
+func (s *state) checkMovable(vm *VM, mode string) error {
 	switch mode {
 	case MigrateLive, MigrateWarm, MigrateCold:
 	default:
@@ -69,9 +80,6 @@ func (s *state) checkMigration(vm *VM, mode, target string) error {
 	}
 	if vm.Node == "" {
 		return errorf(ErrState, "vm %q is not placed on any node yet", vm.Spec.Name)
-	}
-	if target == vm.Node {
-		return errorf(ErrInvalid, "vm %q already runs on that node", vm.Spec.Name)
 	}
 	src, ok := s.nodes[vm.Node]
 	if !ok {
@@ -85,7 +93,7 @@ func (s *state) checkMigration(vm *VM, mode, target string) error {
 			return errorf(ErrState, "vm %q is on node %q, which is %s; a %s migration needs a live source", vm.Spec.Name, src.Name, src.Status, mode)
 		}
 	}
-	return s.fitsNew(target, vm.Spec)
+	return nil
 }
 
 func applyCreateMigration(s *state, c *CreateMigration, index uint64) error {

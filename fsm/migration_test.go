@@ -171,3 +171,33 @@ func TestSetMaintenance_Refusals(t *testing.T) {
 		t.Fatalf("a node in maintenance takes new vms: %v", err)
 	}
 }
+
+func TestValidateSpec_Placement(t *testing.T) {
+	bad := map[string]PlacementSpec{
+		"strategy":        {Strategy: "random"},
+		"selector key":    {NodeSelector: map[string]string{"bad key!": "x"}},
+		"empty node":      {Nodes: []string{""}},
+		"group kind":      {Groups: []GroupRule{{Group: "db", Kind: "near"}}},
+		"group name":      {Groups: []GroupRule{{Group: "no spaces", Kind: GroupAffinity}}},
+		"group twice":     {Groups: []GroupRule{{Group: "db", Kind: GroupAffinity}, {Group: "db", Kind: GroupAntiAffinity}}},
+		"too many groups": {Groups: make([]GroupRule, MaxPlacementGroups+1)},
+	}
+	for name, p := range bad {
+		spec := testSpec("vm", 128, 1)
+		spec.Placement = &p
+		if err := ValidateSpec(spec); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: got %v, want invalid", name, err)
+		}
+	}
+	good := testSpec("vm", 128, 1)
+	good.Placement = &PlacementSpec{Strategy: StrategyBinpack, NodeSelector: map[string]string{"gpu": "true"}, Nodes: []string{"node-1"},
+		Groups: []GroupRule{{Group: "db", Kind: GroupAntiAffinity, Hard: true}}}
+	if err := ValidateSpec(good); err != nil {
+		t.Fatalf("valid placement refused: %v", err)
+	}
+	// Apply refuses it too, whatever the API did.
+	f := newTestFSM(t)
+	bad1 := testSpec("vm", 128, 1)
+	bad1.Placement = &PlacementSpec{Strategy: "random"}
+	f.refuse(CreateVM{ID: "vm-1", Spec: bad1, At: t0}, ErrInvalid)
+}

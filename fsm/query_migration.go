@@ -55,6 +55,18 @@ func (f *FSM) CheckMigration(vmID, mode, target string) error {
 	return f.s.checkMigration(vm, mode, target)
 }
 
+// CheckMovable says why a VM cannot migrate in mode now, wherever to, or nil:
+// for the API to refuse before it asks the scheduler for a destination.
+func (f *FSM) CheckMovable(vmID, mode string) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	vm, ok := f.s.vms[vmID]
+	if !ok {
+		return errorf(ErrNotFound, "vm %q not found", vmID)
+	}
+	return f.s.checkMovable(vm, mode)
+}
+
 // Settings returns the cluster settings with defaults filled in.
 func (f *FSM) Settings() Settings {
 	f.mu.RLock()

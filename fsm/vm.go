@@ -328,9 +328,6 @@ func (s *state) fits(nodeID string, spec VMSpec) error {
 	return s.hasRoom(nodeID, spec)
 }
 
-// fitsNew is fits under the name the migration checks read better with.
-func (s *state) fitsNew(nodeID string, spec VMSpec) error { return s.fits(nodeID, spec) }
-
 // hasRoom checks only the node's free memory, vCPUs and disk (with the overcommit
 // ratios, and counting migrations coming in), whatever its status: a resize of a
 // VM on a failed node must still fit there when the node comes back. Disk is
