@@ -176,11 +176,14 @@ func (h *labHost) libvirtdPid() (int, error) {
 // libvirtd ("half up").
 func (h *labHost) restartLibvirtd(tb testing.TB) {
 	tb.Helper()
+	h.startLibvirtd(tb, h.killLibvirtd(tb))
+}
+
+// killLibvirtd sends SIGKILL to the host's libvirtd, waits until it is gone and
+// returns its pid. Its QEMU processes and its virtlogd go on running.
+func (h *labHost) killLibvirtd(tb testing.TB) int {
+	tb.Helper()
 	pid, err := h.libvirtdPid()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	vlog, err := readPidFile(filepath.Join(h.Dir, "virtlogd.pid"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -193,6 +196,17 @@ func (h *labHost) restartLibvirtd(tb testing.TB) {
 		}
 		return nil
 	})
+	return pid
+}
+
+// startLibvirtd starts the host's libvirtd again in its mount namespace, after
+// killLibvirtd took down the one with pid old, and waits until it answers.
+func (h *labHost) startLibvirtd(tb testing.TB, old int) {
+	tb.Helper()
+	vlog, err := readPidFile(filepath.Join(h.Dir, "virtlogd.pid"))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	libvirtd, err := lookPath("libvirtd")
 	if err != nil {
 		tb.Fatal(err)
@@ -211,8 +225,8 @@ func (h *labHost) restartLibvirtd(tb testing.TB) {
 		return err
 	})
 	npid, err := h.libvirtdPid()
-	if err != nil || npid == pid {
-		tb.Fatalf("%s: no new libvirtd after the restart (pid %d, was %d): %v", h.Name, npid, pid, err)
+	if err != nil || npid == old {
+		tb.Fatalf("%s: no new libvirtd after the restart (pid %d, was %d): %v", h.Name, npid, old, err)
 	}
 }
 

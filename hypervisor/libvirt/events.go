@@ -173,8 +173,14 @@ func (d *Driver) resync(emit bool) {
 		}
 		delete(d.seen, id)
 		d.setKnown(id, false)
+		reason := "undefined"
+		if d.incoming[id] {
+			// Its STOPPED event is still queued behind this resync.
+			delete(d.incoming, id)
+			reason = reasonIncomingFailed
+		}
 		if emit {
-			d.emit(hypervisor.Event{ID: id, State: hypervisor.StateStopped, Reason: "undefined"})
+			d.emit(hypervisor.Event{ID: id, State: hypervisor.StateStopped, Reason: reason})
 		}
 	}
 }
