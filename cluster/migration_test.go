@@ -230,3 +230,83 @@ func TestCluster_SimFleetHostsRegisterAndRunVMs(t *testing.T) {
 		t.Fatalf("spread placed 200 vms on only %d of 51 hosts", len(hosts))
 	}
 }
+
+// slowMigration starts a live migration of a VM that runs on one follower to the
+// other follower, capped at 32 MiB/s so the 128 MiB guest takes about 4 s, and
+// waits until it is copying.
+func slowMigration(t *testing.T, c *testCluster) (migID, vmID string, src, dst *testNode) {
+	t.Helper()
+	leader := c.waitLeader()
+	var ids3 []string
+	for i := range 3 {
+		id, _ := createVM(t, leader, fmt.Sprintf("slow-%d", i))
+		ids3 = append(ids3, id)
+	}
+	followers := c.followers()
+	for _, id := range ids3 {
+		if vm := waitRunning(t, leader, id); vm.Node == followers[0].cfg.NodeID {
+			vmID = id
+		}
+	}
+	if vmID == "" {
+		t.Fatalf("spread placed no vm on %s", followers[0].cfg.NodeName)
+	}
+	src, dst = followers[0], followers[1]
+	migID = ids.New()
+	if _, err := leader.agent.Apply(context.Background(), &fsm.CreateMigration{ID: migID, VMID: vmID, Mode: fsm.MigrateLive, Target: dst.cfg.NodeID,
+		Options: fsm.MigrationOptions{BandwidthMiBps: 32}, Reason: "user", At: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "migration copying", func() bool {
+		m, _ := leader.agent.fsm.Migration(migID)
+		return m.State == fsm.MigrationRunning && m.Progress != nil
+	})
+	return migID, vmID, src, dst
+}
+
+func TestCluster_MigrationSurvivesALeaderChange(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	migID, vmID, _, dst := slowMigration(t, c)
+	c.stop(c.waitLeader())
+	survivor := c.waitLeader()
+	var m fsm.Migration
+	waitFor(t, 20*time.Second, "migration completed under the new leader", func() bool {
+		m, _ = survivor.agent.fsm.Migration(migID)
+		return m.State.Final()
+	})
+	if m.State != fsm.MigrationCompleted {
+		t.Fatalf("migration ended %s: %s", m.State, m.Error)
+	}
+	waitFor(t, 10*time.Second, "vm running on the destination", func() bool {
+		vm, _ := survivor.agent.fsm.VM(vmID)
+		return vm.Node == dst.cfg.NodeID && vm.State == fsm.VMRunning
+	})
+}
+
+func TestCluster_SourceRestartMidMigrationSettlesFromTheHypervisors(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	migID, vmID, src, dst := slowMigration(t, c)
+	before, _ := c.waitLeader().agent.fsm.VM(vmID)
+	c.stop(src) // its copy is aborted with it; the guest stays on the source
+	c.start(src)
+	leader := c.waitLeader()
+	var m fsm.Migration
+	waitFor(t, 20*time.Second, "migration settled", func() bool {
+		m, _ = leader.agent.fsm.Migration(migID)
+		return m.State.Final()
+	})
+	if m.State != fsm.MigrationFailed || m.Error == "" {
+		t.Fatalf("migration ended %s (%q), want failed with the reason", m.State, m.Error)
+	}
+	vm, _ := leader.agent.fsm.VM(vmID)
+	if vm.Node != src.cfg.NodeID || vm.Generation != before.Generation || vm.Migration != "" {
+		t.Fatalf("vm after the failed migration: %+v", vm)
+	}
+	ctx := context.Background()
+	if d, err := src.driver.Inspect(ctx, vmID); err != nil || d.State != hypervisor.StateRunning {
+		t.Fatalf("guest on the source: %+v %v", d, err)
+	}
+	if _, err := dst.driver.Inspect(ctx, vmID); err == nil {
+		t.Fatalf("the destination holds a copy of the guest")
+	}
+}

@@ -14,7 +14,8 @@ const reasonIncomingFailed = "incoming migration failed"
 // destination with STARTED "migrated" and, when the copy succeeds, is defined
 // (PERSIST_DEST) and resumed there; when it fails it is killed with STOPPED
 // "failed", which translate alone would report as a crash. Only the watcher
-// calls it: it owns d.incoming.
+// calls it: it owns d.incoming. When the resync sees the domain gone before
+// that event is handled, it reports the same reason (see resync).
 //
 // The source of a migration needs nothing of the kind: its domain leaves with
 // SUSPENDED "migrated" and STOPPED "migrated", which translate already reports
