@@ -345,6 +345,7 @@ func (d *Driver) migrationResult(mig *migration, last hypervisor.MigrateProgress
 	if mig.hasCB {
 		select {
 		case info := <-mig.completed:
+			d.logger.Debug("migration figures from the job-completed event", "id", mig.id)
 			return resultFrom(info)
 		case <-time.After(completedEventWait):
 		}
@@ -353,6 +354,7 @@ func (d *Driver) migrationResult(mig *migration, last hypervisor.MigrateProgress
 	defer cancel()
 	info, err := d.completedOn(ctx, mig.opts.DestURI, mig.id)
 	if err == nil {
+		d.logger.Debug("migration figures from the destination's completed job", "id", mig.id)
 		return resultFrom(info)
 	}
 	d.logger.Warn("migration done, but its final figures are not available", "id", mig.id, "error", err)

@@ -160,6 +160,15 @@ func (r *migrationRig) move(t *testing.T, to labHost, opts hypervisor.MigrateOpt
 	if len(reports) == 0 {
 		t.Error("the progress callback was never called")
 	}
+	// The figures came from the job-completed event; the destination's
+	// completed job (Migrate's fallback) must say the same, but for its clock
+	// starting a few milliseconds later.
+	if info, err := src.completedOn(ctxT(t, 10*time.Second), to.uri, r.spec.ID); err != nil {
+		t.Errorf("completed job stats on %s: %v", to.name, err)
+	} else if alt := resultFrom(info); alt.Downtime != res.Downtime || alt.DataTransferred != res.DataTransferred ||
+		alt.Total > res.Total || alt.Total < res.Total-100*time.Millisecond {
+		t.Errorf("the destination's figures %+v differ from the result %+v", alt, res)
+	}
 	got, err := dst.Inspect(ctxT(t, 10*time.Second), r.spec.ID)
 	if err != nil || got.State != hypervisor.StateRunning || got.Generation != opts.Generation {
 		t.Fatalf("on %s after the migration: %+v, %v; want running, generation %d", to.name, got, err, opts.Generation)
