@@ -310,3 +310,50 @@ func TestCluster_SourceRestartMidMigrationSettlesFromTheHypervisors(t *testing.T
 		t.Fatalf("the destination holds a copy of the guest")
 	}
 }
+
+func TestCluster_MigrationsRespectTheConcurrencyBounds(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	leader := c.waitLeader()
+	ctx := context.Background()
+	if _, err := leader.agent.Apply(ctx, &fsm.SetSettings{Settings: fsm.Settings{MaxMigrationsPerHost: 1, MaxMigrationsPerCluster: 1}, At: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	var vmIDs []string
+	for i := range 6 {
+		id, _ := createVM(t, leader, fmt.Sprintf("q-%d", i))
+		vmIDs = append(vmIDs, id)
+	}
+	var migIDs []string
+	for _, id := range vmIDs {
+		vm := waitRunning(t, leader, id)
+		for _, n := range c.nodes {
+			if n.cfg.NodeID != vm.Node {
+				mid := ids.New()
+				migIDs = append(migIDs, mid)
+				if _, err := leader.agent.Apply(ctx, &fsm.CreateMigration{ID: mid, VMID: id, Mode: fsm.MigrateLive, Target: n.cfg.NodeID,
+					Options: fsm.MigrationOptions{BandwidthMiBps: 256}, Reason: "user", At: time.Now().UTC()}); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+	}
+	most := 0
+	waitFor(t, 30*time.Second, "every migration completed", func() bool {
+		started, done := 0, 0
+		for _, id := range migIDs {
+			m, _ := leader.agent.fsm.Migration(id)
+			switch {
+			case m.State == fsm.MigrationCompleted:
+				done++
+			case m.State == fsm.MigrationPreparing || m.State == fsm.MigrationRunning:
+				started++
+			}
+		}
+		most = max(most, started)
+		return done == len(migIDs)
+	})
+	if most != 1 {
+		t.Fatalf("at most %d migrations ran at once, want exactly 1 under a cluster bound of 1", most)
+	}
+}

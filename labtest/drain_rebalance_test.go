@@ -20,6 +20,10 @@ import (
 func TestLab_DrainEmptiesAHost(t *testing.T) {
 	l := needLab(t)
 	c := l.client(t)
+	keepSettings(t, c)
+	if _, err := c.UpdateSettings(context.Background(), client.SettingsUpdate{MaxMigrationsPerHost: ptr(oneAtATime)}); err != nil {
+		t.Fatal(err)
+	}
 	host := l.hosts[len(l.hosts)-1]
 	prefer := &client.PlacementSpec{PreferredNodes: []string{host.Name}}
 	var ps []placed
@@ -84,6 +88,7 @@ func TestLab_DrainEmptiesAHost(t *testing.T) {
 	if i := slices.IndexFunc(names, func(n string) bool { return strings.HasPrefix(n, "novacron-") }); i >= 0 {
 		t.Errorf("the drained host still has NovaCron domains: %v", names)
 	}
+	var moves []client.Migration
 	for _, p := range ps {
 		vm, err := vmIn(c, p.ID, client.StateRunning, client.StateRunning)
 		if err != nil {
@@ -107,7 +112,11 @@ func TestLab_DrainEmptiesAHost(t *testing.T) {
 			ms[0].Mode != client.MigrateLive || ms[0].TargetName != dst.Name {
 			t.Errorf("vm %s's migrations: %+v, want one completed live drain move to %s", p.Name, ms, dst.Name)
 		}
+		moves = append(moves, ms...)
 		t.Logf("vm %s moved to %s: %s", p.Name, dst.Name, ms[0].Reason)
+	}
+	if err := serialized(moves); err != nil {
+		t.Error(err)
 	}
 
 	// Placement keeps off the host while it is in maintenance.
@@ -167,7 +176,7 @@ func TestLab_AutomaticRebalancingSpreadsAndSettles(t *testing.T) {
 	orig := keepSettings(t, c)
 	off := client.RebalanceOff
 	if _, err := c.UpdateSettings(context.Background(), client.SettingsUpdate{Strategy: ptr("binpack"),
-		Rebalance: &client.RebalanceSettingsUpdate{Mode: &off, IntervalSeconds: ptr(int64(2))}}); err != nil {
+		MaxMigrationsPerHost: ptr(oneAtATime), Rebalance: &client.RebalanceSettingsUpdate{Mode: &off, IntervalSeconds: ptr(int64(2))}}); err != nil {
 		t.Fatal(err)
 	}
 	var ps []placed
@@ -252,6 +261,8 @@ func TestLab_AutomaticRebalancingSpreadsAndSettles(t *testing.T) {
 	t.Logf("spread to %v after %s", spread, time.Since(start).Round(time.Millisecond))
 
 	moves := checkRebalanceMoves(t, l, c, ps)
+	rs, _ = c.Rebalance(context.Background())
+	t.Logf("loads after the moves: %+v", rs.Nodes)
 	t.Logf("%d rebalancing moves", moves)
 	if moves < 3 {
 		t.Errorf("%d moves took six guests from one host to at most three per host", moves)
@@ -303,7 +314,7 @@ func TestLab_AutomaticRebalancingSpreadsAndSettles(t *testing.T) {
 // move took it. It returns how many there were.
 func checkRebalanceMoves(t *testing.T, l *lab, c *client.Client, ps []placed) int {
 	t.Helper()
-	moves := 0
+	var all []client.Migration
 	for _, p := range ps {
 		ms, err := c.Migrations(context.Background(), client.ListMigrationsOptions{VM: p.ID})
 		if err != nil {
@@ -312,8 +323,8 @@ func checkRebalanceMoves(t *testing.T, l *lab, c *client.Client, ps []placed) in
 		if len(ms) > 1 {
 			t.Errorf("vm %s moved %d times: %+v", p.Name, len(ms), ms)
 		}
+		all = append(all, ms...)
 		for _, m := range ms {
-			moves++
 			e := m.Rebalance
 			if m.State != client.MigrationCompleted || m.Mode != client.MigrateLive || !strings.HasPrefix(m.Reason, "rebalance") ||
 				e == nil || e.ImbalanceAfter >= e.ImbalanceBefore || e.SourceLoad <= e.TargetLoad {
@@ -331,5 +342,8 @@ func checkRebalanceMoves(t *testing.T, l *lab, c *client.Client, ps []placed) in
 			t.Logf("vm %s: %s", p.Name, m.Reason)
 		}
 	}
-	return moves
+	if err := serialized(all); err != nil {
+		t.Error(err)
+	}
+	return len(all)
 }
