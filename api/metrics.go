@@ -38,6 +38,18 @@ func (s *Server) registerGauges() {
 			return float64(n)
 		})
 	}
+	// Migrations under way, by state; finished ones are counted in the API.
+	for _, st := range []fsm.MigrationState{fsm.MigrationPending, fsm.MigrationPreparing, fsm.MigrationRunning} {
+		s.metrics.NewGauge(fmt.Sprintf(`novacron_migrations_active{state=%q}`, st), func() float64 {
+			n := 0
+			for _, m := range s.state.ActiveMigrations() {
+				if m.State == st {
+					n++
+				}
+			}
+			return float64(n)
+		})
+	}
 	s.metrics.NewGauge("novacron_raft_applied_index", func() float64 {
 		return float64(s.state.AppliedIndex())
 	})

@@ -24,6 +24,7 @@ func TestMetrics_RequestDurationsAndGauges(t *testing.T) {
 		`novacron_http_request_duration_seconds_count{route="/api/v1/vms",method="POST",code="201"}`,
 		`novacron_vms{state="pending"} 1`,
 		`novacron_vms{state="running"} 0`,
+		`novacron_migrations_active{state="running"} 0`,
 		`novacron_members{status="alive"} 1`,
 		`novacron_members{status="suspect"} 1`,
 		`novacron_members{status="failed"} 0`,

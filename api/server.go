@@ -105,6 +105,7 @@ type State interface {
 	Migration(id string) (fsm.Migration, error)
 	// CheckMigration says why a VM cannot migrate to target in mode now (the
 	// check Apply makes), so a refused request never reaches Raft.
+	ActiveMigrations() []fsm.Migration
 	CheckMigration(vmID, mode, target string) error
 	// CheckMovable is CheckMigration before a target is chosen.
 	CheckMovable(vmID, mode string) error
