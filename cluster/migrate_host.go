@@ -98,7 +98,7 @@ func (m *migrator) drive(ctx context.Context, mig fsm.Migration) {
 	case running && mig.CancelRequested:
 		cancel()
 	case running:
-	case mig.State == fsm.MigrationPreparing && (mig.TargetReady || mig.Mode == fsm.MigrateCold):
+	case mig.State == fsm.MigrationPreparing && mig.TargetReady:
 		m.start(mig)
 	case mig.State == fsm.MigrationRunning:
 		m.settle(ctx, mig)

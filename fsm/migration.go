@@ -144,7 +144,7 @@ func applyUpdateMigration(s *state, c *UpdateMigration, index uint64) error {
 	if !allowed {
 		return errorf(ErrState, "migration %s is %s; it cannot become %s", m.ID, m.State, c.State)
 	}
-	if c.State == MigrationRunning && m.State == MigrationPreparing && !m.TargetReady && m.Mode != MigrateCold {
+	if c.State == MigrationRunning && m.State == MigrationPreparing && !m.TargetReady {
 		return errorf(ErrState, "migration %s cannot run before its destination is ready", m.ID)
 	}
 	if m.State != c.State && c.State == MigrationRunning {

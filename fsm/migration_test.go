@@ -102,7 +102,7 @@ func TestMigration_ColdCompletesWithoutCopy(t *testing.T) {
 	f.must(ReportVM{ID: "vm-1", Node: "n1", Generation: 1, State: VMStopped, At: t0})
 	f.refuse(CreateMigration{ID: "m1", VMID: "vm-1", Mode: MigrateLive, Target: "n2", At: t0}, ErrState)
 	f.must(CreateMigration{ID: "m1", VMID: "vm-1", Mode: MigrateCold, Target: "n2", At: t0})
-	f.must(UpdateMigration{ID: "m1", State: MigrationPreparing, At: t0})
+	f.must(UpdateMigration{ID: "m1", State: MigrationPreparing, TargetReady: true, At: t0})
 	f.must(UpdateMigration{ID: "m1", State: MigrationRunning, At: t0})
 	f.must(UpdateMigration{ID: "m1", State: MigrationCompleted, At: t0})
 	if vm := f.vm("vm-1"); vm.Node != "n2" || vm.State != VMScheduled || vm.DesiredState != VMStopped {
