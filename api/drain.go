@@ -34,17 +34,25 @@ func (s *Server) drainNode(r *http.Request, ps httprouter.Params) (any, error) {
 		return nil, errorf(fsm.ErrState, "node %q is already in maintenance (since %s); follow the drain with GET /api/v1/nodes/%s/drain",
 			n.Name, n.MaintenanceSince.UTC().Format(time.RFC3339), n.Name)
 	}
-	idx, err := s.cluster.Apply(r.Context(), &fsm.SetMaintenance{ID: n.ID, Maintenance: true, Reason: req.Reason, At: time.Now().UTC()})
+	n, idx, err := s.setMaintenance(r, n.ID, true, req.Reason)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.applied(r.Context(), idx); err != nil {
-		return nil, err
-	}
-	if n, err = s.state.Node(n.ID); err != nil {
-		return nil, err
-	}
 	return accepted(s.drainStatus(n), idx), nil
+}
+
+// setMaintenance proposes the maintenance flag and returns the node as this
+// server sees it once the change is applied here.
+func (s *Server) setMaintenance(r *http.Request, id string, on bool, reason string) (fsm.Node, uint64, error) {
+	idx, err := s.cluster.Apply(r.Context(), &fsm.SetMaintenance{ID: id, Maintenance: on, Reason: reason, At: time.Now().UTC()})
+	if err != nil {
+		return fsm.Node{}, 0, err
+	}
+	if err := s.applied(r.Context(), idx); err != nil {
+		return fsm.Node{}, 0, err
+	}
+	n, err := s.state.Node(id)
+	return n, idx, err
 }
 
 // undrainNode takes a node out of maintenance and answers with the node.
@@ -56,14 +64,8 @@ func (s *Server) undrainNode(r *http.Request, ps httprouter.Params) (any, error)
 	if !n.Maintenance {
 		return nil, errorf(fsm.ErrState, "node %q is not in maintenance", n.Name)
 	}
-	idx, err := s.cluster.Apply(r.Context(), &fsm.SetMaintenance{ID: n.ID, Maintenance: false, At: time.Now().UTC()})
+	n, idx, err := s.setMaintenance(r, n.ID, false, "")
 	if err != nil {
-		return nil, err
-	}
-	if err := s.applied(r.Context(), idx); err != nil {
-		return nil, err
-	}
-	if n, err = s.state.Node(n.ID); err != nil {
 		return nil, err
 	}
 	return written(s.clientNode(n), idx), nil
