@@ -76,8 +76,7 @@ func refused(t *testing.T, c *client.Client, vmID, what string, status int, code
 // leaves every migration record and the VM as they were.
 func TestLab_MigrationBadInput(t *testing.T) {
 	l := needLab(t)
-	c := l.client(t)
-	cl, err := c.Cluster(context.Background())
+	cl, err := l.client(t).Cluster(context.Background())
 	if err != nil || cl.Leader == "" {
 		t.Fatalf("no leader: %+v %v", cl, err)
 	}
@@ -94,6 +93,8 @@ func TestLab_MigrationBadInput(t *testing.T) {
 			b = h
 		}
 	}
+	// Every request goes through an agent that stays up.
+	c := l.client(t, down.Name)
 	filler := l.guest(uniqueName("bad-filler"), "")
 	filler.MemoryMiB = 1990 // of the 2048 a lab host offers: 58 left
 	filler.Placement = &client.PlacementSpec{Nodes: []string{b.Name}}
@@ -179,7 +180,6 @@ func TestLab_MigrationBadInput(t *testing.T) {
 
 	// Down: stop C's agent until the cluster no longer counts it alive.
 	proc := down.killAgent(t)
-	other := l.client(t, down.Name)
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted {
@@ -187,7 +187,7 @@ func TestLab_MigrationBadInput(t *testing.T) {
 		}
 	})
 	waitFor(t, 60*time.Second, 250*time.Millisecond, "node "+down.Name+" to be seen down", func() error {
-		n, err := other.Node(context.Background(), down.Name)
+		n, err := c.Node(context.Background(), down.Name)
 		if err != nil {
 			return err
 		}
@@ -196,11 +196,11 @@ func TestLab_MigrationBadInput(t *testing.T) {
 		}
 		return nil
 	})
-	refused(t, other, id, "to a node that is down", 409, client.CodeInvalidState, down.Name, migrate(id, live(down.Name)))
+	refused(t, c, id, "to a node that is down", 409, client.CodeInvalidState, down.Name, migrate(id, live(down.Name)))
 	down.restartAgent(t, proc)
 	restarted = true
 	waitFor(t, 60*time.Second, 250*time.Millisecond, "node "+down.Name+" alive again", func() error {
-		n, err := other.Node(context.Background(), down.Name)
+		n, err := c.Node(context.Background(), down.Name)
 		if err == nil && n.Status != "alive" {
 			err = fmt.Errorf("node %s is %s", n.Name, n.Status)
 		}
