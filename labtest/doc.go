@@ -12,9 +12,8 @@
 // Migrations are checked the same way: after a live migration the guest's
 // domain runs on the destination only, and its serial console's `tick N`
 // counter goes on there from where it stopped on the source (no reboot). The
-// drain and rebalancing tests allow one migration per host at a time (see
-// oneAtATime: the lab's hosts share one network namespace and one libvirt
-// migration port range). BenchmarkLab_LiveMigrationVsVirsh compares NovaCron's
+// drain and rebalancing tests allow one migration per host at a time and check
+// that the bound held (oneAtATime). BenchmarkLab_LiveMigrationVsVirsh compares NovaCron's
 // live migration with a plain `virsh migrate` of an identical foreign guest.
 //
 // TestMain builds the binary (-tags libvirt_dlopen), starts the lab in a fresh

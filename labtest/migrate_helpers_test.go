@@ -252,13 +252,8 @@ func (l *lab) rawPost(tb testing.TB, path, body string) (int, string) {
 }
 
 // oneAtATime is the per-host migration bound the drain and rebalancing tests
-// set. The lab's hosts share one network namespace, and each host's libvirtd
-// takes incoming migrations on a port of the same default range (qemu.conf
-// migration_port_min 49152): two migrations into two different hosts that start
-// together can both pick 49152, and the second QEMU then fails with "Failed to
-// find an available port: Address already in use". One migration per host at a
-// time is one at a time in a lab of three, which keeps those tests about drain
-// and rebalancing; lab.sh giving each host its own port range would lift it.
+// set, and then check held on real hosts (serialized): the concurrency bound
+// at work, with several migrations queued at once.
 const oneAtATime = 1
 
 // serialized checks that no two of the migrations that share a host (as

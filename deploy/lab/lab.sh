@@ -27,6 +27,9 @@ LAB_VCPUS=${NOVACRON_LAB_VCPUS:-8}
 # Memory each host offers to VMs, in MiB: the hosts share this machine's memory,
 # so each offers a slice of it (rebalancing reads load against this size).
 LAB_MEMORY_MIB=${NOVACRON_LAB_MEMORY_MIB:-2048}
+# First port of host 1's range for incoming migrations; host I takes the 64
+# ports from BASE+64*(I-1).
+LAB_MIGRATION_PORT_BASE=${NOVACRON_LAB_MIGRATION_PORT_BASE:-49152}
 # The lab guest ignores ACPI power-off: do not make every stop wait 30 s.
 LAB_STOP_TIMEOUT=${NOVACRON_LAB_STOP_TIMEOUT:-10s}
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -331,6 +334,12 @@ prepare_host() {
 	conf_set "$dir/etc/qemu.conf" dynamic_ownership 0
 	conf_set "$dir/etc/qemu.conf" remember_owner 0
 	conf_set "$dir/etc/qemu.conf" security_driver '"none"'
+	# The hosts share this machine's network: give each its own range of ports
+	# for incoming migrations, or two migrations into two hosts at once both
+	# take the first port and one fails.
+	local port_min=$((LAB_MIGRATION_PORT_BASE + 64 * ($1 - 1)))
+	conf_set "$dir/etc/qemu.conf" migration_port_min "$port_min"
+	conf_set "$dir/etc/qemu.conf" migration_port_max $((port_min + 63))
 	log "$(host_name "$1"): host_uuid $uuid"
 }
 
