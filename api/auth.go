@@ -10,6 +10,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
 )
 
@@ -85,6 +86,11 @@ func (s *Server) authenticate(r *http.Request) (fsm.Token, error) {
 		return fsm.Token{}, errorf(errUnauthenticated, "malformed Authorization header: expected \"Bearer <token>\"")
 	}
 	tok, err := s.state.TokenByHash(fsm.HashSecret(secret))
+	if errors.Is(err, fsm.ErrNotFound) && !s.cluster.CaughtUp() {
+		// A node that just started may not have applied the token's creation
+		// yet: "retry", not "wrong token".
+		return fsm.Token{}, errorf(cluster.ErrNotReady, "this node is catching up with the cluster; retry shortly")
+	}
 	if errors.Is(err, fsm.ErrNotFound) {
 		return fsm.Token{}, errorf(errUnauthenticated, "unknown or revoked token")
 	}

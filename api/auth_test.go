@@ -163,3 +163,18 @@ func TestRoles_Table(t *testing.T) {
 		}
 	}
 }
+
+func TestAuth_NodeCatchingUpSaysRetryNotWrongToken(t *testing.T) {
+	e := newTestEnv(t)
+	e.cluster.mu.Lock()
+	e.cluster.behind = true
+	e.cluster.mu.Unlock()
+	// A token this node has not seen yet may exist: 503, so clients retry.
+	e.do("GET", "/api/v1/vms", "nvc_not_applied_here_yet", nil).expect(t, http.StatusServiceUnavailable, nil)
+	// A token it knows works as ever.
+	e.do("GET", "/api/v1/vms", e.root, nil).expect(t, http.StatusOK, nil)
+	e.cluster.mu.Lock()
+	e.cluster.behind = false
+	e.cluster.mu.Unlock()
+	e.do("GET", "/api/v1/vms", "nvc_not_applied_here_yet", nil).expect(t, http.StatusUnauthorized, nil)
+}

@@ -37,6 +37,8 @@ type fakeCluster struct {
 	consistentIndex uint64
 	applyErr        error
 	status          cluster.Status
+	// behind makes the node say it has not caught up with the leader yet.
+	behind bool
 	// placeOn, when set, is where CreateVM places new VMs, as the real leader
 	// does by completing the command it is handed (so it must get a pointer).
 	placeOn string
@@ -70,6 +72,12 @@ func (c *fakeCluster) ConsistentIndex(context.Context) (uint64, error) {
 		return c.consistentIndex, nil
 	}
 	return c.index, nil
+}
+
+func (c *fakeCluster) CaughtUp() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.behind
 }
 
 func (c *fakeCluster) Status() cluster.Status {

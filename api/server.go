@@ -75,6 +75,10 @@ type Cluster interface {
 	ConsistentIndex(ctx context.Context) (uint64, error)
 	// Status is this node's view of the cluster: leader, members, indexes.
 	Status() cluster.Status
+	// CaughtUp reports whether this node has applied everything the leader had
+	// committed when it started (or later); until then its state may lack
+	// recent writes, such as the token a client presents.
+	CaughtUp() bool
 	// Rebalance is the leader's rebalancer status (a follower asks the leader).
 	Rebalance(ctx context.Context) (cluster.RebalanceStatus, error)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -31,6 +32,10 @@ type Agent struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// caughtUp is set once the local FSM has applied what the leader had
+	// committed after this agent started (read-index).
+	caughtUp atomic.Bool
 
 	// loads and rebalancer are the leader's in-memory rebalancing state.
 	loads      *loadTracker
@@ -121,6 +126,10 @@ func (a *Agent) knownGossipAddrs() []string {
 	}
 	return out
 }
+
+// CaughtUp reports whether this node has caught up with the leader since it
+// started: before that its state may lack recent writes.
+func (a *Agent) CaughtUp() bool { return a.caughtUp.Load() }
 
 // FSM is the node's replicated state, for reads.
 func (a *Agent) FSM() *fsm.FSM { return a.fsm }

@@ -99,6 +99,7 @@ func (h *hostReconciler) catchUp(ctx context.Context) bool {
 		cancel()
 		if err == nil {
 			h.logger.Info("caught up with the cluster; reconciling host", "index", idx)
+			h.a.caughtUp.Store(true)
 			return true
 		}
 		h.logger.Debug("waiting to catch up before touching the hypervisor", "error", err)
