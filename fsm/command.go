@@ -35,6 +35,8 @@ const (
 	CmdCancelMigration CommandType = 18
 	CmdSetMaintenance  CommandType = 19
 	CmdSetSettings     CommandType = 20
+	CmdStartFailover   CommandType = 21
+	CmdUpdateFailover  CommandType = 22
 )
 
 // Command is one typed change to cluster state.

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -30,6 +31,10 @@ func everyCommand() []Command {
 		CancelMigration{ID: "m1", At: t0},
 		SetMaintenance{ID: "n1", Maintenance: true, Reason: "kernel upgrade", At: t0},
 		SetSettings{Settings: DefaultSettings(), At: t0},
+		StartFailover{Failover: Failover{ID: "f1", Node: "n1", NodeName: "node-1", Cause: "no lease renewal", LastRenewal: t0, DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
+			VMs: []FailoverVM{{VMID: "vm-1", VMName: "web", Node: "n2", NodeName: "node-2", Generation: 2}, {VMID: "vm-2", Reason: "no room"}}},
+			FromGenerations: map[string]uint64{"vm-1": 1, "vm-2": 3}, Decisions: map[string]*Decision{"vm-2": {Strategy: StrategySpread, Reason: "no node fits", At: t0}}},
+		UpdateFailover{ID: "f1", RunningAt: map[string]time.Time{"vm-1": t0}, Completed: true, At: t0},
 		CreateVM{ID: "vm-1", Spec: spec, Node: "node-id-1", Reason: "most free memory", At: t0},
 		UpdateVM{ID: "vm-1", Spec: spec, At: t0},
 		DeleteVM{ID: "vm-1"},
@@ -83,6 +88,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		6: "DeleteVM", 7: "VMAction", 8: "PlaceVM", 9: "ReportVM", 10: "CreateToken",
 		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken", 14: "Batch", 15: "ReportHost",
 		16: "CreateMigration", 17: "UpdateMigration", 18: "CancelMigration", 19: "SetMaintenance", 20: "SetSettings",
+		21: "StartFailover", 22: "UpdateFailover",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

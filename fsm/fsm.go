@@ -35,6 +35,8 @@ type state struct {
 	migrations map[string]*Migration
 	active     map[string]struct{}
 	incoming   map[string]Capacity
+	// failovers holds every failover record.
+	failovers map[string]*Failover
 }
 
 // ClusterInfo is the cluster's identity and node-to-node secret, set once.
@@ -50,7 +52,7 @@ type ClusterInfo struct {
 
 func newState() *state {
 	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, allocated: map[string]Capacity{}, byNode: map[string]map[string]struct{}{}, pending: map[string]struct{}{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{},
-		settings: DefaultSettings(), migrations: map[string]*Migration{}, active: map[string]struct{}{}, incoming: map[string]Capacity{}}
+		settings: DefaultSettings(), migrations: map[string]*Migration{}, active: map[string]struct{}{}, incoming: map[string]Capacity{}, failovers: map[string]*Failover{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.

@@ -27,6 +27,7 @@ type snapshotRecord struct {
 	VM        *VM        `json:"vm,omitempty"`
 	Token     *Token     `json:"token,omitempty"`
 	Migration *Migration `json:"migration,omitempty"`
+	Failover  *Failover  `json:"failover,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -57,6 +58,10 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	for _, m := range f.s.migrations {
 		c := cloneMigration(m)
 		snap.records = append(snap.records, snapshotRecord{Migration: &c})
+	}
+	for _, fo := range f.s.failovers {
+		c := cloneFailover(fo)
+		snap.records = append(snap.records, snapshotRecord{Failover: &c})
 	}
 	return snap, nil
 }
@@ -126,6 +131,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 			s.tokenByHash[r.Token.Hash] = r.Token.ID
 		case r.Migration != nil:
 			s.migrations[r.Migration.ID] = r.Migration
+		case r.Failover != nil:
+			s.failovers[r.Failover.ID] = r.Failover
 		default:
 			return fmt.Errorf("restore: record %d holds no entity", n)
 		}

@@ -136,6 +136,9 @@ type VMSpec struct {
 	RestartPolicy string `json:"restart_policy,omitempty"`
 	// Placement holds the VM's placement strategy and constraints.
 	Placement *PlacementSpec `json:"placement,omitempty"`
+	// HA is the VM's high-availability policy; nil means HA-managed with
+	// the defaults.
+	HA *HASpec `json:"ha,omitempty"`
 }
 
 // EffectiveRestartPolicy is the spec's restart policy with the default applied.

@@ -61,6 +61,9 @@ func ValidateSpec(s VMSpec) error {
 	if err := ValidatePlacement(s.Placement); err != nil {
 		return err
 	}
+	if err := ValidateHA(s.HA); err != nil {
+		return err
+	}
 	if s.VCPUs <= 0 || s.VCPUs > MaxVCPUs {
 		return errorf(ErrInvalid, "vcpus must be between 1 and %d, got %d", MaxVCPUs, s.VCPUs)
 	}

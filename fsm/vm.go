@@ -296,6 +296,10 @@ func cloneSpec(s VMSpec) VMSpec {
 		b := *s.Boot
 		s.Boot = &b
 	}
+	if s.HA != nil {
+		h := *s.HA
+		s.HA = &h
+	}
 	if s.Placement != nil {
 		p := *s.Placement
 		p.NodeSelector = cloneMap(p.NodeSelector)
