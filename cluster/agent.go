@@ -37,6 +37,15 @@ type Agent struct {
 	// committed after this agent started (read-index).
 	caughtUp atomic.Bool
 
+	// lease is this host's fencing lease; leases the leader's view of all.
+	lease    *hostLease
+	leases   *leaderLeases
+	watchdog *watchdog
+	// hostsMu guards hostList: the host reconcilers of this agent's node and
+	// of its fleet hosts.
+	hostsMu  sync.Mutex
+	hostList []*hostReconciler
+
 	// loads and rebalancer are the leader's in-memory rebalancing state.
 	loads      *loadTracker
 	rebalancer *rebalancer
@@ -60,6 +69,12 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		loads:  newLoadTracker(), rebalancer: &rebalancer{},
+		lease: newHostLease(), leases: newLeaderLeases(),
+	}
+	var err error
+	if a.watchdog, err = openWatchdog(cfg.Watchdog); err != nil {
+		cancel()
+		return nil, fmt.Errorf("watchdog: %w", err)
 	}
 	capacity, err := driver.Capacity(ctx)
 	if err != nil {
@@ -98,7 +113,9 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 	a.goLoop(a.bootstrapLoop)
 	a.goLoop(func(ctx context.Context) { a.monitorLeadership(ctx, notify) })
 	a.goLoop(a.bootstrapTokenLoop)
-	a.goLoop(newHostReconciler(a, cfg.NodeID, cfg.NodeName, driver).run)
+	a.goLoop(a.addHost(newHostReconciler(a, cfg.NodeID, cfg.NodeName, driver)).run)
+	a.goLoop(a.leaseLoop)
+	a.goLoop(a.fenceLoop)
 	a.goLoop(a.loadReportLoop)
 	if cfg.SimFleet > 0 {
 		a.goLoop(a.fleetLoop)
@@ -125,6 +142,21 @@ func (a *Agent) knownGossipAddrs() []string {
 		}
 	}
 	return out
+}
+
+// addHost registers a host reconciler (for fencing) and returns it.
+func (a *Agent) addHost(h *hostReconciler) *hostReconciler {
+	a.hostsMu.Lock()
+	a.hostList = append(a.hostList, h)
+	a.hostsMu.Unlock()
+	return h
+}
+
+// hosts returns this agent's host reconcilers: its own and its fleet's.
+func (a *Agent) hosts() []*hostReconciler {
+	a.hostsMu.Lock()
+	defer a.hostsMu.Unlock()
+	return append([]*hostReconciler(nil), a.hostList...)
 }
 
 // CaughtUp reports whether this node has caught up with the leader since it
@@ -178,6 +210,7 @@ func (a *Agent) Shutdown() error {
 		err = a.raft.Shutdown().Error()
 		a.transport.Close()
 		a.wg.Wait()
+		a.watchdog.close()
 		a.forwarder.close()
 		a.logger.Info("agent stopped")
 	})

@@ -81,6 +81,15 @@ type Config struct {
 	SimFleet int
 	// FleetDriver makes each fleet host's driver (a sim driver named name).
 	FleetDriver FleetDriverFunc
+	// HeartbeatInterval is how often a host renews its lease with the leader.
+	HeartbeatInterval time.Duration
+	// FenceTimeout is how long after its last lease renewal a host's VMs may
+	// be restarted elsewhere; the host fences itself FenceGrace before that.
+	FenceTimeout time.Duration
+	FenceGrace   time.Duration
+	// Watchdog is a watchdog device (/dev/watchdog, softdog) petted only while
+	// the lease is valid; empty for none.
+	Watchdog string
 	// LoadReportInterval is how often the host sends its load to the leader for
 	// rebalancing.
 	LoadReportInterval time.Duration
@@ -139,6 +148,9 @@ func TestConfig() Config {
 	c.HostResyncInterval = 1 * time.Second
 	c.StopTimeout = 2 * time.Second
 	c.LoadReportInterval = 500 * time.Millisecond
+	c.HeartbeatInterval = 100 * time.Millisecond
+	c.FenceTimeout = 2 * time.Second
+	c.FenceGrace = 500 * time.Millisecond
 	c.MigrationProgressInterval = 200 * time.Millisecond
 	c.ApplyTimeout = 5 * time.Second
 	return c
@@ -155,6 +167,10 @@ func (c *Config) Validate() error {
 	}
 	if err := c.fleetDriverCheck(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.HeartbeatInterval <= 0 || c.FenceTimeout < 2*c.HeartbeatInterval || c.FenceGrace < 0 || c.FenceGrace >= c.FenceTimeout-c.HeartbeatInterval {
+		errs = append(errs, fmt.Errorf("fencing: need heartbeat interval > 0, fence timeout >= 2 heartbeats and grace < timeout - 1 heartbeat (got %v, %v, %v)",
+			c.HeartbeatInterval, c.FenceTimeout, c.FenceGrace))
 	}
 	if net.ParseIP(c.BindAddr) == nil {
 		errs = append(errs, fmt.Errorf("bind address %q is not an IP address", c.BindAddr))

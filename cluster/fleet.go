@@ -48,7 +48,7 @@ func (a *Agent) fleetLoop(ctx context.Context) {
 		}})
 		ch := make(chan fsm.Event, 256)
 		members[id] = ch
-		h := newHostReconciler(a, id, name, driver)
+		h := a.addHost(newHostReconciler(a, id, name, driver))
 		h.events, h.caughtUp = ch, true
 		a.goLoop(h.run)
 	}

@@ -27,6 +27,11 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 		// The domain comes from an order newer than our FSM knows: wait to catch up.
 		return nil
 	}
+	if !h.a.lease.valid() {
+		// Without a lease (fenced, or not yet renewed) this host starts and
+		// reports nothing: the leader may be restarting the VM elsewhere.
+		return nil
+	}
 	if h.isStopping(vm.ID) {
 		return nil // a shutdown is under way; its end wakes us again
 	}

@@ -18,6 +18,7 @@ func (f *forwarder) handler() http.Handler {
 	mux.HandleFunc("POST /internal/v1/apply", f.serveApply)
 	mux.HandleFunc("GET /internal/v1/read-index", f.serveReadIndex)
 	mux.HandleFunc("POST /internal/v1/load", f.serveLoad)
+	mux.HandleFunc("POST /internal/v1/heartbeat", f.serveHeartbeat)
 	mux.HandleFunc("GET /internal/v1/rebalance", f.serveRebalance)
 	return f.authenticate(mux)
 }
@@ -120,4 +121,19 @@ func (f *forwarder) serveRebalance(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(f.a.rebalancer.status())
+}
+
+// serveHeartbeat renews a host's lease (leader only; kept in memory).
+func (f *forwarder) serveHeartbeat(w http.ResponseWriter, r *http.Request) {
+	if !f.a.IsLeader() {
+		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
+		return
+	}
+	var hb heartbeat
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&hb); err != nil || hb.Node == "" {
+		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrMalformed), "heartbeat unreadable"}})
+		return
+	}
+	f.a.leases.renew(hb.Node, time.Now())
+	writeAnswer(w, http.StatusOK, wireAnswer{})
 }

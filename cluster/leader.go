@@ -68,7 +68,7 @@ func (a *Agent) leaderLoop(ctx context.Context) {
 		}
 	}
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){a.reconcileLoop, a.placementLoop, a.migrationLoop, a.rebalanceLoop} {
+	for _, loop := range []func(context.Context){a.reconcileLoop, a.placementLoop, a.migrationLoop, a.rebalanceLoop, a.failoverLoop} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

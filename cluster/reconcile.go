@@ -73,6 +73,11 @@ func (a *Agent) reconcileMember(ctx context.Context, m member, servers map[strin
 	switch m.Status {
 	case fsm.NodeAlive:
 		want := m.node()
+		// A node the heartbeats declared failed stays failed until it renews its
+		// lease again, whatever gossip says (a hung agent still gossips).
+		if known && existing.Status == fsm.NodeFailed && a.leaseLapsed(id) {
+			break
+		}
 		if !known || nodeChanged(existing, want) || existing.Status != fsm.NodeAlive {
 			want.StatusCause = "gossip: member alive"
 			apply(&fsm.RegisterNode{Node: want, At: now})
@@ -185,4 +190,11 @@ func nodeChanged(have, want fsm.Node) bool {
 		have.GossipAddr != want.GossipAddr || have.Version != want.Version || have.Capacity != want.Capacity ||
 		have.Hypervisor != want.Hypervisor || !maps.Equal(have.Labels, want.Labels) ||
 		!slices.Equal(have.Networks, want.Networks) || have.CPUOvercommit != want.CPUOvercommit
+}
+
+// leaseLapsed reports whether the leader has not heard from node for longer
+// than the fencing deadline.
+func (a *Agent) leaseLapsed(node string) bool {
+	seen, _ := a.leases.seen(node)
+	return time.Since(seen) > a.cfg.FenceTimeout+a.cfg.HeartbeatInterval
 }

@@ -1,0 +1,174 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/ids"
+	"github.com/novacron/novacron/scheduler"
+)
+
+// failoverTimeout bounds how long a failover record waits for its VMs to run
+// again before it is closed with those that did not.
+const failoverTimeout = 5 * time.Minute
+
+// failoverLoop is the leader's loop for host failures. A host that has not
+// renewed its lease for a while becomes suspect; once FenceTimeout plus one
+// heartbeat has passed since the leader last heard from it (or since this
+// leader took over, whichever is later), the host has surely fenced itself:
+// the leader marks it failed and restarts its HA VMs elsewhere in one
+// StartFailover, highest priority first. It then follows each failover until
+// its VMs run again.
+func (a *Agent) failoverLoop(ctx context.Context) {
+	a.leases.reset(time.Now())
+	ticker := time.NewTicker(a.cfg.HeartbeatInterval / 2)
+	defer ticker.Stop()
+	detected := map[string]time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		a.checkLeases(ctx, detected)
+		a.followFailovers(ctx)
+	}
+}
+
+// checkLeases looks at every node that holds VMs or is still alive.
+func (a *Agent) checkLeases(ctx context.Context, detected map[string]time.Time) {
+	now := time.Now()
+	suspectAfter := 3 * a.cfg.HeartbeatInterval
+	deadline := a.cfg.FenceTimeout + a.cfg.HeartbeatInterval
+	for _, n := range a.fsm.Nodes() {
+		if n.Status == fsm.NodeLeft || n.ID == a.cfg.NodeID {
+			continue
+		}
+		owner := n.ID
+		if n.Fleet != "" {
+			owner = n.Fleet
+		}
+		if owner == a.cfg.NodeID {
+			continue // the leader's own fleet lives and dies with the leader
+		}
+		seen, renewal := a.leases.seen(owner)
+		late := now.Sub(seen)
+		if late < suspectAfter {
+			delete(detected, n.ID)
+			continue
+		}
+		if _, ok := detected[n.ID]; !ok {
+			detected[n.ID] = now
+		}
+		cause := fmt.Sprintf("heartbeat: no lease renewal for %.1fs", late.Seconds())
+		if late < deadline {
+			if n.Status == fsm.NodeAlive {
+				a.applyLogged(ctx, &fsm.SetNodeStatus{ID: n.ID, Status: fsm.NodeSuspect, Cause: cause, At: now.UTC()})
+			}
+			continue
+		}
+		if n.Status != fsm.NodeFailed {
+			if !a.applyLogged(ctx, &fsm.SetNodeStatus{ID: n.ID, Status: fsm.NodeFailed, Cause: cause, At: now.UTC()}) {
+				continue
+			}
+			n.Status, n.StatusCause = fsm.NodeFailed, cause
+		}
+		a.failOver(ctx, n, failoverTimes{renewal: renewal, detected: detected[n.ID], fenced: seen.Add(a.cfg.FenceTimeout), now: now}, cause)
+	}
+}
+
+type failoverTimes struct{ renewal, detected, fenced, now time.Time }
+
+// failOver moves the failed node's HA VMs that should run, if it has any.
+func (a *Agent) failOver(ctx context.Context, n fsm.Node, at failoverTimes, cause string) {
+	var vms []fsm.VM
+	for _, vm := range a.fsm.VMsOnNode(n.ID) {
+		if vm.Spec.HAEnabled() && vm.DesiredState != fsm.VMStopped && vm.Migration == "" {
+			vms = append(vms, vm)
+		}
+	}
+	if len(vms) == 0 {
+		return
+	}
+	sort.Slice(vms, func(i, j int) bool {
+		pi, pj := vms[i].Spec.HAPriority(), vms[j].Spec.HAPriority()
+		if pi != pj {
+			return pi > pj
+		}
+		if vms[i].Spec.MemoryMiB != vms[j].Spec.MemoryMiB {
+			return vms[i].Spec.MemoryMiB > vms[j].Spec.MemoryMiB
+		}
+		return vms[i].Spec.Name < vms[j].Spec.Name
+	})
+	sc := scheduler.FromState(a.fsm)
+	cmd := &fsm.StartFailover{
+		Failover: fsm.Failover{ID: ids.New(), Node: n.ID, Cause: joinCause(cause, n.StatusCause), LastRenewal: utc(at.renewal),
+			DetectedAt: utc(at.detected), FencedAt: utc(at.fenced), RestartedAt: utc(at.now)},
+		FromGenerations: map[string]uint64{}, Decisions: map[string]*fsm.Decision{},
+	}
+	for i := range vms {
+		vm := &vms[i]
+		d := sc.Place(vm, scheduler.Options{Exclude: map[string]bool{n.ID: true}, At: at.now.UTC()})
+		move := fsm.FailoverVM{VMID: vm.ID}
+		if d.OK() {
+			sc.Assign(vm, d.Node)
+			move.Node = d.Node
+		} else {
+			move.Reason = d.Reason
+		}
+		cmd.Failover.VMs = append(cmd.Failover.VMs, move)
+		cmd.FromGenerations[vm.ID] = vm.Generation
+		cmd.Decisions[vm.ID] = &d
+	}
+	if a.applyLogged(ctx, cmd) {
+		a.logger.Warn("failed over a dead host's vms", "node", n.Name, "vms", len(vms), "cause", cmd.Failover.Cause)
+	}
+}
+
+// followFailovers records when each failed-over VM runs again, and closes a
+// failover once all of them do (or after failoverTimeout).
+func (a *Agent) followFailovers(ctx context.Context) {
+	now := time.Now().UTC()
+	for _, fo := range a.fsm.Failovers() {
+		if !fo.CompletedAt.IsZero() {
+			continue
+		}
+		running, done := map[string]time.Time{}, true
+		for _, v := range fo.VMs {
+			if v.Node == "" || !v.RunningAt.IsZero() {
+				continue
+			}
+			vm, err := a.fsm.VM(v.VMID)
+			switch {
+			case err != nil, vm.Node != v.Node, vm.Generation != v.Generation:
+				// Deleted or moved on since: nothing more to wait for.
+			case vm.State == fsm.VMRunning:
+				running[v.VMID] = vm.ReportedAt
+			default:
+				done = false
+			}
+		}
+		timedOut := now.Sub(fo.RestartedAt) > failoverTimeout
+		if len(running) == 0 && !done && !timedOut {
+			continue
+		}
+		a.applyLogged(ctx, &fsm.UpdateFailover{ID: fo.ID, RunningAt: running, Completed: done || timedOut, At: now})
+	}
+}
+
+func joinCause(heartbeat, status string) string {
+	if status == "" || status == heartbeat {
+		return heartbeat
+	}
+	return heartbeat + "; " + status
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}

@@ -1,0 +1,148 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor"
+)
+
+// vmsOn creates n VMs and returns those the scheduler put on node.
+func vmsOn(t *testing.T, c *testCluster, node *testNode, n int) []string {
+	t.Helper()
+	leader := c.waitLeader()
+	var out []string
+	for i := 0; len(out) < n && i < 6*n; i++ {
+		id, _ := createVM(t, leader, fmt.Sprintf("ha-%d", i))
+		if vm := waitRunning(t, leader, id); vm.Node == node.cfg.NodeID {
+			out = append(out, id)
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("only %d vms landed on %s", len(out), node.cfg.NodeName)
+	}
+	return out
+}
+
+// killHost stops a node's agent and its guests at once, as a host that loses
+// power does.
+func killHost(t *testing.T, c *testCluster, n *testNode) {
+	t.Helper()
+	c.stop(n)
+	ctx := context.Background()
+	doms, err := n.driver.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range doms {
+		if d.State == hypervisor.StateRunning || d.State == hypervisor.StatePaused {
+			if err := n.driver.Destroy(ctx, d.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestCluster_DeadHostVMsRestartElsewhereAfterTheFenceTimeout(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	victim := c.followers()[0]
+	ids := vmsOn(t, c, victim, 2)
+	killed := time.Now()
+	killHost(t, c, victim)
+	leader := c.waitLeader()
+	var fo fsm.Failover
+	waitFor(t, 20*time.Second, "failover record", func() bool {
+		fos := leader.agent.fsm.Failovers()
+		if len(fos) == 0 {
+			return false
+		}
+		fo = fos[0]
+		return !fo.CompletedAt.IsZero()
+	})
+	if fo.Node != victim.cfg.NodeID || len(fo.VMs) != 2 || fo.Cause == "" {
+		t.Fatalf("failover record %+v", fo)
+	}
+	// Safety: nothing restarted before the host had surely fenced itself.
+	if fo.RestartedAt.Before(fo.FencedAt) || fo.FencedAt.Sub(killed) < victim.cfg.FenceTimeout-victim.cfg.HeartbeatInterval {
+		t.Fatalf("restarted at %v, fenced at %v, %v after the kill; the fence timeout is %v", fo.RestartedAt, fo.FencedAt, fo.FencedAt.Sub(killed), victim.cfg.FenceTimeout)
+	}
+	for _, v := range fo.VMs {
+		if v.Node == "" || v.Node == victim.cfg.NodeID || v.RunningAt.IsZero() {
+			t.Fatalf("vm %+v did not run again elsewhere", v)
+		}
+	}
+	for _, id := range ids {
+		vm := waitRunning(t, leader, id)
+		if vm.Node == victim.cfg.NodeID {
+			t.Fatalf("vm %s still on the dead host", id)
+		}
+	}
+	if n, _ := leader.agent.fsm.Node(victim.cfg.NodeID); n.Status != fsm.NodeFailed {
+		t.Fatalf("dead host is %s (%s)", n.Status, n.StatusCause)
+	}
+	// The host comes back: it removes its stale copies and runs none of them.
+	c.start(victim)
+	ctx := context.Background()
+	waitFor(t, 20*time.Second, "the returning host alive and holding no stale domains", func() bool {
+		n, _ := leader.agent.fsm.Node(victim.cfg.NodeID)
+		doms, err := victim.driver.List(ctx)
+		return n.Status == fsm.NodeAlive && err == nil && len(doms) == 0
+	})
+	c.waitConverged()
+}
+
+func TestCluster_HostWithoutLeaseFencesItsHAVMs(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	victim := c.followers()[0]
+	ids := vmsOn(t, c, victim, 2)
+	// A VM that opted out of HA keeps running.
+	leader := c.waitLeader()
+	ctx := context.Background()
+	vm, _ := leader.agent.fsm.VM(ids[1])
+	spec := vm.Spec
+	spec.HA = &fsm.HASpec{Disabled: true}
+	if _, err := leader.agent.Apply(ctx, &fsm.UpdateVM{ID: ids[1], Spec: spec, At: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "victim sees the update", func() bool {
+		v, _ := victim.agent.fsm.VM(ids[1])
+		return v.Spec.HA != nil
+	})
+	// The victim loses the majority: no leader, no lease renewal.
+	for _, n := range c.nodes {
+		if n != victim {
+			c.stop(n)
+		}
+	}
+	lost := time.Now()
+	waitFor(t, 10*time.Second, "the HA vm fenced", func() bool {
+		d, err := victim.driver.Inspect(ctx, ids[0])
+		return err == nil && d.State != hypervisor.StateRunning
+	})
+	if took := time.Since(lost); took > victim.cfg.FenceTimeout {
+		t.Fatalf("fenced %v after losing the leader, later than the fence timeout %v", took, victim.cfg.FenceTimeout)
+	}
+	if d, err := victim.driver.Inspect(ctx, ids[1]); err != nil || d.State != hypervisor.StateRunning {
+		t.Fatalf("the vm without HA was stopped too: %+v %v", d, err)
+	}
+	if victim.agent.lease.valid() {
+		t.Fatal("the fenced host still thinks it holds its lease")
+	}
+	// The others come back; the victim renews, catches up and runs its VM again.
+	for _, n := range c.nodes {
+		if n != victim {
+			c.start(n)
+		}
+	}
+	waitFor(t, 20*time.Second, "the fenced vm runs again", func() bool {
+		d, err := victim.driver.Inspect(ctx, ids[0])
+		v, _ := c.waitLeader().agent.fsm.VM(ids[0])
+		if v.Node != victim.cfg.NodeID {
+			return true // failed over meanwhile: fine too
+		}
+		return err == nil && d.State == hypervisor.StateRunning
+	})
+}

@@ -1,0 +1,70 @@
+package cluster
+
+import (
+	"context"
+
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor"
+)
+
+// fence stops this host's HA VMs because its lease ended: the leader may
+// restart them elsewhere soon, and they must not run twice. It acts on what the
+// hypervisor runs, not only on what the (possibly stale) local state says: a
+// managed domain whose VM this node does not know is stopped too.
+func (a *Agent) fence(ctx context.Context) {
+	a.lease.mu.Lock()
+	if a.lease.fenced {
+		a.lease.mu.Unlock()
+		return
+	}
+	a.lease.fenced = true
+	a.lease.gained = make(chan struct{})
+	a.lease.mu.Unlock()
+	a.logger.Warn("lease with the leader expired: fencing this host's HA VMs")
+	for _, h := range a.hosts() {
+		domains, err := h.driver.List(ctx)
+		if err != nil {
+			a.logger.Error("fencing: cannot list domains", "node", h.nodeID, "error", err)
+			continue
+		}
+		for _, dom := range domains {
+			if dom.State != hypervisor.StateRunning && dom.State != hypervisor.StatePaused {
+				continue
+			}
+			action := fsm.FenceDestroy
+			if vm, err := a.fsm.VM(dom.ID); err == nil {
+				if !vm.Spec.HAEnabled() {
+					continue
+				}
+				action = vm.Spec.EffectiveFenceAction()
+			}
+			switch {
+			case action == fsm.FencePause && dom.State == hypervisor.StatePaused:
+			case action == fsm.FencePause:
+				err = h.driver.Suspend(ctx, dom.ID)
+			default:
+				err = h.driver.Destroy(ctx, dom.ID)
+			}
+			a.logger.Warn("fenced vm", "node", h.nodeID, "domain", dom.Name, "action", action, "error", err)
+		}
+	}
+}
+
+// unfence ends a fence once the lease is renewed (and the state caught up).
+// The host reconcilers then run everything again: VMs that failed over
+// meanwhile are now placed elsewhere, and their stale domains go.
+func (a *Agent) unfence() {
+	a.lease.mu.Lock()
+	was := a.lease.fenced
+	a.lease.fenced = false
+	gained := a.lease.gained
+	a.lease.mu.Unlock()
+	if was {
+		a.logger.Info("lease renewed: this host runs its VMs again")
+	}
+	select {
+	case <-gained:
+	default:
+		close(gained)
+	}
+}
