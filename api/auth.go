@@ -32,6 +32,7 @@ var roles = map[string][]perm{
 		{resource: "node", action: "read"}, {resource: "node", action: "write"},
 		{resource: "vm", action: "read"}, {resource: "vm", action: "write"},
 		{resource: "migration", action: "read"}, {resource: "migration", action: "write"},
+		{resource: "failover", action: "read"},
 		{resource: "settings", action: "read"},
 	},
 	"reader": {
@@ -39,6 +40,7 @@ var roles = map[string][]perm{
 		{resource: "node", action: "read"},
 		{resource: "vm", action: "read"},
 		{resource: "migration", action: "read"},
+		{resource: "failover", action: "read"},
 		{resource: "settings", action: "read"},
 	},
 }

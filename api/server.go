@@ -110,6 +110,8 @@ type State interface {
 	// CheckMigration says why a VM cannot migrate to target in mode now (the
 	// check Apply makes), so a refused request never reaches Raft.
 	ActiveMigrations() []fsm.Migration
+	Failovers() []fsm.Failover
+	Failover(id string) (fsm.Failover, error)
 	CheckMigration(vmID, mode, target string) error
 	// CheckMovable is CheckMigration before a target is chosen.
 	CheckMovable(vmID, mode string) error
@@ -191,6 +193,8 @@ func (s *Server) routes() {
 	s.route("GET", "/api/v1/migrations", perm{"migration", "read"}, s.listMigrations)
 	s.route("GET", "/api/v1/migrations/:id", perm{"migration", "read"}, s.getMigration)
 	s.route("POST", "/api/v1/migrations/:id/cancel", perm{"migration", "write"}, s.cancelMigration)
+	s.route("GET", "/api/v1/failovers", perm{"failover", "read"}, s.listFailovers)
+	s.route("GET", "/api/v1/failovers/:id", perm{"failover", "read"}, s.getFailover)
 
 	s.route("GET", "/api/v1/nodes/:id/drain", perm{"node", "read"}, s.getDrain)
 	s.route("POST", "/api/v1/nodes/:id/drain", perm{"node", "write"}, s.drainNode)

@@ -196,6 +196,9 @@ func toSpec(req client.VMRequest) fsm.VMSpec {
 		Name: req.Name, VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, DiskGiB: req.DiskGiB, Labels: req.Labels,
 		RestartPolicy: req.RestartPolicy, Placement: toFSMPlacement(req.Placement),
 	}
+	if h := req.HA; h != nil {
+		spec.HA = &fsm.HASpec{Disabled: h.Disabled, Priority: h.Priority, FenceAction: h.FenceAction}
+	}
 	if b := req.Boot; b != nil {
 		spec.Boot = &fsm.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
 	}
@@ -212,6 +215,7 @@ func toClientVM(vm fsm.VM, nodeName string) client.VM {
 		Node: vm.Node, NodeName: nodeName, Generation: vm.Generation, Error: vm.Error,
 		Placement: toClientPlacement(vm.Spec.Placement), PlacementReason: vm.Placement, Decision: toClientDecision(vm.Decision),
 		Migration: vm.Migration, MovedAt: optTime(vm.MovedAt),
+		HA:            toClientHA(vm.Spec.HA),
 		RestartPolicy: vm.Spec.EffectiveRestartPolicy(), Crashes: vm.Crashes, LastCrash: vm.LastCrash,
 		CreatedAt: vm.CreatedAt, UpdatedAt: vm.UpdatedAt,
 	}
@@ -226,4 +230,11 @@ func toClientVM(vm fsm.VM, nodeName string) client.VM {
 		out.Boot = &client.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
 	}
 	return out
+}
+
+func toClientHA(h *fsm.HASpec) *client.HASpec {
+	if h == nil {
+		return nil
+	}
+	return &client.HASpec{Disabled: h.Disabled, Priority: h.Priority, FenceAction: h.FenceAction}
 }

@@ -45,6 +45,18 @@ type VMRequest struct {
 	// Placement is the VM's placement strategy and constraints; nil uses the
 	// cluster's strategy with no constraints.
 	Placement *PlacementSpec `json:"placement,omitempty"`
+	// HA is the VM's high-availability policy; nil: HA-managed, priority 0,
+	// destroyed when its host fences itself.
+	HA *HASpec `json:"ha,omitempty"`
+}
+
+// HASpec is a VM's high-availability policy: restarted elsewhere when its
+// host fails (unless disabled), highest priority first, and fenced (destroyed
+// or paused) by a host that lost its lease.
+type HASpec struct {
+	Disabled    bool   `json:"disabled,omitempty"`
+	Priority    int    `json:"priority,omitempty"`
+	FenceAction string `json:"fence_action,omitempty"`
 }
 
 // VM is a VM as the API shows it.
@@ -69,6 +81,8 @@ type VM struct {
 	Error      string `json:"error,omitempty"`
 	// Placement is the VM's placement strategy and constraints, as requested.
 	Placement *PlacementSpec `json:"placement,omitempty"`
+	// HA is the VM's high-availability policy, as requested.
+	HA *HASpec `json:"ha,omitempty"`
 	// PlacementReason says in one line why the VM is where it is (or why it
 	// waits); Decision is the last placement decision in full.
 	PlacementReason string    `json:"placement_reason,omitempty"`

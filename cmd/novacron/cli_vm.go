@@ -40,6 +40,10 @@ type vmCreateFlags struct {
 	wait     bool
 	timeout  time.Duration
 	place    placementFlags
+	// HA policy: --no-ha, --ha-priority, --fence-action.
+	noHA        bool
+	haPriority  int
+	fenceAction string
 }
 
 func newVMCreateCommand(a *app) *cobra.Command {
@@ -118,6 +122,9 @@ error state or does not run within --timeout.`,
 	f.BoolVar(&fl.wait, "wait", false, "wait until the VM is running")
 	f.DurationVar(&fl.timeout, "timeout", 60*time.Second, "how long --wait waits")
 	fl.place.register(f)
+	f.BoolVar(&fl.noHA, "no-ha", false, "do not restart the VM elsewhere when its host fails")
+	f.IntVar(&fl.haPriority, "ha-priority", 0, "restart order after a host failure, 0 to 1000, higher first")
+	f.StringVar(&fl.fenceAction, "fence-action", "", "what a host that lost its lease does to the VM: destroy (default) or pause")
 	return cmd
 }
 
@@ -137,6 +144,9 @@ func (fl *vmCreateFlags) request(name string) (client.VMRequest, error) {
 	req.Labels = labels
 	if req.Placement, err = fl.place.spec(); err != nil {
 		return req, err
+	}
+	if fl.noHA || fl.haPriority != 0 || fl.fenceAction != "" {
+		req.HA = &client.HASpec{Disabled: fl.noHA, Priority: fl.haPriority, FenceAction: fl.fenceAction}
 	}
 	switch {
 	case fl.bootDisk != "" && (fl.kernel != "" || fl.initrd != "" || fl.cmdline != ""):

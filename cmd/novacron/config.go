@@ -39,6 +39,9 @@ type agentFlags struct {
 	CPUOvercommit   float64
 	MigrateURI      string
 	SimFleet        int
+	FenceTimeout    time.Duration
+	Heartbeat       time.Duration
+	Watchdog        string
 	BootstrapToken  string
 	BootstrapFile   string
 	GossipKey       string
@@ -69,6 +72,9 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.CPUOvercommit, "cpu-overcommit", 0, "vCPUs offered per host vCPU on this node, 1 to 64 (default: the cluster setting)")
 	fs.StringVar(&f.MigrateURI, "migrate-uri", "", "where this host accepts live migrations, e.g. tcp://10.0.0.2 (default: libvirt picks the host name)")
 	fs.IntVar(&f.SimFleet, "sim-fleet", 0, "also simulate this many extra hosts in this process (sim driver), for scale tests")
+	fs.DurationVar(&f.FenceTimeout, "fence-timeout", 10*time.Second, "a host's VMs are restarted elsewhere this long after its last lease renewal; it fences itself a quarter earlier")
+	fs.DurationVar(&f.Heartbeat, "heartbeat-interval", time.Second, "how often a host renews its lease with the leader")
+	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted only while the lease is valid")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", 30*time.Second, "how long a guest gets to power off after a stop before it is destroyed")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
 	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
@@ -200,6 +206,9 @@ func (f *agentFlags) validate() error {
 	}
 	if f.VirtType != "kvm" && f.VirtType != "qemu" && f.VirtType != "auto" {
 		errs = append(errs, fmt.Errorf("--virt-type must be kvm, qemu or auto, got %q", f.VirtType))
+	}
+	if f.Heartbeat <= 0 || f.FenceTimeout < 4*f.Heartbeat {
+		errs = append(errs, fmt.Errorf("--fence-timeout (%v) must be at least 4 times --heartbeat-interval (%v), which must be positive", f.FenceTimeout, f.Heartbeat))
 	}
 	if f.MemoryMiB < 0 {
 		errs = append(errs, fmt.Errorf("--memory-mib must not be negative, got %d", f.MemoryMiB))
