@@ -33,6 +33,10 @@ type Agent struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// readyTerm is the Raft term in which this node, as leader, finished its
+	// barrier: read indexes are served only in that term.
+	readyTerm atomic.Uint64
+
 	// caughtUp is set once the local FSM has applied what the leader had
 	// committed after this agent started (read-index).
 	caughtUp atomic.Bool

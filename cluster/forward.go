@@ -97,7 +97,15 @@ func (a *Agent) ConsistentIndex(ctx context.Context) (uint64, error) {
 	}
 }
 
+// readIndexLocal answers a read index on the leader: its applied index, once
+// it has confirmed it still leads. A new leader answers only after its barrier
+// in the current term: before that, entries committed under the previous
+// leader (and acknowledged to clients) may not be applied here yet, and a read
+// at this applied index would miss them.
 func (a *Agent) readIndexLocal() (uint64, error) {
+	if a.readyTerm.Load() != a.raft.CurrentTerm() {
+		return 0, errRetry{fmt.Errorf("%w: the new leader has not applied the previous term's entries yet", ErrNotReady)}
+	}
 	if err := a.raft.VerifyLeader().Error(); err != nil {
 		return 0, errRetry{fmt.Errorf("%w: %v", ErrNoLeader, err)}
 	}

@@ -81,9 +81,13 @@ func (a *Agent) leaderLoop(ctx context.Context) {
 // establishLeadership waits until every earlier entry is applied (barrier), so the
 // leader's loops read complete state, and initialises a new cluster.
 func (a *Agent) establishLeadership() error {
+	term := a.raft.CurrentTerm()
 	if err := a.raft.Barrier(a.cfg.ApplyTimeout).Error(); err != nil {
 		return err
 	}
+	// Everything committed before this term is now applied here: reads may be
+	// served from this FSM (see readIndexLocal).
+	a.readyTerm.Store(term)
 	if a.fsm.Cluster().ID == "" {
 		_, err := a.applyLocal(&fsm.InitCluster{ClusterID: ids.New(), Secret: ids.Secret("", 32), At: time.Now().UTC()})
 		if err != nil {
