@@ -106,10 +106,27 @@ func (a *Agent) readIndexLocal() (uint64, error) {
 	if a.readyTerm.Load() != a.raft.CurrentTerm() {
 		return 0, errRetry{fmt.Errorf("%w: the new leader has not applied the previous term's entries yet", ErrNotReady)}
 	}
-	if err := a.raft.VerifyLeader().Error(); err != nil {
+	if err := a.verifyLeader(); err != nil {
 		return 0, errRetry{fmt.Errorf("%w: %v", ErrNoLeader, err)}
 	}
 	return a.fsm.AppliedIndex(), nil
+}
+
+// verifyLeader confirms with a quorum that this node still leads. raft's
+// future can stay unanswered when leadership and shutdown race, so the wait
+// is bounded by the heartbeat timeout and the agent's life.
+func (a *Agent) verifyLeader() error {
+	f := a.raft.VerifyLeader()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(2 * a.cfg.HeartbeatTimeout):
+		return errors.New("leadership not confirmed in time")
+	case <-a.ctx.Done():
+		return ErrShutdown
+	}
 }
 
 // forwarder sends writes and read-index requests to the leader's API address.
