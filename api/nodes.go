@@ -99,8 +99,13 @@ func (s *Server) findNode(ref string) (fsm.Node, error) {
 // follows from.
 func toClientNode(n fsm.Node, set fsm.Settings, alloc, incoming fsm.Capacity, vms int) client.Node {
 	reserved := fsm.Capacity{VCPUs: alloc.VCPUs + incoming.VCPUs, MemoryMiB: alloc.MemoryMiB + incoming.MemoryMiB, DiskGiB: alloc.DiskGiB + incoming.DiskGiB}
+	history := make([]client.StatusChange, 0, len(n.History))
+	for _, h := range n.History {
+		history = append(history, client.StatusChange{Status: string(h.Status), Cause: h.Cause, At: h.At})
+	}
 	return client.Node{
-		ID: n.ID, Name: n.Name, Status: string(n.Status), StatusCause: n.StatusCause, StatusSince: n.StatusSince,
+		StatusHistory: history,
+		ID:            n.ID, Name: n.Name, Status: string(n.Status), StatusCause: n.StatusCause, StatusSince: n.StatusSince,
 		RaftAddr: n.RaftAddr, APIAddr: n.APIAddr, GossipAddr: n.GossipAddr, Version: n.Version,
 		Capacity:          toClientCapacity(n.Capacity),
 		Effective:         toClientCapacity(set.EffectiveCapacity(&n)),

@@ -104,13 +104,16 @@ func applyRegisterNode(s *state, c *RegisterNode, _ uint64) error {
 		n.JoinedAt = old.JoinedAt
 		// Maintenance is an operator's decision; gossip metadata must not undo it.
 		n.Maintenance, n.MaintenanceReason, n.MaintenanceSince = old.Maintenance, old.MaintenanceReason, old.MaintenanceSince
+		n.History = old.History
 		if old.Status == n.Status {
 			n.StatusSince, n.StatusCause = old.StatusSince, old.StatusCause
 		} else {
 			n.StatusSince = c.At
+			n.History = appendHistory(n.History, StatusChange{Status: n.Status, Cause: n.StatusCause, At: c.At})
 		}
 	} else {
 		n.JoinedAt, n.StatusSince = c.At, c.At
+		n.History = []StatusChange{{Status: n.Status, Cause: n.StatusCause, At: c.At}}
 	}
 	n.Labels = cloneMap(n.Labels)
 	n.Networks = slices.Clone(n.Networks)
@@ -140,6 +143,7 @@ func applySetNodeStatus(s *state, c *SetNodeStatus, _ uint64) error {
 	}
 	if n.Status != c.Status {
 		n.Status, n.StatusSince = c.Status, c.At
+		n.History = appendHistory(n.History, StatusChange{Status: c.Status, Cause: c.Cause, At: c.At})
 	}
 	n.StatusCause = c.Cause
 	return nil
@@ -175,4 +179,17 @@ func applyReportHost(s *state, c *ReportHost, _ uint64) error {
 	n.Foreign = slices.Clone(c.Foreign)
 	slices.Sort(n.Foreign)
 	return nil
+}
+
+// MaxStatusHistory bounds the status changes a node record keeps.
+const MaxStatusHistory = 16
+
+// appendHistory adds a status change, dropping the oldest beyond the bound.
+// It copies: records share nothing with earlier copies handed to readers.
+func appendHistory(h []StatusChange, c StatusChange) []StatusChange {
+	out := make([]StatusChange, 0, min(len(h)+1, MaxStatusHistory))
+	if len(h) >= MaxStatusHistory {
+		h = h[len(h)-MaxStatusHistory+1:]
+	}
+	return append(append(out, h...), c)
 }

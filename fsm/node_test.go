@@ -163,3 +163,35 @@ func TestReportHost_ForeignDomainsSurviveGossipUpdates(t *testing.T) {
 	f.refuse(ReportHost{ID: "nope"}, ErrNotFound)
 	f.refuse(ReportHost{ID: "n1", Foreign: make([]string, MaxForeign+1)}, ErrInvalid)
 }
+
+func TestNodeStatus_HistoryKeepsEachChangeWithItsCause(t *testing.T) {
+	f := newTestFSM(t)
+	f.addNode("n1", "node-1", 4096, 4)
+	f.must(SetNodeStatus{ID: "n1", Status: NodeSuspect, Cause: "heartbeat: no lease renewal for 3.1s", At: t0.Add(time.Second)})
+	f.must(SetNodeStatus{ID: "n1", Status: NodeSuspect, Cause: "heartbeat: no lease renewal for 5.0s", At: t0.Add(2 * time.Second)})
+	f.must(SetNodeStatus{ID: "n1", Status: NodeFailed, Cause: "heartbeat: no lease renewal for 11.0s", At: t0.Add(3 * time.Second)})
+	f.must(RegisterNode{Node: testNode("n1", "node-1", 4096, 4), At: t0.Add(4 * time.Second)}) // back, alive
+	h := f.node("n1").History
+	want := []NodeStatus{NodeAlive, NodeSuspect, NodeFailed, NodeAlive}
+	if len(h) != len(want) {
+		t.Fatalf("history %+v, want %v", h, want)
+	}
+	for i, s := range want {
+		if h[i].Status != s {
+			t.Fatalf("history[%d] = %+v, want %s", i, h[i], s)
+		}
+	}
+	if h[2].Cause != "heartbeat: no lease renewal for 11.0s" || !h[2].At.Equal(t0.Add(3*time.Second)) {
+		t.Fatalf("failed entry %+v", h[2])
+	}
+	for i := 0; i < 2*MaxStatusHistory; i++ {
+		s := NodeSuspect
+		if i%2 == 1 {
+			s = NodeAlive
+		}
+		f.must(SetNodeStatus{ID: "n1", Status: s, Cause: "flap", At: t0})
+	}
+	if got := len(f.node("n1").History); got != MaxStatusHistory {
+		t.Fatalf("history holds %d changes, want the last %d", got, MaxStatusHistory)
+	}
+}

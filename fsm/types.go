@@ -72,7 +72,16 @@ type Node struct {
 	// StatusCause says why the status last changed ("gossip: member failed", ...).
 	StatusCause string    `json:"status_cause,omitempty"`
 	StatusSince time.Time `json:"status_since"`
-	JoinedAt    time.Time `json:"joined_at"`
+	// History holds the last status changes, oldest first, each with its cause.
+	History  []StatusChange `json:"history,omitempty"`
+	JoinedAt time.Time      `json:"joined_at"`
+}
+
+// StatusChange is one change of a node's status and why it happened.
+type StatusChange struct {
+	Status NodeStatus `json:"status"`
+	Cause  string     `json:"cause,omitempty"`
+	At     time.Time  `json:"at"`
 }
 
 // VMState is a VM's state, desired or observed.

@@ -123,11 +123,13 @@ type Node struct {
 	Status      string    `json:"status"`
 	StatusCause string    `json:"status_cause,omitempty"`
 	StatusSince time.Time `json:"status_since"`
-	RaftAddr    string    `json:"raft_addr"`
-	APIAddr     string    `json:"api_addr"`
-	GossipAddr  string    `json:"gossip_addr"`
-	Version     string    `json:"version"`
-	Capacity    Capacity  `json:"capacity"`
+	// StatusHistory holds the node's last status changes, oldest first.
+	StatusHistory []StatusChange `json:"status_history,omitempty"`
+	RaftAddr      string         `json:"raft_addr"`
+	APIAddr       string         `json:"api_addr"`
+	GossipAddr    string         `json:"gossip_addr"`
+	Version       string         `json:"version"`
+	Capacity      Capacity       `json:"capacity"`
 	// Effective is what the node offers to VMs: Capacity times the overcommit
 	// ratios in force.
 	Effective Capacity `json:"effective"`
@@ -210,4 +212,11 @@ type Health struct {
 	Node         string `json:"node"`
 	Leader       string `json:"leader"`
 	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// StatusChange is one change of a node's status and its cause.
+type StatusChange struct {
+	Status string    `json:"status"`
+	Cause  string    `json:"cause,omitempty"`
+	At     time.Time `json:"at"`
 }

@@ -103,6 +103,9 @@ func (a *app) printNode(n *client.Node) error {
 	f.add("Name", n.Name)
 	f.add("Status", status)
 	f.add("Status since", formatTime(n.StatusSince))
+	for _, h := range n.StatusHistory {
+		f.add("  status change", fmt.Sprintf("%s  %s  %s", formatTime(h.At), h.Status, h.Cause))
+	}
 	f.add("API address", n.APIAddr)
 	f.add("Raft address", n.RaftAddr)
 	f.add("Gossip address", n.GossipAddr)
