@@ -113,7 +113,9 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 	a.forwarder = newForwarder(a)
 	a.batcher = newBatcher(a.raft, cfg.ApplyTimeout)
 	a.goLoop(a.batcher.run)
-	a.goLoop(func(ctx context.Context) { a.gossip.joinLoop(ctx, cfg.Join, a.knownGossipAddrs, cfg.RejoinInterval) })
+	a.goLoop(func(ctx context.Context) {
+		a.gossip.joinLoop(ctx, cfg.Join, a.knownGossipAddrs, a.gossipMissesKnownNodes, cfg.RejoinInterval)
+	})
 	a.goLoop(a.bootstrapLoop)
 	a.goLoop(func(ctx context.Context) { a.monitorLeadership(ctx, notify) })
 	a.goLoop(a.bootstrapTokenLoop)
@@ -146,6 +148,22 @@ func (a *Agent) knownGossipAddrs() []string {
 		}
 	}
 	return out
+}
+
+// gossipMissesKnownNodes reports whether a node the cluster knows (and that
+// did not leave) is absent from this node's gossip view: after restarts a node
+// can end up in a gossip island with one peer, where nobody looks failed, and
+// only a join heals it before memberlist's next full sync.
+func (a *Agent) gossipMissesKnownNodes() bool {
+	for _, n := range a.fsm.Nodes() {
+		if n.ID == a.cfg.NodeID || n.Status == fsm.NodeLeft || n.Fleet != "" || n.GossipAddr == "" {
+			continue
+		}
+		if _, ok := a.gossip.memberByID(n.ID); !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // addHost registers a host reconciler (for fencing) and returns it.

@@ -214,12 +214,12 @@ func (g *gossip) memberByID(id string) (member, bool) {
 // finds its way back without an operator. Besides --join it tries the gossip
 // addresses of the members its FSM remembers (known), so a restarted node finds
 // the cluster even when it was started without --join.
-func (g *gossip) joinLoop(ctx context.Context, static []string, known func() []string, interval time.Duration) {
+func (g *gossip) joinLoop(ctx context.Context, static []string, known func() []string, unseen func() bool, interval time.Duration) {
 	backoff := 500 * time.Millisecond
 	joined := false
 	for {
 		addrs := append(append([]string(nil), static...), known()...)
-		if len(addrs) > 0 && (!joined || g.missingMembers()) {
+		if len(addrs) > 0 && (!joined || g.missingMembers() || unseen()) {
 			n, err := g.ml.Join(addrs)
 			switch {
 			case n > 0:
