@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"sync"
 
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
@@ -21,6 +22,9 @@ func (a *Agent) fence(ctx context.Context) {
 	a.lease.gained = make(chan struct{})
 	a.lease.mu.Unlock()
 	a.logger.Warn("lease with the leader expired: fencing this host's HA VMs")
+	// Every domain is stopped at once: one libvirt destroy can take seconds,
+	// and the last must be done before the leader restarts them elsewhere.
+	var wg sync.WaitGroup
 	for _, h := range a.hosts() {
 		domains, err := h.driver.List(ctx)
 		if err != nil {
@@ -38,16 +42,23 @@ func (a *Agent) fence(ctx context.Context) {
 				}
 				action = vm.Spec.EffectiveFenceAction()
 			}
-			switch {
-			case action == fsm.FencePause && dom.State == hypervisor.StatePaused:
-			case action == fsm.FencePause:
-				err = h.driver.Suspend(ctx, dom.ID)
-			default:
-				err = h.driver.Destroy(ctx, dom.ID)
+			if action == fsm.FencePause && dom.State == hypervisor.StatePaused {
+				continue
 			}
-			a.logger.Warn("fenced vm", "node", h.nodeID, "domain", dom.Name, "action", action, "error", err)
+			wg.Add(1)
+			go func(driver hypervisor.Driver, node string, dom hypervisor.Domain, action string) {
+				defer wg.Done()
+				var err error
+				if action == fsm.FencePause {
+					err = driver.Suspend(ctx, dom.ID)
+				} else {
+					err = driver.Destroy(ctx, dom.ID)
+				}
+				a.logger.Warn("fenced vm", "node", node, "domain", dom.Name, "action", action, "error", err)
+			}(h.driver, h.nodeID, dom, action)
 		}
 	}
+	wg.Wait()
 }
 
 // unfence ends a fence once the lease is renewed (and the state caught up).

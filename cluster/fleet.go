@@ -89,6 +89,12 @@ func (a *Agent) routeFleetEvent(ev fsm.Event, members map[string]chan fsm.Event)
 			send(m.Source)
 			send(m.Target)
 		}
+	case "failover":
+		if fo, err := a.fsm.Failover(ev.ID); err == nil {
+			for _, v := range fo.VMs {
+				send(v.Node)
+			}
+		}
 	case "restore":
 		for id := range members {
 			send(id)

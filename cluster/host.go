@@ -132,7 +132,8 @@ func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, event
 		case "migration":
 			// A migration that ended hands the VM over: look at it again.
 			pending[ev.VM], migrations = true, true
-		case "restore":
+		case "restore", "failover":
+			// A failover moves many VMs in one entry: look at everything.
 			full = true
 		}
 	}

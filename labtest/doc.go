@@ -16,6 +16,14 @@
 // that the bound held (oneAtATime). BenchmarkLab_LiveMigrationVsVirsh compares NovaCron's
 // live migration with a plain `virsh migrate` of an identical foreign guest.
 //
+// Host failures use lab.sh's kill, restart, cut and heal verbs (each agent has
+// an address of its own, 127.0.1.I, which a cut drops). During those tests a
+// witness (witness_test.go) samples every host's libvirt at 20 Hz, apart from
+// NovaCron, and fails the test if a VM's domain ever runs on two hosts in the
+// same round; the HA tests (ha_test.go) measure from the kill or the cut to
+// each guest running on another host, and BenchmarkLab_HostFailover reports
+// the median as host-failover-s.
+//
 // TestMain builds the binary (-tags libvirt_dlopen), starts the lab in a fresh
 // NOVACRON_LAB_DIR (the guest image cache NOVACRON_LAB_CACHE is shared), runs the
 // tests and always runs `lab.sh down`; a watchdog process runs `down` too if the
@@ -32,6 +40,6 @@
 //
 // Run it as root:
 //
-//	go test -tags libvirt_dlopen -count=1 -v ./labtest/
-//	go test -tags libvirt_dlopen -count=1 -run '^$' -bench . ./labtest/
+//	go test -tags libvirt_dlopen -count=1 -v -timeout 30m ./labtest/
+//	go test -tags libvirt_dlopen -count=1 -run '^$' -bench . -timeout 30m ./labtest/
 package labtest

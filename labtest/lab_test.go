@@ -41,7 +41,11 @@ type labHost struct {
 	Name  string // hostI
 	URI   string // libvirt URI, from NOVACRON_LAB_HOSTI_URI
 	Dir   string // $NOVACRON_LAB_DIR/hosts/hostI
-	Addr  string // the agent's API address
+	Addr  string // the agent's API address, from NOVACRON_LAB_HOSTI_ADDR
+
+	// killed and cut say what a chaos test did to the host (lab.sh kill, cut)
+	// and has not undone yet.
+	killed, cut bool
 }
 
 func (l *lab) hostDir(i int) string {
@@ -82,10 +86,13 @@ func (l *lab) parseEnv(out string) error {
 		if uri == "" {
 			return fmt.Errorf("no NOVACRON_LAB_HOST%d_URI", i)
 		}
+		// lab.sh: host I's agent serves HTTP on 127.0.1.I:8090+I.
+		addr := l.env[fmt.Sprintf("NOVACRON_LAB_HOST%d_ADDR", i)]
+		if addr == "" {
+			return fmt.Errorf("no NOVACRON_LAB_HOST%d_ADDR", i)
+		}
 		l.hosts = append(l.hosts, &labHost{
-			Index: i, Name: "host" + strconv.Itoa(i), URI: uri, Dir: l.hostDir(i),
-			// lab.sh: host I's agent serves HTTP on 8090+I.
-			Addr: "http://127.0.0.1:" + strconv.Itoa(8090+i),
+			Index: i, Name: "host" + strconv.Itoa(i), URI: uri, Dir: l.hostDir(i), Addr: addr,
 		})
 	}
 	return nil

@@ -186,20 +186,21 @@ func startLab() (*lab, error) {
 }
 
 // checkPorts fails when a port the lab's agents need is taken: lab.sh uses
-// fixed ports, and another lab (say the default one, /var/lib/novacron-lab)
-// would hold them.
+// fixed addresses and ports (host I's agent on 127.0.1.I), and another lab
+// (say the default one, /var/lib/novacron-lab) would hold them.
 func checkPorts() error {
 	var taken []string
 	for i := 1; i <= labHosts; i++ {
 		gossip, raft, http := 7946+10*(i-1), 7947+10*(i-1), 8090+i
+		addr := fmt.Sprintf("127.0.1.%d", i)
 		for _, p := range []int{gossip, raft, http} {
-			if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err != nil {
+			if l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(p))); err != nil {
 				taken = append(taken, fmt.Sprintf("tcp %d", p))
 			} else {
 				l.Close()
 			}
 		}
-		if u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(gossip))); err != nil {
+		if u, err := net.ListenPacket("udp", net.JoinHostPort(addr, strconv.Itoa(gossip))); err != nil {
 			taken = append(taken, fmt.Sprintf("udp %d", gossip))
 		} else {
 			u.Close()

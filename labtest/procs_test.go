@@ -80,6 +80,9 @@ type agentProc struct {
 	args []string
 	env  []string
 	dir  string
+	// groups are its supplementary groups: lab.sh gives each host's agent one
+	// of its own, which lab.sh cut matches.
+	groups []uint32
 }
 
 // agentProcOf reads how the agent with this pid was started.
@@ -96,7 +99,36 @@ func agentProcOf(pid int) (agentProc, error) {
 	if err != nil {
 		return agentProc{}, err
 	}
-	return agentProc{args: args, env: strings.Split(strings.TrimRight(string(env), "\x00"), "\x00"), dir: cwd}, nil
+	groups, err := procGroups(pid)
+	if err != nil {
+		return agentProc{}, err
+	}
+	return agentProc{args: args, env: strings.Split(strings.TrimRight(string(env), "\x00"), "\x00"), dir: cwd, groups: groups}, nil
+}
+
+// procGroups reads a process's supplementary groups (the Groups: line of
+// /proc/PID/status).
+func procGroups(pid int) ([]uint32, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "Groups:")
+		if !ok {
+			continue
+		}
+		var out []uint32
+		for _, f := range strings.Fields(rest) {
+			g, err := strconv.ParseUint(f, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("/proc/%d/status: %q", pid, line)
+			}
+			out = append(out, uint32(g))
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("/proc/%d/status has no Groups line", pid)
 }
 
 // killAgent sends SIGKILL to the host's agent, waits until it is gone and
@@ -137,7 +169,8 @@ func (h *labHost) restartAgent(tb testing.TB, p agentProc) {
 	cmd := exec.Command(p.args[0], p.args[1:]...)
 	cmd.Env, cmd.Dir = p.env, p.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true,
+		Credential: &syscall.Credential{Uid: uint32(os.Geteuid()), Gid: uint32(os.Getegid()), Groups: p.groups}}
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("restart %s's agent: %v", h.Name, err)
 	}

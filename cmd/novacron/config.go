@@ -72,7 +72,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.CPUOvercommit, "cpu-overcommit", 0, "vCPUs offered per host vCPU on this node, 1 to 64 (default: the cluster setting)")
 	fs.StringVar(&f.MigrateURI, "migrate-uri", "", "where this host accepts live migrations, e.g. tcp://10.0.0.2 (default: libvirt picks the host name)")
 	fs.IntVar(&f.SimFleet, "sim-fleet", 0, "also simulate this many extra hosts in this process (sim driver), for scale tests")
-	fs.DurationVar(&f.FenceTimeout, "fence-timeout", 10*time.Second, "a host's VMs are restarted elsewhere this long after its last lease renewal; it fences itself a quarter earlier")
+	fs.DurationVar(&f.FenceTimeout, "fence-timeout", 10*time.Second, "a host's VMs are restarted elsewhere this long after its last lease renewal; it fences itself 35% of that earlier")
 	fs.DurationVar(&f.Heartbeat, "heartbeat-interval", time.Second, "how often a host renews its lease with the leader")
 	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted only while the lease is valid")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", 30*time.Second, "how long a guest gets to power off after a stop before it is destroyed")

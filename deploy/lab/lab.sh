@@ -13,6 +13,10 @@
 #   lab.sh status           hosts, libvirtd state, domains, agents
 #   lab.sh env              print the env lines again
 #   lab.sh smoke            boot one guest on every host with virsh alone, check it ticks
+#   lab.sh kill NAME        host NAME dies at once: SIGKILL to its agent, libvirtd, virtlogd, QEMUs
+#   lab.sh restart NAME     start host NAME again (killing what still runs of it first)
+#   lab.sh cut NAME         host NAME loses the network; its guests and agent keep running
+#   lab.sh heal NAME        undo cut
 #
 # Run as root. State lives in $NOVACRON_LAB_DIR (default /var/lib/novacron-lab), the
 # guest image in $NOVACRON_LAB_CACHE (default /var/cache/novacron-lab). Progress goes
@@ -30,6 +34,16 @@ LAB_MEMORY_MIB=${NOVACRON_LAB_MEMORY_MIB:-2048}
 # First port of host 1's range for incoming migrations; host I takes the 64
 # ports from BASE+64*(I-1).
 LAB_MIGRATION_PORT_BASE=${NOVACRON_LAB_MIGRATION_PORT_BASE:-49152}
+# Host I's agent binds (and its QEMUs take migrations) on NET.I: every
+# 127.x.y.z is loopback on Linux, so the addresses need no setup, and a cut can
+# drop one host's address without touching the others.
+LAB_NET=${NOVACRON_LAB_NET:-127.0.1}
+# Host I's agent runs as root with the supplementary group GID_BASE+I (its
+# QEMUs with it as their group), so that a cut can also drop the connections
+# they open (their source address is 127.0.0.1, whatever the agent binds) with
+# an iptables owner match. A bare number: libvirt needs no group record for a
+# supplementary group of its client, nor for the QEMU group "+N".
+LAB_GID_BASE=${NOVACRON_LAB_GID_BASE:-64700}
 # The lab guest ignores ACPI power-off: do not make every stop wait 30 s.
 LAB_STOP_TIMEOUT=${NOVACRON_LAB_STOP_TIMEOUT:-10s}
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +55,8 @@ readonly CLUSTER_DEADLINE=90 # seconds for the agents to elect a leader
 readonly STOP_DEADLINE=10    # seconds between SIGTERM and SIGKILL
 readonly SMOKE_DEADLINE=60   # seconds for a smoke guest to print its ticks
 readonly GOSSIP_BASE=7946 RAFT_BASE=7947 HTTP_BASE=8090 PORT_STRIDE=10
+# The iptables chains `cut` adds its rules to, jumped to from INPUT and OUTPUT.
+readonly CHAIN_IN=NOVACRON-LAB-IN CHAIN_OUT=NOVACRON-LAB-OUT
 readonly APT_PACKAGES=(qemu-system-x86 libvirt-daemon-system libvirt-clients busybox-static cpio iproute2 iptables curl)
 # The folders each host gets its own copy of, as "HOSTDIR subfolder:mount point".
 readonly HOST_MOUNTS=(run:/run/libvirt lib:/var/lib/libvirt cache:/var/cache/libvirt log:/var/log/libvirt etc:/etc/libvirt)
@@ -62,6 +78,17 @@ host_uri() { printf 'qemu+unix:///system?socket=%s' "$(host_sock "$1")"; }
 gossip_port() { echo $((GOSSIP_BASE + PORT_STRIDE * ($1 - 1))); }
 raft_port() { echo $((RAFT_BASE + PORT_STRIDE * ($1 - 1))); }
 http_port() { echo $((HTTP_BASE + $1)); }
+host_addr() { printf '%s.%d' "$LAB_NET" "$1"; }
+host_gid() { echo $((LAB_GID_BASE + $1)); }
+host_http() { printf 'http://%s:%d' "$(host_addr "$1")" "$(http_port "$1")"; }
+
+# host_index NAME: the number of lab host NAME (host2 or 2), or die.
+host_index() {
+	local i=${1#host}
+	[[ $i =~ ^[1-9][0-9]*$ && -d $(host_dir "$i") ]] ||
+		die "no lab host named '$1' in $LAB (the hosts: $(lab_hosts | sed 's/^/host/' | paste -sd' ' -))"
+	printf '%s' "$i"
+}
 
 # lab_hosts prints the numbers of the hosts the lab has folders for, in order.
 lab_hosts() {
@@ -172,7 +199,7 @@ busybox_is_static() {
 # missing_tools prints the commands the lab needs that are not installed.
 missing_tools() {
 	local c
-	for c in qemu-system-x86_64 libvirtd virtlogd virsh busybox cpio gzip unshare ip curl; do
+	for c in qemu-system-x86_64 libvirtd virtlogd virsh busybox cpio gzip unshare ip curl iptables setpriv; do
 		PATH=$PATH:/usr/sbin:/sbin command -v "$c" >/dev/null || printf '%s\n' "$c"
 	done
 	if command -v busybox >/dev/null && ! busybox_is_static; then
@@ -330,7 +357,9 @@ prepare_host() {
 	# QEMU runs as root with no security driver: the hosts share the cached kernel
 	# and initrd, and must not chown them or count owners in xattrs.
 	conf_set "$dir/etc/qemu.conf" user '"root"'
-	conf_set "$dir/etc/qemu.conf" group '"root"'
+	# The host's own group (see LAB_GID_BASE): a cut drops what its QEMUs send,
+	# such as an outgoing migration stream.
+	conf_set "$dir/etc/qemu.conf" group "\"+$(host_gid "$1")\""
 	conf_set "$dir/etc/qemu.conf" dynamic_ownership 0
 	conf_set "$dir/etc/qemu.conf" remember_owner 0
 	conf_set "$dir/etc/qemu.conf" security_driver '"none"'
@@ -418,8 +447,15 @@ wait_libvirt() {
 
 # ---------------------------------------------------------------- agents
 
+# novacron_bin prints the agent binary: $NOVACRON_BIN, else the one this lab's
+# agents were started with (so that `restart` brings back the same version),
+# else bin/novacron (built when missing).
 novacron_bin() {
-	local bin=${NOVACRON_BIN:-$REPO_ROOT/bin/novacron}
+	local bin=${NOVACRON_BIN:-}
+	if [[ -z $bin && -s $LAB/agent-bin && -x $(<"$LAB/agent-bin") ]]; then
+		bin=$(<"$LAB/agent-bin")
+	fi
+	bin=${bin:-$REPO_ROOT/bin/novacron}
 	if [[ ! -x $bin ]]; then
 		[[ -z ${NOVACRON_BIN:-} ]] || die "NOVACRON_BIN=$bin is not an executable"
 		log "building $bin (make build)"
@@ -445,22 +481,31 @@ start_agent() {
 	dir=$(host_dir "$i")
 	[[ -n $(agent_pids "$i") ]] && return 0
 	bin=$(novacron_bin)
-	args=(agent --name "$(host_name "$i")" --data-dir "$dir/agent" --bind 127.0.0.1
+	printf '%s\n' "$bin" >"$LAB/agent-bin"
+	args=(agent --name "$(host_name "$i")" --data-dir "$dir/agent" --bind "$(host_addr "$i")"
 		--gossip-port "$(gossip_port "$i")" --raft-port "$(raft_port "$i")" --http-port "$(http_port "$i")"
 		--bootstrap-expect "$n" --bootstrap-token "$(token)"
 		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS" --stop-timeout "$LAB_STOP_TIMEOUT"
-		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri tcp://127.0.0.1)
+		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri "tcp://$(host_addr "$i")")
 	# Every agent knows every other one, so any of them can restart alone later.
 	for ((j = 1; j <= n; j++)); do
-		((j == i)) || args+=(--join "127.0.0.1:$(gossip_port "$j")")
+		((j == i)) || args+=(--join "$(host_addr "$j"):$(gossip_port "$j")")
 	done
-	log "$(host_name "$i"): starting agent (http :$(http_port "$i"), gossip :$(gossip_port "$i"), raft :$(raft_port "$i"))"
-	setsid nohup "$bin" "${args[@]}" </dev/null >>"$dir/agent.log" 2>&1 &
+	# Extra agent flags for every host (say, shorter HA timings for a test).
+	if [[ -n ${NOVACRON_LAB_AGENT_FLAGS:-} ]]; then
+		# shellcheck disable=SC2206 # split on purpose: a list of flags
+		args+=(${NOVACRON_LAB_AGENT_FLAGS})
+	fi
+	log "$(host_name "$i"): starting agent on $(host_addr "$i") (http :$(http_port "$i"), gossip :$(gossip_port "$i"), raft :$(raft_port "$i"), group $(host_gid "$i"))"
+	# setpriv: root, with the host's own group as its only supplementary one,
+	# which `cut` matches. (As the primary group, libvirt refuses the client:
+	# it looks up a group record for it.)
+	setsid nohup setpriv --groups "$(host_gid "$i")" -- "$bin" "${args[@]}" </dev/null >>"$dir/agent.log" 2>&1 &
 	echo $! >"$dir/agent.pid"
 }
 
 healthz() {
-	curl -s --max-time 2 "http://127.0.0.1:$(http_port "$1")/healthz" 2>/dev/null || true
+	curl -s --max-time 2 "$(host_http "$1")/healthz" 2>/dev/null || true
 }
 
 # leader_of I: the leader host I's agent reports, empty if none or no answer.
@@ -514,14 +559,15 @@ write_env() {
 	local n=$1 i
 	{
 		if with_agents; then
-			printf "export NOVACRON_ADDR='http://127.0.0.1:%s'\n" "$(http_port 1)"
+			printf "export NOVACRON_ADDR='%s'\n" "$(host_http 1)"
 			printf "export NOVACRON_TOKEN='%s'\n" "$(token)"
 		fi
 		printf "export NOVACRON_LAB_KERNEL='%s'\n" "$CACHE/vmlinuz"
 		printf "export NOVACRON_LAB_INITRD='%s'\n" "$CACHE/initrd.img"
 		for ((i = 1; i <= n; i++)); do
-			printf '# %s libvirt URI: %s\n' "$(host_name "$i")" "$(host_uri "$i")"
+			printf '# %s: libvirt %s, agent %s\n' "$(host_name "$i")" "$(host_uri "$i")" "$(host_http "$i")"
 			printf "export NOVACRON_LAB_HOST%d_URI='%s'\n" "$i" "$(host_uri "$i")"
+			if with_agents; then printf "export NOVACRON_LAB_HOST%d_ADDR='%s'\n" "$i" "$(host_http "$i")"; fi
 		done
 	} >"$LAB/env.tmp"
 	mv "$LAB/env.tmp" "$LAB/env"
@@ -580,6 +626,10 @@ cmd_up() {
 	fi
 	ensure_packages
 	build_guest
+	# Cuts left by a lab that was never taken down would cut this one's hosts.
+	if ((have == 0)) && command -v iptables >/dev/null; then
+		fw_delete tag_of_lab_or_orphan
+	fi
 	mkdir -p "$LAB/hosts"
 	echo "$agents" >"$LAB/agents"
 	for ((i = 1; i <= n; i++)); do prepare_host "$i"; done
@@ -653,9 +703,12 @@ cmd_down() {
 	require_root down
 	if [[ ! -d $LAB/hosts ]] || [[ -z $(lab_hosts) ]]; then
 		log "no lab hosts in $LAB: nothing to stop"
-		rm -f "$LAB/env" "$LAB/agents"
+		rm -f "$LAB/env" "$LAB/agents" "$LAB/agent-bin"
+		fw_delete tag_of_lab_or_orphan
 		return 0
 	fi
+	# The network first: agents stopping on a cut network wait for peers in vain.
+	fw_delete tag_of_lab
 	mapfile -t pids < <(for i in $(lab_hosts); do agent_pids "$i"; done)
 	nagents=${#pids[@]}
 	stop_pids "agents" "${pids[@]}"
@@ -686,12 +739,16 @@ cmd_down() {
 		die "these are still running after SIGKILL; $LAB/hosts is kept"
 	fi
 	[[ -n $LAB && $LAB != / ]] || die "refusing to remove hosts under LAB=$LAB"
-	rm -rf "$LAB/hosts" "$LAB/env" "$LAB/agents"
+	rm -rf "$LAB/hosts" "$LAB/env" "$LAB/agents" "$LAB/agent-bin"
+	fw_delete tag_of_lab_or_orphan
+	if [[ -n $(fw_rules "$CHAIN_IN"; fw_rules "$CHAIN_OUT") ]]; then
+		log "iptables rules of another lab remain in $CHAIN_IN/$CHAIN_OUT: $(fw_rules "$CHAIN_OUT" | cut -d' ' -f1 | sort -u | paste -sd' ' -)"
+	fi
 	log "removed $LAB/hosts ($nagents agents, $ndomains domains, $nqemu QEMU processes); no lab process or mount is left; kept $CACHE"
 }
 
 cmd_status() {
-	local i dir state agent l
+	local i dir state agent l net
 	if [[ -z $(lab_hosts) ]]; then
 		echo "no lab in $LAB (start one: $0 up)"
 		return 0
@@ -705,9 +762,12 @@ cmd_status() {
 		with_agents || agent="none (started with --no-agents)"
 		[[ -n $(agent_pids "$i") ]] && agent="running (pid $(agent_pids "$i" | paste -sd' ' -))"
 		l=$(leader_of "$i")
+		net=ok
+		is_cut "$i" && net="CUT OFF (heal it: $0 heal $(host_name "$i"))"
 		echo "$(host_name "$i"): $(host_uri "$i")"
 		echo "  libvirtd: $state"
-		echo "  agent:    $agent, http :$(http_port "$i"), leader ${l:-none}"
+		echo "  agent:    $agent, $(host_http "$i"), leader ${l:-none}"
+		echo "  network:  $net ($(host_addr "$i"), gossip :$(gossip_port "$i"), raft :$(raft_port "$i"), group $(host_gid "$i"))"
 		if libvirt_answers "$i"; then
 			virsh -c "$(host_uri "$i")" list --all | sed '/^$/d; s/^/  /'
 		fi
@@ -773,6 +833,232 @@ cmd_smoke() {
 	log "smoke test passed on $(lab_hosts | wc -l) host(s)"
 }
 
+# ---------------------------------------------------------------- host failures
+
+# host_pids I: every process of host I: its agent, libvirtd and virtlogd (pid
+# files), its QEMUs (libvirtd's pid files in run/qemu) and whatever else lives
+# in its mount namespace (a QEMU whose pid file is gone, a helper libvirtd forked).
+host_pids() {
+	local dir f
+	dir=$(host_dir "$1")
+	{
+		agent_pids "$1"
+		for f in "$dir/libvirtd.pid" "$dir/virtlogd.pid"; do
+			if pid_alive "$f"; then printf '%s\n' "$(<"$f")"; fi
+		done
+		qemu_pids "$1"
+		ns_pids "$1"
+	} | grep -E '^[0-9]+$' | sort -un || true
+}
+
+# kill_host I: SIGKILL every process of host I in one go (one kill builtin, a
+# few microseconds from the first to the last), then once more for anything
+# forked meanwhile, and wait until all are gone. Prints `killed_at=EPOCH` (the
+# moment before the first signal, seconds with microseconds) on stdout.
+kill_host() {
+	local i=$1 dir t0 t1 more what p
+	local -a pids
+	dir=$(host_dir "$i")
+	mapfile -t pids < <(host_pids "$i")
+	if ((${#pids[@]} == 0)); then
+		log "$(host_name "$i"): nothing of it runs"
+		return 0
+	fi
+	what=""
+	for p in "${pids[@]}"; do
+		case $(readlink "/proc/$p/exe" 2>/dev/null) in
+		*/qemu-system-*) what+=" qemu:$p" ;;
+		*/libvirtd) what+=" libvirtd:$p" ;;
+		*/virtlogd) what+=" virtlogd:$p" ;;
+		*) [[ " $(agent_pids "$i" | paste -sd' ' -) " == *" $p "* ]] && what+=" agent:$p" || what+=" other:$p" ;;
+		esac
+	done
+	t0=$EPOCHREALTIME
+	kill -KILL "${pids[@]}" 2>/dev/null || true
+	t1=$EPOCHREALTIME
+	mapfile -t more < <(host_pids "$i")
+	if ((${#more[@]} > 0)); then
+		log "$(host_name "$i"): SIGKILL to ${#more[@]} more process(es) that appeared meanwhile: ${more[*]}"
+		kill -KILL "${more[@]}" 2>/dev/null || true
+		pids+=("${more[@]}")
+	fi
+	wait_gone "$STOP_DEADLINE" "${pids[@]}" ||
+		die "$(host_name "$i"): still running after SIGKILL: $(alive "${pids[@]}" | paste -sd' ' -)"
+	log "$(host_name "$i"): killed ${#pids[@]} processes within $((${t1//[.,]/} - ${t0//[.,]/})) µs:$what"
+	printf 'killed_at=%s\n' "$t0"
+}
+
+# wait_agent I: poll until host I's agent answers with a leader.
+wait_agent() {
+	local deadline=$((SECONDS + CLUSTER_DEADLINE)) l
+	while :; do
+		if [[ -z $(agent_pids "$1") ]]; then
+			tail -n 25 "$(host_dir "$1")/agent.log" >&2 2>/dev/null || true
+			die "$(host_name "$1"): the agent exited; the tail of its log is above"
+		fi
+		l=$(leader_of "$1")
+		if [[ -n $l ]]; then
+			log "$(host_name "$1"): agent up, leader $l"
+			return 0
+		fi
+		((SECONDS < deadline)) || die "$(host_name "$1"): the agent reports no leader within ${CLUSTER_DEADLINE}s; see $(host_dir "$1")/agent.log"
+		sleep 0.3
+	done
+}
+
+cmd_kill() {
+	local i
+	require_root kill
+	[[ $# == 1 ]] || die "usage: $0 kill NAME (host1, host2, ...)"
+	i=$(host_index "$1")
+	kill_host "$i"
+}
+
+# cmd_restart starts host I again as after a reboot: whatever still runs of it
+# is killed first, its /run/libvirt is emptied (a tmpfs at boot), then its
+# libvirtd (in a new mount namespace, as `up` does) and its agent start and the
+# agent rejoins. A cut host stays cut.
+cmd_restart() {
+	local i dir
+	require_root restart
+	[[ $# == 1 ]] || die "usage: $0 restart NAME (host1, host2, ...)"
+	i=$(host_index "$1")
+	dir=$(host_dir "$i")
+	if [[ -n $(host_pids "$i") ]]; then
+		log "$(host_name "$i"): still running: killing it first"
+		kill_host "$i" >/dev/null
+	fi
+	rm -rf "${dir:?}/run"
+	mkdir -p "$dir/run"
+	start_libvirt "$i"
+	wait_libvirt "$i"
+	log "$(host_name "$i"): libvirtd answers"
+	with_agents || return 0
+	start_agent "$i" "$(lab_hosts | wc -l)"
+	if is_cut "$i"; then
+		log "$(host_name "$i"): the host is cut off: not waiting for its agent to see a leader (heal it: $0 heal $(host_name "$i"))"
+		return 0
+	fi
+	wait_agent "$i"
+}
+
+# ---------------------------------------------------------------- network cuts
+
+ipt() { iptables -w 5 "$@"; }
+
+# cut_tag I: the comment on every rule that cuts host I of this lab.
+cut_tag() { printf 'nvclab:%s:host%d' "$LAB" "$1"; }
+
+# cut_rules I: the rules that cut host I, one per line as CHAIN ARGS: nothing
+# reaches or leaves its address, and nothing its agent or QEMUs send (their
+# group, which also covers connections they open from 127.0.0.1) leaves.
+cut_rules() {
+	local a g t
+	a=$(host_addr "$1") g=$(host_gid "$1") t=$(cut_tag "$1")
+	printf '%s -d %s/32 -m comment --comment %s -j DROP\n' "$CHAIN_IN" "$a" "$t"
+	printf '%s -s %s/32 -m comment --comment %s -j DROP\n' "$CHAIN_IN" "$a" "$t"
+	printf '%s -d %s/32 -m comment --comment %s -j DROP\n' "$CHAIN_OUT" "$a" "$t"
+	printf '%s -s %s/32 -m comment --comment %s -j DROP\n' "$CHAIN_OUT" "$a" "$t"
+	printf '%s -m owner --gid-owner %s --suppl-groups -m comment --comment %s -j DROP\n' "$CHAIN_OUT" "$g" "$t"
+}
+
+# is_cut I: the lab's rules cut host I.
+is_cut() {
+	ipt -S "$CHAIN_OUT" 2>/dev/null | grep -qF -- "--comment \"$(cut_tag "$1")\""
+}
+
+# fw_rules CHAIN: the lab rules in CHAIN as `-D CHAIN ARGS` lines, with the tag
+# of each in front: TAG -D CHAIN ARGS.
+fw_rules() {
+	ipt -S "$1" 2>/dev/null | sed -n 's/^-A \(.*--comment "\(nvclab:[^"]*\)".*\)$/\2 -D \1/p' | tr -d '"'
+}
+
+# fw_delete WANT: delete the lab rules whose tag WANT accepts (a function of
+# the tag), then the chains and their jumps once no rule is left in them.
+fw_delete() {
+	local want=$1 chain tag rule n=0
+	for chain in "$CHAIN_IN" "$CHAIN_OUT"; do
+		while read -r tag rule; do
+			[[ -n $tag ]] || continue
+			"$want" "$tag" || continue
+			# shellcheck disable=SC2086 # a rule: words without spaces or quotes
+			ipt $rule && n=$((n + 1))
+		done < <(fw_rules "$chain")
+	done
+	fw_prune
+	((n == 0)) || log "removed $n iptables rule(s)"
+	return 0
+}
+
+# fw_prune removes the lab's chains, and the jumps to them, when they are empty.
+fw_prune() {
+	local chain parent
+	for chain in "$CHAIN_IN" "$CHAIN_OUT"; do
+		ipt -n -L "$chain" >/dev/null 2>&1 || continue
+		[[ -z $(ipt -S "$chain" | sed '/^-N /d') ]] || continue
+		parent=INPUT
+		[[ $chain == "$CHAIN_OUT" ]] && parent=OUTPUT
+		while ipt -D "$parent" -j "$chain" 2>/dev/null; do :; done
+		ipt -X "$chain"
+	done
+}
+
+# Tag filters for fw_delete.
+tag_of_lab() { [[ $1 == "nvclab:$LAB:"* ]]; }
+tag_of_host() { [[ $1 == "$CUT_TAG" ]]; }
+# tag_orphan: a rule of a lab whose folder has no hosts left (its down never
+# ran): it would cut the next lab's hosts, which take the same addresses.
+tag_orphan() {
+	local dir=${1#nvclab:}
+	dir=${dir%:host*}
+	[[ ! -d $dir/hosts ]]
+}
+tag_of_lab_or_orphan() { tag_of_lab "$1" || tag_orphan "$1"; }
+
+cmd_cut() {
+	local i rule p
+	require_root cut
+	[[ $# == 1 ]] || die "usage: $0 cut NAME (host1, host2, ...)"
+	[[ $LAB != *[[:space:]\"]* ]] || die "NOVACRON_LAB_DIR must not contain spaces or quotes: the rules carry it in a comment"
+	i=$(host_index "$1")
+	if is_cut "$i"; then
+		log "$(host_name "$i") is already cut off"
+		return 0
+	fi
+	# An agent started some other way than start_agent lacks the host's group:
+	# its outgoing connections would get through.
+	for p in $(agent_pids "$i"); do
+		grep -qE "^Groups:.*\b$(host_gid "$i")\b" "/proc/$p/status" 2>/dev/null ||
+			die "$(host_name "$i")'s agent (pid $p) is not in group $(host_gid "$i"), so a cut would not stop what it sends; restart it with: $0 restart $(host_name "$i")"
+	done
+	ipt -n -L "$CHAIN_IN" >/dev/null 2>&1 || ipt -N "$CHAIN_IN"
+	ipt -n -L "$CHAIN_OUT" >/dev/null 2>&1 || ipt -N "$CHAIN_OUT"
+	ipt -C INPUT -j "$CHAIN_IN" 2>/dev/null || ipt -I INPUT 1 -j "$CHAIN_IN"
+	ipt -C OUTPUT -j "$CHAIN_OUT" 2>/dev/null || ipt -I OUTPUT 1 -j "$CHAIN_OUT"
+	# The address rules first: they cut incoming traffic at once.
+	while read -r rule; do
+		# shellcheck disable=SC2086 # a rule: words without spaces or quotes
+		ipt -A $rule
+	done < <(cut_rules "$i")
+	printf 'cut_at=%s\n' "$EPOCHREALTIME"
+	log "$(host_name "$i") is cut off: $(host_addr "$i") and group $(host_gid "$i") dropped (iptables chains $CHAIN_IN, $CHAIN_OUT); its guests, libvirtd and agent keep running; heal it: $0 heal $(host_name "$i")"
+}
+
+cmd_heal() {
+	local i
+	require_root heal
+	[[ $# == 1 ]] || die "usage: $0 heal NAME (host1, host2, ...)"
+	i=$(host_index "$1")
+	if ! is_cut "$i"; then
+		log "$(host_name "$i") is not cut off"
+		fw_prune
+		return 0
+	fi
+	CUT_TAG=$(cut_tag "$i") fw_delete tag_of_host
+	printf 'healed_at=%s\n' "$EPOCHREALTIME"
+	log "$(host_name "$i") is on the network again"
+}
+
 usage() {
 	cat <<EOF
 usage: $0 VERB
@@ -785,6 +1071,16 @@ usage: $0 VERB
   status          hosts, libvirtd state, domains, agents
   env             print the env lines again
   smoke           boot a guest on every host with virsh alone and check it ticks
+  kill NAME       host NAME (host1, host2, ...) dies at once: SIGKILL to its agent,
+                  libvirtd, virtlogd and QEMUs together; prints killed_at=EPOCH
+  restart NAME    start host NAME again as after a reboot (killing what still runs
+                  of it first): a new libvirtd, then its agent, which rejoins
+  cut NAME        host NAME loses the network: its address and everything its agent
+                  and QEMUs send are dropped (iptables chains $CHAIN_IN/$CHAIN_OUT);
+                  its guests keep running and its agent keeps its libvirtd
+  heal NAME       undo cut NAME
+Host I's agent listens on $LAB_NET.I (\$NOVACRON_LAB_NET); \$NOVACRON_LAB_AGENT_FLAGS
+adds flags to every agent.
 State: \$NOVACRON_LAB_DIR ($LAB); guest image: \$NOVACRON_LAB_CACHE ($CACHE).
 EOF
 }
@@ -808,6 +1104,10 @@ main() {
 	status) cmd_status ;;
 	env) cmd_env ;;
 	smoke) cmd_smoke ;;
+	kill) cmd_kill "$@" ;;
+	restart) cmd_restart "$@" ;;
+	cut) cmd_cut "$@" ;;
+	heal) cmd_heal "$@" ;;
 	-h | --help | help) usage ;;
 	*)
 		usage >&2
