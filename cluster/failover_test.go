@@ -66,7 +66,7 @@ func TestCluster_DeadHostVMsRestartElsewhereAfterTheFenceTimeout(t *testing.T) {
 		t.Fatalf("failover record %+v", fo)
 	}
 	// Safety: nothing restarted before the host had surely fenced itself.
-	if fo.RestartedAt.Before(fo.FencedAt) || fo.FencedAt.Sub(killed) < victim.cfg.FenceTimeout-victim.cfg.HeartbeatInterval {
+	if fo.RestartedAt.Before(fo.FencedAt) || fo.FencedAt.Sub(killed) < victim.cfg.FenceTimeout-2*victim.cfg.HeartbeatInterval {
 		t.Fatalf("restarted at %v, fenced at %v, %v after the kill; the fence timeout is %v", fo.RestartedAt, fo.FencedAt, fo.FencedAt.Sub(killed), victim.cfg.FenceTimeout)
 	}
 	for _, v := range fo.VMs {

@@ -27,7 +27,19 @@ func (d *Driver) markStopRequested(dom *golibvirt.Domain, m vmMeta) {
 // Destroy stops the domain at once (power cut). A stopped domain is left as it
 // is. The domain then reads stopped (reason "destroyed"), not crashed.
 func (d *Driver) Destroy(ctx context.Context, id string) error {
-	return d.onDomain(ctx, id, func(dom *golibvirt.Domain, m vmMeta, st golibvirt.DomainState, _ int) error {
+	// On a connection of its own: a destroy waits for QEMU to exit (seconds),
+	// and a host fencing itself destroys every guest at once; on the shared,
+	// serialized connection they would queue one behind the other.
+	return d.onShort(ctx, d.cfg.URI, func(c *golibvirt.Connect) error {
+		dom, m, err := d.lookupOn(c, d.cfg.URI, id)
+		if err != nil {
+			return err
+		}
+		defer dom.Free()
+		st, _, err := dom.GetState()
+		if err != nil {
+			return fmt.Errorf("read state of domain %s (vm %q): %w", m.ID, m.Name, err)
+		}
 		if !active(st) {
 			return nil
 		}
