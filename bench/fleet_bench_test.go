@@ -32,16 +32,14 @@ func BenchmarkFleetPlacement(b *testing.B) {
 			b.Fatal(err)
 		}
 		metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", leader.http)
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
+		if err := pollUntil(2*time.Minute, 200*time.Millisecond, func() error {
 			nodes, err := leader.api.Nodes(context.Background())
-			if err == nil && len(nodes) >= fleet+3 {
-				break
+			if err == nil && len(nodes) < fleet+3 {
+				err = fmt.Errorf("%d of %d nodes registered", len(nodes), fleet+3)
 			}
-			if time.Now().After(deadline) {
-				b.Fatalf("fleet not registered: %d nodes (%v)", len(nodes), err)
-			}
-			time.Sleep(200 * time.Millisecond)
+			return err
+		}); err != nil {
+			b.Fatalf("fleet not registered: %v", err)
 		}
 		b.ResetTimer()
 		start := time.Now()
@@ -52,15 +50,14 @@ func BenchmarkFleetPlacement(b *testing.B) {
 			b.Fatalf("%d of %d creates failed", st.Errors, vms)
 		}
 		created := time.Since(start)
-		for {
+		if err := pollUntil(5*time.Minute, 20*time.Millisecond, func() error {
 			pending, total, err := vmGauges(c.hc, metricsURL)
-			if err == nil && total >= vms && pending == 0 {
-				break
+			if err == nil && (total < vms || pending > 0) {
+				err = fmt.Errorf("%v of %v vms pending", pending, total)
 			}
-			if time.Since(start) > 5*time.Minute {
-				b.Fatalf("vms not placed after 5 minutes: pending %v of %v (%v)", pending, total, err)
-			}
-			time.Sleep(20 * time.Millisecond)
+			return err
+		}); err != nil {
+			b.Fatalf("vms not placed after 5 minutes: %v", err)
 		}
 		placed := time.Since(start)
 		b.StopTimer()
@@ -94,4 +91,19 @@ func vmGauges(hc *http.Client, url string) (pending, total float64, err error) {
 		}
 	}
 	return pending, total, sc.Err()
+}
+
+// pollUntil calls cond every interval until it returns nil, or returns its
+// last error once timeout has passed.
+func pollUntil(timeout, interval time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		err := cond()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		<-tick.C
+	}
 }

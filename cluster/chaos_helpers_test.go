@@ -372,7 +372,7 @@ func (r *chaosRun) heal() {
 
 // load lets the clients run for d. Not a wait for a condition: the scenario
 // wants d of traffic before its next fault.
-func (r *chaosRun) load(d time.Duration) { time.Sleep(d) }
+func (r *chaosRun) load(d time.Duration) { <-time.After(d) }
 
 func (r *chaosRun) elapsed() string {
 	return time.Since(r.start).Round(10 * time.Millisecond).String()
@@ -409,6 +409,8 @@ func (r *chaosRun) waitIdentical() {
 	t := r.t
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		nodes := r.c.up()
 		at := make([]uint64, len(nodes))
@@ -436,7 +438,7 @@ func (r *chaosRun) waitIdentical() {
 		if time.Now().After(deadline) {
 			t.Fatalf("nodes never held still at one applied index: %v", at)
 		}
-		time.Sleep(5 * time.Millisecond)
+		<-tick.C
 	}
 }
 

@@ -395,12 +395,14 @@ func (r *chaosRun) checkGossip(leader *testNode) {
 		return lost
 	}
 	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for lost := knows(); len(lost) > 0; lost = knows() {
 		if time.Now().After(deadline) {
 			t.Errorf("after 5 s some nodes still do not know the leader %s through gossip, so they cannot forward: %s", leader.cfg.NodeName, strings.Join(lost, "; "))
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-tick.C
 	}
 }
 

@@ -1,6 +1,7 @@
 package labtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -191,17 +192,17 @@ func (w *witness) loop() {
 // closeConns closes the connections once no call is in flight on them (a call
 // stuck in a libvirtd ends within seconds: keepalive).
 func (w *witness) closeConns() {
-	deadline := time.Now().Add(10 * time.Second)
+	start := time.Now()
 	for _, hw := range w.hosts {
-		for {
+		// A call still stuck when the 10 s are up keeps its connection.
+		poll(max(0, 10*time.Second-time.Since(start)), 10*time.Millisecond, func() error {
 			w.mu.Lock()
-			busy := hw.busy
-			w.mu.Unlock()
-			if !busy || time.Now().After(deadline) {
-				break
+			defer w.mu.Unlock()
+			if hw.busy {
+				return errors.New("call in flight")
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return nil
+		})
 		w.mu.Lock()
 		if !hw.busy && hw.conn != nil {
 			_, _ = hw.conn.Close()

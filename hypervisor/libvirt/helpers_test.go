@@ -115,6 +115,8 @@ func stateIs(st hypervisor.DomainState) func(hypervisor.Event) bool {
 func eventually(t *testing.T, within time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		err := cond()
 		if err == nil {
@@ -123,7 +125,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() err
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not true within %s: %v", what, within, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-tick.C
 	}
 }
 

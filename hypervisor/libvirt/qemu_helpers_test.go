@@ -33,6 +33,8 @@ func requireQEMU(t *testing.T) {
 	startDaemon(ctx, "virtlogd")
 	startDaemon(ctx, "libvirtd")
 	deadline := time.Now().Add(45 * time.Second)
+	tick := time.NewTicker(200 * time.Millisecond) // polling the daemon's start, with a deadline
+	defer tick.Stop()
 	for {
 		out, err := run(ctx, "", "virsh", "-c", qemuURI, "version")
 		if err == nil {
@@ -41,7 +43,7 @@ func requireQEMU(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Skipf("libvirtd does not answer at %s, even after starting it (virtlogd -d; libvirtd -d): %v %s", qemuURI, err, out)
 		}
-		time.Sleep(200 * time.Millisecond) // polling the daemon's start, with a deadline
+		<-tick.C
 	}
 }
 
