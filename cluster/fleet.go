@@ -52,11 +52,7 @@ func (a *Agent) fleetLoop(ctx context.Context) {
 		h.events, h.caughtUp = ch, true
 		a.goLoop(h.run)
 	}
-	for len(nodes) > 0 && ctx.Err() == nil {
-		n := min(len(nodes), maxPlacementBatch)
-		a.applyBatch(ctx, nodes[:n])
-		nodes = nodes[n:]
-	}
+	a.applyInBatches(ctx, nodes)
 	a.logger.Info("sim fleet registered", "hosts", a.cfg.SimFleet)
 	for {
 		select {
@@ -124,11 +120,7 @@ func (a *Agent) reconcileFleets(ctx context.Context) {
 			cmds = append(cmds, &fsm.SetNodeStatus{ID: n.ID, Status: want, Cause: "fleet: follows its agent", At: now})
 		}
 	}
-	for len(cmds) > 0 && ctx.Err() == nil {
-		k := min(len(cmds), maxPlacementBatch)
-		a.applyBatch(ctx, cmds[:k])
-		cmds = cmds[k:]
-	}
+	a.applyInBatches(ctx, cmds)
 }
 
 // fleetDriverCheck keeps the FleetDriver field honest at start-up.

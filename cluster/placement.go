@@ -8,8 +8,10 @@ import (
 	"github.com/novacron/novacron/scheduler"
 )
 
-// maxPlacementBatch bounds the placements one log entry carries.
-const maxPlacementBatch = 512
+// maxWriteBatch bounds the commands one log entry carries when the leader
+// writes many of its own at once (placements, fleet registrations); larger
+// than the batcher's maxBatch, which coalesces separate callers' writes.
+const maxWriteBatch = 512
 
 // placementLoop is the leader's loop that places pending VMs: new ones, and those
 // that fit nowhere until capacity frees up. It wakes on every change (and
@@ -78,13 +80,18 @@ func (a *Agent) placePending(ctx context.Context) {
 			cmds = append(cmds, &fsm.PlaceVM{ID: vm.ID, FromGeneration: vm.Generation, Reason: d.Reason, Decision: &d, At: now})
 		}
 	}
-	for len(cmds) > 0 && ctx.Err() == nil {
-		n := min(len(cmds), maxPlacementBatch)
-		a.applyBatch(ctx, cmds[:n])
-		cmds = cmds[n:]
-	}
+	a.applyInBatches(ctx, cmds)
 	if placed > 0 {
 		a.logger.Debug("placed pending vms", "placed", placed, "pending", len(pending))
+	}
+}
+
+// applyInBatches applies cmds in log entries of at most maxWriteBatch commands.
+func (a *Agent) applyInBatches(ctx context.Context, cmds []fsm.Command) {
+	for len(cmds) > 0 && ctx.Err() == nil {
+		n := min(len(cmds), maxWriteBatch)
+		a.applyBatch(ctx, cmds[:n])
+		cmds = cmds[n:]
 	}
 }
 

@@ -74,41 +74,27 @@ func DefaultSettings() Settings {
 // WithDefaults fills every zero field with its default.
 func (s Settings) WithDefaults() Settings {
 	d := DefaultSettings()
-	if s.Strategy == "" {
-		s.Strategy = d.Strategy
-	}
-	if s.CPUOvercommit == 0 {
-		s.CPUOvercommit = d.CPUOvercommit
-	}
-	if s.MemoryOvercommit == 0 {
-		s.MemoryOvercommit = d.MemoryOvercommit
-	}
-	if s.MaxMigrationsPerHost == 0 {
-		s.MaxMigrationsPerHost = d.MaxMigrationsPerHost
-	}
-	if s.MaxMigrationsPerCluster == 0 {
-		s.MaxMigrationsPerCluster = d.MaxMigrationsPerCluster
-	}
+	orDefault(&s.Strategy, d.Strategy)
+	orDefault(&s.CPUOvercommit, d.CPUOvercommit)
+	orDefault(&s.MemoryOvercommit, d.MemoryOvercommit)
+	orDefault(&s.MaxMigrationsPerHost, d.MaxMigrationsPerHost)
+	orDefault(&s.MaxMigrationsPerCluster, d.MaxMigrationsPerCluster)
 	r, dr := &s.Rebalance, d.Rebalance
-	if r.Mode == "" {
-		r.Mode = dr.Mode
-	}
-	if r.Threshold == 0 {
-		r.Threshold = dr.Threshold
-	}
-	if r.MinGain == 0 {
-		r.MinGain = dr.MinGain
-	}
-	if r.MaxMoves == 0 {
-		r.MaxMoves = dr.MaxMoves
-	}
-	if r.CooldownSeconds == 0 {
-		r.CooldownSeconds = dr.CooldownSeconds
-	}
-	if r.IntervalSeconds == 0 {
-		r.IntervalSeconds = dr.IntervalSeconds
-	}
+	orDefault(&r.Mode, dr.Mode)
+	orDefault(&r.Threshold, dr.Threshold)
+	orDefault(&r.MinGain, dr.MinGain)
+	orDefault(&r.MaxMoves, dr.MaxMoves)
+	orDefault(&r.CooldownSeconds, dr.CooldownSeconds)
+	orDefault(&r.IntervalSeconds, dr.IntervalSeconds)
 	return s
+}
+
+// orDefault sets *v to def when *v is its type's zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Validate checks settings as an operator sends them (after defaults).
