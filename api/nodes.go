@@ -54,6 +54,18 @@ func (s *Server) getCluster(_ *http.Request, _ httprouter.Params) (any, error) {
 	return out, nil
 }
 
+// getDigest answers this node's state digest: every node that applied the same
+// index must answer the same one (see fsm.Digest). ?index and ?consistent make
+// it wait first, as on any read.
+func (s *Server) getDigest(_ *http.Request, _ httprouter.Params) (any, error) {
+	d, err := s.state.Digest()
+	if err != nil {
+		return nil, err
+	}
+	return client.Digest{Node: s.nodeName(s.cluster.Status()), AppliedIndex: d.AppliedIndex, SHA256: d.SHA256,
+		Nodes: d.Nodes, VMs: d.VMs, Tokens: d.Tokens, Migrations: d.Migrations, Failovers: d.Failovers}, nil
+}
+
 // listNodes lists every node with what is allocated on it.
 func (s *Server) listNodes(_ *http.Request, _ httprouter.Params) (any, error) {
 	counts := map[string]int{}

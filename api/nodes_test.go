@@ -62,3 +62,17 @@ func TestCluster_ShowsLeaderAndMembers(t *testing.T) {
 		t.Fatalf("members = %+v", c.Members)
 	}
 }
+
+func TestClusterDigest_MatchesTheStateAndNeedsAToken(t *testing.T) {
+	e := newTestEnv(t)
+	var d client.Digest
+	e.do("GET", "/api/v1/cluster/digest", e.root, nil).expect(t, http.StatusOK, &d)
+	want, err := e.fsm.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Node != "node-1" || d.AppliedIndex != want.AppliedIndex || d.SHA256 != want.SHA256 || len(d.SHA256) != 64 || d.Nodes != want.Nodes {
+		t.Fatalf("digest = %+v, want %+v", d, want)
+	}
+	e.do("GET", "/api/v1/cluster/digest", "", nil).expect(t, http.StatusUnauthorized, nil)
+}

@@ -112,6 +112,8 @@ type State interface {
 	ActiveMigrations() []fsm.Migration
 	Failovers() []fsm.Failover
 	Failover(id string) (fsm.Failover, error)
+	// Digest fingerprints the whole state at its applied index.
+	Digest() (fsm.Digest, error)
 	CheckMigration(vmID, mode, target string) error
 	// CheckMovable is CheckMigration before a target is chosen.
 	CheckMovable(vmID, mode string) error
@@ -178,6 +180,7 @@ func (s *Server) routes() {
 	s.router.Handle("GET", "/metrics", s.named("/metrics", s.serveMetrics))
 
 	s.route("GET", "/api/v1/cluster", perm{"cluster", "read"}, s.getCluster)
+	s.route("GET", "/api/v1/cluster/digest", perm{"cluster", "read"}, s.getDigest)
 
 	s.route("GET", "/api/v1/nodes", perm{"node", "read"}, s.listNodes)
 	s.route("GET", "/api/v1/nodes/:id", perm{"node", "read"}, s.getNode)

@@ -4,79 +4,79 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/anishathalye/porcupine"
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/chaos"
 	"github.com/novacron/novacron/internal/ids"
 )
 
-// The client side of the linearizability chaos tests: a paced load of register
-// writes and linearizable reads against an in-process cluster whose nodes the
-// test kills, restarts and partitions meanwhile, recorded as a porcupine history.
-//
-// Each register is one VM created before the history starts, its value the
-// integer in Spec.Labels["v"] (0 at creation). Labels rather than memory_mib so
-// that no value can be refused for lack of room on the VM's host.
+// The cluster side of the linearizability chaos tests (the load and the
+// checks are internal/chaos's): an in-process cluster whose nodes the test
+// kills, restarts and partitions under the load, each node reached through
+// Agent.Apply and Agent.ConsistentIndex.
 
-const (
-	chaosKeys = 10
-	// Enough clients that the ones stuck behind an election or on a cut-off
-	// node (up to the 5 s apply timeout) do not starve the paced load.
-	chaosWriters   = 64
-	chaosReaders   = 32
-	chaosWriteRate = 200 // writes per second, over all writers
-	chaosReadRate  = 200 // reads per second, over all readers
-	// absentValue is what a read records when the VM is not in the node's FSM
-	// at all: the VMs exist before the history starts, so the model never
-	// accepts it.
-	absentValue int64 = -1
-	// garbledValue is what a read records when the label does not parse.
-	garbledValue int64 = -2
-)
+const chaosKeys = 10
 
-// regInput is one operation on a register: a write of Value, or a read.
-type regInput struct {
-	Key   int
-	Write bool
-	Value int64
+// agentTarget is one in-process node as the chaos load reaches it.
+type agentTarget struct {
+	a    *Agent
+	name string
 }
 
-// opMeta says where an operation ran and how it ended, for the visualization
-// and the failure messages.
-type opMeta struct {
-	Node  string
-	Index uint64
-	Err   string // a maybe-applied write's error
-	Maybe bool
+func (t agentTarget) Name() string { return t.name }
+
+// Write applies the register's new spec. An fsm sentinel means the FSM
+// committed it as a no-op: refused.
+func (t agentTarget) Write(ctx context.Context, key int, id string, v int64) (uint64, error) {
+	idx, err := t.a.Apply(ctx, &fsm.UpdateVM{ID: id, Spec: regSpec(key, v), At: time.Now().UTC()})
+	if err != nil && fsm.ErrorCode(err) != "" {
+		return idx, fmt.Errorf("%w: %w", chaos.ErrRefused, err)
+	}
+	return idx, err
 }
 
-// chaosRun records the history of one scenario and keeps its own list of the
-// agents that are up: client goroutines pick from it, never from the harness's
-// testNode fields, which start and stop rewrite.
+// Read takes the read index from the leader (through a follower), then reads
+// the node's own FSM once it has applied that index.
+func (t agentTarget) Read(ctx context.Context, id string) (string, bool, uint64, error) {
+	idx, err := t.a.ConsistentIndex(ctx)
+	if err != nil {
+		return "", false, 0, fmt.Errorf("read index: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = t.a.fsm.WaitForIndex(wctx, idx)
+	cancel()
+	if err != nil {
+		return "", false, 0, err
+	}
+	vm, err := t.a.fsm.VM(id)
+	switch {
+	case errors.Is(err, fsm.ErrNotFound):
+		return "", false, idx, nil
+	case err != nil:
+		return "", false, 0, err
+	}
+	return vm.Spec.Labels["v"], true, idx, nil
+}
+
+func (t agentTarget) Leading(context.Context) (bool, uint64) {
+	return t.a.IsLeader(), t.a.raft.CurrentTerm()
+}
+
+// chaosRun is one scenario: the cluster, the load, and the list of agents that
+// are up, which the load's clients pick from (never the harness's testNode
+// fields, which start and stop rewrite).
 type chaosRun struct {
-	t     *testing.T
-	c     *testCluster
-	keys  []string
-	start time.Time
+	t    *testing.T
+	c    *testCluster
+	keys []string
+	load *chaos.Run
 
 	mu   sync.Mutex
 	live map[*testNode]*Agent
-	ops  []porcupine.Operation
-
-	nextValue                           atomic.Int64
-	writesOK, writesRefused             atomic.Int64
-	readsOK, readsFailed, leaderChanges atomic.Int64
-	probes                              atomic.Int64 // reads by probeNewLeaders
-	leaderTerm                          uint64       // watchLeader's own
-
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
 }
 
 // newChaosRun creates the registers through the leader, waits until every node
@@ -108,230 +108,24 @@ func newChaosRun(t *testing.T, c *testCluster) *chaosRun {
 			t.Fatalf("%s never applied the registers: %v", n.cfg.NodeName, err)
 		}
 	}
-	r.leaderTerm = leader.agent.raft.CurrentTerm()
-	r.start = time.Now()
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	writes, reads := r.pacer(ctx, chaosWriteRate), r.pacer(ctx, chaosReadRate)
-	for i := 0; i < chaosWriters; i++ {
-		r.goClient(func() { r.writer(ctx, i, writes) })
-	}
-	for i := 0; i < chaosReaders; i++ {
-		r.goClient(func() { r.reader(ctx, chaosWriters+i, reads) })
-	}
-	r.goClient(func() { r.watchLeader(ctx) })
-	r.goClient(func() { r.probeNewLeaders(ctx, chaosWriters+chaosReaders) })
+	r.load = chaos.Start(chaos.Config{Name: t.Name(), Keys: r.keys}, r.targets)
 	return r
+}
+
+// targets is the agents that are up, for the load's clients.
+func (r *chaosRun) targets() []chaos.Target {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]chaos.Target, 0, len(r.live))
+	for n, a := range r.live {
+		out = append(out, agentTarget{a, n.cfg.NodeName})
+	}
+	return out
 }
 
 // regSpec is register k's spec holding value v.
 func regSpec(k int, v int64) fsm.VMSpec {
 	return fsm.VMSpec{Name: fmt.Sprintf("reg-%d", k), VCPUs: 1, MemoryMiB: 64, DiskGiB: 1, Labels: map[string]string{"v": strconv.FormatInt(v, 10)}}
-}
-
-func (r *chaosRun) goClient(f func()) {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		f()
-	}()
-}
-
-// pacer hands out perSecond tokens a second. A token nobody is free to take is
-// dropped, so clients stuck behind an election do not come back with a burst.
-func (r *chaosRun) pacer(ctx context.Context, perSecond int) <-chan struct{} {
-	ch := make(chan struct{}, 4)
-	r.goClient(func() {
-		tick := time.NewTicker(time.Second / time.Duration(perSecond))
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				select {
-				case ch <- struct{}{}:
-				default:
-				}
-			}
-		}
-	})
-	return ch
-}
-
-func (r *chaosRun) now() int64 { return int64(time.Since(r.start)) }
-
-// pick returns a random agent that is up, or nil when none is.
-func (r *chaosRun) pick() (*Agent, string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.live) == 0 {
-		return nil, ""
-	}
-	i := rand.IntN(len(r.live))
-	for n, a := range r.live {
-		if i == 0 {
-			return a, n.cfg.NodeName
-		}
-		i--
-	}
-	return nil, ""
-}
-
-func (r *chaosRun) record(op porcupine.Operation) {
-	r.mu.Lock()
-	r.ops = append(r.ops, op)
-	r.mu.Unlock()
-}
-
-// writer writes fresh values to random registers through random nodes. A write
-// refused by the FSM (an fsm sentinel) was committed as a no-op and is left out;
-// any other error leaves it unknown whether it was applied, so it is recorded
-// as maybe-applied: its return is set to the end of the history when checking.
-func (r *chaosRun) writer(ctx context.Context, client int, tokens <-chan struct{}) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tokens:
-		}
-		a, node := r.pick()
-		if a == nil {
-			continue
-		}
-		key, v := rand.IntN(len(r.keys)), r.nextValue.Add(1)
-		call := r.now()
-		idx, err := a.Apply(ctx, &fsm.UpdateVM{ID: r.keys[key], Spec: regSpec(key, v), At: time.Now().UTC()})
-		ret := r.now()
-		in := regInput{Key: key, Write: true, Value: v}
-		switch {
-		case err == nil:
-			r.writesOK.Add(1)
-			r.record(porcupine.Operation{ClientId: client, Input: in, Call: call, Return: ret, Metadata: opMeta{Node: node, Index: idx}})
-		case fsm.ErrorCode(err) != "":
-			r.writesRefused.Add(1)
-		default:
-			r.record(porcupine.Operation{ClientId: client, Input: in, Call: call, Return: ret, Metadata: opMeta{Node: node, Err: err.Error(), Maybe: true}})
-		}
-	}
-}
-
-// reader reads random registers linearizably through random nodes; a read that
-// fails is dropped.
-func (r *chaosRun) reader(ctx context.Context, client int, tokens <-chan struct{}) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tokens:
-		}
-		a, node := r.pick()
-		if a == nil {
-			continue
-		}
-		key := rand.IntN(len(r.keys))
-		op, err := r.read(ctx, a, node, client, key)
-		if err != nil {
-			r.readsFailed.Add(1)
-			continue
-		}
-		r.readsOK.Add(1)
-		r.record(op)
-	}
-}
-
-// read is one linearizable read: the read index from the leader (through a on
-// a follower), then a's own FSM once it has applied that index.
-func (r *chaosRun) read(ctx context.Context, a *Agent, node string, client, key int) (porcupine.Operation, error) {
-	call := r.now()
-	idx, err := a.ConsistentIndex(ctx)
-	if err != nil {
-		return porcupine.Operation{}, fmt.Errorf("read index: %w", err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err = a.fsm.WaitForIndex(wctx, idx)
-	cancel()
-	if err != nil {
-		return porcupine.Operation{}, err
-	}
-	out := absentValue
-	vm, err := a.fsm.VM(r.keys[key])
-	switch {
-	case errors.Is(err, fsm.ErrNotFound):
-	case err != nil:
-		return porcupine.Operation{}, err
-	default:
-		out, err = strconv.ParseInt(vm.Spec.Labels["v"], 10, 64)
-		if err != nil {
-			out = garbledValue
-		}
-	}
-	ret := r.now()
-	return porcupine.Operation{ClientId: client, Input: regInput{Key: key}, Output: out, Call: call, Return: ret, Metadata: opMeta{Node: node, Index: idx}}, nil
-}
-
-// watchLeader counts the elections won during the run: the terms in which a
-// node that is up was seen leading.
-func (r *chaosRun) watchLeader(ctx context.Context) {
-	for ctx.Err() == nil {
-		r.mu.Lock()
-		for _, a := range r.live {
-			if a.IsLeader() {
-				if term := a.raft.CurrentTerm(); term > r.leaderTerm {
-					r.leaderTerm = term
-					r.leaderChanges.Add(1)
-				}
-			}
-		}
-		r.mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// probeNewLeaders reads every register through each new leader the moment it
-// is seen leading, as a client retrying through an election may: that is when
-// a leader may not yet have applied what its predecessor acknowledged. The
-// paced readers alone arrive there only by luck.
-func (r *chaosRun) probeNewLeaders(ctx context.Context, client int) {
-	probed := map[*Agent]uint64{}
-	for ctx.Err() == nil {
-		type fresh struct {
-			a    *Agent
-			name string
-		}
-		var leaders []fresh
-		r.mu.Lock()
-		for n, a := range r.live {
-			if a.IsLeader() {
-				if term := a.raft.CurrentTerm(); term > probed[a] {
-					probed[a] = term
-					leaders = append(leaders, fresh{a, n.cfg.NodeName})
-				}
-			}
-		}
-		r.mu.Unlock()
-		for _, l := range leaders {
-			var wg sync.WaitGroup
-			for k := range r.keys {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if op, err := r.read(ctx, l.a, l.name, client+k, k); err == nil {
-						r.probes.Add(1)
-						r.record(op)
-					}
-				}()
-			}
-			wg.Wait()
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Millisecond):
-		}
-	}
 }
 
 // kill crashes node (no leave) after taking it off the clients' list.
@@ -370,13 +164,11 @@ func (r *chaosRun) heal() {
 	r.t.Logf("%7s healed the network", r.elapsed())
 }
 
-// load lets the clients run for d. Not a wait for a condition: the scenario
+// run lets the clients run for d. Not a wait for a condition: the scenario
 // wants d of traffic before its next fault.
-func (r *chaosRun) load(d time.Duration) { <-time.After(d) }
+func (r *chaosRun) run(d time.Duration) { <-time.After(d) }
 
-func (r *chaosRun) elapsed() string {
-	return time.Since(r.start).Round(10 * time.Millisecond).String()
-}
+func (r *chaosRun) elapsed() string { return r.load.Elapsed() }
 
 // newLeader waits for a leader other than old among the nodes that are up.
 func (r *chaosRun) newLeader(old *testNode) *testNode {

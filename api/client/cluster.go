@@ -15,6 +15,16 @@ func (c *Client) Cluster(ctx context.Context) (*Cluster, error) {
 	return &out, nil
 }
 
+// Digest returns the answering node's state digest (GET /api/v1/cluster/digest);
+// compare it across nodes at one applied index to check that none diverged.
+func (c *Client) Digest(ctx context.Context) (*Digest, error) {
+	var out Digest
+	if err := c.get(ctx, apiPrefix+"/cluster/digest", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Nodes lists the cluster's hosts (GET /api/v1/nodes).
 func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 	out := []Node{}

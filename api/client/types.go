@@ -184,6 +184,20 @@ type Cluster struct {
 	Term         uint64   `json:"term"`
 }
 
+// Digest is one node's fingerprint of the replicated state
+// (GET /api/v1/cluster/digest). Nodes at the same applied index must show the
+// same SHA256; the counts help narrow a difference down.
+type Digest struct {
+	Node         string `json:"node"`
+	AppliedIndex uint64 `json:"applied_index"`
+	SHA256       string `json:"sha256"`
+	Nodes        int    `json:"nodes"`
+	VMs          int    `json:"vms"`
+	Tokens       int    `json:"tokens"`
+	Migrations   int    `json:"migrations"`
+	Failovers    int    `json:"failovers"`
+}
+
 // TokenRequest is the body of POST /api/v1/tokens.
 type TokenRequest struct {
 	Name string `json:"name"`
