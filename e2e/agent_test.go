@@ -33,6 +33,8 @@ type agentConfig struct {
 	args []string
 	// env is added to the agent's (NOVACRON_-free) environment.
 	env []string
+	// extra flags after the ones flags builds (say, --voters 5).
+	extra []string
 }
 
 // agent is one `novacron agent` OS process, which a test can kill and start
@@ -101,7 +103,7 @@ func (a *agent) flags() []string {
 	for _, j := range a.cfg.join {
 		args = append(args, "--join", j)
 	}
-	return args
+	return append(args, a.cfg.extra...)
 }
 
 // start runs the agent process; after a kill it runs it again with the same
