@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,4 +146,51 @@ func TestCluster_HostWithoutLeaseFencesItsHAVMs(t *testing.T) {
 		}
 		return err == nil && d.State == hypervisor.StateRunning
 	})
+}
+
+// TestCluster_SourceDeadMidMigrationFailsOver kills a migration's source host
+// mid-copy. The destination settles the migration once the source is surely
+// fenced (failed, as an HA VM's copy cannot finish any more), and the leader's
+// failover then restarts the VM on a live host.
+func TestCluster_SourceDeadMidMigrationFailsOver(t *testing.T) {
+	c := newTestCluster(t, 3, 3)
+	migID, vmID, src, _ := slowMigration(t, c)
+	before, _ := c.waitLeader().agent.fsm.VM(vmID)
+	killHost(t, c, src)
+	leader := c.waitLeader()
+	var m fsm.Migration
+	waitFor(t, 20*time.Second, "the migration settled by its destination", func() bool {
+		m, _ = leader.agent.fsm.Migration(migID)
+		return m.State.Final()
+	})
+	if m.State != fsm.MigrationFailed || !strings.Contains(m.Error, "source host failed") {
+		t.Fatalf("migration ended %s (%q), want failed because the source died", m.State, m.Error)
+	}
+	var vm fsm.VM
+	waitFor(t, 20*time.Second, "the vm running on a live host", func() bool {
+		vm, _ = leader.agent.fsm.VM(vmID)
+		return vm.Node != src.cfg.NodeID && vm.State == fsm.VMRunning
+	})
+	if vm.Generation <= before.Generation || vm.Migration != "" {
+		t.Fatalf("vm after its source died mid-migration: node %s generation %d (was %d), migration %q", vm.Node, vm.Generation, before.Generation, vm.Migration)
+	}
+	found := false
+	for _, fo := range leader.agent.fsm.Failovers() {
+		for _, v := range fo.VMs {
+			found = found || (fo.Node == src.cfg.NodeID && v.VMID == vmID && v.Node == vm.Node)
+		}
+	}
+	if !found {
+		t.Fatalf("no failover record moves vm %s off %s", vmID, src.cfg.NodeName)
+	}
+	// One copy only, on the node the state names.
+	running := 0
+	for _, n := range c.up() {
+		if d, err := n.driver.Inspect(context.Background(), vmID); err == nil && d.State == hypervisor.StateRunning {
+			running++
+		}
+	}
+	if running != 1 {
+		t.Fatalf("the guest runs on %d live hosts, want 1", running)
+	}
 }

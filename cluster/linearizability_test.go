@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novacron/novacron/internal/chaos"
 )
 
 // Chaos tests: a steady load of register writes and linearizable reads
@@ -17,7 +19,8 @@ import (
 // HTTP API of real processes.
 
 // finish stops the load, waits until every node holds the same state, reads
-// every register on every node into the history, and checks it.
+// every register on every node into the history (the leader's answers are the
+// final values), and checks it.
 func (r *chaosRun) finish() {
 	t := r.t
 	t.Helper()
@@ -25,30 +28,12 @@ func (r *chaosRun) finish() {
 	leader := r.c.waitLeader()
 	r.waitIdentical()
 	r.checkGossip(leader)
-	// The final reads go through every node; the leader's are the registers'
-	// final values.
-	var final map[int]int64
+	var targets []chaos.Target
 	for _, n := range r.c.up() {
-		vals, err := r.load.ReadAll(context.Background(), agentTarget{n.agent, n.cfg.NodeName})
-		if err != nil {
-			t.Errorf("%v (its gossip members: %s)", err, gossipView(n.agent))
-			continue
-		}
-		if n == leader {
-			final = vals
-		}
+		targets = append(targets, agentTarget{n.agent, n.cfg.NodeName})
 	}
-	if final == nil {
-		t.Fatalf("could not read the final values through the leader %s", leader.cfg.NodeName)
-	}
-	rep := r.load.Check(final, 60*time.Second)
-	t.Logf("history: %s", rep.Summary)
-	if rep.MaybeCauses != "" {
-		t.Logf("maybe-applied writes by error: %s", rep.MaybeCauses)
-	}
-	for _, p := range rep.Problems {
-		t.Error(p)
-	}
+	rep := r.load.Finish(context.Background(), targets, leader.cfg.NodeName, 60*time.Second)
+	rep.Write(t)
 }
 
 func skipChaos(t *testing.T) {

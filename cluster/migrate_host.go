@@ -37,8 +37,11 @@ func newMigrator(a *Agent, nodeID string, driver hypervisor.Driver, logger *slog
 // check looks at every active migration this host takes part in and does its
 // part of the next step. It never blocks on a copy.
 func (m *migrator) check(ctx context.Context) {
+	now := time.Now()
 	for _, mig := range m.a.fsm.ActiveMigrations() {
 		switch {
+		case mig.Target == m.nodeID && m.sourceSurelyFenced(mig, now):
+			m.settleForDeadSource(ctx, mig)
 		case mig.Target == m.nodeID && mig.State == fsm.MigrationPreparing && !mig.TargetReady:
 			m.prepare(ctx, mig)
 		case mig.Source == m.nodeID:

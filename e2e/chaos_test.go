@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -126,63 +127,32 @@ func (r *chaosRun) newLeader(old *agent) *agent {
 }
 
 // finish stops the load, waits until every agent shows the same state digest,
-// reads every register through every agent, and checks the history.
+// reads every register through every agent (the leader's answers are the
+// final values), and checks the history.
 func (r *chaosRun) finish() {
 	t := r.t
 	t.Helper()
 	r.load.Stop()
 	leader := r.c.leader()
 	r.c.waitFormed(len(r.c.agents))
-	sameDigestEverywhere(t, r.c)
-	var final map[int]int64
+	var apis []*client.Client
+	var targets []chaos.Target
 	for _, a := range r.c.running() {
-		vals, err := r.load.ReadAll(context.Background(), r.target(a))
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		if a == leader {
-			final = vals
-		}
+		apis = append(apis, a.client(r.c.token))
+		targets = append(targets, r.target(a))
 	}
-	if final == nil {
-		t.Fatalf("could not read the final values through the leader %s", leader.name)
-	}
-	rep := r.load.Check(final, 60*time.Second)
-	t.Logf("history: %s", rep.Summary)
-	if rep.MaybeCauses != "" {
-		t.Logf("maybe-applied writes by error: %s", rep.MaybeCauses)
-	}
-	for _, p := range rep.Problems {
-		t.Error(p)
-	}
-}
-
-// sameDigestEverywhere waits until every running agent answers the same
-// applied index, and requires the same state digest there. A digest is taken
-// at its own applied index, so two agents at one index with two digests have
-// diverged, whatever the cluster's own background writes do meanwhile.
-func sameDigestEverywhere(t *testing.T, c *testCluster) {
-	t.Helper()
 	waitFor(t, formTimeout, "every agent at one applied index", func() error {
-		var first *client.Digest
-		for _, a := range c.running() {
-			d, err := a.client(c.token).Digest(context.Background())
-			if err != nil {
-				return fmt.Errorf("%s: %w", a.name, err)
-			}
-			switch {
-			case first == nil:
-				first = d
-			case d.AppliedIndex != first.AppliedIndex:
-				return fmt.Errorf("%s at index %d, %s at %d", first.Node, first.AppliedIndex, d.Node, d.AppliedIndex)
-			case d.SHA256 != first.SHA256:
-				t.Fatalf("%s and %s hold different state at index %d:\n %+v\n %+v", first.Node, d.Node, d.AppliedIndex, *first, *d)
-			}
+		d, err := chaos.CompareDigests(context.Background(), apis)
+		if errors.Is(err, chaos.ErrDiverged) {
+			t.Fatal(err)
 		}
-		t.Logf("every agent at index %d holds state %.12s (%d nodes, %d VMs, %d failovers)", first.AppliedIndex, first.SHA256, first.Nodes, first.VMs, first.Failovers)
-		return nil
+		if err == nil {
+			t.Logf("every agent at index %d holds state %.12s (%d nodes, %d VMs, %d failovers)", d.AppliedIndex, d.SHA256, d.Nodes, d.VMs, d.Failovers)
+		}
+		return err
 	})
+	rep := r.load.Finish(context.Background(), targets, leader.name, 60*time.Second)
+	rep.Write(t)
 }
 
 // chaosCluster starts n agents that all vote.

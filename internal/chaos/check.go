@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -20,6 +21,51 @@ type Report struct {
 	Problems    []string
 }
 
+// TB is the part of testing.TB a report is written to.
+type TB interface {
+	Helper()
+	Logf(format string, args ...any)
+	Error(args ...any)
+}
+
+// Write logs the summary and the causes of the maybe-applied writes, and fails
+// t with each problem.
+func (rep Report) Write(t TB) {
+	t.Helper()
+	t.Logf("history: %s", rep.Summary)
+	if rep.MaybeCauses != "" {
+		t.Logf("maybe-applied writes by error: %s", rep.MaybeCauses)
+	}
+	for _, p := range rep.Problems {
+		t.Error(p)
+	}
+}
+
+// Finish stops the load if it still runs, reads every register through every
+// target into the history (the answers of the target named leader are the
+// registers' final values), and checks the history.
+func (r *Run) Finish(ctx context.Context, targets []Target, leader string, timeout time.Duration) Report {
+	r.Stop()
+	var final map[int]int64
+	var failed []string
+	for _, t := range targets {
+		vals, err := r.ReadAll(ctx, t)
+		if err != nil {
+			failed = append(failed, err.Error())
+			continue
+		}
+		if t.Name() == leader {
+			final = vals
+		}
+	}
+	if final == nil {
+		failed = append(failed, "could not read the final values through the leader "+leader)
+	}
+	rep := r.Check(final, timeout)
+	rep.Problems = append(failed, rep.Problems...)
+	return rep
+}
+
 // Check checks the history after Stop and the final reads: it must be
 // linearizable (porcupine, within timeout), no read may be stale, and every
 // register's final value (final, read through the leader) must be one that may
@@ -29,7 +75,7 @@ func (r *Run) Check(final map[int]int64, timeout time.Duration) Report {
 	ops := append([]porcupine.Operation(nil), r.ops...)
 	r.mu.Unlock()
 	var rep Report
-	if len(final) != len(r.cfg.Keys) {
+	if final != nil && len(final) != len(r.cfg.Keys) {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("final values of %d of %d registers given", len(final), len(r.cfg.Keys)))
 	}
 	// A maybe-applied write may take effect at any time after its call: it
@@ -213,16 +259,17 @@ func describe(ops []porcupine.Operation) string {
 	return "[" + strings.Join(s, ", ") + "]"
 }
 
-// addrs matches the host:port parts of error messages, which vary per request.
-var addrs = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+`)
+// varying matches what varies per request in error messages: URLs (with the
+// VM's ID) and host:port pairs.
+var varying = regexp.MustCompile(`"https?://[^"]*"|\d+\.\d+\.\d+\.\d+:\d+`)
 
 // maybeCauses counts the maybe-applied writes by node and error, with the
-// addresses in the errors blanked out.
+// URLs and addresses in the errors blanked out.
 func maybeCauses(ops []porcupine.Operation) string {
 	counts := map[string]int{}
 	for _, op := range ops {
 		if m := op.Metadata.(Meta); m.Maybe {
-			counts[m.Node+": "+addrs.ReplaceAllString(m.Err, "ADDR")]++
+			counts[m.Node+": "+varying.ReplaceAllString(m.Err, "ADDR")]++
 		}
 	}
 	var s []string
