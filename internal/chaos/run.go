@@ -37,7 +37,8 @@ type Target interface {
 type Config struct {
 	// Name names the run in the files it writes (porcupine's visualization).
 	Name string
-	// Keys are the registers' VM IDs; each VM exists, with value 0, before Start.
+	// Keys are the registers' VM IDs; each VM exists, with value 0, before
+	// Start (see Reset).
 	Keys []string
 	// Writers and Readers are the concurrent clients [64, 32]: enough that
 	// the ones stuck behind an election or on a cut-off node do not starve the
@@ -81,6 +82,18 @@ type Run struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+}
+
+// Reset writes 0, the value every history starts from (Model), to every
+// register through t: a second history over registers that a first one left
+// at other values must begin with it.
+func Reset(ctx context.Context, t Target, keys []string) error {
+	for k, id := range keys {
+		if _, err := t.Write(ctx, k, id, 0); err != nil {
+			return fmt.Errorf("reset reg-%d through %s: %w", k, t.Name(), err)
+		}
+	}
+	return nil
 }
 
 // Start starts the load. live returns the targets the clients may use right
