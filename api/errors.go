@@ -72,7 +72,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !known {
 		msg = "internal error"
 	}
-	if status >= 500 {
+	switch {
+	case errors.Is(err, cluster.ErrNotReady):
+		// Every request to a node that is catching up after a restart gets it,
+		// for a second or so: expected, and at ERROR it would flood the log.
+		s.log.Debug("request refused while catching up", "method", r.Method, "path", r.URL.Path)
+	case status >= 500:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "error", err)
 	}
 	if status == http.StatusUnauthorized {
