@@ -44,14 +44,15 @@ func (m *migrator) settleForDeadSource(ctx context.Context, mig fsm.Migration) {
 		m.logger.Warn("source host failed mid-migration; the guest already runs here", "migration", mig.ID, "vm", mig.VMName)
 		m.record(&fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationCompleted, At: now, Progress: &fsm.MigrationProgress{Percent: 100},
 			Error: "settled by the destination after the source host failed; libvirt's figures were lost"})
-	case err == nil:
-		if derr := m.driver.Destroy(ctx, mig.VMID); derr != nil && !errors.Is(derr, hypervisor.ErrNotFound) {
-			m.logger.Warn("source host failed mid-migration; cannot remove the half-received guest", "migration", mig.ID, "vm", mig.VMName, "error", derr)
-			return
+	case err == nil || errors.Is(err, hypervisor.ErrNotFound):
+		if err == nil {
+			if derr := m.driver.Destroy(ctx, mig.VMID); derr != nil && !errors.Is(derr, hypervisor.ErrNotFound) {
+				m.logger.Warn("source host failed mid-migration; cannot remove the half-received guest", "migration", mig.ID, "vm", mig.VMName, "error", derr)
+				return
+			}
+			// A definition left behind is removed by the reconciler anyway.
+			_ = m.driver.Undefine(ctx, mig.VMID)
 		}
-		_ = m.driver.Undefine(ctx, mig.VMID)
-		fallthrough
-	case errors.Is(err, hypervisor.ErrNotFound):
 		m.logger.Warn("source host failed mid-migration; failing it so that the vm fails over", "migration", mig.ID, "vm", mig.VMName)
 		m.record(&fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, At: now,
 			Error: "the source host failed mid-migration; the vm fails over"})
