@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,15 +143,21 @@ func (r *chaosRun) finish() {
 		targets = append(targets, r.target(a))
 	}
 	waitFor(t, formTimeout, "every agent at one applied index", func() error {
-		d, err := chaos.CompareDigests(context.Background(), apis)
-		if errors.Is(err, chaos.ErrDiverged) {
+		ds, err := client.CompareDigests(context.Background(), apis)
+		if errors.Is(err, client.ErrDiverged) {
 			t.Fatal(err)
 		}
 		if err == nil {
+			d := ds[0]
 			t.Logf("every agent at index %d holds state %.12s (%d nodes, %d VMs, %d failovers)", d.AppliedIndex, d.SHA256, d.Nodes, d.VMs, d.Failovers)
 		}
 		return err
 	})
+	// What an operator runs to check the same: the CLI asks every member.
+	if res := runCLI(t, leader.addr(), r.c.token, "cluster", "verify"); res.code != 0 ||
+		!strings.Contains(res.stdout, fmt.Sprintf("All %d alive members hold the same state", len(apis))) {
+		t.Errorf("cluster verify: %s", res)
+	}
 	rep := r.load.Finish(context.Background(), targets, leader.name, 60*time.Second)
 	rep.Write(t)
 }

@@ -111,11 +111,12 @@ func (l *lab) chaosPhase(t *testing.T, w *witness, targets []chaos.Target, keys 
 		apis = append(apis, l.client(t, hostsBut(l, h.Name)...))
 	}
 	waitFor(t, 30*time.Second, pollInterval, "every host at one applied index", func() error {
-		d, err := chaos.CompareDigests(ctx, apis)
-		if errors.Is(err, chaos.ErrDiverged) {
+		ds, err := client.CompareDigests(ctx, apis)
+		if errors.Is(err, client.ErrDiverged) {
 			t.Fatal(err)
 		}
 		if err == nil {
+			d := ds[0]
 			t.Logf("every host at index %d holds state %.12s (%d VMs, %d failovers)", d.AppliedIndex, d.SHA256, d.VMs, d.Failovers)
 		}
 		return err

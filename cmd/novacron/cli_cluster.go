@@ -13,6 +13,7 @@ import (
 // newClusterCommand builds `novacron cluster`.
 func newClusterCommand(a *app) *cobra.Command {
 	return newGroupCommand("cluster", "Show the cluster: leader, members, indexes",
+		newClusterVerifyCommand(a),
 		&cobra.Command{
 			Use:   "status",
 			Short: "Show the leader, the applied index and the members",

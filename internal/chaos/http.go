@@ -83,34 +83,3 @@ func (t *HTTPTarget) Leading(ctx context.Context) (bool, uint64) {
 	}
 	return cl.Leader == cl.Node, cl.Term
 }
-
-// ErrDiverged marks two nodes that show different state at one applied index.
-var ErrDiverged = errors.New("replicas diverged")
-
-// CompareDigests asks every API once for its state digest (GET
-// /api/v1/cluster/digest). It returns the common digest when all answer the
-// same applied index and the same SHA-256; an error wrapping ErrDiverged when
-// two at one index differ (each digest is taken at its own index, so that is a
-// divergence whatever the cluster writes meanwhile); any other error when they
-// are not there yet: retry.
-func CompareDigests(ctx context.Context, apis []*client.Client) (*client.Digest, error) {
-	var first *client.Digest
-	for _, c := range apis {
-		d, err := c.Digest(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.Address(), err)
-		}
-		switch {
-		case first == nil:
-			first = d
-		case d.AppliedIndex != first.AppliedIndex:
-			return nil, fmt.Errorf("%s at index %d, %s at %d", first.Node, first.AppliedIndex, d.Node, d.AppliedIndex)
-		case d.SHA256 != first.SHA256:
-			return nil, fmt.Errorf("%w: %s and %s hold different state at index %d:\n %+v\n %+v", ErrDiverged, first.Node, d.Node, d.AppliedIndex, *first, *d)
-		}
-	}
-	if first == nil {
-		return nil, errors.New("no API to ask")
-	}
-	return first, nil
-}
