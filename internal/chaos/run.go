@@ -21,7 +21,7 @@ var ErrRefused = errors.New("write refused")
 // Target is one node of the cluster under test, as a client reaches it.
 type Target interface {
 	Name() string
-	// Write sets register key (the VM id) to value. The index is the write's
+	// Write sets register number key, the VM id, to value. The index is the write's
 	// Raft index where the target knows it (0 otherwise), for the failure
 	// messages only.
 	Write(ctx context.Context, key int, id string, value int64) (index uint64, err error)
