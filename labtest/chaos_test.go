@@ -53,7 +53,7 @@ func TestLab_LeaderCutOffThenKilledLinearizable(t *testing.T) {
 	// overlapping operations per register is more than porcupine can decide
 	// in minutes.
 	t.Run("cut", func(t *testing.T) {
-		l.chaosPhase(t, w, targets, keys, func(load *chaos.Run) {
+		l.chaosPhase(t, targets, keys, func(load *chaos.Run) {
 			old := l.leaderHost(t)
 			onOld := l.guestsOf(t, keys, old)
 			cutAt := l.cutHost(t, old)
@@ -69,7 +69,7 @@ func TestLab_LeaderCutOffThenKilledLinearizable(t *testing.T) {
 		})
 	})
 	t.Run("kill", func(t *testing.T) {
-		l.chaosPhase(t, w, targets, keys, func(load *chaos.Run) {
+		l.chaosPhase(t, targets, keys, func(load *chaos.Run) {
 			old := l.leaderHost(t)
 			onOld := l.guestsOf(t, keys, old)
 			w.expectDown(old.Name)
@@ -91,7 +91,7 @@ func TestLab_LeaderCutOffThenKilledLinearizable(t *testing.T) {
 // that every host holds the same state and that the history is linearizable.
 // A broken host stays on the clients' list: its answers must be errors, never
 // stale reads.
-func (l *lab) chaosPhase(t *testing.T, w *witness, targets []chaos.Target, keys []string, fault func(*chaos.Run)) {
+func (l *lab) chaosPhase(t *testing.T, targets []chaos.Target, keys []string, fault func(*chaos.Run)) {
 	ctx := context.Background()
 	leader := l.leaderHost(t)
 	for _, tg := range targets {
