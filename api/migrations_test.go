@@ -272,3 +272,18 @@ func TestMigrateVM_OwnRouteInMetrics(t *testing.T) {
 		t.Fatalf("/metrics lacks %s:\n%s", want, grep(body, "/api/v1/vms/:id"))
 	}
 }
+
+func TestMigratingVM_EditAndDeleteRefusedBeforeRaft(t *testing.T) {
+	e := newTestEnv(t)
+	moving := e.runningVM("moving", e.nodes[0])
+	e.cluster.mustApply(t, fsm.CreateMigration{ID: "m-1", VMID: moving.ID, Mode: fsm.MigrateLive, Target: e.nodes[1].ID, Reason: "user", At: time.Now().UTC()})
+	before := e.cluster.applies()
+	e.do("PUT", "/api/v1/vms/moving", e.root, validVM("moving")).expectError(t, http.StatusConflict, "conflict", "is migrating (migration m-1)")
+	e.do("DELETE", "/api/v1/vms/moving", e.root, nil).expectError(t, http.StatusConflict, "conflict", "is migrating (migration m-1)")
+	if n := e.cluster.applies(); n != before {
+		t.Fatalf("%d Apply calls from refused changes to a migrating vm", n-before)
+	}
+	if vm, err := e.fsm.VM(moving.ID); err != nil || vm.Migration != "m-1" {
+		t.Fatalf("vm after the refused changes: %+v %v", vm, err)
+	}
+}

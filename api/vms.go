@@ -88,6 +88,9 @@ func (s *Server) updateVM(r *http.Request, ps httprouter.Params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := fsm.CheckNotMigrating(&vm); err != nil {
+		return nil, err
+	}
 	if other, err := s.state.VMByName(spec.Name); err == nil && other.ID != vm.ID {
 		return nil, errorf(fsm.ErrConflict, "vm name %q is already taken by vm %s", spec.Name, other.ID)
 	}
@@ -106,6 +109,9 @@ func (s *Server) updateVM(r *http.Request, ps httprouter.Params) (any, error) {
 func (s *Server) deleteVM(r *http.Request, ps httprouter.Params) (any, error) {
 	vm, err := s.findVM(ps.ByName("id"))
 	if err != nil {
+		return nil, err
+	}
+	if err := fsm.CheckNotMigrating(&vm); err != nil {
 		return nil, err
 	}
 	idx, err := s.cluster.Apply(r.Context(), &fsm.DeleteVM{ID: vm.ID})

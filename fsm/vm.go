@@ -130,8 +130,8 @@ func applyUpdateVM(s *state, c *UpdateVM, index uint64) error {
 	if !ok {
 		return errorf(ErrNotFound, "vm %q not found", c.ID)
 	}
-	if vm.Migration != "" {
-		return errorf(ErrConflict, "vm %q is migrating (migration %s); change it once the migration ends", vm.Spec.Name, vm.Migration)
+	if err := CheckNotMigrating(vm); err != nil {
+		return err
 	}
 	if err := ValidateSpec(c.Spec); err != nil {
 		return err
@@ -161,8 +161,8 @@ func applyDeleteVM(s *state, c *DeleteVM, _ uint64) error {
 	if !ok {
 		return errorf(ErrNotFound, "vm %q not found", c.ID)
 	}
-	if vm.Migration != "" {
-		return errorf(ErrConflict, "vm %q is migrating (migration %s); cancel the migration first", vm.Spec.Name, vm.Migration)
+	if err := CheckNotMigrating(vm); err != nil {
+		return err
 	}
 	delete(s.vmByName, vm.Spec.Name)
 	s.release(vm)
@@ -171,12 +171,22 @@ func applyDeleteVM(s *state, c *DeleteVM, _ uint64) error {
 	return nil
 }
 
+// CheckNotMigrating refuses to change or delete a VM while it migrates: both
+// hosts leave its domains alone until the migration ends. The API calls it
+// before Raft, Apply again.
+func CheckNotMigrating(vm *VM) error {
+	if vm.Migration != "" {
+		return errorf(ErrConflict, "vm %q is migrating (migration %s); try again once it ends, or cancel the migration", vm.Spec.Name, vm.Migration)
+	}
+	return nil
+}
+
 // CheckAction says whether action is allowed for a VM whose desired state is
 // desired and observed state is observed. The API calls it to refuse early; Apply
 // calls it again so the answer holds under concurrent requests.
 func CheckAction(vm *VM, action string) error {
-	if vm.Migration != "" {
-		return errorf(ErrConflict, "vm %q is migrating (migration %s); try again once it ends", vm.Spec.Name, vm.Migration)
+	if err := CheckNotMigrating(vm); err != nil {
+		return err
 	}
 	d := vm.DesiredState
 	switch action {
