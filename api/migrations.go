@@ -87,15 +87,8 @@ func (s *Server) migrationTarget(vm fsm.VM, mode, ref string) (string, error) {
 		if err := s.state.CheckMigration(vm.ID, mode, n.ID); err != nil {
 			return "", err
 		}
-		exclude := make(map[string]bool)
-		for _, other := range s.state.Nodes() {
-			if other.ID != n.ID {
-				exclude[other.ID] = true
-			}
-		}
-		d := scheduler.FromState(s.state).Place(&vm, scheduler.Options{Exclude: exclude, At: now})
-		if !d.OK() {
-			return "", errorf(fsm.ErrState, "vm %q cannot go to node %q: %s", vm.Spec.Name, n.Name, rejectionOf(d, n.ID))
+		if why := scheduler.FromState(s.state).Check(&vm, n.ID); why != "" {
+			return "", errorf(fsm.ErrState, "vm %q cannot go to node %q: %s", vm.Spec.Name, n.Name, why)
 		}
 		return n.ID, nil
 	}
@@ -112,16 +105,6 @@ func (s *Server) migrationTarget(vm fsm.VM, mode, ref string) (string, error) {
 		return "", err
 	}
 	return d.Node, nil
-}
-
-// rejectionOf is why decision d turned node down, or its overall reason.
-func rejectionOf(d fsm.Decision, node string) string {
-	for _, r := range d.Rejected {
-		if r.NodeID == node {
-			return r.Reason
-		}
-	}
-	return d.Reason
 }
 
 // listMigrations lists migrations, newest first, optionally only those of ?vm=,

@@ -52,6 +52,21 @@ type rejected struct {
 	kind kind
 }
 
+// Check runs vm through node nodeID's hard filters only, as for a migration
+// to a node the user named: "" when the node passes, else why not. Unlike a
+// Place with every other node excluded, the answer is always about that node.
+func (c *Cluster) Check(vm *fsm.VM, nodeID string) string {
+	i, ok := c.byID[nodeID]
+	if !ok || nodeID == "" {
+		return fmt.Sprintf("node %q is not in the cluster", nodeID)
+	}
+	r := c.prepare(vm, nil)
+	if k := c.check(&r, i); k != fits {
+		return c.explain(&r, i, k)
+	}
+	return ""
+}
+
 // Place chooses a node for vm. Every node goes through the hard filters (see
 // the Reject constants for their order); a node that passes them all is
 // scored, higher is better:
