@@ -80,6 +80,14 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 		cancel()
 		return nil, fmt.Errorf("watchdog: %w", err)
 	}
+	// Opening the device armed it: disarm it if the agent does not start, or
+	// the kernel resets the host.
+	started := false
+	defer func() {
+		if !started {
+			a.watchdog.close()
+		}
+	}()
 	capacity, err := driver.Capacity(ctx)
 	if err != nil {
 		cancel()
@@ -126,6 +134,7 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 	if cfg.SimFleet > 0 {
 		a.goLoop(a.fleetLoop)
 	}
+	started = true
 	a.logger.Info("agent started", "id", cfg.NodeID, "raft", cfg.RaftAddr(), "api", cfg.APIAddr, "hypervisor", driver.Name())
 	return a, nil
 }

@@ -146,6 +146,19 @@ func TestCluster_HostWithoutLeaseFencesItsHAVMs(t *testing.T) {
 		}
 		return err == nil && d.State == hypervisor.StateRunning
 	})
+	// A second loss fences the host again: the renewal that lifted the first
+	// fence left the fence watcher waiting for the new deadline.
+	waitFor(t, 10*time.Second, "the victim holds its lease again", victim.agent.lease.valid)
+	for _, n := range c.nodes {
+		if n != victim {
+			c.stop(n)
+		}
+	}
+	lost = time.Now()
+	waitFor(t, 2*victim.cfg.FenceTimeout, "the host fenced a second time", victim.agent.lease.isFenced)
+	if took := time.Since(lost); took > victim.cfg.FenceTimeout {
+		t.Fatalf("fenced again %v after losing the leader, later than the fence timeout %v", took, victim.cfg.FenceTimeout)
+	}
 }
 
 // TestCluster_SourceDeadMidMigrationFailsOver kills a migration's source host

@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
@@ -13,22 +15,19 @@ import (
 // hypervisor runs, not only on what the (possibly stale) local state says: a
 // managed domain whose VM this node does not know is stopped too.
 func (a *Agent) fence(ctx context.Context) {
-	a.lease.mu.Lock()
-	if a.lease.fenced {
-		a.lease.mu.Unlock()
+	if !a.lease.beginFence() {
 		return
 	}
-	a.lease.fenced = true
-	a.lease.gained = make(chan struct{})
-	a.lease.mu.Unlock()
 	a.logger.Warn("lease with the leader expired: fencing this host's HA VMs")
 	// Every domain is stopped at once: one libvirt destroy can take seconds,
 	// and the last must be done before the leader restarts them elsewhere.
 	var wg sync.WaitGroup
+	var failed atomic.Bool
 	for _, h := range a.hosts() {
 		domains, err := h.driver.List(ctx)
 		if err != nil {
 			a.logger.Error("fencing: cannot list domains", "node", h.nodeID, "error", err)
+			failed.Store(true)
 			continue
 		}
 		for _, dom := range domains {
@@ -54,28 +53,17 @@ func (a *Agent) fence(ctx context.Context) {
 				} else {
 					err = driver.Destroy(ctx, dom.ID)
 				}
+				if err != nil && !errors.Is(err, hypervisor.ErrNotFound) {
+					failed.Store(true)
+				}
 				a.logger.Warn("fenced vm", "node", node, "domain", dom.Name, "action", action, "error", err)
 			}(h.driver, h.nodeID, dom, action)
 		}
 	}
 	wg.Wait()
-}
-
-// unfence ends a fence once the lease is renewed (and the state caught up).
-// The host reconcilers then run everything again: VMs that failed over
-// meanwhile are now placed elsewhere, and their stale domains go.
-func (a *Agent) unfence() {
-	a.lease.mu.Lock()
-	was := a.lease.fenced
-	a.lease.fenced = false
-	gained := a.lease.gained
-	a.lease.mu.Unlock()
-	if was {
-		a.logger.Info("lease renewed: this host runs its VMs again")
-	}
-	select {
-	case <-gained:
-	default:
-		close(gained)
+	if !failed.Load() {
+		// Only a fence that surely stopped everything lets the watchdog be
+		// petted again; otherwise the kernel resets the host.
+		a.lease.endFence()
 	}
 }

@@ -61,18 +61,13 @@ func (h *hostReconciler) run(ctx context.Context) {
 	}
 	ticker := time.NewTicker(h.a.cfg.HostResyncInterval)
 	defer ticker.Stop()
+	gained := h.a.lease.subscribe()
 	h.reconcileAll(ctx)
 	h.migrator.check(ctx)
-	var seenGain <-chan struct{}
 	for {
-		gained := h.a.lease.gainedCh()
-		if gained == seenGain {
-			gained = nil // already handled: wait for the next fence to replace it
-		}
 		select {
 		case <-gained:
 			// The lease was (re)gained: act on everything held back meanwhile.
-			seenGain = gained
 			h.reconcileAll(ctx)
 		case <-ctx.Done():
 			return

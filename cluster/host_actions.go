@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/novacron/novacron/fsm"
@@ -61,36 +62,9 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 		}
 		logger.Warn("vm died without being asked; restarting it", "policy", policy, "reason", reason)
 	}
-	var actErr error
-	switch vm.DesiredState {
-	case fsm.VMRunning:
-		switch state {
-		case hypervisor.StateStopped, hypervisor.StateCrashed:
-			logger.Info("starting domain")
-			actErr = h.driver.Start(ctx, domainSpec(vm))
-			restartSeq = vm.RestartSeq
-		case hypervisor.StatePaused:
-			actErr = h.driver.Resume(ctx, vm.ID)
-		case hypervisor.StateRunning:
-			if vm.RestartSeq > vm.ReportedRestartSeq {
-				logger.Info("rebooting domain")
-				actErr = h.driver.Reboot(ctx, vm.ID)
-				restartSeq = vm.RestartSeq
-			}
-		}
-	case fsm.VMStopped:
-		if state == hypervisor.StateRunning || state == hypervisor.StatePaused {
-			h.shutdownAsync(vm)
-			return nil
-		}
-	case fsm.VMPaused:
-		if state == hypervisor.StateStopped || state == hypervisor.StateCrashed {
-			actErr = h.driver.Start(ctx, domainSpec(vm))
-			restartSeq = vm.RestartSeq
-		}
-		if actErr == nil && state != hypervisor.StatePaused {
-			actErr = h.driver.Suspend(ctx, vm.ID)
-		}
+	actErr, restartSeq, shutdown, ok := h.act(ctx, logger, vm, state, restartSeq)
+	if !ok || shutdown {
+		return nil
 	}
 	observed, errText := fsm.VMStopped, ""
 	if errors.Is(actErr, hypervisor.ErrUnavailable) {
@@ -262,4 +236,48 @@ func domainSpec(vm *fsm.VM) hypervisor.DomainSpec {
 		s.NICs = append(s.NICs, hypervisor.NIC{Network: n.Network, Bridge: n.Bridge, MAC: n.MAC})
 	}
 	return s
+}
+
+// act moves the domain towards the VM's desired state: start, resume, reboot,
+// pause, or a shutdown in the background (shutdown true). It runs only while
+// the lease holds (ok false: it did nothing), and a fence waits until it
+// returns, so a fence never misses a domain started here and none starts once
+// a fence has begun.
+func (h *hostReconciler) act(ctx context.Context, logger *slog.Logger, vm *fsm.VM, state hypervisor.DomainState, restartSeq uint64) (actErr error, _ uint64, shutdown, ok bool) {
+	release, ok := h.a.lease.holdValid()
+	if !ok {
+		return nil, restartSeq, false, false
+	}
+	defer release()
+	switch vm.DesiredState {
+	case fsm.VMRunning:
+		switch state {
+		case hypervisor.StateStopped, hypervisor.StateCrashed:
+			logger.Info("starting domain")
+			actErr = h.driver.Start(ctx, domainSpec(vm))
+			restartSeq = vm.RestartSeq
+		case hypervisor.StatePaused:
+			actErr = h.driver.Resume(ctx, vm.ID)
+		case hypervisor.StateRunning:
+			if vm.RestartSeq > vm.ReportedRestartSeq {
+				logger.Info("rebooting domain")
+				actErr = h.driver.Reboot(ctx, vm.ID)
+				restartSeq = vm.RestartSeq
+			}
+		}
+	case fsm.VMStopped:
+		if state == hypervisor.StateRunning || state == hypervisor.StatePaused {
+			h.shutdownAsync(vm)
+			return nil, restartSeq, true, true
+		}
+	case fsm.VMPaused:
+		if state == hypervisor.StateStopped || state == hypervisor.StateCrashed {
+			actErr = h.driver.Start(ctx, domainSpec(vm))
+			restartSeq = vm.RestartSeq
+		}
+		if actErr == nil && state != hypervisor.StatePaused {
+			actErr = h.driver.Suspend(ctx, vm.ID)
+		}
+	}
+	return actErr, restartSeq, false, true
 }

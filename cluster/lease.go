@@ -17,28 +17,39 @@ import (
 // the host has surely fenced before its VMs start anywhere else, whatever the
 // network did.
 
-// hostLease is this agent's side of the lease.
+// hostLease is this agent's side of the lease. Every change of it happens in
+// one of its methods, under its lock, so that the fence watcher, the host
+// reconcilers and the renewal loop always see one consistent state.
 type hostLease struct {
+	// gate orders VM starts against a fence: a start holds it shared from its
+	// lease check until the hypervisor call returns; a fence takes it
+	// exclusively to set fenced, so it waits for a start under way and then
+	// sees (and stops) the domain that start made.
+	gate sync.RWMutex
+
 	mu sync.Mutex
-	// until is when the lease ends as this host counts it (monotonic clock).
+	// until is when the lease ends as this host counts it (monotonic clock);
+	// zero before the first renewal.
 	until  time.Time
 	fenced bool
-	// changed wakes the fence watcher when until moves.
+	// fenceDone is set once a fence has stopped every HA domain.
+	fenceDone bool
+	// changed wakes the fence watcher when until or fenced moves.
 	changed chan struct{}
-	// gained is closed when the host (re)gains its lease, and replaced by a
-	// fence: host reconcilers then look at everything again.
-	gained chan struct{}
+	// woken are the host reconcilers' wake-up channels, poked on every lease
+	// gain: they then act on everything held back meanwhile.
+	woken []chan struct{}
 }
 
-func newHostLease() *hostLease {
-	return &hostLease{changed: make(chan struct{}, 1), gained: make(chan struct{})}
-}
+func newHostLease() *hostLease { return &hostLease{changed: make(chan struct{}, 1)} }
 
-// gainedCh returns the channel closed at the next (or last) lease gain.
-func (l *hostLease) gainedCh() <-chan struct{} {
+// subscribe returns a channel poked whenever the host gains its lease.
+func (l *hostLease) subscribe() <-chan struct{} {
+	ch := make(chan struct{}, 1)
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.gained
+	l.woken = append(l.woken, ch)
+	l.mu.Unlock()
+	return ch
 }
 
 // valid reports whether the host may run its HA VMs now.
@@ -48,14 +59,81 @@ func (l *hostLease) valid() bool {
 	return !l.fenced && time.Now().Before(l.until)
 }
 
-func (l *hostLease) extend(until time.Time) {
+// isFenced reports whether a fence holds.
+func (l *hostLease) isFenced() bool {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fenced
+}
+
+// holdValid holds a fence off while the caller starts or resumes a domain, if
+// the lease is valid; the caller must call the returned release. false: no
+// lease, start nothing.
+func (l *hostLease) holdValid() (release func(), ok bool) {
+	l.gate.RLock()
+	if !l.valid() {
+		l.gate.RUnlock()
+		return nil, false
+	}
+	return l.gate.RUnlock, true
+}
+
+// beginFence marks the host fenced once no start is under way; false when a
+// fence already holds.
+func (l *hostLease) beginFence() bool {
+	l.gate.Lock()
+	defer l.gate.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fenced {
+		return false
+	}
+	l.fenced, l.fenceDone = true, false
+	return true
+}
+
+// endFence records that the fence has stopped every HA domain.
+func (l *hostLease) endFence() {
+	l.mu.Lock()
+	l.fenceDone = l.fenced
+	l.mu.Unlock()
+}
+
+// renewed extends the lease to until and lifts a fence, then wakes the fence
+// watcher and, on a gain (the first lease, or the end of a fence), the host
+// reconcilers. It reports whether a fence was lifted.
+func (l *hostLease) renewed(until time.Time) (unfenced bool) {
+	l.mu.Lock()
+	gained := l.fenced || l.until.IsZero()
+	unfenced = l.fenced
 	if until.After(l.until) {
 		l.until = until
 	}
+	l.fenced, l.fenceDone = false, false
+	woken := l.woken
 	l.mu.Unlock()
+	poke(l.changed)
+	if gained {
+		for _, ch := range woken {
+			poke(ch)
+		}
+	}
+	return unfenced
+}
+
+// safe reports whether the watchdog may be petted: the lease holds, or this
+// host never had one yet (bootstrap), or its fence has finished. Only an agent
+// that hangs, or a fence that does not finish, lets the kernel reset the host.
+func (l *hostLease) safe() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.until.IsZero() || (l.fenced && l.fenceDone) || (!l.fenced && time.Now().Before(l.until))
+}
+
+// poke wakes whoever waits on ch, without blocking.
+func poke(ch chan struct{}) {
 	select {
-	case l.changed <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -111,16 +189,12 @@ func (a *Agent) leaseLoop(ctx context.Context) {
 		sent := time.Now()
 		if err := a.renewLease(ctx); err != nil {
 			a.logger.Debug("lease renewal failed", "error", err)
-		} else {
-			a.lease.mu.Lock()
-			fenced := a.lease.fenced
-			a.lease.mu.Unlock()
-			if !fenced || a.catchUpOnce(ctx) {
-				a.lease.extend(sent.Add(a.cfg.FenceTimeout - a.cfg.FenceGrace))
-				a.unfence()
+		} else if !a.lease.isFenced() || a.catchUpOnce(ctx) {
+			if a.lease.renewed(sent.Add(a.cfg.FenceTimeout - a.cfg.FenceGrace)) {
+				a.logger.Info("lease renewed: this host runs its VMs again")
 			}
 		}
-		a.watchdog.pet(a.lease.valid())
+		a.watchdog.pet(a.lease.safe())
 		select {
 		case <-ctx.Done():
 			return
@@ -177,9 +251,10 @@ func (a *Agent) fenceLoop(ctx context.Context) {
 	}
 }
 
-// watchdog pets a watchdog device (softdog) while the lease is valid, so a
-// host whose agent hangs is reset by its kernel before the leader restarts its
-// VMs elsewhere. Without a device it does nothing.
+// watchdog pets a watchdog device (softdog) while the host is safe (see
+// hostLease.safe), so a host whose agent hangs, or whose fence does not
+// finish, is reset by its kernel before the leader restarts its VMs elsewhere.
+// Without a device it does nothing.
 type watchdog struct {
 	f *os.File
 }
@@ -195,8 +270,8 @@ func openWatchdog(path string) (*watchdog, error) {
 	return &watchdog{f: f}, nil
 }
 
-func (w *watchdog) pet(leaseValid bool) {
-	if w.f != nil && leaseValid {
+func (w *watchdog) pet(safe bool) {
+	if w.f != nil && safe {
 		w.f.Write([]byte{'1'})
 	}
 }

@@ -236,6 +236,15 @@ func (m *migrator) record(up *fsm.UpdateMigration) {
 	}
 }
 
+// decide writes an outcome that the host's checks found, once: they run in the
+// host reconciler's loop, which must not block while there is no leader, and
+// the next check finds the same outcome again if this write did not land.
+func (m *migrator) decide(ctx context.Context, up *fsm.UpdateMigration) {
+	if _, err := m.a.Apply(ctx, up); err != nil && !errors.Is(err, fsm.ErrState) && !errors.Is(err, fsm.ErrNotFound) {
+		m.logger.Warn("recording migration outcome; the next check tries again", "migration", up.ID, "state", up.State, "error", err)
+	}
+}
+
 // settle decides a running migration that no job here runs, after an agent
 // restart: where does the guest really run? On the destination at the new
 // generation: completed. Only here, and not paused for a copy: failed. On the
@@ -247,7 +256,7 @@ func (m *migrator) settle(ctx context.Context, mig fsm.Migration) {
 	}
 	target, err := m.a.fsm.Node(mig.Target)
 	if err != nil {
-		m.record(&fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "destination node is gone", At: time.Now().UTC()})
+		m.decide(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "destination node is gone", At: time.Now().UTC()})
 		return
 	}
 	remote, rerr := m.driver.InspectRemote(ctx, target.Hypervisor.URI, mig.VMID)
@@ -260,13 +269,13 @@ func (m *migrator) settle(ctx context.Context, mig fsm.Migration) {
 		return // the destination is still receiving: look again later
 	case rerr == nil && remote.Generation == mig.FromGeneration+1 && !localUp:
 		m.logger.Info("settled migration after restart: the guest runs on the destination", "migration", mig.ID, "vm", mig.VMName)
-		m.record(&fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationCompleted, Error: "settled after an agent restart; libvirt's figures were lost", At: now,
+		m.decide(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationCompleted, Error: "settled after an agent restart; libvirt's figures were lost", At: now,
 			Progress: &fsm.MigrationProgress{Percent: 100}})
 	case remoteGone && localUp:
 		m.logger.Info("settled migration after restart: the guest still runs on the source", "migration", mig.ID, "vm", mig.VMName)
-		m.record(&fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "the source agent restarted mid-migration; the guest still runs on the source", At: now})
+		m.decide(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "the source agent restarted mid-migration; the guest still runs on the source", At: now})
 	case remoteGone && errors.Is(lerr, hypervisor.ErrNotFound):
-		m.record(&fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "the guest runs on neither host; the source restarts it per its restart policy", At: now})
+		m.decide(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "the guest runs on neither host; the source restarts it per its restart policy", At: now})
 	default:
 		// A hypervisor did not answer: deciding now could leave two copies.
 		m.logger.Debug("cannot settle migration yet", "migration", mig.ID, "local", lerr, "remote", rerr)

@@ -42,7 +42,7 @@ func (m *migrator) settleForDeadSource(ctx context.Context, mig fsm.Migration) {
 	switch {
 	case err == nil && dom.State == hypervisor.StateRunning && dom.Generation == mig.FromGeneration+1:
 		m.logger.Warn("source host failed mid-migration; the guest already runs here", "migration", mig.ID, "vm", mig.VMName)
-		m.record(&fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationCompleted, At: now, Progress: &fsm.MigrationProgress{Percent: 100},
+		m.decide(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationCompleted, At: now, Progress: &fsm.MigrationProgress{Percent: 100},
 			Error: "settled by the destination after the source host failed; libvirt's figures were lost"})
 	case err == nil || errors.Is(err, hypervisor.ErrNotFound):
 		if err == nil {
@@ -54,7 +54,7 @@ func (m *migrator) settleForDeadSource(ctx context.Context, mig fsm.Migration) {
 			_ = m.driver.Undefine(ctx, mig.VMID)
 		}
 		m.logger.Warn("source host failed mid-migration; failing it so that the vm fails over", "migration", mig.ID, "vm", mig.VMName)
-		m.record(&fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, At: now,
+		m.decide(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, At: now,
 			Error: "the source host failed mid-migration; the vm fails over"})
 	default:
 		m.logger.Debug("cannot settle a dead source's migration yet", "migration", mig.ID, "error", err)
