@@ -129,9 +129,17 @@ func DefaultConfig() Config {
 		LoadReportInterval:        10 * time.Second,
 		MigrationProgressInterval: time.Second,
 		ApplyTimeout:              10 * time.Second,
+		HeartbeatInterval:         time.Second,
+		FenceTimeout:              10 * time.Second,
+		FenceGrace:                FenceGraceFor(10 * time.Second),
 		Logger:                    slog.Default(),
 	}
 }
+
+// FenceGraceFor is how long before its fence timeout a host fences itself:
+// 35% of it, room for a slow clock, a late heartbeat and the destroys
+// themselves before the leader restarts the VMs elsewhere.
+func FenceGraceFor(timeout time.Duration) time.Duration { return timeout * 35 / 100 }
 
 // TestConfig returns short timings for in-process clusters on loopback.
 func TestConfig() Config {
@@ -168,9 +176,19 @@ func (c *Config) Validate() error {
 	if err := c.fleetDriverCheck(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.HeartbeatInterval <= 0 || c.FenceTimeout < 2*c.HeartbeatInterval || c.FenceGrace < 0 || c.FenceGrace >= c.FenceTimeout-c.HeartbeatInterval {
-		errs = append(errs, fmt.Errorf("fencing: need heartbeat interval > 0, fence timeout >= 2 heartbeats and grace < timeout - 1 heartbeat (got %v, %v, %v)",
+	// Four heartbeats: a host is suspect after three missed ones, before it
+	// can be failed.
+	if c.HeartbeatInterval <= 0 || c.FenceTimeout < 4*c.HeartbeatInterval || c.FenceGrace < 0 || c.FenceGrace >= c.FenceTimeout-c.HeartbeatInterval {
+		errs = append(errs, fmt.Errorf("fencing: need heartbeat interval > 0, fence timeout >= 4 heartbeats and grace < timeout - 1 heartbeat (got %v, %v, %v)",
 			c.HeartbeatInterval, c.FenceTimeout, c.FenceGrace))
+	}
+	for _, iv := range []struct {
+		name string
+		d    time.Duration
+	}{{"host resync", c.HostResyncInterval}, {"load report", c.LoadReportInterval}, {"migration progress", c.MigrationProgressInterval}} {
+		if iv.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s interval must be positive, got %v", iv.name, iv.d))
+		}
 	}
 	if net.ParseIP(c.BindAddr) == nil {
 		errs = append(errs, fmt.Errorf("bind address %q is not an IP address", c.BindAddr))

@@ -41,8 +41,7 @@ func (a *Agent) failoverLoop(ctx context.Context) {
 // checkLeases looks at every node that holds VMs or is still alive.
 func (a *Agent) checkLeases(ctx context.Context, detected map[string]time.Time) {
 	now := time.Now()
-	suspectAfter := 3 * a.cfg.HeartbeatInterval
-	deadline := a.cfg.FenceTimeout + a.cfg.HeartbeatInterval
+	suspectAfter, deadline := a.suspectAfter(), a.failAfter()
 	for _, n := range a.fsm.Nodes() {
 		if n.Status == fsm.NodeLeft || n.ID == a.cfg.NodeID {
 			continue

@@ -11,16 +11,30 @@ import (
 	"github.com/novacron/novacron/fsm"
 )
 
-// handler serves /internal/v1/apply and /internal/v1/read-index for the other
-// nodes. Both need the cluster secret; neither is part of the public API.
+// handler serves the node-to-node endpoints: write forwarding, read index,
+// load reports, lease heartbeats and the rebalancer's status. All need the
+// cluster secret and are answered by the leader only; none is part of the
+// public API.
 func (f *forwarder) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /internal/v1/apply", f.serveApply)
-	mux.HandleFunc("GET /internal/v1/read-index", f.serveReadIndex)
-	mux.HandleFunc("POST /internal/v1/load", f.serveLoad)
-	mux.HandleFunc("POST /internal/v1/heartbeat", f.serveHeartbeat)
-	mux.HandleFunc("GET /internal/v1/rebalance", f.serveRebalance)
+	mux.HandleFunc("POST /internal/v1/apply", f.leaderOnly(f.serveApply))
+	mux.HandleFunc("GET /internal/v1/read-index", f.leaderOnly(f.serveReadIndex))
+	mux.HandleFunc("POST /internal/v1/load", f.leaderOnly(f.serveLoad))
+	mux.HandleFunc("POST /internal/v1/heartbeat", f.leaderOnly(f.serveHeartbeat))
+	mux.HandleFunc("GET /internal/v1/rebalance", f.leaderOnly(f.serveRebalance))
 	return f.authenticate(mux)
+}
+
+// leaderOnly answers 421 not_leader on a node that does not lead, so the
+// caller asks the leader it knows again.
+func (f *forwarder) leaderOnly(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !f.a.IsLeader() {
+			writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
+			return
+		}
+		next(w, r)
+	}
 }
 
 func (f *forwarder) authenticate(next http.Handler) http.Handler {
@@ -40,10 +54,6 @@ func (f *forwarder) authenticate(next http.Handler) http.Handler {
 }
 
 func (f *forwarder) serveApply(w http.ResponseWriter, r *http.Request) {
-	if !f.a.IsLeader() {
-		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
-		return
-	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody+1))
 	if err != nil || len(body) > maxForwardBody {
 		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrMalformed), "command unreadable or too large"}})
@@ -59,10 +69,6 @@ func (f *forwarder) serveApply(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *forwarder) serveReadIndex(w http.ResponseWriter, r *http.Request) {
-	if !f.a.IsLeader() {
-		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
-		return
-	}
 	idx, err := f.a.readIndexLocal()
 	writeResult(w, idx, err)
 }
@@ -95,10 +101,6 @@ func writeAnswer(w http.ResponseWriter, status int, ans wireAnswer) {
 
 // serveLoad takes a host's load report (leader only; kept in memory).
 func (f *forwarder) serveLoad(w http.ResponseWriter, r *http.Request) {
-	if !f.a.IsLeader() {
-		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
-		return
-	}
 	var rep loadReport
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxForwardBody))
 	if err := dec.Decode(&rep); err != nil || rep.Node == "" {
@@ -115,23 +117,21 @@ func (f *forwarder) serveLoad(w http.ResponseWriter, r *http.Request) {
 
 // serveRebalance answers the leader's rebalancer status.
 func (f *forwarder) serveRebalance(w http.ResponseWriter, r *http.Request) {
-	if !f.a.IsLeader() {
-		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
-		return
-	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(f.a.rebalancer.status())
 }
 
 // serveHeartbeat renews a host's lease (leader only; kept in memory).
 func (f *forwarder) serveHeartbeat(w http.ResponseWriter, r *http.Request) {
-	if !f.a.IsLeader() {
-		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
-		return
-	}
 	var hb heartbeat
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&hb); err != nil || hb.Node == "" {
 		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrMalformed), "heartbeat unreadable"}})
+		return
+	}
+	// Only nodes of the cluster hold leases: anything else would only pile up
+	// in the leader's memory.
+	if _, err := f.a.fsm.Node(hb.Node); err != nil {
+		writeAnswer(w, http.StatusNotFound, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrNotFound), err.Error()}})
 		return
 	}
 	f.a.leases.renew(hb.Node, time.Now())

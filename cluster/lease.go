@@ -174,6 +174,21 @@ func (l *leaderLeases) seen(node string) (seen, renewal time.Time) {
 	return seen, renewal
 }
 
+// suspectAfter is how long the leader may go without hearing from a host
+// before it calls the host suspect.
+func (a *Agent) suspectAfter() time.Duration { return 3 * a.cfg.HeartbeatInterval }
+
+// failAfter is how long the leader goes without hearing from a host before
+// the host has surely fenced itself: the leader then fails it over.
+func (a *Agent) failAfter() time.Duration { return a.cfg.FenceTimeout + a.cfg.HeartbeatInterval }
+
+// leaseLate reports whether the leader has not heard from node for longer
+// than suspectAfter.
+func (a *Agent) leaseLate(node string) bool {
+	seen, _ := a.leases.seen(node)
+	return time.Since(seen) > a.suspectAfter()
+}
+
 // heartbeat is the body of POST /internal/v1/heartbeat.
 type heartbeat struct {
 	Node string `json:"node"`

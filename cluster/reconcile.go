@@ -73,9 +73,10 @@ func (a *Agent) reconcileMember(ctx context.Context, m member, servers map[strin
 	switch m.Status {
 	case fsm.NodeAlive:
 		want := m.node()
-		// A node the heartbeats declared failed stays failed until it renews its
-		// lease again, whatever gossip says (a hung agent still gossips).
-		if known && existing.Status == fsm.NodeFailed && a.leaseLapsed(id) {
+		// A node whose heartbeats are late stays suspect or failed until it
+		// renews its lease again, whatever gossip says (a hung agent still
+		// gossips); setting it alive here would only flap with checkLeases.
+		if known && existing.Status != fsm.NodeAlive && a.leaseLate(id) {
 			break
 		}
 		if !known || nodeChanged(existing, want) || existing.Status != fsm.NodeAlive {
@@ -190,11 +191,4 @@ func nodeChanged(have, want fsm.Node) bool {
 		have.GossipAddr != want.GossipAddr || have.Version != want.Version || have.Capacity != want.Capacity ||
 		have.Hypervisor != want.Hypervisor || !maps.Equal(have.Labels, want.Labels) ||
 		!slices.Equal(have.Networks, want.Networks) || have.CPUOvercommit != want.CPUOvercommit
-}
-
-// leaseLapsed reports whether the leader has not heard from node for longer
-// than the fencing deadline.
-func (a *Agent) leaseLapsed(node string) bool {
-	seen, _ := a.leases.seen(node)
-	return time.Since(seen) > a.cfg.FenceTimeout+a.cfg.HeartbeatInterval
 }

@@ -123,7 +123,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	cfg.StopTimeout = f.StopTimeout
 	cfg.VCPUs, cfg.MemoryMiB, cfg.CPUOvercommit, cfg.MigrateURI = f.VCPUs, f.MemoryMiB, f.CPUOvercommit, f.MigrateURI
 	cfg.SimFleet = f.SimFleet
-	cfg.FenceTimeout, cfg.HeartbeatInterval, cfg.FenceGrace = f.FenceTimeout, f.Heartbeat, f.FenceTimeout*35/100
+	cfg.FenceTimeout, cfg.HeartbeatInterval, cfg.FenceGrace = f.FenceTimeout, f.Heartbeat, cluster.FenceGraceFor(f.FenceTimeout)
 	cfg.Watchdog = f.Watchdog
 	cfg.FleetDriver = func(name string) hypervisor.Driver {
 		return sim.New(sim.Config{Name: name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB, Networks: []string{"default"}})
