@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/novacron/novacron/fsm"
@@ -81,49 +80,43 @@ func (a *Agent) checkLeases(ctx context.Context, detected map[string]time.Time) 
 
 type failoverTimes struct{ renewal, detected, fenced, now time.Time }
 
-// failOver moves the failed node's HA VMs that should run, if it has any.
+// failOver moves the failed node's VMs that fail over (fsm.VM.FailsOver), if
+// it has any, placed as scheduler.Failover decides: highest priority first.
 func (a *Agent) failOver(ctx context.Context, n fsm.Node, at failoverTimes, cause string) {
-	var vms []fsm.VM
+	from := map[string]uint64{}
 	for _, vm := range a.fsm.VMsOnNode(n.ID) {
-		if vm.Spec.HAEnabled() && vm.DesiredState != fsm.VMStopped && vm.Migration == "" {
-			vms = append(vms, vm)
+		if vm.FailsOver() {
+			from[vm.ID] = vm.Generation
 		}
 	}
-	if len(vms) == 0 {
+	if len(from) == 0 {
 		return
 	}
-	sort.Slice(vms, func(i, j int) bool {
-		pi, pj := vms[i].Spec.HAPriority(), vms[j].Spec.HAPriority()
-		if pi != pj {
-			return pi > pj
-		}
-		if vms[i].Spec.MemoryMiB != vms[j].Spec.MemoryMiB {
-			return vms[i].Spec.MemoryMiB > vms[j].Spec.MemoryMiB
-		}
-		return vms[i].Spec.Name < vms[j].Spec.Name
-	})
-	sc := scheduler.FromState(a.fsm)
+	moves, err := scheduler.FromState(a.fsm).Failover(n.ID, at.now.UTC())
+	if err != nil {
+		a.logger.Warn("planning a failover", "node", n.Name, "error", err)
+		return
+	}
 	cmd := &fsm.StartFailover{
-		Failover: fsm.Failover{ID: ids.New(), Node: n.ID, Cause: joinCause(cause, n.StatusCause), LastRenewal: utc(at.renewal),
-			DetectedAt: utc(at.detected), FencedAt: utc(at.fenced), RestartedAt: utc(at.now)},
+		Failover: fsm.Failover{ID: ids.New(), Node: n.ID, Cause: joinCause(cause, n.StatusCause), LastRenewal: at.renewal.UTC(),
+			DetectedAt: at.detected.UTC(), FencedAt: at.fenced.UTC(), RestartedAt: at.now.UTC()},
 		FromGenerations: map[string]uint64{}, Decisions: map[string]*fsm.Decision{},
 	}
-	for i := range vms {
-		vm := &vms[i]
-		d := sc.Place(vm, scheduler.Options{Exclude: map[string]bool{n.ID: true}, At: at.now.UTC()})
-		move := fsm.FailoverVM{VMID: vm.ID}
-		if d.OK() {
-			sc.Assign(vm, d.Node)
-			move.Node = d.Node
-		} else {
-			move.Reason = d.Reason
+	for _, m := range moves {
+		gen, ok := from[m.VMID]
+		if !ok {
+			continue // changed between the two reads: the next pass sees it
+		}
+		move := fsm.FailoverVM{VMID: m.VMID, Node: m.Node}
+		if m.Node == "" {
+			move.Reason = m.Decision.Reason
 		}
 		cmd.Failover.VMs = append(cmd.Failover.VMs, move)
-		cmd.FromGenerations[vm.ID] = vm.Generation
-		cmd.Decisions[vm.ID] = &d
+		cmd.FromGenerations[m.VMID] = gen
+		cmd.Decisions[m.VMID] = &m.Decision
 	}
-	if a.applyLogged(ctx, cmd) {
-		a.logger.Warn("failed over a dead host's vms", "node", n.Name, "vms", len(vms), "cause", cmd.Failover.Cause)
+	if len(cmd.Failover.VMs) > 0 && a.applyLogged(ctx, cmd) {
+		a.logger.Warn("failed over a dead host's vms", "node", n.Name, "vms", len(cmd.Failover.VMs), "cause", cmd.Failover.Cause)
 	}
 }
 
@@ -131,10 +124,7 @@ func (a *Agent) failOver(ctx context.Context, n fsm.Node, at failoverTimes, caus
 // failover once all of them do (or after failoverTimeout).
 func (a *Agent) followFailovers(ctx context.Context) {
 	now := time.Now().UTC()
-	for _, fo := range a.fsm.Failovers() {
-		if !fo.CompletedAt.IsZero() {
-			continue
-		}
+	for _, fo := range a.fsm.ActiveFailovers() {
 		running, done := map[string]time.Time{}, true
 		for _, v := range fo.VMs {
 			if v.Node == "" || !v.RunningAt.IsZero() {
@@ -163,11 +153,4 @@ func joinCause(heartbeat, status string) string {
 		return heartbeat
 	}
 	return heartbeat + "; " + status
-}
-
-func utc(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.UTC()
 }

@@ -22,6 +22,13 @@ type HASpec struct {
 // HAEnabled reports whether the VM is HA-managed.
 func (s VMSpec) HAEnabled() bool { return s.HA == nil || !s.HA.Disabled }
 
+// FailsOver reports whether the leader restarts the VM elsewhere when its
+// host fails: it is HA-managed, should not be stopped, and is not migrating
+// (a migration whose source died is settled first, then the VM fails over).
+func (vm *VM) FailsOver() bool {
+	return vm.Spec.HAEnabled() && vm.DesiredState != VMStopped && vm.Migration == ""
+}
+
 // HAPriority is the VM's restart priority (0 without a policy).
 func (s VMSpec) HAPriority() int {
 	if s.HA == nil {

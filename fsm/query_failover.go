@@ -22,6 +22,21 @@ func (f *FSM) Failovers() []Failover {
 	return out
 }
 
+// ActiveFailovers returns the failovers whose VMs do not all run again yet,
+// in no order: what the leader follows every half heartbeat, without copying
+// the whole history each time.
+func (f *FSM) ActiveFailovers() []Failover {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []Failover
+	for _, fo := range f.s.failovers {
+		if fo.CompletedAt.IsZero() {
+			out = append(out, cloneFailover(fo))
+		}
+	}
+	return out
+}
+
 // Failover returns one failover record.
 func (f *FSM) Failover(id string) (Failover, error) {
 	f.mu.RLock()

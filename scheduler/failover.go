@@ -9,53 +9,81 @@ import (
 	"github.com/novacron/novacron/fsm"
 )
 
+// Failover places, on c, the VMs of the dead node nodeID that the leader
+// restarts elsewhere (fsm.VM.FailsOver), as a failover does: every VM of the
+// node is released first (its reservations and group memberships die with
+// it), then those VMs are placed one at a time in failover order, each seeing
+// the ones before it. It returns one move per VM, in that order; a move
+// without a Node fit nowhere. c changes: the leader builds a snapshot for it.
+// An unknown node is an error wrapping fsm.ErrNotFound.
+func (c *Cluster) Failover(nodeID string, at time.Time) ([]PlannedMove, error) {
+	return c.failover(nodeID, at, (*fsm.VM).FailsOver)
+}
+
 // FailoverPlan answers "if node nodeID died now, where would each of its VMs
-// go, and which would fit nowhere". It works on a copy of the snapshot, so c
-// is unchanged: the node is excluded and its VMs' reservations and group
-// memberships are released, then its VMs are placed one at a time, each seeing
-// the ones before it: VMs that should run first, then the larger (by memory)
-// first, then by name. An unknown node is an error wrapping fsm.ErrNotFound.
+// go, and which would fit nowhere". It places the VMs a failover would move
+// exactly as Failover does, then (on what room is left) the others, which a
+// failover leaves alone: stopped ones, those without HA, migrating ones. It
+// works on a copy of the snapshot, so c is unchanged.
 func (c *Cluster) FailoverPlan(nodeID string, at time.Time) (FailoverPlan, error) {
-	j, ok := c.byID[nodeID]
-	if !ok || nodeID == "" {
-		return FailoverPlan{}, fmt.Errorf("node %q: %w", nodeID, fsm.ErrNotFound)
+	moves, err := c.clone().failover(nodeID, at, func(*fsm.VM) bool { return true })
+	if err != nil {
+		return FailoverPlan{}, err
 	}
-	plan := FailoverPlan{NodeID: nodeID, NodeName: c.info[j].name, Moves: []PlannedMove{}, NotFit: []PlannedMove{}}
-	cp := c.clone()
-	var victims []*fsm.VM
-	for i := range cp.vms {
-		if cp.vms[i].node == j {
-			victims = append(victims, cp.vms[i].vm)
+	plan := FailoverPlan{NodeID: nodeID, NodeName: c.info[c.byID[nodeID]].name, Moves: []PlannedMove{}, NotFit: []PlannedMove{}}
+	for _, m := range moves {
+		if m.Node == "" {
+			plan.NotFit = append(plan.NotFit, m)
+		} else {
+			plan.Moves = append(plan.Moves, m)
 		}
-	}
-	for _, vm := range victims {
-		cp.Unassign(vm)
-	}
-	slices.SortFunc(victims, failoverOrder)
-	opts := Options{Exclude: map[string]bool{nodeID: true}, At: at}
-	for _, vm := range victims {
-		d := cp.Place(vm, opts)
-		pm := PlannedMove{VMID: vm.ID, VMName: vm.Spec.Name, Node: d.Node, NodeName: d.NodeName, Decision: d}
-		if !d.OK() {
-			plan.NotFit = append(plan.NotFit, pm)
-			continue
-		}
-		cp.Assign(vm, d.Node)
-		plan.Moves = append(plan.Moves, pm)
 	}
 	return plan, nil
 }
 
-// failoverOrder puts the VMs that should run first, then the larger ones (by
-// memory, then vCPUs), then sorts by name and ID: big VMs are the hardest to
-// fit, so they choose before small ones fill the gaps.
-func failoverOrder(a, b *fsm.VM) int {
-	ar, br := a.DesiredState == fsm.VMRunning, b.DesiredState == fsm.VMRunning
-	if ar != br {
-		if ar {
-			return -1
+// failover releases every VM of nodeID and places, in failover order, those
+// that pick selects.
+func (c *Cluster) failover(nodeID string, at time.Time, pick func(*fsm.VM) bool) ([]PlannedMove, error) {
+	j, ok := c.byID[nodeID]
+	if !ok || nodeID == "" {
+		return nil, fmt.Errorf("node %q: %w", nodeID, fsm.ErrNotFound)
+	}
+	var victims []*fsm.VM
+	for i := range c.vms {
+		if c.vms[i].node == j {
+			victims = append(victims, c.vms[i].vm)
 		}
-		return 1
+	}
+	for _, vm := range victims {
+		c.Unassign(vm)
+	}
+	victims = slices.DeleteFunc(victims, func(vm *fsm.VM) bool { return !pick(vm) })
+	slices.SortFunc(victims, failoverOrder)
+	opts := Options{Exclude: map[string]bool{nodeID: true}, At: at}
+	moves := make([]PlannedMove, 0, len(victims))
+	for _, vm := range victims {
+		d := c.Place(vm, opts)
+		moves = append(moves, PlannedMove{VMID: vm.ID, VMName: vm.Spec.Name, Node: d.Node, NodeName: d.NodeName, Decision: d})
+		if d.OK() {
+			c.Assign(vm, d.Node)
+		}
+	}
+	return moves, nil
+}
+
+// failoverOrder puts the VMs a failover restarts first, the highest HA
+// priority first; then the others, those that should run first; within each,
+// the larger ones (by memory, then vCPUs), then by name and ID: big VMs are
+// the hardest to fit, so they choose before small ones fill the gaps.
+func failoverOrder(a, b *fsm.VM) int {
+	if c := compareTrueFirst(a.FailsOver(), b.FailsOver()); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Spec.HAPriority(), a.Spec.HAPriority()); c != 0 {
+		return c
+	}
+	if c := compareTrueFirst(a.DesiredState == fsm.VMRunning, b.DesiredState == fsm.VMRunning); c != 0 {
+		return c
 	}
 	if c := cmp.Compare(b.Spec.MemoryMiB, a.Spec.MemoryMiB); c != 0 {
 		return c
@@ -67,4 +95,14 @@ func failoverOrder(a, b *fsm.VM) int {
 		return c
 	}
 	return cmp.Compare(a.ID, b.ID)
+}
+
+func compareTrueFirst(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return -1
+	}
+	return 1
 }

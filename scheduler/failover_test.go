@@ -83,3 +83,30 @@ func TestFailoverPlan_UnknownNode(t *testing.T) {
 		t.Fatalf("error %v, want ErrNotFound", err)
 	}
 }
+
+func TestFailover_MovesOnlyWhatFailsOverHighestPriorityFirst(t *testing.T) {
+	h := newHarness(t).node("a", 16, 4096).node("dead", 16, 32768)
+	ha := func(priority int, disabled bool) vmOpt {
+		return func(vm *fsm.VM) { vm.Spec.HA = &fsm.HASpec{Priority: priority, Disabled: disabled} }
+	}
+	// Room on a for one 3 GiB VM: the small one with the higher priority wins
+	// over the larger ones, which a plan by size alone would have chosen.
+	h.vm("big", "dead", 1, 3072)
+	h.vm("urgent", "dead", 1, 3000, ha(100, false))
+	h.vm("no-ha", "dead", 1, 512, ha(0, true))
+	h.vm("stopped", "dead", 1, 512, desired(fsm.VMStopped), observed(fsm.VMStopped))
+	h.vm("moving", "dead", 1, 512, migrating("m-1"))
+	// Hard affinity with a member on the dead node must not hold the group there.
+	h.vm("db", "dead", 1, 512, group("db", fsm.GroupAffinity, true))
+	moves, err := h.cluster().Failover("id-dead", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range moves {
+		got = append(got, m.VMName+"->"+m.NodeName)
+	}
+	if want := []string{"urgent->a", "big->", "db->a"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("failover moves %v, want %v", got, want)
+	}
+}
