@@ -9,10 +9,10 @@ func (s *Server) checkPlacement(p *fsm.PlacementSpec) error {
 	if p == nil {
 		return nil
 	}
-	for field, refs := range map[string][]string{"placement.nodes": p.Nodes, "placement.preferred_nodes": p.PreferredNodes} {
-		for i, ref := range refs {
-			if _, _, ok := s.state.NodeRef(ref); !ok {
-				return invalidf("%s[%d] %q is not a node of the cluster (by name or ID)", field, i, ref)
+	for _, l := range p.NodeLists() {
+		for i, ref := range l.Refs {
+			if _, err := s.findNode(ref); err != nil {
+				return invalidf("%s[%d] %q is not a node of the cluster (by name or ID)", l.Field, i, ref)
 			}
 		}
 	}

@@ -90,7 +90,6 @@ type State interface {
 	WaitForIndex(ctx context.Context, index uint64) error
 	Nodes() []fsm.Node
 	Limits() fsm.NodeLimits
-	NodeRef(ref string) (id, name string, ok bool)
 	Node(id string) (fsm.Node, error)
 	NodeByName(name string) (fsm.Node, error)
 	VMs() []fsm.VM

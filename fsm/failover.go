@@ -53,7 +53,12 @@ func applyStartFailover(s *state, c *StartFailover, index uint64) error {
 		return errorf(ErrState, "node %q is alive; only a failed node's vms fail over", n.Name)
 	}
 	// Check every move before changing anything: all or nothing.
+	seen := make(map[string]bool, len(f.VMs))
 	for _, m := range f.VMs {
+		if seen[m.VMID] {
+			return errorf(ErrInvalid, "vm %q is listed twice in failover %s", m.VMID, f.ID)
+		}
+		seen[m.VMID] = true
 		vm, ok := s.vms[m.VMID]
 		if !ok {
 			return errorf(ErrNotFound, "vm %q not found", m.VMID)

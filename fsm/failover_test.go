@@ -44,3 +44,32 @@ func TestFailover_MovesHAVMsAndQueuesThoseThatDoNotFit(t *testing.T) {
 	}
 	f.refuse(UpdateFailover{ID: "f1", Completed: true, At: at}, ErrState)
 }
+
+func TestFailover_AVMListedTwiceIsRefusedWhole(t *testing.T) {
+	f := newTestFSM(t)
+	f.addNode("n1", "node-1", 4096, 8)
+	f.addNode("n2", "node-2", 4096, 8)
+	f.must(CreateVM{ID: "vm-1", Spec: testSpec("small", 512, 1), Node: "n1", At: t0})
+	f.must(SetNodeStatus{ID: "n1", Status: NodeFailed, Cause: "gossip", At: t0})
+	f.refuse(StartFailover{Failover: Failover{ID: "f1", Node: "n1", VMs: []FailoverVM{{VMID: "vm-1", Node: "n2"}, {VMID: "vm-1"}}},
+		FromGenerations: map[string]uint64{"vm-1": 1}}, ErrInvalid)
+	if vm := f.vm("vm-1"); vm.Node != "n1" || vm.Generation != 1 {
+		t.Fatalf("a refused failover moved the vm: %+v", vm)
+	}
+	if _, err := f.Failover("f1"); err == nil {
+		t.Fatal("a refused failover left a record")
+	}
+}
+
+func TestRemoveNode_RefusedWhileAMigrationUsesIt(t *testing.T) {
+	f := newTestFSM(t)
+	f.addNode("n1", "node-1", 4096, 8)
+	f.addNode("n2", "node-2", 4096, 8)
+	f.must(CreateVM{ID: "vm-1", Spec: testSpec("web", 512, 1), Node: "n1", At: t0})
+	f.must(ReportVM{ID: "vm-1", Node: "n1", Generation: 1, State: VMRunning, At: t0})
+	f.must(CreateMigration{ID: "m-1", VMID: "vm-1", Mode: MigrateLive, Target: "n2", Reason: "user", At: t0})
+	f.refuse(RemoveNode{ID: "n2"}, ErrState)
+	f.refuse(RemoveNode{ID: "n1"}, ErrState)
+	f.must(UpdateMigration{ID: "m-1", State: MigrationFailed, Error: "test", At: t0})
+	f.must(RemoveNode{ID: "n2"})
+}

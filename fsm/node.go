@@ -150,8 +150,16 @@ func applySetNodeStatus(s *state, c *SetNodeStatus, _ uint64) error {
 }
 
 func applyRemoveNode(s *state, c *RemoveNode, _ uint64) error {
-	if _, ok := s.nodes[c.ID]; !ok {
+	n, ok := s.nodes[c.ID]
+	if !ok {
 		return errorf(ErrNotFound, "node %q not found", c.ID)
+	}
+	// A migration from or to it holds room and would finish on a node that no
+	// longer exists: it must end first (its hosts settle it, or it is cancelled).
+	for id := range s.active {
+		if m := s.migrations[id]; m.Source == c.ID || m.Target == c.ID {
+			return errorf(ErrState, "node %q takes part in migration %s; it can be removed once that ends", n.Name, id)
+		}
 	}
 	delete(s.nodes, c.ID)
 	return nil

@@ -87,3 +87,16 @@ type Rejection struct {
 
 // OK reports whether the decision chose a node.
 func (d *Decision) OK() bool { return d != nil && d.Node != "" }
+
+// NodeList is one of a placement's lists of node names or IDs, with the name
+// of its field for error messages.
+type NodeList struct {
+	Field string
+	Refs  []string
+}
+
+// NodeLists returns the placement's node lists in a fixed order, so that the
+// same bad input always gets the same error.
+func (p *PlacementSpec) NodeLists() []NodeList {
+	return []NodeList{{"placement.nodes", p.Nodes}, {"placement.preferred_nodes", p.PreferredNodes}}
+}

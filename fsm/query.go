@@ -244,21 +244,6 @@ func (f *FSM) MaintenanceNodes() []Node {
 	return out
 }
 
-// NodeRef resolves a node ID or name to the node's ID and name.
-func (f *FSM) NodeRef(ref string) (id, name string, ok bool) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if n, found := f.s.nodes[ref]; found {
-		return n.ID, n.Name, true
-	}
-	for _, n := range f.s.nodes {
-		if n.Name == ref && n.Status != NodeLeft {
-			return n.ID, n.Name, true
-		}
-	}
-	return "", "", false
-}
-
 // PlacementSnapshot returns, under one read lock (so all from the same index),
 // what the scheduler needs: every node and VM (shallow copies, in no order; the
 // maps and slices they share with the state are replaced on change, never

@@ -24,13 +24,13 @@ func ValidatePlacement(p *PlacementSpec) error {
 	if err := ValidateLabels("placement.node_selector", p.NodeSelector); err != nil {
 		return err
 	}
-	for field, refs := range map[string][]string{"placement.nodes": p.Nodes, "placement.preferred_nodes": p.PreferredNodes} {
-		if len(refs) > MaxPlacementNodes {
-			return errorf(ErrInvalid, "%s has %d entries, at most %d are allowed", field, len(refs), MaxPlacementNodes)
+	for _, l := range p.NodeLists() {
+		if len(l.Refs) > MaxPlacementNodes {
+			return errorf(ErrInvalid, "%s has %d entries, at most %d are allowed", l.Field, len(l.Refs), MaxPlacementNodes)
 		}
-		for i, ref := range refs {
+		for i, ref := range l.Refs {
 			if ref == "" || len(ref) > 128 {
-				return errorf(ErrInvalid, "%s[%d] must be a node name or ID", field, i)
+				return errorf(ErrInvalid, "%s[%d] must be a node name or ID", l.Field, i)
 			}
 		}
 	}
