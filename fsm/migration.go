@@ -202,18 +202,16 @@ func (s *state) finishMigration(m *Migration, at time.Time, index uint64) {
 	if m.State != MigrationCompleted {
 		return
 	}
+	// A migrating VM's generation cannot change (every command that would
+	// bump it refuses a migrating VM), so this is FromGeneration+1.
 	s.release(vm)
-	s.unindex(vm)
-	vm.Node = m.Target
-	s.index(vm)
-	vm.Generation = m.FromGeneration + 1
+	s.move(vm, m.Target)
 	vm.MovedAt, vm.UpdatedAt = at, at
 	vm.Placement = fmt.Sprintf("%s migration from %s: %s", m.Mode, s.nodeName(m.Source), m.Reason)
 	vm.Decision = nil
 	if m.Mode == MigrateCold {
 		vm.State = VMScheduled
 	}
-	s.reserve(vm)
 }
 
 // addIncoming adds (sign 1) or removes (sign -1) spec's size to what node has

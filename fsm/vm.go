@@ -323,14 +323,21 @@ func cloneSpec(s VMSpec) VMSpec {
 
 // assign places vm on node at the next generation.
 func (s *state) assign(vm *VM, nodeID, reason string, d *Decision) {
-	s.unindex(vm)
-	vm.Node = nodeID
-	s.index(vm)
-	vm.Generation++
+	s.move(vm, nodeID)
 	vm.State = VMScheduled
 	vm.Error = ""
 	vm.Placement = reason
 	vm.Decision = d
+}
+
+// move puts vm, which the caller has released, on node ("" for none) at the
+// next generation, so that its old host refuses the old orders, and keeps the
+// node index and the allocations right. Callers set its state and reasons.
+func (s *state) move(vm *VM, node string) {
+	s.unindex(vm)
+	vm.Node = node
+	s.index(vm)
+	vm.Generation++
 	s.reserve(vm)
 }
 
