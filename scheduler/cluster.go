@@ -199,9 +199,6 @@ func intern[K comparable](ids map[K]int32, key K) int32 {
 	return id
 }
 
-// Settings returns the settings the snapshot was built with, defaults filled in.
-func (c *Cluster) Settings() fsm.Settings { return c.settings }
-
 // Assign records that vm now runs on nodeID: its reservation and group
 // membership leave the node the snapshot counted it on and go to nodeID, so
 // the next decision of the round sees this one. It does not change vm itself.
@@ -216,9 +213,9 @@ func (c *Cluster) Assign(vm *fsm.VM, nodeID string) {
 	}
 }
 
-// Unassign records that vm runs nowhere: its reservation and group membership
-// are released (FailoverPlan uses it for the VMs of a dead node).
-func (c *Cluster) Unassign(vm *fsm.VM) {
+// unassign records that vm runs nowhere: its reservation and group membership
+// are released (failover uses it for the VMs of a dead node).
+func (c *Cluster) unassign(vm *fsm.VM) {
 	r := c.record(vm)
 	c.uncount(r)
 	c.vms[r].vm = vm

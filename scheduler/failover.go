@@ -55,7 +55,7 @@ func (c *Cluster) failover(nodeID string, at time.Time, pick func(*fsm.VM) bool)
 		}
 	}
 	for _, vm := range victims {
-		c.Unassign(vm)
+		c.unassign(vm)
 	}
 	victims = slices.DeleteFunc(victims, func(vm *fsm.VM) bool { return !pick(vm) })
 	slices.SortFunc(victims, failoverOrder)

@@ -242,7 +242,7 @@ func TestPlace_AssignMakesNextDecisionSeeThePrevious(t *testing.T) {
 		t.Fatalf("reason %q\nwant   %q", last.Reason, want)
 	}
 	c := h.cluster()
-	c.Unassign(vms[0]) // v1 leaves a
+	c.unassign(vms[0]) // v1 leaves a
 	if d := h.place(vms[6], Options{}); d.NodeName != "a" {
 		t.Fatalf("after Unassign(v1): %+v", d)
 	}
