@@ -167,14 +167,6 @@ func describeUnmovable(vms []client.UnmovableVM) string {
 	return strings.Join(parts, "; ")
 }
 
-// plural is "1 VM" or "3 VMs".
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
 func newNodeUndrainCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "undrain ID|NAME",

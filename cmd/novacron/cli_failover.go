@@ -77,9 +77,7 @@ func newFailoverCommand(a *app) *cobra.Command {
 			return t.flush()
 		},
 	}
-	cmd := &cobra.Command{Use: "failover", Short: "Host failures and where their VMs were restarted"}
-	cmd.AddCommand(list, show)
-	return cmd
+	return newGroupCommand("failover", "Host failures and where their VMs were restarted", list, show)
 }
 
 // allRunning says whether (and when) every restarted VM of a failover ran again.

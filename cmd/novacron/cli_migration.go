@@ -268,17 +268,3 @@ func describeResult(r *client.MigrationResult) string {
 	}
 	return s
 }
-
-// nameOr is name, or id when the name is unknown.
-func nameOr(name, id string) string {
-	if name != "" {
-		return name
-	}
-	return id
-}
-
-// firstLine is the first line of s.
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}

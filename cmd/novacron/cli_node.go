@@ -80,14 +80,6 @@ func offered(n client.Node) client.Capacity {
 	return n.Effective
 }
 
-// yesNo shows a flag.
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
 // printNode writes one node as key-value lines, then its labels.
 func (a *app) printNode(n *client.Node) error {
 	status := n.Status

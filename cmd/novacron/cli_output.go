@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -129,3 +130,53 @@ func nameAndID(name, id string) string {
 		return id
 	}
 }
+
+// plural is "1 VM" or "3 VMs".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// nameOr is name, or id when the name is unknown.
+func nameOr(name, id string) string {
+	if name != "" {
+		return name
+	}
+	return id
+}
+
+// firstLine is the first line of s.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// yesNo shows a flag.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// formatBytes shows a byte count in binary units: "512B", "12.0KiB", "1.5GiB".
+func formatBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	value, exp := float64(n)/unit, 0
+	for value >= unit && exp < 4 {
+		value /= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", value, "KMGTP"[exp])
+}
+
+// formatRatio shows a ratio without trailing zeros: "1", "1.5", "0.02".
+func formatRatio(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// percent shows a fraction as a percentage: 0.456 is "46%".
+func percent(v float64) string { return fmt.Sprintf("%.0f%%", v*100) }

@@ -167,9 +167,6 @@ func (a *app) printSettings(s *client.Settings) error {
 	return f.flush()
 }
 
-// formatRatio shows a ratio without trailing zeros: "1", "1.5", "0.02".
-func formatRatio(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-
 func newRebalanceCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rebalance",
@@ -256,6 +253,3 @@ func (a *app) printRebalance(st *client.RebalanceStatus) error {
 	}
 	return t.flush()
 }
-
-// percent shows a fraction as a percentage: 0.456 is "46%".
-func percent(v float64) string { return fmt.Sprintf("%.0f%%", v*100) }

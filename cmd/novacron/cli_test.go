@@ -111,6 +111,8 @@ func TestCLI_UsageErrorsExit2(t *testing.T) {
 		{"token", "create", "ci", "--ttl", "soon"},
 		{"token", "revoke"},
 		{"cluster", "status", "now"},
+		{"failover", "bogus"},
+		{"cluster", "verify", "--wait", "-1s"},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
