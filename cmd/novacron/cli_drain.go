@@ -54,7 +54,7 @@ maintenance, and running the command again watches the drain again.
 				if a.json() {
 					return printJSON(a.stdout, st)
 				}
-				a.printDrainLine(st)
+				fmt.Fprintln(a.stdout, drainLine(st))
 				a.printUnmovable(st.Unmovable)
 				return nil
 			}
@@ -73,19 +73,20 @@ func (a *app) watchDrain(ctx context.Context, c *client.Client, st *client.Drain
 	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
 	ticker := time.NewTicker(a.pollInterval)
 	defer ticker.Stop()
-	lastLine, lastStuck := "", ""
+	line := progressLine{w: a.stdout, redraw: a.terminal, quiet: a.json()}
+	defer line.end()
+	lastStuck := ""
 	for {
 		if !a.json() && !st.Done {
-			if line := drainLine(st); line != lastLine {
-				lastLine = line
-				fmt.Fprintln(a.stdout, line)
-			}
+			line.show(drainLine(st))
 			if stuck := describeUnmovable(st.Unmovable); stuck != lastStuck {
 				lastStuck = stuck
+				line.end()
 				a.printUnmovable(st.Unmovable)
 			}
 		}
 		if st.Done {
+			line.end()
 			if a.json() {
 				return printJSON(a.stdout, st)
 			}
@@ -118,9 +119,6 @@ func (a *app) watchDrain(ctx context.Context, c *client.Client, st *client.Drain
 		st = next
 	}
 }
-
-// printDrainLine writes the one-line summary of a drain.
-func (a *app) printDrainLine(st *client.DrainStatus) { fmt.Fprintln(a.stdout, drainLine(st)) }
 
 // printUnmovable lists the VMs that can go nowhere, with the reasons.
 func (a *app) printUnmovable(vms []client.UnmovableVM) {
