@@ -12,7 +12,9 @@ import (
 
 // Conversions between the FSM's records and the wire shapes of api/client. The
 // client package stands alone (it imports no server package), so every shape
-// the API shows is copied here field by field.
+// the API shows is copied here: by a type conversion where the two structs
+// have the same fields (a field added to one side then fails to compile here,
+// rather than go missing from the API), field by field elsewhere.
 
 func toFSMPlacement(p *client.PlacementSpec) *fsm.PlacementSpec {
 	if p == nil {
@@ -64,39 +66,28 @@ func toClientDecision(d *fsm.Decision) *client.Decision {
 // toClientMigration converts a migration record; names maps node IDs to names
 // (a node that is gone shows without a name).
 func toClientMigration(m fsm.Migration, names map[string]string) client.Migration {
-	o := m.Options
 	out := client.Migration{
 		ID: m.ID, VMID: m.VMID, VMName: m.VMName, Mode: m.Mode,
 		Source: m.Source, SourceName: names[m.Source], Target: m.Target, TargetName: names[m.Target],
-		Options: client.MigrationOptions{
-			MaxDowntimeMs: o.MaxDowntimeMs, BandwidthMiBps: o.BandwidthMiBps, AutoConverge: o.AutoConverge,
-			PostCopy: o.PostCopy, Parallel: o.Parallel, Compression: o.Compression,
-		},
+		Options: client.MigrationOptions(m.Options),
 		State: string(m.State), Reason: m.Reason, FromGeneration: m.FromGeneration,
 		TargetReady: m.TargetReady, CancelRequested: m.CancelRequested, Error: m.Error,
 		CreatedAt: m.CreatedAt, StartedAt: optTime(m.StartedAt), FinishedAt: optTime(m.FinishedAt),
 		UpdatedAt: m.UpdatedAt, Index: m.Index,
 	}
 	if r := m.Rebalance; r != nil {
-		out.Rebalance = &client.RebalanceMove{ImbalanceBefore: r.ImbalanceBefore, ImbalanceAfter: r.ImbalanceAfter, SourceLoad: r.SourceLoad, TargetLoad: r.TargetLoad}
+		rm := client.RebalanceMove(*r)
+		out.Rebalance = &rm
 	}
 	if p := m.Progress; p != nil {
-		out.Progress = &client.MigrationProgress{
-			Percent: p.Percent, DataTotal: p.DataTotal, DataProcessed: p.DataProcessed,
-			DataRemaining: p.DataRemaining, DirtyRate: p.DirtyRate, Iteration: p.Iteration,
-		}
+		mp := client.MigrationProgress(*p)
+		out.Progress = &mp
 	}
 	if r := m.Result; r != nil {
-		out.Result = &client.MigrationResult{TotalMs: r.TotalMs, DowntimeMs: r.DowntimeMs, DataTransferred: r.DataTransferred, Iterations: r.Iterations}
+		mr := client.MigrationResult(*r)
+		out.Result = &mr
 	}
 	return out
-}
-
-func toFSMMigrationOptions(o client.MigrationOptions) fsm.MigrationOptions {
-	return fsm.MigrationOptions{
-		MaxDowntimeMs: o.MaxDowntimeMs, BandwidthMiBps: o.BandwidthMiBps, AutoConverge: o.AutoConverge,
-		PostCopy: o.PostCopy, Parallel: o.Parallel, Compression: o.Compression,
-	}
 }
 
 func toClientSettings(s fsm.Settings) client.Settings {
@@ -104,10 +95,7 @@ func toClientSettings(s fsm.Settings) client.Settings {
 	return client.Settings{
 		Strategy: s.Strategy, CPUOvercommit: s.CPUOvercommit, MemoryOvercommit: s.MemoryOvercommit,
 		MaxMigrationsPerHost: s.MaxMigrationsPerHost, MaxMigrationsPerCluster: s.MaxMigrationsPerCluster,
-		Rebalance: client.RebalanceSettings{
-			Mode: r.Mode, Threshold: r.Threshold, MinGain: r.MinGain, MaxMoves: r.MaxMoves,
-			CooldownSeconds: r.CooldownSeconds, IntervalSeconds: r.IntervalSeconds,
-		},
+		Rebalance: client.RebalanceSettings(r),
 	}
 }
 
@@ -116,10 +104,7 @@ func toFSMSettings(s client.Settings) fsm.Settings {
 	return fsm.Settings{
 		Strategy: s.Strategy, CPUOvercommit: s.CPUOvercommit, MemoryOvercommit: s.MemoryOvercommit,
 		MaxMigrationsPerHost: s.MaxMigrationsPerHost, MaxMigrationsPerCluster: s.MaxMigrationsPerCluster,
-		Rebalance: fsm.RebalanceSettings{
-			Mode: r.Mode, Threshold: r.Threshold, MinGain: r.MinGain, MaxMoves: r.MaxMoves,
-			CooldownSeconds: r.CooldownSeconds, IntervalSeconds: r.IntervalSeconds,
-		},
+		Rebalance: fsm.RebalanceSettings(r),
 	}
 }
 
@@ -151,7 +136,7 @@ func toClientMoves(ms []scheduler.Move) []client.Move {
 		e := m.Effect
 		out = append(out, client.Move{
 			VMID: m.VMID, VMName: m.VMName, From: m.From, FromName: m.FromName, To: m.To, ToName: m.ToName,
-			Effect: client.RebalanceMove{ImbalanceBefore: e.ImbalanceBefore, ImbalanceAfter: e.ImbalanceAfter, SourceLoad: e.SourceLoad, TargetLoad: e.TargetLoad},
+			Effect: client.RebalanceMove(e),
 		})
 	}
 	return out

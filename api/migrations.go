@@ -42,7 +42,7 @@ func (s *Server) migrateVM(r *http.Request, ps httprouter.Params) (any, error) {
 	default:
 		return nil, invalidf("mode must be live, warm or cold, got %q", mode)
 	}
-	opts := toFSMMigrationOptions(req.Options())
+	opts := fsm.MigrationOptions(req.Options())
 	if err := fsm.ValidateMigrationOptions(opts); err != nil {
 		return nil, err
 	}
