@@ -15,7 +15,7 @@ import (
 )
 
 // perm is what a route needs: an action on a resource. Resources are cluster,
-// node, vm, migration, settings and token; actions are read and write.
+// node, vm, migration, failover, settings and token; actions are read and write.
 type perm struct {
 	resource, action string
 }

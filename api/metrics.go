@@ -38,7 +38,7 @@ func (s *Server) registerGauges() {
 			return float64(n)
 		})
 	}
-	// Migrations under way, by state; finished ones are counted in the API.
+	// Migrations under way, by state (finished ones are in GET /api/v1/migrations).
 	for _, st := range []fsm.MigrationState{fsm.MigrationPending, fsm.MigrationPreparing, fsm.MigrationRunning} {
 		s.metrics.NewGauge(fmt.Sprintf(`novacron_migrations_active{state=%q}`, st), func() float64 {
 			n := 0

@@ -103,16 +103,18 @@ type State interface {
 	VMCountsByState() map[fsm.VMState]int
 	Cluster() fsm.ClusterInfo
 
-	// Migrations lists every migration record, newest first.
+	// Migrations lists every migration record, newest first; ActiveMigrations
+	// those not finished.
 	Migrations() []fsm.Migration
 	Migration(id string) (fsm.Migration, error)
-	// CheckMigration says why a VM cannot migrate to target in mode now (the
-	// check Apply makes), so a refused request never reaches Raft.
 	ActiveMigrations() []fsm.Migration
+	// Failovers lists every failover record, newest first.
 	Failovers() []fsm.Failover
 	Failover(id string) (fsm.Failover, error)
 	// Digest fingerprints the whole state at its applied index.
 	Digest() (fsm.Digest, error)
+	// CheckMigration says why a VM cannot migrate to target in mode now (the
+	// check Apply makes), so a refused request never reaches Raft.
 	CheckMigration(vmID, mode, target string) error
 	// CheckMovable is CheckMigration before a target is chosen.
 	CheckMovable(vmID, mode string) error
