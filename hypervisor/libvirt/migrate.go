@@ -102,7 +102,7 @@ type conn struct {
 // (its state reads paused "migrating" until the switch-over), and a failed
 // arrival as stopped "incoming migration failed" (see incomingFailed).
 func (d *Driver) Migrate(ctx context.Context, id string, opts hypervisor.MigrateOptions, progress func(hypervisor.MigrateProgress)) (hypervisor.MigrateResult, error) {
-	if err := checkMigrateOptions(opts, d.cfg.URI); err != nil {
+	if err := opts.Check(d.cfg.URI); err != nil {
 		return hypervisor.MigrateResult{}, err
 	}
 	if progress == nil {

@@ -13,38 +13,6 @@ import (
 	"github.com/novacron/novacron/hypervisor"
 )
 
-// Compression methods MigrateOptions.Compression may name. zlib and zstd
-// compress multifd channels, so they need Parallel > 1 (and libvirt 9.4 or
-// newer; an older libvirt refuses them and Migrate says so).
-var compressionMethods = map[string]bool{"xbzrle": true, "zlib": true, "zstd": true}
-
-// checkMigrateOptions refuses options no migration could use; the error wraps
-// hypervisor.ErrInvalidSpec and names the field.
-func checkMigrateOptions(opts hypervisor.MigrateOptions, self string) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: migrate options: %s", hypervisor.ErrInvalidSpec, fmt.Sprintf(format, args...))
-	}
-	switch {
-	case strings.TrimSpace(opts.DestURI) == "":
-		return bad("DestURI is empty")
-	case opts.DestURI == self:
-		return bad("DestURI %q is this driver's own host", opts.DestURI)
-	case opts.MigrateURI != "" && !strings.Contains(opts.MigrateURI, ":"):
-		return bad("MigrateURI %q is not a URI such as tcp://10.0.0.2", opts.MigrateURI)
-	case opts.MaxDowntime < 0:
-		return bad("MaxDowntime %s is negative", opts.MaxDowntime)
-	case opts.Parallel < 0:
-		return bad("Parallel %d is negative", opts.Parallel)
-	case opts.PostCopy && !opts.Live:
-		return bad("PostCopy needs Live: a warm migration has no post-copy phase")
-	case opts.Compression != "" && !compressionMethods[opts.Compression]:
-		return bad("Compression %q is not one of xbzrle, zlib, zstd", opts.Compression)
-	case (opts.Compression == "zlib" || opts.Compression == "zstd") && opts.Parallel < 2:
-		return bad("Compression %q compresses parallel connections: it needs Parallel > 1, have %d", opts.Compression, opts.Parallel)
-	}
-	return nil
-}
-
 // migrateFlags and migrateParams turn the options into MigrateToURI3's
 // arguments. The migration is peer-to-peer (the source libvirtd connects to the
 // destination itself, so this process needs no second connection for it) and

@@ -12,31 +12,6 @@ import (
 	"github.com/novacron/novacron/hypervisor"
 )
 
-func TestCheckMigrateOptions_NamesTheBadField(t *testing.T) {
-	ok := hypervisor.MigrateOptions{DestURI: "qemu+tcp://host2/system", Live: true}
-	if err := checkMigrateOptions(ok, "qemu:///system"); err != nil {
-		t.Fatalf("good options refused: %v", err)
-	}
-	for field, opts := range map[string]hypervisor.MigrateOptions{
-		"DestURI":     {},
-		"own host":    {DestURI: "qemu:///system"},
-		"MigrateURI":  {DestURI: ok.DestURI, MigrateURI: "10.0.0.2"},
-		"MaxDowntime": {DestURI: ok.DestURI, MaxDowntime: -time.Second},
-		"Parallel":    {DestURI: ok.DestURI, Parallel: -1},
-		"PostCopy":    {DestURI: ok.DestURI, PostCopy: true},
-		"Compression": {DestURI: ok.DestURI, Compression: "lzma"},
-		"zstd":        {DestURI: ok.DestURI, Compression: "zstd", Parallel: 1},
-	} {
-		err := checkMigrateOptions(opts, "qemu:///system")
-		if !errors.Is(err, hypervisor.ErrInvalidSpec) || !strings.Contains(err.Error(), field) {
-			t.Errorf("%s: err = %v, want ErrInvalidSpec naming %s", field, err, field)
-		}
-	}
-	if err := checkMigrateOptions(hypervisor.MigrateOptions{DestURI: ok.DestURI, Compression: "zstd", Parallel: 4}, ""); err != nil {
-		t.Errorf("zstd over 4 connections refused: %v", err)
-	}
-}
-
 func TestMigrateFlagsAndParams_FollowTheOptions(t *testing.T) {
 	opts := hypervisor.MigrateOptions{
 		DestURI: "qemu+tcp://h2/system", MigrateURI: "tcp://10.0.0.2", Live: true, AutoConverge: true,

@@ -46,7 +46,7 @@ const dirtyShare = 0.05
 // already active on the destination, ErrState; a cancelled ctx wraps ctx.Err().
 // On every error the domain stays here, in the state it had.
 func (d *Driver) Migrate(ctx context.Context, id string, opts hypervisor.MigrateOptions, progress func(hypervisor.MigrateProgress)) (hypervisor.MigrateResult, error) {
-	if err := checkMigrateOptions(opts, d.URI()); err != nil {
+	if err := opts.Check(d.URI()); err != nil {
 		return hypervisor.MigrateResult{}, err
 	}
 	dest, err := d.reach(opts.DestURI)
@@ -88,31 +88,6 @@ func (d *Driver) Migrate(ctx context.Context, id string, opts hypervisor.Migrate
 	}
 	d.leave(id)
 	return res, nil
-}
-
-// checkMigrateOptions refuses what the libvirt driver refuses; the error wraps
-// hypervisor.ErrInvalidSpec and names the field.
-func checkMigrateOptions(opts hypervisor.MigrateOptions, self string) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: migrate options: %s", hypervisor.ErrInvalidSpec, fmt.Sprintf(format, args...))
-	}
-	switch {
-	case strings.TrimSpace(opts.DestURI) == "":
-		return bad("DestURI is empty")
-	case opts.DestURI == self:
-		return bad("DestURI %q is this driver's own host", opts.DestURI)
-	case opts.MaxDowntime < 0:
-		return bad("MaxDowntime %s is negative", opts.MaxDowntime)
-	case opts.Parallel < 0:
-		return bad("Parallel %d is negative", opts.Parallel)
-	case opts.PostCopy && !opts.Live:
-		return bad("PostCopy needs Live: a warm migration has no post-copy phase")
-	case opts.Compression != "" && opts.Compression != "xbzrle" && opts.Compression != "zlib" && opts.Compression != "zstd":
-		return bad("Compression %q is not one of xbzrle, zlib, zstd", opts.Compression)
-	case (opts.Compression == "zlib" || opts.Compression == "zstd") && opts.Parallel < 2:
-		return bad("Compression %q compresses parallel connections: it needs Parallel > 1, have %d", opts.Compression, opts.Parallel)
-	}
-	return nil
 }
 
 // reach finds the sim driver at uri in this driver's registry.
