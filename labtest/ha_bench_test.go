@@ -42,7 +42,7 @@ func BenchmarkLab_HostFailover(b *testing.B) {
 			all = max(all, m.Took)
 		}
 		took = append(took, all)
-		rec := failoverRecord(b, c, victim, moved)
+		rec := checkFailoverRecord(b, c, victim, moved)
 		restarted := "no record"
 		if rec != nil {
 			restarted = fmt.Sprintf("restart ordered %.2fs after the last renewal", float64(rec.RestartedAfterMs)/1000)

@@ -2,7 +2,6 @@ package labtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -264,24 +263,8 @@ func (l *lab) hostsExcept(skip *labHost) []*labHost {
 
 // checkFailoverRecord waits for the failover record of host from that moves
 // every VM in moved to where the witness saw it, with the time each ran again,
-// and logs it. It returns nil, after logging why, when the API has no failover
-// records route.
+// and logs it. It fails the test, and returns nil, when none comes.
 func checkFailoverRecord(tb testing.TB, c *client.Client, from *labHost, moved []movedVM) *client.Failover {
-	tb.Helper()
-	rec := failoverRecord(tb, c, from, moved)
-	if rec == nil {
-		return nil
-	}
-	tb.Logf("failover record %s: node %s, cause %q; from the last renewal: detected %d ms, fenced %d ms, restarted %d ms",
-		rec.ID, rec.NodeName, rec.Cause, rec.DetectedAfterMs, rec.FencedAfterMs, rec.RestartedAfterMs)
-	for _, v := range rec.VMs {
-		tb.Logf("  vm %s -> %s, running %d ms after the last renewal", v.VMName, v.NodeName, v.RunningAfterMs)
-	}
-	return rec
-}
-
-// failoverRecord is checkFailoverRecord without the log.
-func failoverRecord(tb testing.TB, c *client.Client, from *labHost, moved []movedVM) *client.Failover {
 	tb.Helper()
 	var rec *client.Failover
 	_, err := poll(30*time.Second, 200*time.Millisecond, func() error {
@@ -301,15 +284,14 @@ func failoverRecord(tb testing.TB, c *client.Client, from *labHost, moved []move
 		}
 		return fmt.Errorf("no failover record for %s among %d", from.Name, len(fos))
 	})
-	var apiErr *client.APIError
-	// An agent without the route answers 404 "no such API route".
-	if errors.As(err, &apiErr) && apiErr.Status == 404 && strings.Contains(apiErr.Message, "no such API route") {
-		tb.Logf("the API has no failover records route (GET /api/v1/failovers: %v): record not checked", err)
-		return nil
-	}
 	if err != nil {
 		tb.Errorf("failover record of %s: %v", from.Name, err)
 		return nil
+	}
+	tb.Logf("failover record %s: node %s, cause %q; from the last renewal: detected %d ms, fenced %d ms, restarted %d ms",
+		rec.ID, rec.NodeName, rec.Cause, rec.DetectedAfterMs, rec.FencedAfterMs, rec.RestartedAfterMs)
+	for _, v := range rec.VMs {
+		tb.Logf("  vm %s -> %s, running %d ms after the last renewal", v.VMName, v.NodeName, v.RunningAfterMs)
 	}
 	return rec
 }
