@@ -70,7 +70,7 @@ func toClientMigration(m fsm.Migration, names map[string]string) client.Migratio
 		ID: m.ID, VMID: m.VMID, VMName: m.VMName, Mode: m.Mode,
 		Source: m.Source, SourceName: names[m.Source], Target: m.Target, TargetName: names[m.Target],
 		Options: client.MigrationOptions(m.Options),
-		State: string(m.State), Reason: m.Reason, FromGeneration: m.FromGeneration,
+		State:   string(m.State), Reason: m.Reason, FromGeneration: m.FromGeneration,
 		TargetReady: m.TargetReady, CancelRequested: m.CancelRequested, Error: m.Error,
 		CreatedAt: m.CreatedAt, StartedAt: optTime(m.StartedAt), FinishedAt: optTime(m.FinishedAt),
 		UpdatedAt: m.UpdatedAt, Index: m.Index,

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -142,17 +141,13 @@ func (r *chaosRun) finish() {
 		apis = append(apis, a.client(r.c.token))
 		targets = append(targets, r.target(a))
 	}
-	waitFor(t, formTimeout, "every agent at one applied index", func() error {
-		ds, err := client.CompareDigests(context.Background(), apis)
-		if errors.Is(err, client.ErrDiverged) {
-			t.Fatal(err)
-		}
-		if err == nil {
-			d := ds[0]
-			t.Logf("every agent at index %d holds state %.12s (%d nodes, %d VMs, %d failovers)", d.AppliedIndex, d.SHA256, d.Nodes, d.VMs, d.Failovers)
-		}
-		return err
-	})
+	sameCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ds, err := client.WaitSameState(sameCtx, apis, 100*time.Millisecond)
+	cancel()
+	if err != nil {
+		t.Fatalf("the nodes do not hold the same state: %v", err)
+	}
+	t.Logf("every node at index %d holds state %.12s (%d nodes, %d VMs, %d failovers)", ds[0].AppliedIndex, ds[0].SHA256, ds[0].Nodes, ds[0].VMs, ds[0].Failovers)
 	// What an operator runs to check the same: the CLI asks every member.
 	if res := runCLI(t, leader.addr(), r.c.token, "cluster", "verify"); res.code != 0 ||
 		!strings.Contains(res.stdout, fmt.Sprintf("All %d alive members hold the same state", len(apis))) {

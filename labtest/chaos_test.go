@@ -2,7 +2,6 @@ package labtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -110,17 +109,13 @@ func (l *lab) chaosPhase(t *testing.T, targets []chaos.Target, keys []string, fa
 	for _, h := range l.hosts {
 		apis = append(apis, l.client(t, hostsBut(l, h.Name)...))
 	}
-	waitFor(t, 30*time.Second, pollInterval, "every host at one applied index", func() error {
-		ds, err := client.CompareDigests(ctx, apis)
-		if errors.Is(err, client.ErrDiverged) {
-			t.Fatal(err)
-		}
-		if err == nil {
-			d := ds[0]
-			t.Logf("every host at index %d holds state %.12s (%d VMs, %d failovers)", d.AppliedIndex, d.SHA256, d.VMs, d.Failovers)
-		}
-		return err
-	})
+	sameCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ds, err := client.WaitSameState(sameCtx, apis, 100*time.Millisecond)
+	cancel()
+	if err != nil {
+		t.Fatalf("the nodes do not hold the same state: %v", err)
+	}
+	t.Logf("every node at index %d holds state %.12s (%d nodes, %d VMs, %d failovers)", ds[0].AppliedIndex, ds[0].SHA256, ds[0].Nodes, ds[0].VMs, ds[0].Failovers)
 	load.Finish(ctx, targets, l.leaderHost(t).Name, 2*time.Minute).Write(t)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrDiverged marks two nodes that show different state at one applied index.
@@ -38,4 +39,23 @@ func CompareDigests(ctx context.Context, apis []*Client) ([]Digest, error) {
 		}
 	}
 	return out, nil
+}
+
+// WaitSameState asks again every interval until the digests agree (returned),
+// two diverge (an error wrapping ErrDiverged, at once), or ctx ends (the last
+// error).
+func WaitSameState(ctx context.Context, apis []*Client, interval time.Duration) ([]Digest, error) {
+	tick := time.NewTicker(max(interval, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		ds, err := CompareDigests(ctx, apis)
+		if err == nil || errors.Is(err, ErrDiverged) {
+			return ds, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-tick.C:
+		}
+	}
 }

@@ -41,7 +41,7 @@ Exit 0 when they agree; 1 when two members hold different state at one index
 			if err != nil {
 				return err
 			}
-			ds, err := pollDigests(ctx, apis, a.pollInterval/5)
+			ds, err := client.WaitSameState(ctx, apis, a.pollInterval/5)
 			if err != nil && !errors.Is(err, client.ErrDiverged) {
 				return fmt.Errorf("the members %v did not reach one applied index within %s: %w", names, wait, err)
 			}
@@ -99,22 +99,4 @@ func (a *app) memberClients(ctx context.Context, c *client.Client) ([]*client.Cl
 		return nil, nil, errors.New("the cluster lists no alive member with an API address")
 	}
 	return apis, names, nil
-}
-
-// pollDigests asks again every interval until the digests agree, disagree
-// (client.ErrDiverged), or ctx ends.
-func pollDigests(ctx context.Context, apis []*client.Client, interval time.Duration) ([]client.Digest, error) {
-	tick := time.NewTicker(max(interval, 10*time.Millisecond))
-	defer tick.Stop()
-	for {
-		ds, err := client.CompareDigests(ctx, apis)
-		if err == nil || errors.Is(err, client.ErrDiverged) {
-			return ds, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-tick.C:
-		}
-	}
 }
