@@ -70,7 +70,7 @@ func BenchmarkLab_EventToReported(b *testing.B) {
 	if err != nil || cl.Leader == "" {
 		b.Fatalf("no leader: %+v %v", cl, err)
 	}
-	leader := l.client(b, hostsBut(l, cl.Leader)...)
+	leader := l.client(b, l.namesExcept(cl.Leader)...)
 	follower := l.client(b, cl.Leader)
 	w := l.watchEvents(b)
 	const batch = 5 // fits the lab: 3 hosts of 2 vCPUs

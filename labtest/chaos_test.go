@@ -107,7 +107,7 @@ func (l *lab) chaosPhase(t *testing.T, targets []chaos.Target, keys []string, fa
 	load.Stop()
 	var apis []*client.Client
 	for _, h := range l.hosts {
-		apis = append(apis, l.client(t, hostsBut(l, h.Name)...))
+		apis = append(apis, l.clientOf(t, h))
 	}
 	sameCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	ds, err := client.WaitSameState(sameCtx, apis, 100*time.Millisecond)
@@ -149,7 +149,7 @@ func (l *lab) waitLeaderAmong(tb testing.TB, up []*labHost, since time.Time) *la
 	waitFor(tb, 30*time.Second, pollInterval, "a leader among the hosts that are up", func() error {
 		leader = ""
 		for _, h := range up {
-			cl, err := l.client(tb, hostsBut(l, h.Name)...).Cluster(context.Background())
+			cl, err := l.clientOf(tb, h).Cluster(context.Background())
 			if err != nil {
 				return err
 			}

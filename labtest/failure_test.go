@@ -72,7 +72,7 @@ func TestLab_AgentKilledGuestsKeepRunning(t *testing.T) {
 	start := time.Now()
 	victim.restartAgent(t, proc)
 	t.Logf("%s's agent answers again %s after its restart", victim.Name, time.Since(start).Round(time.Millisecond))
-	mine := l.client(t, hostsBut(l, victim.Name)...)
+	mine := l.clientOf(t, victim)
 	waitFor(t, runTimeout, pollInterval, "the API (on the restarted agent and another one) to show the VMs running", func() error {
 		for _, cl := range []*client.Client{mine, other} {
 			for _, p := range ps {
@@ -105,9 +105,14 @@ func TestLab_AgentKilledGuestsKeepRunning(t *testing.T) {
 	})
 }
 
-// hostsBut names every lab host except keep: l.client(t, hostsBut(l, x)...)
-// talks to host x.
-func hostsBut(l *lab, keep string) []string {
+// clientOf returns an API client of host h itself.
+func (l *lab) clientOf(tb testing.TB, h *labHost) *client.Client {
+	tb.Helper()
+	return l.client(tb, l.namesExcept(h.Name)...)
+}
+
+// namesExcept names every lab host except keep, for lab.client's avoid list.
+func (l *lab) namesExcept(keep string) []string {
 	var out []string
 	for _, h := range l.hosts {
 		if h.Name != keep {

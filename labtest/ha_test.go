@@ -15,7 +15,7 @@ import (
 // double run.
 //
 // The agents run with the default HA timings (--fence-timeout 10s,
-// --heartbeat-interval 1s): a host fences itself 7.5 s after it last sent a
+// --heartbeat-interval 1s): a host fences itself 6.5 s after it last sent a
 // lease renewal, and the leader restarts its VMs 11 s after it last received
 // one.
 
@@ -81,22 +81,7 @@ func TestLab_HostKilledVMsRunElsewhere(t *testing.T) {
 	l.restartHost(t, victim)
 	w.expectUp(victim.Name)
 	t.Logf("%s restarted and alive in the API %.1fs after lab.sh restart", victim.Name, time.Since(restart).Seconds())
-	holdsFor(t, settleAfterReturn, 500*time.Millisecond, "the restarted host running none of the moved guests", func() error {
-		for _, m := range moved {
-			if hosts := w.activeOn(m.ID); len(hosts) != 1 || hosts[0] != m.To.Name {
-				return fmt.Errorf("vm %s is active on %v, want on %s only", m.Name, hosts, m.To.Name)
-			}
-		}
-		return nil
-	})
-	waitFor(t, 30*time.Second, virshPoll, "no definition of the moved guests left on the restarted host", func() error {
-		for _, m := range moved {
-			if err := l.runsOnlyOn(c, m.ID, m.To, l.hosts); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	l.holdsNoneOfTheMoved(t, w, c, moved, "restarted")
 	w.report(t)
 }
 
@@ -178,23 +163,8 @@ func cutOffFencesItself(t *testing.T, guests int) {
 	healAt := l.healHost(t, victim)
 	l.waitNodeAlive(t, victim)
 	t.Logf("%s healed; alive in the API %.1fs later", victim.Name, time.Since(healAt).Seconds())
-	holdsFor(t, settleAfterReturn, 500*time.Millisecond, "the healed host running none of the moved guests", func() error {
-		for _, m := range moved {
-			if hosts := w.activeOn(m.ID); len(hosts) != 1 || hosts[0] != m.To.Name {
-				return fmt.Errorf("vm %s is active on %v, want on %s only", m.Name, hosts, m.To.Name)
-			}
-		}
-		return nil
-	})
-	waitFor(t, 30*time.Second, virshPoll, "no definition of the moved guests left on the healed host", func() error {
-		for _, m := range moved {
-			if err := l.runsOnlyOn(c, m.ID, m.To, l.hosts); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if _, err := vmIn(l.client(t, hostsBut(l, victim.Name)...), ps[0].ID, client.StateRunning, client.StateRunning); err != nil {
+	l.holdsNoneOfTheMoved(t, w, c, moved, "healed")
+	if _, err := vmIn(l.clientOf(t, victim), ps[0].ID, client.StateRunning, client.StateRunning); err != nil {
 		t.Errorf("the healed host's API: %v", err)
 	}
 	w.report(t)
@@ -207,4 +177,27 @@ func orGone(state string, err error) string {
 		return "no such domain (" + err.Error() + ")"
 	}
 	return state
+}
+
+// holdsNoneOfTheMoved checks that a host that came back (how says how: restarted,
+// healed) runs none of the guests that moved away meanwhile, for longer than a
+// host resync, and keeps no definition of them.
+func (l *lab) holdsNoneOfTheMoved(t *testing.T, w *witness, c *client.Client, moved []movedVM, how string) {
+	t.Helper()
+	holdsFor(t, settleAfterReturn, 500*time.Millisecond, "the "+how+" host running none of the moved guests", func() error {
+		for _, m := range moved {
+			if hosts := w.activeOn(m.ID); len(hosts) != 1 || hosts[0] != m.To.Name {
+				return fmt.Errorf("vm %s is active on %v, want on %s only", m.Name, hosts, m.To.Name)
+			}
+		}
+		return nil
+	})
+	waitFor(t, 30*time.Second, virshPoll, "no definition of the moved guests left on the "+how+" host", func() error {
+		for _, m := range moved {
+			if err := l.runsOnlyOn(c, m.ID, m.To, l.hosts); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

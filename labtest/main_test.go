@@ -90,7 +90,7 @@ func labUnavailable() string {
 		return "not root: the lab starts libvirtd and mounts folders (run as root: sudo go test -tags libvirt_dlopen ./labtest/)"
 	}
 	var missing []string
-	for _, c := range []string{"qemu-system-x86_64", "libvirtd", "virtlogd", "virsh", "unshare", "nsenter", "busybox", "cpio", "curl", "bash"} {
+	for _, c := range []string{"qemu-system-x86_64", "libvirtd", "virtlogd", "virsh", "unshare", "nsenter", "busybox", "cpio", "curl", "bash", "iptables", "setpriv"} {
 		if _, err := lookPath(c); err != nil {
 			missing = append(missing, c)
 		}
@@ -332,9 +332,5 @@ func tail(path string, n int) string {
 		}
 		return "(" + err.Error() + ")"
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return lastLines(string(b), n)
 }
