@@ -97,13 +97,13 @@ func newAgentClusterWith(n int, extra map[int][]string) (_ *agentCluster, err er
 		}
 		c.agents = append(c.agents, a)
 	}
-	for _, a := range c.agents {
+	for i, a := range c.agents {
 		a.args = []string{"agent", "--name", a.name, "--data-dir", a.dataDir, "--bind", "127.0.0.1",
 			"--gossip-port", strconv.Itoa(a.gossipPort), "--raft-port", strconv.Itoa(a.raftPort),
 			"--http-port", strconv.Itoa(a.http), "--bootstrap-expect", strconv.Itoa(n),
 			"--bootstrap-token", benchToken, "--hypervisor", "sim",
 			"--sim-memory-mib", "10000000", "--sim-vcpus", "100000", "--log-level", "warn"}
-		a.args = append(a.args, extra[indexOf(c.agents, a)]...)
+		a.args = append(a.args, extra[i]...)
 		for _, o := range c.agents {
 			if o != a {
 				a.args = append(a.args, "--join", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.gossipPort)))
@@ -323,14 +323,4 @@ func (c *agentCluster) close() {
 		c.hc.CloseIdleConnections()
 		os.RemoveAll(c.dir)
 	})
-}
-
-// indexOf returns a's position in agents.
-func indexOf(agents []*agent, a *agent) int {
-	for i, o := range agents {
-		if o == a {
-			return i
-		}
-	}
-	return -1
 }

@@ -856,7 +856,7 @@ host_pids() {
 # forked meanwhile, and wait until all are gone. Prints `killed_at=EPOCH` (the
 # moment before the first signal, seconds with microseconds) on stdout.
 kill_host() {
-	local i=$1 dir t0 t1 more what p
+	local i=$1 dir t0 t1 more what agents p
 	local -a pids
 	dir=$(host_dir "$i")
 	mapfile -t pids < <(host_pids "$i")
@@ -864,13 +864,13 @@ kill_host() {
 		log "$(host_name "$i"): nothing of it runs"
 		return 0
 	fi
-	what=""
+	what="" agents=" $(agent_pids "$i" | paste -sd' ' -) "
 	for p in "${pids[@]}"; do
 		case $(readlink "/proc/$p/exe" 2>/dev/null) in
 		*/qemu-system-*) what+=" qemu:$p" ;;
 		*/libvirtd) what+=" libvirtd:$p" ;;
 		*/virtlogd) what+=" virtlogd:$p" ;;
-		*) [[ " $(agent_pids "$i" | paste -sd' ' -) " == *" $p "* ]] && what+=" agent:$p" || what+=" other:$p" ;;
+		*) [[ $agents == *" $p "* ]] && what+=" agent:$p" || what+=" other:$p" ;;
 		esac
 	done
 	t0=$EPOCHREALTIME
