@@ -37,9 +37,11 @@ type Agent struct {
 	// barrier: read indexes are served only in that term.
 	readyTerm atomic.Uint64
 
-	// caughtUp is set once the local FSM has applied what the leader had
-	// committed after this agent started (read-index).
-	caughtUp atomic.Bool
+	// caughtUp is set, and caughtUpCh closed, once the local FSM has applied
+	// what the leader had committed after this agent started (read index).
+	caughtUp     atomic.Bool
+	caughtUpCh   chan struct{}
+	caughtUpOnce sync.Once
 
 	// lease is this host's fencing lease; leases the leader's view of all.
 	lease    *hostLease
@@ -74,6 +76,7 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 		cancel: cancel,
 		loads:  newLoadTracker(), rebalancer: &rebalancer{},
 		lease: newHostLease(), leases: newLeaderLeases(),
+		caughtUpCh: make(chan struct{}),
 	}
 	var err error
 	if a.watchdog, err = openWatchdog(cfg.Watchdog); err != nil {

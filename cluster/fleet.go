@@ -22,7 +22,9 @@ const fleetLabel = "novacron.fleet"
 // fleetLoop registers the fleet's nodes and runs a host reconciler for each,
 // fed by one FSM subscription that routes each change to the host it concerns.
 func (a *Agent) fleetLoop(ctx context.Context) {
-	if !newHostReconciler(a, a.cfg.NodeID, a.cfg.NodeName, a.driver).catchUp(ctx) {
+	select { // the agent's own host reconciler catches up for all
+	case <-a.caughtUpCh:
+	case <-ctx.Done():
 		return
 	}
 	events, cancel := a.fsm.Subscribe(1 << 16)

@@ -56,7 +56,7 @@ func (h *hostReconciler) run(ctx context.Context) {
 		defer cancel()
 		events = sub
 	}
-	if !h.caughtUp && !h.catchUp(ctx) {
+	if !h.caughtUp && !h.a.waitCaughtUp(ctx) {
 		return
 	}
 	ticker := time.NewTicker(h.a.cfg.HostResyncInterval)
@@ -91,22 +91,34 @@ func (h *hostReconciler) run(ctx context.Context) {
 	}
 }
 
-// catchUp waits until the local FSM holds everything the leader had committed
-// when we asked. It retries until it succeeds or ctx ends.
-func (h *hostReconciler) catchUp(ctx context.Context) bool {
+// catchUp waits, for at most timeout, until the local FSM has applied what
+// the leader had committed when asked (read index). The first success marks
+// the agent caught up (CaughtUp, caughtUpCh).
+func (a *Agent) catchUp(ctx context.Context, timeout time.Duration) error {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	idx, err := a.ConsistentIndex(cctx)
+	if err == nil {
+		err = a.fsm.WaitForIndex(cctx, idx)
+	}
+	if err == nil {
+		a.caughtUpOnce.Do(func() {
+			a.logger.Info("caught up with the cluster; reconciling host", "index", idx)
+			a.caughtUp.Store(true)
+			close(a.caughtUpCh)
+		})
+	}
+	return err
+}
+
+// waitCaughtUp retries catchUp until it succeeds (true) or ctx ends (false).
+func (a *Agent) waitCaughtUp(ctx context.Context) bool {
 	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		idx, err := h.a.ConsistentIndex(cctx)
+		err := a.catchUp(ctx, 5*time.Second)
 		if err == nil {
-			err = h.a.fsm.WaitForIndex(cctx, idx)
-		}
-		cancel()
-		if err == nil {
-			h.logger.Info("caught up with the cluster; reconciling host", "index", idx)
-			h.a.caughtUp.Store(true)
 			return true
 		}
-		h.logger.Debug("waiting to catch up before touching the hypervisor", "error", err)
+		a.logger.Debug("waiting to catch up before touching the hypervisor", "error", err)
 		select {
 		case <-ctx.Done():
 			return false

@@ -195,8 +195,9 @@ type heartbeat struct {
 }
 
 // leaseLoop renews this host's lease with the leader every HeartbeatInterval.
-// After a fence, a renewal counts only once the local FSM has caught up, so
-// the host acts on fresh state when it runs VMs again.
+// After a fence, a renewal counts only once the local FSM has caught up
+// (within one heartbeat), so the host acts on fresh state when it runs VMs
+// again.
 func (a *Agent) leaseLoop(ctx context.Context) {
 	ticker := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer ticker.Stop()
@@ -204,7 +205,7 @@ func (a *Agent) leaseLoop(ctx context.Context) {
 		sent := time.Now()
 		if err := a.renewLease(ctx); err != nil {
 			a.logger.Debug("lease renewal failed", "error", err)
-		} else if !a.lease.isFenced() || a.catchUpOnce(ctx) {
+		} else if !a.lease.isFenced() || a.catchUp(ctx, a.cfg.HeartbeatInterval) == nil {
 			if a.lease.renewed(sent.Add(a.cfg.FenceTimeout - a.cfg.FenceGrace)) {
 				a.logger.Info("lease renewed: this host runs its VMs again")
 			}
@@ -226,18 +227,6 @@ func (a *Agent) renewLease(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
 	defer cancel()
 	return a.forwarder.callJSON(cctx, "POST", "/internal/v1/heartbeat", heartbeat{Node: a.cfg.NodeID}, nil)
-}
-
-// catchUpOnce waits, for at most one heartbeat interval, until the local FSM
-// has applied what the leader has committed.
-func (a *Agent) catchUpOnce(ctx context.Context) bool {
-	cctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
-	defer cancel()
-	idx, err := a.ConsistentIndex(cctx)
-	if err == nil {
-		err = a.fsm.WaitForIndex(cctx, idx)
-	}
-	return err == nil
 }
 
 // fenceLoop fences the host the moment its lease ends.
