@@ -187,24 +187,12 @@ func (f *forwarder) readIndex(ctx context.Context) (uint64, error) {
 	return f.call(ctx, http.MethodGet, "/internal/v1/read-index", nil)
 }
 
+// call sends a forwarded command or read-index request to the leader and
+// returns the index it answers with, or the error it carries.
 func (f *forwarder) call(ctx context.Context, method, path string, body []byte) (uint64, error) {
-	url, secret, err := f.leaderURL(path)
+	resp, err := f.send(ctx, method, path, "application/octet-stream", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set(secretHeader, secret)
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			return 0, errRetry{fmt.Errorf("%w: leader unreachable: %v", ErrNoLeader, err)}
-		}
-		return 0, fmt.Errorf("%w: forwarding to leader: %v", ErrNoLeader, err)
 	}
 	defer resp.Body.Close()
 	var ans wireAnswer
@@ -214,25 +202,13 @@ func (f *forwarder) call(ctx context.Context, method, path string, body []byte) 
 	if ans.Error == nil {
 		return ans.Index, nil
 	}
-	switch ans.Error.Code {
-	case codeNotLeader:
-		return 0, errRetry{fmt.Errorf("%w: %s", ErrNoLeader, ans.Error.Message)}
-	case codeNoLeader:
-		return 0, fmt.Errorf("%w: %s", ErrNoLeader, ans.Error.Message)
-	case codeNotReady:
-		return 0, errRetry{fmt.Errorf("%w: %s", ErrNotReady, ans.Error.Message)}
-	}
-	return ans.Index, fsm.ErrorFromCode(ans.Error.Code, ans.Error.Message)
+	return ans.Index, answerError(ans.Error)
 }
 
 // callJSON sends a JSON body (nil for none) to the leader's internal path and
-// decodes a JSON answer into out (nil to ignore it). Errors come back in the
-// usual internal shape.
+// decodes a JSON answer into out (nil to ignore it). Errors come back as call's
+// do.
 func (f *forwarder) callJSON(ctx context.Context, method, path string, body, out any) error {
-	url, secret, err := f.leaderURL(path)
-	if err != nil {
-		return err
-	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -241,22 +217,15 @@ func (f *forwarder) callJSON(ctx context.Context, method, path string, body, out
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	resp, err := f.send(ctx, method, path, "application/json", rd)
 	if err != nil {
 		return err
-	}
-	req.Header.Set(secretHeader, secret)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: calling the leader: %v", ErrNoLeader, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		var ans wireAnswer
-		json.NewDecoder(io.LimitReader(resp.Body, maxForwardBody)).Decode(&ans)
-		if ans.Error != nil {
-			return fmt.Errorf("%w: leader answered %s: %s", ErrNoLeader, ans.Error.Code, ans.Error.Message)
+		if json.NewDecoder(io.LimitReader(resp.Body, maxForwardBody)).Decode(&ans) == nil && ans.Error != nil {
+			return answerError(ans.Error)
 		}
 		return fmt.Errorf("%w: leader answered HTTP %d", ErrNoLeader, resp.StatusCode)
 	}
@@ -264,4 +233,42 @@ func (f *forwarder) callJSON(ctx context.Context, method, path string, body, out
 		return nil
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, maxForwardBody)).Decode(out)
+}
+
+// send makes one request to the leader's internal path with the cluster
+// secret. A leader that cannot be dialled is worth asking again (errRetry).
+func (f *forwarder) send(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
+	url, secret, err := f.leaderURL(path)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(secretHeader, secret)
+	req.Header.Set("Content-Type", contentType)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return nil, errRetry{fmt.Errorf("%w: leader unreachable: %v", ErrNoLeader, err)}
+		}
+		return nil, fmt.Errorf("%w: calling the leader: %v", ErrNoLeader, err)
+	}
+	return resp, nil
+}
+
+// answerError rebuilds the error an internal answer carries: the cluster's
+// own codes (not_leader and not_ready are worth asking again), else the FSM's.
+func answerError(e *wireError) error {
+	switch e.Code {
+	case codeNotLeader:
+		return errRetry{fmt.Errorf("%w: %s", ErrNoLeader, e.Message)}
+	case codeNoLeader:
+		return fmt.Errorf("%w: %s", ErrNoLeader, e.Message)
+	case codeNotReady:
+		return errRetry{fmt.Errorf("%w: %s", ErrNotReady, e.Message)}
+	}
+	return fsm.ErrorFromCode(e.Code, e.Message)
 }
