@@ -26,7 +26,7 @@ func (r *chaosRun) finish() {
 	t.Helper()
 	r.load.Stop()
 	leader := r.c.waitLeader()
-	r.waitIdentical()
+	r.c.waitConverged()
 	r.checkGossip(leader)
 	var targets []chaos.Target
 	for _, n := range r.c.up() {

@@ -11,28 +11,6 @@ import (
 	"github.com/novacron/novacron/internal/ids"
 )
 
-// nodeByID finds the test node whose agent has the given node ID.
-func (c *testCluster) nodeByID(id string) *testNode {
-	for _, n := range c.nodes {
-		if n.cfg.NodeID == id {
-			return n
-		}
-	}
-	c.t.Fatalf("no test node with id %s", id)
-	return nil
-}
-
-// waitRunning waits until a VM is placed and reported running.
-func waitRunning(t *testing.T, n *testNode, id string) fsm.VM {
-	t.Helper()
-	var vm fsm.VM
-	waitFor(t, 15*time.Second, "vm running", func() bool {
-		vm, _ = n.agent.fsm.VM(id)
-		return vm.State == fsm.VMRunning
-	})
-	return vm
-}
-
 func TestCluster_LiveMigrationMovesTheGuest(t *testing.T) {
 	c := newTestCluster(t, 3, 3)
 	leader := c.waitLeader()
