@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/novacron/novacron/fsm"
@@ -54,7 +55,25 @@ func (a *Agent) fleetLoop(ctx context.Context) {
 		h.events, h.caughtUp = ch, true
 		a.goLoop(h.run)
 	}
-	a.applyInBatches(ctx, nodes)
+	// Register until every node is in the state: a batch lost to an election
+	// would leave reconcilers running for nodes nobody knows.
+	for len(nodes) > 0 {
+		a.applyInBatches(ctx, nodes)
+		_ = a.catchUp(ctx, 5*time.Second) // look at the state the writes reached
+		nodes = slices.DeleteFunc(nodes, func(c fsm.Command) bool {
+			_, err := a.fsm.Node(c.(*fsm.RegisterNode).Node.ID)
+			return err == nil
+		})
+		if len(nodes) == 0 {
+			break
+		}
+		a.logger.Warn("sim fleet hosts not registered yet; trying again", "missing", len(nodes))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 	a.logger.Info("sim fleet registered", "hosts", a.cfg.SimFleet)
 	for {
 		select {
