@@ -54,7 +54,7 @@ func (l *lab) watchEvents(tb testing.TB) *eventWatch {
 	// on every host until its events show that every watcher is attached.
 	for _, h := range l.hosts {
 		probe := "labtest-event-probe-" + h.Name
-		xml := filepath.Join(l.dir, probe+".xml")
+		xml := filepath.Join(l.Dir, probe+".xml")
 		doc := "<domain type='qemu'><name>" + probe + "</name><memory unit='MiB'>16</memory>" +
 			"<os><type arch='x86_64'>hvm</type></os></domain>"
 		if err := os.WriteFile(xml, []byte(doc), 0o600); err != nil {

@@ -34,7 +34,7 @@ const nodeAliveTimeout = 90 * time.Second
 // KEY=EPOCH (seconds with microseconds), the moment it acted.
 func (l *lab) hostVerb(tb testing.TB, verb string, h *labHost, key string) time.Time {
 	tb.Helper()
-	stdout, stderr, err := l.labCommand(hostVerbTimeout, verb, h.Name)
+	stdout, stderr, err := l.Command(hostVerbTimeout, verb, h.Name)
 	if err != nil {
 		tb.Fatalf("lab.sh %s %s: %v\n%s", verb, h.Name, err, stderr)
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,22 +15,19 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/labrun"
 )
 
 // lab is the running lab: its folder, the env lines `lab.sh up` printed, and
 // the hosts.
 type lab struct {
-	root  string // module root
-	dir   string // NOVACRON_LAB_DIR
-	labSh string
-	bin   string // the novacron binary the agents and the CLI run
+	// Lab runs lab.sh; its Bin is the novacron binary the agents and the CLI run.
+	*labrun.Lab
 
 	env            map[string]string
 	addr, token    string
 	kernel, initrd string
 	hosts          []*labHost
-
-	watchdog *exec.Cmd
 }
 
 // labHost is one lab host: its libvirtd and its agent. Its node name in the
@@ -49,30 +45,16 @@ type labHost struct {
 }
 
 func (l *lab) hostDir(i int) string {
-	return filepath.Join(l.dir, "hosts", "host"+strconv.Itoa(i))
+	return filepath.Join(l.Dir, "hosts", "host"+strconv.Itoa(i))
 }
-
-// envLineRE matches `export NAME='value'`, `export NAME=value` and `NAME=value`.
-var envLineRE = regexp.MustCompile(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$`)
 
 // parseEnv reads the env lines of `lab.sh up` and sets up the hosts.
 func (l *lab) parseEnv(out string) error {
-	l.env = map[string]string{}
-	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		m := envLineRE.FindStringSubmatch(line)
-		if m == nil {
-			return fmt.Errorf("not an env line: %q", line)
-		}
-		v := m[2]
-		if len(v) >= 2 && (v[0] == '\'' && v[len(v)-1] == '\'' || v[0] == '"' && v[len(v)-1] == '"') {
-			v = v[1 : len(v)-1]
-		}
-		l.env[m[1]] = v
+	env, err := labrun.ParseEnv(out)
+	if err != nil {
+		return err
 	}
+	l.env = env
 	for name, dst := range map[string]*string{
 		"NOVACRON_ADDR": &l.addr, "NOVACRON_TOKEN": &l.token,
 		"NOVACRON_LAB_KERNEL": &l.kernel, "NOVACRON_LAB_INITRD": &l.initrd,
@@ -194,7 +176,7 @@ func (l *lab) cli(tb testing.TB, args ...string) cliResult {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, l.bin, args...)
+	cmd := exec.CommandContext(ctx, l.Bin, args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "NOVACRON_") {
 			cmd.Env = append(cmd.Env, kv)

@@ -12,9 +12,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/novacron/novacron/internal/labrun"
 )
 
 // labHosts is how many libvirt hosts (and agents) the lab runs.
@@ -156,22 +157,22 @@ func startLab() (*lab, error) {
 			return nil, err
 		}
 	}
-	l := &lab{root: root, dir: dir, labSh: filepath.Join(root, "deploy", "lab", "lab.sh"), bin: filepath.Join(dir, "bin", "novacron")}
+	l := &lab{Lab: &labrun.Lab{Root: root, Dir: dir, Bin: filepath.Join(dir, "bin", "novacron")}}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-tags", "libvirt_dlopen", "-o", l.bin, "./cmd/novacron")
+	build := exec.CommandContext(ctx, "go", "build", "-tags", "libvirt_dlopen", "-o", l.Bin, "./cmd/novacron")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("go build ./cmd/novacron: %v\n%s", err, out)
 	}
-	if err := l.startWatchdog(); err != nil {
+	if err := l.StartWatchdog(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "labtest: starting a %d-host lab in %s\n", labHosts, dir)
 	start := time.Now()
-	stdout, stderr, err := l.labCommand(upTimeout, "up", "--hosts", strconv.Itoa(labHosts))
+	stdout, stderr, err := l.Command(upTimeout, "up", "--hosts", strconv.Itoa(labHosts))
 	if err != nil {
 		return l, fmt.Errorf("lab.sh up: %v\n%s", err, stderr)
 	}
@@ -214,83 +215,22 @@ func checkPorts() error {
 	return nil
 }
 
-// labEnv is the environment lab.sh runs with: no NOVACRON_ variable from the
-// caller's shell except the image cache, plus this lab's folder and binary.
-func (l *lab) labEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NOVACRON_") || strings.HasPrefix(kv, "NOVACRON_LAB_CACHE=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "NOVACRON_LAB_DIR="+l.dir, "NOVACRON_BIN="+l.bin, "PATH="+os.Getenv("PATH")+":/usr/sbin:/sbin")
-}
-
-// labCommand runs `lab.sh args...` and returns its stdout and stderr.
-func (l *lab) labCommand(timeout time.Duration, args ...string) (string, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, l.labSh, args...)
-	cmd.Env = l.labEnv()
-	cmd.Dir = l.root
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (after %s)", ctx.Err(), timeout)
-	}
-	return out.String(), errb.String(), err
-}
-
-// watchdogScript waits for the test process ($1) to be gone, keeps the agents'
-// logs and runs `lab.sh down` ($2). It covers what TestMain cannot: a panic in a
-// test goroutine or -timeout end the process without running deferred calls.
-const watchdogScript = `while kill -0 "$1" 2>/dev/null; do sleep 1; done
-mkdir -p "$NOVACRON_LAB_DIR/logs"
-for f in "$NOVACRON_LAB_DIR"/hosts/host*/agent.log; do
-	[ -f "$f" ] && cp "$f" "$NOVACRON_LAB_DIR/logs/$(basename "$(dirname "$f")")-agent.log"
-done
-echo "labtest watchdog: the test process $1 ended without stopping the lab; running lab.sh down"
-exec "$2" down`
-
-func (l *lab) startWatchdog() error {
-	logf, err := os.Create(filepath.Join(l.dir, "watchdog.log"))
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	cmd := exec.Command("bash", "-c", watchdogScript, "labtest-watchdog", strconv.Itoa(os.Getpid()), l.labSh)
-	cmd.Env = l.labEnv()
-	cmd.Dir = l.root
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own session: a Ctrl-C to the test's process group must not take it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start the lab watchdog: %w", err)
-	}
-	l.watchdog = cmd
-	go cmd.Wait() //nolint:errcheck // reaped when stop kills it
-	return nil
-}
-
 // stop prints and keeps the agents' logs when something failed, then runs
 // `lab.sh down`. The folder is removed only when down succeeded.
 func (l *lab) stop(failed bool) {
 	if failed {
 		l.printLogTails(40)
-		if kept, err := l.keepLogs(); err == nil {
+		if kept, err := l.KeepLogs("novacron-labtest-logs-"); err == nil {
 			fmt.Fprintf(os.Stderr, "labtest: the lab's logs are kept in %s\n", kept)
 		}
 	}
-	_, stderr, err := l.labCommand(downTimeout, "down")
+	_, stderr, err := l.Command(downTimeout, "down")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "labtest: lab.sh down failed: %v\n%s\nlabtest: %s is kept; its watchdog runs down again when this process ends\n", err, stderr, l.dir)
+		fmt.Fprintf(os.Stderr, "labtest: lab.sh down failed: %v\n%s\nlabtest: %s is kept; its watchdog runs down again when this process ends\n", err, stderr, l.Dir)
 		return
 	}
-	if l.watchdog != nil && l.watchdog.Process != nil {
-		_ = l.watchdog.Process.Kill()
-	}
-	os.RemoveAll(l.dir)
+	l.StopWatchdog()
+	os.RemoveAll(l.Dir)
 }
 
 // printLogTails prints the last n lines of every agent's log.
@@ -299,28 +239,6 @@ func (l *lab) printLogTails(n int) {
 		path := filepath.Join(l.hostDir(i), "agent.log")
 		fmt.Fprintf(os.Stderr, "\n---- tail of %s ----\n%s\n", path, tail(path, n))
 	}
-}
-
-// keepLogs copies the agents', libvirtds' and QEMU's logs to a new folder that
-// `down` does not remove.
-func (l *lab) keepLogs() (string, error) {
-	kept, err := os.MkdirTemp("", "novacron-labtest-logs-")
-	if err != nil {
-		return "", err
-	}
-	for i := 1; i <= labHosts; i++ {
-		hd := l.hostDir(i)
-		files, _ := filepath.Glob(filepath.Join(hd, "log", "qemu", "*.log"))
-		files = append(files, filepath.Join(hd, "agent.log"), filepath.Join(hd, "log", "libvirtd.log"), filepath.Join(hd, "start.log"))
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				continue
-			}
-			_ = os.WriteFile(filepath.Join(kept, fmt.Sprintf("host%d-%s", i, filepath.Base(f))), b, 0o600)
-		}
-	}
-	return kept, nil
 }
 
 // tail is the last n lines of the file at path.

@@ -1,22 +1,19 @@
 package libvirt
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/internal/labrun"
 )
 
 // labHost is one libvirt host of a lab started by deploy/lab/lab.sh.
@@ -33,7 +30,7 @@ func (h labHost) consoleLog(dom string) string {
 
 // testLab is a lab of libvirt hosts without agents, in a folder of its own.
 type testLab struct {
-	dir, labSh     string
+	*labrun.Lab
 	kernel, initrd string
 	hosts          []labHost
 }
@@ -71,26 +68,31 @@ func startTestLab(t *testing.T, n int) *testLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &testLab{dir: dir, labSh: filepath.Join(root, "deploy", "lab", "lab.sh")}
-	watchdog := l.startWatchdog(t)
+	l := &testLab{Lab: &labrun.Lab{Root: root, Dir: dir}}
+	if err := l.StartWatchdog(); err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			l.keepLogs(t)
+			if kept, err := l.KeepLogs("novacron-migtest-logs-"); err == nil {
+				t.Logf("the lab's logs are kept in %s", kept)
+			}
 		}
-		if out, err := l.run(2*time.Minute, "down"); err != nil {
-			t.Errorf("lab.sh down: %v\n%s\n(%s is kept; the watchdog runs down again when this process ends)", err, out, dir)
+		if _, stderr, err := l.Command(2*time.Minute, "down"); err != nil {
+			t.Errorf("lab.sh down: %v\n%s\n(%s is kept; the watchdog runs down again when this process ends)", err, stderr, dir)
 			return
 		}
-		_ = watchdog.Process.Kill()
+		l.StopWatchdog()
 		os.RemoveAll(dir)
 	})
-	out, err := l.run(5*time.Minute, "up", "--hosts", strconv.Itoa(n), "--no-agents")
+	out, stderr, err := l.Command(5*time.Minute, "up", "--hosts", strconv.Itoa(n), "--no-agents")
 	if err != nil {
-		t.Fatalf("lab.sh up: %v\n%s", err, out)
+		t.Fatalf("lab.sh up: %v\n%s", err, stderr)
 	}
-	env := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^export (NOVACRON_LAB_\w+)='([^']*)'$`).FindAllStringSubmatch(out, -1) {
-		env[m[1]] = m[2]
+	env, err := labrun.ParseEnv(out)
+	if err != nil {
+		t.Fatalf("lab.sh up printed no usable env lines: %v\n%s", err, out)
 	}
 	l.kernel, l.initrd = env["NOVACRON_LAB_KERNEL"], env["NOVACRON_LAB_INITRD"]
 	for i := 1; i <= n; i++ {
@@ -101,64 +103,6 @@ func startTestLab(t *testing.T, n int) *testLab {
 		l.hosts = append(l.hosts, labHost{name: fmt.Sprintf("host%d", i), uri: uri, dir: filepath.Join(dir, "hosts", fmt.Sprintf("host%d", i))})
 	}
 	return l
-}
-
-// run runs lab.sh for this lab's folder; stdout and stderr come back together.
-func (l *testLab) run(timeout time.Duration, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, l.labSh, args...)
-	cmd.Env = l.env()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
-}
-
-// env is the caller's environment without its NOVACRON_ variables (but the
-// image cache), plus this lab's folder.
-func (l *testLab) env() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NOVACRON_") || strings.HasPrefix(kv, "NOVACRON_LAB_CACHE=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "NOVACRON_LAB_DIR="+l.dir, "PATH="+os.Getenv("PATH")+":/usr/sbin:/sbin")
-}
-
-// startWatchdog starts a process, in a session of its own, that runs
-// `lab.sh down` once this test process is gone.
-func (l *testLab) startWatchdog(t *testing.T) *exec.Cmd {
-	t.Helper()
-	script := `while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec "$2" down`
-	cmd := exec.Command("bash", "-c", script, "migtest-watchdog", strconv.Itoa(os.Getpid()), l.labSh)
-	cmd.Env = l.env()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(l.dir)
-		t.Fatalf("start the lab watchdog: %v", err)
-	}
-	go cmd.Wait() //nolint:errcheck // reaped when killed
-	return cmd
-}
-
-// keepLogs copies the hosts' libvirtd and QEMU logs where down leaves them.
-func (l *testLab) keepLogs(t *testing.T) {
-	kept, err := os.MkdirTemp("", "novacron-migtest-logs-")
-	if err != nil {
-		return
-	}
-	for _, h := range l.hosts {
-		files, _ := filepath.Glob(filepath.Join(h.dir, "log", "qemu", "*.log"))
-		files = append(files, filepath.Join(h.dir, "log", "libvirtd.log"))
-		for _, f := range files {
-			if b, err := os.ReadFile(f); err == nil {
-				_ = os.WriteFile(filepath.Join(kept, h.name+"-"+filepath.Base(f)), b, 0o600)
-			}
-		}
-	}
-	t.Logf("the lab's logs are kept in %s", kept)
 }
 
 // driver opens a libvirt driver on host h, closed when the test ends.

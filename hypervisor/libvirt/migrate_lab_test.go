@@ -48,7 +48,7 @@ func TestMigrate_BetweenLabHosts(t *testing.T) {
 	r.waitTicks(t, h1, 2, 0)
 
 	t.Run("UnreachableDestinationFails", func(t *testing.T) {
-		gone := "qemu+unix:///system?socket=" + filepath.Join(lab.dir, "hosts", "nohost", "run", "libvirt-sock")
+		gone := "qemu+unix:///system?socket=" + filepath.Join(lab.Dir, "hosts", "nohost", "run", "libvirt-sock")
 		_, err := r.drivers[h1.name].Migrate(ctxT(t, time.Minute), r.spec.ID, hypervisor.MigrateOptions{
 			DestURI: gone, MigrateURI: fmt.Sprintf("tcp://127.0.0.1:%d", freeMigrationPort(t)), Live: true, Generation: 2,
 		}, nil)
