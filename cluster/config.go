@@ -87,8 +87,8 @@ type Config struct {
 	// be restarted elsewhere; the host fences itself FenceGrace before that.
 	FenceTimeout time.Duration
 	FenceGrace   time.Duration
-	// Watchdog is a watchdog device (/dev/watchdog, softdog) petted only while
-	// the lease is valid; empty for none.
+	// Watchdog is a watchdog device (/dev/watchdog, softdog) petted while the
+	// host is safe (see hostLease.safe); empty for none.
 	Watchdog string
 	// LoadReportInterval is how often the host sends its load to the leader for
 	// rebalancing.

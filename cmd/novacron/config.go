@@ -74,7 +74,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.SimFleet, "sim-fleet", 0, "also simulate this many extra hosts in this process (sim driver), for scale tests")
 	fs.DurationVar(&f.FenceTimeout, "fence-timeout", 10*time.Second, "a host's VMs are restarted elsewhere this long after its last lease renewal; it fences itself 35% of that earlier")
 	fs.DurationVar(&f.Heartbeat, "heartbeat-interval", time.Second, "how often a host renews its lease with the leader")
-	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted only while the lease is valid")
+	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted while the host is safe: lease held, bootstrapping, or fence finished")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", 30*time.Second, "how long a guest gets to power off after a stop before it is destroyed")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
 	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
