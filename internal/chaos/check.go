@@ -154,12 +154,16 @@ func visualize(name string, info porcupine.LinearizationInfo) string {
 // began. It is a subset of what porcupine finds, and cheap.
 func staleReads(ops []porcupine.Operation) []string {
 	type write struct{ call, ret int64 }
-	writes := map[int64]write{0: {0, 0}} // the value the VMs were created with
+	type kv struct {
+		key   int
+		value int64
+	}
+	writes := map[kv]write{}
 	byKey := map[int][]porcupine.Operation{}
 	for _, op := range ops {
 		in := op.Input.(Input)
 		if in.Write {
-			writes[in.Value] = write{op.Call, op.Return}
+			writes[kv{in.Key, in.Value}] = write{op.Call, op.Return}
 			if !op.Metadata.(Meta).Maybe {
 				byKey[in.Key] = append(byKey[in.Key], op)
 			}
@@ -172,9 +176,12 @@ func staleReads(ops []porcupine.Operation) []string {
 			continue
 		}
 		v, m := op.Output.(int64), op.Metadata.(Meta)
-		w, ok := writes[v]
+		w, ok := writes[kv{in.Key, v}]
+		if v == 0 {
+			w, ok = write{0, 0}, true // the value the VMs were created with
+		}
 		if !ok {
-			out = append(out, fmt.Sprintf("stale read: reg-%d read %d via %s (read index %d) at %s: no such value was ever written", in.Key, v, m.Node, m.Index, time.Duration(op.Call)))
+			out = append(out, fmt.Sprintf("stale read: reg-%d read %d via %s (read index %d) at %s: no such value was ever written to it", in.Key, v, m.Node, m.Index, time.Duration(op.Call)))
 			continue
 		}
 		for _, later := range byKey[in.Key] {

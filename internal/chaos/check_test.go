@@ -148,3 +148,40 @@ func hasProblem(rep Report, s string) bool {
 	}
 	return false
 }
+
+// TestCheck_AnEarlierRunsLateWriteIsPendingNotStale: a write of an earlier run
+// that lands during this one (a timed-out request retransmitted after a
+// partition heals) is legal when the earlier run hands it on, and caught when
+// it does not.
+func TestCheck_AnEarlierRunsLateWriteIsPendingNotStale(t *testing.T) {
+	// No writes of this run's own (one a second, none in 200 ms): only the
+	// late one changes the register.
+	keys := testKeys(1)
+	late := Input{Key: 0, Write: true, Value: lastValue.Add(1)}
+	for _, pending := range []bool{true, false} {
+		m := newMemStore(keys)
+		targets := []Target{memTarget{"n1", m}, memTarget{"n2", m}}
+		cfg := Config{Name: t.Name(), Keys: keys, Writers: 1, Readers: 4, WriteRate: 1, ReadRate: 500}
+		if pending {
+			cfg.Pending = []Input{late}
+		}
+		r := Start(cfg, func() []Target { return targets })
+		<-time.After(100 * time.Millisecond) // some history before the late write
+		m.mu.Lock()
+		m.regs[keys[0]] = late.Value
+		m.mu.Unlock()
+		<-time.After(100 * time.Millisecond)
+		r.Stop()
+		final, err := r.ReadAll(context.Background(), targets[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := r.Check(final, 10*time.Second)
+		if pending && (hasProblem(rep, "stale") || hasProblem(rep, "linearizable") || hasProblem(rep, "lost")) {
+			t.Fatalf("a pending write that landed was called a problem: %v", rep.Problems)
+		}
+		if !pending && !hasProblem(rep, "no such value was ever written to it") {
+			t.Fatalf("a value nobody wrote in this run passed: %s %v", rep.Summary, rep.Problems)
+		}
+	}
+}

@@ -13,6 +13,11 @@ import (
 	"github.com/anishathalye/porcupine"
 )
 
+// lastValue numbers the written values across every run of the process, so
+// that a write of an earlier run that takes effect late (see Config.Pending)
+// is never taken for one of a later run.
+var lastValue atomic.Int64
+
 // ErrRefused marks a write the cluster surely did not apply: it was turned
 // down before Raft, or committed as a no-op by the FSM. Any other error leaves
 // it unknown whether the write took effect.
@@ -48,6 +53,12 @@ type Config struct {
 	WriteRate, ReadRate int
 	// LeaderPoll is how often every node is asked whether it leads [10ms].
 	LeaderPoll time.Duration
+	// Pending are writes of an earlier run on the same registers that may
+	// still take effect (Run.Unresolved): a timed-out HTTP request can reach
+	// the cluster long after its client gave up, when TCP retransmits it
+	// across a healed partition. They join this history as maybe applied from
+	// its start.
+	Pending []Input
 }
 
 func (c Config) withDefaults() Config {
@@ -75,7 +86,6 @@ type Run struct {
 	mu  sync.Mutex
 	ops []porcupine.Operation
 
-	nextValue               atomic.Int64
 	writesOK, writesRefused atomic.Int64
 	readsOK, readsFailed    atomic.Int64
 	probes, elections       atomic.Int64
@@ -101,6 +111,10 @@ func Reset(ctx context.Context, t Target, keys []string) error {
 // puts it back once it is up again.
 func Start(cfg Config, live func() []Target) *Run {
 	r := &Run{cfg: cfg.withDefaults(), live: live, start: time.Now()}
+	for _, in := range cfg.Pending {
+		r.ops = append(r.ops, porcupine.Operation{ClientId: -1, Input: in, Call: 0, Return: 0,
+			Metadata: Meta{Node: "an earlier run", Err: "not known to have taken effect", Maybe: true}})
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	writes, reads := r.pacer(ctx, r.cfg.WriteRate), r.pacer(ctx, r.cfg.ReadRate)
@@ -186,7 +200,7 @@ func (r *Run) writer(ctx context.Context, client int, tokens <-chan struct{}) {
 		if t == nil {
 			continue
 		}
-		key, v := rand.IntN(len(r.cfg.Keys)), r.nextValue.Add(1)
+		key, v := rand.IntN(len(r.cfg.Keys)), lastValue.Add(1)
 		call := r.now()
 		idx, err := t.Write(ctx, key, r.cfg.Keys[key], v)
 		ret := r.now()
@@ -240,6 +254,21 @@ func (r *Run) read(ctx context.Context, t Target, client, key int) (porcupine.Op
 		}
 	}
 	return porcupine.Operation{ClientId: client, Input: Input{Key: key}, Output: out, Call: call, Return: r.now(), Metadata: Meta{Node: t.Name(), Index: idx}}, nil
+}
+
+// Unresolved returns the writes of this run not known to have taken effect,
+// nor known not to: what a later run over the same registers must take as
+// pending (Config.Pending).
+func (r *Run) Unresolved() []Input {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Input
+	for _, op := range r.ops {
+		if op.Metadata.(Meta).Maybe {
+			out = append(out, op.Input.(Input))
+		}
+	}
+	return out
 }
 
 // ReadAll reads every register through t into the history and returns the
