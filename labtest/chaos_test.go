@@ -120,7 +120,7 @@ func (l *lab) chaosPhase(t *testing.T, targets []chaos.Target, keys []string, pe
 		t.Fatalf("the nodes do not hold the same state: %v", err)
 	}
 	t.Logf("every node at index %d holds state %.12s (%d nodes, %d VMs, %d failovers)", ds[0].AppliedIndex, ds[0].SHA256, ds[0].Nodes, ds[0].VMs, ds[0].Failovers)
-	load.Finish(ctx, targets, l.leaderHost(t).Name, 2*time.Minute).Write(t)
+	load.Finish(ctx, targets, l.leaderHost(t).Name, 5*time.Minute).Write(t)
 	return load.Unresolved()
 }
 
