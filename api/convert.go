@@ -7,7 +7,6 @@ import (
 
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/fsm"
-	"github.com/novacron/novacron/scheduler"
 )
 
 // Conversions between the FSM's records and the wire shapes of api/client. The
@@ -108,12 +107,12 @@ func toFSMSettings(s client.Settings) fsm.Settings {
 	}
 }
 
-func toClientFailoverPlan(p scheduler.FailoverPlan) client.FailoverPlan {
+func toClientFailoverPlan(p fsm.FailoverPlan) client.FailoverPlan {
 	out := client.FailoverPlan{NodeID: p.NodeID, NodeName: p.NodeName, Moves: toClientPlannedMoves(p.Moves), NotFit: toClientPlannedMoves(p.NotFit)}
 	return out
 }
 
-func toClientPlannedMoves(ms []scheduler.PlannedMove) []client.PlannedMove {
+func toClientPlannedMoves(ms []fsm.PlannedMove) []client.PlannedMove {
 	out := make([]client.PlannedMove, 0, len(ms))
 	for _, m := range ms {
 		d := m.Decision
@@ -122,7 +121,7 @@ func toClientPlannedMoves(ms []scheduler.PlannedMove) []client.PlannedMove {
 	return out
 }
 
-func toClientNodeScores(ns []scheduler.NodeScore) []client.NodeScore {
+func toClientNodeScores(ns []fsm.NodeScore) []client.NodeScore {
 	out := make([]client.NodeScore, 0, len(ns))
 	for _, n := range ns {
 		out = append(out, client.NodeScore{NodeID: n.NodeID, NodeName: n.NodeName, CPU: n.CPU, Memory: n.Memory, Load: n.Load, VMs: n.VMs})
@@ -130,7 +129,7 @@ func toClientNodeScores(ns []scheduler.NodeScore) []client.NodeScore {
 	return out
 }
 
-func toClientMoves(ms []scheduler.Move) []client.Move {
+func toClientMoves(ms []fsm.Move) []client.Move {
 	out := make([]client.Move, 0, len(ms))
 	for _, m := range ms {
 		e := m.Effect

@@ -9,7 +9,6 @@ import (
 
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/fsm"
-	"github.com/novacron/novacron/scheduler"
 )
 
 // maxMaintenanceReason bounds the reason an operator gives for a drain.
@@ -38,7 +37,11 @@ func (s *Server) drainNode(r *http.Request, ps httprouter.Params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return accepted(s.drainStatus(n), idx), nil
+	st, err := s.drainStatus(r, n)
+	if err != nil {
+		return nil, err
+	}
+	return accepted(st, idx), nil
 }
 
 // setMaintenance proposes the maintenance flag and returns the node as this
@@ -73,26 +76,24 @@ func (s *Server) undrainNode(r *http.Request, ps httprouter.Params) (any, error)
 
 // getDrain shows how far a node's drain has got. On a node that is not in
 // maintenance it previews a drain: its VMs, and which no other node could take.
-func (s *Server) getDrain(_ *http.Request, ps httprouter.Params) (any, error) {
+func (s *Server) getDrain(r *http.Request, ps httprouter.Params) (any, error) {
 	n, err := s.findNode(ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
-	return s.drainStatus(n), nil
+	return s.drainStatus(r, n)
 }
 
 // drainStatus lists the VMs left on n, each with its migration under way, and
 // the VMs without one that the scheduler could place on no other node now,
-// with the scheduler's reason.
-func (s *Server) drainStatus(n fsm.Node) client.DrainStatus {
+// with the scheduler's reason (as the leader judges it).
+func (s *Server) drainStatus(r *http.Request, n fsm.Node) (client.DrainStatus, error) {
 	out := client.DrainStatus{
 		NodeID: n.ID, NodeName: n.Name, Maintenance: n.Maintenance, MaintenanceReason: n.MaintenanceReason,
 		MaintenanceSince: optTime(n.MaintenanceSince), VMs: []client.DrainVM{}, Unmovable: []client.UnmovableVM{},
 	}
 	vms := s.state.VMsOnNode(n.ID)
 	sort.Slice(vms, func(i, j int) bool { return vms[i].Spec.Name < vms[j].Spec.Name })
-	var sched *scheduler.Cluster // built once, only if some VM needs it
-	now := time.Now().UTC()
 	for i := range vms {
 		vm := &vms[i]
 		dv := client.DrainVM{ID: vm.ID, Name: vm.Spec.Name, State: string(vm.State)}
@@ -105,28 +106,29 @@ func (s *Server) drainStatus(n fsm.Node) client.DrainStatus {
 			}
 		}
 		out.VMs = append(out.VMs, dv)
-		if dv.Migration != nil {
-			continue
-		}
-		if sched == nil {
-			sched = scheduler.FromState(s.state)
-		}
-		if d := sched.Place(vm, scheduler.Options{Exclude: map[string]bool{n.ID: true}, At: now}); !d.OK() {
-			out.Unmovable = append(out.Unmovable, client.UnmovableVM{VMID: vm.ID, VMName: vm.Spec.Name, Reason: d.Reason})
-		}
 	}
 	out.Done = n.Maintenance && len(vms) == 0
-	return out
+	if out.Done {
+		return out, nil
+	}
+	stuck, err := s.control.DrainPreview(r.Context(), n.ID)
+	if err != nil {
+		return client.DrainStatus{}, err
+	}
+	for _, m := range stuck {
+		out.Unmovable = append(out.Unmovable, client.UnmovableVM{VMID: m.VMID, VMName: m.VMName, Reason: m.Decision.Reason})
+	}
+	return out, nil
 }
 
 // failoverPlan answers "if this node died now, where would each of its VMs go,
-// and which would not fit".
-func (s *Server) failoverPlan(_ *http.Request, ps httprouter.Params) (any, error) {
+// and which would not fit" (as the leader plans it).
+func (s *Server) failoverPlan(r *http.Request, ps httprouter.Params) (any, error) {
 	n, err := s.findNode(ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
-	plan, err := scheduler.FromState(s.state).FailoverPlan(n.ID, time.Now().UTC())
+	plan, err := s.control.FailoverPlan(r.Context(), n.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/cluster"
+	"github.com/novacron/novacron/control"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/ids"
 )
@@ -43,7 +45,7 @@ type fakeCluster struct {
 	// does by completing the command it is handed (so it must get a pointer).
 	placeOn string
 	// rebalance and rebalanceErr are what Rebalance answers.
-	rebalance    cluster.RebalanceStatus
+	rebalance    fsm.RebalanceStatus
 	rebalanceErr error
 }
 
@@ -88,10 +90,30 @@ func (c *fakeCluster) Status() cluster.Status {
 	return st
 }
 
-func (c *fakeCluster) Rebalance(context.Context) (cluster.RebalanceStatus, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.rebalance, c.rebalanceErr
+// fakeControl answers the API's dry runs with a real control.Controller that
+// leads the fake cluster (so decisions are the leader's real ones over the
+// test's state), and the rebalancer status the test set on the cluster.
+type fakeControl struct {
+	*control.Controller
+	cluster *fakeCluster
+}
+
+func (c fakeControl) Rebalance(context.Context) (fsm.RebalanceStatus, error) {
+	c.cluster.mu.Lock()
+	defer c.cluster.mu.Unlock()
+	return c.cluster.rebalance, c.cluster.rebalanceErr
+}
+
+// The fake cluster leads, so control never calls the leader.
+func (c *fakeCluster) IsLeader() bool { return true }
+func (c *fakeCluster) ApplyInBatches(ctx context.Context, cmds []fsm.Command) {
+	for _, cmd := range cmds {
+		c.Apply(ctx, cmd)
+	}
+}
+func (c *fakeCluster) LeaseSeen(string) (time.Time, time.Time) { return time.Now(), time.Now() }
+func (c *fakeCluster) CallLeader(context.Context, string, string, any, any) error {
+	return errors.New("the fake cluster leads: nothing to call")
 }
 
 // applies returns how many times Apply was called.
@@ -173,7 +195,11 @@ func newTestEnvWith(t *testing.T, cfg Config, wrap func(*fsm.FSM) State) *testEn
 		st = wrap(f)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.server = New(cfg, fc, st, logger)
+	ctl, err := control.New(control.DefaultConfig(), fc, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.server = New(cfg, fc, fakeControl{Controller: ctl, cluster: fc}, st, logger)
 	e.http = httptest.NewServer(e.server.Handler())
 	t.Cleanup(e.http.Close)
 	return e

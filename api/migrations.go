@@ -9,7 +9,6 @@ import (
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/ids"
-	"github.com/novacron/novacron/scheduler"
 )
 
 // migrateAction is the VM action served by migrateVM.
@@ -53,7 +52,7 @@ func (s *Server) migrateVM(r *http.Request, ps httprouter.Params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	target, err := s.migrationTarget(vm, mode, req.Target)
+	target, err := s.migrationTarget(r, vm, mode, req.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -76,35 +75,18 @@ func (s *Server) migrateVM(r *http.Request, ps httprouter.Params) (any, error) {
 
 // migrationTarget resolves where vm goes: the node the user named, checked by
 // the FSM and against the VM's placement constraints, or else the node the
-// scheduler chooses among all but the VM's own.
-func (s *Server) migrationTarget(vm fsm.VM, mode, ref string) (string, error) {
-	now := time.Now().UTC()
+// scheduler chooses among all but the VM's own. The leader decides both (a
+// dry run), on its own state.
+func (s *Server) migrationTarget(r *http.Request, vm fsm.VM, mode, ref string) (string, error) {
+	target := ""
 	if ref != "" {
 		n, err := s.findNode(ref)
 		if err != nil {
 			return "", err
 		}
-		if err := s.state.CheckMigration(vm.ID, mode, n.ID); err != nil {
-			return "", err
-		}
-		if why := scheduler.FromState(s.state).Check(&vm, n.ID); why != "" {
-			return "", errorf(fsm.ErrState, "vm %q cannot go to node %q: %s", vm.Spec.Name, n.Name, why)
-		}
-		return n.ID, nil
+		target = n.ID
 	}
-	// The VM's own checks first (already migrating, stopped, ...): they say
-	// more than "no node fits".
-	if err := s.state.CheckMovable(vm.ID, mode); err != nil {
-		return "", err
-	}
-	d := scheduler.FromState(s.state).Place(&vm, scheduler.Options{Exclude: map[string]bool{vm.Node: true}, At: now})
-	if !d.OK() {
-		return "", errorf(fsm.ErrState, "no other node can take vm %q: %s", vm.Spec.Name, d.Reason)
-	}
-	if err := s.state.CheckMigration(vm.ID, mode, d.Node); err != nil {
-		return "", err
-	}
-	return d.Node, nil
+	return s.control.MigrationTarget(r.Context(), vm.ID, mode, target)
 }
 
 // listMigrations lists migrations, newest first, optionally only those of ?vm=,

@@ -79,8 +79,21 @@ type Cluster interface {
 	// committed when it started (or later); until then its state may lack
 	// recent writes, such as the token a client presents.
 	CaughtUp() bool
-	// Rebalance is the leader's rebalancer status (a follower asks the leader).
-	Rebalance(ctx context.Context) (cluster.RebalanceStatus, error)
+}
+
+// Control is what the API asks of the leader's decisions (package control):
+// dry runs decided on the leader's state, never on a follower's, which may lag.
+type Control interface {
+	// Rebalance is the leader's rebalancer status.
+	Rebalance(ctx context.Context) (fsm.RebalanceStatus, error)
+	// MigrationTarget is the node a migration of vmID in mode would go to:
+	// target (a node ID) checked, or the scheduler's choice when empty.
+	MigrationTarget(ctx context.Context, vmID, mode, target string) (string, error)
+	// DrainPreview lists the VMs on a node, without a migration under way,
+	// that no other node could take now, each with the reason.
+	DrainPreview(ctx context.Context, nodeID string) ([]fsm.PlannedMove, error)
+	// FailoverPlan is where each VM of a node would go if it died now.
+	FailoverPlan(ctx context.Context, nodeID string) (fsm.FailoverPlan, error)
 }
 
 // State is the read side of the replicated state machine that the API uses;
@@ -128,6 +141,7 @@ type State interface {
 type Server struct {
 	cfg     Config
 	cluster Cluster
+	control Control
 	state   State
 	log     *slog.Logger
 	router  *httprouter.Router
@@ -146,13 +160,14 @@ type securedRoute struct {
 }
 
 // New builds the API server of a node. A nil logger means slog.Default().
-func New(cfg Config, cl Cluster, st State, logger *slog.Logger) *Server {
+func New(cfg Config, cl Cluster, ctl Control, st State, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	s := &Server{
 		cfg:     cfg.withDefaults(),
 		cluster: cl,
+		control: ctl,
 		state:   st,
 		log:     logger.With("component", "api"),
 		router:  httprouter.New(),

@@ -45,7 +45,7 @@ func (s *Server) putSettings(r *http.Request, _ httprouter.Params) (any, error) 
 // getRebalance shows the leader's last rebalancing round (asked of the leader)
 // and the automatic moves made recently (from this node's state).
 func (s *Server) getRebalance(r *http.Request, _ httprouter.Params) (any, error) {
-	st, err := s.cluster.Rebalance(r.Context())
+	st, err := s.control.Rebalance(r.Context())
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
-	"github.com/novacron/novacron/scheduler"
 )
 
 func TestSettings_GetShowsDefaults(t *testing.T) {
@@ -96,12 +95,12 @@ func TestRebalance_StatusAndRecentMoves(t *testing.T) {
 	e.runningVM("web-2", e.nodes[0])
 	round := time.Date(2025, 5, 6, 7, 8, 9, 0, time.UTC)
 	e.cluster.mu.Lock()
-	e.cluster.rebalance = cluster.RebalanceStatus{
+	e.cluster.rebalance = fsm.RebalanceStatus{
 		Mode: "automatic", LeaderID: e.nodes[0].ID, LeaderName: "node-1", LastRound: round,
-		Plan: scheduler.RebalancePlan{
+		Plan: fsm.RebalancePlan{
 			Imbalance: 0.3, Threshold: 0.1, Reason: "move web-2 to node-2",
-			Nodes: []scheduler.NodeScore{{NodeID: e.nodes[0].ID, NodeName: "node-1", CPU: 0.5, Memory: 0.6, Load: 0.6, VMs: 2}},
-			Moves: []scheduler.Move{{VMID: "v", VMName: "web-2", From: e.nodes[0].ID, FromName: "node-1", To: e.nodes[1].ID, ToName: "node-2",
+			Nodes: []fsm.NodeScore{{NodeID: e.nodes[0].ID, NodeName: "node-1", CPU: 0.5, Memory: 0.6, Load: 0.6, VMs: 2}},
+			Moves: []fsm.Move{{VMID: "v", VMName: "web-2", From: e.nodes[0].ID, FromName: "node-1", To: e.nodes[1].ID, ToName: "node-2",
 				Effect: fsm.RebalanceMove{ImbalanceBefore: 0.3, ImbalanceAfter: 0.1}}},
 		},
 	}
@@ -140,7 +139,7 @@ func TestRebalance_StatusAndRecentMoves(t *testing.T) {
 
 	// Before the leader's first round: the mode and threshold in force, no plan.
 	e.cluster.mu.Lock()
-	e.cluster.rebalance = cluster.RebalanceStatus{}
+	e.cluster.rebalance = fsm.RebalanceStatus{}
 	e.cluster.mu.Unlock()
 	var first client.RebalanceStatus
 	a := e.do("GET", "/api/v1/rebalance", e.root, nil).expect(t, http.StatusOK, &first)

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -12,11 +11,13 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/novacron/novacron/fsm"
-	"github.com/novacron/novacron/hypervisor"
 )
 
-// Agent is one node's distributed core: gossip, Raft, the FSM, the leader's loops
-// and the host reconciler. cmd/novacron builds one per process; tests build many.
+// Agent is one node's distributed core: gossip, Raft, the FSM, write
+// forwarding, member reconcile and the leader's table of host leases. The
+// leader's decisions (package control) and the host's hypervisor work
+// (package host) are built beside it and reach it through the narrow
+// interfaces they declare; package node assembles them.
 type Agent struct {
 	cfg       Config
 	logger    *slog.Logger
@@ -25,9 +26,9 @@ type Agent struct {
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
 	gossip    *gossip
-	driver    hypervisor.Driver
 	forwarder *forwarder
 	batcher   *batcher
+	notify    chan bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -43,76 +44,57 @@ type Agent struct {
 	caughtUpCh   chan struct{}
 	caughtUpOnce sync.Once
 
-	// lease is this host's fencing lease; leases the leader's view of all.
-	lease    *hostLease
-	leases   *leaderLeases
-	watchdog *watchdog
-	// hostsMu guards hostList: the host reconcilers of this agent's node and
-	// of its fleet hosts.
-	hostsMu  sync.Mutex
-	hostList []*hostReconciler
+	// leases is the leader's table of host lease renewals.
+	leases *leaderLeases
 
-	// loads and rebalancer are the leader's in-memory rebalancing state.
-	loads      *loadTracker
-	rebalancer *rebalancer
+	// failBarrier, when set (tests only), runs before the barrier of
+	// establishLeadership and fails it with its error.
+	failBarrier func() error
 
+	startOnce    sync.Once
 	shutdownOnce sync.Once
 }
 
-// New starts an agent: Raft over the given stores, gossip, and the background
-// loops. The caller serves InternalHandler on the node's HTTP listener.
-func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
+// LeaderWork is what runs while this node leads, after leadership is
+// established: the leader's loops (package control). RunLeader returns when
+// ctx ends, which is when leadership is lost.
+type LeaderWork interface {
+	RunLeader(ctx context.Context)
+}
+
+// New starts an agent's Raft over the given stores, gossip and write
+// forwarding. Leadership is followed only once Start says what a leader runs.
+// The caller serves InternalHandler on the node's HTTP listener.
+func New(cfg Config, stores Stores) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Agent{
-		cfg:    cfg,
-		logger: cfg.Logger.With("component", "agent", "node", cfg.NodeName),
-		fsm:    fsm.New(),
-		stores: stores,
-		driver: driver,
-		ctx:    ctx,
-		cancel: cancel,
-		loads:  newLoadTracker(), rebalancer: &rebalancer{},
-		lease: newHostLease(), leases: newLeaderLeases(),
+		cfg:        cfg,
+		logger:     cfg.Logger.With("component", "agent", "node", cfg.NodeName),
+		fsm:        fsm.New(),
+		stores:     stores,
+		ctx:        ctx,
+		cancel:     cancel,
+		leases:     newLeaderLeases(),
 		caughtUpCh: make(chan struct{}),
+		// Raft blocks on a full NotifyCh; the room covers the time until
+		// Start reads it.
+		notify: make(chan bool, 16),
 	}
 	var err error
-	if a.watchdog, err = openWatchdog(cfg.Watchdog); err != nil {
-		cancel()
-		return nil, fmt.Errorf("watchdog: %w", err)
-	}
-	// Opening the device armed it: disarm it if the agent does not start, or
-	// the kernel resets the host.
-	started := false
-	defer func() {
-		if !started {
-			a.watchdog.close()
-		}
-	}()
-	capacity, err := driver.Capacity(ctx)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("read host capacity from %s driver: %w", driver.Name(), err)
-	}
-	if cfg.VCPUs > 0 {
-		capacity.VCPUs = cfg.VCPUs
-	}
-	if cfg.MemoryMiB > 0 {
-		capacity.MemoryMiB = cfg.MemoryMiB
-	}
-	notify := make(chan bool, 16)
-	a.raft, a.transport, err = newRaft(&a.cfg, a.fsm, stores, notify)
+	a.raft, a.transport, err = newRaft(&a.cfg, a.fsm, stores, a.notify)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
+	n := cfg.Node
 	meta := nodeMeta{
 		ID: cfg.NodeID, Raft: cfg.RaftAddr(), API: cfg.APIAddr, Version: cfg.Version,
-		Expect: cfg.BootstrapExpect, VCPUs: capacity.VCPUs, Memory: capacity.MemoryMiB,
-		Disk: capacity.DiskGiB, Driver: driver.Name(), URI: driver.URI(), Labels: driver.Labels(),
-		Nets: capacity.Networks, MURI: cfg.MigrateURI, OC: cfg.CPUOvercommit,
+		Expect: cfg.BootstrapExpect, VCPUs: n.VCPUs, Memory: n.MemoryMiB,
+		Disk: n.DiskGiB, Driver: n.Driver, URI: n.URI, Labels: n.Labels,
+		Nets: n.Networks, MURI: n.MigrateURI, OC: n.CPUOvercommit,
 	}
 	a.gossip, err = newGossip(&a.cfg, meta)
 	if err != nil {
@@ -128,18 +110,17 @@ func New(cfg Config, stores Stores, driver hypervisor.Driver) (*Agent, error) {
 		a.gossip.joinLoop(ctx, cfg.Join, a.knownGossipAddrs, a.gossipMissesKnownNodes, cfg.RejoinInterval)
 	})
 	a.goLoop(a.bootstrapLoop)
-	a.goLoop(func(ctx context.Context) { a.monitorLeadership(ctx, notify) })
 	a.goLoop(a.bootstrapTokenLoop)
-	a.goLoop(a.addHost(newHostReconciler(a, cfg.NodeID, cfg.NodeName, driver)).run)
-	a.goLoop(a.leaseLoop)
-	a.goLoop(a.fenceLoop)
-	a.goLoop(a.loadReportLoop)
-	if cfg.SimFleet > 0 {
-		a.goLoop(a.fleetLoop)
-	}
-	started = true
-	a.logger.Info("agent started", "id", cfg.NodeID, "raft", cfg.RaftAddr(), "api", cfg.APIAddr, "hypervisor", driver.Name())
+	a.logger.Info("agent started", "id", cfg.NodeID, "raft", cfg.RaftAddr(), "api", cfg.APIAddr, "hypervisor", n.Driver)
 	return a, nil
+}
+
+// Start follows leadership: while this node leads, it reconciles members and
+// runs work. Call it once, after registering the internal routes.
+func (a *Agent) Start(work LeaderWork) {
+	a.startOnce.Do(func() {
+		a.goLoop(func(ctx context.Context) { a.monitorLeadership(ctx, a.notify, work) })
+	})
 }
 
 func (a *Agent) goLoop(f func(ctx context.Context)) {
@@ -178,21 +159,6 @@ func (a *Agent) gossipMissesKnownNodes() bool {
 	return false
 }
 
-// addHost registers a host reconciler (for fencing) and returns it.
-func (a *Agent) addHost(h *hostReconciler) *hostReconciler {
-	a.hostsMu.Lock()
-	a.hostList = append(a.hostList, h)
-	a.hostsMu.Unlock()
-	return h
-}
-
-// hosts returns this agent's host reconcilers: its own and its fleet's.
-func (a *Agent) hosts() []*hostReconciler {
-	a.hostsMu.Lock()
-	defer a.hostsMu.Unlock()
-	return append([]*hostReconciler(nil), a.hostList...)
-}
-
 // CaughtUp reports whether this node has caught up with the leader since it
 // started: before that its state may lack recent writes.
 func (a *Agent) CaughtUp() bool { return a.caughtUp.Load() }
@@ -212,6 +178,13 @@ func (a *Agent) IsLeader() bool { return a.raft.State() == raft.Leader }
 // InternalHandler serves the node-to-node endpoints (write forwarding, read index)
 // under /internal/v1/.
 func (a *Agent) InternalHandler() http.Handler { return a.forwarder.handler() }
+
+// Context ends when the agent shuts down: work that outlives a request (a
+// migration's copy, a guest's shutdown) runs under it.
+func (a *Agent) Context() context.Context { return a.ctx }
+
+// ApplyTimeout bounds one write through Raft.
+func (a *Agent) ApplyTimeout() time.Duration { return a.cfg.ApplyTimeout }
 
 // Leave departs gracefully: it hands leadership over if it holds it, marks itself
 // leaving in gossip, records "left" through Raft (so the leader removes it from
@@ -244,7 +217,6 @@ func (a *Agent) Shutdown() error {
 		err = a.raft.Shutdown().Error()
 		a.transport.Close()
 		a.wg.Wait()
-		a.watchdog.close()
 		a.forwarder.close()
 		a.logger.Info("agent stopped")
 	})
@@ -261,7 +233,7 @@ func (a *Agent) Status() Status {
 		LocalName:    a.cfg.NodeName,
 		AppliedIndex: a.fsm.AppliedIndex(),
 		CommitIndex:  a.raft.CommitIndex(),
-		Term:         a.term(),
+		Term:         a.raft.CurrentTerm(),
 	}
 	roles := map[string]string{}
 	if f := a.raft.GetConfiguration(); f.Error() == nil {
@@ -285,12 +257,6 @@ func (a *Agent) Status() Status {
 	return st
 }
 
-func (a *Agent) term() uint64 {
-	var t uint64
-	fmt.Sscan(a.raft.Stats()["term"], &t)
-	return t
-}
-
 func roleName(s raft.ServerSuffrage) string {
 	switch s {
 	case raft.Voter:
@@ -303,3 +269,14 @@ func roleName(s raft.ServerSuffrage) string {
 
 // errIsShutdown reports whether err means raft is shutting down.
 func errIsShutdown(err error) bool { return errors.Is(err, raft.ErrRaftShutdown) }
+
+// Raft is this node's Raft instance, for status pages and tests that inspect
+// the log and configuration. Writes go through Apply, never through it.
+func (a *Agent) Raft() *raft.Raft { return a.raft }
+
+// GossipKnows reports whether this node's gossip view holds the node with id
+// (as forwarding to it needs), and how many members memberlist counts.
+func (a *Agent) GossipKnows(id string) (known bool, members int) {
+	_, known = a.gossip.memberByID(id)
+	return known, a.gossip.ml.NumMembers()
+}

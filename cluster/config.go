@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/novacron/novacron/lease"
 )
 
 // Config is everything the distributed core needs. cmd/novacron builds it from
@@ -60,86 +62,43 @@ type Config struct {
 	// DeadVoterGrace is how long a voter may stay failed before a healthy
 	// non-voter replaces it.
 	DeadVoterGrace time.Duration
-	// HostResyncInterval is how often the host reconciler compares everything,
-	// beside reacting to events.
-	HostResyncInterval time.Duration
-	// VCPUs, when > 0, is the number of vCPUs this host offers to VMs instead of
-	// the CPU count the driver reports (an operator's over-commit).
-	VCPUs int
-	// MemoryMiB, when > 0, is the memory this host offers to VMs instead of all
-	// of it (leave room for the host itself).
-	MemoryMiB int64
-	// CPUOvercommit, when >= 1, is this node's vCPU overcommit ratio; 0 takes
-	// the cluster's default setting.
-	CPUOvercommit float64
-	// MigrateURI is where this host accepts migration streams
-	// ("tcp://10.0.0.2"); empty lets libvirt choose (the host's name).
-	MigrateURI string
-	// SimFleet, when > 0, makes this agent also simulate that many extra hosts
-	// in-process (sim driver), registered as nodes of the cluster, for scale
-	// tests of placement and migration.
-	SimFleet int
-	// FleetDriver makes each fleet host's driver (a sim driver named name).
-	FleetDriver FleetDriverFunc
-	// HeartbeatInterval is how often a host renews its lease with the leader.
-	HeartbeatInterval time.Duration
-	// FenceTimeout is how long after its last lease renewal a host's VMs may
-	// be restarted elsewhere; the host fences itself FenceGrace before that.
-	FenceTimeout time.Duration
-	FenceGrace   time.Duration
-	// Watchdog is a watchdog device (/dev/watchdog, softdog) petted while the
-	// host is safe (see hostLease.safe); empty for none.
-	Watchdog string
-	// LoadReportInterval is how often the host sends its load to the leader for
-	// rebalancing.
-	LoadReportInterval time.Duration
-	// MigrationProgressInterval is how often a running migration's progress is
-	// written to Raft.
-	MigrationProgressInterval time.Duration
-	// StopTimeout is how long a guest gets to shut down before it is destroyed.
-	StopTimeout time.Duration
+	// Lease is the fencing lease's timing: the leader's table of renewals
+	// judges hosts by it.
+	Lease lease.Timing
+	// Node is what this node publishes about its host in gossip (capacity,
+	// hypervisor, labels), recorded in the cluster state by the leader.
+	Node NodeInfo
 	// ApplyTimeout bounds one write through Raft.
 	ApplyTimeout time.Duration
 
 	Logger *slog.Logger
 
-	// streamLayer replaces Raft's TCP stream layer; in-process tests use it to
-	// partition nodes.
-	streamLayer raft.StreamLayer
+	// StreamLayer, when set, replaces Raft's TCP stream layer: in-process
+	// tests use it to partition nodes.
+	StreamLayer raft.StreamLayer
 }
 
 // DefaultConfig returns production timings; the caller fills in identity and
 // addresses.
 func DefaultConfig() Config {
 	return Config{
-		GossipPort:                7946,
-		RaftPort:                  7947,
-		Voters:                    3,
-		HeartbeatTimeout:          1000 * time.Millisecond,
-		ElectionTimeout:           1000 * time.Millisecond,
-		LeaderLeaseTimeout:        500 * time.Millisecond,
-		CommitTimeout:             50 * time.Millisecond,
-		SnapshotThreshold:         8192,
-		SnapshotInterval:          120 * time.Second,
-		ReconcileInterval:         10 * time.Second,
-		RejoinInterval:            30 * time.Second,
-		DeadVoterGrace:            30 * time.Second,
-		HostResyncInterval:        10 * time.Second,
-		StopTimeout:               30 * time.Second,
-		LoadReportInterval:        10 * time.Second,
-		MigrationProgressInterval: time.Second,
-		ApplyTimeout:              10 * time.Second,
-		HeartbeatInterval:         time.Second,
-		FenceTimeout:              10 * time.Second,
-		FenceGrace:                FenceGraceFor(10 * time.Second),
-		Logger:                    slog.Default(),
+		GossipPort:         7946,
+		RaftPort:           7947,
+		Voters:             3,
+		HeartbeatTimeout:   1000 * time.Millisecond,
+		ElectionTimeout:    1000 * time.Millisecond,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
+		CommitTimeout:      50 * time.Millisecond,
+		SnapshotThreshold:  8192,
+		SnapshotInterval:   120 * time.Second,
+		ReconcileInterval:  10 * time.Second,
+		RejoinInterval:     30 * time.Second,
+		DeadVoterGrace:     30 * time.Second,
+		ApplyTimeout:       10 * time.Second,
+		Lease:              lease.DefaultTiming(),
+		Logger:             slog.Default(),
 	}
 }
-
-// FenceGraceFor is how long before its fence timeout a host fences itself:
-// 35% of it, room for a slow clock, a late heartbeat and the destroys
-// themselves before the leader restarts the VMs elsewhere.
-func FenceGraceFor(timeout time.Duration) time.Duration { return timeout * 35 / 100 }
 
 // TestConfig returns short timings for in-process clusters on loopback.
 func TestConfig() Config {
@@ -153,13 +112,7 @@ func TestConfig() Config {
 	c.ReconcileInterval = 500 * time.Millisecond
 	c.RejoinInterval = 1 * time.Second
 	c.DeadVoterGrace = 2 * time.Second
-	c.HostResyncInterval = 1 * time.Second
-	c.StopTimeout = 2 * time.Second
-	c.LoadReportInterval = 500 * time.Millisecond
-	c.HeartbeatInterval = 100 * time.Millisecond
-	c.FenceTimeout = 2 * time.Second
-	c.FenceGrace = 500 * time.Millisecond
-	c.MigrationProgressInterval = 200 * time.Millisecond
+	c.Lease = TestLease()
 	c.ApplyTimeout = 5 * time.Second
 	return c
 }
@@ -173,22 +126,8 @@ func (c *Config) Validate() error {
 	if c.NodeName == "" {
 		errs = append(errs, errors.New("node name is required"))
 	}
-	if err := c.fleetDriverCheck(); err != nil {
+	if err := c.Lease.Validate(); err != nil {
 		errs = append(errs, err)
-	}
-	// Four heartbeats: a host is suspect after three missed ones, before it
-	// can be failed.
-	if c.HeartbeatInterval <= 0 || c.FenceTimeout < 4*c.HeartbeatInterval || c.FenceGrace < 0 || c.FenceGrace >= c.FenceTimeout-c.HeartbeatInterval {
-		errs = append(errs, fmt.Errorf("fencing: need heartbeat interval > 0, fence timeout >= 4 heartbeats and grace < timeout - 1 heartbeat (got %v, %v, %v)",
-			c.HeartbeatInterval, c.FenceTimeout, c.FenceGrace))
-	}
-	for _, iv := range []struct {
-		name string
-		d    time.Duration
-	}{{"host resync", c.HostResyncInterval}, {"load report", c.LoadReportInterval}, {"migration progress", c.MigrationProgressInterval}} {
-		if iv.d <= 0 {
-			errs = append(errs, fmt.Errorf("%s interval must be positive, got %v", iv.name, iv.d))
-		}
 	}
 	if net.ParseIP(c.BindAddr) == nil {
 		errs = append(errs, fmt.Errorf("bind address %q is not an IP address", c.BindAddr))
@@ -217,4 +156,32 @@ func (c *Config) Validate() error {
 // RaftAddr is the address other nodes dial for Raft.
 func (c *Config) RaftAddr() string {
 	return net.JoinHostPort(c.AdvertiseAddr, fmt.Sprint(c.RaftPort))
+}
+
+// TestLease is the short lease of in-process test clusters: a renewal every
+// 100 ms, failover after 2 s.
+func TestLease() lease.Timing {
+	return lease.Timing{Heartbeat: 100 * time.Millisecond, Timeout: 2 * time.Second, Grace: 500 * time.Millisecond}
+}
+
+// NodeInfo is what a node publishes about its host: capacity, hypervisor,
+// labels, networks, and how it takes migrations. The leader records it in
+// the node's entry of the cluster state, where placement reads it.
+type NodeInfo struct {
+	VCPUs     int
+	MemoryMiB int64
+	DiskGiB   int64
+	// Driver names the hypervisor driver (libvirt, sim); URI is where other
+	// hosts reach it.
+	Driver string
+	URI    string
+	Labels map[string]string
+	// Networks are the virtual networks active on the host.
+	Networks []string
+	// MigrateURI is where this host accepts migration streams
+	// ("tcp://10.0.0.2"); empty lets libvirt choose (the host's name).
+	MigrateURI string
+	// CPUOvercommit, when >= 1, is this node's vCPU overcommit ratio; 0 takes
+	// the cluster's default setting.
+	CPUOvercommit float64
 }

@@ -133,6 +133,8 @@ func (a *Agent) verifyLeader() error {
 type forwarder struct {
 	a      *Agent
 	client *http.Client
+	// mux holds the internal routes this node answers as leader.
+	mux *http.ServeMux
 }
 
 func newForwarder(a *Agent) *forwarder {
@@ -142,7 +144,9 @@ func newForwarder(a *Agent) *forwarder {
 		MaxIdleConnsPerHost: 512,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &forwarder{a: a, client: &http.Client{Transport: tr}}
+	f := &forwarder{a: a, client: &http.Client{Transport: tr}, mux: http.NewServeMux()}
+	f.routes()
+	return f
 }
 
 func (f *forwarder) close() { f.client.CloseIdleConnections() }

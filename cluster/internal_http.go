@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -12,17 +14,57 @@ import (
 )
 
 // handler serves the node-to-node endpoints: write forwarding, read index,
-// load reports, lease heartbeats and the rebalancer's status. All need the
+// lease heartbeats, and the routes other packages add with HandleInternal
+// (the leader's load reports, rebalancer status and dry runs). All need the
 // cluster secret and are answered by the leader only; none is part of the
 // public API.
-func (f *forwarder) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /internal/v1/apply", f.leaderOnly(f.serveApply))
-	mux.HandleFunc("GET /internal/v1/read-index", f.leaderOnly(f.serveReadIndex))
-	mux.HandleFunc("POST /internal/v1/load", f.leaderOnly(f.serveLoad))
-	mux.HandleFunc("POST /internal/v1/heartbeat", f.leaderOnly(f.serveHeartbeat))
-	mux.HandleFunc("GET /internal/v1/rebalance", f.leaderOnly(f.serveRebalance))
-	return f.authenticate(mux)
+func (f *forwarder) handler() http.Handler { return f.authenticate(f.mux) }
+
+// routes registers the core's own internal routes.
+func (f *forwarder) routes() {
+	f.mux.HandleFunc("POST /internal/v1/apply", f.leaderOnly(f.serveApply))
+	f.mux.HandleFunc("GET /internal/v1/read-index", f.leaderOnly(f.serveReadIndex))
+	f.mux.HandleFunc("POST /internal/v1/heartbeat", f.leaderOnly(f.serveHeartbeat))
+}
+
+// InternalFunc answers one internal JSON call on the leader: the decoded
+// answer, or an error (an fsm sentinel travels back as itself).
+type InternalFunc func(r *http.Request) (any, error)
+
+// HandleInternal adds a leader-only route to the internal API, such as
+// "POST /internal/v1/load". The caller reaches it with CallLeader. Register
+// routes before the node serves InternalHandler.
+func (a *Agent) HandleInternal(pattern string, fn InternalFunc) {
+	a.forwarder.mux.HandleFunc(pattern, a.forwarder.leaderOnly(func(w http.ResponseWriter, r *http.Request) {
+		out, err := fn(r)
+		if err != nil {
+			// A JSON answer is 200 only on success (see callJSON).
+			status, ans := resultAnswer(0, err)
+			if status == http.StatusOK {
+				status = http.StatusUnprocessableEntity
+			}
+			writeAnswer(w, status, ans)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(out)
+	}))
+}
+
+// DecodeInternal reads an internal call's JSON body (at most maxForwardBody
+// bytes) into v; an unreadable body is fsm.ErrMalformed.
+func DecodeInternal(r *http.Request, v any) error {
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxForwardBody)).Decode(v); err != nil {
+		return fmt.Errorf("%w: unreadable body: %v", fsm.ErrMalformed, err)
+	}
+	return nil
+}
+
+// CallLeader makes an internal JSON call to the leader's route (body nil for
+// none; out nil to ignore the answer). Errors come back as the leader raised
+// them; ErrNoLeader while none is known.
+func (a *Agent) CallLeader(ctx context.Context, method, path string, body, out any) error {
+	return a.forwarder.callJSON(ctx, method, path, body, out)
 }
 
 // leaderOnly answers 421 not_leader on a node that does not lead, so the
@@ -76,20 +118,28 @@ func (f *forwarder) serveReadIndex(w http.ResponseWriter, r *http.Request) {
 // writeResult encodes an apply outcome so the forwarding node can rebuild the
 // same error.
 func writeResult(w http.ResponseWriter, idx uint64, err error) {
+	status, ans := resultAnswer(idx, err)
+	writeAnswer(w, status, ans)
+}
+
+// resultAnswer is the status and body of an outcome. A command's own error
+// comes with 200 and the index it was applied at; the cluster's errors with
+// their status, so the caller knows whether to ask again.
+func resultAnswer(idx uint64, err error) (int, wireAnswer) {
 	var retry errRetry
 	switch {
 	case err == nil:
-		writeAnswer(w, http.StatusOK, wireAnswer{Index: idx})
+		return http.StatusOK, wireAnswer{Index: idx}
 	case errors.As(err, &retry):
-		writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, err.Error()}})
+		return http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, err.Error()}}
 	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrShutdown):
-		writeAnswer(w, http.StatusServiceUnavailable, wireAnswer{Error: &wireError{codeNoLeader, err.Error()}})
+		return http.StatusServiceUnavailable, wireAnswer{Error: &wireError{codeNoLeader, err.Error()}}
 	default:
 		code := fsm.ErrorCode(err)
 		if code == "" {
 			code = "internal"
 		}
-		writeAnswer(w, http.StatusOK, wireAnswer{Index: idx, Error: &wireError{code, err.Error()}})
+		return http.StatusOK, wireAnswer{Index: idx, Error: &wireError{code, err.Error()}}
 	}
 }
 
@@ -97,28 +147,6 @@ func writeAnswer(w http.ResponseWriter, status int, ans wireAnswer) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(ans)
-}
-
-// serveLoad takes a host's load report (leader only; kept in memory).
-func (f *forwarder) serveLoad(w http.ResponseWriter, r *http.Request) {
-	var rep loadReport
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxForwardBody))
-	if err := dec.Decode(&rep); err != nil || rep.Node == "" {
-		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrMalformed), "load report unreadable"}})
-		return
-	}
-	if _, err := f.a.fsm.Node(rep.Node); err != nil {
-		writeAnswer(w, http.StatusNotFound, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrNotFound), err.Error()}})
-		return
-	}
-	f.a.loads.record(rep, time.Now())
-	writeAnswer(w, http.StatusOK, wireAnswer{})
-}
-
-// serveRebalance answers the leader's rebalancer status.
-func (f *forwarder) serveRebalance(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(f.a.rebalancer.status())
 }
 
 // serveHeartbeat renews a host's lease (leader only; kept in memory).

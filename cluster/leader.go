@@ -13,9 +13,9 @@ import (
 var leaderChanges = metrics.GetOrCreateCounter("novacron_raft_leader_changes_total")
 
 // monitorLeadership follows Raft's NotifyCh (not LeaderCh, which can drop
-// transitions: see Consul's leader.go) and runs the leader-only loops while this
+// transitions: see Consul's leader.go) and runs the leader's work while this
 // node leads.
-func (a *Agent) monitorLeadership(ctx context.Context, notify <-chan bool) {
+func (a *Agent) monitorLeadership(ctx context.Context, notify <-chan bool, work LeaderWork) {
 	var stop context.CancelFunc
 	var wg sync.WaitGroup
 	revoke := func() {
@@ -45,22 +45,33 @@ func (a *Agent) monitorLeadership(ctx context.Context, notify <-chan bool) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				a.leaderLoop(lctx)
+				a.leaderLoop(lctx, work)
 			}()
 		}
 	}
 }
 
+// establishTries is how many times a new leader tries to establish its
+// leadership before it hands leadership to another voter: a leader that
+// cannot apply its barrier would otherwise hold the cluster without ever
+// running failover (Consul: leadershipTransfer).
+const establishTries = 3
+
 // leaderLoop establishes leadership (barrier, cluster init) and then runs the
-// leader's loops until ctx ends.
-func (a *Agent) leaderLoop(ctx context.Context) {
+// member reconcile and the leader's work until ctx ends.
+func (a *Agent) leaderLoop(ctx context.Context, work LeaderWork) {
 	a.logger.Info("gained leadership")
-	for {
-		if err := a.establishLeadership(); err == nil {
+	for try := 1; ; try++ {
+		err := a.establishLeadership()
+		if err == nil {
 			break
-		} else {
-			a.logger.Warn("establishing leadership failed, retrying", "error", err)
 		}
+		if try >= establishTries {
+			a.logger.Error("establishing leadership keeps failing; handing leadership over", "tries", try, "error", err)
+			a.transferLeadership()
+			return
+		}
+		a.logger.Warn("establishing leadership failed, retrying", "try", try, "error", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -68,7 +79,11 @@ func (a *Agent) leaderLoop(ctx context.Context) {
 		}
 	}
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){a.reconcileLoop, a.placementLoop, a.migrationLoop, a.rebalanceLoop, a.failoverLoop} {
+	loops := []func(context.Context){a.reconcileLoop}
+	if work != nil {
+		loops = append(loops, work.RunLeader)
+	}
+	for _, loop := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -78,16 +93,29 @@ func (a *Agent) leaderLoop(ctx context.Context) {
 	wg.Wait()
 }
 
+// transferLeadership hands leadership to another voter. If that fails too,
+// this node steps down by itself when it cannot reach a quorum; otherwise
+// Raft notifies it again and it tries anew.
+func (a *Agent) transferLeadership() {
+	if err := a.raft.LeadershipTransfer().Error(); err != nil {
+		a.logger.Error("leadership transfer failed", "error", err)
+	}
+}
+
 // establishLeadership waits until every earlier entry is applied (barrier), so the
-// leader's loops read complete state, and initialises a new cluster.
+// leader's loops read complete state, starts the lease table afresh and
+// initialises a new cluster.
 func (a *Agent) establishLeadership() error {
 	term := a.raft.CurrentTerm()
-	if err := a.raft.Barrier(a.cfg.ApplyTimeout).Error(); err != nil {
+	if err := a.establishBarrier(); err != nil {
 		return err
 	}
 	// Everything committed before this term is now applied here: reads may be
 	// served from this FSM (see readIndexLocal).
 	a.readyTerm.Store(term)
+	// A new leader knows nothing of the renewals the previous one saw: every
+	// host gets a whole lease from now.
+	a.leases.reset(time.Now())
 	if a.fsm.Cluster().ID == "" {
 		_, err := a.applyLocal(&fsm.InitCluster{ClusterID: ids.New(), Secret: ids.Secret("", 32), At: time.Now().UTC()})
 		if err != nil {
@@ -95,6 +123,17 @@ func (a *Agent) establishLeadership() error {
 		}
 	}
 	return nil
+}
+
+// establishBarrier is the barrier of establishLeadership (a test may make it
+// fail through failBarrier).
+func (a *Agent) establishBarrier() error {
+	if a.failBarrier != nil {
+		if err := a.failBarrier(); err != nil {
+			return err
+		}
+	}
+	return a.raft.Barrier(a.cfg.ApplyTimeout).Error()
 }
 
 // bootstrapTokenLoop creates the root token from --bootstrap-token once the

@@ -28,8 +28,8 @@ func newRaft(cfg *Config, f *fsm.FSM, st Stores, notify chan bool) (*raft.Raft, 
 		return nil, nil, fmt.Errorf("raft advertise address: %w", err)
 	}
 	var transport *raft.NetworkTransport
-	if cfg.streamLayer != nil {
-		transport = raft.NewNetworkTransport(cfg.streamLayer, 3, 10*time.Second, logadapt.Writer{Logger: logger})
+	if cfg.StreamLayer != nil {
+		transport = raft.NewNetworkTransport(cfg.StreamLayer, 3, 10*time.Second, logadapt.Writer{Logger: logger})
 	} else {
 		transport, err = raft.NewTCPTransport(bind, adv, 3, 10*time.Second, logadapt.Writer{Logger: logger})
 	}

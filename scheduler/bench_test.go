@@ -80,18 +80,18 @@ func BenchmarkPlanRebalance(b *testing.B) {
 	for _, hosts := range []int{100, 1000} {
 		nodes, vms := benchFleet(hosts)
 		rng := rand.New(rand.NewSource(2))
-		loads := map[string]NodeLoad{}
+		loads := map[string]fsm.NodeLoad{}
 		for _, vm := range vms {
 			l, ok := loads[vm.Node]
 			if !ok {
-				l = NodeLoad{VMs: map[string]VMLoad{}}
+				l = fsm.NodeLoad{VMs: map[string]fsm.VMLoad{}}
 				loads[vm.Node] = l
 			}
 			cores := rng.Float64() * float64(vm.Spec.VCPUs) / 4
 			if vm.Node[len(vm.Node)-1]%2 == 0 {
 				cores = float64(vm.Spec.VCPUs) * 1.5
 			}
-			l.VMs[vm.ID] = VMLoad{CPUCores: cores, MemoryMiB: vm.Spec.MemoryMiB}
+			l.VMs[vm.ID] = fsm.VMLoad{CPUCores: cores, MemoryMiB: vm.Spec.MemoryMiB}
 		}
 		c := NewCluster(nodes, vms, nil, fsm.Settings{})
 		rs := fsm.RebalanceSettings{Threshold: 0.05, MinGain: 0.0001, MaxMoves: 10}

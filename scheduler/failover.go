@@ -16,7 +16,7 @@ import (
 // the ones before it. It returns one move per VM, in that order; a move
 // without a Node fit nowhere. c changes: the leader builds a snapshot for it.
 // An unknown node is an error wrapping fsm.ErrNotFound.
-func (c *Cluster) Failover(nodeID string, at time.Time) ([]PlannedMove, error) {
+func (c *Cluster) Failover(nodeID string, at time.Time) ([]fsm.PlannedMove, error) {
 	return c.failover(nodeID, at, (*fsm.VM).FailsOver)
 }
 
@@ -25,12 +25,12 @@ func (c *Cluster) Failover(nodeID string, at time.Time) ([]PlannedMove, error) {
 // exactly as Failover does, then (on what room is left) the others, which a
 // failover leaves alone: stopped ones, those without HA, migrating ones. It
 // works on a copy of the snapshot, so c is unchanged.
-func (c *Cluster) FailoverPlan(nodeID string, at time.Time) (FailoverPlan, error) {
+func (c *Cluster) FailoverPlan(nodeID string, at time.Time) (fsm.FailoverPlan, error) {
 	moves, err := c.clone().failover(nodeID, at, func(*fsm.VM) bool { return true })
 	if err != nil {
-		return FailoverPlan{}, err
+		return fsm.FailoverPlan{}, err
 	}
-	plan := FailoverPlan{NodeID: nodeID, NodeName: c.info[c.byID[nodeID]].name, Moves: []PlannedMove{}, NotFit: []PlannedMove{}}
+	plan := fsm.FailoverPlan{NodeID: nodeID, NodeName: c.info[c.byID[nodeID]].name, Moves: []fsm.PlannedMove{}, NotFit: []fsm.PlannedMove{}}
 	for _, m := range moves {
 		if m.Node == "" {
 			plan.NotFit = append(plan.NotFit, m)
@@ -43,7 +43,7 @@ func (c *Cluster) FailoverPlan(nodeID string, at time.Time) (FailoverPlan, error
 
 // failover releases every VM of nodeID and places, in failover order, those
 // that pick selects.
-func (c *Cluster) failover(nodeID string, at time.Time, pick func(*fsm.VM) bool) ([]PlannedMove, error) {
+func (c *Cluster) failover(nodeID string, at time.Time, pick func(*fsm.VM) bool) ([]fsm.PlannedMove, error) {
 	j, ok := c.byID[nodeID]
 	if !ok || nodeID == "" {
 		return nil, fmt.Errorf("node %q: %w", nodeID, fsm.ErrNotFound)
@@ -60,10 +60,10 @@ func (c *Cluster) failover(nodeID string, at time.Time, pick func(*fsm.VM) bool)
 	victims = slices.DeleteFunc(victims, func(vm *fsm.VM) bool { return !pick(vm) })
 	slices.SortFunc(victims, failoverOrder)
 	opts := Options{Exclude: map[string]bool{nodeID: true}, At: at}
-	moves := make([]PlannedMove, 0, len(victims))
+	moves := make([]fsm.PlannedMove, 0, len(victims))
 	for _, vm := range victims {
 		d := c.Place(vm, opts)
-		moves = append(moves, PlannedMove{VMID: vm.ID, VMName: vm.Spec.Name, Node: d.Node, NodeName: d.NodeName, Decision: d})
+		moves = append(moves, fsm.PlannedMove{VMID: vm.ID, VMName: vm.Spec.Name, Node: d.Node, NodeName: d.NodeName, Decision: d})
 		if d.OK() {
 			c.Assign(vm, d.Node)
 		}

@@ -58,7 +58,7 @@ func TestFailoverPlan_PlacesWhatFitsAndListsTheRest(t *testing.T) {
 	}
 	// The snapshot itself is untouched.
 	if after := c.Place(probe, Options{At: t0}); !reflect.DeepEqual(after, before) {
-		t.Fatalf("FailoverPlan changed the cluster:\nbefore %+v\nafter  %+v", before, after)
+		t.Fatalf("fsm.FailoverPlan changed the cluster:\nbefore %+v\nafter  %+v", before, after)
 	}
 }
 

@@ -52,10 +52,10 @@ func loadOf(cpu, mem float64, s *simNode) float64 { return max(cpu/s.capV, mem/s
 // swap a VM back and forth between equal nodes. Zero fields of rs mean the
 // defaults; the snapshot is left as it was. See rebalanceSources for the
 // bounds of the search.
-func (c *Cluster) PlanRebalance(loads map[string]NodeLoad, rs fsm.RebalanceSettings, now time.Time) RebalancePlan {
+func (c *Cluster) PlanRebalance(loads map[string]fsm.NodeLoad, rs fsm.RebalanceSettings, now time.Time) fsm.RebalancePlan {
 	rs = fsm.Settings{Rebalance: rs}.WithDefaults().Rebalance
 	minGain := max(rs.MinGain, 1e-9)
-	plan := RebalancePlan{Threshold: rs.Threshold, Nodes: []NodeScore{}, Moves: []Move{}}
+	plan := fsm.RebalancePlan{Threshold: rs.Threshold, Nodes: []fsm.NodeScore{}, Moves: []fsm.Move{}}
 	sims, vmCPU, vmMem := c.simulate(loads)
 	cur := imbalance(sims)
 	plan.Imbalance = cur
@@ -63,9 +63,9 @@ func (c *Cluster) PlanRebalance(loads map[string]NodeLoad, rs fsm.RebalanceSetti
 		s := &sims[i]
 		cpu, mem := s.fractions()
 		info := &c.info[s.idx]
-		plan.Nodes = append(plan.Nodes, NodeScore{NodeID: info.id, NodeName: info.name, CPU: cpu, Memory: mem, Load: max(cpu, mem), VMs: len(s.vms)})
+		plan.Nodes = append(plan.Nodes, fsm.NodeScore{NodeID: info.id, NodeName: info.name, CPU: cpu, Memory: mem, Load: max(cpu, mem), VMs: len(s.vms)})
 	}
-	slices.SortFunc(plan.Nodes, func(a, b NodeScore) int {
+	slices.SortFunc(plan.Nodes, func(a, b fsm.NodeScore) int {
 		if c := cmp.Compare(b.Load, a.Load); c != 0 {
 			return c
 		}
@@ -182,7 +182,7 @@ func (c *Cluster) PlanRebalance(loads map[string]NodeLoad, rs fsm.RebalanceSetti
 		undos = append(undos, undo{vm: vm, from: from.id})
 		moved[r] = true
 		after := imbalance(sims)
-		plan.Moves = append(plan.Moves, Move{
+		plan.Moves = append(plan.Moves, fsm.Move{
 			VMID: vm.ID, VMName: vm.Spec.Name, From: from.id, FromName: from.name, To: to.id, ToName: to.name,
 			Effect: fsm.RebalanceMove{ImbalanceBefore: cur, ImbalanceAfter: after, SourceLoad: best.ls, TargetLoad: best.lt},
 			Reason: fmt.Sprintf("rebalance: from %s (load %.2f) to %s (load %.2f) lowers the imbalance from %.3f to %.3f",
@@ -208,7 +208,7 @@ func (c *Cluster) PlanRebalance(loads map[string]NodeLoad, rs fsm.RebalanceSetti
 
 // simulate builds the rebalancer's view: one simNode per alive node that is
 // not in maintenance and has capacity, and each VM's cpu and memory load.
-func (c *Cluster) simulate(loads map[string]NodeLoad) (sims []simNode, vmCPU, vmMem []float64) {
+func (c *Cluster) simulate(loads map[string]fsm.NodeLoad) (sims []simNode, vmCPU, vmMem []float64) {
 	pos := make([]int32, len(c.nodes))
 	for i := range c.nodes {
 		n := &c.nodes[i]

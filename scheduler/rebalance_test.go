@@ -15,11 +15,11 @@ import (
 // its load is reported.
 type rebalancer struct {
 	*harness
-	loads map[string]NodeLoad
+	loads map[string]fsm.NodeLoad
 }
 
 func newRebalancer(t *testing.T) *rebalancer {
-	return &rebalancer{harness: newHarness(t), loads: map[string]NodeLoad{}}
+	return &rebalancer{harness: newHarness(t), loads: map[string]fsm.NodeLoad{}}
 }
 
 // node adds a node like harness.node, returning the rebalancer.
@@ -38,14 +38,14 @@ func (r *rebalancer) running(name, node string, vcpus int, mem int64, cores floa
 func (r *rebalancer) report(vm *fsm.VM, cores float64, mem int64) {
 	l, ok := r.loads[vm.Node]
 	if !ok {
-		l = NodeLoad{VMs: map[string]VMLoad{}, At: t0}
+		l = fsm.NodeLoad{VMs: map[string]fsm.VMLoad{}, At: t0}
 		r.loads[vm.Node] = l
 	}
-	l.VMs[vm.ID] = VMLoad{CPUCores: cores, MemoryMiB: mem}
+	l.VMs[vm.ID] = fsm.VMLoad{CPUCores: cores, MemoryMiB: mem}
 }
 
 // apply carries out plan at now.
-func (r *rebalancer) apply(plan RebalancePlan, now time.Time) {
+func (r *rebalancer) apply(plan fsm.RebalancePlan, now time.Time) {
 	for _, m := range plan.Moves {
 		for _, vm := range r.vms {
 			if vm.ID != m.VMID {

@@ -24,6 +24,8 @@ import (
 	"github.com/novacron/novacron/internal/ids"
 	"github.com/novacron/novacron/internal/logadapt"
 	"github.com/novacron/novacron/internal/version"
+	"github.com/novacron/novacron/lease"
+	"github.com/novacron/novacron/node"
 	"github.com/novacron/novacron/storage"
 )
 
@@ -114,29 +116,31 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	apiAddr := net.JoinHostPort(advertise, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 
 	key, _ := f.gossipKey()
-	cfg := cluster.DefaultConfig()
-	cfg.NodeID, cfg.NodeName = dataDir.NodeID(), f.Name
-	cfg.BindAddr, cfg.AdvertiseAddr = f.Bind, f.Advertise
-	cfg.GossipPort, cfg.RaftPort, cfg.APIAddr = f.GossipPort, f.RaftPort, apiAddr
-	cfg.Join, cfg.BootstrapExpect, cfg.Voters = f.Join, f.BootstrapExpect, f.Voters
-	cfg.BootstrapToken, cfg.GossipKey, cfg.Version = f.BootstrapToken, key, version.Version
-	cfg.StopTimeout = f.StopTimeout
-	cfg.VCPUs, cfg.MemoryMiB, cfg.CPUOvercommit, cfg.MigrateURI = f.VCPUs, f.MemoryMiB, f.CPUOvercommit, f.MigrateURI
-	cfg.SimFleet = f.SimFleet
-	cfg.FenceTimeout, cfg.HeartbeatInterval, cfg.FenceGrace = f.FenceTimeout, f.Heartbeat, cluster.FenceGraceFor(f.FenceTimeout)
-	cfg.Watchdog = f.Watchdog
-	cfg.FleetDriver = func(name string) hypervisor.Driver {
+	cfg := node.DefaultConfig()
+	cc := &cfg.Cluster
+	cc.NodeID, cc.NodeName = dataDir.NodeID(), f.Name
+	cc.BindAddr, cc.AdvertiseAddr = f.Bind, f.Advertise
+	cc.GossipPort, cc.RaftPort, cc.APIAddr = f.GossipPort, f.RaftPort, apiAddr
+	cc.Join, cc.BootstrapExpect, cc.Voters = f.Join, f.BootstrapExpect, f.Voters
+	cc.BootstrapToken, cc.GossipKey, cc.Version = f.BootstrapToken, key, version.Version
+	cc.Node.CPUOvercommit, cc.Node.MigrateURI = f.CPUOvercommit, f.MigrateURI
+	cc.LocalGossip = f.Dev || isLoopback(f.Bind)
+	cc.Logger = logger
+	cfg.SetLease(lease.Timing{Heartbeat: f.Heartbeat, Timeout: f.FenceTimeout, Grace: lease.GraceFor(f.FenceTimeout)})
+	cfg.VCPUs, cfg.MemoryMiB = f.VCPUs, f.MemoryMiB
+	cfg.Host.StopTimeout, cfg.Host.Watchdog = f.StopTimeout, f.Watchdog
+	cfg.Fleet.Size = f.SimFleet
+	cfg.Fleet.Driver = func(name string) hypervisor.Driver {
 		return sim.New(sim.Config{Name: name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB, Networks: []string{"default"}})
 	}
-	cfg.LocalGossip = f.Dev || isLoopback(f.Bind)
-	cfg.Logger = logger
-	agent, err := cluster.New(cfg, cluster.Stores{Log: stores.Log, Stable: stores.Stable, Snapshots: stores.Snapshots}, driver)
+	n, err := node.Start(cfg, cluster.Stores{Log: stores.Log, Stable: stores.Stable, Snapshots: stores.Snapshots}, driver)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	agent := n.Agent
 
-	apiServer := api.New(api.Config{NodeName: f.Name, CheckBootFiles: f.Hypervisor == "libvirt"}, agent, agent.FSM(), logger)
+	apiServer := api.New(api.Config{NodeName: f.Name, CheckBootFiles: f.Hypervisor == "libvirt"}, agent, n.Control, agent.FSM(), logger)
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", agent.InternalHandler())
 	mux.Handle("/", apiServer.Handler())
@@ -144,7 +148,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	logger.Info("novacron agent running", "node", f.Name, "id", cfg.NodeID, "api", "http://"+apiAddr, "data_dir", f.DataDir)
+	logger.Info("novacron agent running", "node", f.Name, "id", cc.NodeID, "api", "http://"+apiAddr, "data_dir", f.DataDir)
 	if f.Dev {
 		// Print the token only once it works: the root token is created through
 		// Raft after the first election.
@@ -167,7 +171,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
-	if serr := agent.Shutdown(); serr != nil && !errors.Is(serr, context.Canceled) {
+	if serr := n.Shutdown(); serr != nil && !errors.Is(serr, context.Canceled) {
 		logger.Warn("agent shutdown", "error", serr)
 	}
 	return err

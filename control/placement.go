@@ -1,4 +1,4 @@
-package cluster
+package control
 
 import (
 	"context"
@@ -8,24 +8,19 @@ import (
 	"github.com/novacron/novacron/scheduler"
 )
 
-// maxWriteBatch bounds the commands one log entry carries when the leader
-// writes many of its own at once (placements, fleet registrations); larger
-// than the batcher's maxBatch, which coalesces separate callers' writes.
-const maxWriteBatch = 512
-
 // placementLoop is the leader's loop that places pending VMs: new ones, and those
 // that fit nowhere until capacity frees up. It wakes on every change (and
 // periodically, since capacity also frees when nodes join or VMs go), decides
 // every pending VM against one snapshot of the cluster, each decision seeing the
 // ones before it, and writes them in batches: a burst of creations costs a few
 // log entries, not one per VM.
-func (a *Agent) placementLoop(ctx context.Context) {
-	events, cancel := a.fsm.Subscribe(256)
+func (c *Controller) placementLoop(ctx context.Context) {
+	events, cancel := c.state.Subscribe(256)
 	defer cancel()
-	ticker := time.NewTicker(a.cfg.ReconcileInterval)
+	ticker := time.NewTicker(c.cfg.ResyncInterval)
 	defer ticker.Stop()
 	for {
-		a.placePending(ctx)
+		c.placePending(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -60,12 +55,12 @@ func drain(events <-chan fsm.Event) {
 
 // placePending decides every pending VM and records the decisions: a placement,
 // or for a VM that fits nowhere the reasons, when they changed.
-func (a *Agent) placePending(ctx context.Context) {
-	pending := a.fsm.PendingVMs()
+func (c *Controller) placePending(ctx context.Context) {
+	pending := c.state.PendingVMs()
 	if len(pending) == 0 {
 		return
 	}
-	sc := scheduler.FromState(a.fsm)
+	sc := scheduler.FromState(c.state)
 	now := time.Now().UTC()
 	var cmds []fsm.Command
 	placed := 0
@@ -80,35 +75,8 @@ func (a *Agent) placePending(ctx context.Context) {
 			cmds = append(cmds, &fsm.PlaceVM{ID: vm.ID, FromGeneration: vm.Generation, Reason: d.Reason, Decision: &d, At: now})
 		}
 	}
-	a.applyInBatches(ctx, cmds)
+	c.cluster.ApplyInBatches(ctx, cmds)
 	if placed > 0 {
-		a.logger.Debug("placed pending vms", "placed", placed, "pending", len(pending))
-	}
-}
-
-// applyInBatches applies cmds in log entries of at most maxWriteBatch commands.
-func (a *Agent) applyInBatches(ctx context.Context, cmds []fsm.Command) {
-	for len(cmds) > 0 && ctx.Err() == nil {
-		n := min(len(cmds), maxWriteBatch)
-		a.applyBatch(ctx, cmds[:n])
-		cmds = cmds[n:]
-	}
-}
-
-// applyBatch applies cmds as one log entry. Each command succeeds or fails on
-// its own; a refused placement (the VM changed meanwhile) is left for the next
-// pass.
-func (a *Agent) applyBatch(ctx context.Context, cmds []fsm.Command) {
-	var cmd fsm.Command = cmds[0]
-	if len(cmds) > 1 {
-		b, err := fsm.NewBatch(cmds...)
-		if err != nil {
-			a.logger.Error("encoding batch", "error", err)
-			return
-		}
-		cmd = b
-	}
-	if _, err := a.Apply(ctx, cmd); err != nil && ctx.Err() == nil && len(cmds) == 1 {
-		a.logger.Debug("leader write refused", "command", cmd.Type(), "error", err)
+		c.logger.Debug("placed pending vms", "placed", placed, "pending", len(pending))
 	}
 }

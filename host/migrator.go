@@ -1,4 +1,4 @@
-package cluster
+package host
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // retries the final write until it lands, and after an agent restart it asks
 // both hypervisors (settle).
 type migrator struct {
-	a      *Agent
+	host   *Host
 	nodeID string
 	driver hypervisor.Driver
 	logger *slog.Logger
@@ -30,15 +30,15 @@ type migrator struct {
 	jobs map[string]context.CancelFunc
 }
 
-func newMigrator(a *Agent, nodeID string, driver hypervisor.Driver, logger *slog.Logger) *migrator {
-	return &migrator{a: a, nodeID: nodeID, driver: driver, logger: logger.With("component", "migration"), jobs: map[string]context.CancelFunc{}}
+func newMigrator(host *Host, nodeID string, driver hypervisor.Driver, logger *slog.Logger) *migrator {
+	return &migrator{host: host, nodeID: nodeID, driver: driver, logger: logger.With("component", "migration"), jobs: map[string]context.CancelFunc{}}
 }
 
 // check looks at every active migration this host takes part in and does its
 // part of the next step. It never blocks on a copy.
 func (m *migrator) check(ctx context.Context) {
 	now := time.Now()
-	for _, mig := range m.a.fsm.ActiveMigrations() {
+	for _, mig := range m.host.state.ActiveMigrations() {
 		switch {
 		case mig.Target == m.nodeID && m.sourceSurelyFenced(mig, now):
 			m.settleForDeadSource(ctx, mig)
@@ -53,7 +53,7 @@ func (m *migrator) check(ctx context.Context) {
 // prepare checks, as the destination, that this host can take the guest now:
 // the hypervisor answers, has the memory free and the VM's networks.
 func (m *migrator) prepare(ctx context.Context, mig fsm.Migration) {
-	vm, err := m.a.fsm.VM(mig.VMID)
+	vm, err := m.host.state.VM(mig.VMID)
 	if err != nil {
 		return
 	}
@@ -62,7 +62,7 @@ func (m *migrator) prepare(ctx context.Context, mig fsm.Migration) {
 		update = &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "destination not ready: " + err.Error(), At: time.Now().UTC()}
 		m.logger.Warn("cannot take incoming migration", "migration", mig.ID, "vm", vm.Spec.Name, "error", err)
 	}
-	if _, err := m.a.Apply(ctx, update); err != nil && ctx.Err() == nil {
+	if _, err := m.host.cluster.Apply(ctx, update); err != nil && ctx.Err() == nil {
 		m.logger.Debug("recording migration preparation", "migration", mig.ID, "error", err)
 	}
 }
@@ -110,7 +110,7 @@ func (m *migrator) drive(ctx context.Context, mig fsm.Migration) {
 
 // start runs the migration in the background.
 func (m *migrator) start(mig fsm.Migration) {
-	jctx, cancel := context.WithCancel(m.a.ctx)
+	jctx, cancel := context.WithCancel(m.host.ctx)
 	m.mu.Lock()
 	m.jobs[mig.ID] = cancel
 	m.mu.Unlock()
@@ -131,19 +131,19 @@ func (m *migrator) run(ctx context.Context, mig fsm.Migration) *fsm.UpdateMigrat
 	logger := m.logger.With("migration", mig.ID, "vm", mig.VMName, "mode", mig.Mode)
 	failed := func(err error) *fsm.UpdateMigration {
 		state := fsm.MigrationFailed
-		if errors.Is(err, context.Canceled) && m.a.ctx.Err() == nil {
+		if errors.Is(err, context.Canceled) && m.host.ctx.Err() == nil {
 			state, err = fsm.MigrationCancelled, errors.New("cancelled; the guest still runs on the source")
 		}
 		logger.Warn("migration did not complete", "state", state, "error", err)
 		return &fsm.UpdateMigration{ID: mig.ID, State: state, Error: err.Error(), At: time.Now().UTC()}
 	}
-	if _, err := m.a.Apply(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationRunning, At: time.Now().UTC()}); err != nil {
+	if _, err := m.host.cluster.Apply(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationRunning, At: time.Now().UTC()}); err != nil {
 		return failed(fmt.Errorf("recording the start: %w", err))
 	}
 	if mig.Mode == fsm.MigrateCold {
 		return m.runCold(ctx, mig, failed)
 	}
-	target, err := m.a.fsm.Node(mig.Target)
+	target, err := m.host.state.Node(mig.Target)
 	if err != nil {
 		return failed(err)
 	}
@@ -176,7 +176,7 @@ func (m *migrator) runCold(ctx context.Context, mig fsm.Migration, failed func(e
 	case err != nil:
 		return failed(err)
 	case dom.State == hypervisor.StateRunning || dom.State == hypervisor.StatePaused:
-		if err := m.driver.Shutdown(ctx, mig.VMID, m.a.cfg.StopTimeout); err != nil {
+		if err := m.driver.Shutdown(ctx, mig.VMID, m.host.cfg.StopTimeout); err != nil {
 			return failed(fmt.Errorf("shutting the guest down: %w", err))
 		}
 	}
@@ -193,7 +193,7 @@ func (m *migrator) progressReporter(ctx context.Context, id string) func(hypervi
 	var last time.Time
 	inFlight := make(chan struct{}, 1)
 	return func(p hypervisor.MigrateProgress) {
-		if time.Since(last) < m.a.cfg.MigrationProgressInterval {
+		if time.Since(last) < m.host.cfg.MigrationProgressInterval {
 			return
 		}
 		select {
@@ -214,7 +214,7 @@ func (m *migrator) progressReporter(ctx context.Context, id string) func(hypervi
 			DirtyRate: p.DirtyRate, Iteration: p.Iteration}}
 		go func() {
 			defer func() { <-inFlight }()
-			m.a.Apply(ctx, up)
+			m.host.cluster.Apply(ctx, up)
 		}()
 	}
 }
@@ -223,13 +223,13 @@ func (m *migrator) progressReporter(ctx context.Context, id string) func(hypervi
 // is already final: the record must end saying where the guest runs.
 func (m *migrator) record(up *fsm.UpdateMigration) {
 	for attempt := 0; ; attempt++ {
-		_, err := m.a.Apply(m.a.ctx, up)
+		_, err := m.host.cluster.Apply(m.host.ctx, up)
 		if err == nil || errors.Is(err, fsm.ErrState) || errors.Is(err, fsm.ErrNotFound) {
 			return
 		}
 		m.logger.Warn("recording migration outcome; retrying", "migration", up.ID, "state", up.State, "error", err)
 		select {
-		case <-m.a.ctx.Done():
+		case <-m.host.ctx.Done():
 			return // the next agent settles it from both hypervisors
 		case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second)):
 		}
@@ -240,7 +240,7 @@ func (m *migrator) record(up *fsm.UpdateMigration) {
 // host reconciler's loop, which must not block while there is no leader, and
 // the next check finds the same outcome again if this write did not land.
 func (m *migrator) decide(ctx context.Context, up *fsm.UpdateMigration) {
-	if _, err := m.a.Apply(ctx, up); err != nil && !errors.Is(err, fsm.ErrState) && !errors.Is(err, fsm.ErrNotFound) {
+	if _, err := m.host.cluster.Apply(ctx, up); err != nil && !errors.Is(err, fsm.ErrState) && !errors.Is(err, fsm.ErrNotFound) {
 		m.logger.Warn("recording migration outcome; the next check tries again", "migration", up.ID, "state", up.State, "error", err)
 	}
 }
@@ -254,7 +254,7 @@ func (m *migrator) settle(ctx context.Context, mig fsm.Migration) {
 		m.start(mig) // shutting down again is harmless
 		return
 	}
-	target, err := m.a.fsm.Node(mig.Target)
+	target, err := m.host.state.Node(mig.Target)
 	if err != nil {
 		m.decide(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "destination node is gone", At: time.Now().UTC()})
 		return

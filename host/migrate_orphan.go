@@ -1,4 +1,4 @@
-package cluster
+package host
 
 import (
 	"context"
@@ -23,8 +23,8 @@ import (
 // sourceSurelyFenced reports whether mig's source has been failed for at least
 // a fence timeout.
 func (m *migrator) sourceSurelyFenced(mig fsm.Migration, now time.Time) bool {
-	src, err := m.a.fsm.Node(mig.Source)
-	return err == nil && src.Status == fsm.NodeFailed && now.Sub(src.StatusSince) >= m.a.cfg.FenceTimeout
+	src, err := m.host.state.Node(mig.Source)
+	return err == nil && src.Status == fsm.NodeFailed && now.Sub(src.StatusSince) >= m.host.cfg.Lease.Timeout
 }
 
 // settleForDeadSource decides, as the destination, a migration of an HA VM
@@ -33,7 +33,7 @@ func (m *migrator) sourceSurelyFenced(mig fsm.Migration, now time.Time) bool {
 // cannot finish any more; a half-received guest (paused) is destroyed, and the
 // migration failed, after which the leader's failover restarts the VM.
 func (m *migrator) settleForDeadSource(ctx context.Context, mig fsm.Migration) {
-	vm, err := m.a.fsm.VM(mig.VMID)
+	vm, err := m.host.state.VM(mig.VMID)
 	if err != nil || !vm.Spec.HAEnabled() {
 		return
 	}

@@ -46,7 +46,6 @@ func (a *Agent) reconcileMembers(ctx context.Context) {
 		a.reconcileMember(ctx, m, servers)
 	}
 	a.manageVoters(members, servers)
-	a.reconcileFleets(ctx)
 }
 
 func (a *Agent) reconcileMember(ctx context.Context, m member, servers map[string]raft.Server) {

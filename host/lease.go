@@ -1,21 +1,14 @@
-package cluster
+package host
 
 import (
 	"context"
-	"os"
 	"sync"
 	"time"
 )
 
-// Fencing by lease. Every host renews a lease with the leader every
-// HeartbeatInterval. The host counts its lease from the moment it sent the
-// renewal (before the leader saw it), and fences itself FenceGrace before the
-// lease would end: it stops its HA VMs and starts nothing until it renews
-// again. The leader counts from when it received the renewal, and restarts a
-// host's VMs elsewhere only once FenceTimeout plus one heartbeat has passed
-// since then (or since it became leader, if it never heard from the host). So
-// the host has surely fenced before its VMs start anywhere else, whatever the
-// network did.
+// The host's side of the fencing lease (see package lease for the rule): it
+// renews every heartbeat, counts its lease from the moment it sent the
+// renewal, and fences itself when the lease runs out.
 
 // hostLease is this agent's side of the lease. Every change of it happens in
 // one of its methods, under its lock, so that the fence watcher, the host
@@ -138,75 +131,19 @@ func poke(ch chan struct{}) {
 	}
 }
 
-// leaderLeases is the leader's memory of when it last heard from each host.
-type leaderLeases struct {
-	mu    sync.Mutex
-	last  map[string]time.Time
-	since time.Time // when this node became leader
-}
-
-func newLeaderLeases() *leaderLeases { return &leaderLeases{last: map[string]time.Time{}} }
-
-// reset starts a term: a new leader knows nothing of earlier renewals.
-func (l *leaderLeases) reset(now time.Time) {
-	l.mu.Lock()
-	l.last, l.since = map[string]time.Time{}, now
-	l.mu.Unlock()
-}
-
-func (l *leaderLeases) renew(node string, at time.Time) {
-	l.mu.Lock()
-	l.last[node] = at
-	l.mu.Unlock()
-}
-
-// seen returns when the leader last heard from node, or when it became leader
-// if later (it cannot know what the previous leader heard), and the renewal
-// itself (zero if none this term).
-func (l *leaderLeases) seen(node string) (seen, renewal time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	renewal = l.last[node]
-	seen = renewal
-	if l.since.After(seen) {
-		seen = l.since
-	}
-	return seen, renewal
-}
-
-// suspectAfter is how long the leader may go without hearing from a host
-// before it calls the host suspect.
-func (a *Agent) suspectAfter() time.Duration { return 3 * a.cfg.HeartbeatInterval }
-
-// failAfter is how long the leader goes without hearing from a host before
-// the host has surely fenced itself: the leader then fails it over.
-func (a *Agent) failAfter() time.Duration { return a.cfg.FenceTimeout + a.cfg.HeartbeatInterval }
-
-// leaseLate reports whether the leader has not heard from node for longer
-// than suspectAfter.
-func (a *Agent) leaseLate(node string) bool {
-	seen, _ := a.leases.seen(node)
-	return time.Since(seen) > a.suspectAfter()
-}
-
-// heartbeat is the body of POST /internal/v1/heartbeat.
-type heartbeat struct {
-	Node string `json:"node"`
-}
-
-// leaseLoop renews this host's lease with the leader every HeartbeatInterval.
+// leaseLoop renews this host's lease with the leader every heartbeat.
 // After a fence, a renewal counts only once the local FSM has caught up
 // (within one heartbeat), so the host acts on fresh state when it runs VMs
 // again.
-func (a *Agent) leaseLoop(ctx context.Context) {
-	ticker := time.NewTicker(a.cfg.HeartbeatInterval)
+func (a *Host) leaseLoop(ctx context.Context) {
+	ticker := time.NewTicker(a.cfg.Lease.Heartbeat)
 	defer ticker.Stop()
 	for {
 		sent := time.Now()
-		if err := a.renewLease(ctx); err != nil {
+		if err := a.cluster.RenewLease(ctx); err != nil {
 			a.logger.Debug("lease renewal failed", "error", err)
-		} else if !a.lease.isFenced() || a.catchUp(ctx, a.cfg.HeartbeatInterval) == nil {
-			if a.lease.renewed(sent.Add(a.cfg.FenceTimeout - a.cfg.FenceGrace)) {
+		} else if !a.lease.isFenced() || a.cluster.CatchUp(ctx, a.cfg.Lease.Heartbeat) == nil {
+			if a.lease.renewed(sent.Add(a.cfg.Lease.HostHolds())) {
 				a.logger.Info("lease renewed: this host runs its VMs again")
 			}
 		}
@@ -219,18 +156,8 @@ func (a *Agent) leaseLoop(ctx context.Context) {
 	}
 }
 
-func (a *Agent) renewLease(ctx context.Context) error {
-	if a.IsLeader() {
-		a.leases.renew(a.cfg.NodeID, time.Now())
-		return nil
-	}
-	cctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
-	defer cancel()
-	return a.forwarder.callJSON(cctx, "POST", "/internal/v1/heartbeat", heartbeat{Node: a.cfg.NodeID}, nil)
-}
-
 // fenceLoop fences the host the moment its lease ends.
-func (a *Agent) fenceLoop(ctx context.Context) {
+func (a *Host) fenceLoop(ctx context.Context) {
 	for {
 		a.lease.mu.Lock()
 		until, fenced := a.lease.until, a.lease.fenced
@@ -252,38 +179,5 @@ func (a *Agent) fenceLoop(ctx context.Context) {
 		case <-timer.C:
 		}
 		timer.Stop()
-	}
-}
-
-// watchdog pets a watchdog device (softdog) while the host is safe (see
-// hostLease.safe), so a host whose agent hangs, or whose fence does not
-// finish, is reset by its kernel before the leader restarts its VMs elsewhere.
-// Without a device it does nothing.
-type watchdog struct {
-	f *os.File
-}
-
-func openWatchdog(path string) (*watchdog, error) {
-	if path == "" {
-		return &watchdog{}, nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	return &watchdog{f: f}, nil
-}
-
-func (w *watchdog) pet(safe bool) {
-	if w.f != nil && safe {
-		w.f.Write([]byte{'1'})
-	}
-}
-
-// close disarms the watchdog on a clean stop (the magic close character).
-func (w *watchdog) close() {
-	if w.f != nil {
-		w.f.Write([]byte{'V'})
-		w.f.Close()
 	}
 }

@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"context"
@@ -18,12 +18,12 @@ func vmsOn(t *testing.T, c *testCluster, node *testNode, n int) []string {
 	var out []string
 	for i := 0; len(out) < n && i < 6*n; i++ {
 		id, _ := createVM(t, leader, fmt.Sprintf("ha-%d", i))
-		if vm := waitRunning(t, leader, id); vm.Node == node.cfg.NodeID {
+		if vm := waitRunning(t, leader, id); vm.Node == node.cfg.Cluster.NodeID {
 			out = append(out, id)
 		}
 	}
 	if len(out) < n {
-		t.Fatalf("only %d vms landed on %s", len(out), node.cfg.NodeName)
+		t.Fatalf("only %d vms landed on %s", len(out), node.cfg.Cluster.NodeName)
 	}
 	return out
 }
@@ -56,39 +56,39 @@ func TestCluster_DeadHostVMsRestartElsewhereAfterTheFenceTimeout(t *testing.T) {
 	leader := c.waitLeader()
 	var fo fsm.Failover
 	waitFor(t, 20*time.Second, "failover record", func() bool {
-		fos := leader.agent.fsm.Failovers()
+		fos := leader.agent.FSM().Failovers()
 		if len(fos) == 0 {
 			return false
 		}
 		fo = fos[0]
 		return !fo.CompletedAt.IsZero()
 	})
-	if fo.Node != victim.cfg.NodeID || len(fo.VMs) != 2 || fo.Cause == "" {
+	if fo.Node != victim.cfg.Cluster.NodeID || len(fo.VMs) != 2 || fo.Cause == "" {
 		t.Fatalf("failover record %+v", fo)
 	}
 	// Safety: nothing restarted before the host had surely fenced itself.
-	if fo.RestartedAt.Before(fo.FencedAt) || fo.FencedAt.Sub(killed) < victim.cfg.FenceTimeout-2*victim.cfg.HeartbeatInterval {
-		t.Fatalf("restarted at %v, fenced at %v, %v after the kill; the fence timeout is %v", fo.RestartedAt, fo.FencedAt, fo.FencedAt.Sub(killed), victim.cfg.FenceTimeout)
+	if fo.RestartedAt.Before(fo.FencedAt) || fo.FencedAt.Sub(killed) < victim.cfg.Cluster.Lease.Timeout-2*victim.cfg.Cluster.Lease.Heartbeat {
+		t.Fatalf("restarted at %v, fenced at %v, %v after the kill; the fence timeout is %v", fo.RestartedAt, fo.FencedAt, fo.FencedAt.Sub(killed), victim.cfg.Cluster.Lease.Timeout)
 	}
 	for _, v := range fo.VMs {
-		if v.Node == "" || v.Node == victim.cfg.NodeID || v.RunningAt.IsZero() {
+		if v.Node == "" || v.Node == victim.cfg.Cluster.NodeID || v.RunningAt.IsZero() {
 			t.Fatalf("vm %+v did not run again elsewhere", v)
 		}
 	}
 	for _, id := range ids {
 		vm := waitRunning(t, leader, id)
-		if vm.Node == victim.cfg.NodeID {
+		if vm.Node == victim.cfg.Cluster.NodeID {
 			t.Fatalf("vm %s still on the dead host", id)
 		}
 	}
-	if n, _ := leader.agent.fsm.Node(victim.cfg.NodeID); n.Status != fsm.NodeFailed {
+	if n, _ := leader.agent.FSM().Node(victim.cfg.Cluster.NodeID); n.Status != fsm.NodeFailed {
 		t.Fatalf("dead host is %s (%s)", n.Status, n.StatusCause)
 	}
 	// The host comes back: it removes its stale copies and runs none of them.
 	c.start(victim)
 	ctx := context.Background()
 	waitFor(t, 20*time.Second, "the returning host alive and holding no stale domains", func() bool {
-		n, _ := leader.agent.fsm.Node(victim.cfg.NodeID)
+		n, _ := leader.agent.FSM().Node(victim.cfg.Cluster.NodeID)
 		doms, err := victim.driver.List(ctx)
 		return n.Status == fsm.NodeAlive && err == nil && len(doms) == 0
 	})
@@ -102,14 +102,14 @@ func TestCluster_HostWithoutLeaseFencesItsHAVMs(t *testing.T) {
 	// A VM that opted out of HA keeps running.
 	leader := c.waitLeader()
 	ctx := context.Background()
-	vm, _ := leader.agent.fsm.VM(ids[1])
+	vm, _ := leader.agent.FSM().VM(ids[1])
 	spec := vm.Spec
 	spec.HA = &fsm.HASpec{Disabled: true}
 	if _, err := leader.agent.Apply(ctx, &fsm.UpdateVM{ID: ids[1], Spec: spec, At: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "victim sees the update", func() bool {
-		v, _ := victim.agent.fsm.VM(ids[1])
+		v, _ := victim.agent.FSM().VM(ids[1])
 		return v.Spec.HA != nil
 	})
 	// The victim loses the majority: no leader, no lease renewal.
@@ -123,13 +123,13 @@ func TestCluster_HostWithoutLeaseFencesItsHAVMs(t *testing.T) {
 		d, err := victim.driver.Inspect(ctx, ids[0])
 		return err == nil && d.State != hypervisor.StateRunning
 	})
-	if took := time.Since(lost); took > victim.cfg.FenceTimeout {
-		t.Fatalf("fenced %v after losing the leader, later than the fence timeout %v", took, victim.cfg.FenceTimeout)
+	if took := time.Since(lost); took > victim.cfg.Cluster.Lease.Timeout {
+		t.Fatalf("fenced %v after losing the leader, later than the fence timeout %v", took, victim.cfg.Cluster.Lease.Timeout)
 	}
 	if d, err := victim.driver.Inspect(ctx, ids[1]); err != nil || d.State != hypervisor.StateRunning {
 		t.Fatalf("the vm without HA was stopped too: %+v %v", d, err)
 	}
-	if victim.agent.lease.valid() {
+	if victim.host.LeaseValid() {
 		t.Fatal("the fenced host still thinks it holds its lease")
 	}
 	// The others come back; the victim renews, catches up and runs its VM again.
@@ -140,24 +140,24 @@ func TestCluster_HostWithoutLeaseFencesItsHAVMs(t *testing.T) {
 	}
 	waitFor(t, 20*time.Second, "the fenced vm runs again", func() bool {
 		d, err := victim.driver.Inspect(ctx, ids[0])
-		v, _ := c.waitLeader().agent.fsm.VM(ids[0])
-		if v.Node != victim.cfg.NodeID {
+		v, _ := c.waitLeader().agent.FSM().VM(ids[0])
+		if v.Node != victim.cfg.Cluster.NodeID {
 			return true // failed over meanwhile: fine too
 		}
 		return err == nil && d.State == hypervisor.StateRunning
 	})
 	// A second loss fences the host again: the renewal that lifted the first
 	// fence left the fence watcher waiting for the new deadline.
-	waitFor(t, 10*time.Second, "the victim holds its lease again", victim.agent.lease.valid)
+	waitFor(t, 10*time.Second, "the victim holds its lease again", victim.host.LeaseValid)
 	for _, n := range c.nodes {
 		if n != victim {
 			c.stop(n)
 		}
 	}
 	lost = time.Now()
-	waitFor(t, 2*victim.cfg.FenceTimeout, "the host fenced a second time", victim.agent.lease.isFenced)
-	if took := time.Since(lost); took > victim.cfg.FenceTimeout {
-		t.Fatalf("fenced again %v after losing the leader, later than the fence timeout %v", took, victim.cfg.FenceTimeout)
+	waitFor(t, 2*victim.cfg.Cluster.Lease.Timeout, "the host fenced a second time", victim.host.Fenced)
+	if took := time.Since(lost); took > victim.cfg.Cluster.Lease.Timeout {
+		t.Fatalf("fenced again %v after losing the leader, later than the fence timeout %v", took, victim.cfg.Cluster.Lease.Timeout)
 	}
 }
 
@@ -168,12 +168,12 @@ func TestCluster_HostWithoutLeaseFencesItsHAVMs(t *testing.T) {
 func TestCluster_SourceDeadMidMigrationFailsOver(t *testing.T) {
 	c := newTestCluster(t, 3, 3)
 	migID, vmID, src, _ := slowMigration(t, c)
-	before, _ := c.waitLeader().agent.fsm.VM(vmID)
+	before, _ := c.waitLeader().agent.FSM().VM(vmID)
 	killHost(t, c, src)
 	leader := c.waitLeader()
 	var m fsm.Migration
 	waitFor(t, 20*time.Second, "the migration settled by its destination", func() bool {
-		m, _ = leader.agent.fsm.Migration(migID)
+		m, _ = leader.agent.FSM().Migration(migID)
 		return m.State.Final()
 	})
 	if m.State != fsm.MigrationFailed || !strings.Contains(m.Error, "source host failed") {
@@ -181,20 +181,20 @@ func TestCluster_SourceDeadMidMigrationFailsOver(t *testing.T) {
 	}
 	var vm fsm.VM
 	waitFor(t, 20*time.Second, "the vm running on a live host", func() bool {
-		vm, _ = leader.agent.fsm.VM(vmID)
-		return vm.Node != src.cfg.NodeID && vm.State == fsm.VMRunning
+		vm, _ = leader.agent.FSM().VM(vmID)
+		return vm.Node != src.cfg.Cluster.NodeID && vm.State == fsm.VMRunning
 	})
 	if vm.Generation <= before.Generation || vm.Migration != "" {
 		t.Fatalf("vm after its source died mid-migration: node %s generation %d (was %d), migration %q", vm.Node, vm.Generation, before.Generation, vm.Migration)
 	}
 	found := false
-	for _, fo := range leader.agent.fsm.Failovers() {
+	for _, fo := range leader.agent.FSM().Failovers() {
 		for _, v := range fo.VMs {
-			found = found || (fo.Node == src.cfg.NodeID && v.VMID == vmID && v.Node == vm.Node)
+			found = found || (fo.Node == src.cfg.Cluster.NodeID && v.VMID == vmID && v.Node == vm.Node)
 		}
 	}
 	if !found {
-		t.Fatalf("no failover record moves vm %s off %s", vmID, src.cfg.NodeName)
+		t.Fatalf("no failover record moves vm %s off %s", vmID, src.cfg.Cluster.NodeName)
 	}
 	// One copy only, on the node the state names.
 	running := 0

@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"context"
@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/host"
 	"github.com/novacron/novacron/hypervisor/sim"
 	"github.com/novacron/novacron/internal/ids"
 	"github.com/novacron/novacron/storage"
@@ -83,7 +85,9 @@ func (l *layer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, 
 // testNode is one agent of an in-process cluster with its sim host and the HTTP
 // listener that serves its internal endpoints.
 type testNode struct {
-	agent  *Agent
+	agent  *cluster.Agent
+	host   *host.Host
+	node   *Node
 	driver *sim.Driver
 	cfg    Config
 	srv    *http.Server
@@ -125,16 +129,16 @@ func newTestCluster(t *testing.T, n, voters int) *testCluster {
 	var join string
 	for i := 0; i < n; i++ {
 		cfg := TestConfig()
-		cfg.NodeName = fmt.Sprintf("node-%d", i+1)
-		cfg.BootstrapExpect = n
-		cfg.Voters = voters
-		cfg.BootstrapToken = "test-root-token-0123456789"
+		cfg.Cluster.NodeName = fmt.Sprintf("node-%d", i+1)
+		cfg.Cluster.BootstrapExpect = n
+		cfg.Cluster.Voters = voters
+		cfg.Cluster.BootstrapToken = "test-root-token-0123456789"
 		if join != "" {
-			cfg.Join = []string{join}
+			cfg.Cluster.Join = []string{join}
 		}
 		node := c.add(cfg)
 		if join == "" {
-			join = fmt.Sprintf("127.0.0.1:%d", node.cfg.GossipPort)
+			join = fmt.Sprintf("127.0.0.1:%d", node.cfg.Cluster.GossipPort)
 		}
 	}
 	t.Cleanup(c.shutdown)
@@ -152,10 +156,10 @@ func (c *testCluster) add(cfg Config) *testNode {
 		t.Fatal(err)
 	}
 	dd.Close()
-	cfg.NodeID = ids.New()
-	cfg.GossipPort = freePort(t)
-	cfg.RaftPort = freePort(t)
-	cfg.Logger = testLogger().With("test_node", cfg.NodeName)
+	cfg.Cluster.NodeID = ids.New()
+	cfg.Cluster.GossipPort = freePort(t)
+	cfg.Cluster.RaftPort = freePort(t)
+	cfg.Cluster.Logger = testLogger().With("test_node", cfg.Cluster.NodeName)
 	node.cfg = cfg
 	c.nodes = append(c.nodes, node)
 	c.start(node)
@@ -171,10 +175,10 @@ func (c *testCluster) start(node *testNode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if node.cfg.RaftPort == 0 {
-		node.cfg.RaftPort = freePort(t)
+	if node.cfg.Cluster.RaftPort == 0 {
+		node.cfg.Cluster.RaftPort = freePort(t)
 	}
-	node.raftLn, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", node.cfg.RaftPort))
+	node.raftLn, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", node.cfg.Cluster.RaftPort))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,26 +186,37 @@ func (c *testCluster) start(node *testNode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node.cfg.APIAddr = httpLn.Addr().String()
-	node.cfg.streamLayer = &layer{net: c.net, self: node.raftAddr(), ln: node.raftLn}
+	node.cfg.Cluster.APIAddr = httpLn.Addr().String()
+	node.cfg.Cluster.StreamLayer = &layer{net: c.net, self: node.raftAddr(), ln: node.raftLn}
 	if node.driver == nil {
-		node.driver = newSimDriver(node.cfg.NodeName)
+		node.driver = newSimDriver(node.cfg.Cluster.NodeName)
 	}
-	node.agent, err = New(node.cfg, Stores{Log: node.stores.Log, Stable: node.stores.Stable, Snapshots: node.stores.Snapshots}, node.driver)
+	node.node, err = Start(node.cfg, cluster.Stores{Log: node.stores.Log, Stable: node.stores.Stable, Snapshots: node.stores.Snapshots}, node.driver)
 	if err != nil {
 		t.Fatal(err)
 	}
-	node.srv = &http.Server{Handler: node.agent.InternalHandler()}
+	node.agent, node.host = node.node.Agent, node.node.Host
+	node.srv = &http.Server{Handler: node.node.InternalHandler()}
 	go node.srv.Serve(httpLn)
 	node.down = false
 }
 
+// rebalanceStatus is the rebalancer status as the node's controller answers it.
+func (n *testNode) rebalanceStatus(t *testing.T) fsm.RebalanceStatus {
+	t.Helper()
+	st, err := n.node.Control.Rebalance(context.Background())
+	if err != nil {
+		t.Fatalf("rebalance status from %s: %v", n.cfg.Cluster.NodeName, err)
+	}
+	return st
+}
+
 // raftAddr is the node's Raft address on the switchboard.
-func (n *testNode) raftAddr() string { return fmt.Sprintf("127.0.0.1:%d", n.cfg.RaftPort) }
+func (n *testNode) raftAddr() string { return fmt.Sprintf("127.0.0.1:%d", n.cfg.Cluster.RaftPort) }
 
 func (n *testNode) addrOr(def string) string {
-	if n.cfg.APIAddr != "" {
-		return n.cfg.APIAddr
+	if n.cfg.Cluster.APIAddr != "" {
+		return n.cfg.Cluster.APIAddr
 	}
 	return def
 }
@@ -212,7 +227,7 @@ func (c *testCluster) stop(node *testNode) {
 		return
 	}
 	node.srv.Close()
-	node.agent.Shutdown()
+	node.node.Shutdown()
 	node.stores.Close()
 	node.down = true
 }
@@ -266,7 +281,7 @@ func (c *testCluster) waitLeader() *testNode {
 			return false
 		}
 		for _, n := range c.up() {
-			if _, id := n.agent.raft.LeaderWithID(); string(id) != leader.cfg.NodeID {
+			if _, id := n.agent.Raft().LeaderWithID(); string(id) != leader.cfg.Cluster.NodeID {
 				return false
 			}
 		}
@@ -293,7 +308,7 @@ func createVM(t *testing.T, node *testNode, name string) (string, uint64) {
 	defer cancel()
 	idx, err := node.agent.Apply(ctx, &fsm.CreateVM{ID: id, Spec: fsm.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 128, DiskGiB: 1}, At: time.Now().UTC()})
 	if err != nil {
-		t.Fatalf("create vm %s on %s: %v", name, node.cfg.NodeName, err)
+		t.Fatalf("create vm %s on %s: %v", name, node.cfg.Cluster.NodeName, err)
 	}
 	return id, idx
 }
@@ -313,7 +328,7 @@ func (c *testCluster) waitConverged() {
 		ds := make([]fsm.Digest, len(nodes))
 		same := true
 		for i, n := range nodes {
-			d, err := n.agent.fsm.Digest()
+			d, err := n.agent.FSM().Digest()
 			if err != nil {
 				c.t.Fatal(err)
 			}
@@ -323,8 +338,8 @@ func (c *testCluster) waitConverged() {
 		if same && ds[0].AppliedIndex > 0 {
 			for i, d := range ds[1:] {
 				if d.SHA256 != ds[0].SHA256 {
-					c.t.Fatalf("%s and %s hold different state at index %d: %s", nodes[0].cfg.NodeName, nodes[i+1].cfg.NodeName,
-						d.AppliedIndex, stateDiff(nodes[0].agent.fsm, nodes[i+1].agent.fsm))
+					c.t.Fatalf("%s and %s hold different state at index %d: %s", nodes[0].cfg.Cluster.NodeName, nodes[i+1].cfg.Cluster.NodeName,
+						d.AppliedIndex, stateDiff(nodes[0].agent.FSM(), nodes[i+1].agent.FSM()))
 				}
 			}
 			return
@@ -344,7 +359,7 @@ func newSimDriver(name string) *sim.Driver {
 // nodeByID finds the test node whose agent has the given node ID.
 func (c *testCluster) nodeByID(id string) *testNode {
 	for _, n := range c.nodes {
-		if n.cfg.NodeID == id {
+		if n.cfg.Cluster.NodeID == id {
 			return n
 		}
 	}
@@ -357,7 +372,7 @@ func waitRunning(t *testing.T, n *testNode, id string) fsm.VM {
 	t.Helper()
 	var vm fsm.VM
 	waitFor(t, 15*time.Second, "vm running", func() bool {
-		vm, _ = n.agent.fsm.VM(id)
+		vm, _ = n.agent.FSM().VM(id)
 		return vm.State == fsm.VMRunning
 	})
 	return vm

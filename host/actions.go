@@ -1,4 +1,4 @@
-package cluster
+package host
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 		// The domain comes from an order newer than our FSM knows: wait to catch up.
 		return nil
 	}
-	if !h.a.lease.valid() {
+	if !h.host.lease.valid() {
 		// Without a lease (fenced, or not yet renewed) this host starts and
 		// reports nothing: the leader may be restarting the VM elsewhere.
 		return nil
@@ -118,7 +118,7 @@ func restartAllowed(policy string, state hypervisor.DomainState) bool {
 // restart: the VM's desired state becomes stopped, so nothing starts it again
 // until someone asks.
 func (h *hostReconciler) keepStopped(ctx context.Context, vm *fsm.VM, reason string) {
-	_, err := h.a.Apply(ctx, &fsm.VMAction{ID: vm.ID, Action: fsm.ActionStop, At: time.Now().UTC()})
+	_, err := h.host.cluster.Apply(ctx, &fsm.VMAction{ID: vm.ID, Action: fsm.ActionStop, At: time.Now().UTC()})
 	if err != nil && ctx.Err() == nil {
 		h.logger.Warn("recording that the vm stays stopped", "vm", vm.Spec.Name, "reason", reason, "error", err)
 	}
@@ -130,9 +130,9 @@ func (h *hostReconciler) shutdownAsync(vm *fsm.VM) {
 	h.mu.Lock()
 	h.stopping[vm.ID] = true
 	h.mu.Unlock()
-	h.logger.Info("shutting down domain", "vm", vm.Spec.Name, "id", vm.ID, "timeout", h.a.cfg.StopTimeout)
+	h.logger.Info("shutting down domain", "vm", vm.Spec.Name, "id", vm.ID, "timeout", h.host.cfg.StopTimeout)
 	go func() {
-		if err := h.driver.Shutdown(h.a.ctx, vm.ID, h.a.cfg.StopTimeout); err != nil {
+		if err := h.driver.Shutdown(h.host.ctx, vm.ID, h.host.cfg.StopTimeout); err != nil {
 			h.logger.Warn("shutting down domain", "vm", vm.Spec.Name, "error", err)
 		}
 		h.mu.Lock()
@@ -140,7 +140,7 @@ func (h *hostReconciler) shutdownAsync(vm *fsm.VM) {
 		h.mu.Unlock()
 		select {
 		case h.stopped <- vm.ID:
-		case <-h.a.ctx.Done():
+		case <-h.host.ctx.Done():
 		}
 	}()
 }
@@ -173,7 +173,7 @@ func (h *hostReconciler) report(ctx context.Context, reports []*fsm.ReportVM) {
 		}
 		cmd = b
 	}
-	idx, err := h.a.Apply(ctx, cmd)
+	idx, err := h.host.cluster.Apply(ctx, cmd)
 	if err != nil && ctx.Err() == nil {
 		h.logger.Debug("reporting vm states", "reports", len(reports), "error", err)
 	}
@@ -182,7 +182,7 @@ func (h *hostReconciler) report(ctx context.Context, reports []*fsm.ReportVM) {
 	// again.
 	if idx > 0 {
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		h.a.fsm.WaitForIndex(wctx, idx)
+		h.host.state.WaitForIndex(wctx, idx)
 		cancel()
 	}
 }
@@ -244,7 +244,7 @@ func domainSpec(vm *fsm.VM) hypervisor.DomainSpec {
 // returns, so a fence never misses a domain started here and none starts once
 // a fence has begun.
 func (h *hostReconciler) act(ctx context.Context, logger *slog.Logger, vm *fsm.VM, state hypervisor.DomainState, restartSeq uint64) (actErr error, _ uint64, shutdown, ok bool) {
-	release, ok := h.a.lease.holdValid()
+	release, ok := h.host.lease.holdValid()
 	if !ok {
 		return nil, restartSeq, false, false
 	}

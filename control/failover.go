@@ -1,4 +1,4 @@
-package cluster
+package control
 
 import (
 	"context"
@@ -21,9 +21,8 @@ const failoverTimeout = 5 * time.Minute
 // the leader marks it failed and restarts its HA VMs elsewhere in one
 // StartFailover, highest priority first. It then follows each failover until
 // its VMs run again.
-func (a *Agent) failoverLoop(ctx context.Context) {
-	a.leases.reset(time.Now())
-	ticker := time.NewTicker(a.cfg.HeartbeatInterval / 2)
+func (c *Controller) failoverLoop(ctx context.Context) {
+	ticker := time.NewTicker(c.cfg.Lease.Heartbeat / 2)
 	defer ticker.Stop()
 	detected := map[string]time.Time{}
 	for {
@@ -32,27 +31,27 @@ func (a *Agent) failoverLoop(ctx context.Context) {
 			return
 		case <-ticker.C:
 		}
-		a.checkLeases(ctx, detected)
-		a.followFailovers(ctx)
+		c.checkLeases(ctx, detected)
+		c.followFailovers(ctx)
 	}
 }
 
 // checkLeases looks at every node that holds VMs or is still alive.
-func (a *Agent) checkLeases(ctx context.Context, detected map[string]time.Time) {
+func (c *Controller) checkLeases(ctx context.Context, detected map[string]time.Time) {
 	now := time.Now()
-	suspectAfter, deadline := a.suspectAfter(), a.failAfter()
-	for _, n := range a.fsm.Nodes() {
-		if n.Status == fsm.NodeLeft || n.ID == a.cfg.NodeID {
+	suspectAfter, deadline := c.cfg.Lease.SuspectAfter(), c.cfg.Lease.FailAfter()
+	for _, n := range c.state.Nodes() {
+		if n.Status == fsm.NodeLeft || n.ID == c.cfg.NodeID {
 			continue
 		}
 		owner := n.ID
 		if n.Fleet != "" {
 			owner = n.Fleet
 		}
-		if owner == a.cfg.NodeID {
+		if owner == c.cfg.NodeID {
 			continue // the leader's own fleet lives and dies with the leader
 		}
-		seen, renewal := a.leases.seen(owner)
+		seen, renewal := c.cluster.LeaseSeen(owner)
 		late := now.Sub(seen)
 		if late < suspectAfter {
 			delete(detected, n.ID)
@@ -64,17 +63,17 @@ func (a *Agent) checkLeases(ctx context.Context, detected map[string]time.Time) 
 		cause := fmt.Sprintf("heartbeat: no lease renewal for %.1fs", late.Seconds())
 		if late < deadline {
 			if n.Status == fsm.NodeAlive {
-				a.applyLogged(ctx, &fsm.SetNodeStatus{ID: n.ID, Status: fsm.NodeSuspect, Cause: cause, At: now.UTC()})
+				c.applyLogged(ctx, &fsm.SetNodeStatus{ID: n.ID, Status: fsm.NodeSuspect, Cause: cause, At: now.UTC()})
 			}
 			continue
 		}
 		if n.Status != fsm.NodeFailed {
-			if !a.applyLogged(ctx, &fsm.SetNodeStatus{ID: n.ID, Status: fsm.NodeFailed, Cause: cause, At: now.UTC()}) {
+			if !c.applyLogged(ctx, &fsm.SetNodeStatus{ID: n.ID, Status: fsm.NodeFailed, Cause: cause, At: now.UTC()}) {
 				continue
 			}
 			n.Status, n.StatusCause = fsm.NodeFailed, cause
 		}
-		a.failOver(ctx, n, failoverTimes{renewal: renewal, detected: detected[n.ID], fenced: seen.Add(a.cfg.FenceTimeout), now: now}, cause)
+		c.failOver(ctx, n, failoverTimes{renewal: renewal, detected: detected[n.ID], fenced: seen.Add(c.cfg.Lease.Timeout), now: now}, cause)
 	}
 }
 
@@ -82,9 +81,9 @@ type failoverTimes struct{ renewal, detected, fenced, now time.Time }
 
 // failOver moves the failed node's VMs that fail over (fsm.VM.FailsOver), if
 // it has any, placed as scheduler.Failover decides: highest priority first.
-func (a *Agent) failOver(ctx context.Context, n fsm.Node, at failoverTimes, cause string) {
+func (c *Controller) failOver(ctx context.Context, n fsm.Node, at failoverTimes, cause string) {
 	from := map[string]uint64{}
-	for _, vm := range a.fsm.VMsOnNode(n.ID) {
+	for _, vm := range c.state.VMsOnNode(n.ID) {
 		if vm.FailsOver() {
 			from[vm.ID] = vm.Generation
 		}
@@ -92,9 +91,9 @@ func (a *Agent) failOver(ctx context.Context, n fsm.Node, at failoverTimes, caus
 	if len(from) == 0 {
 		return
 	}
-	moves, err := scheduler.FromState(a.fsm).Failover(n.ID, at.now.UTC())
+	moves, err := scheduler.FromState(c.state).Failover(n.ID, at.now.UTC())
 	if err != nil {
-		a.logger.Warn("planning a failover", "node", n.Name, "error", err)
+		c.logger.Warn("planning a failover", "node", n.Name, "error", err)
 		return
 	}
 	cmd := &fsm.StartFailover{
@@ -115,22 +114,22 @@ func (a *Agent) failOver(ctx context.Context, n fsm.Node, at failoverTimes, caus
 		cmd.FromGenerations[m.VMID] = gen
 		cmd.Decisions[m.VMID] = &m.Decision
 	}
-	if len(cmd.Failover.VMs) > 0 && a.applyLogged(ctx, cmd) {
-		a.logger.Warn("failed over a dead host's vms", "node", n.Name, "vms", len(cmd.Failover.VMs), "cause", cmd.Failover.Cause)
+	if len(cmd.Failover.VMs) > 0 && c.applyLogged(ctx, cmd) {
+		c.logger.Warn("failed over a dead host's vms", "node", n.Name, "vms", len(cmd.Failover.VMs), "cause", cmd.Failover.Cause)
 	}
 }
 
 // followFailovers records when each failed-over VM runs again, and closes a
 // failover once all of them do (or after failoverTimeout).
-func (a *Agent) followFailovers(ctx context.Context) {
+func (c *Controller) followFailovers(ctx context.Context) {
 	now := time.Now().UTC()
-	for _, fo := range a.fsm.ActiveFailovers() {
+	for _, fo := range c.state.ActiveFailovers() {
 		running, done := map[string]time.Time{}, true
 		for _, v := range fo.VMs {
 			if v.Node == "" || !v.RunningAt.IsZero() {
 				continue
 			}
-			vm, err := a.fsm.VM(v.VMID)
+			vm, err := c.state.VM(v.VMID)
 			switch {
 			case err != nil, vm.Node != v.Node, vm.Generation != v.Generation:
 				// Deleted or moved on since: nothing more to wait for.
@@ -144,7 +143,7 @@ func (a *Agent) followFailovers(ctx context.Context) {
 		if len(running) == 0 && !done && !timedOut {
 			continue
 		}
-		a.applyLogged(ctx, &fsm.UpdateFailover{ID: fo.ID, RunningAt: running, Completed: done || timedOut, At: now})
+		c.applyLogged(ctx, &fsm.UpdateFailover{ID: fo.ID, RunningAt: running, Completed: done || timedOut, At: now})
 	}
 }
 

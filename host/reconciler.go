@@ -1,4 +1,4 @@
-package cluster
+package host
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // wait), so a node that restarts from an old log never starts or destroys a
 // domain on the strength of stale state.
 type hostReconciler struct {
-	a *Agent
+	host *Host
 	// nodeID is the node this reconciler runs: the agent's own, or one of its
 	// simulated fleet hosts.
 	nodeID string
@@ -40,28 +40,28 @@ type hostReconciler struct {
 	stopped  chan string
 }
 
-func newHostReconciler(a *Agent, nodeID, nodeName string, driver hypervisor.Driver) *hostReconciler {
-	logger := a.cfg.Logger.With("component", "host", "node", nodeName)
+func newHostReconciler(host *Host, nodeID, nodeName string, driver hypervisor.Driver) *hostReconciler {
+	logger := host.cfg.Logger.With("component", "host", "node", nodeName)
 	return &hostReconciler{
-		a: a, nodeID: nodeID, driver: driver, logger: logger,
+		host: host, nodeID: nodeID, driver: driver, logger: logger,
 		stopping: map[string]bool{}, stopped: make(chan string),
-		migrator: newMigrator(a, nodeID, driver, logger),
+		migrator: newMigrator(host, nodeID, driver, logger),
 	}
 }
 
 func (h *hostReconciler) run(ctx context.Context) {
 	events := h.events
 	if events == nil {
-		sub, cancel := h.a.fsm.Subscribe(4096)
+		sub, cancel := h.host.state.Subscribe(4096)
 		defer cancel()
 		events = sub
 	}
-	if !h.caughtUp && !h.a.waitCaughtUp(ctx) {
+	if !h.caughtUp && !h.host.cluster.WaitCaughtUp(ctx) {
 		return
 	}
-	ticker := time.NewTicker(h.a.cfg.HostResyncInterval)
+	ticker := time.NewTicker(h.host.cfg.ResyncInterval)
 	defer ticker.Stop()
-	gained := h.a.lease.subscribe()
+	gained := h.host.lease.subscribe()
 	h.reconcileAll(ctx)
 	h.migrator.check(ctx)
 	for {
@@ -87,42 +87,6 @@ func (h *hostReconciler) run(ctx context.Context) {
 		case <-ticker.C:
 			h.reconcileAll(ctx)
 			h.migrator.check(ctx)
-		}
-	}
-}
-
-// catchUp waits, for at most timeout, until the local FSM has applied what
-// the leader had committed when asked (read index). The first success marks
-// the agent caught up (CaughtUp, caughtUpCh).
-func (a *Agent) catchUp(ctx context.Context, timeout time.Duration) error {
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	idx, err := a.ConsistentIndex(cctx)
-	if err == nil {
-		err = a.fsm.WaitForIndex(cctx, idx)
-	}
-	if err == nil {
-		a.caughtUpOnce.Do(func() {
-			a.logger.Info("caught up with the cluster; reconciling host", "index", idx)
-			a.caughtUp.Store(true)
-			close(a.caughtUpCh)
-		})
-	}
-	return err
-}
-
-// waitCaughtUp retries catchUp until it succeeds (true) or ctx ends (false).
-func (a *Agent) waitCaughtUp(ctx context.Context) bool {
-	for {
-		err := a.catchUp(ctx, 5*time.Second)
-		if err == nil {
-			return true
-		}
-		a.logger.Debug("waiting to catch up before touching the hypervisor", "error", err)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }
@@ -186,12 +150,12 @@ func (h *hostReconciler) reconcileAll(ctx context.Context) {
 			reports = append(reports, r)
 		}
 	}
-	for _, vm := range h.a.fsm.VMsOnNode(h.nodeID) {
+	for _, vm := range h.host.state.VMsOnNode(h.nodeID) {
 		add(h.reconcile(ctx, &vm, byID[vm.ID]))
 		delete(byID, vm.ID)
 	}
 	for id, dom := range byID {
-		vm, err := h.a.fsm.VM(id)
+		vm, err := h.host.state.VM(id)
 		if err != nil {
 			add(h.reconcile(ctx, nil, dom))
 		} else {
@@ -215,11 +179,11 @@ func (h *hostReconciler) reportForeign(ctx context.Context) {
 		foreign = foreign[:fsm.MaxForeign]
 	}
 	slices.Sort(foreign)
-	node, err := h.a.fsm.Node(h.nodeID)
+	node, err := h.host.state.Node(h.nodeID)
 	if err != nil || slices.Equal(node.Foreign, foreign) {
 		return
 	}
-	if _, err := h.a.Apply(ctx, &fsm.ReportHost{ID: h.nodeID, Foreign: foreign}); err != nil && ctx.Err() == nil {
+	if _, err := h.host.cluster.Apply(ctx, &fsm.ReportHost{ID: h.nodeID, Foreign: foreign}); err != nil && ctx.Err() == nil {
 		h.logger.Debug("reporting foreign domains", "error", err)
 	}
 }
@@ -228,7 +192,7 @@ func (h *hostReconciler) reportForeign(ctx context.Context) {
 // the report to send, if any.
 func (h *hostReconciler) reconcileOne(ctx context.Context, id string) *fsm.ReportVM {
 	var vmp *fsm.VM
-	if vm, err := h.a.fsm.VM(id); err == nil {
+	if vm, err := h.host.state.VM(id); err == nil {
 		vmp = &vm
 	}
 	var domp *hypervisor.Domain

@@ -1,9 +1,10 @@
-package cluster
+package node
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/novacron/novacron/cluster"
 	"strconv"
 	"sync"
 	"testing"
@@ -23,7 +24,7 @@ const chaosKeys = 10
 
 // agentTarget is one in-process node as the chaos load reaches it.
 type agentTarget struct {
-	a    *Agent
+	a    *cluster.Agent
 	name string
 }
 
@@ -47,12 +48,12 @@ func (t agentTarget) Read(ctx context.Context, id string) (string, bool, uint64,
 		return "", false, 0, fmt.Errorf("read index: %w", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err = t.a.fsm.WaitForIndex(wctx, idx)
+	err = t.a.FSM().WaitForIndex(wctx, idx)
 	cancel()
 	if err != nil {
 		return "", false, 0, err
 	}
-	vm, err := t.a.fsm.VM(id)
+	vm, err := t.a.FSM().VM(id)
 	switch {
 	case errors.Is(err, fsm.ErrNotFound):
 		return "", false, idx, nil
@@ -63,7 +64,7 @@ func (t agentTarget) Read(ctx context.Context, id string) (string, bool, uint64,
 }
 
 func (t agentTarget) Leading(context.Context) (bool, uint64) {
-	return t.a.IsLeader(), t.a.raft.CurrentTerm()
+	return t.a.IsLeader(), t.a.Raft().CurrentTerm()
 }
 
 // chaosRun is one scenario: the cluster, the load, and the list of agents that
@@ -76,14 +77,14 @@ type chaosRun struct {
 	load *chaos.Run
 
 	mu   sync.Mutex
-	live map[*testNode]*Agent
+	live map[*testNode]*cluster.Agent
 }
 
 // newChaosRun creates the registers through the leader, waits until every node
 // holds them, and starts the load.
 func newChaosRun(t *testing.T, c *testCluster) *chaosRun {
 	t.Helper()
-	r := &chaosRun{t: t, c: c, live: map[*testNode]*Agent{}}
+	r := &chaosRun{t: t, c: c, live: map[*testNode]*cluster.Agent{}}
 	for _, n := range c.up() {
 		r.live[n] = n.agent
 	}
@@ -102,10 +103,10 @@ func newChaosRun(t *testing.T, c *testCluster) *chaosRun {
 	}
 	for _, n := range c.up() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := n.agent.fsm.WaitForIndex(ctx, last)
+		err := n.agent.FSM().WaitForIndex(ctx, last)
 		cancel()
 		if err != nil {
-			t.Fatalf("%s never applied the registers: %v", n.cfg.NodeName, err)
+			t.Fatalf("%s never applied the registers: %v", n.cfg.Cluster.NodeName, err)
 		}
 	}
 	r.load = chaos.Start(chaos.Config{Name: t.Name(), Keys: r.keys}, r.targets)
@@ -118,7 +119,7 @@ func (r *chaosRun) targets() []chaos.Target {
 	defer r.mu.Unlock()
 	out := make([]chaos.Target, 0, len(r.live))
 	for n, a := range r.live {
-		out = append(out, agentTarget{a, n.cfg.NodeName})
+		out = append(out, agentTarget{a, n.cfg.Cluster.NodeName})
 	}
 	return out
 }
@@ -134,7 +135,7 @@ func (r *chaosRun) kill(node *testNode) {
 	delete(r.live, node)
 	r.mu.Unlock()
 	r.c.stop(node)
-	r.t.Logf("%7s killed %s", r.elapsed(), node.cfg.NodeName)
+	r.t.Logf("%7s killed %s", r.elapsed(), node.cfg.Cluster.NodeName)
 }
 
 // revive restarts node from its data dir and hands it back to the clients.
@@ -143,7 +144,7 @@ func (r *chaosRun) revive(node *testNode) {
 	r.mu.Lock()
 	r.live[node] = node.agent
 	r.mu.Unlock()
-	r.t.Logf("%7s restarted %s", r.elapsed(), node.cfg.NodeName)
+	r.t.Logf("%7s restarted %s", r.elapsed(), node.cfg.Cluster.NodeName)
 }
 
 // isolate cuts node's Raft traffic from every other node. Only Raft goes
@@ -156,7 +157,7 @@ func (r *chaosRun) isolate(node *testNode) {
 			r.c.net.partition(node.raftAddr(), other.raftAddr())
 		}
 	}
-	r.t.Logf("%7s isolated %s's raft traffic", r.elapsed(), node.cfg.NodeName)
+	r.t.Logf("%7s isolated %s's raft traffic", r.elapsed(), node.cfg.Cluster.NodeName)
 }
 
 func (r *chaosRun) heal() {
@@ -178,15 +179,15 @@ func (r *chaosRun) newLeader(old *testNode) *testNode {
 		leader = r.c.waitLeader()
 		return leader != old
 	})
-	r.t.Logf("%7s %s leads", r.elapsed(), leader.cfg.NodeName)
+	r.t.Logf("%7s %s leads", r.elapsed(), leader.cfg.Cluster.NodeName)
 	return leader
 }
 
 // waitCaughtUp waits until node has applied what the leader has.
 func (r *chaosRun) waitCaughtUp(node *testNode) {
 	r.t.Helper()
-	target := r.c.waitLeader().agent.fsm.AppliedIndex()
-	waitFor(r.t, 15*time.Second, node.cfg.NodeName+" caught up", func() bool {
-		return node.agent.fsm.AppliedIndex() >= target
+	target := r.c.waitLeader().agent.FSM().AppliedIndex()
+	waitFor(r.t, 15*time.Second, node.cfg.Cluster.NodeName+" caught up", func() bool {
+		return node.agent.FSM().AppliedIndex() >= target
 	})
 }

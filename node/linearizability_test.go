@@ -1,8 +1,9 @@
-package cluster
+package node
 
 import (
 	"context"
 	"fmt"
+	"github.com/novacron/novacron/cluster"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -30,9 +31,9 @@ func (r *chaosRun) finish() {
 	r.checkGossip(leader)
 	var targets []chaos.Target
 	for _, n := range r.c.up() {
-		targets = append(targets, agentTarget{n.agent, n.cfg.NodeName})
+		targets = append(targets, agentTarget{n.agent, n.cfg.Cluster.NodeName})
 	}
-	rep := r.load.Finish(context.Background(), targets, leader.cfg.NodeName, 60*time.Second)
+	rep := r.load.Finish(context.Background(), targets, leader.cfg.Cluster.NodeName, 60*time.Second)
 	rep.Write(t)
 }
 
@@ -77,7 +78,7 @@ func TestChaos_LeaderPartitionedFromMajority(t *testing.T) {
 			}
 			return leader != nil && !old.agent.IsLeader()
 		})
-		t.Logf("%7s %s leads the majority", r.elapsed(), leader.cfg.NodeName)
+		t.Logf("%7s %s leads the majority", r.elapsed(), leader.cfg.Cluster.NodeName)
 		r.run(2 * time.Second)
 		r.heal()
 		c.waitLeader()
@@ -134,7 +135,7 @@ func TestChaos_WholeClusterRestart(t *testing.T) {
 			r.revive(n)
 		}
 		leader := c.waitLeader()
-		t.Logf("%7s %s leads after the restart", r.elapsed(), leader.cfg.NodeName)
+		t.Logf("%7s %s leads after the restart", r.elapsed(), leader.cfg.Cluster.NodeName)
 		r.run(3 * time.Second)
 	}
 	r.finish()
@@ -148,8 +149,8 @@ func (r *chaosRun) checkGossip(leader *testNode) {
 	knows := func() []string {
 		var lost []string
 		for _, n := range r.c.up() {
-			if _, ok := n.agent.gossip.memberByID(leader.cfg.NodeID); !ok {
-				lost = append(lost, n.cfg.NodeName+" sees "+gossipView(n.agent))
+			if ok, _ := n.agent.GossipKnows(leader.cfg.Cluster.NodeID); !ok {
+				lost = append(lost, n.cfg.Cluster.NodeName+" sees "+gossipView(n.agent))
 			}
 		}
 		return lost
@@ -159,7 +160,7 @@ func (r *chaosRun) checkGossip(leader *testNode) {
 	defer tick.Stop()
 	for lost := knows(); len(lost) > 0; lost = knows() {
 		if time.Now().After(deadline) {
-			t.Errorf("after 5 s some nodes still do not know the leader %s through gossip, so they cannot forward: %s", leader.cfg.NodeName, strings.Join(lost, "; "))
+			t.Errorf("after 5 s some nodes still do not know the leader %s through gossip, so they cannot forward: %s", leader.cfg.Cluster.NodeName, strings.Join(lost, "; "))
 			return
 		}
 		<-tick.C
@@ -167,7 +168,7 @@ func (r *chaosRun) checkGossip(leader *testNode) {
 }
 
 // gossipView is how a node sees the members, for failure messages.
-func gossipView(a *Agent) string {
+func gossipView(a *cluster.Agent) string {
 	var s []string
 	for _, m := range a.Status().Members {
 		s = append(s, fmt.Sprintf("%s=%s", m.Name, m.Status))

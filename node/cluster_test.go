@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"context"
@@ -45,10 +45,10 @@ func TestCluster_ThreeNodesElectAndReplicateFollowerWrites(t *testing.T) {
 				voters++
 			}
 		}
-		return voters == 3 && len(leader.agent.fsm.Nodes()) == 3
+		return voters == 3 && len(leader.agent.FSM().Nodes()) == 3
 	})
 	waitFor(t, 10*time.Second, "root token bootstrapped", func() bool {
-		_, err := leader.agent.fsm.TokenByHash(fsm.HashSecret("test-root-token-0123456789"))
+		_, err := leader.agent.FSM().TokenByHash(fsm.HashSecret("test-root-token-0123456789"))
 		return err == nil
 	})
 
@@ -56,25 +56,25 @@ func TestCluster_ThreeNodesElectAndReplicateFollowerWrites(t *testing.T) {
 	id, idx := createVM(t, follower, "web-1")
 	for _, n := range c.up() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := n.agent.fsm.WaitForIndex(ctx, idx); err != nil {
-			t.Fatalf("%s never applied index %d: %v", n.cfg.NodeName, idx, err)
+		if err := n.agent.FSM().WaitForIndex(ctx, idx); err != nil {
+			t.Fatalf("%s never applied index %d: %v", n.cfg.Cluster.NodeName, idx, err)
 		}
 		cancel()
-		if _, err := n.agent.fsm.VM(id); err != nil {
-			t.Fatalf("%s does not hold the VM written on a follower: %v", n.cfg.NodeName, err)
+		if _, err := n.agent.FSM().VM(id); err != nil {
+			t.Fatalf("%s does not hold the VM written on a follower: %v", n.cfg.Cluster.NodeName, err)
 		}
 	}
 
 	// The VM is placed at creation and its host runs it and reports it.
 	var vm fsm.VM
 	waitFor(t, 10*time.Second, "vm running on its node", func() bool {
-		vm, _ = follower.agent.fsm.VM(id)
+		vm, _ = follower.agent.FSM().VM(id)
 		return vm.Node != "" && vm.State == fsm.VMRunning
 	})
 	for _, n := range c.up() {
 		_, err := n.driver.Inspect(context.Background(), id)
-		if onIt := err == nil; onIt != (n.cfg.NodeID == vm.Node) {
-			t.Fatalf("domain on %s: %v, but the vm is assigned to %s", n.cfg.NodeName, onIt, vm.Node)
+		if onIt := err == nil; onIt != (n.cfg.Cluster.NodeID == vm.Node) {
+			t.Fatalf("domain on %s: %v, but the vm is assigned to %s", n.cfg.Cluster.NodeName, onIt, vm.Node)
 		}
 	}
 	c.waitConverged()
@@ -95,8 +95,8 @@ func TestCluster_LeaderKilledNewLeaderTakesWrites(t *testing.T) {
 	c.waitConverged()
 	for _, n := range c.up() {
 		for _, name := range []string{"before", "after"} {
-			if _, err := n.agent.fsm.VMByName(name); err != nil {
-				t.Fatalf("%s lost vm %s: %v", n.cfg.NodeName, name, err)
+			if _, err := n.agent.FSM().VMByName(name); err != nil {
+				t.Fatalf("%s lost vm %s: %v", n.cfg.Cluster.NodeName, name, err)
 			}
 		}
 	}
@@ -104,15 +104,15 @@ func TestCluster_LeaderKilledNewLeaderTakesWrites(t *testing.T) {
 	// The old leader comes back from its data dir and catches up. It restarts
 	// without --join, yet finds the others again from the members its log
 	// remembers, and forwards writes to the new leader.
-	old.cfg.Join = nil
+	old.cfg.Cluster.Join = nil
 	c.start(old)
 	waitFor(t, 15*time.Second, "restarted node catches up", func() bool {
-		_, err := old.agent.fsm.VMByName("after")
+		_, err := old.agent.FSM().VMByName("after")
 		return err == nil
 	})
 	waitFor(t, 15*time.Second, "restarted node back in gossip", func() bool {
-		_, ok := old.agent.gossip.memberByID(leader.cfg.NodeID)
-		return ok && old.agent.gossip.ml.NumMembers() == 3
+		ok, members := old.agent.GossipKnows(leader.cfg.Cluster.NodeID)
+		return ok && members == 3
 	})
 	createVM(t, old, "through-restarted")
 	c.waitConverged()
@@ -130,7 +130,7 @@ func TestCluster_PartitionedMinorityCannotCommit(t *testing.T) {
 
 	// The isolated old leader cannot commit anything.
 	b, _ := fsm.Encode(&fsm.CreateVM{ID: "minority-vm", Spec: fsm.VMSpec{Name: "minority", VCPUs: 1, MemoryMiB: 64, DiskGiB: 1}, At: time.Now().UTC()})
-	if err := old.agent.raft.Apply(b, 2*time.Second).Error(); err == nil {
+	if err := old.agent.Raft().Apply(b, 2*time.Second).Error(); err == nil {
 		t.Fatal("an isolated leader committed a write")
 	}
 
@@ -151,11 +151,11 @@ func TestCluster_PartitionedMinorityCannotCommit(t *testing.T) {
 	c.waitLeader()
 	c.waitConverged()
 	for _, n := range c.up() {
-		if _, err := n.agent.fsm.VM("minority-vm"); err == nil {
-			t.Fatalf("%s holds the write the minority could not commit", n.cfg.NodeName)
+		if _, err := n.agent.FSM().VM("minority-vm"); err == nil {
+			t.Fatalf("%s holds the write the minority could not commit", n.cfg.Cluster.NodeName)
 		}
-		if _, err := n.agent.fsm.VMByName("majority"); err != nil {
-			t.Fatalf("%s lacks the majority's write: %v", n.cfg.NodeName, err)
+		if _, err := n.agent.FSM().VMByName("majority"); err != nil {
+			t.Fatalf("%s lacks the majority's write: %v", n.cfg.Cluster.NodeName, err)
 		}
 	}
 }
@@ -164,7 +164,7 @@ func TestCluster_FiveNodesSurviveTwoVoterFailures(t *testing.T) {
 	c := newTestCluster(t, 5, 5)
 	leader := c.waitLeader()
 	waitFor(t, 10*time.Second, "five voters", func() bool {
-		f := leader.agent.raft.GetConfiguration()
+		f := leader.agent.Raft().GetConfiguration()
 		return f.Error() == nil && countSuffrage(f.Configuration(), raft.Voter) == 5
 	})
 	c.stop(c.followers()[0])
@@ -172,7 +172,7 @@ func TestCluster_FiveNodesSurviveTwoVoterFailures(t *testing.T) {
 	next := c.waitLeader()
 	createVM(t, c.followers()[0], "survivor")
 	c.waitConverged()
-	if _, err := next.agent.fsm.VMByName("survivor"); err != nil {
+	if _, err := next.agent.FSM().VMByName("survivor"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -181,19 +181,19 @@ func TestCluster_FourthNodeJoinsAsNonvoterAndReplacesFailedVoter(t *testing.T) {
 	c := newTestCluster(t, 3, 3)
 	leader := c.waitLeader()
 	cfg := TestConfig()
-	cfg.NodeName = "node-4"
-	cfg.Voters = 3
-	cfg.Join = []string{fmt.Sprintf("127.0.0.1:%d", leader.cfg.GossipPort)}
+	cfg.Cluster.NodeName = "node-4"
+	cfg.Cluster.Voters = 3
+	cfg.Cluster.Join = []string{fmt.Sprintf("127.0.0.1:%d", leader.cfg.Cluster.GossipPort)}
 	fourth := c.add(cfg)
 
 	waitFor(t, 15*time.Second, "node-4 is a non-voter with the data", func() bool {
-		f := leader.agent.raft.GetConfiguration()
+		f := leader.agent.Raft().GetConfiguration()
 		if f.Error() != nil {
 			return false
 		}
 		for _, s := range f.Configuration().Servers {
-			if string(s.ID) == fourth.cfg.NodeID {
-				return s.Suffrage == raft.Nonvoter && len(fourth.agent.fsm.Nodes()) == 4
+			if string(s.ID) == fourth.cfg.Cluster.NodeID {
+				return s.Suffrage == raft.Nonvoter && len(fourth.agent.FSM().Nodes()) == 4
 			}
 		}
 		return false
@@ -207,7 +207,7 @@ func TestCluster_FourthNodeJoinsAsNonvoterAndReplacesFailedVoter(t *testing.T) {
 	c.stop(victim)
 	waitFor(t, 30*time.Second, "node-4 promoted and the failed voter removed", func() bool {
 		l := c.waitLeader()
-		f := l.agent.raft.GetConfiguration()
+		f := l.agent.Raft().GetConfiguration()
 		if f.Error() != nil {
 			return false
 		}
@@ -215,11 +215,11 @@ func TestCluster_FourthNodeJoinsAsNonvoterAndReplacesFailedVoter(t *testing.T) {
 		for _, s := range f.Configuration().Servers {
 			roles[string(s.ID)] = s.Suffrage
 		}
-		_, victimIn := roles[victim.cfg.NodeID]
-		return roles[fourth.cfg.NodeID] == raft.Voter && !victimIn
+		_, victimIn := roles[victim.cfg.Cluster.NodeID]
+		return roles[fourth.cfg.Cluster.NodeID] == raft.Voter && !victimIn
 	})
 	waitFor(t, 10*time.Second, "failed node recorded as failed", func() bool {
-		n, err := fourth.agent.fsm.Node(victim.cfg.NodeID)
+		n, err := fourth.agent.FSM().Node(victim.cfg.Cluster.NodeID)
 		return err == nil && n.Status == fsm.NodeFailed
 	})
 }
@@ -233,7 +233,7 @@ func TestCluster_HostReconcilerFollowsDesiredState(t *testing.T) {
 		t.Helper()
 		waitFor(t, 10*time.Second, fmt.Sprintf("domain %s and vm %s", want, vmWant), func() bool {
 			d, err := n.driver.Inspect(ctx, id)
-			vm, _ := n.agent.fsm.VM(id)
+			vm, _ := n.agent.FSM().VM(id)
 			return err == nil && d.State == want && vm.State == vmWant
 		})
 	}
@@ -259,7 +259,7 @@ func TestCluster_HostReconcilerFollowsDesiredState(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "restart acknowledged", func() bool {
-		vm, _ := n.agent.fsm.VM(id)
+		vm, _ := n.agent.FSM().VM(id)
 		return vm.ReportedRestartSeq == 1 && vm.State == fsm.VMRunning
 	})
 
@@ -291,7 +291,7 @@ func TestCluster_ConcurrentWritesShareEntriesButKeepTheirOwnResults(t *testing.T
 	c := newTestCluster(t, 3, 3)
 	leader := c.waitLeader()
 	createVM(t, leader, "warm-up")
-	before := leader.agent.raft.LastIndex()
+	before := leader.agent.Raft().LastIndex()
 
 	const names, writers = 50, 200
 	type outcome struct {
@@ -324,7 +324,7 @@ func TestCluster_ConcurrentWritesShareEntriesButKeepTheirOwnResults(t *testing.T
 			t.Fatalf("vm-%d was created %d times, want exactly once", i, n)
 		}
 	}
-	if grew := leader.agent.raft.LastIndex() - before; grew >= writers {
+	if grew := leader.agent.Raft().LastIndex() - before; grew >= writers {
 		t.Errorf("the log grew by %d entries for %d concurrent writes: nothing was coalesced", grew, writers)
 	}
 	c.waitConverged()
@@ -334,17 +334,17 @@ func TestCluster_NodeThatLeavesIsRemovedFromRaft(t *testing.T) {
 	c := newTestCluster(t, 3, 3)
 	leader := c.waitLeader()
 	cfg := TestConfig()
-	cfg.NodeName = "node-4"
-	cfg.Voters = 3
-	cfg.Join = []string{fmt.Sprintf("127.0.0.1:%d", leader.cfg.GossipPort)}
+	cfg.Cluster.NodeName = "node-4"
+	cfg.Cluster.Voters = 3
+	cfg.Cluster.Join = []string{fmt.Sprintf("127.0.0.1:%d", leader.cfg.Cluster.GossipPort)}
 	fourth := c.add(cfg)
 	inRaft := func() bool {
-		f := leader.agent.raft.GetConfiguration()
+		f := leader.agent.Raft().GetConfiguration()
 		if f.Error() != nil {
 			return false
 		}
 		for _, s := range f.Configuration().Servers {
-			if string(s.ID) == fourth.cfg.NodeID {
+			if string(s.ID) == fourth.cfg.Cluster.NodeID {
 				return true
 			}
 		}
@@ -359,7 +359,7 @@ func TestCluster_NodeThatLeavesIsRemovedFromRaft(t *testing.T) {
 	fourth.stores.Close()
 	fourth.down = true
 	waitFor(t, 15*time.Second, "node-4 removed from raft and recorded as left", func() bool {
-		n, err := leader.agent.fsm.Node(fourth.cfg.NodeID)
+		n, err := leader.agent.FSM().Node(fourth.cfg.Cluster.NodeID)
 		return !inRaft() && err == nil && n.Status == fsm.NodeLeft
 	})
 }
@@ -376,14 +376,14 @@ func TestCluster_RestartPolicyDecidesAfterAnUnaskedStop(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, 10*time.Second, name+" running", func() bool {
-			vm, _ := n.agent.fsm.VM(id)
+			vm, _ := n.agent.FSM().VM(id)
 			return vm.State == fsm.VMRunning
 		})
 		return id
 	}
 	vmIs := func(id string, cond func(fsm.VM) bool) func() bool {
 		return func() bool {
-			vm, err := n.agent.fsm.VM(id)
+			vm, err := n.agent.FSM().VM(id)
 			return err == nil && cond(vm)
 		}
 	}
@@ -417,7 +417,7 @@ func TestCluster_RestartPolicyDecidesAfterAnUnaskedStop(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "powered-off always vm started again", func() bool {
 		d, err := n.driver.Inspect(ctx, always)
-		vm, _ := n.agent.fsm.VM(always)
+		vm, _ := n.agent.FSM().VM(always)
 		return err == nil && d.State == hypervisor.StateRunning && vm.DesiredState == fsm.VMRunning
 	})
 }

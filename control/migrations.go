@@ -1,8 +1,7 @@
-package cluster
+package control
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,15 +18,15 @@ const drainRetry = 30 * time.Second
 // under the concurrency bounds, fails those whose hosts died before the copy
 // began, and drains nodes in maintenance. Its state is all in the FSM, so a new
 // leader carries on where the old one stopped.
-func (a *Agent) migrationLoop(ctx context.Context) {
-	events, cancel := a.fsm.Subscribe(1024)
+func (c *Controller) migrationLoop(ctx context.Context) {
+	events, cancel := c.state.Subscribe(1024)
 	defer cancel()
-	ticker := time.NewTicker(a.cfg.ReconcileInterval)
+	ticker := time.NewTicker(c.cfg.ResyncInterval)
 	defer ticker.Stop()
 	drainStarted := map[string]time.Time{}
 	for {
-		a.admitMigrations(ctx)
-		a.drainNodes(ctx, drainStarted)
+		c.admitMigrations(ctx)
+		c.drainNodes(ctx, drainStarted)
 		select {
 		case <-ctx.Done():
 			return
@@ -40,9 +39,9 @@ func (a *Agent) migrationLoop(ctx context.Context) {
 
 // admitMigrations moves pending migrations to preparing while the bounds allow,
 // oldest first, and fails those that cannot start any more.
-func (a *Agent) admitMigrations(ctx context.Context) {
-	set := a.fsm.Settings()
-	active := a.fsm.ActiveMigrations()
+func (c *Controller) admitMigrations(ctx context.Context) {
+	set := c.state.Settings()
+	active := c.state.ActiveMigrations()
 	perHost, total := map[string]int{}, 0
 	for _, m := range active {
 		if m.State != fsm.MigrationPending {
@@ -59,8 +58,8 @@ func (a *Agent) admitMigrations(ctx context.Context) {
 		if m.State == fsm.MigrationRunning {
 			continue // the source owns it now, and settles it if it restarts
 		}
-		if why := a.cannotStart(m); why != "" {
-			a.applyLogged(ctx, &fsm.UpdateMigration{ID: m.ID, State: fsm.MigrationFailed, Error: why, At: now})
+		if why := c.cannotStart(m); why != "" {
+			c.applyLogged(ctx, &fsm.UpdateMigration{ID: m.ID, State: fsm.MigrationFailed, Error: why, At: now})
 			continue
 		}
 		if m.State != fsm.MigrationPending {
@@ -72,7 +71,7 @@ func (a *Agent) admitMigrations(ctx context.Context) {
 		if perHost[m.Source] >= set.MaxMigrationsPerHost || perHost[m.Target] >= set.MaxMigrationsPerHost {
 			continue
 		}
-		if a.applyLogged(ctx, &fsm.UpdateMigration{ID: m.ID, State: fsm.MigrationPreparing, At: now}) {
+		if c.applyLogged(ctx, &fsm.UpdateMigration{ID: m.ID, State: fsm.MigrationPreparing, At: now}) {
 			perHost[m.Source]++
 			perHost[m.Target]++
 			total++
@@ -82,12 +81,12 @@ func (a *Agent) admitMigrations(ctx context.Context) {
 
 // cannotStart says why a migration that has not begun copying can no longer
 // start, or "".
-func (a *Agent) cannotStart(m fsm.Migration) string {
-	src, err := a.fsm.Node(m.Source)
+func (c *Controller) cannotStart(m fsm.Migration) string {
+	src, err := c.state.Node(m.Source)
 	if err != nil {
 		return "source node is gone"
 	}
-	dst, err := a.fsm.Node(m.Target)
+	dst, err := c.state.Node(m.Target)
 	switch {
 	case err != nil:
 		return "destination node is gone"
@@ -102,7 +101,7 @@ func (a *Agent) cannotStart(m fsm.Migration) string {
 // drainNodes starts a migration for every VM on an alive node in maintenance
 // that has none yet: live for a running or paused guest, cold otherwise. A VM
 // that fits nowhere stays; the drain status in the API names it and why.
-func (a *Agent) drainNodes(ctx context.Context, started map[string]time.Time) {
+func (c *Controller) drainNodes(ctx context.Context, started map[string]time.Time) {
 	var sc *scheduler.Cluster
 	now := time.Now().UTC()
 	for id, at := range started {
@@ -110,11 +109,11 @@ func (a *Agent) drainNodes(ctx context.Context, started map[string]time.Time) {
 			delete(started, id)
 		}
 	}
-	for _, n := range a.fsm.MaintenanceNodes() {
+	for _, n := range c.state.MaintenanceNodes() {
 		if n.Status != fsm.NodeAlive {
 			continue
 		}
-		for _, vm := range a.fsm.VMsOnNode(n.ID) {
+		for _, vm := range c.state.VMsOnNode(n.ID) {
 			if ctx.Err() != nil {
 				return
 			}
@@ -122,7 +121,7 @@ func (a *Agent) drainNodes(ctx context.Context, started map[string]time.Time) {
 				continue
 			}
 			if sc == nil {
-				sc = scheduler.FromState(a.fsm)
+				sc = scheduler.FromState(c.state)
 			}
 			d := sc.Place(&vm, scheduler.Options{Exclude: map[string]bool{n.ID: true}, At: now})
 			if !d.OK() {
@@ -135,18 +134,9 @@ func (a *Agent) drainNodes(ctx context.Context, started map[string]time.Time) {
 			started[vm.ID] = now
 			cmd := &fsm.CreateMigration{ID: ids.New(), VMID: vm.ID, Mode: mode, Target: d.Node,
 				Reason: fmt.Sprintf("drain: node %s is in maintenance", n.Name), At: now}
-			if a.applyLogged(ctx, cmd) {
+			if c.applyLogged(ctx, cmd) {
 				sc.Assign(&vm, d.Node)
 			}
 		}
 	}
-}
-
-// applyLogged applies cmd and logs a failure; it reports success.
-func (a *Agent) applyLogged(ctx context.Context, cmd fsm.Command) bool {
-	_, err := a.Apply(ctx, cmd)
-	if err != nil && ctx.Err() == nil && !errors.Is(err, fsm.ErrState) {
-		a.logger.Warn("leader write failed", "command", cmd.Type(), "error", err)
-	}
-	return err == nil
 }

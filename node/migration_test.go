@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"context"
@@ -28,20 +28,20 @@ func TestCluster_LiveMigrationMovesTheGuest(t *testing.T) {
 	migID := ids.New()
 	// Proposed through a follower, like the API on any node would.
 	follower := c.followers()[0]
-	if _, err := follower.agent.Apply(ctx, &fsm.CreateMigration{ID: migID, VMID: id, Mode: fsm.MigrateLive, Target: dst.cfg.NodeID, Reason: "user", At: time.Now().UTC()}); err != nil {
+	if _, err := follower.agent.Apply(ctx, &fsm.CreateMigration{ID: migID, VMID: id, Mode: fsm.MigrateLive, Target: dst.cfg.Cluster.NodeID, Reason: "user", At: time.Now().UTC()}); err != nil {
 		t.Fatalf("create migration: %v", err)
 	}
 	var m fsm.Migration
 	waitFor(t, 15*time.Second, "migration completed", func() bool {
-		m, _ = leader.agent.fsm.Migration(migID)
+		m, _ = leader.agent.FSM().Migration(migID)
 		return m.State.Final()
 	})
 	if m.State != fsm.MigrationCompleted || m.Result == nil || !m.TargetReady || m.StartedAt.IsZero() {
 		t.Fatalf("migration ended as %+v", m)
 	}
 	waitFor(t, 10*time.Second, "vm reported running on the destination", func() bool {
-		vm, _ = leader.agent.fsm.VM(id)
-		return vm.Node == dst.cfg.NodeID && vm.State == fsm.VMRunning && vm.Generation == m.FromGeneration+1
+		vm, _ = leader.agent.FSM().VM(id)
+		return vm.Node == dst.cfg.Cluster.NodeID && vm.State == fsm.VMRunning && vm.Generation == m.FromGeneration+1
 	})
 	if d, err := dst.driver.Inspect(ctx, id); err != nil || d.State != hypervisor.StateRunning || d.Generation != vm.Generation {
 		t.Fatalf("destination domain: %+v %v", d, err)
@@ -72,16 +72,16 @@ func TestCluster_DrainEmptiesTheNodeAndUndrainTakesVMsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "vm stopped", func() bool {
-		vm, _ := leader.agent.fsm.VM(vmIDs[0])
+		vm, _ := leader.agent.FSM().VM(vmIDs[0])
 		return vm.State == fsm.VMStopped
 	})
-	first, _ := leader.agent.fsm.VM(vmIDs[0])
+	first, _ := leader.agent.FSM().VM(vmIDs[0])
 	target := c.nodeByID(first.Node)
-	if _, err := leader.agent.Apply(ctx, &fsm.SetMaintenance{ID: target.cfg.NodeID, Maintenance: true, Reason: "test", At: time.Now().UTC()}); err != nil {
+	if _, err := leader.agent.Apply(ctx, &fsm.SetMaintenance{ID: target.cfg.Cluster.NodeID, Maintenance: true, Reason: "test", At: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "node drained", func() bool {
-		if len(leader.agent.fsm.VMsOnNode(target.cfg.NodeID)) > 0 {
+		if len(leader.agent.FSM().VMsOnNode(target.cfg.Cluster.NodeID)) > 0 {
 			return false
 		}
 		doms, err := target.driver.List(ctx)
@@ -90,18 +90,18 @@ func TestCluster_DrainEmptiesTheNodeAndUndrainTakesVMsAgain(t *testing.T) {
 	for _, id := range vmIDs[1:] {
 		waitRunning(t, leader, id)
 	}
-	if vm, _ := leader.agent.fsm.VM(vmIDs[0]); vm.DesiredState != fsm.VMStopped {
+	if vm, _ := leader.agent.FSM().VM(vmIDs[0]); vm.DesiredState != fsm.VMStopped {
 		t.Fatalf("the stopped vm came back %s after its cold move", vm.DesiredState)
 	}
 	// Nothing new lands on the node while it is in maintenance.
 	id, _ := createVM(t, leader, "newcomer")
-	if vm := waitRunning(t, leader, id); vm.Node == target.cfg.NodeID {
+	if vm := waitRunning(t, leader, id); vm.Node == target.cfg.Cluster.NodeID {
 		t.Fatalf("a new vm was placed on a node in maintenance")
 	}
-	if _, err := leader.agent.Apply(ctx, &fsm.SetMaintenance{ID: target.cfg.NodeID, Maintenance: false, At: time.Now().UTC()}); err != nil {
+	if _, err := leader.agent.Apply(ctx, &fsm.SetMaintenance{ID: target.cfg.Cluster.NodeID, Maintenance: false, At: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := leader.agent.fsm.Fits(target.cfg.NodeID, fsm.VMSpec{Name: "x", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1}); err != nil {
+	if err := leader.agent.FSM().Fits(target.cfg.Cluster.NodeID, fsm.VMSpec{Name: "x", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1}); err != nil {
 		t.Fatalf("undrained node refuses vms: %v", err)
 	}
 }
@@ -134,17 +134,17 @@ func TestCluster_AutomaticRebalancingSpreadsThenStaysStill(t *testing.T) {
 		Mode: fsm.RebalanceAutomatic, Threshold: 0.05, MinGain: 0.01, MaxMoves: 2, IntervalSeconds: 1, CooldownSeconds: 3600}})
 	perNode := func() map[string]int {
 		out := map[string]int{}
-		for _, vm := range leader.agent.fsm.VMs() {
+		for _, vm := range leader.agent.FSM().VMs() {
 			out[vm.Node]++
 		}
 		return out
 	}
 	waitFor(t, 30*time.Second, "guests spread over the three nodes", func() bool {
 		counts := perNode()
-		return len(counts) == 3 && len(leader.agent.fsm.ActiveMigrations()) == 0
+		return len(counts) == 3 && len(leader.agent.FSM().ActiveMigrations()) == 0
 	})
 	moves := 0
-	for _, m := range leader.agent.fsm.Migrations() {
+	for _, m := range leader.agent.FSM().Migrations() {
 		if m.Rebalance == nil || m.State != fsm.MigrationCompleted || m.Rebalance.ImbalanceAfter >= m.Rebalance.ImbalanceBefore {
 			t.Fatalf("rebalancing migration without its reason or a gain: %+v", m)
 		}
@@ -153,12 +153,12 @@ func TestCluster_AutomaticRebalancingSpreadsThenStaysStill(t *testing.T) {
 	// Further rounds leave the cluster alone.
 	settled := time.Now().UTC()
 	waitFor(t, 15*time.Second, "three more rebalancing rounds", func() bool {
-		return leader.agent.rebalancer.status().LastRound.After(settled.Add(3 * time.Second))
+		return leader.rebalanceStatus(t).LastRound.After(settled.Add(3 * time.Second))
 	})
-	if got := len(leader.agent.fsm.Migrations()); got != moves {
+	if got := len(leader.agent.FSM().Migrations()); got != moves {
 		t.Fatalf("rebalancing kept moving guests: %d migrations after settling, %d before", got, moves)
 	}
-	st, err := c.followers()[0].agent.Rebalance(ctx)
+	st, err := c.followers()[0].node.Control.Rebalance(ctx)
 	if err != nil || st.Mode != fsm.RebalanceAutomatic || st.LastRound.IsZero() || st.Plan.Imbalance > 0.05 {
 		t.Fatalf("rebalance status through a follower: %+v %v", st, err)
 	}
@@ -167,16 +167,16 @@ func TestCluster_AutomaticRebalancingSpreadsThenStaysStill(t *testing.T) {
 func TestCluster_SimFleetHostsRegisterAndRunVMs(t *testing.T) {
 	c := &testCluster{t: t, net: newTestNetwork()}
 	cfg := TestConfig()
-	cfg.NodeName, cfg.BootstrapExpect, cfg.Voters = "fleet-owner", 1, 1
-	cfg.SimFleet = 50
-	cfg.FleetDriver = func(name string) hypervisor.Driver { return newSimDriver(name) }
+	cfg.Cluster.NodeName, cfg.Cluster.BootstrapExpect, cfg.Cluster.Voters = "fleet-owner", 1, 1
+	cfg.Fleet.Size = 50
+	cfg.Fleet.Driver = func(name string) hypervisor.Driver { return newSimDriver(name) }
 	owner := c.add(cfg)
 	t.Cleanup(c.shutdown)
 	c.waitLeader()
 	waitFor(t, 20*time.Second, "fleet registered", func() bool {
 		alive := 0
-		for _, n := range owner.agent.fsm.Nodes() {
-			if n.Fleet == owner.cfg.NodeID && n.Status == fsm.NodeAlive {
+		for _, n := range owner.agent.FSM().Nodes() {
+			if n.Fleet == owner.cfg.Cluster.NodeID && n.Status == fsm.NodeAlive {
 				alive++
 			}
 		}
@@ -193,7 +193,7 @@ func TestCluster_SimFleetHostsRegisterAndRunVMs(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "200 vms running on fleet hosts", func() bool {
 		running := 0
-		for _, vm := range owner.agent.fsm.VMs() {
+		for _, vm := range owner.agent.FSM().VMs() {
 			if vm.State == fsm.VMRunning {
 				running++
 			}
@@ -201,7 +201,7 @@ func TestCluster_SimFleetHostsRegisterAndRunVMs(t *testing.T) {
 		return running == 200
 	})
 	hosts := map[string]bool{}
-	for _, vm := range owner.agent.fsm.VMs() {
+	for _, vm := range owner.agent.FSM().VMs() {
 		hosts[vm.Node] = true
 	}
 	if len(hosts) < 40 {
@@ -222,21 +222,21 @@ func slowMigration(t *testing.T, c *testCluster) (migID, vmID string, src, dst *
 	}
 	followers := c.followers()
 	for _, id := range ids3 {
-		if vm := waitRunning(t, leader, id); vm.Node == followers[0].cfg.NodeID {
+		if vm := waitRunning(t, leader, id); vm.Node == followers[0].cfg.Cluster.NodeID {
 			vmID = id
 		}
 	}
 	if vmID == "" {
-		t.Fatalf("spread placed no vm on %s", followers[0].cfg.NodeName)
+		t.Fatalf("spread placed no vm on %s", followers[0].cfg.Cluster.NodeName)
 	}
 	src, dst = followers[0], followers[1]
 	migID = ids.New()
-	if _, err := leader.agent.Apply(context.Background(), &fsm.CreateMigration{ID: migID, VMID: vmID, Mode: fsm.MigrateLive, Target: dst.cfg.NodeID,
+	if _, err := leader.agent.Apply(context.Background(), &fsm.CreateMigration{ID: migID, VMID: vmID, Mode: fsm.MigrateLive, Target: dst.cfg.Cluster.NodeID,
 		Options: fsm.MigrationOptions{BandwidthMiBps: 32}, Reason: "user", At: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "migration copying", func() bool {
-		m, _ := leader.agent.fsm.Migration(migID)
+		m, _ := leader.agent.FSM().Migration(migID)
 		return m.State == fsm.MigrationRunning && m.Progress != nil
 	})
 	return migID, vmID, src, dst
@@ -249,35 +249,35 @@ func TestCluster_MigrationSurvivesALeaderChange(t *testing.T) {
 	survivor := c.waitLeader()
 	var m fsm.Migration
 	waitFor(t, 20*time.Second, "migration completed under the new leader", func() bool {
-		m, _ = survivor.agent.fsm.Migration(migID)
+		m, _ = survivor.agent.FSM().Migration(migID)
 		return m.State.Final()
 	})
 	if m.State != fsm.MigrationCompleted {
 		t.Fatalf("migration ended %s: %s", m.State, m.Error)
 	}
 	waitFor(t, 10*time.Second, "vm running on the destination", func() bool {
-		vm, _ := survivor.agent.fsm.VM(vmID)
-		return vm.Node == dst.cfg.NodeID && vm.State == fsm.VMRunning
+		vm, _ := survivor.agent.FSM().VM(vmID)
+		return vm.Node == dst.cfg.Cluster.NodeID && vm.State == fsm.VMRunning
 	})
 }
 
 func TestCluster_SourceRestartMidMigrationSettlesFromTheHypervisors(t *testing.T) {
 	c := newTestCluster(t, 3, 3)
 	migID, vmID, src, dst := slowMigration(t, c)
-	before, _ := c.waitLeader().agent.fsm.VM(vmID)
+	before, _ := c.waitLeader().agent.FSM().VM(vmID)
 	c.stop(src) // its copy is aborted with it; the guest stays on the source
 	c.start(src)
 	leader := c.waitLeader()
 	var m fsm.Migration
 	waitFor(t, 20*time.Second, "migration settled", func() bool {
-		m, _ = leader.agent.fsm.Migration(migID)
+		m, _ = leader.agent.FSM().Migration(migID)
 		return m.State.Final()
 	})
 	if m.State != fsm.MigrationFailed || m.Error == "" {
 		t.Fatalf("migration ended %s (%q), want failed with the reason", m.State, m.Error)
 	}
-	vm, _ := leader.agent.fsm.VM(vmID)
-	if vm.Node != src.cfg.NodeID || vm.Generation != before.Generation || vm.Migration != "" {
+	vm, _ := leader.agent.FSM().VM(vmID)
+	if vm.Node != src.cfg.Cluster.NodeID || vm.Generation != before.Generation || vm.Migration != "" {
 		t.Fatalf("vm after the failed migration: %+v", vm)
 	}
 	ctx := context.Background()
@@ -305,10 +305,10 @@ func TestCluster_MigrationsRespectTheConcurrencyBounds(t *testing.T) {
 	for _, id := range vmIDs {
 		vm := waitRunning(t, leader, id)
 		for _, n := range c.nodes {
-			if n.cfg.NodeID != vm.Node {
+			if n.cfg.Cluster.NodeID != vm.Node {
 				mid := ids.New()
 				migIDs = append(migIDs, mid)
-				if _, err := leader.agent.Apply(ctx, &fsm.CreateMigration{ID: mid, VMID: id, Mode: fsm.MigrateLive, Target: n.cfg.NodeID,
+				if _, err := leader.agent.Apply(ctx, &fsm.CreateMigration{ID: mid, VMID: id, Mode: fsm.MigrateLive, Target: n.cfg.Cluster.NodeID,
 					Options: fsm.MigrationOptions{BandwidthMiBps: 256}, Reason: "user", At: time.Now().UTC()}); err != nil {
 					t.Fatal(err)
 				}
@@ -320,7 +320,7 @@ func TestCluster_MigrationsRespectTheConcurrencyBounds(t *testing.T) {
 	waitFor(t, 30*time.Second, "every migration completed", func() bool {
 		started, done := 0, 0
 		for _, id := range migIDs {
-			m, _ := leader.agent.fsm.Migration(id)
+			m, _ := leader.agent.FSM().Migration(id)
 			switch {
 			case m.State == fsm.MigrationCompleted:
 				done++

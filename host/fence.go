@@ -1,4 +1,4 @@
-package cluster
+package host
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // restart them elsewhere soon, and they must not run twice. It acts on what the
 // hypervisor runs, not only on what the (possibly stale) local state says: a
 // managed domain whose VM this node does not know is stopped too.
-func (a *Agent) fence(ctx context.Context) {
+func (a *Host) fence(ctx context.Context) {
 	if !a.lease.beginFence() {
 		return
 	}
@@ -35,7 +35,7 @@ func (a *Agent) fence(ctx context.Context) {
 				continue
 			}
 			action := fsm.FenceDestroy
-			if vm, err := a.fsm.VM(dom.ID); err == nil {
+			if vm, err := a.state.VM(dom.ID); err == nil {
 				if !vm.Spec.HAEnabled() {
 					continue
 				}

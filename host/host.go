@@ -1,0 +1,195 @@
+// Package host is the agent's work on its own host: the reconciler that makes
+// the local hypervisor run what the cluster state assigns to this node, the
+// host's part of migrations (and their settling after a restart), the fencing
+// lease with the leader, fencing and the watchdog, and load reporting.
+//
+// It reaches the cluster only through the narrow interfaces it declares
+// (Cluster, State, LoadSink): a write, a catch-up, a lease renewal, reads of
+// the local state. Nothing here decides placement; the leader does (package
+// control), and the host carries the decisions out.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/lease"
+)
+
+// Config tunes the host agent.
+type Config struct {
+	// NodeID and NodeName are this node's.
+	NodeID   string
+	NodeName string
+	// ResyncInterval is how often the reconciler compares everything, beside
+	// reacting to events.
+	ResyncInterval time.Duration
+	// StopTimeout is how long a guest gets to shut down before it is destroyed.
+	StopTimeout time.Duration
+	// MigrationProgressInterval is how often a running migration's progress
+	// is written to Raft.
+	MigrationProgressInterval time.Duration
+	// LoadReportInterval is how often the host sends its load to the leader.
+	LoadReportInterval time.Duration
+	// Lease is the fencing lease's timing.
+	Lease lease.Timing
+	// Watchdog is a watchdog device (/dev/watchdog, softdog) petted while the
+	// host is safe (see hostLease.safe); empty for none.
+	Watchdog string
+	Logger   *slog.Logger
+}
+
+// DefaultConfig returns production timings; the caller fills in the node.
+func DefaultConfig() Config {
+	return Config{
+		ResyncInterval: 10 * time.Second, StopTimeout: 30 * time.Second,
+		MigrationProgressInterval: time.Second, LoadReportInterval: 10 * time.Second,
+		Lease: lease.DefaultTiming(), Logger: slog.Default(),
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := c.Lease.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, iv := range []struct {
+		name string
+		d    time.Duration
+	}{{"host resync", c.ResyncInterval}, {"load report", c.LoadReportInterval}, {"migration progress", c.MigrationProgressInterval}} {
+		if iv.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s interval must be positive, got %v", iv.name, iv.d))
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return errors.Join(errs...)
+}
+
+// Cluster is what the host needs from the consensus core (*cluster.Agent).
+type Cluster interface {
+	// Apply proposes cmd through Raft and returns its index or the FSM's error.
+	Apply(ctx context.Context, cmd fsm.Command) (uint64, error)
+	// CatchUp waits, at most timeout, until the local state holds what the
+	// leader had committed; WaitCaughtUp retries it until ctx ends.
+	CatchUp(ctx context.Context, timeout time.Duration) error
+	WaitCaughtUp(ctx context.Context) bool
+	// RenewLease renews this host's fencing lease with the leader.
+	RenewLease(ctx context.Context) error
+}
+
+// State is the read side of the local cluster state; *fsm.FSM implements it.
+type State interface {
+	Subscribe(buffer int) (<-chan fsm.Event, func())
+	WaitForIndex(ctx context.Context, index uint64) error
+	Node(id string) (fsm.Node, error)
+	VM(id string) (fsm.VM, error)
+	VMsOnNode(nodeID string) []fsm.VM
+	ActiveMigrations() []fsm.Migration
+}
+
+// LoadSink takes the host's load reports to the leader (*control.Controller).
+type LoadSink interface {
+	ReportLoad(ctx context.Context, r fsm.LoadReport) error
+}
+
+// Host is one node's host agent: its own reconciler, and those of the sim
+// fleet hosts it runs, under one fencing lease.
+type Host struct {
+	cfg     Config
+	cluster Cluster
+	state   State
+	loads   LoadSink
+	driver  hypervisor.Driver
+	logger  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	lease    *hostLease
+	watchdog *watchdog
+	// mu guards reconcilers: this node's and its fleet hosts'.
+	mu          sync.Mutex
+	reconcilers []*hostReconciler
+}
+
+// New makes the host agent and opens the watchdog device, if any. Start runs it.
+func New(cfg Config, cl Cluster, st State, loads LoadSink, driver hypervisor.Driver) (*Host, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	wd, err := openWatchdog(cfg.Watchdog)
+	if err != nil {
+		return nil, fmt.Errorf("watchdog: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Host{
+		cfg: cfg, cluster: cl, state: st, loads: loads, driver: driver,
+		logger: cfg.Logger.With("component", "host", "node", cfg.NodeName),
+		ctx:    ctx, cancel: cancel, lease: newHostLease(), watchdog: wd,
+	}, nil
+}
+
+// Start runs the host's reconciler, its lease renewal, the fence watcher and
+// load reporting.
+func (a *Host) Start() {
+	a.goLoop(a.addReconciler(newHostReconciler(a, a.cfg.NodeID, a.cfg.NodeName, a.driver)).run)
+	a.goLoop(a.leaseLoop)
+	a.goLoop(a.fenceLoop)
+	a.goLoop(a.loadReportLoop)
+}
+
+// RunFleetHost runs the reconciler of a simulated fleet host (package fleet)
+// under this host's lease: events are the state changes that concern it,
+// routed by the fleet; the fleet has caught up already.
+func (a *Host) RunFleetHost(nodeID, name string, driver hypervisor.Driver, events <-chan fsm.Event) {
+	r := newHostReconciler(a, nodeID, name, driver)
+	r.events, r.caughtUp = events, true
+	a.goLoop(a.addReconciler(r).run)
+}
+
+// Shutdown stops every loop and disarms the watchdog. The domains keep
+// running: a restarted agent re-attaches to them.
+func (a *Host) Shutdown() {
+	a.cancel()
+	a.wg.Wait()
+	a.watchdog.close()
+}
+
+// LeaseValid reports whether this host holds its lease now (it may run HA VMs).
+func (a *Host) LeaseValid() bool { return a.lease.valid() }
+
+// Fenced reports whether a fence holds now.
+func (a *Host) Fenced() bool { return a.lease.isFenced() }
+
+func (a *Host) goLoop(f func(ctx context.Context)) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f(a.ctx)
+	}()
+}
+
+// addReconciler registers a reconciler (for fencing) and returns it.
+func (a *Host) addReconciler(r *hostReconciler) *hostReconciler {
+	a.mu.Lock()
+	a.reconcilers = append(a.reconcilers, r)
+	a.mu.Unlock()
+	return r
+}
+
+// hosts returns this agent's reconcilers: its own and its fleet's.
+func (a *Host) hosts() []*hostReconciler {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]*hostReconciler(nil), a.reconcilers...)
+}

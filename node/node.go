@@ -1,0 +1,169 @@
+// Package node assembles one NovaCron node from its parts: the consensus core
+// (package cluster), the leader's control (package control), the host agent
+// (package host) and its simulated fleet (package fleet). It is the one place,
+// beside cmd/novacron, where their concrete types meet: cmd/novacron builds a
+// Node from the user's configuration, and in-process cluster tests build many.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/novacron/novacron/cluster"
+	"github.com/novacron/novacron/control"
+	"github.com/novacron/novacron/fleet"
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/host"
+	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/lease"
+)
+
+// Config is every part's configuration. The fencing lease and the node's
+// identity are set once here and handed to every part that needs them.
+type Config struct {
+	Cluster cluster.Config
+	Control control.Config
+	Host    host.Config
+	Fleet   fleet.Config
+	// VCPUs, when > 0, is the number of vCPUs this host offers to VMs instead
+	// of the CPU count the driver reports (an operator's over-commit).
+	VCPUs int
+	// MemoryMiB, when > 0, is the memory this host offers to VMs instead of
+	// all of it (leave room for the host itself).
+	MemoryMiB int64
+}
+
+// DefaultConfig returns production settings; the caller fills in identity
+// and addresses (in Cluster).
+func DefaultConfig() Config {
+	return Config{Cluster: cluster.DefaultConfig(), Control: control.DefaultConfig(), Host: host.DefaultConfig()}
+}
+
+// TestConfig returns short timings for in-process clusters on loopback.
+func TestConfig() Config {
+	c := DefaultConfig()
+	c.Cluster = cluster.TestConfig()
+	c.Control.ResyncInterval = 500 * time.Millisecond
+	c.Control.LoadReportInterval = 500 * time.Millisecond
+	c.Host.ResyncInterval = 1 * time.Second
+	c.Host.StopTimeout = 2 * time.Second
+	c.Host.LoadReportInterval = 500 * time.Millisecond
+	c.Host.MigrationProgressInterval = 200 * time.Millisecond
+	return c
+}
+
+// SetLease sets the fencing lease's timing for every part at once.
+func (c *Config) SetLease(t lease.Timing) {
+	c.Cluster.Lease, c.Control.Lease, c.Host.Lease = t, t, t
+}
+
+// Validate checks every part's configuration, after copying the node's
+// identity, logger and lease into each: each rule is checked once, by the
+// part that owns it.
+func (c *Config) Validate() error {
+	cl := &c.Cluster
+	if cl.Logger == nil {
+		cl.Logger = slog.Default()
+	}
+	c.Control.NodeID, c.Control.NodeName, c.Control.Logger, c.Control.Lease = cl.NodeID, cl.NodeName, cl.Logger, cl.Lease
+	c.Host.NodeID, c.Host.NodeName, c.Host.Logger, c.Host.Lease = cl.NodeID, cl.NodeName, cl.Logger, cl.Lease
+	c.Fleet.NodeID, c.Fleet.NodeName, c.Fleet.Version, c.Fleet.Logger = cl.NodeID, cl.NodeName, cl.Version, cl.Logger
+	c.Control.LoadReportInterval = c.Host.LoadReportInterval
+	return errors.Join(cl.Validate(), c.Control.Validate(), c.Host.Validate(), c.Fleet.Validate())
+}
+
+// Node is one running node.
+type Node struct {
+	Agent   *cluster.Agent
+	Control *control.Controller
+	Host    *host.Host
+
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// Start builds and starts a node over its Raft stores and its hypervisor.
+// The caller serves InternalHandler on the node's HTTP listener.
+func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	capa, err := driver.Capacity(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("read host capacity from %s driver: %w", driver.Name(), err)
+	}
+	if cfg.VCPUs > 0 {
+		capa.VCPUs = cfg.VCPUs
+	}
+	if cfg.MemoryMiB > 0 {
+		capa.MemoryMiB = cfg.MemoryMiB
+	}
+	info := &cfg.Cluster.Node
+	info.VCPUs, info.MemoryMiB, info.DiskGiB = capa.VCPUs, capa.MemoryMiB, capa.DiskGiB
+	info.Driver, info.URI, info.Labels, info.Networks = driver.Name(), driver.URI(), driver.Labels(), capa.Networks
+
+	agent, err := cluster.New(cfg.Cluster, stores)
+	if err != nil {
+		return nil, err
+	}
+	ctl, err := control.New(cfg.Control, agent, agent.FSM())
+	if err == nil {
+		for pattern, fn := range ctl.Routes() {
+			agent.HandleInternal(pattern, fn)
+		}
+	}
+	var hst *host.Host
+	if err == nil {
+		hst, err = host.New(cfg.Host, agent, agent.FSM(), ctl, driver)
+	}
+	if err != nil {
+		agent.Shutdown()
+		return nil, err
+	}
+	agent.Start(ctl)
+	hst.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{Agent: agent, Control: ctl, Host: hst, cancel: cancel}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		fleet.Run(ctx, cfg.Fleet, agent, agent.FSM(), hst)
+	}()
+	return n, nil
+}
+
+// FSM is the node's replicated state, for reads.
+func (n *Node) FSM() *fsm.FSM { return n.Agent.FSM() }
+
+// InternalHandler serves the node-to-node endpoints under /internal/v1/.
+func (n *Node) InternalHandler() http.Handler { return n.Agent.InternalHandler() }
+
+// Shutdown stops the node without leaving: to the others it looks like a
+// crash that the node will come back from.
+func (n *Node) Shutdown() error {
+	var err error
+	n.stopOnce.Do(func() {
+		n.cancel()
+		n.wg.Wait()
+		n.Host.Shutdown()
+		err = n.Agent.Shutdown()
+	})
+	return err
+}
+
+// Leave departs gracefully (see cluster.Agent.Leave), then stops the rest.
+func (n *Node) Leave() error {
+	err := n.Agent.Leave()
+	n.stopOnce.Do(func() {
+		n.cancel()
+		n.wg.Wait()
+		n.Host.Shutdown()
+	})
+	return err
+}
