@@ -66,7 +66,7 @@ func (f *FSM) applyBatch(b *Batch, index uint64) (BatchResult, []Event) {
 			continue
 		}
 		cmd := entry.new()
-		if err := json.Unmarshal(e.Body, cmd); err != nil {
+		if err := decodeJSON(e.Body, cmd); err != nil {
 			res.Results[i] = Result{Err: errorf(ErrMalformed, "decode %s in batch: %v", e.Type, err)}
 			continue
 		}

@@ -88,8 +88,9 @@ func Encode(c Command) ([]byte, error) {
 	return append([]byte{byte(c.Type())}, body...), nil
 }
 
-// Decode turns a log entry back into its command. An unknown type returns
-// ErrUnknownCommand, with the ignorable bit reported so the caller can decide.
+// Decode turns a log entry back into its command. Fields this build does not know
+// are ignored (see decodeJSON for the policy). An unknown type returns an
+// UnknownCommandError, with the ignorable bit reported so the caller can decide.
 func Decode(b []byte) (Command, error) {
 	if len(b) == 0 {
 		return nil, errorf(ErrMalformed, "empty command")
@@ -100,7 +101,7 @@ func Decode(b []byte) (Command, error) {
 		return nil, &UnknownCommandError{Type: t}
 	}
 	c := e.new()
-	if err := json.Unmarshal(b[1:], c); err != nil {
+	if err := decodeJSON(b[1:], c); err != nil {
 		return nil, errorf(ErrMalformed, "decode %s: %v", t, err)
 	}
 	return c, nil

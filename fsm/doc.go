@@ -7,6 +7,13 @@
 // no I/O). IDs and timestamps are chosen by whoever proposes a command and travel
 // inside it.
 //
+// Nodes of different versions share one log during a rolling upgrade. An older node
+// ignores fields it does not know, in log entries and snapshots alike (decodeJSON),
+// and stops on a command type or snapshot entity kind it does not know. The leader
+// keeps this safe by proposing nothing that a node applying the log does not
+// understand: Requires says which version a command needs, CheckVersions whether
+// every node has it.
+//
 // Readers use the query methods (Nodes, VM, ...), which return copies, and follow
 // changes through Subscribe and WaitForIndex.
 package fsm

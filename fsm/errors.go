@@ -15,9 +15,12 @@ var (
 	ErrState           = &sentinel{"invalid_state", "not allowed in the current state"}
 	ErrStaleGeneration = &sentinel{"stale_generation", "stale placement generation"}
 	ErrMalformed       = &sentinel{"malformed_command", "malformed command"}
+	// ErrUpgrade refuses, before Raft, a command that some node is too old to
+	// apply (CheckVersions); it clears once the rolling upgrade is finished.
+	ErrUpgrade = &sentinel{"upgrade_required", "a node is too old for this command: finish the rolling upgrade first"}
 )
 
-var sentinels = []*sentinel{ErrNotFound, ErrConflict, ErrInvalid, ErrState, ErrStaleGeneration, ErrMalformed}
+var sentinels = []*sentinel{ErrNotFound, ErrConflict, ErrInvalid, ErrState, ErrStaleGeneration, ErrMalformed, ErrUpgrade}
 
 type sentinel struct{ code, msg string }
 

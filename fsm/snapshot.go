@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -93,14 +94,36 @@ func (s *snapshot) write(w io.Writer) error {
 // Release is a no-op: the snapshot holds only its own copies.
 func (s *snapshot) Release() {}
 
+// snapshotLines reads a snapshot stream one JSON line at a time, as write wrote it.
+type snapshotLines struct{ r *bufio.Reader }
+
+// next decodes the next non-blank line into v; io.EOF means the stream ended
+// cleanly. A last line without its newline is still decoded, so a truncated
+// record fails rather than vanishing.
+func (l *snapshotLines) next(v any) error {
+	for {
+		line, err := l.r.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			return decodeJSON(line, v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // Restore replaces the whole state with a snapshot's. It builds a fresh state and
 // swaps it in under the lock, so readers see either the old state or the new one.
+// Each line is decoded by decodeJSON, as log entries are: a field this node does
+// not know is ignored, a record with no entity kind it knows fails the restore.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	dec := json.NewDecoder(bufio.NewReader(rc))
-	dec.DisallowUnknownFields()
+	lines := snapshotLines{r: bufio.NewReader(rc)}
 	var h snapshotHeader
-	if err := dec.Decode(&h); err != nil {
+	if err := lines.next(&h); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return fmt.Errorf("restore: read snapshot header: %w", err)
 	}
 	if h.Version != snapshotVersion {
@@ -111,7 +134,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	s.settings = h.Settings.WithDefaults()
 	for n := 0; ; n++ {
 		var r snapshotRecord
-		err := dec.Decode(&r)
+		err := lines.next(&r)
 		if err == io.EOF {
 			break
 		}
@@ -134,7 +157,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		case r.Failover != nil:
 			s.failovers[r.Failover.ID] = r.Failover
 		default:
-			return fmt.Errorf("restore: record %d holds no entity", n)
+			// Like an unknown command type: skipping an entity kind would lose it.
+			return fmt.Errorf("restore: record %d holds no entity kind this node knows (written by a newer node? upgrade this one)", n)
 		}
 	}
 	// Reservations of migrations under way need their VMs, so they come last.

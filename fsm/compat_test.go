@@ -1,0 +1,139 @@
+package fsm
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/raft"
+)
+
+// withFutureField adds a field no build knows to the JSON object reached by
+// following keys from the top of b, as a newer node's encoder would.
+func withFutureField(t *testing.T, b []byte, keys ...string) []byte {
+	t.Helper()
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		t.Fatalf("not an object: %s", b)
+	}
+	if len(keys) > 0 {
+		inner, ok := obj[keys[0]]
+		if !ok {
+			t.Fatalf("no key %q in %s", keys[0], b)
+		}
+		obj[keys[0]] = withFutureField(t, inner, keys[1:]...)
+	} else {
+		obj["field_from_the_future"] = json.RawMessage(`{"gpus":[1,2],"mode":"x"}`)
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// unknownFieldPath builds a state by decoding through one path (a log entry, a
+// batch entry, a snapshot line); touch rewrites the JSON that path decodes, at keys.
+type unknownFieldPath func(t *testing.T, touch func(b []byte) []byte) (fsmDump, error)
+
+var unknownFieldPaths = map[string]struct {
+	build unknownFieldPath
+	// top and nested are where the future field goes, from the top of the JSON.
+	top, nested []string
+}{
+	"log entry": {top: nil, nested: []string{"spec"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
+		f := newTestFSM(t)
+		f.addNode("n1", "node-1", 4096, 4)
+		body, err := json.Marshal(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := append([]byte{byte(CmdCreateVM)}, touch(body)...)
+		res := f.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: data}).(Result)
+		return dump(f.FSM), res.Err
+	}},
+	"batch entry": {top: nil, nested: []string{"spec"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
+		f := newTestFSM(t)
+		f.addNode("n1", "node-1", 4096, 4)
+		b, err := NewBatch(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Entries[0].Body = touch(b.Entries[0].Body)
+		res := applyBatchEntry(t, f.FSM, b, 2)
+		return dump(f.FSM), res.Results[0].Err
+	}},
+	"snapshot record": {top: []string{"vm"}, nested: []string{"vm", "spec"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
+		return restoreTouched(t, func(line []byte) bool { return bytes.HasPrefix(line, []byte(`{"vm":`)) }, touch)
+	}},
+	"snapshot header": {top: nil, nested: []string{"cluster"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
+		return restoreTouched(t, func(line []byte) bool { return bytes.HasPrefix(line, []byte(`{"version":`)) }, touch)
+	}},
+}
+
+// restoreTouched snapshots a small state, rewrites the one line that match picks,
+// and restores the result into a fresh FSM.
+func restoreTouched(t *testing.T, match func([]byte) bool, touch func([]byte) []byte) (fsmDump, error) {
+	t.Helper()
+	src := newTestFSM(t)
+	src.must(InitCluster{ClusterID: "cluster-1", Secret: strings.Repeat("s", 40), At: t0})
+	src.addNode("n1", "node-1", 4096, 4)
+	src.must(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
+	lines := bytes.Split(bytes.TrimSuffix(snapshotBytes(t, src.FSM), []byte("\n")), []byte("\n"))
+	touched := 0
+	for i, line := range lines {
+		if match(line) {
+			lines[i] = touch(line)
+			touched++
+		}
+	}
+	if touched != 1 {
+		t.Fatalf("%d snapshot lines matched, want 1", touched)
+	}
+	dst := New()
+	err := restoreBytes(dst, append(bytes.Join(lines, []byte("\n")), '\n'))
+	return dump(dst), err
+}
+
+// TestUnknownFields_SamePolicy pins the one policy of decodeJSON: a field this
+// build does not know, at the top or nested, is ignored alike in log entries,
+// batch entries and snapshots, and the state is what it would be without it.
+func TestUnknownFields_SamePolicy(t *testing.T) {
+	for name, p := range unknownFieldPaths {
+		want, err := p.build(t, func(b []byte) []byte { return b })
+		if err != nil {
+			t.Fatalf("%s without an unknown field: %v", name, err)
+		}
+		if len(want.VMs) != 1 {
+			t.Fatalf("%s: fixture has %d VMs, want 1", name, len(want.VMs))
+		}
+		for where, keys := range map[string][]string{"top": p.top, "nested": p.nested} {
+			got, err := p.build(t, func(b []byte) []byte { return withFutureField(t, b, keys...) })
+			if err != nil {
+				t.Fatalf("%s, unknown field at %s level: refused with %v, want it ignored", name, where, err)
+			}
+			assertSameState(t, want, got)
+		}
+	}
+}
+
+// TestUnknownKinds_StopTheNode is the other half of the policy: what this build
+// cannot represent is never skipped, in the log or in a snapshot.
+func TestUnknownKinds_StopTheNode(t *testing.T) {
+	t.Run("log entry", func(t *testing.T) {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("an unknown, non-ignorable command type was applied")
+			}
+		}()
+		New().Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte{0x7d, '{', '}'}})
+	})
+	t.Run("snapshot record", func(t *testing.T) {
+		_, err := restoreTouched(t, func(line []byte) bool { return bytes.HasPrefix(line, []byte(`{"vm":`)) },
+			func([]byte) []byte { return []byte(`{"volume":{"id":"vol-1"}}`) })
+		if err == nil || !strings.Contains(err.Error(), "no entity kind this node knows") {
+			t.Fatalf("a record of an unknown kind: %v, want a refused restore", err)
+		}
+	})
+}
