@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // Host failures through lab.sh's verbs: kill (agent, libvirtd, virtlogd and
@@ -131,7 +132,7 @@ func (l *lab) healHost(tb testing.TB, h *labHost) time.Time {
 func (l *lab) waitNodeAlive(tb testing.TB, h *labHost) time.Duration {
 	tb.Helper()
 	c := l.client(tb, h.Name)
-	return waitFor(tb, nodeAliveTimeout, pollInterval, h.Name+" alive in the API", func() error {
+	return testutil.Eventually(tb, nodeAliveTimeout, h.Name+" alive in the API", func() error {
 		n, err := c.Node(context.Background(), h.Name)
 		if err != nil {
 			return err
@@ -197,7 +198,7 @@ type movedVM struct {
 func (l *lab) waitRunningElsewhere(tb testing.TB, w *witness, ps []placed, from *labHost, since time.Time, timeout time.Duration) []movedVM {
 	tb.Helper()
 	out := make([]movedVM, len(ps))
-	waitFor(tb, timeout, pollInterval, fmt.Sprintf("the witness to see %d vms running on another host than %s", len(ps), from.Name), func() error {
+	testutil.Eventually(tb, timeout, fmt.Sprintf("the witness to see %d vms running on another host than %s", len(ps), from.Name), func() error {
 		var missing []string
 		for i, p := range ps {
 			host, at, ok := w.firstActiveElsewhere(p.ID, from.Name, since)
@@ -267,7 +268,7 @@ func (l *lab) hostsExcept(skip *labHost) []*labHost {
 func checkFailoverRecord(tb testing.TB, c *client.Client, from *labHost, moved []movedVM) *client.Failover {
 	tb.Helper()
 	var rec *client.Failover
-	_, err := poll(30*time.Second, 200*time.Millisecond, func() error {
+	_, err := testutil.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		fos, err := c.Failovers(context.Background(), from.Name)
 		if err != nil {
 			return err
