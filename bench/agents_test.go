@@ -261,9 +261,7 @@ func createVM(ctx context.Context, api *client.Client, seq uint64) error {
 func (c *agentCluster) logTails(n int) string {
 	var sb strings.Builder
 	for _, a := range c.agents {
-		b, _ := os.ReadFile(a.logPath)
-		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-		fmt.Fprintf(&sb, "\n--- %s log (last %d lines):\n%s", a.name, n, strings.Join(lines[max(0, len(lines)-n):], "\n"))
+		fmt.Fprintf(&sb, "\n--- %s log (last %d lines):\n%s", a.name, n, testutil.LogTail(a.logPath, n))
 	}
 	return sb.String()
 }

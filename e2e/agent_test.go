@@ -217,7 +217,7 @@ func (a *agent) client(token string) *client.Client {
 }
 
 // logTail is the last n lines of the agent's stderr.
-func (a *agent) logTail(n int) string { return tail(a.logPath, n) }
+func (a *agent) logTail(n int) string { return testutil.LogTail(a.logPath, n) }
 
 // stdout is everything the agent wrote to stdout so far.
 func (a *agent) stdout() string {
@@ -229,18 +229,6 @@ func (a *agent) stdout() string {
 func (a *agent) stderr() string {
 	b, _ := os.ReadFile(a.logPath)
 	return string(b)
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // randomToken returns a bootstrap token (at least 16 characters).

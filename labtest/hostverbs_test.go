@@ -40,7 +40,7 @@ func (l *lab) hostVerb(tb testing.TB, verb string, h *labHost, key string) time.
 		tb.Fatalf("lab.sh %s %s: %v\n%s", verb, h.Name, err, stderr)
 	}
 	if _, isBench := tb.(*testing.B); !isBench {
-		tb.Logf("lab.sh %s %s: %s", verb, h.Name, strings.TrimSpace(lastLines(stderr, 3)))
+		tb.Logf("lab.sh %s %s: %s", verb, h.Name, strings.TrimSpace(testutil.LastLines(stderr, 3)))
 	}
 	if key == "" {
 		return time.Time{}
@@ -66,14 +66,6 @@ func parseEpoch(s string) (time.Time, error) {
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3), nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // killHost kills the host with `lab.sh kill` and returns the moment of the

@@ -2,7 +2,6 @@ package labtest
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -231,18 +230,6 @@ func (l *lab) stop(failed bool) {
 func (l *lab) printLogTails(n int) {
 	for i := 1; i <= labHosts; i++ {
 		path := filepath.Join(l.hostDir(i), "agent.log")
-		fmt.Fprintf(os.Stderr, "\n---- tail of %s ----\n%s\n", path, tail(path, n))
+		fmt.Fprintf(os.Stderr, "\n---- tail of %s ----\n%s\n", path, testutil.LogTail(path, n))
 	}
-}
-
-// tail is the last n lines of the file at path.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "(no such file)"
-		}
-		return "(" + err.Error() + ")"
-	}
-	return lastLines(string(b), n)
 }

@@ -185,7 +185,7 @@ func (h *labHost) restartAgent(tb testing.TB, p agentProc) {
 	}
 	testutil.Eventually(tb, 60*time.Second, h.Name+"'s restarted agent to answer with a leader", func() error {
 		if !alive(cmd.Process.Pid) {
-			return fmt.Errorf("the restarted agent exited; log:\n%s", tail(filepath.Join(h.Dir, "agent.log"), 20))
+			return fmt.Errorf("the restarted agent exited; log:\n%s", testutil.LogTail(filepath.Join(h.Dir, "agent.log"), 20))
 		}
 		hl, err := c.Health(context.Background())
 		if err != nil {

@@ -52,7 +52,7 @@ func TestLab_DomainRemovedBehindBackIsDefinedAgain(t *testing.T) {
 	took := testutil.EventuallyEvery(t, runTimeout, virshPoll, "the vm defined and running again on its host", func() error {
 		if !alive(agentPid) {
 			t.Fatalf("%s's agent died after the domain of vm %s was removed behind its back; its log:\n%s",
-				p.Host.Name, vm.Name, tail(filepath.Join(p.Host.Dir, "agent.log"), 25))
+				p.Host.Name, vm.Name, testutil.LogTail(filepath.Join(p.Host.Dir, "agent.log"), 25))
 		}
 		if _, err := vmIn(c, vm.ID, client.StateRunning, client.StateRunning); err != nil {
 			return err
