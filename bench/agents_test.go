@@ -18,36 +18,13 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // The NovaCron side: the real binary as three agent processes on loopback.
 
 // benchToken is the root API token every benchmark cluster bootstraps with.
 const benchToken = "nvc_bench_root_token_0123456789"
-
-var (
-	binaryOnce sync.Once
-	binaryPath string
-	binaryErr  error
-	binaryDir  string
-)
-
-// agentBinary builds cmd/novacron once per test process, the way `make build`
-// does, into a temporary folder that TestMain removes.
-func agentBinary() (string, error) {
-	binaryOnce.Do(func() {
-		binaryDir, binaryErr = os.MkdirTemp("", "novacron-bench-bin-")
-		if binaryErr != nil {
-			return
-		}
-		binaryPath = filepath.Join(binaryDir, "novacron")
-		cmd := exec.Command("go", "build", "-tags", "libvirt_dlopen", "-o", binaryPath, "github.com/novacron/novacron/cmd/novacron")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binaryErr = fmt.Errorf("go build ./cmd/novacron: %v\n%s", err, out)
-		}
-	})
-	return binaryPath, binaryErr
-}
 
 // agent is one agent process and what it needs to be restarted.
 type agent struct {
@@ -75,7 +52,7 @@ func newAgentCluster(n int) (*agentCluster, error) { return newAgentClusterWith(
 // newAgentClusterWith is newAgentCluster with extra flags for some agents (by
 // index).
 func newAgentClusterWith(n int, extra map[int][]string) (_ *agentCluster, err error) {
-	bin, err := agentBinary()
+	bin, err := testutil.Binary()
 	if err != nil {
 		return nil, err
 	}
@@ -92,9 +69,11 @@ func newAgentClusterWith(n int, extra map[int][]string) (_ *agentCluster, err er
 	for i := range n {
 		a := &agent{name: fmt.Sprintf("bench%d", i), dataDir: filepath.Join(dir, fmt.Sprintf("node%d", i))}
 		a.logPath = a.dataDir + ".log"
-		if a.gossipPort, a.raftPort, a.http, err = freePorts(); err != nil {
+		ports, err := testutil.PickFreePorts(3)
+		if err != nil {
 			return nil, err
 		}
+		a.gossipPort, a.raftPort, a.http = ports[0], ports[1], ports[2]
 		c.agents = append(c.agents, a)
 	}
 	for i, a := range c.agents {
@@ -132,30 +111,6 @@ func newHTTPClient() *http.Client {
 	}}
 }
 
-// freePorts returns three loopback ports that are free for TCP, the first one
-// for UDP too (gossip uses both).
-func freePorts() (gossip, raftPort, httpPort int, err error) {
-	var ports []int
-	for len(ports) < 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		if len(ports) == 0 {
-			u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				l.Close()
-				continue
-			}
-			u.Close()
-		}
-		l.Close()
-		ports = append(ports, p)
-	}
-	return ports[0], ports[1], ports[2], nil
-}
-
 // start runs a's process with its output in its log file. The agent dies with
 // the test process (Pdeathsig), so a crashed run leaves no agent behind.
 func (c *agentCluster) start(bin string, a *agent) error {
@@ -190,7 +145,7 @@ func (c *agentCluster) kill(a *agent) error {
 
 // restart starts a killed agent again from its data dir with the same flags.
 func (c *agentCluster) restart(a *agent) error {
-	bin, err := agentBinary()
+	bin, err := testutil.Binary()
 	if err != nil {
 		return err
 	}
@@ -306,9 +261,7 @@ func createVM(ctx context.Context, api *client.Client, seq uint64) error {
 func (c *agentCluster) logTails(n int) string {
 	var sb strings.Builder
 	for _, a := range c.agents {
-		b, _ := os.ReadFile(a.logPath)
-		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-		fmt.Fprintf(&sb, "\n--- %s log (last %d lines):\n%s", a.name, n, strings.Join(lines[max(0, len(lines)-n):], "\n"))
+		fmt.Fprintf(&sb, "\n--- %s log (last %d lines):\n%s", a.name, n, testutil.LogTail(a.logPath, n))
 	}
 	return sb.String()
 }

@@ -10,14 +10,13 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // TestMain removes the agent binary built for the benchmarks.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binaryDir != "" {
-		os.RemoveAll(binaryDir)
-	}
+	testutil.RemoveBinary()
 	os.Exit(code)
 }
 

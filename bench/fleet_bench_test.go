@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // BenchmarkFleetPlacement measures VMs placed through Raft into a simulated
@@ -32,7 +34,7 @@ func BenchmarkFleetPlacement(b *testing.B) {
 			b.Fatal(err)
 		}
 		metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", leader.http)
-		if err := pollUntil(2*time.Minute, 200*time.Millisecond, func() error {
+		if _, err := testutil.Poll(2*time.Minute, 200*time.Millisecond, func() error {
 			nodes, err := leader.api.Nodes(context.Background())
 			if err == nil && len(nodes) < fleet+3 {
 				err = fmt.Errorf("%d of %d nodes registered", len(nodes), fleet+3)
@@ -50,7 +52,7 @@ func BenchmarkFleetPlacement(b *testing.B) {
 			b.Fatalf("%d of %d creates failed", st.Errors, vms)
 		}
 		created := time.Since(start)
-		if err := pollUntil(5*time.Minute, 20*time.Millisecond, func() error {
+		if _, err := testutil.Poll(5*time.Minute, 20*time.Millisecond, func() error {
 			pending, total, err := vmGauges(c.hc, metricsURL)
 			if err == nil && (total < vms || pending > 0) {
 				err = fmt.Errorf("%v of %v vms pending", pending, total)
@@ -91,19 +93,4 @@ func vmGauges(hc *http.Client, url string) (pending, total float64, err error) {
 		}
 	}
 	return pending, total, sc.Err()
-}
-
-// pollUntil calls cond every interval until it returns nil, or returns its
-// last error once timeout has passed.
-func pollUntil(timeout, interval time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		<-tick.C
-	}
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // The baseline: the least a 3-node hashicorp/raft service can do per write on
@@ -139,12 +141,11 @@ func (c *raftCluster) leader() *raftNode {
 // waitStable waits until one node leads, every running node follows it, and
 // every running node has applied what the leader had applied after a barrier.
 func (c *raftCluster) waitStable(timeout time.Duration) (*raftNode, error) {
-	deadline := time.Now().Add(timeout)
 	var (
 		leader *raftNode
 		want   uint64
 	)
-	for {
+	_, err := testutil.Poll(timeout, 20*time.Millisecond, func() error {
 		if l := c.leader(); l != leader || leader == nil {
 			// A new (or first) leader: take its applied index after a barrier.
 			leader, want = l, 0
@@ -154,14 +155,15 @@ func (c *raftCluster) waitStable(timeout time.Duration) (*raftNode, error) {
 				leader = nil
 			}
 		}
-		if leader != nil && c.follow(leader, want) {
-			return leader, nil
+		if leader == nil || !c.follow(leader, want) {
+			return errors.New("no leader that every running node follows")
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("baseline cluster not stable after %v", timeout)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("baseline cluster not stable after %v", timeout)
 	}
+	return leader, nil
 }
 
 // follow reports whether every running node follows l and has applied index.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // agentConfig is how a test wants one agent started.
@@ -64,9 +65,10 @@ type agent struct {
 func newAgent(t *testing.T, cfg agentConfig) *agent {
 	t.Helper()
 	dir := t.TempDir() // removed after the agent is killed (cleanups run last-in first-out)
+	ports := testutil.FreePorts(t, 3)
 	a := &agent{
 		t: t, name: cfg.name, cfg: cfg, dataDir: cfg.dataDir,
-		gossipPort: freePort(t), raftPort: freePort(t), httpPort: freePort(t),
+		gossipPort: ports[0], raftPort: ports[1], httpPort: ports[2],
 		logPath: filepath.Join(dir, "stderr.log"), outPath: filepath.Join(dir, "stdout.log"),
 		clients: map[string]*client.Client{},
 	}
@@ -123,7 +125,7 @@ func (a *agent) start() {
 	defer stdout.Close()
 	fmt.Fprintf(stderr, "==== e2e: start #%d: novacron %s\n", a.starts, strings.Join(a.args, " "))
 	cmd := exec.Command(novacronBin, a.args...)
-	cmd.Env = cleanEnv(a.cfg.env...)
+	cmd.Env = testutil.CleanEnv(a.cfg.env...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		a.t.Fatalf("start agent %s: %v", a.name, err)
@@ -215,7 +217,7 @@ func (a *agent) client(token string) *client.Client {
 }
 
 // logTail is the last n lines of the agent's stderr.
-func (a *agent) logTail(n int) string { return tail(a.logPath, n) }
+func (a *agent) logTail(n int) string { return testutil.LogTail(a.logPath, n) }
 
 // stdout is everything the agent wrote to stdout so far.
 func (a *agent) stdout() string {
@@ -227,18 +229,6 @@ func (a *agent) stdout() string {
 func (a *agent) stderr() string {
 	b, _ := os.ReadFile(a.logPath)
 	return string(b)
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // randomToken returns a bootstrap token (at least 16 characters).

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // httpAnswer is one raw API answer.
@@ -75,6 +76,7 @@ func send(t *testing.T, a *agent, method, path, token string, body []byte) httpA
 }
 
 func TestAuth_RealBinary(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3, nil)
 	vmBody := []byte(`{"name":"auth-vm","vcpus":1,"memory_mib":256,"disk_gib":1}`)
 	routes := []struct {
@@ -122,7 +124,7 @@ func TestAuth_RealBinary(t *testing.T) {
 		t.Fatalf("created token = %+v, want a reader with a secret", reader)
 	}
 	for _, a := range c.agents {
-		waitFor(t, 10*time.Second, "the reader token to work on "+a.name, func() error {
+		testutil.Eventually(t, 10*time.Second, "the reader token to work on "+a.name, func() error {
 			if ans := send(t, a, "GET", "/api/v1/vms", reader.Secret, nil); ans.status != http.StatusOK {
 				return fmt.Errorf("GET /api/v1/vms: HTTP %d %s", ans.status, ans.body)
 			}
@@ -134,7 +136,7 @@ func TestAuth_RealBinary(t *testing.T) {
 		}
 	}
 	res := runCLI(t, c.agents[1].addr(), reader.Secret, "vm", "create", "by-reader")
-	if res.code != 1 || !strings.Contains(res.stderr, "403") {
+	if res.Code != 1 || !strings.Contains(res.Stderr, "403") {
 		t.Errorf("vm create with the reader token: %s\nwant exit 1 naming HTTP 403", res)
 	}
 
@@ -144,18 +146,18 @@ func TestAuth_RealBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range c.agents {
-		waitFor(t, 10*time.Second, "the new token to work on "+a.name, func() error {
+		testutil.Eventually(t, 10*time.Second, "the new token to work on "+a.name, func() error {
 			if ans := send(t, a, "GET", "/api/v1/cluster", doomed.Secret, nil); ans.status != http.StatusOK {
 				return fmt.Errorf("HTTP %d %s", ans.status, ans.body)
 			}
 			return nil
 		})
 	}
-	if res := runCLI(t, c.agents[0].addr(), c.token, "token", "revoke", doomed.ID); res.code != 0 {
+	if res := runCLI(t, c.agents[0].addr(), c.token, "token", "revoke", doomed.ID); res.Code != 0 {
 		t.Fatalf("token revoke: %s", res)
 	}
 	for _, a := range c.agents {
-		waitFor(t, 10*time.Second, "the revoked token to be refused on "+a.name, func() error {
+		testutil.Eventually(t, 10*time.Second, "the revoked token to be refused on "+a.name, func() error {
 			ans := send(t, a, "GET", "/api/v1/cluster", doomed.Secret, nil)
 			if e, err := ans.errorBody(); ans.status != http.StatusUnauthorized || err != nil || e.Code != client.CodeUnauthenticated {
 				return fmt.Errorf("HTTP %d %s (%v)", ans.status, ans.body, err)
@@ -169,13 +171,14 @@ func TestAuth_RealBinary(t *testing.T) {
 }
 
 func TestBadInput_RealBinary(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3, nil)
 	leader := c.leader()
 	follower := c.followers(leader)[0]
 
 	// A VM whose name the duplicate case reuses; it must run before the index is
 	// measured, so that its host's reports are done.
-	if res := runCLI(t, follower.addr(), c.token, "vm", "create", "taken", "--wait", "--timeout", "30s"); res.code != 0 {
+	if res := runCLI(t, follower.addr(), c.token, "vm", "create", "taken", "--wait", "--timeout", "30s"); res.Code != 0 {
 		t.Fatalf("%s", res)
 	}
 	before := stableIndex(t, c)
@@ -237,7 +240,7 @@ func stableIndex(t *testing.T, c *testCluster) uint64 {
 	t.Helper()
 	var last uint64
 	var since time.Time
-	waitFor(t, 30*time.Second, "the applied index to settle", func() error {
+	testutil.Eventually(t, 30*time.Second, "the applied index to settle", func() error {
 		var idx uint64
 		for i, a := range c.agents {
 			cl, err := a.client(c.token).Cluster(context.Background())

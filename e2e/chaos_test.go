@@ -12,6 +12,7 @@ import (
 
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/internal/chaos"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // The linearizability chaos tests on real processes: internal/chaos's load of
@@ -21,6 +22,10 @@ import (
 // acknowledged write may be lost, and every agent must end with the same state
 // digest. The in-process tests in cluster/ run the same load through
 // Agent.Apply; labtest cuts a leader off the network with iptables.
+//
+// Unlike the package's other tests they do not call t.Parallel: they run first
+// and alone, because their load and their fault timings need the CPU to
+// themselves, which another test's elections would take.
 
 const chaosRegisters = 10
 
@@ -98,7 +103,7 @@ func (r *chaosRun) kill(a *agent) {
 // back to the clients.
 func (r *chaosRun) revive(a *agent) {
 	a.start()
-	waitFor(r.t, formTimeout, a.name+"'s API", func() error {
+	testutil.Eventually(r.t, formTimeout, a.name+"'s API", func() error {
 		_, err := a.client("").Health(context.Background())
 		return err
 	})
@@ -116,7 +121,7 @@ func (r *chaosRun) run(d time.Duration) { <-time.After(d) }
 func (r *chaosRun) newLeader(old *agent) *agent {
 	r.t.Helper()
 	var leader *agent
-	waitFor(r.t, formTimeout, "a new leader", func() error {
+	testutil.Eventually(r.t, formTimeout, "a new leader", func() error {
 		if leader = r.c.leader(); leader == old {
 			return fmt.Errorf("%s still leads", old.name)
 		}
@@ -149,8 +154,8 @@ func (r *chaosRun) finish() {
 	}
 	t.Logf("every node at index %d holds state %.12s (%d nodes, %d VMs, %d failovers)", ds[0].AppliedIndex, ds[0].SHA256, ds[0].Nodes, ds[0].VMs, ds[0].Failovers)
 	// What an operator runs to check the same: the CLI asks every member.
-	if res := runCLI(t, leader.addr(), r.c.token, "cluster", "verify"); res.code != 0 ||
-		!strings.Contains(res.stdout, fmt.Sprintf("All %d alive members hold the same state", len(apis))) {
+	if res := runCLI(t, leader.addr(), r.c.token, "cluster", "verify"); res.Code != 0 ||
+		!strings.Contains(res.Stdout, fmt.Sprintf("All %d alive members hold the same state", len(apis))) {
 		t.Errorf("cluster verify: %s", res)
 	}
 	rep := r.load.Finish(context.Background(), targets, leader.name, 60*time.Second)

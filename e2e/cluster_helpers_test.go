@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // formTimeout bounds how long a fresh cluster may take to elect a leader and
@@ -56,7 +57,7 @@ func startCluster(t *testing.T, n int, mod func(i int, c *agentConfig)) *testClu
 // members that are all in the Raft configuration.
 func (c *testCluster) waitFormed(n int) {
 	c.t.Helper()
-	waitFor(c.t, formTimeout, fmt.Sprintf("a %d-node cluster with a leader", n), func() error {
+	testutil.Eventually(c.t, formTimeout, fmt.Sprintf("a %d-node cluster with a leader", n), func() error {
 		leader := ""
 		for _, a := range c.running() {
 			cl, err := a.client(c.token).Cluster(context.Background())
@@ -124,7 +125,7 @@ func (c *testCluster) byName(name string) *agent {
 func (c *testCluster) leader() *agent {
 	c.t.Helper()
 	var leader string
-	waitFor(c.t, formTimeout, "the running agents to agree on a leader", func() error {
+	testutil.Eventually(c.t, formTimeout, "the running agents to agree on a leader", func() error {
 		leader = ""
 		for _, a := range c.running() {
 			cl, err := a.client(c.token).Cluster(context.Background())

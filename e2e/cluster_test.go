@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // runTimeout bounds how long a created VM may take to run.
 const runTimeout = 30 * time.Second
 
 func TestThreeAgents_FollowerWriteRunsEverywhere(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3, nil)
 	leader := c.leader()
 
@@ -55,7 +57,7 @@ func TestThreeAgents_FollowerWriteRunsEverywhere(t *testing.T) {
 
 	nodeOf := map[string]string{}
 	for _, a := range c.agents {
-		waitFor(t, runTimeout, "web-1 running as seen by "+a.name, func() error {
+		testutil.Eventually(t, runTimeout, "web-1 running as seen by "+a.name, func() error {
 			var vm client.VM
 			if err := cliJSON(t, a.addr(), c.token, &vm, "vm", "show", "web-1"); err != nil {
 				return err
@@ -75,7 +77,7 @@ func TestThreeAgents_FollowerWriteRunsEverywhere(t *testing.T) {
 	}
 
 	for _, a := range c.agents {
-		waitFor(t, 10*time.Second, "node list on "+a.name+" to show 3 sim nodes", func() error {
+		testutil.Eventually(t, 10*time.Second, "node list on "+a.name+" to show 3 sim nodes", func() error {
 			var nodes []client.Node
 			if err := cliJSON(t, a.addr(), c.token, &nodes, "node", "list"); err != nil {
 				return err
@@ -96,6 +98,7 @@ func TestThreeAgents_FollowerWriteRunsEverywhere(t *testing.T) {
 }
 
 func TestThreeAgents_LeaderKilledAndRestarted(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3, nil)
 	old := c.leader()
 	survivors := c.followers(old)
@@ -103,13 +106,13 @@ func TestThreeAgents_LeaderKilledAndRestarted(t *testing.T) {
 	var acked []string // IDs of every VM whose creation the CLI acknowledged
 	create := func(a *agent, name string) bool {
 		res := runCLI(t, a.addr(), c.token, "-o", "json", "vm", "create", name)
-		if res.code != 0 {
-			t.Logf("not acknowledged (may happen during the election): %s", strings.TrimSpace(res.stderr))
+		if res.Code != 0 {
+			t.Logf("not acknowledged (may happen during the election): %s", strings.TrimSpace(res.Stderr))
 			return false
 		}
 		var vm client.VM
-		if err := json.Unmarshal([]byte(res.stdout), &vm); err != nil || vm.ID == "" {
-			t.Fatalf("vm create %s acknowledged with unreadable output %q: %v", name, res.stdout, err)
+		if err := json.Unmarshal([]byte(res.Stdout), &vm); err != nil || vm.ID == "" {
+			t.Fatalf("vm create %s acknowledged with unreadable output %q: %v", name, res.Stdout, err)
 		}
 		acked = append(acked, vm.ID)
 		return true
@@ -166,7 +169,7 @@ func TestThreeAgents_LeaderKilledAndRestarted(t *testing.T) {
 		}
 	}
 
-	waitFor(t, 20*time.Second, "all three nodes to list the same VMs", func() error {
+	testutil.Eventually(t, 20*time.Second, "all three nodes to list the same VMs", func() error {
 		return sameVMsEverywhere(t, c.agents, c.token, acked)
 	})
 
@@ -176,7 +179,7 @@ func TestThreeAgents_LeaderKilledAndRestarted(t *testing.T) {
 		t.Fatalf("write through the restarted node: %v", err)
 	}
 	acked = append(acked, vm.ID)
-	waitFor(t, 20*time.Second, "all three nodes to list after-restart", func() error {
+	testutil.Eventually(t, 20*time.Second, "all three nodes to list after-restart", func() error {
 		return sameVMsEverywhere(t, c.agents, c.token, acked)
 	})
 	t.Logf("%d acknowledged VMs, all present on every node", len(acked))
@@ -197,6 +200,7 @@ func agreedLeader(token string, agents []*agent) string {
 }
 
 func TestFourthAgentJoinsAsNonvoter(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3, nil)
 	leader := c.leader()
 	var before client.VM
@@ -207,7 +211,7 @@ func TestFourthAgentJoinsAsNonvoter(t *testing.T) {
 	n4 := newAgent(t, agentConfig{name: "n4", join: []string{c.agents[0].gossipAddr()}})
 	n4.start()
 	for _, a := range []*agent{leader, n4} {
-		waitFor(t, formTimeout, a.name+" to show n4 as an alive non-voter", func() error {
+		testutil.Eventually(t, formTimeout, a.name+" to show n4 as an alive non-voter", func() error {
 			var cl client.Cluster
 			if err := cliJSON(t, a.addr(), c.token, &cl, "cluster", "status"); err != nil {
 				return err
@@ -228,12 +232,13 @@ func TestFourthAgentJoinsAsNonvoter(t *testing.T) {
 	if err := cliJSON(t, leader.addr(), c.token, &after, "vm", "create", "after-join"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "n4 to list the same VMs as the leader", func() error {
+	testutil.Eventually(t, 20*time.Second, "n4 to list the same VMs as the leader", func() error {
 		return sameVMsEverywhere(t, []*agent{leader, n4}, c.token, []string{before.ID, after.ID})
 	})
 }
 
 func TestGossipKey_EncryptedCluster(t *testing.T) {
+	t.Parallel()
 	key := gossipKey(t)
 	c := startCluster(t, 3, func(_ int, cfg *agentConfig) { cfg.gossipKey = key })
 
@@ -256,7 +261,7 @@ func TestGossipKey_EncryptedCluster(t *testing.T) {
 	}
 	// The agent with the right key joins: the join path works in this window.
 	for _, a := range c.agents {
-		waitFor(t, formTimeout, "friend (same key) to appear on "+a.name, func() error {
+		testutil.Eventually(t, formTimeout, "friend (same key) to appear on "+a.name, func() error {
 			st, err := memberStatus(a, "friend")
 			if err == nil && st != "alive" {
 				err = fmt.Errorf("friend is %q", st)
@@ -265,7 +270,7 @@ func TestGossipKey_EncryptedCluster(t *testing.T) {
 		})
 	}
 	// The one with another key never does.
-	holdsFor(t, 3*time.Second, "stranger (other key) absent from the members", func() error {
+	testutil.HoldsFor(t, 3*time.Second, testutil.PollInterval, "stranger (other key) absent from the members", func() error {
 		for _, a := range c.agents {
 			st, err := memberStatus(a, "stranger")
 			if err != nil {

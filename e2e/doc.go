@@ -5,6 +5,8 @@
 // api/client or plain HTTP.
 //
 // The tests are slow (whole clusters, leader elections, process kills), so
-// `go test -short` skips the package. Every agent's stderr goes to a file in the
-// test's temp dir and its tail is printed when a test fails.
+// `go test -short` skips the package. Each test starts its own agents on free
+// ports (internal/testutil) in its own temp dirs, so all but the chaos tests run
+// in parallel. Every agent's stderr goes to a file in the test's temp dir and
+// its tail is printed when a test fails.
 package e2e

@@ -15,12 +15,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // exitTimeout bounds how long an agent that must refuse to start may take.
 const exitTimeout = 20 * time.Second
 
 func TestDataDir_CorruptOrForeignRefused(t *testing.T) {
+	t.Parallel()
 	requireBinary(t)
 
 	t.Run("foreign folder", func(t *testing.T) {
@@ -49,7 +52,7 @@ func TestDataDir_CorruptOrForeignRefused(t *testing.T) {
 	t.Run("garbage raft log", func(t *testing.T) {
 		a := newAgent(t, agentConfig{name: "n1", bootstrapExpect: 1, token: randomToken(t)})
 		a.start()
-		waitFor(t, formTimeout, "the first run to elect itself", func() error {
+		testutil.Eventually(t, formTimeout, "the first run to elect itself", func() error {
 			h, err := a.client("").Health(context.Background())
 			if err == nil && h.Leader != "n1" {
 				err = fmt.Errorf("leader %q", h.Leader)
@@ -86,6 +89,7 @@ func TestDataDir_CorruptOrForeignRefused(t *testing.T) {
 }
 
 func TestDevMode_PrintsAddressAndToken(t *testing.T) {
+	t.Parallel()
 	requireBinary(t)
 	tmp := t.TempDir()
 	a := newAgent(t, agentConfig{name: "dev", env: []string{"TMPDIR=" + tmp}})
@@ -94,7 +98,7 @@ func TestDevMode_PrintsAddressAndToken(t *testing.T) {
 	a.start()
 
 	var addr, token, dataDir string
-	waitFor(t, formTimeout, "the dev banner", func() error {
+	testutil.Eventually(t, formTimeout, "the dev banner", func() error {
 		out := a.stdout()
 		addr = banner(out, `export NOVACRON_ADDR=(\S+)`)
 		token = banner(out, `export NOVACRON_TOKEN=(\S+)`)
@@ -114,9 +118,9 @@ func TestDevMode_PrintsAddressAndToken(t *testing.T) {
 		t.Errorf("dev data dir: %v", err)
 	}
 
-	waitFor(t, formTimeout, "`novacron cluster status` with the printed address and token", func() error {
+	testutil.Eventually(t, formTimeout, "`novacron cluster status` with the printed address and token", func() error {
 		res := runCLI(t, addr, token, "cluster", "status")
-		if res.code != 0 || !regexp.MustCompile(`(?m)^Leader:\s+\S+ \(`).MatchString(res.stdout) {
+		if res.Code != 0 || !regexp.MustCompile(`(?m)^Leader:\s+\S+ \(`).MatchString(res.Stdout) {
 			return errors.New(res.String())
 		}
 		return nil
@@ -140,6 +144,7 @@ func banner(out, re string) string {
 }
 
 func TestConfigFileAndEnv(t *testing.T) {
+	t.Parallel()
 	requireBinary(t)
 	token := randomToken(t)
 	seed := newAgent(t, agentConfig{name: "seed", bootstrapExpect: 1, token: token})
@@ -157,7 +162,7 @@ func TestConfigFileAndEnv(t *testing.T) {
 	fromFile.cfg.args = []string{"--config", path}
 	fromFile.start()
 
-	waitFor(t, formTimeout, "the configured agent to serve /healthz and follow seed", func() error {
+	testutil.Eventually(t, formTimeout, "the configured agent to serve /healthz and follow seed", func() error {
 		h, err := fromFile.client("").Health(context.Background())
 		if err != nil {
 			return err
@@ -173,7 +178,7 @@ func TestConfigFileAndEnv(t *testing.T) {
 	if !strings.Contains(fromFile.stderr(), "level=DEBUG") {
 		t.Errorf("log-level debug from the config file was not used")
 	}
-	waitFor(t, formTimeout, "seed to list from-env as a member", func() error {
+	testutil.Eventually(t, formTimeout, "seed to list from-env as a member", func() error {
 		cl, err := seed.client(token).Cluster(context.Background())
 		if err != nil {
 			return err
@@ -190,8 +195,8 @@ func TestConfigFileAndEnv(t *testing.T) {
 		bad := writeJSON(t, filepath.Join(t.TempDir(), "bad.json"), map[string]any{
 			"data-dir": filepath.Join(t.TempDir(), "data"), "bind": "127.0.0.1", "colour": "blue",
 		})
-		res := runBinary(t, cleanEnv("NOVACRON_NAME=bad"), "agent", "--config", bad)
-		if res.code != 2 || !strings.Contains(res.stderr, `"colour"`) {
+		res := testutil.RunCLI(t, novacronBin, testutil.CleanEnv("NOVACRON_NAME=bad"), "agent", "--config", bad)
+		if res.Code != 2 || !strings.Contains(res.Stderr, `"colour"`) {
 			t.Errorf("%s\nwant exit 2 and a message naming \"colour\"", res)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // percentile is the p-th percentile (0..100, nearest rank) of ds, in ms.
@@ -118,7 +119,7 @@ func BenchmarkLab_EventToReported(b *testing.B) {
 func pollStopped(c *client.Client, id string, timeout time.Duration) <-chan time.Time {
 	out := make(chan time.Time, 1)
 	go func() {
-		_, err := poll(timeout, 5*time.Millisecond, func() error {
+		_, err := testutil.Poll(timeout, 5*time.Millisecond, func() error {
 			_, err := vmIn(c, id, client.StateStopped, "")
 			return err
 		})
@@ -174,7 +175,7 @@ func BenchmarkLab_IdleAgentCPU(b *testing.B) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	holdsFor(b, window, time.Second, "every agent alive through the measurement", func() error {
+	testutil.HoldsFor(b, window, time.Second, "every agent alive through the measurement", func() error {
 		for name, pid := range pids {
 			if !alive(pid) {
 				return fmt.Errorf("%s's agent exited", name)
@@ -204,7 +205,7 @@ func BenchmarkLab_IdleAgentCPU(b *testing.B) {
 
 // placedWithin polls the API until the VM is on a node, false at the timeout.
 func placedWithin(c *client.Client, id string, timeout time.Duration) bool {
-	_, err := poll(timeout, pollInterval, func() error {
+	_, err := testutil.Poll(timeout, testutil.PollInterval, func() error {
 		vm, err := c.VM(context.Background(), id)
 		if err == nil && vm.NodeName == "" {
 			err = errors.New("not placed")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/internal/chaos"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // TestLab_LeaderCutOffThenKilledLinearizable runs internal/chaos's load (200
@@ -151,7 +152,7 @@ func (l *lab) leaderHost(tb testing.TB) *labHost {
 func (l *lab) waitLeaderAmong(tb testing.TB, up []*labHost, since time.Time) *labHost {
 	tb.Helper()
 	var leader string
-	waitFor(tb, 30*time.Second, pollInterval, "a leader among the hosts that are up", func() error {
+	testutil.Eventually(tb, 30*time.Second, "a leader among the hosts that are up", func() error {
 		leader = ""
 		for _, h := range up {
 			cl, err := l.clientOf(tb, h).Cluster(context.Background())

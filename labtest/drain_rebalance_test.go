@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // TestLab_DrainEmptiesAHost puts three guests on one host (a soft preference
@@ -61,7 +62,7 @@ func TestLab_DrainEmptiesAHost(t *testing.T) {
 			st.Maintenance, st.MaintenanceReason, st.Done)
 	}
 	seen := map[string]bool{}
-	took := waitFor(t, drainTimeout, 250*time.Millisecond, "the drain of "+host.Name+" to be done", func() error {
+	took := testutil.EventuallyEvery(t, drainTimeout, 250*time.Millisecond, "the drain of "+host.Name+" to be done", func() error {
 		st, err := c.DrainStatus(context.Background(), host.Name)
 		if err != nil {
 			return err
@@ -98,10 +99,10 @@ func TestLab_DrainEmptiesAHost(t *testing.T) {
 		if dst == host {
 			t.Fatalf("vm %s is still on %s in the API", p.Name, host.Name)
 		}
-		waitFor(t, 15*time.Second, virshPoll, "vm "+p.Name+" running on "+dst.Name+" only", func() error {
+		testutil.EventuallyEvery(t, 15*time.Second, virshPoll, "vm "+p.Name+" running on "+dst.Name+" only", func() error {
 			return l.onlyOn(dst, p.ID, "running")
 		})
-		waitFor(t, 20*time.Second, virshPoll, "vm "+p.Name+" to go on counting on "+dst.Name, func() error {
+		testutil.EventuallyEvery(t, 20*time.Second, virshPoll, "vm "+p.Name+" to go on counting on "+dst.Name, func() error {
 			return guestContinued(host, dst, p.Domain, 3, 3)
 		})
 		ms, err := c.Migrations(context.Background(), client.ListMigrationsOptions{VM: p.ID})
@@ -129,7 +130,7 @@ func TestLab_DrainEmptiesAHost(t *testing.T) {
 	hard := l.guest(uniqueName("drain-pinned"), "")
 	hard.Placement = &client.PlacementSpec{Nodes: []string{host.Name}}
 	pinned := l.createVM(t, c, hard)
-	holdsFor(t, 3*time.Second, 500*time.Millisecond, "the vm pinned to the drained host waiting", func() error {
+	testutil.HoldsFor(t, 3*time.Second, 500*time.Millisecond, "the vm pinned to the drained host waiting", func() error {
 		vm, err := c.VM(context.Background(), pinned.ID)
 		if err != nil {
 			return err
@@ -199,7 +200,7 @@ func TestLab_AutomaticRebalancingSpreadsAndSettles(t *testing.T) {
 	// Booting under TCG is CPU bound: wait until the rebalancer sees the six
 	// guests on the host with memory the larger load, so the moves follow the
 	// memory figures above (idle, the guests use about 0.01 core each).
-	waitFor(t, 90*time.Second, time.Second, "the rebalancer to see six guests on one host, memory the larger load", func() error {
+	testutil.EventuallyEvery(t, 90*time.Second, time.Second, "the rebalancer to see six guests on one host, memory the larger load", func() error {
 		rs, err := c.Rebalance(context.Background())
 		if err != nil {
 			return err
@@ -239,7 +240,7 @@ func TestLab_AutomaticRebalancingSpreadsAndSettles(t *testing.T) {
 	}
 	start := time.Now()
 	var spread map[string]int
-	waitFor(t, 4*time.Minute, 500*time.Millisecond, "the guests spread over the hosts and the rebalancer settled", func() error {
+	testutil.EventuallyEvery(t, 4*time.Minute, 500*time.Millisecond, "the guests spread over the hosts and the rebalancer settled", func() error {
 		counts, err := perHost()
 		if err != nil {
 			return err
@@ -278,7 +279,7 @@ func TestLab_AutomaticRebalancingSpreadsAndSettles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, 500*time.Millisecond, "three more rounds without a move", func() error {
+	testutil.EventuallyEvery(t, 30*time.Second, 500*time.Millisecond, "three more rounds without a move", func() error {
 		now, err := c.Migrations(context.Background(), client.ListMigrationsOptions{})
 		if err != nil {
 			return err
@@ -337,7 +338,7 @@ func checkRebalanceMoves(t *testing.T, l *lab, c *client.Client, ps []placed) in
 			if err := l.onlyOn(dst, p.ID, "running"); err != nil {
 				t.Error(err)
 			}
-			waitFor(t, 20*time.Second, virshPoll, "vm "+p.Name+" to go on counting on "+dst.Name, func() error {
+			testutil.EventuallyEvery(t, 20*time.Second, virshPoll, "vm "+p.Name+" to go on counting on "+dst.Name, func() error {
 				return guestContinued(p.Host, dst, p.Domain, 3, 3)
 			})
 			t.Logf("vm %s: %s", p.Name, m.Reason)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // eventWatch follows the lifecycle events of every lab host with
@@ -60,7 +62,7 @@ func (l *lab) watchEvents(tb testing.TB) *eventWatch {
 		if err := os.WriteFile(xml, []byte(doc), 0o600); err != nil {
 			tb.Fatal(err)
 		}
-		waitFor(tb, 20*time.Second, 200*time.Millisecond, h.Name+"'s event watcher to attach", func() error {
+		testutil.EventuallyEvery(tb, 20*time.Second, 200*time.Millisecond, h.Name+"'s event watcher to attach", func() error {
 			if w.saw(probe) {
 				return nil
 			}
@@ -114,7 +116,7 @@ func (w *eventWatch) at(domain, kind string) (time.Time, bool) {
 // waitEvent waits for the domain's first event of kind and returns its time.
 func (w *eventWatch) waitEvent(tb testing.TB, domain, kind string, timeout time.Duration) time.Time {
 	tb.Helper()
-	waitFor(tb, timeout, 10*time.Millisecond, "a "+kind+" event of "+domain, func() error {
+	testutil.EventuallyEvery(tb, timeout, 10*time.Millisecond, "a "+kind+" event of "+domain, func() error {
 		if _, ok := w.at(domain, kind); !ok {
 			return fmt.Errorf("no %s event of %s yet", kind, domain)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // hostResync is a little more than the agent's periodic host resync (10 s by
@@ -67,13 +68,13 @@ func TestLab_AgentKilledGuestsKeepRunning(t *testing.T) {
 		}
 		return nil
 	}
-	holdsFor(t, 3*time.Second, virshPoll, "the guests running in their QEMU without an agent", everyGuestUnchanged)
+	testutil.HoldsFor(t, 3*time.Second, virshPoll, "the guests running in their QEMU without an agent", everyGuestUnchanged)
 
 	start := time.Now()
 	victim.restartAgent(t, proc)
 	t.Logf("%s's agent answers again %s after its restart", victim.Name, time.Since(start).Round(time.Millisecond))
 	mine := l.clientOf(t, victim)
-	waitFor(t, runTimeout, pollInterval, "the API (on the restarted agent and another one) to show the VMs running", func() error {
+	testutil.Eventually(t, runTimeout, "the API (on the restarted agent and another one) to show the VMs running", func() error {
 		for _, cl := range []*client.Client{mine, other} {
 			for _, p := range ps {
 				vm, err := vmIn(cl, p.ID, client.StateRunning, client.StateRunning)
@@ -89,7 +90,7 @@ func TestLab_AgentKilledGuestsKeepRunning(t *testing.T) {
 	})
 	// The restarted agent compares every domain at start and again at its
 	// periodic resync: through both, nothing is restarted or duplicated.
-	holdsFor(t, hostResync, 500*time.Millisecond, "the guests adopted as they were, once each", func() error {
+	testutil.HoldsFor(t, hostResync, 500*time.Millisecond, "the guests adopted as they were, once each", func() error {
 		if err := everyGuestUnchanged(); err != nil {
 			return err
 		}
@@ -154,7 +155,7 @@ func TestLab_DestroyBehindBackIsReportedAndRestarted(t *testing.T) {
 	}
 	var newPid int
 	destroy(pOn)
-	waitFor(t, 15*time.Second, virshPoll, "the on-failure vm's crash recorded and the vm running in a new QEMU", func() error {
+	testutil.EventuallyEvery(t, 15*time.Second, virshPoll, "the on-failure vm's crash recorded and the vm running in a new QEMU", func() error {
 		vm, err := vmIn(c, pOn.ID, client.StateRunning, client.StateRunning)
 		if err != nil {
 			return err
@@ -188,11 +189,11 @@ func TestLab_DestroyBehindBackIsReportedAndRestarted(t *testing.T) {
 		return l.onlyOn(pNever.Host, pNever.ID, "shut off")
 	}
 	destroy(pNever)
-	waitFor(t, 15*time.Second, virshPoll, "the never vm recorded as crashed, stopped and desired stopped", stoppedForGood)
+	testutil.EventuallyEvery(t, 15*time.Second, virshPoll, "the never vm recorded as crashed, stopped and desired stopped", stoppedForGood)
 	vm, _ = c.VM(context.Background(), pNever.ID)
 	t.Logf("never: crash %q recorded (crashes %d), desired %s, state %s after %s",
 		vm.LastCrash, vm.Crashes, vm.DesiredState, vm.State, time.Since(destroyed[pNever.ID]).Round(time.Millisecond))
-	holdsFor(t, hostResync, 500*time.Millisecond, "the never vm staying shut off", stoppedForGood)
+	testutil.HoldsFor(t, hostResync, 500*time.Millisecond, "the never vm staying shut off", stoppedForGood)
 }
 
 // TestLab_LibvirtdRestartAgentReconnects restarts one host's libvirtd under its
@@ -211,7 +212,7 @@ func TestLab_LibvirtdRestartAgentReconnects(t *testing.T) {
 	start := time.Now()
 	h.restartLibvirtd(t)
 	t.Logf("%s: libvirtd killed (kill -9) and started again; answers after %s", h.Name, time.Since(start).Round(time.Millisecond))
-	waitFor(t, 15*time.Second, virshPoll, "the guest running in its QEMU after the libvirtd restart", func() error {
+	testutil.EventuallyEvery(t, 15*time.Second, virshPoll, "the guest running in its QEMU after the libvirtd restart", func() error {
 		return sameQEMU(pa, pid)
 	})
 
@@ -224,7 +225,7 @@ func TestLab_LibvirtdRestartAgentReconnects(t *testing.T) {
 		vm := l.createVM(t, c, req)
 		node := vm.NodeName
 		if node == "" {
-			waitFor(t, 10*time.Second, pollInterval, "vm "+vm.Name+" placed", func() error {
+			testutil.Eventually(t, 10*time.Second, "vm "+vm.Name+" placed", func() error {
 				got, err := c.VM(context.Background(), vm.ID)
 				if err != nil {
 					return err
@@ -252,7 +253,7 @@ func TestLab_LibvirtdRestartAgentReconnects(t *testing.T) {
 		if _, err := c.VMAction(context.Background(), a.ID, s.action); err != nil {
 			t.Fatalf("%s vm %s: %v", s.action, a.Name, err)
 		}
-		waitFor(t, runTimeout, virshPoll, s.action+" of the vm that lived through the libvirtd restart", func() error {
+		testutil.EventuallyEvery(t, runTimeout, virshPoll, s.action+" of the vm that lived through the libvirtd restart", func() error {
 			if _, err := vmIn(c, a.ID, s.state, s.state); err != nil {
 				return err
 			}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // TestLab_ForeignDomainsAreShownAndLeftAlone defines a domain on a lab host with
@@ -30,7 +32,7 @@ func TestLab_ForeignDomainsAreShownAndLeftAlone(t *testing.T) {
 	t.Cleanup(func() { h.virsh("undefine", name) })
 
 	c := l.client(t)
-	waitFor(t, 45*time.Second, 250*time.Millisecond, "the node to list the foreign domain", func() error {
+	testutil.EventuallyEvery(t, 45*time.Second, 250*time.Millisecond, "the node to list the foreign domain", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		n, err := c.Node(ctx, h.Name)
@@ -43,7 +45,7 @@ func TestLab_ForeignDomainsAreShownAndLeftAlone(t *testing.T) {
 		return nil
 	})
 	// Longer than the host's resync: the agent neither starts nor removes it.
-	holdsFor(t, 12*time.Second, time.Second, "the foreign domain untouched", func() error {
+	testutil.HoldsFor(t, 12*time.Second, time.Second, "the foreign domain untouched", func() error {
 		st, err := h.domState(name)
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // HA on real hosts: a host dies or loses the network, and its HA VMs must run
@@ -61,7 +62,7 @@ func TestLab_HostKilledVMsRunElsewhere(t *testing.T) {
 	}
 	t.Logf("host kill to all 3 guests running elsewhere: %.2fs (target %s)", slowest.Seconds(), failoverTarget)
 	up := l.hostsExcept(victim)
-	waitFor(t, 30*time.Second, virshPoll, "the API and libvirt to agree on where the guests run", func() error {
+	testutil.EventuallyEvery(t, 30*time.Second, virshPoll, "the API and libvirt to agree on where the guests run", func() error {
 		for _, m := range moved {
 			if err := l.runsOnlyOn(c, m.ID, m.To, up); err != nil {
 				return err
@@ -130,7 +131,7 @@ func cutOffFencesItself(t *testing.T, guests int) {
 		// guest is destroyed there (the default fence action), not paused.
 		var st string
 		var err error
-		if _, perr := poll(10*time.Second, virshPoll, func() error {
+		if _, perr := testutil.Poll(10*time.Second, virshPoll, func() error {
 			st, err = victim.domState(m.ID)
 			if err == nil && st != "shut off" {
 				return fmt.Errorf("%q", st)
@@ -184,7 +185,7 @@ func orGone(state string, err error) string {
 // host resync, and keeps no definition of them.
 func (l *lab) holdsNoneOfTheMoved(t *testing.T, w *witness, c *client.Client, moved []movedVM, how string) {
 	t.Helper()
-	holdsFor(t, settleAfterReturn, 500*time.Millisecond, "the "+how+" host running none of the moved guests", func() error {
+	testutil.HoldsFor(t, settleAfterReturn, 500*time.Millisecond, "the "+how+" host running none of the moved guests", func() error {
 		for _, m := range moved {
 			if hosts := w.activeOn(m.ID); len(hosts) != 1 || hosts[0] != m.To.Name {
 				return fmt.Errorf("vm %s is active on %v, want on %s only", m.Name, hosts, m.To.Name)
@@ -192,7 +193,7 @@ func (l *lab) holdsNoneOfTheMoved(t *testing.T, w *witness, c *client.Client, mo
 		}
 		return nil
 	})
-	waitFor(t, 30*time.Second, virshPoll, "no definition of the moved guests left on the "+how+" host", func() error {
+	testutil.EventuallyEvery(t, 30*time.Second, virshPoll, "no definition of the moved guests left on the "+how+" host", func() error {
 		for _, m := range moved {
 			if err := l.runsOnlyOn(c, m.ID, m.To, l.hosts); err != nil {
 				return err

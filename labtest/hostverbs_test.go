@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // Host failures through lab.sh's verbs: kill (agent, libvirtd, virtlogd and
@@ -39,7 +40,7 @@ func (l *lab) hostVerb(tb testing.TB, verb string, h *labHost, key string) time.
 		tb.Fatalf("lab.sh %s %s: %v\n%s", verb, h.Name, err, stderr)
 	}
 	if _, isBench := tb.(*testing.B); !isBench {
-		tb.Logf("lab.sh %s %s: %s", verb, h.Name, strings.TrimSpace(lastLines(stderr, 3)))
+		tb.Logf("lab.sh %s %s: %s", verb, h.Name, strings.TrimSpace(testutil.LastLines(stderr, 3)))
 	}
 	if key == "" {
 		return time.Time{}
@@ -65,14 +66,6 @@ func parseEpoch(s string) (time.Time, error) {
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3), nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // killHost kills the host with `lab.sh kill` and returns the moment of the
@@ -131,7 +124,7 @@ func (l *lab) healHost(tb testing.TB, h *labHost) time.Time {
 func (l *lab) waitNodeAlive(tb testing.TB, h *labHost) time.Duration {
 	tb.Helper()
 	c := l.client(tb, h.Name)
-	return waitFor(tb, nodeAliveTimeout, pollInterval, h.Name+" alive in the API", func() error {
+	return testutil.Eventually(tb, nodeAliveTimeout, h.Name+" alive in the API", func() error {
 		n, err := c.Node(context.Background(), h.Name)
 		if err != nil {
 			return err
@@ -197,7 +190,7 @@ type movedVM struct {
 func (l *lab) waitRunningElsewhere(tb testing.TB, w *witness, ps []placed, from *labHost, since time.Time, timeout time.Duration) []movedVM {
 	tb.Helper()
 	out := make([]movedVM, len(ps))
-	waitFor(tb, timeout, pollInterval, fmt.Sprintf("the witness to see %d vms running on another host than %s", len(ps), from.Name), func() error {
+	testutil.Eventually(tb, timeout, fmt.Sprintf("the witness to see %d vms running on another host than %s", len(ps), from.Name), func() error {
 		var missing []string
 		for i, p := range ps {
 			host, at, ok := w.firstActiveElsewhere(p.ID, from.Name, since)
@@ -267,7 +260,7 @@ func (l *lab) hostsExcept(skip *labHost) []*labHost {
 func checkFailoverRecord(tb testing.TB, c *client.Client, from *labHost, moved []movedVM) *client.Failover {
 	tb.Helper()
 	var rec *client.Failover
-	_, err := poll(30*time.Second, 200*time.Millisecond, func() error {
+	_, err := testutil.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		fos, err := c.Failovers(context.Background(), from.Name)
 		if err != nil {
 			return err

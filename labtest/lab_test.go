@@ -1,21 +1,17 @@
 package labtest
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/internal/labrun"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // lab is the running lab: its folder, the env lines `lab.sh up` printed, and
@@ -87,7 +83,7 @@ func (l *lab) waitNodes(timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	_, err = poll(timeout, 200*time.Millisecond, func() error {
+	_, err = testutil.Poll(timeout, 200*time.Millisecond, func() error {
 		nodes, err := c.Nodes(context.Background())
 		if err != nil {
 			return err
@@ -159,98 +155,21 @@ func uniqueName(prefix string) string {
 	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1_000_000_000)
 }
 
-// cliResult is one run of the CLI binary.
-type cliResult struct {
-	args           []string
-	code           int
-	stdout, stderr string
-}
-
-func (r cliResult) String() string {
-	return fmt.Sprintf("novacron %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
-}
-
 // cli runs `novacron args...` against the lab as a user's shell after
 // `eval "$(lab.sh up)"` would, and requires exit 0.
-func (l *lab) cli(tb testing.TB, args ...string) cliResult {
+func (l *lab) cli(tb testing.TB, args ...string) testutil.CLIResult {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, l.Bin, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NOVACRON_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "NOVACRON_ADDR="+l.addr, "NOVACRON_TOKEN="+l.token)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := cliResult{args: args, stdout: out.String(), stderr: errb.String()}
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-	default:
-		tb.Fatalf("running novacron %s: %v", strings.Join(args, " "), err)
-	}
-	if res.code != 0 {
+	res := testutil.RunCLI(tb, l.Bin, testutil.CleanEnv("NOVACRON_ADDR="+l.addr, "NOVACRON_TOKEN="+l.token), args...)
+	if res.Code != 0 {
 		tb.Fatalf("%s", res)
 	}
 	return res
 }
 
-// pollInterval is how often waitFor looks at an API-only condition again;
-// virshPoll for conditions that run virsh (a process each time, on 2 cores
-// shared with TCG guests).
-const (
-	pollInterval = 100 * time.Millisecond
-	virshPoll    = 250 * time.Millisecond
-)
-
-// poll calls cond every interval until it returns nil or timeout has passed,
-// and returns how long it polled and cond's last error (nil when it held). Every
-// wait in this package goes through it.
-func poll(timeout, interval time.Duration, cond func() error) (time.Duration, error) {
-	start := time.Now()
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		err := cond()
-		if err == nil || time.Since(start) > timeout {
-			return time.Since(start), err
-		}
-		<-ticker.C
-	}
-}
-
-// waitFor polls cond every interval until it returns nil, failing tb with
-// cond's last error once timeout has passed. It returns how long it waited.
-func waitFor(tb testing.TB, timeout, interval time.Duration, what string, cond func() error) time.Duration {
-	tb.Helper()
-	took, err := poll(timeout, interval, cond)
-	if err != nil {
-		tb.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
-	}
-	return took
-}
-
-// holdsFor checks that cond stays nil for the whole of d, polling it, and fails
-// tb the first time it does not.
-func holdsFor(tb testing.TB, d, interval time.Duration, what string, cond func() error) {
-	tb.Helper()
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for deadline := time.Now().Add(d); ; <-ticker.C {
-		if err := cond(); err != nil {
-			tb.Fatalf("%s stopped holding: %v", what, err)
-		}
-		if time.Now().After(deadline) {
-			return
-		}
-	}
-}
+// virshPoll is how often a wait looks again at a condition that runs virsh (a
+// process each time, on 2 cores shared with TCG guests); an API-only condition
+// is polled every testutil.PollInterval.
+const virshPoll = 250 * time.Millisecond
 
 // vmIn reads a VM and checks its observed state (and desired state, when
 // desired is not "").

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // Deadlines of the lifecycle: a stop may take the agent's whole stop timeout
@@ -46,7 +47,7 @@ func TestLab_CreateRunsOnAssignedHostOnly(t *testing.T) {
 	step := func(action, state, domState string, timeout time.Duration) {
 		t.Helper()
 		l.cli(t, "vm", action, name)
-		took := waitFor(t, timeout, virshPoll, fmt.Sprintf("%s: API %s, domain %q", action, state, domState), func() error {
+		took := testutil.EventuallyEvery(t, timeout, virshPoll, fmt.Sprintf("%s: API %s, domain %q", action, state, domState), func() error {
 			if _, err := vmIn(c, vm.ID, state, state); err != nil {
 				return err
 			}
@@ -71,7 +72,7 @@ func TestLab_CreateRunsOnAssignedHostOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.cli(t, "vm", client.ActionRestart, name)
-	took := waitFor(t, restartTimeout, virshPoll, "the guest to reboot (tick 1 again in its serial log)", func() error {
+	took := testutil.EventuallyEvery(t, restartTimeout, virshPoll, "the guest to reboot (tick 1 again in its serial log)", func() error {
 		ts, err := ticks(p.Host.serialLog(p.Domain), fi.Size())
 		if err != nil {
 			return err
@@ -85,7 +86,7 @@ func TestLab_CreateRunsOnAssignedHostOnly(t *testing.T) {
 	if now, err := p.Host.qemuPid(p.Domain); err != nil || now != pid {
 		t.Errorf("restart changed the QEMU process: pid %d, was %d (%v); a restart reboots the guest in place", now, pid, err)
 	}
-	waitFor(t, runTimeout, virshPoll, "running after the restart", func() error {
+	testutil.EventuallyEvery(t, runTimeout, virshPoll, "running after the restart", func() error {
 		if _, err := vmIn(c, vm.ID, client.StateRunning, client.StateRunning); err != nil {
 			return err
 		}
@@ -93,7 +94,7 @@ func TestLab_CreateRunsOnAssignedHostOnly(t *testing.T) {
 	})
 
 	l.cli(t, "vm", "delete", name)
-	took = waitFor(t, runTimeout, virshPoll, "the domain gone from every host and the vm from the API", func() error {
+	took = testutil.EventuallyEvery(t, runTimeout, virshPoll, "the domain gone from every host and the vm from the API", func() error {
 		if _, err := c.VM(context.Background(), vm.ID); !client.IsNotFound(err) {
 			return fmt.Errorf("the API still has the vm (err %v)", err)
 		}
@@ -161,7 +162,7 @@ func TestLab_BadSpecsRefusedBeforeLibvirt(t *testing.T) {
 	}
 
 	// Nothing may reach a host or the cluster state, now or a moment later.
-	holdsFor(t, 2*time.Second, 500*time.Millisecond, "no trace of the refused specs", func() error {
+	testutil.HoldsFor(t, 2*time.Second, 500*time.Millisecond, "no trace of the refused specs", func() error {
 		for _, h := range l.hosts {
 			ids, err := h.domainIDs()
 			if err != nil {

@@ -2,8 +2,6 @@ package labtest
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/internal/labrun"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // labHosts is how many libvirt hosts (and agents) the lab runs.
@@ -23,7 +22,6 @@ const labHosts = 3
 
 // Deadlines of the harness itself.
 const (
-	buildTimeout = 5 * time.Minute
 	upTimeout    = 5 * time.Minute // the first `up` on a machine probes QEMU
 	downTimeout  = 2 * time.Minute
 	nodesTimeout = 60 * time.Second // for every node to register its capacity
@@ -47,6 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	defer testutil.RemoveBinary() // after the lab is down (defers run last-in first-out)
 	if reason := labUnavailable(); reason != "" {
 		if os.Getenv(requireEnv) != "" {
 			fmt.Fprintf(os.Stderr, "labtest: %s (and %s is set, so this is a failure)\n", reason, requireEnv)
@@ -133,15 +132,12 @@ func labCache() string {
 	return "/var/cache/novacron-lab"
 }
 
-// startLab builds the binary and runs `lab.sh up` in a fresh lab folder. On an
+// startLab builds the binary (once per test process) and runs `lab.sh up` in a fresh lab folder. On an
 // error after the folder exists it returns the lab too, for stop.
 func startLab() (*lab, error) {
-	root, err := filepath.Abs("..")
+	root, err := testutil.ModuleRoot()
 	if err != nil {
 		return nil, err
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		return nil, fmt.Errorf("module root %s has no go.mod: %w", root, err)
 	}
 	if err := checkPorts(); err != nil {
 		return nil, err
@@ -157,15 +153,12 @@ func startLab() (*lab, error) {
 			return nil, err
 		}
 	}
-	l := &lab{Lab: &labrun.Lab{Root: root, Dir: dir, Bin: filepath.Join(dir, "bin", "novacron")}}
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-tags", "libvirt_dlopen", "-o", l.Bin, "./cmd/novacron")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
+	bin, err := testutil.Binary()
+	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("go build ./cmd/novacron: %v\n%s", err, out)
+		return nil, err
 	}
+	l := &lab{Lab: &labrun.Lab{Root: root, Dir: dir, Bin: bin}}
 	if err := l.StartWatchdog(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -237,18 +230,6 @@ func (l *lab) stop(failed bool) {
 func (l *lab) printLogTails(n int) {
 	for i := 1; i <= labHosts; i++ {
 		path := filepath.Join(l.hostDir(i), "agent.log")
-		fmt.Fprintf(os.Stderr, "\n---- tail of %s ----\n%s\n", path, tail(path, n))
+		fmt.Fprintf(os.Stderr, "\n---- tail of %s ----\n%s\n", path, testutil.LogTail(path, n))
 	}
-}
-
-// tail is the last n lines of the file at path.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "(no such file)"
-		}
-		return "(" + err.Error() + ")"
-	}
-	return lastLines(string(b), n)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // Deadlines of migrations in the lab: a 96 MiB idle guest moves in a second or
@@ -51,7 +52,7 @@ type migrationWatch struct {
 func followMigration(tb testing.TB, c *client.Client, id string, timeout, interval time.Duration) migrationWatch {
 	tb.Helper()
 	var w migrationWatch
-	waitFor(tb, timeout, interval, "migration "+id+" to end", func() error {
+	testutil.EventuallyEvery(tb, timeout, interval, "migration "+id+" to end", func() error {
 		m, err := c.Migration(context.Background(), id)
 		if err != nil {
 			return err
@@ -80,7 +81,7 @@ func followMigration(tb testing.TB, c *client.Client, id string, timeout, interv
 func waitMigrationRunning(tb testing.TB, c *client.Client, id string, timeout time.Duration) *client.Migration {
 	tb.Helper()
 	var got *client.Migration
-	waitFor(tb, timeout, pollInterval, "migration "+id+" running with progress", func() error {
+	testutil.Eventually(tb, timeout, "migration "+id+" running with progress", func() error {
 		m, err := c.Migration(context.Background(), id)
 		if err != nil {
 			return err

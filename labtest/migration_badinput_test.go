@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // migrationView is what a refused migration request must leave as it was:
@@ -186,7 +187,7 @@ func TestLab_MigrationBadInput(t *testing.T) {
 			down.restartAgent(t, proc)
 		}
 	})
-	waitFor(t, 60*time.Second, 250*time.Millisecond, "node "+down.Name+" to be seen down", func() error {
+	testutil.EventuallyEvery(t, 60*time.Second, 250*time.Millisecond, "node "+down.Name+" to be seen down", func() error {
 		n, err := c.Node(context.Background(), down.Name)
 		if err != nil {
 			return err
@@ -199,7 +200,7 @@ func TestLab_MigrationBadInput(t *testing.T) {
 	refused(t, c, id, "to a node that is down", 409, client.CodeInvalidState, down.Name, migrate(id, live(down.Name)))
 	down.restartAgent(t, proc)
 	restarted = true
-	waitFor(t, 60*time.Second, 250*time.Millisecond, "node "+down.Name+" alive again", func() error {
+	testutil.EventuallyEvery(t, 60*time.Second, 250*time.Millisecond, "node "+down.Name+" alive again", func() error {
 		n, err := c.Node(context.Background(), down.Name)
 		if err == nil && n.Status != "alive" {
 			err = fmt.Errorf("node %s is %s", n.Name, n.Status)
@@ -211,7 +212,7 @@ func TestLab_MigrationBadInput(t *testing.T) {
 	if _, err := c.StopVM(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, stopTimeout, virshPoll, "the mover stopped", func() error {
+	testutil.EventuallyEvery(t, stopTimeout, virshPoll, "the mover stopped", func() error {
 		if _, err := vmIn(c, id, client.StateStopped, client.StateStopped); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // The lines of `virsh domjobinfo --completed` a move's figures come from:
@@ -135,7 +136,7 @@ func BenchmarkLab_LiveMigrationVsVirsh(b *testing.B) {
 		} else {
 			b.Logf("no completed job for the NovaCron vm on %s: %v", to.Name, err)
 		}
-		waitFor(b, 20*time.Second, virshPoll, "vm "+p.Name+" counting on "+to.Name+" only", func() error {
+		testutil.EventuallyEvery(b, 20*time.Second, virshPoll, "vm "+p.Name+" counting on "+to.Name+" only", func() error {
 			if err := l.onlyOn(to, vm.ID, "running"); err != nil {
 				return err
 			}
@@ -153,7 +154,7 @@ func BenchmarkLab_LiveMigrationVsVirsh(b *testing.B) {
 			b.Fatal(err)
 		}
 		vs = append(vs, d)
-		waitFor(b, 20*time.Second, virshPoll, "the twin counting on "+to.Name+" only", func() error {
+		testutil.EventuallyEvery(b, 20*time.Second, virshPoll, "the twin counting on "+to.Name+" only", func() error {
 			if names, err := from.domainNames(); err != nil || slices.Contains(names, twin) {
 				return fmt.Errorf("%s lists %v (%v)", from.Name, names, err)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // TestLab_LiveMigrationKeepsTheGuestRunning live-migrates a ticking guest to
@@ -60,7 +61,7 @@ func TestLab_LiveMigrationKeepsTheGuestRunning(t *testing.T) {
 	t.Logf("libvirt's figures: total %d ms, downtime %d ms, %d bytes in %d iterations",
 		f.Result.TotalMs, f.Result.DowntimeMs, f.Result.DataTransferred, f.Result.Iterations)
 
-	waitFor(t, 15*time.Second, virshPoll, "the domain running on the destination only", func() error {
+	testutil.EventuallyEvery(t, 15*time.Second, virshPoll, "the domain running on the destination only", func() error {
 		return l.onlyOn(dst, vm.ID, "running")
 	})
 	after, err := vmIn(c, vm.ID, client.StateRunning, client.StateRunning)
@@ -78,7 +79,7 @@ func TestLab_LiveMigrationKeepsTheGuestRunning(t *testing.T) {
 	if last < seenOnSource {
 		t.Fatalf("the source log's last tick %d is below %d, seen before the move: was it truncated?", last, seenOnSource)
 	}
-	waitFor(t, 20*time.Second, virshPoll, "the guest to go on counting on "+dst.Name, func() error {
+	testutil.EventuallyEvery(t, 20*time.Second, virshPoll, "the guest to go on counting on "+dst.Name, func() error {
 		return guestContinued(src, dst, p.Domain, 3, 3)
 	})
 	t.Logf("the guest printed tick %d on %s (tick %d before the POST) and goes on with %v on %s",
@@ -128,7 +129,7 @@ func TestLab_MigrationFailsSafelyWhenTheDestinationDies(t *testing.T) {
 	lastBeforeKill := lastTick(src.serialLog(p.Domain))
 	t.Logf("killed %s's libvirtd (pid %d) mid-copy; the guest had printed tick %d", dst.Name, old, lastBeforeKill)
 
-	w := followMigration(t, c, m.ID, migrateTimeout, pollInterval)
+	w := followMigration(t, c, m.ID, migrateTimeout, testutil.PollInterval)
 	f := w.final
 	t.Logf("migration ended %s %s after the kill: %q", f.State, time.Since(killedAt).Round(time.Millisecond), f.Error)
 	if f.State != client.MigrationFailed || f.Error == "" {
@@ -136,10 +137,10 @@ func TestLab_MigrationFailsSafelyWhenTheDestinationDies(t *testing.T) {
 	}
 	// The guest runs on the source in the same QEMU, and not in the source's
 	// libvirt only: it goes on counting.
-	waitFor(t, 30*time.Second, virshPoll, "the guest running on the source in its QEMU", func() error {
+	testutil.EventuallyEvery(t, 30*time.Second, virshPoll, "the guest running on the source in its QEMU", func() error {
 		return sameQEMU(p, pid)
 	})
-	waitFor(t, 30*time.Second, virshPoll, "the guest to go on counting on the source", func() error {
+	testutil.EventuallyEvery(t, 30*time.Second, virshPoll, "the guest to go on counting on the source", func() error {
 		ts := readTicks(src.serialLog(p.Domain))
 		if len(ts) == 0 || ts[len(ts)-1] < lastBeforeKill+3 {
 			return fmt.Errorf("last tick on %s is %v, it was %d at the kill", src.Name, ts[len(ts)-min(len(ts), 3):], lastBeforeKill)
@@ -159,7 +160,7 @@ func TestLab_MigrationFailsSafelyWhenTheDestinationDies(t *testing.T) {
 		}
 		return nil
 	}
-	waitFor(t, 30*time.Second, virshPoll, "nothing of the guest on the destination", nothingOnDest)
+	testutil.EventuallyEvery(t, 30*time.Second, virshPoll, "nothing of the guest on the destination", nothingOnDest)
 	after, err := vmIn(c, vm.ID, client.StateRunning, client.StateRunning)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +172,7 @@ func TestLab_MigrationFailsSafelyWhenTheDestinationDies(t *testing.T) {
 			src.Name, before.Generation, before.Crashes)
 	}
 	// Through the destination agent's resync after its libvirtd came back.
-	holdsFor(t, hostResync, time.Second, "the guest on the source only, in its QEMU", func() error {
+	testutil.HoldsFor(t, hostResync, time.Second, "the guest on the source only, in its QEMU", func() error {
 		if err := nothingOnDest(); err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // alive reports whether pid is a process that runs (exists and is no zombie).
@@ -146,7 +147,7 @@ func (h *labHost) killAgent(tb testing.TB) agentProc {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		tb.Fatalf("kill -9 %s's agent (pid %d): %v", h.Name, pid, err)
 	}
-	waitFor(tb, 10*time.Second, 50*time.Millisecond, h.Name+"'s agent to die", func() error {
+	testutil.EventuallyEvery(tb, 10*time.Second, 50*time.Millisecond, h.Name+"'s agent to die", func() error {
 		if alive(pid) {
 			return fmt.Errorf("pid %d still runs", pid)
 		}
@@ -182,9 +183,9 @@ func (h *labHost) restartAgent(tb testing.TB, p agentProc) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	waitFor(tb, 60*time.Second, pollInterval, h.Name+"'s restarted agent to answer with a leader", func() error {
+	testutil.Eventually(tb, 60*time.Second, h.Name+"'s restarted agent to answer with a leader", func() error {
 		if !alive(cmd.Process.Pid) {
-			return fmt.Errorf("the restarted agent exited; log:\n%s", tail(filepath.Join(h.Dir, "agent.log"), 20))
+			return fmt.Errorf("the restarted agent exited; log:\n%s", testutil.LogTail(filepath.Join(h.Dir, "agent.log"), 20))
 		}
 		hl, err := c.Health(context.Background())
 		if err != nil {
@@ -223,7 +224,7 @@ func (h *labHost) killLibvirtd(tb testing.TB) int {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		tb.Fatalf("kill -9 %s's libvirtd (pid %d): %v", h.Name, pid, err)
 	}
-	waitFor(tb, 10*time.Second, 50*time.Millisecond, h.Name+"'s libvirtd to die", func() error {
+	testutil.EventuallyEvery(tb, 10*time.Second, 50*time.Millisecond, h.Name+"'s libvirtd to die", func() error {
 		if alive(pid) {
 			return fmt.Errorf("pid %d still runs", pid)
 		}
@@ -253,7 +254,7 @@ func (h *labHost) startLibvirtd(tb testing.TB, old int) {
 	if err := cmd.Run(); err != nil {
 		tb.Fatalf("start %s's libvirtd again in its namespace: %v\n%s", h.Name, err, out.String())
 	}
-	waitFor(tb, 60*time.Second, virshPoll, h.Name+"'s new libvirtd to answer", func() error {
+	testutil.EventuallyEvery(tb, 60*time.Second, virshPoll, h.Name+"'s new libvirtd to answer", func() error {
 		_, err := h.virsh("version")
 		return err
 	})

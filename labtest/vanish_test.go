@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // TestLab_DomainRemovedBehindBackIsDefinedAgain removes a running VM's domain
@@ -48,10 +49,10 @@ func TestLab_DomainRemovedBehindBackIsDefinedAgain(t *testing.T) {
 	}
 	// No check that the domain is gone now: the agent may already have defined it
 	// again. The new QEMU pid below shows it was removed and came back.
-	took := waitFor(t, runTimeout, virshPoll, "the vm defined and running again on its host", func() error {
+	took := testutil.EventuallyEvery(t, runTimeout, virshPoll, "the vm defined and running again on its host", func() error {
 		if !alive(agentPid) {
 			t.Fatalf("%s's agent died after the domain of vm %s was removed behind its back; its log:\n%s",
-				p.Host.Name, vm.Name, tail(filepath.Join(p.Host.Dir, "agent.log"), 25))
+				p.Host.Name, vm.Name, testutil.LogTail(filepath.Join(p.Host.Dir, "agent.log"), 25))
 		}
 		if _, err := vmIn(c, vm.ID, client.StateRunning, client.StateRunning); err != nil {
 			return err
@@ -69,7 +70,7 @@ func TestLab_DomainRemovedBehindBackIsDefinedAgain(t *testing.T) {
 		return nil
 	})
 	t.Logf("the agent defined and started vm %s again after %s", vm.Name, took.Round(time.Millisecond))
-	holdsFor(t, 3*time.Second, 500*time.Millisecond, "the agent alive and the vm running once", func() error {
+	testutil.HoldsFor(t, 3*time.Second, 500*time.Millisecond, "the agent alive and the vm running once", func() error {
 		if !alive(agentPid) {
 			return fmt.Errorf("%s's agent died", p.Host.Name)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // virshTimeout bounds one virsh run; a libvirtd that is being restarted makes
@@ -181,7 +182,7 @@ func ticks(path string, offset int64) ([]int, error) {
 // to its /init and counts.
 func (h *labHost) waitTicks(tb testing.TB, domain string, n int, timeout time.Duration) {
 	tb.Helper()
-	waitFor(tb, timeout, virshPoll, fmt.Sprintf("tick %d in %s's serial log", n, domain), func() error {
+	testutil.EventuallyEvery(tb, timeout, virshPoll, fmt.Sprintf("tick %d in %s's serial log", n, domain), func() error {
 		ts, err := ticks(h.serialLog(domain), 0)
 		if err != nil {
 			return err
@@ -231,7 +232,7 @@ func (l *lab) deleteVM(tb testing.TB, id string) {
 		tb.Errorf("cleanup: delete vm %s: %v", id, err)
 		return
 	}
-	if _, gerr := poll(30*time.Second, virshPoll, func() error { return l.gone(id) }); gerr != nil {
+	if _, gerr := testutil.Poll(30*time.Second, virshPoll, func() error { return l.gone(id) }); gerr != nil {
 		tb.Errorf("cleanup: vm %s deleted, but after 30s: %v", id, gerr)
 	}
 }
@@ -241,7 +242,7 @@ func (l *lab) deleteVM(tb testing.TB, id string) {
 func (l *lab) waitRunning(tb testing.TB, c *client.Client, id string, timeout time.Duration) placed {
 	tb.Helper()
 	var p placed
-	waitFor(tb, timeout, virshPoll, "vm "+id+" running in the API and in libvirt on its host only", func() error {
+	testutil.EventuallyEvery(tb, timeout, virshPoll, "vm "+id+" running in the API and in libvirt on its host only", func() error {
 		vm, err := vmIn(c, id, client.StateRunning, client.StateRunning)
 		if err != nil {
 			return err

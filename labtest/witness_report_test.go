@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // What a witness (witness_test.go) saw: queries for the tests while it runs,
@@ -24,7 +26,7 @@ func (w *witness) roundCount() int {
 func (w *witness) waitRounds(tb testing.TB, n int) {
 	tb.Helper()
 	want := w.roundCount() + n
-	waitFor(tb, 10*time.Second, 10*time.Millisecond, fmt.Sprintf("%d witness rounds", n), func() error {
+	testutil.EventuallyEvery(tb, 10*time.Second, 10*time.Millisecond, fmt.Sprintf("%d witness rounds", n), func() error {
 		if got := w.roundCount(); got < want {
 			return fmt.Errorf("%d rounds, want %d", got, want)
 		}

@@ -15,6 +15,7 @@ import (
 	golibvirt "libvirt.org/go/libvirt"
 
 	nclibvirt "github.com/novacron/novacron/hypervisor/libvirt"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // The witness watches every lab host's libvirt during a chaos test, apart from
@@ -195,7 +196,7 @@ func (w *witness) closeConns() {
 	start := time.Now()
 	for _, hw := range w.hosts {
 		// A call still stuck when the 10 s are up keeps its connection.
-		poll(max(0, 10*time.Second-time.Since(start)), 10*time.Millisecond, func() error {
+		testutil.Poll(max(0, 10*time.Second-time.Since(start)), 10*time.Millisecond, func() error {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			if hw.busy {
