@@ -184,3 +184,27 @@ func TestRun_ExitReasons(t *testing.T) {
 		})
 	}
 }
+
+func TestRun_FencesTheLatestDomainsList(t *testing.T) {
+	l := newTestLease(t)
+	fake := newFakeFencer()
+	startGuard(t, l, fake, "")
+	steps := []struct {
+		domains []Domain
+		want    []string
+	}{
+		{domains: []Domain{{ID: "a"}}, want: []string{"destroy a"}},
+		{domains: []Domain{{ID: "a", Action: ActionKeep}, {ID: "b", Action: ActionPause}}, want: []string{"destroy a", "suspend b"}},
+	}
+	for i, st := range steps {
+		if err := l.SetDomains(st.domains); err != nil {
+			t.Fatal(err)
+		}
+		waitBeats(t, l, 2) // the guard has read the new list
+		lapse(l)
+		waitFor(t, "the fence", func() bool { return l.Fences() == uint64(i+1) })
+		if got := fake.recorded(); !slices.Equal(got, st.want) {
+			t.Fatalf("step %d: calls %q, want %q", i, got, st.want)
+		}
+	}
+}
