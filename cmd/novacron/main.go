@@ -144,6 +144,7 @@ or NOVACRON_TOKEN.`,
 		newSettingsCommand(a),
 		newRebalanceCommand(a),
 		newTokenCommand(a),
+		newGuardCommand(),
 	)
 	return root
 }
