@@ -38,6 +38,7 @@ var errorTable = []struct {
 	{fsm.ErrState, http.StatusConflict, "invalid_state"},
 	{fsm.ErrStaleGeneration, http.StatusConflict, "stale_generation"},
 	{fsm.ErrMalformed, http.StatusBadRequest, "malformed_command"},
+	{fsm.ErrUpgrade, http.StatusConflict, "upgrade_required"},
 	{cluster.ErrNoLeader, http.StatusServiceUnavailable, "no_leader"},
 	{cluster.ErrNotReady, http.StatusServiceUnavailable, "not_ready"},
 	{cluster.ErrShutdown, http.StatusServiceUnavailable, "shutting_down"},

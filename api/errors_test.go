@@ -23,6 +23,7 @@ func TestClassify_Table(t *testing.T) {
 		{fsm.ErrorFromCode("invalid_state", "running"), 409, "invalid_state"},
 		{fsm.ErrorFromCode("stale_generation", "old"), 409, "stale_generation"},
 		{fsm.ErrMalformed, 400, "malformed_command"},
+		{fsm.ErrorFromCode("upgrade_required", "CreateVM with spec.x needs every node at version >= 0.2.0"), 409, "upgrade_required"},
 		{fmt.Errorf("forward: %w", cluster.ErrNoLeader), 503, "no_leader"},
 		{cluster.ErrNotReady, 503, "not_ready"},
 		{cluster.ErrShutdown, 503, "shutting_down"},

@@ -68,6 +68,9 @@ func (a *Agent) Apply(ctx context.Context, cmd fsm.Command) (uint64, error) {
 // applyLocal runs cmd through Raft on the leader, coalesced with concurrent
 // writes by the batcher.
 func (a *Agent) applyLocal(cmd fsm.Command) (uint64, error) {
+	if err := a.checkVersions(cmd); err != nil {
+		return 0, err
+	}
 	return a.batcher.submit(a.ctx, cmd)
 }
 

@@ -125,6 +125,13 @@ func testLogger() *slog.Logger {
 // number of voters, and waits for a leader.
 func newTestCluster(t *testing.T, n, voters int) *testCluster {
 	t.Helper()
+	return newTestClusterWith(t, n, voters, nil)
+}
+
+// newTestClusterWith is newTestCluster with a function that may change each
+// node's config (i counts from 0) before it starts.
+func newTestClusterWith(t *testing.T, n, voters int, change func(i int, cfg *Config)) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, net: newTestNetwork()}
 	var join string
 	for i := 0; i < n; i++ {
@@ -135,6 +142,9 @@ func newTestCluster(t *testing.T, n, voters int) *testCluster {
 		cfg.Cluster.BootstrapToken = "test-root-token-0123456789"
 		if join != "" {
 			cfg.Cluster.Join = []string{join}
+		}
+		if change != nil {
+			change(i, &cfg)
 		}
 		node := c.add(cfg)
 		if join == "" {

@@ -200,9 +200,11 @@ func staleReads(ops []porcupine.Operation) []string {
 
 // lostWrites checks that every register's final value is one that may legally
 // be last: an acknowledged write that no other acknowledged write followed, or
-// a maybe-applied write. When one acknowledged write came after all the others
-// and no maybe-applied write was issued after it, the final value must be
-// exactly that write's.
+// a maybe-applied write. A maybe-applied write issued before the last
+// acknowledged one may still take effect after it, as the history's model
+// says (it returns at the end): its client gave up, but the request may still
+// be on its way to the leader (seen in e2e: a forwarded write landing a few
+// milliseconds after a later acknowledged one).
 func lostWrites(ops []porcupine.Operation, keys int, final map[int]int64) []string {
 	acked, maybe := map[int][]porcupine.Operation{}, map[int][]porcupine.Operation{}
 	for _, op := range ops {
@@ -240,17 +242,6 @@ func lostWrites(ops []porcupine.Operation, keys int, final map[int]int64) []stri
 		}
 		if !allowed[v] {
 			out = append(out, fmt.Sprintf("reg-%d ends at %d, which is neither its last acknowledged write %s nor a maybe-applied one: an acknowledged write was lost", k, v, describe(last)))
-			continue
-		}
-		if len(last) != 1 {
-			continue
-		}
-		later := false
-		for _, w := range maybe[k] {
-			later = later || w.Call > last[0].Call
-		}
-		if !later && v != last[0].Input.(Input).Value {
-			out = append(out, fmt.Sprintf("reg-%d ends at %d, but its last acknowledged write %s came after every other write: a maybe-applied write issued before it took effect after it", k, v, describe(last)))
 		}
 	}
 	return out
