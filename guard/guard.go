@@ -44,6 +44,12 @@ type Config struct {
 	ActionTimeout time.Duration
 	// RetryInterval is the wait before a failed fence is tried again.
 	RetryInterval time.Duration
+	// GiveUp is how long after a lapsed deadline a guard whose agent is dead
+	// keeps retrying a fence that fails (libvirt gone with the host's other
+	// daemons) before it exits: nobody will renew, and a guard must not
+	// outlive its host's hypervisor for ever. The hardware watchdog, left
+	// armed, covers what it could not fence.
+	GiveUp time.Duration
 	// Logger receives the guard's logs, with component=guard.
 	Logger *slog.Logger
 }
@@ -51,7 +57,7 @@ type Config struct {
 // DefaultConfig is a 100 ms interval, 30 s per action, 1 s between retries.
 func DefaultConfig() Config {
 	return Config{Interval: 100 * time.Millisecond, ActionTimeout: 30 * time.Second,
-		RetryInterval: time.Second, Logger: slog.Default()}
+		RetryInterval: time.Second, GiveUp: time.Minute, Logger: slog.Default()}
 }
 
 func (cfg Config) withDefaults() Config {
@@ -64,6 +70,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = def.RetryInterval
+	}
+	if cfg.GiveUp <= 0 {
+		cfg.GiveUp = def.GiveUp
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
@@ -177,6 +186,9 @@ func (g *guard) exitReason() error {
 		deadline := g.l.load(offDeadline)
 		if deadline == 0 || (!g.running && g.l.load(offFencedDeadline) == deadline) {
 			return fmt.Errorf("%w: agent %d", ErrOwnerGone, owner)
+		}
+		if !g.running && MonotonicNow()-deadline > int64(g.cfg.GiveUp) {
+			return fmt.Errorf("%w: agent %d, and the fence still fails %s after the deadline", ErrOwnerGone, owner, g.cfg.GiveUp)
 		}
 	}
 	return nil

@@ -151,6 +151,7 @@ func TestRun_ExitReasons(t *testing.T) {
 		after     func(t *testing.T, l *Lease) // once it runs
 		want      error
 		wantFence bool
+		failFence bool
 	}{
 		{name: "another agent took over", want: ErrSuperseded,
 			after: func(_ *testing.T, l *Lease) { l.store(offOwnerPID, int64(os.Getppid())) }},
@@ -159,6 +160,8 @@ func TestRun_ExitReasons(t *testing.T) {
 		{name: "dead agent never armed", want: ErrOwnerGone,
 			after: func(t *testing.T, l *Lease) { l.store(offOwnerPID, deadPID(t)) }},
 		{name: "dead agent: fence, then exit", want: ErrOwnerGone, wantFence: true,
+			before: func(t *testing.T, l *Lease) { l.store(offOwnerPID, deadPID(t)); lapse(l) }},
+		{name: "dead agent, the fence keeps failing: give up", want: ErrOwnerGone, wantFence: true, failFence: true,
 			before: func(t *testing.T, l *Lease) { l.store(offOwnerPID, deadPID(t)); lapse(l) }},
 	}
 	for _, tc := range cases {
@@ -171,6 +174,9 @@ func TestRun_ExitReasons(t *testing.T) {
 				tc.before(t, l)
 			}
 			fake := newFakeFencer()
+			if tc.failFence {
+				fake.fail["a"] = 1 << 30
+			}
 			rg := startGuard(t, l, fake, "")
 			if tc.after != nil {
 				tc.after(t, l)

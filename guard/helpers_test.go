@@ -97,7 +97,7 @@ func startGuard(t *testing.T, l *Lease, fencer Fencer, watchdog string) *running
 	ctx, cancel := context.WithCancel(context.Background())
 	rg := &runningGuard{done: make(chan struct{}), cancel: cancel}
 	cfg := Config{LeasePath: l.Path(), Fencer: fencer, Watchdog: watchdog, Interval: testInterval,
-		RetryInterval: 5 * testInterval, ActionTimeout: 10 * time.Second,
+		RetryInterval: 5 * testInterval, ActionTimeout: 10 * time.Second, GiveUp: 30 * testInterval,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	go func() {
 		rg.err = Run(ctx, cfg)

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -209,7 +210,29 @@ func (h *hostReconciler) removeDomain(ctx context.Context, vm *fsm.VM, dom *hype
 	}
 	if err := h.driver.Undefine(ctx, dom.ID); err != nil {
 		h.logger.Warn("undefining domain", "id", dom.ID, "error", err)
+		return
 	}
+	if h.guarded() {
+		h.host.guard.forget(dom.ID)
+	}
+}
+
+// guarded reports whether the fencing guard watches this reconciler's
+// domains: the agent's own host's, not the sim fleet's.
+func (h *hostReconciler) guarded() bool {
+	return h.host.guard != nil && h.nodeID == h.host.cfg.NodeID
+}
+
+// tellGuard names vm's domain in the guard's list before it is started or
+// changed, with what the guard does to it when it fences.
+func (h *hostReconciler) tellGuard(vm *fsm.VM) error {
+	if !h.guarded() {
+		return nil
+	}
+	if err := h.host.guard.track(vm); err != nil {
+		return fmt.Errorf("telling the fencing guard about the domain: %w", err)
+	}
+	return nil
 }
 
 func observedState(s hypervisor.DomainState) fsm.VMState {
@@ -249,6 +272,9 @@ func (h *hostReconciler) act(ctx context.Context, logger *slog.Logger, vm *fsm.V
 		return nil, restartSeq, false, false
 	}
 	defer release()
+	if err := h.tellGuard(vm); err != nil {
+		return err, restartSeq, false, true
+	}
 	switch vm.DesiredState {
 	case fsm.VMRunning:
 		switch state {

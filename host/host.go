@@ -40,9 +40,12 @@ type Config struct {
 	// Lease is the fencing lease's timing.
 	Lease lease.Timing
 	// Watchdog is a watchdog device (/dev/watchdog, softdog) petted while the
-	// host is safe (see hostLease.safe); empty for none.
+	// host is safe (see hostLease.safe); empty for none. With a guard, the
+	// guard pets it.
 	Watchdog string
-	Logger   *slog.Logger
+	// Guard runs the fencing guard beside the agent (see guard.go).
+	Guard  GuardConfig
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns production timings; the caller fills in the node.
@@ -117,6 +120,8 @@ type Host struct {
 
 	lease    *hostLease
 	watchdog *watchdog
+	// guard is the fencing guard process; nil without one.
+	guard *guardLink
 	// mu guards reconcilers: this node's and its fleet hosts'.
 	mu          sync.Mutex
 	reconcilers []*hostReconciler
@@ -127,15 +132,27 @@ func New(cfg Config, cl Cluster, st State, loads LoadSink, driver hypervisor.Dri
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	wd, err := openWatchdog(cfg.Watchdog)
+	var gl *guardLink
+	wdPath := cfg.Watchdog
+	if cfg.Guard.Exe != "" {
+		var err error
+		if gl, err = startGuard(cfg.Guard, cfg.Watchdog); err != nil {
+			return nil, err
+		}
+		wdPath = "" // the guard holds the device: it outlives a hung agent
+	}
+	wd, err := openWatchdog(wdPath)
 	if err != nil {
+		if gl != nil {
+			gl.stop()
+		}
 		return nil, fmt.Errorf("watchdog: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Host{
 		cfg: cfg, cluster: cl, state: st, loads: loads, driver: driver,
 		logger: cfg.Logger.With("component", "host", "node", cfg.NodeName),
-		ctx:    ctx, cancel: cancel, lease: newHostLease(), watchdog: wd,
+		ctx:    ctx, cancel: cancel, lease: newHostLease(), watchdog: wd, guard: gl,
 	}, nil
 }
 
@@ -157,12 +174,24 @@ func (a *Host) RunFleetHost(nodeID, name string, driver hypervisor.Driver, event
 	a.goLoop(a.addReconciler(r).run)
 }
 
-// Shutdown stops every loop and disarms the watchdog. The domains keep
-// running: a restarted agent re-attaches to them.
+// Shutdown stops every loop, stops the guard and disarms the watchdog. The
+// domains keep running: a restarted agent re-attaches to them.
 func (a *Host) Shutdown() {
 	a.cancel()
 	a.wg.Wait()
+	if a.guard != nil {
+		a.guard.stop()
+	}
 	a.watchdog.close()
+}
+
+// Guarded reports whether a fencing guard runs beside this agent, and its
+// lease file.
+func (a *Host) Guarded() (bool, string) {
+	if a.guard == nil {
+		return false, ""
+	}
+	return true, a.guard.cfg.LeasePath
 }
 
 // LeaseValid reports whether this host holds its lease now (it may run HA VMs).

@@ -140,10 +140,15 @@ func (a *Host) leaseLoop(ctx context.Context) {
 	defer ticker.Stop()
 	for {
 		sent := time.Now()
+		guarded := a.checkGuard(ctx)
 		if err := a.cluster.RenewLease(ctx); err != nil {
 			a.logger.Debug("lease renewal failed", "error", err)
-		} else if !a.lease.isFenced() || a.cluster.CatchUp(ctx, a.cfg.Lease.Heartbeat) == nil {
-			if a.lease.renewed(sent.Add(a.cfg.Lease.HostHolds())) {
+		} else if guarded && (!a.lease.isFenced() || a.cluster.CatchUp(ctx, a.cfg.Lease.Heartbeat) == nil) {
+			until := sent.Add(a.cfg.Lease.HostHolds())
+			if a.guard != nil {
+				a.guard.renew(until)
+			}
+			if a.lease.renewed(until) {
 				a.logger.Info("lease renewed: this host runs its VMs again")
 			}
 		}
@@ -180,4 +185,21 @@ func (a *Host) fenceLoop(ctx context.Context) {
 		}
 		timer.Stop()
 	}
+}
+
+// checkGuard reports whether the host is guarded (or needs no guard). A
+// guard that died or hangs cannot fence for a hung agent, so the agent fences
+// at once, by itself, and starts another; renewals count again once one
+// beats.
+func (a *Host) checkGuard(ctx context.Context) bool {
+	if a.guard == nil || a.guard.alive() {
+		return true
+	}
+	a.logger.Error("the fencing guard is dead or hangs: fencing this host's HA VMs and starting another guard")
+	a.fence(ctx)
+	if err := a.guard.restart(); err != nil {
+		a.logger.Error("starting the fencing guard again", "error", err)
+		return false
+	}
+	return a.guard.alive()
 }
