@@ -96,6 +96,10 @@ func (l *Lease) SetDomains(domains []Domain) error {
 	return nil
 }
 
+// Domains returns the list the side file holds now, by domain ID: what an
+// earlier agent told its guard, for a restarted agent to start from.
+func (l *Lease) Domains() (map[string]Domain, error) { return readDomains(l.path) }
+
 // readDomains reads the side file of the lease file at leasePath. A missing
 // file is an empty list: no domain is known.
 func readDomains(leasePath string) (map[string]Domain, error) {

@@ -56,14 +56,15 @@ func startGuard(cfg GuardConfig, watchdog string) (*guardLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &guardLink{cfg: cfg, watchdog: watchdog, lease: l, domains: map[string]guard.Domain{}}
-	// Start from an empty list: the reconciler names every domain before it
-	// starts one, and the guard destroys running managed domains it does not
-	// know, as the agent's own fence does.
-	if err := l.SetDomains(nil); err != nil {
-		l.Close()
-		return nil, err
+	// Start from the list an earlier agent left: until the reconciler has
+	// looked at every domain, the guard must not take a running non-HA domain
+	// for one it does not know (it destroys those, as the agent's own fence
+	// does).
+	doms, err := l.Domains()
+	if err != nil {
+		doms = map[string]guard.Domain{}
 	}
+	g := &guardLink{cfg: cfg, watchdog: watchdog, lease: l, domains: doms}
 	if err := g.spawn(); err != nil {
 		l.Close()
 		return nil, err

@@ -140,6 +140,10 @@ func (d *DataDir) Path() string { return d.path }
 // NodeID is the node's stable identity, kept across restarts.
 func (d *DataDir) NodeID() string { return d.meta.NodeID }
 
+// GuardLeasePath is the lease file this node's agent shares with its fencing
+// guard (package guard).
+func (d *DataDir) GuardLeasePath() string { return filepath.Join(d.path, "guard.lease") }
+
 // RaftDir is where the Raft stores live.
 func (d *DataDir) RaftDir() string { return filepath.Join(d.path, "raft") }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/novacron/novacron/api"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/host"
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/hypervisor/libvirt"
 	"github.com/novacron/novacron/hypervisor/sim"
@@ -129,6 +130,16 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	cfg.SetLease(lease.Timing{Heartbeat: f.Heartbeat, Timeout: f.FenceTimeout, Grace: lease.GraceFor(f.FenceTimeout)})
 	cfg.VCPUs, cfg.MemoryMiB = f.VCPUs, f.MemoryMiB
 	cfg.Host.StopTimeout, cfg.Host.Watchdog = f.StopTimeout, f.Watchdog
+	if f.Hypervisor == "libvirt" {
+		// The fencing guard fences this host's HA guests even while the
+		// agent hangs (QEMU runs on without it).
+		exe, err := os.Executable()
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("finding the novacron binary for the fencing guard: %w", err)
+		}
+		cfg.Host.Guard = host.GuardConfig{Exe: exe, LeasePath: dataDir.GuardLeasePath(), LibvirtURI: f.LibvirtURI}
+	}
 	cfg.Fleet.Size = f.SimFleet
 	cfg.Fleet.Driver = func(name string) hypervisor.Driver {
 		return sim.New(sim.Config{Name: name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB, Networks: []string{"default"}})
