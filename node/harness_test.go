@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/host"
 	"github.com/novacron/novacron/hypervisor/sim"
+	"github.com/novacron/novacron/internal/testutil"
 	"github.com/novacron/novacron/internal/ids"
 	"github.com/novacron/novacron/storage"
 )
@@ -103,24 +102,6 @@ type testCluster struct {
 	nodes []*testNode
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func testLogger() *slog.Logger {
-	if os.Getenv("NOVACRON_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
 // newTestCluster starts n agents that bootstrap one cluster with the given
 // number of voters, and waits for a leader.
 func newTestCluster(t *testing.T, n, voters int) *testCluster {
@@ -167,9 +148,9 @@ func (c *testCluster) add(cfg Config) *testNode {
 	}
 	dd.Close()
 	cfg.Cluster.NodeID = ids.New()
-	cfg.Cluster.GossipPort = freePort(t)
-	cfg.Cluster.RaftPort = freePort(t)
-	cfg.Cluster.Logger = testLogger().With("test_node", cfg.Cluster.NodeName)
+	cfg.Cluster.GossipPort = testutil.FreePort(t)
+	cfg.Cluster.RaftPort = testutil.FreePort(t)
+	cfg.Cluster.Logger = testutil.Logger(t).With("test_node", cfg.Cluster.NodeName)
 	node.cfg = cfg
 	c.nodes = append(c.nodes, node)
 	c.start(node)
@@ -186,7 +167,7 @@ func (c *testCluster) start(node *testNode) {
 		t.Fatal(err)
 	}
 	if node.cfg.Cluster.RaftPort == 0 {
-		node.cfg.Cluster.RaftPort = freePort(t)
+		node.cfg.Cluster.RaftPort = testutil.FreePort(t)
 	}
 	node.raftLn, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", node.cfg.Cluster.RaftPort))
 	if err != nil {
@@ -258,18 +239,16 @@ func (c *testCluster) up() []*testNode {
 	return out
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond every 20 ms (some tests time what they wait for) until
+// it holds, failing the test after timeout.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	testutil.EventuallyEvery(t, timeout, 20*time.Millisecond, what, func() error {
+		if cond() {
+			return nil
 		}
-		<-tick.C
-	}
+		return errors.New("not yet")
+	})
 }
 
 // waitLeader waits until exactly one running node leads and every running node
