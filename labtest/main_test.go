@@ -55,7 +55,15 @@ func run(m *testing.M) int {
 		skipReason = reason
 		return m.Run()
 	}
-	l, err := startLab()
+	// One run at a time on this machine: the lab's agents take fixed
+	// addresses and ports. A second run fails here after a bounded wait,
+	// naming the holder (CI must not skip silently).
+	lock, err := labrun.MachineLock()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "labtest: %v\n", err)
+		return 1
+	}
+	l, err := startLab(lock)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "labtest: the lab did not start: %v\n", err)
 		if l != nil {
@@ -133,9 +141,10 @@ func labCache() string {
 	return "/var/cache/novacron-lab"
 }
 
-// startLab builds the binary and runs `lab.sh up` in a fresh lab folder. On an
-// error after the folder exists it returns the lab too, for stop.
-func startLab() (*lab, error) {
+// startLab builds the binary and runs `lab.sh up` in a fresh lab folder, its
+// watchdog holding lock too. On an error after the folder exists it returns
+// the lab too, for stop.
+func startLab(lock *labrun.Lock) (*lab, error) {
 	root, err := filepath.Abs("..")
 	if err != nil {
 		return nil, err
@@ -157,7 +166,7 @@ func startLab() (*lab, error) {
 			return nil, err
 		}
 	}
-	l := &lab{Lab: &labrun.Lab{Root: root, Dir: dir, Bin: filepath.Join(dir, "bin", "novacron")}}
+	l := &lab{Lab: &labrun.Lab{Root: root, Dir: dir, Bin: filepath.Join(dir, "bin", "novacron"), Lock: lock}}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
 	build := exec.CommandContext(ctx, "go", "build", "-tags", "libvirt_dlopen", "-o", l.Bin, "./cmd/novacron")
