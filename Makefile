@@ -30,8 +30,8 @@ deps: ## as root: install what the libvirt tests need (Debian packages, guest im
 test: deps build vet fmt ## run every test: unit, in-process clusters, real processes, real libvirt hosts
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m ./...
 
-test-short: ## the fast tests only (no real-process cluster)
-	$(GO) test -tags $(TAGS) -short -count=1 ./...
+test-short: ## the fast tests only: no root, no libvirt daemon, QEMU or lab, no real-process cluster
+	NOVACRON_LABTEST_REQUIRE= $(GO) test -tags $(TAGS) -short -count=1 ./...
 
 bench: build ## measure raft baseline vs NovaCron API, and (as root) the lab; see docs/BENCHMARKS.md
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 5s -timeout 30m ./bench/

@@ -54,7 +54,15 @@ func run(m *testing.M) int {
 		skipReason = reason
 		return m.Run()
 	}
-	l, err := startLab()
+	// One run at a time on this machine: the lab's agents take fixed
+	// addresses and ports. A second run fails here after a bounded wait,
+	// naming the holder (CI must not skip silently).
+	lock, err := labrun.MachineLock()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "labtest: %v\n", err)
+		return 1
+	}
+	l, err := startLab(lock)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "labtest: the lab did not start: %v\n", err)
 		if l != nil {
@@ -132,9 +140,10 @@ func labCache() string {
 	return "/var/cache/novacron-lab"
 }
 
-// startLab builds the binary (once per test process) and runs `lab.sh up` in a fresh lab folder. On an
-// error after the folder exists it returns the lab too, for stop.
-func startLab() (*lab, error) {
+// startLab builds the binary (once per test process) and runs `lab.sh up` in
+// a fresh lab folder, its watchdog holding lock too. On an error after the
+// folder exists it returns the lab too, for stop.
+func startLab(lock *labrun.Lock) (*lab, error) {
 	root, err := testutil.ModuleRoot()
 	if err != nil {
 		return nil, err
@@ -158,7 +167,7 @@ func startLab() (*lab, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	l := &lab{Lab: &labrun.Lab{Root: root, Dir: dir, Bin: bin}}
+	l := &lab{Lab: &labrun.Lab{Root: root, Dir: dir, Bin: bin, Lock: lock}}
 	if err := l.StartWatchdog(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err

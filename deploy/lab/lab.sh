@@ -15,6 +15,8 @@
 #   lab.sh smoke            boot one guest on every host with virsh alone, check it ticks
 #   lab.sh kill NAME        host NAME dies at once: SIGKILL to its agent, libvirtd, virtlogd, QEMUs
 #   lab.sh restart NAME     start host NAME again (killing what still runs of it first)
+#   lab.sh start-libvirtd NAME
+#                           start host NAME's libvirtd again; its QEMUs keep running
 #   lab.sh cut NAME         host NAME loses the network; its guests and agent keep running
 #   lab.sh heal NAME        undo cut
 #
@@ -373,7 +375,8 @@ prepare_host() {
 }
 
 # The script run inside the host's new mount namespace: $1 is the host folder,
-# the rest are "subfolder:mount point" pairs.
+# the rest are "subfolder:mount point" pairs. A virtlogd that still runs (the
+# host's libvirtd alone is started again: start-libvirtd) is kept.
 # shellcheck disable=SC2016 # expanded by the inner shell
 readonly NS_SCRIPT='
 dir=$1
@@ -382,7 +385,9 @@ for m in "$@"; do
 	mkdir -p "${m#*:}"
 	mount --bind "$dir/${m%%:*}" "${m#*:}"
 done
-virtlogd -d -p "$dir/virtlogd.pid"
+if ! { [ -s "$dir/virtlogd.pid" ] && kill -0 "$(cat "$dir/virtlogd.pid")" 2>/dev/null; }; then
+	virtlogd -d -p "$dir/virtlogd.pid"
+fi
 libvirtd -d -p "$dir/libvirtd.pid"
 '
 
@@ -425,6 +430,13 @@ start_libvirt() {
 	fi
 	rm -f "$dir/libvirtd.pid" "$dir/virtlogd.pid" "$dir"/run/*-sock
 	log "$(host_name "$1"): starting libvirtd in its own mount namespace"
+	unshare_host "$1"
+}
+
+# unshare_host I: run NS_SCRIPT for host I in a new mount namespace.
+unshare_host() {
+	local dir
+	dir=$(host_dir "$1")
 	PATH=$PATH:/usr/sbin:/sbin unshare -m --propagation private \
 		bash -euc "$NS_SCRIPT" lab-host "$dir" "${HOST_MOUNTS[@]}" >>"$dir/start.log" 2>&1 ||
 		die "$(host_name "$1"): libvirtd did not start; see $dir/start.log and $dir/log/libvirtd.log"
@@ -942,6 +954,28 @@ cmd_restart() {
 	wait_agent "$i"
 }
 
+# cmd_start_libvirtd starts host I's libvirtd again after it exited or was
+# killed, and waits until it answers, leaving its virtlogd and running QEMUs
+# alone (restart kills them): what restarting libvirtd on a real host does.
+# The new libvirtd runs in a new mount namespace over the same folders, finds
+# the QEMUs' state in run/qemu and reconnects to their monitors.
+cmd_start_libvirtd() {
+	local i dir
+	require_root start-libvirtd
+	[[ $# == 1 ]] || die "usage: $0 start-libvirtd NAME (host1, host2, ...)"
+	i=$(host_index "$1")
+	dir=$(host_dir "$i")
+	if pid_alive "$dir/libvirtd.pid"; then
+		log "$(host_name "$i"): libvirtd already runs (pid $(<"$dir/libvirtd.pid"))"
+		return 0
+	fi
+	rm -f "$dir/libvirtd.pid" "$dir/run/libvirt-sock" "$dir/run/libvirt-sock-ro" "$dir/run/libvirt-admin-sock"
+	log "$(host_name "$i"): starting libvirtd again in a new mount namespace (its virtlogd and QEMUs keep running)"
+	unshare_host "$i"
+	wait_libvirt "$i"
+	log "$(host_name "$i"): libvirtd answers (pid $(<"$dir/libvirtd.pid"))"
+}
+
 # ---------------------------------------------------------------- network cuts
 
 ipt() { iptables -w 5 "$@"; }
@@ -1075,6 +1109,9 @@ usage: $0 VERB
                   libvirtd, virtlogd and QEMUs together; prints killed_at=EPOCH
   restart NAME    start host NAME again as after a reboot (killing what still runs
                   of it first): a new libvirtd, then its agent, which rejoins
+  start-libvirtd NAME
+                  start host NAME's libvirtd again after it stopped, leaving its
+                  virtlogd and QEMUs running (a libvirtd restart on a real host)
   cut NAME        host NAME loses the network: its address and everything its agent
                   and QEMUs send are dropped (iptables chains $CHAIN_IN/$CHAIN_OUT);
                   its guests keep running and its agent keeps its libvirtd
@@ -1106,6 +1143,7 @@ main() {
 	smoke) cmd_smoke ;;
 	kill) cmd_kill "$@" ;;
 	restart) cmd_restart "$@" ;;
+	start-libvirtd) cmd_start_libvirtd "$@" ;;
 	cut) cmd_cut "$@" ;;
 	heal) cmd_heal "$@" ;;
 	-h | --help | help) usage ;;

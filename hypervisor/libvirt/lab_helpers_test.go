@@ -28,6 +28,14 @@ func (h labHost) consoleLog(dom string) string {
 	return filepath.Join(h.dir, "log", "qemu", dom+"-serial.log")
 }
 
+// file is a path in the host's folder (its pid files, start.log).
+func (h labHost) file(name string) string { return filepath.Join(h.dir, name) }
+
+// runFile is a path in what the host's libvirtd sees as /run/libvirt.
+func (h labHost) runFile(elem ...string) string {
+	return filepath.Join(append([]string{h.dir, "run"}, elem...)...)
+}
+
 // testLab is a lab of libvirt hosts without agents, in a folder of its own.
 type testLab struct {
 	*labrun.Lab
@@ -38,11 +46,14 @@ type testLab struct {
 // startTestLab runs `lab.sh up --hosts n --no-agents` in a fresh folder and
 // `lab.sh down` when the test ends; a watchdog process runs down too if the
 // test process dies first (a panic, -timeout). It skips unless this is root
-// with the lab's commands installed. Other labs (labtest runs one at the same
-// time in `go test ./...`) do not collide: each has its own folder, sockets,
-// namespaces and pid files; without agents this lab takes no TCP port but
-// migration ports, which every libvirtd picks free ones of (it tries to bind
-// them first).
+// with the lab's commands installed. Other labs of the same run (labtest runs
+// one at the same time in `go test ./...`) do not collide: each has its own
+// folder, sockets, namespaces and pid files; without agents this lab takes no
+// TCP port but migration ports, which every libvirtd picks free ones of (it
+// tries to bind them first). Another run's labs are kept out by the
+// machine-wide lab lock, which this process takes before its first lab and
+// holds until it exits: the test fails (it does not skip) when another run
+// holds it beyond labrun.DefaultLockWait.
 func startTestLab(t *testing.T, n int) *testLab {
 	t.Helper()
 	requireLibvirt(t)
@@ -59,6 +70,10 @@ func startTestLab(t *testing.T, n int) *testLab {
 			}
 		}
 	}
+	lock, err := labrun.MachineLock()
+	if err != nil {
+		t.Fatalf("lab lock: %v", err)
+	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +83,7 @@ func startTestLab(t *testing.T, n int) *testLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &testLab{Lab: &labrun.Lab{Root: root, Dir: dir}}
+	l := &testLab{Lab: &labrun.Lab{Root: root, Dir: dir, Lock: lock}}
 	if err := l.StartWatchdog(); err != nil {
 		os.RemoveAll(dir)
 		t.Fatal(err)

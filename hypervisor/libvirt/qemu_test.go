@@ -14,8 +14,8 @@ import (
 )
 
 func TestQEMU_AutoVirtTypeOnThisHost(t *testing.T) {
-	requireQEMU(t)
-	d, err := New(Config{URI: qemuURI, Logger: testLogger()})
+	h := newQEMUHost(t)
+	d, err := New(Config{URI: h.uri, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,18 +31,19 @@ func TestQEMU_AutoVirtTypeOnThisHost(t *testing.T) {
 }
 
 func TestQEMU_GuestLifecycle(t *testing.T) {
-	d := newQEMUDriver(t)
-	spec, dom := guestSpec(t, "life")
+	h := newQEMUHost(t)
+	d := h.driver(t)
+	spec, dom := h.guestSpec(t, "life")
 	ctx := ctxT(t, 5*time.Minute)
 	start := time.Now()
 	if err := d.Start(ctx, spec); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Logf("Start returned after %s", time.Since(start).Round(time.Millisecond))
-	if got := domstate(t, dom); got != "running" {
+	if got := h.domstate(t, dom); got != "running" {
 		t.Fatalf("virsh domstate after Start: %q", got)
 	}
-	boot := waitConsole(t, dom, "tick 2", 1, 2*time.Minute)
+	boot := h.waitConsole(t, dom, "tick 2", 1, 2*time.Minute)
 	t.Logf("guest ticking %s after Start returned", boot.Round(time.Millisecond))
 	stats, err := d.Stats(ctx)
 	if err != nil {
@@ -56,22 +57,22 @@ func TestQEMU_GuestLifecycle(t *testing.T) {
 	if err := d.Suspend(ctx, spec.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitDomstate(t, dom, "paused", 10*time.Second)
+	h.waitDomstate(t, dom, "paused", 10*time.Second)
 	wantState(t, d, spec.ID, hypervisor.StatePaused)
 	if err := d.Resume(ctx, spec.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitDomstate(t, dom, "running", 10*time.Second)
+	h.waitDomstate(t, dom, "running", 10*time.Second)
 
 	// busybox ignores the ACPI request, so Reboot falls back to a reset after
 	// RebootTimeout; the console shows the second boot either way.
 	if err := d.Reboot(ctx, spec.ID); err != nil {
 		t.Fatal(err)
 	}
-	rebooted := waitConsole(t, dom, "novacron guest: init started", 2, 2*time.Minute)
+	rebooted := h.waitConsole(t, dom, "novacron guest: init started", 2, 2*time.Minute)
 	waitEvent(t, d, spec.ID, 10*time.Second, func(ev hypervisor.Event) bool { return ev.Reason == "rebooted" })
 	t.Logf("second boot seen %s after Reboot", rebooted.Round(time.Millisecond))
-	if got := domstate(t, dom); got != "running" {
+	if got := h.domstate(t, dom); got != "running" {
 		t.Fatalf("virsh domstate after reboot: %q", got)
 	}
 
@@ -80,7 +81,7 @@ func TestQEMU_GuestLifecycle(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	t.Logf("Shutdown took %s", time.Since(start).Round(time.Millisecond))
-	if got := domstate(t, dom); got != "shut off" {
+	if got := h.domstate(t, dom); got != "shut off" {
 		t.Fatalf("virsh domstate after Shutdown: %q", got)
 	}
 	if got := wantState(t, d, spec.ID, hypervisor.StateStopped); got.Reason == "" {
@@ -89,14 +90,15 @@ func TestQEMU_GuestLifecycle(t *testing.T) {
 	if err := d.Undefine(ctx, spec.ID); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := virsh(t, "dominfo", dom); err == nil {
+	if out, err := h.virsh(t, "dominfo", dom); err == nil {
 		t.Fatalf("domain still defined after Undefine: %s", out)
 	}
 }
 
 func TestQEMU_DestroyBehindTheBackIsACrashEvent(t *testing.T) {
-	d := newQEMUDriver(t)
-	spec, dom := guestSpec(t, "victim")
+	h := newQEMUHost(t)
+	d := h.driver(t)
+	spec, dom := h.guestSpec(t, "victim")
 	ctx := ctxT(t, 5*time.Minute)
 	if err := d.Start(ctx, spec); err != nil {
 		t.Fatal(err)
@@ -110,7 +112,7 @@ func TestQEMU_DestroyBehindTheBackIsACrashEvent(t *testing.T) {
 			}
 			waitEvent(t, d, spec.ID, 30*time.Second, stateIs(hypervisor.StateRunning))
 		}
-		pid, _ := strconv.Atoi(qemuPid(t, dom))
+		pid, _ := strconv.Atoi(h.qemuPid(t, dom))
 		exited := make(chan time.Time, 1)
 		go func() { // the QEMU process's end, seen from outside libvirt
 			ticker := time.NewTicker(2 * time.Millisecond)
@@ -126,7 +128,7 @@ func TestQEMU_DestroyBehindTheBackIsACrashEvent(t *testing.T) {
 		virshDone := make(chan error, 1)
 		start := time.Now()
 		go func() {
-			_, err := virsh(t, "destroy", dom)
+			_, err := h.virsh(t, "destroy", dom)
 			virshDone <- err
 		}()
 		ev := waitEvent(t, d, spec.ID, 10*time.Second, func(ev hypervisor.Event) bool { return ev.State != hypervisor.StateRunning })
@@ -153,17 +155,18 @@ func TestQEMU_DestroyBehindTheBackIsACrashEvent(t *testing.T) {
 }
 
 func TestQEMU_AgentRestartReattachesWithoutASecondCopy(t *testing.T) {
-	d := newQEMUDriver(t)
-	spec, dom := guestSpec(t, "survivor")
+	h := newQEMUHost(t)
+	d := h.driver(t)
+	spec, dom := h.guestSpec(t, "survivor")
 	spec.Generation = 5
 	ctx := ctxT(t, 5*time.Minute)
 	if err := d.Start(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	before := qemuPid(t, dom)
+	before := h.qemuPid(t, dom)
 	d.Close() // the agent stops; the domain keeps running
 
-	d2 := newQEMUDriver(t)
+	d2 := h.driver(t)
 	doms, err := d2.List(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -175,17 +178,18 @@ func TestQEMU_AgentRestartReattachesWithoutASecondCopy(t *testing.T) {
 	if err := d2.Start(ctx, spec); err != nil {
 		t.Fatalf("Start on the running domain: %v", err)
 	}
-	if after := qemuPid(t, dom); after != before {
+	if after := h.qemuPid(t, dom); after != before {
 		t.Fatalf("QEMU pid changed from %s to %s: the domain was started again", before, after)
 	}
-	if got := domstate(t, dom); got != "running" {
+	if got := h.domstate(t, dom); got != "running" {
 		t.Fatalf("virsh domstate %q", got)
 	}
 }
 
 func TestQEMU_StartLatency(t *testing.T) {
-	d := newQEMUDriver(t)
-	spec, dom := guestSpec(t, "latency")
+	h := newQEMUHost(t)
+	d := h.driver(t)
+	spec, dom := h.guestSpec(t, "latency")
 	ctx := ctxT(t, 10*time.Minute)
 	const n = 10
 	var starts, boots []time.Duration
@@ -196,14 +200,14 @@ func TestQEMU_StartLatency(t *testing.T) {
 			t.Fatalf("start %d: %v", i, err)
 		}
 		starts = append(starts, time.Since(t0))
-		if got := domstate(t, dom); got != "running" {
+		if got := h.domstate(t, dom); got != "running" {
 			t.Fatalf("start %d: virsh domstate %q", i, got)
 		}
-		boots = append(boots, time.Since(t0)+waitConsole(t, dom, "novacron guest: init started", 1, 2*time.Minute))
+		boots = append(boots, time.Since(t0)+h.waitConsole(t, dom, "novacron guest: init started", 1, 2*time.Minute))
 		if err := d.Destroy(ctx, spec.ID); err != nil {
 			t.Fatal(err)
 		}
-		waitDomstate(t, dom, "shut off", 30*time.Second)
+		h.waitDomstate(t, dom, "shut off", 30*time.Second)
 	}
 	t.Logf("Start call until running (n=%d): p50 %s, max %s; all %v", n,
 		percentile(starts, 0.5).Round(time.Millisecond), percentile(starts, 1).Round(time.Millisecond), starts)
@@ -212,8 +216,9 @@ func TestQEMU_StartLatency(t *testing.T) {
 }
 
 func TestQEMU_ErrorsFromARealHost(t *testing.T) {
-	d := newQEMUDriver(t)
-	spec, _ := guestSpec(t, "broken")
+	h := newQEMUHost(t)
+	d := h.driver(t)
+	spec, _ := h.guestSpec(t, "broken")
 	ctx := ctxT(t, time.Minute)
 	missing := spec
 	missing.Boot = &hypervisor.BootSource{Kernel: "/nonexistent/vmlinuz"}

@@ -25,7 +25,10 @@ type Lab struct {
 	// (NOVACRON_LAB_DIR), Bin the agent binary (NOVACRON_BIN; "" for
 	// lab.sh's own choice).
 	Root, Dir, Bin string
-	watchdog       *exec.Cmd
+	// Lock, when set, is the machine-wide lab lock (MachineLock): the
+	// watchdog inherits it, so the lab stays locked until it is down.
+	Lock     *Lock
+	watchdog *exec.Cmd
 }
 
 // LabSh is the path of lab.sh.
@@ -67,7 +70,9 @@ func (l *Lab) Command(timeout time.Duration, args ...string) (string, string, er
 // watchdogScript waits for the test process ($1) to be gone, keeps the agents'
 // logs and runs `lab.sh down` ($2). It covers what a test cannot: a panic in a
 // test goroutine or -timeout end the process without running deferred calls.
-const watchdogScript = `while kill -0 "$1" 2>/dev/null; do sleep 1; done
+// The lock file it may inherit stays out of its sleeps: a sleep outliving a
+// killed watchdog would hold the lock a second longer.
+const watchdogScript = `while kill -0 "$1" 2>/dev/null; do sleep 1 3>&-; done
 mkdir -p "$NOVACRON_LAB_DIR/logs"
 for f in "$NOVACRON_LAB_DIR"/hosts/host*/agent.log; do
 	[ -f "$f" ] && cp "$f" "$NOVACRON_LAB_DIR/logs/$(basename "$(dirname "$f")")-agent.log"
@@ -77,6 +82,7 @@ exec "$2" down`
 
 // StartWatchdog starts the watchdog, in a session of its own (a Ctrl-C to the
 // test's process group must not take it), logging to the lab's watchdog.log.
+// It holds l.Lock (if set) until it ends.
 func (l *Lab) StartWatchdog() error {
 	logf, err := os.Create(filepath.Join(l.Dir, "watchdog.log"))
 	if err != nil {
@@ -87,6 +93,9 @@ func (l *Lab) StartWatchdog() error {
 	cmd.Env, cmd.Dir = l.Env(), l.Root
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if l.Lock != nil && l.Lock.File() != nil {
+		cmd.ExtraFiles = []*os.File{l.Lock.File()} // fd 3
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the lab watchdog: %w", err)
 	}
