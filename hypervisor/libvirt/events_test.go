@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"errors"
+	"github.com/novacron/novacron/internal/testutil"
 	"testing"
 	"time"
 
@@ -101,7 +102,7 @@ func TestTestDriver_ReconnectsAfterTheConnectionIsLost(t *testing.T) {
 	if _, err := d.List(ctx); err != nil && !errors.Is(err, ErrDisconnected) {
 		t.Fatalf("List while reconnecting: %v, want nil or ErrDisconnected", err)
 	}
-	eventually(t, 5*time.Second, "List works on a new connection", func() error {
+	testutil.EventuallyEvery(t, 5*time.Second, pollEvery, "List works on a new connection", func() error {
 		_, err := d.List(ctx)
 		return err
 	})

@@ -111,24 +111,6 @@ func stateIs(st hypervisor.DomainState) func(hypervisor.Event) bool {
 	return func(ev hypervisor.Event) bool { return ev.State == st }
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %s: %v", what, within, err)
-		}
-		<-tick.C
-	}
-}
-
 func mustInspect(t *testing.T, d *Driver, id string) hypervisor.Domain {
 	t.Helper()
 	dom, err := d.Inspect(ctxT(t, 10*time.Second), id)
@@ -146,3 +128,7 @@ func wantState(t *testing.T, d *Driver, id string, st hypervisor.DomainState) hy
 	}
 	return dom
 }
+
+// pollEvery is how often the driver tests look at a condition again: some
+// time what they wait for.
+const pollEvery = 20 * time.Millisecond

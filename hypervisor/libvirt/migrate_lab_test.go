@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/novacron/novacron/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,7 @@ func TestMigrate_BetweenLabHosts(t *testing.T) {
 		t.Logf("aborted %s after the cancel: %v", time.Since(cancelledAt).Round(time.Millisecond), err)
 		r.stillHere(t, 1)
 		// The destination drops its half-copied domain, and says it did not crash.
-		eventually(t, 30*time.Second, "the destination drops the half-copied domain", func() error {
+		testutil.EventuallyEvery(t, 30*time.Second, pollEvery, "the destination drops the half-copied domain", func() error {
 			_, err := r.drivers[h2.name].Inspect(ctxT(t, 10*time.Second), r.spec.ID)
 			if !errors.Is(err, hypervisor.ErrNotFound) {
 				return fmt.Errorf("Inspect on host2: %v", err)
@@ -102,7 +103,7 @@ func TestMigrate_BetweenLabHosts(t *testing.T) {
 		}
 		// The source's last word is stopped ("migrated", or "undefined" when
 		// the resync saw the domain gone first), never crashed.
-		eventually(t, 10*time.Second, "host1 reports the domain stopped", func() error {
+		testutil.EventuallyEvery(t, 10*time.Second, pollEvery, "host1 reports the domain stopped", func() error {
 			evs := r.events[h1.name].of(r.spec.ID)
 			if len(evs) == 0 || evs[len(evs)-1].State != hypervisor.StateStopped {
 				return fmt.Errorf("host1 events %v", evs)
@@ -217,7 +218,7 @@ func (r *migrationRig) waitTicks(t *testing.T, h labHost, n, after int) int {
 	t.Helper()
 	path := h.consoleLog(r.dom)
 	var got int
-	eventually(t, 90*time.Second, fmt.Sprintf("tick %d on %s", n, h.name), func() error {
+	testutil.EventuallyEvery(t, 90*time.Second, pollEvery, fmt.Sprintf("tick %d on %s", n, h.name), func() error {
 		nums, boots := ticks(path)
 		if boots > 1 || (after > 0 && boots > 0) {
 			b, _ := os.ReadFile(path)
@@ -241,7 +242,7 @@ func (r *migrationRig) waitTicks(t *testing.T, h labHost, n, after int) int {
 // reason, in an event after the first skip ones.
 func (r *migrationRig) waitEvent(t *testing.T, h labHost, skip int, st hypervisor.DomainState, reason string) {
 	t.Helper()
-	eventually(t, 10*time.Second, fmt.Sprintf("%s reports %s/%s", h.name, st, reason), func() error {
+	testutil.EventuallyEvery(t, 10*time.Second, pollEvery, fmt.Sprintf("%s reports %s/%s", h.name, st, reason), func() error {
 		if evs := r.events[h.name].of(r.spec.ID); !containsEvent(evs[skip:], st, reason) {
 			return fmt.Errorf("events so far %v", evs)
 		}

@@ -3,6 +3,7 @@ package libvirt
 import (
 	"context"
 	"fmt"
+	"github.com/novacron/novacron/internal/testutil"
 	"os"
 	"sort"
 	"strconv"
@@ -88,7 +89,7 @@ func (h *qemuHost) domstate(t *testing.T, dom string) string {
 
 func (h *qemuHost) waitDomstate(t *testing.T, dom, want string, within time.Duration) {
 	t.Helper()
-	eventually(t, within, "virsh domstate "+dom+" = "+want, func() error {
+	testutil.EventuallyEvery(t, within, pollEvery, "virsh domstate "+dom+" = "+want, func() error {
 		if got := h.domstate(t, dom); got != want {
 			return fmt.Errorf("virsh says %q", got)
 		}
@@ -105,7 +106,7 @@ func (h *qemuHost) console(dom string) string {
 func (h *qemuHost) waitConsole(t *testing.T, dom, s string, n int, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	eventually(t, within, "console of "+dom+" shows "+s, func() error {
+	testutil.EventuallyEvery(t, within, pollEvery, "console of "+dom+" shows "+s, func() error {
 		if c := strings.Count(h.console(dom), s); c < n {
 			return fmt.Errorf("seen %d times", c)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/novacron/novacron/internal/testutil"
 	"strconv"
 	"syscall"
 	"testing"
@@ -38,8 +39,8 @@ func TestQEMU_ReconnectsAfterLibvirtdRestart(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "libvirtd exits", func() error { return processGone(pid) })
-	eventually(t, 10*time.Second, "the driver reports the lost connection", func() error {
+	testutil.EventuallyEvery(t, 30*time.Second, pollEvery, "libvirtd exits", func() error { return processGone(pid) })
+	testutil.EventuallyEvery(t, 10*time.Second, pollEvery, "the driver reports the lost connection", func() error {
 		_, err := d.List(ctx)
 		if !errors.Is(err, ErrDisconnected) {
 			return fmt.Errorf("List: %v", err)
@@ -53,11 +54,11 @@ func TestQEMU_ReconnectsAfterLibvirtdRestart(t *testing.T) {
 	if err := syscall.Kill(lp, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "QEMU of "+lostDom+" exits", func() error { return processGone(lp) })
+	testutil.EventuallyEvery(t, 10*time.Second, pollEvery, "QEMU of "+lostDom+" exits", func() error { return processGone(lp) })
 
 	restarted := time.Now()
 	h.startLibvirtd(t)
-	eventually(t, time.Minute, "List works again", func() error {
+	testutil.EventuallyEvery(t, time.Minute, pollEvery, "List works again", func() error {
 		_, err := d.List(ctx)
 		return err
 	})
@@ -111,7 +112,7 @@ func TestQEMU_HungLibvirtdNeitherHangsCallsNorTheDriver(t *testing.T) {
 		t.Fatalf("List on a hung daemon: %v after %s, want the context's deadline after about 1s", err, time.Since(start))
 	}
 	// The keepalive gives up on the silent daemon; calls then fail at once.
-	eventually(t, time.Minute, "keepalive declares the connection dead", func() error {
+	testutil.EventuallyEvery(t, time.Minute, pollEvery, "keepalive declares the connection dead", func() error {
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		if _, err := d.List(short); !errors.Is(err, ErrDisconnected) {
@@ -125,7 +126,7 @@ func TestQEMU_HungLibvirtdNeitherHangsCallsNorTheDriver(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed := time.Now()
-	eventually(t, time.Minute, "List works after the daemon resumes", func() error {
+	testutil.EventuallyEvery(t, time.Minute, pollEvery, "List works after the daemon resumes", func() error {
 		_, err := d.List(ctx)
 		return err
 	})
