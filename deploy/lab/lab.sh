@@ -137,6 +137,19 @@ agent_pids() {
 	return 0
 }
 
+# guard_pids I: pids of the fencing guards (novacron guard) of host I's agent:
+# they outlive a killed agent on purpose, so every verb that stops a host or the
+# lab stops them too.
+guard_pids() {
+	local p lease c
+	lease="$(host_dir "$1")/agent/guard.lease"
+	for p in /proc/[0-9]*; do
+		c=$(cmdline_of "${p#/proc/}") || continue
+		[[ $c == *" guard "* && $c == *"--lease $lease "* ]] && printf '%s\n' "${p#/proc/}"
+	done
+	return 0
+}
+
 # ns_pids I: pids of every process that lives in host I's mount namespace
 # (libvirtd, virtlogd, QEMU): the ones whose mount table has host I's /run/libvirt
 # bind mount. The mount's source path may be shown relative to its file system,
@@ -700,7 +713,7 @@ qemu_pids() {
 lab_leftovers() {
 	local i p
 	for i in $(lab_hosts); do
-		for p in $(ns_pids "$i") $(agent_pids "$i"); do
+		for p in $(ns_pids "$i") $(agent_pids "$i") $(guard_pids "$i"); do
 			printf '%s %s: %s\n' "$(host_name "$i")" "$p" "$(cmdline_of "$p" | cut -c1-100)"
 		done
 	done
@@ -725,6 +738,9 @@ cmd_down() {
 	nagents=${#pids[@]}
 	stop_pids "agents" "${pids[@]}"
 	log "stopped $nagents agent(s)"
+	# A stopped agent stops its guard; a killed one's guard is still running.
+	mapfile -t pids < <(for i in $(lab_hosts); do guard_pids "$i"; done)
+	((${#pids[@]} == 0)) || { stop_pids "fencing guards" "${pids[@]}"; log "stopped ${#pids[@]} fencing guard(s) of killed agents"; }
 	pids=()
 	for i in $(lab_hosts); do
 		dir=$(host_dir "$i")
@@ -847,7 +863,7 @@ cmd_smoke() {
 
 # ---------------------------------------------------------------- host failures
 
-# host_pids I: every process of host I: its agent, libvirtd and virtlogd (pid
+# host_pids I: every process of host I: its agent and fencing guard, libvirtd and virtlogd (pid
 # files), its QEMUs (libvirtd's pid files in run/qemu) and whatever else lives
 # in its mount namespace (a QEMU whose pid file is gone, a helper libvirtd forked).
 host_pids() {
@@ -855,6 +871,7 @@ host_pids() {
 	dir=$(host_dir "$1")
 	{
 		agent_pids "$1"
+		guard_pids "$1"
 		for f in "$dir/libvirtd.pid" "$dir/virtlogd.pid"; do
 			if pid_alive "$f"; then printf '%s\n' "$(<"$f")"; fi
 		done
