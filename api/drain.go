@@ -88,24 +88,18 @@ func (s *Server) getDrain(r *http.Request, ps httprouter.Params) (any, error) {
 // the VMs without one that the scheduler could place on no other node now,
 // with the scheduler's reason (as the leader judges it).
 func (s *Server) drainStatus(r *http.Request, n fsm.Node) (client.DrainStatus, error) {
-	out := client.DrainStatus{
-		NodeID: n.ID, NodeName: n.Name, Maintenance: n.Maintenance, MaintenanceReason: n.MaintenanceReason,
-		MaintenanceSince: optTime(n.MaintenanceSince), VMs: []client.DrainVM{}, Unmovable: []client.UnmovableVM{},
-	}
+	out := toClientDrainStatus(n)
 	vms := s.state.VMsOnNode(n.ID)
 	sort.Slice(vms, func(i, j int) bool { return vms[i].Spec.Name < vms[j].Spec.Name })
 	for i := range vms {
 		vm := &vms[i]
-		dv := client.DrainVM{ID: vm.ID, Name: vm.Spec.Name, State: string(vm.State)}
+		var mig *fsm.Migration
 		if vm.Migration != "" {
 			if m, err := s.state.Migration(vm.Migration); err == nil {
-				dv.Migration = &client.DrainMigration{ID: m.ID, State: string(m.State)}
-				if m.Progress != nil {
-					dv.Migration.Percent = m.Progress.Percent
-				}
+				mig = &m
 			}
 		}
-		out.VMs = append(out.VMs, dv)
+		out.VMs = append(out.VMs, toClientDrainVM(vm, mig))
 	}
 	out.Done = n.Maintenance && len(vms) == 0
 	if out.Done {
@@ -116,7 +110,7 @@ func (s *Server) drainStatus(r *http.Request, n fsm.Node) (client.DrainStatus, e
 		return client.DrainStatus{}, err
 	}
 	for _, m := range stuck {
-		out.Unmovable = append(out.Unmovable, client.UnmovableVM{VMID: m.VMID, VMName: m.VMName, Reason: m.Decision.Reason})
+		out.Unmovable = append(out.Unmovable, toClientUnmovable(m))
 	}
 	return out, nil
 }

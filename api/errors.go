@@ -9,6 +9,7 @@ import (
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/errcode"
 )
 
 // Errors raised by the API itself. Like the fsm and cluster sentinels they are
@@ -25,34 +26,35 @@ var (
 	errPanic                = errors.New("internal error")
 )
 
-// errorTable maps every known error to a status code and a stable code. It is
-// searched in order with errors.Is; the first match wins.
+// errorTable maps every known error to a status code and a stable code (from
+// internal/errcode, which api/client re-exports). It is searched in order with
+// errors.Is; the first match wins.
 var errorTable = []struct {
 	err    error
 	status int
 	code   string
 }{
-	{fsm.ErrNotFound, http.StatusNotFound, "not_found"},
-	{fsm.ErrConflict, http.StatusConflict, "conflict"},
-	{fsm.ErrInvalid, http.StatusBadRequest, "invalid"},
-	{fsm.ErrState, http.StatusConflict, "invalid_state"},
-	{fsm.ErrStaleGeneration, http.StatusConflict, "stale_generation"},
-	{fsm.ErrMalformed, http.StatusBadRequest, "malformed_command"},
-	{fsm.ErrUpgrade, http.StatusConflict, "upgrade_required"},
-	{cluster.ErrNoLeader, http.StatusServiceUnavailable, "no_leader"},
-	{cluster.ErrNotReady, http.StatusServiceUnavailable, "not_ready"},
-	{cluster.ErrShutdown, http.StatusServiceUnavailable, "shutting_down"},
-	{errUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
-	{errForbidden, http.StatusForbidden, "forbidden"},
-	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
-	{errBadJSON, http.StatusBadRequest, "bad_json"},
-	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type"},
-	{errIndexTimeout, http.StatusGatewayTimeout, "index_timeout"},
-	{errRouteNotFound, http.StatusNotFound, "not_found"},
-	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
-	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout"},
+	{fsm.ErrNotFound, http.StatusNotFound, errcode.NotFound},
+	{fsm.ErrConflict, http.StatusConflict, errcode.Conflict},
+	{fsm.ErrInvalid, http.StatusBadRequest, errcode.Invalid},
+	{fsm.ErrState, http.StatusConflict, errcode.InvalidState},
+	{fsm.ErrStaleGeneration, http.StatusConflict, errcode.StaleGeneration},
+	{fsm.ErrMalformed, http.StatusBadRequest, errcode.MalformedCommand},
+	{fsm.ErrUpgrade, http.StatusConflict, errcode.UpgradeRequired},
+	{cluster.ErrNoLeader, http.StatusServiceUnavailable, errcode.NoLeader},
+	{cluster.ErrNotReady, http.StatusServiceUnavailable, errcode.NotReady},
+	{cluster.ErrShutdown, http.StatusServiceUnavailable, errcode.ShuttingDown},
+	{errUnauthenticated, http.StatusUnauthorized, errcode.Unauthenticated},
+	{errForbidden, http.StatusForbidden, errcode.Forbidden},
+	{errBodyTooLarge, http.StatusRequestEntityTooLarge, errcode.BodyTooLarge},
+	{errBadJSON, http.StatusBadRequest, errcode.BadJSON},
+	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, errcode.UnsupportedMediaType},
+	{errIndexTimeout, http.StatusGatewayTimeout, errcode.IndexTimeout},
+	{errRouteNotFound, http.StatusNotFound, errcode.NotFound},
+	{errMethodNotAllowed, http.StatusMethodNotAllowed, errcode.MethodNotAllowed},
+	{context.DeadlineExceeded, http.StatusGatewayTimeout, errcode.Timeout},
 	// The client went away; 499 (as nginx) keeps it out of the 5xx alarms.
-	{context.Canceled, 499, "canceled"},
+	{context.Canceled, 499, errcode.Canceled},
 }
 
 // classify returns the status code and stable code for err, or 500 "internal".
@@ -62,7 +64,7 @@ func classify(err error) (int, string, bool) {
 			return e.status, e.code, true
 		}
 	}
-	return http.StatusInternalServerError, "internal", false
+	return http.StatusInternalServerError, errcode.Internal, false
 }
 
 // writeError writes err as {"error":{"code":...,"message":...}}. An unknown error

@@ -41,7 +41,7 @@ func (s *Server) migrateVM(r *http.Request, ps httprouter.Params) (any, error) {
 	default:
 		return nil, invalidf("mode must be live, warm or cold, got %q", mode)
 	}
-	opts := fsm.MigrationOptions(req.Options())
+	opts := toFSMMigrationOptions(req)
 	if err := fsm.ValidateMigrationOptions(opts); err != nil {
 		return nil, err
 	}

@@ -62,8 +62,7 @@ func (s *Server) getDigest(_ *http.Request, _ httprouter.Params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.Digest{Node: s.nodeName(s.cluster.Status()), AppliedIndex: d.AppliedIndex, SHA256: d.SHA256,
-		Nodes: d.Nodes, VMs: d.VMs, Tokens: d.Tokens, Migrations: d.Migrations, Failovers: d.Failovers}, nil
+	return toClientDigest(d, s.nodeName(s.cluster.Status())), nil
 }
 
 // listNodes lists every node with what is allocated on it.
@@ -104,40 +103,4 @@ func (s *Server) findNode(ref string) (fsm.Node, error) {
 		n, err = s.state.NodeByName(ref)
 	}
 	return n, err
-}
-
-// toClientNode converts a node: alloc is what its VMs hold, incoming what it
-// holds for migrations coming in, set the settings its effective capacity
-// follows from.
-func toClientNode(n fsm.Node, set fsm.Settings, alloc, incoming fsm.Capacity, vms int) client.Node {
-	reserved := fsm.Capacity{VCPUs: alloc.VCPUs + incoming.VCPUs, MemoryMiB: alloc.MemoryMiB + incoming.MemoryMiB, DiskGiB: alloc.DiskGiB + incoming.DiskGiB}
-	history := make([]client.StatusChange, 0, len(n.History))
-	for _, h := range n.History {
-		history = append(history, client.StatusChange{Status: string(h.Status), Cause: h.Cause, At: h.At})
-	}
-	return client.Node{
-		StatusHistory: history,
-		ID:            n.ID, Name: n.Name, Status: string(n.Status), StatusCause: n.StatusCause, StatusSince: n.StatusSince,
-		RaftAddr: n.RaftAddr, APIAddr: n.APIAddr, GossipAddr: n.GossipAddr, Version: n.Version,
-		Capacity:          toClientCapacity(n.Capacity),
-		Effective:         toClientCapacity(set.EffectiveCapacity(&n)),
-		Allocated:         toClientCapacity(alloc),
-		Incoming:          toClientCapacity(incoming),
-		Reserved:          toClientCapacity(reserved),
-		CPUOvercommit:     n.CPUOvercommit,
-		Maintenance:       n.Maintenance,
-		MaintenanceReason: n.MaintenanceReason,
-		MaintenanceSince:  optTime(n.MaintenanceSince),
-		Fleet:             n.Fleet,
-		Labels:            n.Labels,
-		Hypervisor:        client.Hypervisor{Driver: n.Hypervisor.Driver, URI: n.Hypervisor.URI, MigrateURI: n.Hypervisor.MigrateURI},
-		Networks:          append([]string{}, n.Networks...),
-		ForeignDomains:    append([]string{}, n.Foreign...),
-		VMs:               vms,
-		JoinedAt:          n.JoinedAt,
-	}
-}
-
-func toClientCapacity(c fsm.Capacity) client.Capacity {
-	return client.Capacity{VCPUs: c.VCPUs, MemoryMiB: c.MemoryMiB, DiskGiB: c.DiskGiB}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/novacron/novacron/internal/errcode"
 )
 
 // handlerFunc is what every API handler is: it returns the value to encode as
@@ -118,7 +120,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, index uint64, body
 	if err != nil {
 		s.log.Error("encoding response", "error", err)
 		status = http.StatusInternalServerError
-		b, _ = encodeJSON(errorBody("internal", "internal error"))
+		b, _ = encodeJSON(errorBody(errcode.Internal, "internal error"))
 	}
 	h := w.Header()
 	h.Set(IndexHeader, formatIndex(index))

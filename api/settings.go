@@ -6,7 +6,6 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/fsm"
 )
 
@@ -49,12 +48,7 @@ func (s *Server) getRebalance(r *http.Request, _ httprouter.Params) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	p := st.Plan
-	out := client.RebalanceStatus{
-		Mode: st.Mode, Leader: st.LeaderName, LeaderID: st.LeaderID, LastRound: optTime(st.LastRound),
-		Imbalance: p.Imbalance, Threshold: p.Threshold, Nodes: toClientNodeScores(p.Nodes),
-		Recommendations: toClientMoves(p.Moves), Reason: p.Reason, RecentMoves: []client.Migration{},
-	}
+	out := toClientRebalanceStatus(st)
 	set := s.state.Settings()
 	if out.Mode == "" {
 		out.Mode = set.Rebalance.Mode

@@ -99,12 +99,3 @@ func (s *Server) revokeToken(r *http.Request, ps httprouter.Params) (any, error)
 	}
 	return written(toClientToken(tok, ""), idx), nil
 }
-
-func toClientToken(t fsm.Token, secret string) client.Token {
-	out := client.Token{ID: t.ID, Name: t.Name, Role: t.Role, Secret: secret, CreatedAt: t.CreatedAt}
-	if !t.ExpiresAt.IsZero() {
-		exp := t.ExpiresAt
-		out.ExpiresAt = &exp
-	}
-	return out
-}

@@ -55,7 +55,7 @@ func (s *Server) createVM(r *http.Request, _ httprouter.Params) (any, error) {
 	if err := s.decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	spec := toSpec(req)
+	spec := toFSMSpec(req)
 	if err := s.checkSpec(spec); err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (s *Server) updateVM(r *http.Request, ps httprouter.Params) (any, error) {
 	if err := s.decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	spec := toSpec(req)
+	spec := toFSMSpec(req)
 	if err := s.checkSpec(spec); err != nil {
 		return nil, err
 	}
@@ -195,52 +195,4 @@ func validVMState(st fsm.VMState) bool {
 		}
 	}
 	return false
-}
-
-func toSpec(req client.VMRequest) fsm.VMSpec {
-	spec := fsm.VMSpec{
-		Name: req.Name, VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, DiskGiB: req.DiskGiB, Labels: req.Labels,
-		RestartPolicy: req.RestartPolicy, Placement: toFSMPlacement(req.Placement),
-	}
-	if h := req.HA; h != nil {
-		spec.HA = &fsm.HASpec{Disabled: h.Disabled, Priority: h.Priority, FenceAction: h.FenceAction}
-	}
-	if b := req.Boot; b != nil {
-		spec.Boot = &fsm.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
-	}
-	for _, n := range req.NICs {
-		spec.NICs = append(spec.NICs, fsm.NIC{Network: n.Network, Bridge: n.Bridge, MAC: n.MAC})
-	}
-	return spec
-}
-
-func toClientVM(vm fsm.VM, nodeName string) client.VM {
-	out := client.VM{
-		ID: vm.ID, Name: vm.Spec.Name, VCPUs: vm.Spec.VCPUs, MemoryMiB: vm.Spec.MemoryMiB, DiskGiB: vm.Spec.DiskGiB,
-		Labels: vm.Spec.Labels, DesiredState: string(vm.DesiredState), State: string(vm.State),
-		Node: vm.Node, NodeName: nodeName, Generation: vm.Generation, Error: vm.Error,
-		Placement: toClientPlacement(vm.Spec.Placement), PlacementReason: vm.Placement, Decision: toClientDecision(vm.Decision),
-		Migration: vm.Migration, MovedAt: optTime(vm.MovedAt),
-		HA:            toClientHA(vm.Spec.HA),
-		RestartPolicy: vm.Spec.EffectiveRestartPolicy(), Crashes: vm.Crashes, LastCrash: vm.LastCrash,
-		CreatedAt: vm.CreatedAt, UpdatedAt: vm.UpdatedAt,
-	}
-	if !vm.LastCrashAt.IsZero() {
-		at := vm.LastCrashAt
-		out.LastCrashAt = &at
-	}
-	for _, n := range vm.Spec.NICs {
-		out.NICs = append(out.NICs, client.NIC{Network: n.Network, Bridge: n.Bridge, MAC: n.MAC})
-	}
-	if b := vm.Spec.Boot; b != nil {
-		out.Boot = &client.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
-	}
-	return out
-}
-
-func toClientHA(h *fsm.HASpec) *client.HASpec {
-	if h == nil {
-		return nil
-	}
-	return &client.HASpec{Disabled: h.Disabled, Priority: h.Priority, FenceAction: h.FenceAction}
 }

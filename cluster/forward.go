@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/errcode"
 	"github.com/novacron/novacron/internal/latency"
 )
 
@@ -19,13 +20,14 @@ import (
 // the leader's /internal/v1/apply, authenticated with the cluster secret that the
 // FSM replicates to every member, and gets back the index or the command's error.
 
+// An internal answer's error carries a code from internal/errcode: the
+// core's own (not_leader and not_ready are worth asking again; no_leader is
+// not), else an fsm sentinel's, so that the forwarding node rebuilds the very
+// error the leader raised (answerError).
+
 const (
 	secretHeader   = "X-Novacron-Cluster-Secret"
 	maxForwardBody = 2 << 20
-	// codeNotLeader tells a forwarding node to look up the leader again and retry.
-	codeNotLeader = "not_leader"
-	codeNoLeader  = "no_leader"
-	codeNotReady  = "not_ready"
 )
 
 var raftApplyDuration = latency.Histogram("novacron_raft_apply_duration_seconds")
@@ -270,11 +272,11 @@ func (f *forwarder) send(ctx context.Context, method, path, contentType string, 
 // own codes (not_leader and not_ready are worth asking again), else the FSM's.
 func answerError(e *wireError) error {
 	switch e.Code {
-	case codeNotLeader:
+	case errcode.NotLeader:
 		return errRetry{fmt.Errorf("%w: %s", ErrNoLeader, e.Message)}
-	case codeNoLeader:
+	case errcode.NoLeader:
 		return fmt.Errorf("%w: %s", ErrNoLeader, e.Message)
-	case codeNotReady:
+	case errcode.NotReady:
 		return errRetry{fmt.Errorf("%w: %s", ErrNotReady, e.Message)}
 	}
 	return fsm.ErrorFromCode(e.Code, e.Message)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/errcode"
 )
 
 // handler serves the node-to-node endpoints: write forwarding, read index,
@@ -72,7 +73,7 @@ func (a *Agent) CallLeader(ctx context.Context, method, path string, body, out a
 func (f *forwarder) leaderOnly(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !f.a.IsLeader() {
-			writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, "this node is not the leader"}})
+			writeAnswer(w, http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{errcode.NotLeader, "this node is not the leader"}})
 			return
 		}
 		next(w, r)
@@ -83,12 +84,12 @@ func (f *forwarder) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret := f.a.fsm.Cluster().Secret
 		if secret == "" {
-			writeAnswer(w, http.StatusServiceUnavailable, wireAnswer{Error: &wireError{codeNotReady, "this node has not caught up with the cluster yet"}})
+			writeAnswer(w, http.StatusServiceUnavailable, wireAnswer{Error: &wireError{errcode.NotReady, "this node has not caught up with the cluster yet"}})
 			return
 		}
 		got := r.Header.Get(secretHeader)
 		if subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
-			writeAnswer(w, http.StatusUnauthorized, wireAnswer{Error: &wireError{"unauthenticated", "missing or wrong cluster secret"}})
+			writeAnswer(w, http.StatusUnauthorized, wireAnswer{Error: &wireError{errcode.Unauthenticated, "missing or wrong cluster secret"}})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -98,12 +99,12 @@ func (f *forwarder) authenticate(next http.Handler) http.Handler {
 func (f *forwarder) serveApply(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody+1))
 	if err != nil || len(body) > maxForwardBody {
-		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrMalformed), "command unreadable or too large"}})
+		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{errcode.MalformedCommand, "command unreadable or too large"}})
 		return
 	}
 	cmd, err := fsm.Decode(body)
 	if err != nil {
-		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrMalformed), err.Error()}})
+		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{errcode.MalformedCommand, err.Error()}})
 		return
 	}
 	idx, err := f.a.applyLocal(cmd)
@@ -124,20 +125,25 @@ func writeResult(w http.ResponseWriter, idx uint64, err error) {
 
 // resultAnswer is the status and body of an outcome. A command's own error
 // comes with 200 and the index it was applied at; the cluster's errors with
-// their status, so the caller knows whether to ask again.
+// their status, so the caller knows whether to ask again. A leader that is
+// not ready (its barrier is not done) says so, so the caller waits for it
+// rather than for another leader; a leader that is stopping looks to the
+// caller like no leader.
 func resultAnswer(idx uint64, err error) (int, wireAnswer) {
 	var retry errRetry
 	switch {
 	case err == nil:
 		return http.StatusOK, wireAnswer{Index: idx}
+	case errors.Is(err, ErrNotReady):
+		return http.StatusServiceUnavailable, wireAnswer{Error: &wireError{errcode.NotReady, err.Error()}}
 	case errors.As(err, &retry):
-		return http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{codeNotLeader, err.Error()}}
+		return http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{errcode.NotLeader, err.Error()}}
 	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrShutdown):
-		return http.StatusServiceUnavailable, wireAnswer{Error: &wireError{codeNoLeader, err.Error()}}
+		return http.StatusServiceUnavailable, wireAnswer{Error: &wireError{errcode.NoLeader, err.Error()}}
 	default:
 		code := fsm.ErrorCode(err)
 		if code == "" {
-			code = "internal"
+			code = errcode.Internal
 		}
 		return http.StatusOK, wireAnswer{Index: idx, Error: &wireError{code, err.Error()}}
 	}
@@ -153,13 +159,13 @@ func writeAnswer(w http.ResponseWriter, status int, ans wireAnswer) {
 func (f *forwarder) serveHeartbeat(w http.ResponseWriter, r *http.Request) {
 	var hb heartbeat
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&hb); err != nil || hb.Node == "" {
-		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrMalformed), "heartbeat unreadable"}})
+		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{errcode.MalformedCommand, "heartbeat unreadable"}})
 		return
 	}
 	// Only nodes of the cluster hold leases: anything else would only pile up
 	// in the leader's memory.
 	if _, err := f.a.fsm.Node(hb.Node); err != nil {
-		writeAnswer(w, http.StatusNotFound, wireAnswer{Error: &wireError{fsm.ErrorCode(fsm.ErrNotFound), err.Error()}})
+		writeAnswer(w, http.StatusNotFound, wireAnswer{Error: &wireError{errcode.NotFound, err.Error()}})
 		return
 	}
 	f.a.leases.renew(hb.Node, time.Now())

@@ -3,24 +3,37 @@ package fsm
 import (
 	"errors"
 	"fmt"
+
+	"github.com/novacron/novacron/internal/errcode"
 )
 
 // Sentinel errors raised by commands and validation. Callers match them with
 // errors.Is; the API maps them to HTTP status codes in one table. Each carries a
-// stable code so an error can cross the wire (write forwarding) and be rebuilt.
+// stable code (declared in internal/errcode) so an error can cross the wire
+// (write forwarding) and be rebuilt.
 var (
-	ErrNotFound        = &sentinel{"not_found", "not found"}
-	ErrConflict        = &sentinel{"conflict", "conflict"}
-	ErrInvalid         = &sentinel{"invalid", "invalid"}
-	ErrState           = &sentinel{"invalid_state", "not allowed in the current state"}
-	ErrStaleGeneration = &sentinel{"stale_generation", "stale placement generation"}
-	ErrMalformed       = &sentinel{"malformed_command", "malformed command"}
+	ErrNotFound        = &sentinel{errcode.NotFound, "not found"}
+	ErrConflict        = &sentinel{errcode.Conflict, "conflict"}
+	ErrInvalid         = &sentinel{errcode.Invalid, "invalid"}
+	ErrState           = &sentinel{errcode.InvalidState, "not allowed in the current state"}
+	ErrStaleGeneration = &sentinel{errcode.StaleGeneration, "stale placement generation"}
+	ErrMalformed       = &sentinel{errcode.MalformedCommand, "malformed command"}
 	// ErrUpgrade refuses, before Raft, a command that some node is too old to
 	// apply (CheckVersions); it clears once the rolling upgrade is finished.
-	ErrUpgrade = &sentinel{"upgrade_required", "a node is too old for this command: finish the rolling upgrade first"}
+	ErrUpgrade = &sentinel{errcode.UpgradeRequired, "a node is too old for this command: finish the rolling upgrade first"}
 )
 
 var sentinels = []*sentinel{ErrNotFound, ErrConflict, ErrInvalid, ErrState, ErrStaleGeneration, ErrMalformed, ErrUpgrade}
+
+// Sentinels returns every sentinel error, for tests that check each crosses a
+// wire as itself.
+func Sentinels() []error {
+	out := make([]error, len(sentinels))
+	for i, s := range sentinels {
+		out[i] = s
+	}
+	return out
+}
 
 type sentinel struct{ code, msg string }
 

@@ -8,19 +8,50 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/novacron/novacron/internal/errcode"
 )
 
-// Error codes the API puts in {"error":{"code":...}}. They are a contract: match on
-// them (or on Status), never on Message.
+// Error codes the API puts in {"error":{"code":...}}: every one it can answer
+// (the server's error table uses the same constants, see internal/errcode).
+// They are a contract: match on them (or on Status), never on Message.
 const (
-	CodeNotFound        = "not_found"
-	CodeConflict        = "conflict"
-	CodeInvalid         = "invalid"
-	CodeInvalidState    = "invalid_state"
-	CodeStaleGeneration = "stale_generation"
-	CodeUnauthenticated = "unauthenticated"
-	CodeForbidden       = "forbidden"
-	CodeNoLeader        = "no_leader"
+	// The request names something that does not exist (404).
+	CodeNotFound = errcode.NotFound
+	// The request conflicts with the state, such as a name already taken (409).
+	CodeConflict = errcode.Conflict
+	// A field of the request is invalid; the message names it (400).
+	CodeInvalid = errcode.Invalid
+	// Not allowed in the entity's current state, such as resuming a running VM (409).
+	CodeInvalidState = errcode.InvalidState
+	// A host order carried an older placement generation than the VM's (409).
+	CodeStaleGeneration = errcode.StaleGeneration
+	// A command could not be decoded (400).
+	CodeMalformedCommand = errcode.MalformedCommand
+	// A node is too old for this request: finish the rolling upgrade (409).
+	CodeUpgradeRequired = errcode.UpgradeRequired
+	// No leader is known now; retry later (503).
+	CodeNoLeader = errcode.NoLeader
+	// The node is catching up with the cluster; retry shortly (503).
+	CodeNotReady = errcode.NotReady
+	// The node is stopping (503).
+	CodeShuttingDown = errcode.ShuttingDown
+	// No valid token (401); the token's role does not allow it (403).
+	CodeUnauthenticated = errcode.Unauthenticated
+	CodeForbidden       = errcode.Forbidden
+	// The body is too large (413), not JSON (400), not application/json (415).
+	CodeBodyTooLarge         = errcode.BodyTooLarge
+	CodeBadJSON              = errcode.BadJSON
+	CodeUnsupportedMediaType = errcode.UnsupportedMediaType
+	// ?index=N was not applied in time (504).
+	CodeIndexTimeout = errcode.IndexTimeout
+	// The route does not take this method (405).
+	CodeMethodNotAllowed = errcode.MethodNotAllowed
+	// The request took too long (504); the client went away (499).
+	CodeTimeout  = errcode.Timeout
+	CodeCanceled = errcode.Canceled
+	// Anything else (500); the message says no more.
+	CodeInternal = errcode.Internal
 )
 
 // APIError is an answer of status 400 or more. Code and Message come from the JSON

@@ -5,12 +5,40 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/hypervisor/libvirt"
+	"github.com/novacron/novacron/hypervisor/sim"
+	"github.com/novacron/novacron/internal/version"
+	"github.com/novacron/novacron/lease"
+	"github.com/novacron/novacron/node"
+)
+
+// The agent's configuration has two tiers. agentFlags is what the user writes
+// (flags, environment, config file); nodeConfig converts it into the parts'
+// own configurations, starting from node.DefaultConfig(). So the flags'
+// defaults are the parts' defaults, and each rule about a value is checked
+// once, by the part that owns it (the lease's timing by lease.Timing, the
+// voters and addresses by cluster.Config, ...): validate checks only what is
+// the command line's own (required flags, values it parses, choices only it
+// knows), then asks the parts to validate the configuration it converts to.
+// Both run before anything starts, so a bad value is a usage error (exit 2).
+
+// Defaults that belong to no part's configuration.
+const (
+	// defaultHTTPPort is the API's port; main.go's defaultAddress points at it.
+	defaultHTTPPort = 8090
+	defaultLogLevel = "info"
+	hypervisorSim   = "sim"
+	hypervisorVirt  = "libvirt"
 )
 
 // agentFlags is the user-facing configuration of `novacron agent`. Every flag can
@@ -51,38 +79,43 @@ type agentFlags struct {
 	SimDiskGiB      int64
 }
 
+// register declares the agent's flags. Names, environment variables and
+// default values are a contract with users (the README lists them); the
+// defaults come from the parts' DefaultConfig.
 func (f *agentFlags) register(fs *pflag.FlagSet) {
+	def := node.DefaultConfig()
+	lt, lv, sd := def.Cluster.Lease, libvirt.DefaultConfig(), sim.DefaultConfig()
 	fs.StringVar(&f.Config, "config", "", "JSON config file whose keys are these flag names")
 	fs.BoolVar(&f.Dev, "dev", false, "run a single-node dev cluster in a temporary data dir with the sim hypervisor")
 	fs.StringVar(&f.Name, "name", "", "node name, unique in the cluster (default: host name)")
 	fs.StringVar(&f.DataDir, "data-dir", "", "folder for the node's identity and Raft data (required unless --dev)")
 	fs.StringVar(&f.Bind, "bind", "", "IP to listen on (default 127.0.0.1 in dev mode; required otherwise)")
 	fs.StringVar(&f.Advertise, "advertise", "", "IP other nodes use to reach this one (default: --bind)")
-	fs.IntVar(&f.GossipPort, "gossip-port", 7946, "gossip (memberlist) port, TCP and UDP")
-	fs.IntVar(&f.RaftPort, "raft-port", 7947, "Raft port")
-	fs.IntVar(&f.HTTPPort, "http-port", 8090, "HTTP API port")
+	fs.IntVar(&f.GossipPort, "gossip-port", def.Cluster.GossipPort, "gossip (memberlist) port, TCP and UDP")
+	fs.IntVar(&f.RaftPort, "raft-port", def.Cluster.RaftPort, "Raft port")
+	fs.IntVar(&f.HTTPPort, "http-port", defaultHTTPPort, "HTTP API port")
 	fs.StringArrayVar(&f.Join, "join", nil, "HOST:GOSSIPPORT of a member to join (repeatable; retried until it answers)")
 	fs.IntVar(&f.BootstrapExpect, "bootstrap-expect", 0, "bootstrap a new cluster once this many nodes with the same value have met")
-	fs.IntVar(&f.Voters, "voters", 3, "number of Raft voters the cluster keeps (3 or 5); other nodes are non-voters")
-	fs.StringVar(&f.Hypervisor, "hypervisor", "sim", "hypervisor driver: sim or libvirt")
-	fs.StringVar(&f.LibvirtURI, "libvirt-uri", "qemu:///system", "libvirt connection URI (libvirt hypervisor)")
-	fs.StringVar(&f.VirtType, "virt-type", "auto", "domain type: kvm, qemu (TCG emulation) or auto (kvm when it really works)")
+	fs.IntVar(&f.Voters, "voters", def.Cluster.Voters, "number of Raft voters the cluster keeps (3 or 5); other nodes are non-voters")
+	fs.StringVar(&f.Hypervisor, "hypervisor", hypervisorSim, "hypervisor driver: sim or libvirt")
+	fs.StringVar(&f.LibvirtURI, "libvirt-uri", lv.URI, "libvirt connection URI (libvirt hypervisor)")
+	fs.StringVar(&f.VirtType, "virt-type", lv.VirtType, "domain type: kvm, qemu (TCG emulation) or auto (kvm when it really works)")
 	fs.IntVar(&f.VCPUs, "vcpus", 0, "vCPUs this host offers to VMs (default: the host's CPUs as the hypervisor reports them; more over-commits)")
 	fs.Int64Var(&f.MemoryMiB, "memory-mib", 0, "memory this host offers to VMs in MiB (default: all the hypervisor reports)")
 	fs.Float64Var(&f.CPUOvercommit, "cpu-overcommit", 0, "vCPUs offered per host vCPU on this node, 1 to 64 (default: the cluster setting)")
 	fs.StringVar(&f.MigrateURI, "migrate-uri", "", "where this host accepts live migrations, e.g. tcp://10.0.0.2 (default: libvirt picks the host name)")
 	fs.IntVar(&f.SimFleet, "sim-fleet", 0, "also simulate this many extra hosts in this process (sim driver), for scale tests")
-	fs.DurationVar(&f.FenceTimeout, "fence-timeout", 10*time.Second, "a host's VMs are restarted elsewhere this long after its last lease renewal; it fences itself 35% of that earlier")
-	fs.DurationVar(&f.Heartbeat, "heartbeat-interval", time.Second, "how often a host renews its lease with the leader")
+	fs.DurationVar(&f.FenceTimeout, "fence-timeout", lt.Timeout, "a host's VMs are restarted elsewhere this long after its last lease renewal; it fences itself 35% of that earlier")
+	fs.DurationVar(&f.Heartbeat, "heartbeat-interval", lt.Heartbeat, "how often a host renews its lease with the leader")
 	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted while the host is safe: lease held, bootstrapping, or fence finished")
-	fs.DurationVar(&f.StopTimeout, "stop-timeout", 30*time.Second, "how long a guest gets to power off after a stop before it is destroyed")
+	fs.DurationVar(&f.StopTimeout, "stop-timeout", def.Host.StopTimeout, "how long a guest gets to power off after a stop before it is destroyed")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
 	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
 	fs.StringVar(&f.GossipKey, "gossip-key", "", "base64 key (16, 24 or 32 bytes) that encrypts gossip")
-	fs.StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.IntVar(&f.SimVCPUs, "sim-vcpus", 8, "vCPUs of the simulated host (sim hypervisor)")
-	fs.Int64Var(&f.SimMemoryMiB, "sim-memory-mib", 16384, "memory of the simulated host in MiB (sim hypervisor)")
-	fs.Int64Var(&f.SimDiskGiB, "sim-disk-gib", 200, "disk of the simulated host in GiB (sim hypervisor)")
+	fs.StringVar(&f.LogLevel, "log-level", defaultLogLevel, "debug, info, warn or error")
+	fs.IntVar(&f.SimVCPUs, "sim-vcpus", sd.VCPUs, "vCPUs of the simulated host (sim hypervisor)")
+	fs.Int64Var(&f.SimMemoryMiB, "sim-memory-mib", sd.MemoryMiB, "memory of the simulated host in MiB (sim hypervisor)")
+	fs.Int64Var(&f.SimDiskGiB, "sim-disk-gib", sd.DiskGiB, "disk of the simulated host in GiB (sim hypervisor)")
 }
 
 // envName is the environment variable of a flag.
@@ -156,7 +189,9 @@ func setFlag(fs *pflag.FlagSet, name string, values []string) error {
 	return nil
 }
 
-// validate checks the flags and applies dev-mode defaults.
+// validate applies dev-mode defaults and checks the flags: first what only
+// the command line knows, then, once that holds, what the parts judge of the
+// configuration the flags convert to (see checkParts).
 func (f *agentFlags) validate() error {
 	var errs []error
 	if f.Dev {
@@ -166,7 +201,7 @@ func (f *agentFlags) validate() error {
 		if f.BootstrapExpect == 0 {
 			f.BootstrapExpect = 1
 		}
-		if f.Voters == 3 {
+		if f.Voters == node.DefaultConfig().Cluster.Voters {
 			f.Voters = 1
 		}
 	}
@@ -182,11 +217,6 @@ func (f *agentFlags) validate() error {
 	}
 	if f.Bind == "" {
 		errs = append(errs, errors.New("--bind is required: the IP this node listens on"))
-	} else if net.ParseIP(f.Bind) == nil {
-		errs = append(errs, fmt.Errorf("--bind %q is not an IP address", f.Bind))
-	}
-	if f.Advertise != "" && net.ParseIP(f.Advertise) == nil {
-		errs = append(errs, fmt.Errorf("--advertise %q is not an IP address", f.Advertise))
 	}
 	for name, p := range map[string]int{"--gossip-port": f.GossipPort, "--raft-port": f.RaftPort, "--http-port": f.HTTPPort} {
 		if p < 0 || p > 65535 {
@@ -198,17 +228,16 @@ func (f *agentFlags) validate() error {
 			errs = append(errs, fmt.Errorf("--join %q must be HOST:GOSSIPPORT", j))
 		}
 	}
-	if f.Voters != 3 && f.Voters != 5 && !(f.Dev && f.Voters == 1) {
-		errs = append(errs, fmt.Errorf("--voters must be 3 or 5, got %d", f.Voters))
+	// The cluster takes 1, 3 or 5 voters (checkParts); one voter, which no
+	// failure can survive, only for a dev cluster.
+	if f.Voters == 1 && !f.Dev {
+		errs = append(errs, errors.New("--voters 1 is for a single-node dev cluster (--dev); use 3 or 5"))
 	}
-	if f.Hypervisor != "sim" && f.Hypervisor != "libvirt" {
+	if f.Hypervisor != hypervisorSim && f.Hypervisor != hypervisorVirt {
 		errs = append(errs, fmt.Errorf("--hypervisor must be sim or libvirt, got %q", f.Hypervisor))
 	}
-	if f.VirtType != "kvm" && f.VirtType != "qemu" && f.VirtType != "auto" {
+	if f.VirtType != libvirt.VirtKVM && f.VirtType != libvirt.VirtQEMU && f.VirtType != libvirt.VirtAuto {
 		errs = append(errs, fmt.Errorf("--virt-type must be kvm, qemu or auto, got %q", f.VirtType))
-	}
-	if f.Heartbeat <= 0 || f.FenceTimeout < 4*f.Heartbeat {
-		errs = append(errs, fmt.Errorf("--fence-timeout (%v) must be at least 4 times --heartbeat-interval (%v), which must be positive", f.FenceTimeout, f.Heartbeat))
 	}
 	if f.MemoryMiB < 0 {
 		errs = append(errs, fmt.Errorf("--memory-mib must not be negative, got %d", f.MemoryMiB))
@@ -216,7 +245,9 @@ func (f *agentFlags) validate() error {
 	if f.CPUOvercommit != 0 && (f.CPUOvercommit < 1 || f.CPUOvercommit > 64) {
 		errs = append(errs, fmt.Errorf("--cpu-overcommit must be between 1 and 64, got %v", f.CPUOvercommit))
 	}
-	if f.SimFleet < 0 || f.SimFleet > 100000 {
+	// The fleet refuses a negative size (checkParts); the upper bound is the
+	// command line's guard against a typo that would eat the host's memory.
+	if f.SimFleet > 100000 {
 		errs = append(errs, fmt.Errorf("--sim-fleet must be between 0 and 100000, got %d", f.SimFleet))
 	}
 	if f.MigrateURI != "" && !strings.Contains(f.MigrateURI, "://") {
@@ -225,6 +256,7 @@ func (f *agentFlags) validate() error {
 	if f.VCPUs < 0 {
 		errs = append(errs, fmt.Errorf("--vcpus must not be negative, got %d", f.VCPUs))
 	}
+	// host.Config.Validate does not check it (yet), so the command line does.
 	if f.StopTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--stop-timeout must be positive, got %s", f.StopTimeout))
 	}
@@ -250,9 +282,86 @@ func (f *agentFlags) validate() error {
 	if f.SimVCPUs <= 0 || f.SimMemoryMiB <= 0 || f.SimDiskGiB <= 0 {
 		errs = append(errs, errors.New("--sim-vcpus, --sim-memory-mib and --sim-disk-gib must be positive"))
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return f.checkParts()
 }
 
+// checkParts asks every part to validate the configuration the flags convert
+// to (node.Config.Validate), before anything starts. The node's ID comes
+// from its data dir, which is opened later: a stand-in takes its place.
+func (f *agentFlags) checkParts() error {
+	var out []error
+	seen := map[string]bool{}
+	// The lease's rule, which several parts check alike, is reported once and
+	// with the flags it is about.
+	if err := f.leaseTiming().Validate(); err != nil {
+		seen[err.Error()] = true
+		out = append(out, fmt.Errorf("--fence-timeout %v, --heartbeat-interval %v: %w", f.FenceTimeout, f.Heartbeat, err))
+	}
+	apiAddr := net.JoinHostPort(f.Bind, strconv.Itoa(f.HTTPPort))
+	cfg := f.nodeConfig("id-from-data-dir", apiAddr, nil)
+	for _, e := range unjoin(cfg.Validate()) {
+		if !seen[e.Error()] {
+			seen[e.Error()] = true
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
+}
+
+// unjoin flattens errors.Join's tree into its leaves; nil has none.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
+}
+
+// leaseTiming is the fencing lease the flags ask for.
+func (f *agentFlags) leaseTiming() lease.Timing {
+	return lease.Timing{Heartbeat: f.Heartbeat, Timeout: f.FenceTimeout, Grace: lease.GraceFor(f.FenceTimeout)}
+}
+
+// nodeConfig converts the flags into the node's configuration, from
+// node.DefaultConfig(): nodeID comes from the data dir, apiAddr is where the
+// API listens as other nodes reach it; a nil logger is slog's default. The
+// host's capacity is filled in by node.Start from the driver.
+func (f *agentFlags) nodeConfig(nodeID, apiAddr string, logger *slog.Logger) node.Config {
+	key, _ := f.gossipKey()
+	cfg := node.DefaultConfig()
+	cc := &cfg.Cluster
+	cc.NodeID, cc.NodeName = nodeID, f.Name
+	cc.BindAddr, cc.AdvertiseAddr = f.Bind, f.Advertise
+	cc.GossipPort, cc.RaftPort, cc.APIAddr = f.GossipPort, f.RaftPort, apiAddr
+	cc.Join, cc.BootstrapExpect, cc.Voters = f.Join, f.BootstrapExpect, f.Voters
+	cc.BootstrapToken, cc.GossipKey, cc.Version = f.BootstrapToken, key, version.Version
+	cc.Node.CPUOvercommit, cc.Node.MigrateURI = f.CPUOvercommit, f.MigrateURI
+	cc.LocalGossip = f.Dev || isLoopback(f.Bind)
+	if logger != nil {
+		cc.Logger = logger
+	}
+	cfg.SetLease(f.leaseTiming())
+	cfg.VCPUs, cfg.MemoryMiB = f.VCPUs, f.MemoryMiB
+	cfg.Host.StopTimeout, cfg.Host.Watchdog = f.StopTimeout, f.Watchdog
+	cfg.Fleet.Size = f.SimFleet
+	cfg.Fleet.Driver = func(name string) hypervisor.Driver {
+		return sim.New(sim.Config{Name: name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB, Networks: []string{"default"}})
+	}
+	return cfg
+}
+
+// gossipKey decodes --gossip-key; nil when none is given. Its length is the
+// cluster's rule (cluster.Config.Validate).
 func (f *agentFlags) gossipKey() ([]byte, error) {
 	if f.GossipKey == "" {
 		return nil, nil
@@ -260,9 +369,6 @@ func (f *agentFlags) gossipKey() ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(f.GossipKey)
 	if err != nil {
 		return nil, fmt.Errorf("--gossip-key is not base64: %w", err)
-	}
-	if n := len(key); n != 16 && n != 24 && n != 32 {
-		return nil, fmt.Errorf("--gossip-key must decode to 16, 24 or 32 bytes, got %d", n)
 	}
 	return key, nil
 }
