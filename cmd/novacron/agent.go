@@ -24,8 +24,6 @@ import (
 	"github.com/novacron/novacron/hypervisor/sim"
 	"github.com/novacron/novacron/internal/ids"
 	"github.com/novacron/novacron/internal/logadapt"
-	"github.com/novacron/novacron/internal/version"
-	"github.com/novacron/novacron/lease"
 	"github.com/novacron/novacron/node"
 	"github.com/novacron/novacron/storage"
 )
@@ -116,20 +114,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	}
 	apiAddr := net.JoinHostPort(advertise, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 
-	key, _ := f.gossipKey()
-	cfg := node.DefaultConfig()
-	cc := &cfg.Cluster
-	cc.NodeID, cc.NodeName = dataDir.NodeID(), f.Name
-	cc.BindAddr, cc.AdvertiseAddr = f.Bind, f.Advertise
-	cc.GossipPort, cc.RaftPort, cc.APIAddr = f.GossipPort, f.RaftPort, apiAddr
-	cc.Join, cc.BootstrapExpect, cc.Voters = f.Join, f.BootstrapExpect, f.Voters
-	cc.BootstrapToken, cc.GossipKey, cc.Version = f.BootstrapToken, key, version.Version
-	cc.Node.CPUOvercommit, cc.Node.MigrateURI = f.CPUOvercommit, f.MigrateURI
-	cc.LocalGossip = f.Dev || isLoopback(f.Bind)
-	cc.Logger = logger
-	cfg.SetLease(lease.Timing{Heartbeat: f.Heartbeat, Timeout: f.FenceTimeout, Grace: lease.GraceFor(f.FenceTimeout)})
-	cfg.VCPUs, cfg.MemoryMiB = f.VCPUs, f.MemoryMiB
-	cfg.Host.StopTimeout, cfg.Host.Watchdog = f.StopTimeout, f.Watchdog
+	cfg := f.nodeConfig(dataDir.NodeID(), apiAddr, logger)
 	if f.Hypervisor == "libvirt" {
 		// The fencing guard fences this host's HA guests even while the
 		// agent hangs (QEMU runs on without it).
@@ -139,10 +124,6 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 			return fmt.Errorf("finding the novacron binary for the fencing guard: %w", err)
 		}
 		cfg.Host.Guard = host.GuardConfig{Exe: exe, LeasePath: dataDir.GuardLeasePath(), LibvirtURI: f.LibvirtURI}
-	}
-	cfg.Fleet.Size = f.SimFleet
-	cfg.Fleet.Driver = func(name string) hypervisor.Driver {
-		return sim.New(sim.Config{Name: name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB, Networks: []string{"default"}})
 	}
 	n, err := node.Start(cfg, cluster.Stores{Log: stores.Log, Stable: stores.Stable, Snapshots: stores.Snapshots}, driver)
 	if err != nil {
@@ -159,7 +140,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	logger.Info("novacron agent running", "node", f.Name, "id", cc.NodeID, "api", "http://"+apiAddr, "data_dir", f.DataDir)
+	logger.Info("novacron agent running", "node", f.Name, "id", cfg.Cluster.NodeID, "api", "http://"+apiAddr, "data_dir", f.DataDir)
 	if f.Dev {
 		// Print the token only once it works: the root token is created through
 		// Raft after the first election.
