@@ -28,7 +28,8 @@ deps: ## as root: install what the libvirt tests need (Debian packages, guest im
 	else echo "not root: the tests that need libvirt and QEMU will skip (run make test as root to run them)"; fi
 
 test: deps build vet fmt ## run every test: unit, in-process clusters, real processes, real libvirt hosts
-	$(GO) test -tags $(TAGS) -count=1 -timeout 30m ./...
+	@start=$$(date +%s); $(GO) test -tags $(TAGS) -count=1 -timeout 30m ./...; rc=$$?; \
+	echo "make test: the suite took $$(( $$(date +%s) - start ))s (exit $$rc)"; exit $$rc
 
 test-short: ## the fast tests only: no root, no libvirt daemon, QEMU or lab, no real-process cluster
 	NOVACRON_LABTEST_REQUIRE= $(GO) test -tags $(TAGS) -short -count=1 ./...
