@@ -63,7 +63,7 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 		}
 		logger.Warn("vm died without being asked; restarting it", "policy", policy, "reason", reason)
 	}
-	actErr, restartSeq, shutdown, ok := h.act(ctx, logger, vm, state, restartSeq)
+	restartSeq, shutdown, ok, actErr := h.act(ctx, logger, vm, state, restartSeq)
 	if !ok || shutdown {
 		return nil
 	}
@@ -266,14 +266,14 @@ func domainSpec(vm *fsm.VM) hypervisor.DomainSpec {
 // the lease holds (ok false: it did nothing), and a fence waits until it
 // returns, so a fence never misses a domain started here and none starts once
 // a fence has begun.
-func (h *hostReconciler) act(ctx context.Context, logger *slog.Logger, vm *fsm.VM, state hypervisor.DomainState, restartSeq uint64) (actErr error, _ uint64, shutdown, ok bool) {
+func (h *hostReconciler) act(ctx context.Context, logger *slog.Logger, vm *fsm.VM, state hypervisor.DomainState, restartSeq uint64) (_ uint64, shutdown, ok bool, actErr error) {
 	release, ok := h.host.lease.holdValid()
 	if !ok {
-		return nil, restartSeq, false, false
+		return restartSeq, false, false, nil
 	}
 	defer release()
 	if err := h.tellGuard(vm); err != nil {
-		return err, restartSeq, false, true
+		return restartSeq, false, true, err
 	}
 	switch vm.DesiredState {
 	case fsm.VMRunning:
@@ -294,7 +294,7 @@ func (h *hostReconciler) act(ctx context.Context, logger *slog.Logger, vm *fsm.V
 	case fsm.VMStopped:
 		if state == hypervisor.StateRunning || state == hypervisor.StatePaused {
 			h.shutdownAsync(vm)
-			return nil, restartSeq, true, true
+			return restartSeq, true, true, nil
 		}
 	case fsm.VMPaused:
 		if state == hypervisor.StateStopped || state == hypervisor.StateCrashed {
@@ -305,5 +305,5 @@ func (h *hostReconciler) act(ctx context.Context, logger *slog.Logger, vm *fsm.V
 			actErr = h.driver.Suspend(ctx, vm.ID)
 		}
 	}
-	return actErr, restartSeq, false, true
+	return restartSeq, false, true, actErr
 }
