@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer l.Close()
-	wd, err := openWatchdog(cfg.Watchdog)
+	wd, err := OpenWatchdog(cfg.Watchdog)
 	if err != nil {
 		return fmt.Errorf("guard: watchdog %s: %w", cfg.Watchdog, err)
 	}
@@ -119,9 +119,9 @@ func Run(ctx context.Context, cfg Config) error {
 		g.finish(<-g.done)
 	}
 	if g.safe(MonotonicNow()) || errors.Is(err, ErrDisarmed) {
-		wd.disarm()
+		wd.Disarm()
 	} else {
-		wd.abandon() // still armed: the kernel resets the host unless a new guard pets it
+		wd.Abandon() // still armed: the kernel resets the host unless a new guard pets it
 	}
 	g.logger.Info("guard stopped", "reason", err)
 	return err
@@ -146,7 +146,7 @@ type guard struct {
 	failedFor int64 // the deadline that fence was for
 }
 
-func (g *guard) loop(ctx context.Context, wd *watchdog) error {
+func (g *guard) loop(ctx context.Context, wd *Watchdog) error {
 	ticker := time.NewTicker(g.cfg.Interval)
 	defer ticker.Stop()
 	for {
@@ -157,13 +157,13 @@ func (g *guard) loop(ctx context.Context, wd *watchdog) error {
 		}
 		g.refreshDomains()
 		g.maybeFence(ctx, now)
-		wd.pet(g.safe(now))
+		wd.Pet(g.safe(now))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case r := <-g.done:
 			g.finish(r)
-			wd.pet(g.safe(MonotonicNow()))
+			wd.Pet(g.safe(MonotonicNow()))
 		case <-ticker.C:
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/guard"
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/lease"
 )
@@ -119,7 +120,7 @@ type Host struct {
 	wg     sync.WaitGroup
 
 	lease    *hostLease
-	watchdog *watchdog
+	watchdog *guard.Watchdog
 	// guard is the fencing guard process; nil without one.
 	guard *guardLink
 	// mu guards reconcilers: this node's and its fleet hosts'.
@@ -141,7 +142,7 @@ func New(cfg Config, cl Cluster, st State, loads LoadSink, driver hypervisor.Dri
 		}
 		wdPath = "" // the guard holds the device: it outlives a hung agent
 	}
-	wd, err := openWatchdog(wdPath)
+	wd, err := guard.OpenWatchdog(wdPath)
 	if err != nil {
 		if gl != nil {
 			gl.stop()
@@ -182,7 +183,7 @@ func (a *Host) Shutdown() {
 	if a.guard != nil {
 		a.guard.stop()
 	}
-	a.watchdog.close()
+	a.watchdog.Disarm()
 }
 
 // Guarded reports whether a fencing guard runs beside this agent, and its

@@ -152,7 +152,7 @@ func (a *Host) leaseLoop(ctx context.Context) {
 				a.logger.Info("lease renewed: this host runs its VMs again")
 			}
 		}
-		a.watchdog.pet(a.lease.safe())
+		a.watchdog.Pet(a.lease.safe())
 		select {
 		case <-ctx.Done():
 			return
