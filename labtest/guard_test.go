@@ -86,23 +86,12 @@ func TestLab_FrozenAgentGuardFences(t *testing.T) {
 
 	moved := l.waitRunningElsewhere(t, w, ps, victim, frozenAt, failoverTimeout)
 	for _, m := range moved {
-		last := w.lastActiveOn(m.ID, victim.Name)
-		if last.IsZero() || !last.Before(m.At) {
-			t.Errorf("vm %s: last seen active on the frozen agent's host at %s, running on %s from %s: not fenced first",
-				m.Name, last.Format("15:04:05.000"), m.To.Name, m.At.Format("15:04:05.000"))
-			continue
-		}
-		t.Logf("vm %s: last active on %s %.2fs after the freeze, running on %s %.2fs after it",
-			m.Name, victim.Name, last.Sub(frozenAt).Seconds(), m.To.Name, m.Took.Seconds())
-	}
-	if rec := checkFailoverRecord(t, c, victim, moved); rec != nil {
-		for _, m := range moved {
-			if last := w.lastActiveOn(m.ID, victim.Name); !last.Before(rec.RestartedAt) {
-				t.Errorf("vm %s still ran on %s at %s, after the leader ordered its restart elsewhere at %s: the guard had not fenced",
-					m.Name, victim.Name, last.Format("15:04:05.000"), rec.RestartedAt.Local().Format("15:04:05.000"))
-			}
+		if last, ok := fencedFirst(t, w, m, victim, "the frozen agent's host"); ok {
+			t.Logf("vm %s: last active on %s %.2fs after the freeze, running on %s %.2fs after it",
+				m.Name, victim.Name, last.Sub(frozenAt).Seconds(), m.To.Name, m.Took.Seconds())
 		}
 	}
+	stoppedBeforeRestart(t, w, c, victim, moved, "the frozen agent's host")
 
 	if err := syscall.Kill(agent, syscall.SIGCONT); err != nil {
 		t.Fatal(err)

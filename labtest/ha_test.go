@@ -119,10 +119,8 @@ func cutOffFencesItself(t *testing.T, guests int) {
 
 	moved := l.waitRunningElsewhere(t, w, ps, victim, cutAt, failoverTimeout)
 	for _, m := range moved {
-		last := w.lastActiveOn(m.ID, victim.Name)
-		if last.IsZero() || !last.Before(m.At) {
-			t.Errorf("vm %s: last seen active on the cut host at %s, running on %s from %s: not fenced first",
-				m.Name, last.Format("15:04:05.000"), m.To.Name, m.At.Format("15:04:05.000"))
+		last, ok := fencedFirst(t, w, m, victim, "the cut host")
+		if !ok {
 			continue
 		}
 		t.Logf("vm %s: last active on the cut host %.2fs after the cut, running on %s %.2fs after it (%.2fs later)",
@@ -149,17 +147,7 @@ func cutOffFencesItself(t *testing.T, guests int) {
 	for _, line := range victim.agentLogSince(cutAt, "fenc") {
 		t.Logf("%s agent: %s", victim.Name, line)
 	}
-	// The leader orders the restart (the record's restarted_at) once the host
-	// has surely fenced: its copies must all have stopped by then, or only the
-	// start latency on the new host stands between them and a double run.
-	if rec := checkFailoverRecord(t, c, victim, moved); rec != nil {
-		for _, m := range moved {
-			if last := w.lastActiveOn(m.ID, victim.Name); !last.Before(rec.RestartedAt) {
-				t.Errorf("vm %s still ran on the cut host at %s, after the leader ordered its restart elsewhere at %s (failover %s): the fence had not finished",
-					m.Name, last.Format("15:04:05.000"), rec.RestartedAt.Local().Format("15:04:05.000"), rec.ID)
-			}
-		}
-	}
+	stoppedBeforeRestart(t, w, c, victim, moved, "the cut host")
 
 	healAt := l.healHost(t, victim)
 	l.waitNodeAlive(t, victim)
@@ -169,6 +157,38 @@ func cutOffFencesItself(t *testing.T, guests int) {
 		t.Errorf("the healed host's API: %v", err)
 	}
 	w.report(t)
+}
+
+// fencedFirst returns when vm m was last seen active on host from, and fails
+// the test (false) unless that was before it ran on its new host: the fence
+// must come first. where names the host for the message.
+func fencedFirst(t *testing.T, w *witness, m movedVM, from *labHost, where string) (time.Time, bool) {
+	t.Helper()
+	last := w.lastActiveOn(m.ID, from.Name)
+	if last.IsZero() || !last.Before(m.At) {
+		t.Errorf("vm %s: last seen active on %s at %s, running on %s from %s: not fenced first",
+			m.Name, where, last.Format("15:04:05.000"), m.To.Name, m.At.Format("15:04:05.000"))
+		return last, false
+	}
+	return last, true
+}
+
+// stoppedBeforeRestart checks the failover record of from's guests: the
+// leader orders the restart (the record's restarted_at) once the host has
+// surely fenced, so its copies must all have stopped by then, or only the
+// start latency on the new host stands between them and a double run.
+func stoppedBeforeRestart(t *testing.T, w *witness, c *client.Client, from *labHost, moved []movedVM, where string) {
+	t.Helper()
+	rec := checkFailoverRecord(t, c, from, moved)
+	if rec == nil {
+		return
+	}
+	for _, m := range moved {
+		if last := w.lastActiveOn(m.ID, from.Name); !last.Before(rec.RestartedAt) {
+			t.Errorf("vm %s still ran on %s at %s, after the leader ordered its restart elsewhere at %s (failover %s): the fence had not finished",
+				m.Name, where, last.Format("15:04:05.000"), rec.RestartedAt.Local().Format("15:04:05.000"), rec.ID)
+		}
+	}
 }
 
 // orGone describes a domain state read with virsh: the state, or that the
