@@ -34,7 +34,10 @@ type fakeCluster struct {
 	// applyErr, renewErr and catchUpErr, when set, are what Apply, RenewLease
 	// and CatchUp answer.
 	applyErr, renewErr, catchUpErr error
-	renewals                       int
+	// refuse, when set, may refuse one command with an error (nil lets it
+	// through), as a lost leader would.
+	refuse   func(fsm.Command) error
+	renewals int
 }
 
 var _ Cluster = (*fakeCluster)(nil)
@@ -44,6 +47,11 @@ func (c *fakeCluster) Apply(_ context.Context, cmd fsm.Command) (uint64, error) 
 	defer c.mu.Unlock()
 	if c.applyErr != nil {
 		return 0, c.applyErr
+	}
+	if c.refuse != nil {
+		if err := c.refuse(cmd); err != nil {
+			return 0, err
+		}
 	}
 	c.applied = append(c.applied, cmd)
 	c.index++
@@ -178,6 +186,8 @@ type envOptions struct {
 	networks     []string
 	// otherSim configures node-2's sim driver, beside its name and registry.
 	otherSim sim.Config
+	// migrateRateMiBps is how fast this host's sim driver copies a migration.
+	migrateRateMiBps int64
 	// watchdog is the watchdog device's path.
 	watchdog string
 	// wrap, when set, wraps this host's driver (to make calls fail).
@@ -193,7 +203,7 @@ var testTiming = lease.Timing{Heartbeat: 20 * time.Millisecond, Timeout: 120 * t
 func newTestEnv(t *testing.T, o envOptions) *testEnv {
 	t.Helper()
 	reg := sim.NewRegistry()
-	drv := sim.New(sim.Config{Name: "node-1", MemoryMiB: o.simMemoryMiB, Networks: o.networks, Registry: reg})
+	drv := sim.New(sim.Config{Name: "node-1", MemoryMiB: o.simMemoryMiB, Networks: o.networks, Registry: reg, MigrateRateMiBps: o.migrateRateMiBps})
 	oc := o.otherSim
 	oc.Name, oc.Registry = "node-2", reg
 	otherDrv := sim.New(oc)
