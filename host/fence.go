@@ -19,6 +19,13 @@ func (a *Host) fence(ctx context.Context) {
 		return
 	}
 	a.logger.Warn("lease with the leader expired: fencing this host's HA VMs")
+	a.stopHA(ctx)
+}
+
+// stopHA stops every HA domain of the host and, once all are surely stopped,
+// marks the fence done. The fence watcher calls it again while a fence holds
+// that is not done (a destroy failed, the hypervisor did not answer).
+func (a *Host) stopHA(ctx context.Context) {
 	// Every domain is stopped at once: one libvirt destroy can take seconds,
 	// and the last must be done before the leader restarts them elsewhere.
 	var wg sync.WaitGroup

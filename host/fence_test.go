@@ -303,14 +303,7 @@ func ptr[T any](v T) *T { return &v }
 // hypervisor that did not answer the listing) must try again: without a
 // watchdog device nothing else stops the guest, and the leader restarts the VM
 // elsewhere once the fence timeout has passed, so it would run twice.
-//
-// Known bug: fenceLoop runs fence once per lease loss; a fence that failed
-// leaves fenced set without fenceDone, and the loop then waits for a renewal.
-// Set NOVACRON_KNOWN_BUGS=1 to run it.
 func TestHost_FailedFenceIsRetried(t *testing.T) {
-	if os.Getenv("NOVACRON_KNOWN_BUGS") == "" {
-		t.Skip("known bug: a failed fence is never retried (host/lease.go fenceLoop); set NOVACRON_KNOWN_BUGS=1 to run")
-	}
 	var drv *refusingDriver
 	e := newTestEnv(t, envOptions{wrap: func(d *sim.Driver) hypervisor.Driver { drv = &refusingDriver{Driver: d}; return drv }})
 	e.createVM("ha", haSpec("ha", nil), me)

@@ -85,6 +85,19 @@ func (l *hostLease) beginFence() bool {
 	return true
 }
 
+// whileUnfinishedFence runs fn if a fence holds that has not stopped every
+// HA domain yet, with starts held off as beginFence does.
+func (l *hostLease) whileUnfinishedFence(fn func()) {
+	l.gate.Lock()
+	defer l.gate.Unlock()
+	l.mu.Lock()
+	unfinished := l.fenced && !l.fenceDone
+	l.mu.Unlock()
+	if unfinished {
+		fn()
+	}
+}
+
 // endFence records that the fence has stopped every HA domain.
 func (l *hostLease) endFence() {
 	l.mu.Lock()
@@ -161,18 +174,23 @@ func (a *Host) leaseLoop(ctx context.Context) {
 	}
 }
 
-// fenceLoop fences the host the moment its lease ends.
+// fenceLoop fences the host the moment its lease ends, and tries a fence
+// that did not stop everything again every heartbeat until it does or the
+// lease comes back.
 func (a *Host) fenceLoop(ctx context.Context) {
 	for {
 		a.lease.mu.Lock()
-		until, fenced := a.lease.until, a.lease.fenced
+		until, fenced, done := a.lease.until, a.lease.fenced, a.lease.fenceDone
 		a.lease.mu.Unlock()
 		wait := time.Until(until)
-		if !fenced && !until.IsZero() && wait <= 0 {
+		retry := fenced && !done
+		switch {
+		case !fenced && !until.IsZero() && wait <= 0:
 			a.fence(ctx)
 			continue
-		}
-		if until.IsZero() || fenced {
+		case retry:
+			wait = a.cfg.Lease.Heartbeat
+		case until.IsZero() || fenced:
 			wait = time.Hour
 		}
 		timer := time.NewTimer(wait)
@@ -182,6 +200,12 @@ func (a *Host) fenceLoop(ctx context.Context) {
 			return
 		case <-a.lease.changed:
 		case <-timer.C:
+			if retry {
+				a.lease.whileUnfinishedFence(func() {
+					a.logger.Warn("the fence did not stop every HA domain: trying again")
+					a.stopHA(ctx)
+				})
+			}
 		}
 		timer.Stop()
 	}
