@@ -15,17 +15,19 @@ func (c *Controller) fleetLoop(ctx context.Context) {
 	defer cancel()
 	ticker := time.NewTicker(c.cfg.ResyncInterval)
 	defer ticker.Stop()
+	c.followFleets(ctx)
 	for {
-		c.followFleets(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case ev := <-events:
+			// Only a node's change can change what its fleet should show.
 			if !nodeChange(ev, events) {
 				continue
 			}
 		case <-ticker.C:
 		}
+		c.followFleets(ctx)
 	}
 }
 
