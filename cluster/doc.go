@@ -1,9 +1,14 @@
-// Package cluster is the agent's distributed core: gossip membership
+// Package cluster is the agent's consensus core: gossip membership
 // (hashicorp/memberlist) and the node metadata it carries, Raft (hashicorp/raft)
-// setup and bootstrap, the leader's loops (member reconcile, voter management,
-// placement), write forwarding from followers to the leader, and the host
-// reconciler that drives the local hypervisor.
+// setup and bootstrap, leadership (NotifyCh, barrier, establish and revoke,
+// hand-over when establishing keeps failing), member reconcile (voters,
+// non-voters, dead nodes), write forwarding from followers to the leader over
+// the internal API, the batcher, the version gate for rolling upgrades, and the
+// leader's table of host leases.
 //
-// Nothing here changes cluster state except by proposing fsm commands through
-// Raft; every node applies them through fsm.FSM.
+// It knows nothing of the leader's decisions (package control) or of the host
+// (package host): while this node leads it runs the LeaderWork it was started
+// with, and other packages add internal routes with HandleInternal. Nothing
+// here changes cluster state except by proposing fsm commands through Raft;
+// every node applies them through fsm.FSM.
 package cluster
