@@ -16,8 +16,8 @@ import (
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/host"
 	"github.com/novacron/novacron/hypervisor/sim"
-	"github.com/novacron/novacron/internal/testutil"
 	"github.com/novacron/novacron/internal/ids"
+	"github.com/novacron/novacron/internal/testutil"
 	"github.com/novacron/novacron/storage"
 )
 
