@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -20,7 +21,7 @@ import (
 // random agents (PUT and GET ?consistent on /api/v1/vms/{id}) while the test
 // SIGKILLs and restarts agent processes. The history must be linearizable, no
 // acknowledged write may be lost, and every agent must end with the same state
-// digest. The in-process tests in cluster/ run the same load through
+// digest. The in-process tests in node/ run the same load through
 // Agent.Apply; labtest cuts a leader off the network with iptables.
 //
 // Unlike the package's other tests they do not call t.Parallel: they run first
@@ -153,9 +154,19 @@ func (r *chaosRun) finish() {
 		t.Fatalf("the nodes do not hold the same state: %v", err)
 	}
 	t.Logf("every node at index %d holds state %.12s (%d nodes, %d VMs, %d failovers)", ds[0].AppliedIndex, ds[0].SHA256, ds[0].Nodes, ds[0].VMs, ds[0].Failovers)
-	// What an operator runs to check the same: the CLI asks every member.
-	if res := runCLI(t, leader.addr(), r.c.token, "cluster", "verify"); res.Code != 0 ||
-		!strings.Contains(res.Stdout, fmt.Sprintf("All %d alive members hold the same state", len(apis))) {
+	// What an operator runs to check the same: the CLI asks every member that
+	// the leader's gossip shows alive. A member restarted a moment ago may
+	// still flap to suspect there (memberlist refutes it within a probe or
+	// two), so the command is run again until it sees every member.
+	want := fmt.Sprintf("All %d alive members hold the same state", len(apis))
+	var res testutil.CLIResult
+	if _, err := testutil.Poll(10*time.Second, 500*time.Millisecond, func() error {
+		res = runCLI(t, leader.addr(), r.c.token, "cluster", "verify")
+		if res.Code != 0 || !strings.Contains(res.Stdout, want) {
+			return errors.New("not every member verified")
+		}
+		return nil
+	}); err != nil {
 		t.Errorf("cluster verify: %s", res)
 	}
 	rep := r.load.Finish(context.Background(), targets, leader.name, 60*time.Second)
