@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // testInterval is the guard's interval in tests.
@@ -123,16 +125,16 @@ func (rg *runningGuard) exited(t *testing.T) error {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 5 s.
+// waitFor polls cond every millisecond (the guard's tests run at a 10 ms
+// interval) until it holds, failing the test after 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testutil.EventuallyEvery(t, 5*time.Second, time.Millisecond, what, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return errors.New("not yet")
+	})
 }
 
 // waitBeats waits until the guard has written n more heartbeats: n more
