@@ -145,6 +145,7 @@ or NOVACRON_TOKEN.`,
 		newRebalanceCommand(a),
 		newTokenCommand(a),
 		newGuardCommand(),
+		newTLSCommand(a),
 	)
 	return root
 }
