@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +69,10 @@ type Config struct {
 	// Node is what this node publishes about its host in gossip (capacity,
 	// hypervisor, labels), recorded in the cluster state by the leader.
 	Node NodeInfo
+	// TLS, when set, is how this node calls the others' internal endpoints:
+	// over HTTPS, presenting its node certificate (package pki). A node with
+	// TLS also requires a node certificate of every caller of its own.
+	TLS *tls.Config
 	// ApplyTimeout bounds one write through Raft.
 	ApplyTimeout time.Duration
 

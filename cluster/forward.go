@@ -149,6 +149,9 @@ func newForwarder(a *Agent) *forwarder {
 		MaxIdleConnsPerHost: 512,
 		IdleConnTimeout:     90 * time.Second,
 	}
+	if a.cfg.TLS != nil {
+		tr.TLSClientConfig = a.cfg.TLS.Clone()
+	}
 	f := &forwarder{a: a, client: &http.Client{Transport: tr}, mux: http.NewServeMux()}
 	f.routes()
 	return f
@@ -181,7 +184,11 @@ func (f *forwarder) leaderURL(path string) (string, string, error) {
 	if secret == "" {
 		return "", "", errRetry{fmt.Errorf("%w: cluster secret not replicated yet", ErrNotReady)}
 	}
-	return "http://" + m.Meta.API + path, secret, nil
+	scheme := "http://"
+	if f.a.cfg.TLS != nil {
+		scheme = "https://"
+	}
+	return scheme + m.Meta.API + path, secret, nil
 }
 
 func (f *forwarder) apply(ctx context.Context, cmd fsm.Command) (uint64, error) {

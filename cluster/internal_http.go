@@ -12,6 +12,7 @@ import (
 
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/errcode"
+	"github.com/novacron/novacron/internal/pki"
 )
 
 // handler serves the node-to-node endpoints: write forwarding, read index,
@@ -82,6 +83,12 @@ func (f *forwarder) leaderOnly(next http.HandlerFunc) http.HandlerFunc {
 
 func (f *forwarder) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.a.cfg.TLS != nil {
+			if _, ok := peerNode(r); !ok {
+				writeAnswer(w, http.StatusForbidden, wireAnswer{Error: &wireError{errcode.Forbidden, "the internal API needs a node certificate of this cluster"}})
+				return
+			}
+		}
 		secret := f.a.fsm.Cluster().Secret
 		if secret == "" {
 			writeAnswer(w, http.StatusServiceUnavailable, wireAnswer{Error: &wireError{errcode.NotReady, "this node has not caught up with the cluster yet"}})
@@ -164,10 +171,27 @@ func (f *forwarder) serveHeartbeat(w http.ResponseWriter, r *http.Request) {
 	}
 	// Only nodes of the cluster hold leases: anything else would only pile up
 	// in the leader's memory.
-	if _, err := f.a.fsm.Node(hb.Node); err != nil {
+	n, err := f.a.fsm.Node(hb.Node)
+	if err != nil {
 		writeAnswer(w, http.StatusNotFound, wireAnswer{Error: &wireError{errcode.NotFound, err.Error()}})
+		return
+	}
+	// With TLS a node renews only its own lease: the name in its certificate
+	// is its identity.
+	if name, ok := peerNode(r); f.a.cfg.TLS != nil && (!ok || name != n.Name) {
+		writeAnswer(w, http.StatusForbidden, wireAnswer{Error: &wireError{errcode.Forbidden,
+			fmt.Sprintf("node %q cannot renew the lease of node %q", name, n.Name)}})
 		return
 	}
 	f.a.leases.renew(hb.Node, time.Now())
 	writeAnswer(w, http.StatusOK, wireAnswer{})
+}
+
+// peerNode is the node a request's verified client certificate names, if the
+// request came over TLS with a node certificate of this cluster's CA.
+func peerNode(r *http.Request) (string, bool) {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		return "", false
+	}
+	return pki.NodeName(r.TLS.VerifiedChains[0][0])
 }

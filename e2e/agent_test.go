@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/internal/testutil"
 )
 
@@ -36,6 +37,9 @@ type agentConfig struct {
 	env []string
 	// extra flags after the ones flags builds (say, --voters 5).
 	extra []string
+	// tlsDir, when set, holds ca.pem and NAME.pem/NAME-key.pem (novacron tls):
+	// the agent serves HTTPS with them and the test's clients trust the CA.
+	tlsDir string
 }
 
 // agent is one `novacron agent` OS process, which a test can kill and start
@@ -104,6 +108,10 @@ func (a *agent) flags() []string {
 	}
 	for _, j := range a.cfg.join {
 		args = append(args, "--join", j)
+	}
+	if d := a.cfg.tlsDir; d != "" {
+		args = append(args, "--tls-ca", filepath.Join(d, pki.CAFile),
+			"--tls-cert", filepath.Join(d, a.name+".pem"), "--tls-key", filepath.Join(d, a.name+"-key.pem"))
 	}
 	return append(args, a.cfg.extra...)
 }
@@ -198,7 +206,12 @@ func (a *agent) waitExit(timeout time.Duration) int {
 }
 
 // addr is the agent's API address as the CLI takes it.
-func (a *agent) addr() string { return "http://127.0.0.1:" + strconv.Itoa(a.httpPort) }
+func (a *agent) addr() string {
+	if a.cfg.tlsDir != "" {
+		return "https://127.0.0.1:" + strconv.Itoa(a.httpPort)
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(a.httpPort)
+}
 
 // gossipAddr is what other agents pass to --join.
 func (a *agent) gossipAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.gossipPort)) }
@@ -208,7 +221,15 @@ func (a *agent) client(token string) *client.Client {
 	if c, ok := a.clients[token]; ok {
 		return c
 	}
-	c, err := client.New(a.addr(), token, client.WithTimeout(15*time.Second))
+	opts := []client.Option{client.WithTimeout(15 * time.Second)}
+	if a.cfg.tlsDir != "" {
+		cfg, err := pki.ClientConfig(pki.Files{CA: filepath.Join(a.cfg.tlsDir, pki.CAFile)})
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		opts = append(opts, client.WithTLS(cfg))
+	}
+	c, err := client.New(a.addr(), token, opts...)
 	if err != nil {
 		a.t.Fatalf("client for %s: %v", a.name, err)
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,17 @@ func WithHTTPClient(hc *http.Client) Option {
 		if hc != nil {
 			c.http = hc
 		}
+	}
+}
+
+// WithTLS makes the Client reach an https:// address trusting cfg's RootCAs
+// and presenting its certificates (an agent started with --tls-*), over
+// kept-alive connections so the TLS handshake is paid once per connection.
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *Client) {
+		c.http = &http.Client{Transport: &http.Transport{
+			TLSClientConfig: cfg, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
+		}}
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"github.com/novacron/novacron/hypervisor/sim"
 	"github.com/novacron/novacron/internal/ids"
 	"github.com/novacron/novacron/internal/logadapt"
+	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/node"
 	"github.com/novacron/novacron/storage"
 )
@@ -113,8 +115,22 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 		advertise = f.Bind
 	}
 	apiAddr := net.JoinHostPort(advertise, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	scheme := "http"
 
 	cfg := f.nodeConfig(dataDir.NodeID(), apiAddr, logger)
+	if f.TLS.Set() {
+		// HTTPS for the API; mutual TLS between nodes (forwarding, heartbeats,
+		// load reports, dry runs).
+		srvTLS, err := pki.ServerConfig(f.TLS)
+		if err == nil {
+			cfg.Cluster.TLS, err = pki.ClientConfig(f.TLS)
+		}
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln, scheme = tls.NewListener(ln, srvTLS), "https"
+	}
 	if f.Hypervisor == "libvirt" {
 		// The fencing guard fences this host's HA guests even while the
 		// agent hangs (QEMU runs on without it).
@@ -140,14 +156,14 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	logger.Info("novacron agent running", "node", f.Name, "id", cfg.Cluster.NodeID, "api", "http://"+apiAddr, "data_dir", f.DataDir)
+	logger.Info("novacron agent running", "node", f.Name, "id", cfg.Cluster.NodeID, "api", scheme+"://"+apiAddr, "data_dir", f.DataDir)
 	if f.Dev {
 		// Print the token only once it works: the root token is created through
 		// Raft after the first election.
 		if err := waitForToken(ctx, agent.FSM(), f.BootstrapToken, 30*time.Second); err != nil {
 			logger.Warn("root token not bootstrapped yet", "error", err)
 		}
-		printDevBanner(apiAddr, f.BootstrapToken, f.DataDir)
+		printDevBanner(scheme+"://"+apiAddr, f.BootstrapToken, f.DataDir)
 	}
 
 	sigs := make(chan os.Signal, 1)
@@ -189,11 +205,11 @@ func isLoopback(ip string) bool {
 
 func printDevBanner(apiAddr, token, dataDir string) {
 	fmt.Printf(`==> NovaCron dev agent is running (single node, sim hypervisor)
-    API:      http://%[1]s
+    API:      %[1]s
     Token:    %[2]s
     Data dir: %[3]s (removed on exit)
 
-    export NOVACRON_ADDR=http://%[1]s
+    export NOVACRON_ADDR=%[1]s
     export NOVACRON_TOKEN=%[2]s
     novacron cluster status
 `, apiAddr, token, dataDir)

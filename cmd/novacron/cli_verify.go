@@ -88,7 +88,7 @@ func (a *app) memberClients(ctx context.Context, c *client.Client) ([]*client.Cl
 		if m.Status != "alive" || m.APIAddr == "" {
 			continue
 		}
-		mc, err := client.New(base.Scheme+"://"+m.APIAddr, a.token)
+		mc, err := a.clientAt(base.Scheme + "://" + m.APIAddr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("member %s: %w", m.Name, err)
 		}

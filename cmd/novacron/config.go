@@ -17,6 +17,7 @@ import (
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/hypervisor/libvirt"
 	"github.com/novacron/novacron/hypervisor/sim"
+	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/internal/version"
 	"github.com/novacron/novacron/lease"
 	"github.com/novacron/novacron/node"
@@ -77,6 +78,10 @@ type agentFlags struct {
 	SimVCPUs        int
 	SimMemoryMiB    int64
 	SimDiskGiB      int64
+	// TLS is the node's CA, certificate and key (--tls-ca, --tls-cert,
+	// --tls-key): the API serves HTTPS and nodes call each other with
+	// mutual TLS.
+	TLS pki.Files
 }
 
 // register declares the agent's flags. Names, environment variables and
@@ -107,6 +112,9 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.SimFleet, "sim-fleet", 0, "also simulate this many extra hosts in this process (sim driver), for scale tests")
 	fs.DurationVar(&f.FenceTimeout, "fence-timeout", lt.Timeout, "a host's VMs are restarted elsewhere this long after its last lease renewal; it fences itself 35% of that earlier")
 	fs.DurationVar(&f.Heartbeat, "heartbeat-interval", lt.Heartbeat, "how often a host renews its lease with the leader")
+	fs.StringVar(&f.TLS.CA, "tls-ca", "", "the cluster's CA certificate (ca.pem from novacron tls ca create)")
+	fs.StringVar(&f.TLS.Cert, "tls-cert", "", "this node's certificate (NAME.pem from novacron tls cert create --node NAME)")
+	fs.StringVar(&f.TLS.Key, "tls-key", "", "this node's key (NAME-key.pem)")
 	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted while the host is safe: lease held, bootstrapping, or fence finished")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", def.Host.StopTimeout, "how long a guest gets to power off after a stop before it is destroyed")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
@@ -194,6 +202,9 @@ func setFlag(fs *pflag.FlagSet, name string, values []string) error {
 // configuration the flags convert to (see checkParts).
 func (f *agentFlags) validate() error {
 	var errs []error
+	if err := f.TLS.Check(); err != nil {
+		errs = append(errs, err)
+	}
 	if f.Dev {
 		if f.Bind == "" {
 			f.Bind = "127.0.0.1"

@@ -17,14 +17,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/internal/version"
 )
 
 // Environment variables read by the client subcommands. A flag beats its variable,
 // which beats the default.
 const (
-	envAddress = "NOVACRON_ADDR"
-	envToken   = "NOVACRON_TOKEN"
+	envAddress    = "NOVACRON_ADDR"
+	envToken      = "NOVACRON_TOKEN"
+	envCACert     = "NOVACRON_CACERT"
+	envClientCert = "NOVACRON_CLIENT_CERT"
+	envClientKey  = "NOVACRON_CLIENT_KEY"
 )
 
 // defaultAddress is the API of an agent on this host with its default settings.
@@ -72,6 +76,9 @@ type app struct {
 	address string
 	token   string
 	output  string
+	// tls is the CA to trust and the client certificate to present, for an
+	// agent serving HTTPS (--cacert, --client-cert, --client-key).
+	tls pki.Files
 
 	// pollInterval is how often `vm create --wait`, `vm migrate` and
 	// `node drain` look at what they wait for.
@@ -133,6 +140,9 @@ or NOVACRON_TOKEN.`,
 	pf.StringVar(&a.address, "address", defaultAddress, "API address of any agent (env "+envAddress+")")
 	pf.StringVar(&a.token, "token", "", "API token (env "+envToken+")")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+	pf.StringVar(&a.tls.CA, "cacert", "", "CA certificate to trust for an https:// address (env "+envCACert+")")
+	pf.StringVar(&a.tls.Cert, "client-cert", "", "client certificate to present over TLS (env "+envClientCert+")")
+	pf.StringVar(&a.tls.Key, "client-key", "", "key of --client-cert (env "+envClientKey+")")
 
 	root.AddCommand(
 		newAgentCommand(),
@@ -162,6 +172,17 @@ func (a *app) resolveGlobals(cmd *cobra.Command, _ []string) error {
 		a.token = a.getenv(envToken)
 	}
 	a.token = strings.TrimSpace(a.token)
+	for _, e := range []struct {
+		flag, env string
+		v         *string
+	}{{"cacert", envCACert, &a.tls.CA}, {"client-cert", envClientCert, &a.tls.Cert}, {"client-key", envClientKey, &a.tls.Key}} {
+		if !cmd.Flags().Changed(e.flag) {
+			*e.v = strings.TrimSpace(a.getenv(e.env))
+		}
+	}
+	if (a.tls.Cert == "") != (a.tls.Key == "") {
+		return usagef("--client-cert and --client-key go together (env %s, %s)", envClientCert, envClientKey)
+	}
 	switch a.output {
 	case "table", "json":
 	default:
@@ -175,7 +196,21 @@ func (a *app) client() (*client.Client, error) {
 	if a.token == "" {
 		return nil, errors.New("no API token: set " + envToken + " or pass --token")
 	}
-	c, err := client.New(a.address, a.token)
+	return a.clientAt(a.address)
+}
+
+// clientAt returns an API client for address with the resolved token and TLS
+// settings.
+func (a *app) clientAt(address string) (*client.Client, error) {
+	var opts []client.Option
+	if a.tls.Set() {
+		cfg, err := pki.ClientConfig(a.tls)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.WithTLS(cfg))
+	}
+	c, err := client.New(address, a.token, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--address: %w", err)
 	}
