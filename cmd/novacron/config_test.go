@@ -22,6 +22,7 @@ func TestAgentFlags_DefaultsAreTheDocumentedOnes(t *testing.T) {
 		"sim-fleet": "0", "fence-timeout": "10s", "heartbeat-interval": "1s", "watchdog": "",
 		"stop-timeout": "30s", "bootstrap-token": "", "bootstrap-token-file": "", "gossip-key": "",
 		"log-level": "info", "sim-vcpus": "8", "sim-memory-mib": "16384", "sim-disk-gib": "200",
+		"tls-ca": "", "tls-cert": "", "tls-key": "",
 	}
 	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
 	var f agentFlags
