@@ -15,8 +15,9 @@ import (
 )
 
 // startCore starts n bare consensus cores (no leader work, no host) that
-// bootstrap one cluster; change may adjust each agent before Start.
-func startCore(t *testing.T, n int, change func(a *Agent)) []*Agent {
+// bootstrap one cluster; configure may adjust each config before New, change
+// each agent before Start.
+func startCore(t *testing.T, n int, configure func(i int, cfg *Config), change func(a *Agent)) []*Agent {
 	t.Helper()
 	var agents []*Agent
 	var join string
@@ -36,6 +37,9 @@ func startCore(t *testing.T, n int, change func(a *Agent)) []*Agent {
 			t.Fatal(err)
 		}
 		cfg.APIAddr = ln.Addr().String()
+		if configure != nil {
+			configure(i, &cfg)
+		}
 		stores, err := storage.OpenRaftStores(t.TempDir(), io.Discard)
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +69,7 @@ func startCore(t *testing.T, n int, change func(a *Agent)) []*Agent {
 func TestLeader_EstablishKeepsFailing_HandsLeadershipOver(t *testing.T) {
 	var mu sync.Mutex
 	var broken *Agent // the first node that tries to establish leadership
-	agents := startCore(t, 3, func(a *Agent) {
+	agents := startCore(t, 3, nil, func(a *Agent) {
 		a.failBarrier = func() error {
 			mu.Lock()
 			defer mu.Unlock()

@@ -19,7 +19,8 @@ type Stores struct {
 	Snapshots raft.SnapshotStore
 }
 
-// newRaft starts this node's Raft instance over TCP.
+// newRaft starts this node's Raft instance over TCP, or over mutual TLS
+// when the node has a certificate (cfg.TLS).
 func newRaft(cfg *Config, f *fsm.FSM, st Stores, notify chan bool) (*raft.Raft, *raft.NetworkTransport, error) {
 	logger := cfg.Logger.With("component", "raft")
 	bind := net.JoinHostPort(cfg.BindAddr, fmt.Sprint(cfg.RaftPort))
@@ -28,8 +29,14 @@ func newRaft(cfg *Config, f *fsm.FSM, st Stores, notify chan bool) (*raft.Raft, 
 		return nil, nil, fmt.Errorf("raft advertise address: %w", err)
 	}
 	var transport *raft.NetworkTransport
-	if cfg.StreamLayer != nil {
-		transport = raft.NewNetworkTransport(cfg.StreamLayer, 3, 10*time.Second, logadapt.Writer{Logger: logger})
+	layer := cfg.StreamLayer
+	if layer == nil && cfg.TLS != nil {
+		if layer, err = newTLSStreamLayer(bind, adv, cfg.TLS); err != nil {
+			return nil, nil, fmt.Errorf("start raft over TLS on %s: %w", bind, err)
+		}
+	}
+	if layer != nil {
+		transport = raft.NewNetworkTransport(layer, 3, 10*time.Second, logadapt.Writer{Logger: logger})
 	} else {
 		transport, err = raft.NewTCPTransport(bind, adv, 3, 10*time.Second, logadapt.Writer{Logger: logger})
 	}
