@@ -46,6 +46,8 @@ type Agent struct {
 
 	// leases is the leader's table of host lease renewals.
 	leases *leaderLeases
+	// identities holds the gossip members whose certificate was checked.
+	identities *identities
 
 	// failBarrier, when set (tests only), runs before the barrier of
 	// establishLeadership and fails it with its error.
@@ -78,6 +80,7 @@ func New(cfg Config, stores Stores) (*Agent, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 		leases:     newLeaderLeases(),
+		identities: newIdentities(),
 		caughtUpCh: make(chan struct{}),
 		// Raft blocks on a full NotifyCh; the room covers the time until
 		// Start reads it.

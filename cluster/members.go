@@ -71,6 +71,10 @@ func (a *Agent) reconcileMember(ctx context.Context, m member, servers map[strin
 	}
 	switch m.Status {
 	case fsm.NodeAlive:
+		if why := a.refuseMember(m, existing, known); why != "" {
+			a.identities.warnOnce(m, why, logger)
+			return
+		}
 		want := m.node()
 		// A node whose heartbeats are late stays suspect or failed until it
 		// renews its lease again, whatever gossip says (a hung agent still
