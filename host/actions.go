@@ -253,7 +253,7 @@ func domainSpec(vm *fsm.VM) hypervisor.DomainSpec {
 		Labels: vm.Spec.Labels,
 	}
 	if b := vm.Spec.Boot; b != nil {
-		s.Boot = &hypervisor.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
+		s.Boot = &hypervisor.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk, DiskFormat: b.DiskFormat}
 	}
 	for _, n := range vm.Spec.NICs {
 		s.NICs = append(s.NICs, hypervisor.NIC{Network: n.Network, Bridge: n.Bridge, MAC: n.MAC})
