@@ -76,3 +76,18 @@ func checkQCOW2Header(head []byte) error {
 	}
 	return nil
 }
+
+// CheckDisk is Check for a disk image recorded with format: a qcow2 image
+// must also name no backing file. Any other format (raw) is not looked into.
+func (c *Confiner) CheckDisk(path, format string) (string, error) {
+	resolved, err := c.Check(path)
+	if err != nil {
+		return "", err
+	}
+	if format == FormatQCOW2 {
+		if err := CheckQCOW2(resolved); err != nil {
+			return "", err
+		}
+	}
+	return resolved, nil
+}
