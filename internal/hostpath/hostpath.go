@@ -17,6 +17,9 @@ import (
 	"strings"
 )
 
+// DefaultDir is the image folder when the operator names none (--image-dir).
+const DefaultDir = "/var/lib/novacron/images"
+
 // ErrNotAllowed is every refusal: missing, outside the folders, not a regular
 // file, or in a pseudo file system. It deliberately says no more.
 var ErrNotAllowed = errors.New("not an image in the allowed folders (--image-dir)")
