@@ -19,6 +19,7 @@ import (
 
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/hostpath"
 )
 
 // IndexHeader carries the Raft index a response reflects: the node's applied index
@@ -35,11 +36,13 @@ type Config struct {
 	MaxIndexWait time.Duration
 	// RequestTimeout bounds the whole handling of one request.
 	RequestTimeout time.Duration
-	// CheckBootFiles makes VM specs name boot files (kernel, initrd, disk) that
-	// exist on this node. Hosts that run real guests read them from the same
-	// paths (shared storage or the same images on every host), so a missing file
-	// is refused here rather than failing later on the host.
-	CheckBootFiles bool
+	// BootFiles, when set, makes VM specs name boot files (kernel, initrd,
+	// disk) inside this node's image folders (--image-dir), and reads a disk
+	// image's format once when its spec leaves it empty. Hosts that run real
+	// guests read the files from the same paths (shared storage or the same
+	// images on every host) and check them again before a start; nil (the sim
+	// hypervisor, which opens no file) checks nothing.
+	BootFiles *hostpath.Confiner
 }
 
 // DefaultConfig returns the production settings.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"os"
 	"sort"
 	"strings"
 
@@ -11,9 +10,10 @@ import (
 // checkSpec validates a VM spec on its own (fsm.ValidateSpec) and against the
 // cluster, so a spec no host could run is refused with a 4xx before anything
 // reaches Raft or a hypervisor: more vCPUs or memory than the largest node has, a
-// network that no node has, a boot file that does not exist.
-func (s *Server) checkSpec(spec fsm.VMSpec) error {
-	if err := fsm.ValidateSpec(spec); err != nil {
+// network that no node has, a boot file outside the image folders. It records
+// the disk's format in spec when the spec leaves it empty (checkBootFiles).
+func (s *Server) checkSpec(spec *fsm.VMSpec) error {
+	if err := fsm.ValidateSpec(*spec); err != nil {
 		return err
 	}
 	if err := s.checkPlacement(spec.Placement); err != nil {
@@ -32,25 +32,7 @@ func (s *Server) checkSpec(spec fsm.VMSpec) error {
 			}
 		}
 	}
-	if s.cfg.CheckBootFiles && spec.Boot != nil {
-		b := spec.Boot
-		for _, f := range []struct{ field, path string }{{"boot.kernel", b.Kernel}, {"boot.initrd", b.Initrd}, {"boot.disk", b.Disk}} {
-			if f.path == "" {
-				continue
-			}
-			if !strings.HasPrefix(f.path, "/") {
-				return invalidf("%s %q must be an absolute path", f.field, f.path)
-			}
-			info, err := os.Stat(f.path)
-			if err != nil {
-				return invalidf("%s %q does not exist or cannot be read: %v", f.field, f.path, err)
-			}
-			if !info.Mode().IsRegular() {
-				return invalidf("%s %q is not a regular file", f.field, f.path)
-			}
-		}
-	}
-	return nil
+	return s.checkBootFiles(spec.Boot)
 }
 
 func knownList(set map[string]bool) string {

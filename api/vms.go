@@ -56,7 +56,7 @@ func (s *Server) createVM(r *http.Request, _ httprouter.Params) (any, error) {
 		return nil, err
 	}
 	spec := toFSMSpec(req)
-	if err := s.checkSpec(spec); err != nil {
+	if err := s.checkSpec(&spec); err != nil {
 		return nil, err
 	}
 	if other, err := s.state.VMByName(spec.Name); err == nil {
@@ -81,7 +81,7 @@ func (s *Server) updateVM(r *http.Request, ps httprouter.Params) (any, error) {
 		return nil, err
 	}
 	spec := toFSMSpec(req)
-	if err := s.checkSpec(spec); err != nil {
+	if err := s.checkSpec(&spec); err != nil {
 		return nil, err
 	}
 	vm, err := s.findVM(ps.ByName("id"))

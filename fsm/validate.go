@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // Limits on user input. They keep every record small and every name printable.
@@ -87,6 +88,17 @@ func ValidateSpec(s VMSpec) error {
 			if len(p) > MaxPathLen {
 				return errorf(ErrInvalid, "%s is longer than %d characters", field, MaxPathLen)
 			}
+		}
+		for _, f := range []struct{ field, path string }{{"boot.kernel", b.Kernel}, {"boot.initrd", b.Initrd}, {"boot.disk", b.Disk}} {
+			if f.path != "" && !strings.HasPrefix(f.path, "/") {
+				return errorf(ErrInvalid, "%s %q must be an absolute path", f.field, f.path)
+			}
+		}
+		switch {
+		case b.DiskFormat != "" && b.Disk == "":
+			return errorf(ErrInvalid, "boot.disk_format needs a boot.disk")
+		case b.DiskFormat != "" && b.DiskFormat != DiskRaw && b.DiskFormat != DiskQCOW2:
+			return errorf(ErrInvalid, "boot.disk_format %q: use %s or %s", b.DiskFormat, DiskRaw, DiskQCOW2)
 		}
 	}
 	switch s.RestartPolicy {

@@ -47,7 +47,8 @@ var commandSince = map[CommandType]string{
 //
 //	CmdCreateVM: {fieldSince("spec.gpus", "0.3.0", func(c *CreateVM) bool { return len(c.Spec.GPUs) > 0 })},
 //
-// No field has been added since BaseVersion yet.
+// No field has been added since BaseVersion yet: fields added before the first
+// release (CreateVM's spec.boot.disk_format) are part of BaseVersion.
 var fieldGates = map[CommandType][]fieldGate{}
 
 // fieldGate says that a command using a field needs a later version than its type.

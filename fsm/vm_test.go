@@ -89,6 +89,10 @@ func TestCreateVM_Refusals(t *testing.T) {
 		{Name: "web-3", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1, Boot: &BootSource{Disk: "/a", Kernel: "/b"}},
 		{Name: "web-3", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1, Boot: &BootSource{}},
 		{Name: "web-3", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1, Boot: &BootSource{Disk: "/a", Cmdline: "x"}},
+		{Name: "web-3", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1, Boot: &BootSource{Disk: "a.img"}},
+		{Name: "web-3", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1, Boot: &BootSource{Kernel: "/k", Initrd: "i"}},
+		{Name: "web-3", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1, Boot: &BootSource{Disk: "/a", DiskFormat: "vmdk"}},
+		{Name: "web-3", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1, Boot: &BootSource{Kernel: "/k", DiskFormat: "raw"}},
 		{Name: "web-3", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1, Labels: map[string]string{"bad key": "v"}},
 	}
 	for _, s := range bad {

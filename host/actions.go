@@ -253,7 +253,7 @@ func domainSpec(vm *fsm.VM) hypervisor.DomainSpec {
 		Labels: vm.Spec.Labels,
 	}
 	if b := vm.Spec.Boot; b != nil {
-		s.Boot = &hypervisor.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk}
+		s.Boot = &hypervisor.BootSource{Kernel: b.Kernel, Initrd: b.Initrd, Cmdline: b.Cmdline, Disk: b.Disk, DiskFormat: b.DiskFormat}
 	}
 	for _, n := range vm.Spec.NICs {
 		s.NICs = append(s.NICs, hypervisor.NIC{Network: n.Network, Bridge: n.Bridge, MAC: n.MAC})
@@ -280,7 +280,7 @@ func (h *hostReconciler) act(ctx context.Context, logger *slog.Logger, vm *fsm.V
 		switch state {
 		case hypervisor.StateStopped, hypervisor.StateCrashed:
 			logger.Info("starting domain")
-			actErr = h.driver.Start(ctx, domainSpec(vm))
+			actErr = h.start(ctx, vm)
 			restartSeq = vm.RestartSeq
 		case hypervisor.StatePaused:
 			actErr = h.driver.Resume(ctx, vm.ID)
@@ -298,7 +298,7 @@ func (h *hostReconciler) act(ctx context.Context, logger *slog.Logger, vm *fsm.V
 		}
 	case fsm.VMPaused:
 		if state == hypervisor.StateStopped || state == hypervisor.StateCrashed {
-			actErr = h.driver.Start(ctx, domainSpec(vm))
+			actErr = h.start(ctx, vm)
 			restartSeq = vm.RestartSeq
 		}
 		if actErr == nil && state != hypervisor.StatePaused {
@@ -306,4 +306,13 @@ func (h *hostReconciler) act(ctx context.Context, logger *slog.Logger, vm *fsm.V
 		}
 	}
 	return restartSeq, false, true, actErr
+}
+
+// start defines and starts vm's domain, after checking its boot files.
+func (h *hostReconciler) start(ctx context.Context, vm *fsm.VM) error {
+	spec, err := h.startSpec(vm)
+	if err != nil {
+		return err
+	}
+	return h.driver.Start(ctx, spec)
 }

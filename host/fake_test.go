@@ -192,6 +192,8 @@ type envOptions struct {
 	watchdog string
 	// wrap, when set, wraps this host's driver (to make calls fail).
 	wrap func(*sim.Driver) hypervisor.Driver
+	// bootFiles is Config.BootFiles.
+	bootFiles BootFiles
 }
 
 // testTiming is a short fencing lease: a renewal every 20 ms, the host's lease
@@ -225,6 +227,7 @@ func newTestEnv(t *testing.T, o envOptions) *testEnv {
 	cfg.LoadReportInterval = 30 * time.Millisecond
 	cfg.Lease = testTiming
 	cfg.Watchdog = o.watchdog
+	cfg.BootFiles = o.bootFiles
 	cfg.Logger = testutil.Logger(t)
 	var d hypervisor.Driver = drv
 	if o.wrap != nil {

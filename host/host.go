@@ -45,8 +45,12 @@ type Config struct {
 	// guard pets it.
 	Watchdog string
 	// Guard runs the fencing guard beside the agent (see guard.go).
-	Guard  GuardConfig
-	Logger *slog.Logger
+	Guard GuardConfig
+	// BootFiles, when set, confines the files a VM boots from to the
+	// allowed image folders before its domain is started (bootfiles.go);
+	// nil for drivers that open no host file (sim).
+	BootFiles BootFiles
+	Logger    *slog.Logger
 }
 
 // DefaultConfig returns production timings; the caller fills in the node.

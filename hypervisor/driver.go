@@ -46,6 +46,9 @@ type BootSource struct {
 	Initrd  string
 	Cmdline string
 	Disk    string
+	// DiskFormat is Disk's format as the VM's spec records it ("raw" when
+	// empty); drivers pass it on and never probe the image.
+	DiskFormat string
 }
 
 // NIC is one network interface: on a hypervisor network, or on a host bridge.

@@ -22,6 +22,9 @@ type BootSource struct {
 	Initrd  string `json:"initrd,omitempty"`
 	Cmdline string `json:"cmdline,omitempty"`
 	Disk    string `json:"disk,omitempty"`
+	// DiskFormat is the disk image's format, "raw" or "qcow2". Left empty, the
+	// API detects it once from the image when the VM is created and records it.
+	DiskFormat string `json:"disk_format,omitempty"`
 }
 
 // NIC is a VM's network interface: on a hypervisor network or a host bridge.

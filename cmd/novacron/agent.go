@@ -148,7 +148,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	}
 	agent := n.Agent
 
-	apiServer := api.New(api.Config{NodeName: f.Name, CheckBootFiles: f.Hypervisor == "libvirt"}, agent, n.Control, agent.FSM(), logger)
+	apiServer := api.New(api.Config{NodeName: f.Name, BootFiles: f.bootFiles()}, agent, n.Control, agent.FSM(), logger)
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", agent.InternalHandler())
 	mux.Handle("/", apiServer.Handler())

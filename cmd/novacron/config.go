@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/hypervisor/libvirt"
 	"github.com/novacron/novacron/hypervisor/sim"
+	"github.com/novacron/novacron/internal/hostpath"
 	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/internal/version"
 	"github.com/novacron/novacron/lease"
@@ -67,6 +69,7 @@ type agentFlags struct {
 	MemoryMiB       int64
 	CPUOvercommit   float64
 	MigrateURI      string
+	ImageDirs       []string
 	SimFleet        int
 	FenceTimeout    time.Duration
 	Heartbeat       time.Duration
@@ -108,6 +111,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.VCPUs, "vcpus", 0, "vCPUs this host offers to VMs (default: the host's CPUs as the hypervisor reports them; more over-commits)")
 	fs.Int64Var(&f.MemoryMiB, "memory-mib", 0, "memory this host offers to VMs in MiB (default: all the hypervisor reports)")
 	fs.Float64Var(&f.CPUOvercommit, "cpu-overcommit", 0, "vCPUs offered per host vCPU on this node, 1 to 64 (default: the cluster setting)")
+	fs.StringArrayVar(&f.ImageDirs, "image-dir", []string{hostpath.DefaultDir}, "folder whose files VMs may boot from: kernels, initrds, disk images (repeatable; libvirt hypervisor; any other host path is refused)")
 	fs.StringVar(&f.MigrateURI, "migrate-uri", "", "where this host accepts live migrations, e.g. tcp://10.0.0.2 (default: libvirt picks the host name)")
 	fs.IntVar(&f.SimFleet, "sim-fleet", 0, "also simulate this many extra hosts in this process (sim driver), for scale tests")
 	fs.DurationVar(&f.FenceTimeout, "fence-timeout", lt.Timeout, "a host's VMs are restarted elsewhere this long after its last lease renewal; it fences itself 35% of that earlier")
@@ -261,6 +265,14 @@ func (f *agentFlags) validate() error {
 	if f.SimFleet > 100000 {
 		errs = append(errs, fmt.Errorf("--sim-fleet must be between 0 and 100000, got %d", f.SimFleet))
 	}
+	if len(f.ImageDirs) == 0 {
+		errs = append(errs, errors.New("--image-dir: give at least one folder"))
+	}
+	for _, d := range f.ImageDirs {
+		if !filepath.IsAbs(d) || filepath.Clean(d) == "/" {
+			errs = append(errs, fmt.Errorf("--image-dir %q must be an absolute folder other than /", d))
+		}
+	}
 	if f.MigrateURI != "" && !strings.Contains(f.MigrateURI, "://") {
 		errs = append(errs, fmt.Errorf("--migrate-uri %q must be a URI such as tcp://10.0.0.2", f.MigrateURI))
 	}
@@ -364,11 +376,23 @@ func (f *agentFlags) nodeConfig(nodeID, apiAddr string, logger *slog.Logger) nod
 	cfg.SetLease(f.leaseTiming())
 	cfg.VCPUs, cfg.MemoryMiB = f.VCPUs, f.MemoryMiB
 	cfg.Host.StopTimeout, cfg.Host.Watchdog = f.StopTimeout, f.Watchdog
+	if files := f.bootFiles(); files != nil {
+		cfg.Host.BootFiles = files
+	}
 	cfg.Fleet.Size = f.SimFleet
 	cfg.Fleet.Driver = func(name string) hypervisor.Driver {
 		return sim.New(sim.Config{Name: name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB, Networks: []string{"default"}})
 	}
 	return cfg
+}
+
+// bootFiles confines VMs' boot files to --image-dir on hosts that open them
+// (libvirt); nil for the sim hypervisor, which opens no file.
+func (f *agentFlags) bootFiles() *hostpath.Confiner {
+	if f.Hypervisor != hypervisorVirt {
+		return nil
+	}
+	return hostpath.New(f.ImageDirs)
 }
 
 // gossipKey decodes --gossip-key; nil when none is given. Its length is the

@@ -19,6 +19,7 @@ func TestAgentFlags_DefaultsAreTheDocumentedOnes(t *testing.T) {
 		"gossip-port": "7946", "raft-port": "7947", "http-port": "8090", "join": "[]",
 		"bootstrap-expect": "0", "voters": "3", "hypervisor": "sim", "libvirt-uri": "qemu:///system",
 		"virt-type": "auto", "vcpus": "0", "memory-mib": "0", "cpu-overcommit": "0", "migrate-uri": "",
+		"image-dir": "[/var/lib/novacron/images]",
 		"sim-fleet": "0", "fence-timeout": "10s", "heartbeat-interval": "1s", "watchdog": "",
 		"stop-timeout": "30s", "bootstrap-token": "", "bootstrap-token-file": "", "gossip-key": "",
 		"log-level": "info", "sim-vcpus": "8", "sim-memory-mib": "16384", "sim-disk-gib": "200",
@@ -73,6 +74,8 @@ func TestAgentFlags_ValidateNamesTheFault(t *testing.T) {
 		// The rules of the parts, checked by the parts.
 		{[]string{"--fence-timeout", "3s"}, "--fence-timeout 3s, --heartbeat-interval 1s: fencing: need"},
 		{[]string{"--heartbeat-interval", "0s"}, "heartbeat interval > 0"},
+		{[]string{"--image-dir", "images"}, `--image-dir "images" must be an absolute folder other than /`},
+		{[]string{"--image-dir", "/"}, `--image-dir "/" must be an absolute folder other than /`},
 		{[]string{"--voters", "4"}, "voters must be 3 or 5"},
 		{[]string{"--gossip-key", base64.StdEncoding.EncodeToString([]byte("short"))}, "gossip key must be 16, 24 or 32 bytes, got 5"},
 		{[]string{"--bind", "localhost"}, `bind address "localhost" is not an IP address`},
@@ -113,5 +116,28 @@ func TestAgentCommand_BadValueIsUsageError(t *testing.T) {
 	code := execute(context.Background(), a, []string{"agent", "--dev", "--fence-timeout", "2s"})
 	if code != exitUsage || !strings.Contains(errb.String(), "--fence-timeout 2s") || !strings.Contains(errb.String(), "--help' for usage.") {
 		t.Errorf("code %d, stderr %q; want a usage error naming --fence-timeout", code, errb.String())
+	}
+}
+
+// --image-dir is a list: given on the command line it replaces the default,
+// repeated it adds folders; only the libvirt hypervisor confines boot files.
+func TestAgentFlags_ImageDirs(t *testing.T) {
+	f := devFlags(t, "--image-dir", "/srv/images", "--image-dir", "/srv/kernels")
+	if err := f.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.ImageDirs, ","); got != "/srv/images,/srv/kernels" {
+		t.Fatalf("image dirs %q", got)
+	}
+	if f.bootFiles() != nil || f.nodeConfig("id", "127.0.0.1:1", nil).Host.BootFiles != nil {
+		t.Fatal("the sim hypervisor confines boot files")
+	}
+	f.Hypervisor = hypervisorVirt
+	files := f.bootFiles()
+	if files == nil || strings.Join(files.Dirs(), ",") != "/srv/images,/srv/kernels" {
+		t.Fatalf("libvirt: boot files %+v", files)
+	}
+	if f.nodeConfig("id", "127.0.0.1:1", nil).Host.BootFiles == nil {
+		t.Fatal("libvirt: the host does not check boot files")
 	}
 }

@@ -511,7 +511,10 @@ start_agent() {
 		--gossip-port "$(gossip_port "$i")" --raft-port "$(raft_port "$i")" --http-port "$(http_port "$i")"
 		--bootstrap-expect "$n" --bootstrap-token "$(token)"
 		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS" --stop-timeout "$LAB_STOP_TIMEOUT"
-		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri "tcp://$(host_addr "$i")")
+		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri "tcp://$(host_addr "$i")"
+		--image-dir "$CACHE")
+	# Guests boot only from files inside --image-dir: the cached kernel and
+	# initramfs (NOVACRON_LAB_KERNEL, NOVACRON_LAB_INITRD) live in $CACHE.
 	# Every agent knows every other one, so any of them can restart alone later.
 	for ((j = 1; j <= n; j++)); do
 		((j == i)) || args+=(--join "$(host_addr "$j"):$(gossip_port "$j")")

@@ -34,9 +34,6 @@ func (d *Driver) Start(ctx context.Context, spec hypervisor.DomainSpec) error {
 		}
 	}
 	p := xmlParams{VirtType: d.virtType, Arch: d.arch, ConsoleLogDir: d.cfg.ConsoleLogDir}
-	if spec.Boot.Disk != "" {
-		p.DiskFormat = diskFormat(spec.Boot.Disk)
-	}
 	doc, err := domainXML(spec, p)
 	if err != nil {
 		return err

@@ -1,11 +1,8 @@
 package libvirt
 
 import (
-	"bytes"
 	"encoding/xml"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -38,7 +35,6 @@ var (
 	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	nameCharRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 	macRE      = regexp.MustCompile(`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`)
-	qcow2Magic = []byte{'Q', 'F', 'I', 0xfb}
 )
 
 // vmMeta is the content of the NovaCron metadata element.
@@ -119,8 +115,6 @@ type xmlParams struct {
 	// ConsoleLogDir, when set, is where libvirt (virtlogd) writes each
 	// domain's serial console, as a path on the hypervisor host.
 	ConsoleLogDir string
-	// DiskFormat is the image format of spec.Boot.Disk ("qcow2" or "raw").
-	DiskFormat string
 }
 
 // checkSpec refuses specs no host could run; the error wraps ErrInvalidSpec.
@@ -139,6 +133,8 @@ func checkSpec(spec hypervisor.DomainSpec) error {
 		return bad("vm %q has no boot source: give a kernel or a disk image", spec.Name)
 	case spec.Boot.Initrd != "" && spec.Boot.Kernel == "":
 		return bad("vm %q has an initrd but no kernel", spec.Name)
+	case spec.Boot.DiskFormat != "" && spec.Boot.DiskFormat != "raw" && spec.Boot.DiskFormat != "qcow2":
+		return bad("vm %q: disk format %q is neither raw nor qcow2", spec.Name, spec.Boot.DiskFormat)
 	}
 	for i, nic := range spec.NICs {
 		switch {
@@ -202,15 +198,20 @@ func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
 		dom.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
 	}
 	if b.Disk != "" {
-		format := p.DiskFormat
+		// The format comes from the spec, never from the image's first bytes
+		// (a guest could write a qcow2 header into a raw disk). The image is
+		// shared by every host the VM may run on, so it is attached read-only;
+		// a VM's own writable disk is a volume.
+		format := b.DiskFormat
 		if format == "" {
 			format = "raw"
 		}
 		dom.Devices.Disks = []libvirtxml.DomainDisk{{
-			Device: "disk",
-			Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: format},
-			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: b.Disk}},
-			Target: &libvirtxml.DomainDiskTarget{Dev: "vda", Bus: "virtio"},
+			Device:   "disk",
+			Driver:   &libvirtxml.DomainDiskDriver{Name: "qemu", Type: format},
+			Source:   &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: b.Disk}},
+			Target:   &libvirtxml.DomainDiskTarget{Dev: "vda", Bus: "virtio"},
+			ReadOnly: &libvirtxml.DomainDiskReadOnly{},
 		}}
 	}
 	for _, nic := range spec.NICs {
@@ -232,23 +233,4 @@ func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
 		return "", fmt.Errorf("render domain xml for vm %q: %w", spec.Name, err)
 	}
 	return out, nil
-}
-
-// diskFormat tells qcow2 from raw: by the qcow2 header magic when the file can
-// be read here, else by extension. Anything not qcow2 is raw.
-func diskFormat(path string) string {
-	if f, err := os.Open(path); err == nil {
-		defer f.Close()
-		head := make([]byte, len(qcow2Magic))
-		if _, err := io.ReadFull(f, head); err == nil {
-			if bytes.Equal(head, qcow2Magic) {
-				return "qcow2"
-			}
-			return "raw"
-		}
-	}
-	if strings.EqualFold(filepath.Ext(path), ".qcow2") {
-		return "qcow2"
-	}
-	return "raw"
 }

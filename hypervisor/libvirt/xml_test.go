@@ -87,8 +87,8 @@ func TestDomainXML_CmdlineAndNoConsoleLog(t *testing.T) {
 
 func TestDomainXML_DiskBoot(t *testing.T) {
 	spec := kernelSpec()
-	spec.Boot = &hypervisor.BootSource{Disk: "/var/lib/libvirt/images/web.qcow2"}
-	dom := render(t, spec, xmlParams{VirtType: "qemu", Arch: "x86_64", DiskFormat: "qcow2"})
+	spec.Boot = &hypervisor.BootSource{Disk: "/var/lib/libvirt/images/web.qcow2", DiskFormat: "qcow2"}
+	dom := render(t, spec, xmlParams{VirtType: "qemu", Arch: "x86_64"})
 	if dom.OS.Kernel != "" || len(dom.OS.BootDevices) != 1 || dom.OS.BootDevices[0].Dev != "hd" {
 		t.Fatalf("os = %+v", dom.OS)
 	}
@@ -98,6 +98,44 @@ func TestDomainXML_DiskBoot(t *testing.T) {
 	disk := dom.Devices.Disks[0]
 	if disk.Source.File.File != spec.Boot.Disk || disk.Driver.Type != "qcow2" || disk.Target.Bus != "virtio" || disk.Target.Dev != "vda" {
 		t.Fatalf("disk = %+v %+v %+v %+v", disk.Source.File, disk.Driver, disk.Target, disk)
+	}
+	if disk.ReadOnly == nil {
+		t.Fatal("a disk image given by path is shared by every host and must be attached read-only")
+	}
+}
+
+// TestDomainXML_DiskFormatFromSpecNeverProbed: the format in the XML is the
+// spec's, whatever the image holds; a raw image whose first bytes are a qcow2
+// header (a guest may write one) stays raw.
+func TestDomainXML_DiskFormatFromSpecNeverProbed(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "guest-wrote-a-header.img")
+	if err := os.WriteFile(img, []byte("QFI\xfb\x00\x00\x00\x03"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	qcow2Named := filepath.Join(dir, "named.qcow2")
+	for _, tc := range []struct{ disk, format, want string }{
+		{img, "", "raw"}, {img, "raw", "raw"}, {qcow2Named, "", "raw"}, {img, "qcow2", "qcow2"},
+	} {
+		spec := kernelSpec()
+		spec.Boot = &hypervisor.BootSource{Disk: tc.disk, DiskFormat: tc.format}
+		doc, err := domainXML(spec, xmlParams{VirtType: "qemu", Arch: "x86_64"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "<driver name=\"qemu\" type=\"" + tc.want + "\"></driver>"
+		if !strings.Contains(doc, want) || !strings.Contains(doc, "<readonly></readonly>") {
+			t.Fatalf("disk %s format %q: xml lacks %s or <readonly>:\n%s", filepath.Base(tc.disk), tc.format, want, doc)
+		}
+	}
+}
+
+// TestDomainXML_KernelBootHasNoWritableFile: kernel and initrd go to <os>
+// (QEMU only reads them); no disk is attached.
+func TestDomainXML_KernelBootHasNoWritableFile(t *testing.T) {
+	dom := render(t, kernelSpec(), xmlParams{VirtType: "qemu", Arch: "x86_64"})
+	if len(dom.Devices.Disks) != 0 || len(dom.Devices.Filesystems) != 0 {
+		t.Fatalf("kernel boot attached disks %+v or filesystems %+v", dom.Devices.Disks, dom.Devices.Filesystems)
 	}
 }
 
@@ -127,34 +165,13 @@ func TestDomainXML_RejectsBadSpecs(t *testing.T) {
 		"nic with both":     func(s *hypervisor.DomainSpec) { s.NICs = []hypervisor.NIC{{Network: "n", Bridge: "b"}} },
 		"nic with neither":  func(s *hypervisor.DomainSpec) { s.NICs = []hypervisor.NIC{{}} },
 		"bad mac":           func(s *hypervisor.DomainSpec) { s.NICs = []hypervisor.NIC{{Network: "n", MAC: "zz"}} },
+		"unknown format":    func(s *hypervisor.DomainSpec) { s.Boot = &hypervisor.BootSource{Disk: "/d", DiskFormat: "vmdk"} },
 	}
 	for name, mutate := range cases {
 		spec := kernelSpec()
 		mutate(&spec)
 		if _, err := domainXML(spec, xmlParams{VirtType: "qemu"}); !errors.Is(err, hypervisor.ErrInvalidSpec) {
 			t.Errorf("%s: err = %v, want ErrInvalidSpec", name, err)
-		}
-	}
-}
-
-func TestDiskFormat_ByMagicThenExtension(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	cases := map[string]string{
-		write("a.img", []byte("QFI\xfb\x00\x00\x00\x03")): "qcow2", // magic wins over the name
-		write("b.qcow2", make([]byte, 512)):               "raw",   // so does its absence
-		filepath.Join(dir, "missing.qcow2"):               "qcow2",
-		filepath.Join(dir, "missing.img"):                 "raw",
-	}
-	for path, want := range cases {
-		if got := diskFormat(path); got != want {
-			t.Errorf("diskFormat(%s) = %s, want %s", filepath.Base(path), got, want)
 		}
 	}
 }
