@@ -27,7 +27,7 @@ hash of it, so store it right away.
 
 Roles: admin (everything), operator (manage VMs and nodes, no tokens), reader
 (read the cluster, nodes and VMs).
-Without --ttl the token does not expire.`,
+Without --role the token is a reader; without --ttl it does not expire.`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ttl < 0 {
@@ -58,7 +58,7 @@ Without --ttl the token does not expire.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&role, "role", "", "admin, operator or reader (admin when not given)")
+	cmd.Flags().StringVar(&role, "role", "", "admin, operator or reader (reader when not given)")
 	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 24h (0: never expires)")
 	return cmd
 }
