@@ -40,6 +40,9 @@ type Config struct {
 	// paths (shared storage or the same images on every host), so a missing file
 	// is refused here rather than failing later on the host.
 	CheckBootFiles bool
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (--metrics-token-file); empty leaves /metrics open, as scrapers expect.
+	MetricsToken string
 }
 
 // DefaultConfig returns the production settings.
