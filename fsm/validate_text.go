@@ -15,10 +15,11 @@ import (
 // not inside Apply: a log written before them may hold such text, and a node
 // replaying it must reach the same state as the nodes that applied it then.
 
-// badRune reports whether r may not appear in stored text: C0 and C1 control
-// characters, DEL (unicode.IsControl), and the bidi embeddings, overrides and
-// isolates (U+202A to U+202E, U+2066 to U+2069).
-func badRune(r rune) bool {
+// UnsafeRune reports whether r may not appear in stored text: C0 and C1
+// control characters, DEL (unicode.IsControl), and the bidi embeddings,
+// overrides and isolates (U+202A to U+202E, U+2066 to U+2069). The CLI
+// escapes the same runes when it prints.
+func UnsafeRune(r rune) bool {
 	return unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
 }
 
@@ -26,7 +27,7 @@ func badRune(r rune) bool {
 // field and the offending character.
 func ValidateText(field, s string) error {
 	for i, r := range s {
-		if badRune(r) {
+		if UnsafeRune(r) {
 			return errorf(ErrInvalid, "%s holds the control or bidi character U+%04X at byte %d; control characters (and bidi overrides) are not allowed", field, r, i)
 		}
 	}

@@ -52,8 +52,8 @@ Without --role the token is a reader; without --ttl it does not expire.`,
 			if tok.ExpiresAt != nil {
 				expires = "expires " + formatTime(*tok.ExpiresAt)
 			}
-			fmt.Fprintf(a.stdout, "Created token %s (id %s, role %s, %s).\n\n", tok.Name, tok.ID, tok.Role, expires)
-			fmt.Fprintf(a.stdout, "Secret: %s\n\n", tok.Secret)
+			printf(a.stdout, "Created token %s (id %s, role %s, %s).\n\n", tok.Name, tok.ID, tok.Role, expires)
+			printf(a.stdout, "Secret: %s\n\n", tok.Secret)
 			fmt.Fprintln(a.stdout, "Store this secret now: it will not be shown again.")
 			return nil
 		},
@@ -111,7 +111,7 @@ func newTokenRevokeCommand(a *app) *cobra.Command {
 			if a.json() {
 				return printJSON(a.stdout, tok)
 			}
-			fmt.Fprintf(a.stdout, "Revoked token %s.\n", orDash(nameAndID(tok.Name, tok.ID)))
+			printf(a.stdout, "Revoked token %s.\n", orDash(nameAndID(tok.Name, tok.ID)))
 			return nil
 		},
 	}
