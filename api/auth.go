@@ -45,8 +45,9 @@ var roles = map[string][]perm{
 	},
 }
 
-// DefaultRole is the role of a token created without one.
-const DefaultRole = "admin"
+// DefaultRole is the role of a token created without one: the weakest, so a
+// forgotten --role gives too little rather than too much (issue 11).
+const DefaultRole = "reader"
 
 // Roles returns the names of the valid token roles, sorted.
 func Roles() []string {

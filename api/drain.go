@@ -25,6 +25,9 @@ func (s *Server) drainNode(r *http.Request, ps httprouter.Params) (any, error) {
 	if len(req.Reason) > maxMaintenanceReason {
 		return nil, invalidf("reason must be at most %d bytes, got %d", maxMaintenanceReason, len(req.Reason))
 	}
+	if err := fsm.ValidateText("reason", req.Reason); err != nil {
+		return nil, err
+	}
 	n, err := s.findNode(ps.ByName("id"))
 	if err != nil {
 		return nil, err

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -56,12 +59,33 @@ func (s *Server) registerGauges() {
 }
 
 // serveMetrics writes the process-wide metrics (request durations, the cluster's
-// raft metrics, Go runtime and process) and then this server's gauges.
-func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+// raft metrics, Go runtime and process) and then this server's gauges. With a
+// metrics token configured it first asks for it (metricsAuthorized).
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if !s.metricsAuthorized(r) {
+		s.writeError(w, r, errorf(errUnauthenticated, "/metrics needs \"Authorization: Bearer <metrics token>\" (the agent's --metrics-token-file)"))
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Header().Set(IndexHeader, formatIndex(s.state.AppliedIndex()))
 	metrics.WritePrometheus(w, true)
 	s.metrics.WritePrometheus(w)
+}
+
+// metricsAuthorized reports whether r may read /metrics: always when no
+// metrics token is configured, else when it carries "Bearer <token>". The
+// comparison is of SHA-256 digests in constant time, so neither the token's
+// content nor its length shows in the timing.
+func (s *Server) metricsAuthorized(r *http.Request) bool {
+	if s.cfg.MetricsToken == "" {
+		return true
+	}
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(strings.TrimSpace(got))), sha256.Sum256([]byte(s.cfg.MetricsToken))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // knownMethods bounds the method label: anything else counts as "other", so a

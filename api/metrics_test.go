@@ -63,3 +63,22 @@ func grep(s, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestMetrics_TokenRequiredWhenConfigured(t *testing.T) {
+	e := newTestEnvWith(t, Config{NodeName: "node-1", MetricsToken: "scrape-secret-0123456789"}, nil)
+	e.do("GET", "/metrics", "", nil).expectError(t, http.StatusUnauthorized, "unauthenticated", "--metrics-token-file")
+	e.do("GET", "/metrics", "wrong-secret", nil).expectError(t, http.StatusUnauthorized, "unauthenticated", "metrics token")
+	// An API token is not the metrics token.
+	e.do("GET", "/metrics", e.root, nil).expectError(t, http.StatusUnauthorized, "unauthenticated", "metrics token")
+	a := e.do("GET", "/metrics", "scrape-secret-0123456789", nil).expect(t, http.StatusOK, nil)
+	if !strings.Contains(string(a.body), "novacron_raft_applied_index") {
+		t.Fatalf("/metrics with the token lacks the gauges:\n%s", a.body)
+	}
+	// Other routes are unaffected: /healthz stays open.
+	e.do("GET", "/healthz", "", nil).expect(t, http.StatusOK, nil)
+}
+
+func TestMetrics_OpenWithoutToken(t *testing.T) {
+	e := newTestEnv(t)
+	e.do("GET", "/metrics", "", nil).expect(t, http.StatusOK, nil)
+}

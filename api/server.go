@@ -43,6 +43,9 @@ type Config struct {
 	// images on every host) and check them again before a start; nil (the sim
 	// hypervisor, which opens no file) checks nothing.
 	BootFiles *hostpath.Confiner
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (--metrics-token-file); empty leaves /metrics open, as scrapers expect.
+	MetricsToken string
 }
 
 // DefaultConfig returns the production settings.

@@ -16,6 +16,9 @@ func (s *Server) checkSpec(spec *fsm.VMSpec) error {
 	if err := fsm.ValidateSpec(*spec); err != nil {
 		return err
 	}
+	if err := fsm.ValidateSpecText(*spec); err != nil {
+		return err
+	}
 	if err := s.checkPlacement(spec.Placement); err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ func TestCreateToken_SecretShownOnce(t *testing.T) {
 	e := newTestEnv(t)
 	var tok client.Token
 	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "ci"}).expect(t, http.StatusCreated, &tok)
-	if tok.ID == "" || tok.Name != "ci" || tok.Role != "admin" || tok.ExpiresAt != nil || tok.CreatedAt.IsZero() {
+	if tok.ID == "" || tok.Name != "ci" || tok.Role != DefaultRole || tok.ExpiresAt != nil || tok.CreatedAt.IsZero() {
 		t.Fatalf("created token = %+v", tok)
 	}
 	if !strings.HasPrefix(tok.Secret, "nvc_") || len(tok.Secret) != len("nvc_")+48 {
@@ -39,7 +39,34 @@ func TestCreateToken_SecretShownOnce(t *testing.T) {
 		t.Fatalf("token list = %+v, want root then ci", toks)
 	}
 	// The secret works.
-	e.do("GET", "/api/v1/tokens", tok.Secret, nil).expect(t, http.StatusOK, nil)
+	e.do("GET", "/api/v1/vms", tok.Secret, nil).expect(t, http.StatusOK, nil)
+}
+
+// A token created without a role gets the weakest one (issue 11): it reads,
+// but writes nothing and cannot mint tokens. An explicit role still holds.
+func TestCreateToken_DefaultRoleIsReader(t *testing.T) {
+	e := newTestEnv(t)
+	if DefaultRole != "reader" {
+		t.Fatalf("DefaultRole = %q, want reader", DefaultRole)
+	}
+	var ro client.Token
+	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "norole"}).expect(t, http.StatusCreated, &ro)
+	if ro.Role != "reader" {
+		t.Fatalf("token without a role = %+v, want role reader", ro)
+	}
+	if stored, err := e.fsm.Token(ro.ID); err != nil || stored.Role != "reader" {
+		t.Fatalf("stored token %+v (%v), want role reader", stored, err)
+	}
+	e.do("GET", "/api/v1/vms", ro.Secret, nil).expect(t, http.StatusOK, nil)
+	e.do("POST", "/api/v1/vms", ro.Secret, validVM("x")).expectError(t, http.StatusForbidden, "forbidden", "reader")
+	e.do("POST", "/api/v1/tokens", ro.Secret, client.TokenRequest{Name: "escalate", Role: "admin"}).expectError(t, http.StatusForbidden, "forbidden", "reader")
+
+	var admin client.Token
+	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "adm", Role: "admin"}).expect(t, http.StatusCreated, &admin)
+	if admin.Role != "admin" {
+		t.Fatalf("explicit admin token = %+v", admin)
+	}
+	e.do("GET", "/api/v1/tokens", admin.Secret, nil).expect(t, http.StatusOK, nil)
 }
 
 func TestCreateToken_RoleAndTTL(t *testing.T) {

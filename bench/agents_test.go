@@ -80,7 +80,7 @@ func newAgentClusterWith(n int, extra map[int][]string) (_ *agentCluster, err er
 		a.args = []string{"agent", "--name", a.name, "--data-dir", a.dataDir, "--bind", "127.0.0.1",
 			"--gossip-port", strconv.Itoa(a.gossipPort), "--raft-port", strconv.Itoa(a.raftPort),
 			"--http-port", strconv.Itoa(a.http), "--bootstrap-expect", strconv.Itoa(n),
-			"--bootstrap-token", benchToken, "--hypervisor", "sim",
+			"--hypervisor", "sim",
 			"--sim-memory-mib", "10000000", "--sim-vcpus", "100000", "--log-level", "warn"}
 		a.args = append(a.args, extra[i]...)
 		for _, o := range c.agents {
@@ -120,6 +120,9 @@ func (c *agentCluster) start(bin string, a *agent) error {
 	}
 	defer logFile.Close()
 	cmd := exec.Command(bin, a.args...)
+	// The root token by environment: an agent outside --dev refuses secrets on
+	// its command line.
+	cmd.Env = append(os.Environ(), "NOVACRON_BOOTSTRAP_TOKEN="+benchToken)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -27,7 +27,7 @@ type agentConfig struct {
 	dataDir         string
 	bootstrapExpect int
 	join            []string
-	// token is the --bootstrap-token; none when empty.
+	// token is the root token, passed as NOVACRON_BOOTSTRAP_TOKEN; none when empty.
 	token     string
 	gossipKey string
 	// args, when set, is the whole command line after `agent` (config-file
@@ -100,12 +100,6 @@ func (a *agent) flags() []string {
 	if a.cfg.bootstrapExpect > 0 {
 		args = append(args, "--bootstrap-expect", strconv.Itoa(a.cfg.bootstrapExpect))
 	}
-	if a.cfg.token != "" {
-		args = append(args, "--bootstrap-token", a.cfg.token)
-	}
-	if a.cfg.gossipKey != "" {
-		args = append(args, "--gossip-key", a.cfg.gossipKey)
-	}
 	for _, j := range a.cfg.join {
 		args = append(args, "--join", j)
 	}
@@ -114,6 +108,19 @@ func (a *agent) flags() []string {
 			"--tls-cert", filepath.Join(d, a.name+".pem"), "--tls-key", filepath.Join(d, a.name+"-key.pem"))
 	}
 	return append(args, a.cfg.extra...)
+}
+
+// env is the agent's environment beyond a clean one: the secrets, which an
+// agent outside --dev refuses on its command line, then the test's own.
+func (a *agent) env() []string {
+	var env []string
+	if a.cfg.args == nil && a.cfg.token != "" {
+		env = append(env, "NOVACRON_BOOTSTRAP_TOKEN="+a.cfg.token)
+	}
+	if a.cfg.args == nil && a.cfg.gossipKey != "" {
+		env = append(env, "NOVACRON_GOSSIP_KEY="+a.cfg.gossipKey)
+	}
+	return append(env, a.cfg.env...)
 }
 
 // start runs the agent process; after a kill it runs it again with the same
@@ -133,7 +140,7 @@ func (a *agent) start() {
 	defer stdout.Close()
 	fmt.Fprintf(stderr, "==== e2e: start #%d: novacron %s\n", a.starts, strings.Join(a.args, " "))
 	cmd := exec.Command(novacronBin, a.args...)
-	cmd.Env = testutil.CleanEnv(a.cfg.env...)
+	cmd.Env = testutil.CleanEnv(a.env()...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		a.t.Fatalf("start agent %s: %v", a.name, err)

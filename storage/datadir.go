@@ -40,15 +40,25 @@ type DataDir struct {
 	path string
 	meta meta
 	lock *os.File
+	// loosened is the mode the folder had when it let others in, before
+	// OpenDataDir tightened it; zero when it was already private.
+	loosened os.FileMode
 }
+
+// dirMode is the mode of the data dir and of the Raft folders in it: the
+// node-to-node secret, token hashes and every VM's spec are in there.
+const dirMode = 0o700
 
 // OpenDataDir opens path as a data dir, creating it (and a new node ID) when it
 // is missing or empty. It takes an exclusive lock so two agents never share one.
+// The folder is made private (0700): a new one is created so, and an existing
+// one that others could read is tightened (Loosened says from what), rather
+// than refused, so an upgrade or an operator's mkdir never stops a node.
 func OpenDataDir(path string) (*DataDir, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: no data dir given", ErrForeignDataDir)
 	}
-	if err := os.MkdirAll(path, 0o700); err != nil {
+	if err := os.MkdirAll(path, dirMode); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", path, err)
 	}
 	m, err := readMeta(path)
@@ -58,11 +68,33 @@ func OpenDataDir(path string) (*DataDir, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only now, once the folder is known to be empty or NovaCron's own.
+	loosened, err := tighten(path)
+	if err != nil {
+		return nil, err
+	}
 	lock, err := lockDir(path)
 	if err != nil {
 		return nil, err
 	}
-	return &DataDir{path: path, meta: m, lock: lock}, nil
+	return &DataDir{path: path, meta: m, lock: lock, loosened: loosened}, nil
+}
+
+// tighten makes the folder at path private (dirMode) when group or others
+// have any access to it, and returns the mode it had then (zero otherwise).
+func tighten(path string) (os.FileMode, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, fmt.Errorf("data dir %s: %w", path, err)
+	}
+	mode := st.Mode().Perm()
+	if mode&0o077 == 0 {
+		return 0, nil
+	}
+	if err := os.Chmod(path, dirMode); err != nil {
+		return 0, fmt.Errorf("data dir %s has mode %#o, which lets others read it, and cannot be made %#o: %w", path, mode, dirMode, err)
+	}
+	return mode, nil
 }
 
 // readMeta reads and checks novacron.json. It returns os.ErrNotExist only when the
@@ -133,6 +165,10 @@ func lockDir(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// Loosened is the mode the data dir had when OpenDataDir found it readable by
+// others and tightened it to 0700 (for the agent to warn about), or zero.
+func (d *DataDir) Loosened() os.FileMode { return d.loosened }
 
 // Path is the data dir's folder.
 func (d *DataDir) Path() string { return d.path }

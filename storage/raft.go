@@ -30,8 +30,11 @@ const logCacheSize = 512
 // OpenRaftStores opens (or creates) the Raft stores under dir. A damaged bolt file
 // is reported as ErrCorruptDataDir and left as it is.
 func OpenRaftStores(dir string, logOutput io.Writer) (*RaftStores, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return nil, fmt.Errorf("create raft dir: %w", err)
+	}
+	if _, err := tighten(dir); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, "raft.db")
 	bolt, err := openBolt(path)
@@ -42,6 +45,12 @@ func OpenRaftStores(dir string, logOutput io.Writer) (*RaftStores, error) {
 	if err != nil {
 		bolt.Close()
 		return nil, fmt.Errorf("%w: snapshot store in %s: %v", ErrCorruptDataDir, dir, err)
+	}
+	// hashicorp/raft creates its snapshot folder 0755; snapshots hold the
+	// whole cluster state, secrets included.
+	if _, err := tighten(filepath.Join(dir, "snapshots")); err != nil {
+		bolt.Close()
+		return nil, err
 	}
 	cached, err := raft.NewLogCache(logCacheSize, bolt)
 	if err != nil {

@@ -73,6 +73,9 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	if err != nil {
 		return &usageError{err: err}
 	}
+	for _, w := range f.warnings {
+		logger.Warn(w, "component", "config")
+	}
 	if f.Dev {
 		if f.DataDir == "" {
 			dir, err := os.MkdirTemp("", "novacron-dev-")
@@ -91,6 +94,9 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 		return err
 	}
 	defer dataDir.Close()
+	if m := dataDir.Loosened(); m != 0 {
+		logger.Warn("the data dir was readable by others; made it private", "component", "storage", "data_dir", f.DataDir, "was", fmt.Sprintf("%#o", m), "now", "0700")
+	}
 
 	driver, err := newDriver(f, logger)
 	if err != nil {
@@ -148,7 +154,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	}
 	agent := n.Agent
 
-	apiServer := api.New(api.Config{NodeName: f.Name, BootFiles: f.bootFiles()}, agent, n.Control, agent.FSM(), logger)
+	apiServer := api.New(api.Config{NodeName: f.Name, BootFiles: f.bootFiles(), MetricsToken: f.MetricsToken}, agent, n.Control, agent.FSM(), logger)
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", agent.InternalHandler())
 	mux.Handle("/", apiServer.Handler())

@@ -42,10 +42,10 @@ maintenance, and running the command again watches the drain again.
 				}
 				st, err = cur, nil
 				if !a.json() {
-					fmt.Fprintf(a.stdout, "Node %s is already in maintenance; watching its drain.\n", st.NodeName)
+					printf(a.stdout, "Node %s is already in maintenance; watching its drain.\n", st.NodeName)
 				}
 			} else if err == nil && !a.json() {
-				fmt.Fprintf(a.stdout, "Node %s is in maintenance; its VMs move away.\n", st.NodeName)
+				printf(a.stdout, "Node %s is in maintenance; its VMs move away.\n", st.NodeName)
 			}
 			if err != nil {
 				return err
@@ -54,7 +54,7 @@ maintenance, and running the command again watches the drain again.
 				if a.json() {
 					return printJSON(a.stdout, st)
 				}
-				fmt.Fprintln(a.stdout, drainLine(st))
+				fmt.Fprintln(a.stdout, safe(drainLine(st)))
 				a.printUnmovable(st.Unmovable)
 				return nil
 			}
@@ -90,7 +90,7 @@ func (a *app) watchDrain(ctx context.Context, c *client.Client, st *client.Drain
 			if a.json() {
 				return printJSON(a.stdout, st)
 			}
-			fmt.Fprintf(a.stdout, "Node %s is drained: no VMs left.\n", st.NodeName)
+			printf(a.stdout, "Node %s is drained: no VMs left.\n", st.NodeName)
 			return nil
 		}
 		if !st.Maintenance {
@@ -123,7 +123,7 @@ func (a *app) watchDrain(ctx context.Context, c *client.Client, st *client.Drain
 // printUnmovable lists the VMs that can go nowhere, with the reasons.
 func (a *app) printUnmovable(vms []client.UnmovableVM) {
 	for _, u := range vms {
-		fmt.Fprintf(a.stdout, "  cannot move %s: %s\n", u.VMName, u.Reason)
+		printf(a.stdout, "  cannot move %s: %s\n", u.VMName, u.Reason)
 	}
 }
 
@@ -182,7 +182,7 @@ func newNodeUndrainCommand(a *app) *cobra.Command {
 			if a.json() {
 				return printJSON(a.stdout, n)
 			}
-			fmt.Fprintf(a.stdout, "Node %s is out of maintenance: it takes VMs again.\n", n.Name)
+			printf(a.stdout, "Node %s is out of maintenance: it takes VMs again.\n", n.Name)
 			return nil
 		},
 	}
@@ -215,7 +215,7 @@ Nothing changes.`,
 
 // printFailoverPlan writes the moves, then the VMs that would not fit.
 func (a *app) printFailoverPlan(plan *client.FailoverPlan) error {
-	fmt.Fprintf(a.stdout, "If %s died now: %d VM(s) would restart elsewhere, %d would fit nowhere.\n",
+	printf(a.stdout, "If %s died now: %d VM(s) would restart elsewhere, %d would fit nowhere.\n",
 		nameOr(plan.NodeName, plan.NodeID), len(plan.Moves), len(plan.NotFit))
 	if len(plan.Moves) > 0 {
 		fmt.Fprintln(a.stdout)

@@ -239,7 +239,7 @@ func (f *fakeAPI) createToken(r *http.Request) (any, int, error) {
 	tok := client.Token{ID: fmt.Sprintf("tok-%d", len(f.tokens)+1), Name: req.Name, Role: req.Role,
 		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 	if tok.Role == "" {
-		tok.Role = "admin"
+		tok.Role = "reader" // the server's default (api.DefaultRole)
 	}
 	if req.TTL != "" {
 		d, err := time.ParseDuration(req.TTL)

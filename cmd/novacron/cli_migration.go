@@ -56,12 +56,12 @@ was cancelled. With --no-wait it returns as soon as the migration is accepted.`,
 				if a.json() {
 					return printJSON(a.stdout, m)
 				}
-				fmt.Fprintf(a.stdout, "Migration %s accepted: %s %s from %s to %s.\nFollow it with 'novacron migration show %s'.\n",
+				printf(a.stdout, "Migration %s accepted: %s %s from %s to %s.\nFollow it with 'novacron migration show %s'.\n",
 					m.ID, m.Mode, m.VMName, orDash(nameOr(m.SourceName, m.Source)), orDash(nameOr(m.TargetName, m.Target)), m.ID)
 				return nil
 			}
 			if !a.json() {
-				fmt.Fprintf(a.stdout, "Migrating %s from %s to %s (%s, migration %s)\n",
+				printf(a.stdout, "Migrating %s from %s to %s (%s, migration %s)\n",
 					m.VMName, nameOr(m.SourceName, m.Source), nameOr(m.TargetName, m.Target), m.Mode, m.ID)
 			}
 			return a.watchMigration(cmd.Context(), c, m)
@@ -159,9 +159,9 @@ func newMigrationCommand(a *app) *cobra.Command {
 				return printJSON(a.stdout, m)
 			}
 			if client.MigrationFinal(m.State) {
-				fmt.Fprintf(a.stdout, "Migration %s of %s is %s.\n", m.ID, m.VMName, m.State)
+				printf(a.stdout, "Migration %s of %s is %s.\n", m.ID, m.VMName, m.State)
 			} else {
-				fmt.Fprintf(a.stdout, "Cancel of migration %s requested: the source aborts the copy and %s stays where it runs.\n", m.ID, m.VMName)
+				printf(a.stdout, "Cancel of migration %s requested: the source aborts the copy and %s stays where it runs.\n", m.ID, m.VMName)
 			}
 			return nil
 		},

@@ -145,7 +145,7 @@ func TestTokenCreate_PrintsSecretOnce(t *testing.T) {
 
 	// No --role, no --ttl: the server's default role, a token that never expires.
 	_, stdout, _ = runCLI(t, f.env(), "token", "create", "ops")
-	if !strings.HasPrefix(stdout, "Created token ops (id tok-2, role admin, never expires).") {
+	if !strings.HasPrefix(stdout, "Created token ops (id tok-2, role reader, never expires).") {
 		t.Errorf("stdout = %q", stdout)
 	}
 	if body := f.requests()[1].Body; strings.Contains(body, "role") || strings.Contains(body, "ttl") {
@@ -170,7 +170,7 @@ func TestToken_ListAndRevoke(t *testing.T) {
 	want := "" +
 		"NAME    ID      ROLE       CREATED                EXPIRES\n" +
 		"alpha   tok-2   operator   2025-01-02T03:04:05Z   never\n" +
-		"zeta    tok-1   admin      2025-01-02T03:04:05Z   2025-01-02T04:04:05Z\n"
+		"zeta    tok-1   reader     2025-01-02T03:04:05Z   2025-01-02T04:04:05Z\n"
 	if stdout != want {
 		t.Errorf("token list =\n%s\nwant\n%s", stdout, want)
 	}

@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
+
+	"github.com/novacron/novacron/fsm"
 )
 
 // printJSON writes v as indented JSON, the shape the API sent it in.
@@ -17,6 +21,63 @@ func printJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// safe is text from the server as the CLI prints it: control characters, bidi
+// overrides and bytes that are not UTF-8 are escaped as strconv.Quote writes
+// them ("\x1b", "\n", "\u202e"), so a name, label or message can neither drive
+// the terminal nor break a table's columns, whatever older data or a
+// misbehaving server holds. Everything else, quotes and backslashes included,
+// is left as it is. Every table, every show block and every line that prints a
+// value from the server goes through it.
+func safe(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || fsm.UnsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case fsm.UnsafeRune(r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// printf is fmt.Fprintf for lines that carry values from the server: the
+// format is the CLI's own, and every string argument (named string types
+// included) is made safe first.
+func printf(w io.Writer, format string, args ...any) {
+	for i, v := range args {
+		if rv := reflect.ValueOf(v); rv.IsValid() && rv.Kind() == reflect.String {
+			args[i] = safe(rv.String())
+		}
+	}
+	fmt.Fprintf(w, format, args...)
+}
+
+// safeLines is safe for text of several lines (a local error message): its
+// line breaks stay, everything else is escaped.
+func safeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = safe(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // table writes aligned columns. Add rows with row, then call flush once.
@@ -31,12 +92,14 @@ func newTable(w io.Writer, headers ...string) *table {
 	return t
 }
 
-// row adds one line; empty cells show as "-" so columns stay readable.
+// row adds one line; empty cells show as "-" so columns stay readable, and
+// every cell is safe.
 func (t *table) row(cells ...string) {
 	for i, c := range cells {
 		if c == "" {
-			cells[i] = "-"
+			c = "-"
 		}
+		cells[i] = safe(c)
 	}
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
@@ -54,12 +117,12 @@ func newFields(w io.Writer) *fields {
 	return &fields{tw: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
 }
 
-// add writes one line; an empty value shows as "-".
+// add writes one line; an empty value shows as "-", and the value is safe.
 func (f *fields) add(key, value string) {
 	if value == "" {
 		value = "-"
 	}
-	fmt.Fprintf(f.tw, "%s:\t%s\n", key, value)
+	fmt.Fprintf(f.tw, "%s:\t%s\n", key, safe(value))
 }
 
 // flush writes the block out.
@@ -74,7 +137,7 @@ func printLabels(w io.Writer, labels map[string]string) {
 	}
 	fmt.Fprintln(w, "Labels:")
 	for _, k := range sortedKeys(labels) {
-		fmt.Fprintf(w, "  %s=%s\n", k, labels[k])
+		fmt.Fprintf(w, "  %s=%s\n", safe(k), safe(labels[k]))
 	}
 }
 

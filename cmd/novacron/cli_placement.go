@@ -92,23 +92,23 @@ func printPlacementSpec(w io.Writer, p *client.PlacementSpec) {
 	}
 	fmt.Fprintln(w, "Constraints:")
 	if p.Strategy != "" {
-		fmt.Fprintf(w, "  strategy %s\n", p.Strategy)
+		printf(w, "  strategy %s\n", p.Strategy)
 	}
 	for _, k := range sortedKeys(p.NodeSelector) {
-		fmt.Fprintf(w, "  node label %s=%s\n", k, p.NodeSelector[k])
+		printf(w, "  node label %s=%s\n", k, p.NodeSelector[k])
 	}
 	if len(p.Nodes) > 0 {
-		fmt.Fprintf(w, "  only on %s\n", strings.Join(p.Nodes, ", "))
+		printf(w, "  only on %s\n", strings.Join(p.Nodes, ", "))
 	}
 	if len(p.PreferredNodes) > 0 {
-		fmt.Fprintf(w, "  prefers %s\n", strings.Join(p.PreferredNodes, ", "))
+		printf(w, "  prefers %s\n", strings.Join(p.PreferredNodes, ", "))
 	}
 	for _, g := range p.Groups {
 		strength := "hard"
 		if !g.Hard {
 			strength = "soft"
 		}
-		fmt.Fprintf(w, "  %s group %s (%s)\n", g.Kind, g.Group, strength)
+		printf(w, "  %s group %s (%s)\n", g.Kind, g.Group, strength)
 	}
 }
 

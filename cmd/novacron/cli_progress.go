@@ -52,9 +52,9 @@ func (a *app) watchMigration(ctx context.Context, c *client.Client, m *client.Mi
 	switch cur.State {
 	case client.MigrationCompleted:
 		if !a.json() {
-			fmt.Fprintf(a.stdout, "Migration %s completed: %s now runs on %s.\n", cur.ID, cur.VMName, nameOr(cur.TargetName, cur.Target))
+			printf(a.stdout, "Migration %s completed: %s now runs on %s.\n", cur.ID, cur.VMName, nameOr(cur.TargetName, cur.Target))
 			if cur.Result != nil {
-				fmt.Fprintf(a.stdout, "Hypervisor figures: %s.\n", describeResult(cur.Result))
+				printf(a.stdout, "Hypervisor figures: %s.\n", describeResult(cur.Result))
 			}
 		}
 		return nil
@@ -115,11 +115,11 @@ func (p *progressLine) show(line string) {
 	}
 	p.last = line
 	if p.redraw {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		printf(p.w, "\r\033[K%s", line)
 		p.drawn = true
 		return
 	}
-	fmt.Fprintln(p.w, line)
+	fmt.Fprintln(p.w, safe(line))
 }
 
 // end finishes a redrawn line, so what follows starts on its own line.

@@ -27,7 +27,7 @@ hash of it, so store it right away.
 
 Roles: admin (everything), operator (manage VMs and nodes, no tokens), reader
 (read the cluster, nodes and VMs).
-Without --ttl the token does not expire.`,
+Without --role the token is a reader; without --ttl it does not expire.`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ttl < 0 {
@@ -52,13 +52,13 @@ Without --ttl the token does not expire.`,
 			if tok.ExpiresAt != nil {
 				expires = "expires " + formatTime(*tok.ExpiresAt)
 			}
-			fmt.Fprintf(a.stdout, "Created token %s (id %s, role %s, %s).\n\n", tok.Name, tok.ID, tok.Role, expires)
-			fmt.Fprintf(a.stdout, "Secret: %s\n\n", tok.Secret)
+			printf(a.stdout, "Created token %s (id %s, role %s, %s).\n\n", tok.Name, tok.ID, tok.Role, expires)
+			printf(a.stdout, "Secret: %s\n\n", tok.Secret)
 			fmt.Fprintln(a.stdout, "Store this secret now: it will not be shown again.")
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&role, "role", "", "admin, operator or reader (admin when not given)")
+	cmd.Flags().StringVar(&role, "role", "", "admin, operator or reader (reader when not given)")
 	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 24h (0: never expires)")
 	return cmd
 }
@@ -111,7 +111,7 @@ func newTokenRevokeCommand(a *app) *cobra.Command {
 			if a.json() {
 				return printJSON(a.stdout, tok)
 			}
-			fmt.Fprintf(a.stdout, "Revoked token %s.\n", orDash(nameAndID(tok.Name, tok.ID)))
+			printf(a.stdout, "Revoked token %s.\n", orDash(nameAndID(tok.Name, tok.ID)))
 			return nil
 		},
 	}

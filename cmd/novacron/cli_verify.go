@@ -63,7 +63,7 @@ Exit 0 when they agree; 1 when two members hold different state at one index
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "\nAll %d alive members hold the same state at index %d.\n", len(ds), ds[0].AppliedIndex)
+			printf(a.stdout, "\nAll %d alive members hold the same state at index %d.\n", len(ds), ds[0].AppliedIndex)
 			return nil
 		},
 	}

@@ -90,11 +90,11 @@ error state or does not run within --timeout.`,
 				if a.json() {
 					return printJSON(a.stdout, vm)
 				}
-				fmt.Fprintf(a.stdout, "Created VM %s (%s), state %s.\n", vm.Name, vm.ID, vm.State)
+				printf(a.stdout, "Created VM %s (%s), state %s.\n", vm.Name, vm.ID, vm.State)
 				return nil
 			}
 			if !a.json() {
-				fmt.Fprintf(a.stdout, "Created VM %s (%s); waiting for it to run...\n", vm.Name, vm.ID)
+				printf(a.stdout, "Created VM %s (%s); waiting for it to run...\n", vm.Name, vm.ID)
 			}
 			running, err := waitForVMState(cmd.Context(), c, vm, client.StateRunning, fl.timeout, a.pollInterval)
 			if err != nil {
@@ -103,7 +103,7 @@ error state or does not run within --timeout.`,
 			if a.json() {
 				return printJSON(a.stdout, running)
 			}
-			fmt.Fprintf(a.stdout, "VM %s is running on %s.\n", running.Name, orDash(nameAndID(running.NodeName, running.Node)))
+			printf(a.stdout, "VM %s is running on %s.\n", running.Name, orDash(nameAndID(running.NodeName, running.Node)))
 			return nil
 		},
 	}
@@ -288,7 +288,7 @@ func newVMDeleteCommand(a *app) *cobra.Command {
 			if a.json() {
 				return printJSON(a.stdout, vm)
 			}
-			fmt.Fprintf(a.stdout, "Deleted VM %s.\n", orDash(nameAndID(vm.Name, vm.ID)))
+			printf(a.stdout, "Deleted VM %s.\n", orDash(nameAndID(vm.Name, vm.ID)))
 			return nil
 		},
 	}
@@ -325,7 +325,7 @@ func newVMActionCommand(a *app, act vmAction) *cobra.Command {
 			if a.json() {
 				return printJSON(a.stdout, vm)
 			}
-			fmt.Fprintf(a.stdout, "VM %s: %s requested (desired state %s, state %s).\n",
+			printf(a.stdout, "VM %s: %s requested (desired state %s, state %s).\n",
 				vm.Name, act.name, vm.DesiredState, vm.State)
 			return nil
 		},

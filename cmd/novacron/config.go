@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/hypervisor/libvirt"
 	"github.com/novacron/novacron/hypervisor/sim"
@@ -77,6 +78,9 @@ type agentFlags struct {
 	BootstrapToken  string
 	BootstrapFile   string
 	GossipKey       string
+	GossipKeyFile   string
+	MetricsToken    string
+	MetricsFile     string
 	LogLevel        string
 	SimVCPUs        int
 	SimMemoryMiB    int64
@@ -85,6 +89,13 @@ type agentFlags struct {
 	// --tls-key): the API serves HTTPS and nodes call each other with
 	// mutual TLS.
 	TLS pki.Files
+
+	// cliSecrets are the secret flags given on the command line itself,
+	// where every user of the host can read them (config_secrets.go).
+	cliSecrets []string
+	// warnings are what validation found unsafe but not fatal; the agent
+	// logs them once its logger exists.
+	warnings []string
 }
 
 // register declares the agent's flags. Names, environment variables and
@@ -124,6 +135,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
 	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
 	fs.StringVar(&f.GossipKey, "gossip-key", "", "base64 key (16, 24 or 32 bytes) that encrypts gossip")
+	f.registerSecretFiles(fs)
 	fs.StringVar(&f.LogLevel, "log-level", defaultLogLevel, "debug, info, warn or error")
 	fs.IntVar(&f.SimVCPUs, "sim-vcpus", sd.VCPUs, "vCPUs of the simulated host (sim hypervisor)")
 	fs.Int64Var(&f.SimMemoryMiB, "sim-memory-mib", sd.MemoryMiB, "memory of the simulated host in MiB (sim hypervisor)")
@@ -138,6 +150,7 @@ func envName(flag string) string {
 // fillFromEnvAndFile sets every flag not given on the command line from the
 // environment, then from the config file.
 func fillFromEnvAndFile(fs *pflag.FlagSet, f *agentFlags) error {
+	f.noteCommandLineSecrets(fs)
 	var errs []error
 	fs.VisitAll(func(fl *pflag.Flag) {
 		if fl.Changed {
@@ -159,6 +172,7 @@ func fillFromEnvAndFile(fs *pflag.FlagSet, f *agentFlags) error {
 	if err != nil {
 		return fmt.Errorf("config file: %w", err)
 	}
+	f.warnIfOthersCanRead("config file", f.Config)
 	var values map[string]any
 	if err := json.Unmarshal(b, &values); err != nil {
 		return fmt.Errorf("config file %s is not a JSON object: %w", f.Config, err)
@@ -286,16 +300,13 @@ func (f *agentFlags) validate() error {
 	if f.LibvirtURI == "" {
 		errs = append(errs, errors.New("--libvirt-uri must not be empty"))
 	}
-	if f.BootstrapToken != "" && f.BootstrapFile != "" {
-		errs = append(errs, errors.New("give --bootstrap-token or --bootstrap-token-file, not both"))
-	}
-	if f.BootstrapFile != "" {
-		b, err := os.ReadFile(f.BootstrapFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--bootstrap-token-file: %w", err))
+	if f.Name != "" {
+		// Node names reach every node's state and every operator's terminal.
+		if err := fsm.ValidateName("--name", f.Name); err != nil {
+			errs = append(errs, err)
 		}
-		f.BootstrapToken = strings.TrimSpace(string(b))
 	}
+	errs = append(errs, f.checkSecrets()...)
 	if f.BootstrapToken != "" && len(f.BootstrapToken) < 16 {
 		errs = append(errs, errors.New("the bootstrap token must be at least 16 characters"))
 	}

@@ -94,6 +94,16 @@ func newApp(getenv func(string) string, stdout, stderr io.Writer) *app {
 	return &app{stdout: stdout, stderr: stderr, getenv: getenv, pollInterval: 500 * time.Millisecond, terminal: isTerminal(stdout)}
 }
 
+// errorText is err as the CLI prints it: an error from the server is safe on
+// one line; a local one keeps its line breaks (a usage error may have several).
+func errorText(err error) string {
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) {
+		return safe(err.Error())
+	}
+	return safeLines(err.Error())
+}
+
 // execute runs args against the command tree of a and maps the outcome to an exit
 // code, printing the error itself so that every failure reads "Error: ...".
 func execute(ctx context.Context, a *app, args []string) int {
@@ -103,7 +113,7 @@ func execute(ctx context.Context, a *app, args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(a.stderr, "Error: %s\n", err)
+	fmt.Fprintf(a.stderr, "Error: %s\n", errorText(err))
 	var uerr *usageError
 	if errors.As(err, &uerr) {
 		if cmd == nil {

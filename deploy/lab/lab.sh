@@ -507,9 +507,11 @@ start_agent() {
 	[[ -n $(agent_pids "$i") ]] && return 0
 	bin=$(novacron_bin)
 	printf '%s\n' "$bin" >"$LAB/agent-bin"
+	token >/dev/null # creates $LAB/token (mode 600) on first use
+	# The token goes by file, not on the command line, where ps shows it.
 	args=(agent --name "$(host_name "$i")" --data-dir "$dir/agent" --bind "$(host_addr "$i")"
 		--gossip-port "$(gossip_port "$i")" --raft-port "$(raft_port "$i")" --http-port "$(http_port "$i")"
-		--bootstrap-expect "$n" --bootstrap-token "$(token)"
+		--bootstrap-expect "$n" --bootstrap-token-file "$LAB/token"
 		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS" --stop-timeout "$LAB_STOP_TIMEOUT"
 		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri "tcp://$(host_addr "$i")"
 		--image-dir "$CACHE")
