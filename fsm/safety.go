@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 )
 
 // One poisoned log entry must never take a node down: an entry stays in the
@@ -38,11 +39,16 @@ import (
 // logger is the FSM's logger: the process's default, with the component.
 func logger() *slog.Logger { return slog.Default().With("component", "fsm") }
 
+// recoveredPanics counts the panics applySafely turned into errors, so the fuzz
+// tests can tell a recovered bug from a refused command.
+var recoveredPanics atomic.Uint64
+
 // applySafely applies one decoded command and names the entity it changed. A
 // panic in its applyX becomes an ErrMalformed result (see above).
 func (s *state) applySafely(cmd Command, index uint64) (ev Event, err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			recoveredPanics.Add(1)
 			logger().Error("BUG: applying a command panicked; the command was refused and the node goes on",
 				"index", index, "type", cmd.Type().String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			ev, err = Event{}, errorf(ErrMalformed, "%s at log index %d could not be applied: %v", cmd.Type(), index, r)
