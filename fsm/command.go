@@ -10,7 +10,8 @@ import (
 type CommandType uint8
 
 // IgnorableFlag marks a command type that an older node may skip. Any other unknown
-// type stops the node, because skipping it would let state diverge.
+// type in a top-level log entry stops the node, because skipping it would let
+// state diverge; inside a batch it fails that entry alone (see safety.go).
 const IgnorableFlag CommandType = 0x80
 
 // Command types. New types go at the end.
