@@ -39,6 +39,16 @@ bench: build ## measure raft baseline vs NovaCron API, and (as root) the lab; se
 	@if [ "$$(id -u)" = 0 ]; then $(GO) test -tags $(TAGS) -count=1 -run '^$$' -bench . -timeout 30m ./labtest/; \
 	else echo "not root: skipping the lab benchmarks (real libvirt hosts)"; fi
 
+.PHONY: fuzz
+
+FUZZTIME ?= 30s
+
+fuzz: ## run each fuzz target (command decoding, apply, snapshot restore) for FUZZTIME (default 30s)
+	@for t in FuzzDecode FuzzApply FuzzRestore; do \
+		echo "fuzz ./fsm $$t for $(FUZZTIME)"; \
+		$(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./fsm/ || exit 1; \
+	done
+
 clean: ## remove build output
 	rm -rf bin
 

@@ -109,7 +109,13 @@ func (f *forwarder) serveApply(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{errcode.MalformedCommand, "command unreadable or too large"}})
 		return
 	}
+	// Decode checks every entry of a batch too; Forwardable takes only the
+	// types that followers forward, so the leader-only InitCluster (the
+	// cluster's identity and secret) never comes from the network.
 	cmd, err := fsm.Decode(body)
+	if err == nil {
+		err = fsm.Forwardable(cmd)
+	}
 	if err != nil {
 		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{errcode.MalformedCommand, err.Error()}})
 		return

@@ -50,30 +50,75 @@ func init() {
 	})
 }
 
+// validate checks a batch before it is proposed: it holds at least one entry,
+// and every entry has a type this build knows that may stand in a batch (not
+// a batch) and a body that decodes as that type. The leader's Decode runs it on
+// every forwarded command, so a poisoned batch is refused with ErrMalformed
+// before Raft; applyBatch still copes with one (a log written before this
+// check existed), entry by entry.
+func (b *Batch) validate() error {
+	if len(b.Entries) == 0 {
+		return errorf(ErrMalformed, "a batch needs at least one entry")
+	}
+	for i, e := range b.Entries {
+		if _, err := e.decode(); err != nil {
+			return errorf(ErrMalformed, "batch entry %d: %v", i, err)
+		}
+	}
+	return nil
+}
+
+// decode turns one batch entry into its command. An unknown type is an
+// UnknownCommandError; a nested batch or a body that does not decode is
+// ErrMalformed.
+func (e BatchEntry) decode() (Command, error) {
+	entry, ok := commands[e.Type]
+	if !ok {
+		return nil, &UnknownCommandError{Type: e.Type}
+	}
+	if e.Type == CmdBatch {
+		return nil, errorf(ErrMalformed, "a batch cannot be nested in a batch")
+	}
+	cmd := entry.new()
+	if err := decodeJSON(e.Body, cmd); err != nil {
+		return nil, errorf(ErrMalformed, "decode %s in batch: %v", e.Type, err)
+	}
+	return cmd, nil
+}
+
 // applyBatch applies each entry under the write lock already held by Apply, and
 // returns the result of each and the events of those that succeeded.
+//
+// An entry that cannot be applied fails on its own, with the same error on
+// every node, and never stops the node: unlike an unknown top-level entry, an
+// entry of a batch may have come from a follower through the forwarding path
+// (a leader from before Batch.validate took it), and a panic here would stop
+// every node again at each restart, since the entry stays in the log. A type
+// this build does not know is still logged loudly: if a newer node wrote it
+// despite the version gate, this node's state may differ from the others'.
 func (f *FSM) applyBatch(b *Batch, index uint64) (BatchResult, []Event) {
 	res := BatchResult{Results: make([]Result, len(b.Entries))}
 	var events []Event
 	for i, e := range b.Entries {
-		entry, ok := commands[e.Type]
-		if !ok {
-			unknown := &UnknownCommandError{Type: e.Type}
-			if !unknown.Ignorable() {
-				panic(fmt.Sprintf("fsm: refusing to apply log index %d (batch entry %d): %v; this node is older than the cluster's log, upgrade it", index, i, unknown))
-			}
+		cmd, err := e.decode()
+		var unknown *UnknownCommandError
+		switch {
+		case errors.As(err, &unknown) && unknown.Ignorable():
 			res.Results[i] = Result{Err: unknown}
 			continue
-		}
-		cmd := entry.new()
-		if err := decodeJSON(e.Body, cmd); err != nil {
-			res.Results[i] = Result{Err: errorf(ErrMalformed, "decode %s in batch: %v", e.Type, err)}
+		case errors.As(err, &unknown):
+			logger().Error("refusing a batch entry of unknown type; if a newer node wrote it, upgrade this one",
+				"index", index, "entry", i, "type", uint8(e.Type))
+			res.Results[i] = Result{Err: errorf(ErrMalformed, "batch entry %d: %v", i, err)}
+			continue
+		case err != nil:
+			res.Results[i] = Result{Err: err}
 			continue
 		}
-		err := entry.apply(f.s, cmd, index)
+		ev, err := f.s.applySafely(cmd, index)
 		res.Results[i] = Result{Err: err}
 		if err == nil {
-			events = append(events, f.s.eventFor(cmd, index))
+			events = append(events, ev)
 		}
 	}
 	return res, events

@@ -79,14 +79,3 @@ func TestBatch_BadEntries(t *testing.T) {
 		t.Fatal("NewBatch nested a batch")
 	}
 }
-
-func TestBatch_UnknownEntryStopsTheNode(t *testing.T) {
-	f := New()
-	b := &Batch{Entries: []BatchEntry{{Type: 0x7e, Body: json.RawMessage(`{}`)}}}
-	defer func() {
-		if recover() == nil {
-			t.Fatal("an unknown, non-ignorable entry in a batch was skipped")
-		}
-	}()
-	applyBatchEntry(t, f, b, 1)
-}

@@ -10,7 +10,8 @@ import (
 type CommandType uint8
 
 // IgnorableFlag marks a command type that an older node may skip. Any other unknown
-// type stops the node, because skipping it would let state diverge.
+// type in a top-level log entry stops the node, because skipping it would let
+// state diverge; inside a batch it fails that entry alone (see safety.go).
 const IgnorableFlag CommandType = 0x80
 
 // Command types. New types go at the end.
@@ -88,10 +89,29 @@ func Encode(c Command) ([]byte, error) {
 	return append([]byte{byte(c.Type())}, body...), nil
 }
 
-// Decode turns a log entry back into its command. Fields this build does not know
-// are ignored (see decodeJSON for the policy). An unknown type returns an
-// UnknownCommandError, with the ignorable bit reported so the caller can decide.
+// Decode turns an encoded command back into its command, as the leader receives
+// it before proposing it: fields this build does not know are ignored (see
+// decodeJSON for the policy), an unknown type returns an UnknownCommandError
+// (with the ignorable bit reported so the caller can decide), and a Batch is
+// checked entry by entry (Batch.validate), so a batch that Apply could only
+// refuse piece by piece never reaches the log.
 func Decode(b []byte) (Command, error) {
+	c, err := decodeEntry(b)
+	if err != nil {
+		return nil, err
+	}
+	if batch, ok := c.(*Batch); ok {
+		if err := batch.validate(); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// decodeEntry decodes a log entry as Apply takes it: the type and its own
+// payload, but not the entries of a batch, which applyBatch decodes one by one
+// so that each bad entry fails on its own.
+func decodeEntry(b []byte) (Command, error) {
 	if len(b) == 0 {
 		return nil, errorf(ErrMalformed, "empty command")
 	}

@@ -14,10 +14,12 @@ import "encoding/json"
 // understand (CheckVersions), and a field added later is optional: left out, or
 // its zero value means the old behaviour.
 //
-// What cannot be ignored fails loudly, as before: an unknown command type without
-// IgnorableFlag stops the node (Apply panics), and a snapshot record holding no
-// entity kind this node knows fails Restore (snapshotRecord), because skipping
-// either would let this node's state diverge from the others'.
+// What cannot be ignored fails loudly, as before: a top-level log entry of an
+// unknown type without IgnorableFlag stops the node (Apply panics; inside a
+// batch such an entry is refused on its own and logged, see safety.go), and a
+// snapshot record holding no entity kind this node knows fails Restore
+// (snapshotRecord), because skipping either would let this node's state
+// diverge from the others'.
 func decodeJSON(b []byte, v any) error {
 	// json.Unmarshal ignores unknown fields; TestUnknownFields_SamePolicy pins it.
 	return json.Unmarshal(b, v)

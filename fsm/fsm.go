@@ -94,11 +94,14 @@ type Result struct {
 }
 
 // Apply applies one committed log entry and returns a Result (a BatchResult for
-// a Batch). A command error (duplicate name, unknown
-// ID, ...) is a normal, deterministic outcome returned in Result; an unknown command
-// type that is not ignorable panics, because going on would let state diverge.
+// a Batch). A command error (duplicate name, unknown ID, a body that does not
+// decode, ...) is a normal, deterministic outcome returned in Result, and so is
+// a bad entry inside a batch, each in its own Result (see safety.go). Only a
+// top-level command type that this build does not know and that is not
+// ignorable panics, because only a newer node can have written it and going on
+// would let state diverge.
 func (f *FSM) Apply(l *raft.Log) any {
-	cmd, err := Decode(l.Data)
+	cmd, err := decodeEntry(l.Data)
 	var unknown *UnknownCommandError
 	if errors.As(err, &unknown) && !unknown.Ignorable() {
 		panic(fmt.Sprintf("fsm: refusing to apply log index %d: %v; this node is older than the cluster's log, upgrade it", l.Index, err))
@@ -110,10 +113,10 @@ func (f *FSM) Apply(l *raft.Log) any {
 		result, events = f.applyBatch(batch, l.Index)
 	} else {
 		if err == nil {
-			err = commands[cmd.Type()].apply(f.s, cmd, l.Index)
-		}
-		if err == nil {
-			events = []Event{f.s.eventFor(cmd, l.Index)}
+			var ev Event
+			if ev, err = f.s.applySafely(cmd, l.Index); err == nil {
+				events = []Event{ev}
+			}
 		}
 		result = Result{Err: err}
 	}

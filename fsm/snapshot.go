@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/hashicorp/raft"
 )
@@ -116,8 +117,21 @@ func (l *snapshotLines) next(v any) error {
 // swaps it in under the lock, so readers see either the old state or the new one.
 // Each line is decoded by decodeJSON, as log entries are: a field this node does
 // not know is ignored, a record with no entity kind it knows fails the restore.
-func (f *FSM) Restore(rc io.ReadCloser) error {
+//
+// A damaged stream fails the restore and leaves the state as it was: a line
+// that does not decode, a record without its ID, or two records of one kind
+// with the same ID (or two VMs with one name, two tokens with one secret), which
+// would leave indexes that no log could have built. A panic while building
+// the fresh state is a bug, but it touched nothing live, so it is returned as
+// an error too.
+func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 	defer rc.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			logger().Error("BUG: restoring a snapshot panicked; the restore failed", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("restore: damaged snapshot: %v", r)
+		}
+	}()
 	lines := snapshotLines{r: bufio.NewReader(rc)}
 	var h snapshotHeader
 	if err := lines.next(&h); err != nil {
@@ -139,6 +153,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 			break
 		}
 		if err != nil {
+			return fmt.Errorf("restore: record %d: %w", n, err)
+		}
+		if err := s.checkRecord(&r); err != nil {
 			return fmt.Errorf("restore: record %d: %w", n, err)
 		}
 		switch {
@@ -177,5 +194,54 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Unlock()
 	close(ch)
 	f.publish(Event{Index: h.Index, Kind: "restore"})
+	return nil
+}
+
+// checkRecord refuses a snapshot record that the state being restored cannot
+// take as it is: one holding several entities, one without an ID, or whose ID (a VM's name, a token's secret)
+// an earlier record already holds.
+func (s *state) checkRecord(r *snapshotRecord) error {
+	kinds := 0
+	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		return fmt.Errorf("a record holds %d entities, one is written per line", kinds)
+	}
+	var kind, id string
+	var dup bool
+	switch {
+	case r.Node != nil:
+		kind, id = "node", r.Node.ID
+		_, dup = s.nodes[id]
+	case r.VM != nil:
+		kind, id = "vm", r.VM.ID
+		_, dup = s.vms[id]
+		if _, taken := s.vmByName[r.VM.Spec.Name]; taken && !dup {
+			return fmt.Errorf("vm %q: name %q is held by another vm", id, r.VM.Spec.Name)
+		}
+	case r.Token != nil:
+		kind, id = "token", r.Token.ID
+		_, dup = s.tokens[id]
+		if _, taken := s.tokenByHash[r.Token.Hash]; taken && !dup {
+			return fmt.Errorf("token %q: its secret is held by another token", id)
+		}
+	case r.Migration != nil:
+		kind, id = "migration", r.Migration.ID
+		_, dup = s.migrations[id]
+	case r.Failover != nil:
+		kind, id = "failover", r.Failover.ID
+		_, dup = s.failovers[id]
+	default:
+		return nil // Restore refuses a record of no kind it knows
+	}
+	switch {
+	case id == "":
+		return fmt.Errorf("a %s record has no id", kind)
+	case dup:
+		return fmt.Errorf("two %s records have id %q", kind, id)
+	}
 	return nil
 }

@@ -112,15 +112,19 @@ func TestRestore_BadInputLeavesStateAlone(t *testing.T) {
 	good := snapshotBytes(t, richFSM(t).FSM)
 	header, _, _ := bytes.Cut(good, []byte("\n"))
 	cases := map[string]string{
-		"empty":            "",
-		"garbage":          "this is not a snapshot",
-		"wrong version":    `{"version":2,"index":5,"cluster":{}}` + "\n",
-		"no version":       `{"index":5,"cluster":{}}` + "\n",
-		"bad record":       string(header) + "\n{\"node\": {\"id\": 7}}\n",
-		"truncated record": string(header) + "\n{\"node\": {\"id\": \"x\"",
-		"empty record":     string(header) + "\n{}\n",
-		"unknown record":   string(header) + "\n{\"volume\": {\"id\": \"x\"}}\n",
-		"trailing garbage": string(good) + "garbage",
+		"empty":             "",
+		"garbage":           "this is not a snapshot",
+		"wrong version":     `{"version":2,"index":5,"cluster":{}}` + "\n",
+		"no version":        `{"index":5,"cluster":{}}` + "\n",
+		"bad record":        string(header) + "\n{\"node\": {\"id\": 7}}\n",
+		"truncated record":  string(header) + "\n{\"node\": {\"id\": \"x\"",
+		"empty record":      string(header) + "\n{}\n",
+		"unknown record":    string(header) + "\n{\"volume\": {\"id\": \"x\"}}\n",
+		"trailing garbage":  string(good) + "garbage",
+		"record without id": string(header) + "\n{\"vm\": {\"spec\": {\"name\": \"a\"}}}\n",
+		"duplicate id":      string(good) + "{\"node\": {\"id\": \"n1\"}}\n",
+		"duplicate vm name": string(header) + "\n{\"vm\": {\"id\": \"a\", \"spec\": {\"name\": \"x\"}}}\n{\"vm\": {\"id\": \"b\", \"spec\": {\"name\": \"x\"}}}\n",
+		"two entities":      string(header) + "\n{\"node\": {\"id\": \"x\"}, \"token\": {\"id\": \"y\"}}\n",
 	}
 	for why, in := range cases {
 		f := richFSM(t)

@@ -1,0 +1,61 @@
+package fsm
+
+// Which commands may arrive from another node. A follower forwards its writes
+// to the leader's internal apply endpoint (cluster/internal_http.go), which
+// anyone holding the cluster secret can call; the leader accepts there only
+// the types that some node's Agent.Apply is ever called with, so a command
+// meant to be written by the leader itself (InitCluster, which sets the
+// cluster's identity and secret) never comes in from the network.
+//
+// The list was made from every call of Apply and ApplyInBatches in api/,
+// host/, control/, fleet/ and cluster/. control runs only on the leader, but
+// a leader that has just lost leadership forwards what it was writing, so its
+// commands are here too. A new command type must be put in one of the two
+// tables (TestForwardable_EveryTypeClassified).
+var forwardable = map[CommandType]string{
+	CmdRegisterNode:    "cluster: member reconcile; fleet: its simulated hosts",
+	CmdSetNodeStatus:   "cluster: member reconcile, a node's own leave; control: failure detection, fleets",
+	CmdCreateVM:        "api",
+	CmdUpdateVM:        "api",
+	CmdDeleteVM:        "api",
+	CmdVMAction:        "api; host: stopping a VM it could not start",
+	CmdPlaceVM:         "control: placement",
+	CmdReportVM:        "host: the reconciler's reports (alone or in a batch)",
+	CmdCreateToken:     "api",
+	CmdRevokeToken:     "api",
+	CmdBootstrapToken:  "cluster: --bootstrap-token, from any node configured with it",
+	CmdBatch:           "host: batched reports; cluster: ApplyInBatches (control, fleet)",
+	CmdReportHost:      "host: foreign domains",
+	CmdCreateMigration: "api; control: drains, rebalancing",
+	CmdUpdateMigration: "host: migration progress; control: admission",
+	CmdCancelMigration: "api",
+	CmdSetMaintenance:  "api",
+	CmdSetSettings:     "api",
+	CmdStartFailover:   "control: failover",
+	CmdUpdateFailover:  "control: failover",
+}
+
+// notForwarded lists the registered types that no node forwards, and why.
+var notForwarded = map[CommandType]string{
+	CmdInitCluster: "written once by the first leader itself (applyLocal), never forwarded",
+	CmdRemoveNode:  "no code proposes it today",
+}
+
+// Forwardable reports whether the leader accepts cmd from another node: its
+// type and, for a batch, the type of each entry is one that followers forward.
+// Otherwise it returns an ErrMalformed error naming the type. cmd is what
+// Decode returned, so a batch's entries are known to decode.
+func Forwardable(cmd Command) error {
+	t := cmd.Type()
+	if _, ok := forwardable[t]; !ok {
+		return errorf(ErrMalformed, "command type %s is not accepted from other nodes", t)
+	}
+	if b, ok := asBatch(cmd); ok {
+		for i, e := range b.Entries {
+			if _, ok := forwardable[e.Type]; !ok || e.Type == CmdBatch {
+				return errorf(ErrMalformed, "batch entry %d: command type %s is not accepted from other nodes", i, e.Type)
+			}
+		}
+	}
+	return nil
+}
