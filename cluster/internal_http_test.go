@@ -42,7 +42,7 @@ func mustEncode(t *testing.T, c fsm.Command) []byte {
 // only if every entry would apply: anything else is refused with 400 before
 // Raft, and the leader goes on.
 func TestServeApply_RefusesWhatFollowersNeverForward(t *testing.T) {
-	a := startCore(t, 1, nil)[0]
+	a := startCore(t, 1, nil, nil)[0]
 	testutil.WaitFor(t, 30*time.Second, "the node leads and initialises the cluster", func() bool {
 		return a.IsLeader() && a.readyTerm.Load() == a.raft.CurrentTerm() && a.FSM().Cluster().Secret != ""
 	})
