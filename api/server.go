@@ -40,11 +40,22 @@ type Config struct {
 	// paths (shared storage or the same images on every host), so a missing file
 	// is refused here rather than failing later on the host.
 	CheckBootFiles bool
+
+	// PageLimit is how many items a list answers when the request sets no
+	// ?limit; MaxPageLimit is the largest ?limit accepted.
+	PageLimit    int
+	MaxPageLimit int
+	// MaxPageBytes ends a list page early once its encoding passes this many
+	// bytes, so one answer stays bounded however large its items are.
+	MaxPageBytes int64
 }
 
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 1 << 20, MaxIndexWait: 10 * time.Second, RequestTimeout: 30 * time.Second}
+	return Config{
+		MaxBodyBytes: 1 << 20, MaxIndexWait: 10 * time.Second, RequestTimeout: 30 * time.Second,
+		PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
+	}
 }
 
 // withDefaults fills the zero fields of c from DefaultConfig.
@@ -58,6 +69,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.MaxPageLimit <= 0 {
+		c.MaxPageLimit = d.MaxPageLimit
+	}
+	if c.PageLimit <= 0 {
+		c.PageLimit = min(d.PageLimit, c.MaxPageLimit)
+	}
+	if c.MaxPageBytes <= 0 {
+		c.MaxPageBytes = d.MaxPageBytes
 	}
 	return c
 }
