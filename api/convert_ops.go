@@ -74,6 +74,7 @@ func toClientSettings(s fsm.Settings) client.Settings {
 		Strategy: s.Strategy, CPUOvercommit: s.CPUOvercommit, MemoryOvercommit: s.MemoryOvercommit,
 		MaxMigrationsPerHost: s.MaxMigrationsPerHost, MaxMigrationsPerCluster: s.MaxMigrationsPerCluster,
 		Rebalance: client.RebalanceSettings(s.Rebalance),
+		Retention: client.RetentionSettings(s.Retention),
 	}
 }
 
@@ -83,6 +84,7 @@ func toFSMSettings(s client.Settings) fsm.Settings {
 		Strategy: s.Strategy, CPUOvercommit: s.CPUOvercommit, MemoryOvercommit: s.MemoryOvercommit,
 		MaxMigrationsPerHost: s.MaxMigrationsPerHost, MaxMigrationsPerCluster: s.MaxMigrationsPerCluster,
 		Rebalance: fsm.RebalanceSettings(s.Rebalance),
+		Retention: fsm.RetentionSettings(s.Retention),
 	}
 }
 

@@ -2,13 +2,14 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/fsm"
 )
 
-// listFailovers lists failover records, newest first, optionally of ?node=
+// listFailovers lists failover records a page at a time, newest first, optionally of ?node=
 // (ID or name; a node that left still matches its recorded ID).
 func (s *Server) listFailovers(r *http.Request, _ httprouter.Params) (any, error) {
 	ref := r.URL.Query().Get("node")
@@ -18,14 +19,18 @@ func (s *Server) listFailovers(r *http.Request, _ httprouter.Params) (any, error
 			id = n.ID
 		}
 	}
-	out := []client.Failover{}
-	for _, fo := range s.state.Failovers() {
+	all := s.state.Failovers()
+	kept := all[:0]
+	for _, fo := range all {
 		if ref == "" || fo.Node == id || fo.NodeName == ref {
-			out = append(out, toClientFailover(fo))
+			kept = append(kept, fo)
 		}
 	}
-	return out, nil
+	return paginate(s, r, kept, failoverOrder, toClientFailover)
 }
+
+// failoverOrder is the failover list's order: newest first, as fsm.Failovers sorts.
+var failoverOrder = byTime(func(fo fsm.Failover) time.Time { return fo.RestartedAt }, func(fo fsm.Failover) string { return fo.ID }, true)
 
 // getFailover shows one failover record.
 func (s *Server) getFailover(_ *http.Request, ps httprouter.Params) (any, error) {

@@ -89,7 +89,7 @@ func (s *Server) migrationTarget(r *http.Request, vm fsm.VM, mode, ref string) (
 	return s.control.MigrationTarget(r.Context(), vm.ID, mode, target)
 }
 
-// listMigrations lists migrations, newest first, optionally only those of ?vm=,
+// listMigrations lists migrations a page at a time, newest first, optionally only those of ?vm=,
 // in ?state= or from or to ?node=. A VM or node that no longer exists still
 // matches the ID (or, for a VM, the name) its records hold.
 func (s *Server) listMigrations(r *http.Request, _ httprouter.Params) (any, error) {
@@ -110,9 +110,9 @@ func (s *Server) listMigrations(r *http.Request, _ httprouter.Params) (any, erro
 			nodeID = n.ID
 		}
 	}
-	names := s.nodeNames()
-	out := []client.Migration{}
-	for _, m := range s.state.Migrations() {
+	all := s.state.Migrations()
+	kept := all[:0]
+	for _, m := range all {
 		if vmRef != "" && m.VMID != vmID && m.VMID != vmRef && m.VMName != vmRef {
 			continue
 		}
@@ -122,10 +122,14 @@ func (s *Server) listMigrations(r *http.Request, _ httprouter.Params) (any, erro
 		if state != "" && m.State != state {
 			continue
 		}
-		out = append(out, toClientMigration(m, names))
+		kept = append(kept, m)
 	}
-	return out, nil
+	names := s.nodeNames()
+	return paginate(s, r, kept, migrationOrder, func(m fsm.Migration) client.Migration { return toClientMigration(m, names) })
 }
+
+// migrationOrder is the migration list's order: newest first, as fsm.Migrations sorts.
+var migrationOrder = byTime(func(m fsm.Migration) time.Time { return m.CreatedAt }, func(m fsm.Migration) string { return m.ID }, true)
 
 // getMigration shows one migration by ID.
 func (s *Server) getMigration(_ *http.Request, ps httprouter.Params) (any, error) {

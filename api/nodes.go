@@ -65,8 +65,8 @@ func (s *Server) getDigest(_ *http.Request, _ httprouter.Params) (any, error) {
 	return toClientDigest(d, s.nodeName(s.cluster.Status())), nil
 }
 
-// listNodes lists every node with what is allocated on it.
-func (s *Server) listNodes(_ *http.Request, _ httprouter.Params) (any, error) {
+// listNodes lists the nodes a page at a time, each with what is allocated on it.
+func (s *Server) listNodes(r *http.Request, _ httprouter.Params) (any, error) {
 	counts := map[string]int{}
 	for _, vm := range s.state.VMs() {
 		if vm.Node != "" {
@@ -75,12 +75,13 @@ func (s *Server) listNodes(_ *http.Request, _ httprouter.Params) (any, error) {
 	}
 	nodes := s.state.Nodes()
 	set, incoming := s.state.Settings(), s.state.Incoming()
-	out := make([]client.Node, 0, len(nodes))
-	for _, n := range nodes {
-		out = append(out, toClientNode(n, set, s.state.Allocated(n.ID), incoming[n.ID], counts[n.ID]))
-	}
-	return out, nil
+	return paginate(s, r, nodes, nodeOrder, func(n fsm.Node) client.Node {
+		return toClientNode(n, set, s.state.Allocated(n.ID), incoming[n.ID], counts[n.ID])
+	})
 }
+
+// nodeOrder is the node list's order: by name, then ID, as fsm.Nodes sorts.
+var nodeOrder = byName(func(n fsm.Node) string { return n.Name }, func(n fsm.Node) string { return n.ID })
 
 // getNode shows one node, named by ID or name.
 func (s *Server) getNode(_ *http.Request, ps httprouter.Params) (any, error) {

@@ -20,11 +20,14 @@ import (
 type handlerFunc func(r *http.Request, ps httprouter.Params) (any, error)
 
 // response lets a handler choose the status code and, after a write, the index
-// stamped in the index header.
+// stamped in the index header. A list page (paginate) comes already encoded in
+// raw, with the Link header to its next page.
 type response struct {
 	status int
 	body   any
 	index  uint64
+	raw    []byte
+	link   string
 }
 
 // created answers 201 with the entity a write at index created.
@@ -107,6 +110,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ps httprouter.Par
 	if !ok {
 		resp = &response{status: http.StatusOK, body: v}
 	}
+	if resp.link != "" {
+		w.Header().Set("Link", resp.link)
+	}
+	if resp.raw != nil {
+		s.writeBytes(w, resp.status, resp.index, resp.raw)
+		return
+	}
 	s.writeJSON(w, resp.status, resp.index, resp.body)
 }
 
@@ -121,6 +131,14 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, index uint64, body
 		s.log.Error("encoding response", "error", err)
 		status = http.StatusInternalServerError
 		b, _ = encodeJSON(errorBody(errcode.Internal, "internal error"))
+	}
+	s.writeBytes(w, status, index, b)
+}
+
+// writeBytes writes an encoded JSON answer with status; index is as for writeJSON.
+func (s *Server) writeBytes(w http.ResponseWriter, status int, index uint64, b []byte) {
+	if index == 0 {
+		index = s.state.AppliedIndex()
 	}
 	h := w.Header()
 	h.Set(IndexHeader, formatIndex(index))

@@ -46,11 +46,37 @@ type Config struct {
 	// MetricsToken, when set, is the bearer token GET /metrics requires
 	// (--metrics-token-file); empty leaves /metrics open, as scrapers expect.
 	MetricsToken string
+
+	// PageLimit is how many items a list answers when the request sets no
+	// ?limit; MaxPageLimit is the largest ?limit accepted.
+	PageLimit    int
+	MaxPageLimit int
+	// MaxPageBytes ends a list page early once its encoding passes this many
+	// bytes, so one answer stays bounded however large its items are.
+	MaxPageBytes int64
+
+	// The HTTP server's bounds (see HTTPServer and Listener): time to send the
+	// headers, time to send the whole request with its body, time to write the
+	// answer (above RequestTimeout, so a handler's own timeout answers first),
+	// how long an idle keep-alive connection stays, the size of the headers,
+	// and how many connections may be open at once.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+	MaxConns          int
 }
 
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 1 << 20, MaxIndexWait: 10 * time.Second, RequestTimeout: 30 * time.Second}
+	return Config{
+		MaxBodyBytes: 1 << 20, MaxIndexWait: 10 * time.Second, RequestTimeout: 30 * time.Second,
+		PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10, MaxConns: 1024,
+	}
 }
 
 // withDefaults fills the zero fields of c from DefaultConfig.
@@ -64,6 +90,33 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.MaxPageLimit <= 0 {
+		c.MaxPageLimit = d.MaxPageLimit
+	}
+	if c.PageLimit <= 0 {
+		c.PageLimit = min(d.PageLimit, c.MaxPageLimit)
+	}
+	if c.MaxPageBytes <= 0 {
+		c.MaxPageBytes = d.MaxPageBytes
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = d.ReadHeaderTimeout
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = d.MaxConns
 	}
 	return c
 }

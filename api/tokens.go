@@ -18,15 +18,14 @@ const selfID = "self"
 // secretPrefix marks NovaCron token secrets, for people and secret scanners.
 const secretPrefix = "nvc_"
 
-// listTokens lists tokens; hashes and secrets are never shown.
-func (s *Server) listTokens(_ *http.Request, _ httprouter.Params) (any, error) {
-	toks := s.state.Tokens()
-	out := make([]client.Token, 0, len(toks))
-	for _, t := range toks {
-		out = append(out, toClientToken(t, ""))
-	}
-	return out, nil
+// listTokens lists tokens a page at a time, oldest first; hashes and secrets
+// are never shown.
+func (s *Server) listTokens(r *http.Request, _ httprouter.Params) (any, error) {
+	return paginate(s, r, s.state.Tokens(), tokenOrder, func(t fsm.Token) client.Token { return toClientToken(t, "") })
 }
+
+// tokenOrder is the token list's order: oldest first, as fsm.Tokens sorts.
+var tokenOrder = byTime(func(t fsm.Token) time.Time { return t.CreatedAt }, func(t fsm.Token) string { return t.ID }, false)
 
 // getToken shows one token by ID, or the caller's own as "self".
 func (s *Server) getToken(r *http.Request, ps httprouter.Params) (any, error) {

@@ -12,7 +12,7 @@ import (
 	"github.com/novacron/novacron/internal/ids"
 )
 
-// listVMs lists VMs, optionally only those on ?node= (ID or name) or in ?state=.
+// listVMs lists VMs a page at a time, optionally only those on ?node= (ID or name) or in ?state=.
 func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 	q := r.URL.Query()
 	nodeID := ""
@@ -28,16 +28,19 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 		return nil, invalidf("query parameter state: %q is not one of pending, scheduled, running, stopped, paused, error", state)
 	}
 	vms := s.state.VMs()
-	out := make([]client.VM, 0, len(vms))
-	names := s.nodeNames()
+	kept := vms[:0]
 	for _, vm := range vms {
 		if (nodeID != "" && vm.Node != nodeID) || (state != "" && vm.State != state) {
 			continue
 		}
-		out = append(out, toClientVM(vm, names[vm.Node]))
+		kept = append(kept, vm)
 	}
-	return out, nil
+	names := s.nodeNames()
+	return paginate(s, r, kept, vmOrder, func(vm fsm.VM) client.VM { return toClientVM(vm, names[vm.Node]) })
 }
+
+// vmOrder is the VM list's order: by name (unique), as fsm.VMs sorts.
+var vmOrder = byName(func(vm fsm.VM) string { return vm.Spec.Name }, func(vm fsm.VM) string { return vm.ID })
 
 // getVM shows one VM, named by ID or name.
 func (s *Server) getVM(_ *http.Request, ps httprouter.Params) (any, error) {

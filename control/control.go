@@ -1,6 +1,7 @@
 // Package control is the leader's decisions: every loop that runs only on the
 // leader (placement of pending VMs, failover of dead hosts, migration
-// admission and drains, rebalancing with the hosts' load), and the dry runs
+// admission and drains, rebalancing with the hosts' load, retention of the
+// history and reaping of long-gone nodes), and the dry runs
 // that other nodes ask the leader for (where a migration without a target
 // would go, which VMs a drain could not move, a node's failover plan).
 //
@@ -37,6 +38,9 @@ type Config struct {
 	// LoadReportInterval is how often hosts report their load; a report is
 	// stale after three of them.
 	LoadReportInterval time.Duration
+	// RetentionInterval is how often the leader removes the history past the
+	// cluster's retention settings.
+	RetentionInterval time.Duration
 	// Lease is the fencing lease's timing, by which failover judges hosts.
 	Lease  lease.Timing
 	Logger *slog.Logger
@@ -44,7 +48,7 @@ type Config struct {
 
 // DefaultConfig returns production timings; the caller fills in the node.
 func DefaultConfig() Config {
-	return Config{ResyncInterval: 10 * time.Second, LoadReportInterval: 10 * time.Second, Lease: lease.DefaultTiming(), Logger: slog.Default()}
+	return Config{ResyncInterval: 10 * time.Second, LoadReportInterval: 10 * time.Second, RetentionInterval: time.Minute, Lease: lease.DefaultTiming(), Logger: slog.Default()}
 }
 
 // Validate checks the configuration.
@@ -55,6 +59,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LoadReportInterval <= 0 {
 		errs = append(errs, fmt.Errorf("load report interval must be positive, got %v", c.LoadReportInterval))
+	}
+	if c.RetentionInterval <= 0 {
+		errs = append(errs, fmt.Errorf("retention interval must be positive, got %v", c.RetentionInterval))
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -92,6 +99,11 @@ type State interface {
 	Failover(id string) (fsm.Failover, error)
 	CheckMigration(vmID, mode, target string) error
 	CheckMovable(vmID, mode string) error
+	// Migrations, Failovers (newest first) and Tokens are the whole history,
+	// which the retention loop bounds.
+	Migrations() []fsm.Migration
+	Failovers() []fsm.Failover
+	Tokens() []fsm.Token
 }
 
 // Controller is the leader's control of the cluster. Every node has one: its
@@ -122,7 +134,7 @@ func New(cfg Config, cl Cluster, st State) (*Controller, error) {
 // RunLeader runs the leader's loops until ctx ends (leadership lost).
 func (c *Controller) RunLeader(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){c.placementLoop, c.migrationLoop, c.rebalanceLoop, c.failoverLoop, c.fleetLoop} {
+	for _, loop := range []func(context.Context){c.placementLoop, c.migrationLoop, c.rebalanceLoop, c.failoverLoop, c.fleetLoop, c.retentionLoop} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

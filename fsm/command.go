@@ -38,6 +38,7 @@ const (
 	CmdSetSettings     CommandType = 20
 	CmdStartFailover   CommandType = 21
 	CmdUpdateFailover  CommandType = 22
+	CmdPurgeRecords    CommandType = 23
 )
 
 // Command is one typed change to cluster state.

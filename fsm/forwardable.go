@@ -33,12 +33,13 @@ var forwardable = map[CommandType]string{
 	CmdSetSettings:     "api",
 	CmdStartFailover:   "control: failover",
 	CmdUpdateFailover:  "control: failover",
+	CmdRemoveNode:      "control: retention reaps nodes that left or stayed failed",
+	CmdPurgeRecords:    "control: retention of finished records and expired tokens",
 }
 
 // notForwarded lists the registered types that no node forwards, and why.
 var notForwarded = map[CommandType]string{
 	CmdInitCluster: "written once by the first leader itself (applyLocal), never forwarded",
-	CmdRemoveNode:  "no code proposes it today",
 }
 
 // Forwardable reports whether the leader accepts cmd from another node: its

@@ -31,6 +31,9 @@ type Settings struct {
 	MaxMigrationsPerCluster int `json:"max_migrations_per_cluster,omitempty"`
 	// Rebalance configures automatic rebalancing.
 	Rebalance RebalanceSettings `json:"rebalance"`
+	// Retention bounds the history kept: finished migrations and failovers,
+	// and nodes long gone. Added before the first release (no field gate).
+	Retention RetentionSettings `json:"retention"`
 }
 
 // RebalanceSettings configure the leader's rebalancer.
@@ -68,6 +71,7 @@ func DefaultSettings() Settings {
 		Strategy: StrategySpread, CPUOvercommit: 1, MemoryOvercommit: 1,
 		MaxMigrationsPerHost: 2, MaxMigrationsPerCluster: 8,
 		Rebalance: RebalanceSettings{Mode: RebalanceRecommend, Threshold: 0.1, MinGain: 0.02, MaxMoves: 2, CooldownSeconds: 600, IntervalSeconds: 60},
+		Retention: RetentionSettings{KeepFinished: 1000, FinishedMaxAgeSeconds: 30 * 24 * 3600, NodeReapSeconds: 72 * 3600},
 	}
 }
 
@@ -86,6 +90,10 @@ func (s Settings) WithDefaults() Settings {
 	orDefault(&r.MaxMoves, dr.MaxMoves)
 	orDefault(&r.CooldownSeconds, dr.CooldownSeconds)
 	orDefault(&r.IntervalSeconds, dr.IntervalSeconds)
+	k, dk := &s.Retention, d.Retention
+	orDefault(&k.KeepFinished, dk.KeepFinished)
+	orDefault(&k.FinishedMaxAgeSeconds, dk.FinishedMaxAgeSeconds)
+	orDefault(&k.NodeReapSeconds, dk.NodeReapSeconds)
 	return s
 }
 
@@ -130,7 +138,7 @@ func (s Settings) Validate() error {
 	case r.IntervalSeconds < 1 || r.IntervalSeconds > 24*3600:
 		return errorf(ErrInvalid, "rebalance.interval_seconds must be between 1 and 86400, got %d", r.IntervalSeconds)
 	}
-	return nil
+	return s.Retention.validate()
 }
 
 // EffectiveCapacity is what node n offers to VMs under settings s: its vCPUs and

@@ -37,6 +37,9 @@ var commandSince = map[CommandType]string{
 	CmdSetSettings:     BaseVersion,
 	CmdStartFailover:   BaseVersion,
 	CmdUpdateFailover:  BaseVersion,
+	// No release has shipped yet, so everything so far is in BaseVersion;
+	// the first type added after the first release gets that release's number.
+	CmdPurgeRecords: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

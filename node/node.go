@@ -50,6 +50,7 @@ func TestConfig() Config {
 	c.Cluster = cluster.TestConfig()
 	c.Control.ResyncInterval = 500 * time.Millisecond
 	c.Control.LoadReportInterval = 500 * time.Millisecond
+	c.Control.RetentionInterval = 500 * time.Millisecond
 	c.Host.ResyncInterval = 1 * time.Second
 	c.Host.StopTimeout = 2 * time.Second
 	c.Host.LoadReportInterval = 500 * time.Millisecond

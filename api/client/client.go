@@ -170,6 +170,12 @@ func (c *Client) get(ctx context.Context, path string, query url.Values, out any
 // out (when out is non-nil and the answer has a body). An answer of status 400 or
 // more becomes an *APIError. path must already be escaped (see pathf).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	_, err := c.doHeader(ctx, method, path, query, in, out)
+	return err
+}
+
+// doHeader is do, and returns the answer's headers too.
+func (c *Client) doHeader(ctx context.Context, method, path string, query url.Values, in, out any) (http.Header, error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
@@ -183,13 +189,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if in != nil {
 		buf, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("client: encode %s %s: %w", method, path, err)
+			return nil, fmt.Errorf("client: encode %s %s: %w", method, path, err)
 		}
 		body = bytes.NewReader(buf)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
-		return fmt.Errorf("client: build %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("client: build %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "novacron-client/"+version.Version)
@@ -202,26 +208,26 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return err // *url.Error already names the method and the URL
+		return nil, err // *url.Error already names the method and the URL
 	}
 	defer resp.Body.Close()
 	c.recordIndex(resp.Header)
 
 	if resp.StatusCode >= 400 {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return parseAPIError(resp.StatusCode, raw)
+		return nil, parseAPIError(resp.StatusCode, raw)
 	}
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("client: read answer of %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("client: read answer of %s %s: %w", method, path, err)
 	}
 	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
-		return nil
+		return resp.Header, nil
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("client: decode answer of %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("client: decode answer of %s %s: %w", method, path, err)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // recordIndex keeps the index header of a response, if it has a valid one.

@@ -25,16 +25,9 @@ func (c *Client) Digest(ctx context.Context) (*Digest, error) {
 	return &out, nil
 }
 
-// Nodes lists the cluster's hosts (GET /api/v1/nodes).
+// Nodes lists the cluster's hosts (GET /api/v1/nodes), every page.
 func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
-	out := []Node{}
-	if err := c.get(ctx, apiPrefix+"/nodes", nil, &out); err != nil {
-		return nil, err
-	}
-	if out == nil { // the server answered null
-		out = []Node{}
-	}
-	return out, nil
+	return listAll[Node](ctx, c, apiPrefix+"/nodes", nil)
 }
 
 // Node returns one host by ID or name (GET /api/v1/nodes/{id}).

@@ -41,17 +41,14 @@ type Failover struct {
 	RestartedAfterMs int64 `json:"restarted_after_ms"`
 }
 
-// Failovers lists failover records, newest first; node (ID or name) filters.
+// Failovers lists failover records, newest first, every page; node (ID or
+// name) filters.
 func (c *Client) Failovers(ctx context.Context, node string) ([]Failover, error) {
 	q := url.Values{}
 	if node != "" {
 		q.Set("node", node)
 	}
-	out := []Failover{}
-	if err := c.get(ctx, apiPrefix+"/failovers", q, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return listAll[Failover](ctx, c, apiPrefix+"/failovers", q)
 }
 
 // Failover returns one failover record.

@@ -30,7 +30,8 @@ type ListMigrationsOptions struct {
 	Node string
 }
 
-// Migrations lists migrations, newest first (GET /api/v1/migrations?vm=&state=&node=).
+// Migrations lists migrations, newest first, every page
+// (GET /api/v1/migrations?vm=&state=&node=).
 func (c *Client) Migrations(ctx context.Context, opts ListMigrationsOptions) ([]Migration, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"vm": opts.VM, "state": opts.State, "node": opts.Node} {
@@ -38,14 +39,7 @@ func (c *Client) Migrations(ctx context.Context, opts ListMigrationsOptions) ([]
 			q.Set(k, v)
 		}
 	}
-	out := []Migration{}
-	if err := c.get(ctx, apiPrefix+"/migrations", q, &out); err != nil {
-		return nil, err
-	}
-	if out == nil { // the server answered null
-		out = []Migration{}
-	}
-	return out, nil
+	return listAll[Migration](ctx, c, apiPrefix+"/migrations", q)
 }
 
 // Migration returns one migration by ID (GET /api/v1/migrations/{id}).

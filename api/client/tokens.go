@@ -5,16 +5,10 @@ import (
 	"net/http"
 )
 
-// Tokens lists the API tokens, without their secrets (GET /api/v1/tokens).
+// Tokens lists the API tokens, without their secrets (GET /api/v1/tokens),
+// every page.
 func (c *Client) Tokens(ctx context.Context) ([]Token, error) {
-	out := []Token{}
-	if err := c.get(ctx, apiPrefix+"/tokens", nil, &out); err != nil {
-		return nil, err
-	}
-	if out == nil { // the server answered null
-		out = []Token{}
-	}
-	return out, nil
+	return listAll[Token](ctx, c, apiPrefix+"/tokens", nil)
 }
 
 // CreateToken creates an API token (POST /api/v1/tokens). The answer is the only

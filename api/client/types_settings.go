@@ -24,6 +24,21 @@ type Settings struct {
 	MaxMigrationsPerHost    int               `json:"max_migrations_per_host"`
 	MaxMigrationsPerCluster int               `json:"max_migrations_per_cluster"`
 	Rebalance               RebalanceSettings `json:"rebalance"`
+	Retention               RetentionSettings `json:"retention"`
+}
+
+// RetentionSettings bound the history the cluster keeps; the leader removes
+// what is past them.
+type RetentionSettings struct {
+	// KeepFinished is how many finished migrations, and as many finished
+	// failovers, are kept at most, newest first.
+	KeepFinished int `json:"keep_finished"`
+	// FinishedMaxAgeSeconds: finished migrations and failovers older than this
+	// are removed.
+	FinishedMaxAgeSeconds int64 `json:"finished_max_age_seconds"`
+	// NodeReapSeconds: a node that left, or has been failed, this long is
+	// removed, unless VMs are still assigned to it.
+	NodeReapSeconds int64 `json:"node_reap_seconds"`
 }
 
 // RebalanceSettings configure the leader's rebalancer.
@@ -52,6 +67,14 @@ type SettingsUpdate struct {
 	MaxMigrationsPerHost    *int                     `json:"max_migrations_per_host,omitempty"`
 	MaxMigrationsPerCluster *int                     `json:"max_migrations_per_cluster,omitempty"`
 	Rebalance               *RebalanceSettingsUpdate `json:"rebalance,omitempty"`
+	Retention               *RetentionSettingsUpdate `json:"retention,omitempty"`
+}
+
+// RetentionSettingsUpdate is the retention part of a SettingsUpdate.
+type RetentionSettingsUpdate struct {
+	KeepFinished          *int   `json:"keep_finished,omitempty"`
+	FinishedMaxAgeSeconds *int64 `json:"finished_max_age_seconds,omitempty"`
+	NodeReapSeconds       *int64 `json:"node_reap_seconds,omitempty"`
 }
 
 // RebalanceSettingsUpdate is the rebalance part of a SettingsUpdate.

@@ -25,7 +25,7 @@ type ListVMsOptions struct {
 	State string
 }
 
-// VMs lists VMs, filtered by opts (GET /api/v1/vms?node=&state=).
+// VMs lists VMs, filtered by opts (GET /api/v1/vms?node=&state=), every page.
 func (c *Client) VMs(ctx context.Context, opts ListVMsOptions) ([]VM, error) {
 	q := url.Values{}
 	if opts.Node != "" {
@@ -34,14 +34,7 @@ func (c *Client) VMs(ctx context.Context, opts ListVMsOptions) ([]VM, error) {
 	if opts.State != "" {
 		q.Set("state", opts.State)
 	}
-	out := []VM{}
-	if err := c.get(ctx, apiPrefix+"/vms", q, &out); err != nil {
-		return nil, err
-	}
-	if out == nil { // the server answered null
-		out = []VM{}
-	}
-	return out, nil
+	return listAll[VM](ctx, c, apiPrefix+"/vms", q)
 }
 
 // VM returns one VM by ID or name (GET /api/v1/vms/{id}).

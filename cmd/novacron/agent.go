@@ -154,13 +154,16 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	}
 	agent := n.Agent
 
-	apiServer := api.New(api.Config{NodeName: f.Name, BootFiles: f.bootFiles(), MetricsToken: f.MetricsToken}, agent, n.Control, agent.FSM(), logger)
+	apiCfg := api.DefaultConfig()
+	apiCfg.NodeName, apiCfg.BootFiles, apiCfg.MetricsToken = f.Name, f.bootFiles(), f.MetricsToken
+	apiServer := api.New(apiCfg, agent, n.Control, agent.FSM(), logger)
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", agent.InternalHandler())
 	mux.Handle("/", apiServer.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// The API's bounds cover the internal routes too: they share the listener.
+	srv := apiCfg.HTTPServer(mux)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(apiCfg.Listener(ln)) }()
 
 	logger.Info("novacron agent running", "node", f.Name, "id", cfg.Cluster.NodeID, "api", scheme+"://"+apiAddr, "data_dir", f.DataDir)
 	if f.Dev {

@@ -238,3 +238,28 @@ func TestVMCreate_PlacementFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestSettingsSet_Retention(t *testing.T) {
+	f := newFakeAPI(t)
+	code, stdout, stderr := runCLI(t, f.env(), "settings", "set", "--keep-finished", "50", "--finished-max-age", "168h", "--node-reap", "24h")
+	if code != exitOK {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(f.requests()[0].Body), &body); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"retention": map[string]any{"keep_finished": 50.0, "finished_max_age_seconds": 604800.0, "node_reap_seconds": 86400.0}}
+	if !reflect.DeepEqual(body, want) {
+		t.Errorf("body %v, want %v", body, want)
+	}
+	for _, w := range []string{"Keep finished:        50, for 168h0m0s\n", "Node reap after:      24h0m0s\n"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("output lacks %q:\n%s", w, stdout)
+		}
+	}
+	g := newFakeAPI(t)
+	if code, _, _ := runCLI(t, g.env(), "settings", "set", "--node-reap", "90m30.5s"); code != exitUsage || len(g.requests()) != 0 {
+		t.Errorf("fractional seconds: code %d; want a usage error and no request", code)
+	}
+}

@@ -43,6 +43,8 @@ type settingsFlags struct {
 	threshold, minGain           float64
 	maxMoves                     int
 	cooldown, interval           time.Duration
+	keepFinished                 int
+	finishedMaxAge, nodeReap     time.Duration
 }
 
 func newSettingsSetCommand(a *app) *cobra.Command {
@@ -88,6 +90,9 @@ one is out of range.`,
 	f.IntVar(&fl.maxMoves, "rebalance-max-moves", 0, "migrations one rebalancing round starts at most")
 	f.DurationVar(&fl.cooldown, "rebalance-cooldown", 0, "how long a VM that moved is left alone, in whole seconds (such as 10m)")
 	f.DurationVar(&fl.interval, "rebalance-interval", 0, "time between rebalancing rounds, in whole seconds (such as 1m)")
+	f.IntVar(&fl.keepFinished, "keep-finished", 0, "finished migrations, and as many failovers, kept at most")
+	f.DurationVar(&fl.finishedMaxAge, "finished-max-age", 0, "finished migrations and failovers older than this are removed (such as 720h)")
+	f.DurationVar(&fl.nodeReap, "node-reap", 0, "a node left or failed this long, with no VMs, is removed (such as 72h)")
 	return cmd
 }
 
@@ -144,6 +149,23 @@ func (fl *settingsFlags) update(cmd *cobra.Command) (client.SettingsUpdate, erro
 	if r != (client.RebalanceSettingsUpdate{}) {
 		u.Rebalance = &r
 	}
+	var k client.RetentionSettingsUpdate
+	if changed("keep-finished") {
+		k.KeepFinished = &fl.keepFinished
+	}
+	if changed("finished-max-age") {
+		if k.FinishedMaxAgeSeconds, err = seconds("finished-max-age", fl.finishedMaxAge); err != nil {
+			return u, err
+		}
+	}
+	if changed("node-reap") {
+		if k.NodeReapSeconds, err = seconds("node-reap", fl.nodeReap); err != nil {
+			return u, err
+		}
+	}
+	if k != (client.RetentionSettingsUpdate{}) {
+		u.Retention = &k
+	}
 	if u == (client.SettingsUpdate{}) {
 		return u, usagef("%q needs at least one setting to change (see --help)", cmd.CommandPath())
 	}
@@ -164,6 +186,9 @@ func (a *app) printSettings(s *client.Settings) error {
 	f.add("Rebalance max moves", strconv.Itoa(r.MaxMoves))
 	f.add("Rebalance cooldown", (time.Duration(r.CooldownSeconds) * time.Second).String())
 	f.add("Rebalance interval", (time.Duration(r.IntervalSeconds) * time.Second).String())
+	k := s.Retention
+	f.add("Keep finished", fmt.Sprintf("%d, for %s", k.KeepFinished, time.Duration(k.FinishedMaxAgeSeconds)*time.Second))
+	f.add("Node reap after", (time.Duration(k.NodeReapSeconds) * time.Second).String())
 	return f.flush()
 }
 

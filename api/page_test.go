@@ -1,0 +1,201 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/ids"
+)
+
+// addVMs creates n VMs straight in the fake cluster (no API round trip), named
+// vm-00000 onwards.
+func (e *testEnv) addVMs(n int) {
+	e.t.Helper()
+	at := time.Now().UTC()
+	for i := range n {
+		spec := toFSMSpec(validVM(fmt.Sprintf("vm-%05d", i)))
+		e.cluster.mustApply(e.t, &fsm.CreateVM{ID: ids.New(), Spec: spec, At: at})
+	}
+}
+
+// nextLink is the path and query of the Link rel="next" of an answer, or "".
+func nextLink(t *testing.T, a answer) string {
+	t.Helper()
+	v := a.header.Get("Link")
+	if v == "" {
+		return ""
+	}
+	target, rel, ok := strings.Cut(v, ";")
+	if !ok || strings.TrimSpace(rel) != `rel="next"` || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
+		t.Fatalf("Link header %q is not <...>; rel=\"next\"", v)
+	}
+	return target[1 : len(target)-1]
+}
+
+func TestListVMs_PaginatesTenThousand(t *testing.T) {
+	e := newTestEnv(t)
+	const total = 10000
+	e.addVMs(total)
+	var got []client.VM
+	pages := 0
+	for path := "/api/v1/vms"; path != ""; pages++ {
+		var page []client.VM
+		a := e.do("GET", path, e.root, nil).expect(t, http.StatusOK, &page)
+		if len(page) > 500 {
+			t.Fatalf("page %d has %d VMs, want at most the default limit 500", pages, len(page))
+		}
+		got = append(got, page...)
+		path = nextLink(t, a)
+		if path != "" && !strings.HasPrefix(path, "/api/v1/vms?") {
+			t.Fatalf("next link %q is not the same list", path)
+		}
+	}
+	if pages != total/500 {
+		t.Fatalf("%d pages, want %d", pages, total/500)
+	}
+	if len(got) != total {
+		t.Fatalf("%d VMs over all pages, want %d", len(got), total)
+	}
+	for i, vm := range got {
+		if want := fmt.Sprintf("vm-%05d", i); vm.Name != want {
+			t.Fatalf("VM %d is %q, want %q (order by name across pages)", i, vm.Name, want)
+		}
+	}
+
+	// The largest page holds everything in one answer.
+	var all []client.VM
+	a := e.do("GET", "/api/v1/vms?limit=5000", e.root, nil).expect(t, http.StatusOK, &all)
+	if len(all) != 5000 || nextLink(t, a) == "" {
+		t.Fatalf("limit=5000: %d VMs, next %q", len(all), nextLink(t, a))
+	}
+
+	// The client follows the links and gets them all, in order.
+	c, err := client.New(e.http.URL, e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, err := c.VMs(context.Background(), client.ListVMsOptions{})
+	if err != nil || len(vms) != total {
+		t.Fatalf("client: %d VMs, %v; want %d", len(vms), err, total)
+	}
+	for i := range vms {
+		if vms[i].ID != got[i].ID {
+			t.Fatalf("client VM %d is %s, want %s", i, vms[i].Name, got[i].Name)
+		}
+	}
+}
+
+func TestListVMs_PageKeepsFiltersAndSurvivesDeletes(t *testing.T) {
+	e := newTestEnv(t)
+	e.addVMs(10)
+	var first []client.VM
+	a := e.do("GET", "/api/v1/vms?limit=3&state=pending", e.root, nil).expect(t, http.StatusOK, &first)
+	next := nextLink(t, a)
+	u, err := url.Parse(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := u.Query(); q.Get("state") != "pending" || q.Get("limit") != "3" || q.Get("after") == "" {
+		t.Fatalf("next link %q lost the filters or has no cursor", next)
+	}
+	// The cursor names a place in the order, not an offset: deleting the last
+	// VM shown and the first still to come changes nothing else.
+	e.cluster.mustApply(t, fsm.DeleteVM{ID: first[2].ID})
+	vm3, err := e.fsm.VMByName("vm-00003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cluster.mustApply(t, fsm.DeleteVM{ID: vm3.ID})
+	var second []client.VM
+	e.do("GET", next, e.root, nil).expect(t, http.StatusOK, &second)
+	if len(second) != 3 || second[0].Name != "vm-00004" || second[2].Name != "vm-00006" {
+		t.Fatalf("second page %v, want vm-00004 to vm-00006", names(second))
+	}
+}
+
+func names(vms []client.VM) []string {
+	out := make([]string, len(vms))
+	for i, vm := range vms {
+		out[i] = vm.Name
+	}
+	return out
+}
+
+func TestList_LimitAndCursorValidated(t *testing.T) {
+	e := newTestEnv(t)
+	for _, route := range []string{"vms", "nodes", "migrations", "failovers", "tokens"} {
+		for _, bad := range []string{"0", "-1", "5001", "abc", ""} {
+			e.do("GET", "/api/v1/"+route+"?limit="+bad, e.root, nil).
+				expectError(t, http.StatusBadRequest, client.CodeInvalid, "query parameter limit")
+		}
+		for _, bad := range []string{"", "!!", "a b"} {
+			e.do("GET", "/api/v1/"+route+"?after="+url.QueryEscape(bad), e.root, nil).
+				expectError(t, http.StatusBadRequest, client.CodeInvalid, "query parameter after")
+		}
+		e.do("GET", "/api/v1/"+route+"?limit=5000", e.root, nil).expect(t, http.StatusOK, nil)
+	}
+}
+
+// Every list keeps its order across pages of one item, and the body of a page
+// is still a bare JSON array.
+func TestList_EveryListPagesInItsOrder(t *testing.T) {
+	e := newTestEnv(t)
+	e.addVMs(3)
+	e.tokenFor("reader")
+	e.tokenFor("operator")
+	for i := range 3 {
+		name := fmt.Sprintf("mig-%d", i)
+		e.runningVM(name, e.nodes[0])
+		e.do("POST", "/api/v1/vms/"+name+"/migrate", e.root, `{"target":"node-2"}`).expect(t, http.StatusAccepted, nil)
+	}
+	e.addNode("node-0", 8, 16384)
+	for _, route := range []string{"vms", "nodes", "tokens", "migrations", "failovers"} {
+		var whole []json.RawMessage
+		e.do("GET", "/api/v1/"+route, e.root, nil).expect(t, http.StatusOK, &whole)
+		var paged []json.RawMessage
+		for path := "/api/v1/" + route + "?limit=1"; path != ""; {
+			var page []json.RawMessage
+			a := e.do("GET", path, e.root, nil).expect(t, http.StatusOK, &page)
+			if len(page) > 1 {
+				t.Fatalf("%s: page of %d with limit=1", route, len(page))
+			}
+			paged = append(paged, page...)
+			path = nextLink(t, a)
+		}
+		if len(paged) != len(whole) {
+			t.Fatalf("%s: %d items paged, %d whole", route, len(paged), len(whole))
+		}
+		for i := range whole {
+			if string(paged[i]) != string(whole[i]) {
+				t.Fatalf("%s item %d: paged %s, whole %s", route, i, paged[i], whole[i])
+			}
+		}
+	}
+}
+
+// A page ends early once its encoding passes MaxPageBytes, so one answer stays
+// bounded however large the items; the client still gets everything.
+func TestListVMs_PageBytesBounded(t *testing.T) {
+	e := newTestEnvWith(t, Config{NodeName: "node-1", MaxPageBytes: 4 << 10}, nil)
+	e.addVMs(100)
+	a := e.do("GET", "/api/v1/vms?limit=5000", e.root, nil).expect(t, http.StatusOK, nil)
+	if len(a.body) > 8<<10 || nextLink(t, a) == "" {
+		t.Fatalf("page of %d bytes, next %q; want at most about 4 KiB and a next page", len(a.body), nextLink(t, a))
+	}
+	c, err := client.New(e.http.URL, e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, err := c.VMs(context.Background(), client.ListVMsOptions{})
+	if err != nil || len(vms) != 100 {
+		t.Fatalf("client: %d VMs, %v; want 100", len(vms), err)
+	}
+}
