@@ -116,6 +116,10 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	if err != nil {
 		return fmt.Errorf("HTTP API cannot listen on %s: %w", httpAddr, err)
 	}
+	// The connection limit wraps the plain listener, under TLS if any: a
+	// handler sees its request's TLS state (r.TLS) only on a *tls.Conn.
+	apiCfg := api.DefaultConfig()
+	ln = apiCfg.Listener(ln)
 	advertise := f.Advertise
 	if advertise == "" {
 		advertise = f.Bind
@@ -154,7 +158,6 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	}
 	agent := n.Agent
 
-	apiCfg := api.DefaultConfig()
 	apiCfg.NodeName, apiCfg.BootFiles, apiCfg.MetricsToken = f.Name, f.bootFiles(), f.MetricsToken
 	apiServer := api.New(apiCfg, agent, n.Control, agent.FSM(), logger)
 	mux := http.NewServeMux()
@@ -163,7 +166,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	// The API's bounds cover the internal routes too: they share the listener.
 	srv := apiCfg.HTTPServer(mux)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(apiCfg.Listener(ln)) }()
+	go func() { serveErr <- srv.Serve(ln) }()
 
 	logger.Info("novacron agent running", "node", f.Name, "id", cfg.Cluster.NodeID, "api", scheme+"://"+apiAddr, "data_dir", f.DataDir)
 	if f.Dev {
