@@ -3,11 +3,13 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // fsmCluster applies commands straight to a real FSM, as a one-node Raft
@@ -146,18 +148,14 @@ func TestRetention_LoopRunsUnderRunLeader(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ctl.RunLeader(ctx); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.EventuallyEvery(t, 10*time.Second, 20*time.Millisecond, "the retention loop to purge the expired token and reap the old node", func() error {
 		_, errTok := cl.fsm.Token("expired")
 		_, errNode := cl.fsm.Node("left-old")
 		if errors.Is(errTok, fsm.ErrNotFound) && errors.Is(errNode, fsm.ErrNotFound) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the retention loop did not purge the expired token and reap the old node")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("token: %v, node: %v", errTok, errNode)
+	})
 	cancel()
 	<-done
 }
