@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"libvirt.org/go/libvirtxml"
 
@@ -136,6 +138,22 @@ func checkSpec(spec hypervisor.DomainSpec) error {
 	case spec.Boot.DiskFormat != "" && spec.Boot.DiskFormat != "raw" && spec.Boot.DiskFormat != "qcow2":
 		return bad("vm %q: disk format %q is neither raw nor qcow2", spec.Name, spec.Boot.DiskFormat)
 	}
+	texts := map[string]string{"name": spec.Name, "boot.kernel": spec.Boot.Kernel, "boot.initrd": spec.Boot.Initrd,
+		"boot.cmdline": spec.Boot.Cmdline, "boot.disk": spec.Boot.Disk}
+	for k, v := range spec.Labels {
+		texts["label "+k] = k + v
+	}
+	for i, nic := range spec.NICs {
+		texts[fmt.Sprintf("nic %d", i)] = nic.Network + nic.Bridge
+	}
+	for field, v := range texts {
+		if !xmlText(v) {
+			// XML cannot carry it as given: encoding/xml would silently put
+			// U+FFFD in its place, and the domain would get other text than
+			// the spec says.
+			return bad("vm %q: %s holds a control character or invalid UTF-8", spec.Name, field)
+		}
+	}
 	for i, nic := range spec.NICs {
 		switch {
 		case (nic.Network == "") == (nic.Bridge == ""):
@@ -145,6 +163,20 @@ func checkSpec(spec hypervisor.DomainSpec) error {
 		}
 	}
 	return nil
+}
+
+// xmlText reports whether s is valid UTF-8 without control characters, so it
+// goes into the domain XML exactly as it is.
+func xmlText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // domainXML renders the libvirt definition of spec.
