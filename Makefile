@@ -43,10 +43,10 @@ bench: build ## measure raft baseline vs NovaCron API, and (as root) the lab; se
 
 FUZZTIME ?= 30s
 
-fuzz: ## run each fuzz target (command decoding, apply, snapshot restore) for FUZZTIME (default 30s)
-	@for t in FuzzDecode FuzzApply FuzzRestore; do \
-		echo "fuzz ./fsm $$t for $(FUZZTIME)"; \
-		$(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./fsm/ || exit 1; \
+fuzz: ## run each fuzz target (commands, apply, snapshots, auth header, request bodies, domain XML) for FUZZTIME (default 30s)
+	@for t in ./fsm:FuzzDecode ./fsm:FuzzApply ./fsm:FuzzRestore ./api:FuzzAuthorizationHeader ./api:FuzzDecodeBody ./hypervisor/libvirt:FuzzDomainXML; do \
+		pkg=$${t%%:*}; name=$${t#*:}; echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg/ || exit 1; \
 	done
 
 clean: ## remove build output
