@@ -42,10 +42,23 @@ type identities struct {
 	mu     sync.Mutex
 	ok     map[string]string // member name -> the API address it proved itself on
 	warned map[string]string // member name -> the last refusal logged
+	// refused holds the members whose proof failed, so one is dialled again
+	// only after refuseFor: the reconcile checks members one after another,
+	// and gossip names are free, so many bogus members must not stall it.
+	refused map[string]refusal
 }
 
+type refusal struct {
+	api, why string
+	until    time.Time
+}
+
+// refuseFor is how long a failed proof stands before the member's API is
+// dialled again.
+const refuseFor = 10 * time.Second
+
 func newIdentities() *identities {
-	return &identities{ok: map[string]string{}, warned: map[string]string{}}
+	return &identities{ok: map[string]string{}, warned: map[string]string{}, refused: map[string]refusal{}}
 }
 
 // verify dials the member's API and checks that its certificate is a node
@@ -53,13 +66,32 @@ func newIdentities() *identities {
 func (ids *identities) verify(m member, cfg *tls.Config) string {
 	ids.mu.Lock()
 	proven := ids.ok[m.Name] == m.Meta.API && m.Meta.API != ""
+	r, seen := ids.refused[m.Name]
 	ids.mu.Unlock()
-	if proven {
+	switch {
+	case proven:
 		return ""
-	}
-	if m.Meta.API == "" {
+	case m.Meta.API == "":
 		return "publishes no API address to prove its certificate on"
+	case seen && r.api == m.Meta.API && time.Now().Before(r.until):
+		return r.why
 	}
+	why := prove(m, cfg)
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	if why != "" {
+		ids.refused[m.Name] = refusal{api: m.Meta.API, why: why, until: time.Now().Add(refuseFor)}
+		return why
+	}
+	ids.ok[m.Name] = m.Meta.API
+	delete(ids.refused, m.Name)
+	delete(ids.warned, m.Name)
+	return ""
+}
+
+// prove dials the member's API and says why its certificate does not name
+// it as a node of this cluster, or "".
+func prove(m member, cfg *tls.Config) string {
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", m.Meta.API, cfg)
 	if err != nil {
 		return fmt.Sprintf("its API %s did not prove a node certificate of this cluster: %v", m.Meta.API, err)
@@ -72,10 +104,6 @@ func (ids *identities) verify(m member, cfg *tls.Config) string {
 	case name != m.Name:
 		return fmt.Sprintf("gossips as %q but its certificate names %q", m.Name, name)
 	}
-	ids.mu.Lock()
-	ids.ok[m.Name] = m.Meta.API
-	delete(ids.warned, m.Name)
-	ids.mu.Unlock()
 	return ""
 }
 

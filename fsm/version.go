@@ -193,6 +193,12 @@ func CheckVersions(cmd Command, nodes []NodeVersion) error {
 // leader reads the nodes' versions only for the rare command that might be
 // refused. Checking costs a map lookup for a plain command.
 func NeedsNewerThanBase(cmd Command) bool {
+	if _, batch := asBatch(cmd); !batch {
+		t := cmd.Type()
+		if since, ok := commandSince[t]; ok && since == BaseVersion && len(fieldGates[t]) == 0 {
+			return false // the common case, without building a Requirement
+		}
+	}
 	req, err := Requires(cmd)
 	return err != nil || req.Version != BaseVersion
 }
