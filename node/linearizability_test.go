@@ -15,7 +15,7 @@ import (
 // Chaos tests: a steady load of register writes and linearizable reads
 // (internal/chaos) through random nodes of an in-process cluster, while nodes
 // are killed, restarted and partitioned. The recorded history must be
-// linearizable (porcupine), no acknowledged write may be lost, and every node
+// linearizable (internal/chaos: the zone test, checked by porcupine), no acknowledged write may be lost, and every node
 // must end with the same FSM. e2e and labtest run the same load through the
 // HTTP API of real processes.
 

@@ -95,7 +95,7 @@ func TestCheck_LinearizableStorePasses(t *testing.T) {
 	if len(rep.Problems) > 0 {
 		t.Fatalf("a store behind one lock failed the check: %s\n%s", rep.Summary, strings.Join(rep.Problems, "\n"))
 	}
-	if !strings.Contains(rep.Summary, "porcupine: Ok") {
+	if !strings.Contains(rep.Summary, "zone test: 0 violations; porcupine: Ok") {
 		t.Fatalf("summary does not say porcupine passed: %s", rep.Summary)
 	}
 }
