@@ -38,6 +38,7 @@ func (s *Server) getCluster(_ *http.Request, _ httprouter.Params) (any, error) {
 		AppliedIndex: s.state.AppliedIndex(),
 		CommitIndex:  st.CommitIndex,
 		Term:         st.Term,
+		Insecure:     st.Insecure,
 	}
 	if out.ID == "" {
 		out.ID = s.state.Cluster().ID

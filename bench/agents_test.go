@@ -4,6 +4,8 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/internal/testutil"
 )
 
@@ -45,13 +48,15 @@ type agentCluster struct {
 	once   sync.Once
 }
 
-// newAgentCluster starts n agents that bootstrap one cluster, and waits until
-// it is ready for writes on every node. The caller must close it.
-func newAgentCluster(n int) (*agentCluster, error) { return newAgentClusterWith(n, nil) }
+// newAgentCluster starts n agents with TLS (the production path) that
+// bootstrap one cluster, and waits until it is ready for writes on every
+// node. The caller must close it.
+func newAgentCluster(n int) (*agentCluster, error) { return newAgentClusterWith(n, false, nil) }
 
-// newAgentClusterWith is newAgentCluster with extra flags for some agents (by
+// newAgentClusterWith is newAgentCluster with --insecure agents (plain HTTP,
+// no TLS anywhere) when insecure, and with extra flags for some agents (by
 // index).
-func newAgentClusterWith(n int, extra map[int][]string) (_ *agentCluster, err error) {
+func newAgentClusterWith(n int, insecure bool, extra map[int][]string) (_ *agentCluster, err error) {
 	bin, err := testutil.Binary()
 	if err != nil {
 		return nil, err
@@ -60,12 +65,23 @@ func newAgentClusterWith(n int, extra map[int][]string) (_ *agentCluster, err er
 	if err != nil {
 		return nil, err
 	}
-	c := &agentCluster{dir: dir, hc: newHTTPClient()}
+	c := &agentCluster{dir: dir}
 	defer func() {
 		if err != nil {
 			c.close()
 		}
 	}()
+	var ca *pki.CA
+	scheme := "http"
+	if !insecure {
+		if ca, err = pki.CreateCA(filepath.Join(dir, "tls"), "NovaCron bench CA"); err != nil {
+			return nil, err
+		}
+		scheme = "https"
+	}
+	if c.hc, err = newHTTPClient(ca); err != nil {
+		return nil, err
+	}
 	for i := range n {
 		a := &agent{name: fmt.Sprintf("bench%d", i), dataDir: filepath.Join(dir, fmt.Sprintf("node%d", i))}
 		a.logPath = a.dataDir + ".log"
@@ -82,13 +98,23 @@ func newAgentClusterWith(n int, extra map[int][]string) (_ *agentCluster, err er
 			"--http-port", strconv.Itoa(a.http), "--bootstrap-expect", strconv.Itoa(n),
 			"--hypervisor", "sim",
 			"--sim-memory-mib", "10000000", "--sim-vcpus", "100000", "--log-level", "warn"}
+		if insecure {
+			a.args = append(a.args, "--insecure")
+		} else {
+			tls := filepath.Join(dir, "tls")
+			if _, _, err := ca.Issue(tls, pki.Request{Name: a.name, Unit: pki.NodeUnit, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}); err != nil {
+				return nil, err
+			}
+			a.args = append(a.args, "--tls-ca", filepath.Join(tls, pki.CAFile),
+				"--tls-cert", filepath.Join(tls, a.name+".pem"), "--tls-key", filepath.Join(tls, a.name+"-key.pem"))
+		}
 		a.args = append(a.args, extra[i]...)
 		for _, o := range c.agents {
 			if o != a {
 				a.args = append(a.args, "--join", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.gossipPort)))
 			}
 		}
-		if a.api, err = client.New(fmt.Sprintf("http://127.0.0.1:%d", a.http), benchToken, client.WithHTTPClient(c.hc)); err != nil {
+		if a.api, err = client.New(fmt.Sprintf("%s://127.0.0.1:%d", scheme, a.http), benchToken, client.WithHTTPClient(c.hc)); err != nil {
 			return nil, err
 		}
 		if err := c.start(bin, a); err != nil {
@@ -101,14 +127,21 @@ func newAgentClusterWith(n int, extra map[int][]string) (_ *agentCluster, err er
 	return c, nil
 }
 
-// newHTTPClient keeps enough idle connections for 256 concurrent clients.
-func newHTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
+// newHTTPClient keeps enough idle connections (and so TLS sessions) for 256
+// concurrent clients; it trusts ca when given (nil: plain HTTP).
+func newHTTPClient(ca *pki.CA) (*http.Client, error) {
+	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
 		MaxIdleConns:        2048,
 		MaxIdleConnsPerHost: 1024,
 		IdleConnTimeout:     90 * time.Second,
-	}}
+	}
+	if ca != nil {
+		pool := x509.NewCertPool()
+		pool.AddCert(ca.Cert)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr}, nil
 }
 
 // start runs a's process with its output in its log file. The agent dies with

@@ -20,21 +20,31 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// openAgents is newAgentCluster(3) for runWithFixture.
-func openAgents() (*agentCluster, error) { return newAgentCluster(3) }
+// openAgents returns newAgentClusterWith(3, insecure) for runWithFixture.
+func openAgents(insecure bool) func() (*agentCluster, error) {
+	return func() (*agentCluster, error) { return newAgentClusterWith(3, insecure, nil) }
+}
 
 // BenchmarkAPICreateVM measures VM creation through the HTTP API of a 3-agent
 // cluster: each iteration is one POST /api/v1/vms with a unique name, answered
 // 201. "leader" sends every request to the leader; "spread" sends client i's
-// requests to node i mod 3, so two thirds are forwarded by a follower. Each
-// case gets a fresh cluster.
+// requests to node i mod 3, so two thirds are forwarded by a follower. "tls"
+// is the production path (HTTPS, mutual TLS between nodes); "insecure" the
+// same cluster with --insecure, side by side. Each case gets a fresh cluster.
 func BenchmarkAPICreateVM(b *testing.B) {
 	cases := []struct {
-		target  string
-		clients int
-	}{{"leader", 1}, {"leader", 64}, {"spread", 64}, {"leader", 256}}
+		security string
+		target   string
+		clients  int
+	}{
+		{"tls", "leader", 1}, {"insecure", "leader", 1},
+		{"tls", "leader", 64}, {"insecure", "leader", 64},
+		{"tls", "spread", 64}, {"insecure", "spread", 64},
+		{"tls", "leader", 256},
+	}
 	for _, tc := range cases {
-		runWithFixture(b, fmt.Sprintf("%s/clients=%d", tc.target, tc.clients), openAgents, (*agentCluster).close,
+		name := fmt.Sprintf("%s/%s/clients=%d", tc.security, tc.target, tc.clients)
+		runWithFixture(b, name, openAgents(tc.security == "insecure"), (*agentCluster).close,
 			func(b *testing.B, c *agentCluster) {
 				leader, err := c.waitReady(60 * time.Second)
 				if err != nil {

@@ -26,7 +26,7 @@ import (
 func BenchmarkFleetPlacement(b *testing.B) {
 	const fleet, vms, clients = 1000, 20000, 64
 	open := func() (*agentCluster, error) {
-		return newAgentClusterWith(3, map[int][]string{0: {"--sim-fleet", strconv.Itoa(fleet), "--sim-memory-mib", "65536", "--sim-vcpus", "64"}})
+		return newAgentClusterWith(3, false, map[int][]string{0: {"--sim-fleet", strconv.Itoa(fleet), "--sim-memory-mib", "65536", "--sim-vcpus", "64"}})
 	}
 	runWithFixture(b, fmt.Sprintf("hosts=%d/vms=%d", fleet, vms), open, (*agentCluster).close, func(b *testing.B, c *agentCluster) {
 		leader, err := c.waitReady(60 * time.Second)

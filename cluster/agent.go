@@ -237,6 +237,7 @@ func (a *Agent) Status() Status {
 		AppliedIndex: a.fsm.AppliedIndex(),
 		CommitIndex:  a.raft.CommitIndex(),
 		Term:         a.raft.CurrentTerm(),
+		Insecure:     a.cfg.TLS == nil,
 	}
 	roles := map[string]string{}
 	if f := a.raft.GetConfiguration(); f.Error() == nil {

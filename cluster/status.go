@@ -12,6 +12,10 @@ type Status struct {
 	AppliedIndex uint64
 	CommitIndex  uint64
 	Term         uint64
+	// Insecure is true when this node runs without TLS (agent --insecure):
+	// its Raft, gossip and internal calls are neither encrypted nor
+	// authenticated.
+	Insecure bool
 }
 
 // MemberStatus is one gossip member and its place in the Raft configuration.

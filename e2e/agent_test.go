@@ -37,9 +37,12 @@ type agentConfig struct {
 	env []string
 	// extra flags after the ones flags builds (say, --voters 5).
 	extra []string
-	// tlsDir, when set, holds ca.pem and NAME.pem/NAME-key.pem (novacron tls):
-	// the agent serves HTTPS with them and the test's clients trust the CA.
+	// tlsDir holds ca.pem and NAME.pem/NAME-key.pem (novacron tls): the
+	// agent serves HTTPS with them and the test's clients trust the CA.
+	// When empty (and not insecure), newAgent uses the e2e CA's folder.
 	tlsDir string
+	// insecure runs the agent with --insecure: plain HTTP, no TLS anywhere.
+	insecure bool
 }
 
 // agent is one `novacron agent` OS process, which a test can kill and start
@@ -79,6 +82,9 @@ func newAgent(t *testing.T, cfg agentConfig) *agent {
 	if a.dataDir == "" {
 		a.dataDir = filepath.Join(dir, "data")
 	}
+	if !cfg.insecure && cfg.tlsDir == "" {
+		a.cfg.tlsDir = nodeTLSDir(t, cfg.name)
+	}
 	t.Cleanup(func() {
 		a.kill()
 		if t.Failed() {
@@ -103,11 +109,19 @@ func (a *agent) flags() []string {
 	for _, j := range a.cfg.join {
 		args = append(args, "--join", j)
 	}
-	if d := a.cfg.tlsDir; d != "" {
-		args = append(args, "--tls-ca", filepath.Join(d, pki.CAFile),
-			"--tls-cert", filepath.Join(d, a.name+".pem"), "--tls-key", filepath.Join(d, a.name+"-key.pem"))
+	if a.cfg.insecure {
+		args = append(args, "--insecure")
+	} else {
+		args = append(args, a.tlsFlags()...)
 	}
 	return append(args, a.cfg.extra...)
+}
+
+// tlsFlags are --tls-ca, --tls-cert and --tls-key for the agent's files.
+func (a *agent) tlsFlags() []string {
+	d := a.cfg.tlsDir
+	return []string{"--tls-ca", filepath.Join(d, pki.CAFile),
+		"--tls-cert", filepath.Join(d, a.name+".pem"), "--tls-key", filepath.Join(d, a.name+"-key.pem")}
 }
 
 // env is the agent's environment beyond a clean one: the secrets, which an
@@ -214,7 +228,7 @@ func (a *agent) waitExit(timeout time.Duration) int {
 
 // addr is the agent's API address as the CLI takes it.
 func (a *agent) addr() string {
-	if a.cfg.tlsDir != "" {
+	if !a.cfg.insecure {
 		return "https://127.0.0.1:" + strconv.Itoa(a.httpPort)
 	}
 	return "http://127.0.0.1:" + strconv.Itoa(a.httpPort)
@@ -229,7 +243,7 @@ func (a *agent) client(token string) *client.Client {
 		return c
 	}
 	opts := []client.Option{client.WithTimeout(15 * time.Second)}
-	if a.cfg.tlsDir != "" {
+	if !a.cfg.insecure {
 		cfg, err := pki.ClientConfig(pki.Files{CA: filepath.Join(a.cfg.tlsDir, pki.CAFile)})
 		if err != nil {
 			a.t.Fatal(err)

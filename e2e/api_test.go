@@ -44,8 +44,6 @@ func (h httpAnswer) index() uint64 {
 	return n
 }
 
-var httpClient = &http.Client{Timeout: 15 * time.Second}
-
 // send makes one raw request to a's API; token "" sends no Authorization header.
 func send(t *testing.T, a *agent, method, path, token string, body []byte) httpAnswer {
 	t.Helper()
@@ -63,7 +61,7 @@ func send(t *testing.T, a *agent, method, path, token string, body []byte) httpA
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := testHTTPClient(t).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s on %s: %v", method, path, a.name, err)
 	}

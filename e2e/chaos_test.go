@@ -74,7 +74,7 @@ func newChaosRun(t *testing.T, c *testCluster) *chaosRun {
 }
 
 func (r *chaosRun) target(a *agent) chaos.Target {
-	tg, err := chaos.NewHTTPTarget(a.name, a.addr(), r.c.token, registerSpec)
+	tg, err := chaos.NewHTTPTarget(a.name, a.addr(), r.c.token, testTLSConfig(r.t), registerSpec)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 	novacronBin = bin
 	code := m.Run()
 	testutil.RemoveBinary()
+	removeTestPKI()
 	os.Exit(code)
 }
 
@@ -44,11 +45,12 @@ func requireBinary(t *testing.T) {
 	}
 }
 
-// runCLI runs `novacron args...` against addr (http://host:port) with token,
-// given through NOVACRON_ADDR and NOVACRON_TOKEN as a user's shell would.
+// runCLI runs `novacron args...` against addr (https://host:port) with token,
+// given through NOVACRON_ADDR and NOVACRON_TOKEN as a user's shell would, and
+// the e2e CA through NOVACRON_CACERT.
 func runCLI(t *testing.T, addr, token string, args ...string) testutil.CLIResult {
 	t.Helper()
-	return testutil.RunCLI(t, novacronBin, testutil.CleanEnv("NOVACRON_ADDR="+addr, "NOVACRON_TOKEN="+token), args...)
+	return testutil.RunCLI(t, novacronBin, testutil.CleanEnv("NOVACRON_ADDR="+addr, "NOVACRON_TOKEN="+token, "NOVACRON_CACERT="+testCAFile(t)), args...)
 }
 
 // cliJSON runs the CLI with -o json, requires exit 0 and decodes stdout into out.

@@ -97,19 +97,24 @@ func TestDevMode_PrintsAddressAndToken(t *testing.T) {
 		"--gossip-port", strconv.Itoa(a.gossipPort), "--raft-port", strconv.Itoa(a.raftPort)}
 	a.start()
 
-	var addr, token, dataDir string
+	var addr, token, caCert, dataDir string
 	testutil.Eventually(t, formTimeout, "the dev banner", func() error {
 		out := a.stdout()
 		addr = banner(out, `export NOVACRON_ADDR=(\S+)`)
 		token = banner(out, `export NOVACRON_TOKEN=(\S+)`)
+		caCert = banner(out, `export NOVACRON_CACERT=(\S+)`)
 		dataDir = banner(out, `Data dir:\s+(\S+)`)
-		if addr == "" || token == "" || dataDir == "" {
+		if addr == "" || token == "" || caCert == "" || dataDir == "" {
 			return fmt.Errorf("stdout so far:\n%s", out)
 		}
 		return nil
 	})
-	if want := a.addr(); addr != want {
+	// -dev walks the secure path too: HTTPS with a CA of its own.
+	if want := a.addr(); addr != want || !strings.HasPrefix(addr, "https://") {
 		t.Errorf("banner address %q, want %q", addr, want)
+	}
+	if !strings.HasPrefix(caCert, dataDir) {
+		t.Errorf("dev CA %q is not in the dev data dir %q", caCert, dataDir)
 	}
 	if !strings.HasPrefix(dataDir, tmp) {
 		t.Errorf("dev data dir %q is not in TMPDIR %q", dataDir, tmp)
@@ -119,7 +124,7 @@ func TestDevMode_PrintsAddressAndToken(t *testing.T) {
 	}
 
 	testutil.Eventually(t, formTimeout, "`novacron cluster status` with the printed address and token", func() error {
-		res := runCLI(t, addr, token, "cluster", "status")
+		res := testutil.RunCLI(t, novacronBin, testutil.CleanEnv("NOVACRON_ADDR="+addr, "NOVACRON_TOKEN="+token, "NOVACRON_CACERT="+caCert), "cluster", "status")
 		if res.Code != 0 || !regexp.MustCompile(`(?m)^Leader:\s+\S+ \(`).MatchString(res.Stdout) {
 			return errors.New(res.String())
 		}
@@ -157,6 +162,11 @@ func TestConfigFileAndEnv(t *testing.T) {
 		"data-dir": dataDir, "bind": "127.0.0.1", "http-port": fromFile.httpPort,
 		"gossip-port": fromFile.gossipPort, "raft-port": fromFile.raftPort,
 		"join": []string{seed.gossipAddr()}, "log-level": "debug",
+	}
+	for i, fl := range fromFile.tlsFlags() {
+		if i%2 == 0 {
+			conf[strings.TrimPrefix(fl, "--")] = fromFile.tlsFlags()[i+1]
+		}
 	}
 	path := writeJSON(t, filepath.Join(dir, "agent.json"), conf)
 	fromFile.cfg.args = []string{"--config", path}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/internal/testutil"
 )
@@ -76,5 +78,41 @@ func TestTLS_ClusterFromTheCLI(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("internal apply with a client (not node) certificate: %s, want 403", resp.Status)
+	}
+}
+
+// Secure unless told otherwise: an agent with neither certificates nor
+// --insecure refuses to start, saying how to fix it; with --insecure it
+// serves plain HTTP, warns in its log, and `cluster status` warns too.
+func TestInsecure_RefusedUnlessAskedForAndThenSaidOutLoud(t *testing.T) {
+	requireBinary(t)
+	t.Parallel()
+	bare := newAgent(t, agentConfig{name: "bare", insecure: true})
+	bare.cfg.args = []string{"--name", "bare", "--data-dir", bare.dataDir, "--bind", "127.0.0.1",
+		"--http-port", strconv.Itoa(bare.httpPort), "--gossip-port", strconv.Itoa(bare.gossipPort), "--raft-port", strconv.Itoa(bare.raftPort)}
+	bare.start()
+	if code := bare.waitExit(exitTimeout); code != 2 || !strings.Contains(bare.stderr(), "TLS is required") || !strings.Contains(bare.stderr(), "--insecure") {
+		t.Fatalf("agent without TLS or --insecure: exit %d, want 2 and a message naming both ways out\n%s", code, bare.logTail(5))
+	}
+
+	c := startCluster(t, 3, func(_ int, cfg *agentConfig) { cfg.insecure = true })
+	leader := c.leader()
+	if !strings.HasPrefix(leader.addr(), "http://") {
+		t.Fatalf("insecure agent address %s", leader.addr())
+	}
+	if !strings.Contains(leader.stderr(), "running without TLS (--insecure)") {
+		t.Errorf("the insecure agent did not warn in its log:\n%s", leader.logTail(20))
+	}
+	follower := c.followers(leader)[0]
+	if res := runCLI(t, follower.addr(), c.token, "vm", "create", "plain-web", "--wait", "--timeout", "30s"); res.Code != 0 {
+		t.Fatalf("vm create through a follower of an insecure cluster: %s", res)
+	}
+	res := runCLI(t, follower.addr(), c.token, "cluster", "status")
+	if res.Code != 0 || !strings.Contains(res.Stderr, "WARNING: "+follower.name+" runs without TLS (--insecure)") {
+		t.Fatalf("cluster status of an insecure node does not warn: %s", res)
+	}
+	var cl client.Cluster
+	if err := cliJSON(t, leader.addr(), c.token, &cl, "cluster", "status"); err != nil || !cl.Insecure {
+		t.Fatalf("cluster status -o json: insecure %v, %v", cl.Insecure, err)
 	}
 }

@@ -40,8 +40,12 @@ func TestLab_LeaderCutOffThenKilledLinearizable(t *testing.T) {
 	w := l.startWitness(t)
 	w.waitRounds(t, 5)
 	targets := make([]chaos.Target, len(l.hosts))
+	tlsCfg, err := l.tlsConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, h := range l.hosts {
-		tg, err := chaos.NewHTTPTarget(h.Name, h.Addr, l.token, func(k int, v int64) client.VMRequest {
+		tg, err := chaos.NewHTTPTarget(h.Name, h.Addr, l.token, tlsCfg, func(k int, v int64) client.VMRequest {
 			return l.register(names[k], k, v)
 		})
 		if err != nil {

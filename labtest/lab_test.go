@@ -2,6 +2,7 @@ package labtest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/internal/labrun"
+	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/internal/testutil"
 )
 
@@ -22,6 +24,7 @@ type lab struct {
 
 	env            map[string]string
 	addr, token    string
+	caCert         string // NOVACRON_CACERT: the lab's CA (lab.sh runs the agents with TLS)
 	kernel, initrd string
 	hosts          []*labHost
 }
@@ -34,6 +37,7 @@ type labHost struct {
 	URI   string // libvirt URI, from NOVACRON_LAB_HOSTI_URI
 	Dir   string // $NOVACRON_LAB_DIR/hosts/hostI
 	Addr  string // the agent's API address, from NOVACRON_LAB_HOSTI_ADDR
+	CA    string // the lab's CA, from NOVACRON_CACERT
 
 	// killed and cut say what a chaos test did to the host (lab.sh kill, cut)
 	// and has not undone yet.
@@ -52,7 +56,7 @@ func (l *lab) parseEnv(out string) error {
 	}
 	l.env = env
 	for name, dst := range map[string]*string{
-		"NOVACRON_ADDR": &l.addr, "NOVACRON_TOKEN": &l.token,
+		"NOVACRON_ADDR": &l.addr, "NOVACRON_TOKEN": &l.token, "NOVACRON_CACERT": &l.caCert,
 		"NOVACRON_LAB_KERNEL": &l.kernel, "NOVACRON_LAB_INITRD": &l.initrd,
 	} {
 		if *dst = l.env[name]; *dst == "" {
@@ -70,7 +74,7 @@ func (l *lab) parseEnv(out string) error {
 			return fmt.Errorf("no NOVACRON_LAB_HOST%d_ADDR", i)
 		}
 		l.hosts = append(l.hosts, &labHost{
-			Index: i, Name: "host" + strconv.Itoa(i), URI: uri, Dir: l.hostDir(i), Addr: addr,
+			Index: i, Name: "host" + strconv.Itoa(i), URI: uri, Dir: l.hostDir(i), Addr: addr, CA: l.caCert,
 		})
 	}
 	return nil
@@ -79,7 +83,7 @@ func (l *lab) parseEnv(out string) error {
 // waitNodes waits until the API lists every host as an alive node with its
 // capacity: only then can the leader place a VM on any of them.
 func (l *lab) waitNodes(timeout time.Duration) error {
-	c, err := client.New(l.addr, l.token, client.WithTimeout(5*time.Second))
+	c, err := l.newClient(l.addr, l.token, 5*time.Second)
 	if err != nil {
 		return err
 	}
@@ -113,6 +117,25 @@ func (l *lab) waitNodes(timeout time.Duration) error {
 	return nil
 }
 
+// tlsConfig trusts the lab's CA.
+func (l *lab) tlsConfig() (*tls.Config, error) {
+	return pki.ClientConfig(pki.Files{CA: l.caCert})
+}
+
+// newClient is an API client of the agent at addr, over HTTPS with the lab's CA.
+func (l *lab) newClient(addr, token string, timeout time.Duration) (*client.Client, error) {
+	return newLabClient(addr, l.caCert, token, timeout)
+}
+
+// newLabClient is an API client of the agent at addr that trusts the CA in caCert.
+func newLabClient(addr, caCert, token string, timeout time.Duration) (*client.Client, error) {
+	cfg, err := pki.ClientConfig(pki.Files{CA: caCert})
+	if err != nil {
+		return nil, err
+	}
+	return client.New(addr, token, client.WithTimeout(timeout), client.WithTLS(cfg))
+}
+
 // host returns the lab host whose node name is name.
 func (l *lab) host(tb testing.TB, name string) *labHost {
 	tb.Helper()
@@ -131,7 +154,7 @@ func (l *lab) client(tb testing.TB, avoid ...string) *client.Client {
 	tb.Helper()
 	for _, h := range l.hosts {
 		if !slices.Contains(avoid, h.Name) {
-			c, err := client.New(h.Addr, l.token, client.WithTimeout(15*time.Second))
+			c, err := l.newClient(h.Addr, l.token, 15*time.Second)
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -159,7 +182,7 @@ func uniqueName(prefix string) string {
 // `eval "$(lab.sh up)"` would, and requires exit 0.
 func (l *lab) cli(tb testing.TB, args ...string) testutil.CLIResult {
 	tb.Helper()
-	res := testutil.RunCLI(tb, l.Bin, testutil.CleanEnv("NOVACRON_ADDR="+l.addr, "NOVACRON_TOKEN="+l.token), args...)
+	res := testutil.RunCLI(tb, l.Bin, testutil.CleanEnv("NOVACRON_ADDR="+l.addr, "NOVACRON_TOKEN="+l.token, "NOVACRON_CACERT="+l.caCert), args...)
 	if res.Code != 0 {
 		tb.Fatalf("%s", res)
 	}

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/internal/testutil"
 )
 
@@ -179,7 +178,7 @@ func (h *labHost) restartAgent(tb testing.TB, p agentProc) {
 	if err := os.WriteFile(filepath.Join(h.Dir, "agent.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	c, err := client.New(h.Addr, "", client.WithTimeout(2*time.Second))
+	c, err := newLabClient(h.Addr, h.CA, "", 2*time.Second)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -219,7 +219,7 @@ func (l *lab) deleteVM(tb testing.TB, id string) {
 	tb.Helper()
 	var err error
 	for _, h := range l.hosts {
-		c, cerr := client.New(h.Addr, l.token, client.WithTimeout(10*time.Second))
+		c, cerr := l.newClient(h.Addr, l.token, 10*time.Second)
 		if cerr != nil {
 			continue
 		}

@@ -185,6 +185,9 @@ type Cluster struct {
 	AppliedIndex uint64   `json:"applied_index"`
 	CommitIndex  uint64   `json:"commit_index"`
 	Term         uint64   `json:"term"`
+	// Insecure is true when the answering node runs without TLS (agent
+	// --insecure): its traffic is neither encrypted nor authenticated.
+	Insecure bool `json:"insecure,omitempty"`
 }
 
 // Digest is one node's fingerprint of the replicated state
@@ -204,7 +207,7 @@ type Digest struct {
 // TokenRequest is the body of POST /api/v1/tokens.
 type TokenRequest struct {
 	Name string `json:"name"`
-	// Role is admin, operator or reader; admin when empty.
+	// Role is admin, operator or reader; reader (the weakest) when empty.
 	Role string `json:"role,omitempty"`
 	// TTL is a Go duration ("24h"); empty for a token that does not expire.
 	TTL string `json:"ttl,omitempty"`

@@ -97,6 +97,12 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	if m := dataDir.Loosened(); m != 0 {
 		logger.Warn("the data dir was readable by others; made it private", "component", "storage", "data_dir", f.DataDir, "was", fmt.Sprintf("%#o", m), "now", "0700")
 	}
+	devCA := ""
+	if f.devTLS {
+		if devCA, err = f.devCertificates(f.DataDir); err != nil {
+			return err
+		}
+	}
 
 	driver, err := newDriver(f, logger)
 	if err != nil {
@@ -175,7 +181,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 		if err := waitForToken(ctx, agent.FSM(), f.BootstrapToken, 30*time.Second); err != nil {
 			logger.Warn("root token not bootstrapped yet", "error", err)
 		}
-		printDevBanner(scheme+"://"+apiAddr, f.BootstrapToken, f.DataDir)
+		printDevBanner(scheme+"://"+apiAddr, f.BootstrapToken, f.DataDir, devCA)
 	}
 
 	sigs := make(chan os.Signal, 1)
@@ -215,16 +221,22 @@ func isLoopback(ip string) bool {
 	return p != nil && p.IsLoopback()
 }
 
-func printDevBanner(apiAddr, token, dataDir string) {
+// printDevBanner tells the user how to reach the dev agent; caCert is the
+// CA its certificate chains to ("" with --insecure).
+func printDevBanner(apiAddr, token, dataDir, caCert string) {
+	caLine := ""
+	if caCert != "" {
+		caLine = "\n    export NOVACRON_CACERT=" + caCert
+	}
 	fmt.Printf(`==> NovaCron dev agent is running (single node, sim hypervisor)
     API:      %[1]s
     Token:    %[2]s
     Data dir: %[3]s (removed on exit)
 
     export NOVACRON_ADDR=%[1]s
-    export NOVACRON_TOKEN=%[2]s
+    export NOVACRON_TOKEN=%[2]s%[4]s
     novacron cluster status
-`, apiAddr, token, dataDir)
+`, apiAddr, token, dataDir, caLine)
 }
 
 // waitForToken waits until the token with this secret is in the local state.

@@ -47,6 +47,9 @@ func (a *app) printCluster(cl *client.Cluster) error {
 	if leader == "" {
 		leader = "none (no leader elected)"
 	}
+	if cl.Insecure {
+		fmt.Fprintf(a.stderr, "WARNING: %s runs without TLS (--insecure): API tokens, Raft and gossip travel in clear and nodes do not authenticate each other\n\n", safe(cl.Node))
+	}
 	f := newFields(a.stdout)
 	f.add("Cluster", cl.ID)
 	f.add("Leader", leader)

@@ -89,6 +89,11 @@ type agentFlags struct {
 	// --tls-key): the API serves HTTPS and nodes call each other with
 	// mutual TLS.
 	TLS pki.Files
+	// Insecure runs the node without TLS, on purpose (--insecure).
+	Insecure bool
+	// devTLS: -dev without --tls-* or --insecure makes its own CA and
+	// certificates in its data dir at start (dev_tls.go).
+	devTLS bool
 
 	// cliSecrets are the secret flags given on the command line itself,
 	// where every user of the host can read them (config_secrets.go).
@@ -130,6 +135,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.TLS.CA, "tls-ca", "", "the cluster's CA certificate (ca.pem from novacron tls ca create)")
 	fs.StringVar(&f.TLS.Cert, "tls-cert", "", "this node's certificate (NAME.pem from novacron tls cert create --node NAME)")
 	fs.StringVar(&f.TLS.Key, "tls-key", "", "this node's key (NAME-key.pem)")
+	fs.BoolVar(&f.Insecure, "insecure", false, "run without TLS: the API, Raft, gossip and node-to-node calls travel in clear and nodes do not authenticate each other (see docs/SECURITY.md)")
 	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted while the host is safe: lease held, bootstrapping, or fence finished")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", def.Host.StopTimeout, "how long a guest gets to power off after a stop before it is destroyed")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
@@ -223,6 +229,7 @@ func (f *agentFlags) validate() error {
 	if err := f.TLS.Check(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, f.checkTransportSecurity()...)
 	if f.Dev {
 		if f.Bind == "" {
 			f.Bind = "127.0.0.1"

@@ -27,8 +27,12 @@ func parseAgent(t *testing.T, args ...string) (*agentFlags, error) {
 }
 
 // prodArgs are the flags of a valid non-dev agent.
+// prodArgs are a production agent's flags: TLS files named (validation does
+// not read them), no --dev.
 func prodArgs(t *testing.T, more ...string) []string {
-	return append([]string{"--name", "n1", "--data-dir", t.TempDir(), "--bind", "127.0.0.1", "--bootstrap-expect", "3"}, more...)
+	tls := t.TempDir()
+	return append([]string{"--name", "n1", "--data-dir", t.TempDir(), "--bind", "127.0.0.1", "--bootstrap-expect", "3",
+		"--tls-ca", filepath.Join(tls, "ca.pem"), "--tls-cert", filepath.Join(tls, "n1.pem"), "--tls-key", filepath.Join(tls, "n1-key.pem")}, more...)
 }
 
 func writeSecret(t *testing.T, content string, mode os.FileMode) string {

@@ -32,7 +32,7 @@ const (
 )
 
 // defaultAddress is the API of an agent on this host with its default settings.
-const defaultAddress = "http://127.0.0.1:8090"
+const defaultAddress = "https://127.0.0.1:8090"
 
 // Exit codes: 0 success, 1 a failed command, 2 a command used wrongly.
 const (

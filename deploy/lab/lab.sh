@@ -82,7 +82,7 @@ raft_port() { echo $((RAFT_BASE + PORT_STRIDE * ($1 - 1))); }
 http_port() { echo $((HTTP_BASE + $1)); }
 host_addr() { printf '%s.%d' "$LAB_NET" "$1"; }
 host_gid() { echo $((LAB_GID_BASE + $1)); }
-host_http() { printf 'http://%s:%d' "$(host_addr "$1")" "$(http_port "$1")"; }
+host_http() { printf 'https://%s:%d' "$(host_addr "$1")" "$(http_port "$1")"; }
 
 # host_index NAME: the number of lab host NAME (host2 or 2), or die.
 host_index() {
@@ -500,6 +500,21 @@ token() {
 	tr -d '\n' <"$LAB/token"
 }
 
+# lab_tls BIN I: the lab's CA (made once per lab) and host I's node
+# certificate for its address, in $LAB/tls. The agents run with TLS, as
+# production agents must: every lab test walks the secure path.
+lab_tls() {
+	local bin=$1 i=$2 name
+	name=$(host_name "$i")
+	if [[ ! -f $LAB/tls/ca.pem ]]; then
+		"$bin" tls ca create --out "$LAB/tls" >/dev/null || die "could not create the lab's CA in $LAB/tls"
+	fi
+	if [[ ! -f $LAB/tls/$name.pem ]]; then
+		"$bin" tls cert create --ca "$LAB/tls" --node "$name" --ip "$(host_addr "$i")" --out "$LAB/tls" >/dev/null ||
+			die "could not issue $name's certificate"
+	fi
+}
+
 # start_agent I N: start host I's agent in a cluster of N unless it runs.
 start_agent() {
 	local i=$1 n=$2 dir bin j args
@@ -508,13 +523,15 @@ start_agent() {
 	bin=$(novacron_bin)
 	printf '%s\n' "$bin" >"$LAB/agent-bin"
 	token >/dev/null # creates $LAB/token (mode 600) on first use
+	lab_tls "$bin" "$i"
 	# The token goes by file, not on the command line, where ps shows it.
 	args=(agent --name "$(host_name "$i")" --data-dir "$dir/agent" --bind "$(host_addr "$i")"
 		--gossip-port "$(gossip_port "$i")" --raft-port "$(raft_port "$i")" --http-port "$(http_port "$i")"
 		--bootstrap-expect "$n" --bootstrap-token-file "$LAB/token"
 		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS" --stop-timeout "$LAB_STOP_TIMEOUT"
 		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri "tcp://$(host_addr "$i")"
-		--image-dir "$CACHE")
+		--image-dir "$CACHE"
+		--tls-ca "$LAB/tls/ca.pem" --tls-cert "$LAB/tls/$(host_name "$i").pem" --tls-key "$LAB/tls/$(host_name "$i")-key.pem")
 	# Guests boot only from files inside --image-dir: the cached kernel and
 	# initramfs (NOVACRON_LAB_KERNEL, NOVACRON_LAB_INITRD) live in $CACHE.
 	# Every agent knows every other one, so any of them can restart alone later.
@@ -535,7 +552,7 @@ start_agent() {
 }
 
 healthz() {
-	curl -s --max-time 2 "$(host_http "$1")/healthz" 2>/dev/null || true
+	curl -s --max-time 2 --cacert "$LAB/tls/ca.pem" "$(host_http "$1")/healthz" 2>/dev/null || true
 }
 
 # leader_of I: the leader host I's agent reports, empty if none or no answer.
@@ -591,6 +608,7 @@ write_env() {
 		if with_agents; then
 			printf "export NOVACRON_ADDR='%s'\n" "$(host_http 1)"
 			printf "export NOVACRON_TOKEN='%s'\n" "$(token)"
+			printf "export NOVACRON_CACERT='%s'\n" "$LAB/tls/ca.pem"
 		fi
 		printf "export NOVACRON_LAB_KERNEL='%s'\n" "$CACHE/vmlinuz"
 		printf "export NOVACRON_LAB_INITRD='%s'\n" "$CACHE/initrd.img"
@@ -772,7 +790,7 @@ cmd_down() {
 		die "these are still running after SIGKILL; $LAB/hosts is kept"
 	fi
 	[[ -n $LAB && $LAB != / ]] || die "refusing to remove hosts under LAB=$LAB"
-	rm -rf "$LAB/hosts" "$LAB/env" "$LAB/agents" "$LAB/agent-bin"
+	rm -rf "$LAB/hosts" "$LAB/env" "$LAB/agents" "$LAB/agent-bin" "$LAB/tls"
 	fw_delete tag_of_lab_or_orphan
 	if [[ -n $(fw_rules "$CHAIN_IN"; fw_rules "$CHAIN_OUT") ]]; then
 		log "iptables rules of another lab remain in $CHAIN_IN/$CHAIN_OUT: $(fw_rules "$CHAIN_OUT" | cut -d' ' -f1 | sort -u | paste -sd' ' -)"

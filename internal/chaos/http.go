@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -24,15 +25,17 @@ type HTTPTarget struct {
 const httpTimeout = 5 * time.Second
 
 // NewHTTPTarget returns a target for the node called name whose API is at
-// addr. spec builds register key's full spec holding value (the VM's other
+// addr, trusting tlsCfg's CA for https (nil for a plain-HTTP --insecure
+// node). spec builds register key's full spec holding value (the VM's other
 // fields must stay what they were at creation).
-func NewHTTPTarget(name, addr, token string, spec func(key int, value int64) client.VMRequest) (*HTTPTarget, error) {
+func NewHTTPTarget(name, addr, token string, tlsCfg *tls.Config, spec func(key int, value int64) client.VMRequest) (*HTTPTarget, error) {
 	// Own connections, enough of them for every client of a run, and a short
 	// dial timeout: a cut-off node drops the SYN and would hold a client for
 	// the whole request timeout before it could try another node.
 	hc := &http.Client{Transport: &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
 		MaxIdleConnsPerHost: 128,
+		TLSClientConfig:     tlsCfg,
 	}}
 	c, err := client.New(addr, token, client.WithHTTPClient(hc), client.WithTimeout(httpTimeout))
 	if err != nil {
