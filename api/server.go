@@ -174,6 +174,8 @@ type State interface {
 	Allocated(nodeID string) fsm.Capacity
 	VMCountsByState() map[fsm.VMState]int
 	Cluster() fsm.ClusterInfo
+	JoinTokens() []fsm.JoinToken
+	JoinToken(id string) (fsm.JoinToken, error)
 
 	// Migrations lists every migration record, newest first; ActiveMigrations
 	// those not finished.
@@ -288,6 +290,13 @@ func (s *Server) routes() {
 	// Any authenticated caller may read its own token as /api/v1/tokens/self.
 	s.routeSelf("GET", "/api/v1/tokens/:id", perm{"token", "read"}, "id", s.getToken)
 	s.route("DELETE", "/api/v1/tokens/:id", perm{"token", "write"}, s.revokeToken)
+
+	s.route("GET", "/api/v1/join-tokens", perm{"token", "read"}, s.listJoinTokens)
+	s.route("POST", "/api/v1/join-tokens", perm{"token", "write"}, s.createJoinToken)
+	s.route("DELETE", "/api/v1/join-tokens/:id", perm{"token", "write"}, s.revokeJoinToken)
+	// A new host has no API token: its join token is its credential.
+	s.public("GET", "/api/v1/enroll/ca", s.enrollCA)
+	s.public("POST", "/api/v1/enroll", s.enrollHost)
 }
 
 // Handler returns the http.Handler serving the whole API.

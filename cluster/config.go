@@ -73,6 +73,11 @@ type Config struct {
 	// over HTTPS, presenting its node certificate (package pki). A node with
 	// TLS also requires a node certificate of every caller of its own.
 	TLS *tls.Config
+	// CACertPEM and CAKeyPEM, when set (agent --tls-ca-key), are the
+	// cluster's CA: the first time this node leads a cluster whose state
+	// holds no CA yet, it records them there, so that any node can enroll
+	// hosts that bring a join token.
+	CACertPEM, CAKeyPEM string
 	// ApplyTimeout bounds one write through Raft.
 	ApplyTimeout time.Duration
 

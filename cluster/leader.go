@@ -122,6 +122,13 @@ func (a *Agent) establishLeadership() error {
 			return err
 		}
 	}
+	if a.cfg.CAKeyPEM != "" && a.fsm.Cluster().CACert == "" {
+		// Applied here, never forwarded: the CA key does not come in from the network.
+		if _, err := a.applyLocal(&fsm.SetClusterCA{CertPEM: a.cfg.CACertPEM, KeyPEM: a.cfg.CAKeyPEM}); err != nil {
+			return err
+		}
+		a.logger.Info("recorded the cluster CA: nodes can now enroll hosts with join tokens")
+	}
 	return nil
 }
 

@@ -43,6 +43,10 @@ type agentConfig struct {
 	tlsDir string
 	// insecure runs the agent with --insecure: plain HTTP, no TLS anywhere.
 	insecure bool
+	// enrolls: the agent gets no --tls-* flags; it enrolls with a join token
+	// (in extra) and finds its certificate in its data dir after. Its
+	// clients trust the CA in tlsDir.
+	enrolls bool
 }
 
 // agent is one `novacron agent` OS process, which a test can kill and start
@@ -109,9 +113,10 @@ func (a *agent) flags() []string {
 	for _, j := range a.cfg.join {
 		args = append(args, "--join", j)
 	}
-	if a.cfg.insecure {
+	switch {
+	case a.cfg.insecure:
 		args = append(args, "--insecure")
-	} else {
+	case !a.cfg.enrolls:
 		args = append(args, a.tlsFlags()...)
 	}
 	return append(args, a.cfg.extra...)

@@ -39,6 +39,11 @@ const (
 	CmdStartFailover   CommandType = 21
 	CmdUpdateFailover  CommandType = 22
 	CmdPurgeRecords    CommandType = 23
+	// 24 is taken by the gossip keyring (issue 11).
+	CmdCreateJoinToken CommandType = 25
+	CmdUseJoinToken    CommandType = 26
+	CmdRevokeJoinToken CommandType = 27
+	CmdSetClusterCA    CommandType = 28
 )
 
 // Command is one typed change to cluster state.

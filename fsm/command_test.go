@@ -46,6 +46,10 @@ func everyCommand() []Command {
 		InitCluster{ClusterID: "cluster-1", Secret: strings.Repeat("s", 32), At: t0},
 		BootstrapToken{Token: tok},
 		PurgeRecords{MigrationIDs: []string{"m1"}, FailoverIDs: []string{"f1"}, TokenIDs: []string{"tok-1"}, At: t0},
+		CreateJoinToken{Token: JoinToken{ID: "j1", Hash: HashSecret("s"), UsesLeft: 2, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}},
+		UseJoinToken{ID: "j1", Hash: HashSecret("s"), Node: "n4", At: t0},
+		RevokeJoinToken{ID: "j1"},
+		SetClusterCA{CertPEM: "cert", KeyPEM: "key"},
 	}
 }
 
@@ -90,6 +94,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken", 14: "Batch", 15: "ReportHost",
 		16: "CreateMigration", 17: "UpdateMigration", 18: "CancelMigration", 19: "SetMaintenance", 20: "SetSettings",
 		21: "StartFailover", 22: "UpdateFailover", 23: "PurgeRecords",
+		25: "CreateJoinToken", 26: "UseJoinToken", 27: "RevokeJoinToken", 28: "SetClusterCA",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

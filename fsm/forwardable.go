@@ -35,11 +35,15 @@ var forwardable = map[CommandType]string{
 	CmdUpdateFailover:  "control: failover",
 	CmdRemoveNode:      "control: retention reaps nodes that left or stayed failed",
 	CmdPurgeRecords:    "control: retention of finished records and expired tokens",
+	CmdCreateJoinToken: "api",
+	CmdUseJoinToken:    "api: enrollment of a new host",
+	CmdRevokeJoinToken: "api",
 }
 
 // notForwarded lists the registered types that no node forwards, and why.
 var notForwarded = map[CommandType]string{
-	CmdInitCluster: "written once by the first leader itself (applyLocal), never forwarded",
+	CmdInitCluster:  "written once by the first leader itself (applyLocal), never forwarded",
+	CmdSetClusterCA: "written once by a leader started with --tls-ca-key (applyLocal), never forwarded: the CA key never comes in from the network",
 }
 
 // Forwardable reports whether the leader accepts cmd from another node: its

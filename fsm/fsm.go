@@ -37,6 +37,8 @@ type state struct {
 	incoming   map[string]Capacity
 	// failovers holds every failover record.
 	failovers map[string]*Failover
+	// joinTokens are the outstanding join tokens (jointoken.go).
+	joinTokens map[string]*JoinToken
 }
 
 // ClusterInfo is the cluster's identity and node-to-node secret, set once.
@@ -48,11 +50,16 @@ type ClusterInfo struct {
 	// TokenBootstrapped is set once the root token was created, so a configured
 	// bootstrap token never comes back after it has been revoked.
 	TokenBootstrapped bool `json:"token_bootstrapped"`
+	// CACert and CAKey (PEM) sign enrolled nodes' certificates
+	// (SetClusterCA); empty until a node started with --tls-ca-key leads.
+	CACert string `json:"ca_cert,omitempty"`
+	CAKey  string `json:"ca_key,omitempty"`
 }
 
 func newState() *state {
 	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, allocated: map[string]Capacity{}, byNode: map[string]map[string]struct{}{}, pending: map[string]struct{}{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{},
-		settings: DefaultSettings(), migrations: map[string]*Migration{}, active: map[string]struct{}{}, incoming: map[string]Capacity{}, failovers: map[string]*Failover{}}
+		settings: DefaultSettings(), migrations: map[string]*Migration{}, active: map[string]struct{}{}, incoming: map[string]Capacity{}, failovers: map[string]*Failover{},
+		joinTokens: map[string]*JoinToken{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.

@@ -30,6 +30,7 @@ type snapshotRecord struct {
 	Token     *Token     `json:"token,omitempty"`
 	Migration *Migration `json:"migration,omitempty"`
 	Failover  *Failover  `json:"failover,omitempty"`
+	JoinToken *JoinToken `json:"join_token,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -64,6 +65,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	for _, fo := range f.s.failovers {
 		c := cloneFailover(fo)
 		snap.records = append(snap.records, snapshotRecord{Failover: &c})
+	}
+	for _, t := range f.s.joinTokens {
+		c := *t
+		c.Enrolled = append([]string(nil), t.Enrolled...)
+		snap.records = append(snap.records, snapshotRecord{JoinToken: &c})
 	}
 	return snap, nil
 }
@@ -173,6 +179,8 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			s.migrations[r.Migration.ID] = r.Migration
 		case r.Failover != nil:
 			s.failovers[r.Failover.ID] = r.Failover
+		case r.JoinToken != nil:
+			s.joinTokens[r.JoinToken.ID] = r.JoinToken
 		default:
 			// Like an unknown command type: skipping an entity kind would lose it.
 			return fmt.Errorf("restore: record %d holds no entity kind this node knows (written by a newer node? upgrade this one)", n)
@@ -202,7 +210,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 // an earlier record already holds.
 func (s *state) checkRecord(r *snapshotRecord) error {
 	kinds := 0
-	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil} {
+	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil} {
 		if set {
 			kinds++
 		}
@@ -234,6 +242,9 @@ func (s *state) checkRecord(r *snapshotRecord) error {
 	case r.Failover != nil:
 		kind, id = "failover", r.Failover.ID
 		_, dup = s.failovers[id]
+	case r.JoinToken != nil:
+		kind, id = "join token", r.JoinToken.ID
+		_, dup = s.joinTokens[id]
 	default:
 		return nil // Restore refuses a record of no kind it knows
 	}

@@ -40,6 +40,11 @@ var commandSince = map[CommandType]string{
 	// No release has shipped yet, so everything so far is in BaseVersion;
 	// the first type added after the first release gets that release's number.
 	CmdPurgeRecords: BaseVersion,
+	// Join tokens and the cluster CA (issue 11), before the first release.
+	CmdCreateJoinToken: BaseVersion,
+	CmdUseJoinToken:    BaseVersion,
+	CmdRevokeJoinToken: BaseVersion,
+	CmdSetClusterCA:    BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

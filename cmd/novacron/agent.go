@@ -103,6 +103,15 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 			return err
 		}
 	}
+	if f.JoinToken != "" {
+		if _, err := f.enrollHost(ctx, logger); err != nil {
+			return err
+		}
+	}
+	caCert, caKey, err := f.clusterCA()
+	if err != nil {
+		return err
+	}
 
 	driver, err := newDriver(f, logger)
 	if err != nil {
@@ -134,6 +143,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	scheme := "http"
 
 	cfg := f.nodeConfig(dataDir.NodeID(), apiAddr, logger)
+	cfg.Cluster.CACertPEM, cfg.Cluster.CAKeyPEM = caCert, caKey
 	if f.TLS.Set() {
 		// HTTPS for the API; mutual TLS between nodes (forwarding, heartbeats,
 		// load reports, dry runs).

@@ -54,7 +54,7 @@ VMs they hold.`,
 		},
 	}
 	return newGroupCommand("node", "List, inspect and drain the cluster's hosts", list, show,
-		newNodeDrainCommand(a), newNodeUndrainCommand(a), newNodeFailoverPlanCommand(a))
+		newNodeDrainCommand(a), newNodeUndrainCommand(a), newNodeFailoverPlanCommand(a), newJoinTokenCommand(a))
 }
 
 // printNodes writes the node table, sorted by name.

@@ -91,6 +91,12 @@ type agentFlags struct {
 	TLS pki.Files
 	// Insecure runs the node without TLS, on purpose (--insecure).
 	Insecure bool
+	// CAKey is the cluster CA's key (--tls-ca-key): with it the cluster can
+	// enroll hosts that bring a join token.
+	CAKey string
+	// JoinToken enrolls a new host (--join-token): its certificate and the
+	// gossip keyring come from the cluster (enroll.go).
+	JoinToken string
 	// devTLS: -dev without --tls-* or --insecure makes its own CA and
 	// certificates in its data dir at start (dev_tls.go).
 	devTLS bool
@@ -135,6 +141,8 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.TLS.CA, "tls-ca", "", "the cluster's CA certificate (ca.pem from novacron tls ca create)")
 	fs.StringVar(&f.TLS.Cert, "tls-cert", "", "this node's certificate (NAME.pem from novacron tls cert create --node NAME)")
 	fs.StringVar(&f.TLS.Key, "tls-key", "", "this node's key (NAME-key.pem)")
+	fs.StringVar(&f.CAKey, "tls-ca-key", "", "the cluster CA's key (ca-key.pem): lets the cluster enroll hosts with join tokens; give it to the first node (it is then kept in the replicated state)")
+	fs.StringVar(&f.JoinToken, "join-token", "", "join token from `novacron node join-token create`: enrolls this host (certificate and gossip key from the cluster) on its first start")
 	fs.BoolVar(&f.Insecure, "insecure", false, "run without TLS: the API, Raft, gossip and node-to-node calls travel in clear and nodes do not authenticate each other (see docs/SECURITY.md)")
 	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted while the host is safe: lease held, bootstrapping, or fence finished")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", def.Host.StopTimeout, "how long a guest gets to power off after a stop before it is destroyed")

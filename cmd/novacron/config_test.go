@@ -24,7 +24,7 @@ func TestAgentFlags_DefaultsAreTheDocumentedOnes(t *testing.T) {
 		"stop-timeout": "30s", "bootstrap-token": "", "bootstrap-token-file": "", "gossip-key": "",
 		"gossip-key-file": "", "metrics-token-file": "",
 		"log-level": "info", "sim-vcpus": "8", "sim-memory-mib": "16384", "sim-disk-gib": "200",
-		"tls-ca": "", "tls-cert": "", "tls-key": "", "insecure": "false",
+		"tls-ca": "", "tls-cert": "", "tls-key": "", "insecure": "false", "tls-ca-key": "", "join-token": "",
 	}
 	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
 	var f agentFlags
