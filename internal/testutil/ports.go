@@ -3,6 +3,7 @@ package testutil
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
@@ -40,13 +41,22 @@ func FreePorts(tb testing.TB, n int) []int {
 	return ports
 }
 
+// Test ports come from below the kernel's ephemeral range (32768-60999 by
+// default): a port picked there could be given to any outgoing connection
+// (a test's HTTP client, a Raft dial) before the agent binds it, which CI
+// saw ("bind: address already in use") while other packages' tests ran.
+// Here only another test process picking the same random port can race.
+const (
+	portLow  = 15000
+	portHigh = 32000
+)
+
 // PickFreePorts is FreePorts for a caller without a testing.TB. Each port is
 // free for TCP and UDP on 127.0.0.1 because gossip (memberlist) binds both on
-// the same port: it binds a kernel-chosen TCP port, then UDP on that number,
-// and holds both until all n are chosen, so none of them can be picked twice.
-// A port whose UDP side is taken, or that this process handed out before, is
-// skipped. Between the return and the agent's own bind another process may
-// take a port; the kernel hands out ports at random, so that is rare.
+// the same port: it binds a random candidate for TCP, then UDP on that
+// number, and holds both until all n are chosen, so none of them can be
+// picked twice. A port taken for either, or that this process handed out
+// before, is skipped.
 func PickFreePorts(n int) ([]int, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
@@ -61,19 +71,17 @@ func PickFreePorts(n int) ([]int, error) {
 		if tries == portTries*n {
 			return nil, fmt.Errorf("no port free for both TCP and UDP on 127.0.0.1 after %d tries", tries)
 		}
-		tcp, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+		p := portLow + rand.IntN(portHigh-portLow)
+		if handedOut[p] {
+			continue
 		}
-		p := tcp.Addr().(*net.TCPAddr).Port
+		tcp, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
 		udp, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		if err != nil {
 			tcp.Close()
-			continue
-		}
-		if handedOut[p] {
-			tcp.Close()
-			udp.Close()
 			continue
 		}
 		held = append(held, tcp, udp)
