@@ -72,8 +72,10 @@ type request struct {
 	binpack        bool
 	strategy       string
 
-	// unfit is Options.Unfit: why some excluded nodes are.
-	unfit map[string]string
+	// exclude and unfit are Options.Exclude and Options.Unfit: why the
+	// excluded nodes are (Exclude's reason first).
+	exclude map[string]bool
+	unfit   map[string]string
 }
 
 // groupReq is one group rule of the VM, with where the group's members run.
@@ -127,7 +129,7 @@ func (g *groupCursor) count(i int32) int32 {
 
 // prepare resolves vm and opts against the snapshot.
 func (c *Cluster) prepare(vm *fsm.VM, exclude map[string]bool, unfit map[string]string) request {
-	r := request{vm: vm, v: vm.Spec.VCPUs, m: vm.Spec.MemoryMiB, d: vm.Spec.DiskGiB, self: -1, strategy: c.settings.Strategy, unfit: unfit}
+	r := request{vm: vm, v: vm.Spec.VCPUs, m: vm.Spec.MemoryMiB, d: vm.Spec.DiskGiB, self: -1, strategy: c.settings.Strategy, exclude: exclude, unfit: unfit}
 	if i, ok := c.vmByID[vm.ID]; ok && c.vms[i].node >= 0 {
 		rec := &c.vms[i]
 		r.self, r.selfV, r.selfM, r.selfD = rec.node, rec.v, rec.m, rec.d
@@ -293,7 +295,7 @@ func (c *Cluster) explain(r *request, i int32, k kind) string {
 	v, m, d := c.free(r, i)
 	switch k {
 	case kindExcluded:
-		if why := r.unfit[info.id]; why != "" {
+		if why := r.unfit[info.id]; why != "" && !r.exclude[info.id] {
 			return why
 		}
 		return "excluded from this decision"

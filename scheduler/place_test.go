@@ -280,7 +280,9 @@ func TestPlace_UnfitNodesAreSkippedWithTheirReason(t *testing.T) {
 	if r := rejection(t, d, "a"); r.Kind != RejectExcluded || r.Reason != "peer URI refused: qemu+ext" {
 		t.Fatalf("rejection of a: %+v", r)
 	}
-	d = h.place(vm, Options{Exclude: map[string]bool{"id-b": true}, Unfit: map[string]string{"id-a": "peer URI refused"}})
+	// Exclude says why first: the VM's own node is not a target, whatever
+	// it publishes.
+	d = h.place(vm, Options{Exclude: map[string]bool{"id-b": true}, Unfit: map[string]string{"id-a": "peer URI refused", "id-b": "peer URI refused"}})
 	if d.OK() || !strings.Contains(d.Reason, "a: peer URI refused") || rejection(t, d, "b").Reason != "excluded from this decision" {
 		t.Fatalf("both ruled out: %+v", d)
 	}

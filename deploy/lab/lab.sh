@@ -514,6 +514,7 @@ start_agent() {
 		--bootstrap-expect "$n" --bootstrap-token-file "$LAB/token"
 		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS" --stop-timeout "$LAB_STOP_TIMEOUT"
 		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri "tcp://$(host_addr "$i")"
+		--libvirt-peer-uri "$(host_uri "$i")" --libvirt-peer-schemes qemu+unix
 		--image-dir "$CACHE")
 	# Guests boot only from files inside --image-dir: the cached kernel and
 	# initramfs (NOVACRON_LAB_KERNEL, NOVACRON_LAB_INITRD) live in $CACHE.
