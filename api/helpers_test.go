@@ -176,7 +176,8 @@ func newTestEnvWith(t *testing.T, cfg Config, wrap func(*fsm.FSM) State) *testEn
 	now := time.Now().UTC()
 	for i, name := range []string{"node-1", "node-2"} {
 		n := fsm.Node{ID: ids.New(), Name: name, RaftAddr: "127.0.0.1:700" + string(rune('1'+i)),
-			Capacity: fsm.Capacity{VCPUs: 8, MemoryMiB: 16384, DiskGiB: 100}, Status: fsm.NodeAlive}
+			Capacity: fsm.Capacity{VCPUs: 8, MemoryMiB: 16384, DiskGiB: 100}, Status: fsm.NodeAlive,
+			Hypervisor: fsm.HypervisorInfo{Driver: "sim", URI: "sim://" + name}}
 		fc.mustApply(t, fsm.RegisterNode{Node: n, At: now})
 		e.nodes = append(e.nodes, n)
 	}

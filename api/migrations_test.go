@@ -15,7 +15,8 @@ import (
 // addNode registers one more node of the given size through the fake cluster.
 func (e *testEnv) addNode(name string, vcpus int, memMiB int64) fsm.Node {
 	e.t.Helper()
-	n := fsm.Node{ID: ids.New(), Name: name, Capacity: fsm.Capacity{VCPUs: vcpus, MemoryMiB: memMiB, DiskGiB: 100}, Status: fsm.NodeAlive}
+	n := fsm.Node{ID: ids.New(), Name: name, Capacity: fsm.Capacity{VCPUs: vcpus, MemoryMiB: memMiB, DiskGiB: 100}, Status: fsm.NodeAlive,
+		Hypervisor: fsm.HypervisorInfo{Driver: "sim", URI: "sim://" + name}}
 	e.cluster.mustApply(e.t, fsm.RegisterNode{Node: n, At: time.Now().UTC()})
 	e.nodes = append(e.nodes, n)
 	return n

@@ -48,6 +48,8 @@ type Agent struct {
 	leases *leaderLeases
 	// identities holds the gossip members whose certificate was checked.
 	identities *identities
+	// peerURIWarnings holds the refusals of members' URIs last logged.
+	peerURIWarnings peerURIWarnings
 
 	// failBarrier, when set (tests only), runs before the barrier of
 	// establishLeadership and fails it with its error.

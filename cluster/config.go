@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/novacron/novacron/internal/peeruri"
 	"github.com/novacron/novacron/lease"
 )
 
@@ -80,6 +81,9 @@ type Config struct {
 	CACertPEM, CAKeyPEM string
 	// ApplyTimeout bounds one write through Raft.
 	ApplyTimeout time.Duration
+	// PeerURIs judges the URIs members publish for migrations; the leader
+	// logs those it refuses when it records a member (peer_uri.go).
+	PeerURIs peeruri.Policy
 
 	Logger *slog.Logger
 
@@ -182,7 +186,7 @@ type NodeInfo struct {
 	MemoryMiB int64
 	DiskGiB   int64
 	// Driver names the hypervisor driver (libvirt, sim); URI is where other
-	// hosts reach it.
+	// hosts reach it (--libvirt-peer-uri), which they check (package peeruri).
 	Driver string
 	URI    string
 	Labels map[string]string

@@ -76,6 +76,7 @@ func (a *Agent) reconcileMember(ctx context.Context, m member, servers map[strin
 			return
 		}
 		want := m.node()
+		a.checkPeerURIs(want, logger)
 		// A node whose heartbeats are late stays suspect or failed until it
 		// renews its lease again, whatever gossip says (a hung agent still
 		// gossips); setting it alive here would only flap with checkLeases.

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/peeruri"
 	"github.com/novacron/novacron/lease"
 	"github.com/novacron/novacron/scheduler"
 )
@@ -42,8 +43,11 @@ type Config struct {
 	// cluster's retention settings.
 	RetentionInterval time.Duration
 	// Lease is the fencing lease's timing, by which failover judges hosts.
-	Lease  lease.Timing
-	Logger *slog.Logger
+	Lease lease.Timing
+	// PeerURIs judges live migration targets by the URIs they publish
+	// (peer_uri.go).
+	PeerURIs peeruri.Policy
+	Logger   *slog.Logger
 }
 
 // DefaultConfig returns production timings; the caller fills in the node.

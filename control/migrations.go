@@ -103,6 +103,7 @@ func (c *Controller) cannotStart(m fsm.Migration) string {
 // that fits nowhere stays; the drain status in the API names it and why.
 func (c *Controller) drainNodes(ctx context.Context, started map[string]time.Time) {
 	var sc *scheduler.Cluster
+	var unfit map[string]string
 	now := time.Now().UTC()
 	for id, at := range started {
 		if now.Sub(at) > drainRetry {
@@ -121,15 +122,16 @@ func (c *Controller) drainNodes(ctx context.Context, started map[string]time.Tim
 				continue
 			}
 			if sc == nil {
-				sc = scheduler.FromState(c.state)
+				sc, unfit = scheduler.FromState(c.state), c.unfitTargets()
 			}
-			d := sc.Place(&vm, scheduler.Options{Exclude: map[string]bool{n.ID: true}, At: now})
+			mode := moveMode(&vm)
+			opts := scheduler.Options{Exclude: map[string]bool{n.ID: true}, At: now}
+			if mode != fsm.MigrateCold {
+				opts.Unfit = unfit
+			}
+			d := sc.Place(&vm, opts)
 			if !d.OK() {
 				continue
-			}
-			mode := fsm.MigrateCold
-			if vm.DesiredState != fsm.VMStopped && (vm.State == fsm.VMRunning || vm.State == fsm.VMPaused) {
-				mode = fsm.MigrateLive
 			}
 			started[vm.ID] = now
 			cmd := &fsm.CreateMigration{ID: ids.New(), VMID: vm.ID, Mode: mode, Target: d.Node,

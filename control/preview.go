@@ -85,6 +85,9 @@ func (c *Controller) migrationTarget(q MigrationQuery) (string, error) {
 		if why := scheduler.FromState(c.state).Check(&vm, n.ID); why != "" {
 			return "", fsm.Errorf(fsm.ErrState, "vm %q cannot go to node %q: %s", vm.Spec.Name, n.Name, why)
 		}
+		if why := c.unfitTarget(n, q.Mode); why != "" {
+			return "", fsm.Errorf(fsm.ErrState, "vm %q cannot go to node %q: %s", vm.Spec.Name, n.Name, why)
+		}
 		return n.ID, nil
 	}
 	// The VM's own checks first (already migrating, stopped, ...): they say
@@ -92,7 +95,11 @@ func (c *Controller) migrationTarget(q MigrationQuery) (string, error) {
 	if err := c.state.CheckMovable(vm.ID, q.Mode); err != nil {
 		return "", err
 	}
-	d := scheduler.FromState(c.state).Place(&vm, scheduler.Options{Exclude: map[string]bool{vm.Node: true}, At: time.Now().UTC()})
+	opts := scheduler.Options{Exclude: map[string]bool{vm.Node: true}, At: time.Now().UTC()}
+	if q.Mode != fsm.MigrateCold {
+		opts.Unfit = c.unfitTargets()
+	}
+	d := scheduler.FromState(c.state).Place(&vm, opts)
 	if !d.OK() {
 		return "", fsm.Errorf(fsm.ErrState, "no other node can take vm %q: %s", vm.Spec.Name, d.Reason)
 	}
@@ -110,6 +117,7 @@ func (c *Controller) drainPreview(nodeID string) ([]fsm.PlannedMove, error) {
 	vms := c.state.VMsOnNode(n.ID)
 	sort.Slice(vms, func(i, j int) bool { return vms[i].Spec.Name < vms[j].Spec.Name })
 	var sched *scheduler.Cluster // built once, only if some VM needs it
+	var unfit map[string]string
 	now := time.Now().UTC()
 	out := []fsm.PlannedMove{}
 	for i := range vms {
@@ -118,9 +126,13 @@ func (c *Controller) drainPreview(nodeID string) ([]fsm.PlannedMove, error) {
 			continue
 		}
 		if sched == nil {
-			sched = scheduler.FromState(c.state)
+			sched, unfit = scheduler.FromState(c.state), c.unfitTargets()
 		}
-		if d := sched.Place(vm, scheduler.Options{Exclude: map[string]bool{n.ID: true}, At: now}); !d.OK() {
+		opts := scheduler.Options{Exclude: map[string]bool{n.ID: true}, At: now}
+		if moveMode(vm) != fsm.MigrateCold {
+			opts.Unfit = unfit
+		}
+		if d := sched.Place(vm, opts); !d.OK() {
 			out = append(out, fsm.PlannedMove{VMID: vm.ID, VMName: vm.Spec.Name, Decision: d})
 		}
 	}

@@ -76,7 +76,12 @@ func (c *Controller) rebalanceRound(ctx context.Context, rs fsm.RebalanceSetting
 			return // wait for the last round's moves to land before judging again
 		}
 	}
+	unfit := c.unfitTargets()
 	for _, mv := range plan.Moves {
+		if why := unfit[mv.To]; why != "" {
+			c.logger.Info("rebalancing: not moving to a node whose URIs are refused", "vm", mv.VMName, "to", mv.ToName, "reason", why)
+			continue
+		}
 		effect := mv.Effect
 		cmd := &fsm.CreateMigration{
 			ID: ids.New(), VMID: mv.VMID, Mode: fsm.MigrateLive, Target: mv.To, At: now, Rebalance: &effect,

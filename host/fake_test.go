@@ -12,6 +12,7 @@ import (
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/hypervisor/sim"
+	"github.com/novacron/novacron/internal/peeruri"
 	"github.com/novacron/novacron/internal/testutil"
 	"github.com/novacron/novacron/lease"
 )
@@ -194,6 +195,8 @@ type envOptions struct {
 	wrap func(*sim.Driver) hypervisor.Driver
 	// bootFiles is Config.BootFiles.
 	bootFiles BootFiles
+	// peerURIs is Config.PeerURIs.
+	peerURIs peeruri.Policy
 }
 
 // testTiming is a short fencing lease: a renewal every 20 ms, the host's lease
@@ -228,6 +231,7 @@ func newTestEnv(t *testing.T, o envOptions) *testEnv {
 	cfg.Lease = testTiming
 	cfg.Watchdog = o.watchdog
 	cfg.BootFiles = o.bootFiles
+	cfg.PeerURIs = o.peerURIs
 	cfg.Logger = testutil.Logger(t)
 	var d hypervisor.Driver = drv
 	if o.wrap != nil {

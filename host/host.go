@@ -20,6 +20,7 @@ import (
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/guard"
 	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/internal/peeruri"
 	"github.com/novacron/novacron/lease"
 )
 
@@ -50,7 +51,10 @@ type Config struct {
 	// allowed image folders before its domain is started (bootfiles.go);
 	// nil for drivers that open no host file (sim).
 	BootFiles BootFiles
-	Logger    *slog.Logger
+	// PeerURIs judges the URIs a migration's target node publishes before
+	// this host hands them to its hypervisor (migrator.checkTarget).
+	PeerURIs peeruri.Policy
+	Logger   *slog.Logger
 }
 
 // DefaultConfig returns production timings; the caller fills in the node.
@@ -75,6 +79,9 @@ func (c *Config) Validate() error {
 		if iv.d <= 0 {
 			errs = append(errs, fmt.Errorf("%s interval must be positive, got %v", iv.name, iv.d))
 		}
+	}
+	if err := c.PeerURIs.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

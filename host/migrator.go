@@ -10,6 +10,7 @@ import (
 
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/internal/peeruri"
 )
 
 // migrator carries out, on one host, the migrations the FSM gives it: as the
@@ -137,15 +138,22 @@ func (m *migrator) run(ctx context.Context, mig fsm.Migration) *fsm.UpdateMigrat
 		logger.Warn("migration did not complete", "state", state, "error", err)
 		return &fsm.UpdateMigration{ID: mig.ID, State: state, Error: err.Error(), At: time.Now().UTC()}
 	}
+	var target fsm.Node
+	if mig.Mode != fsm.MigrateCold {
+		var err error
+		if target, err = m.host.state.Node(mig.Target); err != nil {
+			return failed(err)
+		}
+		// Before the record says running: the guest never left.
+		if err := m.checkTarget(target); err != nil {
+			return failed(err)
+		}
+	}
 	if _, err := m.host.cluster.Apply(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationRunning, At: time.Now().UTC()}); err != nil {
 		return failed(fmt.Errorf("recording the start: %w", err))
 	}
 	if mig.Mode == fsm.MigrateCold {
 		return m.runCold(ctx, mig, failed)
-	}
-	target, err := m.host.state.Node(mig.Target)
-	if err != nil {
-		return failed(err)
 	}
 	opts := hypervisor.MigrateOptions{
 		DestURI: target.Hypervisor.URI, MigrateURI: target.Hypervisor.MigrateURI,
@@ -164,6 +172,19 @@ func (m *migrator) run(ctx context.Context, mig fsm.Migration) *fsm.UpdateMigrat
 		Progress: &fsm.MigrationProgress{Percent: 100, DataTotal: res.DataTotal, DataProcessed: res.DataTransferred},
 		Result: &fsm.MigrationResult{TotalMs: res.Total.Milliseconds(), DowntimeMs: res.Downtime.Milliseconds(),
 			DataTransferred: res.DataTransferred, Iterations: res.Iterations}}
+}
+
+// checkTarget says why this host must not hand the target node's published
+// URIs to its hypervisor, or nil. Any gossip member can publish any URI, and
+// libvirt opens the destination URI as root (qemu+ext:// or ?command= run a
+// program), so they pass this host's peer URI policy first (package
+// peeruri). A cold migration uses no URI and is not checked.
+func (m *migrator) checkTarget(target fsm.Node) error {
+	if target.Hypervisor.Driver != m.driver.Name() {
+		return fmt.Errorf("%w: node %q runs the %q hypervisor driver and this host %q: no live migration between them",
+			peeruri.ErrRefused, target.Name, target.Hypervisor.Driver, m.driver.Name())
+	}
+	return m.host.cfg.PeerURIs.Check(target)
 }
 
 // runCold shuts the guest down on the source; once the record completes, the
@@ -257,6 +278,12 @@ func (m *migrator) settle(ctx context.Context, mig fsm.Migration) {
 	target, err := m.host.state.Node(mig.Target)
 	if err != nil {
 		m.decide(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "destination node is gone", At: time.Now().UTC()})
+		return
+	}
+	if err := m.checkTarget(target); err != nil {
+		// Not asking is not knowing: deciding could leave two copies, so the
+		// record waits until the URI is fixed (or the operator steps in).
+		m.logger.Warn("cannot settle migration: the destination's URIs are refused", "migration", mig.ID, "vm", mig.VMName, "error", err)
 		return
 	}
 	remote, rerr := m.driver.InspectRemote(ctx, target.Hypervisor.URI, mig.VMID)

@@ -73,6 +73,9 @@ func (c *Config) Validate() error {
 	}
 	c.Control.NodeID, c.Control.NodeName, c.Control.Logger, c.Control.Lease = cl.NodeID, cl.NodeName, cl.Logger, cl.Lease
 	c.Host.NodeID, c.Host.NodeName, c.Host.Logger, c.Host.Lease = cl.NodeID, cl.NodeName, cl.Logger, cl.Lease
+	// One peer URI policy: the leader's choice of migration targets and the
+	// source host's own check must agree.
+	c.Control.PeerURIs, c.Host.PeerURIs = cl.PeerURIs, cl.PeerURIs
 	c.Fleet.NodeID, c.Fleet.NodeName, c.Fleet.Version, c.Fleet.Logger = cl.NodeID, cl.NodeName, cl.Version, cl.Logger
 	c.Control.LoadReportInterval = c.Host.LoadReportInterval
 	return errors.Join(cl.Validate(), c.Control.Validate(), c.Host.Validate(), c.Fleet.Validate())
@@ -107,7 +110,12 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 	}
 	info := &cfg.Cluster.Node
 	info.VCPUs, info.MemoryMiB, info.DiskGiB = capa.VCPUs, capa.MemoryMiB, capa.DiskGiB
-	info.Driver, info.URI, info.Labels, info.Networks = driver.Name(), driver.URI(), driver.Labels(), capa.Networks
+	info.Driver, info.Labels, info.Networks = driver.Name(), driver.Labels(), capa.Networks
+	if info.URI == "" {
+		// Where the driver itself connects, unless the caller says what
+		// other hosts use (--libvirt-peer-uri).
+		info.URI = driver.URI()
+	}
 
 	agent, err := cluster.New(cfg.Cluster, stores)
 	if err != nil {

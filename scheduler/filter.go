@@ -71,6 +71,11 @@ type request struct {
 	groups         []groupReq
 	binpack        bool
 	strategy       string
+
+	// exclude and unfit are Options.Exclude and Options.Unfit: why the
+	// excluded nodes are (Exclude's reason first).
+	exclude map[string]bool
+	unfit   map[string]string
 }
 
 // groupReq is one group rule of the VM, with where the group's members run.
@@ -123,8 +128,8 @@ func (g *groupCursor) count(i int32) int32 {
 }
 
 // prepare resolves vm and opts against the snapshot.
-func (c *Cluster) prepare(vm *fsm.VM, exclude map[string]bool) request {
-	r := request{vm: vm, v: vm.Spec.VCPUs, m: vm.Spec.MemoryMiB, d: vm.Spec.DiskGiB, self: -1, strategy: c.settings.Strategy}
+func (c *Cluster) prepare(vm *fsm.VM, exclude map[string]bool, unfit map[string]string) request {
+	r := request{vm: vm, v: vm.Spec.VCPUs, m: vm.Spec.MemoryMiB, d: vm.Spec.DiskGiB, self: -1, strategy: c.settings.Strategy, exclude: exclude, unfit: unfit}
 	if i, ok := c.vmByID[vm.ID]; ok && c.vms[i].node >= 0 {
 		rec := &c.vms[i]
 		r.self, r.selfV, r.selfM, r.selfD = rec.node, rec.v, rec.m, rec.d
@@ -139,10 +144,15 @@ func (c *Cluster) prepare(vm *fsm.VM, exclude map[string]bool) request {
 			r.noNet = true
 		}
 	}
-	if len(exclude) > 0 {
+	if len(exclude) > 0 || len(unfit) > 0 {
 		var idx []int32
 		for id, ex := range exclude {
 			if j, ok := c.byID[id]; ok && ex {
+				idx = append(idx, j)
+			}
+		}
+		for id, why := range unfit {
+			if j, ok := c.byID[id]; ok && why != "" {
 				idx = append(idx, j)
 			}
 		}
@@ -285,6 +295,9 @@ func (c *Cluster) explain(r *request, i int32, k kind) string {
 	v, m, d := c.free(r, i)
 	switch k {
 	case kindExcluded:
+		if why := r.unfit[info.id]; why != "" && !r.exclude[info.id] {
+			return why
+		}
 		return "excluded from this decision"
 	case kindStatus:
 		return fmt.Sprintf("%s, not alive", info.status)

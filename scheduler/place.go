@@ -16,6 +16,10 @@ type Options struct {
 	// Exclude holds node IDs never chosen: the VM's current node when it
 	// migrates, a dead node in a failover plan. Only true entries count.
 	Exclude map[string]bool
+	// Unfit holds node IDs never chosen either, each with the reason its
+	// rejection (kind excluded) gives: a live migration's target whose
+	// published URIs the leader refuses. Only non-empty reasons count.
+	Unfit map[string]string
 	// At is the decision's time, recorded in fsm.Decision.At.
 	At time.Time
 }
@@ -60,7 +64,7 @@ func (c *Cluster) Check(vm *fsm.VM, nodeID string) string {
 	if !ok || nodeID == "" {
 		return fmt.Sprintf("node %q is not in the cluster", nodeID)
 	}
-	r := c.prepare(vm, nil)
+	r := c.prepare(vm, nil, nil)
 	if k := c.check(&r, i); k != fits {
 		return c.explain(&r, i, k)
 	}
@@ -93,7 +97,7 @@ func (c *Cluster) Check(vm *fsm.VM, nodeID string) string {
 // fits), unless opts excludes that node. Place does not change the snapshot;
 // Assign does.
 func (c *Cluster) Place(vm *fsm.VM, opts Options) fsm.Decision {
-	r := c.prepare(vm, opts.Exclude)
+	r := c.prepare(vm, opts.Exclude, opts.Unfit)
 	var (
 		top    [fsm.MaxExplained]scored
 		nTop   int

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/novacron/novacron/fsm"
@@ -264,6 +265,26 @@ func TestPlace_VMDoesNotCountAgainstItself(t *testing.T) {
 	d = h.place(vm, Options{Exclude: map[string]bool{"id-a": true}})
 	if d.OK() || rejection(t, d, "a").Kind != RejectExcluded || rejection(t, d, "b").Reason != "1024 MiB free, needs 2048" {
 		t.Fatalf("moving away from a: %+v", d)
+	}
+}
+
+// An unfit node (a live migration's target whose URIs the leader refuses) is
+// never chosen, even when it scores best, and its rejection gives the reason.
+func TestPlace_UnfitNodesAreSkippedWithTheirReason(t *testing.T) {
+	h := newHarness(t).node("a", 8, 8192).node("b", 8, 4096)
+	vm := newVM("new", 1, 512)
+	d := h.place(vm, Options{Unfit: map[string]string{"id-a": "peer URI refused: qemu+ext", "id-b": ""}})
+	if d.NodeName != "b" {
+		t.Fatalf("chose %q, want b: %+v", d.NodeName, d)
+	}
+	if r := rejection(t, d, "a"); r.Kind != RejectExcluded || r.Reason != "peer URI refused: qemu+ext" {
+		t.Fatalf("rejection of a: %+v", r)
+	}
+	// Exclude says why first: the VM's own node is not a target, whatever
+	// it publishes.
+	d = h.place(vm, Options{Exclude: map[string]bool{"id-b": true}, Unfit: map[string]string{"id-a": "peer URI refused", "id-b": "peer URI refused"}})
+	if d.OK() || !strings.Contains(d.Reason, "a: peer URI refused") || rejection(t, d, "b").Reason != "excluded from this decision" {
+		t.Fatalf("both ruled out: %+v", d)
 	}
 }
 

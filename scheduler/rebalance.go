@@ -145,7 +145,7 @@ func (c *Cluster) PlanRebalance(loads map[string]fsm.NodeLoad, rs fsm.RebalanceS
 				if !movable(r) {
 					continue
 				}
-				req := c.prepare(c.vms[r].vm, nil)
+				req := c.prepare(c.vms[r].vm, nil, nil)
 				newS := loadOf(s.cpu-vmCPU[r], s.mem-vmMem[r], s)
 				for _, ti := range targets {
 					t := &sims[ti]

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/novacron/novacron/hypervisor/libvirt"
 	"github.com/novacron/novacron/hypervisor/sim"
 	"github.com/novacron/novacron/internal/hostpath"
+	"github.com/novacron/novacron/internal/peeruri"
 	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/internal/version"
 	"github.com/novacron/novacron/lease"
@@ -95,11 +97,16 @@ type agentFlags struct {
 	// enroll hosts that bring a join token.
 	CAKey string
 	// JoinToken enrolls a new host (--join-token): its certificate and the
-	// gossip keyring come from the cluster (enroll.go).
+	// gossip keyring come from the cluster (agent_tls.go).
 	JoinToken string
 	// devTLS: -dev without --tls-* or --insecure makes its own CA and
-	// certificates in its data dir at start (dev_tls.go).
+	// certificates in its data dir at start (agent_tls.go).
 	devTLS bool
+	// LibvirtPeerURI and LibvirtPeerSchemes are the libvirt URI this host
+	// publishes for migrations to it, and the schemes it accepts from the
+	// others (see peerURIs).
+	LibvirtPeerURI     string
+	LibvirtPeerSchemes []string
 
 	// cliSecrets are the secret flags given on the command line itself,
 	// where every user of the host can read them (config_secrets.go).
@@ -128,7 +135,9 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.BootstrapExpect, "bootstrap-expect", 0, "bootstrap a new cluster once this many nodes with the same value have met")
 	fs.IntVar(&f.Voters, "voters", def.Cluster.Voters, "number of Raft voters the cluster keeps (3 or 5); other nodes are non-voters")
 	fs.StringVar(&f.Hypervisor, "hypervisor", hypervisorSim, "hypervisor driver: sim or libvirt")
-	fs.StringVar(&f.LibvirtURI, "libvirt-uri", lv.URI, "libvirt connection URI (libvirt hypervisor)")
+	fs.StringVar(&f.LibvirtURI, "libvirt-uri", lv.URI, "how this agent connects to its own libvirtd (libvirt hypervisor; other hosts use --libvirt-peer-uri)")
+	fs.StringVar(&f.LibvirtPeerURI, "libvirt-peer-uri", "", "libvirt URI other hosts open to migrate to this one, published in gossip; its host must be this node's address (default qemu+tls://ADVERTISE/system; libvirt hypervisor)")
+	fs.StringSliceVar(&f.LibvirtPeerSchemes, "libvirt-peer-schemes", slices.Clone(peeruri.DefaultSchemes), "libvirt URI schemes this host accepts from the nodes it migrates to: qemu+tls, qemu+tcp, qemu+ssh, qemu+libssh, qemu+libssh2, qemu+unix (the lab); never qemu+ext")
 	fs.StringVar(&f.VirtType, "virt-type", lv.VirtType, "domain type: kvm, qemu (TCG emulation) or auto (kvm when it really works)")
 	fs.IntVar(&f.VCPUs, "vcpus", 0, "vCPUs this host offers to VMs (default: the host's CPUs as the hypervisor reports them; more over-commits)")
 	fs.Int64Var(&f.MemoryMiB, "memory-mib", 0, "memory this host offers to VMs in MiB (default: all the hypervisor reports)")
@@ -315,6 +324,9 @@ func (f *agentFlags) validate() error {
 	if f.LibvirtURI == "" {
 		errs = append(errs, errors.New("--libvirt-uri must not be empty"))
 	}
+	if err := f.checkOwnPeerURIs(); err != nil {
+		errs = append(errs, err)
+	}
 	if f.Name != "" {
 		// Node names reach every node's state and every operator's terminal.
 		if err := fsm.ValidateName("--name", f.Name); err != nil {
@@ -395,6 +407,7 @@ func (f *agentFlags) nodeConfig(nodeID, apiAddr string, logger *slog.Logger) nod
 	cc.Join, cc.BootstrapExpect, cc.Voters = f.Join, f.BootstrapExpect, f.Voters
 	cc.BootstrapToken, cc.GossipKey, cc.Version = f.BootstrapToken, key, version.Version
 	cc.Node.CPUOvercommit, cc.Node.MigrateURI = f.CPUOvercommit, f.MigrateURI
+	cc.Node.URI, cc.PeerURIs = f.peerURIs()
 	cc.LocalGossip = f.Dev || isLoopback(f.Bind)
 	if logger != nil {
 		cc.Logger = logger
@@ -410,6 +423,52 @@ func (f *agentFlags) nodeConfig(nodeID, apiAddr string, logger *slog.Logger) nod
 		return sim.New(sim.Config{Name: name, VCPUs: f.SimVCPUs, MemoryMiB: f.SimMemoryMiB, DiskGiB: f.SimDiskGiB, Networks: []string{"default"}})
 	}
 	return cfg
+}
+
+// peerURIs returns the libvirt URI this node publishes for other hosts to
+// migrate to it, and the policy by which it judges the URIs others publish
+// (package peeruri). --libvirt-uri is how this agent reaches its own
+// libvirtd, often qemu:///system, which names whichever host opens it, so
+// other hosts are told --libvirt-peer-uri instead, by default
+// qemu+tls://ADVERTISE/system. The sim hypervisor publishes its own URI ("").
+func (f *agentFlags) peerURIs() (string, peeruri.Policy) {
+	policy := peeruri.Policy{LibvirtSchemes: f.LibvirtPeerSchemes}
+	if f.Hypervisor != hypervisorVirt {
+		return "", policy
+	}
+	if f.LibvirtPeerURI != "" {
+		return f.LibvirtPeerURI, policy
+	}
+	host := f.advertised()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return "qemu+tls://" + host + "/system", policy
+}
+
+// advertised is the IP other nodes reach this one at.
+func (f *agentFlags) advertised() string {
+	if f.Advertise != "" {
+		return f.Advertise
+	}
+	return f.Bind
+}
+
+// checkOwnPeerURIs refuses URIs that this node's own policy would refuse
+// from a peer: every node judges the others' by the same rules, so they would
+// refuse this node as a migration target.
+func (f *agentFlags) checkOwnPeerURIs() error {
+	uri, policy := f.peerURIs()
+	if f.Hypervisor != hypervisorVirt || f.advertised() == "" || policy.Validate() != nil {
+		return nil // the policy's own errors come from the host part (checkParts)
+	}
+	self := fsm.Node{Name: f.Name, APIAddr: net.JoinHostPort(f.advertised(), strconv.Itoa(f.HTTPPort)),
+		Hypervisor: fsm.HypervisorInfo{Driver: hypervisorVirt, URI: uri, MigrateURI: f.MigrateURI}}
+	if err := policy.Check(self); err != nil {
+		return fmt.Errorf("--libvirt-peer-uri, --migrate-uri: other hosts would refuse to migrate here (--libvirt-peer-schemes %s): %w",
+			strings.Join(policy.Schemes(), ","), err)
+	}
+	return nil
 }
 
 // bootFiles confines VMs' boot files to --image-dir on hosts that open them

@@ -25,6 +25,7 @@ func TestAgentFlags_DefaultsAreTheDocumentedOnes(t *testing.T) {
 		"gossip-key-file": "", "metrics-token-file": "",
 		"log-level": "info", "sim-vcpus": "8", "sim-memory-mib": "16384", "sim-disk-gib": "200",
 		"tls-ca": "", "tls-cert": "", "tls-key": "", "insecure": "false", "tls-ca-key": "", "join-token": "",
+		"libvirt-peer-uri": "", "libvirt-peer-schemes": "[qemu+tls]",
 	}
 	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
 	var f agentFlags
@@ -140,5 +141,67 @@ func TestAgentFlags_ImageDirs(t *testing.T) {
 	}
 	if f.nodeConfig("id", "127.0.0.1:1", nil).Host.BootFiles == nil {
 		t.Fatal("libvirt: the host does not check boot files")
+	}
+}
+
+// A libvirt host publishes --libvirt-peer-uri, by default
+// qemu+tls://ADVERTISE/system, not the URI it reaches its own libvirtd by;
+// URIs its own policy (--libvirt-peer-schemes) would refuse from a peer stop
+// the agent, as do schemes no policy may allow.
+func TestAgentFlags_LibvirtPeerURIs(t *testing.T) {
+	f := devFlags(t, "--hypervisor", "libvirt", "--bind", "10.0.0.2", "--migrate-uri", "tcp://10.0.0.2:49152")
+	if err := f.validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.nodeConfig("id", "10.0.0.2:8090", nil)
+	if cfg.Cluster.Node.URI != "qemu+tls://10.0.0.2/system" || strings.Join(cfg.Cluster.PeerURIs.Schemes(), ",") != "qemu+tls" {
+		t.Fatalf("published %q, accepting %v", cfg.Cluster.Node.URI, cfg.Cluster.PeerURIs.Schemes())
+	}
+	f = devFlags(t, "--hypervisor", "libvirt", "--bind", "0.0.0.0", "--advertise", "fd00::2")
+	if err := f.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.nodeConfig("id", "[fd00::2]:8090", nil).Cluster.Node.URI; got != "qemu+tls://[fd00::2]/system" {
+		t.Fatalf("published %q behind --advertise", got)
+	}
+	// The lab: a unix socket per host, allowed explicitly, from the
+	// environment as any flag.
+	t.Setenv("NOVACRON_LIBVIRT_PEER_SCHEMES", "qemu+tls,qemu+unix")
+	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
+	var lab agentFlags
+	lab.register(fs)
+	sock := "qemu+unix:///system?socket=/var/lib/novacron-lab/hosts/host2/run/libvirt-sock"
+	if err := fs.Parse([]string{"--dev", "--name", "host2", "--hypervisor", "libvirt", "--bind", "127.0.1.2", "--libvirt-uri", sock,
+		"--libvirt-peer-uri", sock, "--migrate-uri", "tcp://127.0.1.2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fillFromEnvAndFile(fs, &lab); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.validate(); err != nil {
+		t.Fatalf("the lab's flags refused: %v", err)
+	}
+	if cfg := lab.nodeConfig("id", "127.0.1.2:8092", nil); cfg.Cluster.Node.URI != sock || strings.Join(cfg.Cluster.PeerURIs.Schemes(), ",") != "qemu+tls,qemu+unix" {
+		t.Fatalf("lab: published %q, accepting %v", cfg.Cluster.Node.URI, cfg.Cluster.PeerURIs.Schemes())
+	}
+	// The sim hypervisor publishes its own URI.
+	if got := devFlags(t).nodeConfig("id", "127.0.0.1:8090", nil).Cluster.Node.URI; got != "" {
+		t.Fatalf("sim: published %q, want the driver's", got)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--libvirt-peer-uri", "qemu:///system"}, "--libvirt-peer-uri, --migrate-uri: other hosts would refuse to migrate here (--libvirt-peer-schemes qemu+tls)"},
+		{[]string{"--libvirt-peer-uri", "qemu+ext:///system?command=/bin/sh"}, "qemu+ext runs a local program"},
+		{[]string{"--libvirt-peer-uri", "qemu+tcp://10.0.0.2/system"}, "scheme qemu+tcp is not allowed here"},
+		{[]string{"--libvirt-peer-uri", "qemu+tls://10.0.0.9/system"}, "its host 10.0.0.9 is not the node's certified address 10.0.0.2"},
+		{[]string{"--migrate-uri", "tcp://10.0.0.9"}, `migration URI "tcp://10.0.0.9": its host 10.0.0.9`},
+		{[]string{"--libvirt-peer-schemes", "qemu+tls,qemu+ext"}, `libvirt peer scheme "qemu+ext" cannot be allowed`},
+	} {
+		err := devFlags(t, append([]string{"--hypervisor", "libvirt", "--bind", "10.0.0.2"}, c.args...)...).validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Count(err.Error(), "\n") != 0 {
+			t.Errorf("%v: error %v, want one saying %q", c.args, err, c.want)
+		}
 	}
 }

@@ -530,6 +530,7 @@ start_agent() {
 		--bootstrap-expect "$n" --bootstrap-token-file "$LAB/token"
 		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS" --stop-timeout "$LAB_STOP_TIMEOUT"
 		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri "tcp://$(host_addr "$i")"
+		--libvirt-peer-uri "$(host_uri "$i")" --libvirt-peer-schemes qemu+unix
 		--image-dir "$CACHE"
 		--tls-ca "$LAB/tls/ca.pem" --tls-cert "$LAB/tls/$(host_name "$i").pem" --tls-key "$LAB/tls/$(host_name "$i")-key.pem")
 	# Guests boot only from files inside --image-dir: the cached kernel and
