@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// poisonedBatch is what a holder of the cluster secret could get into the log
+// poisonedBatch is what a caller of the internal API could get into the log
 // through a leader that did not check batch entries: good entries around an
 // unknown type, a body that does not decode, a nested batch and a null body.
 func poisonedBatch() *Batch {
