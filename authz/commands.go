@@ -27,8 +27,11 @@ var (
 )
 
 // commands is the one table of who may cause each forwardable command type.
-// Every type in fsm's forwardable table has a row (TestCommands_EveryForwardableTypeClassified),
-// and a type some API route applies has the permission of that route.
+// Every type in fsm's forwardable table has a row
+// (TestCommands_EveryForwardableTypeClassified). The API route that applies a
+// type needs its permission (POST /vms/{id}/migrate needs vm write and, for
+// CreateMigration, migration write), so what the API lets through, the leader
+// takes.
 var commands = map[fsm.CommandType]Rule{
 	fsm.CmdCreateVM:        {User: vmWrite},
 	fsm.CmdUpdateVM:        {User: vmWrite},
