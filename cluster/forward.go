@@ -25,8 +25,9 @@ import (
 
 // An internal answer's error carries a code from internal/errcode: the
 // core's own (not_leader and not_ready are worth asking again; no_leader is
-// not), else an fsm sentinel's, so that the forwarding node rebuilds the very
-// error the leader raised (answerError).
+// not), authz's (the leader refused the caller: unauthenticated, forbidden),
+// else an fsm sentinel's, so that the forwarding node rebuilds the very error
+// the leader raised (answerError).
 
 const maxForwardBody = 2 << 20
 
