@@ -4,76 +4,19 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
 )
 
-// perm is what a route needs: an action on a resource. Resources are cluster,
-// node, vm, migration, failover, settings and token; actions are read and write.
-type perm struct {
-	resource, action string
-}
-
-// anyOf in a grant matches every resource or every action.
-const anyOf = "*"
-
-// roles is the one table of what each role may do. A new role (or a tenant-scoped
-// one) is a new row; nothing else changes.
-var roles = map[string][]perm{
-	"admin": {{resource: anyOf, action: anyOf}},
-	"operator": {
-		{resource: "cluster", action: "read"},
-		{resource: "node", action: "read"}, {resource: "node", action: "write"},
-		{resource: "vm", action: "read"}, {resource: "vm", action: "write"},
-		{resource: "migration", action: "read"}, {resource: "migration", action: "write"},
-		{resource: "failover", action: "read"},
-		{resource: "settings", action: "read"},
-	},
-	"reader": {
-		{resource: "cluster", action: "read"},
-		{resource: "node", action: "read"},
-		{resource: "vm", action: "read"},
-		{resource: "migration", action: "read"},
-		{resource: "failover", action: "read"},
-		{resource: "settings", action: "read"},
-	},
-}
-
-// DefaultRole is the role of a token created without one: the weakest, so a
-// forgotten --role gives too little rather than too much (issue 11).
-const DefaultRole = "reader"
-
-// Roles returns the names of the valid token roles, sorted.
-func Roles() []string {
-	out := make([]string, 0, len(roles))
-	for r := range roles {
-		out = append(out, r)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// ValidRole reports whether role is a known token role.
-func ValidRole(role string) bool {
-	_, ok := roles[role]
-	return ok
-}
-
-// allowed reports whether role grants p.
-func allowed(role string, p perm) bool {
-	for _, g := range roles[role] {
-		if (g.resource == anyOf || g.resource == p.resource) && (g.action == anyOf || g.action == p.action) {
-			return true
-		}
-	}
-	return false
-}
+// perm is what a route needs: an action on a resource. Who has it is package
+// authz's role table, which the leader checks again for every write.
+type perm = authz.Perm
 
 // authenticate finds the token whose secret the request carries as
 // "Authorization: Bearer <secret>". A missing, malformed, unknown or expired
@@ -81,12 +24,12 @@ func allowed(role string, p perm) bool {
 func (s *Server) authenticate(r *http.Request) (fsm.Token, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return fsm.Token{}, errorf(errUnauthenticated, "missing Authorization header: send \"Authorization: Bearer <token>\"")
+		return fsm.Token{}, errorf(authz.ErrUnauthenticated, "missing Authorization header: send \"Authorization: Bearer <token>\"")
 	}
 	scheme, secret, ok := strings.Cut(h, " ")
 	secret = strings.TrimSpace(secret)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return fsm.Token{}, errorf(errUnauthenticated, "malformed Authorization header: expected \"Bearer <token>\"")
+		return fsm.Token{}, errorf(authz.ErrUnauthenticated, "malformed Authorization header: expected \"Bearer <token>\"")
 	}
 	tok, err := s.state.TokenByHash(fsm.HashSecret(secret))
 	if errors.Is(err, fsm.ErrNotFound) && !s.cluster.CaughtUp() {
@@ -95,13 +38,13 @@ func (s *Server) authenticate(r *http.Request) (fsm.Token, error) {
 		return fsm.Token{}, errorf(cluster.ErrNotReady, "this node is catching up with the cluster; retry shortly")
 	}
 	if errors.Is(err, fsm.ErrNotFound) {
-		return fsm.Token{}, errorf(errUnauthenticated, "unknown or revoked token")
+		return fsm.Token{}, errorf(authz.ErrUnauthenticated, "unknown or revoked token")
 	}
 	if err != nil {
 		return fsm.Token{}, err
 	}
-	if !tok.ExpiresAt.IsZero() && !time.Now().Before(tok.ExpiresAt) {
-		return fsm.Token{}, errorf(errUnauthenticated, "token %q expired at %s", tok.Name, tok.ExpiresAt.UTC().Format(time.RFC3339))
+	if authz.Expired(tok, time.Now()) {
+		return fsm.Token{}, errorf(authz.ErrUnauthenticated, "token %q expired at %s", tok.Name, tok.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	return tok, nil
 }
@@ -113,16 +56,20 @@ func authorize(tok fsm.Token, p perm, selfParam string, ps httprouter.Params) er
 	if selfParam != "" && ps.ByName(selfParam) == selfID {
 		return nil
 	}
-	if allowed(tok.Role, p) {
+	if authz.Allowed(tok.Role, p) {
 		return nil
 	}
-	return errorf(errForbidden, "role %q may not %s %s", tok.Role, p.action, p.resource)
+	return errorf(authz.ErrForbidden, "role %q may not %s %s", tok.Role, p.Action, p.Resource)
 }
 
 type callerKey struct{}
 
+// withCaller records the token a request authenticated with, for the
+// handlers (caller) and for the leader, which authorises every write the
+// request causes again against its own copy of the token
+// (cluster.WithCaller).
 func withCaller(ctx context.Context, tok fsm.Token) context.Context {
-	return context.WithValue(ctx, callerKey{}, tok)
+	return cluster.WithCaller(context.WithValue(ctx, callerKey{}, tok), tok.ID)
 }
 
 // caller returns the token the request authenticated with.

@@ -7,16 +7,15 @@ import (
 	"net/http"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/errcode"
 )
 
-// Errors raised by the API itself. Like the fsm and cluster sentinels they are
-// mapped to a status code in errorTable.
+// Errors raised by the API itself. Like the fsm, cluster and authz sentinels
+// they are mapped to a status code in errorTable.
 var (
-	errUnauthenticated      = errors.New("a valid API token is required")
-	errForbidden            = errors.New("permission denied")
 	errBodyTooLarge         = errors.New("request body is too large")
 	errBadJSON              = errors.New("malformed JSON")
 	errUnsupportedMediaType = errors.New("unsupported media type")
@@ -44,8 +43,9 @@ var errorTable = []struct {
 	{cluster.ErrNoLeader, http.StatusServiceUnavailable, errcode.NoLeader},
 	{cluster.ErrNotReady, http.StatusServiceUnavailable, errcode.NotReady},
 	{cluster.ErrShutdown, http.StatusServiceUnavailable, errcode.ShuttingDown},
-	{errUnauthenticated, http.StatusUnauthorized, errcode.Unauthenticated},
-	{errForbidden, http.StatusForbidden, errcode.Forbidden},
+	// Raised by the API, or by the leader when it authorises a write again.
+	{authz.ErrUnauthenticated, http.StatusUnauthorized, errcode.Unauthenticated},
+	{authz.ErrForbidden, http.StatusForbidden, errcode.Forbidden},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, errcode.BodyTooLarge},
 	{errBadJSON, http.StatusBadRequest, errcode.BadJSON},
 	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, errcode.UnsupportedMediaType},

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
 )
@@ -32,8 +33,8 @@ func TestClassify_Table(t *testing.T) {
 		{errorf(errBodyTooLarge, "big"), 413, "body_too_large"},
 		{errorf(errBadJSON, "bad"), 400, "bad_json"},
 		{errorf(errUnsupportedMediaType, "xml"), 415, "unsupported_media_type"},
-		{errUnauthenticated, 401, "unauthenticated"},
-		{errForbidden, 403, "forbidden"},
+		{authz.ErrUnauthenticated, 401, "unauthenticated"},
+		{authz.ErrForbidden, 403, "forbidden"},
 		{errors.New("disk on fire"), 500, "internal"},
 	}
 	for _, c := range cases {

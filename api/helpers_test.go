@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/control"
 	"github.com/novacron/novacron/fsm"
@@ -44,17 +45,31 @@ type fakeCluster struct {
 	// placeOn, when set, is where CreateVM places new VMs, as the real leader
 	// does by completing the command it is handed (so it must get a pointer).
 	placeOn string
+	// lastCaller is the token ID the last Apply was made for ("" for none).
+	lastCaller string
 	// rebalance and rebalanceErr are what Rebalance answers.
 	rebalance    fsm.RebalanceStatus
 	rebalanceErr error
 }
 
-func (c *fakeCluster) Apply(_ context.Context, cmd fsm.Command) (uint64, error) {
+func (c *fakeCluster) Apply(ctx context.Context, cmd fsm.Command) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.applyCalls++
 	if c.applyErr != nil {
 		return 0, c.applyErr
+	}
+	// Authorise a write that names its caller as the leader does, against
+	// the token in the state.
+	c.lastCaller = cluster.CallerOf(ctx)
+	if c.lastCaller != "" {
+		tok, err := c.fsm.Token(c.lastCaller)
+		if err != nil {
+			return 0, authz.Errorf(authz.ErrUnauthenticated, "unknown or revoked token")
+		}
+		if err := authz.AuthorizeUser(tok.Role, cmd); err != nil {
+			return 0, err
+		}
 	}
 	if cv, ok := cmd.(*fsm.CreateVM); ok && c.placeOn != "" && cv.Node == "" {
 		cv.Node, cv.Reason = c.placeOn, "fake leader placement"
@@ -114,6 +129,13 @@ func (c *fakeCluster) ApplyInBatches(ctx context.Context, cmds []fsm.Command) {
 func (c *fakeCluster) LeaseSeen(string) (time.Time, time.Time) { return time.Now(), time.Now() }
 func (c *fakeCluster) CallLeader(context.Context, string, string, any, any) error {
 	return errors.New("the fake cluster leads: nothing to call")
+}
+
+// caller returns the token ID the last Apply was made for ("" for none).
+func (c *fakeCluster) caller() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastCaller
 }
 
 // applies returns how many times Apply was called.

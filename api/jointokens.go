@@ -11,6 +11,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/enroll"
@@ -146,7 +147,7 @@ func (s *Server) enrollCA(_ *http.Request, _ httprouter.Params) (any, error) {
 
 // errJoinToken is every refusal of a join token alike, so a caller learns
 // nothing about which tokens exist.
-var errJoinToken = errorf(errForbidden, "the join token is invalid, expired, revoked or used up: ask an admin for a new one (novacron node join-token create)")
+var errJoinToken = errorf(authz.ErrForbidden, "the join token is invalid, expired, revoked or used up: ask an admin for a new one (novacron node join-token create)")
 
 // enrollHost answers POST /api/v1/enroll: a host that holds a join token gets
 // a node certificate for its name and addresses, and the gossip keyring. It

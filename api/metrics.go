@@ -11,6 +11,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/latency"
 )
@@ -63,7 +64,7 @@ func (s *Server) registerGauges() {
 // metrics token configured it first asks for it (metricsAuthorized).
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if !s.metricsAuthorized(r) {
-		s.writeError(w, r, errorf(errUnauthenticated, "/metrics needs \"Authorization: Bearer <metrics token>\" (the agent's --metrics-token-file)"))
+		s.writeError(w, r, errorf(authz.ErrUnauthenticated, "/metrics needs \"Authorization: Bearer <metrics token>\" (the agent's --metrics-token-file)"))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

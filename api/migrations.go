@@ -7,6 +7,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/ids"
 )
@@ -26,8 +27,13 @@ var migrationStates = []fsm.MigrationState{
 // migrateVM starts a migration of a VM (POST /api/v1/vms/{id}/migrate). Every
 // check Apply would make runs here first, so a refused request never reaches
 // Raft: the options, the VM's state, the target's status, maintenance and
-// room, and the VM's placement constraints.
+// room, and the VM's placement constraints. The route needs vm write, as every
+// VM action does; a migration needs migration write too, which the leader
+// checks (authz's command table), so it is checked here first.
 func (s *Server) migrateVM(r *http.Request, ps httprouter.Params) (any, error) {
+	if tok, _ := caller(r.Context()); !authz.Allowed(tok.Role, authz.Write("migration")) {
+		return nil, errorf(authz.ErrForbidden, "role %q may not write migration", tok.Role)
+	}
 	var req client.MigrateRequest
 	if err := s.decodeOptionalBody(r, &req); err != nil {
 		return nil, err

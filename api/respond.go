@@ -60,7 +60,7 @@ func (s *Server) routeSelf(method, pattern string, p perm, selfParam string, h h
 // authRoute registers a route behind authentication, authorization, the body
 // size limit and, for GET, the ?index / ?consistent wait.
 func (s *Server) authRoute(method, pattern string, p perm, selfParam string, h handlerFunc) {
-	if p.resource == "" || p.action == "" {
+	if p.Resource == "" || p.Action == "" {
 		panic(fmt.Sprintf("api: route %s %s registered without a permission", method, pattern))
 	}
 	s.secured = append(s.secured, securedRoute{method: method, pattern: pattern, perm: p})

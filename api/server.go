@@ -3,9 +3,11 @@
 // linearizable reads), writes go to the cluster as commands through Raft.
 //
 // Every route is registered with the permission it needs; one middleware checks the
-// bearer token and the permission against one role table (auth.go). Handlers return
-// (any, error); one wrapper writes the JSON answer and maps errors to status codes
-// through one table (errors.go). The wire shapes are those of api/client.
+// bearer token and the permission against one role table (package authz), and
+// names the token in the request's context, so the leader authorises each write
+// again (cluster.WithCaller). Handlers return (any, error); one wrapper writes the
+// JSON answer and maps errors to status codes through one table (errors.go). The
+// wire shapes are those of api/client.
 package api
 
 import (
@@ -17,6 +19,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/hostpath"
@@ -256,44 +259,44 @@ func (s *Server) routes() {
 	s.public("GET", "/healthz", s.healthz)
 	s.router.Handle("GET", "/metrics", s.named("/metrics", s.serveMetrics))
 
-	s.route("GET", "/api/v1/cluster", perm{"cluster", "read"}, s.getCluster)
-	s.route("GET", "/api/v1/cluster/digest", perm{"cluster", "read"}, s.getDigest)
+	s.route("GET", "/api/v1/cluster", authz.Read("cluster"), s.getCluster)
+	s.route("GET", "/api/v1/cluster/digest", authz.Read("cluster"), s.getDigest)
 
-	s.route("GET", "/api/v1/nodes", perm{"node", "read"}, s.listNodes)
-	s.route("GET", "/api/v1/nodes/:id", perm{"node", "read"}, s.getNode)
+	s.route("GET", "/api/v1/nodes", authz.Read("node"), s.listNodes)
+	s.route("GET", "/api/v1/nodes/:id", authz.Read("node"), s.getNode)
 
-	s.route("GET", "/api/v1/vms", perm{"vm", "read"}, s.listVMs)
-	s.route("POST", "/api/v1/vms", perm{"vm", "write"}, s.createVM)
-	s.route("GET", "/api/v1/vms/:id", perm{"vm", "read"}, s.getVM)
-	s.route("PUT", "/api/v1/vms/:id", perm{"vm", "write"}, s.updateVM)
-	s.route("DELETE", "/api/v1/vms/:id", perm{"vm", "write"}, s.deleteVM)
+	s.route("GET", "/api/v1/vms", authz.Read("vm"), s.listVMs)
+	s.route("POST", "/api/v1/vms", authz.Write("vm"), s.createVM)
+	s.route("GET", "/api/v1/vms/:id", authz.Read("vm"), s.getVM)
+	s.route("PUT", "/api/v1/vms/:id", authz.Write("vm"), s.updateVM)
+	s.route("DELETE", "/api/v1/vms/:id", authz.Write("vm"), s.deleteVM)
 	// The action "migrate" is POST /api/v1/vms/:id/migrate (see vmAction).
-	s.route("POST", "/api/v1/vms/:id/:action", perm{"vm", "write"}, s.vmAction)
+	s.route("POST", "/api/v1/vms/:id/:action", authz.Write("vm"), s.vmAction)
 
-	s.route("GET", "/api/v1/migrations", perm{"migration", "read"}, s.listMigrations)
-	s.route("GET", "/api/v1/migrations/:id", perm{"migration", "read"}, s.getMigration)
-	s.route("POST", "/api/v1/migrations/:id/cancel", perm{"migration", "write"}, s.cancelMigration)
-	s.route("GET", "/api/v1/failovers", perm{"failover", "read"}, s.listFailovers)
-	s.route("GET", "/api/v1/failovers/:id", perm{"failover", "read"}, s.getFailover)
+	s.route("GET", "/api/v1/migrations", authz.Read("migration"), s.listMigrations)
+	s.route("GET", "/api/v1/migrations/:id", authz.Read("migration"), s.getMigration)
+	s.route("POST", "/api/v1/migrations/:id/cancel", authz.Write("migration"), s.cancelMigration)
+	s.route("GET", "/api/v1/failovers", authz.Read("failover"), s.listFailovers)
+	s.route("GET", "/api/v1/failovers/:id", authz.Read("failover"), s.getFailover)
 
-	s.route("GET", "/api/v1/nodes/:id/drain", perm{"node", "read"}, s.getDrain)
-	s.route("POST", "/api/v1/nodes/:id/drain", perm{"node", "write"}, s.drainNode)
-	s.route("POST", "/api/v1/nodes/:id/undrain", perm{"node", "write"}, s.undrainNode)
-	s.route("GET", "/api/v1/nodes/:id/failover-plan", perm{"node", "read"}, s.failoverPlan)
+	s.route("GET", "/api/v1/nodes/:id/drain", authz.Read("node"), s.getDrain)
+	s.route("POST", "/api/v1/nodes/:id/drain", authz.Write("node"), s.drainNode)
+	s.route("POST", "/api/v1/nodes/:id/undrain", authz.Write("node"), s.undrainNode)
+	s.route("GET", "/api/v1/nodes/:id/failover-plan", authz.Read("node"), s.failoverPlan)
 
-	s.route("GET", "/api/v1/settings", perm{"settings", "read"}, s.getSettings)
-	s.route("PUT", "/api/v1/settings", perm{"settings", "write"}, s.putSettings)
-	s.route("GET", "/api/v1/rebalance", perm{"cluster", "read"}, s.getRebalance)
+	s.route("GET", "/api/v1/settings", authz.Read("settings"), s.getSettings)
+	s.route("PUT", "/api/v1/settings", authz.Write("settings"), s.putSettings)
+	s.route("GET", "/api/v1/rebalance", authz.Read("cluster"), s.getRebalance)
 
-	s.route("GET", "/api/v1/tokens", perm{"token", "read"}, s.listTokens)
-	s.route("POST", "/api/v1/tokens", perm{"token", "write"}, s.createToken)
+	s.route("GET", "/api/v1/tokens", authz.Read("token"), s.listTokens)
+	s.route("POST", "/api/v1/tokens", authz.Write("token"), s.createToken)
 	// Any authenticated caller may read its own token as /api/v1/tokens/self.
-	s.routeSelf("GET", "/api/v1/tokens/:id", perm{"token", "read"}, "id", s.getToken)
-	s.route("DELETE", "/api/v1/tokens/:id", perm{"token", "write"}, s.revokeToken)
+	s.routeSelf("GET", "/api/v1/tokens/:id", authz.Read("token"), "id", s.getToken)
+	s.route("DELETE", "/api/v1/tokens/:id", authz.Write("token"), s.revokeToken)
 
-	s.route("GET", "/api/v1/join-tokens", perm{"token", "read"}, s.listJoinTokens)
-	s.route("POST", "/api/v1/join-tokens", perm{"token", "write"}, s.createJoinToken)
-	s.route("DELETE", "/api/v1/join-tokens/:id", perm{"token", "write"}, s.revokeJoinToken)
+	s.route("GET", "/api/v1/join-tokens", authz.Read("token"), s.listJoinTokens)
+	s.route("POST", "/api/v1/join-tokens", authz.Write("token"), s.createJoinToken)
+	s.route("DELETE", "/api/v1/join-tokens/:id", authz.Write("token"), s.revokeJoinToken)
 	// A new host has no API token: its join token is its credential.
 	s.public("GET", "/api/v1/enroll/ca", s.enrollCA)
 	s.public("POST", "/api/v1/enroll", s.enrollHost)

@@ -8,6 +8,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/ids"
 )
@@ -33,7 +34,7 @@ func (s *Server) getToken(r *http.Request, ps httprouter.Params) (any, error) {
 	if id == selfID {
 		tok, ok := caller(r.Context())
 		if !ok {
-			return nil, errorf(errUnauthenticated, "no token in the request")
+			return nil, errorf(authz.ErrUnauthenticated, "no token in the request")
 		}
 		return toClientToken(tok, ""), nil
 	}
@@ -56,10 +57,10 @@ func (s *Server) createToken(r *http.Request, _ httprouter.Params) (any, error) 
 	}
 	role := req.Role
 	if role == "" {
-		role = DefaultRole
+		role = authz.DefaultRole
 	}
-	if !ValidRole(role) {
-		return nil, invalidf("role %q is not one of %s", role, strings.Join(Roles(), ", "))
+	if !authz.ValidRole(role) {
+		return nil, invalidf("role %q is not one of %s", role, strings.Join(authz.Roles(), ", "))
 	}
 	now := time.Now().UTC()
 	tok := fsm.Token{ID: ids.New(), Name: req.Name, Role: role, CreatedAt: now}

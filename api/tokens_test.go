@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/fsm"
 )
 
@@ -14,7 +15,7 @@ func TestCreateToken_SecretShownOnce(t *testing.T) {
 	e := newTestEnv(t)
 	var tok client.Token
 	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "ci"}).expect(t, http.StatusCreated, &tok)
-	if tok.ID == "" || tok.Name != "ci" || tok.Role != DefaultRole || tok.ExpiresAt != nil || tok.CreatedAt.IsZero() {
+	if tok.ID == "" || tok.Name != "ci" || tok.Role != authz.DefaultRole || tok.ExpiresAt != nil || tok.CreatedAt.IsZero() {
 		t.Fatalf("created token = %+v", tok)
 	}
 	if !strings.HasPrefix(tok.Secret, "nvc_") || len(tok.Secret) != len("nvc_")+48 {
@@ -46,8 +47,8 @@ func TestCreateToken_SecretShownOnce(t *testing.T) {
 // but writes nothing and cannot mint tokens. An explicit role still holds.
 func TestCreateToken_DefaultRoleIsReader(t *testing.T) {
 	e := newTestEnv(t)
-	if DefaultRole != "reader" {
-		t.Fatalf("DefaultRole = %q, want reader", DefaultRole)
+	if authz.DefaultRole != "reader" {
+		t.Fatalf("DefaultRole = %q, want reader", authz.DefaultRole)
 	}
 	var ro client.Token
 	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "norole"}).expect(t, http.StatusCreated, &ro)

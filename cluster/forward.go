@@ -11,24 +11,25 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/errcode"
 	"github.com/novacron/novacron/internal/latency"
 )
 
 // Writes reach Raft only on the leader. A follower forwards the encoded command to
-// the leader's /internal/v1/apply, authenticated with the cluster secret that the
-// FSM replicates to every member, and gets back the index or the command's error.
+// the leader's /internal/v1/apply, with the API token it writes for, if any
+// (callerHeader), and gets back the index or the command's error. With TLS the
+// call is authenticated by the node certificates on both ends; without TLS
+// (--insecure) it is not authenticated at all.
 
 // An internal answer's error carries a code from internal/errcode: the
 // core's own (not_leader and not_ready are worth asking again; no_leader is
-// not), else an fsm sentinel's, so that the forwarding node rebuilds the very
-// error the leader raised (answerError).
+// not), authz's (the leader refused the caller: unauthenticated, forbidden),
+// else an fsm sentinel's, so that the forwarding node rebuilds the very error
+// the leader raised (answerError).
 
-const (
-	secretHeader   = "X-Novacron-Cluster-Secret"
-	maxForwardBody = 2 << 20
-)
+const maxForwardBody = 2 << 20
 
 var raftApplyDuration = latency.Histogram("novacron_raft_apply_duration_seconds")
 
@@ -41,15 +42,21 @@ func (e errRetry) Unwrap() error { return e.err }
 
 // Apply proposes cmd and returns the Raft index it was applied at, or the
 // command's own error (an fsm sentinel). On a follower it forwards to the leader,
-// retrying while no leader is known, until ctx or the apply timeout ends.
+// retrying while no leader is known, until ctx or the apply timeout ends. When
+// ctx names the API token the write is made for (WithCaller), the leader
+// checks that the token may make it (an authz sentinel otherwise), here or
+// after forwarding alike.
 func (a *Agent) Apply(ctx context.Context, cmd fsm.Command) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.ApplyTimeout)
 	defer cancel()
+	caller := CallerOf(ctx)
 	for {
 		var idx uint64
 		var err error
 		if a.IsLeader() {
-			idx, err = a.applyLocal(cmd)
+			if err = a.authorize(caller, false, cmd); err == nil {
+				idx, err = a.applyLocal(cmd)
+			}
 		} else {
 			idx, err = a.forwarder.apply(ctx, cmd)
 		}
@@ -171,24 +178,20 @@ type wireError struct {
 }
 
 // leaderURL finds the leader's API address through gossip metadata.
-func (f *forwarder) leaderURL(path string) (string, string, error) {
+func (f *forwarder) leaderURL(path string) (string, error) {
 	_, id := f.a.raft.LeaderWithID()
 	if id == "" {
-		return "", "", errRetry{ErrNoLeader}
+		return "", errRetry{ErrNoLeader}
 	}
 	m, ok := f.a.gossip.memberByID(string(id))
 	if !ok || m.Meta.API == "" {
-		return "", "", errRetry{fmt.Errorf("%w: leader %s not known to gossip yet", ErrNoLeader, id)}
-	}
-	secret := f.a.fsm.Cluster().Secret
-	if secret == "" {
-		return "", "", errRetry{fmt.Errorf("%w: cluster secret not replicated yet", ErrNotReady)}
+		return "", errRetry{fmt.Errorf("%w: leader %s not known to gossip yet", ErrNoLeader, id)}
 	}
 	scheme := "http://"
 	if f.a.cfg.TLS != nil {
 		scheme = "https://"
 	}
-	return scheme + m.Meta.API + path, secret, nil
+	return scheme + m.Meta.API + path, nil
 }
 
 func (f *forwarder) apply(ctx context.Context, cmd fsm.Command) (uint64, error) {
@@ -251,10 +254,11 @@ func (f *forwarder) callJSON(ctx context.Context, method, path string, body, out
 	return json.NewDecoder(io.LimitReader(resp.Body, maxForwardBody)).Decode(out)
 }
 
-// send makes one request to the leader's internal path with the cluster
-// secret. A leader that cannot be dialled is worth asking again (errRetry).
+// send makes one request to the leader's internal path, naming the API token
+// ctx carries (WithCaller), if any. A leader that cannot be dialled is worth
+// asking again (errRetry).
 func (f *forwarder) send(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
-	url, secret, err := f.leaderURL(path)
+	url, err := f.leaderURL(path)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +266,9 @@ func (f *forwarder) send(ctx context.Context, method, path, contentType string, 
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set(secretHeader, secret)
+	if caller := CallerOf(ctx); caller != "" {
+		req.Header.Set(callerHeader, caller)
+	}
 	req.Header.Set("Content-Type", contentType)
 	resp, err := f.client.Do(req)
 	if err != nil {
@@ -276,7 +282,8 @@ func (f *forwarder) send(ctx context.Context, method, path, contentType string, 
 }
 
 // answerError rebuilds the error an internal answer carries: the cluster's
-// own codes (not_leader and not_ready are worth asking again), else the FSM's.
+// own codes (not_leader and not_ready are worth asking again), the leader's
+// refusals of the caller (authz's), else the FSM's.
 func answerError(e *wireError) error {
 	switch e.Code {
 	case errcode.NotLeader:
@@ -285,6 +292,10 @@ func answerError(e *wireError) error {
 		return fmt.Errorf("%w: %s", ErrNoLeader, e.Message)
 	case errcode.NotReady:
 		return errRetry{fmt.Errorf("%w: %s", ErrNotReady, e.Message)}
+	case errcode.Unauthenticated:
+		return authz.Errorf(authz.ErrUnauthenticated, "%s", e.Message)
+	case errcode.Forbidden:
+		return authz.Errorf(authz.ErrForbidden, "%s", e.Message)
 	}
 	return fsm.ErrorFromCode(e.Code, e.Message)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/errcode"
 )
@@ -62,6 +63,9 @@ func TestForward_ClusterErrorsCross(t *testing.T) {
 		{"leader changed", errRetry{fmt.Errorf("%w: lost it", ErrNoLeader)}, errcode.NotLeader, ErrNoLeader, true},
 		{"new leader not ready", errRetry{fmt.Errorf("%w: barrier", ErrNotReady)}, errcode.NotReady, ErrNotReady, true},
 		{"not ready", ErrNotReady, errcode.NotReady, ErrNotReady, true},
+		// The leader's refusals of the caller come back as the API's own.
+		{"forbidden", authz.Errorf(authz.ErrForbidden, `role "reader" may not apply CreateVM`), errcode.Forbidden, authz.ErrForbidden, false},
+		{"unauthenticated", authz.Errorf(authz.ErrUnauthenticated, "unknown or revoked token"), errcode.Unauthenticated, authz.ErrUnauthenticated, false},
 	}
 	for _, c := range cases {
 		we, got := crossForwarding(t, c.err)
@@ -69,6 +73,9 @@ func TestForward_ClusterErrorsCross(t *testing.T) {
 		if we.Code != c.code || !errors.Is(got, c.is) || errors.As(got, &retry) != c.retry {
 			t.Errorf("%s: crossed as %q, rebuilt as %v (retry %v); want %q, %v, retry %v",
 				c.name, we.Code, got, errors.As(got, &retry), c.code, c.is, c.retry)
+		}
+		if (c.is == authz.ErrForbidden || c.is == authz.ErrUnauthenticated) && got.Error() != c.err.Error() {
+			t.Errorf("%s: message %q, want %q", c.name, got.Error(), c.err.Error())
 		}
 	}
 	// An error no one knows crosses as internal and comes back as a plain error.

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/errcode"
 	"github.com/novacron/novacron/internal/pki"
@@ -17,9 +17,9 @@ import (
 
 // handler serves the node-to-node endpoints: write forwarding, read index,
 // lease heartbeats, and the routes other packages add with HandleInternal
-// (the leader's load reports, rebalancer status and dry runs). All need the
-// cluster secret and are answered by the leader only; none is part of the
-// public API.
+// (the leader's load reports, rebalancer status and dry runs). With TLS all
+// need a node certificate; all are answered by the leader only; none is part
+// of the public API.
 func (f *forwarder) handler() http.Handler { return f.authenticate(f.mux) }
 
 // routes registers the core's own internal routes.
@@ -81,28 +81,27 @@ func (f *forwarder) leaderOnly(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// authenticate lets only the cluster's nodes call: with TLS, a peer must
+// present a node certificate of the cluster's CA. Without TLS (--insecure)
+// nothing authenticates the internal API, and whoever reaches the port may
+// call it as a node could (docs/SECURITY.md).
 func (f *forwarder) authenticate(next http.Handler) http.Handler {
+	if f.a.cfg.TLS == nil {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f.a.cfg.TLS != nil {
-			if _, ok := peerNode(r); !ok {
-				writeAnswer(w, http.StatusForbidden, wireAnswer{Error: &wireError{errcode.Forbidden, "the internal API needs a node certificate of this cluster"}})
-				return
-			}
-		}
-		secret := f.a.fsm.Cluster().Secret
-		if secret == "" {
-			writeAnswer(w, http.StatusServiceUnavailable, wireAnswer{Error: &wireError{errcode.NotReady, "this node has not caught up with the cluster yet"}})
-			return
-		}
-		got := r.Header.Get(secretHeader)
-		if subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
-			writeAnswer(w, http.StatusUnauthorized, wireAnswer{Error: &wireError{errcode.Unauthenticated, "missing or wrong cluster secret"}})
+		if _, ok := peerNode(r); !ok {
+			writeAnswer(w, http.StatusForbidden, wireAnswer{Error: &wireError{errcode.Forbidden, "the internal API needs a node certificate of this cluster"}})
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// serveApply applies a command another node forwards. The leader checks it
+// again as if the write were its own: a command carrying the caller's token
+// (callerHeader) needs a token this leader knows, unexpired, whose role
+// grants it; one without needs to be a type nodes write on their own.
 func (f *forwarder) serveApply(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody+1))
 	if err != nil || len(body) > maxForwardBody {
@@ -111,13 +110,17 @@ func (f *forwarder) serveApply(w http.ResponseWriter, r *http.Request) {
 	}
 	// Decode checks every entry of a batch too; Forwardable takes only the
 	// types that followers forward, so the leader-only InitCluster (the
-	// cluster's identity and secret) never comes from the network.
+	// cluster's identity) never comes from the network.
 	cmd, err := fsm.Decode(body)
 	if err == nil {
 		err = fsm.Forwardable(cmd)
 	}
 	if err != nil {
 		writeAnswer(w, http.StatusBadRequest, wireAnswer{Error: &wireError{errcode.MalformedCommand, err.Error()}})
+		return
+	}
+	if err := f.a.authorize(r.Header.Get(callerHeader), true, cmd); err != nil {
+		writeResult(w, 0, err)
 		return
 	}
 	idx, err := f.a.applyLocal(cmd)
@@ -153,6 +156,10 @@ func resultAnswer(idx uint64, err error) (int, wireAnswer) {
 		return http.StatusMisdirectedRequest, wireAnswer{Error: &wireError{errcode.NotLeader, err.Error()}}
 	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrShutdown):
 		return http.StatusServiceUnavailable, wireAnswer{Error: &wireError{errcode.NoLeader, err.Error()}}
+	case errors.Is(err, authz.ErrUnauthenticated):
+		return http.StatusUnauthorized, wireAnswer{Error: &wireError{errcode.Unauthenticated, err.Error()}}
+	case errors.Is(err, authz.ErrForbidden):
+		return http.StatusForbidden, wireAnswer{Error: &wireError{errcode.Forbidden, err.Error()}}
 	default:
 		code := fsm.ErrorCode(err)
 		if code == "" {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,12 +13,20 @@ import (
 	"github.com/novacron/novacron/internal/testutil"
 )
 
-// postApply sends body to the leader's internal apply endpoint with the
-// cluster secret and returns the status and the decoded answer.
+// postApply sends body to the leader's internal apply endpoint, as a node
+// without TLS would, and returns the status and the decoded answer.
 func postApply(t *testing.T, a *Agent, body []byte) (int, wireAnswer) {
 	t.Helper()
+	return postApplyAs(t, a, body, "")
+}
+
+// postApplyAs is postApply for the API token with ID caller ("" for none).
+func postApplyAs(t *testing.T, a *Agent, body []byte, caller string) (int, wireAnswer) {
+	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/internal/v1/apply", bytes.NewReader(body))
-	req.Header.Set(secretHeader, a.FSM().Cluster().Secret)
+	if caller != "" {
+		req.Header.Set(callerHeader, caller)
+	}
 	rec := httptest.NewRecorder()
 	a.InternalHandler().ServeHTTP(rec, req)
 	var ans wireAnswer
@@ -44,11 +51,11 @@ func mustEncode(t *testing.T, c fsm.Command) []byte {
 func TestServeApply_RefusesWhatFollowersNeverForward(t *testing.T) {
 	a := startCore(t, 1, nil, nil)[0]
 	testutil.WaitFor(t, 30*time.Second, "the node leads and initialises the cluster", func() bool {
-		return a.IsLeader() && a.readyTerm.Load() == a.raft.CurrentTerm() && a.FSM().Cluster().Secret != ""
+		return a.IsLeader() && a.readyTerm.Load() == a.raft.CurrentTerm() && a.FSM().Cluster().ID != ""
 	})
 	before := a.FSM().Cluster()
 	create := &fsm.CreateVM{ID: "vm-1", Spec: fsm.VMSpec{Name: "web-1", VCPUs: 1, MemoryMiB: 64, DiskGiB: 1}, At: time.Now().UTC()}
-	takeOver := &fsm.InitCluster{ClusterID: "stolen", Secret: strings.Repeat("x", 40), At: time.Now().UTC()}
+	takeOver := &fsm.InitCluster{ClusterID: "stolen", At: time.Now().UTC()}
 	withInit, err := fsm.NewBatch(create, takeOver)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +85,8 @@ func TestServeApply_RefusesWhatFollowersNeverForward(t *testing.T) {
 		t.Fatalf("cluster identity changed from %+v to %+v", before, got)
 	}
 	// The leader goes on, and a forwarded write of a forwardable type works.
-	status, ans := postApply(t, a, mustEncode(t, create))
+	admin := addToken(t, a, "admin", time.Time{})
+	status, ans := postApplyAs(t, a, mustEncode(t, create), admin)
 	if status != http.StatusOK || ans.Error != nil || ans.Index == 0 {
 		t.Fatalf("forwarded CreateVM: HTTP %d %+v", status, ans)
 	}

@@ -117,7 +117,7 @@ func (a *Agent) establishLeadership() error {
 	// host gets a whole lease from now.
 	a.leases.reset(time.Now())
 	if a.fsm.Cluster().ID == "" {
-		_, err := a.applyLocal(&fsm.InitCluster{ClusterID: ids.New(), Secret: ids.Secret("", 32), At: time.Now().UTC()})
+		_, err := a.applyLocal(&fsm.InitCluster{ClusterID: ids.New(), At: time.Now().UTC()})
 		if err != nil {
 			return err
 		}

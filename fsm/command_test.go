@@ -43,7 +43,7 @@ func everyCommand() []Command {
 		ReportVM{ID: "vm-1", Node: "node-id-2", Generation: 4, State: VMError, RestartSeq: 2, Error: "boom", At: t0},
 		CreateToken{Token: tok},
 		RevokeToken{ID: "tok-1"},
-		InitCluster{ClusterID: "cluster-1", Secret: strings.Repeat("s", 32), At: t0},
+		InitCluster{ClusterID: "cluster-1", At: t0},
 		BootstrapToken{Token: tok},
 		PurgeRecords{MigrationIDs: []string{"m1"}, FailoverIDs: []string{"f1"}, TokenIDs: []string{"tok-1"}, At: t0},
 		CreateJoinToken{Token: JoinToken{ID: "j1", Hash: HashSecret("s"), UsesLeft: 2, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}},

@@ -77,7 +77,7 @@ var unknownFieldPaths = map[string]struct {
 func restoreTouched(t *testing.T, match func([]byte) bool, touch func([]byte) []byte) (fsmDump, error) {
 	t.Helper()
 	src := newTestFSM(t)
-	src.must(InitCluster{ClusterID: "cluster-1", Secret: strings.Repeat("s", 40), At: t0})
+	src.must(InitCluster{ClusterID: "cluster-1", At: t0})
 	src.addNode("n1", "node-1", 4096, 4)
 	src.must(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
 	lines := bytes.Split(bytes.TrimSuffix(snapshotBytes(t, src.FSM), []byte("\n")), []byte("\n"))

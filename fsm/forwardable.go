@@ -1,11 +1,15 @@
 package fsm
 
+import "maps"
+
 // Which commands may arrive from another node. A follower forwards its writes
 // to the leader's internal apply endpoint (cluster/internal_http.go), which
-// anyone holding the cluster secret can call; the leader accepts there only
-// the types that some node's Agent.Apply is ever called with, so a command
-// meant to be written by the leader itself (InitCluster, which sets the
-// cluster's identity and secret) never comes in from the network.
+// any node of the cluster can call (with TLS, any holder of a node
+// certificate; without it, anyone); the leader accepts there only the types
+// that some node's Agent.Apply is ever called with, so a command meant to be
+// written by the leader itself (InitCluster, which sets the cluster's
+// identity) never comes in from the network. Who may cause each of these
+// types (a user's token, a node, or both) is package authz's table.
 //
 // The list was made from every call of Apply and ApplyInBatches in api/,
 // host/, control/, fleet/ and cluster/. control runs only on the leader, but
@@ -36,7 +40,7 @@ var forwardable = map[CommandType]string{
 	CmdRemoveNode:      "control: retention reaps nodes that left or stayed failed",
 	CmdPurgeRecords:    "control: retention of finished records and expired tokens",
 	CmdCreateJoinToken: "api",
-	CmdUseJoinToken:    "api: enrollment of a new host",
+	CmdUseJoinToken:    "cluster: a node enrolling a host that brings a join token (POST /api/v1/enroll, no user behind it)",
 	CmdRevokeJoinToken: "api",
 }
 
@@ -63,4 +67,12 @@ func Forwardable(cmd Command) error {
 		}
 	}
 	return nil
+}
+
+// ForwardedBy returns, for each command type the leader accepts from other
+// nodes, who applies it ("api", "host", "cluster", "control", "fleet", parts
+// separated by ";", each optionally followed by ": why"). Package authz checks
+// its table of who may cause each type against it.
+func ForwardedBy() map[CommandType]string {
+	return maps.Clone(forwardable)
 }

@@ -41,12 +41,11 @@ type state struct {
 	joinTokens map[string]*JoinToken
 }
 
-// ClusterInfo is the cluster's identity and node-to-node secret, set once.
+// ClusterInfo is the cluster's identity, set once. It holds no credential:
+// nodes authenticate each other by their certificates (the snapshot of an
+// older build may still carry a "secret" here, which restore ignores).
 type ClusterInfo struct {
 	ID string `json:"id"`
-	// Secret authenticates node-to-node calls (write forwarding). It is replicated
-	// so every member that has caught up can use it.
-	Secret string `json:"secret"`
 	// TokenBootstrapped is set once the root token was created, so a configured
 	// bootstrap token never comes back after it has been revoked.
 	TokenBootstrapped bool `json:"token_bootstrapped"`

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,7 +168,7 @@ func touchEverything(f *FSM) []Command {
 func seedCommands() []Command {
 	spec := testSpec("web-9", 256, 1)
 	return []Command{
-		InitCluster{ClusterID: "c2", Secret: strings.Repeat("t", 40), At: t0},
+		InitCluster{ClusterID: "c2", At: t0},
 		RegisterNode{Node: testNode("n4", "node-4", 2048, 2), At: t0},
 		SetNodeStatus{ID: "n1", Status: NodeSuspect, Cause: "gossip", At: t0},
 		RemoveNode{ID: "n3"},

@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// poisonedBatch is what a holder of the cluster secret could get into the log
+// poisonedBatch is what a caller of the internal API could get into the log
 // through a leader that did not check batch entries: good entries around an
 // unknown type, a body that does not decode, a nested batch and a null body.
 func poisonedBatch() *Batch {
@@ -29,7 +29,7 @@ func poisonedBatch() *Batch {
 func poisonedLog(t *testing.T) []*raft.Log {
 	t.Helper()
 	cmds := []Command{
-		InitCluster{ClusterID: "c1", Secret: strings.Repeat("s", 40), At: t0},
+		InitCluster{ClusterID: "c1", At: t0},
 		RegisterNode{Node: testNode("n1", "node-1", 8192, 8), At: t0},
 		CreateVM{ID: "vm-a", Spec: testSpec("web-a", 64, 1), At: t0},
 		poisonedBatch(),
@@ -145,7 +145,7 @@ func TestDecode_BatchChecksEveryEntry(t *testing.T) {
 			}
 		})
 	}
-	b, err := NewBatch(CreateVM{ID: "vm-b", Spec: testSpec("web-b", 64, 1), At: t0}, InitCluster{ClusterID: "c", Secret: "s", At: t0})
+	b, err := NewBatch(CreateVM{ID: "vm-b", Spec: testSpec("web-b", 64, 1), At: t0}, InitCluster{ClusterID: "c", At: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestForwardable_EveryTypeClassified(t *testing.T) {
 }
 
 func TestForwardable_RefusesLeaderOnlyCommands(t *testing.T) {
-	init := InitCluster{ClusterID: "c", Secret: "s", At: t0}
+	init := InitCluster{ClusterID: "c", At: t0}
 	if err := Forwardable(init); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("InitCluster: %v, want ErrMalformed", err)
 	}

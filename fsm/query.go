@@ -151,7 +151,7 @@ func (f *FSM) TokenByHash(hash string) (Token, error) {
 	return *f.s.tokens[id], nil
 }
 
-// Cluster returns the cluster's identity and secret.
+// Cluster returns the cluster's identity.
 func (f *FSM) Cluster() ClusterInfo {
 	f.mu.RLock()
 	defer f.mu.RUnlock()

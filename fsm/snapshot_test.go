@@ -3,7 +3,6 @@ package fsm
 import (
 	"bytes"
 	"errors"
-	"strings"
 	"testing"
 )
 
@@ -12,7 +11,7 @@ import (
 func richFSM(t *testing.T) *testFSM {
 	t.Helper()
 	f := newTestFSM(t)
-	f.must(InitCluster{ClusterID: "cluster-1", Secret: strings.Repeat("s", 40), At: t0})
+	f.must(InitCluster{ClusterID: "cluster-1", At: t0})
 	f.addNode("n1", "node-1", 8192, 8)
 	f.addNode("n2", "node-2", 4096, 4)
 	f.addNode("n3", "node-3", 4096, 4)

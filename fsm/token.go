@@ -17,11 +17,12 @@ type RevokeToken struct {
 	ID string `json:"id"`
 }
 
-// InitCluster sets the cluster's identity and node-to-node secret. The first
-// leader proposes it; later proposals are no-ops, so a racing second one is harmless.
+// InitCluster sets the cluster's identity. The first leader proposes it; later
+// proposals are no-ops, so a racing second one is harmless. (Entries written
+// before the cluster secret was removed carry a "secret" field, which decoding
+// ignores: nodes authenticate each other by their certificates.)
 type InitCluster struct {
 	ClusterID string    `json:"cluster_id"`
-	Secret    string    `json:"secret"`
 	At        time.Time `json:"at"`
 }
 
@@ -82,10 +83,10 @@ func applyInitCluster(s *state, c *InitCluster, _ uint64) error {
 	if s.cluster.ID != "" {
 		return nil
 	}
-	if c.ClusterID == "" || len(c.Secret) < 32 {
-		return errorf(ErrInvalid, "cluster id and a secret of at least 32 characters are required")
+	if c.ClusterID == "" {
+		return errorf(ErrInvalid, "cluster id is required")
 	}
-	s.cluster.ID, s.cluster.Secret = c.ClusterID, c.Secret
+	s.cluster.ID = c.ClusterID
 	return nil
 }
 

@@ -1,9 +1,12 @@
 package fsm
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/raft"
 )
 
 func TestCreateToken(t *testing.T) {
@@ -51,21 +54,46 @@ func TestRevokeToken(t *testing.T) {
 
 func TestInitCluster_OnlyOnce(t *testing.T) {
 	f := newTestFSM(t)
-	secret := strings.Repeat("a", 32)
-	f.refuse(InitCluster{ClusterID: "", Secret: secret, At: t0}, ErrInvalid)
-	f.refuse(InitCluster{ClusterID: "c1", Secret: "short", At: t0}, ErrInvalid)
+	f.refuse(InitCluster{ClusterID: "", At: t0}, ErrInvalid)
 	if c := f.Cluster(); c != (ClusterInfo{}) {
 		t.Fatalf("refused init was applied: %+v", c)
 	}
-	f.must(InitCluster{ClusterID: "c1", Secret: secret, At: t0})
-	want := ClusterInfo{ID: "c1", Secret: secret}
+	f.must(InitCluster{ClusterID: "c1", At: t0})
+	want := ClusterInfo{ID: "c1"}
 	if c := f.Cluster(); c != want {
 		t.Fatalf("cluster %+v", c)
 	}
 	// A racing second init from another leader is a no-op, not an error.
-	f.must(InitCluster{ClusterID: "c2", Secret: strings.Repeat("b", 32), At: t0})
+	f.must(InitCluster{ClusterID: "c2", At: t0})
 	if c := f.Cluster(); c != want {
 		t.Fatalf("second init changed the cluster: %+v", c)
+	}
+}
+
+// Builds before the cluster secret was removed wrote it in InitCluster and in
+// the snapshot header's cluster info. Decoding ignores the field (decodeJSON),
+// so such a log entry still applies and such a snapshot still restores; the
+// secret is dropped, and nothing reads it any more.
+func TestInitCluster_OldSecretFieldIgnored(t *testing.T) {
+	f := newTestFSM(t)
+	entry := append([]byte{byte(CmdInitCluster)}, `{"cluster_id":"c1","secret":"`+strings.Repeat("s", 32)+`","at":"2024-01-01T00:00:00Z"}`...)
+	if res := f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: entry}); res.(Result).Err != nil {
+		t.Fatalf("old InitCluster entry: %v", res.(Result).Err)
+	}
+	if c := f.Cluster(); c != (ClusterInfo{ID: "c1"}) {
+		t.Fatalf("cluster %+v", c)
+	}
+	snap := snapshotBytes(t, f.FSM)
+	old := bytes.Replace(snap, []byte(`"cluster":{"id":"c1"`), []byte(`"cluster":{"id":"c1","secret":"`+strings.Repeat("s", 32)+`"`), 1)
+	if bytes.Equal(old, snap) {
+		t.Fatalf("snapshot header has no cluster info to add the old field to:\n%s", snap)
+	}
+	dst := New()
+	if err := restoreBytes(dst, old); err != nil {
+		t.Fatalf("snapshot with the old secret field: %v", err)
+	}
+	if c := dst.Cluster(); c != (ClusterInfo{ID: "c1"}) {
+		t.Fatalf("restored cluster %+v", c)
 	}
 }
 
@@ -91,7 +119,7 @@ func TestBootstrapToken_OnlyOnceEver(t *testing.T) {
 		t.Fatalf("revoked root token came back: %v", err)
 	}
 	// InitCluster after bootstrapping keeps the flag.
-	f.must(InitCluster{ClusterID: "c1", Secret: strings.Repeat("a", 32), At: t0})
+	f.must(InitCluster{ClusterID: "c1", At: t0})
 	if c := f.Cluster(); !c.TokenBootstrapped || c.ID != "c1" {
 		t.Fatalf("cluster %+v", c)
 	}

@@ -22,10 +22,12 @@ import (
 
 const chaosKeys = 10
 
-// agentTarget is one in-process node as the chaos load reaches it.
+// agentTarget is one in-process node as the chaos load reaches it, writing
+// as the root token (root is its ID), as the API would.
 type agentTarget struct {
 	a    *cluster.Agent
 	name string
+	root string
 }
 
 func (t agentTarget) Name() string { return t.name }
@@ -33,7 +35,7 @@ func (t agentTarget) Name() string { return t.name }
 // Write applies the register's new spec. An fsm sentinel means the FSM
 // committed it as a no-op: refused.
 func (t agentTarget) Write(ctx context.Context, key int, id string, v int64) (uint64, error) {
-	idx, err := t.a.Apply(ctx, &fsm.UpdateVM{ID: id, Spec: regSpec(key, v), At: time.Now().UTC()})
+	idx, err := t.a.Apply(cluster.WithCaller(ctx, t.root), &fsm.UpdateVM{ID: id, Spec: regSpec(key, v), At: time.Now().UTC()})
 	if err != nil && fsm.ErrorCode(err) != "" {
 		return idx, fmt.Errorf("%w: %w", chaos.ErrRefused, err)
 	}
@@ -75,6 +77,8 @@ type chaosRun struct {
 	c    *testCluster
 	keys []string
 	load *chaos.Run
+	// root is the ID of the root token the load writes as.
+	root string
 
 	mu   sync.Mutex
 	live map[*testNode]*cluster.Agent
@@ -89,10 +93,11 @@ func newChaosRun(t *testing.T, c *testCluster) *chaosRun {
 		r.live[n] = n.agent
 	}
 	leader := c.waitLeader()
+	r.root = rootID(t, leader.agent)
 	var last uint64
 	for k := 0; k < chaosKeys; k++ {
 		id := ids.New()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(cluster.WithCaller(context.Background(), r.root), 10*time.Second)
 		idx, err := leader.agent.Apply(ctx, &fsm.CreateVM{ID: id, Spec: regSpec(k, 0), At: time.Now().UTC()})
 		cancel()
 		if err != nil {
@@ -119,7 +124,7 @@ func (r *chaosRun) targets() []chaos.Target {
 	defer r.mu.Unlock()
 	out := make([]chaos.Target, 0, len(r.live))
 	for n, a := range r.live {
-		out = append(out, agentTarget{a, n.cfg.Cluster.NodeName})
+		out = append(out, agentTarget{a, n.cfg.Cluster.NodeName, r.root})
 	}
 	return out
 }

@@ -248,14 +248,14 @@ func TestCluster_HostReconcilerFollowsDesiredState(t *testing.T) {
 		{fsm.ActionStop, hypervisor.StateStopped, fsm.VMStopped},
 		{fsm.ActionStart, hypervisor.StateRunning, fsm.VMRunning},
 	} {
-		if _, err := n.agent.Apply(ctx, &fsm.VMAction{ID: id, Action: step.action, At: time.Now()}); err != nil {
+		if _, err := n.agent.Apply(asRoot(ctx, t, n.agent), &fsm.VMAction{ID: id, Action: step.action, At: time.Now()}); err != nil {
 			t.Fatalf("%s: %v", step.action, err)
 		}
 		waitState(step.dom, step.vm)
 	}
 
 	// A restart is carried out once and acknowledged.
-	if _, err := n.agent.Apply(ctx, &fsm.VMAction{ID: id, Action: fsm.ActionRestart, At: time.Now()}); err != nil {
+	if _, err := n.agent.Apply(asRoot(ctx, t, n.agent), &fsm.VMAction{ID: id, Action: fsm.ActionRestart, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "restart acknowledged", func() bool {
@@ -268,7 +268,7 @@ func TestCluster_HostReconcilerFollowsDesiredState(t *testing.T) {
 	waitState(hypervisor.StateRunning, fsm.VMRunning)
 
 	// A domain nobody asked for is removed; a deleted VM's domain goes away.
-	if _, err := n.agent.Apply(ctx, &fsm.DeleteVM{ID: id}); err != nil {
+	if _, err := n.agent.Apply(asRoot(ctx, t, n.agent), &fsm.DeleteVM{ID: id}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "domain of deleted vm removed", func() bool {
@@ -300,11 +300,15 @@ func TestCluster_ConcurrentWritesShareEntriesButKeepTheirOwnResults(t *testing.T
 	}
 	results := make(chan outcome, writers)
 	nodes := c.up()
+	root := make([]context.Context, len(nodes))
+	for i, n := range nodes {
+		root[i] = asRoot(context.Background(), t, n.agent)
+	}
 	for i := 0; i < writers; i++ {
 		go func() {
 			name := fmt.Sprintf("vm-%d", i%names)
 			cmd := &fsm.CreateVM{ID: fmt.Sprintf("id-%d", i), Spec: fsm.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 16, DiskGiB: 1}, At: time.Now().UTC()}
-			_, err := nodes[i%len(nodes)].agent.Apply(context.Background(), cmd)
+			_, err := nodes[i%len(nodes)].agent.Apply(root[i%len(nodes)], cmd)
 			results <- outcome{name, err}
 		}()
 	}
@@ -372,7 +376,7 @@ func TestCluster_RestartPolicyDecidesAfterAnUnaskedStop(t *testing.T) {
 		t.Helper()
 		id := ids.New()
 		spec := fsm.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64, DiskGiB: 1, RestartPolicy: policy}
-		if _, err := n.agent.Apply(ctx, &fsm.CreateVM{ID: id, Spec: spec, At: time.Now().UTC()}); err != nil {
+		if _, err := n.agent.Apply(asRoot(ctx, t, n.agent), &fsm.CreateVM{ID: id, Spec: spec, At: time.Now().UTC()}); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 10*time.Second, name+" running", func() bool {

@@ -101,7 +101,7 @@ func TestCluster_HostWithoutLeaseFencesItsHAVMs(t *testing.T) {
 	ids := vmsOn(t, c, victim, 2)
 	// A VM that opted out of HA keeps running.
 	leader := c.waitLeader()
-	ctx := context.Background()
+	ctx := asRoot(context.Background(), t, leader.agent)
 	vm, _ := leader.agent.FSM().VM(ids[1])
 	spec := vm.Spec
 	spec.HA = &fsm.HASpec{Disabled: true}

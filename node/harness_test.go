@@ -120,7 +120,7 @@ func newTestClusterWith(t *testing.T, n, voters int, change func(i int, cfg *Con
 		cfg.Cluster.NodeName = fmt.Sprintf("node-%d", i+1)
 		cfg.Cluster.BootstrapExpect = n
 		cfg.Cluster.Voters = voters
-		cfg.Cluster.BootstrapToken = "test-root-token-0123456789"
+		cfg.Cluster.BootstrapToken = rootToken
 		if join != "" {
 			cfg.Cluster.Join = []string{join}
 		}
@@ -289,11 +289,36 @@ func (c *testCluster) followers() []*testNode {
 	return out
 }
 
-// createVM writes a VM through node's Apply (forwarded if node follows).
+// rootToken is the secret of every test cluster's root token (an admin's).
+const rootToken = "test-root-token-0123456789"
+
+// rootID returns the ID of the cluster's root token, once a has applied its
+// creation (the cluster bootstraps it once it has a leader).
+func rootID(t *testing.T, a *cluster.Agent) string {
+	t.Helper()
+	var id string
+	waitFor(t, 15*time.Second, "the root token", func() bool {
+		tok, err := a.FSM().TokenByHash(fsm.HashSecret(rootToken))
+		id = tok.ID
+		return err == nil
+	})
+	return id
+}
+
+// asRoot returns ctx naming the root token as the caller, as the API names
+// the caller of every write: the leader authorises the users' writes a test
+// makes through Agent.Apply as an admin's. It waits as rootID does.
+func asRoot(ctx context.Context, t *testing.T, a *cluster.Agent) context.Context {
+	t.Helper()
+	return cluster.WithCaller(ctx, rootID(t, a))
+}
+
+// createVM writes a VM through node's Apply (forwarded if node follows), as
+// the root token.
 func createVM(t *testing.T, node *testNode, name string) (string, uint64) {
 	t.Helper()
 	id := ids.New()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(asRoot(context.Background(), t, node.agent), 10*time.Second)
 	defer cancel()
 	idx, err := node.agent.Apply(ctx, &fsm.CreateVM{ID: id, Spec: fsm.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 128, DiskGiB: 1}, At: time.Now().UTC()})
 	if err != nil {

@@ -31,7 +31,7 @@ func (r *chaosRun) finish() {
 	r.checkGossip(leader)
 	var targets []chaos.Target
 	for _, n := range r.c.up() {
-		targets = append(targets, agentTarget{n.agent, n.cfg.Cluster.NodeName})
+		targets = append(targets, agentTarget{n.agent, n.cfg.Cluster.NodeName, r.root})
 	}
 	rep := r.load.Finish(context.Background(), targets, leader.cfg.Cluster.NodeName, 60*time.Second)
 	rep.Write(t)

@@ -28,7 +28,7 @@ func TestCluster_LiveMigrationMovesTheGuest(t *testing.T) {
 	migID := ids.New()
 	// Proposed through a follower, like the API on any node would.
 	follower := c.followers()[0]
-	if _, err := follower.agent.Apply(ctx, &fsm.CreateMigration{ID: migID, VMID: id, Mode: fsm.MigrateLive, Target: dst.cfg.Cluster.NodeID, Reason: "user", At: time.Now().UTC()}); err != nil {
+	if _, err := follower.agent.Apply(asRoot(ctx, t, follower.agent), &fsm.CreateMigration{ID: migID, VMID: id, Mode: fsm.MigrateLive, Target: dst.cfg.Cluster.NodeID, Reason: "user", At: time.Now().UTC()}); err != nil {
 		t.Fatalf("create migration: %v", err)
 	}
 	var m fsm.Migration
@@ -68,7 +68,7 @@ func TestCluster_DrainEmptiesTheNodeAndUndrainTakesVMsAgain(t *testing.T) {
 		waitRunning(t, leader, id)
 	}
 	// Stop one, so the drain moves it cold.
-	if _, err := leader.agent.Apply(ctx, &fsm.VMAction{ID: vmIDs[0], Action: fsm.ActionStop, At: time.Now().UTC()}); err != nil {
+	if _, err := leader.agent.Apply(asRoot(ctx, t, leader.agent), &fsm.VMAction{ID: vmIDs[0], Action: fsm.ActionStop, At: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "vm stopped", func() bool {
@@ -77,7 +77,7 @@ func TestCluster_DrainEmptiesTheNodeAndUndrainTakesVMsAgain(t *testing.T) {
 	})
 	first, _ := leader.agent.FSM().VM(vmIDs[0])
 	target := c.nodeByID(first.Node)
-	if _, err := leader.agent.Apply(ctx, &fsm.SetMaintenance{ID: target.cfg.Cluster.NodeID, Maintenance: true, Reason: "test", At: time.Now().UTC()}); err != nil {
+	if _, err := leader.agent.Apply(asRoot(ctx, t, leader.agent), &fsm.SetMaintenance{ID: target.cfg.Cluster.NodeID, Maintenance: true, Reason: "test", At: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "node drained", func() bool {
@@ -98,7 +98,7 @@ func TestCluster_DrainEmptiesTheNodeAndUndrainTakesVMsAgain(t *testing.T) {
 	if vm := waitRunning(t, leader, id); vm.Node == target.cfg.Cluster.NodeID {
 		t.Fatalf("a new vm was placed on a node in maintenance")
 	}
-	if _, err := leader.agent.Apply(ctx, &fsm.SetMaintenance{ID: target.cfg.Cluster.NodeID, Maintenance: false, At: time.Now().UTC()}); err != nil {
+	if _, err := leader.agent.Apply(asRoot(ctx, t, leader.agent), &fsm.SetMaintenance{ID: target.cfg.Cluster.NodeID, Maintenance: false, At: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := leader.agent.FSM().Fits(target.cfg.Cluster.NodeID, fsm.VMSpec{Name: "x", VCPUs: 1, MemoryMiB: 1, DiskGiB: 1}); err != nil {
@@ -112,7 +112,7 @@ func TestCluster_AutomaticRebalancingSpreadsThenStaysStill(t *testing.T) {
 	ctx := context.Background()
 	set := func(s fsm.Settings) {
 		t.Helper()
-		if _, err := leader.agent.Apply(ctx, &fsm.SetSettings{Settings: s, At: time.Now().UTC()}); err != nil {
+		if _, err := leader.agent.Apply(asRoot(ctx, t, leader.agent), &fsm.SetSettings{Settings: s, At: time.Now().UTC()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -231,7 +231,7 @@ func slowMigration(t *testing.T, c *testCluster) (migID, vmID string, src, dst *
 	}
 	src, dst = followers[0], followers[1]
 	migID = ids.New()
-	if _, err := leader.agent.Apply(context.Background(), &fsm.CreateMigration{ID: migID, VMID: vmID, Mode: fsm.MigrateLive, Target: dst.cfg.Cluster.NodeID,
+	if _, err := leader.agent.Apply(asRoot(context.Background(), t, leader.agent), &fsm.CreateMigration{ID: migID, VMID: vmID, Mode: fsm.MigrateLive, Target: dst.cfg.Cluster.NodeID,
 		Options: fsm.MigrationOptions{BandwidthMiBps: 32}, Reason: "user", At: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestCluster_MigrationsRespectTheConcurrencyBounds(t *testing.T) {
 	c := newTestCluster(t, 3, 3)
 	leader := c.waitLeader()
 	ctx := context.Background()
-	if _, err := leader.agent.Apply(ctx, &fsm.SetSettings{Settings: fsm.Settings{MaxMigrationsPerHost: 1, MaxMigrationsPerCluster: 1}, At: time.Now().UTC()}); err != nil {
+	if _, err := leader.agent.Apply(asRoot(ctx, t, leader.agent), &fsm.SetSettings{Settings: fsm.Settings{MaxMigrationsPerHost: 1, MaxMigrationsPerCluster: 1}, At: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
 	var vmIDs []string
@@ -308,7 +308,7 @@ func TestCluster_MigrationsRespectTheConcurrencyBounds(t *testing.T) {
 			if n.cfg.Cluster.NodeID != vm.Node {
 				mid := ids.New()
 				migIDs = append(migIDs, mid)
-				if _, err := leader.agent.Apply(ctx, &fsm.CreateMigration{ID: mid, VMID: id, Mode: fsm.MigrateLive, Target: n.cfg.Cluster.NodeID,
+				if _, err := leader.agent.Apply(asRoot(ctx, t, leader.agent), &fsm.CreateMigration{ID: mid, VMID: id, Mode: fsm.MigrateLive, Target: n.cfg.Cluster.NodeID,
 					Options: fsm.MigrationOptions{BandwidthMiBps: 256}, Reason: "user", At: time.Now().UTC()}); err != nil {
 					t.Fatal(err)
 				}

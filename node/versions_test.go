@@ -41,7 +41,7 @@ func TestCluster_VersionGate_RefusedUntilEveryNodeIsUpgraded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for _, n := range c.up() {
-		_, err := n.agent.Apply(ctx, gated())
+		_, err := n.agent.Apply(asRoot(ctx, t, n.agent), gated())
 		if !errors.Is(err, fsm.ErrUpgrade) || !strings.Contains(err.Error(), "node-3 runs 0.1.0") || !strings.Contains(err.Error(), ">= 0.2.0") {
 			t.Fatalf("gated write through %s: %v, want ErrUpgrade naming node-3 at 0.1.0", n.cfg.Cluster.NodeName, err)
 		}
@@ -53,7 +53,7 @@ func TestCluster_VersionGate_RefusedUntilEveryNodeIsUpgraded(t *testing.T) {
 	old.cfg.Cluster.Version = "0.2.0"
 	c.start(old)
 	waitFor(t, 15*time.Second, "node-3's upgrade recorded", versionIs(old, "0.2.0"))
-	if _, err := old.agent.Apply(ctx, gated()); err != nil {
+	if _, err := old.agent.Apply(asRoot(ctx, t, old.agent), gated()); err != nil {
 		t.Fatalf("gated write once every node is upgraded: %v", err)
 	}
 }

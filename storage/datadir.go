@@ -46,7 +46,7 @@ type DataDir struct {
 }
 
 // dirMode is the mode of the data dir and of the Raft folders in it: the
-// node-to-node secret, token hashes and every VM's spec are in there.
+// token hashes and every VM's spec are in there.
 const dirMode = 0o700
 
 // OpenDataDir opens path as a data dir, creating it (and a new node ID) when it

@@ -45,10 +45,16 @@ const (
 	NotLeader = "not_leader"
 )
 
+// Codes of authorisation (package authz's sentinels), raised by the API and
+// by the leader, which authorises every write again (cluster). With TLS the
+// internal API also answers Forbidden to a peer without a node certificate.
+const (
+	Unauthenticated = "unauthenticated"
+	Forbidden       = "forbidden"
+)
+
 // Codes of the HTTP API itself (package api).
 const (
-	Unauthenticated      = "unauthenticated"
-	Forbidden            = "forbidden"
 	BodyTooLarge         = "body_too_large"
 	BadJSON              = "bad_json"
 	UnsupportedMediaType = "unsupported_media_type"
