@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,6 +100,31 @@ func TestJoinToken_ThreeNodesFromNothing(t *testing.T) {
 	if !strings.Contains(n2.stderr(), "enrolled with the cluster") {
 		t.Fatalf("n2 did not log its enrollment:\n%s", n2.logTail(20))
 	}
+
+	// Enrollment does not need the first node: with it down, a token made
+	// through another node enrolls a fourth host through the two left.
+	first.kill()
+	var third client.JoinToken
+	testutil.Eventually(t, formTimeout, "a join token from n2 with n1 down", func() error {
+		res := cli(n2, "-o", "json", "node", "join-token", "create")
+		if res.Code != 0 {
+			return &cliError{res}
+		}
+		return json.Unmarshal([]byte(res.Stdout), &third)
+	})
+	n6 := newAgent(t, agentConfig{name: "n6", tlsDir: dir, enrolls: true, join: []string{n2.gossipAddr()},
+		extra: []string{"--join-token", third.Token}})
+	n6.start()
+	testutil.Eventually(t, formTimeout, "n6 enrolled and following the leader", func() error {
+		cl, err := n6.client(token).Cluster(context.Background())
+		if err != nil {
+			return err
+		}
+		if cl.Leader == "" || cl.Leader == "n1" {
+			return fmt.Errorf("n6 sees leader %q", cl.Leader)
+		}
+		return nil
+	})
 }
 
 // tamperCAHash returns tok with another CA fingerprint.
