@@ -39,6 +39,7 @@ const (
 	CmdStartFailover   CommandType = 21
 	CmdUpdateFailover  CommandType = 22
 	CmdPurgeRecords    CommandType = 23
+	CmdGossipKeyring   CommandType = 24
 )
 
 // Command is one typed change to cluster state.

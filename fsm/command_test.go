@@ -46,6 +46,7 @@ func everyCommand() []Command {
 		InitCluster{ClusterID: "cluster-1", Secret: strings.Repeat("s", 32), At: t0},
 		BootstrapToken{Token: tok},
 		PurgeRecords{MigrationIDs: []string{"m1"}, FailoverIDs: []string{"f1"}, TokenIDs: []string{"tok-1"}, At: t0},
+		GossipKeyring{Op: KeyringInit, Key: testKey(1), Keys: []string{testKey(1), testKey(2)}, At: t0},
 	}
 }
 
@@ -89,7 +90,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		6: "DeleteVM", 7: "VMAction", 8: "PlaceVM", 9: "ReportVM", 10: "CreateToken",
 		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken", 14: "Batch", 15: "ReportHost",
 		16: "CreateMigration", 17: "UpdateMigration", 18: "CancelMigration", 19: "SetMaintenance", 20: "SetSettings",
-		21: "StartFailover", 22: "UpdateFailover", 23: "PurgeRecords",
+		21: "StartFailover", 22: "UpdateFailover", 23: "PurgeRecords", 24: "GossipKeyring",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

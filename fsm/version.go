@@ -39,7 +39,8 @@ var commandSince = map[CommandType]string{
 	CmdUpdateFailover:  BaseVersion,
 	// No release has shipped yet, so everything so far is in BaseVersion;
 	// the first type added after the first release gets that release's number.
-	CmdPurgeRecords: BaseVersion,
+	CmdPurgeRecords:  BaseVersion,
+	CmdGossipKeyring: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An
