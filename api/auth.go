@@ -15,7 +15,9 @@ import (
 )
 
 // perm is what a route needs: an action on a resource. Resources are cluster,
-// node, vm, migration, failover, settings and token; actions are read and write.
+// node, vm, migration, failover, settings, token and operator (the gossip
+// keyring, whose listing shows the keys: granted to no role but admin);
+// actions are read and write.
 type perm struct {
 	resource, action string
 }

@@ -194,6 +194,10 @@ type State interface {
 	Settings() fsm.Settings
 	// Incoming is what each node holds for migrations coming in.
 	Incoming() map[string]fsm.Capacity
+	// GossipKeyring is the cluster's gossip keyring; CheckGossipKeyring says
+	// why Apply would refuse a change to it.
+	GossipKeyring() fsm.Keyring
+	CheckGossipKeyring(cmd fsm.GossipKeyring) error
 }
 
 // Server is the HTTP API of one node.
@@ -288,6 +292,11 @@ func (s *Server) routes() {
 	// Any authenticated caller may read its own token as /api/v1/tokens/self.
 	s.routeSelf("GET", "/api/v1/tokens/:id", perm{"token", "read"}, "id", s.getToken)
 	s.route("DELETE", "/api/v1/tokens/:id", perm{"token", "write"}, s.revokeToken)
+
+	// The listing shows the keys: admins only (the "operator" resource is in
+	// no role but admin's).
+	s.route("GET", "/api/v1/operator/gossip/keyring", perm{"operator", "read"}, s.getGossipKeyring)
+	s.route("POST", "/api/v1/operator/gossip/keyring", perm{"operator", "write"}, s.changeGossipKeyring)
 }
 
 // Handler returns the http.Handler serving the whole API.

@@ -134,11 +134,11 @@ func KeyFingerprint(raw []byte) string {
 	return hex.EncodeToString(sum[:4])
 }
 
-// KeyFingerprintOf is KeyFingerprint of a base64 key; "" when it does not
-// decode.
+// KeyFingerprintOf is KeyFingerprint of a base64 key; "" when it is empty
+// or does not decode.
 func KeyFingerprintOf(key string) string {
 	b, err := base64.StdEncoding.DecodeString(key)
-	if err != nil {
+	if err != nil || len(b) == 0 {
 		return ""
 	}
 	return KeyFingerprint(b)
@@ -165,64 +165,81 @@ func init() { register(CmdGossipKeyring, "GossipKeyring", applyGossipKeyring) }
 // keyring with a new value: the old one may be held by a snapshot being
 // written.
 func applyGossipKeyring(s *state, c *GossipKeyring, index uint64) error {
-	cur := s.keyring
-	if c.Op == KeyringInit {
-		if cur.Encrypted() {
-			return nil // the keyring is recorded once; a racing second init is harmless
-		}
-		next := Keyring{Primary: c.Key, Keys: slices.Clone(c.Keys), Index: index}
-		if len(next.Keys) == 0 {
-			return errorf(ErrInvalid, "gossip keyring init needs at least one key")
-		}
-		if err := next.Validate(); err != nil {
-			return err
-		}
-		s.keyring = next
-		return nil
-	}
-	key, err := CanonicalGossipKey(c.Key)
-	if err != nil {
+	next, changed, err := nextKeyring(s.keyring, c)
+	if err != nil || !changed {
 		return err
 	}
-	fp := KeyFingerprintOf(key)
+	next.Index = index
+	s.keyring = next
+	return nil
+}
+
+// nextKeyring is the keyring c makes of cur, and whether it changed; a no-op
+// (installing a key again, using the primary, a second init) is not an error.
+func nextKeyring(cur Keyring, c *GossipKeyring) (Keyring, bool, error) {
+	if c.Op == KeyringInit {
+		if cur.Encrypted() {
+			return cur, false, nil // recorded once; a racing second init is harmless
+		}
+		next := Keyring{Primary: c.Key, Keys: slices.Clone(c.Keys)}
+		if len(next.Keys) == 0 {
+			return cur, false, errorf(ErrInvalid, "gossip keyring init needs at least one key")
+		}
+		if err := next.Validate(); err != nil {
+			return cur, false, err
+		}
+		return next, true, nil
+	}
 	switch c.Op {
 	case KeyringInstall, KeyringUse, KeyringRemove:
 	default:
-		return errorf(ErrInvalid, "gossip keyring op must be install, use or remove, got %q", c.Op)
+		return cur, false, errorf(ErrInvalid, "gossip keyring op must be install, use or remove, got %q", c.Op)
 	}
+	key, err := CanonicalGossipKey(c.Key)
+	if err != nil {
+		return cur, false, err
+	}
+	fp := KeyFingerprintOf(key)
 	if !cur.Encrypted() {
-		return errorf(ErrState, "gossip is not encrypted in this cluster (its nodes started without a gossip key), so it has no keyring to change; restart the nodes with --gossip-key-file to encrypt it")
+		return cur, false, errorf(ErrState, "gossip is not encrypted in this cluster (its nodes started without a gossip key), so it has no keyring to change; restart the nodes with --gossip-key-file to encrypt it")
 	}
 	next := cur.Clone()
 	switch c.Op {
 	case KeyringInstall:
 		if cur.Has(key) {
-			return nil
+			return cur, false, nil
 		}
 		if len(cur.Keys) >= MaxGossipKeys {
-			return errorf(ErrConflict, "the gossip keyring already holds %d keys, the most it may; remove one first", MaxGossipKeys)
+			return cur, false, errorf(ErrConflict, "the gossip keyring already holds %d keys, the most it may; remove one first", MaxGossipKeys)
 		}
 		next.Keys = append(next.Keys, key)
 	case KeyringUse:
 		if !cur.Has(key) {
-			return errorf(ErrNotFound, "gossip key %s is not installed; install it first", fp)
+			return cur, false, errorf(ErrNotFound, "gossip key %s is not installed; install it first", fp)
 		}
 		if cur.Primary == key {
-			return nil
+			return cur, false, nil
 		}
 		next.Primary = key
 	case KeyringRemove:
 		if !cur.Has(key) {
-			return errorf(ErrNotFound, "gossip key %s is not installed", fp)
+			return cur, false, errorf(ErrNotFound, "gossip key %s is not installed", fp)
 		}
 		if cur.Primary == key {
-			return errorf(ErrConflict, "gossip key %s is the primary key; use another key first", fp)
+			return cur, false, errorf(ErrConflict, "gossip key %s is the primary key; use another key first", fp)
 		}
 		next.Keys = slices.DeleteFunc(next.Keys, func(k string) bool { return k == key })
 	}
-	next.Index = index
-	s.keyring = next
-	return nil
+	return next, true, nil
+}
+
+// CheckGossipKeyring says why Apply would refuse c on the current state, so
+// the API refuses it before it reaches Raft; nil when it would pass.
+func (f *FSM) CheckGossipKeyring(c GossipKeyring) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	_, _, err := nextKeyring(f.s.keyring, &c)
+	return err
 }
 
 // GossipKeyring returns the cluster's gossip keyring (zero when gossip is
