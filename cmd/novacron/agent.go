@@ -128,6 +128,10 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	scheme := "http"
 
 	cfg := f.nodeConfig(dataDir.NodeID(), apiAddr, logger)
+	if err := f.setGossipKeyring(&cfg.Cluster, dataDir.GossipKeyringPath(), logger); err != nil {
+		ln.Close()
+		return err
+	}
 	if f.TLS.Set() {
 		// HTTPS for the API; mutual TLS between nodes (forwarding, heartbeats,
 		// load reports, dry runs).
