@@ -41,23 +41,24 @@ type nodeMeta struct {
 	Leaving bool `json:"leaving,omitempty"`
 	// Keys are the fingerprints of the gossip keys the node holds, primary
 	// first (keyring.go): a key is made primary only once every alive member
-	// holds it.
+	// holds it. At most fsm.MaxGossipKeys of 8 characters.
 	Keys []string `json:"k,omitempty"`
 }
 
-// encode returns the metadata as JSON, dropping labels if they would not
-// fit, and then the key fingerprints (the node then looks as if it held no
-// key, which only delays a rotation).
+// encode returns the metadata as JSON. What does not fit in memberlist's
+// limit is dropped: first the key fingerprints (the node then looks as if it
+// held no key, so a rotation waits for it, loudly, rather than the node's
+// labels changing under placement), then the labels.
 func (m nodeMeta) encode(logger *slog.Logger) []byte {
 	b, _ := json.Marshal(m)
-	if len(b) > memberlist.MetaMaxSize && len(m.Labels) > 0 {
-		logger.Warn("node labels do not fit in gossip metadata; publishing without them", "bytes", len(b), "limit", memberlist.MetaMaxSize)
-		m.Labels = nil
+	if len(b) > memberlist.MetaMaxSize && len(m.Keys) > 0 {
+		logger.Warn("gossip key fingerprints do not fit in gossip metadata beside the labels; publishing without them, so key rotations wait for this node: shorten its labels", "bytes", len(b), "limit", memberlist.MetaMaxSize)
+		m.Keys = nil
 		b, _ = json.Marshal(m)
 	}
 	if len(b) > memberlist.MetaMaxSize {
-		logger.Warn("gossip key fingerprints do not fit in gossip metadata; publishing without them", "bytes", len(b), "limit", memberlist.MetaMaxSize)
-		m.Keys = nil
+		logger.Warn("node labels do not fit in gossip metadata; publishing without them", "bytes", len(b), "limit", memberlist.MetaMaxSize)
+		m.Labels = nil
 		b, _ = json.Marshal(m)
 	}
 	return b

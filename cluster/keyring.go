@@ -54,7 +54,7 @@ func loadKeyring(cfg *Config, logger *slog.Logger) (*localKeyring, error) {
 	case err == nil:
 		k.held = held
 		if given := encodeKey(cfg.GossipKey); given != "" && !held.Has(given) {
-			logger.Info("the gossip keyring in the data dir wins over the given gossip key, which it does not hold (the keyring was rotated)",
+			logger.Warn("the given gossip key is not in the keyring saved in the data dir, which wins (it holds the latest rotation): the given key is ignored; rotate keys with novacron operator gossip keyring",
 				"keyring", k.path, "primary", fsm.KeyFingerprintOf(held.Primary))
 		}
 	case !errors.Is(err, os.ErrNotExist):

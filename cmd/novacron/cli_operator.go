@@ -195,17 +195,20 @@ func (a *app) keyArg(ctx context.Context, c *client.Client, arg string, byFinger
 func (a *app) waitKeyring(ctx context.Context, c *client.Client, op, fp string, timeout time.Duration) (*client.GossipKeyring, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var pending []string
 	for {
 		kr, err := c.GossipKeyring(ctx)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			pending, err = a.keyringPending(ctx, c, kr, op, fp)
+			if err == nil && len(pending) == 0 {
+				return kr, nil
+			}
 		}
-		pending, err := a.keyringPending(ctx, c, kr, op, fp)
-		if err != nil {
+		switch {
+		case ctx.Err() != nil && pending != nil:
+			return nil, fmt.Errorf("waited %s: %s have not applied the change yet", timeout, strings.Join(pending, ", "))
+		case err != nil:
 			return nil, err
-		}
-		if len(pending) == 0 {
-			return kr, nil
 		}
 		select {
 		case <-ctx.Done():

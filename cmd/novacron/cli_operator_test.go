@@ -173,7 +173,7 @@ func TestCLI_GossipKeyringRotation(t *testing.T) {
 	}
 	// remove the old one; --wait polls the members until none publishes it.
 	f.ops.keyring.lag = 1 << 30
-	code, stdout, stderr = runCLI(t, f.env(), "operator", "gossip", "keyring", "remove", oldKey, "--wait", "--timeout", "50ms")
+	code, stdout, stderr = runCLI(t, f.env(), "operator", "gossip", "keyring", "remove", oldKey, "--wait", "--timeout", "300ms")
 	if code != exitError || !strings.Contains(stderr, "n1, n2, n3 have not applied the change yet") {
 		t.Fatalf("remove --wait while nodes still publish the key: code %d\n%s%s", code, stdout, stderr)
 	}
