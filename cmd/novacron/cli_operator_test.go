@@ -107,6 +107,14 @@ func (f *fakeAPI) changeKeyring(r *http.Request) (any, int, error) {
 	return k.listing(), 202, nil
 }
 
+// keyring runs fn on the fake's keyring under its lock (the fake's handlers
+// run on the server's goroutines).
+func (f *fakeAPI) keyring(fn func(k *fakeKeyring)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(&f.ops.keyring)
+}
+
 func keyB64(n byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{n}, 32)) }
 
 // runCLIWithStdin is runCLI with stdin.
@@ -143,7 +151,7 @@ func TestCLI_GossipKeygen(t *testing.T) {
 func TestCLI_GossipKeyringRotation(t *testing.T) {
 	f := newFakeAPI(t)
 	oldKey, newKey := keyB64(1), keyB64(2)
-	f.ops.keyring = fakeKeyring{keys: []string{oldKey}, primary: oldKey, lag: 3}
+	f.keyring(func(k *fakeKeyring) { *k = fakeKeyring{keys: []string{oldKey}, primary: oldKey, lag: 3} })
 	oldFP, newFP := fsm.KeyFingerprintOf(oldKey), fsm.KeyFingerprintOf(newKey)
 
 	code, stdout, stderr := runCLI(t, f.env(), "operator", "gossip", "keyring", "list")
@@ -159,9 +167,11 @@ func TestCLI_GossipKeyringRotation(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "Installed gossip key "+newFP) || strings.Contains(stdout, newKey) {
 		t.Fatalf("install: code %d\n%s%s", code, stdout, stderr)
 	}
-	if f.ops.keyring.reads < f.ops.keyring.lag {
-		t.Fatalf("install --wait returned after %d reads, while the key was still missing on nodes", f.ops.keyring.reads)
-	}
+	f.keyring(func(k *fakeKeyring) {
+		if k.reads < k.lag {
+			t.Errorf("install --wait returned after %d reads, while the key was still missing on nodes", k.reads)
+		}
+	})
 	// use, by fingerprint: the CLI looks the key up and sends it.
 	code, stdout, stderr = runCLI(t, f.env(), "operator", "gossip", "keyring", "use", newFP, "--wait")
 	if code != exitOK || !strings.Contains(stdout, "Gossip key "+newFP+" is the primary key") {
@@ -172,12 +182,12 @@ func TestCLI_GossipKeyringRotation(t *testing.T) {
 		t.Fatalf("use sent %+v", findPost(reqs))
 	}
 	// remove the old one; --wait polls the members until none publishes it.
-	f.ops.keyring.lag = 1 << 30
+	f.keyring(func(k *fakeKeyring) { k.lag = 1 << 30 })
 	code, stdout, stderr = runCLI(t, f.env(), "operator", "gossip", "keyring", "remove", oldKey, "--wait", "--timeout", "300ms")
 	if code != exitError || !strings.Contains(stderr, "n1, n2, n3 have not applied the change yet") {
 		t.Fatalf("remove --wait while nodes still publish the key: code %d\n%s%s", code, stdout, stderr)
 	}
-	f.ops.keyring.lag = 3
+	f.keyring(func(k *fakeKeyring) { k.lag = 3 })
 	code, stdout, stderr = runCLI(t, f.env(), "operator", "gossip", "keyring", "remove", oldKey, "--wait")
 	if code != exitOK || !strings.Contains(stdout, "Removed gossip key "+oldFP) {
 		t.Fatalf("remove: code %d\n%s%s", code, stdout, stderr)
@@ -197,7 +207,7 @@ func findPost(reqs []fakeRequest) fakeRequest {
 func TestCLI_GossipKeyringErrors(t *testing.T) {
 	f := newFakeAPI(t)
 	key := keyB64(1)
-	f.ops.keyring = fakeKeyring{keys: []string{key}, primary: key}
+	f.keyring(func(k *fakeKeyring) { *k = fakeKeyring{keys: []string{key}, primary: key} })
 	code, _, stderr := runCLIWithStdin(t, f.env(), "", "operator", "gossip", "keyring", "install", "-")
 	if code != exitUsage || !strings.Contains(stderr, "no key on standard input") {
 		t.Fatalf("empty stdin: code %d %s", code, stderr)
@@ -214,7 +224,7 @@ func TestCLI_GossipKeyringErrors(t *testing.T) {
 	if code != exitUsage {
 		t.Fatalf("use without a key: code %d %s", code, stderr)
 	}
-	f.ops.keyring = fakeKeyring{}
+	f.keyring(func(k *fakeKeyring) { *k = fakeKeyring{} })
 	code, stdout, _ := runCLI(t, f.env(), "operator", "gossip", "keyring", "list")
 	if code != exitOK || !strings.Contains(stdout, "Gossip is not encrypted") {
 		t.Fatalf("clear-text list: code %d %s", code, stdout)
