@@ -216,5 +216,18 @@ func (s *Server) nameFree(name string) error {
 	return nil
 }
 
-// gossipKeys is the gossip keyring an enrolled host needs, primary first.
-func (s *Server) gossipKeys() []string { return nil }
+// gossipKeys is the gossip keyring an enrolled host needs, primary first
+// (none while the cluster gossips in clear text).
+func (s *Server) gossipKeys() []string {
+	kr := s.state.GossipKeyring()
+	if !kr.Encrypted() {
+		return nil
+	}
+	out := []string{kr.Primary}
+	for _, k := range kr.Keys {
+		if k != kr.Primary {
+			out = append(out, k)
+		}
+	}
+	return out
+}

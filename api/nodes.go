@@ -49,7 +49,7 @@ func (s *Server) getCluster(_ *http.Request, _ httprouter.Params) (any, error) {
 	for _, m := range st.Members {
 		out.Members = append(out.Members, client.Member{
 			ID: m.ID, Name: m.Name, Status: m.Status, RaftRole: m.RaftRole,
-			Leader: m.Leader, RaftAddr: m.RaftAddr, APIAddr: m.APIAddr,
+			Leader: m.Leader, RaftAddr: m.RaftAddr, APIAddr: m.APIAddr, GossipKeys: m.GossipKeys,
 		})
 	}
 	return out, nil

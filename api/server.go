@@ -199,6 +199,10 @@ type State interface {
 	Settings() fsm.Settings
 	// Incoming is what each node holds for migrations coming in.
 	Incoming() map[string]fsm.Capacity
+	// GossipKeyring is the cluster's gossip keyring; CheckGossipKeyring says
+	// why Apply would refuse a change to it.
+	GossipKeyring() fsm.Keyring
+	CheckGossipKeyring(cmd fsm.GossipKeyring) error
 }
 
 // Server is the HTTP API of one node.
@@ -300,6 +304,11 @@ func (s *Server) routes() {
 	// A new host has no API token: its join token is its credential.
 	s.public("GET", "/api/v1/enroll/ca", s.enrollCA)
 	s.public("POST", "/api/v1/enroll", s.enrollHost)
+
+	// The listing shows the keys: admins only (the "operator" resource is in
+	// no role but admin's).
+	s.route("GET", "/api/v1/operator/gossip/keyring", authz.Read("operator"), s.getGossipKeyring)
+	s.route("POST", "/api/v1/operator/gossip/keyring", authz.Write("operator"), s.changeGossipKeyring)
 }
 
 // Handler returns the http.Handler serving the whole API.

@@ -24,6 +24,7 @@ var (
 	migrationWrite = Write("migration")
 	settingsWrite  = Write("settings")
 	tokenWrite     = Write("token")
+	operatorWrite  = Write("operator")
 )
 
 // commands is the one table of who may cause each forwardable command type.
@@ -43,6 +44,8 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdSetSettings:     {User: settingsWrite},
 	fsm.CmdCreateToken:     {User: tokenWrite},
 	fsm.CmdRevokeToken:     {User: tokenWrite},
+	// install, use and remove; init is the leader's own and never forwarded.
+	fsm.CmdGossipKeyring:   {User: operatorWrite},
 	fsm.CmdCreateJoinToken: {User: tokenWrite},
 	fsm.CmdRevokeJoinToken: {User: tokenWrite},
 	// A node's API spends a join token for a host that enrolls: there is no

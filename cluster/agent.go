@@ -26,6 +26,7 @@ type Agent struct {
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
 	gossip    *gossip
+	keys      *localKeyring
 	forwarder *forwarder
 	batcher   *batcher
 	notify    chan bool
@@ -89,6 +90,12 @@ func New(cfg Config, stores Stores) (*Agent, error) {
 		notify: make(chan bool, 16),
 	}
 	var err error
+	// The keyring comes first: a keyring file that cannot be read stops the
+	// node before anything listens.
+	if a.keys, err = loadKeyring(&a.cfg, a.logger); err != nil {
+		cancel()
+		return nil, err
+	}
 	a.raft, a.transport, err = newRaft(&a.cfg, a.fsm, stores, a.notify)
 	if err != nil {
 		cancel()
@@ -100,8 +107,9 @@ func New(cfg Config, stores Stores) (*Agent, error) {
 		Expect: cfg.BootstrapExpect, VCPUs: n.VCPUs, Memory: n.MemoryMiB,
 		Disk: n.DiskGiB, Driver: n.Driver, URI: n.URI, Labels: n.Labels,
 		Nets: n.Networks, MURI: n.MigrateURI, OC: n.CPUOvercommit,
+		Keys: a.keys.fingerprints(),
 	}
-	a.gossip, err = newGossip(&a.cfg, meta)
+	a.gossip, err = newGossip(&a.cfg, meta, a.keys.ml)
 	if err != nil {
 		a.raft.Shutdown().Error()
 		a.transport.Close()
@@ -116,7 +124,9 @@ func New(cfg Config, stores Stores) (*Agent, error) {
 	})
 	a.goLoop(a.bootstrapLoop)
 	a.goLoop(a.bootstrapTokenLoop)
-	a.logger.Info("agent started", "id", cfg.NodeID, "raft", cfg.RaftAddr(), "api", cfg.APIAddr, "hypervisor", n.Driver)
+	a.goLoop(a.keyringLoop)
+	a.logger.Info("agent started", "id", cfg.NodeID, "raft", cfg.RaftAddr(), "api", cfg.APIAddr, "hypervisor", n.Driver,
+		"gossip_encrypted", a.keys.current().Encrypted(), "gossip_keys", meta.Keys)
 	return a, nil
 }
 
@@ -255,6 +265,7 @@ func (a *Agent) Status() Status {
 		st.Members = append(st.Members, MemberStatus{
 			ID: m.Meta.ID, Name: m.Name, Status: string(m.Status), RaftRole: role,
 			Leader: m.Meta.ID == string(leaderID), RaftAddr: m.Meta.Raft, APIAddr: m.Meta.API,
+			GossipKeys: m.Meta.Keys,
 		})
 		if m.Meta.ID == string(leaderID) {
 			st.LeaderName = m.Name

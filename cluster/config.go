@@ -43,9 +43,15 @@ type Config struct {
 	Voters int
 	// BootstrapToken, when set, becomes the root API token of a new cluster.
 	BootstrapToken string
-	// GossipKey encrypts gossip (16, 24 or 32 bytes); nil for none.
+	// GossipKey encrypts gossip (16, 24 or 32 bytes) when the node has no
+	// keyring file yet; nil for none (see keyring.go).
 	GossipKey []byte
-	Version   string
+	// GossipKeyringFile is where the node keeps its gossip keyring (the
+	// data dir's gossip-keyring.json): read at start before GossipKey, and
+	// saved whenever the cluster's keyring changes. Empty keeps the keyring
+	// in memory only (some tests).
+	GossipKeyringFile string
+	Version           string
 
 	// Raft timings (see hashicorp/raft Config).
 	HeartbeatTimeout   time.Duration

@@ -39,11 +39,23 @@ type nodeMeta struct {
 	// tell a departed member from a dead one in its events, so this is how the
 	// others know the node left rather than failed.
 	Leaving bool `json:"leaving,omitempty"`
+	// Keys are the fingerprints of the gossip keys the node holds, primary
+	// first (keyring.go): a key is made primary only once every alive member
+	// holds it. At most fsm.MaxGossipKeys of 8 characters.
+	Keys []string `json:"k,omitempty"`
 }
 
-// encode returns the metadata as JSON, dropping labels if they would not fit.
+// encode returns the metadata as JSON. What does not fit in memberlist's
+// limit is dropped: first the key fingerprints (the node then looks as if it
+// held no key, so a rotation waits for it, loudly, rather than the node's
+// labels changing under placement), then the labels.
 func (m nodeMeta) encode(logger *slog.Logger) []byte {
 	b, _ := json.Marshal(m)
+	if len(b) > memberlist.MetaMaxSize && len(m.Keys) > 0 {
+		logger.Warn("gossip key fingerprints do not fit in gossip metadata beside the labels; publishing without them, so key rotations wait for this node: shorten its labels", "bytes", len(b), "limit", memberlist.MetaMaxSize)
+		m.Keys = nil
+		b, _ = json.Marshal(m)
+	}
 	if len(b) > memberlist.MetaMaxSize {
 		logger.Warn("node labels do not fit in gossip metadata; publishing without them", "bytes", len(b), "limit", memberlist.MetaMaxSize)
 		m.Labels = nil
@@ -92,7 +104,7 @@ type gossip struct {
 	changed chan struct{}
 }
 
-func newGossip(cfg *Config, meta nodeMeta) (*gossip, error) {
+func newGossip(cfg *Config, meta nodeMeta, keyring *memberlist.Keyring) (*gossip, error) {
 	g := &gossip{
 		self:    meta,
 		meta:    meta.encode(cfg.Logger),
@@ -109,7 +121,7 @@ func newGossip(cfg *Config, meta nodeMeta) (*gossip, error) {
 	mc.BindPort = cfg.GossipPort
 	mc.AdvertiseAddr = cfg.AdvertiseAddr
 	mc.AdvertisePort = cfg.GossipPort
-	mc.SecretKey = cfg.GossipKey
+	mc.Keyring = keyring
 	mc.Delegate = g
 	mc.Events = g
 	mc.Logger = nil
@@ -265,6 +277,17 @@ func (g *gossip) announceLeaving(timeout time.Duration) {
 	g.metaMu.Unlock()
 	if err := g.ml.UpdateNode(timeout); err != nil {
 		g.logger.Warn("announcing leave", "error", err)
+	}
+}
+
+// publishKeys publishes the fingerprints of the gossip keys this node holds.
+func (g *gossip) publishKeys(fingerprints []string, timeout time.Duration) {
+	g.metaMu.Lock()
+	g.self.Keys = fingerprints
+	g.meta = g.self.encode(g.logger)
+	g.metaMu.Unlock()
+	if err := g.ml.UpdateNode(timeout); err != nil {
+		g.logger.Warn("publishing gossip key fingerprints", "error", err)
 	}
 }
 

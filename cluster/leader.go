@@ -104,7 +104,7 @@ func (a *Agent) transferLeadership() {
 
 // establishLeadership waits until every earlier entry is applied (barrier), so the
 // leader's loops read complete state, starts the lease table afresh and
-// initialises a new cluster.
+// initialises a new cluster (identity, secret, gossip keyring).
 func (a *Agent) establishLeadership() error {
 	term := a.raft.CurrentTerm()
 	if err := a.establishBarrier(); err != nil {
@@ -129,7 +129,7 @@ func (a *Agent) establishLeadership() error {
 		}
 		a.logger.Info("recorded the cluster CA: nodes can now enroll hosts with join tokens")
 	}
-	return nil
+	return a.establishKeyring()
 }
 
 // establishBarrier is the barrier of establishLeadership (a test may make it

@@ -29,4 +29,7 @@ type MemberStatus struct {
 	Leader   bool
 	RaftAddr string
 	APIAddr  string
+	// GossipKeys are the fingerprints of the gossip keys the member holds,
+	// primary first, as it publishes them; none for clear-text gossip.
+	GossipKeys []string
 }

@@ -34,7 +34,9 @@ func TestTLS_ClusterFromTheCLI(t *testing.T) {
 		tool("tls", "cert", "create", "--ca", dir, "--node", fmt.Sprintf("n%d", i), "--ip", "127.0.0.1", "--out", dir)
 	}
 	tool("tls", "cert", "create", "--ca", dir, "--cli", "--out", dir)
-	c := startCluster(t, 3, func(_ int, cfg *agentConfig) { cfg.tlsDir = dir })
+	// With TLS, gossip must be encrypted: every server gets the same key.
+	key := keygen(t)
+	c := startCluster(t, 3, func(_ int, cfg *agentConfig) { cfg.tlsDir, cfg.gossipKey = dir, key })
 	leader := c.leader()
 	follower := c.followers(leader)[0]
 	caEnv := "NOVACRON_CACERT=" + filepath.Join(dir, pki.CAFile)

@@ -39,7 +39,7 @@ const (
 	CmdStartFailover   CommandType = 21
 	CmdUpdateFailover  CommandType = 22
 	CmdPurgeRecords    CommandType = 23
-	// 24 is taken by the gossip keyring (issue 11).
+	CmdGossipKeyring   CommandType = 24
 	CmdCreateJoinToken CommandType = 25
 	CmdUseJoinToken    CommandType = 26
 	CmdRevokeJoinToken CommandType = 27

@@ -50,6 +50,7 @@ func everyCommand() []Command {
 		UseJoinToken{ID: "j1", Hash: HashSecret("s"), Node: "n4", At: t0},
 		RevokeJoinToken{ID: "j1"},
 		SetClusterCA{CertPEM: "cert", KeyPEM: "key"},
+		GossipKeyring{Op: KeyringInit, Key: testKey(1), Keys: []string{testKey(1), testKey(2)}, At: t0},
 	}
 }
 
@@ -93,7 +94,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		6: "DeleteVM", 7: "VMAction", 8: "PlaceVM", 9: "ReportVM", 10: "CreateToken",
 		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken", 14: "Batch", 15: "ReportHost",
 		16: "CreateMigration", 17: "UpdateMigration", 18: "CancelMigration", 19: "SetMaintenance", 20: "SetSettings",
-		21: "StartFailover", 22: "UpdateFailover", 23: "PurgeRecords",
+		21: "StartFailover", 22: "UpdateFailover", 23: "PurgeRecords", 24: "GossipKeyring",
 		25: "CreateJoinToken", 26: "UseJoinToken", 27: "RevokeJoinToken", 28: "SetClusterCA",
 	}
 	for typ, n := range want {

@@ -42,6 +42,7 @@ var forwardable = map[CommandType]string{
 	CmdCreateJoinToken: "api",
 	CmdUseJoinToken:    "cluster: a node enrolling a host that brings a join token (POST /api/v1/enroll, no user behind it)",
 	CmdRevokeJoinToken: "api",
+	CmdGossipKeyring:   "api: install, use and remove (init is the leader's own: leaderOnly)",
 }
 
 // notForwarded lists the registered types that no node forwards, and why.
@@ -50,19 +51,42 @@ var notForwarded = map[CommandType]string{
 	CmdSetClusterCA: "written once by a leader started with --tls-ca-key (applyLocal), never forwarded: the CA key never comes in from the network",
 }
 
+// leaderOnlyForm is a forwardable command type with a form that only the
+// leader writes itself, as InitCluster (GossipKeyring's init, which records
+// the first leader's keyring). leaderOnly reports whether this command is of
+// that form, and names it.
+type leaderOnlyForm interface {
+	leaderOnly() (bool, string)
+}
+
 // Forwardable reports whether the leader accepts cmd from another node: its
-// type and, for a batch, the type of each entry is one that followers forward.
-// Otherwise it returns an ErrMalformed error naming the type. cmd is what
-// Decode returned, so a batch's entries are known to decode.
+// type and, for a batch, the type of each entry is one that followers forward,
+// and none is a leader-only form. Otherwise it returns an ErrMalformed error
+// naming the type. cmd is what Decode returned, so a batch's entries are known
+// to decode.
 func Forwardable(cmd Command) error {
 	t := cmd.Type()
 	if _, ok := forwardable[t]; !ok {
 		return errorf(ErrMalformed, "command type %s is not accepted from other nodes", t)
 	}
+	if lo, ok := cmd.(leaderOnlyForm); ok {
+		if only, what := lo.leaderOnly(); only {
+			return errorf(ErrMalformed, "%s is written by the leader itself, not accepted from other nodes", what)
+		}
+	}
 	if b, ok := asBatch(cmd); ok {
 		for i, e := range b.Entries {
 			if _, ok := forwardable[e.Type]; !ok || e.Type == CmdBatch {
 				return errorf(ErrMalformed, "batch entry %d: command type %s is not accepted from other nodes", i, e.Type)
+			}
+			// Only the few types with a leader-only form are decoded here.
+			if lo, ok := commands[e.Type].new().(leaderOnlyForm); ok {
+				if err := decodeJSON(e.Body, lo); err != nil {
+					return errorf(ErrMalformed, "batch entry %d: decode %s: %v", i, e.Type, err)
+				}
+				if only, what := lo.leaderOnly(); only {
+					return errorf(ErrMalformed, "batch entry %d: %s is written by the leader itself, not accepted from other nodes", i, what)
+				}
 			}
 		}
 	}

@@ -39,6 +39,9 @@ type state struct {
 	failovers map[string]*Failover
 	// joinTokens are the outstanding join tokens (jointoken.go).
 	joinTokens map[string]*JoinToken
+	// keyring is the gossip keyring (keyring.go). Apply replaces it whole,
+	// never changing the slice in place: snapshots share it.
+	keyring Keyring
 }
 
 // ClusterInfo is the cluster's identity, set once. It holds no credential:
@@ -65,8 +68,8 @@ func newState() *state {
 type Event struct {
 	Index uint64      `json:"index"`
 	Type  CommandType `json:"type"`
-	// Kind is "node", "vm", "token", "migration", "settings" or "cluster"; ID
-	// names the entity.
+	// Kind is "node", "vm", "token", "migration", "settings", "cluster" or
+	// "gossip-keyring"; ID names the entity.
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
 	// VM is the VM a migration event concerns, so hosts wake for it too.

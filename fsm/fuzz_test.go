@@ -213,7 +213,18 @@ func seedEntries(t *testing.T) [][]byte {
 		out = append(out, enc)
 	}
 	poison, _ := Encode(poisonedBatch())
-	return append(out, poison, nil, []byte{byte(CmdBatch)}, []byte(`~{}`), append([]byte{byte(CmdCreateVM)}, `{"spec":{"name":"a","vcpus":-1}}`...))
+	out = append(out, poison, nil, []byte{byte(CmdBatch)}, []byte(`~{}`), append([]byte{byte(CmdCreateVM)}, `{"spec":{"name":"a","vcpus":-1}}`...))
+	// Gossip keyring operations on the base's keyring (added last, so the
+	// earlier seeds keep their numbers).
+	for _, c := range []Command{
+		GossipKeyring{Op: KeyringInstall, Key: testKey(5), At: t0},
+		GossipKeyring{Op: KeyringUse, Key: testKey(2), At: t0},
+		GossipKeyring{Op: KeyringRemove, Key: testKey(1), At: t0},
+	} {
+		b, _ := Encode(c)
+		out = append(out, b)
+	}
+	return out
 }
 
 // seedSnapshots are snapshot streams, whole and damaged.

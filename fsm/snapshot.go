@@ -21,6 +21,9 @@ type snapshotHeader struct {
 	Cluster ClusterInfo `json:"cluster"`
 	// Settings are absent (zero) in snapshots written before settings existed.
 	Settings Settings `json:"settings"`
+	// GossipKeyring is absent when gossip is clear text (or the first leader
+	// has not recorded it yet).
+	GossipKeyring *Keyring `json:"gossip_keyring,omitempty"`
 }
 
 // snapshotRecord is one entity in the stream; exactly one field is set.
@@ -45,6 +48,10 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	snap := &snapshot{header: snapshotHeader{Version: snapshotVersion, Index: f.applied, Cluster: f.s.cluster, Settings: f.s.settings}}
+	if f.s.keyring.Encrypted() {
+		kr := f.s.keyring.Clone()
+		snap.header.GossipKeyring = &kr
+	}
 	snap.records = make([]snapshotRecord, 0, len(f.s.nodes)+len(f.s.vms)+len(f.s.tokens))
 	for _, n := range f.s.nodes {
 		c := cloneNode(n)
@@ -152,6 +159,12 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 	s := newState()
 	s.cluster = h.Cluster
 	s.settings = h.Settings.WithDefaults()
+	if kr := h.GossipKeyring; kr != nil {
+		if err := kr.Validate(); err != nil {
+			return fmt.Errorf("restore: gossip keyring: %w", err)
+		}
+		s.keyring = kr.Clone()
+	}
 	for n := 0; ; n++ {
 		var r snapshotRecord
 		err := lines.next(&r)

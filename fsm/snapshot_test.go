@@ -34,6 +34,8 @@ func richFSM(t *testing.T) *testFSM {
 	f.must(UpdateMigration{ID: "mig-1", State: MigrationFailed, Error: "destination unreachable", At: t0})
 	f.must(CreateMigration{ID: "mig-2", VMID: "vm-3", Mode: MigrateCold, Target: "n1", Reason: "drain", At: t0})
 	f.must(StartFailover{Failover: Failover{ID: "fo-1", Node: "n3", Cause: "no lease renewal", DetectedAt: t0, FencedAt: t0, RestartedAt: t0}})
+	f.must(GossipKeyring{Op: KeyringInit, Key: testKey(1), Keys: []string{testKey(1)}, At: t0})
+	f.must(GossipKeyring{Op: KeyringInstall, Key: testKey(2), At: t0})
 	return f
 }
 

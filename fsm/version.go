@@ -39,7 +39,8 @@ var commandSince = map[CommandType]string{
 	CmdUpdateFailover:  BaseVersion,
 	// No release has shipped yet, so everything so far is in BaseVersion;
 	// the first type added after the first release gets that release's number.
-	CmdPurgeRecords: BaseVersion,
+	CmdPurgeRecords:  BaseVersion,
+	CmdGossipKeyring: BaseVersion,
 	// Join tokens and the cluster CA (issue 11), before the first release.
 	CmdCreateJoinToken: BaseVersion,
 	CmdUseJoinToken:    BaseVersion,

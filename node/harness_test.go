@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -151,6 +152,8 @@ func (c *testCluster) add(cfg Config) *testNode {
 	cfg.Cluster.GossipPort = testutil.FreePort(t)
 	cfg.Cluster.RaftPort = testutil.FreePort(t)
 	cfg.Cluster.Logger = testutil.Logger(t).With("test_node", cfg.Cluster.NodeName)
+	// As in the agent: the gossip keyring is kept in the data dir.
+	cfg.Cluster.GossipKeyringFile = filepath.Join(node.dir, "gossip-keyring.json")
 	node.cfg = cfg
 	c.nodes = append(c.nodes, node)
 	c.start(node)

@@ -172,6 +172,9 @@ type Member struct {
 	Leader   bool   `json:"leader"`
 	RaftAddr string `json:"raft_addr"`
 	APIAddr  string `json:"api_addr"`
+	// GossipKeys are the fingerprints of the gossip keys the member holds,
+	// primary first; none when gossip is clear text.
+	GossipKeys []string `json:"gossip_keys,omitempty"`
 }
 
 // Cluster is the answer of GET /api/v1/cluster.

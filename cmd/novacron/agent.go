@@ -104,8 +104,16 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 		}
 	}
 	if f.JoinToken != "" {
-		if _, err := f.enrollHost(ctx, logger); err != nil {
+		keys, err := f.enrollHost(ctx, logger)
+		if err != nil {
 			return err
+		}
+		// The keyring the cluster handed over is this node's first one
+		// (setGossipKeyring finds it in the data dir).
+		if len(keys) > 0 {
+			if err := storage.WriteGossipKeyring(dataDir.GossipKeyringPath(), fsm.Keyring{Primary: keys[0], Keys: keys}); err != nil {
+				return err
+			}
 		}
 	}
 	caCert, caKey, err := f.clusterCA()
@@ -144,6 +152,10 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 
 	cfg := f.nodeConfig(dataDir.NodeID(), apiAddr, logger)
 	cfg.Cluster.CACertPEM, cfg.Cluster.CAKeyPEM = caCert, caKey
+	if err := f.setGossipKeyring(&cfg.Cluster, dataDir.GossipKeyringPath(), logger); err != nil {
+		ln.Close()
+		return err
+	}
 	if f.TLS.Set() {
 		// HTTPS for the API; mutual TLS between nodes (forwarding, heartbeats,
 		// load reports, dry runs).

@@ -32,6 +32,8 @@ type fakeOps struct {
 	failover  client.FailoverPlan
 	settings  client.Settings
 	rebalance client.RebalanceStatus
+	// keyring is the gossip keyring (cli_operator_test.go).
+	keyring fakeKeyring
 }
 
 // routeOps adds the fake's routes for migrations, drains, settings and the
@@ -57,6 +59,7 @@ func (f *fakeAPI) routeOps(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/settings", f.handle(func(*http.Request) (any, int, error) { return f.ops.settings, 200, nil }))
 	mux.HandleFunc("PUT /api/v1/settings", f.handle(f.putSettings))
 	mux.HandleFunc("GET /api/v1/rebalance", f.handle(func(*http.Request) (any, int, error) { return f.ops.rebalance, 200, nil }))
+	f.routeKeyring(mux)
 }
 
 // decodeStrict decodes a request body as the real API does: unknown fields refused.

@@ -1,6 +1,6 @@
 // Command novacron is NovaCron's single binary: `novacron agent` runs a cluster
 // node, and the other subcommands (cluster, node, vm, migration, settings,
-// rebalance, token) are the client that talks to any node's HTTP API.
+// rebalance, token, operator) are the client that talks to any node's HTTP API.
 package main
 
 import (
@@ -71,7 +71,9 @@ func normalizeArgs(args []string) []string {
 // flags once resolved, and the knobs tests shrink.
 type app struct {
 	stdout, stderr io.Writer
-	getenv         func(string) string
+	// stdin is where a command reads a secret given as "-" (a gossip key).
+	stdin  io.Reader
+	getenv func(string) string
 
 	address string
 	token   string
@@ -91,7 +93,7 @@ type app struct {
 // newApp returns an app writing to stdout and stderr and reading the environment
 // through getenv.
 func newApp(getenv func(string) string, stdout, stderr io.Writer) *app {
-	return &app{stdout: stdout, stderr: stderr, getenv: getenv, pollInterval: 500 * time.Millisecond, terminal: isTerminal(stdout)}
+	return &app{stdout: stdout, stderr: stderr, stdin: os.Stdin, getenv: getenv, pollInterval: 500 * time.Millisecond, terminal: isTerminal(stdout)}
 }
 
 // errorText is err as the CLI prints it: an error from the server is safe on
@@ -166,6 +168,7 @@ or NOVACRON_TOKEN.`,
 		newTokenCommand(a),
 		newGuardCommand(),
 		newTLSCommand(a),
+		newOperatorCommand(a),
 	)
 	return root
 }
