@@ -29,6 +29,10 @@ import (
 // benchToken is the root API token every benchmark cluster bootstraps with.
 const benchToken = "nvc_bench_root_token_0123456789"
 
+// benchGossipKey encrypts the benchmark clusters' gossip (base64 of 32
+// bytes), --insecure ones too: gossip is not on the write path.
+const benchGossipKey = "YmVuY2gtZ29zc2lwLWtleS0wMTIzNDU2Nzg5YWJjZGU="
+
 // agent is one agent process and what it needs to be restarted.
 type agent struct {
 	name                       string
@@ -155,7 +159,8 @@ func (c *agentCluster) start(bin string, a *agent) error {
 	cmd := exec.Command(bin, a.args...)
 	// The root token by environment: an agent outside --dev refuses secrets on
 	// its command line.
-	cmd.Env = append(os.Environ(), "NOVACRON_BOOTSTRAP_TOKEN="+benchToken)
+	// With TLS, servers that bootstrap together share a gossip key.
+	cmd.Env = append(os.Environ(), "NOVACRON_BOOTSTRAP_TOKEN="+benchToken, "NOVACRON_GOSSIP_KEY="+benchGossipKey)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -43,6 +43,8 @@ type agentConfig struct {
 	tlsDir string
 	// insecure runs the agent with --insecure: plain HTTP, no TLS anywhere.
 	insecure bool
+	// noGossipKey starts a TLS agent without the shared e2e gossip key.
+	noGossipKey bool
 	// enrolls: the agent gets no --tls-* flags; it enrolls with a join token
 	// (in extra) and finds its certificate in its data dir after. Its
 	// clients trust the CA in tlsDir.
@@ -88,6 +90,11 @@ func newAgent(t *testing.T, cfg agentConfig) *agent {
 	}
 	if !cfg.insecure && cfg.tlsDir == "" {
 		a.cfg.tlsDir = nodeTLSDir(t, cfg.name)
+	}
+	// With TLS gossip must be encrypted: servers that bootstrap together
+	// share a key, as production ones do (a host that enrolls receives it).
+	if !cfg.insecure && !cfg.enrolls && !cfg.noGossipKey && cfg.gossipKey == "" {
+		a.cfg.gossipKey = sharedGossipKey(t)
 	}
 	t.Cleanup(func() {
 		a.kill()
@@ -136,7 +143,7 @@ func (a *agent) env() []string {
 	if a.cfg.args == nil && a.cfg.token != "" {
 		env = append(env, "NOVACRON_BOOTSTRAP_TOKEN="+a.cfg.token)
 	}
-	if a.cfg.args == nil && a.cfg.gossipKey != "" {
+	if a.cfg.gossipKey != "" {
 		env = append(env, "NOVACRON_GOSSIP_KEY="+a.cfg.gossipKey)
 	}
 	return append(env, a.cfg.env...)

@@ -188,7 +188,7 @@ func TestGossipKeyring_TLSWithoutKeyRefused(t *testing.T) {
 			t.Fatalf("%s", res)
 		}
 	}
-	a := newAgent(t, agentConfig{name: "n1", bootstrapExpect: 3, token: randomToken(t), tlsDir: dir})
+	a := newAgent(t, agentConfig{name: "n1", bootstrapExpect: 3, token: randomToken(t), tlsDir: dir, noGossipKey: true})
 	a.start()
 	if code := a.waitExit(exitTimeout); code == 0 {
 		t.Fatal("a TLS server without a gossip key started")

@@ -90,3 +90,15 @@ func testHTTPClient(t testing.TB) *http.Client {
 	})
 	return rawClient.c
 }
+
+var sharedKey struct {
+	once sync.Once
+	key  string
+}
+
+// sharedGossipKey is the gossip key of every e2e agent with TLS whose test
+// names none.
+func sharedGossipKey(t *testing.T) string {
+	sharedKey.once.Do(func() { sharedKey.key = gossipKey(t) })
+	return sharedKey.key
+}

@@ -242,7 +242,13 @@ func (l *lab) rawPost(tb testing.TB, path, body string) (int, string) {
 	}
 	req.Header.Set("Authorization", "Bearer "+l.token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	cfg, err := l.tlsConfig()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -500,14 +500,18 @@ token() {
 	tr -d '\n' <"$LAB/token"
 }
 
-# lab_tls BIN I: the lab's CA (made once per lab) and host I's node
-# certificate for its address, in $LAB/tls. The agents run with TLS, as
-# production agents must: every lab test walks the secure path.
+# lab_tls BIN I: the lab's CA and gossip key (made once per lab) and host
+# I's node certificate for its address, in $LAB/tls. The agents run with TLS
+# and encrypted gossip, as production agents must: every lab test walks the
+# secure path.
 lab_tls() {
 	local bin=$1 i=$2 name
 	name=$(host_name "$i")
 	if [[ ! -f $LAB/tls/ca.pem ]]; then
 		"$bin" tls ca create --out "$LAB/tls" >/dev/null || die "could not create the lab's CA in $LAB/tls"
+	fi
+	if [[ ! -f $LAB/tls/gossip-key ]]; then
+		(umask 077 && "$bin" operator gossip keygen >"$LAB/tls/gossip-key") || die "could not make the lab's gossip key"
 	fi
 	if [[ ! -f $LAB/tls/$name.pem ]]; then
 		"$bin" tls cert create --ca "$LAB/tls" --node "$name" --ip "$(host_addr "$i")" --out "$LAB/tls" >/dev/null ||
@@ -532,7 +536,8 @@ start_agent() {
 		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri "tcp://$(host_addr "$i")"
 		--libvirt-peer-uri "$(host_uri "$i")" --libvirt-peer-schemes qemu+unix
 		--image-dir "$CACHE"
-		--tls-ca "$LAB/tls/ca.pem" --tls-cert "$LAB/tls/$(host_name "$i").pem" --tls-key "$LAB/tls/$(host_name "$i")-key.pem")
+		--tls-ca "$LAB/tls/ca.pem" --tls-cert "$LAB/tls/$(host_name "$i").pem" --tls-key "$LAB/tls/$(host_name "$i")-key.pem"
+		--gossip-key-file "$LAB/tls/gossip-key")
 	# Guests boot only from files inside --image-dir: the cached kernel and
 	# initramfs (NOVACRON_LAB_KERNEL, NOVACRON_LAB_INITRD) live in $CACHE.
 	# Every agent knows every other one, so any of them can restart alone later.
