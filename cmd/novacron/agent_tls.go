@@ -85,9 +85,12 @@ func (f *agentFlags) enrollHost(ctx context.Context, logger *slog.Logger) ([]str
 	}
 	host := enroll.Host{Name: f.Name}
 	for _, a := range []string{f.Bind, f.Advertise} {
-		if ip := net.ParseIP(a); ip != nil && !slices.ContainsFunc(host.IPs, ip.Equal) {
+		if ip := net.ParseIP(a); ip != nil && !ip.IsUnspecified() && !slices.ContainsFunc(host.IPs, ip.Equal) {
 			host.IPs = append(host.IPs, ip)
 		}
+	}
+	if len(host.IPs) == 0 {
+		return nil, errors.New("enrolling with the join token: the certificate must name this node's address: give --advertise IP (--bind listens on every address)")
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

@@ -2,9 +2,11 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/novacron/novacron/internal/enroll"
 	"github.com/novacron/novacron/internal/pki"
 )
 
@@ -64,5 +66,36 @@ func TestAgentTransport_DevCertificates(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(f.TLS.Cert); string(after) != string(before) {
 		t.Fatal("a second start made new certificates")
+	}
+}
+
+// A host enrolled before finds its certificate in its data dir and uses it,
+// whatever join token is still on its command line; the join token's
+// contradictions are refused.
+func TestAgentTransport_EnrolledAndJoinToken(t *testing.T) {
+	dataDir := t.TempDir()
+	base := []string{"--name", "n4", "--data-dir", dataDir, "--bind", "127.0.0.1"}
+	tok := enroll.Token{ID: "j1", Secret: strings.Repeat("s", 32), CAHash: strings.Repeat("ab", 32), Addrs: []string{"127.0.0.1:8090"}}.Encode()
+	f, err := parseAgent(t, append(base, "--join-token", tok)...)
+	if err != nil || f.JoinToken != tok || f.TLS.Set() {
+		t.Fatalf("a new host with a join token: err %v, token kept %v, TLS %+v", err, f.JoinToken == tok, f.TLS)
+	}
+	if _, err := parseAgent(t, append(base, "--join-token", "nvj1_garbage")...); err == nil || !strings.Contains(err.Error(), "--join-token") {
+		t.Fatalf("a damaged join token: %v", err)
+	}
+	if _, err := parseAgent(t, append(base, "--join-token", tok, "--insecure")...); err == nil || !strings.Contains(err.Error(), "--insecure contradicts") {
+		t.Fatalf("--insecure with a join token: %v", err)
+	}
+	if _, err := parseAgent(t, append(base, "--insecure", "--tls-ca-key", "/x/ca-key.pem")...); err == nil || !strings.Contains(err.Error(), "--tls-ca-key goes with") {
+		t.Fatalf("--tls-ca-key without TLS: %v", err)
+	}
+	for _, name := range []string{enroll.CAFile, enroll.CertFile, enroll.KeyFile} {
+		if err := pki.WriteFile(filepath.Join(dataDir, enrolledDir, name), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err = parseAgent(t, append(base, "--join-token", tok)...)
+	if err != nil || f.JoinToken != "" || f.TLS.Cert != filepath.Join(dataDir, enrolledDir, enroll.CertFile) {
+		t.Fatalf("an enrolled host: err %v, token %q, TLS %+v", err, f.JoinToken, f.TLS)
 	}
 }
