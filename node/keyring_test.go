@@ -59,7 +59,7 @@ func keyringOp(t *testing.T, node *testNode, op, key string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := node.agent.Apply(ctx, &fsm.GossipKeyring{Op: op, Key: key, At: time.Now().UTC()}); err != nil {
+	if _, err := node.agent.Apply(asRoot(ctx, t, node.agent), &fsm.GossipKeyring{Op: op, Key: key, At: time.Now().UTC()}); err != nil {
 		t.Fatalf("keyring %s through %s: %v", op, node.cfg.Cluster.NodeName, err)
 	}
 }
@@ -325,7 +325,7 @@ func TestGossipKeyring_ClearTextClusterHasNoKeyring(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := c.nodes[0].agent.Apply(ctx, &fsm.GossipKeyring{Op: fsm.KeyringInstall, Key: newGossipKey(t), At: time.Now().UTC()})
+	_, err := c.nodes[0].agent.Apply(asRoot(ctx, t, c.nodes[0].agent), &fsm.GossipKeyring{Op: fsm.KeyringInstall, Key: newGossipKey(t), At: time.Now().UTC()})
 	if err == nil || !strings.Contains(err.Error(), "not encrypted") {
 		t.Fatalf("install on a clear-text cluster: %v", err)
 	}

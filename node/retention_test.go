@@ -27,10 +27,14 @@ func TestCluster_RetentionRemovesOldHistory(t *testing.T) {
 	old := now.Add(-40 * 24 * time.Hour)
 
 	// A node that left four days ago, with a failover record 40 days old.
+	// The record comes first (the node failed just now, which is not yet
+	// past the reap interval): the retention loop may reap the node as soon
+	// as it has left.
 	must(&fsm.RegisterNode{Node: fsm.Node{ID: "ghost", Name: "ghost", Status: fsm.NodeAlive, Capacity: fsm.Capacity{VCPUs: 1, MemoryMiB: 128, DiskGiB: 1}}, At: old})
-	must(&fsm.SetNodeStatus{ID: "ghost", Status: fsm.NodeLeft, Cause: "test", At: now.Add(-96 * time.Hour)})
+	must(&fsm.SetNodeStatus{ID: "ghost", Status: fsm.NodeFailed, Cause: "test", At: now})
 	must(&fsm.StartFailover{Failover: fsm.Failover{ID: "fo-old", Node: "ghost", RestartedAt: old}})
 	must(&fsm.UpdateFailover{ID: "fo-old", Completed: true, At: old})
+	must(&fsm.SetNodeStatus{ID: "ghost", Status: fsm.NodeLeft, Cause: "test", At: now.Add(-96 * time.Hour)})
 	// Tokens: one expired, one not.
 	must(&fsm.CreateToken{Token: fsm.Token{ID: "tok-expired", Name: "expired", Role: "reader", Hash: fsm.HashSecret("expired"), CreatedAt: old, ExpiresAt: now.Add(-time.Minute)}})
 	must(&fsm.CreateToken{Token: fsm.Token{ID: "tok-live", Name: "live", Role: "reader", Hash: fsm.HashSecret("live"), CreatedAt: old, ExpiresAt: now.Add(time.Hour)}})
