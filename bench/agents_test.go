@@ -49,6 +49,8 @@ type agentCluster struct {
 	dir    string
 	agents []*agent
 	hc     *http.Client
+	// scheme is https, or http for --insecure agents.
+	scheme string
 	once   sync.Once
 }
 
@@ -76,12 +78,12 @@ func newAgentClusterWith(n int, insecure bool, extra map[int][]string) (_ *agent
 		}
 	}()
 	var ca *pki.CA
-	scheme := "http"
+	c.scheme = "http"
 	if !insecure {
 		if ca, err = pki.CreateCA(filepath.Join(dir, "tls"), "NovaCron bench CA"); err != nil {
 			return nil, err
 		}
-		scheme = "https"
+		c.scheme = "https"
 	}
 	if c.hc, err = newHTTPClient(ca); err != nil {
 		return nil, err
@@ -118,7 +120,7 @@ func newAgentClusterWith(n int, insecure bool, extra map[int][]string) (_ *agent
 				a.args = append(a.args, "--join", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.gossipPort)))
 			}
 		}
-		if a.api, err = client.New(fmt.Sprintf("%s://127.0.0.1:%d", scheme, a.http), benchToken, client.WithHTTPClient(c.hc)); err != nil {
+		if a.api, err = client.New(fmt.Sprintf("%s://127.0.0.1:%d", c.scheme, a.http), benchToken, client.WithHTTPClient(c.hc)); err != nil {
 			return nil, err
 		}
 		if err := c.start(bin, a); err != nil {

@@ -33,7 +33,7 @@ func BenchmarkFleetPlacement(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", leader.http)
+		metricsURL := fmt.Sprintf("%s://127.0.0.1:%d/metrics", c.scheme, leader.http)
 		if _, err := testutil.Poll(2*time.Minute, 200*time.Millisecond, func() error {
 			nodes, err := leader.api.Nodes(context.Background())
 			if err == nil && len(nodes) < fleet+3 {
@@ -76,6 +76,9 @@ func vmGauges(hc *http.Client, url string) (pending, total float64, err error) {
 		return 0, 0, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
