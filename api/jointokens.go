@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -209,9 +208,8 @@ func (s *Server) enrollHost(r *http.Request, _ httprouter.Params) (any, error) {
 // nameFree refuses a name that a node of the cluster holds, unless that node
 // left: enrolling it again would hand a second host a live node's identity.
 func (s *Server) nameFree(name string) error {
-	nodes := s.state.Nodes()
-	if i := slices.IndexFunc(nodes, func(n fsm.Node) bool { return n.Name == name }); i >= 0 && nodes[i].Status != fsm.NodeLeft {
-		return errorf(fsm.ErrState, "node name %q belongs to a node of this cluster (%s); pick another name, or remove that node first", name, nodes[i].Status)
+	if n, err := s.state.NodeByName(name); err == nil && n.Status != fsm.NodeLeft {
+		return errorf(fsm.ErrState, "node name %q belongs to a node of this cluster (%s); pick another name, or remove that node first", name, n.Status)
 	}
 	return nil
 }

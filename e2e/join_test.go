@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -23,14 +24,8 @@ func TestJoinToken_ThreeNodesFromNothing(t *testing.T) {
 	requireBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
-	tool := func(args ...string) {
-		t.Helper()
-		if res := testutil.RunCLI(t, novacronBin, testutil.CleanEnv(), args...); res.Code != 0 {
-			t.Fatalf("novacron %s", res)
-		}
-	}
-	tool("tls", "ca", "create", "--out", dir)
-	tool("tls", "cert", "create", "--ca", dir, "--node", "n1", "--ip", "127.0.0.1", "--out", dir)
+	runTool(t, "tls", "ca", "create", "--out", dir)
+	runTool(t, "tls", "cert", "create", "--ca", dir, "--node", "n1", "--ip", "127.0.0.1", "--out", dir)
 	token := randomToken(t)
 	first := newAgent(t, agentConfig{name: "n1", bootstrapExpect: 1, token: token, tlsDir: dir,
 		extra: []string{"--tls-ca-key", filepath.Join(dir, pki.CAKeyFile)}})
@@ -44,7 +39,7 @@ func TestJoinToken_ThreeNodesFromNothing(t *testing.T) {
 	testutil.Eventually(t, formTimeout, "a join token from the first node", func() error {
 		res := cli(first, "-o", "json", "node", "join-token", "create", "--uses", "2", "--ttl", "10m")
 		if res.Code != 0 {
-			return &cliError{res}
+			return errors.New(res.String())
 		}
 		return json.Unmarshal([]byte(res.Stdout), &jt)
 	})
@@ -108,7 +103,7 @@ func TestJoinToken_ThreeNodesFromNothing(t *testing.T) {
 	testutil.Eventually(t, formTimeout, "a join token from n2 with n1 down", func() error {
 		res := cli(n2, "-o", "json", "node", "join-token", "create")
 		if res.Code != 0 {
-			return &cliError{res}
+			return errors.New(res.String())
 		}
 		return json.Unmarshal([]byte(res.Stdout), &third)
 	})
@@ -142,7 +137,3 @@ func tamperCAHash(t *testing.T, tok string) string {
 	b, _ = json.Marshal(m)
 	return "nvj1_" + base64.RawURLEncoding.EncodeToString(b)
 }
-
-type cliError struct{ res testutil.CLIResult }
-
-func (e *cliError) Error() string { return e.res.String() }

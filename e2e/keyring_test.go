@@ -184,9 +184,7 @@ func TestGossipKeyring_TLSWithoutKeyRefused(t *testing.T) {
 	requireBinary(t)
 	dir := t.TempDir()
 	for _, args := range [][]string{{"tls", "ca", "create", "--out", dir}, {"tls", "cert", "create", "--ca", dir, "--node", "n1", "--ip", "127.0.0.1", "--out", dir}} {
-		if res := testutil.RunCLI(t, novacronBin, testutil.CleanEnv(), args...); res.Code != 0 {
-			t.Fatalf("%s", res)
-		}
+		runTool(t, args...)
 	}
 	a := newAgent(t, agentConfig{name: "n1", bootstrapExpect: 3, token: randomToken(t), tlsDir: dir, noGossipKey: true})
 	a.start()

@@ -53,6 +53,17 @@ func runCLI(t *testing.T, addr, token string, args ...string) testutil.CLIResult
 	return testutil.RunCLI(t, novacronBin, testutil.CleanEnv("NOVACRON_ADDR="+addr, "NOVACRON_TOKEN="+token, "NOVACRON_CACERT="+testCAFile(t)), args...)
 }
 
+// runTool runs `novacron args...` with no cluster to talk to (the tls and
+// keygen commands) and requires exit 0.
+func runTool(t *testing.T, args ...string) testutil.CLIResult {
+	t.Helper()
+	res := testutil.RunCLI(t, novacronBin, testutil.CleanEnv(), args...)
+	if res.Code != 0 {
+		t.Fatalf("novacron %s", res)
+	}
+	return res
+}
+
 // cliJSON runs the CLI with -o json, requires exit 0 and decodes stdout into out.
 func cliJSON(t *testing.T, addr, token string, out any, args ...string) error {
 	t.Helper()

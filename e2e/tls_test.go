@@ -23,17 +23,11 @@ func TestTLS_ClusterFromTheCLI(t *testing.T) {
 	requireBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
-	tool := func(args ...string) {
-		t.Helper()
-		if res := testutil.RunCLI(t, novacronBin, testutil.CleanEnv(), args...); res.Code != 0 {
-			t.Fatalf("novacron %s", res)
-		}
-	}
-	tool("tls", "ca", "create", "--out", dir)
+	runTool(t, "tls", "ca", "create", "--out", dir)
 	for i := 1; i <= 3; i++ {
-		tool("tls", "cert", "create", "--ca", dir, "--node", fmt.Sprintf("n%d", i), "--ip", "127.0.0.1", "--out", dir)
+		runTool(t, "tls", "cert", "create", "--ca", dir, "--node", fmt.Sprintf("n%d", i), "--ip", "127.0.0.1", "--out", dir)
 	}
-	tool("tls", "cert", "create", "--ca", dir, "--cli", "--out", dir)
+	runTool(t, "tls", "cert", "create", "--ca", dir, "--cli", "--out", dir)
 	// With TLS, gossip must be encrypted: every server gets the same key.
 	key := keygen(t)
 	c := startCluster(t, 3, func(_ int, cfg *agentConfig) { cfg.tlsDir, cfg.gossipKey = dir, key })
