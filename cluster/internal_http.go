@@ -197,6 +197,12 @@ func (f *forwarder) serveHeartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.a.leases.renew(hb.Node, time.Now())
+	// A suspect or failed host renewing again is alive if gossip agrees:
+	// reconcile now rather than at the next tick (10 s), so placement does
+	// not pass it over for seconds.
+	if n.Status == fsm.NodeSuspect || n.Status == fsm.NodeFailed {
+		f.a.gossip.signal()
+	}
 	writeAnswer(w, http.StatusOK, wireAnswer{})
 }
 

@@ -26,6 +26,7 @@ func TestLab_DrainEmptiesAHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := l.hosts[len(l.hosts)-1]
+	l.waitNodeAlive(t, host)
 	prefer := &client.PlacementSpec{PreferredNodes: []string{host.Name}}
 	var ps []placed
 	for i := range 3 {

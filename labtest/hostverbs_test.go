@@ -157,9 +157,12 @@ func (l *lab) victimHost(tb testing.TB, c *client.Client, skip ...string) *labHo
 }
 
 // guestsOn creates n HA guests (the default HA policy) that prefer host h and
-// waits until they all run there.
+// waits until they all run there. It first waits until h is alive in the API:
+// a host the previous test broke may still be suspect for a moment after it
+// recovered, and placement rightly passes a suspect host over.
 func (l *lab) guestsOn(tb testing.TB, c *client.Client, h *labHost, prefix string, n int) []placed {
 	tb.Helper()
+	l.waitNodeAlive(tb, h)
 	var ids []string
 	for i := range n {
 		req := l.guest(uniqueName(fmt.Sprintf("%s%d", prefix, i)), "")
@@ -170,7 +173,11 @@ func (l *lab) guestsOn(tb testing.TB, c *client.Client, h *labHost, prefix strin
 	for _, id := range ids {
 		p := l.waitRunning(tb, c, id, runTimeout)
 		if p.Host != h {
-			tb.Fatalf("vm %s runs on %s, though it prefers %s", p.Name, p.Host.Name, h.Name)
+			why := "(placement reason unknown)"
+			if vm, err := c.VM(context.Background(), id); err == nil {
+				why = vm.PlacementReason
+			}
+			tb.Fatalf("vm %s runs on %s, though it prefers %s: %s", p.Name, p.Host.Name, h.Name, why)
 		}
 		ps = append(ps, p)
 	}

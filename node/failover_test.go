@@ -207,3 +207,23 @@ func TestCluster_SourceDeadMidMigrationFailsOver(t *testing.T) {
 		t.Fatalf("the guest runs on %d live hosts, want 1", running)
 	}
 }
+
+// TestCluster_SuspectHostThatRenewsIsAliveAtOnce marks a healthy follower
+// suspect, as the leader does when its lease renewals are late (a hung agent,
+// a stalled guard). Its next renewal must make it alive again within a few
+// heartbeats, not at the member reconcile's next tick: until then placement
+// passes it over.
+func TestCluster_SuspectHostThatRenewsIsAliveAtOnce(t *testing.T) {
+	c := newTestClusterWith(t, 3, 3, func(_ int, cfg *Config) { cfg.Cluster.ReconcileInterval = time.Minute })
+	leader := c.waitLeader()
+	victim := c.followers()[0]
+	id := victim.cfg.Cluster.NodeID
+	if _, err := leader.agent.Apply(context.Background(), &fsm.SetNodeStatus{ID: id, Status: fsm.NodeSuspect,
+		Cause: "heartbeat: no lease renewal for 3.0s", At: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*victim.cfg.Cluster.Lease.Heartbeat, "the renewing host alive again", func() bool {
+		n, err := leader.agent.FSM().Node(id)
+		return err == nil && n.Status == fsm.NodeAlive
+	})
+}
