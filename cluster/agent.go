@@ -67,6 +67,15 @@ type LeaderWork interface {
 	RunLeader(ctx context.Context)
 }
 
+// WritePreparer is LeaderWork that also completes the leader's writes before
+// they are proposed: package control places new VMs in the entry that
+// creates them. PrepareWrites gets each batch of commands (never a host's
+// own fsm.Batch) and may change them in place; the done it returns, if not
+// nil, runs once the batch's entry has been applied or has failed.
+type WritePreparer interface {
+	PrepareWrites(cmds []fsm.Command) (done func())
+}
+
 // New starts an agent's Raft over the given stores, gossip and write
 // forwarding. Leadership is followed only once Start says what a leader runs.
 // The caller serves InternalHandler on the node's HTTP listener.
@@ -134,6 +143,9 @@ func New(cfg Config, stores Stores) (*Agent, error) {
 // runs work. Call it once, after registering the internal routes.
 func (a *Agent) Start(work LeaderWork) {
 	a.startOnce.Do(func() {
+		if p, ok := work.(WritePreparer); ok {
+			a.batcher.preparer.Store(&p)
+		}
 		a.goLoop(func(ctx context.Context) { a.monitorLeadership(ctx, a.notify, work) })
 	})
 }

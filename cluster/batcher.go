@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -21,6 +22,9 @@ type batcher struct {
 	raft    *raft.Raft
 	timeout time.Duration
 	reqs    chan *applyRequest
+	// preparer, once set (Agent.Start), completes each batch before it is
+	// proposed: the placement of new VMs, see WritePreparer.
+	preparer atomic.Pointer[WritePreparer]
 }
 
 type applyRequest struct {
@@ -78,24 +82,31 @@ func (b *batcher) run(ctx context.Context) {
 				break collect
 			}
 		}
-		data, err := encodeBatch(batch)
+		cmds := make([]fsm.Command, len(batch))
+		for i, r := range batch {
+			cmds[i] = r.cmd
+		}
+		var done func()
+		if p := b.preparer.Load(); p != nil && !isBatch(first) {
+			done = (*p).PrepareWrites(cmds)
+		}
+		data, err := encodeBatch(cmds)
 		if err != nil {
 			finishAll(batch, 0, err)
+			if done != nil {
+				done()
+			}
 			continue
 		}
 		start := time.Now()
 		f := b.raft.Apply(data, b.timeout)
-		go b.finish(f, batch, start)
+		go b.finish(f, batch, start, done)
 	}
 }
 
-func encodeBatch(batch []*applyRequest) ([]byte, error) {
-	if len(batch) == 1 {
-		return fsm.Encode(batch[0].cmd)
-	}
-	cmds := make([]fsm.Command, len(batch))
-	for i, r := range batch {
-		cmds[i] = r.cmd
+func encodeBatch(cmds []fsm.Command) ([]byte, error) {
+	if len(cmds) == 1 {
+		return fsm.Encode(cmds[0])
 	}
 	bc, err := fsm.NewBatch(cmds...)
 	if err != nil {
@@ -104,10 +115,14 @@ func encodeBatch(batch []*applyRequest) ([]byte, error) {
 	return fsm.Encode(bc)
 }
 
-// finish waits for the entry and hands each request its own result.
-func (b *batcher) finish(f raft.ApplyFuture, batch []*applyRequest, start time.Time) {
+// finish waits for the entry and hands each request its own result. done,
+// if not nil, runs first: the entry is applied (or surely failed) by then.
+func (b *batcher) finish(f raft.ApplyFuture, batch []*applyRequest, start time.Time, done func()) {
 	err := f.Error()
 	raftApplyDuration.UpdateDuration(start)
+	if done != nil {
+		done()
+	}
 	if err != nil {
 		finishAll(batch, 0, raftError(err))
 		return

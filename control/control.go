@@ -97,6 +97,7 @@ type State interface {
 	VM(id string) (fsm.VM, error)
 	VMsOnNode(nodeID string) []fsm.VM
 	PendingVMs() []fsm.VM
+	NodeReservations() ([]fsm.Node, map[string]fsm.Capacity, fsm.Settings)
 	MaintenanceNodes() []fsm.Node
 	ActiveMigrations() []fsm.Migration
 	ActiveFailovers() []fsm.Failover
@@ -121,6 +122,9 @@ type Controller struct {
 	// loads and rebalancer are the leader's in-memory rebalancing state.
 	loads      *loadTracker
 	rebalancer *rebalancer
+	// inflight is what the creates placed but not yet applied reserve
+	// (create_placement.go).
+	inflight inflight
 }
 
 // New makes a node's controller.
@@ -132,6 +136,7 @@ func New(cfg Config, cl Cluster, st State) (*Controller, error) {
 		cfg: cfg, cluster: cl, state: st,
 		logger: cfg.Logger.With("component", "leader", "node", cfg.NodeName),
 		loads:  newLoadTracker(), rebalancer: &rebalancer{},
+		inflight: inflight{reserved: map[string]fsm.Capacity{}},
 	}, nil
 }
 

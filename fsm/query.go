@@ -265,3 +265,22 @@ func (f *FSM) PlacementSnapshot() (nodes []Node, vms []VM, incoming map[string]C
 	}
 	return nodes, vms, incoming, f.s.settings
 }
+
+// NodeReservations returns, under one read lock, what placing a new VM needs:
+// every node (shallow copies, as PlacementSnapshot), what each has promised
+// (its VMs plus the migrations coming in) by node ID, and the settings. It
+// copies no VM, so it costs the same in a cluster of 100,000 VMs as in an
+// empty one: the leader runs it for every batch of creates.
+func (f *FSM) NodeReservations() (nodes []Node, reserved map[string]Capacity, settings Settings) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	nodes = make([]Node, 0, len(f.s.nodes))
+	reserved = make(map[string]Capacity, len(f.s.nodes))
+	for id, n := range f.s.nodes {
+		nodes = append(nodes, *n)
+		if r := f.s.reserved(id); r != (Capacity{}) {
+			reserved[id] = r
+		}
+	}
+	return nodes, reserved, f.s.settings
+}
