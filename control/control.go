@@ -97,6 +97,10 @@ type State interface {
 	VM(id string) (fsm.VM, error)
 	VMsOnNode(nodeID string) []fsm.VM
 	PendingVMs() []fsm.VM
+	// PendingVMsExcept and CapacityEpoch let the placement loop decide
+	// only new pending VMs while nothing could have made room (placement.go).
+	PendingVMsExcept(skip map[string]struct{}) []fsm.VM
+	CapacityEpoch() uint64
 	MaintenanceNodes() []fsm.Node
 	ActiveMigrations() []fsm.Migration
 	ActiveFailovers() []fsm.Failover
