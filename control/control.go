@@ -98,6 +98,10 @@ type State interface {
 	VMsOnNode(nodeID string) []fsm.VM
 	PendingVMs() []fsm.VM
 	NodeReservations() ([]fsm.Node, map[string]fsm.Capacity, fsm.Settings)
+	// PendingVMsExcept and CapacityEpoch let the placement loop decide
+	// only new pending VMs while nothing could have made room (placement.go).
+	PendingVMsExcept(skip map[string]struct{}) []fsm.VM
+	CapacityEpoch() uint64
 	MaintenanceNodes() []fsm.Node
 	ActiveMigrations() []fsm.Migration
 	ActiveFailovers() []fsm.Failover

@@ -19,11 +19,17 @@ func (c *Controller) placementLoop(ctx context.Context) {
 	defer cancel()
 	ticker := time.NewTicker(c.cfg.ResyncInterval)
 	defer ticker.Stop()
+	var memo unfitMemo
 	for {
-		c.placePending(ctx)
+		c.placePending(ctx, &memo)
 		select {
 		case <-ctx.Done():
 			return
+		case <-ticker.C:
+			// Events are dropped when the loop lags (the subscription is
+			// bounded): the periodic pass decides every pending VM again.
+			memo = unfitMemo{}
+			continue
 		case <-events:
 			// Let a burst of creations gather for a moment: one pass (one
 			// snapshot, one log entry) then covers all of them.
@@ -33,9 +39,20 @@ func (c *Controller) placementLoop(ctx context.Context) {
 			case <-time.After(placementGather):
 			}
 			drain(events)
-		case <-ticker.C:
 		}
 	}
+}
+
+// unfitMemo is what the last pass left waiting: the pending VMs that fit
+// nowhere, decided at capacity epoch epoch. While the epoch has not moved
+// (only creations and such happened, see fsm.CapacityEpoch) they would be
+// refused again for the same reasons, so a pass decides only the others:
+// a burst of creations into a full cluster costs each new VM one decision,
+// not a rescan of the whole backlog.
+type unfitMemo struct {
+	valid bool
+	epoch uint64
+	unfit map[string]struct{}
 }
 
 // placementGather is how long the placement loop lets changes pile up before a
@@ -53,12 +70,24 @@ func drain(events <-chan fsm.Event) {
 	}
 }
 
-// placePending decides every pending VM and records the decisions: a placement,
-// or for a VM that fits nowhere the reasons, when they changed.
-func (c *Controller) placePending(ctx context.Context) {
-	pending := c.state.PendingVMs()
+// placePending decides the pending VMs and records the decisions: a
+// placement, or for a VM that fits nowhere the reasons, when they changed.
+// It decides every pending VM, or only those memo does not hold when the
+// capacity epoch has not moved since memo's pass. It returns how many it
+// decided.
+func (c *Controller) placePending(ctx context.Context, memo *unfitMemo) int {
+	// The epoch is read before the state: a change in between moves it, and
+	// the next pass decides everything again.
+	epoch := c.state.CapacityEpoch()
+	var pending []fsm.VM
+	if memo.valid && memo.epoch == epoch {
+		pending = c.state.PendingVMsExcept(memo.unfit)
+	} else {
+		*memo = unfitMemo{valid: true, epoch: epoch, unfit: map[string]struct{}{}}
+		pending = c.state.PendingVMs()
+	}
 	if len(pending) == 0 {
-		return
+		return 0
 	}
 	sc := scheduler.FromState(c.state)
 	now := time.Now().UTC()
@@ -71,12 +100,16 @@ func (c *Controller) placePending(ctx context.Context) {
 			sc.Assign(vm, d.Node)
 			placed++
 			cmds = append(cmds, &fsm.PlaceVM{ID: vm.ID, Node: d.Node, FromGeneration: vm.Generation, Reason: d.Reason, Decision: &d, At: now})
-		} else if vm.Placement != d.Reason {
-			cmds = append(cmds, &fsm.PlaceVM{ID: vm.ID, FromGeneration: vm.Generation, Reason: d.Reason, Decision: &d, At: now})
+		} else {
+			memo.unfit[vm.ID] = struct{}{}
+			if vm.Placement != d.Reason {
+				cmds = append(cmds, &fsm.PlaceVM{ID: vm.ID, FromGeneration: vm.Generation, Reason: d.Reason, Decision: &d, At: now})
+			}
 		}
 	}
 	c.cluster.ApplyInBatches(ctx, cmds)
 	if placed > 0 {
-		c.logger.Debug("placed pending vms", "placed", placed, "pending", len(pending))
+		c.logger.Debug("placed pending vms", "placed", placed, "decided", len(pending))
 	}
+	return len(pending)
 }

@@ -119,6 +119,7 @@ func (f *FSM) applyBatch(b *Batch, index uint64) (BatchResult, []Event) {
 		res.Results[i] = Result{Err: err}
 		if err == nil {
 			events = append(events, ev)
+			f.noteApplied(cmd)
 		}
 	}
 	return res, events

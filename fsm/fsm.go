@@ -86,6 +86,8 @@ type FSM struct {
 
 	// limits caches Limits until a node changes.
 	limits atomic.Pointer[NodeLimits]
+	// capacityEpoch counts what may make room for a pending VM (capacity_epoch.go).
+	capacityEpoch atomic.Uint64
 
 	subMu  sync.Mutex
 	subs   map[int]chan Event
@@ -125,6 +127,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 			var ev Event
 			if ev, err = f.s.applySafely(cmd, l.Index); err == nil {
 				events = []Event{ev}
+				f.noteApplied(cmd)
 			}
 		}
 		result = Result{Err: err}

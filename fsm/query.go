@@ -81,13 +81,19 @@ func (f *FSM) PendingVMs() []VM {
 		out = append(out, cloneVM(f.s.vms[id]))
 	}
 	f.mu.RUnlock()
+	sortPending(out)
+	return out
+}
+
+// sortPending orders pending VMs oldest first, then by ID: the order
+// placement decides them in.
+func sortPending(out []VM) {
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
 			return out[i].CreatedAt.Before(out[j].CreatedAt)
 		}
 		return out[i].ID < out[j].ID
 	})
-	return out
 }
 
 // VM returns the VM with the given ID, or ErrNotFound.

@@ -209,6 +209,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 	f.mu.Lock()
 	f.s = s
 	f.limits.Store(nil)
+	f.capacityEpoch.Add(1)
 	f.applied = h.Index
 	ch := f.appliedCh
 	f.appliedCh = make(chan struct{})
