@@ -6,7 +6,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/novacron/novacron/internal/version.Version=$(VERSION)
 TAGS    := libvirt_dlopen
 
-.PHONY: help build run deps test test-short bench vet fmt clean
+.PHONY: help build run deps test test-short bench bench-quick vet fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ bench: build ## measure raft baseline vs NovaCron API, and (as root) the lab; se
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 5s -timeout 30m ./bench/
 	@if [ "$$(id -u)" = 0 ]; then $(GO) test -tags $(TAGS) -count=1 -run '^$$' -bench . -timeout 30m ./labtest/; \
 	else echo "not root: skipping the lab benchmarks (real libvirt hosts)"; fi
+
+bench-quick: ## the write path's regression guard (under 2 min): figures next to bench/quick-record.txt, >15% worse marked; RECORD=1 makes this run the record
+	$(GO) run ./bench/quick $(if $(RECORD),-record)
 
 .PHONY: fuzz
 

@@ -103,7 +103,7 @@ func newAgentClusterWith(n int, insecure bool, extra map[int][]string) (_ *agent
 			"--gossip-port", strconv.Itoa(a.gossipPort), "--raft-port", strconv.Itoa(a.raftPort),
 			"--http-port", strconv.Itoa(a.http), "--bootstrap-expect", strconv.Itoa(n),
 			"--hypervisor", "sim",
-			"--sim-memory-mib", "10000000", "--sim-vcpus", "100000", "--log-level", "warn"}
+			"--sim-memory-mib", "10000000", "--sim-vcpus", "100000", "--sim-disk-gib", "10000000", "--log-level", "warn"}
 		if insecure {
 			a.args = append(a.args, "--insecure")
 		} else {

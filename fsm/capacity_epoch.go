@@ -14,7 +14,9 @@ func (f *FSM) CapacityEpoch() uint64 { return f.capacityEpoch.Load() }
 // mayMakeRoom reports whether cmd, once applied, may let a pending VM fit
 // where it did not: anything but a short list of commands that surely do
 // not. A PlaceVM that assigns a node counts, since it may satisfy another
-// VM's affinity; one that only records why a VM waits does not. Being wrong
+// VM's affinity; one that only records why a VM waits does not. A CreateVM
+// does not either: the leader places a new VM at creation only when it is in
+// no placement group (control/create_placement.go). Being wrong
 // towards true costs a full placement pass, never a VM left waiting.
 func mayMakeRoom(cmd Command) bool {
 	switch c := cmd.(type) {

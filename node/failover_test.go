@@ -218,6 +218,10 @@ func TestCluster_SuspectHostThatRenewsIsAliveAtOnce(t *testing.T) {
 	leader := c.waitLeader()
 	victim := c.followers()[0]
 	id := victim.cfg.Cluster.NodeID
+	waitFor(t, 10*time.Second, "the follower registered alive", func() bool {
+		n, err := leader.agent.FSM().Node(id)
+		return err == nil && n.Status == fsm.NodeAlive
+	})
 	if _, err := leader.agent.Apply(context.Background(), &fsm.SetNodeStatus{ID: id, Status: fsm.NodeSuspect,
 		Cause: "heartbeat: no lease renewal for 3.0s", At: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
