@@ -14,10 +14,13 @@ type Batch struct {
 	Entries []BatchEntry `json:"entries"`
 }
 
-// BatchEntry is one command inside a batch: its type and its JSON payload.
+// BatchEntry is one command inside a batch: its type and its payload, in
+// MessagePack (binary) or, in a batch read from a format-1 entry, JSON (see
+// codec.go).
 type BatchEntry struct {
-	Type CommandType     `json:"t"`
-	Body json.RawMessage `json:"c"`
+	Type   CommandType     `json:"t"`
+	Body   json.RawMessage `json:"c"`
+	binary bool
 }
 
 // BatchResult is what Apply returns for a Batch: one Result per entry, in order.
@@ -35,11 +38,15 @@ func NewBatch(cmds ...Command) (*Batch, error) {
 		if c.Type() == CmdBatch {
 			return nil, errors.New("fsm: batches do not nest")
 		}
-		body, err := json.Marshal(c)
+		m, err := marshaler(c)
+		if err != nil {
+			return nil, err
+		}
+		body, err := m.MarshalMsg(nil)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", c.Type(), err)
 		}
-		b.Entries = append(b.Entries, BatchEntry{Type: c.Type(), Body: body})
+		b.Entries = append(b.Entries, BatchEntry{Type: c.Type(), Body: body, binary: true})
 	}
 	return b, nil
 }
@@ -80,7 +87,7 @@ func (e BatchEntry) decode() (Command, error) {
 		return nil, errorf(ErrMalformed, "a batch cannot be nested in a batch")
 	}
 	cmd := entry.new()
-	if err := decodeJSON(e.Body, cmd); err != nil {
+	if err := decodeBody(e.binary, e.Body, cmd); err != nil {
 		return nil, errorf(ErrMalformed, "decode %s in batch: %v", e.Type, err)
 	}
 	return cmd, nil

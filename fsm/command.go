@@ -1,9 +1,6 @@
 package fsm
 
-import (
-	"encoding/json"
-	"fmt"
-)
+import "fmt"
 
 // CommandType identifies a command in the Raft log. The numbers are part of the log
 // format: they are explicit, append-only, and a retired number is never reused.
@@ -86,15 +83,6 @@ func (t CommandType) String() string {
 	return fmt.Sprintf("unknown(%d)", uint8(t))
 }
 
-// Encode turns a command into a log entry: one type byte, then the JSON payload.
-func Encode(c Command) ([]byte, error) {
-	body, err := json.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", c.Type(), err)
-	}
-	return append([]byte{byte(c.Type())}, body...), nil
-}
-
 // Decode turns an encoded command back into its command, as the leader receives
 // it before proposing it: fields this build does not know are ignored (see
 // decodeJSON for the policy), an unknown type returns an UnknownCommandError
@@ -110,25 +98,6 @@ func Decode(b []byte) (Command, error) {
 		if err := batch.validate(); err != nil {
 			return nil, err
 		}
-	}
-	return c, nil
-}
-
-// decodeEntry decodes a log entry as Apply takes it: the type and its own
-// payload, but not the entries of a batch, which applyBatch decodes one by one
-// so that each bad entry fails on its own.
-func decodeEntry(b []byte) (Command, error) {
-	if len(b) == 0 {
-		return nil, errorf(ErrMalformed, "empty command")
-	}
-	t := CommandType(b[0])
-	e, ok := commands[t]
-	if !ok {
-		return nil, &UnknownCommandError{Type: t}
-	}
-	c := e.new()
-	if err := decodeJSON(b[1:], c); err != nil {
-		return nil, errorf(ErrMalformed, "decode %s: %v", t, err)
 	}
 	return c, nil
 }

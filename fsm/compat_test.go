@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+	"github.com/tinylib/msgp/msgp"
 )
 
 // withFutureField adds a field no build knows to the JSON object reached by
@@ -33,6 +34,28 @@ func withFutureField(t *testing.T, b []byte, keys ...string) []byte {
 	return out
 }
 
+// withFutureFieldMsgp is withFutureField for MessagePack (log format 2).
+func withFutureFieldMsgp(t *testing.T, b []byte, keys ...string) []byte {
+	t.Helper()
+	v, rest, err := msgp.ReadIntfBytes(b)
+	obj, ok := v.(map[string]any)
+	if err != nil || !ok || len(rest) != 0 {
+		t.Fatalf("not a MessagePack map: %v", err)
+	}
+	inner := obj
+	for _, k := range keys {
+		if inner, ok = inner[k].(map[string]any); !ok {
+			t.Fatalf("no map at key %q", k)
+		}
+	}
+	inner["field_from_the_future"] = map[string]any{"gpus": []any{int64(1), int64(2)}, "mode": "x"}
+	out, err := msgp.AppendIntf(nil, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // unknownFieldPath builds a state by decoding through one path (a log entry, a
 // batch entry, a snapshot line); touch rewrites the JSON that path decodes, at keys.
 type unknownFieldPath func(t *testing.T, touch func(b []byte) []byte) (fsmDump, error)
@@ -41,8 +64,32 @@ var unknownFieldPaths = map[string]struct {
 	build unknownFieldPath
 	// top and nested are where the future field goes, from the top of the JSON.
 	top, nested []string
+	// msgp: the path decodes MessagePack (log format 2), not JSON.
+	msgp bool
 }{
-	"log entry": {top: nil, nested: []string{"spec"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
+	"log entry": {top: nil, nested: []string{"spec"}, msgp: true, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
+		f := newTestFSM(t)
+		f.addNode("n1", "node-1", 4096, 4)
+		data, err := Encode(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data[:2:2], touch(data[2:])...)
+		res := f.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: data}).(Result)
+		return dump(f.FSM), res.Err
+	}},
+	"batch entry": {top: nil, nested: []string{"spec"}, msgp: true, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
+		f := newTestFSM(t)
+		f.addNode("n1", "node-1", 4096, 4)
+		b, err := NewBatch(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Entries[0].Body = touch(b.Entries[0].Body)
+		res := applyBatchEntry(t, f.FSM, b, 2)
+		return dump(f.FSM), res.Results[0].Err
+	}},
+	"format-1 log entry": {top: nil, nested: []string{"spec"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
 		f := newTestFSM(t)
 		f.addNode("n1", "node-1", 4096, 4)
 		body, err := json.Marshal(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
@@ -53,14 +100,14 @@ var unknownFieldPaths = map[string]struct {
 		res := f.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: data}).(Result)
 		return dump(f.FSM), res.Err
 	}},
-	"batch entry": {top: nil, nested: []string{"spec"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
+	"format-1 batch entry": {top: nil, nested: []string{"spec"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
 		f := newTestFSM(t)
 		f.addNode("n1", "node-1", 4096, 4)
-		b, err := NewBatch(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
+		body, err := json.Marshal(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Entries[0].Body = touch(b.Entries[0].Body)
+		b := &Batch{Entries: []BatchEntry{{Type: CmdCreateVM, Body: touch(body)}}}
 		res := applyBatchEntry(t, f.FSM, b, 2)
 		return dump(f.FSM), res.Results[0].Err
 	}},
@@ -109,7 +156,11 @@ func TestUnknownFields_SamePolicy(t *testing.T) {
 			t.Fatalf("%s: fixture has %d VMs, want 1", name, len(want.VMs))
 		}
 		for where, keys := range map[string][]string{"top": p.top, "nested": p.nested} {
-			got, err := p.build(t, func(b []byte) []byte { return withFutureField(t, b, keys...) })
+			touch := func(b []byte) []byte { return withFutureField(t, b, keys...) }
+			if p.msgp {
+				touch = func(b []byte) []byte { return withFutureFieldMsgp(t, b, keys...) }
+			}
+			got, err := p.build(t, touch)
 			if err != nil {
 				t.Fatalf("%s, unknown field at %s level: refused with %v, want it ignored", name, where, err)
 			}

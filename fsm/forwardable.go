@@ -81,7 +81,7 @@ func Forwardable(cmd Command) error {
 			}
 			// Only the few types with a leader-only form are decoded here.
 			if lo, ok := commands[e.Type].new().(leaderOnlyForm); ok {
-				if err := decodeJSON(e.Body, lo); err != nil {
+				if err := decodeBody(e.binary, e.Body, lo); err != nil {
 					return errorf(ErrMalformed, "batch entry %d: decode %s: %v", i, e.Type, err)
 				}
 				if only, what := lo.leaderOnly(); only {

@@ -138,7 +138,7 @@ func batchRequires(b *Batch) (Requirement, error) {
 			continue
 		}
 		cmd := entry.new()
-		if err := decodeJSON(e.Body, cmd); err != nil {
+		if err := decodeBody(e.binary, e.Body, cmd); err != nil {
 			return Requirement{}, errorf(ErrMalformed, "batch entry %d: decode %s: %v", i, e.Type, err)
 		}
 		r, err := Requires(cmd)
