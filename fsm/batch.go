@@ -75,6 +75,9 @@ func (b *Batch) validate() error {
 	return nil
 }
 
+// Command decodes the entry into its command, whatever format it came in.
+func (e BatchEntry) Command() (Command, error) { return e.decode() }
+
 // decode turns one batch entry into its command. An unknown type is an
 // UnknownCommandError; a nested batch or a body that does not decode is
 // ErrMalformed.

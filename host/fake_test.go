@@ -104,6 +104,13 @@ func (c *fakeCluster) mark() int {
 }
 
 // since returns the commands applied after mark, batches opened up.
+// appliedSince returns the commands applied since mark, batches whole.
+func (c *fakeCluster) appliedSince(mark int) []fsm.Command {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]fsm.Command(nil), c.applied[mark:]...)
+}
+
 func (c *fakeCluster) since(t *testing.T, mark int) []fsm.Command {
 	t.Helper()
 	c.mu.Lock()
@@ -117,8 +124,7 @@ func (c *fakeCluster) since(t *testing.T, mark int) []fsm.Command {
 			continue
 		}
 		for _, e := range b.Entries {
-			raw := append([]byte{byte(e.Type)}, e.Body...)
-			inner, err := fsm.Decode(raw)
+			inner, err := e.Command()
 			if err != nil {
 				t.Fatalf("decoding a batch entry: %v", err)
 			}
@@ -197,6 +203,9 @@ type envOptions struct {
 	bootFiles BootFiles
 	// peerURIs is Config.PeerURIs.
 	peerURIs peeruri.Policy
+	// reportGather and resync, when set, replace Config.ReportGather and
+	// the test's short Config.ResyncInterval.
+	reportGather, resync time.Duration
 }
 
 // testTiming is a short fencing lease: a renewal every 20 ms, the host's lease
@@ -225,6 +234,12 @@ func newTestEnv(t *testing.T, o envOptions) *testEnv {
 	cfg := DefaultConfig()
 	cfg.NodeID, cfg.NodeName = me, "node-1"
 	cfg.ResyncInterval = 50 * time.Millisecond
+	if o.resync > 0 {
+		cfg.ResyncInterval = o.resync
+	}
+	if o.reportGather > 0 {
+		cfg.ReportGather = o.reportGather
+	}
 	cfg.StopTimeout = time.Second
 	cfg.MigrationProgressInterval = 10 * time.Millisecond
 	cfg.LoadReportInterval = 30 * time.Millisecond

@@ -39,6 +39,9 @@ type Config struct {
 	MigrationProgressInterval time.Duration
 	// LoadReportInterval is how often the host sends its load to the leader.
 	LoadReportInterval time.Duration
+	// ReportGather is how long the host holds what it observed of its VMs
+	// before it reports it, so that a burst shares one entry (reconciler.go).
+	ReportGather time.Duration
 	// Lease is the fencing lease's timing.
 	Lease lease.Timing
 	// Watchdog is a watchdog device (/dev/watchdog, softdog) petted while the
@@ -61,7 +64,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		ResyncInterval: 10 * time.Second, StopTimeout: 30 * time.Second,
-		MigrationProgressInterval: time.Second, LoadReportInterval: 10 * time.Second,
+		MigrationProgressInterval: time.Second, LoadReportInterval: 10 * time.Second, ReportGather: 20 * time.Millisecond,
 		Lease: lease.DefaultTiming(), Logger: slog.Default(),
 	}
 }

@@ -443,3 +443,46 @@ func TestHost_RunsItsVMsThroughTheirLife(t *testing.T) {
 		return condf(domainState(e.driver, vm.ID) == absent, "domain %s", domainState(e.driver, vm.ID))
 	})
 }
+
+// VMs assigned one after another, each by its own entry, are started at once
+// but reported together: the reports of the event-driven passes wait
+// reportGather and go out as one entry, not one each.
+func TestHost_ReportsOfABurstShareOneEntry(t *testing.T) {
+	// A long gather, so the burst fits in it however slow the machine; no
+	// periodic full pass meanwhile.
+	e := newTestEnv(t, envOptions{reportGather: 2 * time.Second, resync: time.Hour})
+	e.host.Start()
+	waitFor(t, "the host to hold its lease", func() error { return condf(e.host.LeaseValid(), "no lease") })
+	mark := e.cluster.mark()
+	ids := []string{"vm-1", "vm-2", "vm-3", "vm-4"}
+	for i, id := range ids {
+		// Each waits until the previous one's domain runs: one event-driven
+		// pass each.
+		e.createVM(id, spec("web-"+string(rune('a'+i))), me)
+		waitFor(t, "the domain started", func() error {
+			return condf(domainState(e.driver, id) == hypervisor.StateRunning, "domain %s", domainState(e.driver, id))
+		})
+	}
+	waitFor(t, "every vm running in the record", func() error {
+		for _, id := range ids {
+			if got := e.vm(id).State; got != fsm.VMRunning {
+				return condf(false, "vm %s is %s", id, got)
+			}
+		}
+		return nil
+	})
+	var entries int
+	for _, cmd := range e.cluster.appliedSince(mark) {
+		switch c := cmd.(type) {
+		case *fsm.ReportVM:
+			entries++
+		case *fsm.Batch:
+			if c.Entries[0].Type == fsm.CmdReportVM {
+				entries++
+			}
+		}
+	}
+	if entries != 1 {
+		t.Fatalf("the %d vms' reports took %d entries, want 1", len(ids), entries)
+	}
+}
