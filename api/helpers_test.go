@@ -160,7 +160,7 @@ func (c *fakeCluster) failApplies(err error) {
 }
 
 // mustApply applies a command the test needs, outside the API.
-func (c *fakeCluster) mustApply(t *testing.T, cmd fsm.Command) uint64 {
+func (c *fakeCluster) mustApply(t testing.TB, cmd fsm.Command) uint64 {
 	t.Helper()
 	idx, err := c.Apply(context.Background(), cmd)
 	if err != nil {
@@ -174,7 +174,7 @@ func (c *fakeCluster) mustApply(t *testing.T, cmd fsm.Command) uint64 {
 
 // testEnv is one API server over a fake cluster, with a root (admin) token.
 type testEnv struct {
-	t       *testing.T
+	t       testing.TB
 	fsm     *fsm.FSM
 	cluster *fakeCluster
 	server  *Server
@@ -184,13 +184,13 @@ type testEnv struct {
 }
 
 // newTestEnv starts an API server over a fake cluster of two registered nodes.
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t testing.TB) *testEnv {
 	return newTestEnvWith(t, Config{NodeName: "node-1"}, nil)
 }
 
 // newTestEnvWith is newTestEnv with a config, and a function that may wrap the
 // State the server reads.
-func newTestEnvWith(t *testing.T, cfg Config, wrap func(*fsm.FSM) State) *testEnv {
+func newTestEnvWith(t testing.TB, cfg Config, wrap func(*fsm.FSM) State) *testEnv {
 	t.Helper()
 	f := fsm.New()
 	fc := &fakeCluster{fsm: f}
@@ -229,7 +229,7 @@ func newTestEnvWith(t *testing.T, cfg Config, wrap func(*fsm.FSM) State) *testEn
 }
 
 // testWriter sends the server's log lines to the test log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -287,7 +287,7 @@ func (e *testEnv) do(method, path, secret string, body any) answer {
 }
 
 // readAnswer reads and closes a response.
-func readAnswer(t *testing.T, resp *http.Response) answer {
+func readAnswer(t testing.TB, resp *http.Response) answer {
 	t.Helper()
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -299,7 +299,7 @@ func readAnswer(t *testing.T, resp *http.Response) answer {
 
 // expect fails the test unless the answer has status; it decodes the body into
 // out when out is not nil.
-func (a answer) expect(t *testing.T, status int, out any) answer {
+func (a answer) expect(t testing.TB, status int, out any) answer {
 	t.Helper()
 	if a.status != status {
 		t.Fatalf("status %d, want %d; body: %s", a.status, status, a.body)
@@ -314,7 +314,7 @@ func (a answer) expect(t *testing.T, status int, out any) answer {
 
 // expectError checks an error answer: its status, its code, and that its
 // message contains msg.
-func (a answer) expectError(t *testing.T, status int, code, msg string) client.ErrorDetail {
+func (a answer) expectError(t testing.TB, status int, code, msg string) client.ErrorDetail {
 	t.Helper()
 	var body client.ErrorBody
 	a.expect(t, status, &body)

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -27,16 +28,51 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 	if state != "" && !validVMState(state) {
 		return nil, invalidf("query parameter state: %q is not one of pending, scheduled, running, stopped, paused, error", state)
 	}
-	vms := s.state.VMs()
-	kept := vms[:0]
-	for _, vm := range vms {
-		if (nodeID != "" && vm.Node != nodeID) || (state != "" && vm.State != state) {
-			continue
-		}
-		kept = append(kept, vm)
+	labels, err := labelFilter(q["label"])
+	if err != nil {
+		return nil, err
 	}
+	p, err := s.parsePage(r)
+	if err != nil {
+		return nil, err
+	}
+	// The FSM walks its names from the cursor on and copies one VM more than
+	// the page, so paginate knows whether a next page exists: a page costs
+	// the page, not the cluster.
+	afterName, _, _ := strings.Cut(p.after, keySep)
+	vms := s.state.VMPage(afterName, p.limit+1, func(vm *fsm.VM) bool {
+		if (nodeID != "" && vm.Node != nodeID) || (state != "" && vm.State != state) {
+			return false
+		}
+		for k, v := range labels {
+			if got, ok := vm.Spec.Labels[k]; !ok || got != v {
+				return false
+			}
+		}
+		return true
+	})
 	names := s.nodeNames()
-	return paginate(s, r, kept, vmOrder, func(vm fsm.VM) client.VM { return toClientVM(vm, names[vm.Node]) })
+	return paginate(s, r, vms, vmOrder, func(vm fsm.VM) client.VM { return toClientVM(vm, names[vm.Node]) })
+}
+
+// maxLabelFilters bounds the ?label= filters of one list request.
+const maxLabelFilters = 16
+
+// labelFilter reads ?label=key=value filters (repeatable; a VM must carry
+// every one).
+func labelFilter(raw []string) (map[string]string, error) {
+	if len(raw) > maxLabelFilters {
+		return nil, invalidf("query parameter label: %d filters, at most %d", len(raw), maxLabelFilters)
+	}
+	out := make(map[string]string, len(raw))
+	for _, f := range raw {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return nil, invalidf("query parameter label: %q is not key=value", f)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // vmOrder is the VM list's order: by name (unique), as fsm.VMs sorts.

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -140,4 +141,46 @@ func BenchmarkApply_CreateVM(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSnapshot_Scale takes and restores a snapshot of a state holding
+// 100,000 placed VMs with their decisions (issue 12: both within 5 s), and
+// reports the snapshot's size and the heap the restored state holds.
+func BenchmarkSnapshot_Scale(b *testing.B) {
+	const n = 100_000
+	f := New()
+	if err := f.ApplyCommand(&RegisterNode{Node: Node{ID: "node-id-1", Name: "node-1", Status: NodeAlive,
+		Capacity: Capacity{VCPUs: 1 << 30, MemoryMiB: 1 << 40, DiskGiB: 1 << 40}}}, 1); err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		if err := f.ApplyCommand(benchCreate(i), uint64(i+2)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var data []byte
+	b.Run("take", func(b *testing.B) {
+		for b.Loop() {
+			data = snapshotBytes(b, f)
+		}
+		b.ReportMetric(float64(len(data))/(1<<20), "MB")
+	})
+	b.Run("restore", func(b *testing.B) {
+		for b.Loop() {
+			if err := restoreBytes(New(), data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		g := New()
+		if err := restoreBytes(g, data); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(g)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "state-heap-MB")
+	})
 }

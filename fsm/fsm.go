@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/btree"
 	"sync"
 	"sync/atomic"
 
@@ -15,8 +16,10 @@ import (
 type state struct {
 	nodes map[string]*Node
 	vms   map[string]*VM
-	// vmByName indexes VM IDs by name; names are unique.
+	// vmByName indexes VM IDs by name; names are unique. vmNames holds the
+	// same names in order (vm_names.go); nameVM and unnameVM keep both.
 	vmByName map[string]string
+	vmNames  *btree.BTreeG[string]
 	tokens   map[string]*Token
 	// allocated sums the specs of the VMs assigned to each node, for placement.
 	allocated map[string]Capacity
@@ -59,7 +62,7 @@ type ClusterInfo struct {
 }
 
 func newState() *state {
-	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, allocated: map[string]Capacity{}, byNode: map[string]map[string]struct{}{}, pending: map[string]struct{}{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{},
+	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, vmNames: newNameIndex(), allocated: map[string]Capacity{}, byNode: map[string]map[string]struct{}{}, pending: map[string]struct{}{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{},
 		settings: DefaultSettings(), migrations: map[string]*Migration{}, active: map[string]struct{}{}, incoming: map[string]Capacity{}, failovers: map[string]*Failover{},
 		joinTokens: map[string]*JoinToken{}}
 }

@@ -1,8 +1,10 @@
 package fsm
 
 import (
+	"maps"
 	"math/rand"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -105,6 +107,12 @@ func checkInvariants(t *testing.T, step int, cmd Command, f *FSM) {
 	}
 	if !reflect.DeepEqual(names, s.vmByName) {
 		t.Fatalf("step %d (%s): name index %v, recomputed %v", step, cmd.Type(), s.vmByName, names)
+	}
+	ordered := slices.Sorted(maps.Keys(names))
+	var inTree []string
+	s.vmNames.Ascend(func(n string) bool { inTree = append(inTree, n); return true })
+	if !slices.Equal(ordered, inTree) {
+		t.Fatalf("step %d (%s): ordered names %v, recomputed %v", step, cmd.Type(), inTree, ordered)
 	}
 	hashes := map[string]string{}
 	for id, tok := range s.tokens {

@@ -110,7 +110,7 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 		return err
 	}
 	spec := cloneSpec(c.Spec)
-	s.vmByName[spec.Name] = c.ID
+	s.nameVM(spec.Name, c.ID)
 	vm := &VM{
 		ID: c.ID, Spec: spec, DesiredState: VMRunning, State: VMPending,
 		CreatedAt: c.At, UpdatedAt: c.At, Index: index,
@@ -147,11 +147,11 @@ func applyUpdateVM(s *state, c *UpdateVM, index uint64) error {
 			return err
 		}
 	}
-	delete(s.vmByName, vm.Spec.Name)
+	s.unnameVM(vm.Spec.Name)
 	s.release(vm)
 	vm.Spec = cloneSpec(c.Spec)
 	s.reserve(vm)
-	s.vmByName[vm.Spec.Name] = vm.ID
+	s.nameVM(vm.Spec.Name, vm.ID)
 	vm.UpdatedAt, vm.Index = c.At, index
 	return nil
 }
@@ -164,7 +164,7 @@ func applyDeleteVM(s *state, c *DeleteVM, _ uint64) error {
 	if err := CheckNotMigrating(vm); err != nil {
 		return err
 	}
-	delete(s.vmByName, vm.Spec.Name)
+	s.unnameVM(vm.Spec.Name)
 	s.release(vm)
 	s.unindex(vm)
 	delete(s.vms, c.ID)
