@@ -23,9 +23,12 @@ type ListVMsOptions struct {
 	Node string
 	// State keeps the VMs in this observed state (running, pending, ...).
 	State string
+	// Labels keeps the VMs that carry every one of these labels
+	// (key=value, ?label= repeated).
+	Labels []string
 }
 
-// VMs lists VMs, filtered by opts (GET /api/v1/vms?node=&state=), every page.
+// VMs lists VMs, filtered by opts (GET /api/v1/vms?node=&state=&label=), every page.
 func (c *Client) VMs(ctx context.Context, opts ListVMsOptions) ([]VM, error) {
 	q := url.Values{}
 	if opts.Node != "" {
@@ -33,6 +36,9 @@ func (c *Client) VMs(ctx context.Context, opts ListVMsOptions) ([]VM, error) {
 	}
 	if opts.State != "" {
 		q.Set("state", opts.State)
+	}
+	for _, l := range opts.Labels {
+		q.Add("label", l)
 	}
 	return listAll[VM](ctx, c, apiPrefix+"/vms", q)
 }

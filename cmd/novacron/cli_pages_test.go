@@ -43,3 +43,21 @@ func TestVMList_FollowsPages(t *testing.T) {
 		t.Fatalf("queries %v, want the filter kept on the second page", queries)
 	}
 }
+
+// vm list --label sends each label as a ?label= filter.
+func TestVMList_LabelFlags(t *testing.T) {
+	var query string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		query = r.URL.RawQuery
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte("[]"))
+	}))
+	t.Cleanup(srv.Close)
+	code, _, stderr := runCLI(t, map[string]string{envAddress: srv.URL, envToken: "t"}, "vm", "list", "--label", "tier=web", "--label", "zone=a")
+	if code != exitOK {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+	if query != "label=tier%3Dweb&label=zone%3Da" {
+		t.Fatalf("query %q, want both labels", query)
+	}
+}
