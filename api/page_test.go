@@ -232,3 +232,40 @@ func TestListVMs_LabelFilterPages(t *testing.T) {
 	e.do("GET", "/api/v1/vms?"+strings.Repeat("label=a%3Db&", 17), e.root, nil).
 		expectError(t, http.StatusBadRequest, client.CodeInvalid, "at most 16")
 }
+
+// ?node= pages through one node's VMs in name order (read from the node's
+// own index); list items leave out the placement decision, which GET of one
+// VM shows.
+func TestListVMs_NodeFilterPagesAndItemsHaveNoDecision(t *testing.T) {
+	e := newTestEnv(t)
+	at := time.Now().UTC()
+	for i := range 16 { // 8 on each node: its 8 vCPUs
+		spec := toFSMSpec(validVM(fmt.Sprintf("vm-%05d", i)))
+		spec.VCPUs, spec.MemoryMiB, spec.DiskGiB = 1, 64, 1
+		d := &fsm.Decision{Node: e.nodes[i%2].ID, NodeName: e.nodes[i%2].Name, Reason: "test", Considered: 2, Feasible: 2, At: at}
+		e.cluster.mustApply(t, &fsm.CreateVM{ID: ids.New(), Spec: spec, Node: d.Node, Reason: d.Reason, Decision: d, At: at})
+	}
+	var got []client.VM
+	for path := "/api/v1/vms?limit=3&node=node-2"; path != ""; {
+		var page []client.VM
+		a := e.do("GET", path, e.root, nil).expect(t, http.StatusOK, &page)
+		got = append(got, page...)
+		path = nextLink(t, a)
+	}
+	if len(got) != 8 {
+		t.Fatalf("%d VMs on node-2 over all pages, want 8: %v", len(got), names(got))
+	}
+	for i, vm := range got {
+		if want := fmt.Sprintf("vm-%05d", 2*i+1); vm.Name != want || vm.NodeName != "node-2" {
+			t.Fatalf("VM %d is %s on %s, want %s on node-2", i, vm.Name, vm.NodeName, want)
+		}
+		if vm.Decision != nil || vm.PlacementReason == "" {
+			t.Fatalf("list item %s: decision %+v, reason %q; want no decision and the reason", vm.Name, vm.Decision, vm.PlacementReason)
+		}
+	}
+	var one client.VM
+	e.do("GET", "/api/v1/vms/"+got[0].ID, e.root, nil).expect(t, http.StatusOK, &one)
+	if one.Decision == nil || one.Decision.NodeName != "node-2" {
+		t.Fatalf("GET of one VM: decision %+v, want it in full", one.Decision)
+	}
+}

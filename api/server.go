@@ -168,7 +168,7 @@ type State interface {
 	Node(id string) (fsm.Node, error)
 	NodeByName(name string) (fsm.Node, error)
 	VMs() []fsm.VM
-	VMPage(afterName string, max int, keep func(*fsm.VM) bool) []fsm.VM
+	VMPage(q fsm.VMPageQuery) []fsm.VM
 	VMsOnNode(nodeID string) []fsm.VM
 	VM(id string) (fsm.VM, error)
 	VMByName(name string) (fsm.VM, error)

@@ -36,12 +36,12 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The FSM walks its names from the cursor on and copies one VM more than
-	// the page, so paginate knows whether a next page exists: a page costs
-	// the page, not the cluster.
+	// The FSM reads from the cursor on (or the node's own index) and copies
+	// one VM more than the page, so paginate knows whether a next page
+	// exists: a page costs the page, not the cluster.
 	afterName, _, _ := strings.Cut(p.after, keySep)
-	vms := s.state.VMPage(afterName, p.limit+1, func(vm *fsm.VM) bool {
-		if (nodeID != "" && vm.Node != nodeID) || (state != "" && vm.State != state) {
+	vms := s.state.VMPage(fsm.VMPageQuery{AfterName: afterName, Max: p.limit + 1, Node: nodeID, Keep: func(vm *fsm.VM) bool {
+		if state != "" && vm.State != state {
 			return false
 		}
 		for k, v := range labels {
@@ -50,9 +50,15 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 			}
 		}
 		return true
-	})
+	}})
 	names := s.nodeNames()
-	return paginate(s, r, vms, vmOrder, func(vm fsm.VM) client.VM { return toClientVM(vm, names[vm.Node]) })
+	// A list item leaves out the placement decision (up to 8 candidates and
+	// 8 rejections, several KB in a large cluster): placement_reason says it
+	// in a line, and GET /api/v1/vms/{id} shows the decision in full.
+	return paginate(s, r, vms, vmOrder, func(vm fsm.VM) client.VM {
+		vm.Decision = nil
+		return toClientVM(vm, names[vm.Node])
+	})
 }
 
 // maxLabelFilters bounds the ?label= filters of one list request.

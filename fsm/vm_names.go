@@ -1,6 +1,11 @@
 package fsm
 
-import "github.com/google/btree"
+import (
+	"slices"
+	"strings"
+
+	"github.com/google/btree"
+)
 
 // VM names are indexed twice: by name to ID (vmByName), and in name order
 // (vmNames), so a page of the VM list in name order is read from where the
@@ -24,29 +29,47 @@ func (s *state) unnameVM(name string) {
 	s.vmNames.Delete(name)
 }
 
-// VMPage returns up to max VMs in name order whose names come after
-// afterName (from the start when it is empty) and that keep accepts (nil
-// keeps all), copied. It reads from the cursor on, so the first page of a
-// large cluster costs the page, not the cluster; a filter that keeps few
-// VMs still walks the names past the cursor until it has max.
-func (f *FSM) VMPage(afterName string, max int, keep func(*VM) bool) []VM {
+// VMPageQuery is one page of the VM list: the VMs in name order after
+// AfterName (from the start when empty), at most Max, only those on Node
+// when it is set and only those Keep accepts when it is set.
+type VMPageQuery struct {
+	AfterName string
+	Max       int
+	Node      string
+	Keep      func(*VM) bool
+}
+
+// VMPage returns one page of VMs, copied. It reads from the cursor on, so
+// the first page of a large cluster costs the page, not the cluster; a page
+// of one node's VMs reads that node's index only. A Keep that accepts few
+// VMs still walks the names past the cursor until it has Max.
+func (f *FSM) VMPage(q VMPageQuery) []VM {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	out := make([]VM, 0, min(max, 256))
-	visit := func(name string) bool {
-		if name == afterName {
-			return true
+	keep := func(vm *VM) bool {
+		return vm.Spec.Name > q.AfterName && (q.Node == "" || vm.Node == q.Node) && (q.Keep == nil || q.Keep(vm))
+	}
+	if q.Node != "" {
+		var out []VM
+		for id := range f.s.byNode[q.Node] {
+			if vm := f.s.vms[id]; vm != nil && keep(vm) {
+				out = append(out, cloneVM(vm))
+			}
 		}
-		vm := f.s.vms[f.s.vmByName[name]]
-		if vm != nil && (keep == nil || keep(vm)) {
+		slices.SortFunc(out, func(a, b VM) int { return strings.Compare(a.Spec.Name, b.Spec.Name) })
+		return out[:min(len(out), q.Max)]
+	}
+	out := make([]VM, 0, min(q.Max, 256))
+	visit := func(name string) bool {
+		if vm := f.s.vms[f.s.vmByName[name]]; vm != nil && keep(vm) {
 			out = append(out, cloneVM(vm))
 		}
-		return len(out) < max
+		return len(out) < q.Max
 	}
-	if afterName == "" {
+	if q.AfterName == "" {
 		f.s.vmNames.Ascend(visit)
 	} else {
-		f.s.vmNames.AscendGreaterOrEqual(afterName, visit)
+		f.s.vmNames.AscendGreaterOrEqual(q.AfterName, visit)
 	}
 	return out
 }
