@@ -73,7 +73,7 @@ func toClientDecision(d *fsm.Decision) *client.Decision {
 		At: optTime(d.At),
 	}
 	for _, c := range d.Candidates {
-		out.Candidates = append(out.Candidates, client.Candidate{NodeID: c.NodeID, NodeName: c.NodeName, Score: c.Score, Parts: maps.Clone(c.Parts)})
+		out.Candidates = append(out.Candidates, client.Candidate{NodeID: c.NodeID, NodeName: c.NodeName, Score: c.Score, Parts: c.Parts.Map()})
 	}
 	for _, r := range d.Rejected {
 		out.Rejected = append(out.Rejected, client.Rejection(r))

@@ -18,7 +18,7 @@ import (
 //
 //msgp:tag json
 //msgp:timezone utc
-//msgp:ignore FSM Event Result BatchResult Batch BatchEntry UnknownCommandError Requirement
+//msgp:ignore FSM Event Result BatchResult Batch BatchEntry UnknownCommandError Requirement ScoreParts ScorePart
 
 // Log entry formats. Every entry written before issue 12 is format 1: the
 // command type byte, then the command in JSON (a batch: {"entries":[{"t":

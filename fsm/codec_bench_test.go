@@ -17,7 +17,7 @@ func benchCreate(i int) *CreateVM {
 		Considered: 3, Feasible: 3, At: at}
 	for j := range 3 {
 		d.Candidates = append(d.Candidates, CandidateScore{NodeID: fmt.Sprintf("node-id-%d", j), NodeName: fmt.Sprintf("node-%d", j),
-			Score: 0.98 - float64(j)/10, Parts: map[string]float64{"strategy": 0.98 - float64(j)/10}})
+			Score: 0.98 - float64(j)/10, Parts: ScoreParts{{Name: "strategy", Value: 0.98 - float64(j)/10}}})
 	}
 	return &CreateVM{ID: fmt.Sprintf("5f0c6a52-8d0e-4b8e-9d7e-%012d", i), Spec: VMSpec{Name: fmt.Sprintf("bench-%d", i), VCPUs: 1, MemoryMiB: 1, DiskGiB: 1},
 		Node: d.Node, Reason: d.Reason, Decision: d, At: at}

@@ -83,6 +83,7 @@ func applyStartFailover(s *state, c *StartFailover, index uint64) error {
 			// Fits nowhere now: pending at the next generation, so the dead host
 			// cannot run it and the placement loop retries.
 			s.move(vm, "")
+			s.shareNodeStrings(c.Decisions[m.VMID])
 			vm.State, vm.Placement, vm.Decision = VMPending, "failover: "+m.Reason, c.Decisions[m.VMID]
 		} else {
 			s.assign(vm, m.Node, fmt.Sprintf("failover from %s", n.Name), c.Decisions[m.VMID])

@@ -259,10 +259,6 @@ func (z *CandidateScore) MarshalMsg(b []byte) (o []byte, err error) {
 	zb0001Len := uint32(4)
 	var zb0001Mask uint8 /* 4 bits */
 	_ = zb0001Mask
-	if z.Parts == nil {
-		zb0001Len--
-		zb0001Mask |= 0x8
-	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
 
@@ -277,14 +273,12 @@ func (z *CandidateScore) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "score"
 		o = append(o, 0xa5, 0x73, 0x63, 0x6f, 0x72, 0x65)
 		o = msgp.AppendFloat64(o, z.Score)
-		if (zb0001Mask & 0x8) == 0 { // if not omitted
-			// string "parts"
-			o = append(o, 0xa5, 0x70, 0x61, 0x72, 0x74, 0x73)
-			o = msgp.AppendMapHeader(o, uint32(len(z.Parts)))
-			for za0001, za0002 := range z.Parts {
-				o = msgp.AppendString(o, za0001)
-				o = msgp.AppendFloat64(o, za0002)
-			}
+		// string "parts"
+		o = append(o, 0xa5, 0x70, 0x61, 0x72, 0x74, 0x73)
+		o, err = z.Parts.MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Parts")
+			return
 		}
 	}
 	return
@@ -327,32 +321,10 @@ func (z *CandidateScore) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				return
 			}
 		case "parts":
-			var zb0002 uint32
-			zb0002, bts, err = msgp.ReadMapHeaderBytes(bts)
+			bts, err = z.Parts.UnmarshalMsg(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Parts")
 				return
-			}
-			if z.Parts == nil {
-				z.Parts = make(map[string]float64, zb0002)
-			} else if len(z.Parts) > 0 {
-				clear(z.Parts)
-			}
-			for zb0002 > 0 {
-				var za0002 float64
-				zb0002--
-				var za0001 string
-				za0001, bts, err = msgp.ReadStringBytes(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "Parts")
-					return
-				}
-				za0002, bts, err = msgp.ReadFloat64Bytes(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "Parts", za0001)
-					return
-				}
-				z.Parts[za0001] = za0002
 			}
 		default:
 			bts, err = msgp.Skip(bts)
@@ -368,13 +340,7 @@ func (z *CandidateScore) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *CandidateScore) Msgsize() (s int) {
-	s = 1 + 8 + msgp.StringPrefixSize + len(z.NodeID) + 10 + msgp.StringPrefixSize + len(z.NodeName) + 6 + msgp.Float64Size + 6 + msgp.MapHeaderSize
-	if z.Parts != nil {
-		for za0001, za0002 := range z.Parts {
-			_ = za0002
-			s += msgp.StringPrefixSize + len(za0001) + msgp.Float64Size
-		}
-	}
+	s = 1 + 8 + msgp.StringPrefixSize + len(z.NodeID) + 10 + msgp.StringPrefixSize + len(z.NodeName) + 6 + msgp.Float64Size + 6 + z.Parts.Msgsize()
 	return
 }
 
@@ -8260,6 +8226,76 @@ func (z *VMLoad) UnmarshalMsg(bts []byte) (o []byte, err error) {
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z VMLoad) Msgsize() (s int) {
 	s = 1 + 10 + msgp.Float64Size + 11 + msgp.Int64Size
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z VMPageQuery) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 3
+	// string "AfterName"
+	o = append(o, 0x83, 0xa9, 0x41, 0x66, 0x74, 0x65, 0x72, 0x4e, 0x61, 0x6d, 0x65)
+	o = msgp.AppendString(o, z.AfterName)
+	// string "Max"
+	o = append(o, 0xa3, 0x4d, 0x61, 0x78)
+	o = msgp.AppendInt(o, z.Max)
+	// string "Node"
+	o = append(o, 0xa4, 0x4e, 0x6f, 0x64, 0x65)
+	o = msgp.AppendString(o, z.Node)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *VMPageQuery) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "AfterName":
+			z.AfterName, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AfterName")
+				return
+			}
+		case "Max":
+			z.Max, bts, err = msgp.ReadIntBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Max")
+				return
+			}
+		case "Node":
+			z.Node, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Node")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z VMPageQuery) Msgsize() (s int) {
+	s = 1 + 10 + msgp.StringPrefixSize + len(z.AfterName) + 4 + msgp.IntSize + 5 + msgp.StringPrefixSize + len(z.Node)
 	return
 }
 

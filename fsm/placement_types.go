@@ -73,7 +73,7 @@ type CandidateScore struct {
 	NodeName string  `json:"node_name"`
 	Score    float64 `json:"score"`
 	// Parts names each term of the score ("strategy", "affinity", ...).
-	Parts map[string]float64 `json:"parts,omitempty"`
+	Parts ScoreParts `json:"parts,omitempty"`
 }
 
 // Rejection is one node that cannot take the VM, and why.

@@ -199,6 +199,9 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			return fmt.Errorf("restore: record %d holds no entity kind this node knows (written by a newer node? upgrade this one)", n)
 		}
 	}
+	for _, vm := range s.vms {
+		s.shareNodeStrings(vm.Decision)
+	}
 	// Reservations of migrations under way need their VMs, so they come last.
 	for _, m := range s.migrations {
 		if vm, ok := s.vms[m.VMID]; ok && !m.State.Final() {

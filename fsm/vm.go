@@ -120,6 +120,7 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 	if c.Node != "" && s.fits(c.Node, spec) == nil {
 		s.assign(vm, c.Node, c.Reason, c.Decision)
 	} else if c.Decision != nil && !c.Decision.OK() {
+		s.shareNodeStrings(c.Decision)
 		vm.Placement, vm.Decision = c.Reason, c.Decision
 	}
 	return nil
@@ -252,6 +253,7 @@ func applyPlaceVM(s *state, c *PlaceVM, index uint64) error {
 		if vm.Node != "" {
 			return errorf(ErrState, "vm %q is placed; a decision without a node only records why a pending vm waits", vm.Spec.Name)
 		}
+		s.shareNodeStrings(c.Decision)
 		vm.Placement, vm.Decision = c.Reason, c.Decision
 		vm.UpdatedAt, vm.Index = c.At, index
 		return nil
@@ -327,6 +329,7 @@ func (s *state) assign(vm *VM, nodeID, reason string, d *Decision) {
 	vm.State = VMScheduled
 	vm.Error = ""
 	vm.Placement = reason
+	s.shareNodeStrings(d)
 	vm.Decision = d
 }
 

@@ -45,7 +45,7 @@ func TestPlace_SoftRulesMoveScoresButNotFilters(t *testing.T) {
 				t.Fatalf("placed on %q, want %q\n%s", d.NodeName, tc.want, h.dump())
 			}
 			if tc.part != "" {
-				if v, ok := d.Candidates[0].Parts[tc.part]; !ok || v != tc.value {
+				if v, ok := d.Candidates[0].Parts.Get(tc.part); !ok || v != tc.value {
 					t.Fatalf("part %s of the winner = %v (present %v), want %v: %+v", tc.part, v, ok, tc.value, d.Candidates[0])
 				}
 			}
@@ -54,8 +54,8 @@ func TestPlace_SoftRulesMoveScoresButNotFilters(t *testing.T) {
 			}
 			for _, c := range d.Candidates {
 				sum := 0.0
-				for _, v := range c.Parts {
-					sum += v
+				for _, part := range c.Parts {
+					sum += part.Value
 				}
 				if diff := sum - c.Score; diff > 1e-9 || diff < -1e-9 {
 					t.Fatalf("candidate %+v: parts do not add up to the score", c)
@@ -65,7 +65,7 @@ func TestPlace_SoftRulesMoveScoresButNotFilters(t *testing.T) {
 	}
 	// The soft anti-affinity member on busy costs it one point.
 	d := build().place(newVM("new", 1, 512, group("noisy", fsm.GroupAntiAffinity, false)), Options{})
-	if p := candidate(t, d, "busy").Parts[partAntiAffinity]; p != -1 {
+	if p, _ := candidate(t, d, "busy").Parts.Get(partAntiAffinity); p != -1 {
 		t.Fatalf("busy anti-affinity part %v, want -1", p)
 	}
 	// A preferred node in maintenance is never chosen.

@@ -214,22 +214,29 @@ func (c *Cluster) score(r *request, i int32, s *scored) {
 
 // parts lists the terms of s that apply to r: the strategy always, a soft
 // term when the VM has a rule of that kind.
-func (r *request) parts(s scored) map[string]float64 {
-	p := make(map[string]float64, 4)
-	p[partStrategy] = s.strategy
+func (r *request) parts(s scored) fsm.ScoreParts {
+	p := make([]fsm.ScorePart, 0, 4)
+	p = append(p, fsm.ScorePart{Name: partStrategy, Value: s.strategy})
+	affinity, anti := false, false
 	for _, gr := range r.groups {
 		switch {
 		case gr.rule.Hard:
 		case gr.rule.Kind == fsm.GroupAffinity:
-			p[partAffinity] = s.affinity
+			affinity = true
 		default:
-			p[partAntiAffinity] = s.anti
+			anti = true
 		}
 	}
-	if r.preferred != nil {
-		p[partPreferred] = s.preferred
+	if affinity {
+		p = append(p, fsm.ScorePart{Name: partAffinity, Value: s.affinity})
 	}
-	return p
+	if anti {
+		p = append(p, fsm.ScorePart{Name: partAntiAffinity, Value: s.anti})
+	}
+	if r.preferred != nil {
+		p = append(p, fsm.ScorePart{Name: partPreferred, Value: s.preferred})
+	}
+	return fsm.NewScoreParts(p...)
 }
 
 // chosenReason says in one line why best won.

@@ -126,7 +126,7 @@ func TestPlace_StrategiesPickExpectedNode(t *testing.T) {
 	if got := names(d.Candidates); !reflect.DeepEqual(got, []string{"node-2", "node-4", "node-1", "node-3"}) {
 		t.Fatalf("spread candidates %v", got)
 	}
-	if c := d.Candidates[0]; c.Score != 0.725 || c.Parts[partStrategy] != 0.725 || len(c.Parts) != 1 {
+	if c := d.Candidates[0]; c.Score != 0.725 || c.Parts[0] != (fsm.ScorePart{Name: partStrategy, Value: 0.725}) || len(c.Parts) != 1 {
 		t.Fatalf("spread best candidate %+v, want score 1-(0.25+0.30)/2", c)
 	}
 	d = build(fsm.StrategyBinpack).place(vm, Options{})
