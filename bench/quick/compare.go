@@ -114,7 +114,13 @@ func report(w io.Writer, now, before results) int {
 				rec = fmt.Sprintf("%.4g", b)
 				d := worseBy(v, b, u.higherGood)
 				change = fmt.Sprintf("%+.0f%%", 100*(v-b)/b)
-				if d > threshold {
+				switch {
+				case d <= threshold:
+				case baselineOf(name) == "":
+					// Bare Raft is the machine, not the change: its moves say
+					// how far to trust this run's comparison.
+					mark = "(machine)"
+				default:
 					mark = "WORSE"
 					worse++
 				}

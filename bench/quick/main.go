@@ -1,8 +1,9 @@
 // Command quick is `make bench-quick`: the write path's regression guard. It
 // runs a short set of the write-path benchmarks (bare Raft and the API's
 // creates, with TLS and --insecure, 1 and 64 clients), prints each figure
-// next to the one recorded in bench/quick-record.txt, and marks every figure
-// more than 15% worse. The API figures are also shown as a ratio to the bare
+// next to the one recorded in bench/quick-record.txt, and marks every API
+// figure more than 15% worse (a bare Raft one only as "(machine)": it moved
+// with the machine, not the change). The API figures are also shown as a ratio to the bare
 // Raft figures of the same run, which holds better across machines than the
 // raw figures do (these machines differ by up to 2x).
 //
