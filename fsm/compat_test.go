@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -111,7 +112,10 @@ var unknownFieldPaths = map[string]struct {
 		res := applyBatchEntry(t, f.FSM, b, 2)
 		return dump(f.FSM), res.Results[0].Err
 	}},
-	"snapshot record": {top: []string{"vm"}, nested: []string{"vm", "spec"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
+	"snapshot record": {top: nil, nested: []string{"spec"}, msgp: true, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
+		return restoreTouchedBinary(t, recordVM, touch)
+	}},
+	"format-1 snapshot record": {top: []string{"vm"}, nested: []string{"vm", "spec"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
 		return restoreTouched(t, func(line []byte) bool { return bytes.HasPrefix(line, []byte(`{"vm":`)) }, touch)
 	}},
 	"snapshot header": {top: nil, nested: []string{"cluster"}, build: func(t *testing.T, touch func([]byte) []byte) (fsmDump, error) {
@@ -119,7 +123,7 @@ var unknownFieldPaths = map[string]struct {
 	}},
 }
 
-// restoreTouched snapshots a small state, rewrites the one line that match picks,
+// restoreTouched snapshots a small state in format 1 (JSON lines), rewrites the one line that match picks,
 // and restores the result into a fresh FSM.
 func restoreTouched(t *testing.T, match func([]byte) bool, touch func([]byte) []byte) (fsmDump, error) {
 	t.Helper()
@@ -127,7 +131,7 @@ func restoreTouched(t *testing.T, match func([]byte) bool, touch func([]byte) []
 	src.must(InitCluster{ClusterID: "cluster-1", At: t0})
 	src.addNode("n1", "node-1", 4096, 4)
 	src.must(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
-	lines := bytes.Split(bytes.TrimSuffix(snapshotBytes(t, src.FSM), []byte("\n")), []byte("\n"))
+	lines := bytes.Split(bytes.TrimSuffix(snapshotV1Bytes(t, src.FSM), []byte("\n")), []byte("\n"))
 	touched := 0
 	for i, line := range lines {
 		if match(line) {
@@ -140,6 +144,37 @@ func restoreTouched(t *testing.T, match func([]byte) bool, touch func([]byte) []
 	}
 	dst := New()
 	err := restoreBytes(dst, append(bytes.Join(lines, []byte("\n")), '\n'))
+	return dump(dst), err
+}
+
+// restoreTouchedBinary snapshots the same small state in format 2, rewrites
+// the body of the one record of kind, and restores the result.
+func restoreTouchedBinary(t *testing.T, kind byte, touch func([]byte) []byte) (fsmDump, error) {
+	t.Helper()
+	src := newTestFSM(t)
+	src.must(InitCluster{ClusterID: "cluster-1", At: t0})
+	src.addNode("n1", "node-1", 4096, 4)
+	src.must(CreateVM{ID: "vm-1", Spec: testSpec("web-1", 512, 1), Node: "n1", At: t0})
+	data := snapshotBytes(t, src.FSM)
+	header, rest, _ := bytes.Cut(data, []byte("\n"))
+	out := append(append([]byte{}, header...), '\n')
+	touched := 0
+	for len(rest) > 0 {
+		k := rest[0]
+		size, n := binary.Uvarint(rest[1:])
+		body := rest[1+n : 1+n+int(size)]
+		rest = rest[1+n+int(size):]
+		if k == kind {
+			body = touch(body)
+			touched++
+		}
+		out = append(out, binaryRecord(k, body)...)
+	}
+	if touched != 1 {
+		t.Fatalf("%d records of kind %d, want 1", touched, kind)
+	}
+	dst := New()
+	err := restoreBytes(dst, out)
 	return dump(dst), err
 }
 
@@ -179,6 +214,14 @@ func TestUnknownKinds_StopTheNode(t *testing.T) {
 			}
 		}()
 		New().Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte{0x7d, '{', '}'}})
+	})
+	t.Run("format-2 snapshot record", func(t *testing.T) {
+		f := richFSM(t)
+		data := append(snapshotBytes(t, f.FSM), binaryRecord(99, []byte{0x80})...)
+		err := restoreBytes(New(), data)
+		if err == nil || !strings.Contains(err.Error(), "no entity kind this node knows") {
+			t.Fatalf("a record of an unknown kind: %v, want a refused restore", err)
+		}
 	})
 	t.Run("snapshot record", func(t *testing.T) {
 		_, err := restoreTouched(t, func(line []byte) bool { return bytes.HasPrefix(line, []byte(`{"vm":`)) },

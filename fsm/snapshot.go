@@ -11,8 +11,9 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// snapshotVersion is the format of the snapshot stream; Restore refuses others.
-const snapshotVersion = 1
+// snapshotVersion is the format of the snapshot stream this build writes
+// (snapshot_records.go); Restore reads it and version 1.
+const snapshotVersion = snapshotBinary
 
 // snapshotHeader opens the stream.
 type snapshotHeader struct {
@@ -81,8 +82,8 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	return snap, nil
 }
 
-// Persist writes the snapshot as a stream of JSON lines: the header, then one
-// entity per line.
+// Persist writes the snapshot: the header as a JSON line, then one binary
+// record per entity (snapshot_records.go).
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	if err := s.write(sink); err != nil {
 		sink.Cancel()
@@ -92,18 +93,24 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *snapshot) write(w io.Writer) error {
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	if err := enc.Encode(s.header); err != nil {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	if err := json.NewEncoder(bw).Encode(s.header); err != nil {
 		return err
 	}
+	var buf []byte
 	for i := range s.records {
-		if err := enc.Encode(&s.records[i]); err != nil {
+		var err error
+		if buf, err = writeBinaryRecord(bw, &s.records[i], buf); err != nil {
 			return err
 		}
 	}
 	return bw.Flush()
 }
+
+// jsonRecords reads version-1 records, one JSON line each.
+type jsonRecords struct{ lines snapshotLines }
+
+func (j *jsonRecords) next(r *snapshotRecord) error { return j.lines.next(r) }
 
 // Release is a no-op: the snapshot holds only its own copies.
 func (s *snapshot) Release() {}
@@ -145,7 +152,8 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			err = fmt.Errorf("restore: damaged snapshot: %v", r)
 		}
 	}()
-	lines := snapshotLines{r: bufio.NewReader(rc)}
+	br := bufio.NewReaderSize(rc, 1<<16)
+	lines := snapshotLines{r: br}
 	var h snapshotHeader
 	if err := lines.next(&h); err != nil {
 		if err == io.EOF {
@@ -153,8 +161,14 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 		}
 		return fmt.Errorf("restore: read snapshot header: %w", err)
 	}
-	if h.Version != snapshotVersion {
-		return fmt.Errorf("restore: snapshot format %d is not supported (this node reads %d)", h.Version, snapshotVersion)
+	var records interface{ next(*snapshotRecord) error }
+	switch h.Version {
+	case snapshotJSONLines:
+		records = &jsonRecords{lines}
+	case snapshotBinary:
+		records = &binaryRecords{br}
+	default:
+		return fmt.Errorf("restore: snapshot format %d is not supported (this node reads %d and %d)", h.Version, snapshotJSONLines, snapshotBinary)
 	}
 	s := newState()
 	s.cluster = h.Cluster
@@ -167,7 +181,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 	}
 	for n := 0; ; n++ {
 		var r snapshotRecord
-		err := lines.next(&r)
+		err := records.next(&r)
 		if err == io.EOF {
 			break
 		}

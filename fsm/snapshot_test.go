@@ -110,22 +110,40 @@ func TestSnapshot_PointInTime(t *testing.T) {
 }
 
 func TestRestore_BadInputLeavesStateAlone(t *testing.T) {
-	good := snapshotBytes(t, richFSM(t).FSM)
+	// Format 1 (JSON lines), as nodes wrote before issue 12.
+	good := snapshotV1Bytes(t, richFSM(t).FSM)
 	header, _, _ := bytes.Cut(good, []byte("\n"))
+	// Format 2 (binary records).
+	good2 := snapshotBytes(t, richFSM(t).FSM)
+	header2, _, _ := bytes.Cut(good2, []byte("\n"))
+	vm, err := (&VM{ID: "a", Spec: VMSpec{Name: "x"}}).MarshalMsg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vmOtherID, _ := (&VM{ID: "b", Spec: VMSpec{Name: "x"}}).MarshalMsg(nil)
+	h2 := string(header2) + "\n"
 	cases := map[string]string{
-		"empty":             "",
-		"garbage":           "this is not a snapshot",
-		"wrong version":     `{"version":2,"index":5,"cluster":{}}` + "\n",
-		"no version":        `{"index":5,"cluster":{}}` + "\n",
-		"bad record":        string(header) + "\n{\"node\": {\"id\": 7}}\n",
-		"truncated record":  string(header) + "\n{\"node\": {\"id\": \"x\"",
-		"empty record":      string(header) + "\n{}\n",
-		"unknown record":    string(header) + "\n{\"volume\": {\"id\": \"x\"}}\n",
-		"trailing garbage":  string(good) + "garbage",
-		"record without id": string(header) + "\n{\"vm\": {\"spec\": {\"name\": \"a\"}}}\n",
-		"duplicate id":      string(good) + "{\"node\": {\"id\": \"n1\"}}\n",
-		"duplicate vm name": string(header) + "\n{\"vm\": {\"id\": \"a\", \"spec\": {\"name\": \"x\"}}}\n{\"vm\": {\"id\": \"b\", \"spec\": {\"name\": \"x\"}}}\n",
-		"two entities":      string(header) + "\n{\"node\": {\"id\": \"x\"}, \"token\": {\"id\": \"y\"}}\n",
+		"empty":                       "",
+		"garbage":                     "this is not a snapshot",
+		"wrong version":               `{"version":3,"index":5,"cluster":{}}` + "\n",
+		"2: truncated body":           string(good2[:len(good2)-3]),
+		"2: length past the end":      h2 + string(binaryRecord(recordVM, vm)[:3]),
+		"2: huge length":              h2 + string([]byte{recordVM, 0xff, 0xff, 0xff, 0xff, 0x7f}),
+		"2: body does not decode":     h2 + string(binaryRecord(recordNode, []byte{0xc1})),
+		"2: bytes after the entity":   h2 + string(binaryRecord(recordVM, append(vm, 0x01))),
+		"2: duplicate vm name":        h2 + string(binaryRecord(recordVM, vm)) + string(binaryRecord(recordVM, vmOtherID)),
+		"2: kind this build lacks":    h2 + string(binaryRecord(42, vm)),
+		"2: trailing byte after last": string(good2) + "\x02",
+		"no version":                  `{"index":5,"cluster":{}}` + "\n",
+		"bad record":                  string(header) + "\n{\"node\": {\"id\": 7}}\n",
+		"truncated record":            string(header) + "\n{\"node\": {\"id\": \"x\"",
+		"empty record":                string(header) + "\n{}\n",
+		"unknown record":              string(header) + "\n{\"volume\": {\"id\": \"x\"}}\n",
+		"trailing garbage":            string(good) + "garbage",
+		"record without id":           string(header) + "\n{\"vm\": {\"spec\": {\"name\": \"a\"}}}\n",
+		"duplicate id":                string(good) + "{\"node\": {\"id\": \"n1\"}}\n",
+		"duplicate vm name":           string(header) + "\n{\"vm\": {\"id\": \"a\", \"spec\": {\"name\": \"x\"}}}\n{\"vm\": {\"id\": \"b\", \"spec\": {\"name\": \"x\"}}}\n",
+		"two entities":                string(header) + "\n{\"node\": {\"id\": \"x\"}, \"token\": {\"id\": \"y\"}}\n",
 	}
 	for why, in := range cases {
 		f := richFSM(t)
@@ -155,5 +173,24 @@ func TestSnapshot_PersistCancelsOnWriteError(t *testing.T) {
 	}
 	if !sink.cancelled || sink.closed {
 		t.Fatalf("sink cancelled=%v closed=%v, want cancelled only", sink.cancelled, sink.closed)
+	}
+}
+
+// A snapshot in format 1 (JSON lines, before issue 12) restores to the same
+// state and digest as one in format 2.
+func TestRestore_Format1SnapshotStillRestores(t *testing.T) {
+	src := richFSM(t)
+	fromV1, fromV2 := New(), New()
+	if err := restoreBytes(fromV1, snapshotV1Bytes(t, src.FSM)); err != nil {
+		t.Fatal(err)
+	}
+	if err := restoreBytes(fromV2, snapshotBytes(t, src.FSM)); err != nil {
+		t.Fatal(err)
+	}
+	assertSameState(t, dump(src.FSM), dump(fromV1))
+	d1, err1 := fromV1.Digest()
+	d2, err2 := fromV2.Digest()
+	if err1 != nil || err2 != nil || d1 != d2 {
+		t.Fatalf("digests after restoring format 1 and 2: %+v (%v), %+v (%v)", d1, err1, d2, err2)
 	}
 }
