@@ -13,7 +13,11 @@ import (
 
 // The MessagePack code (msgp_gen.go) is generated from the json tags, so a
 // field has the same name, and omitempty the same meaning, in both formats.
-// Times decode in UTC, as the JSON the cluster writes does. The types on
+// Every list and map field of the state and of the commands is omitempty
+// (TestEncoding_EmptyListsAreOmitted): MessagePack decodes an empty list as
+// none, and so both formats, the digest and a state restored from either
+// hold the same thing. Times decode in UTC, as the JSON the cluster writes
+// does. The types on
 // the ignore line are never written to the log or a snapshot as they are.
 //
 //msgp:tag json

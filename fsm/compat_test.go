@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -230,4 +231,42 @@ func TestUnknownKinds_StopTheNode(t *testing.T) {
 			t.Fatalf("a record of an unknown kind: %v, want a refused restore", err)
 		}
 	})
+}
+
+// Every list and map field written to the log or a snapshot is omitempty, so
+// an empty one and a missing one encode alike (MessagePack decodes an empty
+// list as none): otherwise two nodes, one that built its state from the log
+// and one that restored a snapshot, could digest differently.
+func TestEncoding_EmptyListsAreOmitted(t *testing.T) {
+	seen := map[reflect.Type]bool{}
+	var check func(t *testing.T, typ reflect.Type)
+	check = func(t *testing.T, typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || seen[typ] || typ.PkgPath() != reflect.TypeFor[VM]().PkgPath() {
+			return
+		}
+		seen[typ] = true
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			tag := f.Tag.Get("json")
+			if !f.IsExported() || tag == "-" {
+				continue
+			}
+			if k := f.Type.Kind(); (k == reflect.Slice || k == reflect.Map) && f.Type != reflect.TypeFor[ScoreParts]() && !strings.Contains(tag, ",omitempty") {
+				t.Errorf("%s.%s (%s) is a list or map without omitempty", typ.Name(), f.Name, tag)
+			}
+			check(t, f.Type)
+		}
+	}
+	for _, c := range everyCommand() {
+		if c.Type() != CmdBatch {
+			check(t, reflect.TypeOf(c))
+		}
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[Node](), reflect.TypeFor[VM](), reflect.TypeFor[Token](),
+		reflect.TypeFor[Migration](), reflect.TypeFor[Failover](), reflect.TypeFor[JoinToken](), reflect.TypeFor[snapshotHeader]()} {
+		check(t, typ)
+	}
 }

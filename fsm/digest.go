@@ -3,8 +3,8 @@ package fsm
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 )
 
@@ -16,8 +16,8 @@ import (
 type Digest struct {
 	AppliedIndex uint64 `json:"applied_index"`
 	// SHA256 is the hex SHA-256 of the snapshot's header (without its index) and
-	// its records in MessagePack, sorted: the same state hashes the same
-	// whatever the order of the maps it lives in.
+	// its records, sorted: the same state hashes the same whatever the order of
+	// the maps it lives in.
 	SHA256 string `json:"sha256"`
 	// Counts of the entities hashed, so a difference can be narrowed down.
 	Nodes      int `json:"nodes"`
@@ -53,11 +53,7 @@ func (f *FSM) Digest() (Digest, error) {
 		case rec.Failover != nil:
 			d.Failovers++
 		}
-		// Records are hashed in MessagePack: unlike JSON it writes an empty
-		// list and a missing one alike, as the API shows them alike, so a
-		// state restored from a JSON snapshot digests as the log built it.
-		kind, m := rec.entity()
-		b, err := m.MarshalMsg([]byte{kind})
+		b, err := json.Marshal(rec)
 		if err != nil {
 			return Digest{}, err
 		}
@@ -65,19 +61,13 @@ func (f *FSM) Digest() (Digest, error) {
 	}
 	slices.SortFunc(lines, bytes.Compare)
 	h := sha256.New()
-	hb, err := header.Cluster.MarshalMsg(nil)
-	if err == nil {
-		hb, err = header.Settings.MarshalMsg(hb)
-	}
-	if err == nil && header.GossipKeyring != nil {
-		hb, err = header.GossipKeyring.MarshalMsg(hb)
-	}
+	hb, err := json.Marshal(header)
 	if err != nil {
 		return Digest{}, err
 	}
 	h.Write(hb)
 	for _, l := range lines {
-		h.Write(binary.AppendUvarint(nil, uint64(len(l))))
+		h.Write([]byte{'\n'})
 		h.Write(l)
 	}
 	d.SHA256 = hex.EncodeToString(h.Sum(nil))

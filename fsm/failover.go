@@ -14,7 +14,7 @@ import (
 type StartFailover struct {
 	Failover Failover `json:"failover"`
 	// FromGenerations holds each moved VM's generation on the failed node.
-	FromGenerations map[string]uint64    `json:"from_generations"`
+	FromGenerations map[string]uint64    `json:"from_generations,omitempty"`
 	Decisions       map[string]*Decision `json:"decisions,omitempty"`
 }
 

@@ -93,6 +93,6 @@ type Failover struct {
 	FencedAt    time.Time    `json:"fenced_at"`
 	RestartedAt time.Time    `json:"restarted_at"`
 	CompletedAt time.Time    `json:"completed_at,omitempty"`
-	VMs         []FailoverVM `json:"vms"`
+	VMs         []FailoverVM `json:"vms,omitempty"`
 	Index       uint64       `json:"index"`
 }

@@ -38,7 +38,7 @@ const MaxGossipKeys = 8
 // with. The zero value (no keys) is a cluster whose gossip is clear text.
 type Keyring struct {
 	Primary string   `json:"primary"`
-	Keys    []string `json:"keys"`
+	Keys    []string `json:"keys,omitempty"`
 	// Index is the log index of the last change. A node compares it with the
 	// keyring it holds, so that while it replays an old log after a restart
 	// it never goes back to an older keyring than the one it saved.

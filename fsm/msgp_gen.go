@@ -1392,6 +1392,10 @@ func (z *Failover) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x100
 	}
+	if z.VMs == nil {
+		zb0001Len--
+		zb0001Mask |= 0x200
+	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
 
@@ -1428,14 +1432,16 @@ func (z *Failover) MarshalMsg(b []byte) (o []byte, err error) {
 			o = append(o, 0xac, 0x63, 0x6f, 0x6d, 0x70, 0x6c, 0x65, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.CompletedAt)
 		}
-		// string "vms"
-		o = append(o, 0xa3, 0x76, 0x6d, 0x73)
-		o = msgp.AppendArrayHeader(o, uint32(len(z.VMs)))
-		for za0001 := range z.VMs {
-			o, err = z.VMs[za0001].MarshalMsg(o)
-			if err != nil {
-				err = msgp.WrapError(err, "VMs", za0001)
-				return
+		if (zb0001Mask & 0x200) == 0 { // if not omitted
+			// string "vms"
+			o = append(o, 0xa3, 0x76, 0x6d, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.VMs)))
+			for za0001 := range z.VMs {
+				o, err = z.VMs[za0001].MarshalMsg(o)
+				if err != nil {
+					err = msgp.WrapError(err, "VMs", za0001)
+					return
+				}
 			}
 		}
 		// string "index"
@@ -2427,6 +2433,10 @@ func (z *Keyring) MarshalMsg(b []byte) (o []byte, err error) {
 	zb0001Len := uint32(3)
 	var zb0001Mask uint8 /* 3 bits */
 	_ = zb0001Mask
+	if z.Keys == nil {
+		zb0001Len--
+		zb0001Mask |= 0x2
+	}
 	if z.Index == 0 {
 		zb0001Len--
 		zb0001Mask |= 0x4
@@ -2439,11 +2449,13 @@ func (z *Keyring) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "primary"
 		o = append(o, 0xa7, 0x70, 0x72, 0x69, 0x6d, 0x61, 0x72, 0x79)
 		o = msgp.AppendString(o, z.Primary)
-		// string "keys"
-		o = append(o, 0xa4, 0x6b, 0x65, 0x79, 0x73)
-		o = msgp.AppendArrayHeader(o, uint32(len(z.Keys)))
-		for za0001 := range z.Keys {
-			o = msgp.AppendString(o, z.Keys[za0001])
+		if (zb0001Mask & 0x2) == 0 { // if not omitted
+			// string "keys"
+			o = append(o, 0xa4, 0x6b, 0x65, 0x79, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.Keys)))
+			for za0001 := range z.Keys {
+				o = msgp.AppendString(o, z.Keys[za0001])
+			}
 		}
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
 			// string "index"
@@ -5976,15 +5988,30 @@ func (z RemoveNode) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z *ReportHost) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 2
-	// string "id"
-	o = append(o, 0x82, 0xa2, 0x69, 0x64)
-	o = msgp.AppendString(o, z.ID)
-	// string "foreign"
-	o = append(o, 0xa7, 0x66, 0x6f, 0x72, 0x65, 0x69, 0x67, 0x6e)
-	o = msgp.AppendArrayHeader(o, uint32(len(z.Foreign)))
-	for za0001 := range z.Foreign {
-		o = msgp.AppendString(o, z.Foreign[za0001])
+	// check for omitted fields
+	zb0001Len := uint32(2)
+	var zb0001Mask uint8 /* 2 bits */
+	_ = zb0001Mask
+	if z.Foreign == nil {
+		zb0001Len--
+		zb0001Mask |= 0x2
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "id"
+		o = append(o, 0xa2, 0x69, 0x64)
+		o = msgp.AppendString(o, z.ID)
+		if (zb0001Mask & 0x2) == 0 { // if not omitted
+			// string "foreign"
+			o = append(o, 0xa7, 0x66, 0x6f, 0x72, 0x65, 0x69, 0x67, 0x6e)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.Foreign)))
+			for za0001 := range z.Foreign {
+				o = msgp.AppendString(o, z.Foreign[za0001])
+			}
+		}
 	}
 	return
 }
@@ -6924,6 +6951,10 @@ func (z *StartFailover) MarshalMsg(b []byte) (o []byte, err error) {
 	zb0001Len := uint32(3)
 	var zb0001Mask uint8 /* 3 bits */
 	_ = zb0001Mask
+	if z.FromGenerations == nil {
+		zb0001Len--
+		zb0001Mask |= 0x2
+	}
 	if z.Decisions == nil {
 		zb0001Len--
 		zb0001Mask |= 0x4
@@ -6940,12 +6971,14 @@ func (z *StartFailover) MarshalMsg(b []byte) (o []byte, err error) {
 			err = msgp.WrapError(err, "Failover")
 			return
 		}
-		// string "from_generations"
-		o = append(o, 0xb0, 0x66, 0x72, 0x6f, 0x6d, 0x5f, 0x67, 0x65, 0x6e, 0x65, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x73)
-		o = msgp.AppendMapHeader(o, uint32(len(z.FromGenerations)))
-		for za0001, za0002 := range z.FromGenerations {
-			o = msgp.AppendString(o, za0001)
-			o = msgp.AppendUint64(o, za0002)
+		if (zb0001Mask & 0x2) == 0 { // if not omitted
+			// string "from_generations"
+			o = append(o, 0xb0, 0x66, 0x72, 0x6f, 0x6d, 0x5f, 0x67, 0x65, 0x6e, 0x65, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x73)
+			o = msgp.AppendMapHeader(o, uint32(len(z.FromGenerations)))
+			for za0001, za0002 := range z.FromGenerations {
+				o = msgp.AppendString(o, za0001)
+				o = msgp.AppendUint64(o, za0002)
+			}
 		}
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
 			// string "decisions"

@@ -25,7 +25,7 @@ type SetNodeStatus struct {
 // domains it does not manage.
 type ReportHost struct {
 	ID      string   `json:"id"`
-	Foreign []string `json:"foreign"`
+	Foreign []string `json:"foreign,omitempty"`
 }
 
 // MaxForeign bounds how many foreign domain names a node record keeps.
