@@ -27,8 +27,12 @@ func (c *Controller) placementLoop(ctx context.Context) {
 			return
 		case <-ticker.C:
 			// Events are dropped when the loop lags (the subscription is
-			// bounded): the periodic pass decides every pending VM again.
-			memo = unfitMemo{}
+			// bounded): the periodic pass decides every pending VM the memo
+			// does not hold. The memo itself needs no reset: it holds only
+			// while the capacity epoch stands, and the epoch moves with
+			// every applied command that may make room, event or not. So
+			// 10,000 VMs that fit nowhere cost nothing while nothing
+			// changes (issue 12).
 			continue
 		case <-events:
 			// Let a burst of creations gather for a moment: one pass (one
