@@ -1,5 +1,8 @@
 package fsm
 
+//msgp:tag json
+//msgp:timezone utc
+
 import "time"
 
 // Fence actions: what a host that lost its lease does to an HA VM.

@@ -1,5 +1,8 @@
 package fsm
 
+//msgp:tag json
+//msgp:timezone utc
+
 import "time"
 
 // Migration modes: live copies memory while the guest runs (pre-copy); warm

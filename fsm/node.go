@@ -1,5 +1,8 @@
 package fsm
 
+//msgp:tag json
+//msgp:timezone utc
+
 import (
 	"slices"
 	"time"

@@ -1,5 +1,8 @@
 package fsm
 
+//msgp:tag json
+//msgp:timezone utc
+
 import "time"
 
 // Placement strategies. binpack fills the busiest node that still fits, leaving

@@ -1,5 +1,8 @@
 package fsm
 
+//msgp:tag json
+//msgp:timezone utc
+
 import "time"
 
 // RetentionSettings bound the history the cluster keeps. The leader's

@@ -34,6 +34,47 @@ const (
 	recordJoinToken byte = 6
 )
 
+// recordKind ties a kind's number to its field of snapshotRecord: the one
+// table both the writer and the reader go by.
+type recordKind struct {
+	kind byte
+	// get returns the record's entity of this kind, nil if it holds none;
+	// set gives the record a new, empty entity of this kind to decode into.
+	get func(*snapshotRecord) msgp.Marshaler
+	set func(*snapshotRecord) msgp.Unmarshaler
+}
+
+// entityKind makes the recordKind of the field field picks.
+func entityKind[T any, P interface {
+	*T
+	msgp.Marshaler
+	msgp.Unmarshaler
+}](kind byte, field func(*snapshotRecord) *P) recordKind {
+	return recordKind{
+		kind: kind,
+		get: func(r *snapshotRecord) msgp.Marshaler {
+			if p := *field(r); p != nil {
+				return p
+			}
+			return nil
+		},
+		set: func(r *snapshotRecord) msgp.Unmarshaler {
+			p := P(new(T))
+			*field(r) = p
+			return p
+		},
+	}
+}
+
+var recordKinds = []recordKind{
+	entityKind(recordNode, func(r *snapshotRecord) **Node { return &r.Node }),
+	entityKind(recordVM, func(r *snapshotRecord) **VM { return &r.VM }),
+	entityKind(recordToken, func(r *snapshotRecord) **Token { return &r.Token }),
+	entityKind(recordMigration, func(r *snapshotRecord) **Migration { return &r.Migration }),
+	entityKind(recordFailover, func(r *snapshotRecord) **Failover { return &r.Failover }),
+	entityKind(recordJoinToken, func(r *snapshotRecord) **JoinToken { return &r.JoinToken }),
+}
+
 // maxSnapshotRecord bounds one record's length, so a damaged length cannot
 // make Restore allocate without bound.
 const maxSnapshotRecord = 64 << 20
@@ -41,21 +82,13 @@ const maxSnapshotRecord = 64 << 20
 // errUnknownKind is a record of a kind this build does not know.
 var errUnknownKind = errors.New("holds no entity kind this node knows (written by a newer node? upgrade this one)")
 
-// entity returns the record's one entity and its kind.
+// entity returns the record's entity and its kind (the first, if a damaged
+// record holds several), or nil.
 func (r *snapshotRecord) entity() (byte, msgp.Marshaler) {
-	switch {
-	case r.Node != nil:
-		return recordNode, r.Node
-	case r.VM != nil:
-		return recordVM, r.VM
-	case r.Token != nil:
-		return recordToken, r.Token
-	case r.Migration != nil:
-		return recordMigration, r.Migration
-	case r.Failover != nil:
-		return recordFailover, r.Failover
-	case r.JoinToken != nil:
-		return recordJoinToken, r.JoinToken
+	for _, k := range recordKinds {
+		if m := k.get(r); m != nil {
+			return k.kind, m
+		}
 	}
 	return 0, nil
 }
@@ -98,30 +131,12 @@ func (b *binaryRecords) next(r *snapshotRecord) error {
 	if _, err := io.ReadFull(b.r, body); err != nil {
 		return fmt.Errorf("record body: %w", noEOF(err))
 	}
-	var u msgp.Unmarshaler
-	switch kind {
-	case recordNode:
-		r.Node = new(Node)
-		u = r.Node
-	case recordVM:
-		r.VM = new(VM)
-		u = r.VM
-	case recordToken:
-		r.Token = new(Token)
-		u = r.Token
-	case recordMigration:
-		r.Migration = new(Migration)
-		u = r.Migration
-	case recordFailover:
-		r.Failover = new(Failover)
-		u = r.Failover
-	case recordJoinToken:
-		r.JoinToken = new(JoinToken)
-		u = r.JoinToken
-	default:
-		return fmt.Errorf("kind %d %w", kind, errUnknownKind)
+	for _, k := range recordKinds {
+		if k.kind == kind {
+			return decodeBody(true, body, k.set(r))
+		}
 	}
-	return decodeBody(true, body, u)
+	return fmt.Errorf("kind %d %w", kind, errUnknownKind)
 }
 
 // noEOF turns an end of stream inside a record into ErrUnexpectedEOF.

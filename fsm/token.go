@@ -1,5 +1,8 @@
 package fsm
 
+//msgp:tag json
+//msgp:timezone utc
+
 import (
 	"crypto/sha256"
 	"encoding/hex"
@@ -106,4 +109,15 @@ func applyBootstrapToken(s *state, c *BootstrapToken, index uint64) error {
 func HashSecret(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
+}
+
+// Token is an API credential. Only the SHA-256 hash of the secret is kept.
+type Token struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Hash      string    `json:"hash"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is zero for a token that does not expire.
+	ExpiresAt time.Time `json:"expires_at,omitempty"`
 }
