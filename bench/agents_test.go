@@ -186,6 +186,28 @@ func (c *agentCluster) kill(a *agent) error {
 	return nil
 }
 
+// stopGracefully sends SIGTERM to a and waits up to 10 s for it to exit, so
+// an agent recording a CPU profile (NOVACRON_CPU_PROFILE_DIR) writes it out.
+func (c *agentCluster) stopGracefully(a *agent) {
+	if a.cmd == nil || a.cmd.Process.Signal(syscall.SIGTERM) != nil {
+		return
+	}
+	select {
+	case <-a.exited:
+		a.cmd = nil
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// signal sends sig to every running agent.
+func (c *agentCluster) signal(sig os.Signal) {
+	for _, a := range c.agents {
+		if a.cmd != nil {
+			a.cmd.Process.Signal(sig)
+		}
+	}
+}
+
 // restart starts a killed agent again from its data dir with the same flags.
 func (c *agentCluster) restart(a *agent) error {
 	bin, err := testutil.Binary()
@@ -314,6 +336,9 @@ func (c *agentCluster) logTails(n int) string {
 func (c *agentCluster) close() {
 	c.once.Do(func() {
 		for _, a := range c.agents {
+			if os.Getenv("NOVACRON_CPU_PROFILE_DIR") != "" {
+				c.stopGracefully(a)
+			}
 			c.kill(a)
 		}
 		c.hc.CloseIdleConnections()

@@ -93,12 +93,21 @@ func (c *Controller) placePending(ctx context.Context, memo *unfitMemo) int {
 	if len(pending) == 0 {
 		return 0
 	}
-	sc := scheduler.FromState(c.state)
+	sc := c.placementCluster(pending)
 	now := time.Now().UTC()
 	var cmds []fsm.Command
 	placed := 0
+	unfitShapes := map[shape]*fsm.Decision{}
 	for i := range pending {
 		vm := &pending[i]
+		sh, memoable := shapeOf(vm)
+		if known := unfitShapes[sh]; memoable && known != nil {
+			memo.unfit[vm.ID] = struct{}{}
+			if d := *known; noFitChanged(vm, &d, now) {
+				cmds = append(cmds, &fsm.PlaceVM{ID: vm.ID, FromGeneration: vm.Generation, Reason: d.Reason, Decision: &d, At: now})
+			}
+			continue
+		}
 		d := sc.Place(vm, scheduler.Options{At: now})
 		if d.OK() {
 			sc.Assign(vm, d.Node)
@@ -106,7 +115,10 @@ func (c *Controller) placePending(ctx context.Context, memo *unfitMemo) int {
 			cmds = append(cmds, &fsm.PlaceVM{ID: vm.ID, Node: d.Node, FromGeneration: vm.Generation, Reason: d.Reason, Decision: &d, At: now})
 		} else {
 			memo.unfit[vm.ID] = struct{}{}
-			if vm.Placement != d.Reason {
+			if memoable {
+				unfitShapes[sh] = &d
+			}
+			if noFitChanged(vm, &d, now) {
 				cmds = append(cmds, &fsm.PlaceVM{ID: vm.ID, FromGeneration: vm.Generation, Reason: d.Reason, Decision: &d, At: now})
 			}
 		}
@@ -116,4 +128,56 @@ func (c *Controller) placePending(ctx context.Context, memo *unfitMemo) int {
 		c.logger.Debug("placed pending vms", "placed", placed, "decided", len(pending))
 	}
 	return len(pending)
+}
+
+// placementCluster is the snapshot a pass decides pending against. VMs
+// outside placement groups need only what each node has promised, which the
+// FSM keeps summed: no VM is copied, so a pass costs the same with 100,000
+// VMs as with none (the creates' own placement does the same). A group
+// member needs to know where the other members run, so a backlog holding
+// one takes the whole snapshot.
+func (c *Controller) placementCluster(pending []fsm.VM) *scheduler.Cluster {
+	for i := range pending {
+		if inGroups(&pending[i].Spec) {
+			return scheduler.FromState(c.state)
+		}
+	}
+	nodes, reserved, settings := c.state.NodeReservations()
+	return scheduler.NewCluster(nodes, nil, reserved, settings)
+}
+
+// noFitRefresh is how stale a pending VM's recorded reasons may grow while
+// the kinds of rejection stay the same.
+const noFitRefresh = time.Minute
+
+// smallCluster is the size up to which a no-fit reason names every node's
+// own reason (scheduler.noFitReason), so it is recorded whenever its text
+// changes.
+const smallCluster = 4
+
+// noFitChanged says whether d, a decision that vm fits nowhere, is worth a
+// log entry. In a large cluster the reason counts nodes per kind of
+// rejection, and those counts move with every capacity change: recording
+// each pending VM's new counts at every pass would write the whole backlog
+// to the log again whenever a node frees room (20,000 decisions a pass in
+// the fleet benchmark). So a large cluster records a new reason only when
+// the kinds of rejection change or the recorded one is older than
+// noFitRefresh; a small one whenever the text changes.
+func noFitChanged(vm *fsm.VM, d *fsm.Decision, now time.Time) bool {
+	if vm.Placement == d.Reason {
+		return false
+	}
+	old := vm.Decision
+	if old == nil || old.OK() || d.Considered <= smallCluster || now.Sub(old.At) >= noFitRefresh {
+		return true
+	}
+	if len(old.RejectedCounts) != len(d.RejectedCounts) {
+		return true
+	}
+	for kind := range d.RejectedCounts {
+		if _, ok := old.RejectedCounts[kind]; !ok {
+			return true
+		}
+	}
+	return false
 }

@@ -18,6 +18,7 @@ import (
 // keygen makes a gossip key with the CLI, as an operator would.
 func keygen(t *testing.T) string {
 	t.Helper()
+	requireBinary(t)
 	res := testutil.RunCLI(t, novacronBin, testutil.CleanEnv(), "operator", "gossip", "keygen")
 	key := strings.TrimSpace(res.Stdout)
 	if res.Code != 0 || len(key) != 44 {

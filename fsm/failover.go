@@ -87,7 +87,8 @@ func applyStartFailover(s *state, c *StartFailover, index uint64) error {
 			// cannot run it and the placement loop retries.
 			s.move(vm, "")
 			s.shareNodeStrings(c.Decisions[m.VMID])
-			vm.State, vm.Placement, vm.Decision = VMPending, "failover: "+m.Reason, c.Decisions[m.VMID]
+			s.setVMState(vm, VMPending)
+			vm.Placement, vm.Decision = "failover: "+m.Reason, c.Decisions[m.VMID]
 		} else {
 			s.assign(vm, m.Node, fmt.Sprintf("failover from %s", n.Name), c.Decisions[m.VMID])
 			m.NodeName = s.nodeName(m.Node)

@@ -27,10 +27,13 @@ func newTestFSM(t *testing.T) *testFSM {
 	return &testFSM{FSM: New(), t: t}
 }
 
-// apply applies cmd at the next index and returns the command's error.
+// apply applies cmd at the next index and returns the command's error. Every
+// test's commands then keep the derived indexes right (checkInvariants).
 func (f *testFSM) apply(cmd Command) error {
 	f.index++
-	return f.ApplyCommand(cmd, f.index)
+	err := f.ApplyCommand(cmd, f.index)
+	checkInvariants(f.t, int(f.index), cmd, f.FSM)
+	return err
 }
 
 // must applies cmd and fails the test if it is refused.

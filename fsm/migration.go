@@ -213,7 +213,7 @@ func (s *state) finishMigration(m *Migration, at time.Time, index uint64) {
 	vm.Placement = fmt.Sprintf("%s migration from %s: %s", m.Mode, s.nodeName(m.Source), m.Reason)
 	vm.Decision = nil
 	if m.Mode == MigrateCold {
-		vm.State = VMScheduled
+		s.setVMState(vm, VMScheduled)
 	}
 }
 

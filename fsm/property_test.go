@@ -105,6 +105,13 @@ func checkInvariants(t *testing.T, step int, cmd Command, f *FSM) {
 	if !reflect.DeepEqual(alloc, s.allocated) {
 		t.Fatalf("step %d (%s %+v): allocated %+v, recomputed from vms %+v", step, cmd.Type(), cmd, s.allocated, alloc)
 	}
+	states := map[VMState]int{}
+	for _, vm := range s.vms {
+		states[vm.State]++
+	}
+	if !reflect.DeepEqual(states, s.vmStates) {
+		t.Fatalf("step %d (%s): counts by state %v, recomputed %v", step, cmd.Type(), s.vmStates, states)
+	}
 	if !reflect.DeepEqual(names, s.vmByName) {
 		t.Fatalf("step %d (%s): name index %v, recomputed %v", step, cmd.Type(), s.vmByName, names)
 	}

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"maps"
 	"slices"
 	"sort"
 )
@@ -168,11 +169,7 @@ func (f *FSM) Cluster() ClusterInfo {
 func (f *FSM) VMCountsByState() map[VMState]int {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	out := map[VMState]int{}
-	for _, vm := range f.s.vms {
-		out[vm.State]++
-	}
-	return out
+	return maps.Clone(f.s.vmStates)
 }
 
 // Allocated returns the sum of the specs of the VMs assigned to a node.

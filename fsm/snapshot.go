@@ -196,6 +196,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			s.nodes[r.Node.ID] = r.Node
 		case r.VM != nil:
 			s.vms[r.VM.ID] = r.VM
+			s.countVM(r.VM, 1)
 			s.nameVM(r.VM.Spec.Name, r.VM.ID)
 			s.reserve(r.VM)
 			s.index(r.VM)

@@ -119,6 +119,7 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 		CreatedAt: c.At, UpdatedAt: c.At, Index: index,
 	}
 	s.vms[c.ID] = vm
+	s.countVM(vm, 1)
 	s.index(vm)
 	if c.Node != "" && s.fits(c.Node, spec) == nil {
 		s.assign(vm, c.Node, c.Reason, c.Decision)
@@ -171,6 +172,7 @@ func applyDeleteVM(s *state, c *DeleteVM, _ uint64) error {
 	s.unnameVM(vm.Spec.Name)
 	s.release(vm)
 	s.unindex(vm)
+	s.countVM(vm, -1)
 	delete(s.vms, c.ID)
 	return nil
 }
@@ -284,7 +286,8 @@ func applyReportVM(s *state, c *ReportVM, index uint64) error {
 	if !ValidReportedState(c.State) {
 		return errorf(ErrInvalid, "cannot report state %q", c.State)
 	}
-	vm.State, vm.Error = c.State, c.Error
+	s.setVMState(vm, c.State)
+	vm.Error = c.Error
 	if c.Crash != "" {
 		vm.Crashes++
 		vm.LastCrash, vm.LastCrashAt = c.Crash, c.At
@@ -329,7 +332,7 @@ func cloneSpec(s VMSpec) VMSpec {
 // assign places vm on node at the next generation.
 func (s *state) assign(vm *VM, nodeID, reason string, d *Decision) {
 	s.move(vm, nodeID)
-	vm.State = VMScheduled
+	s.setVMState(vm, VMScheduled)
 	vm.Error = ""
 	vm.Placement = reason
 	s.shareNodeStrings(d)
@@ -372,6 +375,22 @@ func (s *state) release(vm *VM) {
 	} else {
 		s.allocated[vm.Node] = a
 	}
+}
+
+// countVM adds (sign 1) or removes (sign -1) vm from the counts by state.
+func (s *state) countVM(vm *VM, sign int) {
+	if n := s.vmStates[vm.State] + sign; n != 0 {
+		s.vmStates[vm.State] = n
+	} else {
+		delete(s.vmStates, vm.State)
+	}
+}
+
+// setVMState changes vm's state and keeps the counts by state.
+func (s *state) setVMState(vm *VM, st VMState) {
+	s.countVM(vm, -1)
+	vm.State = st
+	s.countVM(vm, 1)
 }
 
 // index and unindex keep byNode and pending in step with vm.Node.

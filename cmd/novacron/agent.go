@@ -76,7 +76,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	for _, w := range f.warnings {
 		logger.Warn(w, "component", "config")
 	}
-	startCPUProfile(f.Name, logger)
+	defer startCPUProfile(f.Name, logger)()
 	if f.Dev {
 		if f.DataDir == "" {
 			dir, err := os.MkdirTemp("", "novacron-dev-")
