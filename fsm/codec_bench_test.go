@@ -126,6 +126,7 @@ func BenchmarkApply_CreateVM(b *testing.B) {
 						vm := s.vms[cmd.(*CreateVM).ID]
 						s.release(vm)
 						s.unindex(vm)
+						s.countVM(vm, -1)
 						delete(s.vms, vm.ID)
 						delete(s.vmByName, vm.Spec.Name)
 					}
@@ -145,19 +146,36 @@ func BenchmarkApply_CreateVM(b *testing.B) {
 
 // BenchmarkSnapshot_Scale takes and restores a snapshot of a state holding
 // 100,000 placed VMs with their decisions (issue 12: both within 5 s), and
-// reports the snapshot's size and the heap the restored state holds.
+// reports the snapshot's size and the heap the restored state holds. The
+// decisions are over 3 nodes, or over a fleet of 1,000 as in the scale run
+// (bench/scale_bench_test.go): 8 candidates and 3 rejections each.
 func BenchmarkSnapshot_Scale(b *testing.B) {
 	const n = 100_000
-	f := New()
-	if err := f.ApplyCommand(&RegisterNode{Node: Node{ID: "node-id-1", Name: "node-1", Status: NodeAlive,
-		Capacity: Capacity{VCPUs: 1 << 30, MemoryMiB: 1 << 40, DiskGiB: 1 << 40}}}, 1); err != nil {
-		b.Fatal(err)
-	}
-	for i := range n {
-		if err := f.ApplyCommand(benchCreate(i), uint64(i+2)); err != nil {
-			b.Fatal(err)
+	for _, fleet := range []bool{false, true} {
+		name, nodes, create := "decisions=3-nodes", 3, benchCreate
+		if fleet {
+			name, nodes, create = "decisions=fleet", 1000, benchFleetCreate
 		}
+		b.Run(name, func(b *testing.B) {
+			f := New()
+			for j := range nodes {
+				if err := f.ApplyCommand(&RegisterNode{Node: Node{ID: fmt.Sprintf("node-id-%d", j), Name: fmt.Sprintf("node-%d", j), Status: NodeAlive,
+					Capacity: Capacity{VCPUs: 1 << 30, MemoryMiB: 1 << 40, DiskGiB: 1 << 40}}}, uint64(j+1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := range n {
+				if err := f.ApplyCommand(create(i), uint64(nodes+i+1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			benchSnapshot(b, f)
+		})
 	}
+}
+
+// benchSnapshot takes f's snapshot and restores it into a new FSM.
+func benchSnapshot(b *testing.B, f *FSM) {
 	var data []byte
 	b.Run("take", func(b *testing.B) {
 		for b.Loop() {
@@ -183,4 +201,29 @@ func BenchmarkSnapshot_Scale(b *testing.B) {
 		runtime.KeepAlive(g)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "state-heap-MB")
 	})
+}
+
+// benchFleetCreate is a create placed in a fleet of 1,000 nodes: 8
+// candidates with two score parts each, 3 nodes rejected for memory.
+func benchFleetCreate(i int) *CreateVM {
+	at := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	node := func(j int) (string, string) {
+		j %= 1000
+		return fmt.Sprintf("node-id-%d", j), fmt.Sprintf("node-%d", j)
+	}
+	id, name := node(i)
+	d := &Decision{Node: id, NodeName: name, Strategy: StrategySpread,
+		Reason:     fmt.Sprintf("spread: %s has the most room (score 0.98, cpu 1%%, memory 2%% after placing); 997 of 1000 nodes fit", name),
+		Considered: 1000, Feasible: 997, RejectedCounts: map[string]int{"memory": 3}, At: at}
+	for j := range MaxExplained {
+		id, name := node(i + j)
+		d.Candidates = append(d.Candidates, CandidateScore{NodeID: id, NodeName: name, Score: 0.98 - float64(j)/100,
+			Parts: NewScoreParts(ScorePart{Name: "strategy", Value: 0.98 - float64(j)/100}, ScorePart{Name: "preferred", Value: 0})})
+	}
+	for j := range 3 {
+		id, name := node(i + 500 + j)
+		d.Rejected = append(d.Rejected, Rejection{NodeID: id, NodeName: name, Kind: "memory", Reason: fmt.Sprintf("needs 1 MiB of memory, %d MiB free", j)})
+	}
+	return &CreateVM{ID: fmt.Sprintf("5f0c6a52-8d0e-4b8e-9d7e-%012d", i), Spec: VMSpec{Name: fmt.Sprintf("bench-%d", i), VCPUs: 1, MemoryMiB: 1, DiskGiB: 1},
+		Node: d.Node, Reason: d.Reason, Decision: d, At: at}
 }

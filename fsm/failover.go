@@ -86,7 +86,7 @@ func applyStartFailover(s *state, c *StartFailover, index uint64) error {
 			// Fits nowhere now: pending at the next generation, so the dead host
 			// cannot run it and the placement loop retries.
 			s.move(vm, "")
-			s.shareNodeStrings(c.Decisions[m.VMID])
+			s.shareStrings(c.Decisions[m.VMID])
 			s.setVMState(vm, VMPending)
 			vm.Placement, vm.Decision = "failover: "+m.Reason, c.Decisions[m.VMID]
 		} else {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"slices"
+	"unique"
 
 	"github.com/tinylib/msgp/msgp"
 )
@@ -125,12 +126,14 @@ func (p ScoreParts) Msgsize() int {
 	return n
 }
 
-// shareNodeStrings makes a decision about to be stored use the node records'
-// own ID and name strings instead of the copies its decoding made: the
-// state keeps a decision per VM, with up to 2*MaxExplained nodes named twice
-// each, and a cluster of 100,000 VMs held a copy of them per VM (issue 12).
-// Only the memory changes; every value stays equal.
-func (s *state) shareNodeStrings(d *Decision) {
+// shareStrings makes a decision about to be stored use the node records'
+// own ID and name strings instead of the copies its decoding made, and one
+// copy of each short word decisions repeat (strategies, kinds of rejection,
+// score part names): the state keeps a decision per VM, with up to
+// 2*MaxExplained nodes named twice each, and a cluster of 100,000 VMs held a
+// copy of them per VM (issue 12). Only the memory changes; every value stays
+// equal.
+func (s *state) shareStrings(d *Decision) {
 	if d == nil {
 		return
 	}
@@ -143,10 +146,32 @@ func (s *state) shareNodeStrings(d *Decision) {
 		}
 	}
 	share(&d.Node, &d.NodeName)
+	d.Strategy = word(d.Strategy)
 	for i := range d.Candidates {
-		share(&d.Candidates[i].NodeID, &d.Candidates[i].NodeName)
+		c := &d.Candidates[i]
+		share(&c.NodeID, &c.NodeName)
+		for j := range c.Parts {
+			c.Parts[j].Name = word(c.Parts[j].Name)
+		}
 	}
 	for i := range d.Rejected {
 		share(&d.Rejected[i].NodeID, &d.Rejected[i].NodeName)
+		d.Rejected[i].Kind = word(d.Rejected[i].Kind)
 	}
+	if len(d.RejectedCounts) > 0 {
+		counts := make(map[string]int, len(d.RejectedCounts))
+		for k, n := range d.RejectedCounts {
+			counts[word(k)] = n
+		}
+		d.RejectedCounts = counts
+	}
+}
+
+// word returns the one shared copy of a short word (unique.Make), so the
+// decisions of 100,000 VMs hold one "strategy", not 800,000.
+func word(w string) string {
+	if w == "" || len(w) > 32 {
+		return w
+	}
+	return unique.Make(w).Value()
 }

@@ -215,7 +215,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 		}
 	}
 	for _, vm := range s.vms {
-		s.shareNodeStrings(vm.Decision)
+		s.shareStrings(vm.Decision)
 	}
 	// Reservations of migrations under way need their VMs, so they come last.
 	for _, m := range s.migrations {

@@ -124,7 +124,7 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 	if c.Node != "" && s.fits(c.Node, spec) == nil {
 		s.assign(vm, c.Node, c.Reason, c.Decision)
 	} else if c.Decision != nil && !c.Decision.OK() {
-		s.shareNodeStrings(c.Decision)
+		s.shareStrings(c.Decision)
 		vm.Placement, vm.Decision = c.Reason, c.Decision
 	}
 	return nil
@@ -258,7 +258,7 @@ func applyPlaceVM(s *state, c *PlaceVM, index uint64) error {
 		if vm.Node != "" {
 			return errorf(ErrState, "vm %q is placed; a decision without a node only records why a pending vm waits", vm.Spec.Name)
 		}
-		s.shareNodeStrings(c.Decision)
+		s.shareStrings(c.Decision)
 		vm.Placement, vm.Decision = c.Reason, c.Decision
 		vm.UpdatedAt, vm.Index = c.At, index
 		return nil
@@ -335,7 +335,7 @@ func (s *state) assign(vm *VM, nodeID, reason string, d *Decision) {
 	s.setVMState(vm, VMScheduled)
 	vm.Error = ""
 	vm.Placement = reason
-	s.shareNodeStrings(d)
+	s.shareStrings(d)
 	vm.Decision = d
 }
 
