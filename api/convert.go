@@ -69,7 +69,7 @@ func toClientDecision(d *fsm.Decision) *client.Decision {
 	}
 	out := client.Decision{
 		Node: d.Node, NodeName: d.NodeName, Strategy: d.Strategy, Reason: d.Reason,
-		Considered: d.Considered, Feasible: d.Feasible, RejectedCounts: maps.Clone(d.RejectedCounts),
+		Considered: d.Considered, Feasible: d.Feasible, RejectedCounts: d.RejectedCounts.Map(),
 		At: optTime(d.At),
 	}
 	for _, c := range d.Candidates {

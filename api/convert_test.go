@@ -255,8 +255,12 @@ var timeType = reflect.TypeFor[time.Time]()
 // shape is a type as JSON sees it: pointers and named types do not count (a
 // time.Time shown as *time.Time to leave the zero time out is the same field).
 func shape(t reflect.Type) string {
-	if t == reflect.TypeFor[fsm.ScoreParts]() {
-		return "map[string]float64" // a slice in memory, an object in JSON (its MarshalJSON)
+	// Slices in memory, objects in JSON (their MarshalJSON).
+	switch t {
+	case reflect.TypeFor[fsm.ScoreParts]():
+		return "map[string]float64"
+	case reflect.TypeFor[fsm.KindCounts]():
+		return "map[string]int"
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

@@ -171,13 +171,5 @@ func noFitChanged(vm *fsm.VM, d *fsm.Decision, now time.Time) bool {
 	if old == nil || old.OK() || d.Considered <= smallCluster || now.Sub(old.At) >= noFitRefresh {
 		return true
 	}
-	if len(old.RejectedCounts) != len(d.RejectedCounts) {
-		return true
-	}
-	for kind := range d.RejectedCounts {
-		if _, ok := old.RejectedCounts[kind]; !ok {
-			return true
-		}
-	}
-	return false
+	return !old.RejectedCounts.SameKinds(d.RejectedCounts)
 }

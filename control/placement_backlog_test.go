@@ -101,9 +101,9 @@ func TestPlacement_PendingReasonRewrittenForNewKindsOnly(t *testing.T) {
 func TestNoFitChanged(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	decision := func(reason string, considered int, kinds ...string) *fsm.Decision {
-		d := &fsm.Decision{Reason: reason, Considered: considered, RejectedCounts: map[string]int{}, At: at}
+		d := &fsm.Decision{Reason: reason, Considered: considered, At: at}
 		for _, k := range kinds {
-			d.RejectedCounts[k]++
+			d.RejectedCounts.Add(k, 1)
 		}
 		return d
 	}

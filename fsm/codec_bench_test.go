@@ -214,7 +214,7 @@ func benchFleetCreate(i int) *CreateVM {
 	id, name := node(i)
 	d := &Decision{Node: id, NodeName: name, Strategy: StrategySpread,
 		Reason:     fmt.Sprintf("spread: %s has the most room (score 0.98, cpu 1%%, memory 2%% after placing); 997 of 1000 nodes fit", name),
-		Considered: 1000, Feasible: 997, RejectedCounts: map[string]int{"memory": 3}, At: at}
+		Considered: 1000, Feasible: 997, RejectedCounts: KindCounts{{Kind: "memory", Count: 3}}, At: at}
 	for j := range MaxExplained {
 		id, name := node(i + j)
 		d.Candidates = append(d.Candidates, CandidateScore{NodeID: id, NodeName: name, Score: 0.98 - float64(j)/100,

@@ -59,9 +59,9 @@ type Decision struct {
 	Candidates []CandidateScore `json:"candidates,omitempty"`
 	// Rejected are rejected nodes with their reason; RejectedCounts counts every
 	// rejection by kind of reason ("memory", "label", "anti-affinity", ...).
-	Rejected       []Rejection    `json:"rejected,omitempty"`
-	RejectedCounts map[string]int `json:"rejected_counts,omitempty"`
-	At             time.Time      `json:"at"`
+	Rejected       []Rejection `json:"rejected,omitempty"`
+	RejectedCounts KindCounts  `json:"rejected_counts,omitempty"`
+	At             time.Time   `json:"at"`
 }
 
 // MaxExplained bounds the candidates and rejections a Decision lists, so a

@@ -121,10 +121,6 @@ func (z *Decision) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x80
 	}
-	if z.RejectedCounts == nil {
-		zb0001Len--
-		zb0001Mask |= 0x100
-	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
 
@@ -176,14 +172,12 @@ func (z *Decision) MarshalMsg(b []byte) (o []byte, err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x100) == 0 { // if not omitted
-			// string "rejected_counts"
-			o = append(o, 0xaf, 0x72, 0x65, 0x6a, 0x65, 0x63, 0x74, 0x65, 0x64, 0x5f, 0x63, 0x6f, 0x75, 0x6e, 0x74, 0x73)
-			o = msgp.AppendMapHeader(o, uint32(len(z.RejectedCounts)))
-			for za0003, za0004 := range z.RejectedCounts {
-				o = msgp.AppendString(o, za0003)
-				o = msgp.AppendInt(o, za0004)
-			}
+		// string "rejected_counts"
+		o = append(o, 0xaf, 0x72, 0x65, 0x6a, 0x65, 0x63, 0x74, 0x65, 0x64, 0x5f, 0x63, 0x6f, 0x75, 0x6e, 0x74, 0x73)
+		o, err = z.RejectedCounts.MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "RejectedCounts")
+			return
 		}
 		// string "at"
 		o = append(o, 0xa2, 0x61, 0x74)
@@ -285,32 +279,10 @@ func (z *Decision) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				}
 			}
 		case "rejected_counts":
-			var zb0004 uint32
-			zb0004, bts, err = msgp.ReadMapHeaderBytes(bts)
+			bts, err = z.RejectedCounts.UnmarshalMsg(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "RejectedCounts")
 				return
-			}
-			if z.RejectedCounts == nil {
-				z.RejectedCounts = make(map[string]int, zb0004)
-			} else if len(z.RejectedCounts) > 0 {
-				clear(z.RejectedCounts)
-			}
-			for zb0004 > 0 {
-				var za0004 int
-				zb0004--
-				var za0003 string
-				za0003, bts, err = msgp.ReadStringBytes(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "RejectedCounts")
-					return
-				}
-				za0004, bts, err = msgp.ReadIntBytes(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "RejectedCounts", za0003)
-					return
-				}
-				z.RejectedCounts[za0003] = za0004
 			}
 		case "at":
 			z.At, bts, err = msgp.ReadTimeUTCBytes(bts)
@@ -340,14 +312,7 @@ func (z *Decision) Msgsize() (s int) {
 	for za0002 := range z.Rejected {
 		s += z.Rejected[za0002].Msgsize()
 	}
-	s += 16 + msgp.MapHeaderSize
-	if z.RejectedCounts != nil {
-		for za0003, za0004 := range z.RejectedCounts {
-			_ = za0004
-			s += msgp.StringPrefixSize + len(za0003) + msgp.IntSize
-		}
-	}
-	s += 3 + msgp.TimeSize
+	s += 16 + z.RejectedCounts.Msgsize() + 3 + msgp.TimeSize
 	return
 }
 

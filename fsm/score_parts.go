@@ -158,12 +158,8 @@ func (s *state) shareStrings(d *Decision) {
 		share(&d.Rejected[i].NodeID, &d.Rejected[i].NodeName)
 		d.Rejected[i].Kind = word(d.Rejected[i].Kind)
 	}
-	if len(d.RejectedCounts) > 0 {
-		counts := make(map[string]int, len(d.RejectedCounts))
-		for k, n := range d.RejectedCounts {
-			counts[word(k)] = n
-		}
-		d.RejectedCounts = counts
+	for i := range d.RejectedCounts {
+		d.RejectedCounts[i].Kind = word(d.RejectedCounts[i].Kind)
 	}
 }
 

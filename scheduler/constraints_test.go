@@ -98,7 +98,7 @@ func TestPlace_HardAffinityPullsToGroupNode(t *testing.T) {
 	// Where a is full, the VM waits rather than break the group.
 	c.Assign(newVM("fill", 3, 3072), "id-a")
 	d = h.place(db("db-5"), Options{})
-	if d.OK() || d.RejectedCounts[RejectAffinity] != 2 || d.RejectedCounts[RejectMemory] != 1 {
+	if d.OK() || d.RejectedCounts.Get(RejectAffinity) != 2 || d.RejectedCounts.Get(RejectMemory) != 1 {
 		t.Fatalf("decision %+v", d)
 	}
 }
@@ -114,7 +114,7 @@ func TestPlace_HardAntiAffinityLeavesFourthPending(t *testing.T) {
 	}
 	d := h.decisions[3]
 	want := `no node fits: n1: anti-affinity group "web" already has 1 member here; n2: anti-affinity group "web" already has 1 member here; n3: anti-affinity group "web" already has 1 member here`
-	if d.Reason != want || d.RejectedCounts[RejectAntiAffinity] != 3 || len(d.Rejected) != 3 {
+	if d.Reason != want || d.RejectedCounts.Get(RejectAntiAffinity) != 3 || len(d.Rejected) != 3 {
 		t.Fatalf("decision %+v\nwant reason %q", d, want)
 	}
 	// A VM outside the group is not affected.
@@ -151,7 +151,7 @@ func TestPlace_ExplanationsCappedAt100Nodes(t *testing.T) {
 	if d.Considered != 100 || d.Feasible != 30 || len(d.Candidates) != fsm.MaxExplained || len(d.Rejected) != fsm.MaxExplained {
 		t.Fatalf("considered %d feasible %d candidates %d rejected %d", d.Considered, d.Feasible, len(d.Candidates), len(d.Rejected))
 	}
-	if want := map[string]int{RejectNodeSelector: 40, RejectMemory: 30}; !reflect.DeepEqual(d.RejectedCounts, want) {
+	if want := map[string]int{RejectNodeSelector: 40, RejectMemory: 30}; !reflect.DeepEqual(d.RejectedCounts.Map(), want) {
 		t.Fatalf("rejected counts %v, want %v", d.RejectedCounts, want)
 	}
 	// Rejections are the first ones by name; candidates the best, best first.

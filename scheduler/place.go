@@ -149,14 +149,14 @@ func (c *Cluster) Place(vm *fsm.VM, opts Options) fsm.Decision {
 	d := fsm.Decision{Strategy: r.strategy, Considered: len(c.nodes), Feasible: feasible, At: opts.At}
 	if nRej > 0 {
 		d.Rejected = make([]fsm.Rejection, nRej)
-		d.RejectedCounts = make(map[string]int, 4)
+		d.RejectedCounts = make(fsm.KindCounts, 0, 4)
 		for n, x := range rej[:nRej] {
 			info := &c.info[x.node]
 			d.Rejected[n] = fsm.Rejection{NodeID: info.id, NodeName: info.name, Kind: kindNames[x.kind], Reason: c.explain(&r, x.node, x.kind)}
 		}
 		for k, n := range counts {
 			if n > 0 {
-				d.RejectedCounts[kindNames[k]] = n
+				d.RejectedCounts.Add(kindNames[k], n)
 			}
 		}
 	}

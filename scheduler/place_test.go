@@ -78,7 +78,7 @@ func TestPlace_EachFilterRejectsWithItsKind(t *testing.T) {
 				if r.Kind != tc.kind || r.Reason != tc.reason || r.NodeID != "id-bad" {
 					t.Fatalf("rejection %+v, want kind %q reason %q", r, tc.kind, tc.reason)
 				}
-				if d.RejectedCounts[tc.kind] != 1 || len(d.RejectedCounts) != 1 {
+				if d.RejectedCounts.Get(tc.kind) != 1 || len(d.RejectedCounts) != 1 {
 					t.Fatalf("rejected counts %v", d.RejectedCounts)
 				}
 				if withGood {
