@@ -142,8 +142,8 @@ func TestStop_ShutdownAndDestroy(t *testing.T) {
 		t.Fatal(err)
 	}
 	noEvent(t, d)
-	if err := d.Shutdown(ctx, "nope", time.Second); !errors.Is(err, hypervisor.ErrNotFound) {
-		t.Fatalf("got %v, want ErrNotFound", err)
+	if err := d.Shutdown(ctx, "nope", time.Second); !errors.Is(err, hypervisor.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("got %v, want ErrNotFound naming the domain", err)
 	}
 	if err := d.Destroy(ctx, "nope"); !errors.Is(err, hypervisor.ErrNotFound) {
 		t.Fatalf("got %v, want ErrNotFound", err)

@@ -256,10 +256,21 @@ func (d *Driver) lookup(ctx context.Context, id string) (*domain, error) {
 	}
 	dom, ok := d.domains[id]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q on sim host %q", hypervisor.ErrNotFound, id, d.cfg.Name)
+		return nil, notFound{id: id, host: d.cfg.Name}
 	}
 	return dom, nil
 }
+
+// notFound is the sim's "no such domain", formatted only when read: host
+// reconcilers ask for domains they have not started yet all the time, and a
+// fleet of 1,000 sim hosts spent 7% of its agent's CPU formatting these.
+type notFound struct{ id, host string }
+
+func (e notFound) Error() string {
+	return fmt.Sprintf("%v: %q on sim host %q", hypervisor.ErrNotFound, e.id, e.host)
+}
+
+func (e notFound) Unwrap() error { return hypervisor.ErrNotFound }
 
 // freeMemoryLocked is capacity minus the memory of running and paused domains.
 func (d *Driver) freeMemoryLocked() int64 {
