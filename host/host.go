@@ -39,8 +39,9 @@ type Config struct {
 	MigrationProgressInterval time.Duration
 	// LoadReportInterval is how often the host sends its load to the leader.
 	LoadReportInterval time.Duration
-	// ReportGather is how long the host holds what it observed of its VMs
-	// before it reports it, so that a burst shares one entry (reconciler.go).
+	// ReportGather is the least time between two reports of what the host
+	// observed of its VMs, so that a burst shares one entry (reconciler.go).
+	// The first report after a quiet spell goes at once.
 	ReportGather time.Duration
 	// Lease is the fencing lease's timing.
 	Lease lease.Timing
@@ -64,7 +65,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		ResyncInterval: 10 * time.Second, StopTimeout: 30 * time.Second,
-		MigrationProgressInterval: time.Second, LoadReportInterval: 10 * time.Second, ReportGather: 20 * time.Millisecond,
+		MigrationProgressInterval: time.Second, LoadReportInterval: 10 * time.Second, ReportGather: 100 * time.Millisecond,
 		Lease: lease.DefaultTiming(), Logger: slog.Default(),
 	}
 }
