@@ -134,6 +134,12 @@ func TestLab_DestroyBehindBackIsReportedAndRestarted(t *testing.T) {
 	never := l.createVM(t, c, l.guest(uniqueName("never"), "never"))
 	pOn := l.waitRunning(t, c, onFailure.ID, runTimeout)
 	pNever := l.waitRunning(t, c, never.ID, runTimeout)
+	// The hosts hold their leases (an earlier test may have restarted an
+	// agent): what follows measures the reaction to a destroy, not a host
+	// still rejoining.
+	l.waitNodeAlive(t, pOn.Host)
+	l.waitNodeAlive(t, pNever.Host)
+	t.Logf("on-failure vm on %s, never vm on %s", pOn.Host.Name, pNever.Host.Name)
 	oldPid, err := pOn.Host.qemuPid(pOn.Domain)
 	if err != nil {
 		t.Fatal(err)
