@@ -74,12 +74,11 @@ func (c *KindCounts) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MarshalMsg writes the counts as a MessagePack map (msgp.Marshaler); none
-// is nil, as MessagePack reads an empty map back as none.
+// MarshalMsg writes the counts as a MessagePack map (msgp.Marshaler), none
+// as an empty map and never as nil: the map this replaced was decoded by
+// generated code that reads a map header and refuses nil, and a node still
+// running that code must read what an upgraded leader writes.
 func (c KindCounts) MarshalMsg(b []byte) ([]byte, error) {
-	if len(c) == 0 {
-		return msgp.AppendNil(b), nil
-	}
 	b = msgp.AppendMapHeader(b, uint32(len(c)))
 	for _, x := range c {
 		b = msgp.AppendString(b, x.Kind)
@@ -88,7 +87,8 @@ func (c KindCounts) MarshalMsg(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// UnmarshalMsg reads a MessagePack map (msgp.Unmarshaler), sorted by kind.
+// UnmarshalMsg reads a MessagePack map (msgp.Unmarshaler), sorted by kind;
+// an empty map, or nil, is none.
 func (c *KindCounts) UnmarshalMsg(b []byte) ([]byte, error) {
 	*c = nil
 	if msgp.IsNil(b) {
