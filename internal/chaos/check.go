@@ -109,11 +109,11 @@ func (r *Run) Check(final map[int]int64, timeout time.Duration) Report {
 	case len(zones) > 0:
 		p := "the history is not linearizable: " + strings.Join(zones, "; ")
 		if res == porcupine.Illegal {
-			p += "; visualization: " + visualize(r.cfg.Name, info)
+			p += "; visualization: " + visualize(r.cfg.VisualizeDir, r.cfg.Name, info)
 		}
 		rep.Problems = append(rep.Problems, p)
 	case res == porcupine.Illegal:
-		rep.Problems = append(rep.Problems, "porcupine finds the history not linearizable where the zone test does not (a bug in one of them); visualization: "+visualize(r.cfg.Name, info))
+		rep.Problems = append(rep.Problems, "porcupine finds the history not linearizable where the zone test does not (a bug in one of them); visualization: "+visualize(r.cfg.VisualizeDir, r.cfg.Name, info))
 	}
 	return rep
 }
@@ -141,10 +141,11 @@ func pruneUnseen(ops []porcupine.Operation) []porcupine.Operation {
 	return out
 }
 
-// visualize writes porcupine's HTML view of the history to a file that
-// outlives the test and returns its path.
-func visualize(name string, info porcupine.LinearizationInfo) string {
-	f, err := os.CreateTemp("", "novacron-"+strings.ReplaceAll(name, "/", "_")+"-*.html")
+// visualize writes porcupine's HTML view of the history to a file in dir
+// (empty: the system's temporary folder, so it outlives the test) and
+// returns its path.
+func visualize(dir, name string, info porcupine.LinearizationInfo) string {
+	f, err := os.CreateTemp(dir, "novacron-"+strings.ReplaceAll(name, "/", "_")+"-*.html")
 	if err != nil {
 		return "(not written: " + err.Error() + ")"
 	}

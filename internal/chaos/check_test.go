@@ -68,7 +68,9 @@ func (t memTarget) Leading(context.Context) (bool, uint64) { return t.name == "n
 func runAgainst(t *testing.T, m *memStore, keys []string) Report {
 	t.Helper()
 	targets := []Target{memTarget{"n1", m}, memTarget{"n2", m}, memTarget{"n3", m}}
-	r := Start(Config{Name: t.Name(), Keys: keys, Writers: 8, Readers: 8, WriteRate: 1000, ReadRate: 1000}, func() []Target { return targets })
+	// The checker's own tests expect violations: their visualizations go
+	// with the test.
+	r := Start(Config{Name: t.Name(), VisualizeDir: t.TempDir(), Keys: keys, Writers: 8, Readers: 8, WriteRate: 1000, ReadRate: 1000}, func() []Target { return targets })
 	<-time.After(300 * time.Millisecond) // a load of fixed length, not a wait
 	r.Stop()
 	m.mu.Lock()
@@ -122,7 +124,7 @@ func TestCheck_LostAcknowledgedWritesCaught(t *testing.T) {
 
 func TestCheck_FinalValueMustBeALastWrite(t *testing.T) {
 	keys := testKeys(1)
-	r := Start(Config{Name: t.Name(), Keys: keys, Writers: 1, Readers: 1, WriteRate: 1, ReadRate: 1}, func() []Target { return nil })
+	r := Start(Config{Name: t.Name(), VisualizeDir: t.TempDir(), Keys: keys, Writers: 1, Readers: 1, WriteRate: 1, ReadRate: 1}, func() []Target { return nil })
 	r.Stop()
 	// Two acknowledged writes in sequence; the register then ends at the first.
 	r.record(opWrite(0, 1, 10, 20))
@@ -161,7 +163,7 @@ func TestCheck_AnEarlierRunsLateWriteIsPendingNotStale(t *testing.T) {
 	for _, pending := range []bool{true, false} {
 		m := newMemStore(keys)
 		targets := []Target{memTarget{"n1", m}, memTarget{"n2", m}}
-		cfg := Config{Name: t.Name(), Keys: keys, Writers: 1, Readers: 4, WriteRate: 1, ReadRate: 500}
+		cfg := Config{Name: t.Name(), VisualizeDir: t.TempDir(), Keys: keys, Writers: 1, Readers: 4, WriteRate: 1, ReadRate: 500}
 		if pending {
 			cfg.Pending = []Input{late}
 		}

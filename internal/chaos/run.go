@@ -42,6 +42,9 @@ type Target interface {
 type Config struct {
 	// Name names the run in the files it writes (porcupine's visualization).
 	Name string
+	// VisualizeDir is where a violation's visualization goes; empty for the
+	// system's temporary folder, where it outlives the test as evidence.
+	VisualizeDir string
 	// Keys are the registers' VM IDs; each VM exists, with value 0, before
 	// Start (see Reset).
 	Keys []string
