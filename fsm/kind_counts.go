@@ -91,28 +91,7 @@ func (c KindCounts) MarshalMsg(b []byte) ([]byte, error) {
 // an empty map, or nil, is none.
 func (c *KindCounts) UnmarshalMsg(b []byte) ([]byte, error) {
 	*c = nil
-	if msgp.IsNil(b) {
-		return msgp.ReadNilBytes(b)
-	}
-	n, b, err := msgp.ReadMapHeaderBytes(b)
-	if err != nil {
-		return b, err
-	}
-	if int(n) > len(b) {
-		return b, msgp.ErrShortBytes
-	}
-	for range n {
-		var kind string
-		var count int
-		if kind, b, err = msgp.ReadStringBytes(b); err != nil {
-			return b, err
-		}
-		if count, b, err = msgp.ReadIntBytes(b); err != nil {
-			return b, err
-		}
-		c.Add(kind, count)
-	}
-	return b, nil
+	return readObject(b, msgp.ReadIntBytes, c.Add)
 }
 
 // Msgsize bounds the encoded size (msgp.Sizer).

@@ -91,27 +91,12 @@ func (p ScoreParts) MarshalMsg(b []byte) ([]byte, error) {
 
 // UnmarshalMsg reads a MessagePack map (msgp.Unmarshaler), sorted by name.
 func (p *ScoreParts) UnmarshalMsg(b []byte) ([]byte, error) {
-	if msgp.IsNil(b) {
-		*p = nil
-		return msgp.ReadNilBytes(b)
-	}
-	n, b, err := msgp.ReadMapHeaderBytes(b)
+	var out ScoreParts
+	b, err := readObject(b, msgp.ReadFloat64Bytes, func(name string, v float64) {
+		out = append(out, ScorePart{Name: name, Value: v})
+	})
 	if err != nil {
 		return b, err
-	}
-	if int(n) > len(b) {
-		return b, msgp.ErrShortBytes
-	}
-	out := make(ScoreParts, 0, n)
-	for range n {
-		var part ScorePart
-		if part.Name, b, err = msgp.ReadStringBytes(b); err != nil {
-			return b, err
-		}
-		if part.Value, b, err = msgp.ReadFloat64Bytes(b); err != nil {
-			return b, err
-		}
-		out = append(out, part)
 	}
 	*p = NewScoreParts(out...)
 	return b, nil
