@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"syscall"
 	"time"
@@ -19,7 +20,10 @@ import (
 // signal (a benchmark marks the phase it measures). Benchmarks kill
 // their agents, so the profile covers a window rather than the agent's life;
 // the returned stop ends a window still open when the agent stops (the
-// benchmarks stop their agents with SIGTERM when the variable is set).
+// benchmarks stop their agents with SIGTERM when the variable is set). With
+// NOVACRON_TRACE=1 it also records an execution trace of the same window into
+// DIR/NAME.trace: where requests wait rather than where CPU goes
+// (`go tool trace -pprof=sched`, `-pprof=sync`).
 func startCPUProfile(name string, logger *slog.Logger) (stop func()) {
 	dir := os.Getenv("NOVACRON_CPU_PROFILE_DIR")
 	if dir == "" {
@@ -63,6 +67,10 @@ func startCPUProfile(name string, logger *slog.Logger) (stop func()) {
 			logger.Warn("cpu profile not recorded", "error", err)
 			return
 		}
+		if os.Getenv("NOVACRON_TRACE") != "" {
+			stopTrace := startTrace(filepath.Join(dir, name+".trace"), logger)
+			defer stopTrace()
+		}
 		select {
 		case <-time.After(window):
 		case <-stopped:
@@ -78,4 +86,23 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// startTrace records an execution trace into path until the returned stop.
+func startTrace(path string, logger *slog.Logger) (stop func()) {
+	f, err := os.Create(path)
+	if err != nil {
+		logger.Warn("trace not recorded", "error", err)
+		return func() {}
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		logger.Warn("trace not recorded", "error", err)
+		return func() {}
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
+		logger.Info("trace recorded", "path", path)
+	}
 }
