@@ -31,6 +31,8 @@ func toClientNode(n fsm.Node, set fsm.Settings, alloc, incoming fsm.Capacity, vm
 		MaintenanceSince:  optTime(n.MaintenanceSince),
 		Fleet:             n.Fleet,
 		Labels:            n.Labels,
+		HostLabels:        n.HostLabels,
+		SetLabels:         n.SetLabels,
 		Hypervisor:        client.Hypervisor(n.Hypervisor),
 		Networks:          append([]string{}, n.Networks...),
 		ForeignDomains:    append([]string{}, n.Foreign...),

@@ -46,6 +46,12 @@ func (s *Server) getCluster(_ *http.Request, _ httprouter.Params) (any, error) {
 	if out.Node == "" {
 		out.Node = s.nodeName(st)
 	}
+	for _, n := range s.state.Nodes() {
+		if out.Hypervisors == nil {
+			out.Hypervisors = map[string]int{}
+		}
+		out.Hypervisors[n.Hypervisor.Driver]++
+	}
 	for _, m := range st.Members {
 		out.Members = append(out.Members, client.Member{
 			ID: m.ID, Name: m.Name, Status: m.Status, RaftRole: m.RaftRole,

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -60,6 +61,9 @@ func TestCluster_ShowsLeaderAndMembers(t *testing.T) {
 	}
 	if len(c.Members) != 2 || !c.Members[0].Leader || c.Members[0].RaftRole != "voter" || c.Members[1].Status != "suspect" {
 		t.Fatalf("members = %+v", c.Members)
+	}
+	if want := map[string]int{"sim": len(e.nodes)}; !maps.Equal(c.Hypervisors, want) {
+		t.Fatalf("hypervisors = %v, want %v", c.Hypervisors, want)
 	}
 }
 

@@ -287,6 +287,7 @@ func (s *Server) routes() {
 	s.route("GET", "/api/v1/nodes/:id/drain", authz.Read("node"), s.getDrain)
 	s.route("POST", "/api/v1/nodes/:id/drain", authz.Write("node"), s.drainNode)
 	s.route("POST", "/api/v1/nodes/:id/undrain", authz.Write("node"), s.undrainNode)
+	s.route("POST", "/api/v1/nodes/:id/labels", authz.Write("node"), s.setNodeLabels)
 	s.route("GET", "/api/v1/nodes/:id/failover-plan", authz.Read("node"), s.failoverPlan)
 
 	s.route("GET", "/api/v1/settings", authz.Read("settings"), s.getSettings)

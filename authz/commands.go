@@ -41,6 +41,7 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdCreateMigration: {User: migrationWrite, Node: true}, // the leader's drains and rebalancing
 	fsm.CmdCancelMigration: {User: migrationWrite},
 	fsm.CmdSetMaintenance:  {User: nodeWrite},
+	fsm.CmdSetNodeLabels:   {User: nodeWrite},
 	fsm.CmdSetSettings:     {User: settingsWrite},
 	fsm.CmdCreateToken:     {User: tokenWrite},
 	fsm.CmdRevokeToken:     {User: tokenWrite},

@@ -190,9 +190,10 @@ func (a *Agent) manageVoters(members []member, servers map[string]raft.Server) {
 }
 
 // nodeChanged reports whether gossip metadata differs from the FSM's record.
+// Gossip carries the host's own labels, which the record keeps as HostLabels.
 func nodeChanged(have, want fsm.Node) bool {
 	return have.Name != want.Name || have.RaftAddr != want.RaftAddr || have.APIAddr != want.APIAddr ||
 		have.GossipAddr != want.GossipAddr || have.Version != want.Version || have.Capacity != want.Capacity ||
-		have.Hypervisor != want.Hypervisor || !maps.Equal(have.Labels, want.Labels) ||
+		have.Hypervisor != want.Hypervisor || !maps.Equal(have.HostLabels, want.Labels) ||
 		!slices.Equal(have.Networks, want.Networks) || have.CPUOvercommit != want.CPUOvercommit
 }

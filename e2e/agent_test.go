@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -125,6 +126,11 @@ func (a *agent) flags() []string {
 		args = append(args, "--insecure")
 	case !a.cfg.enrolls:
 		args = append(args, a.tlsFlags()...)
+	}
+	if !slices.Contains(a.cfg.extra, "--hypervisor") {
+		// Never the machine's own libvirt, which an agent given no
+		// --hypervisor would use.
+		args = append(args, "--hypervisor", "sim")
 	}
 	return append(args, a.cfg.extra...)
 }

@@ -131,6 +131,22 @@ func TestDevMode_PrintsAddressAndToken(t *testing.T) {
 		return nil
 	})
 
+	// The README's examples name the dev node node-1, and its VMs are
+	// said to be simulated wherever hosts are shown.
+	if !strings.Contains(a.stdout(), `dev agent "node-1" is running`) || !strings.Contains(a.stdout(), "VMs are simulated and run nowhere") {
+		t.Errorf("the banner does not name node-1 or say the host is simulated:\n%s", a.stdout())
+	}
+	devEnv := testutil.CleanEnv("NOVACRON_ADDR="+addr, "NOVACRON_TOKEN="+token, "NOVACRON_CACERT="+caCert)
+	for _, args := range [][]string{{"cluster", "status"}, {"node", "list"}} {
+		res := testutil.RunCLI(t, novacronBin, devEnv, args...)
+		if res.Code != 0 || !strings.Contains(res.Stdout, "1 host runs the sim hypervisor") {
+			t.Errorf("%v does not say the host is simulated: %s", args, res)
+		}
+	}
+	if res := testutil.RunCLI(t, novacronBin, devEnv, "node", "show", "node-1"); res.Code != 0 {
+		t.Errorf("the README's `node show node-1`: %s", res)
+	}
+
 	if code := a.signal(syscall.SIGTERM, exitTimeout); code != 0 {
 		t.Errorf("SIGTERM: exit code %d, want 0\n%s", code, a.logTail(10))
 	}
@@ -161,7 +177,7 @@ func TestConfigFileAndEnv(t *testing.T) {
 	conf := map[string]any{
 		"data-dir": dataDir, "bind": "127.0.0.1", "http-port": fromFile.httpPort,
 		"gossip-port": fromFile.gossipPort, "raft-port": fromFile.raftPort,
-		"join": []string{seed.gossipAddr()}, "log-level": "debug",
+		"join": []string{seed.gossipAddr()}, "log-level": "debug", "hypervisor": "sim",
 	}
 	for i, fl := range fromFile.tlsFlags() {
 		if i%2 == 0 {

@@ -85,7 +85,7 @@ func TestInsecure_RefusedUnlessAskedForAndThenSaidOutLoud(t *testing.T) {
 	t.Parallel()
 	bare := newAgent(t, agentConfig{name: "bare", insecure: true})
 	bare.cfg.args = []string{"--name", "bare", "--data-dir", bare.dataDir, "--bind", "127.0.0.1",
-		"--http-port", strconv.Itoa(bare.httpPort), "--gossip-port", strconv.Itoa(bare.gossipPort), "--raft-port", strconv.Itoa(bare.raftPort)}
+		"--http-port", strconv.Itoa(bare.httpPort), "--gossip-port", strconv.Itoa(bare.gossipPort), "--raft-port", strconv.Itoa(bare.raftPort), "--hypervisor", "sim"}
 	bare.start()
 	if code := bare.waitExit(exitTimeout); code != 2 || !strings.Contains(bare.stderr(), "TLS is required") || !strings.Contains(bare.stderr(), "--insecure") {
 		t.Fatalf("agent without TLS or --insecure: exit %d, want 2 and a message naming both ways out\n%s", code, bare.logTail(5))

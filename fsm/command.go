@@ -41,6 +41,7 @@ const (
 	CmdUseJoinToken    CommandType = 26
 	CmdRevokeJoinToken CommandType = 27
 	CmdSetClusterCA    CommandType = 28
+	CmdSetNodeLabels   CommandType = 29
 )
 
 // Command is one typed change to cluster state.

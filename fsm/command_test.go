@@ -32,6 +32,7 @@ func everyCommand() []Command {
 			Result: &MigrationResult{TotalMs: 900, DowntimeMs: 100, DataTransferred: 123, Iterations: 3}, Error: "x", At: t0},
 		CancelMigration{ID: "m1", At: t0},
 		SetMaintenance{ID: "n1", Maintenance: true, Reason: "kernel upgrade", At: t0},
+		SetNodeLabels{ID: "n1", Set: map[string]string{"zone": "eu-1"}, Unset: []string{"rack"}},
 		SetSettings{Settings: DefaultSettings(), At: t0},
 		StartFailover{Failover: Failover{ID: "f1", Node: "n1", NodeName: "node-1", Cause: "no lease renewal", LastRenewal: t0, DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
 			VMs: []FailoverVM{{VMID: "vm-1", VMName: "web", Node: "n2", NodeName: "node-2", Generation: 2}, {VMID: "vm-2", Reason: "no room"}}},
@@ -97,7 +98,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		11: "RevokeToken", 12: "InitCluster", 13: "BootstrapToken", 14: "Batch", 15: "ReportHost",
 		16: "CreateMigration", 17: "UpdateMigration", 18: "CancelMigration", 19: "SetMaintenance", 20: "SetSettings",
 		21: "StartFailover", 22: "UpdateFailover", 23: "PurgeRecords", 24: "GossipKeyring",
-		25: "CreateJoinToken", 26: "UseJoinToken", 27: "RevokeJoinToken", 28: "SetClusterCA",
+		25: "CreateJoinToken", 26: "UseJoinToken", 27: "RevokeJoinToken", 28: "SetClusterCA", 29: "SetNodeLabels",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

@@ -34,6 +34,7 @@ var forwardable = map[CommandType]string{
 	CmdUpdateMigration: "host: migration progress; control: admission",
 	CmdCancelMigration: "api",
 	CmdSetMaintenance:  "api",
+	CmdSetNodeLabels:   "api",
 	CmdSetSettings:     "api",
 	CmdStartFailover:   "control: failover",
 	CmdUpdateFailover:  "control: failover",

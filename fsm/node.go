@@ -43,6 +43,16 @@ type SetMaintenance struct {
 	At          time.Time `json:"at"`
 }
 
+// SetNodeLabels sets and removes an operator's labels on a node (node label
+// set|unset). A label the node's agent publishes itself (--label, the
+// hypervisor's) can be overridden, and comes back when the override is
+// removed.
+type SetNodeLabels struct {
+	ID    string            `json:"id"`
+	Set   map[string]string `json:"set,omitempty"`
+	Unset []string          `json:"unset,omitempty"`
+}
+
 // RemoveNode forgets a node that left the cluster.
 type RemoveNode struct {
 	ID string `json:"id"`
@@ -53,8 +63,10 @@ func (SetNodeStatus) Type() CommandType  { return CmdSetNodeStatus }
 func (RemoveNode) Type() CommandType     { return CmdRemoveNode }
 func (ReportHost) Type() CommandType     { return CmdReportHost }
 func (SetMaintenance) Type() CommandType { return CmdSetMaintenance }
+func (SetNodeLabels) Type() CommandType  { return CmdSetNodeLabels }
 
 func (c SetMaintenance) target() (string, string) { return "node", c.ID }
+func (c SetNodeLabels) target() (string, string)  { return "node", c.ID }
 
 func (c RegisterNode) target() (string, string)  { return "node", c.Node.ID }
 func (c SetNodeStatus) target() (string, string) { return "node", c.ID }
@@ -67,6 +79,66 @@ func init() {
 	register(CmdRemoveNode, "RemoveNode", applyRemoveNode)
 	register(CmdReportHost, "ReportHost", applyReportHost)
 	register(CmdSetMaintenance, "SetMaintenance", applySetMaintenance)
+	register(CmdSetNodeLabels, "SetNodeLabels", applySetNodeLabels)
+}
+
+func applySetNodeLabels(s *state, c *SetNodeLabels, _ uint64) error {
+	n, ok := s.nodes[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "node %q not found", c.ID)
+	}
+	if len(c.Set) == 0 && len(c.Unset) == 0 {
+		return errorf(ErrInvalid, "no label to set or unset")
+	}
+	if len(c.Unset) > MaxLabels {
+		return errorf(ErrInvalid, "unset has %d keys, at most %d are allowed", len(c.Unset), MaxLabels)
+	}
+	if err := ValidateLabels("labels", c.Set); err != nil {
+		return err
+	}
+	set := cloneMap(n.SetLabels)
+	for _, k := range c.Unset {
+		if _, both := c.Set[k]; both {
+			return errorf(ErrInvalid, "label %q is both set and unset", k)
+		}
+		if _, ok := set[k]; !ok {
+			if _, host := n.HostLabels[k]; host {
+				return errorf(ErrInvalid, "label %q on node %q comes from its agent (--label or its hypervisor), not from node label set: change it there", k, n.Name)
+			}
+			return errorf(ErrNotFound, "node %q has no label %q", n.Name, k)
+		}
+		delete(set, k)
+	}
+	if set == nil && len(c.Set) > 0 {
+		set = make(map[string]string, len(c.Set))
+	}
+	for k, v := range c.Set {
+		set[k] = v
+	}
+	if err := ValidateLabels("labels", set); err != nil {
+		return err
+	}
+	if len(set) == 0 {
+		set = nil
+	}
+	n.SetLabels = set
+	n.Labels = mergeLabels(n.HostLabels, set)
+	return nil
+}
+
+// mergeLabels is host's labels with set's over them; nil when both are empty.
+func mergeLabels(host, set map[string]string) map[string]string {
+	if len(host) == 0 && len(set) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(host)+len(set))
+	for k, v := range host {
+		out[k] = v
+	}
+	for k, v := range set {
+		out[k] = v
+	}
+	return out
 }
 
 func applySetMaintenance(s *state, c *SetMaintenance, _ uint64) error {
@@ -118,7 +190,13 @@ func applyRegisterNode(s *state, c *RegisterNode, _ uint64) error {
 		n.JoinedAt, n.StatusSince = c.At, c.At
 		n.History = []StatusChange{{Status: n.Status, Cause: n.StatusCause, At: c.At}}
 	}
-	n.Labels = cloneMap(n.Labels)
+	// Gossip carries the host's own labels in Labels; an operator's stay.
+	n.HostLabels = cloneMap(n.Labels)
+	n.SetLabels = nil
+	if old, ok := s.nodes[n.ID]; ok {
+		n.SetLabels = old.SetLabels
+	}
+	n.Labels = mergeLabels(n.HostLabels, n.SetLabels)
 	n.Networks = slices.Clone(n.Networks)
 	if old, ok := s.nodes[n.ID]; ok {
 		n.Foreign = old.Foreign // reported by the host, not by gossip

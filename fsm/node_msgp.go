@@ -313,6 +313,149 @@ func (z *SetMaintenance) Msgsize() (s int) {
 }
 
 // MarshalMsg implements msgp.Marshaler
+func (z *SetNodeLabels) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// check for omitted fields
+	zb0001Len := uint32(3)
+	var zb0001Mask uint8 /* 3 bits */
+	_ = zb0001Mask
+	if z.Set == nil {
+		zb0001Len--
+		zb0001Mask |= 0x2
+	}
+	if z.Unset == nil {
+		zb0001Len--
+		zb0001Mask |= 0x4
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "id"
+		o = append(o, 0xa2, 0x69, 0x64)
+		o = msgp.AppendString(o, z.ID)
+		if (zb0001Mask & 0x2) == 0 { // if not omitted
+			// string "set"
+			o = append(o, 0xa3, 0x73, 0x65, 0x74)
+			o = msgp.AppendMapHeader(o, uint32(len(z.Set)))
+			for za0001, za0002 := range z.Set {
+				o = msgp.AppendString(o, za0001)
+				o = msgp.AppendString(o, za0002)
+			}
+		}
+		if (zb0001Mask & 0x4) == 0 { // if not omitted
+			// string "unset"
+			o = append(o, 0xa5, 0x75, 0x6e, 0x73, 0x65, 0x74)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.Unset)))
+			for za0003 := range z.Unset {
+				o = msgp.AppendString(o, z.Unset[za0003])
+			}
+		}
+	}
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *SetNodeLabels) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "id":
+			z.ID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "set":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadMapHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Set")
+				return
+			}
+			if z.Set == nil {
+				z.Set = make(map[string]string, zb0002)
+			} else if len(z.Set) > 0 {
+				clear(z.Set)
+			}
+			for zb0002 > 0 {
+				var za0002 string
+				zb0002--
+				var za0001 string
+				za0001, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Set")
+					return
+				}
+				za0002, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Set", za0001)
+					return
+				}
+				z.Set[za0001] = za0002
+			}
+		case "unset":
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Unset")
+				return
+			}
+			if cap(z.Unset) >= int(zb0003) {
+				z.Unset = (z.Unset)[:zb0003]
+			} else {
+				z.Unset = make([]string, zb0003)
+			}
+			for za0003 := range z.Unset {
+				z.Unset[za0003], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Unset", za0003)
+					return
+				}
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *SetNodeLabels) Msgsize() (s int) {
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 4 + msgp.MapHeaderSize
+	if z.Set != nil {
+		for za0001, za0002 := range z.Set {
+			_ = za0002
+			s += msgp.StringPrefixSize + len(za0001) + msgp.StringPrefixSize + len(za0002)
+		}
+	}
+	s += 6 + msgp.ArrayHeaderSize
+	for za0003 := range z.Unset {
+		s += msgp.StringPrefixSize + len(z.Unset[za0003])
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
 func (z *SetNodeStatus) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// map header, size 4

@@ -45,14 +45,22 @@ type HypervisorInfo struct {
 
 // Node is one host of the cluster.
 type Node struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	RaftAddr   string            `json:"raft_addr"`
-	APIAddr    string            `json:"api_addr"`
-	GossipAddr string            `json:"gossip_addr"`
-	Version    string            `json:"version"`
-	Capacity   Capacity          `json:"capacity"`
-	Labels     map[string]string `json:"labels,omitempty"`
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	RaftAddr   string   `json:"raft_addr"`
+	APIAddr    string   `json:"api_addr"`
+	GossipAddr string   `json:"gossip_addr"`
+	Version    string   `json:"version"`
+	Capacity   Capacity `json:"capacity"`
+	// Labels are the node's labels, which placement matches: its host's
+	// (HostLabels) with an operator's (SetLabels) over them.
+	Labels map[string]string `json:"labels,omitempty"`
+	// HostLabels are the labels the node's agent publishes: its hypervisor's
+	// and its --label flags.
+	HostLabels map[string]string `json:"host_labels,omitempty"`
+	// SetLabels are the labels an operator set on the node (node label set);
+	// they outlive the agent's restarts and win over its own.
+	SetLabels  map[string]string `json:"set_labels,omitempty"`
 	Hypervisor HypervisorInfo    `json:"hypervisor"`
 	// Networks are the hypervisor networks active on the node.
 	Networks []string `json:"networks,omitempty"`

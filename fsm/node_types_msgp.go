@@ -173,48 +173,56 @@ func (z HypervisorInfo) Msgsize() (s int) {
 func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(21)
-	var zb0001Mask uint32 /* 21 bits */
+	zb0001Len := uint32(23)
+	var zb0001Mask uint32 /* 23 bits */
 	_ = zb0001Mask
 	if z.Labels == nil {
 		zb0001Len--
 		zb0001Mask |= 0x80
 	}
-	if z.Networks == nil {
+	if z.HostLabels == nil {
+		zb0001Len--
+		zb0001Mask |= 0x100
+	}
+	if z.SetLabels == nil {
 		zb0001Len--
 		zb0001Mask |= 0x200
 	}
-	if z.Foreign == nil {
-		zb0001Len--
-		zb0001Mask |= 0x400
-	}
-	if z.CPUOvercommit == 0 {
+	if z.Networks == nil {
 		zb0001Len--
 		zb0001Mask |= 0x800
 	}
-	if z.Fleet == "" {
+	if z.Foreign == nil {
 		zb0001Len--
 		zb0001Mask |= 0x1000
 	}
-	if z.Maintenance == false {
+	if z.CPUOvercommit == 0 {
 		zb0001Len--
 		zb0001Mask |= 0x2000
 	}
-	if z.MaintenanceReason == "" {
+	if z.Fleet == "" {
 		zb0001Len--
 		zb0001Mask |= 0x4000
 	}
-	if z.MaintenanceSince == (time.Time{}) {
+	if z.Maintenance == false {
 		zb0001Len--
 		zb0001Mask |= 0x8000
 	}
-	if z.StatusCause == "" {
+	if z.MaintenanceReason == "" {
+		zb0001Len--
+		zb0001Mask |= 0x10000
+	}
+	if z.MaintenanceSince == (time.Time{}) {
 		zb0001Len--
 		zb0001Mask |= 0x20000
 	}
-	if z.History == nil {
+	if z.StatusCause == "" {
 		zb0001Len--
 		zb0001Mask |= 0x80000
+	}
+	if z.History == nil {
+		zb0001Len--
+		zb0001Mask |= 0x200000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -260,6 +268,24 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 				o = msgp.AppendString(o, za0002)
 			}
 		}
+		if (zb0001Mask & 0x100) == 0 { // if not omitted
+			// string "host_labels"
+			o = append(o, 0xab, 0x68, 0x6f, 0x73, 0x74, 0x5f, 0x6c, 0x61, 0x62, 0x65, 0x6c, 0x73)
+			o = msgp.AppendMapHeader(o, uint32(len(z.HostLabels)))
+			for za0003, za0004 := range z.HostLabels {
+				o = msgp.AppendString(o, za0003)
+				o = msgp.AppendString(o, za0004)
+			}
+		}
+		if (zb0001Mask & 0x200) == 0 { // if not omitted
+			// string "set_labels"
+			o = append(o, 0xaa, 0x73, 0x65, 0x74, 0x5f, 0x6c, 0x61, 0x62, 0x65, 0x6c, 0x73)
+			o = msgp.AppendMapHeader(o, uint32(len(z.SetLabels)))
+			for za0005, za0006 := range z.SetLabels {
+				o = msgp.AppendString(o, za0005)
+				o = msgp.AppendString(o, za0006)
+			}
+		}
 		// string "hypervisor"
 		o = append(o, 0xaa, 0x68, 0x79, 0x70, 0x65, 0x72, 0x76, 0x69, 0x73, 0x6f, 0x72)
 		// check for omitted fields
@@ -293,43 +319,43 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 				o = msgp.AppendString(o, z.Hypervisor.MigrateURI)
 			}
 		}
-		if (zb0001Mask & 0x200) == 0 { // if not omitted
+		if (zb0001Mask & 0x800) == 0 { // if not omitted
 			// string "networks"
 			o = append(o, 0xa8, 0x6e, 0x65, 0x74, 0x77, 0x6f, 0x72, 0x6b, 0x73)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.Networks)))
-			for za0003 := range z.Networks {
-				o = msgp.AppendString(o, z.Networks[za0003])
+			for za0007 := range z.Networks {
+				o = msgp.AppendString(o, z.Networks[za0007])
 			}
 		}
-		if (zb0001Mask & 0x400) == 0 { // if not omitted
+		if (zb0001Mask & 0x1000) == 0 { // if not omitted
 			// string "foreign"
 			o = append(o, 0xa7, 0x66, 0x6f, 0x72, 0x65, 0x69, 0x67, 0x6e)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.Foreign)))
-			for za0004 := range z.Foreign {
-				o = msgp.AppendString(o, z.Foreign[za0004])
+			for za0008 := range z.Foreign {
+				o = msgp.AppendString(o, z.Foreign[za0008])
 			}
 		}
-		if (zb0001Mask & 0x800) == 0 { // if not omitted
+		if (zb0001Mask & 0x2000) == 0 { // if not omitted
 			// string "cpu_overcommit"
 			o = append(o, 0xae, 0x63, 0x70, 0x75, 0x5f, 0x6f, 0x76, 0x65, 0x72, 0x63, 0x6f, 0x6d, 0x6d, 0x69, 0x74)
 			o = msgp.AppendFloat64(o, z.CPUOvercommit)
 		}
-		if (zb0001Mask & 0x1000) == 0 { // if not omitted
+		if (zb0001Mask & 0x4000) == 0 { // if not omitted
 			// string "fleet"
 			o = append(o, 0xa5, 0x66, 0x6c, 0x65, 0x65, 0x74)
 			o = msgp.AppendString(o, z.Fleet)
 		}
-		if (zb0001Mask & 0x2000) == 0 { // if not omitted
+		if (zb0001Mask & 0x8000) == 0 { // if not omitted
 			// string "maintenance"
 			o = append(o, 0xab, 0x6d, 0x61, 0x69, 0x6e, 0x74, 0x65, 0x6e, 0x61, 0x6e, 0x63, 0x65)
 			o = msgp.AppendBool(o, z.Maintenance)
 		}
-		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
 			// string "maintenance_reason"
 			o = append(o, 0xb2, 0x6d, 0x61, 0x69, 0x6e, 0x74, 0x65, 0x6e, 0x61, 0x6e, 0x63, 0x65, 0x5f, 0x72, 0x65, 0x61, 0x73, 0x6f, 0x6e)
 			o = msgp.AppendString(o, z.MaintenanceReason)
 		}
-		if (zb0001Mask & 0x8000) == 0 { // if not omitted
+		if (zb0001Mask & 0x20000) == 0 { // if not omitted
 			// string "maintenance_since"
 			o = append(o, 0xb1, 0x6d, 0x61, 0x69, 0x6e, 0x74, 0x65, 0x6e, 0x61, 0x6e, 0x63, 0x65, 0x5f, 0x73, 0x69, 0x6e, 0x63, 0x65)
 			o = msgp.AppendTime(o, z.MaintenanceSince)
@@ -337,7 +363,7 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "status"
 		o = append(o, 0xa6, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73)
 		o = msgp.AppendString(o, string(z.Status))
-		if (zb0001Mask & 0x20000) == 0 { // if not omitted
+		if (zb0001Mask & 0x80000) == 0 { // if not omitted
 			// string "status_cause"
 			o = append(o, 0xac, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x63, 0x61, 0x75, 0x73, 0x65)
 			o = msgp.AppendString(o, z.StatusCause)
@@ -345,14 +371,14 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "status_since"
 		o = append(o, 0xac, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x73, 0x69, 0x6e, 0x63, 0x65)
 		o = msgp.AppendTime(o, z.StatusSince)
-		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+		if (zb0001Mask & 0x200000) == 0 { // if not omitted
 			// string "history"
 			o = append(o, 0xa7, 0x68, 0x69, 0x73, 0x74, 0x6f, 0x72, 0x79)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.History)))
-			for za0005 := range z.History {
-				o, err = z.History[za0005].MarshalMsg(o)
+			for za0009 := range z.History {
+				o, err = z.History[za0009].MarshalMsg(o)
 				if err != nil {
-					err = msgp.WrapError(err, "History", za0005)
+					err = msgp.WrapError(err, "History", za0009)
 					return
 				}
 			}
@@ -487,15 +513,71 @@ func (z *Node) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				}
 				z.Labels[za0001] = za0002
 			}
-		case "hypervisor":
+		case "host_labels":
 			var zb0004 uint32
 			zb0004, bts, err = msgp.ReadMapHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "HostLabels")
+				return
+			}
+			if z.HostLabels == nil {
+				z.HostLabels = make(map[string]string, zb0004)
+			} else if len(z.HostLabels) > 0 {
+				clear(z.HostLabels)
+			}
+			for zb0004 > 0 {
+				var za0004 string
+				zb0004--
+				var za0003 string
+				za0003, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "HostLabels")
+					return
+				}
+				za0004, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "HostLabels", za0003)
+					return
+				}
+				z.HostLabels[za0003] = za0004
+			}
+		case "set_labels":
+			var zb0005 uint32
+			zb0005, bts, err = msgp.ReadMapHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SetLabels")
+				return
+			}
+			if z.SetLabels == nil {
+				z.SetLabels = make(map[string]string, zb0005)
+			} else if len(z.SetLabels) > 0 {
+				clear(z.SetLabels)
+			}
+			for zb0005 > 0 {
+				var za0006 string
+				zb0005--
+				var za0005 string
+				za0005, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "SetLabels")
+					return
+				}
+				za0006, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "SetLabels", za0005)
+					return
+				}
+				z.SetLabels[za0005] = za0006
+			}
+		case "hypervisor":
+			var zb0006 uint32
+			zb0006, bts, err = msgp.ReadMapHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Hypervisor")
 				return
 			}
-			for zb0004 > 0 {
-				zb0004--
+			for zb0006 > 0 {
+				zb0006--
 				field, bts, err = msgp.ReadMapKeyZC(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Hypervisor")
@@ -529,40 +611,40 @@ func (z *Node) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				}
 			}
 		case "networks":
-			var zb0005 uint32
-			zb0005, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			var zb0007 uint32
+			zb0007, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Networks")
 				return
 			}
-			if cap(z.Networks) >= int(zb0005) {
-				z.Networks = (z.Networks)[:zb0005]
+			if cap(z.Networks) >= int(zb0007) {
+				z.Networks = (z.Networks)[:zb0007]
 			} else {
-				z.Networks = make([]string, zb0005)
+				z.Networks = make([]string, zb0007)
 			}
-			for za0003 := range z.Networks {
-				z.Networks[za0003], bts, err = msgp.ReadStringBytes(bts)
+			for za0007 := range z.Networks {
+				z.Networks[za0007], bts, err = msgp.ReadStringBytes(bts)
 				if err != nil {
-					err = msgp.WrapError(err, "Networks", za0003)
+					err = msgp.WrapError(err, "Networks", za0007)
 					return
 				}
 			}
 		case "foreign":
-			var zb0006 uint32
-			zb0006, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			var zb0008 uint32
+			zb0008, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Foreign")
 				return
 			}
-			if cap(z.Foreign) >= int(zb0006) {
-				z.Foreign = (z.Foreign)[:zb0006]
+			if cap(z.Foreign) >= int(zb0008) {
+				z.Foreign = (z.Foreign)[:zb0008]
 			} else {
-				z.Foreign = make([]string, zb0006)
+				z.Foreign = make([]string, zb0008)
 			}
-			for za0004 := range z.Foreign {
-				z.Foreign[za0004], bts, err = msgp.ReadStringBytes(bts)
+			for za0008 := range z.Foreign {
+				z.Foreign[za0008], bts, err = msgp.ReadStringBytes(bts)
 				if err != nil {
-					err = msgp.WrapError(err, "Foreign", za0004)
+					err = msgp.WrapError(err, "Foreign", za0008)
 					return
 				}
 			}
@@ -598,13 +680,13 @@ func (z *Node) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			}
 		case "status":
 			{
-				var zb0007 string
-				zb0007, bts, err = msgp.ReadStringBytes(bts)
+				var zb0009 string
+				zb0009, bts, err = msgp.ReadStringBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Status")
 					return
 				}
-				z.Status = NodeStatus(zb0007)
+				z.Status = NodeStatus(zb0009)
 			}
 		case "status_cause":
 			z.StatusCause, bts, err = msgp.ReadStringBytes(bts)
@@ -619,21 +701,21 @@ func (z *Node) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				return
 			}
 		case "history":
-			var zb0008 uint32
-			zb0008, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			var zb0010 uint32
+			zb0010, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "History")
 				return
 			}
-			if cap(z.History) >= int(zb0008) {
-				z.History = (z.History)[:zb0008]
+			if cap(z.History) >= int(zb0010) {
+				z.History = (z.History)[:zb0010]
 			} else {
-				z.History = make([]StatusChange, zb0008)
+				z.History = make([]StatusChange, zb0010)
 			}
-			for za0005 := range z.History {
-				bts, err = z.History[za0005].UnmarshalMsg(bts)
+			for za0009 := range z.History {
+				bts, err = z.History[za0009].UnmarshalMsg(bts)
 				if err != nil {
-					err = msgp.WrapError(err, "History", za0005)
+					err = msgp.WrapError(err, "History", za0009)
 					return
 				}
 			}
@@ -664,17 +746,31 @@ func (z *Node) Msgsize() (s int) {
 			s += msgp.StringPrefixSize + len(za0001) + msgp.StringPrefixSize + len(za0002)
 		}
 	}
+	s += 12 + msgp.MapHeaderSize
+	if z.HostLabels != nil {
+		for za0003, za0004 := range z.HostLabels {
+			_ = za0004
+			s += msgp.StringPrefixSize + len(za0003) + msgp.StringPrefixSize + len(za0004)
+		}
+	}
+	s += 11 + msgp.MapHeaderSize
+	if z.SetLabels != nil {
+		for za0005, za0006 := range z.SetLabels {
+			_ = za0006
+			s += msgp.StringPrefixSize + len(za0005) + msgp.StringPrefixSize + len(za0006)
+		}
+	}
 	s += 11 + 1 + 7 + msgp.StringPrefixSize + len(z.Hypervisor.Driver) + 4 + msgp.StringPrefixSize + len(z.Hypervisor.URI) + 12 + msgp.StringPrefixSize + len(z.Hypervisor.MigrateURI) + 9 + msgp.ArrayHeaderSize
-	for za0003 := range z.Networks {
-		s += msgp.StringPrefixSize + len(z.Networks[za0003])
+	for za0007 := range z.Networks {
+		s += msgp.StringPrefixSize + len(z.Networks[za0007])
 	}
 	s += 8 + msgp.ArrayHeaderSize
-	for za0004 := range z.Foreign {
-		s += msgp.StringPrefixSize + len(z.Foreign[za0004])
+	for za0008 := range z.Foreign {
+		s += msgp.StringPrefixSize + len(z.Foreign[za0008])
 	}
 	s += 15 + msgp.Float64Size + 6 + msgp.StringPrefixSize + len(z.Fleet) + 12 + msgp.BoolSize + 19 + msgp.StringPrefixSize + len(z.MaintenanceReason) + 18 + msgp.TimeSize + 7 + msgp.StringPrefixSize + len(string(z.Status)) + 13 + msgp.StringPrefixSize + len(z.StatusCause) + 13 + msgp.TimeSize + 8 + msgp.ArrayHeaderSize
-	for za0005 := range z.History {
-		s += z.History[za0005].Msgsize()
+	for za0009 := range z.History {
+		s += z.History[za0009].Msgsize()
 	}
 	s += 10 + msgp.TimeSize
 	return

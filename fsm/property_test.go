@@ -27,10 +27,26 @@ func randomCommand(rng *rand.Rand, f *testFSM) Command {
 		}
 		return uint64(rng.Intn(3))
 	}
-	switch rng.Intn(12) {
+	labelKeys := []string{"rack", "zone", "gpu"}
+	labels := func() map[string]string {
+		out := map[string]string{}
+		for range rng.Intn(3) {
+			out[labelKeys[rng.Intn(len(labelKeys))]] = numbered("v", rng.Intn(2))
+		}
+		return out
+	}
+	switch rng.Intn(13) {
 	case 0:
 		// Names are drawn apart from IDs so two nodes sometimes want the same one.
-		return RegisterNode{Node: testNode(nodeIDs[rng.Intn(3)], numbered("node", rng.Intn(3)), int64(1024*(1+rng.Intn(8))), 2+rng.Intn(8)), At: t0}
+		n := testNode(nodeIDs[rng.Intn(3)], numbered("node", rng.Intn(3)), int64(1024*(1+rng.Intn(8))), 2+rng.Intn(8))
+		n.Labels = labels()
+		return RegisterNode{Node: n, At: t0}
+	case 12:
+		c := SetNodeLabels{ID: node(), Set: labels()}
+		if rng.Intn(2) == 0 {
+			c.Unset = []string{labelKeys[rng.Intn(len(labelKeys))]}
+		}
+		return c
 	case 1:
 		return SetNodeStatus{ID: node(), Status: statuses[rng.Intn(len(statuses))], At: t0}
 	case 2:
@@ -120,6 +136,11 @@ func checkInvariants(t *testing.T, step int, cmd Command, f *FSM) {
 	s.vmNames.Ascend(func(n string) bool { inTree = append(inTree, n); return true })
 	if !slices.Equal(ordered, inTree) {
 		t.Fatalf("step %d (%s): ordered names %v, recomputed %v", step, cmd.Type(), inTree, ordered)
+	}
+	for id, n := range s.nodes {
+		if want := mergeLabels(n.HostLabels, n.SetLabels); !maps.Equal(n.Labels, want) {
+			t.Fatalf("step %d (%s): node %s labels %v, want its host's %v with the set %v over them", step, cmd.Type(), id, n.Labels, n.HostLabels, n.SetLabels)
+		}
 	}
 	hashes := map[string]string{}
 	for id, tok := range s.tokens {

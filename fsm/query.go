@@ -190,6 +190,8 @@ func (f *FSM) Fits(nodeID string, spec VMSpec) error {
 func cloneNode(n *Node) Node {
 	c := *n
 	c.Labels = cloneMap(n.Labels)
+	c.HostLabels = cloneMap(n.HostLabels)
+	c.SetLabels = cloneMap(n.SetLabels)
 	c.Networks = slices.Clone(n.Networks)
 	c.Foreign = slices.Clone(n.Foreign)
 	return c

@@ -46,6 +46,8 @@ var commandSince = map[CommandType]string{
 	CmdUseJoinToken:    BaseVersion,
 	CmdRevokeJoinToken: BaseVersion,
 	CmdSetClusterCA:    BaseVersion,
+	// Node labels (issue 13), before the first release.
+	CmdSetNodeLabels: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -110,7 +111,13 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 	}
 	info := &cfg.Cluster.Node
 	info.VCPUs, info.MemoryMiB, info.DiskGiB = capa.VCPUs, capa.MemoryMiB, capa.DiskGiB
-	info.Driver, info.Labels, info.Networks = driver.Name(), driver.Labels(), capa.Networks
+	// The hypervisor's labels, with the agent's own (--label) over them.
+	labels := driver.Labels()
+	if labels == nil && len(info.Labels) > 0 {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, info.Labels)
+	info.Driver, info.Labels, info.Networks = driver.Name(), labels, capa.Networks
 	if info.URI == "" {
 		// Where the driver itself connects, unless the caller says what
 		// other hosts use (--libvirt-peer-uri).

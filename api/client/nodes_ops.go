@@ -32,6 +32,19 @@ func (c *Client) UndrainNode(ctx context.Context, idOrName string) (*Node, error
 	return &out, nil
 }
 
+// SetNodeLabels sets and removes an operator's labels on a node
+// (POST /api/v1/nodes/{id}/labels) and returns the node.
+func (c *Client) SetNodeLabels(ctx context.Context, idOrName string, req NodeLabelsRequest) (*Node, error) {
+	if err := requireID("node", idOrName); err != nil {
+		return nil, err
+	}
+	var out Node
+	if err := c.do(ctx, http.MethodPost, pathf(apiPrefix+"/nodes/%s/labels", idOrName), nil, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // DrainStatus shows how far a node's drain has got (GET /api/v1/nodes/{id}/drain).
 func (c *Client) DrainStatus(ctx context.Context, idOrName string) (*DrainStatus, error) {
 	if err := requireID("node", idOrName); err != nil {

@@ -150,8 +150,13 @@ type Node struct {
 	MaintenanceReason string     `json:"maintenance_reason,omitempty"`
 	MaintenanceSince  *time.Time `json:"maintenance_since,omitempty"`
 	// Fleet is the ID of the agent that simulates this node, "" for a real host.
-	Fleet      string            `json:"fleet,omitempty"`
+	Fleet string `json:"fleet,omitempty"`
+	// Labels are what placement matches (a VM's node_selector): the host's
+	// own (HostLabels: its agent's --label and its hypervisor's) with the
+	// ones an operator set (SetLabels, node label set) over them.
 	Labels     map[string]string `json:"labels,omitempty"`
+	HostLabels map[string]string `json:"host_labels,omitempty"`
+	SetLabels  map[string]string `json:"set_labels,omitempty"`
 	Hypervisor Hypervisor        `json:"hypervisor"`
 	Networks   []string          `json:"networks"`
 	// ForeignDomains are domains on the node's hypervisor that NovaCron does
@@ -159,6 +164,13 @@ type Node struct {
 	ForeignDomains []string  `json:"foreign_domains"`
 	VMs            int       `json:"vms"`
 	JoinedAt       time.Time `json:"joined_at"`
+}
+
+// NodeLabelsRequest is the body of POST /api/v1/nodes/{id}/labels: labels to
+// set (or override) and labels set before to remove.
+type NodeLabelsRequest struct {
+	Set   map[string]string `json:"set,omitempty"`
+	Unset []string          `json:"unset,omitempty"`
 }
 
 // Member is one cluster member in GET /api/v1/cluster.
@@ -191,6 +203,9 @@ type Cluster struct {
 	// Insecure is true when the answering node runs without TLS (agent
 	// --insecure): its traffic is neither encrypted nor authenticated.
 	Insecure bool `json:"insecure,omitempty"`
+	// Hypervisors counts the cluster's hosts by hypervisor driver
+	// ("libvirt", "sim"). A "sim" host is simulated: its VMs run nowhere.
+	Hypervisors map[string]int `json:"hypervisors,omitempty"`
 }
 
 // Digest is one node's fingerprint of the replicated state

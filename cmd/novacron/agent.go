@@ -204,7 +204,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 		if err := waitForToken(ctx, agent.FSM(), f.BootstrapToken, 30*time.Second); err != nil {
 			logger.Warn("root token not bootstrapped yet", "error", err)
 		}
-		printDevBanner(scheme+"://"+apiAddr, f.BootstrapToken, f.DataDir, devCA)
+		printDevBanner(f.Name, f.SimFleet, scheme+"://"+apiAddr, f.BootstrapToken, f.DataDir, devCA)
 	}
 
 	sigs := make(chan os.Signal, 1)
@@ -245,13 +245,19 @@ func isLoopback(ip string) bool {
 }
 
 // printDevBanner tells the user how to reach the dev agent; caCert is the
-// CA its certificate chains to ("" with --insecure).
-func printDevBanner(apiAddr, token, dataDir, caCert string) {
+// CA its certificate chains to ("" with --insecure). It says that the hosts
+// are simulated: their VMs run nowhere.
+func printDevBanner(name string, fleet int, apiAddr, token, dataDir, caCert string) {
 	caLine := ""
 	if caCert != "" {
 		caLine = "\n    export NOVACRON_CACERT=" + caCert
 	}
-	fmt.Printf(`==> NovaCron dev agent is running (single node, sim hypervisor)
+	hosts := "1 simulated host"
+	if fleet > 0 {
+		hosts = fmt.Sprintf("%d simulated hosts (itself and a fleet of %d)", fleet+1, fleet)
+	}
+	fmt.Printf(`==> NovaCron dev agent %[5]q is running: a single-node cluster of %[6]s
+    (sim hypervisor: VMs are simulated and run nowhere)
     API:      %[1]s
     Token:    %[2]s
     Data dir: %[3]s (removed on exit)
@@ -259,7 +265,7 @@ func printDevBanner(apiAddr, token, dataDir, caCert string) {
     export NOVACRON_ADDR=%[1]s
     export NOVACRON_TOKEN=%[2]s%[4]s
     novacron cluster status
-`, apiAddr, token, dataDir, caLine)
+`, apiAddr, token, dataDir, caLine, name, hosts)
 }
 
 // waitForToken waits until the token with this secret is in the local state.

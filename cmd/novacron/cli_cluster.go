@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -57,8 +58,14 @@ func (a *app) printCluster(cl *client.Cluster) error {
 	f.add("Applied index", strconv.FormatUint(cl.AppliedIndex, 10))
 	f.add("Commit index", strconv.FormatUint(cl.CommitIndex, 10))
 	f.add("Term", strconv.FormatUint(cl.Term, 10))
+	if len(cl.Hypervisors) > 0 {
+		f.add("Hypervisors", countsText(cl.Hypervisors))
+	}
 	if err := f.flush(); err != nil {
 		return err
+	}
+	if n := cl.Hypervisors[hypervisorSim]; n > 0 {
+		fmt.Fprintln(a.stdout, simNote(n))
 	}
 	fmt.Fprintln(a.stdout)
 
@@ -73,4 +80,27 @@ func (a *app) printCluster(cl *client.Cluster) error {
 		t.row(m.Name, m.ID, m.Status, m.RaftRole, isLeader, m.APIAddr)
 	}
 	return t.flush()
+}
+
+// countsText writes counts as "libvirt 2, sim 1", by name.
+func countsText(counts map[string]int) string {
+	names := make([]string, 0, len(counts))
+	for name := range counts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = fmt.Sprintf("%s %d", safe(name), counts[name])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// simNote says what n hosts on the sim hypervisor mean, so that nobody takes
+// their VMs for real ones.
+func simNote(n int) string {
+	if n == 1 {
+		return "Note: 1 host runs the sim hypervisor (agent --dev or --hypervisor sim): it is simulated, and its VMs run nowhere."
+	}
+	return fmt.Sprintf("Note: %d hosts run the sim hypervisor (agent --dev or --hypervisor sim): they are simulated, and their VMs run nowhere.", n)
 }

@@ -13,7 +13,7 @@ import (
 func seedCluster(f *fakeAPI) {
 	since := time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC)
 	f.cluster = client.Cluster{ID: "c-1", Leader: "node-b", LeaderID: "n-b", Node: "node-a",
-		AppliedIndex: 120, CommitIndex: 121, Term: 4,
+		AppliedIndex: 120, CommitIndex: 121, Term: 4, Hypervisors: map[string]int{"sim": 1, "libvirt": 1},
 		Members: []client.Member{
 			{ID: "n-c", Name: "node-c", Status: "failed", RaftRole: "nonvoter", APIAddr: "10.0.0.3:8090"},
 			{ID: "n-b", Name: "node-b", Status: "alive", RaftRole: "voter", Leader: true, APIAddr: "10.0.0.2:8090"},
@@ -46,6 +46,8 @@ func TestClusterStatus_Table(t *testing.T) {
 		"Applied index:  120\n" +
 		"Commit index:   121\n" +
 		"Term:           4\n" +
+		"Hypervisors:    libvirt 1, sim 1\n" +
+		"Note: 1 host runs the sim hypervisor (agent --dev or --hypervisor sim): it is simulated, and its VMs run nowhere.\n" +
 		"\n" +
 		"NAME     ID    STATUS   RAFT-ROLE   LEADER   API-ADDR\n" +
 		"node-a   n-a   alive    voter       no       10.0.0.1:8090\n" +
@@ -83,7 +85,8 @@ func TestNodeList_Table(t *testing.T) {
 	want := "" +
 		"NAME     ID    STATUS    MAINT   VCPUS   MEMORY         VMS   HYPERVISOR   ADDRESS\n" +
 		"node-a   n-a   suspect   no      6/16    1.5GiB/32GiB   2     libvirt      10.0.0.1:8090\n" +
-		"node-b   n-b   alive     yes     0/8     0MiB/16GiB     0     sim          10.0.0.2:8090\n"
+		"node-b   n-b   alive     yes     0/8     0MiB/16GiB     0     sim          10.0.0.2:8090\n" +
+		"Note: 1 host runs the sim hypervisor (agent --dev or --hypervisor sim): it is simulated, and its VMs run nowhere.\n"
 	if stdout != want {
 		t.Errorf("stdout =\n%s\nwant\n%s", stdout, want)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 
@@ -53,22 +54,32 @@ VMs they hold.`,
 			return a.printNode(n)
 		},
 	}
-	return newGroupCommand("node", "List, inspect and drain the cluster's hosts", list, show,
-		newNodeDrainCommand(a), newNodeUndrainCommand(a), newNodeFailoverPlanCommand(a), newJoinTokenCommand(a))
+	return newGroupCommand("node", "List, inspect, label and drain the cluster's hosts", list, show,
+		newNodeLabelCommand(a), newNodeDrainCommand(a), newNodeUndrainCommand(a), newNodeFailoverPlanCommand(a), newJoinTokenCommand(a))
 }
 
 // printNodes writes the node table, sorted by name.
 func (a *app) printNodes(nodes []client.Node) error {
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
 	t := newTable(a.stdout, "NAME", "ID", "STATUS", "MAINT", "VCPUS", "MEMORY", "VMS", "HYPERVISOR", "ADDRESS")
+	sims := 0
 	for _, n := range nodes {
 		offer := offered(n)
 		t.row(n.Name, n.ID, n.Status, yesNo(n.Maintenance),
 			fmt.Sprintf("%d/%d", n.Allocated.VCPUs, offer.VCPUs),
 			formatMiB(n.Allocated.MemoryMiB)+"/"+formatMiB(offer.MemoryMiB),
 			strconv.Itoa(n.VMs), n.Hypervisor.Driver, n.APIAddr)
+		if n.Hypervisor.Driver == hypervisorSim {
+			sims++
+		}
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if sims > 0 {
+		fmt.Fprintln(a.stdout, simNote(sims))
+	}
+	return nil
 }
 
 // offered is what a node offers to VMs: its effective capacity (overcommit
@@ -132,6 +143,27 @@ func (a *app) printNode(n *client.Node) error {
 	if err := f.flush(); err != nil {
 		return err
 	}
-	printLabels(a.stdout, n.Labels)
+	printNodeLabels(a.stdout, n)
 	return nil
+}
+
+// printNodeLabels lists a node's labels, marking where each comes from when
+// an operator set it (node label set) rather than the host.
+func printNodeLabels(w io.Writer, n *client.Node) {
+	if len(n.Labels) == 0 {
+		fmt.Fprintln(w, "Labels: -")
+		return
+	}
+	fmt.Fprintln(w, "Labels:")
+	for _, k := range sortedKeys(n.Labels) {
+		from := ""
+		if _, set := n.SetLabels[k]; set {
+			from = "  (set"
+			if hv, ok := n.HostLabels[k]; ok {
+				from += "; the host says " + safe(hv)
+			}
+			from += ")"
+		}
+		fmt.Fprintf(w, "  %s=%s%s\n", safe(k), safe(n.Labels[k]), from)
+	}
 }

@@ -44,7 +44,10 @@ const (
 	defaultHTTPPort = 8090
 	defaultLogLevel = "info"
 	hypervisorSim   = "sim"
-	hypervisorVirt  = "libvirt"
+	// devNodeName is the dev agent's name unless --name says otherwise; the
+	// README's examples use it.
+	devNodeName    = "node-1"
+	hypervisorVirt = "libvirt"
 )
 
 // agentFlags is the user-facing configuration of `novacron agent`. Every flag can
@@ -65,28 +68,30 @@ type agentFlags struct {
 	BootstrapExpect int
 	Voters          int
 	Hypervisor      string
-	LibvirtURI      string
-	VirtType        string
-	StopTimeout     time.Duration
-	VCPUs           int
-	MemoryMiB       int64
-	CPUOvercommit   float64
-	MigrateURI      string
-	ImageDirs       []string
-	SimFleet        int
-	FenceTimeout    time.Duration
-	Heartbeat       time.Duration
-	Watchdog        string
-	BootstrapToken  string
-	BootstrapFile   string
-	GossipKey       string
-	GossipKeyFile   string
-	MetricsToken    string
-	MetricsFile     string
-	LogLevel        string
-	SimVCPUs        int
-	SimMemoryMiB    int64
-	SimDiskGiB      int64
+	// Labels are this host's labels (--label k=v), which placement matches.
+	Labels         []string
+	LibvirtURI     string
+	VirtType       string
+	StopTimeout    time.Duration
+	VCPUs          int
+	MemoryMiB      int64
+	CPUOvercommit  float64
+	MigrateURI     string
+	ImageDirs      []string
+	SimFleet       int
+	FenceTimeout   time.Duration
+	Heartbeat      time.Duration
+	Watchdog       string
+	BootstrapToken string
+	BootstrapFile  string
+	GossipKey      string
+	GossipKeyFile  string
+	MetricsToken   string
+	MetricsFile    string
+	LogLevel       string
+	SimVCPUs       int
+	SimMemoryMiB   int64
+	SimDiskGiB     int64
 	// TLS is the node's CA, certificate and key (--tls-ca, --tls-cert,
 	// --tls-key): the API serves HTTPS and nodes call each other with
 	// mutual TLS.
@@ -124,7 +129,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	lt, lv, sd := def.Cluster.Lease, libvirt.DefaultConfig(), sim.DefaultConfig()
 	fs.StringVar(&f.Config, "config", "", "JSON config file whose keys are these flag names")
 	fs.BoolVar(&f.Dev, "dev", false, "run a single-node dev cluster in a temporary data dir with the sim hypervisor")
-	fs.StringVar(&f.Name, "name", "", "node name, unique in the cluster (default: host name)")
+	fs.StringVar(&f.Name, "name", "", "node name, unique in the cluster (default: node-1 with --dev, else the host name)")
 	fs.StringVar(&f.DataDir, "data-dir", "", "folder for the node's identity and Raft data (required unless --dev)")
 	fs.StringVar(&f.Bind, "bind", "", "IP to listen on (default 127.0.0.1 in dev mode; required otherwise)")
 	fs.StringVar(&f.Advertise, "advertise", "", "IP other nodes use to reach this one (default: --bind)")
@@ -134,7 +139,8 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.Join, "join", nil, "HOST:GOSSIPPORT of a member to join (repeatable; retried until it answers)")
 	fs.IntVar(&f.BootstrapExpect, "bootstrap-expect", 0, "bootstrap a new cluster once this many nodes with the same value have met")
 	fs.IntVar(&f.Voters, "voters", def.Cluster.Voters, "number of Raft voters the cluster keeps (3 or 5); other nodes are non-voters")
-	fs.StringVar(&f.Hypervisor, "hypervisor", hypervisorSim, "hypervisor driver: sim or libvirt")
+	fs.StringArrayVar(&f.Labels, "label", nil, "label KEY=VALUE of this host, which VMs select with --node-selector (repeatable)")
+	fs.StringVar(&f.Hypervisor, "hypervisor", "", "hypervisor driver: libvirt, or sim for a simulated host whose VMs run nowhere (default: sim with --dev; otherwise libvirt if --libvirt-uri answers, and the agent refuses to start if it does not)")
 	fs.StringVar(&f.LibvirtURI, "libvirt-uri", lv.URI, "how this agent connects to its own libvirtd (libvirt hypervisor; other hosts use --libvirt-peer-uri)")
 	fs.StringVar(&f.LibvirtPeerURI, "libvirt-peer-uri", "", "libvirt URI other hosts open to migrate to this one, published in gossip; its host must be this node's address (default qemu+tls://ADVERTISE/system; libvirt hypervisor)")
 	fs.StringSliceVar(&f.LibvirtPeerSchemes, "libvirt-peer-schemes", slices.Clone(peeruri.DefaultSchemes), "libvirt URI schemes this host accepts from the nodes it migrates to: qemu+tls, qemu+tcp, qemu+ssh, qemu+libssh, qemu+libssh2, qemu+unix (the lab); never qemu+ext")
@@ -257,6 +263,12 @@ func (f *agentFlags) validate() error {
 		if f.Voters == node.DefaultConfig().Cluster.Voters {
 			f.Voters = 1
 		}
+		if f.Hypervisor == "" {
+			f.Hypervisor = hypervisorSim
+		}
+		if f.Name == "" {
+			f.Name = devNodeName
+		}
 	}
 	if f.Name == "" {
 		host, err := os.Hostname()
@@ -286,7 +298,15 @@ func (f *agentFlags) validate() error {
 	if f.Voters == 1 && !f.Dev {
 		errs = append(errs, errors.New("--voters 1 is for a single-node dev cluster (--dev); use 3 or 5"))
 	}
-	if f.Hypervisor != hypervisorSim && f.Hypervisor != hypervisorVirt {
+	if _, err := f.labels(); err != nil {
+		errs = append(errs, err)
+	}
+	if f.Hypervisor == "" {
+		if err := f.chooseHypervisor(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if f.Hypervisor != "" && f.Hypervisor != hypervisorSim && f.Hypervisor != hypervisorVirt {
 		errs = append(errs, fmt.Errorf("--hypervisor must be sim or libvirt, got %q", f.Hypervisor))
 	}
 	if f.VirtType != libvirt.VirtKVM && f.VirtType != libvirt.VirtQEMU && f.VirtType != libvirt.VirtAuto {
@@ -407,6 +427,7 @@ func (f *agentFlags) nodeConfig(nodeID, apiAddr string, logger *slog.Logger) nod
 	cc.Join, cc.BootstrapExpect, cc.Voters = f.Join, f.BootstrapExpect, f.Voters
 	cc.BootstrapToken, cc.GossipKey, cc.Version = f.BootstrapToken, key, version.Version
 	cc.Node.CPUOvercommit, cc.Node.MigrateURI = f.CPUOvercommit, f.MigrateURI
+	cc.Node.Labels, _ = f.labels()
 	cc.Node.URI, cc.PeerURIs = f.peerURIs()
 	cc.LocalGossip = f.Dev || isLoopback(f.Bind)
 	if logger != nil {
@@ -492,3 +513,61 @@ func (f *agentFlags) gossipKey() ([]byte, error) {
 	}
 	return key, nil
 }
+
+// probeLibvirt connects to the libvirt at uri and hangs up: whether an agent
+// given no --hypervisor can run real VMs. A variable so that tests choose.
+var probeLibvirt = func(uri string) error {
+	d, err := libvirt.New(libvirt.Config{URI: uri})
+	if err != nil {
+		return err
+	}
+	return d.Close()
+}
+
+// chooseHypervisor picks the driver of an agent started without --hypervisor
+// (outside --dev): libvirt when its libvirtd answers, else none, so that an
+// agent on a KVM host never runs simulated VMs that look real, and an agent
+// elsewhere says what to choose instead of pretending.
+func (f *agentFlags) chooseHypervisor() error {
+	if err := probeLibvirt(f.LibvirtURI); err != nil {
+		return fmt.Errorf("no --hypervisor given, and libvirt at %s does not answer (%v): on a KVM host start libvirtd and pass --hypervisor libvirt; "+
+			"--hypervisor sim runs a simulated host whose VMs run nowhere (demos and tests)", f.LibvirtURI, err)
+	}
+	f.Hypervisor = hypervisorVirt
+	f.warnings = append(f.warnings, fmt.Sprintf("no --hypervisor given: libvirt at %s answers, so this host runs real VMs through it (pass --hypervisor libvirt to say so)", f.LibvirtURI))
+	return nil
+}
+
+// labels parses --label KEY=VALUE into a map, checked as the cluster checks
+// every label.
+func (f *agentFlags) labels() (map[string]string, error) {
+	if len(f.Labels) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(f.Labels))
+	for _, l := range f.Labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, fmt.Errorf("--label %q must be KEY=VALUE", l)
+		}
+		if old, dup := out[k]; dup && old != v {
+			return nil, fmt.Errorf("--label %s is given twice, as %q and %q", k, old, v)
+		}
+		out[k] = v
+	}
+	if err := fsm.ValidateLabels("--label", out); err != nil {
+		return nil, err
+	}
+	if err := fsm.ValidateLabelsText("--label", out); err != nil {
+		return nil, err
+	}
+	// Gossip carries them in the node's metadata, 512 bytes in all.
+	if b, _ := json.Marshal(out); len(b) > maxLabelBytes {
+		return nil, fmt.Errorf("--label: the labels take %d bytes as JSON, at most %d fit in the node's gossip metadata; set long ones with novacron node label set", len(b), maxLabelBytes)
+	}
+	return out, nil
+}
+
+// maxLabelBytes bounds the JSON of a host's --label flags, which travel in
+// its gossip metadata beside its addresses and capacity.
+const maxLabelBytes = 256

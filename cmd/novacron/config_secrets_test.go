@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +14,15 @@ import (
 // parseAgent parses args as `novacron agent` does, environment and config file
 // included.
 func parseAgent(t *testing.T, args ...string) (*agentFlags, error) {
+	t.Helper()
+	if !slices.Contains(args, "--hypervisor") {
+		args = append(args, "--hypervisor", "sim") // these tests are about other flags
+	}
+	return parseAgentWith(t, args...)
+}
+
+// parseAgentWith is parseAgent with the arguments exactly as given.
+func parseAgentWith(t *testing.T, args ...string) (*agentFlags, error) {
 	t.Helper()
 	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
 	var f agentFlags

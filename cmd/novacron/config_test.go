@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -17,7 +20,7 @@ func TestAgentFlags_DefaultsAreTheDocumentedOnes(t *testing.T) {
 	want := map[string]string{
 		"config": "", "dev": "false", "name": "", "data-dir": "", "bind": "", "advertise": "",
 		"gossip-port": "7946", "raft-port": "7947", "http-port": "8090", "join": "[]",
-		"bootstrap-expect": "0", "voters": "3", "hypervisor": "sim", "libvirt-uri": "qemu:///system",
+		"bootstrap-expect": "0", "voters": "3", "hypervisor": "", "label": "[]", "libvirt-uri": "qemu:///system",
 		"virt-type": "auto", "vcpus": "0", "memory-mib": "0", "cpu-overcommit": "0", "migrate-uri": "",
 		"image-dir": "[/var/lib/novacron/images]",
 		"sim-fleet": "0", "fence-timeout": "10s", "heartbeat-interval": "1s", "watchdog": "",
@@ -203,5 +206,86 @@ func TestAgentFlags_LibvirtPeerURIs(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Count(err.Error(), "\n") != 0 {
 			t.Errorf("%v: error %v, want one saying %q", c.args, err, c.want)
 		}
+	}
+}
+
+// An agent given no --hypervisor runs simulated VMs only in dev mode; on a
+// host whose libvirt answers it uses libvirt, and elsewhere it refuses to
+// start and says how to choose.
+func TestAgentFlags_HypervisorWhenNotGiven(t *testing.T) {
+	probed := 0
+	answer := error(nil)
+	probeLibvirt = func(uri string) error {
+		probed++
+		if uri != "qemu:///system" {
+			t.Errorf("probed %s, want the default --libvirt-uri", uri)
+		}
+		return answer
+	}
+	t.Cleanup(func() { probeLibvirt = refuseProbe })
+
+	f := devFlags(t)
+	if err := f.validate(); err != nil || f.Hypervisor != hypervisorSim || probed != 0 {
+		t.Fatalf("--dev: err %v, hypervisor %q, probed %d times; want sim without probing", err, f.Hypervisor, probed)
+	}
+
+	f, err := parseAgentWith(t, prodArgs(t)...)
+	if err != nil || f.Hypervisor != hypervisorVirt || probed != 1 {
+		t.Fatalf("libvirt answers: err %v, hypervisor %q, probed %d; want libvirt", err, f.Hypervisor, probed)
+	}
+	if w := strings.Join(f.warnings, "\n"); !strings.Contains(w, "no --hypervisor given: libvirt at qemu:///system answers") {
+		t.Errorf("the choice was not logged: %q", w)
+	}
+
+	answer = errors.New("Failed to connect socket to '/var/run/libvirt/libvirt-sock'")
+	_, err = parseAgentWith(t, prodArgs(t)...)
+	for _, want := range []string{"no --hypervisor given", "libvirt-sock", "--hypervisor libvirt", "--hypervisor sim"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("libvirt does not answer: err %v, want it to name %q", err, want)
+		}
+	}
+
+	probed = 0
+	if f, err := parseAgentWith(t, prodArgs(t, "--hypervisor", "sim")...); err != nil || f.Hypervisor != hypervisorSim || probed != 0 {
+		t.Errorf("--hypervisor sim: err %v, hypervisor %q, probed %d; want sim as given", err, f.Hypervisor, probed)
+	}
+}
+
+// --label KEY=VALUE, from the command line, the environment or the config
+// file, becomes the host's labels; a malformed one is a usage error naming it.
+func TestAgentFlags_Labels(t *testing.T) {
+	f := devFlags(t, "--label", "region=eu", "--label", "rack=r1")
+	if err := f.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.nodeConfig("id", "127.0.0.1:8090", nil).Cluster.Node.Labels; !maps.Equal(got, map[string]string{"region": "eu", "rack": "r1"}) {
+		t.Fatalf("node labels %v", got)
+	}
+	t.Setenv("NOVACRON_LABEL", "zone=a,gpu=true")
+	f, err := parseAgent(t, prodArgs(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.labels(); !maps.Equal(got, map[string]string{"zone": "a", "gpu": "true"}) {
+		t.Fatalf("labels from NOVACRON_LABEL: %v", got)
+	}
+	for _, c := range []struct{ arg, says string }{
+		{"region", `--label "region" must be KEY=VALUE`},
+		{"bad key=x", "--label key"},
+		{"k=" + strings.Repeat("v", 300), "longer than"},
+	} {
+		if err := devFlags(t, "--label", c.arg).validate(); err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("--label %.20q: %v, want it to say %q", c.arg, err, c.says)
+		}
+	}
+	if err := devFlags(t, "--label", "a=1", "--label", "a=2").validate(); err == nil || !strings.Contains(err.Error(), "given twice") {
+		t.Errorf("a label given twice: %v", err)
+	}
+	var many []string
+	for i := range 20 {
+		many = append(many, "--label", fmt.Sprintf("key-%02d=value-%02d", i, i))
+	}
+	if err := devFlags(t, many...).validate(); err == nil || !strings.Contains(err.Error(), "gossip metadata") {
+		t.Errorf("labels too long for gossip: %v", err)
 	}
 }
