@@ -57,13 +57,19 @@ func toClientFailover(fo fsm.Failover) client.Failover {
 		DetectedAfterMs: ms(fo.DetectedAt), FencedAfterMs: ms(fo.FencedAt), RestartedAfterMs: ms(fo.RestartedAt),
 		VMs: make([]client.FailoverVM, 0, len(fo.VMs)),
 	}
-	for _, v := range fo.VMs {
+	vm := func(v fsm.FailoverVM) client.FailoverVM {
 		cv := client.FailoverVM{VMID: v.VMID, VMName: v.VMName, Node: v.Node, NodeName: v.NodeName, Generation: v.Generation,
 			Reason: v.Reason, RunningAt: optTime(v.RunningAt)}
 		if !v.RunningAt.IsZero() {
 			cv.RunningAfterMs = ms(v.RunningAt)
 		}
-		out.VMs = append(out.VMs, cv)
+		return cv
+	}
+	for _, v := range fo.VMs {
+		out.VMs = append(out.VMs, vm(v))
+	}
+	for _, v := range fo.LeftBehind {
+		out.LeftBehind = append(out.LeftBehind, vm(v))
 	}
 	return out
 }

@@ -43,7 +43,9 @@ var wirePairs = []wirePair{
 			"reported_at":          "when the host last reported, internal bookkeeping",
 			"index":                "not shown today (writes answer with the index in a header); a migration shows its own: see the report of the contracts branch",
 		},
-		wireOnly: map[string]string{"node_name": "resolved from the node ID"},
+		wireOnly: map[string]string{"node_name": "resolved from the node ID",
+			"state_reason": "computed: why the state is unknown (the host is failed)",
+			"last_state":   "computed: the state the host last reported, while it is unknown"},
 	},
 	{fsm: reflect.TypeFor[fsm.VMSpec](), wire: reflect.TypeFor[client.VMRequest]()},
 	{

@@ -24,9 +24,9 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 		}
 		nodeID = n.ID
 	}
-	state := fsm.VMState(q.Get("state"))
-	if state != "" && !validVMState(state) {
-		return nil, invalidf("query parameter state: %q is not one of pending, scheduled, running, stopped, paused, error", state)
+	state := q.Get("state")
+	if state != "" && state != stateUnknown && !validVMState(fsm.VMState(state)) {
+		return nil, invalidf("query parameter state: %q is not one of pending, scheduled, running, stopped, paused, error, unknown", state)
 	}
 	labels, err := labelFilter(q["label"])
 	if err != nil {
@@ -40,9 +40,13 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 	// one VM more than the page, so paginate knows whether a next page
 	// exists: a page costs the page, not the cluster.
 	afterName, _, _ := strings.Cut(p.after, keySep)
+	hosts := s.nodesByID()
 	vms := s.state.VMPage(fsm.VMPageQuery{AfterName: afterName, Max: p.limit + 1, Node: nodeID, Keep: func(vm *fsm.VM) bool {
-		if state != "" && vm.State != state {
-			return false
+		if state != "" {
+			host, known := hosts[vm.Node]
+			if shownState(vm, host, known) != state {
+				return false
+			}
 		}
 		for k, v := range labels {
 			if got, ok := vm.Spec.Labels[k]; !ok || got != v {
@@ -51,13 +55,16 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 		}
 		return true
 	}})
-	names := s.nodeNames()
 	// A list item leaves out the placement decision (up to 8 candidates and
 	// 8 rejections, several KB in a large cluster): placement_reason says it
 	// in a line, and GET /api/v1/vms/{id} shows the decision in full.
+	now := time.Now()
 	return paginate(s, r, vms, vmOrder, func(vm fsm.VM) client.VM {
 		vm.Decision = nil
-		return toClientVM(vm, names[vm.Node])
+		host, known := hosts[vm.Node]
+		out := toClientVM(vm, host.Name)
+		markUnknown(&out, &vm, host, known, now)
+		return out
 	})
 }
 
@@ -213,15 +220,29 @@ func (s *Server) findVM(ref string) (fsm.VM, error) {
 	return vm, err
 }
 
-// clientVM converts one VM, with its node's name.
+// clientVM converts one VM, with its node's name, and unknown while that
+// node is failed.
 func (s *Server) clientVM(vm fsm.VM) client.VM {
-	name := ""
+	var host fsm.Node
+	known := false
 	if vm.Node != "" {
 		if n, err := s.state.Node(vm.Node); err == nil {
-			name = n.Name
+			host, known = n, true
 		}
 	}
-	return toClientVM(vm, name)
+	out := toClientVM(vm, host.Name)
+	markUnknown(&out, &vm, host, known, time.Now())
+	return out
+}
+
+// nodesByID maps node IDs to nodes, for lists.
+func (s *Server) nodesByID() map[string]fsm.Node {
+	nodes := s.state.Nodes()
+	out := make(map[string]fsm.Node, len(nodes))
+	for _, n := range nodes {
+		out[n.ID] = n
+	}
+	return out
 }
 
 // nodeNames maps node IDs to names, for lists.

@@ -83,9 +83,12 @@ type failoverTimes struct{ renewal, detected, fenced, now time.Time }
 // it has any, placed as scheduler.Failover decides: highest priority first.
 func (c *Controller) failOver(ctx context.Context, n fsm.Node, at failoverTimes, cause string) {
 	from := map[string]uint64{}
+	var left []fsm.FailoverVM
 	for _, vm := range c.state.VMsOnNode(n.ID) {
 		if vm.FailsOver() {
 			from[vm.ID] = vm.Generation
+		} else if len(left) < fsm.MaxLeftBehind {
+			left = append(left, fsm.FailoverVM{VMID: vm.ID, VMName: vm.Spec.Name, Reason: vm.NoFailoverReason()})
 		}
 	}
 	if len(from) == 0 {
@@ -98,7 +101,7 @@ func (c *Controller) failOver(ctx context.Context, n fsm.Node, at failoverTimes,
 	}
 	cmd := &fsm.StartFailover{
 		Failover: fsm.Failover{ID: ids.New(), Node: n.ID, Cause: joinCause(cause, n.StatusCause), LastRenewal: at.renewal.UTC(),
-			DetectedAt: at.detected.UTC(), FencedAt: at.fenced.UTC(), RestartedAt: at.now.UTC()},
+			DetectedAt: at.detected.UTC(), FencedAt: at.fenced.UTC(), RestartedAt: at.now.UTC(), LeftBehind: left},
 		FromGenerations: map[string]uint64{}, Decisions: map[string]*fsm.Decision{},
 	}
 	for _, m := range moves {

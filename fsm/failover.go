@@ -97,7 +97,18 @@ func applyStartFailover(s *state, c *StartFailover, index uint64) error {
 		vm.UpdatedAt, vm.Index = f.RestartedAt, index
 		moved = append(moved, m)
 	}
-	f.VMs, f.NodeName, f.Index = moved, n.Name, index
+	// The VMs left behind, as the state names them now; bounded.
+	left := make([]FailoverVM, 0, min(len(f.LeftBehind), MaxLeftBehind))
+	for _, m := range f.LeftBehind {
+		if vm, ok := s.vms[m.VMID]; ok && !seen[m.VMID] && len(left) < MaxLeftBehind {
+			seen[m.VMID] = true
+			left = append(left, FailoverVM{VMID: m.VMID, VMName: vm.Spec.Name, Reason: truncate(m.Reason, 256)})
+		}
+	}
+	if len(left) == 0 {
+		left = nil
+	}
+	f.VMs, f.LeftBehind, f.NodeName, f.Index = moved, left, n.Name, index
 	f.CompletedAt = time.Time{}
 	s.failovers[f.ID] = &f
 	return nil

@@ -15,7 +15,8 @@ func TestFailover_MovesHAVMsAndQueuesThoseThatDoNotFit(t *testing.T) {
 	noHA.HA = &HASpec{Disabled: true}
 	f.must(CreateVM{ID: "vm-3", Spec: noHA, Node: "n1", At: t0})
 	start := StartFailover{Failover: Failover{ID: "f1", Node: "n1", Cause: "no lease renewal", DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
-		VMs: []FailoverVM{{VMID: "vm-1", Node: "n2"}, {VMID: "vm-2", Reason: "no node fits"}}},
+		VMs:        []FailoverVM{{VMID: "vm-1", Node: "n2"}, {VMID: "vm-2", Reason: "no node fits"}},
+		LeftBehind: []FailoverVM{{VMID: "vm-3", Reason: "HA is off for it"}, {VMID: "vm-gone", Reason: "deleted meanwhile"}}},
 		FromGenerations: map[string]uint64{"vm-1": 1, "vm-2": 1}}
 	f.refuse(start, ErrState) // n1 is still alive
 	f.must(SetNodeStatus{ID: "n1", Status: NodeFailed, Cause: "gossip", At: t0})
@@ -41,6 +42,10 @@ func TestFailover_MovesHAVMsAndQueuesThoseThatDoNotFit(t *testing.T) {
 	fo, _ := f.Failover("f1")
 	if fo.VMs[0].RunningAt != at || fo.CompletedAt != at || fo.VMs[0].NodeName != "node-2" || fo.VMs[1].Reason == "" {
 		t.Fatalf("record %+v", fo)
+	}
+	// The VM it left behind is named with why; one deleted meanwhile is not.
+	if len(fo.LeftBehind) != 1 || fo.LeftBehind[0].VMName != "pet" || fo.LeftBehind[0].Reason != "HA is off for it" {
+		t.Fatalf("left behind %+v", fo.LeftBehind)
 	}
 	f.refuse(UpdateFailover{ID: "f1", Completed: true, At: at}, ErrState)
 }

@@ -32,6 +32,20 @@ func (vm *VM) FailsOver() bool {
 	return vm.Spec.HAEnabled() && vm.DesiredState != VMStopped && vm.Migration == ""
 }
 
+// NoFailoverReason says why a VM on a failed host is not restarted elsewhere,
+// "" when it is (FailsOver).
+func (vm *VM) NoFailoverReason() string {
+	switch {
+	case !vm.Spec.HAEnabled():
+		return "HA is off for it"
+	case vm.DesiredState == VMStopped:
+		return "it is meant to be stopped"
+	case vm.Migration != "":
+		return "it was migrating"
+	}
+	return ""
+}
+
 // HAPriority is the VM's restart priority (0 without a policy).
 func (s VMSpec) HAPriority() int {
 	if s.HA == nil {
@@ -97,5 +111,12 @@ type Failover struct {
 	RestartedAt time.Time    `json:"restarted_at"`
 	CompletedAt time.Time    `json:"completed_at,omitempty"`
 	VMs         []FailoverVM `json:"vms,omitempty"`
-	Index       uint64       `json:"index"`
+	// LeftBehind are the VMs of the host that were not restarted elsewhere,
+	// each with why (FailoverVM.Reason; no node): they stay on the failed
+	// host, unknown until it returns. At most MaxLeftBehind.
+	LeftBehind []FailoverVM `json:"left_behind,omitempty"`
+	Index      uint64       `json:"index"`
 }
+
+// MaxLeftBehind bounds the VMs a failover record lists as left behind.
+const MaxLeftBehind = 1024

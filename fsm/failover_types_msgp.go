@@ -12,8 +12,8 @@ import (
 func (z *Failover) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(11)
-	var zb0001Mask uint16 /* 11 bits */
+	zb0001Len := uint32(12)
+	var zb0001Mask uint16 /* 12 bits */
 	_ = zb0001Mask
 	if z.LastRenewal == (time.Time{}) {
 		zb0001Len--
@@ -26,6 +26,10 @@ func (z *Failover) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.VMs == nil {
 		zb0001Len--
 		zb0001Mask |= 0x200
+	}
+	if z.LeftBehind == nil {
+		zb0001Len--
+		zb0001Mask |= 0x400
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -71,6 +75,18 @@ func (z *Failover) MarshalMsg(b []byte) (o []byte, err error) {
 				o, err = z.VMs[za0001].MarshalMsg(o)
 				if err != nil {
 					err = msgp.WrapError(err, "VMs", za0001)
+					return
+				}
+			}
+		}
+		if (zb0001Mask & 0x400) == 0 { // if not omitted
+			// string "left_behind"
+			o = append(o, 0xab, 0x6c, 0x65, 0x66, 0x74, 0x5f, 0x62, 0x65, 0x68, 0x69, 0x6e, 0x64)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.LeftBehind)))
+			for za0002 := range z.LeftBehind {
+				o, err = z.LeftBehind[za0002].MarshalMsg(o)
+				if err != nil {
+					err = msgp.WrapError(err, "LeftBehind", za0002)
 					return
 				}
 			}
@@ -173,6 +189,25 @@ func (z *Failover) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "left_behind":
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "LeftBehind")
+				return
+			}
+			if cap(z.LeftBehind) >= int(zb0003) {
+				z.LeftBehind = (z.LeftBehind)[:zb0003]
+			} else {
+				z.LeftBehind = make([]FailoverVM, zb0003)
+			}
+			for za0002 := range z.LeftBehind {
+				bts, err = z.LeftBehind[za0002].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "LeftBehind", za0002)
+					return
+				}
+			}
 		case "index":
 			z.Index, bts, err = msgp.ReadUint64Bytes(bts)
 			if err != nil {
@@ -196,6 +231,10 @@ func (z *Failover) Msgsize() (s int) {
 	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.StringPrefixSize + len(z.Node) + 10 + msgp.StringPrefixSize + len(z.NodeName) + 6 + msgp.StringPrefixSize + len(z.Cause) + 13 + msgp.TimeSize + 12 + msgp.TimeSize + 10 + msgp.TimeSize + 13 + msgp.TimeSize + 13 + msgp.TimeSize + 4 + msgp.ArrayHeaderSize
 	for za0001 := range z.VMs {
 		s += z.VMs[za0001].Msgsize()
+	}
+	s += 12 + msgp.ArrayHeaderSize
+	for za0002 := range z.LeftBehind {
+		s += z.LeftBehind[za0002].Msgsize()
 	}
 	s += 6 + msgp.Uint64Size
 	return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
+	"github.com/novacron/novacron/internal/ids"
 )
 
 // vmsOn creates n VMs and returns those the scheduler put on node.
@@ -50,7 +51,16 @@ func killHost(t *testing.T, c *testCluster, n *testNode) {
 func TestCluster_DeadHostVMsRestartElsewhereAfterTheFenceTimeout(t *testing.T) {
 	c := newTestCluster(t, 3, 3)
 	victim := c.followers()[0]
-	ids := vmsOn(t, c, victim, 2)
+	haVMs := vmsOn(t, c, victim, 2)
+	// A VM without HA on the victim stays there, and the record says why.
+	pet := ids.New()
+	ctx0, cancel0 := context.WithTimeout(asRoot(context.Background(), t, c.waitLeader().agent), 10*time.Second)
+	defer cancel0()
+	if _, err := c.waitLeader().agent.Apply(ctx0, &fsm.CreateVM{ID: pet, Spec: fsm.VMSpec{Name: "pet", VCPUs: 1, MemoryMiB: 128, DiskGiB: 1,
+		HA: &fsm.HASpec{Disabled: true}, Placement: &fsm.PlacementSpec{Nodes: []string{victim.cfg.Cluster.NodeName}}}, At: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	waitRunning(t, c.waitLeader(), pet)
 	killed := time.Now()
 	killHost(t, c, victim)
 	leader := c.waitLeader()
@@ -66,6 +76,9 @@ func TestCluster_DeadHostVMsRestartElsewhereAfterTheFenceTimeout(t *testing.T) {
 	if fo.Node != victim.cfg.Cluster.NodeID || len(fo.VMs) != 2 || fo.Cause == "" {
 		t.Fatalf("failover record %+v", fo)
 	}
+	if len(fo.LeftBehind) != 1 || fo.LeftBehind[0].VMID != pet || fo.LeftBehind[0].Reason != "HA is off for it" {
+		t.Fatalf("left behind %+v, want the pet VM with its reason", fo.LeftBehind)
+	}
 	// Safety: nothing restarted before the host had surely fenced itself.
 	if fo.RestartedAt.Before(fo.FencedAt) || fo.FencedAt.Sub(killed) < victim.cfg.Cluster.Lease.Timeout-2*victim.cfg.Cluster.Lease.Heartbeat {
 		t.Fatalf("restarted at %v, fenced at %v, %v after the kill; the fence timeout is %v", fo.RestartedAt, fo.FencedAt, fo.FencedAt.Sub(killed), victim.cfg.Cluster.Lease.Timeout)
@@ -75,7 +88,7 @@ func TestCluster_DeadHostVMsRestartElsewhereAfterTheFenceTimeout(t *testing.T) {
 			t.Fatalf("vm %+v did not run again elsewhere", v)
 		}
 	}
-	for _, id := range ids {
+	for _, id := range haVMs {
 		vm := waitRunning(t, leader, id)
 		if vm.Node == victim.cfg.Cluster.NodeID {
 			t.Fatalf("vm %s still on the dead host", id)
@@ -84,14 +97,18 @@ func TestCluster_DeadHostVMsRestartElsewhereAfterTheFenceTimeout(t *testing.T) {
 	if n, _ := leader.agent.FSM().Node(victim.cfg.Cluster.NodeID); n.Status != fsm.NodeFailed {
 		t.Fatalf("dead host is %s (%s)", n.Status, n.StatusCause)
 	}
-	// The host comes back: it removes its stale copies and runs none of them.
 	c.start(victim)
 	ctx := context.Background()
-	waitFor(t, 20*time.Second, "the returning host alive and holding no stale domains", func() bool {
+	// The host comes back: it removes its stale copies, runs none of them,
+	// and runs again the VM that stayed its own.
+	waitFor(t, 20*time.Second, "the returning host alive, holding only the VM left on it", func() bool {
 		n, _ := leader.agent.FSM().Node(victim.cfg.Cluster.NodeID)
 		doms, err := victim.driver.List(ctx)
-		return n.Status == fsm.NodeAlive && err == nil && len(doms) == 0
+		return n.Status == fsm.NodeAlive && err == nil && len(doms) == 1 && doms[0].ID == pet
 	})
+	if vm := waitRunning(t, leader, pet); vm.Node != victim.cfg.Cluster.NodeID {
+		t.Fatalf("the VM left behind moved to %s", vm.Node)
+	}
 	c.waitConverged()
 }
 

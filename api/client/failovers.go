@@ -34,6 +34,10 @@ type Failover struct {
 	RestartedAt time.Time    `json:"restarted_at"`
 	CompletedAt *time.Time   `json:"completed_at,omitempty"`
 	VMs         []FailoverVM `json:"vms"`
+	// LeftBehind are the host's VMs that were not restarted elsewhere, each
+	// with why (HA off, meant to be stopped, migrating): they stay unknown on
+	// the failed host until it returns.
+	LeftBehind []FailoverVM `json:"left_behind,omitempty"`
 	// DetectedAfterMs, FencedAfterMs and RestartedAfterMs count from the last
 	// renewal (from the detection when this leader never heard from the host).
 	DetectedAfterMs  int64 `json:"detected_after_ms"`

@@ -75,8 +75,11 @@ type VM struct {
 	RestartPolicy string            `json:"restart_policy"`
 	DesiredState  string            `json:"desired_state"`
 	// State is pending (not placed), scheduled (placed, host has not reported yet),
-	// running, stopped, paused or error.
-	State string `json:"state"`
+	// running, stopped, paused or error; or unknown while its host is failed,
+	// with StateReason saying why and LastState what the host last reported.
+	State       string `json:"state"`
+	StateReason string `json:"state_reason,omitempty"`
+	LastState   string `json:"last_state,omitempty"`
 	// Node is the assigned node's ID ("" while pending); NodeName its name.
 	Node       string `json:"node"`
 	NodeName   string `json:"node_name,omitempty"`

@@ -74,7 +74,18 @@ func newFailoverCommand(a *app) *cobra.Command {
 				}
 				t.row(nameOr(v.VMName, v.VMID), orDash(v.NodeName), after, v.Reason)
 			}
-			return t.flush()
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if len(fo.LeftBehind) > 0 {
+				fmt.Fprintf(a.stdout, "\nLeft on %s (unknown until it returns):\n", nameOr(fo.NodeName, fo.Node))
+				t = newTable(a.stdout, "VM", "WHY")
+				for _, v := range fo.LeftBehind {
+					t.row(nameOr(v.VMName, v.VMID), v.Reason)
+				}
+				return t.flush()
+			}
+			return nil
 		},
 	}
 	return newGroupCommand("failover", "Host failures and where their VMs were restarted", list, show)

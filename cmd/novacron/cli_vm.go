@@ -267,7 +267,7 @@ func newVMListCommand(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&opts.Node, "node", "", "only VMs assigned to this node (ID or name)")
-	cmd.Flags().StringVar(&opts.State, "state", "", "only VMs in this state (pending, scheduled, running, stopped, paused, error)")
+	cmd.Flags().StringVar(&opts.State, "state", "", "only VMs in this state (pending, scheduled, running, stopped, paused, error, unknown: on a failed host)")
 	cmd.Flags().StringArrayVar(&opts.Labels, "label", nil, "only VMs with this label, key=value (repeat: every one must match)")
 	return cmd
 }

@@ -47,6 +47,9 @@ func (a *app) printVM(vm *client.VM, m *client.Migration) error {
 	f.add("ID", vm.ID)
 	f.add("Name", vm.Name)
 	f.add("State", vm.State)
+	if vm.StateReason != "" {
+		f.add("State reason", vm.StateReason)
+	}
 	f.add("Desired state", vm.DesiredState)
 	if vm.Error != "" {
 		f.add("Error", vm.Error)
