@@ -41,6 +41,7 @@ var wirePairs = []wirePair{
 			"restart_seq":          "the host's restart handshake (VMAction restart), internal",
 			"reported_restart_seq": "the host's restart handshake (VMAction restart), internal",
 			"reported_at":          "when the host last reported, internal bookkeeping",
+			"request_id":           "the create's idempotency key, prefixed with the caller's token ID: never shown",
 			"index":                "not shown today (writes answer with the index in a header); a migration shows its own: see the report of the contracts branch",
 		},
 		wireOnly: map[string]string{"node_name": "resolved from the node ID",

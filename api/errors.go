@@ -40,6 +40,7 @@ var errorTable = []struct {
 	{fsm.ErrStaleGeneration, http.StatusConflict, errcode.StaleGeneration},
 	{fsm.ErrMalformed, http.StatusBadRequest, errcode.MalformedCommand},
 	{fsm.ErrUpgrade, http.StatusConflict, errcode.UpgradeRequired},
+	{fsm.ErrDuplicateRequest, http.StatusConflict, errcode.DuplicateRequest},
 	{cluster.ErrNoLeader, http.StatusServiceUnavailable, errcode.NoLeader},
 	{cluster.ErrNotReady, http.StatusServiceUnavailable, errcode.NotReady},
 	{cluster.ErrShutdown, http.StatusServiceUnavailable, errcode.ShuttingDown},

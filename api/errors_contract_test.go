@@ -16,7 +16,7 @@ import (
 // clientCodes are the codes api/client exports for its users.
 var clientCodes = []string{
 	client.CodeNotFound, client.CodeConflict, client.CodeInvalid, client.CodeInvalidState,
-	client.CodeStaleGeneration, client.CodeMalformedCommand, client.CodeUpgradeRequired,
+	client.CodeStaleGeneration, client.CodeMalformedCommand, client.CodeUpgradeRequired, client.CodeDuplicateRequest,
 	client.CodeNoLeader, client.CodeNotReady, client.CodeShuttingDown,
 	client.CodeUnauthenticated, client.CodeForbidden, client.CodeBodyTooLarge, client.CodeBadJSON,
 	client.CodeUnsupportedMediaType, client.CodeIndexTimeout, client.CodeMethodNotAllowed,
@@ -36,7 +36,7 @@ func TestErrors_EveryCodeRoundTripsThroughClient(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			e.server.writeError(w, r, errorf(entry.err, "because"))
 		}))
-		c, err := client.New(srv.URL, "token")
+		c, err := client.New(srv.URL, "token", client.WithRetry(0)) // each code once, as answered
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -111,15 +111,69 @@ func (s *Server) createVM(r *http.Request, _ httprouter.Params) (any, error) {
 	if err := s.checkSpec(&spec); err != nil {
 		return nil, err
 	}
+	requestID, err := requestIDOf(r)
+	if err != nil {
+		return nil, err
+	}
 	if other, err := s.state.VMByName(spec.Name); err == nil {
+		if requestID != "" && other.RequestID == requestID {
+			return created(s.clientVM(other), other.Index), nil // a retry of a create that was made
+		}
 		return nil, errorf(fsm.ErrConflict, "vm name %q is already taken by vm %s", spec.Name, other.ID)
 	}
 	id := ids.New()
-	idx, err := s.cluster.Apply(r.Context(), &fsm.CreateVM{ID: id, Spec: spec, At: time.Now().UTC()})
+	idx, err := s.cluster.Apply(r.Context(), &fsm.CreateVM{ID: id, Spec: spec, At: time.Now().UTC(), RequestID: requestID})
+	if errors.Is(err, fsm.ErrDuplicateRequest) {
+		// An earlier try of this create was applied, its answer lost (a
+		// leader change): answer with the VM it made.
+		return s.replayCreate(r, idx, spec.Name)
+	}
 	if err != nil {
 		return nil, err
 	}
 	vm, err := s.readVMAfter(r, idx, id)
+	if err != nil {
+		return nil, err
+	}
+	return created(s.clientVM(vm), idx), nil
+}
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 128
+
+// requestIDOf turns the request's Idempotency-Key into the create's request
+// ID, scoped to the caller's token so that two callers' keys never meet; ""
+// without the header.
+func requestIDOf(r *http.Request) (string, error) {
+	key := r.Header.Get(client.IdempotencyKeyHeader)
+	if key == "" {
+		return "", nil
+	}
+	if len(key) > maxIdempotencyKey {
+		return "", invalidf("header %s is %d bytes, at most %d", client.IdempotencyKeyHeader, len(key), maxIdempotencyKey)
+	}
+	for _, c := range key {
+		if c < 0x21 || c > 0x7e {
+			return "", invalidf("header %s must be printable ASCII without spaces", client.IdempotencyKeyHeader)
+		}
+	}
+	tok, _ := caller(r.Context())
+	return tok.ID + ":" + key, nil
+}
+
+// replayCreate answers a create that was applied before under the same
+// request ID with the VM it made, once this node has applied as far.
+func (s *Server) replayCreate(r *http.Request, idx uint64, name string) (any, error) {
+	if idx == 0 {
+		var err error
+		if idx, err = s.cluster.ConsistentIndex(r.Context()); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.applied(r.Context(), idx); err != nil {
+		return nil, err
+	}
+	vm, err := s.state.VMByName(name)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/novacron/novacron/authz"
@@ -62,7 +63,13 @@ func (a *Agent) Apply(ctx context.Context, cmd fsm.Command) (uint64, error) {
 		}
 		var retry errRetry
 		if !errors.As(err, &retry) {
-			return idx, err
+			// Leadership lost with the write in flight: it may or may not
+			// have been applied. A command the FSM refuses to apply twice
+			// (an idempotent create) is proposed again; any other is not.
+			if !errors.Is(err, ErrNoLeader) || !fsm.SafeToRetry(cmd) {
+				return idx, err
+			}
+			retry = errRetry{err}
 		}
 		select {
 		case <-ctx.Done():
@@ -258,11 +265,11 @@ func (f *forwarder) callJSON(ctx context.Context, method, path string, body, out
 // ctx carries (WithCaller), if any. A leader that cannot be dialled is worth
 // asking again (errRetry).
 func (f *forwarder) send(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
-	url, err := f.leaderURL(path)
+	target, err := f.leaderURL(path)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return nil, err
 	}
@@ -272,11 +279,17 @@ func (f *forwarder) send(ctx context.Context, method, path, contentType string, 
 	req.Header.Set("Content-Type", contentType)
 	resp, err := f.client.Do(req)
 	if err != nil {
+		// The user sees this message: name the failure, not the internal
+		// route it happened on (*url.Error carries the URL).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" {
-			return nil, errRetry{fmt.Errorf("%w: leader unreachable: %v", ErrNoLeader, err)}
+			return nil, errRetry{fmt.Errorf("%w: the leader cannot be reached: %v", ErrNoLeader, err)}
 		}
-		return nil, fmt.Errorf("%w: calling the leader: %v", ErrNoLeader, err)
+		return nil, fmt.Errorf("%w: the leader stopped answering (the write may or may not have been applied): %v", ErrNoLeader, err)
 	}
 	return resp, nil
 }

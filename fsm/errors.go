@@ -21,9 +21,12 @@ var (
 	// ErrUpgrade refuses, before Raft, a command that some node is too old to
 	// apply (CheckVersions); it clears once the rolling upgrade is finished.
 	ErrUpgrade = &sentinel{errcode.UpgradeRequired, "a node is too old for this command: finish the rolling upgrade first"}
+	// ErrDuplicateRequest refuses a create already applied under the same
+	// request ID (CreateVM.RequestID): the API answers the VM it made.
+	ErrDuplicateRequest = &sentinel{errcode.DuplicateRequest, "request already done"}
 )
 
-var sentinels = []*sentinel{ErrNotFound, ErrConflict, ErrInvalid, ErrState, ErrStaleGeneration, ErrMalformed, ErrUpgrade}
+var sentinels = []*sentinel{ErrNotFound, ErrConflict, ErrInvalid, ErrState, ErrStaleGeneration, ErrMalformed, ErrUpgrade, ErrDuplicateRequest}
 
 // Sentinels returns every sentinel error, for tests that check each crosses a
 // wire as itself.

@@ -18,6 +18,28 @@ type CreateVM struct {
 	Reason   string    `json:"reason,omitempty"`
 	Decision *Decision `json:"decision,omitempty"`
 	At       time.Time `json:"at"`
+	// RequestID, when set, makes the create idempotent: the same create
+	// (same name, same RequestID) proposed again while its VM exists is
+	// refused with ErrDuplicateRequest, so a retry after a lost answer never
+	// makes a second VM. The API sets it from the Idempotency-Key header,
+	// prefixed with the caller's token ID.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// MaxRequestIDLen bounds CreateVM.RequestID.
+const MaxRequestIDLen = 200
+
+// SafeToRetry reports whether cmd may be proposed again when it is unknown
+// whether an earlier proposal was applied (leadership lost with it in
+// flight): the FSM refuses the second apply of such a command.
+func SafeToRetry(cmd Command) bool {
+	switch c := cmd.(type) {
+	case *CreateVM:
+		return c.RequestID != ""
+	case CreateVM:
+		return c.RequestID != ""
+	}
+	return false
 }
 
 // UpdateVM replaces a VM's spec. Size changes take effect at the VM's next start.
@@ -109,6 +131,12 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 	if err := ValidateSpec(c.Spec); err != nil {
 		return err
 	}
+	if len(c.RequestID) > MaxRequestIDLen {
+		return errorf(ErrInvalid, "request id is %d bytes, at most %d", len(c.RequestID), MaxRequestIDLen)
+	}
+	if id, taken := s.vmByName[c.Spec.Name]; taken && c.RequestID != "" && s.vms[id].RequestID == c.RequestID {
+		return errorf(ErrDuplicateRequest, "vm %q was already created by this request, as vm %s", c.Spec.Name, id)
+	}
 	if err := s.checkVMName(c.ID, c.Spec.Name); err != nil {
 		return err
 	}
@@ -116,7 +144,7 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 	s.nameVM(spec.Name, c.ID)
 	vm := &VM{
 		ID: c.ID, Spec: spec, DesiredState: VMRunning, State: VMPending,
-		CreatedAt: c.At, UpdatedAt: c.At, Index: index,
+		CreatedAt: c.At, UpdatedAt: c.At, Index: index, RequestID: c.RequestID,
 	}
 	s.vms[c.ID] = vm
 	s.countVM(vm, 1)

@@ -10,8 +10,8 @@ import (
 func (z *CreateVM) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(6)
-	var zb0001Mask uint8 /* 6 bits */
+	zb0001Len := uint32(7)
+	var zb0001Mask uint8 /* 7 bits */
 	_ = zb0001Mask
 	if z.Node == "" {
 		zb0001Len--
@@ -24,6 +24,10 @@ func (z *CreateVM) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.Decision == nil {
 		zb0001Len--
 		zb0001Mask |= 0x10
+	}
+	if z.RequestID == "" {
+		zb0001Len--
+		zb0001Mask |= 0x40
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -66,6 +70,11 @@ func (z *CreateVM) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "at"
 		o = append(o, 0xa2, 0x61, 0x74)
 		o = msgp.AppendTime(o, z.At)
+		if (zb0001Mask & 0x40) == 0 { // if not omitted
+			// string "request_id"
+			o = append(o, 0xaa, 0x72, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x5f, 0x69, 0x64)
+			o = msgp.AppendString(o, z.RequestID)
+		}
 	}
 	return
 }
@@ -135,6 +144,12 @@ func (z *CreateVM) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "At")
 				return
 			}
+		case "request_id":
+			z.RequestID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "RequestID")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -155,7 +170,7 @@ func (z *CreateVM) Msgsize() (s int) {
 	} else {
 		s += z.Decision.Msgsize()
 	}
-	s += 3 + msgp.TimeSize
+	s += 3 + msgp.TimeSize + 11 + msgp.StringPrefixSize + len(z.RequestID)
 	return
 }
 

@@ -102,6 +102,9 @@ type VM struct {
 	ID           string  `json:"id"`
 	Spec         VMSpec  `json:"spec"`
 	DesiredState VMState `json:"desired_state"`
+	// RequestID is the CreateVM.RequestID that made the VM, if any: a retry
+	// of that create finds it here.
+	RequestID string `json:"request_id,omitempty"`
 	// Node is the ID of the node the VM is assigned to, empty while pending.
 	Node string `json:"node"`
 	// Generation counts placements. A host acts only on orders carrying the

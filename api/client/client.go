@@ -36,12 +36,18 @@ const maxErrorBody = 512
 // A Client derived with WithReadOptions shares its HTTP client and its last index
 // with the Client it came from.
 type Client struct {
-	base    string // scheme://host[:port][/prefix], no trailing slash
+	// bases are the agents' addresses, scheme://host[:port][/prefix] with no
+	// trailing slash; current indexes the one in use, which moves on when
+	// an agent cannot be reached (shared by the Clients derived from this one).
+	bases   []string
+	current *atomic.Int32
 	token   string
 	http    *http.Client
 	timeout time.Duration
-	read    ReadOptions
-	index   *atomic.Uint64
+	// retryFor bounds how long a request is retried (see retry.go).
+	retryFor time.Duration
+	read     ReadOptions
+	index    *atomic.Uint64
 }
 
 // Option changes how New builds a Client.
@@ -86,20 +92,34 @@ type ReadOptions struct {
 	Consistent bool
 }
 
-// New returns a Client for the API at address (http://host:port, a trailing slash
-// is fine) that authenticates with token. An empty token sends no Authorization
-// header, which only unauthenticated routes such as Health accept.
+// New returns a Client for the API at address (https://host:port; a trailing
+// slash is fine, and host:port alone means https) that authenticates with token.
+// address may list several agents, comma-separated: the Client uses the first
+// and moves on to the next when one cannot be reached. An empty token sends no
+// Authorization header, which only unauthenticated routes such as Health accept.
 func New(address, token string, opts ...Option) (*Client, error) {
-	base, err := parseAddress(address)
-	if err != nil {
-		return nil, err
+	var bases []string
+	for _, a := range strings.Split(address, ",") {
+		if strings.TrimSpace(a) == "" && strings.Contains(address, ",") {
+			continue
+		}
+		base, err := parseAddress(a)
+		if err != nil {
+			return nil, err
+		}
+		bases = append(bases, base)
+	}
+	if len(bases) > maxAddresses {
+		return nil, fmt.Errorf("client: %d API addresses, at most %d", len(bases), maxAddresses)
 	}
 	c := &Client{
-		base:    base,
-		token:   token,
-		http:    &http.Client{},
-		timeout: DefaultTimeout,
-		index:   new(atomic.Uint64),
+		bases:    bases,
+		current:  new(atomic.Int32),
+		token:    token,
+		http:     &http.Client{},
+		timeout:  DefaultTimeout,
+		retryFor: DefaultRetryFor,
+		index:    new(atomic.Uint64),
 	}
 	for _, opt := range opts {
 		opt(c)
@@ -113,6 +133,9 @@ func parseAddress(address string) (string, error) {
 	address = strings.TrimSpace(address)
 	if address == "" {
 		return "", errors.New("client: empty API address")
+	}
+	if !strings.Contains(address, "://") {
+		address = "https://" + address // agents serve HTTPS unless told otherwise
 	}
 	u, err := url.Parse(address)
 	if err != nil {
@@ -130,8 +153,11 @@ func parseAddress(address string) (string, error) {
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
 }
 
-// Address is the base address the Client sends its requests to.
-func (c *Client) Address() string { return c.base }
+// maxAddresses bounds the agents one Client lists.
+const maxAddresses = 16
+
+// Address is the base address the Client sends its requests to now.
+func (c *Client) Address() string { return c.bases[int(c.current.Load())%len(c.bases)] }
 
 // LastIndex is the index carried by the X-Novacron-Index header of the last
 // response that had one, 0 before any. After a write it is the write's commit
@@ -176,56 +202,76 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 
 // doHeader is do, and returns the answer's headers too.
 func (c *Client) doHeader(ctx context.Context, method, path string, query url.Values, in, out any) (http.Header, error) {
+	return c.send(ctx, request{method: method, path: path, query: query, in: in, out: out})
+}
+
+// request is one API call as send makes it, possibly several times.
+type request struct {
+	method, path string
+	query        url.Values
+	in, out      any
+	// idempotencyKey, when set, is sent as Idempotency-Key: the server
+	// makes the write at most once, so it may be retried whatever happened.
+	idempotencyKey string
+}
+
+// once sends req to base and reads the answer, within the Client's timeout.
+// answered is false when no HTTP answer came back (err says why).
+func (c *Client) once(ctx context.Context, base string, req request, body []byte) (_ http.Header, answered bool, _ error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	target := c.base + path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
+	target := base + req.path
+	if len(req.query) > 0 {
+		target += "?" + req.query.Encode()
 	}
-	var body io.Reader
-	if in != nil {
-		buf, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("client: encode %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(buf)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	hr, err := http.NewRequestWithContext(ctx, req.method, target, rd)
 	if err != nil {
-		return nil, fmt.Errorf("client: build %s %s: %w", method, path, err)
+		return nil, false, fmt.Errorf("client: build %s %s: %w", req.method, req.path, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "novacron-client/"+version.Version)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "application/json")
+	hr.Header.Set("User-Agent", "novacron-client/"+version.Version)
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+		hr.Header.Set("Authorization", "Bearer "+c.token)
 	}
-
-	resp, err := c.http.Do(req)
+	if req.idempotencyKey != "" {
+		hr.Header.Set(IdempotencyKeyHeader, req.idempotencyKey)
+	}
+	resp, err := c.http.Do(hr)
 	if err != nil {
-		return nil, err // *url.Error already names the method and the URL
+		return nil, false, err
 	}
+	h, err := c.decodeAnswer(resp, req)
+	return h, true, err
+}
+
+// decodeAnswer reads resp into req.out, or into an *APIError for a status of
+// 400 or more.
+func (c *Client) decodeAnswer(resp *http.Response, req request) (http.Header, error) {
 	defer resp.Body.Close()
 	c.recordIndex(resp.Header)
-
 	if resp.StatusCode >= 400 {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return nil, parseAPIError(resp.StatusCode, raw)
 	}
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("client: read answer of %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("client: read answer of %s %s: %w", req.method, req.path, err)
 	}
-	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
+	if req.out == nil || len(bytes.TrimSpace(raw)) == 0 {
 		return resp.Header, nil
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return nil, fmt.Errorf("client: decode answer of %s %s: %w", method, path, err)
+	if err := json.Unmarshal(raw, req.out); err != nil {
+		return nil, fmt.Errorf("client: decode answer of %s %s: %w", req.method, req.path, err)
 	}
 	return resp.Header, nil
 }

@@ -105,6 +105,8 @@ func TestNew_ValidatesAddress(t *testing.T) {
 		" http://[::1]:8090// ":         "http://[::1]:8090",
 		"http://gateway:80/novacron/":   "http://gateway:80/novacron",
 		"HTTP://upper.example.com:8090": "http://upper.example.com:8090",
+		"127.0.0.1:8090":                "https://127.0.0.1:8090", // no scheme: the agents' HTTPS
+		"https://a:1, https://b:2":      "https://a:1",            // several: the first, then the next
 	}
 	for in, want := range good {
 		c, err := New(in, "")
@@ -116,7 +118,7 @@ func TestNew_ValidatesAddress(t *testing.T) {
 			t.Errorf("New(%q).Address() = %q, want %q", in, c.Address(), want)
 		}
 	}
-	bad := []string{"", "127.0.0.1:8090", "ftp://host", "http://", "http://:8090",
+	bad := []string{"", "ftp://host", "http://", "http://:8090",
 		"http://host:8090?x=1", "http://user:pw@host", "http://host/#frag", "http://bad host"}
 	for _, in := range bad {
 		if _, err := New(in, ""); err == nil {

@@ -30,6 +30,9 @@ const (
 	CodeMalformedCommand = errcode.MalformedCommand
 	// A node is too old for this request: finish the rolling upgrade (409).
 	CodeUpgradeRequired = errcode.UpgradeRequired
+	// CodeDuplicateRequest: a create with the same Idempotency-Key was made
+	// before (the API normally answers with that VM instead).
+	CodeDuplicateRequest = errcode.DuplicateRequest
 	// No leader is known now; retry later (503).
 	CodeNoLeader = errcode.NoLeader
 	// The node is catching up with the cluster; retry shortly (503).

@@ -57,9 +57,12 @@ func (c *Client) VM(ctx context.Context, idOrName string) (*VM, error) {
 
 // CreateVM asks for a new VM (POST /api/v1/vms). It starts running once a node has
 // been chosen and has started it; the answer shows it as it is at commit time.
+// It carries a fresh idempotency key, so a create whose answer was lost (a
+// leader change) is retried without ever making two VMs.
 func (c *Client) CreateVM(ctx context.Context, req VMRequest) (*VM, error) {
 	var out VM
-	if err := c.do(ctx, http.MethodPost, apiPrefix+"/vms", nil, req, &out); err != nil {
+	if _, err := c.send(ctx, request{method: http.MethodPost, path: apiPrefix + "/vms", in: req, out: &out,
+		idempotencyKey: newIdempotencyKey()}); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -83,7 +83,7 @@ func TestCLI_AddressFlagBeatsEnvBeatsDefault(t *testing.T) {
 }
 
 func TestCLI_BadAddressFails(t *testing.T) {
-	code, _, stderr := runCLI(t, map[string]string{envToken: "t"}, "--address", "127.0.0.1:8090", "vm", "list")
+	code, _, stderr := runCLI(t, map[string]string{envToken: "t"}, "--address", "ftp://127.0.0.1:8090", "vm", "list")
 	if code != exitError || !strings.HasPrefix(stderr, "Error: --address: ") {
 		t.Errorf("code %d, stderr %q; want an address error", code, stderr)
 	}

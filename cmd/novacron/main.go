@@ -149,7 +149,7 @@ or NOVACRON_TOKEN.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.address, "address", defaultAddress, "API address of any agent (env "+envAddress+")")
+	pf.StringVar(&a.address, "address", defaultAddress, "API address of any agent, or several comma-separated, tried in turn (env "+envAddress+")")
 	pf.StringVar(&a.token, "token", "", "API token (env "+envToken+")")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.StringVar(&a.tls.CA, "cacert", "", "CA certificate to trust for an https:// address (env "+envCACert+")")

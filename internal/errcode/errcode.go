@@ -29,6 +29,9 @@ const (
 	// UpgradeRequired refuses a command that a node of the cluster is too old
 	// to apply, until the rolling upgrade has finished.
 	UpgradeRequired = "upgrade_required"
+	// DuplicateRequest: a create with the same idempotency key was applied
+	// before; the API answers with what it made instead.
+	DuplicateRequest = "duplicate_request"
 )
 
 // Codes of the distributed core (package cluster).
