@@ -39,6 +39,7 @@ func toClientVM(vm fsm.VM, nodeName string) client.VM {
 		HA:            toClientHA(vm.Spec.HA),
 		RestartPolicy: vm.Spec.EffectiveRestartPolicy(), Crashes: vm.Crashes, LastCrash: vm.LastCrash,
 		LastCrashAt: optTime(vm.LastCrashAt),
+		Restarting:  vm.RestartSeq > vm.ReportedRestartSeq,
 		CreatedAt:   vm.CreatedAt, UpdatedAt: vm.UpdatedAt,
 	}
 	for _, n := range vm.Spec.NICs {

@@ -93,7 +93,7 @@ func TestLab_CreateRunsOnAssignedHostOnly(t *testing.T) {
 		return l.onlyOn(p.Host, vm.ID, "running")
 	})
 
-	l.cli(t, "vm", "delete", name)
+	l.cli(t, "vm", "delete", name, "--force")
 	took = testutil.EventuallyEvery(t, runTimeout, virshPoll, "the domain gone from every host and the vm from the API", func() error {
 		if _, err := c.VM(context.Background(), vm.ID); !client.IsNotFound(err) {
 			return fmt.Errorf("the API still has the vm (err %v)", err)

@@ -80,6 +80,9 @@ type VM struct {
 	State       string `json:"state"`
 	StateReason string `json:"state_reason,omitempty"`
 	LastState   string `json:"last_state,omitempty"`
+	// Restarting is true from a restart request until the host reports it
+	// carried it out.
+	Restarting bool `json:"restarting,omitempty"`
 	// Node is the assigned node's ID ("" while pending); NodeName its name.
 	Node       string `json:"node"`
 	NodeName   string `json:"node_name,omitempty"`

@@ -15,6 +15,7 @@ import (
 func newNodeDrainCommand(a *app) *cobra.Command {
 	var reason string
 	var noWait bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "drain ID|NAME",
 		Short: "Put a node in maintenance and move its VMs away",
@@ -58,11 +59,18 @@ maintenance, and running the command again watches the drain again.
 				a.printUnmovable(st.Unmovable)
 				return nil
 			}
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
 			return a.watchDrain(ctx, c, st)
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why the node is drained (shown with the node)")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the node is in maintenance")
+	cmd.Flags().Bool("wait", true, "wait until the node is empty (the default; --no-wait returns at once)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop watching after this long (the drain goes on; default: no limit)")
 	return cmd
 }
 
@@ -166,10 +174,12 @@ func describeUnmovable(vms []client.UnmovableVM) string {
 }
 
 func newNodeUndrainCommand(a *app) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "undrain ID|NAME",
 		Short: "Take a node out of maintenance",
-		Args:  exactArgs("ID|NAME"),
+		Long: `Take a node out of maintenance: it takes VMs again from the answer on, so
+--wait (accepted as on every command that changes state) has nothing to wait for.`,
+		Args: exactArgs("ID|NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -186,6 +196,9 @@ func newNodeUndrainCommand(a *app) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().Bool("wait", true, "the change is done when the command returns")
+	cmd.Flags().Duration("timeout", 0, "accepted for symmetry with drain; nothing to wait for")
+	return cmd
 }
 
 func newNodeFailoverPlanCommand(a *app) *cobra.Command {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ type migrateFlags struct {
 	parallel     int
 	compression  string
 	noWait       bool
+	timeout      time.Duration
 }
 
 func newVMMigrateCommand(a *app) *cobra.Command {
@@ -64,7 +66,13 @@ was cancelled. With --no-wait it returns as soon as the migration is accepted.`,
 				printf(a.stdout, "Migrating %s from %s to %s (%s, migration %s)\n",
 					m.VMName, nameOr(m.SourceName, m.Source), nameOr(m.TargetName, m.Target), m.Mode, m.ID)
 			}
-			return a.watchMigration(cmd.Context(), c, m)
+			ctx := cmd.Context()
+			if fl.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, fl.timeout)
+				defer cancel()
+			}
+			return a.watchMigration(ctx, c, m)
 		},
 	}
 	f := cmd.Flags()
@@ -77,6 +85,8 @@ was cancelled. With --no-wait it returns as soon as the migration is accepted.`,
 	f.IntVar(&fl.parallel, "parallel", 0, "connections for the copy")
 	f.StringVar(&fl.compression, "compression", "", "xbzrle, or with --parallel 2 or more zlib or zstd")
 	f.BoolVar(&fl.noWait, "no-wait", false, "return once the migration is accepted")
+	f.Bool("wait", true, "wait until the migration ends (the default; --no-wait returns at once)")
+	f.DurationVar(&fl.timeout, "timeout", 0, "stop watching after this long (the migration goes on; default: no limit)")
 	return cmd
 }
 

@@ -59,7 +59,7 @@ func TestCLI_TablesAndMessagesEscapeControlCharacters(t *testing.T) {
 	if strings.Contains(stdout, "\x1b") || !strings.Contains(stdout, `db\x1b[8m`) {
 		t.Errorf("vm list: %q", stdout)
 	}
-	_, stdout, _ = runCLI(t, f.env(), "vm", "delete", "vm-1")
+	_, stdout, _ = runCLI(t, f.env(), "vm", "delete", "vm-1", "--force")
 	if stdout != "Deleted VM db\\x1b[8m (vm-1).\n" {
 		t.Errorf("vm delete: %q", stdout)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -96,7 +97,7 @@ error state or does not run within --timeout.`,
 			if !a.json() {
 				printf(a.stdout, "Created VM %s (%s); waiting for it to run...\n", vm.Name, vm.ID)
 			}
-			running, err := waitForVMState(cmd.Context(), c, vm, client.StateRunning, fl.timeout, a.pollInterval)
+			running, err := a.waitForVM(cmd.Context(), c, vm, vmGoal{state: client.StateRunning, what: "to run"}, fl.timeout)
 			if err != nil {
 				return err
 			}
@@ -187,43 +188,6 @@ func parsePairs(flag string, args []string) (map[string]string, error) {
 	return pairs, nil
 }
 
-// waitForVMState polls vm until its observed state is want. It fails when the VM
-// reaches the error state, when a read fails, or when timeout passes. The first
-// read waits for the index of the write that returned vm, so a follower that has
-// not applied it yet cannot answer "not found".
-func waitForVMState(ctx context.Context, c *client.Client, vm *client.VM, want string, timeout, interval time.Duration) (*client.VM, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	last := vm
-	for {
-		cur, err := rc.VM(ctx, vm.ID)
-		switch {
-		case err == nil:
-			last = cur
-			if cur.State == want {
-				return cur, nil
-			}
-			if cur.State == client.StateError {
-				return cur, fmt.Errorf("vm %s is in the error state: %s", cur.Name, orDash(cur.Error))
-			}
-		case ctx.Err() == nil:
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return last, fmt.Errorf("timed out after %s waiting for vm %s to be %s (state: %s)",
-					timeout, vm.Name, want, describeState(last))
-			}
-			return last, ctx.Err()
-		case <-ticker.C:
-		}
-	}
-}
-
 // describeState is a VM's state with why it is not running yet, when known.
 func describeState(vm *client.VM) string {
 	s := vm.State
@@ -273,14 +237,24 @@ func newVMListCommand(a *app) *cobra.Command {
 }
 
 func newVMDeleteCommand(a *app) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "delete ID|NAME",
 		Short: "Delete a VM (its host stops and removes it)",
-		Args:  exactArgs("ID|NAME"),
+		Long: `Delete a VM: the cluster forgets it at once, and its host stops and removes it.
+A VM that runs (or is paused) is deleted only after a confirmation on a terminal,
+or with --force; a script without --force is refused, so that a typo in a name
+never stops a running guest.`,
+		Args: exactArgs("ID|NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
 				return err
+			}
+			if !force {
+				if err := a.confirmDelete(cmd.Context(), c, args[0]); err != nil {
+					return err
+				}
 			}
 			vm, err := c.DeleteVM(cmd.Context(), args[0])
 			if err != nil {
@@ -293,6 +267,38 @@ func newVMDeleteCommand(a *app) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "delete a running or paused VM without asking")
+	return cmd
+}
+
+// errNotConfirmed is a delete the user declined at the prompt.
+var errNotConfirmed = errors.New("not deleted")
+
+// confirmDelete asks before a running or paused VM is deleted: on a terminal
+// it asks, elsewhere it refuses and names --force. A VM that does not run
+// needs no confirmation; one that is not found is left to the delete to say.
+func (a *app) confirmDelete(ctx context.Context, c *client.Client, ref string) error {
+	vm, err := c.VM(ctx, ref)
+	if err != nil {
+		if client.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	switch vm.State {
+	case client.StateRunning, client.StatePaused, "unknown":
+	default:
+		return nil // nothing runs: nothing to confirm
+	}
+	if !a.interactive {
+		return fmt.Errorf("vm %s is %s: pass --force to delete it anyway, or stop it first", vm.Name, vm.State)
+	}
+	printf(a.stdout, "VM %s is %s on %s. Delete it? [y/N] ", vm.Name, vm.State, orDash(nameAndID(vm.NodeName, vm.Node)))
+	answer, _ := bufio.NewReader(a.stdin).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return errNotConfirmed
+	}
+	return nil
 }
 
 // vmAction is one of the `vm start|stop|...` commands.
@@ -310,11 +316,20 @@ var vmActions = []vmAction{
 }
 
 func newVMActionCommand(a *app, act vmAction) *cobra.Command {
-	return &cobra.Command{
+	var w waitFlags
+	cmd := &cobra.Command{
 		Use:   act.name + " ID|NAME",
 		Short: act.short,
-		Args:  exactArgs("ID|NAME"),
+		Long: act.short + `.
+
+With --wait the command returns once the host has done it (` + actionGoals[act.name].describe() + `), showing
+the VM's state as it changes, and fails if the VM reaches the error state, fits on
+no node, or --timeout passes.`,
+		Args: exactArgs("ID|NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := w.check(); err != nil {
+				return err
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -323,12 +338,26 @@ func newVMActionCommand(a *app, act vmAction) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if w.wait {
+				if !a.json() {
+					printf(a.stdout, "VM %s: %s requested; waiting for it %s...\n", vm.Name, act.name, actionGoals[act.name].what)
+				}
+				if vm, err = a.waitForVM(cmd.Context(), c, vm, actionGoals[act.name], w.timeout); err != nil {
+					return err
+				}
+			}
 			if a.json() {
 				return printJSON(a.stdout, vm)
+			}
+			if w.wait {
+				printf(a.stdout, "VM %s is %s on %s.\n", vm.Name, vm.State, orDash(nameAndID(vm.NodeName, vm.Node)))
+				return nil
 			}
 			printf(a.stdout, "VM %s: %s requested (desired state %s, state %s).\n",
 				vm.Name, act.name, vm.DesiredState, vm.State)
 			return nil
 		},
 	}
+	w.register(cmd, "until the host has done it")
+	return cmd
 }

@@ -59,7 +59,7 @@ func TestVMCreate_WaitUntilRunning(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
-	want := "Created VM web-1 (vm-1); waiting for it to run...\nVM web-1 is running on node-a (n-a).\n"
+	want := "Created VM web-1 (vm-1); waiting for it to run...\n  pending\nVM web-1 is running on node-a (n-a).\n"
 	if stdout != want {
 		t.Errorf("stdout = %q, want %q", stdout, want)
 	}
@@ -102,14 +102,29 @@ func TestVMCreate_WaitFailsOnErrorState(t *testing.T) {
 	}
 }
 
-func TestVMCreate_WaitTimesOut(t *testing.T) {
+// A VM that fits on no node fails --wait at once, with the reason, instead
+// of waiting out the timeout.
+func TestVMCreate_WaitFailsAtOnceWhenNoNodeFits(t *testing.T) {
 	f := newFakeAPI(t)
 	f.vmFinal, f.vmPendingReason = "", "no node has room for 256MiB"
+	code, _, stderr := runCLI(t, f.env(), "vm", "create", "web-1", "--wait", "--timeout", "1h")
+	if code != exitError {
+		t.Errorf("code = %d, want %d", code, exitError)
+	}
+	want := "Error: vm web-1 fits on no node: no node has room for 256MiB; it stays pending and is placed once one has room (novacron vm show web-1)\n"
+	if stderr != want {
+		t.Errorf("stderr = %q, want %q", stderr, want)
+	}
+}
+
+func TestVMCreate_WaitTimesOut(t *testing.T) {
+	f := newFakeAPI(t)
+	f.vmFinal = "" // stays pending, no decision yet
 	code, _, stderr := runCLI(t, f.env(), "vm", "create", "web-1", "--wait", "--timeout", "100ms")
 	if code != exitError {
 		t.Errorf("code = %d, want %d", code, exitError)
 	}
-	want := "Error: timed out after 100ms waiting for vm web-1 to be running (state: pending: no node has room for 256MiB)\n"
+	want := "Error: timed out after 100ms waiting for vm web-1 to run (state: pending)\n"
 	if stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}

@@ -88,12 +88,16 @@ type app struct {
 	// terminal is set when stdout is a terminal: progress is redrawn in place
 	// there, and written one line per change elsewhere.
 	terminal bool
+	// interactive is set when both stdin and stdout are terminals: a
+	// destructive command may ask there, and needs --force elsewhere.
+	interactive bool
 }
 
 // newApp returns an app writing to stdout and stderr and reading the environment
 // through getenv.
 func newApp(getenv func(string) string, stdout, stderr io.Writer) *app {
-	return &app{stdout: stdout, stderr: stderr, stdin: os.Stdin, getenv: getenv, pollInterval: 500 * time.Millisecond, terminal: isTerminal(stdout)}
+	return &app{stdout: stdout, stderr: stderr, stdin: os.Stdin, getenv: getenv, pollInterval: 500 * time.Millisecond,
+		terminal: isTerminal(stdout), interactive: isTerminal(stdout) && isTerminal(os.Stdin)}
 }
 
 // errorText is err as the CLI prints it: an error from the server is safe on

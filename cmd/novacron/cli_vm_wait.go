@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/novacron/novacron/api/client"
+)
+
+// waitFlags are --wait and --timeout, which every command that changes a
+// VM's state takes.
+type waitFlags struct {
+	wait    bool
+	timeout time.Duration
+}
+
+func (w *waitFlags) register(cmd *cobra.Command, until string) {
+	cmd.Flags().BoolVar(&w.wait, "wait", false, "wait "+until)
+	cmd.Flags().DurationVar(&w.timeout, "timeout", 60*time.Second, "how long --wait waits")
+}
+
+func (w *waitFlags) check() error {
+	if w.wait && w.timeout <= 0 {
+		return usagef("--timeout must be positive, got %s", w.timeout)
+	}
+	return nil
+}
+
+// vmGoal is what a --wait waits for: the VM in state, and not restarting
+// when restart is set.
+type vmGoal struct {
+	state   string
+	restart bool
+	// what completes "waiting for it ...".
+	what string
+}
+
+func (g vmGoal) describe() string {
+	if g.restart {
+		return "the VM restarted and running"
+	}
+	return "the VM " + g.state
+}
+
+func (g vmGoal) reached(vm *client.VM) bool {
+	return vm.State == g.state && (!g.restart || !vm.Restarting)
+}
+
+// actionGoals is what each VM action's --wait waits for.
+var actionGoals = map[string]vmGoal{
+	client.ActionStart:   {state: client.StateRunning, what: "to run"},
+	client.ActionStop:    {state: client.StateStopped, what: "to stop"},
+	client.ActionRestart: {state: client.StateRunning, restart: true, what: "to restart"},
+	client.ActionPause:   {state: client.StatePaused, what: "to pause"},
+	client.ActionResume:  {state: client.StateRunning, what: "to resume"},
+}
+
+// waitForVM polls vm until it reaches goal, showing each state it passes
+// through. It fails at once when the VM is in the error state or fits on no
+// node (pending with a reason: waiting would only wait out the timeout), when
+// a read fails, or when timeout passes. The first read waits for the index of
+// the write that returned vm, so a follower that has not applied it yet
+// cannot answer "not found".
+func (a *app) waitForVM(ctx context.Context, c *client.Client, vm *client.VM, goal vmGoal, timeout time.Duration) (*client.VM, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
+	p := &progressLine{w: a.stdout, redraw: a.terminal, quiet: a.json()}
+	defer p.end()
+	ticker := time.NewTicker(a.pollInterval)
+	defer ticker.Stop()
+	last := vm
+	for {
+		cur, err := rc.VM(ctx, vm.ID)
+		switch {
+		case err == nil:
+			last = cur
+			if goal.reached(cur) {
+				return cur, nil
+			}
+			p.show("  " + describeState(cur))
+			if cur.State == client.StateError {
+				return cur, fmt.Errorf("vm %s is in the error state: %s", cur.Name, orDash(cur.Error))
+			}
+			if cur.State == client.StatePending && cur.PlacementReason != "" {
+				return cur, fmt.Errorf("vm %s fits on no node: %s; it stays pending and is placed once one has room (novacron vm show %s)",
+					cur.Name, cur.PlacementReason, cur.Name)
+			}
+		case ctx.Err() == nil:
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return last, fmt.Errorf("timed out after %s waiting for vm %s %s (state: %s)",
+					timeout, vm.Name, goal.what, describeState(last))
+			}
+			return last, ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}

@@ -1,0 +1,51 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/novacron/novacron/internal/testutil"
+)
+
+// Every VM action takes --wait and returns once the host has done it; a VM
+// that fits nowhere fails --wait at once; deleting a running VM from a
+// script needs --force. Real binary, real agents (sim hosts).
+func TestE2E_WaitOnVMActions(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	addr := c.leader().addr()
+	cli := func(args ...string) testutil.CLIResult {
+		t.Helper()
+		res := runCLI(t, addr, c.token, args...)
+		if res.Code != 0 {
+			t.Fatalf("novacron %s", res)
+		}
+		return res
+	}
+	cli("vm", "create", "w1", "--vcpus", "1", "--memory", "64", "--disk", "1", "--wait")
+	for _, step := range []struct{ action, want string }{
+		{"stop", "is stopped"}, {"start", "is running"}, {"pause", "is paused"},
+		{"resume", "is running"}, {"restart", "is running"},
+	} {
+		res := cli("vm", step.action, "w1", "--wait", "--timeout", "30s")
+		if !strings.Contains(res.Stdout, "VM w1 "+step.want) {
+			t.Errorf("vm %s --wait printed %q, want %q", step.action, res.Stdout, step.want)
+		}
+	}
+
+	start := time.Now()
+	res := runCLI(t, addr, c.token, "vm", "create", "huge", "--vcpus", "1", "--memory", "64", "--disk", "1", "--node-selector", "gpu=true", "--wait", "--timeout", "5m")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "fits on no node") {
+		t.Errorf("a VM that fits nowhere: %s", res)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("--wait on a VM that fits nowhere took %v: it should fail at once", d)
+	}
+
+	res = runCLI(t, addr, c.token, "vm", "delete", "w1")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "pass --force") {
+		t.Errorf("deleting a running VM without --force: %s", res)
+	}
+	cli("vm", "delete", "w1", "--force")
+	cli("vm", "delete", "huge") // pending: nothing runs, no confirmation
+}
