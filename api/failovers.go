@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -34,7 +35,17 @@ var failoverOrder = byTime(func(fo fsm.Failover) time.Time { return fo.Restarted
 
 // getFailover shows one failover record.
 func (s *Server) getFailover(_ *http.Request, ps httprouter.Params) (any, error) {
-	fo, err := s.state.Failover(ps.ByName("id"))
+	ref := ps.ByName("id")
+	fo, err := s.state.Failover(ref)
+	if errors.Is(err, fsm.ErrNotFound) {
+		var id string
+		if id, err = s.byIDPrefix("failover", ref, func(id string) string {
+			fo, _ := s.state.Failover(id)
+			return fo.NodeName
+		}); err == nil {
+			fo, err = s.state.Failover(id)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -139,7 +140,7 @@ var migrationOrder = byTime(func(m fsm.Migration) time.Time { return m.CreatedAt
 
 // getMigration shows one migration by ID.
 func (s *Server) getMigration(_ *http.Request, ps httprouter.Params) (any, error) {
-	m, err := s.state.Migration(ps.ByName("id"))
+	m, err := s.findMigration(ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func (s *Server) getMigration(_ *http.Request, ps httprouter.Params) (any, error
 // ends at once (200, cancelled); a running one is aborted by its source (202,
 // cancel_requested). A migration that already ended is 409.
 func (s *Server) cancelMigration(r *http.Request, ps httprouter.Params) (any, error) {
-	m, err := s.state.Migration(ps.ByName("id"))
+	m, err := s.findMigration(ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -181,4 +182,19 @@ func validMigrationState(st fsm.MigrationState) bool {
 		}
 	}
 	return false
+}
+
+// findMigration looks a migration up by ID, then by a unique ID prefix.
+func (s *Server) findMigration(ref string) (fsm.Migration, error) {
+	m, err := s.state.Migration(ref)
+	if errors.Is(err, fsm.ErrNotFound) {
+		var id string
+		if id, err = s.byIDPrefix("migration", ref, func(id string) string {
+			m, _ := s.state.Migration(id)
+			return m.VMName
+		}); err == nil {
+			m, err = s.state.Migration(id)
+		}
+	}
+	return m, err
 }

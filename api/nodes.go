@@ -104,11 +104,20 @@ func (s *Server) clientNode(n fsm.Node) client.Node {
 	return toClientNode(n, s.state.Settings(), s.state.Allocated(n.ID), s.state.Incoming()[n.ID], len(s.state.VMsOnNode(n.ID)))
 }
 
-// findNode looks a node up by ID, then by name.
+// findNode looks a node up by ID, then by name, then by a unique ID prefix.
 func (s *Server) findNode(ref string) (fsm.Node, error) {
 	n, err := s.state.Node(ref)
 	if errors.Is(err, fsm.ErrNotFound) {
 		n, err = s.state.NodeByName(ref)
+	}
+	if errors.Is(err, fsm.ErrNotFound) {
+		var id string
+		if id, err = s.byIDPrefix("node", ref, func(id string) string {
+			n, _ := s.state.Node(id)
+			return n.Name
+		}); err == nil {
+			n, err = s.state.Node(id)
+		}
 	}
 	return n, err
 }

@@ -77,7 +77,7 @@ func (a *app) printCluster(cl *client.Cluster) error {
 		if m.Leader {
 			isLeader = "yes"
 		}
-		t.row(m.Name, m.ID, m.Status, m.RaftRole, isLeader, m.APIAddr)
+		t.row(m.Name, a.id(m.ID), m.Status, m.RaftRole, isLeader, m.APIAddr)
 	}
 	return t.flush()
 }

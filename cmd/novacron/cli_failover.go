@@ -29,7 +29,7 @@ func newFailoverCommand(a *app) *cobra.Command {
 			}
 			t := newTable(a.stdout, "ID", "NODE", "VMS", "RESTARTED", "ALL RUNNING", "CAUSE")
 			for _, fo := range fos {
-				t.row(fo.ID, nameOr(fo.NodeName, fo.Node), strconv.Itoa(len(fo.VMs)), formatTime(fo.RestartedAt), allRunning(fo), firstLine(fo.Cause))
+				t.row(a.id(fo.ID), nameOr(fo.NodeName, fo.Node), strconv.Itoa(len(fo.VMs)), formatTime(fo.RestartedAt), allRunning(fo), firstLine(fo.Cause))
 			}
 			return t.flush()
 		},

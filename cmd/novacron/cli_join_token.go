@@ -79,7 +79,7 @@ func newJoinTokenListCommand(a *app) *cobra.Command {
 			}
 			t := newTable(a.stdout, "ID", "USES-LEFT", "CREATED", "EXPIRES", "ENROLLED")
 			for _, tok := range toks {
-				t.row(tok.ID, strconv.Itoa(tok.UsesLeft), formatTime(tok.CreatedAt), formatTime(tok.ExpiresAt), orDash(strings.Join(tok.Enrolled, ",")))
+				t.row(a.id(tok.ID), strconv.Itoa(tok.UsesLeft), formatTime(tok.CreatedAt), formatTime(tok.ExpiresAt), orDash(strings.Join(tok.Enrolled, ",")))
 			}
 			return t.flush()
 		},

@@ -187,7 +187,7 @@ func printMigrations(a *app, ms []client.Migration) error {
 		if m.Progress != nil && !client.MigrationFinal(m.State) {
 			progress = fmt.Sprintf("%.0f%%", m.Progress.Percent)
 		}
-		t.row(m.ID, m.VMName, m.Mode, nameOr(m.SourceName, m.Source), nameOr(m.TargetName, m.Target),
+		t.row(a.id(m.ID), m.VMName, m.Mode, nameOr(m.SourceName, m.Source), nameOr(m.TargetName, m.Target),
 			m.State, progress, firstLine(m.Reason), formatTime(m.CreatedAt))
 	}
 	return t.flush()

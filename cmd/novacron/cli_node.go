@@ -65,7 +65,7 @@ func (a *app) printNodes(nodes []client.Node) error {
 	sims := 0
 	for _, n := range nodes {
 		offer := offered(n)
-		t.row(n.Name, n.ID, n.Status, yesNo(n.Maintenance),
+		t.row(n.Name, a.id(n.ID), n.Status, yesNo(n.Maintenance),
 			fmt.Sprintf("%d/%d", n.Allocated.VCPUs, offer.VCPUs),
 			formatMiB(n.Allocated.MemoryMiB)+"/"+formatMiB(offer.MemoryMiB),
 			strconv.Itoa(n.VMs), n.Hypervisor.Driver, n.APIAddr)

@@ -243,3 +243,16 @@ func formatRatio(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) 
 
 // percent shows a fraction as a percentage: 0.456 is "46%".
 func percent(v float64) string { return fmt.Sprintf("%.0f%%", v*100) }
+
+// shortIDLen is how much of an ID a table shows: enough to tell IDs apart
+// in any real cluster, and accepted back as a prefix by every command.
+const shortIDLen = 8
+
+// id is an ID as a table shows it: its first shortIDLen characters, whole
+// with --wide.
+func (a *app) id(id string) string {
+	if a.wide || len(id) <= shortIDLen {
+		return id
+	}
+	return id[:shortIDLen]
+}

@@ -274,7 +274,7 @@ func (a *app) printRebalance(st *client.RebalanceStatus) error {
 		if r := m.Rebalance; r != nil {
 			effect = fmt.Sprintf("%.3f -> %.3f", r.ImbalanceBefore, r.ImbalanceAfter)
 		}
-		t.row(m.ID, m.VMName, nameOr(m.SourceName, m.Source), nameOr(m.TargetName, m.Target), m.State, effect, formatTime(m.CreatedAt))
+		t.row(a.id(m.ID), m.VMName, nameOr(m.SourceName, m.Source), nameOr(m.TargetName, m.Target), m.State, effect, formatTime(m.CreatedAt))
 	}
 	return t.flush()
 }

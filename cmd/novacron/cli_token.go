@@ -87,7 +87,7 @@ func newTokenListCommand(a *app) *cobra.Command {
 				if tok.ExpiresAt != nil {
 					expires = formatTime(*tok.ExpiresAt)
 				}
-				t.row(tok.Name, tok.ID, tok.Role, formatTime(tok.CreatedAt), expires)
+				t.row(tok.Name, a.id(tok.ID), tok.Role, formatTime(tok.CreatedAt), expires)
 			}
 			return t.flush()
 		},

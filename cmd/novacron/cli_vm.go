@@ -225,7 +225,7 @@ func newVMListCommand(a *app) *cobra.Command {
 				if node == "" {
 					node = vm.Node
 				}
-				t.row(vm.Name, vm.ID, vm.State, vm.DesiredState, node, strconv.Itoa(vm.VCPUs), formatMiB(vm.MemoryMiB))
+				t.row(vm.Name, a.id(vm.ID), vm.State, vm.DesiredState, node, strconv.Itoa(vm.VCPUs), formatMiB(vm.MemoryMiB))
 			}
 			return t.flush()
 		},

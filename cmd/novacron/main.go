@@ -78,6 +78,8 @@ type app struct {
 	address string
 	token   string
 	output  string
+	// wide shows whole IDs in tables (--wide, -o wide).
+	wide bool
 	// tls is the CA to trust and the client certificate to present, for an
 	// agent serving HTTPS (--cacert, --client-cert, --client-key).
 	tls pki.Files
@@ -155,7 +157,8 @@ or NOVACRON_TOKEN.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.address, "address", defaultAddress, "API address of any agent, or several comma-separated, tried in turn (env "+envAddress+")")
 	pf.StringVar(&a.token, "token", "", "API token (env "+envToken+")")
-	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, wide (tables with whole IDs) or json")
+	pf.BoolVar(&a.wide, "wide", false, "show whole IDs in tables (they show the first 8 characters, which commands accept as well)")
 	pf.StringVar(&a.tls.CA, "cacert", "", "CA certificate to trust for an https:// address (env "+envCACert+")")
 	pf.StringVar(&a.tls.Cert, "client-cert", "", "client certificate to present over TLS (env "+envClientCert+")")
 	pf.StringVar(&a.tls.Key, "client-key", "", "key of --client-cert (env "+envClientKey+")")
@@ -202,8 +205,10 @@ func (a *app) resolveGlobals(cmd *cobra.Command, _ []string) error {
 	}
 	switch a.output {
 	case "table", "json":
+	case "wide":
+		a.output, a.wide = "table", true
 	default:
-		return usagef("invalid --output %q: want table or json", a.output)
+		return usagef("invalid --output %q: want table, wide or json", a.output)
 	}
 	return nil
 }
