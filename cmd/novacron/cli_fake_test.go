@@ -40,6 +40,8 @@ type fakeAPI struct {
 	vmPendingReason string
 	readsToFinal    int
 	reads           map[string]int
+	// failCreate, when set, is how the fake refuses every create.
+	failCreate *apiErr
 
 	// Migrations, drains, settings and the rebalancer (cli_fake_ops_test.go).
 	ops fakeOps
@@ -179,6 +181,9 @@ func (f *fakeAPI) getVM(r *http.Request) (any, int, error) {
 }
 
 func (f *fakeAPI) createVM(r *http.Request) (any, int, error) {
+	if f.failCreate != nil {
+		return nil, 0, f.failCreate
+	}
 	var req client.VMRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		return nil, 0, &apiErr{400, "bad_json", err.Error()}

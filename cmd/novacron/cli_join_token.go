@@ -55,7 +55,7 @@ cluster whose first node was started with --tls-ca-key.`,
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token can be used, e.g. 1h (at most 168h)")
+	cmd.Flags().Var(newDurationValue(&ttl, time.Hour), "ttl", "how long the token can be used, e.g. 1h or 2d (at most 7d)")
 	cmd.Flags().IntVar(&uses, "uses", 1, "how many hosts it may enroll")
 	return cmd
 }

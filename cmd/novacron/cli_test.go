@@ -169,7 +169,7 @@ func TestCLI_APIErrorExit1(t *testing.T) {
 
 func TestCLI_HelpMentionsUnitsAndEnv(t *testing.T) {
 	_, stdout, _ := runCLI(t, nil, "vm", "create", "--help")
-	for _, want := range []string{"memory in MiB", "disk size in GiB", "NOVACRON_ADDR", "NOVACRON_TOKEN"} {
+	for _, want := range []string{"memory: MiB, or with a unit", "disk size: GiB, or with a unit", "--memory 2G", "NOVACRON_ADDR", "NOVACRON_TOKEN"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("vm create --help lacks %q", want)
 		}

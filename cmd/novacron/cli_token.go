@@ -59,7 +59,7 @@ Without --role the token is a reader; without --ttl it does not expire.`,
 		},
 	}
 	cmd.Flags().StringVar(&role, "role", "", "admin, operator or reader (reader when not given)")
-	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 24h (0: never expires)")
+	cmd.Flags().Var(newDurationValue(&ttl, 0), "ttl", "lifetime, e.g. 24h or 30d (0: never expires)")
 	return cmd
 }
 

@@ -54,7 +54,8 @@ func newVMCreateCommand(a *app) *cobra.Command {
 		Short: "Create a VM",
 		Long: `Create a VM. The leader places it on a host that fits it, and that host starts it.
 
-Sizes: --vcpus in virtual CPUs, --memory in MiB, --disk in GiB.
+Sizes: --vcpus in virtual CPUs, --memory in MiB and --disk in GiB, or either with
+a unit: --memory 2G, --disk 500G, --disk 1T.
 Boot from a kernel (--kernel, with optional --initrd and --cmdline) or from a
 disk image (--boot-disk); the paths are on the hosts.
 
@@ -85,7 +86,7 @@ error state or does not run within --timeout.`,
 			}
 			vm, err := c.CreateVM(cmd.Context(), req)
 			if err != nil {
-				return err
+				return withFlagNames(err)
 			}
 			if !fl.wait {
 				if a.json() {
@@ -110,8 +111,8 @@ error state or does not run within --timeout.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&fl.vcpus, "vcpus", 1, "virtual CPUs")
-	f.Int64Var(&fl.memory, "memory", 256, "memory in MiB")
-	f.Int64Var(&fl.disk, "disk", 1, "disk size in GiB")
+	f.Var(newSizeValue(&fl.memory, 256, "MiB", 1), "memory", "memory: MiB, or with a unit such as 512M or 2G")
+	f.Var(newSizeValue(&fl.disk, 1, "GiB", 1024), "disk", "disk size: GiB, or with a unit such as 20G or 1T")
 	f.StringArrayVar(&fl.labels, "label", nil, "label KEY=VALUE (repeatable)")
 	f.StringVar(&fl.kernel, "kernel", "", "kernel image path on the host")
 	f.StringVar(&fl.initrd, "initrd", "", "initrd path on the host (needs --kernel)")
