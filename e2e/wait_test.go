@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/internal/testutil"
 )
 
@@ -40,6 +41,26 @@ func TestE2E_WaitOnVMActions(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Minute {
 		t.Errorf("--wait on a VM that fits nowhere took %v: it should fail at once", d)
+	}
+
+	// vm update changes what its flags name, with the API's checks, and the
+	// error names the flag.
+	cli("vm", "update", "w1", "--vcpus", "2", "--memory", "128M", "--label", "tier=gold", "--no-ha")
+	var vm client.VM
+	if err := cliJSON(t, addr, c.token, &vm, "vm", "show", "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if vm.VCPUs != 2 || vm.MemoryMiB != 128 || vm.Labels["tier"] != "gold" || vm.HA == nil || !vm.HA.Disabled || vm.DiskGiB != 1 {
+		t.Errorf("after update: %+v", vm)
+	}
+	cli("vm", "update", vm.ID[:8], "--unlabel", "tier", "--ha")
+	var again client.VM
+	if err := cliJSON(t, addr, c.token, &again, "vm", "show", "w1"); err != nil || again.Labels["tier"] != "" || (again.HA != nil && again.HA.Disabled) {
+		t.Errorf("after the second update (by ID prefix): %+v, %v", again, err)
+	}
+	res = runCLI(t, addr, c.token, "vm", "update", "w1", "--memory", "0")
+	if res.Code != 1 || !strings.HasPrefix(res.Stderr, "Error: --memory") {
+		t.Errorf("a bad size: %s", res)
 	}
 
 	res = runCLI(t, addr, c.token, "vm", "delete", "w1")

@@ -18,7 +18,7 @@ import (
 // newVMCommand builds `novacron vm`.
 func newVMCommand(a *app) *cobra.Command {
 	cmd := newGroupCommand("vm", "Create, inspect, control and migrate virtual machines",
-		newVMCreateCommand(a), newVMListCommand(a), newVMShowCommand(a), newVMDeleteCommand(a), newVMMigrateCommand(a))
+		newVMCreateCommand(a), newVMListCommand(a), newVMShowCommand(a), newVMUpdateCommand(a), newVMDeleteCommand(a), newVMMigrateCommand(a))
 	for _, act := range vmActions {
 		cmd.AddCommand(newVMActionCommand(a, act))
 	}
