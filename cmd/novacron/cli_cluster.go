@@ -37,13 +37,23 @@ configuration.`,
 					}
 					return printJSON(a.stdout, cl)
 				}
-				return a.printCluster(cl)
+				// The members' status as node list shows it (the cluster
+				// state's), so the two views never disagree unsaid.
+				nodes, _ := c.Nodes(cmd.Context())
+				return a.printCluster(cl, nodes)
 			},
 		})
 }
 
-// printCluster writes the cluster summary and its members table.
-func (a *app) printCluster(cl *client.Cluster) error {
+// printCluster writes the cluster summary and its members table. A member's
+// status is its node's in the cluster state (what node list shows), with
+// gossip's own view beside it when the two differ; gossip's alone for a
+// member the state does not hold yet.
+func (a *app) printCluster(cl *client.Cluster, nodes []client.Node) error {
+	status := map[string]string{}
+	for _, n := range nodes {
+		status[n.ID] = n.Status
+	}
 	leader := nameAndID(cl.Leader, cl.LeaderID)
 	if leader == "" {
 		leader = "none (no leader elected)"
@@ -77,7 +87,13 @@ func (a *app) printCluster(cl *client.Cluster) error {
 		if m.Leader {
 			isLeader = "yes"
 		}
-		t.row(m.Name, a.id(m.ID), m.Status, m.RaftRole, isLeader, m.APIAddr)
+		st := m.Status
+		if recorded, ok := status[m.ID]; ok && recorded != m.Status {
+			st = recorded + " (gossip: " + m.Status + ")"
+		} else if !ok && len(nodes) > 0 {
+			st = m.Status + " (gossip)"
+		}
+		t.row(m.Name, a.id(m.ID), st, m.RaftRole, isLeader, m.APIAddr)
 	}
 	return t.flush()
 }

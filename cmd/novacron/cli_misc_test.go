@@ -49,10 +49,10 @@ func TestClusterStatus_Table(t *testing.T) {
 		"Hypervisors:    libvirt 1, sim 1\n" +
 		"Note: 1 host runs the sim hypervisor (agent --dev or --hypervisor sim): it is simulated, and its VMs run nowhere.\n" +
 		"\n" +
-		"NAME     ID    STATUS   RAFT-ROLE   LEADER   API-ADDR\n" +
-		"node-a   n-a   alive    voter       no       10.0.0.1:8090\n" +
-		"node-b   n-b   alive    voter       yes      10.0.0.2:8090\n" +
-		"node-c   n-c   failed   nonvoter    no       10.0.0.3:8090\n"
+		"NAME     ID    STATUS                    RAFT-ROLE   LEADER   API-ADDR\n" +
+		"node-a   n-a   suspect (gossip: alive)   voter       no       10.0.0.1:8090\n" +
+		"node-b   n-b   alive                     voter       yes      10.0.0.2:8090\n" +
+		"node-c   n-c   failed (gossip)           nonvoter    no       10.0.0.3:8090\n"
 	if stdout != want {
 		t.Errorf("stdout =\n%s\nwant\n%s", stdout, want)
 	}

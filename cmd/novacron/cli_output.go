@@ -256,3 +256,13 @@ func (a *app) id(id string) string {
 	}
 	return id[:shortIDLen]
 }
+
+// ago says how long before now t was, to the second ("12s ago", "3m4s ago"),
+// so that a reader sees at once whether a figure is fresh.
+func ago(t, now time.Time) string {
+	d := now.Sub(t).Round(time.Second)
+	if d < 0 {
+		return "just now"
+	}
+	return d.String() + " ago"
+}

@@ -229,7 +229,7 @@ func (a *app) printRebalance(st *client.RebalanceStatus) error {
 	f.add("Mode", st.Mode)
 	f.add("Leader", nameAndID(st.Leader, st.LeaderID))
 	if st.LastRound != nil {
-		f.add("Last round", formatTime(*st.LastRound))
+		f.add("Last round", formatTime(*st.LastRound)+" ("+ago(*st.LastRound, time.Now())+")")
 	} else {
 		f.add("Last round", "none yet")
 	}
