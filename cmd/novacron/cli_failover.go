@@ -12,9 +12,10 @@ import (
 func newFailoverCommand(a *app) *cobra.Command {
 	var node string
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List host failovers, newest first",
-		Args:  exactArgs(),
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List host failovers, newest first",
+		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {

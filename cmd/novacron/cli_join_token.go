@@ -62,9 +62,10 @@ cluster whose first node was started with --tls-ca-key.`,
 
 func newJoinTokenListCommand(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List the outstanding join tokens (without their secrets)",
-		Args:  exactArgs(),
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the outstanding join tokens (without their secrets)",
+		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {

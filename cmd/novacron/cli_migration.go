@@ -112,9 +112,10 @@ func (fl *migrateFlags) request() (client.MigrateRequest, error) {
 func newMigrationCommand(a *app) *cobra.Command {
 	var opts client.ListMigrationsOptions
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List migrations, newest first",
-		Args:  exactArgs(),
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List migrations, newest first",
+		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {

@@ -14,8 +14,9 @@ import (
 // newNodeCommand builds `novacron node`.
 func newNodeCommand(a *app) *cobra.Command {
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the cluster's hosts",
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the cluster's hosts",
 		Long: `List the cluster's hosts with their status, whether they are in maintenance,
 their VCPUs and memory as allocated/offered (after overcommit), and how many
 VMs they hold.`,
@@ -54,8 +55,10 @@ VMs they hold.`,
 			return a.printNode(n)
 		},
 	}
-	return newGroupCommand("node", "List, inspect, label and drain the cluster's hosts", list, show,
+	cmd := newGroupCommand("node", "List, inspect, label and drain the cluster's hosts", list, show,
 		newNodeLabelCommand(a), newNodeDrainCommand(a), newNodeUndrainCommand(a), newNodeFailoverPlanCommand(a), newJoinTokenCommand(a))
+	completeArgs(cmd, a.completeNodes)
+	return cmd
 }
 
 // printNodes writes the node table, sorted by name.

@@ -81,8 +81,9 @@ from standard input. 'use' and 'remove' also take a key's fingerprint, as
 func newKeyringListCommand(a *app) *cobra.Command {
 	var showKeys bool
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the gossip keys and how many alive nodes hold each",
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the gossip keys and how many alive nodes hold each",
 		Long: `List the gossip keys: each key's fingerprint, whether it is the primary key,
 how many alive nodes hold it and which do not. The keys themselves are shown
 only with --show-keys (and in -o json).`,

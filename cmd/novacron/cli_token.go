@@ -65,9 +65,10 @@ Without --role the token is a reader; without --ttl it does not expire.`,
 
 func newTokenListCommand(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List API tokens (without secrets)",
-		Args:  exactArgs(),
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List API tokens (without secrets)",
+		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {

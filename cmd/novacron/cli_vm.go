@@ -22,6 +22,7 @@ func newVMCommand(a *app) *cobra.Command {
 	for _, act := range vmActions {
 		cmd.AddCommand(newVMActionCommand(a, act))
 	}
+	completeArgs(cmd, a.completeVMs)
 	return cmd
 }
 
@@ -204,9 +205,10 @@ func describeState(vm *client.VM) string {
 func newVMListCommand(a *app) *cobra.Command {
 	var opts client.ListVMsOptions
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List VMs",
-		Args:  exactArgs(),
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List VMs",
+		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -240,8 +242,9 @@ func newVMListCommand(a *app) *cobra.Command {
 func newVMDeleteCommand(a *app) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "delete ID|NAME",
-		Short: "Delete a VM (its host stops and removes it)",
+		Use:     "delete ID|NAME",
+		Aliases: []string{"rm"},
+		Short:   "Delete a VM (its host stops and removes it)",
 		Long: `Delete a VM: the cluster forgets it at once, and its host stops and removes it.
 A VM that runs (or is paused) is deleted only after a confirmation on a terminal,
 or with --force; a script without --force is refused, so that a typo in a name

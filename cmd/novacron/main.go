@@ -164,6 +164,7 @@ or NOVACRON_TOKEN.`,
 	pf.StringVar(&a.tls.Key, "client-key", "", "key of --client-cert (env "+envClientKey+")")
 
 	root.AddCommand(
+		newVersionCommand(a),
 		newAgentCommand(),
 		newClusterCommand(a),
 		newNodeCommand(a),
