@@ -57,6 +57,7 @@ flag names. Command line beats environment beats file.
 		},
 	}
 	f.register(cmd.Flags())
+	cmd.SetUsageFunc(agentUsage)
 	return cmd
 }
 

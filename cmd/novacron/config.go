@@ -157,7 +157,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.TLS.Cert, "tls-cert", "", "this node's certificate (NAME.pem from novacron tls cert create --node NAME)")
 	fs.StringVar(&f.TLS.Key, "tls-key", "", "this node's key (NAME-key.pem)")
 	fs.StringVar(&f.CAKey, "tls-ca-key", "", "the cluster CA's key (ca-key.pem): lets the cluster enroll hosts with join tokens; give it to the first node (it is then kept in the replicated state)")
-	fs.StringVar(&f.JoinToken, "join-token", "", "join token from `novacron node join-token create`: enrolls this host (certificate and gossip key from the cluster) on its first start")
+	fs.StringVar(&f.JoinToken, "join-token", "", "join token from novacron node join-token create: enrolls this host (certificate and gossip key from the cluster) on its first start")
 	fs.BoolVar(&f.Insecure, "insecure", false, "run without TLS: the API, Raft, gossip and node-to-node calls travel in clear and nodes do not authenticate each other (see docs/SECURITY.md)")
 	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted while the host is safe: lease held, bootstrapping, or fence finished")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", def.Host.StopTimeout, "how long a guest gets to power off after a stop before it is destroyed")

@@ -289,3 +289,33 @@ func TestAgentFlags_Labels(t *testing.T) {
 		t.Errorf("labels too long for gossip: %v", err)
 	}
 }
+
+// Every agent flag is in exactly one --help group, and --help shows the groups.
+func TestAgentHelp_EveryFlagInOneGroup(t *testing.T) {
+	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
+	var f agentFlags
+	f.register(fs)
+	seen := map[string]string{}
+	for _, g := range agentFlagGroups {
+		for _, name := range g.flags {
+			if fs.Lookup(name) == nil {
+				t.Errorf("group %s names --%s, which does not exist", g.title, name)
+			}
+			if other, dup := seen[name]; dup {
+				t.Errorf("--%s is in %s and %s", name, other, g.title)
+			}
+			seen[name] = g.title
+		}
+	}
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if _, ok := seen[fl.Name]; !ok {
+			t.Errorf("--%s is in no --help group (agent_help.go)", fl.Name)
+		}
+	})
+	_, stdout, _ := runCLI(t, nil, "agent", "--help")
+	for _, want := range []string{"Cluster flags:", "Hypervisor flags:", "High availability flags:", "Security flags:", "Dev mode and simulation flags:", "--label"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("agent --help lacks %q", want)
+		}
+	}
+}
