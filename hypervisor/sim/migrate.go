@@ -97,7 +97,7 @@ func (d *Driver) reach(uri string) (*Driver, error) {
 	}
 	dest := d.registry.get(uri)
 	if dest == nil {
-		return nil, fmt.Errorf("%w: no sim host %q in this process", hypervisor.ErrMigrationUnsupported, uri)
+		return nil, fmt.Errorf("%w: no sim host %q in this process: a sim host migrates live or warm only to a host of its own agent (--sim-fleet); between sim agents use --mode cold", hypervisor.ErrMigrationUnsupported, uri)
 	}
 	return dest, nil
 }
