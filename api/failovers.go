@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -35,17 +34,7 @@ var failoverOrder = byTime(func(fo fsm.Failover) time.Time { return fo.Restarted
 
 // getFailover shows one failover record.
 func (s *Server) getFailover(_ *http.Request, ps httprouter.Params) (any, error) {
-	ref := ps.ByName("id")
-	fo, err := s.state.Failover(ref)
-	if errors.Is(err, fsm.ErrNotFound) {
-		var id string
-		if id, err = s.byIDPrefix("failover", ref, func(id string) string {
-			fo, _ := s.state.Failover(id)
-			return fo.NodeName
-		}); err == nil {
-			fo, err = s.state.Failover(id)
-		}
-	}
+	fo, err := findRecord(s, "failover", ps.ByName("id"), s.state.Failover, nil, func(fo fsm.Failover) string { return fo.NodeName })
 	if err != nil {
 		return nil, err
 	}

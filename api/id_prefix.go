@@ -1,11 +1,32 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/novacron/novacron/fsm"
 )
+
+// findRecord looks a record of kind up by its ID, then by name (when byName
+// is set), then by a unique start of its ID (byIDPrefix). nameOf names a
+// match in the message of an ambiguous prefix.
+func findRecord[T any](s *Server, kind, ref string, byID, byName func(string) (T, error), nameOf func(T) string) (T, error) {
+	rec, err := byID(ref)
+	if errors.Is(err, fsm.ErrNotFound) && byName != nil {
+		rec, err = byName(ref)
+	}
+	if errors.Is(err, fsm.ErrNotFound) {
+		var id string
+		if id, err = s.byIDPrefix(kind, ref, func(id string) string {
+			r, _ := byID(id)
+			return nameOf(r)
+		}); err == nil {
+			rec, err = byID(id)
+		}
+	}
+	return rec, err
+}
 
 // maxPrefixMatches is how many matches an ambiguous ID prefix lists.
 const maxPrefixMatches = 5

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -186,15 +185,5 @@ func validMigrationState(st fsm.MigrationState) bool {
 
 // findMigration looks a migration up by ID, then by a unique ID prefix.
 func (s *Server) findMigration(ref string) (fsm.Migration, error) {
-	m, err := s.state.Migration(ref)
-	if errors.Is(err, fsm.ErrNotFound) {
-		var id string
-		if id, err = s.byIDPrefix("migration", ref, func(id string) string {
-			m, _ := s.state.Migration(id)
-			return m.VMName
-		}); err == nil {
-			m, err = s.state.Migration(id)
-		}
-	}
-	return m, err
+	return findRecord(s, "migration", ref, s.state.Migration, nil, func(m fsm.Migration) string { return m.VMName })
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/julienschmidt/httprouter"
@@ -106,18 +105,5 @@ func (s *Server) clientNode(n fsm.Node) client.Node {
 
 // findNode looks a node up by ID, then by name, then by a unique ID prefix.
 func (s *Server) findNode(ref string) (fsm.Node, error) {
-	n, err := s.state.Node(ref)
-	if errors.Is(err, fsm.ErrNotFound) {
-		n, err = s.state.NodeByName(ref)
-	}
-	if errors.Is(err, fsm.ErrNotFound) {
-		var id string
-		if id, err = s.byIDPrefix("node", ref, func(id string) string {
-			n, _ := s.state.Node(id)
-			return n.Name
-		}); err == nil {
-			n, err = s.state.Node(id)
-		}
-	}
-	return n, err
+	return findRecord(s, "node", ref, s.state.Node, s.state.NodeByName, func(n fsm.Node) string { return n.Name })
 }

@@ -267,20 +267,7 @@ func (s *Server) readVMAfter(r *http.Request, index uint64, id string) (fsm.VM, 
 
 // findVM looks a VM up by ID, then by name, then by a unique ID prefix.
 func (s *Server) findVM(ref string) (fsm.VM, error) {
-	vm, err := s.state.VM(ref)
-	if errors.Is(err, fsm.ErrNotFound) {
-		vm, err = s.state.VMByName(ref)
-	}
-	if errors.Is(err, fsm.ErrNotFound) {
-		var id string
-		if id, err = s.byIDPrefix("vm", ref, func(id string) string {
-			v, _ := s.state.VM(id)
-			return v.Spec.Name
-		}); err == nil {
-			vm, err = s.state.VM(id)
-		}
-	}
-	return vm, err
+	return findRecord(s, "vm", ref, s.state.VM, s.state.VMByName, func(vm fsm.VM) string { return vm.Spec.Name })
 }
 
 // clientVM converts one VM, with its node's name, and unknown while that
