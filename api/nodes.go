@@ -73,12 +73,7 @@ func (s *Server) getDigest(_ *http.Request, _ httprouter.Params) (any, error) {
 
 // listNodes lists the nodes a page at a time, each with what is allocated on it.
 func (s *Server) listNodes(r *http.Request, _ httprouter.Params) (any, error) {
-	counts := map[string]int{}
-	for _, vm := range s.state.VMs() {
-		if vm.Node != "" {
-			counts[vm.Node]++
-		}
-	}
+	counts := s.state.VMCountsByNode()
 	nodes := s.state.Nodes()
 	set, incoming := s.state.Settings(), s.state.Incoming()
 	return paginate(s, r, nodes, nodeOrder, func(n fsm.Node) client.Node {

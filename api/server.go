@@ -172,6 +172,8 @@ type State interface {
 	VMsOnNode(nodeID string) []fsm.VM
 	VM(id string) (fsm.VM, error)
 	VMByName(name string) (fsm.VM, error)
+	// VMCountsByNode counts each node's VMs without copying any.
+	VMCountsByNode() map[string]int
 	// IDsWithPrefix finds records by the start of their ID (id_prefix.go).
 	IDsWithPrefix(kind, prefix string, max int) []string
 	Tokens() []fsm.Token

@@ -172,6 +172,18 @@ func (f *FSM) VMCountsByState() map[VMState]int {
 	return maps.Clone(f.s.vmStates)
 }
 
+// VMCountsByNode counts the VMs assigned to each node, from the per-node
+// index: no VM is copied, whatever the cluster holds.
+func (f *FSM) VMCountsByNode() map[string]int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make(map[string]int, len(f.s.byNode))
+	for id, vms := range f.s.byNode {
+		out[id] = len(vms)
+	}
+	return out
+}
+
 // Allocated returns the sum of the specs of the VMs assigned to a node.
 func (f *FSM) Allocated(nodeID string) Capacity {
 	f.mu.RLock()
