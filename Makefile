@@ -6,13 +6,22 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/novacron/novacron/internal/version.Version=$(VERSION)
 TAGS    := libvirt_dlopen
 
-.PHONY: help build run deps test test-short bench bench-quick vet fmt clean
+.PHONY: help build install run deps test test-short bench bench-quick vet fmt clean
+
+PREFIX ?= /usr/local
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/novacron
 	$(GO) build -tags $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/novacron
+
+install: build ## install novacron into $(PREFIX)/bin (default /usr/local) with its bash, zsh and fish completions; DESTDIR= for packaging
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/novacron
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	./$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/novacron
+	./$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_novacron
+	./$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/novacron.fish
 
 run: build ## start a single-node dev cluster (sim hypervisor, temporary data dir)
 	./$(BIN) agent -dev
