@@ -35,7 +35,7 @@ configuration.`,
 					if cl.Members == nil {
 						cl.Members = []client.Member{}
 					}
-					return printJSON(a.stdout, cl)
+					return a.printData(cl)
 				}
 				// The members' status as node list shows it (the cluster
 				// state's), so the two views never disagree unsaid.

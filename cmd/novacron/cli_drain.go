@@ -53,7 +53,7 @@ maintenance, and running the command again watches the drain again.
 			}
 			if noWait {
 				if a.json() {
-					return printJSON(a.stdout, st)
+					return a.printData(st)
 				}
 				fmt.Fprintln(a.stdout, safe(drainLine(st)))
 				a.printUnmovable(st.Unmovable)
@@ -96,7 +96,7 @@ func (a *app) watchDrain(ctx context.Context, c *client.Client, st *client.Drain
 		if st.Done {
 			line.end()
 			if a.json() {
-				return printJSON(a.stdout, st)
+				return a.printData(st)
 			}
 			printf(a.stdout, "Node %s is drained: no VMs left.\n", st.NodeName)
 			return nil
@@ -106,7 +106,7 @@ func (a *app) watchDrain(ctx context.Context, c *client.Client, st *client.Drain
 		}
 		if migrating(st) == 0 && len(st.VMs) > 0 && len(st.Unmovable) == len(st.VMs) {
 			if a.json() {
-				_ = printJSON(a.stdout, st)
+				_ = a.printData(st)
 			}
 			return fmt.Errorf("drain of node %s is stuck: %d VM(s) can go nowhere (%s); the node stays in maintenance",
 				st.NodeName, len(st.Unmovable), describeUnmovable(st.Unmovable))
@@ -190,7 +190,7 @@ func newNodeUndrainCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, n)
+				return a.printData(n)
 			}
 			printf(a.stdout, "Node %s is out of maintenance: it takes VMs again.\n", n.Name)
 			return nil
@@ -219,7 +219,7 @@ Nothing changes.`,
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, plan)
+				return a.printData(plan)
 			}
 			return a.printFailoverPlan(plan)
 		},

@@ -26,7 +26,7 @@ func newFailoverCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, fos)
+				return a.printData(fos)
 			}
 			t := newTable(a.stdout, "ID", "NODE", "VMS", "RESTARTED", "ALL RUNNING", "CAUSE")
 			for _, fo := range fos {
@@ -50,7 +50,7 @@ func newFailoverCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, fo)
+				return a.printData(fo)
 			}
 			f := newFields(a.stdout)
 			f.add("ID", fo.ID)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"go.yaml.in/yaml/v3"
 	"strings"
 	"testing"
 
@@ -23,12 +24,29 @@ func TestTables_ShortIDsUnlessWide(t *testing.T) {
 			t.Errorf("%v shows %q, want the whole ID", args, stdout)
 		}
 	}
-	if code, _, stderr := runCLI(t, f.env(), "-o", "yaml", "vm", "list"); code != exitUsage || !strings.Contains(stderr, "want table, wide or json") {
-		t.Errorf("-o yaml: code %d, stderr %q", code, stderr)
+	if code, _, stderr := runCLI(t, f.env(), "-o", "xml", "vm", "list"); code != exitUsage || !strings.Contains(stderr, "want table, wide, json or yaml") {
+		t.Errorf("-o xml: code %d, stderr %q", code, stderr)
 	}
 	for _, line := range strings.Split(stdout, "\n") {
 		if len(line) > 100 {
 			t.Errorf("a line of %d columns: %q", len(line), line)
 		}
+	}
+}
+
+// -o yaml writes the JSON's fields, under the same names, as block YAML.
+func TestOutput_YAML(t *testing.T) {
+	f := newFakeAPI(t)
+	seedVMs(f)
+	code, stdout, stderr := runCLI(t, f.env(), "-o", "yaml", "vm", "show", "web")
+	if code != exitOK {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+	var got map[string]any
+	if err := yaml.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("not YAML: %v\n%s", err, stdout)
+	}
+	if got["name"] != "web" || got["vcpus"] != 2 || !strings.Contains(stdout, "\nname: web\n") || strings.Contains(stdout, "{") {
+		t.Errorf("yaml = %v\n%s", got, stdout)
 	}
 }

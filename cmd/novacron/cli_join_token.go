@@ -47,7 +47,7 @@ cluster whose first node was started with --tls-ca-key.`,
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, tok)
+				return a.printData(tok)
 			}
 			printf(a.stdout, "Created join token %s: %s, expires %s.\n\n", tok.ID, plural(tok.UsesLeft, "use"), formatTime(tok.ExpiresAt))
 			printf(a.stdout, "%s\n\n", tok.Token)
@@ -76,7 +76,7 @@ func newJoinTokenListCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, toks)
+				return a.printData(toks)
 			}
 			t := newTable(a.stdout, "ID", "USES-LEFT", "CREATED", "EXPIRES", "ENROLLED")
 			for _, tok := range toks {
@@ -102,7 +102,7 @@ func newJoinTokenRevokeCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, tok)
+				return a.printData(tok)
 			}
 			printf(a.stdout, "Revoked join token %s.\n", tok.ID)
 			return nil

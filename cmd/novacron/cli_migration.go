@@ -56,7 +56,7 @@ was cancelled. With --no-wait it returns as soon as the migration is accepted.`,
 			}
 			if fl.noWait {
 				if a.json() {
-					return printJSON(a.stdout, m)
+					return a.printData(m)
 				}
 				printf(a.stdout, "Migration %s accepted: %s %s from %s to %s.\nFollow it with 'novacron migration show %s'.\n",
 					m.ID, m.Mode, m.VMName, orDash(nameOr(m.SourceName, m.Source)), orDash(nameOr(m.TargetName, m.Target)), m.ID)
@@ -126,7 +126,7 @@ func newMigrationCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, ms)
+				return a.printData(ms)
 			}
 			return printMigrations(a, ms)
 		},
@@ -148,7 +148,7 @@ func newMigrationCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, m)
+				return a.printData(m)
 			}
 			return printMigration(a, m)
 		},
@@ -167,7 +167,7 @@ func newMigrationCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, m)
+				return a.printData(m)
 			}
 			if client.MigrationFinal(m.State) {
 				printf(a.stdout, "Migration %s of %s is %s.\n", m.ID, m.VMName, m.State)

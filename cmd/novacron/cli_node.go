@@ -31,7 +31,7 @@ VMs they hold.`,
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, nodes)
+				return a.printData(nodes)
 			}
 			return a.printNodes(nodes)
 		},
@@ -50,7 +50,7 @@ VMs they hold.`,
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, n)
+				return a.printData(n)
 			}
 			return a.printNode(n)
 		},

@@ -75,7 +75,7 @@ func (a *app) changeNodeLabels(cmd *cobra.Command, node string, req client.NodeL
 		return err
 	}
 	if a.json() {
-		return printJSON(a.stdout, n)
+		return a.printData(n)
 	}
 	printf(a.stdout, "Node %s:\n", n.Name)
 	printNodeLabels(a.stdout, n)

@@ -43,7 +43,7 @@ with 'novacron operator gossip keyring install -'. Nothing is sent anywhere.`,
 			}
 			key := base64.StdEncoding.EncodeToString(b)
 			if a.json() {
-				return printJSON(a.stdout, map[string]string{"key": key})
+				return a.printData(map[string]string{"key": key})
 			}
 			fmt.Fprintln(a.stdout, key)
 			return nil
@@ -98,7 +98,7 @@ only with --show-keys (and in -o json).`,
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, kr)
+				return a.printData(kr)
 			}
 			return a.printKeyring(kr, showKeys)
 		},
@@ -140,7 +140,7 @@ func newKeyringOpCommand(a *app, op, short, long string) *cobra.Command {
 				}
 			}
 			if a.json() {
-				return printJSON(a.stdout, kr)
+				return a.printData(kr)
 			}
 			switch op {
 			case client.KeyringInstall:

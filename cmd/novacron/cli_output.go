@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"go.yaml.in/yaml/v3"
 	"io"
 	"reflect"
 	"sort"
@@ -16,6 +17,45 @@ import (
 )
 
 // printJSON writes v as indented JSON, the shape the API sent it in.
+// printData writes v as the user asked: JSON (-o json) or YAML (-o yaml),
+// the same fields under the same names either way.
+func (a *app) printData(v any) error {
+	if a.output == "yaml" {
+		return printYAML(a.stdout, v)
+	}
+	return printJSON(a.stdout, v)
+}
+
+// printYAML writes v as YAML: its JSON, fields in the JSON's order, in
+// block style.
+func printYAML(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	blockStyle(&doc)
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// blockStyle turns the flow style and quotes YAML keeps from parsed JSON
+// into block style and plain scalars; the encoder still quotes a string that
+// would read as another type ("true", "12").
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

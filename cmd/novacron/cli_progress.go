@@ -45,7 +45,7 @@ func (a *app) watchMigration(ctx context.Context, c *client.Client, m *client.Mi
 	}
 	p.end()
 	if a.json() {
-		if err := printJSON(a.stdout, cur); err != nil {
+		if err := a.printData(cur); err != nil {
 			return err
 		}
 	}

@@ -26,7 +26,7 @@ func newSettingsCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, s)
+				return a.printData(s)
 			}
 			return a.printSettings(s)
 		},
@@ -72,7 +72,7 @@ one is out of range.`,
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, s)
+				return a.printData(s)
 			}
 			fmt.Fprintln(a.stdout, "Settings updated.")
 			return a.printSettings(s)
@@ -211,7 +211,7 @@ mode with 'novacron settings set --rebalance-mode off|recommend|automatic'.`,
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, st)
+				return a.printData(st)
 			}
 			return a.printRebalance(st)
 		},

@@ -98,7 +98,7 @@ func TestCLI_UsageErrorsExit2(t *testing.T) {
 		{"vm", "show"},
 		{"vm", "show", "a", "b"},
 		{"vm", "start"},
-		{"-o", "yaml", "vm", "list"},
+		{"-o", "xml", "vm", "list"},
 		{"vm", "create"},
 		{"vm", "create", "web", "--vcpus", "many"},
 		{"vm", "create", "web", "--label", "novalue"},

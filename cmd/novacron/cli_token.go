@@ -46,7 +46,7 @@ Without --role the token is a reader; without --ttl it does not expire.`,
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, tok)
+				return a.printData(tok)
 			}
 			expires := "never expires"
 			if tok.ExpiresAt != nil {
@@ -79,7 +79,7 @@ func newTokenListCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, tokens)
+				return a.printData(tokens)
 			}
 			sort.Slice(tokens, func(i, j int) bool { return tokens[i].Name < tokens[j].Name })
 			t := newTable(a.stdout, "NAME", "ID", "ROLE", "CREATED", "EXPIRES")
@@ -110,7 +110,7 @@ func newTokenRevokeCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, tok)
+				return a.printData(tok)
 			}
 			printf(a.stdout, "Revoked token %s.\n", orDash(nameAndID(tok.Name, tok.ID)))
 			return nil

@@ -46,7 +46,7 @@ Exit 0 when they agree; 1 when two members hold different state at one index
 				return fmt.Errorf("the members %v did not reach one applied index within %s: %w", names, wait, err)
 			}
 			if a.json() {
-				if perr := printJSON(a.stdout, ds); perr != nil {
+				if perr := a.printData(ds); perr != nil {
 					return perr
 				}
 				return err

@@ -47,7 +47,7 @@ func newVersionCommand(a *app) *cobra.Command {
 				}
 			}
 			if a.json() {
-				return printJSON(a.stdout, out)
+				return a.printData(out)
 			}
 			printf(a.stdout, "Client: %s\n", out.Client)
 			switch {

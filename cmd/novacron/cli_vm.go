@@ -91,7 +91,7 @@ error state or does not run within --timeout.`,
 			}
 			if !fl.wait {
 				if a.json() {
-					return printJSON(a.stdout, vm)
+					return a.printData(vm)
 				}
 				printf(a.stdout, "Created VM %s (%s), state %s.\n", vm.Name, vm.ID, vm.State)
 				return nil
@@ -104,7 +104,7 @@ error state or does not run within --timeout.`,
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, running)
+				return a.printData(running)
 			}
 			printf(a.stdout, "VM %s is running on %s.\n", running.Name, orDash(nameAndID(running.NodeName, running.Node)))
 			return nil
@@ -219,7 +219,7 @@ func newVMListCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, vms)
+				return a.printData(vms)
 			}
 			sort.Slice(vms, func(i, j int) bool { return vms[i].Name < vms[j].Name })
 			t := newTable(a.stdout, "NAME", "ID", "STATE", "DESIRED", "NODE", "VCPUS", "MEMORY")
@@ -265,7 +265,7 @@ never stops a running guest.`,
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, vm)
+				return a.printData(vm)
 			}
 			printf(a.stdout, "Deleted VM %s.\n", orDash(nameAndID(vm.Name, vm.ID)))
 			return nil
@@ -351,7 +351,7 @@ no node, or --timeout passes.`,
 				}
 			}
 			if a.json() {
-				return printJSON(a.stdout, vm)
+				return a.printData(vm)
 			}
 			if w.wait {
 				printf(a.stdout, "VM %s is %s on %s.\n", vm.Name, vm.State, orDash(nameAndID(vm.NodeName, vm.Node)))

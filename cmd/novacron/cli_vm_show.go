@@ -26,7 +26,7 @@ func newVMShowCommand(a *app) *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return printJSON(a.stdout, vm)
+				return a.printData(vm)
 			}
 			var m *client.Migration
 			if vm.Migration != "" {

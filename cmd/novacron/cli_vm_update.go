@@ -95,7 +95,7 @@ no node offers, a bad label), and refuses it while the VM migrates.`,
 				return withFlagNames(err)
 			}
 			if a.json() {
-				return printJSON(a.stdout, updated)
+				return a.printData(updated)
 			}
 			printf(a.stdout, "Updated VM %s.", updated.Name)
 			if updated.VCPUs != vm.VCPUs || updated.MemoryMiB != vm.MemoryMiB || updated.DiskGiB != vm.DiskGiB {

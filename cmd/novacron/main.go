@@ -157,7 +157,7 @@ or NOVACRON_TOKEN.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.address, "address", defaultAddress, "API address of any agent, or several comma-separated, tried in turn (env "+envAddress+")")
 	pf.StringVar(&a.token, "token", "", "API token (env "+envToken+")")
-	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, wide (tables with whole IDs) or json")
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, wide (tables with whole IDs), json or yaml")
 	pf.BoolVar(&a.wide, "wide", false, "show whole IDs in tables (they show the first 8 characters, which commands accept as well)")
 	pf.StringVar(&a.tls.CA, "cacert", "", "CA certificate to trust for an https:// address (env "+envCACert+")")
 	pf.StringVar(&a.tls.Cert, "client-cert", "", "client certificate to present over TLS (env "+envClientCert+")")
@@ -205,11 +205,11 @@ func (a *app) resolveGlobals(cmd *cobra.Command, _ []string) error {
 		return usagef("--client-cert and --client-key go together (env %s, %s)", envClientCert, envClientKey)
 	}
 	switch a.output {
-	case "table", "json":
+	case "table", "json", "yaml":
 	case "wide":
 		a.output, a.wide = "table", true
 	default:
-		return usagef("invalid --output %q: want table, wide or json", a.output)
+		return usagef("invalid --output %q: want table, wide, json or yaml", a.output)
 	}
 	return nil
 }
@@ -240,8 +240,9 @@ func (a *app) clientAt(address string) (*client.Client, error) {
 	return c, nil
 }
 
-// json reports whether the user asked for JSON output.
-func (a *app) json() bool { return a.output == "json" }
+// json reports whether the user asked for data rather than text: JSON, or
+// the same as YAML (printData writes either).
+func (a *app) json() bool { return a.output == "json" || a.output == "yaml" }
 
 // usageError is a command line that does not make sense: exit code 2 and a hint
 // to read the help, rather than exit code 1.
