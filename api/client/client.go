@@ -22,9 +22,14 @@ import (
 // index (for reads) or the commit index of the change (for writes).
 const IndexHeader = "X-Novacron-Index"
 
-// DefaultTimeout bounds one request, including reading its answer, unless
-// WithTimeout says otherwise.
-const DefaultTimeout = 30 * time.Second
+// DefaultTimeout bounds one try of a read, including reading its answer,
+// unless WithTimeout says otherwise: an agent that does not answer in that
+// time is given up for the next address.
+const DefaultTimeout = 10 * time.Second
+
+// DefaultWriteTimeout bounds one try of a write: an agent may wait up to 10
+// s for a new leader before it proposes a write, so a write gets longer.
+const DefaultWriteTimeout = 20 * time.Second
 
 // apiPrefix is where every route of the API lives.
 const apiPrefix = "/api/v1"
@@ -44,6 +49,8 @@ type Client struct {
 	token   string
 	http    *http.Client
 	timeout time.Duration
+	// writeTimeout bounds a try of a write (DefaultWriteTimeout).
+	writeTimeout time.Duration
 	// retryFor bounds how long a request is retried (see retry.go).
 	retryFor time.Duration
 	read     ReadOptions
@@ -74,10 +81,11 @@ func WithTLS(cfg *tls.Config) Option {
 	}
 }
 
-// WithTimeout bounds each request, from sending it to reading the whole answer.
-// Zero or a negative value means no bound other than the caller's context.
+// WithTimeout bounds each try of a request, read or write, from sending it to
+// reading the whole answer. Zero or a negative value means no bound other
+// than the caller's context.
 func WithTimeout(d time.Duration) Option {
-	return func(c *Client) { c.timeout = d }
+	return func(c *Client) { c.timeout, c.writeTimeout = d, d }
 }
 
 // ReadOptions tune how a node answers a read. The zero value reads the answering
@@ -113,13 +121,14 @@ func New(address, token string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client: %d API addresses, at most %d", len(bases), maxAddresses)
 	}
 	c := &Client{
-		bases:    bases,
-		current:  new(atomic.Int32),
-		token:    token,
-		http:     &http.Client{},
-		timeout:  DefaultTimeout,
-		retryFor: DefaultRetryFor,
-		index:    new(atomic.Uint64),
+		bases:        bases,
+		current:      new(atomic.Int32),
+		token:        token,
+		http:         &http.Client{},
+		timeout:      DefaultTimeout,
+		writeTimeout: DefaultWriteTimeout,
+		retryFor:     DefaultRetryFor,
+		index:        new(atomic.Uint64),
 	}
 	for _, opt := range opts {
 		opt(c)
@@ -218,9 +227,13 @@ type request struct {
 // once sends req to base and reads the answer, within the Client's timeout.
 // answered is false when no HTTP answer came back (err says why).
 func (c *Client) once(ctx context.Context, base string, req request, body []byte) (_ http.Header, answered bool, _ error) {
-	if c.timeout > 0 {
+	timeout := c.timeout
+	if req.method != http.MethodGet && req.method != http.MethodHead {
+		timeout = c.writeTimeout
+	}
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	target := base + req.path
