@@ -52,3 +52,27 @@ func TestIDPrefix_FindsOneAndNamesTheAmbiguous(t *testing.T) {
 		t.Errorf("node by prefix = %q", n.Name)
 	}
 }
+
+// A token is named by its ID, its name when one token has it, or the start
+// of its ID; a name two tokens share is refused with their IDs.
+func TestTokens_ByNameOrIDPrefix(t *testing.T) {
+	e := newTestEnv(t)
+	var ci, dup1, dup2 client.Token
+	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "ci", Role: "reader"}).expect(t, http.StatusCreated, &ci)
+	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "bot", Role: "reader"}).expect(t, http.StatusCreated, &dup1)
+	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "bot", Role: "reader"}).expect(t, http.StatusCreated, &dup2)
+	var got client.Token
+	for _, ref := range []string{"ci", ci.ID, ci.ID[:8]} {
+		got = client.Token{}
+		e.do("GET", "/api/v1/tokens/"+ref, e.root, nil).expect(t, http.StatusOK, &got)
+		if got.ID != ci.ID {
+			t.Errorf("GET /tokens/%s = %s, want %s", ref, got.ID, ci.ID)
+		}
+	}
+	a := e.do("DELETE", "/api/v1/tokens/bot", e.root, nil)
+	a.expectError(t, http.StatusBadRequest, "invalid", "ambiguous")
+	if !strings.Contains(string(a.body), dup1.ID) || !strings.Contains(string(a.body), dup2.ID) {
+		t.Errorf("ambiguous name answer %s does not list both IDs", a.body)
+	}
+	e.do("DELETE", "/api/v1/tokens/ci", e.root, nil).expect(t, http.StatusOK, nil)
+}

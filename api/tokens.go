@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ func (s *Server) getToken(r *http.Request, ps httprouter.Params) (any, error) {
 		}
 		return toClientToken(tok, ""), nil
 	}
-	tok, err := s.state.Token(id)
+	tok, err := s.findToken(id)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +87,7 @@ func (s *Server) createToken(r *http.Request, _ httprouter.Params) (any, error) 
 // revokeToken removes a token and answers with it; requests carrying it fail
 // from then on.
 func (s *Server) revokeToken(r *http.Request, ps httprouter.Params) (any, error) {
-	tok, err := s.state.Token(ps.ByName("id"))
+	tok, err := s.findToken(ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -98,4 +99,37 @@ func (s *Server) revokeToken(r *http.Request, ps httprouter.Params) (any, error)
 		return nil, err
 	}
 	return written(toClientToken(tok, ""), idx), nil
+}
+
+// findToken looks a token up by ID, then by name (token names need not be
+// unique: a name several tokens share is refused, listing their IDs), then
+// by a unique start of its ID.
+func (s *Server) findToken(ref string) (fsm.Token, error) {
+	tok, err := s.state.Token(ref)
+	if !errors.Is(err, fsm.ErrNotFound) {
+		return tok, err
+	}
+	var named, prefixed []fsm.Token
+	for _, t := range s.state.Tokens() {
+		if t.Name == ref {
+			named = append(named, t)
+		}
+		if len(ref) >= fsm.MinIDPrefix && strings.HasPrefix(t.ID, ref) {
+			prefixed = append(prefixed, t)
+		}
+	}
+	for _, found := range [][]fsm.Token{named, prefixed} {
+		switch len(found) {
+		case 0:
+			continue
+		case 1:
+			return found[0], nil
+		}
+		ids := make([]string, 0, maxPrefixMatches)
+		for _, t := range found[:min(len(found), maxPrefixMatches)] {
+			ids = append(ids, t.ID+" ("+t.Name+")")
+		}
+		return fsm.Token{}, invalidf("token %q is ambiguous: it names %s; give the ID", ref, strings.Join(ids, ", "))
+	}
+	return fsm.Token{}, err
 }
