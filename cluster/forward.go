@@ -289,7 +289,7 @@ func (f *forwarder) send(ctx context.Context, method, path, contentType string, 
 		if errors.As(err, &op) && op.Op == "dial" {
 			return nil, errRetry{fmt.Errorf("%w: the leader cannot be reached: %v", ErrNoLeader, err)}
 		}
-		return nil, fmt.Errorf("%w: the leader stopped answering (the write may or may not have been applied): %v", ErrNoLeader, err)
+		return nil, fmt.Errorf("%w: the leader stopped answering (a write may or may not have been applied): %v", ErrNoLeader, err)
 	}
 	return resp, nil
 }
