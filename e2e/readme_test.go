@@ -3,9 +3,12 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/novacron/novacron/internal/testutil"
 )
@@ -96,6 +99,68 @@ func TestREADME_UsingTheCLIWorksAsWritten(t *testing.T) {
 		res := testutil.RunCLI(t, novacronBin, env, args[1:]...)
 		if res.Code != 0 {
 			t.Fatalf("the README's %q does not work as written:\n%s", cmd, res)
+		}
+	}
+}
+
+// The README's "3-node cluster by hand" block on one machine runs as a user
+// pastes it into bash: its agents form a cluster and its last command,
+// `cluster status`, shows the three nodes. Only the binary's path and the
+// /tmp folders are changed; the ports are the README's own.
+func TestREADME_ByHandClusterOnOneMachine(t *testing.T) {
+	requireBinary(t)
+	raw, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	at := strings.Index(text, "To try the by-hand way on one machine")
+	if at < 0 {
+		t.Fatal("README has no by-hand block on one machine")
+	}
+	start := strings.Index(text[at:], "```sh\n")
+	end := strings.Index(text[at+start+6:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("the by-hand paragraph has no sh block")
+	}
+	script := text[at+start+6 : at+start+6+end]
+	dir := t.TempDir()
+	script = strings.ReplaceAll(script, "/tmp/nc-", filepath.Join(dir, "nc-"))
+	script = strings.ReplaceAll(script, "bin/novacron", novacronBin)
+
+	cmd := exec.Command("bash", "-e", "-c", script)
+	cmd.Env = testutil.CleanEnv()
+	// The agents run in the background of the script: in a process group of
+	// their own, killed whole when the test ends, whatever happened.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A file, not a pipe: the agents left running in the background keep
+	// their stdout open, and Wait would wait for them to close a pipe.
+	logPath := filepath.Join(dir, "by-hand.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	output := func() string { b, _ := os.ReadFile(logPath); return string(b) }
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the README's by-hand block did not finish in 2 minutes:\n%s", output())
+	}
+	if err != nil {
+		t.Fatalf("the README's by-hand block failed (%v):\n%s", err, output())
+	}
+	got := output()
+	for _, want := range []string{"Leader:", "node-1", "node-2", "node-3", "Hypervisors:    sim 3"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the by-hand block's cluster status lacks %q:\n%s", want, got)
 		}
 	}
 }
