@@ -45,6 +45,9 @@ type fakeCluster struct {
 	// placeOn, when set, is where CreateVM places new VMs, as the real leader
 	// does by completing the command it is handed (so it must get a pointer).
 	placeOn string
+	// prepare, when set, completes each command as the real leader's
+	// batcher does (control.Controller.PrepareWrites).
+	prepare func([]fsm.Command) (done func())
 	// lastCaller is the token ID the last Apply was made for ("" for none).
 	lastCaller string
 	// rebalance and rebalanceErr are what Rebalance answers.
@@ -73,6 +76,11 @@ func (c *fakeCluster) Apply(ctx context.Context, cmd fsm.Command) (uint64, error
 	}
 	if cv, ok := cmd.(*fsm.CreateVM); ok && c.placeOn != "" && cv.Node == "" {
 		cv.Node, cv.Reason = c.placeOn, "fake leader placement"
+	}
+	if c.prepare != nil {
+		if done := c.prepare([]fsm.Command{cmd}); done != nil {
+			defer done()
+		}
 	}
 	c.index++
 	if err := c.fsm.ApplyCommand(cmd, c.index); err != nil {
@@ -192,6 +200,9 @@ func newTestEnv(t testing.TB) *testEnv {
 // State the server reads.
 func newTestEnvWith(t testing.TB, cfg Config, wrap func(*fsm.FSM) State) *testEnv {
 	t.Helper()
+	if cfg.PlacementWait == 0 {
+		cfg.PlacementWait = -1 // no placement loop runs here: answer creates at once
+	}
 	f := fsm.New()
 	fc := &fakeCluster{fsm: f}
 	e := &testEnv{t: t, fsm: f, cluster: fc, root: ids.Secret("nvc_", 24)}

@@ -39,6 +39,10 @@ type Config struct {
 	MaxIndexWait time.Duration
 	// RequestTimeout bounds the whole handling of one request.
 	RequestTimeout time.Duration
+	// PlacementWait bounds how long a create whose VM was not placed in its
+	// own entry waits for the placement loop's decision before answering
+	// (create_wait.go); negative answers at once.
+	PlacementWait time.Duration
 	// BootFiles, when set, makes VM specs name boot files (kernel, initrd,
 	// disk) inside this node's image folders (--image-dir), and reads a disk
 	// image's format once when its spec leaves it empty. Hosts that run real
@@ -75,7 +79,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxBodyBytes: 1 << 20, MaxIndexWait: 10 * time.Second, RequestTimeout: 30 * time.Second,
-		PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
+		PlacementWait: 2 * time.Second, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, MaxConns: 1024,
@@ -93,6 +97,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.PlacementWait == 0 {
+		c.PlacementWait = d.PlacementWait
 	}
 	if c.MaxPageLimit <= 0 {
 		c.MaxPageLimit = d.MaxPageLimit

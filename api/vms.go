@@ -135,6 +135,7 @@ func (s *Server) createVM(r *http.Request, _ httprouter.Params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	vm, idx = s.awaitPlacement(r, vm, idx)
 	return created(s.clientVM(vm), idx), nil
 }
 

@@ -127,17 +127,18 @@ func parseDuration(text string) (time.Duration, error) {
 
 // vmFieldFlags are the API's VM fields and the `vm create` flags that set
 // them, for error messages.
-var vmFieldFlags = []struct{ field, flag string }{
-	{"memory_mib", "--memory"}, {"disk_gib", "--disk"}, {"vcpus", "--vcpus"},
-	{"placement.node_selector", "--node-selector"}, {"labels", "--label"},
-	{"boot.kernel", "--kernel"}, {"boot.initrd", "--initrd"}, {"boot.cmdline", "--cmdline"},
-	{"boot.disk", "--boot-disk"}, {"restart_policy", "--restart-policy"},
-	{"ha.priority", "--ha-priority"}, {"ha.fence_action", "--fence-action"},
+var vmFieldFlags = []struct{ field, flag, unit string }{
+	{"memory_mib", "--memory", "MiB"}, {"disk_gib", "--disk", "GiB"}, {"vcpus", "--vcpus", ""},
+	{"placement.node_selector", "--node-selector", ""}, {"labels", "--label", ""},
+	{"boot.kernel", "--kernel", ""}, {"boot.initrd", "--initrd", ""}, {"boot.cmdline", "--cmdline", ""},
+	{"boot.disk", "--boot-disk", ""}, {"restart_policy", "--restart-policy", ""},
+	{"ha.priority", "--ha-priority", ""}, {"ha.fence_action", "--fence-action", ""},
 }
 
 // withFlagNames rewrites an API refusal of a VM's fields to name the CLI's
 // flags instead ("memory_mib must be ..." becomes "--memory must be ..."),
-// which is what the user typed.
+// which is what the user typed; a size the message quotes gets its unit, as
+// the user may have typed it with another ("--memory 921600 MiB ...").
 func withFlagNames(err error) error {
 	var apiErr *client.APIError
 	if !errors.As(err, &apiErr) || apiErr.Code != client.CodeInvalid {
@@ -146,7 +147,14 @@ func withFlagNames(err error) error {
 	out := *apiErr
 	for _, f := range vmFieldFlags {
 		if strings.HasPrefix(out.Message, f.field+" ") {
-			out.Message = f.flag + out.Message[len(f.field):]
+			rest := out.Message[len(f.field):]
+			if f.unit != "" {
+				num, tail, _ := strings.Cut(strings.TrimPrefix(rest, " "), " ")
+				if _, err := strconv.ParseInt(num, 10, 64); err == nil {
+					rest = " " + num + " " + f.unit + " " + tail
+				}
+			}
+			out.Message = f.flag + rest
 			break
 		}
 	}

@@ -79,3 +79,13 @@ func TestVMCreate_ErrorsNameTheFlag(t *testing.T) {
 		t.Errorf("code %d, stderr %q", code, stderr)
 	}
 }
+
+// A size the refusal quotes gets its unit: the user may have typed 900G.
+func TestVMCreate_ErrorsGiveTheSizeItsUnit(t *testing.T) {
+	f := newFakeAPI(t)
+	f.failCreate = &apiErr{400, "invalid", "memory_mib 921600 is more than any node has (the largest has 16384 MiB)"}
+	code, _, stderr := runCLI(t, f.env(), "vm", "create", "db", "--memory", "900G")
+	if want := "Error: --memory 921600 MiB is more than any node has (the largest has 16384 MiB)"; code != exitError || !strings.HasPrefix(stderr, want) {
+		t.Errorf("code %d, stderr %q, want %q", code, stderr, want)
+	}
+}

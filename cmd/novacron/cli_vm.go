@@ -93,7 +93,7 @@ error state or does not run within --timeout.`,
 				if a.json() {
 					return a.printData(vm)
 				}
-				printf(a.stdout, "Created VM %s (%s), state %s.\n", vm.Name, vm.ID, vm.State)
+				printf(a.stdout, "Created VM %s (%s), state %s.\n", vm.Name, vm.ID, createdState(vm))
 				return nil
 			}
 			if !a.json() {
@@ -188,6 +188,22 @@ func parsePairs(flag string, args []string) (map[string]string, error) {
 		pairs[k] = v
 	}
 	return pairs, nil
+}
+
+// createdState is what a create's answer says of the new VM: the node it is
+// scheduled on, or why it is pending.
+func createdState(vm *client.VM) string {
+	if vm.State == client.StateScheduled && vm.Node != "" {
+		if vm.NodeName != "" {
+			return vm.State + " on " + vm.NodeName
+		}
+		return vm.State + " on " + vm.Node
+	}
+	s := describeState(vm)
+	if vm.State == client.StatePending && vm.PlacementReason != "" {
+		s += "; it stays pending until a node fits"
+	}
+	return s
 }
 
 // describeState is a VM's state with why it is not running yet, when known.

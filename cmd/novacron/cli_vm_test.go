@@ -111,7 +111,7 @@ func TestVMCreate_WaitFailsAtOnceWhenNoNodeFits(t *testing.T) {
 	if code != exitError {
 		t.Errorf("code = %d, want %d", code, exitError)
 	}
-	want := "Error: vm web-1 fits on no node: no node has room for 256MiB; it stays pending and is placed once one has room (novacron vm show web-1)\n"
+	want := "Error: vm web-1 is pending: no node has room for 256MiB; it stays pending until a node fits (novacron vm show web-1)\n"
 	if stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
@@ -246,5 +246,23 @@ func TestVMDelete_RemovesAndReports(t *testing.T) {
 	code, _, stderr = runCLI(t, f.env(), "vm", "delete", "db")
 	if code != exitError || !strings.Contains(stderr, "not found (HTTP 404 not_found)") {
 		t.Errorf("second delete: code %d, stderr %q", code, stderr)
+	}
+}
+
+// A create's answer names the node a VM is scheduled on, or why it is pending.
+func TestCreatedState_SaysWhereOrWhyNot(t *testing.T) {
+	for _, c := range []struct {
+		vm   client.VM
+		want string
+	}{
+		{client.VM{State: client.StateScheduled, Node: "n-a", NodeName: "node-a"}, "scheduled on node-a"},
+		{client.VM{State: client.StateScheduled, Node: "n-a"}, "scheduled on n-a"},
+		{client.VM{State: client.StatePending, PlacementReason: "no node fits: node-a: 100 MiB free, needs 256"},
+			"pending: no node fits: node-a: 100 MiB free, needs 256; it stays pending until a node fits"},
+		{client.VM{State: client.StatePending}, "pending"},
+	} {
+		if got := createdState(&c.vm); got != c.want {
+			t.Errorf("createdState(%+v) = %q, want %q", c.vm, got, c.want)
+		}
 	}
 }

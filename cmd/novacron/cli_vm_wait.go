@@ -87,7 +87,7 @@ func (a *app) waitForVM(ctx context.Context, c *client.Client, vm *client.VM, go
 				return cur, fmt.Errorf("vm %s is in the error state: %s", cur.Name, orDash(cur.Error))
 			}
 			if cur.State == client.StatePending && cur.PlacementReason != "" {
-				return cur, fmt.Errorf("vm %s fits on no node: %s; it stays pending and is placed once one has room (novacron vm show %s)",
+				return cur, fmt.Errorf("vm %s is pending: %s; it stays pending until a node fits (novacron vm show %s)",
 					cur.Name, cur.PlacementReason, cur.Name)
 			}
 		case ctx.Err() == nil:
