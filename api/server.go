@@ -200,6 +200,10 @@ type State interface {
 	// Failovers lists every failover record, newest first.
 	Failovers() []fsm.Failover
 	Failover(id string) (fsm.Failover, error)
+	// Removals are the deleted VMs whose hosts have yet to confirm their
+	// domains gone, oldest first; Removal one of them.
+	Removals() []fsm.Removal
+	Removal(vmID string) (fsm.Removal, bool)
 	// Digest fingerprints the whole state at its applied index.
 	Digest() (fsm.Digest, error)
 	// CheckMigration says why a VM cannot migrate to target in mode now (the
@@ -294,6 +298,8 @@ func (s *Server) routes() {
 	s.route("POST", "/api/v1/migrations/:id/cancel", authz.Write("migration"), s.cancelMigration)
 	s.route("GET", "/api/v1/failovers", authz.Read("failover"), s.listFailovers)
 	s.route("GET", "/api/v1/failovers/:id", authz.Read("failover"), s.getFailover)
+	s.route("GET", "/api/v1/removals", authz.Read("vm"), s.listRemovals)
+	s.route("GET", "/api/v1/removals/:id", authz.Read("vm"), s.getRemoval)
 
 	s.route("GET", "/api/v1/nodes/:id/drain", authz.Read("node"), s.getDrain)
 	s.route("POST", "/api/v1/nodes/:id/drain", authz.Write("node"), s.drainNode)

@@ -221,7 +221,7 @@ func (s *Server) deleteVM(r *http.Request, ps httprouter.Params) (any, error) {
 	if err := fsm.CheckNotMigrating(&vm); err != nil {
 		return nil, err
 	}
-	idx, err := s.cluster.Apply(r.Context(), &fsm.DeleteVM{ID: vm.ID})
+	idx, err := s.cluster.Apply(r.Context(), &fsm.DeleteVM{ID: vm.ID, At: time.Now().UTC()})
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,7 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdCancelMigration: {User: migrationWrite},
 	fsm.CmdSetMaintenance:  {User: nodeWrite},
 	fsm.CmdSetNodeLabels:   {User: nodeWrite},
+	fsm.CmdDomainRemoved:   {Node: true},
 	fsm.CmdSetSettings:     {User: settingsWrite},
 	fsm.CmdCreateToken:     {User: tokenWrite},
 	fsm.CmdRevokeToken:     {User: tokenWrite},

@@ -81,6 +81,9 @@ type failoverTimes struct{ renewal, detected, fenced, now time.Time }
 
 // failOver moves the failed node's VMs that fail over (fsm.VM.FailsOver), if
 // it has any, placed as scheduler.Failover decides: highest priority first.
+// A node whose VMs all stay (HA off, meant to be stopped) still gets one
+// failover record, listing them as left behind, so that `failover list`
+// shows every host failure.
 func (c *Controller) failOver(ctx context.Context, n fsm.Node, at failoverTimes, cause string) {
 	from := map[string]uint64{}
 	var left []fsm.FailoverVM
@@ -91,18 +94,21 @@ func (c *Controller) failOver(ctx context.Context, n fsm.Node, at failoverTimes,
 			left = append(left, fsm.FailoverVM{VMID: vm.ID, VMName: vm.Spec.Name, Reason: vm.NoFailoverReason()})
 		}
 	}
+	cmd := &fsm.StartFailover{
+		Failover: fsm.Failover{ID: ids.New(), Node: n.ID, Cause: joinCause(cause, n.StatusCause), LastRenewal: at.renewal.UTC(),
+			DetectedAt: at.detected.UTC(), FencedAt: at.fenced.UTC(), RestartedAt: at.now.UTC(), LeftBehind: left},
+		FromGenerations: map[string]uint64{}, Decisions: map[string]*fsm.Decision{},
+	}
 	if len(from) == 0 {
+		if len(left) > 0 && !c.failureRecorded(n) && c.applyLogged(ctx, cmd) {
+			c.logger.Warn("a dead host's vms stay on it, unknown until it returns", "node", n.Name, "vms", len(left), "cause", cmd.Failover.Cause)
+		}
 		return
 	}
 	moves, err := scheduler.FromState(c.state).Failover(n.ID, at.now.UTC())
 	if err != nil {
 		c.logger.Warn("planning a failover", "node", n.Name, "error", err)
 		return
-	}
-	cmd := &fsm.StartFailover{
-		Failover: fsm.Failover{ID: ids.New(), Node: n.ID, Cause: joinCause(cause, n.StatusCause), LastRenewal: at.renewal.UTC(),
-			DetectedAt: at.detected.UTC(), FencedAt: at.fenced.UTC(), RestartedAt: at.now.UTC(), LeftBehind: left},
-		FromGenerations: map[string]uint64{}, Decisions: map[string]*fsm.Decision{},
 	}
 	for _, m := range moves {
 		gen, ok := from[m.VMID]
@@ -120,6 +126,18 @@ func (c *Controller) failOver(ctx context.Context, n fsm.Node, at failoverTimes,
 	if len(cmd.Failover.VMs) > 0 && c.applyLogged(ctx, cmd) {
 		c.logger.Warn("failed over a dead host's vms", "node", n.Name, "vms", len(cmd.Failover.VMs), "cause", cmd.Failover.Cause)
 	}
+}
+
+// failureRecorded reports whether a failover was recorded for n since it
+// last became failed: a node that stays failed gets one record, not one per
+// pass.
+func (c *Controller) failureRecorded(n fsm.Node) bool {
+	for _, fo := range c.state.Failovers() {
+		if fo.Node == n.ID && !fo.RestartedAt.Before(n.StatusSince) {
+			return true
+		}
+	}
+	return false
 }
 
 // followFailovers records when each failed-over VM runs again, and closes a

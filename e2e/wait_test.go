@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,10 @@ func TestE2E_WaitOnVMActions(t *testing.T) {
 		return res
 	}
 	cli("vm", "create", "w1", "--vcpus", "1", "--memory", "64", "--disk", "1", "--wait")
+	var w1 client.VM
+	if err := cliJSON(t, addr, c.token, &w1, "vm", "show", "w1"); err != nil {
+		t.Fatal(err)
+	}
 	for _, step := range []struct{ action, want string }{
 		{"stop", "is stopped"}, {"start", "is running"}, {"pause", "is paused"},
 		{"resume", "is running"}, {"restart", "is running"},
@@ -66,6 +71,11 @@ func TestE2E_WaitOnVMActions(t *testing.T) {
 	if err := cliJSON(t, addr, c.token, &again, "vm", "show", "w1"); err != nil || again.Labels["tier"] != "" || (again.HA != nil && again.HA.Disabled) {
 		t.Errorf("after the second update (by ID prefix): %+v, %v", again, err)
 	}
+	// --restart makes a new size take effect now; --wait waits until the VM
+	// runs again.
+	if out := cli("vm", "update", "w1", "--memory", "96M", "--restart", "--wait").Stdout; !strings.Contains(out, "VM w1 is running on n") {
+		t.Errorf("vm update --restart --wait printed %q", out)
+	}
 	res = runCLI(t, addr, c.token, "vm", "update", "w1", "--memory", "0")
 	if res.Code != 1 || !strings.HasPrefix(res.Stderr, "Error: --memory") {
 		t.Errorf("a bad size: %s", res)
@@ -75,6 +85,11 @@ func TestE2E_WaitOnVMActions(t *testing.T) {
 	if res.Code != 1 || !strings.Contains(res.Stderr, "pass --force") {
 		t.Errorf("deleting a running VM without --force: %s", res)
 	}
-	cli("vm", "delete", "w1", "--force")
+	if out := cli("vm", "delete", "w1", "--force", "--wait").Stdout; !strings.Contains(out, "removed the domain of VM w1") {
+		t.Errorf("vm delete --wait printed %q", out)
+	}
+	if _, err := c.leader().client(c.token).Removal(context.Background(), w1.ID); !client.IsNotFound(err) {
+		t.Errorf("after delete --wait the removal of w1 is still there: %v", err)
+	}
 	cli("vm", "delete", "huge") // pending: nothing runs, no confirmation
 }

@@ -64,6 +64,7 @@ type State interface {
 	VM(id string) (fsm.VM, error)
 	Migration(id string) (fsm.Migration, error)
 	Failover(id string) (fsm.Failover, error)
+	Removal(vmID string) (fsm.Removal, bool)
 }
 
 // Hosts runs a fleet host's reconciler (*host.Host).
@@ -167,6 +168,8 @@ func (f *fleet) route(ev fsm.Event, members map[string]chan fsm.Event) {
 	case "vm":
 		if vm, err := f.state.VM(ev.ID); err == nil {
 			send(vm.Node)
+		} else if r, ok := f.state.Removal(ev.ID); ok {
+			send(r.Node) // deleted: its host removes the domain
 		}
 	case "migration":
 		if m, err := f.state.Migration(ev.ID); err == nil {

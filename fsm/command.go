@@ -42,6 +42,7 @@ const (
 	CmdRevokeJoinToken CommandType = 27
 	CmdSetClusterCA    CommandType = 28
 	CmdSetNodeLabels   CommandType = 29
+	CmdDomainRemoved   CommandType = 30
 )
 
 // Command is one typed change to cluster state.

@@ -33,6 +33,7 @@ func everyCommand() []Command {
 		CancelMigration{ID: "m1", At: t0},
 		SetMaintenance{ID: "n1", Maintenance: true, Reason: "kernel upgrade", At: t0},
 		SetNodeLabels{ID: "n1", Set: map[string]string{"zone": "eu-1"}, Unset: []string{"rack"}},
+		DomainRemoved{Node: "n1", VMIDs: []string{"vm-1", "vm-2"}},
 		SetSettings{Settings: DefaultSettings(), At: t0},
 		StartFailover{Failover: Failover{ID: "f1", Node: "n1", NodeName: "node-1", Cause: "no lease renewal", LastRenewal: t0, DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
 			VMs: []FailoverVM{{VMID: "vm-1", VMName: "web", Node: "n2", NodeName: "node-2", Generation: 2}, {VMID: "vm-2", Reason: "no room"}}},
@@ -40,7 +41,7 @@ func everyCommand() []Command {
 		UpdateFailover{ID: "f1", RunningAt: map[string]time.Time{"vm-1": t0}, Completed: true, At: t0},
 		CreateVM{ID: "vm-1", Spec: spec, Node: "node-id-1", Reason: "most free memory", At: t0},
 		UpdateVM{ID: "vm-1", Spec: spec, At: t0},
-		DeleteVM{ID: "vm-1"},
+		DeleteVM{ID: "vm-1", At: t0},
 		VMAction{ID: "vm-1", Action: ActionRestart, At: t0},
 		PlaceVM{ID: "vm-1", Node: "node-id-2", FromGeneration: 3, Reason: "failover", At: t0},
 		ReportVM{ID: "vm-1", Node: "node-id-2", Generation: 4, State: VMError, RestartSeq: 2, Error: "boom", At: t0},
@@ -99,6 +100,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		16: "CreateMigration", 17: "UpdateMigration", 18: "CancelMigration", 19: "SetMaintenance", 20: "SetSettings",
 		21: "StartFailover", 22: "UpdateFailover", 23: "PurgeRecords", 24: "GossipKeyring",
 		25: "CreateJoinToken", 26: "UseJoinToken", 27: "RevokeJoinToken", 28: "SetClusterCA", 29: "SetNodeLabels",
+		30: "DomainRemoved",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

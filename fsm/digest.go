@@ -25,6 +25,7 @@ type Digest struct {
 	Tokens     int `json:"tokens"`
 	Migrations int `json:"migrations"`
 	Failovers  int `json:"failovers"`
+	Removals   int `json:"removals"`
 }
 
 // Digest computes the state's digest. The state is copied under the read lock
@@ -52,6 +53,8 @@ func (f *FSM) Digest() (Digest, error) {
 			d.Migrations++
 		case rec.Failover != nil:
 			d.Failovers++
+		case rec.Removal != nil:
+			d.Removals++
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {

@@ -35,6 +35,7 @@ var forwardable = map[CommandType]string{
 	CmdCancelMigration: "api",
 	CmdSetMaintenance:  "api",
 	CmdSetNodeLabels:   "api",
+	CmdDomainRemoved:   "host: domains of deleted vms removed",
 	CmdSetSettings:     "api",
 	CmdStartFailover:   "control: failover",
 	CmdUpdateFailover:  "control: failover",

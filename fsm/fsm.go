@@ -49,6 +49,10 @@ type state struct {
 	// keyring is the gossip keyring (keyring.go). Apply replaces it whole,
 	// never changing the slice in place: snapshots share it.
 	keyring Keyring
+	// removals are the deleted VMs whose hosts have not yet confirmed their
+	// domains gone, by VM ID and by node (removal.go).
+	removals       map[string]*Removal
+	removalsByNode map[string]map[string]struct{}
 }
 
 // ClusterInfo is the cluster's identity, set once. It holds no credential:
@@ -68,7 +72,7 @@ type ClusterInfo struct {
 func newState() *state {
 	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, vmNames: newNameIndex(), allocated: map[string]Capacity{}, byNode: map[string]map[string]struct{}{}, pending: map[string]struct{}{}, vmStates: map[VMState]int{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{},
 		settings: DefaultSettings(), migrations: map[string]*Migration{}, active: map[string]struct{}{}, incoming: map[string]Capacity{}, failovers: map[string]*Failover{},
-		joinTokens: map[string]*JoinToken{}}
+		joinTokens: map[string]*JoinToken{}, removals: map[string]*Removal{}, removalsByNode: map[string]map[string]struct{}{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.

@@ -108,11 +108,12 @@ type fsmDump struct {
 	Incoming   map[string]Capacity
 	Failovers  []Failover
 	Keyring    Keyring
+	Removals   []Removal
 }
 
 func dump(f *FSM) fsmDump {
 	d := fsmDump{Nodes: f.Nodes(), VMs: f.VMs(), Tokens: f.Tokens(), Cluster: f.Cluster(), Applied: f.AppliedIndex(), Allocated: map[string]Capacity{},
-		Settings: f.Settings(), Migrations: f.Migrations(), Incoming: f.Incoming(), Failovers: f.Failovers(), Keyring: f.GossipKeyring()}
+		Settings: f.Settings(), Migrations: f.Migrations(), Incoming: f.Incoming(), Failovers: f.Failovers(), Keyring: f.GossipKeyring(), Removals: f.Removals()}
 	ids := map[string]bool{}
 	for _, n := range d.Nodes {
 		ids[n.ID] = true

@@ -243,6 +243,7 @@ func applyRemoveNode(s *state, c *RemoveNode, _ uint64) error {
 		}
 	}
 	delete(s.nodes, c.ID)
+	s.dropNodeRemovals(c.ID)
 	return nil
 }
 

@@ -35,7 +35,7 @@ func randomCommand(rng *rand.Rand, f *testFSM) Command {
 		}
 		return out
 	}
-	switch rng.Intn(13) {
+	switch rng.Intn(14) {
 	case 0:
 		// Names are drawn apart from IDs so two nodes sometimes want the same one.
 		n := testNode(nodeIDs[rng.Intn(3)], numbered("node", rng.Intn(3)), int64(1024*(1+rng.Intn(8))), 2+rng.Intn(8))
@@ -61,6 +61,11 @@ func randomCommand(rng *rand.Rand, f *testFSM) Command {
 		return UpdateVM{ID: vmID(), Spec: spec(), At: t0}
 	case 6:
 		return DeleteVM{ID: vmID()}
+	case 13:
+		if rng.Intn(10) == 0 {
+			return DomainRemoved{Node: node(), VMIDs: make([]string, MaxDomainsRemoved+1)} // refused: too many
+		}
+		return DomainRemoved{Node: node(), VMIDs: []string{vmID(), vmID()}}
 	case 7:
 		return VMAction{ID: vmID(), Action: actions[rng.Intn(len(actions))], At: t0}
 	case 8, 9:
@@ -83,6 +88,18 @@ func checkInvariants(t *testing.T, step int, cmd Command, f *FSM) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	s := f.s
+	indexed := 0
+	for node, ids := range s.removalsByNode {
+		for id := range ids {
+			if r := s.removals[id]; r == nil || r.Node != node {
+				t.Fatalf("step %d (%s): removal %s indexed under node %s, table has %+v", step, cmd.Type(), id, node, r)
+			}
+			indexed++
+		}
+	}
+	if indexed != len(s.removals) {
+		t.Fatalf("step %d (%s): %d removals indexed by node, %d in the table", step, cmd.Type(), indexed, len(s.removals))
+	}
 	alloc := map[string]Capacity{}
 	names := map[string]string{}
 	for id, vm := range s.vms {

@@ -35,6 +35,7 @@ type snapshotRecord struct {
 	Migration *Migration `json:"migration,omitempty"`
 	Failover  *Failover  `json:"failover,omitempty"`
 	JoinToken *JoinToken `json:"join_token,omitempty"`
+	Removal   *Removal   `json:"removal,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -78,6 +79,10 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		c := *t
 		c.Enrolled = append([]string(nil), t.Enrolled...)
 		snap.records = append(snap.records, snapshotRecord{JoinToken: &c})
+	}
+	for _, r := range f.s.removals {
+		c := *r
+		snap.records = append(snap.records, snapshotRecord{Removal: &c})
 	}
 	return snap, nil
 }
@@ -209,6 +214,8 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			s.failovers[r.Failover.ID] = r.Failover
 		case r.JoinToken != nil:
 			s.joinTokens[r.JoinToken.ID] = r.JoinToken
+		case r.Removal != nil:
+			s.putRemoval(r.Removal)
 		default:
 			// Like an unknown command type: skipping an entity kind would lose it.
 			return fmt.Errorf("restore: record %d holds no entity kind this node knows (written by a newer node? upgrade this one)", n)
@@ -242,7 +249,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 // an earlier record already holds.
 func (s *state) checkRecord(r *snapshotRecord) error {
 	kinds := 0
-	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil} {
+	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil} {
 		if set {
 			kinds++
 		}
@@ -277,6 +284,12 @@ func (s *state) checkRecord(r *snapshotRecord) error {
 	case r.JoinToken != nil:
 		kind, id = "join token", r.JoinToken.ID
 		_, dup = s.joinTokens[id]
+	case r.Removal != nil:
+		kind, id = "removal", r.Removal.VMID
+		_, dup = s.removals[id]
+		if !dup && len(s.removals) >= MaxRemovals {
+			return fmt.Errorf("more than %d removal records", MaxRemovals)
+		}
 	default:
 		return nil // Restore refuses a record of no kind it knows
 	}

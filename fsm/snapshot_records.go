@@ -32,6 +32,7 @@ const (
 	recordMigration byte = 4
 	recordFailover  byte = 5
 	recordJoinToken byte = 6
+	recordRemoval   byte = 7
 )
 
 // recordKind ties a kind's number to its field of snapshotRecord: the one
@@ -73,6 +74,7 @@ var recordKinds = []recordKind{
 	entityKind(recordMigration, func(r *snapshotRecord) **Migration { return &r.Migration }),
 	entityKind(recordFailover, func(r *snapshotRecord) **Failover { return &r.Failover }),
 	entityKind(recordJoinToken, func(r *snapshotRecord) **JoinToken { return &r.JoinToken }),
+	entityKind(recordRemoval, func(r *snapshotRecord) **Removal { return &r.Removal }),
 }
 
 // maxSnapshotRecord bounds one record's length, so a damaged length cannot

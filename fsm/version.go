@@ -48,6 +48,8 @@ var commandSince = map[CommandType]string{
 	CmdSetClusterCA:    BaseVersion,
 	// Node labels (issue 13), before the first release.
 	CmdSetNodeLabels: BaseVersion,
+	// Removals (issue 13), before the first release.
+	CmdDomainRemoved: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

@@ -53,6 +53,9 @@ type UpdateVM struct {
 // domain, so a VM on a dead host is still deleted from the cluster's view.
 type DeleteVM struct {
 	ID string `json:"id"`
+	// At is when it was asked for (the proposer's clock); the removal it
+	// leaves shows it.
+	At time.Time `json:"at,omitempty"`
 }
 
 // VM actions a user can ask for.
@@ -189,7 +192,7 @@ func applyUpdateVM(s *state, c *UpdateVM, index uint64) error {
 	return nil
 }
 
-func applyDeleteVM(s *state, c *DeleteVM, _ uint64) error {
+func applyDeleteVM(s *state, c *DeleteVM, index uint64) error {
 	vm, ok := s.vms[c.ID]
 	if !ok {
 		return errorf(ErrNotFound, "vm %q not found", c.ID)
@@ -202,6 +205,7 @@ func applyDeleteVM(s *state, c *DeleteVM, _ uint64) error {
 	s.unindex(vm)
 	s.countVM(vm, -1)
 	delete(s.vms, c.ID)
+	s.addRemoval(vm, c.At, index)
 	return nil
 }
 

@@ -3,6 +3,8 @@
 package fsm
 
 import (
+	"time"
+
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -177,10 +179,28 @@ func (z *CreateVM) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z DeleteVM) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 1
-	// string "id"
-	o = append(o, 0x81, 0xa2, 0x69, 0x64)
-	o = msgp.AppendString(o, z.ID)
+	// check for omitted fields
+	zb0001Len := uint32(2)
+	var zb0001Mask uint8 /* 2 bits */
+	_ = zb0001Mask
+	if z.At == (time.Time{}) {
+		zb0001Len--
+		zb0001Mask |= 0x2
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "id"
+		o = append(o, 0xa2, 0x69, 0x64)
+		o = msgp.AppendString(o, z.ID)
+		if (zb0001Mask & 0x2) == 0 { // if not omitted
+			// string "at"
+			o = append(o, 0xa2, 0x61, 0x74)
+			o = msgp.AppendTime(o, z.At)
+		}
+	}
 	return
 }
 
@@ -208,6 +228,12 @@ func (z *DeleteVM) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
+		case "at":
+			z.At, bts, err = msgp.ReadTimeUTCBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "At")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -222,7 +248,7 @@ func (z *DeleteVM) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z DeleteVM) Msgsize() (s int) {
-	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID)
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 3 + msgp.TimeSize
 	return
 }
 

@@ -113,6 +113,9 @@ type State interface {
 	VM(id string) (fsm.VM, error)
 	VMsOnNode(nodeID string) []fsm.VM
 	ActiveMigrations() []fsm.Migration
+	// RemovalsOnNode lists the deleted VMs whose domains a node has yet to
+	// confirm gone (removals.go).
+	RemovalsOnNode(nodeID string) []fsm.Removal
 }
 
 // LoadSink takes the host's load reports to the leader (*control.Controller).

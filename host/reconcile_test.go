@@ -216,7 +216,8 @@ func TestReconcile_FailedStartIsReportedAsError(t *testing.T) {
 }
 
 // A domain that no VM record on this node accounts for is destroyed and
-// undefined, whichever pass finds it.
+// undefined, whichever pass finds it; for a deleted VM the host then confirms
+// the domain gone, which ends the VM's removal.
 func TestReconcile_DomainOfAVMNotHereIsRemoved(t *testing.T) {
 	for _, c := range []struct {
 		name   string
@@ -247,14 +248,25 @@ func TestReconcile_DomainOfAVMNotHereIsRemoved(t *testing.T) {
 					if rep := r.reconcileOne(context.Background(), vm.ID); rep != nil {
 						t.Fatalf("reported %s for a VM that is not here", jsonString(rep))
 					}
+					r.confirmRemovals(context.Background()) // as handleEvent does after
 				} else {
 					r.reconcileAll(context.Background())
 				}
 				if st := domainState(e.driver, vm.ID); st != absent {
 					t.Fatalf("domain is %s, want it removed", st)
 				}
-				if got := e.cluster.since(t, mark); len(got) != 0 {
-					t.Fatalf("applied %s, want nothing", jsonString(got))
+				got := e.cluster.since(t, mark)
+				if !c.deleted {
+					if len(got) != 0 {
+						t.Fatalf("applied %s, want nothing", jsonString(got))
+					}
+					return
+				}
+				if want := `[{"node":"n1","vm_ids":["` + vm.ID + `"]}]`; jsonString(got) != want {
+					t.Fatalf("applied %s, want the confirmation %s", jsonString(got), want)
+				}
+				if r, ok := e.fsm.Removal(vm.ID); ok {
+					t.Fatalf("removal %+v stayed after its host confirmed it", r)
 				}
 			})
 		}

@@ -199,6 +199,7 @@ func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, event
 		}
 	}
 	h.queueReports(ctx, reports)
+	h.confirmRemovals(ctx)
 }
 
 // reconcileAll compares every VM assigned here and every managed domain.
@@ -232,6 +233,7 @@ func (h *hostReconciler) reconcileAll(ctx context.Context) {
 	}
 	h.queueReports(ctx, reports)
 	h.flushReports(ctx)
+	h.confirmRemovals(ctx)
 	h.reportForeign(ctx)
 }
 

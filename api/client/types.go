@@ -226,6 +226,7 @@ type Digest struct {
 	Tokens       int    `json:"tokens"`
 	Migrations   int    `json:"migrations"`
 	Failovers    int    `json:"failovers"`
+	Removals     int    `json:"removals"`
 }
 
 // TokenRequest is the body of POST /api/v1/tokens.

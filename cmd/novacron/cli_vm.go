@@ -257,6 +257,7 @@ func newVMListCommand(a *app) *cobra.Command {
 
 func newVMDeleteCommand(a *app) *cobra.Command {
 	var force bool
+	var fl waitFlags
 	cmd := &cobra.Command{
 		Use:     "delete ID|NAME",
 		Aliases: []string{"rm"},
@@ -264,9 +265,14 @@ func newVMDeleteCommand(a *app) *cobra.Command {
 		Long: `Delete a VM: the cluster forgets it at once, and its host stops and removes it.
 A VM that runs (or is paused) is deleted only after a confirmation on a terminal,
 or with --force; a script without --force is refused, so that a typo in a name
-never stops a running guest.`,
+never stops a running guest. --wait returns once the host has destroyed and
+undefined the VM's domain (its QEMU process is gone), or fails if that host is
+failed: its domains go when it fences itself or comes back.`,
 		Args: exactArgs("ID|NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := fl.check(); err != nil {
+				return err
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -280,14 +286,22 @@ never stops a running guest.`,
 			if err != nil {
 				return err
 			}
+			if !a.json() {
+				printf(a.stdout, "Deleted VM %s.\n", orDash(nameAndID(vm.Name, vm.ID)))
+			}
+			if fl.wait {
+				if err := a.waitForRemoval(cmd.Context(), c, vm, fl.timeout); err != nil {
+					return err
+				}
+			}
 			if a.json() {
 				return a.printData(vm)
 			}
-			printf(a.stdout, "Deleted VM %s.\n", orDash(nameAndID(vm.Name, vm.ID)))
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "delete a running or paused VM without asking")
+	fl.register(cmd, "until the host has removed the VM's domain")
 	return cmd
 }
 

@@ -104,3 +104,49 @@ func (a *app) waitForVM(ctx context.Context, c *client.Client, vm *client.VM, go
 		}
 	}
 }
+
+// waitForRemoval polls the removal of a deleted VM until its host confirms
+// the domain gone (the removal is not found). It fails at once when the host
+// is failed or has left: nothing will confirm until it comes back. The first
+// read waits for the delete's index, so a follower that has not applied the
+// delete cannot answer "not found" too early.
+func (a *app) waitForRemoval(ctx context.Context, c *client.Client, vm *client.VM, timeout time.Duration) error {
+	if vm.Node == "" {
+		return nil // never placed: no host has anything to remove
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
+	p := &progressLine{w: a.stdout, redraw: a.terminal, quiet: a.json()}
+	defer p.end()
+	ticker := time.NewTicker(a.pollInterval)
+	defer ticker.Stop()
+	host := orDash(nameAndID(vm.NodeName, vm.Node))
+	for {
+		rm, err := rc.Removal(ctx, vm.ID)
+		switch {
+		case client.IsNotFound(err):
+			if !a.json() {
+				p.end()
+				printf(a.stdout, "Host %s removed the domain of VM %s.\n", host, vm.Name)
+			}
+			return nil
+		case err == nil:
+			if rm.NodeStatus == "failed" || rm.NodeStatus == "left" {
+				return fmt.Errorf("vm %s is deleted, but its host %s is %s: its domain goes when the host fences itself or comes back",
+					vm.Name, host, rm.NodeStatus)
+			}
+			p.show("  the host " + host + " is removing the domain")
+		case ctx.Err() == nil:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("timed out after %s waiting for host %s to remove the domain of vm %s", timeout, host, vm.Name)
+			}
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
