@@ -8,6 +8,7 @@ import (
 
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/ids"
 )
 
 // A VM, a node or a migration may be named by the start of its ID, as git
@@ -53,14 +54,14 @@ func TestIDPrefix_FindsOneAndNamesTheAmbiguous(t *testing.T) {
 	}
 }
 
-// A token is named by its ID, its name when one token has it, or the start
-// of its ID; a name two tokens share is refused with their IDs.
+// A token is named by its ID, its name (unique: a second live token of a
+// name is refused), or the start of its ID.
 func TestTokens_ByNameOrIDPrefix(t *testing.T) {
 	e := newTestEnv(t)
-	var ci, dup1, dup2 client.Token
+	var ci, bot client.Token
 	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "ci", Role: "reader"}).expect(t, http.StatusCreated, &ci)
-	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "bot", Role: "reader"}).expect(t, http.StatusCreated, &dup1)
-	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "bot", Role: "reader"}).expect(t, http.StatusCreated, &dup2)
+	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "bot", Role: "reader"}).expect(t, http.StatusCreated, &bot)
+	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "bot", Role: "reader"}).expectError(t, http.StatusConflict, "conflict", bot.ID)
 	var got client.Token
 	for _, ref := range []string{"ci", ci.ID, ci.ID[:8]} {
 		got = client.Token{}
@@ -69,10 +70,22 @@ func TestTokens_ByNameOrIDPrefix(t *testing.T) {
 			t.Errorf("GET /tokens/%s = %s, want %s", ref, got.ID, ci.ID)
 		}
 	}
-	a := e.do("DELETE", "/api/v1/tokens/bot", e.root, nil)
-	a.expectError(t, http.StatusBadRequest, "invalid", "ambiguous")
-	if !strings.Contains(string(a.body), dup1.ID) || !strings.Contains(string(a.body), dup2.ID) {
-		t.Errorf("ambiguous name answer %s does not list both IDs", a.body)
-	}
 	e.do("DELETE", "/api/v1/tokens/ci", e.root, nil).expect(t, http.StatusOK, nil)
+	// Once revoked, its name is free again.
+	e.do("DELETE", "/api/v1/tokens/bot", e.root, nil).expect(t, http.StatusOK, nil)
+	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "bot", Role: "reader"}).expect(t, http.StatusCreated, nil)
+}
+
+// An expired token's name goes to the next token that asks for it.
+func TestTokens_AnExpiredTokenGivesUpItsName(t *testing.T) {
+	e := newTestEnv(t)
+	old := fsm.Token{ID: ids.New(), Name: "nightly", Role: "reader", Hash: fsm.HashSecret("nvc_old"),
+		CreatedAt: time.Now().Add(-2 * time.Hour).UTC(), ExpiresAt: time.Now().Add(-time.Hour).UTC()}
+	e.cluster.mustApply(t, fsm.CreateToken{Token: old})
+	var tok client.Token
+	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "nightly", Role: "reader"}).expect(t, http.StatusCreated, &tok)
+	e.do("GET", "/api/v1/tokens/nightly", e.root, nil).expect(t, http.StatusOK, &tok)
+	if tok.ID == old.ID {
+		t.Fatal("the name still names the expired token")
+	}
 }

@@ -67,8 +67,29 @@ func applyCreateToken(s *state, c *CreateToken, _ uint64) error {
 	if _, dup := s.tokenByHash[t.Hash]; dup {
 		return errorf(ErrConflict, "a token with this secret already exists")
 	}
+	if err := s.claimTokenName(&t); err != nil {
+		return err
+	}
 	s.tokens[t.ID] = &t
 	s.tokenByHash[t.Hash] = t.ID
+	return nil
+}
+
+// claimTokenName makes t's name unique, as `token revoke NAME` needs: a live
+// token of the same name refuses t, an expired one (dead, only not yet
+// purged) gives way to it. A state written before names were unique may hold
+// several of one name; lookups by name refuse those as ambiguous.
+func (s *state) claimTokenName(t *Token) error {
+	for id, other := range s.tokens {
+		if other.Name != t.Name {
+			continue
+		}
+		if other.ExpiresAt.IsZero() || other.ExpiresAt.After(t.CreatedAt) {
+			return errorf(ErrConflict, "token name %q is taken by token %s; revoke it first or choose another name", t.Name, id)
+		}
+		delete(s.tokenByHash, other.Hash)
+		delete(s.tokens, id)
+	}
 	return nil
 }
 
