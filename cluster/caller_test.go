@@ -20,7 +20,7 @@ import (
 func addToken(t *testing.T, a *Agent, role string, expires time.Time) string {
 	t.Helper()
 	id := ids.New()
-	tok := fsm.Token{ID: id, Name: role, Role: role, Hash: fsm.HashSecret("secret-" + id), CreatedAt: time.Now().UTC(), ExpiresAt: expires}
+	tok := fsm.Token{ID: id, Name: role + "-" + id[:8], Role: role, Hash: fsm.HashSecret("secret-" + id), CreatedAt: time.Now().UTC(), ExpiresAt: expires}
 	if _, err := a.Apply(context.Background(), &fsm.CreateToken{Token: tok}); err != nil {
 		t.Fatalf("creating a %s token: %v", role, err)
 	}
