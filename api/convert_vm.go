@@ -31,7 +31,7 @@ func toFSMSpec(req client.VMRequest) fsm.VMSpec {
 // none or the node is gone.
 func toClientVM(vm fsm.VM, nodeName string) client.VM {
 	out := client.VM{
-		ID: vm.ID, Name: vm.Spec.Name, VCPUs: vm.Spec.VCPUs, MemoryMiB: vm.Spec.MemoryMiB, DiskGiB: vm.Spec.DiskGiB,
+		ID: vm.ID, Project: vm.Project, Name: vm.Spec.Name, VCPUs: vm.Spec.VCPUs, MemoryMiB: vm.Spec.MemoryMiB, DiskGiB: vm.Spec.DiskGiB,
 		Labels: vm.Spec.Labels, DesiredState: string(vm.DesiredState), State: string(vm.State),
 		Node: vm.Node, NodeName: nodeName, Generation: vm.Generation, Error: vm.Error,
 		Placement: toClientPlacement(vm.Spec.Placement), PlacementReason: vm.Placement, Decision: toClientDecision(vm.Decision),

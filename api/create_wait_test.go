@@ -28,7 +28,7 @@ func TestCreateVM_AnswersOnceThePlacementLoopHasPlacedIt(t *testing.T) {
 		for {
 			select {
 			case idx := <-waiting:
-				vm, err := e.fsm.VMByName("web-1")
+				vm, err := e.fsm.VMByName("", "web-1")
 				if err != nil || idx <= vm.Index {
 					continue // not yet waiting for what comes after the create
 				}
@@ -78,7 +78,7 @@ func TestCreateVM_AnswersPendingWhenNoDecisionComesInTime(t *testing.T) {
 	if vm.State != client.StatePending || vm.Node != "" {
 		t.Fatalf("create answered state %q on %q, want pending on no node", vm.State, vm.Node)
 	}
-	if _, err := e.fsm.VMByName("web-1"); err != nil {
+	if _, err := e.fsm.VMByName("", "web-1"); err != nil {
 		t.Fatalf("the VM was not kept: %v", err)
 	}
 }

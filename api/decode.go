@@ -83,7 +83,22 @@ func jsonError(err error) error {
 	}
 	// encoding/json has no typed error for an unknown field; its message already
 	// reads `json: unknown field "foo"`, so only the package prefix is dropped.
-	return errorf(errBadJSON, "%s", strings.TrimPrefix(err.Error(), "json: "))
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if field, ok := strings.CutPrefix(msg, "unknown field "); ok {
+		if hint, owned := serverOwned[strings.Trim(field, `"`)]; owned {
+			return errorf(errBadJSON, "field %s is set by the server, not by a request%s", field, hint)
+		}
+	}
+	return errorf(errBadJSON, "%s", msg)
+}
+
+// serverOwned are the fields the server sets on the objects it answers
+// with; a request body that sets one is refused naming it (no mass
+// assignment, issue 14), with a hint where there is another way.
+var serverOwned = map[string]string{
+	"project": ": choose the project with ?project=NAME", "id": "", "node": ": choose a node with placement.node_selector, or migrate the VM",
+	"node_name": "", "owner": "", "state": ": use the VM's actions (start, stop, ...)", "desired_state": ": use the VM's actions (start, stop, ...)",
+	"generation": "", "created_at": "", "updated_at": "", "index": "", "usage": "",
 }
 
 // jsonKind names the JSON type a Go type is decoded from.

@@ -41,6 +41,7 @@ var errorTable = []struct {
 	{fsm.ErrMalformed, http.StatusBadRequest, errcode.MalformedCommand},
 	{fsm.ErrUpgrade, http.StatusConflict, errcode.UpgradeRequired},
 	{fsm.ErrDuplicateRequest, http.StatusConflict, errcode.DuplicateRequest},
+	{fsm.ErrQuota, http.StatusForbidden, errcode.QuotaExceeded},
 	{cluster.ErrNoLeader, http.StatusServiceUnavailable, errcode.NoLeader},
 	{cluster.ErrNotReady, http.StatusServiceUnavailable, errcode.NotReady},
 	{cluster.ErrShutdown, http.StatusServiceUnavailable, errcode.ShuttingDown},

@@ -72,10 +72,10 @@ type hideWhen struct {
 	hide *bool
 }
 
-func (h hideWhen) VMByName(name string) (fsm.VM, error) {
+func (h hideWhen) VMByName(project, name string) (fsm.VM, error) {
 	if *h.hide {
 		*h.hide = false // the pre-check misses it; the answer finds it
 		return fsm.VM{}, fsm.ErrNotFound
 	}
-	return h.FSM.VMByName(name)
+	return h.FSM.VMByName(project, name)
 }

@@ -54,7 +54,7 @@ func (s *Server) migrateVM(r *http.Request, ps httprouter.Params) (any, error) {
 	if mode == fsm.MigrateCold && opts != (fsm.MigrationOptions{}) {
 		return nil, invalidf("max_downtime_ms, bandwidth_mibps, auto_converge, post_copy, parallel and compression tune a live or warm migration; a cold one takes none")
 	}
-	vm, err := s.findVM(ps.ByName("id"))
+	vm, err := s.findVM(r, ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (s *Server) listMigrations(r *http.Request, _ httprouter.Params) (any, erro
 	}
 	vmRef, vmID := q.Get("vm"), ""
 	if vmRef != "" {
-		if vm, err := s.findVM(vmRef); err == nil {
+		if vm, err := s.findVM(r, vmRef); err == nil {
 			vmID = vm.ID
 		}
 	}

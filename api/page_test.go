@@ -109,7 +109,7 @@ func TestListVMs_PageKeepsFiltersAndSurvivesDeletes(t *testing.T) {
 	// The cursor names a place in the order, not an offset: deleting the last
 	// VM shown and the first still to come changes nothing else.
 	e.cluster.mustApply(t, fsm.DeleteVM{ID: first[2].ID})
-	vm3, err := e.fsm.VMByName("vm-00003")
+	vm3, err := e.fsm.VMByName("", "vm-00003")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -178,7 +178,12 @@ type State interface {
 	VMPage(q fsm.VMPageQuery) []fsm.VM
 	VMsOnNode(nodeID string) []fsm.VM
 	VM(id string) (fsm.VM, error)
-	VMByName(name string) (fsm.VM, error)
+	// VMByName finds a VM by name in a project (the default one when empty).
+	VMByName(project, name string) (fsm.VM, error)
+	// Projects lists the projects by name; Project returns one with what its
+	// VMs use.
+	Projects() []fsm.Project
+	Project(name string) (fsm.Project, fsm.Usage, error)
 	// VMCountsByNode counts each node's VMs without copying any.
 	VMCountsByNode() map[string]int
 	// IDsWithPrefix finds records by the start of their ID (id_prefix.go).
@@ -298,6 +303,11 @@ func (s *Server) routes() {
 	s.route("POST", "/api/v1/migrations/:id/cancel", authz.Write("migration"), s.cancelMigration)
 	s.route("GET", "/api/v1/failovers", authz.Read("failover"), s.listFailovers)
 	s.route("GET", "/api/v1/failovers/:id", authz.Read("failover"), s.getFailover)
+	s.route("GET", "/api/v1/projects", authz.Read("project"), s.listProjects)
+	s.route("POST", "/api/v1/projects", authz.Write("project"), s.createProject)
+	s.route("GET", "/api/v1/projects/:name", authz.Read("project"), s.getProject)
+	s.route("PUT", "/api/v1/projects/:name", authz.Write("project"), s.updateProject)
+	s.route("DELETE", "/api/v1/projects/:name", authz.Write("project"), s.deleteProject)
 	s.route("GET", "/api/v1/removals", authz.Read("vm"), s.listRemovals)
 	s.route("GET", "/api/v1/removals/:id", authz.Read("vm"), s.getRemoval)
 

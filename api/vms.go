@@ -13,7 +13,9 @@ import (
 	"github.com/novacron/novacron/internal/ids"
 )
 
-// listVMs lists VMs a page at a time, optionally only those on ?node= (ID or name) or in ?state=.
+// listVMs lists the VMs of ?project= (the default one without, every
+// project's with ?all-projects=true) a page at a time, optionally only those
+// on ?node= (ID or name) or in ?state=.
 func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 	q := r.URL.Query()
 	nodeID := ""
@@ -39,22 +41,28 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 	// The FSM reads from the cursor on (or the node's own index) and copies
 	// one VM more than the page, so paginate knows whether a next page
 	// exists: a page costs the page, not the cluster.
-	afterName, _, _ := strings.Cut(p.after, keySep)
+	project, err := s.listProject(r)
+	if err != nil {
+		return nil, err
+	}
+	afterKey, _, _ := strings.Cut(p.after, keySep)
+	afterProject, afterName, _ := strings.Cut(afterKey, vmKeySep)
 	hosts := s.nodesByID()
-	vms := s.state.VMPage(fsm.VMPageQuery{AfterName: afterName, Max: p.limit + 1, Node: nodeID, Keep: func(vm *fsm.VM) bool {
-		if state != "" {
-			host, known := hosts[vm.Node]
-			if shownState(vm, host, known) != state {
-				return false
+	vms := s.state.VMPage(fsm.VMPageQuery{Project: project, AfterProject: afterProject, AfterName: afterName,
+		Max: p.limit + 1, Node: nodeID, Keep: func(vm *fsm.VM) bool {
+			if state != "" {
+				host, known := hosts[vm.Node]
+				if shownState(vm, host, known) != state {
+					return false
+				}
 			}
-		}
-		for k, v := range labels {
-			if got, ok := vm.Spec.Labels[k]; !ok || got != v {
-				return false
+			for k, v := range labels {
+				if got, ok := vm.Spec.Labels[k]; !ok || got != v {
+					return false
+				}
 			}
-		}
-		return true
-	}})
+			return true
+		}})
 	// A list item leaves out the placement decision (up to 8 candidates and
 	// 8 rejections, several KB in a large cluster): placement_reason says it
 	// in a line, and GET /api/v1/vms/{id} shows the decision in full.
@@ -88,12 +96,16 @@ func labelFilter(raw []string) (map[string]string, error) {
 	return out, nil
 }
 
-// vmOrder is the VM list's order: by name (unique), as fsm.VMs sorts.
-var vmOrder = byName(func(vm fsm.VM) string { return vm.Spec.Name }, func(vm fsm.VM) string { return vm.ID })
+// vmOrder is the VM list's order: by project, then name (unique within a
+// project), as fsm.VMPage reads them.
+var vmOrder = byName(func(vm fsm.VM) string { return vm.Project + vmKeySep + vm.Spec.Name }, func(vm fsm.VM) string { return vm.ID })
+
+// vmKeySep joins a VM's project and name in a list cursor; no name holds it.
+const vmKeySep = "/"
 
 // getVM shows one VM, named by ID or name.
-func (s *Server) getVM(_ *http.Request, ps httprouter.Params) (any, error) {
-	vm, err := s.findVM(ps.ByName("id"))
+func (s *Server) getVM(r *http.Request, ps httprouter.Params) (any, error) {
+	vm, err := s.findVM(r, ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -115,18 +127,22 @@ func (s *Server) createVM(r *http.Request, _ httprouter.Params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if other, err := s.state.VMByName(spec.Name); err == nil {
+	project, err := writeProject(r)
+	if err != nil {
+		return nil, err
+	}
+	if other, err := s.state.VMByName(project, spec.Name); err == nil {
 		if requestID != "" && other.RequestID == requestID {
 			return created(s.clientVM(other), other.Index), nil // a retry of a create that was made
 		}
 		return nil, errorf(fsm.ErrConflict, "vm name %q is already taken by vm %s", spec.Name, other.ID)
 	}
 	id := ids.New()
-	idx, err := s.cluster.Apply(r.Context(), &fsm.CreateVM{ID: id, Spec: spec, At: time.Now().UTC(), RequestID: requestID})
+	idx, err := s.cluster.Apply(r.Context(), &fsm.CreateVM{ID: id, Spec: spec, At: time.Now().UTC(), RequestID: requestID, Project: project})
 	if errors.Is(err, fsm.ErrDuplicateRequest) {
 		// An earlier try of this create was applied, its answer lost (a
 		// leader change): answer with the VM it made.
-		return s.replayCreate(r, idx, spec.Name)
+		return s.replayCreate(r, idx, project, spec.Name)
 	}
 	if err != nil {
 		return nil, err
@@ -164,7 +180,7 @@ func requestIDOf(r *http.Request) (string, error) {
 
 // replayCreate answers a create that was applied before under the same
 // request ID with the VM it made, once this node has applied as far.
-func (s *Server) replayCreate(r *http.Request, idx uint64, name string) (any, error) {
+func (s *Server) replayCreate(r *http.Request, idx uint64, project, name string) (any, error) {
 	if idx == 0 {
 		var err error
 		if idx, err = s.cluster.ConsistentIndex(r.Context()); err != nil {
@@ -174,7 +190,7 @@ func (s *Server) replayCreate(r *http.Request, idx uint64, name string) (any, er
 	if err := s.applied(r.Context(), idx); err != nil {
 		return nil, err
 	}
-	vm, err := s.state.VMByName(name)
+	vm, err := s.state.VMByName(project, name)
 	if err != nil {
 		return nil, err
 	}
@@ -191,14 +207,14 @@ func (s *Server) updateVM(r *http.Request, ps httprouter.Params) (any, error) {
 	if err := s.checkSpec(&spec); err != nil {
 		return nil, err
 	}
-	vm, err := s.findVM(ps.ByName("id"))
+	vm, err := s.findVM(r, ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
 	if err := fsm.CheckNotMigrating(&vm); err != nil {
 		return nil, err
 	}
-	if other, err := s.state.VMByName(spec.Name); err == nil && other.ID != vm.ID {
+	if other, err := s.state.VMByName(vm.Project, spec.Name); err == nil && other.ID != vm.ID {
 		return nil, errorf(fsm.ErrConflict, "vm name %q is already taken by vm %s", spec.Name, other.ID)
 	}
 	idx, err := s.cluster.Apply(r.Context(), &fsm.UpdateVM{ID: vm.ID, Spec: spec, At: time.Now().UTC()})
@@ -214,7 +230,7 @@ func (s *Server) updateVM(r *http.Request, ps httprouter.Params) (any, error) {
 
 // deleteVM removes a VM and answers with the VM as it was.
 func (s *Server) deleteVM(r *http.Request, ps httprouter.Params) (any, error) {
-	vm, err := s.findVM(ps.ByName("id"))
+	vm, err := s.findVM(r, ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +256,7 @@ func (s *Server) vmAction(r *http.Request, ps httprouter.Params) (any, error) {
 		nameRoute(r, "/api/v1/vms/:id/migrate")
 		return s.migrateVM(r, ps)
 	}
-	vm, err := s.findVM(ps.ByName("id"))
+	vm, err := s.findVM(r, ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -266,9 +282,13 @@ func (s *Server) readVMAfter(r *http.Request, index uint64, id string) (fsm.VM, 
 	return s.state.VM(id)
 }
 
-// findVM looks a VM up by ID, then by name, then by a unique ID prefix.
-func (s *Server) findVM(ref string) (fsm.VM, error) {
-	return findRecord(s, "vm", ref, s.state.VM, s.state.VMByName, func(vm fsm.VM) string { return vm.Spec.Name })
+// findVM looks a VM up by ID, then by name in the request's project
+// (?project=, the default one without), then by a unique ID prefix. An ID
+// finds a VM of any project.
+func (s *Server) findVM(r *http.Request, ref string) (fsm.VM, error) {
+	project := r.URL.Query().Get(projectParam)
+	byName := func(name string) (fsm.VM, error) { return s.state.VMByName(project, name) }
+	return findRecord(s, "vm", ref, s.state.VM, byName, func(vm fsm.VM) string { return vm.Spec.Name })
 }
 
 // clientVM converts one VM, with its node's name, and unknown while that

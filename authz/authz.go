@@ -29,8 +29,8 @@ var (
 )
 
 // Perm is what an action needs: an action on a resource. Resources are
-// cluster, node, vm, migration, failover, settings and token; actions are read
-// and write.
+// cluster, node, vm, migration, failover, settings, token and project;
+// actions are read and write.
 type Perm struct {
 	Resource, Action string
 }
@@ -57,6 +57,7 @@ var roles = map[string][]Perm{
 		{Resource: "migration", Action: "read"}, {Resource: "migration", Action: "write"},
 		{Resource: "failover", Action: "read"},
 		{Resource: "settings", Action: "read"},
+		{Resource: "project", Action: "read"},
 	},
 	"reader": {
 		{Resource: "cluster", Action: "read"},
@@ -65,6 +66,7 @@ var roles = map[string][]Perm{
 		{Resource: "migration", Action: "read"},
 		{Resource: "failover", Action: "read"},
 		{Resource: "settings", Action: "read"},
+		{Resource: "project", Action: "read"},
 	},
 }
 

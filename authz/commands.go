@@ -25,6 +25,7 @@ var (
 	settingsWrite  = Write("settings")
 	tokenWrite     = Write("token")
 	operatorWrite  = Write("operator")
+	projectWrite   = Write("project")
 )
 
 // commands is the one table of who may cause each forwardable command type.
@@ -43,6 +44,9 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdSetMaintenance:  {User: nodeWrite},
 	fsm.CmdSetNodeLabels:   {User: nodeWrite},
 	fsm.CmdDomainRemoved:   {Node: true},
+	fsm.CmdCreateProject:   {User: projectWrite},
+	fsm.CmdUpdateProject:   {User: projectWrite},
+	fsm.CmdDeleteProject:   {User: projectWrite},
 	fsm.CmdSetSettings:     {User: settingsWrite},
 	fsm.CmdCreateToken:     {User: tokenWrite},
 	fsm.CmdRevokeToken:     {User: tokenWrite},

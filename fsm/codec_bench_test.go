@@ -127,8 +127,9 @@ func BenchmarkApply_CreateVM(b *testing.B) {
 						s.release(vm)
 						s.unindex(vm)
 						s.countVM(vm, -1)
+						s.use(vm, -1)
 						delete(s.vms, vm.ID)
-						delete(s.vmByName, vm.Spec.Name)
+						s.unnameVM(vm)
 					}
 					f.mu.Unlock()
 					i = 0

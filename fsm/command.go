@@ -43,6 +43,9 @@ const (
 	CmdSetClusterCA    CommandType = 28
 	CmdSetNodeLabels   CommandType = 29
 	CmdDomainRemoved   CommandType = 30
+	CmdCreateProject   CommandType = 31
+	CmdUpdateProject   CommandType = 32
+	CmdDeleteProject   CommandType = 33
 )
 
 // Command is one typed change to cluster state.

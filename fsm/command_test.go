@@ -34,6 +34,9 @@ func everyCommand() []Command {
 		SetMaintenance{ID: "n1", Maintenance: true, Reason: "kernel upgrade", At: t0},
 		SetNodeLabels{ID: "n1", Set: map[string]string{"zone": "eu-1"}, Unset: []string{"rack"}},
 		DomainRemoved{Node: "n1", VMIDs: []string{"vm-1", "vm-2"}},
+		CreateProject{Project: Project{Name: "prod", Description: "production", Quota: Quota{VCPUs: ptr(int64(64)), VMs: ptr(int64(10))}, CreatedAt: t0, UpdatedAt: t0}},
+		UpdateProject{Name: "prod", Description: "d", Quota: Quota{MemoryMiB: ptr(int64(4096)), DiskGiB: ptr(int64(0))}, At: t0},
+		DeleteProject{Name: "prod"},
 		SetSettings{Settings: DefaultSettings(), At: t0},
 		StartFailover{Failover: Failover{ID: "f1", Node: "n1", NodeName: "node-1", Cause: "no lease renewal", LastRenewal: t0, DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
 			VMs: []FailoverVM{{VMID: "vm-1", VMName: "web", Node: "n2", NodeName: "node-2", Generation: 2}, {VMID: "vm-2", Reason: "no room"}}},
@@ -100,7 +103,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		16: "CreateMigration", 17: "UpdateMigration", 18: "CancelMigration", 19: "SetMaintenance", 20: "SetSettings",
 		21: "StartFailover", 22: "UpdateFailover", 23: "PurgeRecords", 24: "GossipKeyring",
 		25: "CreateJoinToken", 26: "UseJoinToken", 27: "RevokeJoinToken", 28: "SetClusterCA", 29: "SetNodeLabels",
-		30: "DomainRemoved",
+		30: "DomainRemoved", 31: "CreateProject", 32: "UpdateProject", 33: "DeleteProject",
 	}
 	for typ, n := range want {
 		if typ.String() != n {
@@ -280,3 +283,6 @@ func TestDecode_Format2BatchFramingIsChecked(t *testing.T) {
 		}
 	}
 }
+
+// ptr returns a pointer to v, for the optional fields of test commands.
+func ptr[T any](v T) *T { return &v }

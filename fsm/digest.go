@@ -26,6 +26,7 @@ type Digest struct {
 	Migrations int `json:"migrations"`
 	Failovers  int `json:"failovers"`
 	Removals   int `json:"removals"`
+	Projects   int `json:"projects"`
 }
 
 // Digest computes the state's digest. The state is copied under the read lock
@@ -55,6 +56,8 @@ func (f *FSM) Digest() (Digest, error) {
 			d.Failovers++
 		case rec.Removal != nil:
 			d.Removals++
+		case rec.Project != nil:
+			d.Projects++
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {

@@ -24,9 +24,11 @@ var (
 	// ErrDuplicateRequest refuses a create already applied under the same
 	// request ID (CreateVM.RequestID): the API answers the VM it made.
 	ErrDuplicateRequest = &sentinel{errcode.DuplicateRequest, "request already done"}
+	// ErrQuota refuses a change that would take a project past its quota.
+	ErrQuota = &sentinel{errcode.QuotaExceeded, "quota exceeded"}
 )
 
-var sentinels = []*sentinel{ErrNotFound, ErrConflict, ErrInvalid, ErrState, ErrStaleGeneration, ErrMalformed, ErrUpgrade, ErrDuplicateRequest}
+var sentinels = []*sentinel{ErrNotFound, ErrConflict, ErrInvalid, ErrState, ErrStaleGeneration, ErrMalformed, ErrUpgrade, ErrDuplicateRequest, ErrQuota}
 
 // Sentinels returns every sentinel error, for tests that check each crosses a
 // wire as itself.

@@ -16,8 +16,9 @@ import (
 type state struct {
 	nodes map[string]*Node
 	vms   map[string]*VM
-	// vmByName indexes VM IDs by name; names are unique. vmNames holds the
-	// same names in order (vm_names.go); nameVM and unnameVM keep both.
+	// vmByName indexes VM IDs by project and name (nameKey); names are
+	// unique within a project. vmNames holds the same keys in order
+	// (vm_names.go); nameVM and unnameVM keep both.
 	vmByName map[string]string
 	vmNames  *btree.BTreeG[string]
 	tokens   map[string]*Token
@@ -53,6 +54,10 @@ type state struct {
 	// domains gone, by VM ID and by node (removal.go).
 	removals       map[string]*Removal
 	removalsByNode map[string]map[string]struct{}
+	// projects are the tenants, by name, "default" always among them; usage
+	// is what each project's VMs take (project.go).
+	projects map[string]*Project
+	usage    map[string]Usage
 }
 
 // ClusterInfo is the cluster's identity, set once. It holds no credential:
@@ -72,7 +77,8 @@ type ClusterInfo struct {
 func newState() *state {
 	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, vmNames: newNameIndex(), allocated: map[string]Capacity{}, byNode: map[string]map[string]struct{}{}, pending: map[string]struct{}{}, vmStates: map[VMState]int{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{},
 		settings: DefaultSettings(), migrations: map[string]*Migration{}, active: map[string]struct{}{}, incoming: map[string]Capacity{}, failovers: map[string]*Failover{},
-		joinTokens: map[string]*JoinToken{}, removals: map[string]*Removal{}, removalsByNode: map[string]map[string]struct{}{}}
+		joinTokens: map[string]*JoinToken{}, removals: map[string]*Removal{}, removalsByNode: map[string]map[string]struct{}{},
+		projects: map[string]*Project{DefaultProject: {Name: DefaultProject, Description: "VMs created without a project"}}, usage: map[string]Usage{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.

@@ -35,7 +35,7 @@ func randomCommand(rng *rand.Rand, f *testFSM) Command {
 		}
 		return out
 	}
-	switch rng.Intn(14) {
+	switch rng.Intn(15) {
 	case 0:
 		// Names are drawn apart from IDs so two nodes sometimes want the same one.
 		n := testNode(nodeIDs[rng.Intn(3)], numbered("node", rng.Intn(3)), int64(1024*(1+rng.Intn(8))), 2+rng.Intn(8))
@@ -52,7 +52,7 @@ func randomCommand(rng *rand.Rand, f *testFSM) Command {
 	case 2:
 		return RemoveNode{ID: node()}
 	case 3, 4:
-		c := CreateVM{ID: vmID(), Spec: spec(), At: t0}
+		c := CreateVM{ID: vmID(), Spec: spec(), At: t0, Project: []string{"", DefaultProject, "p1", "p2"}[rng.Intn(4)]}
 		if rng.Intn(2) == 0 {
 			c.Node = node()
 		}
@@ -61,6 +61,19 @@ func randomCommand(rng *rand.Rand, f *testFSM) Command {
 		return UpdateVM{ID: vmID(), Spec: spec(), At: t0}
 	case 6:
 		return DeleteVM{ID: vmID()}
+	case 14:
+		// Projects: p1 with a small quota (created before any VM, so the
+		// usage never passes it), p2 without; deleted and made again.
+		switch rng.Intn(4) {
+		case 0:
+			return CreateProject{Project: Project{Name: "p1", Quota: Quota{VCPUs: ptr(int64(6)), VMs: ptr(int64(3))}}}
+		case 1:
+			return CreateProject{Project: Project{Name: "p2"}}
+		case 2:
+			return DeleteProject{Name: []string{"p1", "p2", DefaultProject}[rng.Intn(3)]}
+		default:
+			return UpdateProject{Name: "p2", Quota: Quota{VMs: ptr(int64(rng.Intn(4)))}, At: t0}
+		}
 	case 13:
 		if rng.Intn(10) == 0 {
 			return DomainRemoved{Node: node(), VMIDs: make([]string, MaxDomainsRemoved+1)} // refused: too many
@@ -102,11 +115,17 @@ func checkInvariants(t *testing.T, step int, cmd Command, f *FSM) {
 	}
 	alloc := map[string]Capacity{}
 	names := map[string]string{}
+	usage := map[string]Usage{}
 	for id, vm := range s.vms {
-		if other, dup := names[vm.Spec.Name]; dup {
-			t.Fatalf("step %d (%s): vms %s and %s share name %q", step, cmd.Type(), id, other, vm.Spec.Name)
+		k := nameKey(vm.Project, vm.Spec.Name)
+		if other, dup := names[k]; dup {
+			t.Fatalf("step %d (%s): vms %s and %s share name %q in project %q", step, cmd.Type(), id, other, vm.Spec.Name, vm.Project)
 		}
-		names[vm.Spec.Name] = id
+		names[k] = id
+		if _, ok := s.projects[vm.Project]; !ok {
+			t.Fatalf("step %d (%s): vm %s is in project %q, which does not exist", step, cmd.Type(), id, vm.Project)
+		}
+		usage[vm.Project] = usage[vm.Project].plus(usageOf(&vm.Spec), 1)
 		if vm.Node != "" {
 			a := alloc[vm.Node]
 			a.VCPUs += vm.Spec.VCPUs
@@ -144,6 +163,18 @@ func checkInvariants(t *testing.T, step int, cmd Command, f *FSM) {
 	}
 	if !reflect.DeepEqual(states, s.vmStates) {
 		t.Fatalf("step %d (%s): counts by state %v, recomputed %v", step, cmd.Type(), s.vmStates, states)
+	}
+	if !reflect.DeepEqual(usage, s.usage) {
+		t.Fatalf("step %d (%s): usage by project %v, recomputed %v", step, cmd.Type(), s.usage, usage)
+	}
+	for name, p := range s.projects {
+		for _, l := range p.Quota.limits(Usage{}) {
+			// A quota lowered below the usage is allowed; growth past it is not,
+			// which the random sequence's quotas (set before any VM) check.
+			if l.limit != nil && l.used(usage[name]) > *l.limit && p.UpdatedAt.IsZero() {
+				t.Fatalf("step %d (%s): project %s uses %d %s, its quota is %d", step, cmd.Type(), name, l.used(usage[name]), l.name, *l.limit)
+			}
+		}
 	}
 	if !reflect.DeepEqual(names, s.vmByName) {
 		t.Fatalf("step %d (%s): name index %v, recomputed %v", step, cmd.Type(), s.vmByName, names)

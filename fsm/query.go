@@ -49,7 +49,7 @@ func (f *FSM) NodeByName(name string) (Node, error) {
 	return Node{}, errorf(ErrNotFound, "node %q not found", name)
 }
 
-// VMs returns every VM, sorted by name.
+// VMs returns every VM, sorted by project, then name.
 func (f *FSM) VMs() []VM {
 	f.mu.RLock()
 	out := make([]VM, 0, len(f.s.vms))
@@ -57,7 +57,9 @@ func (f *FSM) VMs() []VM {
 		out = append(out, cloneVM(vm))
 	}
 	f.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
+	sort.Slice(out, func(i, j int) bool {
+		return nameKey(out[i].Project, out[i].Spec.Name) < nameKey(out[j].Project, out[j].Spec.Name)
+	})
 	return out
 }
 
@@ -108,12 +110,17 @@ func (f *FSM) VM(id string) (VM, error) {
 	return cloneVM(vm), nil
 }
 
-// VMByName returns the VM with the given name, or ErrNotFound.
-func (f *FSM) VMByName(name string) (VM, error) {
+// VMByName returns the VM with the given name in project (DefaultProject
+// when empty), or ErrNotFound.
+func (f *FSM) VMByName(project, name string) (VM, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	id, ok := f.s.vmByName[name]
+	project = projectOf(project)
+	id, ok := f.s.vmByName[nameKey(project, name)]
 	if !ok {
+		if project != DefaultProject {
+			return VM{}, errorf(ErrNotFound, "vm %q not found in project %q", name, project)
+		}
 		return VM{}, errorf(ErrNotFound, "vm %q not found", name)
 	}
 	return cloneVM(f.s.vms[id]), nil

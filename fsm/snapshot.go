@@ -36,6 +36,7 @@ type snapshotRecord struct {
 	Failover  *Failover  `json:"failover,omitempty"`
 	JoinToken *JoinToken `json:"join_token,omitempty"`
 	Removal   *Removal   `json:"removal,omitempty"`
+	Project   *Project   `json:"project,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -83,6 +84,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	for _, r := range f.s.removals {
 		c := *r
 		snap.records = append(snap.records, snapshotRecord{Removal: &c})
+	}
+	for _, p := range f.s.projects {
+		c := *p
+		c.Quota = p.Quota.clone()
+		snap.records = append(snap.records, snapshotRecord{Project: &c})
 	}
 	return snap, nil
 }
@@ -176,6 +182,10 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 		return fmt.Errorf("restore: snapshot format %d is not supported (this node reads %d and %d)", h.Version, snapshotJSONLines, snapshotBinary)
 	}
 	s := newState()
+	// The snapshot's projects replace newState's default one; a snapshot
+	// written before projects existed has none, and gets it back below.
+	defaultProject := s.projects[DefaultProject]
+	delete(s.projects, DefaultProject)
 	s.cluster = h.Cluster
 	s.settings = h.Settings.WithDefaults()
 	if kr := h.GossipKeyring; kr != nil {
@@ -200,9 +210,11 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 		case r.Node != nil:
 			s.nodes[r.Node.ID] = r.Node
 		case r.VM != nil:
+			r.VM.Project = projectOf(r.VM.Project) // written before projects: default
 			s.vms[r.VM.ID] = r.VM
 			s.countVM(r.VM, 1)
-			s.nameVM(r.VM.Spec.Name, r.VM.ID)
+			s.nameVM(r.VM)
+			s.use(r.VM, 1)
 			s.reserve(r.VM)
 			s.index(r.VM)
 		case r.Token != nil:
@@ -216,12 +228,20 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			s.joinTokens[r.JoinToken.ID] = r.JoinToken
 		case r.Removal != nil:
 			s.putRemoval(r.Removal)
+		case r.Project != nil:
+			s.projects[r.Project.Name] = r.Project
 		default:
 			// Like an unknown command type: skipping an entity kind would lose it.
 			return fmt.Errorf("restore: record %d holds no entity kind this node knows (written by a newer node? upgrade this one)", n)
 		}
 	}
+	if _, ok := s.projects[DefaultProject]; !ok {
+		s.projects[DefaultProject] = defaultProject
+	}
 	for _, vm := range s.vms {
+		if _, ok := s.projects[vm.Project]; !ok {
+			return fmt.Errorf("restore: vm %q belongs to project %q, which the snapshot lacks", vm.ID, vm.Project)
+		}
 		s.shareStrings(vm.Decision)
 	}
 	// Reservations of migrations under way need their VMs, so they come last.
@@ -249,7 +269,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 // an earlier record already holds.
 func (s *state) checkRecord(r *snapshotRecord) error {
 	kinds := 0
-	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil} {
+	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil} {
 		if set {
 			kinds++
 		}
@@ -266,8 +286,8 @@ func (s *state) checkRecord(r *snapshotRecord) error {
 	case r.VM != nil:
 		kind, id = "vm", r.VM.ID
 		_, dup = s.vms[id]
-		if _, taken := s.vmByName[r.VM.Spec.Name]; taken && !dup {
-			return fmt.Errorf("vm %q: name %q is held by another vm", id, r.VM.Spec.Name)
+		if _, taken := s.vmByName[nameKey(projectOf(r.VM.Project), r.VM.Spec.Name)]; taken && !dup {
+			return fmt.Errorf("vm %q: name %q is held by another vm of its project", id, r.VM.Spec.Name)
 		}
 	case r.Token != nil:
 		kind, id = "token", r.Token.ID
@@ -284,6 +304,15 @@ func (s *state) checkRecord(r *snapshotRecord) error {
 	case r.JoinToken != nil:
 		kind, id = "join token", r.JoinToken.ID
 		_, dup = s.joinTokens[id]
+	case r.Project != nil:
+		kind, id = "project", r.Project.Name
+		_, dup = s.projects[id]
+		if err := ValidateProject(r.Project); err != nil {
+			return err
+		}
+		if !dup && len(s.projects) >= MaxProjects {
+			return fmt.Errorf("more than %d project records", MaxProjects)
+		}
 	case r.Removal != nil:
 		kind, id = "removal", r.Removal.VMID
 		_, dup = s.removals[id]

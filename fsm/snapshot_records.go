@@ -33,6 +33,7 @@ const (
 	recordFailover  byte = 5
 	recordJoinToken byte = 6
 	recordRemoval   byte = 7
+	recordProject   byte = 8
 )
 
 // recordKind ties a kind's number to its field of snapshotRecord: the one
@@ -75,6 +76,7 @@ var recordKinds = []recordKind{
 	entityKind(recordFailover, func(r *snapshotRecord) **Failover { return &r.Failover }),
 	entityKind(recordJoinToken, func(r *snapshotRecord) **JoinToken { return &r.JoinToken }),
 	entityKind(recordRemoval, func(r *snapshotRecord) **Removal { return &r.Removal }),
+	entityKind(recordProject, func(r *snapshotRecord) **Project { return &r.Project }),
 }
 
 // maxSnapshotRecord bounds one record's length, so a damaged length cannot

@@ -52,7 +52,7 @@ func TestSnapshot_RestoreRoundTrip(t *testing.T) {
 	}
 	assertSameState(t, want, dump(dst.FSM))
 	// The indexes were rebuilt too: names, secrets and allocations work.
-	if vm, err := dst.VMByName("moved"); err != nil || vm.ID != "vm-3" {
+	if vm, err := dst.VMByName("", "moved"); err != nil || vm.ID != "vm-3" {
 		t.Fatalf("VMByName after restore: %+v %v", vm, err)
 	}
 	if tok, err := dst.TokenByHash(HashSecret("ci-secret")); err != nil || tok.ID != "tok-1" {
@@ -83,7 +83,7 @@ func TestSnapshot_EmptyState(t *testing.T) {
 	}
 	// Restore replaces the state; nothing of the old one survives.
 	assertSameState(t, dump(src.FSM), dump(dst.FSM))
-	if _, err := dst.VMByName("moved"); !errors.Is(err, ErrNotFound) {
+	if _, err := dst.VMByName("", "moved"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("old name index survived restore: %v", err)
 	}
 }

@@ -50,6 +50,10 @@ var commandSince = map[CommandType]string{
 	CmdSetNodeLabels: BaseVersion,
 	// Removals (issue 13), before the first release.
 	CmdDomainRemoved: BaseVersion,
+	// Projects (issue 14), before the first release.
+	CmdCreateProject: BaseVersion,
+	CmdUpdateProject: BaseVersion,
+	CmdDeleteProject: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

@@ -24,6 +24,8 @@ type CreateVM struct {
 	// makes a second VM. The API sets it from the Idempotency-Key header,
 	// prefixed with the caller's token ID.
 	RequestID string `json:"request_id,omitempty"`
+	// Project is the project the VM belongs to; DefaultProject when empty.
+	Project string `json:"project,omitempty"`
 }
 
 // MaxRequestIDLen bounds CreateVM.RequestID.
@@ -137,19 +139,24 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 	if len(c.RequestID) > MaxRequestIDLen {
 		return errorf(ErrInvalid, "request id is %d bytes, at most %d", len(c.RequestID), MaxRequestIDLen)
 	}
-	if id, taken := s.vmByName[c.Spec.Name]; taken && c.RequestID != "" && s.vms[id].RequestID == c.RequestID {
+	project := projectOf(c.Project)
+	if id, taken := s.vmByName[nameKey(project, c.Spec.Name)]; taken && c.RequestID != "" && s.vms[id].RequestID == c.RequestID {
 		return errorf(ErrDuplicateRequest, "vm %q was already created by this request, as vm %s", c.Spec.Name, id)
 	}
-	if err := s.checkVMName(c.ID, c.Spec.Name); err != nil {
+	if err := s.checkVMName(c.ID, project, c.Spec.Name); err != nil {
+		return err
+	}
+	if err := s.checkQuota(project, usageOf(&c.Spec)); err != nil {
 		return err
 	}
 	spec := cloneSpec(c.Spec)
-	s.nameVM(spec.Name, c.ID)
 	vm := &VM{
-		ID: c.ID, Spec: spec, DesiredState: VMRunning, State: VMPending,
+		ID: c.ID, Project: project, Spec: spec, DesiredState: VMRunning, State: VMPending,
 		CreatedAt: c.At, UpdatedAt: c.At, Index: index, RequestID: c.RequestID,
 	}
+	s.nameVM(vm)
 	s.vms[c.ID] = vm
+	s.use(vm, 1)
 	s.countVM(vm, 1)
 	s.index(vm)
 	if c.Node != "" && s.fits(c.Node, spec) == nil {
@@ -172,8 +179,13 @@ func applyUpdateVM(s *state, c *UpdateVM, index uint64) error {
 	if err := ValidateSpec(c.Spec); err != nil {
 		return err
 	}
-	if err := s.checkVMName(c.ID, c.Spec.Name); err != nil {
+	if err := s.checkVMName(c.ID, vm.Project, c.Spec.Name); err != nil {
 		return err
+	}
+	if more := usageOf(&c.Spec).plus(usageOf(&vm.Spec), -1); more.VCPUs > 0 || more.MemoryMiB > 0 || more.DiskGiB > 0 {
+		if err := s.checkQuota(vm.Project, more); err != nil {
+			return err
+		}
 	}
 	if vm.Node != "" {
 		s.release(vm)
@@ -183,11 +195,13 @@ func applyUpdateVM(s *state, c *UpdateVM, index uint64) error {
 			return err
 		}
 	}
-	s.unnameVM(vm.Spec.Name)
+	s.unnameVM(vm)
 	s.release(vm)
+	s.use(vm, -1)
 	vm.Spec = cloneSpec(c.Spec)
+	s.use(vm, 1)
 	s.reserve(vm)
-	s.nameVM(vm.Spec.Name, vm.ID)
+	s.nameVM(vm)
 	vm.UpdatedAt, vm.Index = c.At, index
 	return nil
 }
@@ -200,8 +214,9 @@ func applyDeleteVM(s *state, c *DeleteVM, index uint64) error {
 	if err := CheckNotMigrating(vm); err != nil {
 		return err
 	}
-	s.unnameVM(vm.Spec.Name)
+	s.unnameVM(vm)
 	s.release(vm)
+	s.use(vm, -1)
 	s.unindex(vm)
 	s.countVM(vm, -1)
 	delete(s.vms, c.ID)
@@ -331,10 +346,13 @@ func applyReportVM(s *state, c *ReportVM, index uint64) error {
 	return nil
 }
 
-// checkVMName refuses a name that another VM already holds.
-func (s *state) checkVMName(id, name string) error {
-	if other, ok := s.vmByName[name]; ok && other != id {
-		return errorf(ErrConflict, "vm name %q is already taken by vm %s", name, other)
+// checkVMName refuses a name that another VM of the project already holds.
+func (s *state) checkVMName(id, project, name string) error {
+	if other, ok := s.vmByName[nameKey(project, name)]; ok && other != id {
+		if project == DefaultProject {
+			return errorf(ErrConflict, "vm name %q is already taken by vm %s", name, other)
+		}
+		return errorf(ErrConflict, "vm name %q is already taken in project %q by vm %s", name, project, other)
 	}
 	return nil
 }

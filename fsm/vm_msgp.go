@@ -12,8 +12,8 @@ import (
 func (z *CreateVM) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(7)
-	var zb0001Mask uint8 /* 7 bits */
+	zb0001Len := uint32(8)
+	var zb0001Mask uint8 /* 8 bits */
 	_ = zb0001Mask
 	if z.Node == "" {
 		zb0001Len--
@@ -30,6 +30,10 @@ func (z *CreateVM) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.RequestID == "" {
 		zb0001Len--
 		zb0001Mask |= 0x40
+	}
+	if z.Project == "" {
+		zb0001Len--
+		zb0001Mask |= 0x80
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -76,6 +80,11 @@ func (z *CreateVM) MarshalMsg(b []byte) (o []byte, err error) {
 			// string "request_id"
 			o = append(o, 0xaa, 0x72, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x5f, 0x69, 0x64)
 			o = msgp.AppendString(o, z.RequestID)
+		}
+		if (zb0001Mask & 0x80) == 0 { // if not omitted
+			// string "project"
+			o = append(o, 0xa7, 0x70, 0x72, 0x6f, 0x6a, 0x65, 0x63, 0x74)
+			o = msgp.AppendString(o, z.Project)
 		}
 	}
 	return
@@ -152,6 +161,12 @@ func (z *CreateVM) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "RequestID")
 				return
 			}
+		case "project":
+			z.Project, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Project")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -172,7 +187,7 @@ func (z *CreateVM) Msgsize() (s int) {
 	} else {
 		s += z.Decision.Msgsize()
 	}
-	s += 3 + msgp.TimeSize + 11 + msgp.StringPrefixSize + len(z.RequestID)
+	s += 3 + msgp.TimeSize + 11 + msgp.StringPrefixSize + len(z.RequestID) + 8 + msgp.StringPrefixSize + len(z.Project)
 	return
 }
 

@@ -18,7 +18,7 @@ func TestCreateVM_Pending(t *testing.T) {
 	if vm.Index != 1 || !vm.CreatedAt.Equal(t0) || !vm.UpdatedAt.Equal(t0) || vm.Spec.Boot.Disk != spec.Boot.Disk {
 		t.Fatalf("vm %+v", vm)
 	}
-	if byName, err := f.VMByName("web-1"); err != nil || byName.ID != "vm-1" {
+	if byName, err := f.VMByName("", "web-1"); err != nil || byName.ID != "vm-1" {
 		t.Fatalf("VMByName: %+v %v", byName, err)
 	}
 	if c := f.VMCountsByState(); c[VMPending] != 1 || len(c) != 1 {
@@ -116,7 +116,7 @@ func TestVMNames_FreedByRenameAndDelete(t *testing.T) {
 	f.must(UpdateVM{ID: "vm-1", Spec: testSpec("web-1", 2048, 2), At: t0})
 	// After a rename the old name is free, the new one is taken.
 	f.must(UpdateVM{ID: "vm-1", Spec: testSpec("web-1b", 2048, 2), At: t0})
-	if _, err := f.VMByName("web-1"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.VMByName("", "web-1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("old name still resolves: %v", err)
 	}
 	f.must(CreateVM{ID: "vm-3", Spec: testSpec("web-1", 1024, 2), At: t0})
@@ -124,7 +124,7 @@ func TestVMNames_FreedByRenameAndDelete(t *testing.T) {
 	// After a delete the name is free.
 	f.must(DeleteVM{ID: "vm-1"})
 	f.must(CreateVM{ID: "vm-4", Spec: testSpec("web-1b", 1024, 2), At: t0})
-	if vm, err := f.VMByName("web-1b"); err != nil || vm.ID != "vm-4" {
+	if vm, err := f.VMByName("", "web-1b"); err != nil || vm.ID != "vm-4" {
 		t.Fatalf("VMByName after reuse: %+v %v", vm, err)
 	}
 }

@@ -99,7 +99,11 @@ func (s VMSpec) EffectiveRestartPolicy() string {
 // VM is a virtual machine record: the user's spec and intent, where it is placed,
 // and what its host last reported.
 type VM struct {
-	ID           string  `json:"id"`
+	ID string `json:"id"`
+	// Project is the project the VM belongs to; names are unique within it.
+	// A record written before projects existed has none: it is in
+	// DefaultProject (restore fills it in).
+	Project      string  `json:"project,omitempty"`
 	Spec         VMSpec  `json:"spec"`
 	DesiredState VMState `json:"desired_state"`
 	// RequestID is the CreateVM.RequestID that made the VM, if any: a retry

@@ -236,48 +236,52 @@ func (z NIC) Msgsize() (s int) {
 func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(21)
-	var zb0001Mask uint32 /* 21 bits */
+	zb0001Len := uint32(22)
+	var zb0001Mask uint32 /* 22 bits */
 	_ = zb0001Mask
+	if z.Project == "" {
+		zb0001Len--
+		zb0001Mask |= 0x2
+	}
 	if z.RequestID == "" {
 		zb0001Len--
-		zb0001Mask |= 0x8
+		zb0001Mask |= 0x10
 	}
 	if z.Error == "" {
 		zb0001Len--
-		zb0001Mask |= 0x200
+		zb0001Mask |= 0x400
 	}
 	if z.Crashes == 0 {
 		zb0001Len--
-		zb0001Mask |= 0x400
+		zb0001Mask |= 0x800
 	}
 	if z.LastCrash == "" {
 		zb0001Len--
-		zb0001Mask |= 0x800
+		zb0001Mask |= 0x1000
 	}
 	if z.LastCrashAt == (time.Time{}) {
 		zb0001Len--
-		zb0001Mask |= 0x1000
+		zb0001Mask |= 0x2000
 	}
 	if z.Placement == "" {
 		zb0001Len--
-		zb0001Mask |= 0x2000
+		zb0001Mask |= 0x4000
 	}
 	if z.Decision == nil {
 		zb0001Len--
-		zb0001Mask |= 0x4000
+		zb0001Mask |= 0x8000
 	}
 	if z.Migration == "" {
 		zb0001Len--
-		zb0001Mask |= 0x8000
+		zb0001Mask |= 0x10000
 	}
 	if z.MovedAt == (time.Time{}) {
 		zb0001Len--
-		zb0001Mask |= 0x10000
+		zb0001Mask |= 0x20000
 	}
 	if z.ReportedAt == (time.Time{}) {
 		zb0001Len--
-		zb0001Mask |= 0x80000
+		zb0001Mask |= 0x100000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -287,6 +291,11 @@ func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "id"
 		o = append(o, 0xa2, 0x69, 0x64)
 		o = msgp.AppendString(o, z.ID)
+		if (zb0001Mask & 0x2) == 0 { // if not omitted
+			// string "project"
+			o = append(o, 0xa7, 0x70, 0x72, 0x6f, 0x6a, 0x65, 0x63, 0x74)
+			o = msgp.AppendString(o, z.Project)
+		}
 		// string "spec"
 		o = append(o, 0xa4, 0x73, 0x70, 0x65, 0x63)
 		o, err = z.Spec.MarshalMsg(o)
@@ -297,7 +306,7 @@ func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "desired_state"
 		o = append(o, 0xad, 0x64, 0x65, 0x73, 0x69, 0x72, 0x65, 0x64, 0x5f, 0x73, 0x74, 0x61, 0x74, 0x65)
 		o = msgp.AppendString(o, string(z.DesiredState))
-		if (zb0001Mask & 0x8) == 0 { // if not omitted
+		if (zb0001Mask & 0x10) == 0 { // if not omitted
 			// string "request_id"
 			o = append(o, 0xaa, 0x72, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x5f, 0x69, 0x64)
 			o = msgp.AppendString(o, z.RequestID)
@@ -317,32 +326,32 @@ func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "state"
 		o = append(o, 0xa5, 0x73, 0x74, 0x61, 0x74, 0x65)
 		o = msgp.AppendString(o, string(z.State))
-		if (zb0001Mask & 0x200) == 0 { // if not omitted
+		if (zb0001Mask & 0x400) == 0 { // if not omitted
 			// string "error"
 			o = append(o, 0xa5, 0x65, 0x72, 0x72, 0x6f, 0x72)
 			o = msgp.AppendString(o, z.Error)
 		}
-		if (zb0001Mask & 0x400) == 0 { // if not omitted
+		if (zb0001Mask & 0x800) == 0 { // if not omitted
 			// string "crashes"
 			o = append(o, 0xa7, 0x63, 0x72, 0x61, 0x73, 0x68, 0x65, 0x73)
 			o = msgp.AppendUint64(o, z.Crashes)
 		}
-		if (zb0001Mask & 0x800) == 0 { // if not omitted
+		if (zb0001Mask & 0x1000) == 0 { // if not omitted
 			// string "last_crash"
 			o = append(o, 0xaa, 0x6c, 0x61, 0x73, 0x74, 0x5f, 0x63, 0x72, 0x61, 0x73, 0x68)
 			o = msgp.AppendString(o, z.LastCrash)
 		}
-		if (zb0001Mask & 0x1000) == 0 { // if not omitted
+		if (zb0001Mask & 0x2000) == 0 { // if not omitted
 			// string "last_crash_at"
 			o = append(o, 0xad, 0x6c, 0x61, 0x73, 0x74, 0x5f, 0x63, 0x72, 0x61, 0x73, 0x68, 0x5f, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.LastCrashAt)
 		}
-		if (zb0001Mask & 0x2000) == 0 { // if not omitted
+		if (zb0001Mask & 0x4000) == 0 { // if not omitted
 			// string "placement"
 			o = append(o, 0xa9, 0x70, 0x6c, 0x61, 0x63, 0x65, 0x6d, 0x65, 0x6e, 0x74)
 			o = msgp.AppendString(o, z.Placement)
 		}
-		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+		if (zb0001Mask & 0x8000) == 0 { // if not omitted
 			// string "decision"
 			o = append(o, 0xa8, 0x64, 0x65, 0x63, 0x69, 0x73, 0x69, 0x6f, 0x6e)
 			if z.Decision == nil {
@@ -355,12 +364,12 @@ func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x8000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
 			// string "migration"
 			o = append(o, 0xa9, 0x6d, 0x69, 0x67, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e)
 			o = msgp.AppendString(o, z.Migration)
 		}
-		if (zb0001Mask & 0x10000) == 0 { // if not omitted
+		if (zb0001Mask & 0x20000) == 0 { // if not omitted
 			// string "moved_at"
 			o = append(o, 0xa8, 0x6d, 0x6f, 0x76, 0x65, 0x64, 0x5f, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.MovedAt)
@@ -371,7 +380,7 @@ func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "updated_at"
 		o = append(o, 0xaa, 0x75, 0x70, 0x64, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 		o = msgp.AppendTime(o, z.UpdatedAt)
-		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+		if (zb0001Mask & 0x100000) == 0 { // if not omitted
 			// string "reported_at"
 			o = append(o, 0xab, 0x72, 0x65, 0x70, 0x6f, 0x72, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.ReportedAt)
@@ -405,6 +414,12 @@ func (z *VM) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			z.ID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "project":
+			z.Project, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Project")
 				return
 			}
 		case "spec":
@@ -560,7 +575,7 @@ func (z *VM) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *VM) Msgsize() (s int) {
-	s = 3 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + z.Spec.Msgsize() + 14 + msgp.StringPrefixSize + len(string(z.DesiredState)) + 11 + msgp.StringPrefixSize + len(z.RequestID) + 5 + msgp.StringPrefixSize + len(z.Node) + 11 + msgp.Uint64Size + 12 + msgp.Uint64Size + 21 + msgp.Uint64Size + 6 + msgp.StringPrefixSize + len(string(z.State)) + 6 + msgp.StringPrefixSize + len(z.Error) + 8 + msgp.Uint64Size + 11 + msgp.StringPrefixSize + len(z.LastCrash) + 14 + msgp.TimeSize + 10 + msgp.StringPrefixSize + len(z.Placement) + 9
+	s = 3 + 3 + msgp.StringPrefixSize + len(z.ID) + 8 + msgp.StringPrefixSize + len(z.Project) + 5 + z.Spec.Msgsize() + 14 + msgp.StringPrefixSize + len(string(z.DesiredState)) + 11 + msgp.StringPrefixSize + len(z.RequestID) + 5 + msgp.StringPrefixSize + len(z.Node) + 11 + msgp.Uint64Size + 12 + msgp.Uint64Size + 21 + msgp.Uint64Size + 6 + msgp.StringPrefixSize + len(string(z.State)) + 6 + msgp.StringPrefixSize + len(z.Error) + 8 + msgp.Uint64Size + 11 + msgp.StringPrefixSize + len(z.LastCrash) + 14 + msgp.TimeSize + 10 + msgp.StringPrefixSize + len(z.Placement) + 9
 	if z.Decision == nil {
 		s += msgp.NilSize
 	} else {

@@ -95,7 +95,7 @@ func TestCluster_LeaderKilledNewLeaderTakesWrites(t *testing.T) {
 	c.waitConverged()
 	for _, n := range c.up() {
 		for _, name := range []string{"before", "after"} {
-			if _, err := n.agent.FSM().VMByName(name); err != nil {
+			if _, err := n.agent.FSM().VMByName("", name); err != nil {
 				t.Fatalf("%s lost vm %s: %v", n.cfg.Cluster.NodeName, name, err)
 			}
 		}
@@ -107,7 +107,7 @@ func TestCluster_LeaderKilledNewLeaderTakesWrites(t *testing.T) {
 	old.cfg.Cluster.Join = nil
 	c.start(old)
 	waitFor(t, 15*time.Second, "restarted node catches up", func() bool {
-		_, err := old.agent.FSM().VMByName("after")
+		_, err := old.agent.FSM().VMByName("", "after")
 		return err == nil
 	})
 	waitFor(t, 15*time.Second, "restarted node back in gossip", func() bool {
@@ -154,7 +154,7 @@ func TestCluster_PartitionedMinorityCannotCommit(t *testing.T) {
 		if _, err := n.agent.FSM().VM("minority-vm"); err == nil {
 			t.Fatalf("%s holds the write the minority could not commit", n.cfg.Cluster.NodeName)
 		}
-		if _, err := n.agent.FSM().VMByName("majority"); err != nil {
+		if _, err := n.agent.FSM().VMByName("", "majority"); err != nil {
 			t.Fatalf("%s lacks the majority's write: %v", n.cfg.Cluster.NodeName, err)
 		}
 	}
@@ -172,7 +172,7 @@ func TestCluster_FiveNodesSurviveTwoVoterFailures(t *testing.T) {
 	next := c.waitLeader()
 	createVM(t, c.followers()[0], "survivor")
 	c.waitConverged()
-	if _, err := next.agent.FSM().VMByName("survivor"); err != nil {
+	if _, err := next.agent.FSM().VMByName("", "survivor"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -55,6 +55,9 @@ type Client struct {
 	retryFor time.Duration
 	read     ReadOptions
 	index    *atomic.Uint64
+	// project, when set, is sent as ?project= with every request that
+	// names none (WithProject).
+	project string
 }
 
 // Option changes how New builds a Client.
@@ -181,6 +184,16 @@ func (c *Client) WithReadOptions(o ReadOptions) *Client {
 	return &d
 }
 
+// WithProject returns a Client whose requests work in project (?project=):
+// VMs are created in it, found by name in it and listed from it. Routes
+// outside projects (nodes, settings) ignore it. The returned Client shares
+// the HTTP client and LastIndex with c.
+func (c *Client) WithProject(project string) *Client {
+	d := *c
+	d.project = project
+	return &d
+}
+
 // readQuery returns the query parameters of a read: the ReadOptions plus extra.
 func (c *Client) readQuery(extra url.Values) url.Values {
 	q := url.Values{}
@@ -237,8 +250,15 @@ func (c *Client) once(ctx context.Context, base string, req request, body []byte
 		defer cancel()
 	}
 	target := base + req.path
-	if len(req.query) > 0 {
-		target += "?" + req.query.Encode()
+	query := req.query
+	if c.project != "" && !query.Has("project") && !query.Has("all-projects") {
+		query = url.Values{"project": {c.project}}
+		for k, v := range req.query {
+			query[k] = v
+		}
+	}
+	if len(query) > 0 {
+		target += "?" + query.Encode()
 	}
 	var rd io.Reader
 	if body != nil {

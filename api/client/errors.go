@@ -33,6 +33,9 @@ const (
 	// CodeDuplicateRequest: a create with the same Idempotency-Key was made
 	// before (the API normally answers with that VM instead).
 	CodeDuplicateRequest = errcode.DuplicateRequest
+	// The change would take a project past its quota; the message names
+	// the limit, what the request asks and what is left (403).
+	CodeQuotaExceeded = errcode.QuotaExceeded
 	// No leader is known now; retry later (503).
 	CodeNoLeader = errcode.NoLeader
 	// The node is catching up with the cluster; retry shortly (503).

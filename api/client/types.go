@@ -64,7 +64,10 @@ type HASpec struct {
 
 // VM is a VM as the API shows it.
 type VM struct {
-	ID            string            `json:"id"`
+	ID string `json:"id"`
+	// Project is the project the VM belongs to (issue 14); names are unique
+	// within it.
+	Project       string            `json:"project"`
 	Name          string            `json:"name"`
 	VCPUs         int               `json:"vcpus"`
 	MemoryMiB     int64             `json:"memory_mib"`
@@ -227,6 +230,7 @@ type Digest struct {
 	Migrations   int    `json:"migrations"`
 	Failovers    int    `json:"failovers"`
 	Removals     int    `json:"removals"`
+	Projects     int    `json:"projects"`
 }
 
 // TokenRequest is the body of POST /api/v1/tokens.

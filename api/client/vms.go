@@ -26,6 +26,9 @@ type ListVMsOptions struct {
 	// Labels keeps the VMs that carry every one of these labels
 	// (key=value, ?label= repeated).
 	Labels []string
+	// AllProjects lists the VMs of every project (?all-projects=true)
+	// instead of the Client's project.
+	AllProjects bool
 }
 
 // VMs lists VMs, filtered by opts (GET /api/v1/vms?node=&state=&label=), every page.
@@ -39,6 +42,9 @@ func (c *Client) VMs(ctx context.Context, opts ListVMsOptions) ([]VM, error) {
 	}
 	for _, l := range opts.Labels {
 		q.Add("label", l)
+	}
+	if opts.AllProjects {
+		q.Set("all-projects", "true")
 	}
 	return listAll[VM](ctx, c, apiPrefix+"/vms", q)
 }

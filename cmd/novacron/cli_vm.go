@@ -237,14 +237,27 @@ func newVMListCommand(a *app) *cobra.Command {
 			if a.json() {
 				return a.printData(vms)
 			}
-			sort.Slice(vms, func(i, j int) bool { return vms[i].Name < vms[j].Name })
-			t := newTable(a.stdout, "NAME", "ID", "STATE", "DESIRED", "NODE", "VCPUS", "MEMORY")
+			sort.SliceStable(vms, func(i, j int) bool {
+				if vms[i].Project != vms[j].Project {
+					return vms[i].Project < vms[j].Project
+				}
+				return vms[i].Name < vms[j].Name
+			})
+			headers := []string{"NAME", "ID", "STATE", "DESIRED", "NODE", "VCPUS", "MEMORY"}
+			if opts.AllProjects {
+				headers = append([]string{"PROJECT"}, headers...)
+			}
+			t := newTable(a.stdout, headers...)
 			for _, vm := range vms {
 				node := vm.NodeName
 				if node == "" {
 					node = vm.Node
 				}
-				t.row(vm.Name, a.id(vm.ID), vm.State, vm.DesiredState, node, strconv.Itoa(vm.VCPUs), formatMiB(vm.MemoryMiB))
+				cells := []string{vm.Name, a.id(vm.ID), vm.State, vm.DesiredState, node, strconv.Itoa(vm.VCPUs), formatMiB(vm.MemoryMiB)}
+				if opts.AllProjects {
+					cells = append([]string{vm.Project}, cells...)
+				}
+				t.row(cells...)
 			}
 			return t.flush()
 		},
@@ -252,6 +265,7 @@ func newVMListCommand(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&opts.Node, "node", "", "only VMs assigned to this node (ID or name)")
 	cmd.Flags().StringVar(&opts.State, "state", "", "only VMs in this state (pending, scheduled, running, stopped, paused, error, unknown: on a failed host)")
 	cmd.Flags().StringArrayVar(&opts.Labels, "label", nil, "only VMs with this label, key=value (repeat: every one must match)")
+	cmd.Flags().BoolVar(&opts.AllProjects, "all-projects", false, "the VMs of every project, with a PROJECT column (instead of --project's)")
 	return cmd
 }
 

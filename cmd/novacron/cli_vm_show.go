@@ -46,6 +46,7 @@ func (a *app) printVM(vm *client.VM, m *client.Migration) error {
 	f := newFields(a.stdout)
 	f.add("ID", vm.ID)
 	f.add("Name", vm.Name)
+	f.add("Project", orDash(vm.Project))
 	f.add("State", vm.State)
 	if vm.StateReason != "" {
 		f.add("State reason", vm.StateReason)

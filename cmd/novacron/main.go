@@ -29,6 +29,7 @@ const (
 	envCACert     = "NOVACRON_CACERT"
 	envClientCert = "NOVACRON_CLIENT_CERT"
 	envClientKey  = "NOVACRON_CLIENT_KEY"
+	envProject    = "NOVACRON_PROJECT"
 )
 
 // defaultAddress is the API of an agent on this host with its default settings.
@@ -77,6 +78,9 @@ type app struct {
 
 	address string
 	token   string
+	// project is the project VM commands work in (--project); "" is the
+	// default project.
+	project string
 	output  string
 	// wide shows whole IDs in tables (--wide, -o wide).
 	wide bool
@@ -157,6 +161,7 @@ or NOVACRON_TOKEN.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.address, "address", defaultAddress, "API address of any agent, or several comma-separated, tried in turn (env "+envAddress+")")
 	pf.StringVar(&a.token, "token", "", "API token (env "+envToken+")")
+	pf.StringVar(&a.project, "project", "", "project the VM commands work in; the default project when empty (env "+envProject+")")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, wide (tables with whole IDs), json or yaml")
 	pf.BoolVar(&a.wide, "wide", false, "show whole IDs in tables (they show the first 8 characters, which commands accept as well)")
 	pf.StringVar(&a.tls.CA, "cacert", "", "CA certificate to trust for an https:// address (env "+envCACert+")")
@@ -174,6 +179,7 @@ or NOVACRON_TOKEN.`,
 		newSettingsCommand(a),
 		newRebalanceCommand(a),
 		newTokenCommand(a),
+		newProjectCommand(a),
 		newGuardCommand(),
 		newTLSCommand(a),
 		newOperatorCommand(a),
@@ -193,6 +199,9 @@ func (a *app) resolveGlobals(cmd *cobra.Command, _ []string) error {
 		a.token = a.getenv(envToken)
 	}
 	a.token = strings.TrimSpace(a.token)
+	if !cmd.Flags().Changed("project") {
+		a.project = strings.TrimSpace(a.getenv(envProject))
+	}
 	for _, e := range []struct {
 		flag, env string
 		v         *string
@@ -236,6 +245,9 @@ func (a *app) clientAt(address string) (*client.Client, error) {
 	c, err := client.New(address, a.token, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--address: %w", err)
+	}
+	if a.project != "" {
+		c = c.WithProject(a.project)
 	}
 	return c, nil
 }

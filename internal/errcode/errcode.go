@@ -32,6 +32,8 @@ const (
 	// DuplicateRequest: a create with the same idempotency key was applied
 	// before; the API answers with what it made instead.
 	DuplicateRequest = "duplicate_request"
+	// QuotaExceeded: the change would take a project past its quota.
+	QuotaExceeded = "quota_exceeded"
 )
 
 // Codes of the distributed core (package cluster).
