@@ -31,6 +31,9 @@ func (s *Server) authenticate(r *http.Request) (fsm.Token, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return fsm.Token{}, errorf(authz.ErrUnauthenticated, "malformed Authorization header: expected \"Bearer <token>\"")
 	}
+	if strings.HasPrefix(secret, sessionPrefix) {
+		return s.authenticateSession(r, secret)
+	}
 	tok, err := s.state.TokenByHash(fsm.HashSecret(secret))
 	if errors.Is(err, fsm.ErrNotFound) && !s.cluster.CaughtUp() {
 		// A node that just started may not have applied the token's creation

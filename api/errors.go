@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/authz"
@@ -23,6 +26,7 @@ var (
 	errRouteNotFound        = errors.New("no such API route")
 	errMethodNotAllowed     = errors.New("method not allowed on this route")
 	errPanic                = errors.New("internal error")
+	errTooManyRequests      = errors.New("too many requests")
 )
 
 // errorTable maps every known error to a status code and a stable code (from
@@ -49,6 +53,7 @@ var errorTable = []struct {
 	{authz.ErrUnauthenticated, http.StatusUnauthorized, errcode.Unauthenticated},
 	{authz.ErrForbidden, http.StatusForbidden, errcode.Forbidden},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, errcode.BodyTooLarge},
+	{errTooManyRequests, http.StatusTooManyRequests, errcode.TooManyRequests},
 	{errBadJSON, http.StatusBadRequest, errcode.BadJSON},
 	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, errcode.UnsupportedMediaType},
 	{errIndexTimeout, http.StatusGatewayTimeout, errcode.IndexTimeout},
@@ -88,6 +93,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="novacron"`)
 	}
+	var wait *retryAfter
+	if errors.As(err, &wait) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.after.Seconds()))))
+	}
 	s.writeJSON(w, status, 0, errorBody(code, msg))
 }
 
@@ -114,3 +123,12 @@ func errorf(kind error, format string, args ...any) error {
 func invalidf(format string, args ...any) error {
 	return errorf(fsm.ErrInvalid, format, args...)
 }
+
+// retryAfter is an error whose answer tells the client when to try again
+// (the Retry-After header, in whole seconds).
+type retryAfter struct {
+	error
+	after time.Duration
+}
+
+func (e *retryAfter) Unwrap() error { return e.error }

@@ -16,7 +16,7 @@ import (
 // clientCodes are the codes api/client exports for its users.
 var clientCodes = []string{
 	client.CodeNotFound, client.CodeConflict, client.CodeInvalid, client.CodeInvalidState,
-	client.CodeStaleGeneration, client.CodeMalformedCommand, client.CodeUpgradeRequired, client.CodeDuplicateRequest, client.CodeQuotaExceeded,
+	client.CodeStaleGeneration, client.CodeMalformedCommand, client.CodeUpgradeRequired, client.CodeDuplicateRequest, client.CodeQuotaExceeded, client.CodeTooManyRequests,
 	client.CodeNoLeader, client.CodeNotReady, client.CodeShuttingDown,
 	client.CodeUnauthenticated, client.CodeForbidden, client.CodeBodyTooLarge, client.CodeBadJSON,
 	client.CodeUnsupportedMediaType, client.CodeIndexTimeout, client.CodeMethodNotAllowed,

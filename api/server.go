@@ -14,6 +14,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -39,6 +40,9 @@ type Config struct {
 	MaxIndexWait time.Duration
 	// RequestTimeout bounds the whole handling of one request.
 	RequestTimeout time.Duration
+	// SessionTTL is how long a login session lives after its last use
+	// (it slides forward while it is used).
+	SessionTTL time.Duration
 	// PlacementWait bounds how long a create whose VM was not placed in its
 	// own entry waits for the placement loop's decision before answering
 	// (create_wait.go); negative answers at once.
@@ -79,7 +83,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxBodyBytes: 1 << 20, MaxIndexWait: 10 * time.Second, RequestTimeout: 30 * time.Second,
-		PlacementWait: 2 * time.Second, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
+		PlacementWait: 2 * time.Second, SessionTTL: 12 * time.Hour, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, MaxConns: 1024,
@@ -97,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = d.SessionTTL
 	}
 	if c.PlacementWait == 0 {
 		c.PlacementWait = d.PlacementWait
@@ -184,6 +191,12 @@ type State interface {
 	// VMs use.
 	Projects() []fsm.Project
 	Project(name string) (fsm.Project, fsm.Usage, error)
+	// Users, their login sessions (login.go, users.go).
+	Users() []fsm.User
+	User(name string) (fsm.User, error)
+	Session(id string) (fsm.Session, error)
+	SessionByHash(hash string) (fsm.Session, error)
+	Sessions(user string) []fsm.Session
 	// VMCountsByNode counts each node's VMs without copying any.
 	VMCountsByNode() map[string]int
 	// IDsWithPrefix finds records by the start of their ID (id_prefix.go).
@@ -240,6 +253,10 @@ type Server struct {
 	// secured lists the authenticated routes and what they need, in
 	// registration order: the API's permission table as data.
 	secured []securedRoute
+	// logins throttles failed logins and bounds the password checks running
+	// at once; refreshing holds the sessions whose expiry is being moved.
+	logins     *loginGuard
+	refreshing sync.Map
 }
 
 // securedRoute is one authenticated route and the permission it needs.
@@ -261,6 +278,7 @@ func New(cfg Config, cl Cluster, ctl Control, st State, logger *slog.Logger) *Se
 		log:     logger.With("component", "api"),
 		router:  httprouter.New(),
 		metrics: metrics.NewSet(),
+		logins:  newLoginGuard(),
 	}
 	s.router.HandleOPTIONS = false
 	s.router.RedirectFixedPath = false
@@ -303,6 +321,18 @@ func (s *Server) routes() {
 	s.route("POST", "/api/v1/migrations/:id/cancel", authz.Write("migration"), s.cancelMigration)
 	s.route("GET", "/api/v1/failovers", authz.Read("failover"), s.listFailovers)
 	s.route("GET", "/api/v1/failovers/:id", authz.Read("failover"), s.getFailover)
+	s.public("POST", "/api/v1/login", s.login)
+	// Every authenticated caller may log out and list its own sessions; the
+	// handlers let an admin (user write) reach other users' too.
+	s.route("POST", "/api/v1/logout", authz.Read("cluster"), s.logout)
+	s.route("GET", "/api/v1/whoami", authz.Read("cluster"), s.whoami)
+	s.route("GET", "/api/v1/sessions", authz.Read("cluster"), s.listSessions)
+	s.route("DELETE", "/api/v1/sessions/:id", authz.Read("cluster"), s.deleteSession)
+	s.route("GET", "/api/v1/users", authz.Read("user"), s.listUsers)
+	s.route("POST", "/api/v1/users", authz.Write("user"), s.createUser)
+	s.route("GET", "/api/v1/users/:name", authz.Read("user"), s.getUser)
+	s.route("PUT", "/api/v1/users/:name", authz.Write("user"), s.updateUser)
+	s.route("DELETE", "/api/v1/users/:name", authz.Write("user"), s.deleteUser)
 	s.route("GET", "/api/v1/projects", authz.Read("project"), s.listProjects)
 	s.route("POST", "/api/v1/projects", authz.Write("project"), s.createProject)
 	s.route("GET", "/api/v1/projects/:name", authz.Read("project"), s.getProject)

@@ -26,6 +26,7 @@ var (
 	tokenWrite     = Write("token")
 	operatorWrite  = Write("operator")
 	projectWrite   = Write("project")
+	userWrite      = Write("user")
 )
 
 // commands is the one table of who may cause each forwardable command type.
@@ -47,9 +48,19 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdCreateProject:   {User: projectWrite},
 	fsm.CmdUpdateProject:   {User: projectWrite},
 	fsm.CmdDeleteProject:   {User: projectWrite},
-	fsm.CmdSetSettings:     {User: settingsWrite},
-	fsm.CmdCreateToken:     {User: tokenWrite},
-	fsm.CmdRevokeToken:     {User: tokenWrite},
+	fsm.CmdCreateUser:      {User: userWrite},
+	fsm.CmdUpdateUser:      {User: userWrite},
+	fsm.CmdDeleteUser:      {User: userWrite},
+	// A login has no caller yet: the node that checked the password writes
+	// the session. A logout, a revoke and a refresh are written by the node
+	// too, once the API has checked the caller (a reader may end its own
+	// session, which its role alone would not allow).
+	fsm.CmdCreateSession:  {Node: true},
+	fsm.CmdRevokeSession:  {Node: true},
+	fsm.CmdRefreshSession: {Node: true},
+	fsm.CmdSetSettings:    {User: settingsWrite},
+	fsm.CmdCreateToken:    {User: tokenWrite},
+	fsm.CmdRevokeToken:    {User: tokenWrite},
 	// install, use and remove; init is the leader's own and never forwarded.
 	fsm.CmdGossipKeyring:   {User: operatorWrite},
 	fsm.CmdCreateJoinToken: {User: tokenWrite},

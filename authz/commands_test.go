@@ -38,7 +38,7 @@ func TestCommands_EveryForwardableTypeClassified(t *testing.T) {
 		}
 		src := origins(who)
 		for _, o := range src {
-			if !slices.Contains([]string{"api", "host", "cluster", "control", "fleet"}, o) {
+			if !slices.Contains([]string{"api", "host", "cluster", "control", "fleet", "login"}, o) {
 				t.Errorf("%s: fsm says it is applied by %q, which authz does not know (%q)", typ, o, who)
 			}
 		}

@@ -227,3 +227,30 @@ func TestAuthorize_NoAllocations(t *testing.T) {
 		t.Fatalf("%v allocations per check, want 0", n)
 	}
 }
+
+// A write made for a user's login session is authorised as the user's role,
+// while the session is live and the user enabled.
+func TestAuthorize_SessionCallersActAsTheirUser(t *testing.T) {
+	a := startCore(t, 1, nil, nil)[0]
+	readyLeader(t, []*Agent{a})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	must := func(cmd fsm.Command) {
+		t.Helper()
+		if _, err := a.Apply(ctx, cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(&fsm.CreateUser{User: fsm.User{Name: "alice", Role: "operator", PasswordHash: "$argon2id$x", CreatedAt: now, UpdatedAt: now}})
+	must(&fsm.CreateSession{Session: fsm.Session{ID: "ses-live", Hash: "h1", User: "alice", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}})
+	must(&fsm.CreateSession{Session: fsm.Session{ID: "ses-old", Hash: "h2", User: "alice", CreatedAt: now, ExpiresAt: now.Add(-time.Minute)}})
+
+	if err := a.authorize("ses-live", true, newVM("x")); err != nil {
+		t.Fatalf("an operator's session creating a VM: %v", err)
+	}
+	expectRefused(t, "an operator's session changing settings", a.authorize("ses-live", true, &fsm.SetSettings{Settings: fsm.DefaultSettings(), At: now}), authz.ErrForbidden, "operator")
+	expectRefused(t, "an expired session", a.authorize("ses-old", true, newVM("y")), authz.ErrUnauthenticated, "expired")
+	off := true
+	must(&fsm.UpdateUser{Name: "alice", Disabled: &off, At: now})
+	expectRefused(t, "a disabled user's session", a.authorize("ses-live", true, newVM("z")), authz.ErrUnauthenticated, "unknown or revoked")
+}

@@ -23,6 +23,7 @@ import (
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file removal.go -o removal_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file settings.go -o settings_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file token.go -o token_msgp.go -tests=false -io=false
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file user.go -o user_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file vm.go -o vm_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file vm_types.go -o vm_types_msgp.go -tests=false -io=false
 

@@ -46,6 +46,12 @@ const (
 	CmdCreateProject   CommandType = 31
 	CmdUpdateProject   CommandType = 32
 	CmdDeleteProject   CommandType = 33
+	CmdCreateUser      CommandType = 34
+	CmdUpdateUser      CommandType = 35
+	CmdDeleteUser      CommandType = 36
+	CmdCreateSession   CommandType = 37
+	CmdRevokeSession   CommandType = 38
+	CmdRefreshSession  CommandType = 39
 )
 
 // Command is one typed change to cluster state.

@@ -37,6 +37,12 @@ func everyCommand() []Command {
 		CreateProject{Project: Project{Name: "prod", Description: "production", Quota: Quota{VCPUs: ptr(int64(64)), VMs: ptr(int64(10))}, CreatedAt: t0, UpdatedAt: t0}},
 		UpdateProject{Name: "prod", Description: "d", Quota: Quota{MemoryMiB: ptr(int64(4096)), DiskGiB: ptr(int64(0))}, At: t0},
 		DeleteProject{Name: "prod"},
+		CreateUser{User: User{Name: "alice", Role: "operator", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$a2V5", CreatedAt: t0, UpdatedAt: t0}},
+		UpdateUser{Name: "alice", PasswordHash: "$argon2id$x", Role: "reader", Disabled: ptr(true), At: t0},
+		DeleteUser{Name: "alice"},
+		CreateSession{Session: Session{ID: "s1", Hash: "h1", User: "alice", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}},
+		RevokeSession{ID: "s1"},
+		RefreshSession{ID: "s1", ExpiresAt: t0.Add(2 * time.Hour)},
 		SetSettings{Settings: DefaultSettings(), At: t0},
 		StartFailover{Failover: Failover{ID: "f1", Node: "n1", NodeName: "node-1", Cause: "no lease renewal", LastRenewal: t0, DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
 			VMs: []FailoverVM{{VMID: "vm-1", VMName: "web", Node: "n2", NodeName: "node-2", Generation: 2}, {VMID: "vm-2", Reason: "no room"}}},
@@ -104,6 +110,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		21: "StartFailover", 22: "UpdateFailover", 23: "PurgeRecords", 24: "GossipKeyring",
 		25: "CreateJoinToken", 26: "UseJoinToken", 27: "RevokeJoinToken", 28: "SetClusterCA", 29: "SetNodeLabels",
 		30: "DomainRemoved", 31: "CreateProject", 32: "UpdateProject", 33: "DeleteProject",
+		34: "CreateUser", 35: "UpdateUser", 36: "DeleteUser", 37: "CreateSession", 38: "RevokeSession", 39: "RefreshSession",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

@@ -27,6 +27,8 @@ type Digest struct {
 	Failovers  int `json:"failovers"`
 	Removals   int `json:"removals"`
 	Projects   int `json:"projects"`
+	Users      int `json:"users"`
+	Sessions   int `json:"sessions"`
 }
 
 // Digest computes the state's digest. The state is copied under the read lock
@@ -58,6 +60,10 @@ func (f *FSM) Digest() (Digest, error) {
 			d.Removals++
 		case rec.Project != nil:
 			d.Projects++
+		case rec.User != nil:
+			d.Users++
+		case rec.Session != nil:
+			d.Sessions++
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {

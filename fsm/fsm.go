@@ -58,6 +58,10 @@ type state struct {
 	// is what each project's VMs take (project.go).
 	projects map[string]*Project
 	usage    map[string]Usage
+	// users, their sessions, and the sessions by secret hash (user.go).
+	users         map[string]*User
+	sessions      map[string]*Session
+	sessionByHash map[string]string
 }
 
 // ClusterInfo is the cluster's identity, set once. It holds no credential:
@@ -78,7 +82,8 @@ func newState() *state {
 	return &state{nodes: map[string]*Node{}, vms: map[string]*VM{}, vmByName: map[string]string{}, vmNames: newNameIndex(), allocated: map[string]Capacity{}, byNode: map[string]map[string]struct{}{}, pending: map[string]struct{}{}, vmStates: map[VMState]int{}, tokens: map[string]*Token{}, tokenByHash: map[string]string{},
 		settings: DefaultSettings(), migrations: map[string]*Migration{}, active: map[string]struct{}{}, incoming: map[string]Capacity{}, failovers: map[string]*Failover{},
 		joinTokens: map[string]*JoinToken{}, removals: map[string]*Removal{}, removalsByNode: map[string]map[string]struct{}{},
-		projects: map[string]*Project{DefaultProject: {Name: DefaultProject, Description: "VMs created without a project"}}, usage: map[string]Usage{}}
+		projects: map[string]*Project{DefaultProject: {Name: DefaultProject, Description: "VMs created without a project"}}, usage: map[string]Usage{},
+		users: map[string]*User{}, sessions: map[string]*Session{}, sessionByHash: map[string]string{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.

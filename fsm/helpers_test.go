@@ -110,11 +110,13 @@ type fsmDump struct {
 	Keyring    Keyring
 	Removals   []Removal
 	Projects   []Project
+	Users      []User
+	Sessions   []Session
 }
 
 func dump(f *FSM) fsmDump {
 	d := fsmDump{Nodes: f.Nodes(), VMs: f.VMs(), Tokens: f.Tokens(), Cluster: f.Cluster(), Applied: f.AppliedIndex(), Allocated: map[string]Capacity{},
-		Settings: f.Settings(), Migrations: f.Migrations(), Incoming: f.Incoming(), Failovers: f.Failovers(), Keyring: f.GossipKeyring(), Removals: f.Removals(), Projects: f.Projects()}
+		Settings: f.Settings(), Migrations: f.Migrations(), Incoming: f.Incoming(), Failovers: f.Failovers(), Keyring: f.GossipKeyring(), Removals: f.Removals(), Projects: f.Projects(), Users: f.Users(), Sessions: f.Sessions("")}
 	ids := map[string]bool{}
 	for _, n := range d.Nodes {
 		ids[n.ID] = true

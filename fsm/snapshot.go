@@ -37,6 +37,8 @@ type snapshotRecord struct {
 	JoinToken *JoinToken `json:"join_token,omitempty"`
 	Removal   *Removal   `json:"removal,omitempty"`
 	Project   *Project   `json:"project,omitempty"`
+	User      *User      `json:"user,omitempty"`
+	Session   *Session   `json:"session,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -84,6 +86,14 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	for _, r := range f.s.removals {
 		c := *r
 		snap.records = append(snap.records, snapshotRecord{Removal: &c})
+	}
+	for _, u := range f.s.users {
+		c := *u
+		snap.records = append(snap.records, snapshotRecord{User: &c})
+	}
+	for _, ses := range f.s.sessions {
+		c := *ses
+		snap.records = append(snap.records, snapshotRecord{Session: &c})
 	}
 	for _, p := range f.s.projects {
 		c := *p
@@ -230,6 +240,11 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			s.putRemoval(r.Removal)
 		case r.Project != nil:
 			s.projects[r.Project.Name] = r.Project
+		case r.User != nil:
+			s.users[r.User.Name] = r.User
+		case r.Session != nil:
+			s.sessions[r.Session.ID] = r.Session
+			s.sessionByHash[r.Session.Hash] = r.Session.ID
 		default:
 			// Like an unknown command type: skipping an entity kind would lose it.
 			return fmt.Errorf("restore: record %d holds no entity kind this node knows (written by a newer node? upgrade this one)", n)
@@ -269,7 +284,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 // an earlier record already holds.
 func (s *state) checkRecord(r *snapshotRecord) error {
 	kinds := 0
-	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil} {
+	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil} {
 		if set {
 			kinds++
 		}
@@ -312,6 +327,18 @@ func (s *state) checkRecord(r *snapshotRecord) error {
 		}
 		if !dup && len(s.projects) >= MaxProjects {
 			return fmt.Errorf("more than %d project records", MaxProjects)
+		}
+	case r.User != nil:
+		kind, id = "user", r.User.Name
+		_, dup = s.users[id]
+		if err := ValidateUser(r.User); err != nil {
+			return err
+		}
+	case r.Session != nil:
+		kind, id = "session", r.Session.ID
+		_, dup = s.sessions[id]
+		if _, taken := s.sessionByHash[r.Session.Hash]; taken && !dup {
+			return fmt.Errorf("session %q: its secret is held by another session", id)
 		}
 	case r.Removal != nil:
 		kind, id = "removal", r.Removal.VMID

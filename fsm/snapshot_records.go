@@ -34,6 +34,8 @@ const (
 	recordJoinToken byte = 6
 	recordRemoval   byte = 7
 	recordProject   byte = 8
+	recordUser      byte = 9
+	recordSession   byte = 10
 )
 
 // recordKind ties a kind's number to its field of snapshotRecord: the one
@@ -77,6 +79,8 @@ var recordKinds = []recordKind{
 	entityKind(recordJoinToken, func(r *snapshotRecord) **JoinToken { return &r.JoinToken }),
 	entityKind(recordRemoval, func(r *snapshotRecord) **Removal { return &r.Removal }),
 	entityKind(recordProject, func(r *snapshotRecord) **Project { return &r.Project }),
+	entityKind(recordUser, func(r *snapshotRecord) **User { return &r.User }),
+	entityKind(recordSession, func(r *snapshotRecord) **Session { return &r.Session }),
 }
 
 // maxSnapshotRecord bounds one record's length, so a damaged length cannot

@@ -54,6 +54,13 @@ var commandSince = map[CommandType]string{
 	CmdCreateProject: BaseVersion,
 	CmdUpdateProject: BaseVersion,
 	CmdDeleteProject: BaseVersion,
+	// Users and sessions (issue 14), before the first release.
+	CmdCreateUser:     BaseVersion,
+	CmdUpdateUser:     BaseVersion,
+	CmdDeleteUser:     BaseVersion,
+	CmdCreateSession:  BaseVersion,
+	CmdRevokeSession:  BaseVersion,
+	CmdRefreshSession: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

@@ -36,6 +36,9 @@ const (
 	// The change would take a project past its quota; the message names
 	// the limit, what the request asks and what is left (403).
 	CodeQuotaExceeded = errcode.QuotaExceeded
+	// Logins are held back after failures; the Retry-After header says how
+	// long (429).
+	CodeTooManyRequests = errcode.TooManyRequests
 	// No leader is known now; retry later (503).
 	CodeNoLeader = errcode.NoLeader
 	// The node is catching up with the cluster; retry shortly (503).

@@ -231,6 +231,8 @@ type Digest struct {
 	Failovers    int    `json:"failovers"`
 	Removals     int    `json:"removals"`
 	Projects     int    `json:"projects"`
+	Users        int    `json:"users"`
+	Sessions     int    `json:"sessions"`
 }
 
 // TokenRequest is the body of POST /api/v1/tokens.

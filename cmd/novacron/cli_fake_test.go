@@ -279,11 +279,23 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdo
 	return runCLIOn(t, false, env, args...)
 }
 
+// testEnv is env as the CLI's getenv, with a config folder of the test's
+// own unless env names one: no test reads the developer's saved session.
+func testEnv(t *testing.T, env map[string]string) func(string) string {
+	dir := t.TempDir()
+	return func(k string) string {
+		if v, ok := env[k]; ok || k != envConfigDir {
+			return v
+		}
+		return dir
+	}
+}
+
 // runCLIOn is runCLI with stdout taken for a terminal when terminal is set.
 func runCLIOn(t *testing.T, terminal bool, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	a := newApp(func(k string) string { return env[k] }, &out, &errb)
+	a := newApp(testEnv(t, env), &out, &errb)
 	a.pollInterval = 5 * time.Millisecond
 	a.terminal = terminal
 	code = execute(context.Background(), a, args)

@@ -121,7 +121,7 @@ func keyB64(n byte) string { return base64.StdEncoding.EncodeToString(bytes.Repe
 func runCLIWithStdin(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	a := newApp(func(k string) string { return env[k] }, &out, &errb)
+	a := newApp(testEnv(t, env), &out, &errb)
 	a.pollInterval = 5 * time.Millisecond
 	a.stdin = strings.NewReader(stdin)
 	code := execute(context.Background(), a, args)

@@ -14,7 +14,7 @@ func TestCLI_MissingTokenFails(t *testing.T) {
 	if code != exitError {
 		t.Errorf("exit code = %d, want %d", code, exitError)
 	}
-	if stderr != "Error: no API token: set NOVACRON_TOKEN or pass --token\n" {
+	if stderr != "Error: no API token: set NOVACRON_TOKEN, pass --token, or log in (novacron login --user NAME)\n" {
 		t.Errorf("stderr = %q", stderr)
 	}
 	if stdout != "" {

@@ -12,7 +12,7 @@ import (
 func runCLIAsked(t *testing.T, env map[string]string, answer string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	a := newApp(func(k string) string { return env[k] }, &out, &errb)
+	a := newApp(testEnv(t, env), &out, &errb)
 	a.pollInterval = 5 * time.Millisecond
 	a.interactive = true
 	a.stdin = strings.NewReader(answer)

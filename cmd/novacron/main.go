@@ -77,7 +77,10 @@ type app struct {
 	getenv func(string) string
 
 	address string
-	token   string
+	// addressGiven: --address or NOVACRON_ADDR was set; otherwise a saved
+	// session's address is used.
+	addressGiven bool
+	token        string
 	// project is the project VM commands work in (--project); "" is the
 	// default project.
 	project string
@@ -180,6 +183,10 @@ or NOVACRON_TOKEN.`,
 		newRebalanceCommand(a),
 		newTokenCommand(a),
 		newProjectCommand(a),
+		newUserCommand(a),
+		newLoginCommand(a),
+		newLogoutCommand(a),
+		newWhoamiCommand(a),
 		newGuardCommand(),
 		newTLSCommand(a),
 		newOperatorCommand(a),
@@ -190,9 +197,10 @@ or NOVACRON_TOKEN.`,
 // resolveGlobals applies the environment to the global flags not given on the
 // command line and checks --output.
 func (a *app) resolveGlobals(cmd *cobra.Command, _ []string) error {
-	if !cmd.Flags().Changed("address") {
+	a.addressGiven = cmd.Flags().Changed("address")
+	if !a.addressGiven {
 		if v := strings.TrimSpace(a.getenv(envAddress)); v != "" {
-			a.address = v
+			a.address, a.addressGiven = v, true
 		}
 	}
 	if !cmd.Flags().Changed("token") {
@@ -223,10 +231,24 @@ func (a *app) resolveGlobals(cmd *cobra.Command, _ []string) error {
 	return nil
 }
 
-// client returns an API client built from the resolved global flags.
+// client returns an API client built from the resolved global flags; with
+// no token given, from the session `novacron login` saved.
 func (a *app) client() (*client.Client, error) {
 	if a.token == "" {
-		return nil, errors.New("no API token: set " + envToken + " or pass --token")
+		s, err := a.loadSession()
+		if err != nil {
+			return nil, err
+		}
+		if s == nil {
+			return nil, errors.New("no API token: set " + envToken + ", pass --token, or log in (novacron login --user NAME)")
+		}
+		a.token = s.Token
+		if !a.addressGiven {
+			a.address = s.Address
+		}
+		if a.tls.CA == "" {
+			a.tls.CA = s.CACert
+		}
 	}
 	return a.clientAt(a.address)
 }

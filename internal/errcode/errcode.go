@@ -60,7 +60,10 @@ const (
 
 // Codes of the HTTP API itself (package api).
 const (
-	BodyTooLarge         = "body_too_large"
+	BodyTooLarge = "body_too_large"
+	// TooManyRequests: logins from this address or for this user are held
+	// back after failures; Retry-After says for how long.
+	TooManyRequests      = "too_many_requests"
 	BadJSON              = "bad_json"
 	UnsupportedMediaType = "unsupported_media_type"
 	IndexTimeout         = "index_timeout"

@@ -34,10 +34,18 @@ func (r CLIResult) String() string {
 // binary could not run at all.
 func RunCLI(tb testing.TB, bin string, env []string, args ...string) CLIResult {
 	tb.Helper()
+	return RunCLIWithStdin(tb, bin, env, "", args...)
+}
+
+// RunCLIWithStdin is RunCLI with stdin as the command's standard input (a
+// password given with --password-stdin).
+func RunCLIWithStdin(tb testing.TB, bin string, env []string, stdin string, args ...string) CLIResult {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), CLITimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
