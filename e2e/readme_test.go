@@ -22,6 +22,12 @@ var readmeSkips = map[string]string{
 	"novacron operator gossip keyring install - --wait < new-key": "needs a key file; the rotation is TestE2E's keyring tests'",
 }
 
+// readmeNoTerminal are README lines that ask a password on the terminal,
+// which the test has not: it gives the password on standard input instead.
+var readmeNoTerminal = map[string]struct{ cmd, stdin string }{
+	"novacron user create alice --role operator": {"novacron user create alice --role operator --password-stdin", "alices long password\n"},
+}
+
 // readmeOnSim are README lines the test changes, and why: the test's
 // agents run the sim hypervisor, each in its own process.
 var readmeOnSim = map[string]string{
@@ -96,7 +102,11 @@ func TestREADME_UsingTheCLIWorksAsWritten(t *testing.T) {
 		if sim, ok := readmeOnSim[cmd]; ok {
 			args = strings.Fields(sim)
 		}
-		res := testutil.RunCLI(t, novacronBin, env, args[1:]...)
+		stdin := ""
+		if nt, ok := readmeNoTerminal[cmd]; ok {
+			args, stdin = strings.Fields(nt.cmd), nt.stdin
+		}
+		res := testutil.RunCLIWithStdin(t, novacronBin, env, stdin, args[1:]...)
 		if res.Code != 0 {
 			t.Fatalf("the README's %q does not work as written:\n%s", cmd, res)
 		}
