@@ -196,24 +196,35 @@ func (a *app) keyArg(ctx context.Context, c *client.Client, arg string, byFinger
 func (a *app) waitKeyring(ctx context.Context, c *client.Client, op, fp string, timeout time.Duration) (*client.GossipKeyring, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// pending is what the last complete look found: a look cut short by the
+	// deadline (a slow answer) still reports it, not a transport error.
 	var pending []string
+	timedOut := func() error {
+		if pending == nil {
+			return fmt.Errorf("waited %s: no look at the nodes finished in that time; try a longer --timeout", timeout)
+		}
+		return fmt.Errorf("waited %s: %s have not applied the change yet", timeout, strings.Join(pending, ", "))
+	}
 	for {
 		kr, err := c.GossipKeyring(ctx)
 		if err == nil {
-			pending, err = a.keyringPending(ctx, c, kr, op, fp)
-			if err == nil && len(pending) == 0 {
-				return kr, nil
+			var now []string
+			if now, err = a.keyringPending(ctx, c, kr, op, fp); err == nil {
+				if len(now) == 0 {
+					return kr, nil
+				}
+				pending = now
 			}
 		}
 		switch {
-		case ctx.Err() != nil && pending != nil:
-			return nil, fmt.Errorf("waited %s: %s have not applied the change yet", timeout, strings.Join(pending, ", "))
+		case ctx.Err() != nil:
+			return nil, timedOut()
 		case err != nil:
 			return nil, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waited %s: %s have not applied the change yet", timeout, strings.Join(pending, ", "))
+			return nil, timedOut()
 		case <-time.After(a.pollInterval):
 		}
 	}

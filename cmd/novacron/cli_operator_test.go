@@ -183,7 +183,7 @@ func TestCLI_GossipKeyringRotation(t *testing.T) {
 	}
 	// remove the old one; --wait polls the members until none publishes it.
 	f.keyring(func(k *fakeKeyring) { k.lag = 1 << 30 })
-	code, stdout, stderr = runCLI(t, f.env(), "operator", "gossip", "keyring", "remove", oldKey, "--wait", "--timeout", "300ms")
+	code, stdout, stderr = runCLI(t, f.env(), "operator", "gossip", "keyring", "remove", oldKey, "--wait", "--timeout", "1s")
 	if code != exitError || !strings.Contains(stderr, "n1, n2, n3 have not applied the change yet") {
 		t.Fatalf("remove --wait while nodes still publish the key: code %d\n%s%s", code, stdout, stderr)
 	}
