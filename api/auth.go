@@ -18,10 +18,33 @@ import (
 // authz's role table, which the leader checks again for every write.
 type perm = authz.Perm
 
-// authenticate finds the token whose secret the request carries as
-// "Authorization: Bearer <secret>". A missing, malformed, unknown or expired
-// credential is errUnauthenticated.
-func (s *Server) authenticate(r *http.Request) (fsm.Token, error) {
+// authenticate finds the token (or login session) whose secret the request
+// carries as "Authorization: Bearer <secret>". A missing, malformed,
+// unknown or expired credential is errUnauthenticated. First a follower
+// applies what the leader told it is committed, and one that has not heard
+// from the leader for MaxAuthStaleness asks the leader's read index (503
+// when it cannot): a revocation the leader has committed holds on every
+// node, within a heartbeat. Without confirm (the cluster's own status, which
+// an operator needs most when a node has lost the leader) the local copy is
+// trusted as it is.
+func (s *Server) authenticate(r *http.Request, confirm bool) (fsm.Token, error) {
+	if !confirm {
+		return s.lookupCredential(r)
+	}
+	idx, err := s.cluster.CredentialIndex(r.Context(), s.cfg.MaxAuthStaleness)
+	if err != nil {
+		return fsm.Token{}, errorf(cluster.ErrNoLeader, "this node has lost touch with the leader, so it cannot confirm that the credential was not revoked; try another node")
+	}
+	if idx > 0 {
+		if err := s.applied(r.Context(), idx); err != nil {
+			return fsm.Token{}, err
+		}
+	}
+	return s.lookupCredential(r)
+}
+
+// lookupCredential is authenticate's lookup in this node's state.
+func (s *Server) lookupCredential(r *http.Request) (fsm.Token, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return fsm.Token{}, errorf(authz.ErrUnauthenticated, "missing Authorization header: send \"Authorization: Bearer <token>\"")
@@ -35,9 +58,10 @@ func (s *Server) authenticate(r *http.Request) (fsm.Token, error) {
 		return s.authenticateSession(r, secret)
 	}
 	tok, err := s.state.TokenByHash(fsm.HashSecret(secret))
-	if errors.Is(err, fsm.ErrNotFound) && !s.cluster.CaughtUp() {
+	if errors.Is(err, fsm.ErrNotFound) && (!s.cluster.CaughtUp() || !s.state.Cluster().TokenBootstrapped) {
 		// A node that just started may not have applied the token's creation
-		// yet: "retry", not "wrong token".
+		// yet, and a new cluster may not have made its root token yet:
+		// "retry", not "wrong token".
 		return fsm.Token{}, errorf(cluster.ErrNotReady, "this node is catching up with the cluster; retry shortly")
 	}
 	if errors.Is(err, fsm.ErrNotFound) {

@@ -39,7 +39,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, h string) {
 		r := httptest.NewRequest("GET", "/api/v1/vms", nil)
 		r.Header.Set("Authorization", h)
-		tok, err := s.authenticate(r)
+		tok, err := s.authenticate(r, true)
 		scheme, secret, found := strings.Cut(h, " ")
 		want := found && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(secret) == root
 		if want != (err == nil) {

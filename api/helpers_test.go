@@ -45,6 +45,10 @@ type fakeCluster struct {
 	// placeOn, when set, is where CreateVM places new VMs, as the real leader
 	// does by completing the command it is handed (so it must get a pointer).
 	placeOn string
+	// lastContact, when set, is when this node last heard from the leader;
+	// readIndex, when set, answers ConsistentIndex (a leader's read index).
+	lastContact time.Time
+	readIndex   func() (uint64, error)
 	// prepare, when set, completes each command as the real leader's
 	// batcher does (control.Controller.PrepareWrites).
 	prepare func([]fsm.Command) (done func())
@@ -100,10 +104,26 @@ func (c *fakeCluster) ConsistentIndex(context.Context) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.consistentCalls++
+	if c.readIndex != nil {
+		return c.readIndex()
+	}
 	if c.consistentIndex != 0 {
 		return c.consistentIndex, nil
 	}
 	return c.index, nil
+}
+
+// CredentialIndex is 0 (the local copy is trusted) unless the test made the
+// node lose touch (lastContact): then it asks ConsistentIndex, as a real
+// follower asks the leader.
+func (c *fakeCluster) CredentialIndex(ctx context.Context, maxStale time.Duration) (uint64, error) {
+	c.mu.Lock()
+	stale := !c.lastContact.IsZero() && time.Since(c.lastContact) > maxStale
+	c.mu.Unlock()
+	if !stale {
+		return 0, nil
+	}
+	return c.ConsistentIndex(ctx)
 }
 
 func (c *fakeCluster) CaughtUp() bool {

@@ -40,6 +40,11 @@ type Config struct {
 	MaxIndexWait time.Duration
 	// RequestTimeout bounds the whole handling of one request.
 	RequestTimeout time.Duration
+	// MaxAuthStaleness is how long a node may go without hearing from the
+	// leader and still trust its own copy of tokens and sessions; past it, a
+	// credential is confirmed through the leader first, so a node cut off
+	// from the leader cannot accept a token revoked meanwhile.
+	MaxAuthStaleness time.Duration
 	// SessionTTL is how long a login session lives after its last use
 	// (it slides forward while it is used).
 	SessionTTL time.Duration
@@ -83,7 +88,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxBodyBytes: 1 << 20, MaxIndexWait: 10 * time.Second, RequestTimeout: 30 * time.Second,
-		PlacementWait: 2 * time.Second, SessionTTL: 12 * time.Hour, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
+		PlacementWait: 2 * time.Second, SessionTTL: 12 * time.Hour, MaxAuthStaleness: 2 * time.Second, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, MaxConns: 1024,
@@ -101,6 +106,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.MaxAuthStaleness <= 0 {
+		c.MaxAuthStaleness = d.MaxAuthStaleness
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = d.SessionTTL
@@ -155,6 +163,10 @@ type Cluster interface {
 	// committed when it started (or later); until then its state may lack
 	// recent writes, such as the token a client presents.
 	CaughtUp() bool
+	// CredentialIndex is the index this node must have applied before it
+	// trusts its copy of tokens and sessions (a revocation committed by the
+	// leader); an error when it has lost the leader and cannot ask.
+	CredentialIndex(ctx context.Context, maxStale time.Duration) (uint64, error)
 }
 
 // Control is what the API asks of the leader's decisions (package control):

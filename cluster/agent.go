@@ -202,6 +202,39 @@ func (a *Agent) Name() string { return a.cfg.NodeName }
 // IsLeader reports whether this node is the Raft leader now.
 func (a *Agent) IsLeader() bool { return a.raft.State() == raft.Leader }
 
+// CredentialIndex is the index a node must have applied before it trusts
+// its copy of tokens and sessions, so that a revocation the leader has
+// committed is refused on this node too (issue 14): 0 on the leader; 0 on a
+// follower that heard from the leader within maxStale, once it has applied
+// the commit index the leader last told it; on one that has not, the
+// leader's read index, or ErrNoLeader at once when it knows no leader, or an
+// error when the leader does not answer.
+func (a *Agent) CredentialIndex(ctx context.Context, maxStale time.Duration) (uint64, error) {
+	if a.IsLeader() {
+		return 0, nil
+	}
+	if time.Since(a.raft.LastContact()) <= maxStale {
+		// Wait until raft has applied what the leader told us is committed.
+		// Raft's own applied index, not the FSM's: configuration entries
+		// never reach the FSM, so its index may stay below the commit index.
+		// Behind by more than a few entries is rare (a node catching up),
+		// so a short poll does.
+		commit := a.raft.CommitIndex()
+		for a.raft.AppliedIndex() < commit {
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+		}
+		return 0, nil
+	}
+	if addr, _ := a.raft.LeaderWithID(); addr == "" {
+		return 0, ErrNoLeader // no leader to ask: do not wait for one
+	}
+	return a.ConsistentIndex(ctx)
+}
+
 // InternalHandler serves the node-to-node endpoints (write forwarding, read index)
 // under /internal/v1/.
 func (a *Agent) InternalHandler() http.Handler { return a.forwarder.handler() }
