@@ -338,6 +338,7 @@ func (s *Server) routes() {
 	// handlers let an admin (user write) reach other users' too.
 	s.route("POST", "/api/v1/logout", authz.Read("cluster"), s.logout)
 	s.route("GET", "/api/v1/whoami", authz.Read("cluster"), s.whoami)
+	s.route("GET", "/api/v1/auth/can-i", authz.Read("cluster"), s.canI)
 	s.route("GET", "/api/v1/sessions", authz.Read("cluster"), s.listSessions)
 	s.route("DELETE", "/api/v1/sessions/:id", authz.Read("cluster"), s.deleteSession)
 	s.route("GET", "/api/v1/users", authz.Read("user"), s.listUsers)

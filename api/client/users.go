@@ -141,3 +141,23 @@ func (c *Client) Whoami(ctx context.Context) (*Whoami, error) {
 	}
 	return &out, nil
 }
+
+// CanI is the answer of GET /api/v1/auth/can-i: whether the request's
+// credential has Perm, and why.
+type CanI struct {
+	Perm    string `json:"perm"`
+	Project string `json:"project,omitempty"`
+	Role    string `json:"role"`
+	Allowed bool   `json:"allowed"`
+	Reason  string `json:"reason"`
+}
+
+// CanI asks whether the Client's credential has perm ("vm:write"), in the
+// Client's project when it has one.
+func (c *Client) CanI(ctx context.Context, perm string) (*CanI, error) {
+	var out CanI
+	if err := c.get(ctx, apiPrefix+"/auth/can-i", map[string][]string{"perm": {perm}}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -128,6 +128,9 @@ func execute(ctx context.Context, a *app, args []string) int {
 	if err == nil {
 		return exitOK
 	}
+	if errors.Is(err, errQuietNo) {
+		return exitError // the command printed its answer already
+	}
 	fmt.Fprintf(a.stderr, "Error: %s\n", errorText(err))
 	var uerr *usageError
 	if errors.As(err, &uerr) {
@@ -187,6 +190,7 @@ or NOVACRON_TOKEN.`,
 		newLoginCommand(a),
 		newLogoutCommand(a),
 		newWhoamiCommand(a),
+		newAuthCommand(a),
 		newGuardCommand(),
 		newTLSCommand(a),
 		newOperatorCommand(a),
