@@ -95,9 +95,9 @@ func TestAuth_ReaderCannotWrite(t *testing.T) {
 	e.do("GET", "/api/v1/vms", reader, nil).expect(t, http.StatusOK, nil)
 	e.do("GET", "/api/v1/nodes", reader, nil).expect(t, http.StatusOK, nil)
 	e.do("GET", "/api/v1/cluster", reader, nil).expect(t, http.StatusOK, nil)
-	e.do("POST", "/api/v1/vms", reader, validVM("web-1")).expectError(t, http.StatusForbidden, "forbidden", `role "reader" may not write vm`)
+	e.do("POST", "/api/v1/vms", reader, validVM("web-1")).expectError(t, http.StatusForbidden, "forbidden", `role reader of key "reader-tok" lacks vm:write in project default`)
 	e.do("POST", "/api/v1/tokens", reader, client.TokenRequest{Name: "x"}).expectError(t, http.StatusForbidden, "forbidden", "token")
-	e.do("GET", "/api/v1/tokens", reader, nil).expectError(t, http.StatusForbidden, "forbidden", "read token")
+	e.do("GET", "/api/v1/tokens", reader, nil).expectError(t, http.StatusForbidden, "forbidden", "lacks token:read")
 	if n := e.cluster.applies(); n != 0 {
 		t.Fatalf("%d Apply calls from forbidden requests", n)
 	}

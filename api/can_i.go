@@ -1,9 +1,7 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -12,39 +10,34 @@ import (
 )
 
 // canI answers whether the request's credential has a permission
-// (?perm=RESOURCE:ACTION, as "vm:write"), and why: `novacron auth can-i`.
-// ?project= names the project asked about; roles are cluster-wide until
-// project roles come (issue 14), so the answer is the same in every project,
-// and says so.
+// (?perm=RESOURCE:ACTION, as "vm:write") in the request's project (?project=,
+// or a project key's own), and why: `novacron auth can-i`. Without a
+// project, a project resource is asked about in the default project.
 func (s *Server) canI(r *http.Request, _ httprouter.Params) (any, error) {
 	q := r.URL.Query()
 	raw := q.Get("perm")
-	resource, action, ok := strings.Cut(raw, ":")
-	if !ok || resource == "" || (action != "read" && action != "write") {
+	p, err := authz.ParsePerm(raw)
+	if err != nil || p.Resource == authz.Any || p.Action == authz.Any {
 		return nil, invalidf("query parameter perm: %q is not RESOURCE:read or RESOURCE:write (such as vm:write)", raw)
 	}
+	pr := caller(r.Context())
 	project := ""
-	if q.Get(projectParam) != "" {
-		p, err := s.requestProject(r)
-		if err != nil {
+	if authz.InProject(p.Resource) {
+		if project, err = s.requestProject(r); err != nil {
 			return nil, err
 		}
-		project = p
 	}
-	tok, _ := caller(r.Context())
-	p := authz.Perm{Resource: resource, Action: action}
-	who := fmt.Sprintf("role %q", tok.Role)
-	if u := sessionUser(tok); u != "" {
-		who = fmt.Sprintf("user %q's role %q", u, tok.Role)
+	ans := client.CanI{Perm: raw, Project: project, Role: pr.ClusterRole, Allowed: pr.Allowed(project, p)}
+	if roles := pr.ProjectRoles[project]; len(roles) > 0 {
+		ans.Role = roles[0]
 	}
-	ans := client.CanI{Perm: raw, Project: project, Role: tok.Role, Allowed: authz.Allowed(tok.Role, p)}
+	if pr.KeyRole != "" {
+		ans.Role = pr.KeyRole
+	}
 	if ans.Allowed {
-		ans.Reason = fmt.Sprintf("%s grants %s:%s", who, resource, action)
+		ans.Reason = pr.Grants(project, p)
 	} else {
-		ans.Reason = fmt.Sprintf("%s lacks %s:%s", who, resource, action)
-	}
-	if project != "" {
-		ans.Reason += "; roles are cluster-wide, the same in project " + project
+		ans.Reason = pr.Explain(project, p)
 	}
 	return ans, nil
 }

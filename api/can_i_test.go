@@ -14,18 +14,18 @@ func TestCanI_AnswersWithTheReason(t *testing.T) {
 	reader := e.tokenFor("reader")
 	var ans client.CanI
 	e.do("GET", "/api/v1/auth/can-i?perm=vm:write", reader, nil).expect(t, http.StatusOK, &ans)
-	if ans.Allowed || ans.Reason != `role "reader" lacks vm:write` {
+	if ans.Allowed || ans.Reason != `role reader of key "reader-tok" lacks vm:write in project default` {
 		t.Fatalf("reader vm:write: %+v", ans)
 	}
 	e.do("GET", "/api/v1/auth/can-i?perm=vm:read&project=default", reader, nil).expect(t, http.StatusOK, &ans)
-	if !ans.Allowed || ans.Reason != `role "reader" grants vm:read; roles are cluster-wide, the same in project default` {
+	if !ans.Allowed || ans.Reason != `role reader of key "reader-tok" grants vm:read, and so do its user's roles` || ans.Project != "default" {
 		t.Fatalf("reader vm:read in default: %+v", ans)
 	}
 	e.do("POST", "/api/v1/users", e.root, client.UserRequest{Name: "ops", Password: "a long password", Role: "operator"}).expect(t, http.StatusCreated, nil)
 	var l client.Login
 	e.login("ops", "a long password").expect(t, http.StatusCreated, &l)
 	e.do("GET", "/api/v1/auth/can-i?perm=settings:write", l.Token, nil).expect(t, http.StatusOK, &ans)
-	if ans.Allowed || ans.Reason != `user "ops"'s role "operator" lacks settings:write` {
+	if ans.Allowed || ans.Reason != `role operator in the cluster lacks settings:write` {
 		t.Fatalf("operator's login, settings:write: %+v", ans)
 	}
 	e.do("GET", "/api/v1/auth/can-i?perm=vm", reader, nil).expectError(t, http.StatusBadRequest, "invalid", "RESOURCE:read")

@@ -64,5 +64,6 @@ func toClientHA(h *fsm.HASpec) *client.HASpec {
 // toClientToken converts a token; secret is shown only in the answer to its
 // creation ("" leaves it out). The hash never leaves the cluster.
 func toClientToken(t fsm.Token, secret string) client.Token {
-	return client.Token{ID: t.ID, Name: t.Name, Role: t.Role, Secret: secret, CreatedAt: t.CreatedAt, ExpiresAt: optTime(t.ExpiresAt)}
+	return client.Token{ID: t.ID, Name: t.Name, Role: t.Role, User: ownerOf(t), Project: t.Project, Secret: secret,
+		CreatedAt: t.CreatedAt, ExpiresAt: optTime(t.ExpiresAt), LastUsedAt: optTime(t.LastUsedAt)}
 }

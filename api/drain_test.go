@@ -98,9 +98,9 @@ func TestDrain_Roles(t *testing.T) {
 	reader, op := e.tokenFor("reader"), e.tokenFor("operator")
 	e.do("GET", "/api/v1/nodes/node-1/drain", reader, nil).expect(t, http.StatusOK, nil)
 	e.do("GET", "/api/v1/nodes/node-1/failover-plan", reader, nil).expect(t, http.StatusOK, nil)
-	e.do("POST", "/api/v1/nodes/node-1/drain", reader, nil).expectError(t, http.StatusForbidden, "forbidden", "write node")
+	e.do("POST", "/api/v1/nodes/node-1/drain", reader, nil).expectError(t, http.StatusForbidden, "forbidden", "lacks node:write")
 	e.do("POST", "/api/v1/nodes/node-1/drain", op, nil).expect(t, http.StatusAccepted, nil)
-	e.do("POST", "/api/v1/nodes/node-1/undrain", reader, nil).expectError(t, http.StatusForbidden, "forbidden", "write node")
+	e.do("POST", "/api/v1/nodes/node-1/undrain", reader, nil).expectError(t, http.StatusForbidden, "forbidden", "lacks node:write")
 	e.do("POST", "/api/v1/nodes/node-1/undrain", op, nil).expect(t, http.StatusOK, nil)
 }
 

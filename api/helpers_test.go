@@ -70,18 +70,11 @@ func (c *fakeCluster) Apply(ctx context.Context, cmd fsm.Command) (uint64, error
 	// the token in the state.
 	c.lastCaller = cluster.CallerOf(ctx)
 	if c.lastCaller != "" {
-		role := ""
-		if tok, err := c.fsm.Token(c.lastCaller); err == nil {
-			role = tok.Role
-		} else if ses, err := c.fsm.Session(c.lastCaller); err == nil {
-			if u, err := c.fsm.User(ses.User); err == nil {
-				role = u.Role
-			}
+		p, err := authz.ForCredential(c.fsm, c.lastCaller, time.Now())
+		if err != nil {
+			return 0, err
 		}
-		if role == "" {
-			return 0, authz.Errorf(authz.ErrUnauthenticated, "unknown or revoked token")
-		}
-		if err := authz.AuthorizeUser(role, cmd); err != nil {
+		if err := authz.AuthorizeUser(p, cmd, c.fsm); err != nil {
 			return 0, err
 		}
 	}
@@ -229,6 +222,9 @@ func newTestEnvWith(t testing.TB, cfg Config, wrap func(*fsm.FSM) State) *testEn
 	t.Helper()
 	if cfg.PlacementWait == 0 {
 		cfg.PlacementWait = -1 // no placement loop runs here: answer creates at once
+	}
+	if cfg.KeyUseEvery == 0 {
+		cfg.KeyUseEvery = -1 // tests count writes: record no key use
 	}
 	f := fsm.New()
 	fc := &fakeCluster{fsm: f}

@@ -52,9 +52,9 @@ func TestGossipKeyring_AdminOnly(t *testing.T) {
 	e := newTestEnv(t)
 	for _, role := range []string{"operator", "reader"} {
 		tok := e.tokenFor(role)
-		e.do("GET", keyringPath, tok, nil).expectError(t, http.StatusForbidden, "forbidden", "read operator")
+		e.do("GET", keyringPath, tok, nil).expectError(t, http.StatusForbidden, "forbidden", "lacks operator:read")
 		e.do("POST", keyringPath, tok, client.GossipKeyringRequest{Op: "install", Key: apiTestKey(1)}).
-			expectError(t, http.StatusForbidden, "forbidden", "write operator")
+			expectError(t, http.StatusForbidden, "forbidden", "lacks operator:write")
 	}
 	if n := e.cluster.applies(); n != 0 {
 		t.Fatalf("%d Apply calls", n)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -145,46 +144,43 @@ func sourceAddr(r *http.Request) string {
 
 // logout ends the session the request was made with.
 func (s *Server) logout(r *http.Request, _ httprouter.Params) (any, error) {
-	tok, _ := caller(r.Context())
-	if !isSession(tok) {
-		return nil, invalidf("this request was made with an API token, not a login session: revoke a token with DELETE /api/v1/tokens/{id}")
+	pr := caller(r.Context())
+	if pr.Kind != "session" {
+		return nil, invalidf("this request was made with an API key, not a login session: revoke a key with DELETE /api/v1/tokens/{id}")
 	}
-	if err := s.revokeSession(r, tok.ID); err != nil {
+	if err := s.revokeSession(r, pr.ID); err != nil {
 		return nil, err
 	}
 	return map[string]string{"status": "logged out"}, nil
 }
 
-// listSessions lists the caller's own sessions; ?user= another user's (an
-// admin, or the user itself).
+// listSessions lists the caller's own sessions; ?user= another user's (a
+// user admin, or the user itself).
 func (s *Server) listSessions(r *http.Request, _ httprouter.Params) (any, error) {
-	tok, _ := caller(r.Context())
+	pr := caller(r.Context())
 	user := r.URL.Query().Get("user")
 	if user == "" {
-		if !isSession(tok) {
-			return nil, invalidf("an API token has no sessions: name a user with ?user=NAME")
-		}
-		user = sessionUser(tok)
+		user = pr.User
 	}
-	if user != sessionUser(tok) && !authz.Allowed(tok.Role, authz.Read("user")) {
-		return nil, errorf(authz.ErrForbidden, "role %q may not read user %q's sessions", tok.Role, user)
+	if user != pr.User && !pr.Allowed("", authz.Read("user")) {
+		return nil, forbidden(pr, "", authz.Read("user"))
 	}
 	return paginate(s, r, s.state.Sessions(user), sessionOrder, func(ses fsm.Session) client.Session {
-		return client.Session{ID: ses.ID, User: ses.User, CreatedAt: ses.CreatedAt, ExpiresAt: ses.ExpiresAt, Current: ses.ID == tok.ID}
+		return client.Session{ID: ses.ID, User: ses.User, CreatedAt: ses.CreatedAt, ExpiresAt: ses.ExpiresAt, Current: ses.ID == pr.ID}
 	})
 }
 
 var sessionOrder = byTime(func(ses fsm.Session) time.Time { return ses.CreatedAt }, func(ses fsm.Session) string { return ses.ID }, false)
 
 // deleteSession ends one session: one of the caller's own, or (with user
-// write, an admin) anyone's.
+// write, a user admin) anyone's.
 func (s *Server) deleteSession(r *http.Request, ps httprouter.Params) (any, error) {
-	tok, _ := caller(r.Context())
+	pr := caller(r.Context())
 	ses, err := s.state.Session(ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
-	if ses.User != sessionUser(tok) && !authz.Allowed(tok.Role, authz.Write("user")) {
+	if ses.User != pr.User && !pr.Allowed("", authz.Write("user")) {
 		// Not the caller's: as if it did not exist.
 		return nil, errorf(fsm.ErrNotFound, "session %q not found", ses.ID)
 	}
@@ -194,7 +190,7 @@ func (s *Server) deleteSession(r *http.Request, ps httprouter.Params) (any, erro
 	return map[string]string{"status": "revoked"}, nil
 }
 
-// revokeSession ends a session as the node's own write (a reader may end its
+// revokeSession ends a session as the node's own write (a viewer may end its
 // own session, which its role alone would not allow), once the API has
 // checked the caller may.
 func (s *Server) revokeSession(r *http.Request, id string) error {
@@ -205,31 +201,11 @@ func (s *Server) revokeSession(r *http.Request, id string) error {
 	return s.applied(r.Context(), idx)
 }
 
-// sessionToken is the caller a session stands for: a Token in the session's
-// ID, with the user's role, so the rest of the API treats both alike.
-func sessionToken(ses fsm.Session, u fsm.User) fsm.Token {
-	return fsm.Token{ID: ses.ID, Name: sessionNamePrefix + u.Name, Role: u.Role, CreatedAt: ses.CreatedAt, ExpiresAt: ses.ExpiresAt}
-}
-
-// sessionNamePrefix marks the name of a caller that is a session.
-const sessionNamePrefix = "session of "
-
-func isSession(tok fsm.Token) bool { return strings.HasPrefix(tok.Name, sessionNamePrefix) }
-
-// sessionUser is the user of a session caller, "" for a token.
-func sessionUser(tok fsm.Token) string {
-	name, ok := strings.CutPrefix(tok.Name, sessionNamePrefix)
-	if !ok {
-		return ""
-	}
-	return name
-}
-
 // authenticateSession finds the live session a secret is, and its user. A
 // session this node does not hold may be a login made a moment ago through
 // another node: it waits until it has applied what the leader had
 // committed, and looks once more.
-func (s *Server) authenticateSession(r *http.Request, secret string) (fsm.Token, error) {
+func (s *Server) authenticateSession(r *http.Request, secret string) (*authz.Principal, error) {
 	hash := fsm.HashSecret(secret)
 	ses, err := s.state.SessionByHash(hash)
 	if errors.Is(err, fsm.ErrNotFound) {
@@ -238,23 +214,24 @@ func (s *Server) authenticateSession(r *http.Request, secret string) (fsm.Token,
 		}
 	}
 	if errors.Is(err, fsm.ErrNotFound) {
-		return fsm.Token{}, errorf(authz.ErrUnauthenticated, "unknown or ended session: log in again")
+		return nil, errorf(authz.ErrUnauthenticated, "unknown or ended session: log in again")
 	}
 	if err != nil {
-		return fsm.Token{}, err
+		return nil, err
 	}
 	now := time.Now()
 	if !now.Before(ses.ExpiresAt) {
-		return fsm.Token{}, errorf(authz.ErrUnauthenticated, "session expired at %s: log in again", ses.ExpiresAt.UTC().Format(time.RFC3339))
+		return nil, errorf(authz.ErrUnauthenticated, "session expired at %s: log in again", ses.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	u, err := s.state.User(ses.User)
-	if err != nil || u.Disabled {
-		return fsm.Token{}, errorf(authz.ErrUnauthenticated, "user %q is gone or disabled", ses.User)
+	p, err := authz.ForSession(s.state, ses, nil)
+	if err != nil {
+		return nil, err
 	}
+	p.ExpiresAt = ses.ExpiresAt
 	if ses.ExpiresAt.Sub(now) < s.cfg.SessionTTL/2 {
 		s.refreshSession(ses.ID, now.Add(s.cfg.SessionTTL))
 	}
-	return sessionToken(ses, u), nil
+	return p, nil
 }
 
 // refreshSession moves a session's expiry forward in the background, one
@@ -276,16 +253,17 @@ func (s *Server) refreshSession(id string, until time.Time) {
 	}()
 }
 
-// whoami says who the request's credential is: an API token or a user's
-// login session, with its role and expiry.
+// whoami says who the request's credential is: an API key or a user's
+// login session, the user behind it, its roles and expiry.
 func (s *Server) whoami(r *http.Request, _ httprouter.Params) (any, error) {
-	tok, _ := caller(r.Context())
-	out := client.Whoami{Kind: "token", Name: tok.Name, ID: tok.ID, Role: tok.Role}
-	if !tok.ExpiresAt.IsZero() {
-		out.ExpiresAt = &tok.ExpiresAt
+	pr := caller(r.Context())
+	out := client.Whoami{Kind: "token", ID: pr.ID, Name: pr.Name, User: pr.User, Role: pr.ClusterRole,
+		Projects: pr.ProjectRoles, KeyRole: pr.KeyRole, KeyProject: pr.KeyProject}
+	if pr.Kind == "session" {
+		out.Kind = "session"
 	}
-	if isSession(tok) {
-		out.Kind, out.Name, out.User = "session", "", sessionUser(tok)
+	if !pr.ExpiresAt.IsZero() {
+		out.ExpiresAt = &pr.ExpiresAt
 	}
 	return out, nil
 }

@@ -36,8 +36,14 @@ func TestLogin_SessionActsAsTheUsersRole(t *testing.T) {
 		t.Fatalf("login answered %+v", l)
 	}
 	e.do("POST", "/api/v1/vms", l.Token, validVM("web-1")).expect(t, http.StatusCreated, nil)
-	e.do("POST", "/api/v1/tokens", l.Token, client.TokenRequest{Name: "x"}).expectError(t, http.StatusForbidden, "forbidden", `role "operator"`)
-	e.do("GET", "/api/v1/users", l.Token, nil).expectError(t, http.StatusForbidden, "forbidden", "read user")
+	// A user makes its own keys, never stronger than itself.
+	e.do("POST", "/api/v1/tokens", l.Token, client.TokenRequest{Name: "x", Role: "admin"}).expectError(t, http.StatusForbidden, "forbidden", "role operator in the cluster lacks")
+	var key client.Token
+	e.do("POST", "/api/v1/tokens", l.Token, client.TokenRequest{Name: "x", Role: "viewer"}).expect(t, http.StatusCreated, &key)
+	if key.User != "alice" || key.Role != "viewer" {
+		t.Fatalf("alice's key: %+v", key)
+	}
+	e.do("GET", "/api/v1/users", l.Token, nil).expectError(t, http.StatusForbidden, "forbidden", "lacks user:read")
 
 	var ses []client.Session
 	e.do("GET", "/api/v1/sessions", l.Token, nil).expect(t, http.StatusOK, &ses)
@@ -46,14 +52,14 @@ func TestLogin_SessionActsAsTheUsersRole(t *testing.T) {
 	}
 	e.do("POST", "/api/v1/logout", l.Token, nil).expect(t, http.StatusOK, nil)
 	e.do("GET", "/api/v1/vms", l.Token, nil).expectError(t, http.StatusUnauthorized, "unauthenticated", "log in again")
-	e.do("POST", "/api/v1/logout", e.root, nil).expectError(t, http.StatusBadRequest, "invalid", "API token")
+	e.do("POST", "/api/v1/logout", e.root, nil).expectError(t, http.StatusBadRequest, "invalid", "API key")
 }
 
 // A new password or a disabled user ends the user's sessions; a disabled
 // user cannot log in.
 func TestLogin_PasswordChangeAndDisableEndSessions(t *testing.T) {
 	e := newTestEnv(t)
-	e.do("POST", "/api/v1/users", e.root, client.UserRequest{Name: "bob", Password: "first password"}).expect(t, http.StatusCreated, nil)
+	e.do("POST", "/api/v1/users", e.root, client.UserRequest{Name: "bob", Password: "first password", Role: "viewer"}).expect(t, http.StatusCreated, nil)
 	var l client.Login
 	e.login("bob", "first password").expect(t, http.StatusCreated, &l)
 	e.do("GET", "/api/v1/vms", l.Token, nil).expect(t, http.StatusOK, nil)

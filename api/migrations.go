@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -31,9 +32,6 @@ var migrationStates = []fsm.MigrationState{
 // VM action does; a migration needs migration write too, which the leader
 // checks (authz's command table), so it is checked here first.
 func (s *Server) migrateVM(r *http.Request, ps httprouter.Params) (any, error) {
-	if tok, _ := caller(r.Context()); !authz.Allowed(tok.Role, authz.Write("migration")) {
-		return nil, errorf(authz.ErrForbidden, "role %q may not write migration", tok.Role)
-	}
 	var req client.MigrateRequest
 	if err := s.decodeOptionalBody(r, &req); err != nil {
 		return nil, err
@@ -57,6 +55,9 @@ func (s *Server) migrateVM(r *http.Request, ps httprouter.Params) (any, error) {
 	vm, err := s.findVM(r, ps.ByName("id"))
 	if err != nil {
 		return nil, err
+	}
+	if pr := caller(r.Context()); !pr.Allowed(vm.Project, authz.Write("migration")) {
+		return nil, forbidden(pr, vm.Project, authz.Write("migration"))
 	}
 	target, err := s.migrationTarget(r, vm, mode, req.Target)
 	if err != nil {
@@ -116,9 +117,17 @@ func (s *Server) listMigrations(r *http.Request, _ httprouter.Params) (any, erro
 			nodeID = n.ID
 		}
 	}
+	pr := caller(r.Context())
+	readable, everyProject := pr.Projects(authz.Read("migration"))
+	if !everyProject && len(readable) == 0 {
+		return nil, errorf(authz.ErrForbidden, "%s lacks migration:read in every project", pr.Describe())
+	}
 	all := s.state.Migrations()
 	kept := all[:0]
 	for _, m := range all {
+		if !everyProject && !slices.Contains(readable, s.migrationProjectOf(m)) {
+			continue
+		}
 		if vmRef != "" && m.VMID != vmID && m.VMID != vmRef && m.VMName != vmRef {
 			continue
 		}

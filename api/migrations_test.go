@@ -172,12 +172,12 @@ func TestMigrateVM_Roles(t *testing.T) {
 	e := newTestEnv(t)
 	e.runningVM("web-1", e.nodes[0])
 	reader, op := e.tokenFor("reader"), e.tokenFor("operator")
-	e.do("POST", "/api/v1/vms/web-1/migrate", reader, nil).expectError(t, http.StatusForbidden, "forbidden", `role "reader" may not write vm`)
+	e.do("POST", "/api/v1/vms/web-1/migrate", reader, nil).expectError(t, http.StatusForbidden, "forbidden", `role reader of key "reader-tok" lacks vm:write in project default`)
 	var m client.Migration
 	e.do("POST", "/api/v1/vms/web-1/migrate", op, nil).expect(t, http.StatusAccepted, &m)
 	e.do("GET", "/api/v1/migrations/"+m.ID, reader, nil).expect(t, http.StatusOK, nil)
 	e.do("GET", "/api/v1/migrations", reader, nil).expect(t, http.StatusOK, nil)
-	e.do("POST", "/api/v1/migrations/"+m.ID+"/cancel", reader, nil).expectError(t, http.StatusForbidden, "forbidden", "write migration")
+	e.do("POST", "/api/v1/migrations/"+m.ID+"/cancel", reader, nil).expectError(t, http.StatusForbidden, "forbidden", "lacks migration:write")
 	e.do("POST", "/api/v1/migrations/"+m.ID+"/cancel", op, nil).expect(t, http.StatusOK, nil)
 }
 

@@ -72,5 +72,5 @@ func TestNodeLabels_BadRequestsNameTheProblem(t *testing.T) {
 	}
 	reader := e.tokenFor("reader")
 	e.do("POST", "/api/v1/nodes/node-1/labels", reader, client.NodeLabelsRequest{Set: map[string]string{"a": "b"}}).
-		expectError(t, http.StatusForbidden, "forbidden", "may not write node")
+		expectError(t, http.StatusForbidden, "forbidden", "lacks node:write")
 }

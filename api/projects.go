@@ -2,11 +2,13 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/fsm"
 )
 
@@ -68,7 +70,16 @@ func (s *Server) listProject(r *http.Request) (string, error) {
 // listProjects lists the projects a page at a time, by name, each with its
 // usage.
 func (s *Server) listProjects(r *http.Request, _ httprouter.Params) (any, error) {
-	return paginate(s, r, s.state.Projects(), projectOrder, func(p fsm.Project) client.Project {
+	pr := caller(r.Context())
+	readable, everyProject := pr.Projects(authz.Read("project"))
+	if !everyProject && len(readable) == 0 {
+		return nil, errorf(authz.ErrForbidden, "%s has no role in any project", pr.Describe())
+	}
+	all := s.state.Projects()
+	if !everyProject {
+		all = slices.DeleteFunc(all, func(p fsm.Project) bool { return !slices.Contains(readable, p.Name) })
+	}
+	return paginate(s, r, all, projectOrder, func(p fsm.Project) client.Project {
 		_, used, _ := s.state.Project(p.Name)
 		return toClientProject(p, used)
 	})

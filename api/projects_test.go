@@ -102,8 +102,8 @@ func TestProjects_OnlyAnAdminChangesThem(t *testing.T) {
 	for _, role := range []string{"reader", "operator"} {
 		tok := e.tokenFor(role)
 		e.do("GET", "/api/v1/projects", tok, nil).expect(t, http.StatusOK, nil)
-		e.do("POST", "/api/v1/projects", tok, client.ProjectRequest{Name: "x"}).expectError(t, http.StatusForbidden, "forbidden", "write project")
-		e.do("DELETE", "/api/v1/projects/default", tok, nil).expectError(t, http.StatusForbidden, "forbidden", "write project")
+		e.do("POST", "/api/v1/projects", tok, client.ProjectRequest{Name: "x"}).expectError(t, http.StatusForbidden, "forbidden", "lacks project:write")
+		e.do("DELETE", "/api/v1/projects/default", tok, nil).expectError(t, http.StatusForbidden, "forbidden", "lacks project:write")
 	}
 	e.do("POST", "/api/v1/projects", e.root, client.ProjectRequest{Name: "bad name"}).expectError(t, http.StatusBadRequest, "invalid", "project name")
 	e.do("POST", "/api/v1/projects", e.root, client.ProjectRequest{Name: "ok", Quota: client.Quota{VMs: limit(-1)}}).expectError(t, http.StatusBadRequest, "invalid", "quota vms")

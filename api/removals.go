@@ -2,11 +2,13 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/fsm"
 )
 
@@ -16,7 +18,15 @@ import (
 // listRemovals lists the removals under way a page at a time, oldest first,
 // optionally of ?node= (ID or name).
 func (s *Server) listRemovals(r *http.Request, _ httprouter.Params) (any, error) {
+	pr := caller(r.Context())
+	readable, everyProject := pr.Projects(authz.Read("vm"))
+	if !everyProject && len(readable) == 0 {
+		return nil, errorf(authz.ErrForbidden, "%s lacks vm:read in every project", pr.Describe())
+	}
 	all := s.state.Removals()
+	if !everyProject {
+		all = slices.DeleteFunc(all, func(rm fsm.Removal) bool { return !slices.Contains(readable, rm.Project) })
+	}
 	if ref := r.URL.Query().Get("node"); ref != "" {
 		n, err := s.findNode(ref)
 		if err != nil {

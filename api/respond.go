@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -45,53 +43,6 @@ func written(body any, index uint64) *response {
 // asked for (a migration, a drain) goes on after the answer.
 func accepted(body any, index uint64) *response {
 	return &response{status: http.StatusAccepted, body: body, index: index}
-}
-
-// route registers an authenticated /api/v1 route with the permission it needs.
-func (s *Server) route(method, pattern string, p perm, h handlerFunc) {
-	s.authRoute(method, pattern, p, "", h)
-}
-
-// routeSelf is route, except that any authenticated caller passes when the
-// route parameter selfParam is "self" (a caller may always read its own token).
-func (s *Server) routeSelf(method, pattern string, p perm, selfParam string, h handlerFunc) {
-	s.authRoute(method, pattern, p, selfParam, h)
-}
-
-// authRoute registers a route behind authentication, authorization, the body
-// size limit and, for GET, the ?index / ?consistent wait.
-func (s *Server) authRoute(method, pattern string, p perm, selfParam string, h handlerFunc) {
-	if p.Resource == "" || p.Action == "" {
-		panic(fmt.Sprintf("api: route %s %s registered without a permission", method, pattern))
-	}
-	s.secured = append(s.secured, securedRoute{method: method, pattern: pattern, perm: p})
-	// The cluster's status answers from the local copy even on a node that
-	// has lost the leader: an operator asks it exactly then (authenticate).
-	clusterStatus := method == http.MethodGet && strings.HasPrefix(pattern, "/api/v1/cluster")
-	s.router.Handle(method, pattern, s.named(pattern, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-		defer cancel()
-		r = r.WithContext(ctx)
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		}
-		tok, err := s.authenticate(r, !clusterStatus)
-		if err == nil {
-			err = authorize(tok, p, selfParam, ps)
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		r = r.WithContext(withCaller(ctx, tok))
-		if r.Method == http.MethodGet {
-			if err := s.waitForRead(r); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-		}
-		s.serve(w, r, ps, h)
-	}))
 }
 
 // public registers a route that needs no token.

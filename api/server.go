@@ -48,6 +48,10 @@ type Config struct {
 	// SessionTTL is how long a login session lives after its last use
 	// (it slides forward while it is used).
 	SessionTTL time.Duration
+	// KeyUseEvery is how often a key's last use is recorded (a Raft write
+	// in the background); negative records none (the API's unit tests, which
+	// count writes).
+	KeyUseEvery time.Duration
 	// PlacementWait bounds how long a create whose VM was not placed in its
 	// own entry waits for the placement loop's decision before answering
 	// (create_wait.go); negative answers at once.
@@ -88,7 +92,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxBodyBytes: 1 << 20, MaxIndexWait: 10 * time.Second, RequestTimeout: 30 * time.Second,
-		PlacementWait: 2 * time.Second, SessionTTL: 12 * time.Hour, MaxAuthStaleness: 2 * time.Second, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
+		PlacementWait: 2 * time.Second, KeyUseEvery: fsm.TouchTokenEvery, SessionTTL: 12 * time.Hour, MaxAuthStaleness: 2 * time.Second, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, MaxConns: 1024,
@@ -112,6 +116,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = d.SessionTTL
+	}
+	if c.KeyUseEvery == 0 {
+		c.KeyUseEvery = d.KeyUseEvery
 	}
 	if c.PlacementWait == 0 {
 		c.PlacementWait = d.PlacementWait
@@ -209,6 +216,10 @@ type State interface {
 	Session(id string) (fsm.Session, error)
 	SessionByHash(hash string) (fsm.Session, error)
 	Sessions(user string) []fsm.Session
+	// Bindings, custom roles: what authz builds a principal from.
+	Bindings(user string, groups []string) map[string][]string
+	Roles() []fsm.Role
+	Role(name string) (fsm.Role, error)
 	// VMCountsByNode counts each node's VMs without copying any.
 	VMCountsByNode() map[string]int
 	// IDsWithPrefix finds records by the start of their ID (id_prefix.go).
@@ -271,12 +282,6 @@ type Server struct {
 	refreshing sync.Map
 }
 
-// securedRoute is one authenticated route and the permission it needs.
-type securedRoute struct {
-	method, pattern string
-	perm            perm
-}
-
 // New builds the API server of a node. A nil logger means slog.Default().
 func New(cfg Config, cl Cluster, ctl Control, st State, logger *slog.Logger) *Server {
 	if logger == nil {
@@ -309,7 +314,8 @@ func New(cfg Config, cl Cluster, ctl Control, st State, logger *slog.Logger) *Se
 	return s
 }
 
-// routes is the whole API surface, each route with the permission it needs.
+// routes is the whole API surface, each route with the permission it needs
+// and where it is checked (scope.go).
 func (s *Server) routes() {
 	s.public("GET", "/healthz", s.healthz)
 	s.router.Handle("GET", "/metrics", s.named("/metrics", s.serveMetrics))
@@ -320,39 +326,50 @@ func (s *Server) routes() {
 	s.route("GET", "/api/v1/nodes", authz.Read("node"), s.listNodes)
 	s.route("GET", "/api/v1/nodes/:id", authz.Read("node"), s.getNode)
 
-	s.route("GET", "/api/v1/vms", authz.Read("vm"), s.listVMs)
-	s.route("POST", "/api/v1/vms", authz.Write("vm"), s.createVM)
-	s.route("GET", "/api/v1/vms/:id", authz.Read("vm"), s.getVM)
-	s.route("PUT", "/api/v1/vms/:id", authz.Write("vm"), s.updateVM)
-	s.route("DELETE", "/api/v1/vms/:id", authz.Write("vm"), s.deleteVM)
-	// The action "migrate" is POST /api/v1/vms/:id/migrate (see vmAction).
-	s.route("POST", "/api/v1/vms/:id/:action", authz.Write("vm"), s.vmAction)
+	s.projectRoute("GET", "/api/v1/vms", authz.Read("vm"), s.listVMs)
+	s.projectRoute("POST", "/api/v1/vms", authz.Write("vm"), s.createVM)
+	s.objectRoute("GET", "/api/v1/vms/:id", authz.Read("vm"), vmProject, s.getVM)
+	s.objectRoute("PUT", "/api/v1/vms/:id", authz.Write("vm"), vmProject, s.updateVM)
+	s.objectRoute("DELETE", "/api/v1/vms/:id", authz.Write("vm"), vmProject, s.deleteVM)
+	// The action "migrate" is POST /api/v1/vms/:id/migrate (see vmAction);
+	// it also needs migration write in the VM's project.
+	s.objectRoute("POST", "/api/v1/vms/:id/:action", authz.Write("vm"), vmProject, s.vmAction)
 
-	s.route("GET", "/api/v1/migrations", authz.Read("migration"), s.listMigrations)
-	s.route("GET", "/api/v1/migrations/:id", authz.Read("migration"), s.getMigration)
-	s.route("POST", "/api/v1/migrations/:id/cancel", authz.Write("migration"), s.cancelMigration)
+	// Lists show what the caller may read: every project's for a cluster
+	// role, its projects' otherwise.
+	s.callerRoute("GET", "/api/v1/migrations", s.listMigrations)
+	s.objectRoute("GET", "/api/v1/migrations/:id", authz.Read("migration"), migrationProject, s.getMigration)
+	s.objectRoute("POST", "/api/v1/migrations/:id/cancel", authz.Write("migration"), migrationProject, s.cancelMigration)
 	s.route("GET", "/api/v1/failovers", authz.Read("failover"), s.listFailovers)
 	s.route("GET", "/api/v1/failovers/:id", authz.Read("failover"), s.getFailover)
 	s.public("POST", "/api/v1/login", s.login)
-	// Every authenticated caller may log out and list its own sessions; the
-	// handlers let an admin (user write) reach other users' too.
-	s.route("POST", "/api/v1/logout", authz.Read("cluster"), s.logout)
-	s.route("GET", "/api/v1/whoami", authz.Read("cluster"), s.whoami)
-	s.route("GET", "/api/v1/auth/can-i", authz.Read("cluster"), s.canI)
-	s.route("GET", "/api/v1/sessions", authz.Read("cluster"), s.listSessions)
-	s.route("DELETE", "/api/v1/sessions/:id", authz.Read("cluster"), s.deleteSession)
+	// Every caller may log out, see itself, and list and end its own
+	// sessions; the handlers let a user admin reach other users' too.
+	s.callerRoute("POST", "/api/v1/logout", s.logout)
+	s.callerRoute("GET", "/api/v1/whoami", s.whoami)
+	s.callerRoute("GET", "/api/v1/auth/can-i", s.canI)
+	s.callerRoute("GET", "/api/v1/sessions", s.listSessions)
+	s.callerRoute("DELETE", "/api/v1/sessions/:id", s.deleteSession)
 	s.route("GET", "/api/v1/users", authz.Read("user"), s.listUsers)
 	s.route("POST", "/api/v1/users", authz.Write("user"), s.createUser)
 	s.route("GET", "/api/v1/users/:name", authz.Read("user"), s.getUser)
 	s.route("PUT", "/api/v1/users/:name", authz.Write("user"), s.updateUser)
 	s.route("DELETE", "/api/v1/users/:name", authz.Write("user"), s.deleteUser)
-	s.route("GET", "/api/v1/projects", authz.Read("project"), s.listProjects)
+	s.callerRoute("GET", "/api/v1/roles", s.listRoles)
+	s.callerRoute("GET", "/api/v1/roles/:name", s.getRole)
+	s.route("POST", "/api/v1/roles", authz.Write("role"), s.createRole)
+	s.route("DELETE", "/api/v1/roles/:name", authz.Write("role"), s.deleteRole)
+	s.callerRoute("GET", "/api/v1/projects", s.listProjects)
 	s.route("POST", "/api/v1/projects", authz.Write("project"), s.createProject)
-	s.route("GET", "/api/v1/projects/:name", authz.Read("project"), s.getProject)
+	s.objectRoute("GET", "/api/v1/projects/:name", authz.Read("project"), namedProject, s.getProject)
+	// A project's quota is the cluster's to set: its own admins may not.
 	s.route("PUT", "/api/v1/projects/:name", authz.Write("project"), s.updateProject)
 	s.route("DELETE", "/api/v1/projects/:name", authz.Write("project"), s.deleteProject)
-	s.route("GET", "/api/v1/removals", authz.Read("vm"), s.listRemovals)
-	s.route("GET", "/api/v1/removals/:id", authz.Read("vm"), s.getRemoval)
+	s.objectRoute("GET", "/api/v1/projects/:name/members", authz.Read("member"), namedProject, s.listMembers)
+	s.objectRoute("POST", "/api/v1/projects/:name/members", authz.Write("member"), namedProject, s.setMember)
+	s.objectRoute("DELETE", "/api/v1/projects/:name/members/:subject", authz.Write("member"), namedProject, s.removeMember)
+	s.callerRoute("GET", "/api/v1/removals", s.listRemovals)
+	s.objectRoute("GET", "/api/v1/removals/:id", authz.Read("vm"), removalProject, s.getRemoval)
 
 	s.route("GET", "/api/v1/nodes/:id/drain", authz.Read("node"), s.getDrain)
 	s.route("POST", "/api/v1/nodes/:id/drain", authz.Write("node"), s.drainNode)
@@ -364,11 +381,13 @@ func (s *Server) routes() {
 	s.route("PUT", "/api/v1/settings", authz.Write("settings"), s.putSettings)
 	s.route("GET", "/api/v1/rebalance", authz.Read("cluster"), s.getRebalance)
 
-	s.route("GET", "/api/v1/tokens", authz.Read("token"), s.listTokens)
-	s.route("POST", "/api/v1/tokens", authz.Write("token"), s.createToken)
-	// Any authenticated caller may read its own token as /api/v1/tokens/self.
-	s.routeSelf("GET", "/api/v1/tokens/:id", authz.Read("token"), "id", s.getToken)
-	s.route("DELETE", "/api/v1/tokens/:id", authz.Write("token"), s.revokeToken)
+	// API keys: every user makes, lists and revokes its own (no stronger
+	// than itself); token read and write in the cluster reach everyone's.
+	// /api/v1/tokens/self is the caller's own credential.
+	s.callerRoute("GET", "/api/v1/tokens", s.listTokens)
+	s.callerRoute("POST", "/api/v1/tokens", s.createToken)
+	s.callerRoute("GET", "/api/v1/tokens/:id", s.getToken)
+	s.callerRoute("DELETE", "/api/v1/tokens/:id", s.revokeToken)
 
 	s.route("GET", "/api/v1/join-tokens", authz.Read("token"), s.listJoinTokens)
 	s.route("POST", "/api/v1/join-tokens", authz.Write("token"), s.createJoinToken)
@@ -377,8 +396,8 @@ func (s *Server) routes() {
 	s.public("GET", "/api/v1/enroll/ca", s.enrollCA)
 	s.public("POST", "/api/v1/enroll", s.enrollHost)
 
-	// The listing shows the keys: admins only (the "operator" resource is in
-	// no role but admin's).
+	// The listing shows the keys: cluster admins only (the "operator"
+	// resource is in no other built-in role).
 	s.route("GET", "/api/v1/operator/gossip/keyring", authz.Read("operator"), s.getGossipKeyring)
 	s.route("POST", "/api/v1/operator/gossip/keyring", authz.Write("operator"), s.changeGossipKeyring)
 }

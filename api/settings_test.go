@@ -81,7 +81,7 @@ func TestSettings_OnlyAdminWrites(t *testing.T) {
 	for _, role := range []string{"reader", "operator"} {
 		tok := e.tokenFor(role)
 		e.do("GET", "/api/v1/settings", tok, nil).expect(t, http.StatusOK, nil)
-		e.do("PUT", "/api/v1/settings", tok, `{"strategy":"binpack"}`).expectError(t, http.StatusForbidden, "forbidden", "write settings")
+		e.do("PUT", "/api/v1/settings", tok, `{"strategy":"binpack"}`).expectError(t, http.StatusForbidden, "forbidden", "lacks settings:write")
 	}
 	if n := e.cluster.applies(); n != 0 {
 		t.Fatalf("%d Apply calls from forbidden writes", n)

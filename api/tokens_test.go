@@ -47,20 +47,20 @@ func TestCreateToken_SecretShownOnce(t *testing.T) {
 // but writes nothing and cannot mint tokens. An explicit role still holds.
 func TestCreateToken_DefaultRoleIsReader(t *testing.T) {
 	e := newTestEnv(t)
-	if authz.DefaultRole != "reader" {
-		t.Fatalf("DefaultRole = %q, want reader", authz.DefaultRole)
+	if authz.DefaultRole != "viewer" {
+		t.Fatalf("DefaultRole = %q, want viewer", authz.DefaultRole)
 	}
 	var ro client.Token
 	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "norole"}).expect(t, http.StatusCreated, &ro)
-	if ro.Role != "reader" {
-		t.Fatalf("token without a role = %+v, want role reader", ro)
+	if ro.Role != "viewer" {
+		t.Fatalf("token without a role = %+v, want role viewer", ro)
 	}
-	if stored, err := e.fsm.Token(ro.ID); err != nil || stored.Role != "reader" {
-		t.Fatalf("stored token %+v (%v), want role reader", stored, err)
+	if stored, err := e.fsm.Token(ro.ID); err != nil || stored.Role != "viewer" {
+		t.Fatalf("stored token %+v (%v), want role viewer", stored, err)
 	}
 	e.do("GET", "/api/v1/vms", ro.Secret, nil).expect(t, http.StatusOK, nil)
-	e.do("POST", "/api/v1/vms", ro.Secret, validVM("x")).expectError(t, http.StatusForbidden, "forbidden", "reader")
-	e.do("POST", "/api/v1/tokens", ro.Secret, client.TokenRequest{Name: "escalate", Role: "admin"}).expectError(t, http.StatusForbidden, "forbidden", "reader")
+	e.do("POST", "/api/v1/vms", ro.Secret, validVM("x")).expectError(t, http.StatusForbidden, "forbidden", "role viewer")
+	e.do("POST", "/api/v1/tokens", ro.Secret, client.TokenRequest{Name: "escalate", Role: "admin"}).expectError(t, http.StatusForbidden, "forbidden", "role viewer")
 
 	var admin client.Token
 	e.do("POST", "/api/v1/tokens", e.root, client.TokenRequest{Name: "adm", Role: "admin"}).expect(t, http.StatusCreated, &admin)
@@ -90,7 +90,7 @@ func TestCreateToken_BadInputNeverReachesApply(t *testing.T) {
 		body      any
 		code, msg string
 	}{
-		{client.TokenRequest{Name: "x", Role: "root"}, "invalid", `role "root" is not one of admin, operator, reader`},
+		{client.TokenRequest{Name: "x", Role: "root"}, "invalid", `role "root" is not a role`},
 		{client.TokenRequest{Name: "x", TTL: "soon"}, "invalid", `ttl "soon"`},
 		{client.TokenRequest{Name: "x", TTL: "-1h"}, "invalid", "positive duration"},
 		{client.TokenRequest{}, "invalid", "name is required"},

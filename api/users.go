@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -42,9 +41,14 @@ func (s *Server) createUser(r *http.Request, _ httprouter.Params) (any, error) {
 	if err := fsm.ValidateName("name", req.Name); err != nil {
 		return nil, err
 	}
-	role, err := checkRole(req.Role)
-	if err != nil {
-		return nil, err
+	role := req.Role
+	if role != "" {
+		if err := s.checkRole(role); err != nil {
+			return nil, err
+		}
+		if role == noRole {
+			role = ""
+		}
 	}
 	if _, err := s.state.User(req.Name); err == nil {
 		return nil, errorf(fsm.ErrConflict, "user %q already exists", req.Name)
@@ -84,11 +88,13 @@ func (s *Server) updateUser(r *http.Request, ps httprouter.Params) (any, error) 
 	}
 	cmd := &fsm.UpdateUser{Name: name, Disabled: req.Disabled, At: time.Now().UTC()}
 	if req.Role != "" {
-		role, err := checkRole(req.Role)
-		if err != nil {
+		if err := s.checkRole(req.Role); err != nil {
 			return nil, err
 		}
-		cmd.Role = role
+		cmd.Role, cmd.NoRole = req.Role, req.Role == noRole
+		if cmd.NoRole {
+			cmd.Role = ""
+		}
 	}
 	if req.Password != "" {
 		hash, err := hashPassword(req.Password)
@@ -97,7 +103,7 @@ func (s *Server) updateUser(r *http.Request, ps httprouter.Params) (any, error) 
 		}
 		cmd.PasswordHash = hash
 	}
-	if cmd.Role == "" && cmd.PasswordHash == "" && cmd.Disabled == nil {
+	if cmd.Role == "" && !cmd.NoRole && cmd.PasswordHash == "" && cmd.Disabled == nil {
 		return nil, invalidf("nothing to change: set password, role or disabled")
 	}
 	idx, err := s.cluster.Apply(r.Context(), cmd)
@@ -130,15 +136,19 @@ func (s *Server) deleteUser(r *http.Request, ps httprouter.Params) (any, error) 
 	return written(toClientUser(u), idx), nil
 }
 
-// checkRole is role, or the default role when empty, if it is one.
-func checkRole(role string) (string, error) {
-	if role == "" {
-		return authz.DefaultRole, nil
+// noRole in a user's role leaves (or makes) it without a cluster role: it
+// has only the roles its projects bind it to.
+const noRole = "none"
+
+// checkRole checks a user's cluster role: a role that exists, or noRole.
+func (s *Server) checkRole(role string) error {
+	if role == noRole {
+		return nil
 	}
-	if !authz.ValidRole(role) {
-		return "", invalidf("role %q is not one of %s", role, strings.Join(authz.Roles(), ", "))
+	if _, ok := authz.RolePerms(s.state, role); !ok {
+		return invalidf("role %q is not a role (GET /api/v1/roles lists them), nor %q for no cluster role", role, noRole)
 	}
-	return role, nil
+	return nil
 }
 
 // hashPassword checks a new password's length and hashes it.

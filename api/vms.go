@@ -9,6 +9,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/ids"
 )
@@ -48,8 +49,12 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 	afterKey, _, _ := strings.Cut(p.after, keySep)
 	afterProject, afterName, _ := strings.Cut(afterKey, vmKeySep)
 	hosts := s.nodesByID()
+	pr := caller(r.Context())
 	vms := s.state.VMPage(fsm.VMPageQuery{Project: project, AfterProject: afterProject, AfterName: afterName,
 		Max: p.limit + 1, Node: nodeID, Keep: func(vm *fsm.VM) bool {
+			if project == "" && !pr.Allowed(vm.Project, readVM) {
+				return false
+			}
 			if state != "" {
 				host, known := hosts[vm.Node]
 				if shownState(vm, host, known) != state {
@@ -75,6 +80,9 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 		return out
 	})
 }
+
+// readVM is the permission a VM list checks per VM across every project.
+var readVM = authz.Read("vm")
 
 // maxLabelFilters bounds the ?label= filters of one list request.
 const maxLabelFilters = 16
@@ -174,8 +182,7 @@ func requestIDOf(r *http.Request) (string, error) {
 			return "", invalidf("header %s must be printable ASCII without spaces", client.IdempotencyKeyHeader)
 		}
 	}
-	tok, _ := caller(r.Context())
-	return tok.ID + ":" + key, nil
+	return caller(r.Context()).ID + ":" + key, nil
 }
 
 // replayCreate answers a create that was applied before under the same

@@ -1,17 +1,25 @@
-// Package authz decides who may do what: the roles API tokens carry, the
-// permission each role grants, and the permission each command a user can
-// cause needs (commands.go).
+// Package authz decides who may do what (issue 14): the roles, what each
+// grants, the principal a request acts as (a user, through a login session or
+// an API key), and the permission each command a user can cause needs, in
+// which project (commands.go).
 //
-// Two places ask it. The API checks a request's token against the route's
-// permission before it handles the request (package api). The leader checks
-// every write again before it reaches Raft, against its own copy of the
-// caller's token (package cluster): a follower's word that a write is allowed
-// is not enough. One table serves both, so the two checks cannot drift apart.
+// A permission is an action on a resource. Some resources belong to projects
+// (vm, migration, project, member, audit): a role bound to a user in a
+// project grants them there and nowhere else; every other resource (nodes,
+// settings, users, keys of others) is the cluster's, and only a cluster role
+// grants it. A key is bounded twice: by its own role in its own scope, and by
+// its user's rights; it may do only what both allow.
+//
+// Two places ask. The API checks the permission of each route against the
+// object's own project once it has loaded the object, never against a project
+// named in the request. The leader checks every write again before it reaches
+// Raft, against its own copy of the caller's key or session, user and
+// bindings: a follower's word that a write is allowed is not enough. One
+// table serves both, so the two checks cannot drift apart.
 package authz
 
 import (
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/novacron/novacron/fsm"
@@ -22,20 +30,20 @@ import (
 // with the same codes, so the client sees the same answer whichever node
 // refused.
 var (
-	// ErrUnauthenticated: no valid token (missing, unknown, revoked, expired).
+	// ErrUnauthenticated: no valid credential (missing, unknown, revoked,
+	// expired).
 	ErrUnauthenticated = errors.New("a valid API token is required")
-	// ErrForbidden: the token's role does not grant what was asked.
+	// ErrForbidden: the caller's roles do not grant what was asked.
 	ErrForbidden = errors.New("permission denied")
 )
 
-// Perm is what an action needs: an action on a resource. Resources are
-// cluster, node, vm, migration, failover, settings, token and project;
-// actions are read and write.
+// Perm is what an action needs: an action on a resource.
 type Perm struct {
 	Resource, Action string
 }
 
-func (p Perm) String() string { return p.Action + " " + p.Resource }
+// String is the permission as users write it: "vm:write".
+func (p Perm) String() string { return p.Resource + ":" + p.Action }
 
 // Read is the permission to read resource.
 func Read(resource string) Perm { return Perm{Resource: resource, Action: "read"} }
@@ -46,62 +54,30 @@ func Write(resource string) Perm { return Perm{Resource: resource, Action: "writ
 // Any in a grant matches every resource or every action.
 const Any = "*"
 
-// roles is the one table of what each role may do. A new role (or a
-// tenant-scoped one) is a new row; nothing else changes.
-var roles = map[string][]Perm{
-	"admin": {{Resource: Any, Action: Any}},
-	"operator": {
-		{Resource: "cluster", Action: "read"},
-		{Resource: "node", Action: "read"}, {Resource: "node", Action: "write"},
-		{Resource: "vm", Action: "read"}, {Resource: "vm", Action: "write"},
-		{Resource: "migration", Action: "read"}, {Resource: "migration", Action: "write"},
-		{Resource: "failover", Action: "read"},
-		{Resource: "settings", Action: "read"},
-		{Resource: "project", Action: "read"},
-	},
-	"reader": {
-		{Resource: "cluster", Action: "read"},
-		{Resource: "node", Action: "read"},
-		{Resource: "vm", Action: "read"},
-		{Resource: "migration", Action: "read"},
-		{Resource: "failover", Action: "read"},
-		{Resource: "settings", Action: "read"},
-		{Resource: "project", Action: "read"},
-	},
-}
+// Resources are every resource a permission may name; Actions every action.
+var (
+	Resources = []string{"audit", "cluster", "failover", "member", "migration", "node", "operator", "project", "role", "settings", "token", "user", "vm"}
+	Actions   = []string{"read", "write"}
+)
 
-// DefaultRole is the role of a token created without one: the weakest, so a
-// forgotten --role gives too little rather than too much (issue 11).
-const DefaultRole = "reader"
+// projectResources are the resources that belong to a project: a role bound
+// in a project grants only these, and only there.
+var projectResources = map[string]bool{"vm": true, "migration": true, "project": true, "member": true, "audit": true}
 
-// Roles returns the names of the valid token roles, sorted.
-func Roles() []string {
-	out := make([]string, 0, len(roles))
-	for r := range roles {
-		out = append(out, r)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// ValidRole reports whether role is a known token role.
-func ValidRole(role string) bool {
-	_, ok := roles[role]
-	return ok
-}
-
-// Allowed reports whether role grants p. An unknown role grants nothing.
-func Allowed(role string, p Perm) bool {
-	for _, g := range roles[role] {
-		if (g.Resource == Any || g.Resource == p.Resource) && (g.Action == Any || g.Action == p.Action) {
-			return true
-		}
-	}
-	return false
-}
+// InProject reports whether resource belongs to projects.
+func InProject(resource string) bool { return projectResources[resource] }
 
 // Expired reports whether tok has expired at now. A token without an expiry
 // never does.
 func Expired(tok fsm.Token, now time.Time) bool {
 	return !tok.ExpiresAt.IsZero() && !now.Before(tok.ExpiresAt)
+}
+
+func grants(perms []Perm, p Perm) bool {
+	for _, g := range perms {
+		if (g.Resource == Any || g.Resource == p.Resource) && (g.Action == Any || g.Action == p.Action) {
+			return true
+		}
+	}
+	return false
 }

@@ -7,15 +7,29 @@ import (
 )
 
 // Rule says who may cause a command type that reaches the leader from other
-// nodes (fsm.Forwardable): a user, through a token whose role grants User, or
-// a node on its own, or both.
+// nodes (fsm.Forwardable): a user whose rights grant User in the command's
+// project, or a node on its own, or both.
 type Rule struct {
-	// User is the permission a token needs for the command; the zero Perm
-	// when no token may cause it.
+	// User is the permission a user needs for the command; the zero Perm
+	// when no user may cause it.
 	User Perm
 	// Node: nodes write the command on their own, with no user behind it (a
 	// host's reports, the leader's loops, the member reconcile).
 	Node bool
+	// Scope finds the project the command acts in from the command and the
+	// state; nil acts on the cluster. found is false when the object is
+	// gone: the permission is then not checked, and Apply answers not found.
+	Scope func(cmd fsm.Command, o Objects) (project string, found bool)
+	// Check refuses what the permission alone would let through: a key or a
+	// binding stronger than its maker, a key made for someone else.
+	Check func(p *Principal, cmd fsm.Command, o Objects) error
+}
+
+// Objects is the state the leader reads to find a command's project.
+type Objects interface {
+	Credentials
+	VM(id string) (fsm.VM, error)
+	Migration(id string) (fsm.Migration, error)
 }
 
 var (
@@ -27,6 +41,11 @@ var (
 	operatorWrite  = Write("operator")
 	projectWrite   = Write("project")
 	userWrite      = Write("user")
+	memberWrite    = Write("member")
+	roleWrite      = Write("role")
+	// self is what any user may cause for itself (its own keys); the rule's
+	// Check decides.
+	self = Perm{Resource: "self", Action: "write"}
 )
 
 // commands is the one table of who may cause each forwardable command type.
@@ -36,31 +55,37 @@ var (
 // CreateMigration, migration write), so what the API lets through, the leader
 // takes.
 var commands = map[fsm.CommandType]Rule{
-	fsm.CmdCreateVM:        {User: vmWrite},
-	fsm.CmdUpdateVM:        {User: vmWrite},
-	fsm.CmdDeleteVM:        {User: vmWrite},
-	fsm.CmdVMAction:        {User: vmWrite, Node: true},        // a host stops a VM it could not start
-	fsm.CmdCreateMigration: {User: migrationWrite, Node: true}, // the leader's drains and rebalancing
-	fsm.CmdCancelMigration: {User: migrationWrite},
+	fsm.CmdCreateVM:        {User: vmWrite, Scope: createdIn},
+	fsm.CmdUpdateVM:        {User: vmWrite, Scope: ofVM},
+	fsm.CmdDeleteVM:        {User: vmWrite, Scope: ofVM},
+	fsm.CmdVMAction:        {User: vmWrite, Node: true, Scope: ofVM},        // a host stops a VM it could not start
+	fsm.CmdCreateMigration: {User: migrationWrite, Node: true, Scope: ofVM}, // the leader's drains and rebalancing
+	fsm.CmdCancelMigration: {User: migrationWrite, Scope: ofMigration},
 	fsm.CmdSetMaintenance:  {User: nodeWrite},
 	fsm.CmdSetNodeLabels:   {User: nodeWrite},
 	fsm.CmdDomainRemoved:   {Node: true},
 	fsm.CmdCreateProject:   {User: projectWrite},
 	fsm.CmdUpdateProject:   {User: projectWrite},
 	fsm.CmdDeleteProject:   {User: projectWrite},
+	fsm.CmdSetMember:       {User: memberWrite, Scope: ofMember, Check: checkMember},
+	fsm.CmdCreateRole:      {User: roleWrite, Check: checkRole},
+	fsm.CmdDeleteRole:      {User: roleWrite},
 	fsm.CmdCreateUser:      {User: userWrite},
 	fsm.CmdUpdateUser:      {User: userWrite},
 	fsm.CmdDeleteUser:      {User: userWrite},
 	// A login has no caller yet: the node that checked the password writes
 	// the session. A logout, a revoke and a refresh are written by the node
-	// too, once the API has checked the caller (a reader may end its own
+	// too, once the API has checked the caller (a viewer may end its own
 	// session, which its role alone would not allow).
 	fsm.CmdCreateSession:  {Node: true},
 	fsm.CmdRevokeSession:  {Node: true},
 	fsm.CmdRefreshSession: {Node: true},
 	fsm.CmdSetSettings:    {User: settingsWrite},
-	fsm.CmdCreateToken:    {User: tokenWrite},
-	fsm.CmdRevokeToken:    {User: tokenWrite},
+	// Every user may make keys for itself, no stronger than itself, and
+	// revoke its own; token write is needed for anyone else's.
+	fsm.CmdCreateToken: {User: self, Check: checkNewKey},
+	fsm.CmdRevokeToken: {User: self, Check: checkRevokeKey},
+	fsm.CmdTouchToken:  {Node: true},
 	// install, use and remove; init is the leader's own and never forwarded.
 	fsm.CmdGossipKeyring:   {User: operatorWrite},
 	fsm.CmdCreateJoinToken: {User: tokenWrite},
@@ -94,20 +119,29 @@ func CommandRule(t fsm.CommandType) (Rule, bool) {
 	return r, ok
 }
 
-// AuthorizeUser checks that a token of role may cause cmd (for a batch, each
-// of its entries). It returns ErrForbidden naming the command and the role
-// otherwise.
-func AuthorizeUser(role string, cmd fsm.Command) error {
-	return eachType(cmd, func(t fsm.CommandType) string {
-		r, ok := commands[t]
-		switch {
-		case !ok || r.User == (Perm{}):
-			return fmt.Sprintf("%s is written only by the cluster's nodes, never for a token (role %q)", t, role)
-		case !Allowed(role, r.User):
-			return fmt.Sprintf("role %q may not apply %s: it needs permission to %s", role, t, r.User)
+// AuthorizeUser checks that p may cause cmd: its rights grant the command's
+// permission in the command's project, and the rule's own check passes. A
+// batch is never a user's. It returns ErrForbidden naming the command and
+// what is missing.
+func AuthorizeUser(p *Principal, cmd fsm.Command, o Objects) error {
+	t := cmd.Type()
+	r, ok := commands[t]
+	if t == fsm.CmdBatch || !ok || r.User == (Perm{}) {
+		return Errorf(ErrForbidden, "%s is written only by the cluster's nodes, never for a user (%s)", t, p.User)
+	}
+	project, found := "", true
+	if r.Scope != nil {
+		project, found = r.Scope(cmd, o)
+	}
+	if found && r.User != self && !p.Allowed(project, r.User) {
+		return Errorf(ErrForbidden, "%s: %s", t, p.Explain(project, r.User))
+	}
+	if r.Check != nil {
+		if err := r.Check(p, cmd, o); err != nil {
+			return Errorf(ErrForbidden, "%s: %v", t, err)
 		}
-		return ""
-	})
+	}
+	return nil
 }
 
 // AuthorizeNode checks that nodes write cmd on their own (for a batch, each of

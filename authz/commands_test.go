@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/novacron/novacron/fsm"
 )
@@ -53,7 +54,7 @@ func TestCommands_EveryForwardableTypeClassified(t *testing.T) {
 		if r.User == (Perm{}) && !r.Node {
 			t.Errorf("%s: neither a user nor a node may cause it", typ)
 		}
-		if r.User != (Perm{}) && !Allowed("admin", r.User) {
+		if r.User != (Perm{}) && r.User != self && !grants(builtin["cluster-admin"].perms, r.User) {
 			t.Errorf("%s: needs %v, which no role grants", typ, r.User)
 		}
 	}
@@ -76,36 +77,62 @@ func mustBatch(t *testing.T, cmds ...fsm.Command) *fsm.Batch {
 	return b
 }
 
+// The leader's check of each command a user causes: the permission in the
+// command's own project (the VM's, never one the request names), and the
+// escalation checks.
 func TestAuthorizeUser(t *testing.T) {
+	s := newTenants(t)
+	alice, bob, carol, erin := s.user("alice"), s.user("bob"), s.user("carol"), s.user("erin")
+	root := s.key("", "admin", "")
+	now := time.Now().UTC()
 	cases := []struct {
-		role string
+		what string
+		p    *Principal
 		cmd  fsm.Command
 		want string // "" for allowed, else a part of the refusal
 	}{
-		{"operator", &fsm.CreateVM{}, ""},
-		{"operator", fsm.VMAction{}, ""},
-		{"operator", &fsm.CreateMigration{}, ""},
-		{"operator", &fsm.SetMaintenance{}, ""},
-		{"reader", &fsm.CreateVM{}, `role "reader" may not apply CreateVM: it needs permission to write vm`},
-		{"operator", &fsm.CreateToken{}, `role "operator" may not apply CreateToken: it needs permission to write token`},
-		{"operator", &fsm.RevokeToken{}, "write token"},
-		{"operator", &fsm.SetSettings{}, "write settings"},
-		{"admin", &fsm.CreateToken{}, ""},
-		{"admin", &fsm.SetSettings{}, ""},
-		{"nobody", &fsm.CreateVM{}, `role "nobody"`},
-		// Written only by nodes: no token may send it, not even an admin's.
-		{"admin", &fsm.ReportVM{}, "ReportVM is written only by the cluster's nodes"},
-		{"admin", &fsm.InitCluster{}, "InitCluster"},
-		{"operator", mustBatch(t, &fsm.CreateVM{}, &fsm.VMAction{}), ""},
-		{"operator", mustBatch(t, &fsm.CreateVM{}, &fsm.SetSettings{}), "batch entry 1: role \"operator\" may not apply SetSettings"},
+		{"operator creates in its project", alice, &fsm.CreateVM{Project: "prod"}, ""},
+		{"operator creates in a project it only views", alice, &fsm.CreateVM{Project: "dev"}, "role viewer in project dev lacks vm:write"},
+		{"a create without a project goes to default", alice, &fsm.CreateVM{}, "no role in project default"},
+		{"operator stops its project's VM", alice, fsm.VMAction{ID: "vm-prod", Action: "stop"}, ""},
+		{"operator deletes another project's VM", alice, &fsm.DeleteVM{ID: "vm-dev"}, "lacks vm:write"},
+		{"viewer updates", bob, &fsm.UpdateVM{ID: "vm-prod"}, "role viewer in project prod lacks vm:write"},
+		{"a VM that is gone: Apply answers", bob, &fsm.DeleteVM{ID: "gone"}, ""},
+		{"operator migrates its VM", alice, &fsm.CreateMigration{VMID: "vm-prod"}, ""},
+		{"operator drains a node", alice, &fsm.SetMaintenance{}, "lacks node:write"},
+		{"project admin binds an operator", carol, &fsm.SetMember{Project: "prod", User: "erin", Role: "operator"}, ""},
+		{"project admin makes a cluster admin", carol, &fsm.SetMember{Project: "prod", User: "erin", Role: "cluster-admin"}, "SetMember: role cluster-admin grants"},
+		{"project admin binds in another project", carol, &fsm.SetMember{Project: "dev", User: "erin", Role: "viewer"}, "lacks member:write"},
+		{"operator binds a role", alice, &fsm.SetMember{Project: "prod", User: "erin", Role: "viewer"}, "role operator in project prod lacks member:write"},
+		{"project admin changes its quota", carol, &fsm.UpdateProject{Name: "prod"}, "lacks project:write"},
+		{"project admin touches settings", carol, &fsm.SetSettings{}, "lacks settings:write"},
+		{"a user changes its own role", erin, &fsm.UpdateUser{Name: "erin", Role: "cluster-admin"}, "lacks user:write"},
+		{"a user makes its own key", alice, &fsm.CreateToken{Token: fsm.Token{User: "alice", Role: "viewer", Project: "prod"}}, ""},
+		{"a key stronger than its user", alice, &fsm.CreateToken{Token: fsm.Token{User: "alice", Role: "operator", Project: "dev"}}, "a key may not be stronger than its user"},
+		{"a key for someone else", alice, &fsm.CreateToken{Token: fsm.Token{User: "bob", Role: "viewer"}}, "may not make one for bob"},
+		{"root makes an admin key", root, &fsm.CreateToken{Token: fsm.Token{User: "root", Role: "admin"}}, ""},
+		{"a custom role with a built-in name", root, &fsm.CreateRole{Role: fsm.Role{Name: "viewer", Permissions: []string{"vm:read"}, CreatedAt: now}}, "built in"},
+		// Written only by nodes: no user may send it, not even root.
+		{"root reports a VM", root, &fsm.ReportVM{}, "ReportVM is written only by the cluster's nodes"},
+		{"root sends a batch", root, mustBatch(t, &fsm.CreateVM{}), "Batch is written only by the cluster's nodes"},
 	}
 	for _, c := range cases {
-		err := AuthorizeUser(c.role, c.cmd)
+		err := AuthorizeUser(c.p, c.cmd, s.f)
 		switch {
 		case c.want == "" && err != nil:
-			t.Errorf("%s %s: refused: %v", c.role, c.cmd.Type(), err)
+			t.Errorf("%s: refused: %v", c.what, err)
 		case c.want != "" && (!errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%s %s: %v, want forbidden with %q", c.role, c.cmd.Type(), err, c.want)
+			t.Errorf("%s: %v, want forbidden with %q", c.what, err, c.want)
+		}
+	}
+	// A key is revoked by its user, or by whoever holds token:write.
+	s.apply(&fsm.CreateToken{Token: fsm.Token{ID: "k-bob", Name: "bobs", User: "bob", Role: "viewer", Hash: "h"}})
+	if err := AuthorizeUser(alice, &fsm.RevokeToken{ID: "k-bob"}, s.f); !errors.Is(err, ErrForbidden) {
+		t.Errorf("alice revoking bob's key: %v", err)
+	}
+	for _, p := range []*Principal{s.user("bob"), root} {
+		if err := AuthorizeUser(p, &fsm.RevokeToken{ID: "k-bob"}, s.f); err != nil {
+			t.Errorf("%s revoking bob's key: %v", p.User, err)
 		}
 	}
 }
@@ -127,11 +154,13 @@ func TestAuthorizeNode(t *testing.T) {
 }
 
 // The checks sit on the write path: a lone command costs map lookups and no
-// allocation.
+// allocation once the principal is built.
 func TestAuthorize_NoAllocations(t *testing.T) {
-	cmd := &fsm.CreateVM{}
+	s := newTenants(t)
+	root := s.key("", "admin", "")
+	cmd := &fsm.CreateVM{Project: "prod"}
 	if n := testing.AllocsPerRun(100, func() {
-		_ = AuthorizeUser("operator", cmd)
+		_ = AuthorizeUser(root, cmd, s.f)
 		_ = AuthorizeNode(fsm.ReportVM{})
 	}); n != 0 {
 		t.Fatalf("%v allocations per check, want 0", n)

@@ -59,30 +59,9 @@ func (a *Agent) authorize(caller string, forwarded bool, cmd fsm.Command) error 
 	if a.readyTerm.Load() != a.raft.CurrentTerm() {
 		return errRetry{fmt.Errorf("%w: the new leader has not applied the previous term's entries yet, so it cannot check the caller's token", ErrNotReady)}
 	}
-	tok, err := a.fsm.Token(caller)
+	p, err := authz.ForCredential(a.fsm, caller, time.Now())
 	if err != nil {
-		return a.authorizeSession(caller, cmd)
+		return err
 	}
-	if authz.Expired(tok, time.Now()) {
-		return authz.Errorf(authz.ErrUnauthenticated, "token %q expired at %s", tok.Name, tok.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	return authz.AuthorizeUser(tok.Role, cmd)
-}
-
-// authorizeSession checks a write made for a user's login session (a
-// caller that is no token): the session must be live and its user enabled,
-// and the user's role must grant the command.
-func (a *Agent) authorizeSession(id string, cmd fsm.Command) error {
-	ses, err := a.fsm.Session(id)
-	if err != nil {
-		return authz.Errorf(authz.ErrUnauthenticated, "unknown or revoked token")
-	}
-	if !time.Now().Before(ses.ExpiresAt) {
-		return authz.Errorf(authz.ErrUnauthenticated, "session of user %q expired at %s", ses.User, ses.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	u, err := a.fsm.User(ses.User)
-	if err != nil || u.Disabled {
-		return authz.Errorf(authz.ErrUnauthenticated, "user %q is gone or disabled", ses.User)
-	}
-	return authz.AuthorizeUser(u.Role, cmd)
+	return authz.AuthorizeUser(p, cmd, a.fsm)
 }

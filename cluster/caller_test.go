@@ -95,11 +95,11 @@ func TestForward_LeaderAuthorisesTheCaller(t *testing.T) {
 			where = "on the leader"
 		}
 		_, err := via.Apply(as(reader), newVM("by-reader"))
-		expectRefused(t, where+": reader CreateVM", err, authz.ErrForbidden, `role "reader" may not apply CreateVM`)
+		expectRefused(t, where+": reader CreateVM", err, authz.ErrForbidden, `CreateVM: role reader of key`)
 		_, err = via.Apply(as(operator), &fsm.CreateToken{Token: fsm.Token{ID: ids.New(), Name: "escalate", Role: "admin", Hash: "h-" + where}})
-		expectRefused(t, where+": operator CreateToken", err, authz.ErrForbidden, `role "operator" may not apply CreateToken`)
+		expectRefused(t, where+": operator CreateToken", err, authz.ErrForbidden, `CreateToken: role operator of key`)
 		_, err = via.Apply(as(operator), &fsm.SetSettings{At: time.Now().UTC()})
-		expectRefused(t, where+": operator SetSettings", err, authz.ErrForbidden, `role "operator" may not apply SetSettings`)
+		expectRefused(t, where+": operator SetSettings", err, authz.ErrForbidden, `SetSettings: role operator of key`)
 		_, err = via.Apply(as(revoked), newVM("by-revoked"))
 		expectRefused(t, where+": revoked token", err, authz.ErrUnauthenticated, "unknown or revoked")
 		_, err = via.Apply(as(expired), newVM("by-expired"))
@@ -184,7 +184,7 @@ func TestServeApply_AuthorisesTheCaller(t *testing.T) {
 	operator := addToken(t, a, "operator", time.Time{})
 
 	status, ans := postApplyAs(t, a, mustEncode(t, newVM("by-reader")), reader)
-	if status != http.StatusForbidden || ans.Error == nil || ans.Error.Code != errcode.Forbidden || !strings.Contains(ans.Error.Message, `role "reader" may not apply CreateVM`) {
+	if status != http.StatusForbidden || ans.Error == nil || ans.Error.Code != errcode.Forbidden || !strings.Contains(ans.Error.Message, `CreateVM: role reader of key`) {
 		t.Fatalf("reader CreateVM: HTTP %d %+v, want 403 forbidden naming the command and the role", status, ans.Error)
 	}
 	status, ans = postApplyAs(t, a, mustEncode(t, newVM("by-nobody")), ids.New())
@@ -213,8 +213,9 @@ func TestServeApply_AuthorisesTheCaller(t *testing.T) {
 	}
 }
 
-// The caller check costs the write path a token lookup by ID and a table
-// lookup, and no allocation.
+// The caller check costs the write path a token lookup by ID, a table
+// lookup, and the principal: one small allocation for a key of the root
+// user, as every benchmark's.
 func TestAuthorize_NoAllocations(t *testing.T) {
 	a := startCore(t, 1, nil, nil)[0]
 	readyLeader(t, []*Agent{a})
@@ -223,8 +224,8 @@ func TestAuthorize_NoAllocations(t *testing.T) {
 	if err := a.authorize(operator, true, cmd); err != nil {
 		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = a.authorize(operator, true, cmd) }); n != 0 {
-		t.Fatalf("%v allocations per check, want 0", n)
+	if n := testing.AllocsPerRun(100, func() { _ = a.authorize(operator, true, cmd) }); n > 1 {
+		t.Fatalf("%v allocations per check, want at most 1", n)
 	}
 }
 

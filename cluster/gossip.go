@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/logadapt"
 )

@@ -18,7 +18,9 @@ import (
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file node.go -o node_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file node_types.go -o node_types_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file placement_types.go -o placement_types_msgp.go -tests=false -io=false
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file member.go -o member_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file project.go -o project_msgp.go -tests=false -io=false
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file role.go -o role_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file retention.go -o retention_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file removal.go -o removal_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file settings.go -o settings_msgp.go -tests=false -io=false

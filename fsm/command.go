@@ -52,6 +52,10 @@ const (
 	CmdCreateSession   CommandType = 37
 	CmdRevokeSession   CommandType = 38
 	CmdRefreshSession  CommandType = 39
+	CmdSetMember       CommandType = 40
+	CmdCreateRole      CommandType = 41
+	CmdDeleteRole      CommandType = 42
+	CmdTouchToken      CommandType = 43
 )
 
 // Command is one typed change to cluster state.

@@ -43,6 +43,10 @@ func everyCommand() []Command {
 		CreateSession{Session: Session{ID: "s1", Hash: "h1", User: "alice", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}},
 		RevokeSession{ID: "s1"},
 		RefreshSession{ID: "s1", ExpiresAt: t0.Add(2 * time.Hour)},
+		SetMember{Project: "prod", User: "alice", Role: "operator"},
+		CreateRole{Role: Role{Name: "starter", Permissions: []string{"vm:read", "vm:write"}, CreatedAt: t0}},
+		DeleteRole{Name: "starter"},
+		TouchToken{ID: "t1", At: t0},
 		SetSettings{Settings: DefaultSettings(), At: t0},
 		StartFailover{Failover: Failover{ID: "f1", Node: "n1", NodeName: "node-1", Cause: "no lease renewal", LastRenewal: t0, DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
 			VMs: []FailoverVM{{VMID: "vm-1", VMName: "web", Node: "n2", NodeName: "node-2", Generation: 2}, {VMID: "vm-2", Reason: "no room"}}},
@@ -111,6 +115,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		25: "CreateJoinToken", 26: "UseJoinToken", 27: "RevokeJoinToken", 28: "SetClusterCA", 29: "SetNodeLabels",
 		30: "DomainRemoved", 31: "CreateProject", 32: "UpdateProject", 33: "DeleteProject",
 		34: "CreateUser", 35: "UpdateUser", 36: "DeleteUser", 37: "CreateSession", 38: "RevokeSession", 39: "RefreshSession",
+		40: "SetMember", 41: "CreateRole", 42: "DeleteRole", 43: "TouchToken",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

@@ -29,6 +29,7 @@ type Digest struct {
 	Projects   int `json:"projects"`
 	Users      int `json:"users"`
 	Sessions   int `json:"sessions"`
+	Roles      int `json:"roles"`
 }
 
 // Digest computes the state's digest. The state is copied under the read lock
@@ -64,6 +65,8 @@ func (f *FSM) Digest() (Digest, error) {
 			d.Users++
 		case rec.Session != nil:
 			d.Sessions++
+		case rec.Role != nil:
+			d.Roles++
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {

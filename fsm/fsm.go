@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/google/btree"
 	"sync"
 	"sync/atomic"
+
+	"github.com/google/btree"
 
 	"github.com/hashicorp/raft"
 )
@@ -62,6 +63,12 @@ type state struct {
 	users         map[string]*User
 	sessions      map[string]*Session
 	sessionByHash map[string]string
+	// roles are the custom roles; bindings and groupBindings compile the
+	// projects' members by user and by group: name, project, role
+	// (member.go).
+	roles         map[string]*Role
+	bindings      map[string]map[string]string
+	groupBindings map[string]map[string]string
 }
 
 // ClusterInfo is the cluster's identity, set once. It holds no credential:
@@ -83,7 +90,8 @@ func newState() *state {
 		settings: DefaultSettings(), migrations: map[string]*Migration{}, active: map[string]struct{}{}, incoming: map[string]Capacity{}, failovers: map[string]*Failover{},
 		joinTokens: map[string]*JoinToken{}, removals: map[string]*Removal{}, removalsByNode: map[string]map[string]struct{}{},
 		projects: map[string]*Project{DefaultProject: {Name: DefaultProject, Description: "VMs created without a project"}}, usage: map[string]Usage{},
-		users: map[string]*User{}, sessions: map[string]*Session{}, sessionByHash: map[string]string{}}
+		users: map[string]*User{}, sessions: map[string]*Session{}, sessionByHash: map[string]string{},
+		roles: map[string]*Role{}, bindings: map[string]map[string]string{}, groupBindings: map[string]map[string]string{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.

@@ -31,11 +31,13 @@ const MaxProjectDescription = 256
 
 // Project is one tenant.
 type Project struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Quota       Quota     `json:"quota"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Quota       Quota  `json:"quota"`
+	// Members bind users and groups to roles in the project (member.go).
+	Members   []Member  `json:"members,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Quota bounds what a project's VMs may take, summed over all of them
@@ -162,6 +164,7 @@ func applyDeleteProject(s *state, c *DeleteProject, _ uint64) error {
 	if n := s.usage[c.Name].VMs; n > 0 {
 		return errorf(ErrState, "project %q holds %d vms; delete them first", c.Name, n)
 	}
+	s.unbindProject(c.Name)
 	delete(s.projects, c.Name)
 	delete(s.usage, c.Name)
 	return nil

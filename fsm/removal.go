@@ -27,8 +27,10 @@ const MaxDomainsRemoved = 1024
 
 // Removal is a deleted VM whose host has not yet confirmed its domain gone.
 type Removal struct {
-	VMID      string    `json:"vm_id"`
-	Name      string    `json:"name"`
+	VMID string `json:"vm_id"`
+	Name string `json:"name"`
+	// Project is the VM's project: its members may wait for the removal.
+	Project   string    `json:"project,omitempty"`
 	Node      string    `json:"node"`
 	DeletedAt time.Time `json:"deleted_at"`
 	// Index is the Raft index of the delete.
@@ -72,7 +74,7 @@ func (s *state) addRemoval(vm *VM, at time.Time, index uint64) {
 	if _, again := s.removals[vm.ID]; !again && len(s.removals) >= MaxRemovals {
 		s.dropRemoval(s.oldestRemoval())
 	}
-	s.putRemoval(&Removal{VMID: vm.ID, Name: vm.Spec.Name, Node: vm.Node, DeletedAt: at, Index: index})
+	s.putRemoval(&Removal{VMID: vm.ID, Name: vm.Spec.Name, Project: vm.Project, Node: vm.Node, DeletedAt: at, Index: index})
 }
 
 // putRemoval adds r to the table and its node's index, in place of an

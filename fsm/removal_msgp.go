@@ -104,22 +104,40 @@ func (z *DomainRemoved) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Removal) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 5
-	// string "vm_id"
-	o = append(o, 0x85, 0xa5, 0x76, 0x6d, 0x5f, 0x69, 0x64)
-	o = msgp.AppendString(o, z.VMID)
-	// string "name"
-	o = append(o, 0xa4, 0x6e, 0x61, 0x6d, 0x65)
-	o = msgp.AppendString(o, z.Name)
-	// string "node"
-	o = append(o, 0xa4, 0x6e, 0x6f, 0x64, 0x65)
-	o = msgp.AppendString(o, z.Node)
-	// string "deleted_at"
-	o = append(o, 0xaa, 0x64, 0x65, 0x6c, 0x65, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
-	o = msgp.AppendTime(o, z.DeletedAt)
-	// string "index"
-	o = append(o, 0xa5, 0x69, 0x6e, 0x64, 0x65, 0x78)
-	o = msgp.AppendUint64(o, z.Index)
+	// check for omitted fields
+	zb0001Len := uint32(6)
+	var zb0001Mask uint8 /* 6 bits */
+	_ = zb0001Mask
+	if z.Project == "" {
+		zb0001Len--
+		zb0001Mask |= 0x4
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "vm_id"
+		o = append(o, 0xa5, 0x76, 0x6d, 0x5f, 0x69, 0x64)
+		o = msgp.AppendString(o, z.VMID)
+		// string "name"
+		o = append(o, 0xa4, 0x6e, 0x61, 0x6d, 0x65)
+		o = msgp.AppendString(o, z.Name)
+		if (zb0001Mask & 0x4) == 0 { // if not omitted
+			// string "project"
+			o = append(o, 0xa7, 0x70, 0x72, 0x6f, 0x6a, 0x65, 0x63, 0x74)
+			o = msgp.AppendString(o, z.Project)
+		}
+		// string "node"
+		o = append(o, 0xa4, 0x6e, 0x6f, 0x64, 0x65)
+		o = msgp.AppendString(o, z.Node)
+		// string "deleted_at"
+		o = append(o, 0xaa, 0x64, 0x65, 0x6c, 0x65, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
+		o = msgp.AppendTime(o, z.DeletedAt)
+		// string "index"
+		o = append(o, 0xa5, 0x69, 0x6e, 0x64, 0x65, 0x78)
+		o = msgp.AppendUint64(o, z.Index)
+	}
 	return
 }
 
@@ -151,6 +169,12 @@ func (z *Removal) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			z.Name, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Name")
+				return
+			}
+		case "project":
+			z.Project, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Project")
 				return
 			}
 		case "node":
@@ -185,6 +209,6 @@ func (z *Removal) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Removal) Msgsize() (s int) {
-	s = 1 + 6 + msgp.StringPrefixSize + len(z.VMID) + 5 + msgp.StringPrefixSize + len(z.Name) + 5 + msgp.StringPrefixSize + len(z.Node) + 11 + msgp.TimeSize + 6 + msgp.Uint64Size
+	s = 1 + 6 + msgp.StringPrefixSize + len(z.VMID) + 5 + msgp.StringPrefixSize + len(z.Name) + 8 + msgp.StringPrefixSize + len(z.Project) + 5 + msgp.StringPrefixSize + len(z.Node) + 11 + msgp.TimeSize + 6 + msgp.Uint64Size
 	return
 }

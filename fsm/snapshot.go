@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 
 	"github.com/hashicorp/raft"
 )
@@ -39,6 +40,7 @@ type snapshotRecord struct {
 	Project   *Project   `json:"project,omitempty"`
 	User      *User      `json:"user,omitempty"`
 	Session   *Session   `json:"session,omitempty"`
+	Role      *Role      `json:"role,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -98,7 +100,13 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	for _, p := range f.s.projects {
 		c := *p
 		c.Quota = p.Quota.clone()
+		c.Members = slices.Clone(p.Members)
 		snap.records = append(snap.records, snapshotRecord{Project: &c})
+	}
+	for _, r := range f.s.roles {
+		c := *r
+		c.Permissions = slices.Clone(r.Permissions)
+		snap.records = append(snap.records, snapshotRecord{Role: &c})
 	}
 	return snap, nil
 }
@@ -245,6 +253,8 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 		case r.Session != nil:
 			s.sessions[r.Session.ID] = r.Session
 			s.sessionByHash[r.Session.Hash] = r.Session.ID
+		case r.Role != nil:
+			s.roles[r.Role.Name] = r.Role
 		default:
 			// Like an unknown command type: skipping an entity kind would lose it.
 			return fmt.Errorf("restore: record %d holds no entity kind this node knows (written by a newer node? upgrade this one)", n)
@@ -253,6 +263,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 	if _, ok := s.projects[DefaultProject]; !ok {
 		s.projects[DefaultProject] = defaultProject
 	}
+	s.compileBindings()
 	for _, vm := range s.vms {
 		if _, ok := s.projects[vm.Project]; !ok {
 			return fmt.Errorf("restore: vm %q belongs to project %q, which the snapshot lacks", vm.ID, vm.Project)
@@ -284,7 +295,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 // an earlier record already holds.
 func (s *state) checkRecord(r *snapshotRecord) error {
 	kinds := 0
-	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil} {
+	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil, r.Role != nil} {
 		if set {
 			kinds++
 		}
@@ -339,6 +350,15 @@ func (s *state) checkRecord(r *snapshotRecord) error {
 		_, dup = s.sessions[id]
 		if _, taken := s.sessionByHash[r.Session.Hash]; taken && !dup {
 			return fmt.Errorf("session %q: its secret is held by another session", id)
+		}
+	case r.Role != nil:
+		kind, id = "role", r.Role.Name
+		_, dup = s.roles[id]
+		if err := ValidateRole(r.Role); err != nil {
+			return err
+		}
+		if !dup && len(s.roles) >= MaxRoles {
+			return fmt.Errorf("more than %d role records", MaxRoles)
 		}
 	case r.Removal != nil:
 		kind, id = "removal", r.Removal.VMID

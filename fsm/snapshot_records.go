@@ -36,6 +36,7 @@ const (
 	recordProject   byte = 8
 	recordUser      byte = 9
 	recordSession   byte = 10
+	recordRole      byte = 11
 )
 
 // recordKind ties a kind's number to its field of snapshotRecord: the one
@@ -81,6 +82,7 @@ var recordKinds = []recordKind{
 	entityKind(recordProject, func(r *snapshotRecord) **Project { return &r.Project }),
 	entityKind(recordUser, func(r *snapshotRecord) **User { return &r.User }),
 	entityKind(recordSession, func(r *snapshotRecord) **Session { return &r.Session }),
+	entityKind(recordRole, func(r *snapshotRecord) **Role { return &r.Role }),
 }
 
 // maxSnapshotRecord bounds one record's length, so a damaged length cannot

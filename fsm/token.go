@@ -134,11 +134,47 @@ func HashSecret(secret string) string {
 
 // Token is an API credential. Only the SHA-256 hash of the secret is kept.
 type Token struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// User owns the key: its rights bound the key's (an empty User is the
+	// built-in root user, as every token made before users existed).
+	User string `json:"user,omitempty"`
+	// Project scopes the key to one project; empty is the whole cluster.
+	Project   string    `json:"project,omitempty"`
 	Hash      string    `json:"hash"`
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt is zero for a token that does not expire.
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
+	// LastUsedAt is when a request last came with it, to TouchTokenEvery.
+	LastUsedAt time.Time `json:"last_used_at,omitempty"`
+}
+
+// TouchTokenEvery is how stale a key's LastUsedAt may grow: the node a key
+// reaches records its use at most this often, so that a busy key costs one
+// Raft entry per interval, not one per request.
+const TouchTokenEvery = 5 * time.Minute
+
+// TouchToken records that a key was used at At (never moving it back).
+type TouchToken struct {
+	ID string    `json:"id"`
+	At time.Time `json:"at"`
+}
+
+func (TouchToken) Type() CommandType          { return CmdTouchToken }
+func (c TouchToken) target() (string, string) { return "token", c.ID }
+
+func init() { register(CmdTouchToken, "TouchToken", applyTouchToken) }
+
+func applyTouchToken(s *state, c *TouchToken, _ uint64) error {
+	t, ok := s.tokens[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "token %q not found", c.ID)
+	}
+	if c.At.After(t.LastUsedAt) {
+		next := *t
+		next.LastUsedAt = c.At
+		s.tokens[c.ID] = &next
+	}
+	return nil
 }

@@ -237,12 +237,24 @@ func (z RevokeToken) Msgsize() (s int) {
 func (z *Token) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(6)
-	var zb0001Mask uint8 /* 6 bits */
+	zb0001Len := uint32(9)
+	var zb0001Mask uint16 /* 9 bits */
 	_ = zb0001Mask
+	if z.User == "" {
+		zb0001Len--
+		zb0001Mask |= 0x8
+	}
+	if z.Project == "" {
+		zb0001Len--
+		zb0001Mask |= 0x10
+	}
 	if z.ExpiresAt == (time.Time{}) {
 		zb0001Len--
-		zb0001Mask |= 0x20
+		zb0001Mask |= 0x80
+	}
+	if z.LastUsedAt == (time.Time{}) {
+		zb0001Len--
+		zb0001Mask |= 0x100
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -258,16 +270,31 @@ func (z *Token) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "role"
 		o = append(o, 0xa4, 0x72, 0x6f, 0x6c, 0x65)
 		o = msgp.AppendString(o, z.Role)
+		if (zb0001Mask & 0x8) == 0 { // if not omitted
+			// string "user"
+			o = append(o, 0xa4, 0x75, 0x73, 0x65, 0x72)
+			o = msgp.AppendString(o, z.User)
+		}
+		if (zb0001Mask & 0x10) == 0 { // if not omitted
+			// string "project"
+			o = append(o, 0xa7, 0x70, 0x72, 0x6f, 0x6a, 0x65, 0x63, 0x74)
+			o = msgp.AppendString(o, z.Project)
+		}
 		// string "hash"
 		o = append(o, 0xa4, 0x68, 0x61, 0x73, 0x68)
 		o = msgp.AppendString(o, z.Hash)
 		// string "created_at"
 		o = append(o, 0xaa, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 		o = msgp.AppendTime(o, z.CreatedAt)
-		if (zb0001Mask & 0x20) == 0 { // if not omitted
+		if (zb0001Mask & 0x80) == 0 { // if not omitted
 			// string "expires_at"
 			o = append(o, 0xaa, 0x65, 0x78, 0x70, 0x69, 0x72, 0x65, 0x73, 0x5f, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.ExpiresAt)
+		}
+		if (zb0001Mask & 0x100) == 0 { // if not omitted
+			// string "last_used_at"
+			o = append(o, 0xac, 0x6c, 0x61, 0x73, 0x74, 0x5f, 0x75, 0x73, 0x65, 0x64, 0x5f, 0x61, 0x74)
+			o = msgp.AppendTime(o, z.LastUsedAt)
 		}
 	}
 	return
@@ -309,6 +336,18 @@ func (z *Token) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Role")
 				return
 			}
+		case "user":
+			z.User, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "User")
+				return
+			}
+		case "project":
+			z.Project, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Project")
+				return
+			}
 		case "hash":
 			z.Hash, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
@@ -327,6 +366,12 @@ func (z *Token) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "ExpiresAt")
 				return
 			}
+		case "last_used_at":
+			z.LastUsedAt, bts, err = msgp.ReadTimeUTCBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "LastUsedAt")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -341,6 +386,67 @@ func (z *Token) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Token) Msgsize() (s int) {
-	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.StringPrefixSize + len(z.Name) + 5 + msgp.StringPrefixSize + len(z.Role) + 5 + msgp.StringPrefixSize + len(z.Hash) + 11 + msgp.TimeSize + 11 + msgp.TimeSize
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.StringPrefixSize + len(z.Name) + 5 + msgp.StringPrefixSize + len(z.Role) + 5 + msgp.StringPrefixSize + len(z.User) + 8 + msgp.StringPrefixSize + len(z.Project) + 5 + msgp.StringPrefixSize + len(z.Hash) + 11 + msgp.TimeSize + 11 + msgp.TimeSize + 13 + msgp.TimeSize
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z TouchToken) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 2
+	// string "id"
+	o = append(o, 0x82, 0xa2, 0x69, 0x64)
+	o = msgp.AppendString(o, z.ID)
+	// string "at"
+	o = append(o, 0xa2, 0x61, 0x74)
+	o = msgp.AppendTime(o, z.At)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *TouchToken) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "id":
+			z.ID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "at":
+			z.At, bts, err = msgp.ReadTimeUTCBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "At")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z TouchToken) Msgsize() (s int) {
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 3 + msgp.TimeSize
 	return
 }

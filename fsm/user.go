@@ -54,11 +54,13 @@ type CreateUser struct {
 // UpdateUser changes what it sets of a user: its password hash, role or
 // disabled flag. A new password or a disabled user ends the user's sessions.
 type UpdateUser struct {
-	Name         string    `json:"name"`
-	PasswordHash string    `json:"password_hash,omitempty"`
-	Role         string    `json:"role,omitempty"`
-	Disabled     *bool     `json:"disabled,omitempty"`
-	At           time.Time `json:"at"`
+	Name         string `json:"name"`
+	PasswordHash string `json:"password_hash,omitempty"`
+	Role         string `json:"role,omitempty"`
+	// NoRole takes the user's cluster role away.
+	NoRole   bool      `json:"no_role,omitempty"`
+	Disabled *bool     `json:"disabled,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // DeleteUser removes a user and ends its sessions.
@@ -112,9 +114,6 @@ func ValidateUser(u *User) error {
 	if err := ValidateName("user name", u.Name); err != nil {
 		return err
 	}
-	if u.Role == "" {
-		return errorf(ErrInvalid, "user %q has no role", u.Name)
-	}
 	if u.PasswordHash == "" || len(u.PasswordHash) > MaxPasswordHash {
 		return errorf(ErrInvalid, "user %q: a password hash of 1 to %d bytes is required", u.Name, MaxPasswordHash)
 	}
@@ -145,7 +144,7 @@ func applyUpdateUser(s *state, c *UpdateUser, _ uint64) error {
 	if c.PasswordHash != "" {
 		next.PasswordHash = c.PasswordHash
 	}
-	if c.Role != "" {
+	if c.Role != "" || c.NoRole {
 		next.Role = c.Role
 	}
 	if c.Disabled != nil {
@@ -168,6 +167,7 @@ func applyDeleteUser(s *state, c *DeleteUser, _ uint64) error {
 	}
 	delete(s.users, c.Name)
 	s.endSessions(c.Name)
+	s.unbindUser(c.Name)
 	return nil
 }
 

@@ -375,8 +375,8 @@ func (z *Session) Msgsize() (s int) {
 func (z *UpdateUser) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(5)
-	var zb0001Mask uint8 /* 5 bits */
+	zb0001Len := uint32(6)
+	var zb0001Mask uint8 /* 6 bits */
 	_ = zb0001Mask
 	if z.PasswordHash == "" {
 		zb0001Len--
@@ -386,9 +386,13 @@ func (z *UpdateUser) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x4
 	}
-	if z.Disabled == nil {
+	if z.NoRole == false {
 		zb0001Len--
 		zb0001Mask |= 0x8
+	}
+	if z.Disabled == nil {
+		zb0001Len--
+		zb0001Mask |= 0x10
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -409,6 +413,11 @@ func (z *UpdateUser) MarshalMsg(b []byte) (o []byte, err error) {
 			o = msgp.AppendString(o, z.Role)
 		}
 		if (zb0001Mask & 0x8) == 0 { // if not omitted
+			// string "no_role"
+			o = append(o, 0xa7, 0x6e, 0x6f, 0x5f, 0x72, 0x6f, 0x6c, 0x65)
+			o = msgp.AppendBool(o, z.NoRole)
+		}
+		if (zb0001Mask & 0x10) == 0 { // if not omitted
 			// string "disabled"
 			o = append(o, 0xa8, 0x64, 0x69, 0x73, 0x61, 0x62, 0x6c, 0x65, 0x64)
 			if z.Disabled == nil {
@@ -460,6 +469,12 @@ func (z *UpdateUser) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Role")
 				return
 			}
+		case "no_role":
+			z.NoRole, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "NoRole")
+				return
+			}
 		case "disabled":
 			if msgp.IsNil(bts) {
 				bts, err = msgp.ReadNilBytes(bts)
@@ -497,7 +512,7 @@ func (z *UpdateUser) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *UpdateUser) Msgsize() (s int) {
-	s = 1 + 5 + msgp.StringPrefixSize + len(z.Name) + 14 + msgp.StringPrefixSize + len(z.PasswordHash) + 5 + msgp.StringPrefixSize + len(z.Role) + 9
+	s = 1 + 5 + msgp.StringPrefixSize + len(z.Name) + 14 + msgp.StringPrefixSize + len(z.PasswordHash) + 5 + msgp.StringPrefixSize + len(z.Role) + 8 + msgp.BoolSize + 9
 	if z.Disabled == nil {
 		s += msgp.NilSize
 	} else {

@@ -61,6 +61,11 @@ var commandSince = map[CommandType]string{
 	CmdCreateSession:  BaseVersion,
 	CmdRevokeSession:  BaseVersion,
 	CmdRefreshSession: BaseVersion,
+	// Members and custom roles (issue 14), before the first release.
+	CmdSetMember:  BaseVersion,
+	CmdCreateRole: BaseVersion,
+	CmdDeleteRole: BaseVersion,
+	CmdTouchToken: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

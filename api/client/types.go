@@ -233,25 +233,34 @@ type Digest struct {
 	Projects     int    `json:"projects"`
 	Users        int    `json:"users"`
 	Sessions     int    `json:"sessions"`
+	Roles        int    `json:"roles"`
 }
 
 // TokenRequest is the body of POST /api/v1/tokens.
 type TokenRequest struct {
 	Name string `json:"name"`
-	// Role is admin, operator or reader; reader (the weakest) when empty.
+	// Role is any role (GET /api/v1/roles); viewer (the weakest) when
+	// empty. The key may do only what both its role, in its scope, and its
+	// user allow; a role stronger than the user's own is refused.
 	Role string `json:"role,omitempty"`
+	// Project scopes the key to one project; empty is the whole cluster.
+	Project string `json:"project,omitempty"`
 	// TTL is a Go duration ("24h"); empty for a token that does not expire.
 	TTL string `json:"ttl,omitempty"`
 }
 
 // Token is an API token. Secret is only present in the answer to its creation.
 type Token struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Role      string     `json:"role"`
-	Secret    string     `json:"secret,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// User owns the key; Project is its scope ("" for the cluster).
+	User       string     `json:"user"`
+	Project    string     `json:"project,omitempty"`
+	Secret     string     `json:"secret,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // Health is the answer of GET /healthz, which needs no token: a load balancer or a

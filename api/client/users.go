@@ -123,14 +123,21 @@ func (c *Client) RevokeSession(ctx context.Context, id string) error {
 
 // Whoami is the answer of GET /api/v1/whoami: the request's credential.
 type Whoami struct {
-	// Kind is "token" (an API token) or "session" (a user's login).
+	// Kind is "token" (an API key) or "session" (a user's login).
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
-	// Name is the token's name; User the session's user.
-	Name      string     `json:"name,omitempty"`
-	User      string     `json:"user,omitempty"`
-	Role      string     `json:"role"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Name is the key's name; User the user behind the key or session.
+	Name string `json:"name,omitempty"`
+	User string `json:"user,omitempty"`
+	// Role is the user's cluster role (empty: none); Projects its role in
+	// each project that binds it.
+	Role     string              `json:"role"`
+	Projects map[string][]string `json:"projects,omitempty"`
+	// KeyRole and KeyProject bound a key: its role, in its project (empty:
+	// the whole cluster).
+	KeyRole    string     `json:"key_role,omitempty"`
+	KeyProject string     `json:"key_project,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 }
 
 // Whoami returns who the Client's token is.

@@ -242,9 +242,9 @@ func (f *fakeAPI) createToken(r *http.Request) (any, int, error) {
 		return nil, 0, &apiErr{400, "bad_json", err.Error()}
 	}
 	tok := client.Token{ID: fmt.Sprintf("tok-%d", len(f.tokens)+1), Name: req.Name, Role: req.Role,
-		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
+		User: "root", Project: req.Project, CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 	if tok.Role == "" {
-		tok.Role = "reader" // the server's default (api.DefaultRole)
+		tok.Role = "viewer" // the server's default (authz.DefaultRole)
 	}
 	if req.TTL != "" {
 		d, err := time.ParseDuration(req.TTL)

@@ -123,7 +123,11 @@ tries, for longer each time.`,
 			if a.json() {
 				return a.printData(map[string]any{"user": l.User, "role": l.Role, "expires_at": l.ExpiresAt, "session_file": path})
 			}
-			printf(a.stdout, "Logged in as %s (role %s) at %s; the session is in %s.\n", l.User, l.Role, a.address, path)
+			role := l.Role
+			if role == "" {
+				role = "none in the cluster; novacron whoami lists your projects"
+			}
+			printf(a.stdout, "Logged in as %s (role %s) at %s; the session is in %s.\n", l.User, role, a.address, path)
 			return nil
 		},
 	}

@@ -132,7 +132,7 @@ func TestTokenCreate_PrintsSecretOnce(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
-	want := "Created token ci (id tok-1, role reader, expires 2025-01-03T03:04:05Z).\n\n" +
+	want := "Created key ci of user root (id tok-1, role reader in the whole cluster, expires 2025-01-03T03:04:05Z).\n\n" +
 		"Secret: nct_secret_tok-1\n\n" +
 		"Store this secret now: it will not be shown again.\n"
 	if stdout != want {
@@ -146,12 +146,13 @@ func TestTokenCreate_PrintsSecretOnce(t *testing.T) {
 		t.Errorf("request = %+v", req)
 	}
 
-	// No --role, no --ttl: the server's default role, a token that never expires.
-	_, stdout, _ = runCLI(t, f.env(), "token", "create", "ops")
-	if !strings.HasPrefix(stdout, "Created token ops (id tok-2, role reader, never expires).") {
+	// No --role, no --ttl: the server's default role, a key that never
+	// expires; `key` is the same group, --project scopes the key.
+	_, stdout, _ = runCLI(t, f.env(), "key", "create", "ops", "--project", "prod")
+	if !strings.HasPrefix(stdout, "Created key ops of user root (id tok-2, role viewer in project prod, never expires).") {
 		t.Errorf("stdout = %q", stdout)
 	}
-	if body := f.requests()[1].Body; strings.Contains(body, "role") || strings.Contains(body, "ttl") {
+	if body := f.requests()[1].Body; strings.Contains(body, "role") || strings.Contains(body, "ttl") || !strings.Contains(body, `"project":"prod"`) {
 		t.Errorf("defaults sent explicitly: %s", body)
 	}
 }
@@ -171,9 +172,9 @@ func TestToken_ListAndRevoke(t *testing.T) {
 	runCLI(t, f.env(), "token", "create", "alpha", "--role", "operator")
 	_, stdout, _ := runCLI(t, f.env(), "token", "list")
 	want := "" +
-		"NAME    ID      ROLE       CREATED                EXPIRES\n" +
-		"alpha   tok-2   operator   2025-01-02T03:04:05Z   never\n" +
-		"zeta    tok-1   reader     2025-01-02T03:04:05Z   2025-01-02T04:04:05Z\n"
+		"NAME    ID      USER   ROLE       PROJECT     CREATED                EXPIRES                LAST USED\n" +
+		"alpha   tok-2   root   operator   (cluster)   2025-01-02T03:04:05Z   never                  -\n" +
+		"zeta    tok-1   root   viewer     (cluster)   2025-01-02T03:04:05Z   2025-01-02T04:04:05Z   -\n"
 	if stdout != want {
 		t.Errorf("token list =\n%s\nwant\n%s", stdout, want)
 	}

@@ -84,7 +84,7 @@ func newProjectCommand(a *app) *cobra.Command {
 		},
 	}
 	return newGroupCommand("project", "Manage projects, the tenants: each VM belongs to one, within its quota",
-		list, show, newProjectCreateCommand(a), newProjectUpdateCommand(a), del)
+		list, show, newProjectCreateCommand(a), newProjectUpdateCommand(a), del, newProjectMemberCommand(a))
 }
 
 // usedOf shows a usage against its limit: "3 of 10", "3 (no limit)".

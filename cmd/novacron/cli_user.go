@@ -1,6 +1,10 @@
 package main
 
 import (
+	"maps"
+	"slices"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/novacron/novacron/api/client"
@@ -138,7 +142,7 @@ once, on every node.`,
 func newWhoamiCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "whoami",
-		Short: "Show who your credential is: a token or a login, with its role",
+		Short: "Show who your credential is: a key or a login, with its roles in the cluster and in projects",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
@@ -152,15 +156,29 @@ func newWhoamiCommand(a *app) *cobra.Command {
 			if a.json() {
 				return a.printData(w)
 			}
-			who := "token " + w.Name
+			who := "key " + w.Name + " of user " + w.User
 			if w.Kind == "session" {
 				who = "user " + w.User + " (login session)"
+			}
+			role := w.Role
+			if role == "" {
+				role = "none"
 			}
 			expires := "never"
 			if w.ExpiresAt != nil {
 				expires = w.ExpiresAt.Format("2006-01-02 15:04 MST")
 			}
-			printf(a.stdout, "%s, role %s, at %s; expires %s.\n", who, w.Role, c.Address(), expires)
+			printf(a.stdout, "%s, role %s, at %s; expires %s.\n", who, role, c.Address(), expires)
+			if w.KeyRole != "" {
+				scope := "the whole cluster"
+				if w.KeyProject != "" {
+					scope = "project " + w.KeyProject
+				}
+				printf(a.stdout, "The key is limited to role %s in %s.\n", w.KeyRole, scope)
+			}
+			for _, p := range slices.Sorted(maps.Keys(w.Projects)) {
+				printf(a.stdout, "Project %s: role %s.\n", p, strings.Join(w.Projects[p], ", "))
+			}
 			return nil
 		},
 	}
