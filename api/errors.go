@@ -90,6 +90,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case status >= 500:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "error", err)
 	}
+	if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		info.message = msg
+	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="novacron"`)
 	}

@@ -226,6 +226,9 @@ func newTestEnvWith(t testing.TB, cfg Config, wrap func(*fsm.FSM) State) *testEn
 	if cfg.KeyUseEvery == 0 {
 		cfg.KeyUseEvery = -1 // tests count writes: record no key use
 	}
+	if cfg.AuditQueue == 0 {
+		cfg.AuditQueue = -1 // nor audit entries
+	}
 	f := fsm.New()
 	fc := &fakeCluster{fsm: f}
 	e := &testEnv{t: t, fsm: f, cluster: fc, root: ids.Secret("nvc_", 24)}

@@ -67,6 +67,9 @@ func (s *Server) login(r *http.Request, _ httprouter.Params) (any, error) {
 		return nil, errorf(authz.ErrUnauthenticated, "wrong user name or password")
 	}
 	addr := sourceAddr(r)
+	if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		info.object = req.User
+	}
 	for _, held := range []struct {
 		t    *throttle.Throttle
 		key  string
@@ -127,9 +130,11 @@ func (s *Server) checkPassword(ctx context.Context, name, pw string) (bool, fsm.
 func (s *Server) failedLogin(user, addr string) {
 	if d, locked := s.logins.byUser.Fail(user); locked {
 		s.log.Warn("logins locked out", "user", user, "for", d, "from", addr)
+		s.auditLockout("user "+user, user, addr, d)
 	}
 	if d, locked := s.logins.byAddr.Fail(addr); locked {
 		s.log.Warn("logins locked out", "from", addr, "for", d, "user", user)
+		s.auditLockout("address "+addr, user, addr, d)
 	}
 }
 
@@ -266,4 +271,11 @@ func (s *Server) whoami(r *http.Request, _ httprouter.Params) (any, error) {
 		out.ExpiresAt = &pr.ExpiresAt
 	}
 	return out, nil
+}
+
+// auditLockout records that failed logins locked out who (a user or an
+// address) for d.
+func (s *Server) auditLockout(who, user, addr string, d time.Duration) {
+	s.audit(fsm.AuditEntry{At: time.Now().UTC(), Action: "login lockout", Object: user, Source: addr, Node: s.cfg.NodeName,
+		Status: http.StatusTooManyRequests, Message: "too many failed logins: " + who + " is locked out for " + d.Round(time.Second).String()})
 }

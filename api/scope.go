@@ -94,13 +94,24 @@ func (s *Server) authRoute(method, pattern string, p perm, scope scopeKind, load
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
 		pr, err := s.authenticate(r, !clusterStatus)
+		info, _ := r.Context().Value(reqInfoKey{}).(*reqInfo)
+		if info != nil {
+			info.object = lastParam(ps)
+			if pr != nil {
+				info.actor, info.via = pr.User, pr.Via()
+			}
+		}
 		if err == nil && r.Method == http.MethodGet {
 			// Before the object is loaded: ?index=N must find it.
 			err = s.waitForRead(r)
 		}
 		if err == nil {
 			useKeyProject(r, pr)
-			err = s.authorize(r, ps, pr, p, scope, load)
+			var project string
+			project, err = s.authorize(r, ps, pr, p, scope, load)
+			if info != nil {
+				info.project = project
+			}
 		}
 		if err != nil {
 			s.writeError(w, r, err)
@@ -124,46 +135,47 @@ func useKeyProject(r *http.Request, pr *authz.Principal) {
 	r.URL.RawQuery = q.Encode()
 }
 
-// authorize checks pr's right to p in the route's scope.
-func (s *Server) authorize(r *http.Request, ps httprouter.Params, pr *authz.Principal, p perm, scope scopeKind, load objectLoader) error {
+// authorize checks pr's right to p in the route's scope, and returns the
+// project it checked in ("" for the cluster).
+func (s *Server) authorize(r *http.Request, ps httprouter.Params, pr *authz.Principal, p perm, scope scopeKind, load objectLoader) (string, error) {
 	switch scope {
 	case scopeCaller:
-		return nil
+		return r.URL.Query().Get(projectParam), nil
 	case scopeCluster:
 		if !pr.Allowed("", p) {
-			return forbidden(pr, "", p)
+			return "", forbidden(pr, "", p)
 		}
-		return nil
+		return "", nil
 	case scopeProject:
 		if r.URL.Query().Get(allProjectsParam) == "true" {
 			// The handler lists only what pr may read; refused outright
 			// when that is nothing, never an empty list.
 			if !pr.AllowedSomewhere(p) {
-				return errorf(authz.ErrForbidden, "%s lacks %s in every project", pr.Describe(), p)
+				return "", errorf(authz.ErrForbidden, "%s lacks %s in every project", pr.Describe(), p)
 			}
-			return nil
+			return "", nil
 		}
 		project, err := writeProject(r)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if !pr.Allowed(project, p) {
-			return forbidden(pr, project, p)
+			return project, forbidden(pr, project, p)
 		}
-		return nil
+		return project, nil
 	}
 	project, err := load(s, r, ps)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if pr.Allowed(project, p) {
-		return nil
+		return project, nil
 	}
 	if !pr.Allowed(project, authz.Read(p.Resource)) {
 		// Not even readable: as if it did not exist.
-		return errorf(fsm.ErrNotFound, "%s %q not found", p.Resource, lastParam(ps))
+		return "", errorf(fsm.ErrNotFound, "%s %q not found", p.Resource, lastParam(ps))
 	}
-	return forbidden(pr, project, p)
+	return project, forbidden(pr, project, p)
 }
 
 // lastParam is the route parameter that names the object (the first one).

@@ -48,6 +48,10 @@ type Config struct {
 	// SessionTTL is how long a login session lives after its last use
 	// (it slides forward while it is used).
 	SessionTTL time.Duration
+	// AuditQueue bounds the audit entries this node holds before they are
+	// written (audit.go); negative records none (the API's unit tests,
+	// which count writes).
+	AuditQueue int
 	// KeyUseEvery is how often a key's last use is recorded (a Raft write
 	// in the background); negative records none (the API's unit tests, which
 	// count writes).
@@ -92,7 +96,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxBodyBytes: 1 << 20, MaxIndexWait: 10 * time.Second, RequestTimeout: 30 * time.Second,
-		PlacementWait: 2 * time.Second, KeyUseEvery: fsm.TouchTokenEvery, SessionTTL: 12 * time.Hour, MaxAuthStaleness: 2 * time.Second, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
+		PlacementWait: 2 * time.Second, KeyUseEvery: fsm.TouchTokenEvery, AuditQueue: 10000, SessionTTL: 12 * time.Hour, MaxAuthStaleness: 2 * time.Second, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, MaxConns: 1024,
@@ -116,6 +120,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = d.SessionTTL
+	}
+	if c.AuditQueue == 0 {
+		c.AuditQueue = d.AuditQueue
 	}
 	if c.KeyUseEvery == 0 {
 		c.KeyUseEvery = d.KeyUseEvery
@@ -216,6 +223,8 @@ type State interface {
 	Session(id string) (fsm.Session, error)
 	SessionByHash(hash string) (fsm.Session, error)
 	Sessions(user string) []fsm.Session
+	// Audit reads the audit log (audit.go).
+	Audit(q fsm.AuditQuery) []fsm.AuditEntry
 	// Bindings, custom roles: what authz builds a principal from.
 	Bindings(user string, groups []string) map[string][]string
 	Roles() []fsm.Role
@@ -280,6 +289,7 @@ type Server struct {
 	// at once; refreshing holds the sessions whose expiry is being moved.
 	logins     *loginGuard
 	refreshing sync.Map
+	auditor    auditor
 }
 
 // New builds the API server of a node. A nil logger means slog.Default().
@@ -368,6 +378,7 @@ func (s *Server) routes() {
 	s.objectRoute("GET", "/api/v1/projects/:name/members", authz.Read("member"), namedProject, s.listMembers)
 	s.objectRoute("POST", "/api/v1/projects/:name/members", authz.Write("member"), namedProject, s.setMember)
 	s.objectRoute("DELETE", "/api/v1/projects/:name/members/:subject", authz.Write("member"), namedProject, s.removeMember)
+	s.callerRoute("GET", "/api/v1/audit", s.listAudit)
 	s.callerRoute("GET", "/api/v1/removals", s.listRemovals)
 	s.objectRoute("GET", "/api/v1/removals/:id", authz.Read("vm"), removalProject, s.getRemoval)
 
@@ -410,6 +421,9 @@ func (s *Server) Handler() http.Handler {
 // reqInfo is filled in while a request is routed, for the access log and metrics.
 type reqInfo struct {
 	route string
+	// Who asked, through what, in which project, about which object, and
+	// the error answered: for the audit log (audit.go).
+	actor, via, project, object, message string
 }
 
 type reqInfoKey struct{}
@@ -429,6 +443,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusOK
 	}
 	observeRequest(info.route, r.Method, code, start)
+	s.auditRequest(r, info, code, rec.Header().Get(IndexHeader))
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "route", info.route,
 		"status", code, "duration", time.Since(start), "remote", r.RemoteAddr)
 }

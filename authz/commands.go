@@ -86,6 +86,8 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdCreateToken: {User: self, Check: checkNewKey},
 	fsm.CmdRevokeToken: {User: self, Check: checkRevokeKey},
 	fsm.CmdTouchToken:  {Node: true},
+	// The node that served the requests records them, refused ones too.
+	fsm.CmdRecordAudit: {Node: true},
 	// install, use and remove; init is the leader's own and never forwarded.
 	fsm.CmdGossipKeyring:   {User: operatorWrite},
 	fsm.CmdCreateJoinToken: {User: tokenWrite},

@@ -126,6 +126,14 @@ func checkRevokeKey(p *Principal, cmd fsm.Command, o Objects) error {
 	return Errorf(ErrForbidden, "key %q belongs to %s: %s", tok.Name, owner, p.Explain("", tokenWrite))
 }
 
+// Via is how p authenticated, for the audit log: "key NAME" or "session".
+func (p *Principal) Via() string {
+	if p.Kind == "key" {
+		return "key " + p.Name
+	}
+	return p.Kind
+}
+
 // Describe names a principal for messages and the audit log: "user alice
 // (key ci)".
 func (p *Principal) Describe() string {

@@ -9,6 +9,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file audit.go -o audit_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file failover.go -o failover_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file failover_types.go -o failover_types_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file jointoken.go -o jointoken_msgp.go -tests=false -io=false

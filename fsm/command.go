@@ -56,6 +56,7 @@ const (
 	CmdCreateRole      CommandType = 41
 	CmdDeleteRole      CommandType = 42
 	CmdTouchToken      CommandType = 43
+	CmdRecordAudit     CommandType = 44
 )
 
 // Command is one typed change to cluster state.

@@ -47,6 +47,7 @@ func everyCommand() []Command {
 		CreateRole{Role: Role{Name: "starter", Permissions: []string{"vm:read", "vm:write"}, CreatedAt: t0}},
 		DeleteRole{Name: "starter"},
 		TouchToken{ID: "t1", At: t0},
+		RecordAudit{Entries: []AuditEntry{{At: t0, Actor: "alice", Via: "session", Project: "prod", Action: "POST /api/v1/vms", Status: 201, Index: 7}}},
 		SetSettings{Settings: DefaultSettings(), At: t0},
 		StartFailover{Failover: Failover{ID: "f1", Node: "n1", NodeName: "node-1", Cause: "no lease renewal", LastRenewal: t0, DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
 			VMs: []FailoverVM{{VMID: "vm-1", VMName: "web", Node: "n2", NodeName: "node-2", Generation: 2}, {VMID: "vm-2", Reason: "no room"}}},
@@ -115,7 +116,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		25: "CreateJoinToken", 26: "UseJoinToken", 27: "RevokeJoinToken", 28: "SetClusterCA", 29: "SetNodeLabels",
 		30: "DomainRemoved", 31: "CreateProject", 32: "UpdateProject", 33: "DeleteProject",
 		34: "CreateUser", 35: "UpdateUser", 36: "DeleteUser", 37: "CreateSession", 38: "RevokeSession", 39: "RefreshSession",
-		40: "SetMember", 41: "CreateRole", 42: "DeleteRole", 43: "TouchToken",
+		40: "SetMember", 41: "CreateRole", 42: "DeleteRole", 43: "TouchToken", 44: "RecordAudit",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

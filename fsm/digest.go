@@ -30,6 +30,7 @@ type Digest struct {
 	Users      int `json:"users"`
 	Sessions   int `json:"sessions"`
 	Roles      int `json:"roles"`
+	Audit      int `json:"audit"`
 }
 
 // Digest computes the state's digest. The state is copied under the read lock
@@ -67,6 +68,8 @@ func (f *FSM) Digest() (Digest, error) {
 			d.Sessions++
 		case rec.Role != nil:
 			d.Roles++
+		case rec.Audit != nil:
+			d.Audit++
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {

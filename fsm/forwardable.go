@@ -42,6 +42,7 @@ var forwardable = map[CommandType]string{
 	CmdSetMember:       "api",
 	CmdCreateRole:      "api",
 	CmdDeleteRole:      "api",
+	CmdRecordAudit:     "login: the audit of requests, recorded in batches by the node that served them",
 	CmdTouchToken:      "login: a key in use, its last use recorded by the node it reached",
 	CmdCreateUser:      "api",
 	CmdUpdateUser:      "api",

@@ -69,6 +69,10 @@ type state struct {
 	roles         map[string]*Role
 	bindings      map[string]map[string]string
 	groupBindings map[string]map[string]string
+	// audit is the audit log's ring and auditSeq the last number given
+	// (audit.go).
+	audit    auditRing
+	auditSeq uint64
 }
 
 // ClusterInfo is the cluster's identity, set once. It holds no credential:

@@ -19,6 +19,9 @@ type RetentionSettings struct {
 	// removed, unless VMs are still assigned to it (default 72 hours; Consul's
 	// reconcile reap).
 	NodeReapSeconds int64 `json:"node_reap_seconds,omitempty"`
+	// AuditEntries is how many audit entries are kept, newest first
+	// (default 50,000; audit.go).
+	AuditEntries int `json:"audit_entries,omitempty"`
 }
 
 // FinishedMaxAge is FinishedMaxAgeSeconds as a duration.
@@ -34,6 +37,7 @@ func (r RetentionSettings) NodeReap() time.Duration {
 // Bounds of the retention settings.
 const (
 	MaxKeepFinished    = 1_000_000
+	MaxAuditEntries    = 1_000_000
 	minRetentionSecond = 60
 	maxRetentionSecond = 10 * 365 * 24 * 3600
 )
@@ -45,6 +49,8 @@ func (r RetentionSettings) validate() error {
 		return errorf(ErrInvalid, "retention.keep_finished must be between 1 and %d, got %d", MaxKeepFinished, r.KeepFinished)
 	case r.FinishedMaxAgeSeconds < minRetentionSecond || r.FinishedMaxAgeSeconds > maxRetentionSecond:
 		return errorf(ErrInvalid, "retention.finished_max_age_seconds must be between %d and %d, got %d", minRetentionSecond, maxRetentionSecond, r.FinishedMaxAgeSeconds)
+	case r.AuditEntries < 100 || r.AuditEntries > MaxAuditEntries:
+		return errorf(ErrInvalid, "retention.audit_entries must be between 100 and %d, got %d", MaxAuditEntries, r.AuditEntries)
 	case r.NodeReapSeconds < minRetentionSecond || r.NodeReapSeconds > maxRetentionSecond:
 		return errorf(ErrInvalid, "retention.node_reap_seconds must be between %d and %d, got %d", minRetentionSecond, maxRetentionSecond, r.NodeReapSeconds)
 	}

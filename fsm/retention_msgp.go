@@ -173,11 +173,11 @@ func (z *PurgeRecords) Msgsize() (s int) {
 }
 
 // MarshalMsg implements msgp.Marshaler
-func (z RetentionSettings) MarshalMsg(b []byte) (o []byte, err error) {
+func (z *RetentionSettings) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(3)
-	var zb0001Mask uint8 /* 3 bits */
+	zb0001Len := uint32(4)
+	var zb0001Mask uint8 /* 4 bits */
 	_ = zb0001Mask
 	if z.KeepFinished == 0 {
 		zb0001Len--
@@ -190,6 +190,10 @@ func (z RetentionSettings) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.NodeReapSeconds == 0 {
 		zb0001Len--
 		zb0001Mask |= 0x4
+	}
+	if z.AuditEntries == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x8
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -210,6 +214,11 @@ func (z RetentionSettings) MarshalMsg(b []byte) (o []byte, err error) {
 			// string "node_reap_seconds"
 			o = append(o, 0xb1, 0x6e, 0x6f, 0x64, 0x65, 0x5f, 0x72, 0x65, 0x61, 0x70, 0x5f, 0x73, 0x65, 0x63, 0x6f, 0x6e, 0x64, 0x73)
 			o = msgp.AppendInt64(o, z.NodeReapSeconds)
+		}
+		if (zb0001Mask & 0x8) == 0 { // if not omitted
+			// string "audit_entries"
+			o = append(o, 0xad, 0x61, 0x75, 0x64, 0x69, 0x74, 0x5f, 0x65, 0x6e, 0x74, 0x72, 0x69, 0x65, 0x73)
+			o = msgp.AppendInt(o, z.AuditEntries)
 		}
 	}
 	return
@@ -251,6 +260,12 @@ func (z *RetentionSettings) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "NodeReapSeconds")
 				return
 			}
+		case "audit_entries":
+			z.AuditEntries, bts, err = msgp.ReadIntBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AuditEntries")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -264,7 +279,7 @@ func (z *RetentionSettings) UnmarshalMsg(bts []byte) (o []byte, err error) {
 }
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
-func (z RetentionSettings) Msgsize() (s int) {
-	s = 1 + 14 + msgp.IntSize + 25 + msgp.Int64Size + 18 + msgp.Int64Size
+func (z *RetentionSettings) Msgsize() (s int) {
+	s = 1 + 14 + msgp.IntSize + 25 + msgp.Int64Size + 18 + msgp.Int64Size + 14 + msgp.IntSize
 	return
 }

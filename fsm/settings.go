@@ -74,7 +74,7 @@ func DefaultSettings() Settings {
 		Strategy: StrategySpread, CPUOvercommit: 1, MemoryOvercommit: 1,
 		MaxMigrationsPerHost: 2, MaxMigrationsPerCluster: 8,
 		Rebalance: RebalanceSettings{Mode: RebalanceRecommend, Threshold: 0.1, MinGain: 0.02, MaxMoves: 2, CooldownSeconds: 600, IntervalSeconds: 60},
-		Retention: RetentionSettings{KeepFinished: 1000, FinishedMaxAgeSeconds: 30 * 24 * 3600, NodeReapSeconds: 72 * 3600},
+		Retention: RetentionSettings{KeepFinished: 1000, FinishedMaxAgeSeconds: 30 * 24 * 3600, NodeReapSeconds: 72 * 3600, AuditEntries: 50_000},
 	}
 }
 
@@ -97,6 +97,7 @@ func (s Settings) WithDefaults() Settings {
 	orDefault(&k.KeepFinished, dk.KeepFinished)
 	orDefault(&k.FinishedMaxAgeSeconds, dk.FinishedMaxAgeSeconds)
 	orDefault(&k.NodeReapSeconds, dk.NodeReapSeconds)
+	orDefault(&k.AuditEntries, dk.AuditEntries)
 	return s
 }
 

@@ -30,17 +30,18 @@ type snapshotHeader struct {
 
 // snapshotRecord is one entity in the stream; exactly one field is set.
 type snapshotRecord struct {
-	Node      *Node      `json:"node,omitempty"`
-	VM        *VM        `json:"vm,omitempty"`
-	Token     *Token     `json:"token,omitempty"`
-	Migration *Migration `json:"migration,omitempty"`
-	Failover  *Failover  `json:"failover,omitempty"`
-	JoinToken *JoinToken `json:"join_token,omitempty"`
-	Removal   *Removal   `json:"removal,omitempty"`
-	Project   *Project   `json:"project,omitempty"`
-	User      *User      `json:"user,omitempty"`
-	Session   *Session   `json:"session,omitempty"`
-	Role      *Role      `json:"role,omitempty"`
+	Node      *Node       `json:"node,omitempty"`
+	VM        *VM         `json:"vm,omitempty"`
+	Token     *Token      `json:"token,omitempty"`
+	Migration *Migration  `json:"migration,omitempty"`
+	Failover  *Failover   `json:"failover,omitempty"`
+	JoinToken *JoinToken  `json:"join_token,omitempty"`
+	Removal   *Removal    `json:"removal,omitempty"`
+	Project   *Project    `json:"project,omitempty"`
+	User      *User       `json:"user,omitempty"`
+	Session   *Session    `json:"session,omitempty"`
+	Role      *Role       `json:"role,omitempty"`
+	Audit     *AuditEntry `json:"audit,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -102,6 +103,9 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		c.Quota = p.Quota.clone()
 		c.Members = slices.Clone(p.Members)
 		snap.records = append(snap.records, snapshotRecord{Project: &c})
+	}
+	for _, e := range f.s.audit.entries() {
+		snap.records = append(snap.records, snapshotRecord{Audit: &e})
 	}
 	for _, r := range f.s.roles {
 		c := *r
@@ -255,6 +259,11 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			s.sessionByHash[r.Session.Hash] = r.Session.ID
 		case r.Role != nil:
 			s.roles[r.Role.Name] = r.Role
+		case r.Audit != nil:
+			// Records come oldest first; the ring takes them all, and the
+			// settings' bound applies from the next entry on.
+			s.audit.buf = append(s.audit.buf, *r.Audit)
+			s.auditSeq = max(s.auditSeq, r.Audit.Seq)
 		default:
 			// Like an unknown command type: skipping an entity kind would lose it.
 			return fmt.Errorf("restore: record %d holds no entity kind this node knows (written by a newer node? upgrade this one)", n)
@@ -295,7 +304,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 // an earlier record already holds.
 func (s *state) checkRecord(r *snapshotRecord) error {
 	kinds := 0
-	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil, r.Role != nil} {
+	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil, r.Role != nil, r.Audit != nil} {
 		if set {
 			kinds++
 		}
@@ -351,6 +360,14 @@ func (s *state) checkRecord(r *snapshotRecord) error {
 		if _, taken := s.sessionByHash[r.Session.Hash]; taken && !dup {
 			return fmt.Errorf("session %q: its secret is held by another session", id)
 		}
+	case r.Audit != nil:
+		if n := len(s.audit.buf); n > 0 && r.Audit.Seq <= s.audit.buf[n-1].Seq {
+			return fmt.Errorf("audit entry %d comes after entry %d", r.Audit.Seq, s.audit.buf[n-1].Seq)
+		}
+		if len(s.audit.buf) >= MaxAuditEntries {
+			return fmt.Errorf("more than %d audit entries", MaxAuditEntries)
+		}
+		return nil
 	case r.Role != nil:
 		kind, id = "role", r.Role.Name
 		_, dup = s.roles[id]

@@ -37,6 +37,7 @@ const (
 	recordUser      byte = 9
 	recordSession   byte = 10
 	recordRole      byte = 11
+	recordAudit     byte = 12
 )
 
 // recordKind ties a kind's number to its field of snapshotRecord: the one
@@ -83,6 +84,7 @@ var recordKinds = []recordKind{
 	entityKind(recordUser, func(r *snapshotRecord) **User { return &r.User }),
 	entityKind(recordSession, func(r *snapshotRecord) **Session { return &r.Session }),
 	entityKind(recordRole, func(r *snapshotRecord) **Role { return &r.Role }),
+	entityKind(recordAudit, func(r *snapshotRecord) **AuditEntry { return &r.Audit }),
 }
 
 // maxSnapshotRecord bounds one record's length, so a damaged length cannot

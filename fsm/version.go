@@ -66,6 +66,8 @@ var commandSince = map[CommandType]string{
 	CmdCreateRole: BaseVersion,
 	CmdDeleteRole: BaseVersion,
 	CmdTouchToken: BaseVersion,
+	// The audit log (issue 14), before the first release.
+	CmdRecordAudit: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

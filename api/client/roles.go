@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -94,4 +95,49 @@ func (c *Client) DeleteRole(ctx context.Context, name string) error {
 		return err
 	}
 	return c.do(ctx, http.MethodDelete, pathf(apiPrefix+"/roles/%s", name), nil, nil, nil)
+}
+
+// AuditEntry is one request on record (GET /api/v1/audit).
+type AuditEntry struct {
+	Seq     uint64    `json:"seq"`
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor,omitempty"`
+	Via     string    `json:"via,omitempty"`
+	Project string    `json:"project,omitempty"`
+	Action  string    `json:"action"`
+	Object  string    `json:"object,omitempty"`
+	Source  string    `json:"source,omitempty"`
+	Node    string    `json:"node,omitempty"`
+	Status  int       `json:"status"`
+	Index   uint64    `json:"index,omitempty"`
+	Message string    `json:"message,omitempty"`
+}
+
+// AuditFilter selects audit entries; empty fields match all.
+type AuditFilter struct {
+	Project, Actor, Action, Since string
+	Limit                         int
+	// Before pages back: entries older than the one with this Seq.
+	Before uint64
+}
+
+// Audit lists audit entries, newest first: one page of at most Limit.
+func (c *Client) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	q := map[string][]string{}
+	for k, v := range map[string]string{"project": f.Project, "actor": f.Actor, "action": f.Action, "since": f.Since} {
+		if v != "" {
+			q[k] = []string{v}
+		}
+	}
+	if f.Limit > 0 {
+		q["limit"] = []string{strconv.Itoa(f.Limit)}
+	}
+	if f.Before > 0 {
+		q["before"] = []string{strconv.FormatUint(f.Before, 10)}
+	}
+	var out []AuditEntry
+	if err := c.get(ctx, apiPrefix+"/audit", q, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

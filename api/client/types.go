@@ -234,6 +234,7 @@ type Digest struct {
 	Users        int    `json:"users"`
 	Sessions     int    `json:"sessions"`
 	Roles        int    `json:"roles"`
+	Audit        int    `json:"audit"`
 }
 
 // TokenRequest is the body of POST /api/v1/tokens.

@@ -39,6 +39,8 @@ type RetentionSettings struct {
 	// NodeReapSeconds: a node that left, or has been failed, this long is
 	// removed, unless VMs are still assigned to it.
 	NodeReapSeconds int64 `json:"node_reap_seconds"`
+	// AuditEntries is how many audit log entries are kept, newest first.
+	AuditEntries int `json:"audit_entries"`
 }
 
 // RebalanceSettings configure the leader's rebalancer.
@@ -75,6 +77,7 @@ type RetentionSettingsUpdate struct {
 	KeepFinished          *int   `json:"keep_finished,omitempty"`
 	FinishedMaxAgeSeconds *int64 `json:"finished_max_age_seconds,omitempty"`
 	NodeReapSeconds       *int64 `json:"node_reap_seconds,omitempty"`
+	AuditEntries          *int   `json:"audit_entries,omitempty"`
 }
 
 // RebalanceSettingsUpdate is the rebalance part of a SettingsUpdate.

@@ -43,7 +43,7 @@ type settingsFlags struct {
 	threshold, minGain           float64
 	maxMoves                     int
 	cooldown, interval           time.Duration
-	keepFinished                 int
+	keepFinished, auditEntries   int
 	finishedMaxAge, nodeReap     time.Duration
 }
 
@@ -92,6 +92,7 @@ one is out of range.`,
 	f.DurationVar(&fl.interval, "rebalance-interval", 0, "time between rebalancing rounds, in whole seconds (such as 1m)")
 	f.IntVar(&fl.keepFinished, "keep-finished", 0, "finished migrations, and as many failovers, kept at most")
 	f.DurationVar(&fl.finishedMaxAge, "finished-max-age", 0, "finished migrations and failovers older than this are removed (such as 720h)")
+	f.IntVar(&fl.auditEntries, "audit-entries", 0, "audit log entries kept, newest first (default 50000)")
 	f.DurationVar(&fl.nodeReap, "node-reap", 0, "a node left or failed this long, with no VMs, is removed (such as 72h)")
 	return cmd
 }
@@ -153,6 +154,9 @@ func (fl *settingsFlags) update(cmd *cobra.Command) (client.SettingsUpdate, erro
 	if changed("keep-finished") {
 		k.KeepFinished = &fl.keepFinished
 	}
+	if changed("audit-entries") {
+		k.AuditEntries = &fl.auditEntries
+	}
 	if changed("finished-max-age") {
 		if k.FinishedMaxAgeSeconds, err = seconds("finished-max-age", fl.finishedMaxAge); err != nil {
 			return u, err
@@ -189,6 +193,7 @@ func (a *app) printSettings(s *client.Settings) error {
 	k := s.Retention
 	f.add("Keep finished", fmt.Sprintf("%d, for %s", k.KeepFinished, time.Duration(k.FinishedMaxAgeSeconds)*time.Second))
 	f.add("Node reap after", (time.Duration(k.NodeReapSeconds) * time.Second).String())
+	f.add("Audit entries kept", strconv.Itoa(k.AuditEntries))
 	return f.flush()
 }
 
