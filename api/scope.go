@@ -173,7 +173,11 @@ func (s *Server) authorize(r *http.Request, ps httprouter.Params, pr *authz.Prin
 	}
 	if !pr.Allowed(project, authz.Read(p.Resource)) {
 		// Not even readable: as if it did not exist.
-		return "", errorf(fsm.ErrNotFound, "%s %q not found", p.Resource, lastParam(ps))
+		kind := p.Resource
+		if kind == "member" {
+			kind = "project"
+		}
+		return "", errorf(fsm.ErrNotFound, "%s %q not found", kind, lastParam(ps))
 	}
 	return project, forbidden(pr, project, p)
 }

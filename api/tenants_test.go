@@ -1,0 +1,275 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/internal/ids"
+)
+
+// The cross-tenant matrix (issue 14): for every route of the API, a user
+// holding each role in project a aims at project b's objects, by ID and by
+// name. It is refused (403 or 404) or answered without b's data, and
+// nothing changes. The bugs it is built to catch are those of endpoints that
+// check the project named in the request instead of the object's own.
+
+// secretB is in every object of project b that a request could show: a VM's
+// label, the project's description.
+const secretB = "b-secret-marker"
+
+// tenantWorld is a test env with projects a and b, a VM "web" in each and
+// "only-b" in b, a migration and a removal of b's VMs, and users who hold
+// one role each in a.
+type tenantWorld struct {
+	*testEnv
+	vmA, vmB, onlyB client.VM
+	migrationB      string
+	removalB        string
+	rootKeyID       string
+	rootSession     string
+	// sessions holds a session secret per user.
+	sessions map[string]string
+}
+
+func newTenantWorld(t *testing.T, cfg Config) *tenantWorld {
+	t.Helper()
+	w := &tenantWorld{testEnv: newTestEnvWith(t, cfg, nil), sessions: map[string]string{}}
+	now := time.Now().UTC()
+	for _, p := range []string{"a", "b"} {
+		w.cluster.mustApply(t, fsm.CreateProject{Project: fsm.Project{Name: p, Description: "project " + p + " " + map[string]string{"a": "", "b": secretB}[p], CreatedAt: now}})
+	}
+	w.cluster.mustApply(t, fsm.CreateRole{Role: fsm.Role{Name: "starter", Permissions: []string{"vm:read", "vm:write"}, CreatedAt: now}})
+	for _, r := range []string{"project-admin", "operator", "viewer", "starter"} {
+		user := "u-" + r
+		w.cluster.mustApply(t, fsm.CreateUser{User: fsm.User{Name: user, PasswordHash: "$argon2id$unused", CreatedAt: now}})
+		w.cluster.mustApply(t, fsm.SetMember{Project: "a", User: user, Role: r})
+		w.sessions[user] = w.session(user)
+	}
+	// A user of b, whose session and key the others aim at.
+	w.cluster.mustApply(t, fsm.CreateUser{User: fsm.User{Name: "u-b", PasswordHash: "$argon2id$unused", CreatedAt: now}})
+	w.cluster.mustApply(t, fsm.SetMember{Project: "b", User: "u-b", Role: "project-admin"})
+	w.sessions["u-b"] = w.session("u-b")
+	w.rootSession = w.fsm.Sessions("u-b")[0].ID
+	w.rootKeyID = w.fsm.Tokens()[0].ID
+
+	labelled := func(name string) client.VMRequest {
+		req := validVM(name)
+		req.Labels = map[string]string{"secret": secretB}
+		return req
+	}
+	w.vmA = w.placedIn("a", validVM("web"))
+	w.vmB = w.placedIn("b", labelled("web"))
+	w.onlyB = w.placedIn("b", labelled("only-b"))
+	var m client.Migration
+	w.do("POST", "/api/v1/vms/"+w.vmB.ID+"/migrate", w.root, client.MigrateRequest{Target: "node-2"}).expect(t, http.StatusAccepted, &m)
+	w.migrationB = m.ID
+	gone := w.placedIn("b", labelled("gone"))
+	w.do("DELETE", "/api/v1/vms/"+gone.ID, w.root, nil).expect(t, http.StatusOK, nil)
+	w.removalB = gone.ID
+	return w
+}
+
+// session makes a login session of user straight in the state (a login
+// through the API costs an argon2id hash).
+func (w *tenantWorld) session(user string) string {
+	secret := ids.Secret(sessionPrefix, 24)
+	now := time.Now().UTC()
+	w.cluster.mustApply(w.t, fsm.CreateSession{Session: fsm.Session{ID: ids.New(), Hash: fsm.HashSecret(secret), User: user, CreatedAt: now, ExpiresAt: now.Add(12 * time.Hour)}})
+	return secret
+}
+
+// placedIn creates req in project as root, placed and running on node-1.
+func (w *tenantWorld) placedIn(project string, req client.VMRequest) client.VM {
+	w.t.Helper()
+	var vm client.VM
+	w.do("POST", "/api/v1/vms?project="+project, w.root, req).expect(w.t, http.StatusCreated, &vm)
+	now := time.Now().UTC()
+	w.cluster.mustApply(w.t, fsm.PlaceVM{ID: vm.ID, Node: w.nodes[0].ID, Reason: "test", At: now})
+	w.cluster.mustApply(w.t, fsm.ReportVM{ID: vm.ID, Node: w.nodes[0].ID, Generation: 1, State: fsm.VMRunning, At: now})
+	return vm
+}
+
+// probe is one request of the matrix.
+type probe struct {
+	method, path string
+	body         any
+}
+
+// expectation says what a route may answer a user of a aiming at b.
+type expectation int
+
+const (
+	// refused: 403 or 404.
+	refused expectation = iota
+	// filtered: answered (200), but with nothing of b's.
+	filtered
+	// ownOnly: the route acts on the caller alone (its own session): it
+	// may change that, but answers nothing of b's.
+	ownOnly
+)
+
+// matrix is every secured route with the requests that aim it at project b
+// and what they may get. A route missing here fails the test.
+func (w *tenantWorld) matrix() map[string]struct {
+	expect expectation
+	probes []probe
+} {
+	type row = struct {
+		expect expectation
+		probes []probe
+	}
+	vmRefs := func(suffix string) (out []probe) {
+		for _, ref := range []string{w.vmB.ID, w.vmB.ID + "?project=a", w.vmB.ID[:8] + "?project=a", "only-b?project=b", "only-b?project=a", "web?project=b"} {
+			path, query, _ := strings.Cut(ref, "?")
+			p := "/api/v1/vms/" + path + suffix
+			if query != "" {
+				p += "?" + query
+			}
+			out = append(out, probe{path: p})
+		}
+		return out
+	}
+	with := func(method string, body any, ps []probe) []probe {
+		for i := range ps {
+			ps[i].method, ps[i].body = method, body
+		}
+		return ps
+	}
+	one := func(method, path string, body any) []probe { return []probe{{method, path, body}} }
+	member := client.ProjectMember{User: "u-viewer", Role: "viewer"}
+	return map[string]row{
+		"GET /api/v1/cluster":                            {refused, one("GET", "/api/v1/cluster", nil)},
+		"GET /api/v1/cluster/digest":                     {refused, one("GET", "/api/v1/cluster/digest", nil)},
+		"GET /api/v1/nodes":                              {refused, one("GET", "/api/v1/nodes", nil)},
+		"GET /api/v1/nodes/:id":                          {refused, one("GET", "/api/v1/nodes/node-1", nil)},
+		"GET /api/v1/vms":                                {refused, one("GET", "/api/v1/vms?project=b", nil)},
+		"POST /api/v1/vms":                               {refused, one("POST", "/api/v1/vms?project=b", validVM("intruder"))},
+		"GET /api/v1/vms/:id":                            {refused, with("GET", nil, vmRefs(""))},
+		"PUT /api/v1/vms/:id":                            {refused, with("PUT", validVM("renamed"), vmRefs(""))},
+		"DELETE /api/v1/vms/:id":                         {refused, with("DELETE", nil, vmRefs(""))},
+		"POST /api/v1/vms/:id/:action":                   {refused, append(with("POST", nil, vmRefs("/stop")), with("POST", client.MigrateRequest{Target: "node-2"}, vmRefs("/migrate"))...)},
+		"GET /api/v1/migrations":                         {filtered, one("GET", "/api/v1/migrations?vm="+w.vmB.ID, nil)},
+		"GET /api/v1/migrations/:id":                     {refused, one("GET", "/api/v1/migrations/"+w.migrationB, nil)},
+		"POST /api/v1/migrations/:id/cancel":             {refused, one("POST", "/api/v1/migrations/"+w.migrationB+"/cancel", nil)},
+		"GET /api/v1/failovers":                          {refused, one("GET", "/api/v1/failovers", nil)},
+		"GET /api/v1/failovers/:id":                      {refused, one("GET", "/api/v1/failovers/x", nil)},
+		"POST /api/v1/logout":                            {ownOnly, one("POST", "/api/v1/logout", nil)},
+		"GET /api/v1/whoami":                             {filtered, one("GET", "/api/v1/whoami?project=b", nil)},
+		"GET /api/v1/auth/can-i":                         {filtered, one("GET", "/api/v1/auth/can-i?perm=vm:read&project=b", nil)},
+		"GET /api/v1/sessions":                           {refused, one("GET", "/api/v1/sessions?user=u-b", nil)},
+		"DELETE /api/v1/sessions/:id":                    {refused, one("DELETE", "/api/v1/sessions/"+w.rootSession, nil)},
+		"GET /api/v1/users":                              {refused, one("GET", "/api/v1/users", nil)},
+		"POST /api/v1/users":                             {refused, one("POST", "/api/v1/users", client.UserRequest{Name: "mallory", Password: "a long password"})},
+		"GET /api/v1/users/:name":                        {refused, one("GET", "/api/v1/users/u-b", nil)},
+		"PUT /api/v1/users/:name":                        {refused, one("PUT", "/api/v1/users/u-b", client.UserRequest{Role: "viewer"})},
+		"DELETE /api/v1/users/:name":                     {refused, one("DELETE", "/api/v1/users/u-b", nil)},
+		"GET /api/v1/roles":                              {filtered, one("GET", "/api/v1/roles", nil)},
+		"GET /api/v1/roles/:name":                        {filtered, one("GET", "/api/v1/roles/starter", nil)},
+		"POST /api/v1/roles":                             {refused, one("POST", "/api/v1/roles", client.RoleRequest{Name: "b-all", Permissions: []string{"*:*"}})},
+		"DELETE /api/v1/roles/:name":                     {refused, one("DELETE", "/api/v1/roles/starter", nil)},
+		"GET /api/v1/projects":                           {filtered, one("GET", "/api/v1/projects", nil)},
+		"POST /api/v1/projects":                          {refused, one("POST", "/api/v1/projects", client.ProjectRequest{Name: "c"})},
+		"GET /api/v1/projects/:name":                     {refused, one("GET", "/api/v1/projects/b", nil)},
+		"PUT /api/v1/projects/:name":                     {refused, one("PUT", "/api/v1/projects/b", client.ProjectRequest{Name: "b"})},
+		"DELETE /api/v1/projects/:name":                  {refused, one("DELETE", "/api/v1/projects/b", nil)},
+		"GET /api/v1/projects/:name/members":             {refused, one("GET", "/api/v1/projects/b/members", nil)},
+		"POST /api/v1/projects/:name/members":            {refused, one("POST", "/api/v1/projects/b/members", member)},
+		"DELETE /api/v1/projects/:name/members/:subject": {refused, one("DELETE", "/api/v1/projects/b/members/u-b", nil)},
+		"GET /api/v1/audit":                              {filtered, one("GET", "/api/v1/audit?project=b", nil)},
+		"GET /api/v1/removals":                           {filtered, one("GET", "/api/v1/removals", nil)},
+		"GET /api/v1/removals/:id":                       {refused, one("GET", "/api/v1/removals/"+w.removalB, nil)},
+		"GET /api/v1/nodes/:id/drain":                    {refused, one("GET", "/api/v1/nodes/node-1/drain", nil)},
+		"POST /api/v1/nodes/:id/drain":                   {refused, one("POST", "/api/v1/nodes/node-1/drain", nil)},
+		"POST /api/v1/nodes/:id/undrain":                 {refused, one("POST", "/api/v1/nodes/node-1/undrain", nil)},
+		"POST /api/v1/nodes/:id/labels":                  {refused, one("POST", "/api/v1/nodes/node-1/labels", map[string]any{"set": map[string]string{"x": "y"}})},
+		"GET /api/v1/nodes/:id/failover-plan":            {refused, one("GET", "/api/v1/nodes/node-1/failover-plan", nil)},
+		"GET /api/v1/settings":                           {refused, one("GET", "/api/v1/settings", nil)},
+		"PUT /api/v1/settings":                           {refused, one("PUT", "/api/v1/settings", map[string]any{"strategy": "binpack"})},
+		"GET /api/v1/rebalance":                          {refused, one("GET", "/api/v1/rebalance", nil)},
+		"GET /api/v1/tokens":                             {filtered, one("GET", "/api/v1/tokens", nil)},
+		"POST /api/v1/tokens":                            {refused, one("POST", "/api/v1/tokens", client.TokenRequest{Name: "into-b", Project: "b"})},
+		"GET /api/v1/tokens/:id":                         {refused, one("GET", "/api/v1/tokens/"+w.rootKeyID, nil)},
+		"DELETE /api/v1/tokens/:id":                      {refused, one("DELETE", "/api/v1/tokens/"+w.rootKeyID, nil)},
+		"GET /api/v1/join-tokens":                        {refused, one("GET", "/api/v1/join-tokens", nil)},
+		"POST /api/v1/join-tokens":                       {refused, one("POST", "/api/v1/join-tokens", map[string]any{"name": "j"})},
+		"DELETE /api/v1/join-tokens/:id":                 {refused, one("DELETE", "/api/v1/join-tokens/x", nil)},
+		"GET /api/v1/operator/gossip/keyring":            {refused, one("GET", "/api/v1/operator/gossip/keyring", nil)},
+		"POST /api/v1/operator/gossip/keyring":           {refused, one("POST", "/api/v1/operator/gossip/keyring", map[string]any{"op": "install", "key": "x"})},
+	}
+}
+
+func TestTenants_CrossTenantMatrix(t *testing.T) {
+	w := newTenantWorld(t, Config{})
+	matrix := w.matrix()
+	for _, r := range w.server.secured {
+		if _, ok := matrix[r.method+" "+r.pattern]; !ok {
+			t.Errorf("route %s %s is missing from the cross-tenant matrix: add how a user of project a aims it at project b", r.method, r.pattern)
+		}
+	}
+	for key := range matrix {
+		if !slices.ContainsFunc(w.server.secured, func(r securedRoute) bool { return r.method+" "+r.pattern == key }) {
+			t.Errorf("the matrix has %s, which is no route", key)
+		}
+	}
+	users := []string{"u-project-admin", "u-operator", "u-viewer", "u-starter"}
+	for _, user := range users {
+		for key, row := range matrix {
+			for _, p := range row.probes {
+				before, err := w.fsm.Digest()
+				if err != nil {
+					t.Fatal(err)
+				}
+				secret := w.sessions[user]
+				if row.expect == ownOnly {
+					secret = w.session(user) // the probe may end it
+				}
+				a := w.do(p.method, p.path, secret, p.body)
+				what := fmt.Sprintf("%s: %s %s (route %s)", user, p.method, p.path, key)
+				// can-i names the project it was asked about, and says no.
+				echo := key == "GET /api/v1/auth/can-i"
+				if strings.Contains(string(a.body), secretB) || (!echo && strings.Contains(string(a.body), `"project":"b"`)) {
+					t.Errorf("%s: the answer shows project b's data: %d %s", what, a.status, a.body)
+				}
+				if echo && !strings.Contains(string(a.body), `"allowed":false`) {
+					t.Errorf("%s: can-i says yes: %s", what, a.body)
+				}
+				switch row.expect {
+				case refused:
+					if a.status != http.StatusForbidden && a.status != http.StatusNotFound {
+						t.Errorf("%s: status %d, want 403 or 404; body %s", what, a.status, a.body)
+					}
+				case filtered:
+					if a.status != http.StatusOK && a.status != http.StatusForbidden {
+						t.Errorf("%s: status %d, want 200 without b's data, or 403; body %s", what, a.status, a.body)
+					}
+				}
+				if row.expect == ownOnly {
+					continue
+				}
+				after, err := w.fsm.Digest()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if after.SHA256 != before.SHA256 {
+					t.Errorf("%s: the state changed (status %d, body %s)", what, a.status, a.body)
+				}
+			}
+		}
+	}
+	// The same users do reach their own project: the matrix refuses for
+	// the right reason, not because everything is refused.
+	w.do("GET", "/api/v1/vms/"+w.vmA.ID, w.sessions["u-viewer"], nil).expect(t, http.StatusOK, nil)
+	w.do("GET", "/api/v1/vms/web?project=a", w.sessions["u-viewer"], nil).expect(t, http.StatusOK, nil)
+	w.do("POST", "/api/v1/vms/web/stop?project=a", w.sessions["u-operator"], nil).expect(t, http.StatusOK, nil)
+	var vms []client.VM
+	w.do("GET", "/api/v1/vms?all-projects=true", w.sessions["u-viewer"], nil).expect(t, http.StatusOK, &vms)
+	if len(vms) != 1 || vms[0].ID != w.vmA.ID {
+		t.Errorf("a viewer of a lists every project's VMs as %+v, want a's web only", vms)
+	}
+}
