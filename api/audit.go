@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +50,9 @@ func (s *Server) auditRequest(r *http.Request, info *reqInfo, status int, index 
 		Status: status, Message: info.message}
 	if status < 300 {
 		e.Index, _ = strconv.ParseUint(index, 10, 64)
+	}
+	if info.verb != "" {
+		e.Action = r.Method + " " + strings.Replace(info.route, ":action", info.verb, 1)
 	}
 	if info.route == "unmatched" {
 		e.Action = r.Method + " " + r.URL.Path

@@ -96,7 +96,7 @@ func (s *Server) authRoute(method, pattern string, p perm, scope scopeKind, load
 		pr, err := s.authenticate(r, !clusterStatus)
 		info, _ := r.Context().Value(reqInfoKey{}).(*reqInfo)
 		if info != nil {
-			info.object = lastParam(ps)
+			info.object, info.verb = lastParam(ps), ps.ByName("action")
 			if pr != nil {
 				info.actor, info.via = pr.User, pr.Via()
 			}

@@ -424,6 +424,9 @@ type reqInfo struct {
 	// Who asked, through what, in which project, about which object, and
 	// the error answered: for the audit log (audit.go).
 	actor, via, project, object, message string
+	// verb is a VM action's name (stop, start), recorded in place of the
+	// route's :action.
+	verb string
 }
 
 type reqInfoKey struct{}

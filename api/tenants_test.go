@@ -39,6 +39,7 @@ type tenantWorld struct {
 
 func newTenantWorld(t *testing.T, cfg Config) *tenantWorld {
 	t.Helper()
+	cfg.NodeName = "node-1"
 	w := &tenantWorld{testEnv: newTestEnvWith(t, cfg, nil), sessions: map[string]string{}}
 	now := time.Now().UTC()
 	for _, p := range []string{"a", "b"} {
