@@ -228,7 +228,7 @@ func (s *Server) authenticateSession(r *http.Request, secret string) (*authz.Pri
 	if !now.Before(ses.ExpiresAt) {
 		return nil, errorf(authz.ErrUnauthenticated, "session expired at %s: log in again", ses.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	p, err := authz.ForSession(s.state, ses, nil)
+	p, err := authz.ForSession(s.state, ses)
 	if err != nil {
 		return nil, err
 	}

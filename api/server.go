@@ -48,6 +48,9 @@ type Config struct {
 	// SessionTTL is how long a login session lives after its last use
 	// (it slides forward while it is used).
 	SessionTTL time.Duration
+	// OIDC, when set, lets users log in through an OpenID Connect provider
+	// (login_oidc.go).
+	OIDC OIDC
 	// AuditQueue bounds the audit entries this node holds before they are
 	// written (audit.go); negative records none (the API's unit tests,
 	// which count writes).
@@ -353,6 +356,8 @@ func (s *Server) routes() {
 	s.route("GET", "/api/v1/failovers", authz.Read("failover"), s.listFailovers)
 	s.route("GET", "/api/v1/failovers/:id", authz.Read("failover"), s.getFailover)
 	s.public("POST", "/api/v1/login", s.login)
+	s.public("POST", "/api/v1/login/oidc", s.loginOIDC)
+	s.public("GET", "/api/v1/auth/oidc", s.oidcConfig)
 	// Every caller may log out, see itself, and list and end its own
 	// sessions; the handlers let a user admin reach other users' too.
 	s.callerRoute("POST", "/api/v1/logout", s.logout)

@@ -47,7 +47,7 @@ func ForKey(src Source, tok fsm.Token) (*Principal, error) {
 	if user == "" {
 		user = RootUser
 	}
-	p, err := forUser(src, user, nil)
+	p, err := forUser(src, user)
 	if err != nil {
 		return nil, err
 	}
@@ -83,12 +83,19 @@ func ForCredential(src Credentials, id string, now time.Time) (*Principal, error
 	if !now.Before(ses.ExpiresAt) {
 		return nil, Errorf(ErrUnauthenticated, "session of user %q expired at %s", ses.User, ses.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	return ForSession(src, ses, nil)
+	return ForSession(src, ses)
 }
 
-// ForSession is the principal of a login session of user.
-func ForSession(src Source, ses fsm.Session, groups []string) (*Principal, error) {
-	p, err := forUser(src, ses.User, groups)
+// ForSession is the principal of a login session. A password login acts as
+// its user; an OIDC login has no user record, no cluster role, and the roles
+// its groups are bound to in projects.
+func ForSession(src Source, ses fsm.Session) (*Principal, error) {
+	if ses.Provider == fsm.ProviderOIDC {
+		p := &Principal{User: ses.User, Kind: "session", ID: ses.ID}
+		p.bindProjects(src, src.Bindings("", ses.Groups))
+		return p, nil
+	}
+	p, err := forUser(src, ses.User)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +103,19 @@ func ForSession(src Source, ses fsm.Session, groups []string) (*Principal, error
 	return p, nil
 }
 
-func forUser(src Source, user string, groups []string) (*Principal, error) {
+// bindProjects gives p the roles bindings names, project by project.
+func (p *Principal) bindProjects(src RoleSource, bindings map[string][]string) {
+	p.ProjectRoles = bindings
+	p.projects = make(map[string][]Perm, len(bindings))
+	for project, roles := range bindings {
+		for _, r := range roles {
+			perms, _ := RolePerms(src, r)
+			p.projects[project] = append(p.projects[project], perms...)
+		}
+	}
+}
+
+func forUser(src Source, user string) (*Principal, error) {
 	p := &Principal{User: user}
 	if user == RootUser {
 		p.ClusterRole, p.cluster = "cluster-admin", builtin["cluster-admin"].perms
@@ -108,14 +127,7 @@ func forUser(src Source, user string, groups []string) (*Principal, error) {
 	}
 	p.ClusterRole = u.Role
 	p.cluster, _ = RolePerms(src, u.Role)
-	p.ProjectRoles = src.Bindings(user, groups)
-	p.projects = make(map[string][]Perm, len(p.ProjectRoles))
-	for project, roles := range p.ProjectRoles {
-		for _, r := range roles {
-			perms, _ := RolePerms(src, r)
-			p.projects[project] = append(p.projects[project], perms...)
-		}
-	}
+	p.bindProjects(src, src.Bindings(user, nil))
 	return p, nil
 }
 

@@ -52,7 +52,11 @@ func (s *tenants) apply(cmd fsm.Command) {
 
 func (s *tenants) user(name string, groups ...string) *Principal {
 	s.t.Helper()
-	p, err := ForSession(s.f, fsm.Session{ID: "ses-" + name, User: name}, groups)
+	ses := fsm.Session{ID: "ses-" + name, User: name}
+	if len(groups) > 0 {
+		ses = fsm.Session{ID: "ses-" + name, User: "oidc:" + name, Provider: fsm.ProviderOIDC, Groups: groups}
+	}
+	p, err := ForSession(s.f, ses)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -44,7 +44,22 @@ type Session struct {
 	User      string    `json:"user"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Provider is "oidc" for a login through the identity provider
+	// (--oidc-issuer): its User ("oidc:NAME") has no record here, and its
+	// rights come from the bindings of its Groups, as the provider's token
+	// claimed them at login. Empty for a password login.
+	Provider string   `json:"provider,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
 }
+
+// ProviderOIDC marks a session made from an OIDC identity token.
+const ProviderOIDC = "oidc"
+
+// Bounds of an OIDC session's groups, as claimed by the provider.
+const (
+	MaxSessionGroups = 64
+	maxGroupName     = 128
+)
 
 // CreateUser adds a user.
 type CreateUser struct {
@@ -176,12 +191,8 @@ func applyCreateSession(s *state, c *CreateSession, _ uint64) error {
 	if ses.ID == "" || ses.Hash == "" {
 		return errorf(ErrInvalid, "session id and hash are required")
 	}
-	u, ok := s.users[ses.User]
-	switch {
-	case !ok:
-		return errorf(ErrNotFound, "user %q not found", ses.User)
-	case u.Disabled:
-		return errorf(ErrState, "user %q is disabled", ses.User)
+	if err := s.checkSessionUser(&ses); err != nil {
+		return err
 	}
 	if _, dup := s.sessions[ses.ID]; dup {
 		return errorf(ErrConflict, "session %q already exists", ses.ID)
@@ -311,4 +322,34 @@ func (f *FSM) Sessions(user string) []Session {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out
+}
+
+// checkSessionUser refuses a session of a user that is gone or disabled; an
+// OIDC session has no user record, only bounded groups.
+func (s *state) checkSessionUser(ses *Session) error {
+	if ses.Provider == ProviderOIDC {
+		if !strings.HasPrefix(ses.User, ProviderOIDC+":") || len(ses.User) > MaxNameLen+len(ProviderOIDC)+1 {
+			return errorf(ErrInvalid, "an OIDC session's user is oidc:NAME, got %q", ses.User)
+		}
+		if len(ses.Groups) > MaxSessionGroups {
+			return errorf(ErrInvalid, "an OIDC session holds at most %d groups, got %d", MaxSessionGroups, len(ses.Groups))
+		}
+		for _, g := range ses.Groups {
+			if g == "" || len(g) > maxGroupName {
+				return errorf(ErrInvalid, "an OIDC group name is 1 to %d bytes", maxGroupName)
+			}
+		}
+		return nil
+	}
+	if len(ses.Groups) > 0 || ses.Provider != "" {
+		return errorf(ErrInvalid, "only an OIDC session carries a provider and groups")
+	}
+	u, ok := s.users[ses.User]
+	switch {
+	case !ok:
+		return errorf(ErrNotFound, "user %q not found", ses.User)
+	case u.Disabled:
+		return errorf(ErrState, "user %q is disabled", ses.User)
+	}
+	return nil
 }

@@ -286,22 +286,52 @@ func (z RevokeSession) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Session) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 5
-	// string "id"
-	o = append(o, 0x85, 0xa2, 0x69, 0x64)
-	o = msgp.AppendString(o, z.ID)
-	// string "hash"
-	o = append(o, 0xa4, 0x68, 0x61, 0x73, 0x68)
-	o = msgp.AppendString(o, z.Hash)
-	// string "user"
-	o = append(o, 0xa4, 0x75, 0x73, 0x65, 0x72)
-	o = msgp.AppendString(o, z.User)
-	// string "created_at"
-	o = append(o, 0xaa, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
-	o = msgp.AppendTime(o, z.CreatedAt)
-	// string "expires_at"
-	o = append(o, 0xaa, 0x65, 0x78, 0x70, 0x69, 0x72, 0x65, 0x73, 0x5f, 0x61, 0x74)
-	o = msgp.AppendTime(o, z.ExpiresAt)
+	// check for omitted fields
+	zb0001Len := uint32(7)
+	var zb0001Mask uint8 /* 7 bits */
+	_ = zb0001Mask
+	if z.Provider == "" {
+		zb0001Len--
+		zb0001Mask |= 0x20
+	}
+	if z.Groups == nil {
+		zb0001Len--
+		zb0001Mask |= 0x40
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "id"
+		o = append(o, 0xa2, 0x69, 0x64)
+		o = msgp.AppendString(o, z.ID)
+		// string "hash"
+		o = append(o, 0xa4, 0x68, 0x61, 0x73, 0x68)
+		o = msgp.AppendString(o, z.Hash)
+		// string "user"
+		o = append(o, 0xa4, 0x75, 0x73, 0x65, 0x72)
+		o = msgp.AppendString(o, z.User)
+		// string "created_at"
+		o = append(o, 0xaa, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
+		o = msgp.AppendTime(o, z.CreatedAt)
+		// string "expires_at"
+		o = append(o, 0xaa, 0x65, 0x78, 0x70, 0x69, 0x72, 0x65, 0x73, 0x5f, 0x61, 0x74)
+		o = msgp.AppendTime(o, z.ExpiresAt)
+		if (zb0001Mask & 0x20) == 0 { // if not omitted
+			// string "provider"
+			o = append(o, 0xa8, 0x70, 0x72, 0x6f, 0x76, 0x69, 0x64, 0x65, 0x72)
+			o = msgp.AppendString(o, z.Provider)
+		}
+		if (zb0001Mask & 0x40) == 0 { // if not omitted
+			// string "groups"
+			o = append(o, 0xa6, 0x67, 0x72, 0x6f, 0x75, 0x70, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.Groups)))
+			for za0001 := range z.Groups {
+				o = msgp.AppendString(o, z.Groups[za0001])
+			}
+		}
+	}
 	return
 }
 
@@ -353,6 +383,31 @@ func (z *Session) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "ExpiresAt")
 				return
 			}
+		case "provider":
+			z.Provider, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Provider")
+				return
+			}
+		case "groups":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Groups")
+				return
+			}
+			if cap(z.Groups) >= int(zb0002) {
+				z.Groups = (z.Groups)[:zb0002]
+			} else {
+				z.Groups = make([]string, zb0002)
+			}
+			for za0001 := range z.Groups {
+				z.Groups[za0001], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Groups", za0001)
+					return
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -367,7 +422,10 @@ func (z *Session) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Session) Msgsize() (s int) {
-	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.StringPrefixSize + len(z.Hash) + 5 + msgp.StringPrefixSize + len(z.User) + 11 + msgp.TimeSize + 11 + msgp.TimeSize
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.StringPrefixSize + len(z.Hash) + 5 + msgp.StringPrefixSize + len(z.User) + 11 + msgp.TimeSize + 11 + msgp.TimeSize + 9 + msgp.StringPrefixSize + len(z.Provider) + 7 + msgp.ArrayHeaderSize
+	for za0001 := range z.Groups {
+		s += msgp.StringPrefixSize + len(z.Groups[za0001])
+	}
 	return
 }
 

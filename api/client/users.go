@@ -168,3 +168,33 @@ func (c *Client) CanI(ctx context.Context, perm string) (*CanI, error) {
 	}
 	return &out, nil
 }
+
+// OIDCConfig is the answer of GET /api/v1/auth/oidc: the provider a CLI
+// logs in through, and NovaCron's client there.
+type OIDCConfig struct {
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"client_id"`
+}
+
+// OIDCLoginRequest is the body of POST /api/v1/login/oidc.
+type OIDCLoginRequest struct {
+	IDToken string `json:"id_token"`
+}
+
+// OIDCConfig returns the cluster's OIDC provider; 404 when it has none.
+func (c *Client) OIDCConfig(ctx context.Context) (*OIDCConfig, error) {
+	var out OIDCConfig
+	if err := c.get(ctx, apiPrefix+"/auth/oidc", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// LoginOIDC trades an ID token of the cluster's OIDC provider for a session.
+func (c *Client) LoginOIDC(ctx context.Context, idToken string) (*Login, error) {
+	var out Login
+	if err := c.do(ctx, http.MethodPost, apiPrefix+"/login/oidc", nil, OIDCLoginRequest{IDToken: idToken}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/novacron/novacron/hypervisor/sim"
 	"github.com/novacron/novacron/internal/ids"
 	"github.com/novacron/novacron/internal/logadapt"
+	"github.com/novacron/novacron/internal/oidcauth"
 	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/node"
 	"github.com/novacron/novacron/storage"
@@ -189,6 +190,9 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	agent := n.Agent
 
 	apiCfg.NodeName, apiCfg.BootFiles, apiCfg.MetricsToken = f.Name, f.bootFiles(), f.MetricsToken
+	if f.OIDC.Issuer != "" {
+		apiCfg.OIDC = oidcauth.New(f.OIDC)
+	}
 	apiServer := api.New(apiCfg, agent, n.Control, agent.FSM(), logger)
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", agent.InternalHandler())

@@ -22,6 +22,7 @@ var agentFlagGroups = []struct {
 	{"High availability", []string{"fence-timeout", "heartbeat-interval", "watchdog"}},
 	{"Security", []string{"tls-ca", "tls-cert", "tls-key", "tls-ca-key", "insecure", "join-token",
 		"bootstrap-token", "bootstrap-token-file", "gossip-key", "gossip-key-file", "metrics-token-file"}},
+	{"Logins through an identity provider", []string{"oidc-issuer", "oidc-client-id", "oidc-username-claim", "oidc-groups-claim"}},
 	{"Dev mode and simulation", []string{"dev", "sim-vcpus", "sim-memory-mib", "sim-disk-gib", "sim-fleet"}},
 }
 

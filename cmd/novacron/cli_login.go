@@ -88,31 +88,42 @@ func (a *app) saveSession(s savedSession) (string, error) {
 
 func newLoginCommand(a *app) *cobra.Command {
 	var user string
-	var fromStdin bool
+	var fromStdin, useOIDC bool
 	cmd := &cobra.Command{
-		Use:   "login --user NAME",
-		Short: "Log in with a user's password; later commands use the session",
+		Use:   "login --user NAME | --oidc",
+		Short: "Log in with a user's password, or through the identity provider; later commands use the session",
 		Long: `Log in as a user: the password is asked on the terminal (or read from standard
 input with --password-stdin), the session token is kept in the config folder
 (~/.config/novacron/session.json, readable by you only) and used by later
 commands that are given no --token. Failed logins are held back after a few
-tries, for longer each time.`,
+tries, for longer each time.
+
+With --oidc, log in through the cluster's OpenID Connect provider (agents
+started with --oidc-issuer): the CLI prints an address and a code, you
+approve the login there (in any browser), and the session acts with the
+roles your groups are bound to in projects (group:NAME members).`,
 		Example: `  novacron --address https://10.0.0.1:8090 login --user alice
-  printf '%s\n' "$PASSWORD" | novacron login --user ci --password-stdin`,
+  printf '%s\n' "$PASSWORD" | novacron login --user ci --password-stdin
+  novacron login --oidc`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if user == "" {
-				return usagef("--user is required")
-			}
-			pw, err := a.readPassword(fromStdin)
-			if err != nil {
-				return err
+			if (user == "") == !useOIDC {
+				return usagef("give --user NAME (a password login) or --oidc, not both")
 			}
 			c, err := a.clientAt(a.address)
 			if err != nil {
 				return err
 			}
-			l, err := c.Login(cmd.Context(), user, pw)
+			var l *client.Login
+			if useOIDC {
+				l, err = a.loginOIDC(cmd.Context(), c)
+			} else {
+				var pw string
+				if pw, err = a.readPassword(fromStdin); err != nil {
+					return err
+				}
+				l, err = c.Login(cmd.Context(), user, pw)
+			}
 			if err != nil {
 				return err
 			}
@@ -133,6 +144,7 @@ tries, for longer each time.`,
 	}
 	cmd.Flags().StringVar(&user, "user", "", "the user to log in as")
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input, for scripts")
+	cmd.Flags().BoolVar(&useOIDC, "oidc", false, "log in through the cluster's OIDC provider (device flow)")
 	return cmd
 }
 

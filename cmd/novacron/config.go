@@ -21,6 +21,7 @@ import (
 	"github.com/novacron/novacron/hypervisor/libvirt"
 	"github.com/novacron/novacron/hypervisor/sim"
 	"github.com/novacron/novacron/internal/hostpath"
+	"github.com/novacron/novacron/internal/oidcauth"
 	"github.com/novacron/novacron/internal/peeruri"
 	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/internal/version"
@@ -88,10 +89,13 @@ type agentFlags struct {
 	GossipKeyFile  string
 	MetricsToken   string
 	MetricsFile    string
-	LogLevel       string
-	SimVCPUs       int
-	SimMemoryMiB   int64
-	SimDiskGiB     int64
+	// OIDC is the identity provider users may log in through
+	// (--oidc-issuer, --oidc-client-id, the claims read).
+	OIDC         oidcauth.Config
+	LogLevel     string
+	SimVCPUs     int
+	SimMemoryMiB int64
+	SimDiskGiB   int64
 	// TLS is the node's CA, certificate and key (--tls-ca, --tls-cert,
 	// --tls-key): the API serves HTTPS and nodes call each other with
 	// mutual TLS.
@@ -153,6 +157,10 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.SimFleet, "sim-fleet", 0, "also simulate this many extra hosts in this process (sim driver), for scale tests")
 	fs.DurationVar(&f.FenceTimeout, "fence-timeout", lt.Timeout, "a host's VMs are restarted elsewhere this long after its last lease renewal; it fences itself 35% of that earlier")
 	fs.DurationVar(&f.Heartbeat, "heartbeat-interval", lt.Heartbeat, "how often a host renews its lease with the leader")
+	fs.StringVar(&f.OIDC.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL users may log in through (novacron login --oidc); https, or http on loopback")
+	fs.StringVar(&f.OIDC.ClientID, "oidc-client-id", "", "NovaCron's client ID at the OIDC provider; ID tokens must name it in their audience")
+	fs.StringVar(&f.OIDC.UsernameClaim, "oidc-username-claim", "preferred_username", "ID token claim holding the user's name (the user is then oidc:NAME)")
+	fs.StringVar(&f.OIDC.GroupsClaim, "oidc-groups-claim", "groups", "ID token claim holding the user's groups, which project members bind to roles (group:NAME)")
 	fs.StringVar(&f.TLS.CA, "tls-ca", "", "the cluster's CA certificate (ca.pem from novacron tls ca create)")
 	fs.StringVar(&f.TLS.Cert, "tls-cert", "", "this node's certificate (NAME.pem from novacron tls cert create --node NAME)")
 	fs.StringVar(&f.TLS.Key, "tls-key", "", "this node's key (NAME-key.pem)")
@@ -325,6 +333,11 @@ func (f *agentFlags) validate() error {
 	}
 	if len(f.ImageDirs) == 0 {
 		errs = append(errs, errors.New("--image-dir: give at least one folder"))
+	}
+	if f.OIDC.Issuer != "" || f.OIDC.ClientID != "" {
+		if err := f.OIDC.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, d := range f.ImageDirs {
 		if !filepath.IsAbs(d) || filepath.Clean(d) == "/" {

@@ -29,6 +29,7 @@ func TestAgentFlags_DefaultsAreTheDocumentedOnes(t *testing.T) {
 		"log-level": "info", "sim-vcpus": "8", "sim-memory-mib": "16384", "sim-disk-gib": "200",
 		"tls-ca": "", "tls-cert": "", "tls-key": "", "insecure": "false", "tls-ca-key": "", "join-token": "",
 		"libvirt-peer-uri": "", "libvirt-peer-schemes": "[qemu+tls]",
+		"oidc-issuer": "", "oidc-client-id": "", "oidc-username-claim": "preferred_username", "oidc-groups-claim": "groups",
 	}
 	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
 	var f agentFlags
