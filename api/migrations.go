@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -118,14 +117,14 @@ func (s *Server) listMigrations(r *http.Request, _ httprouter.Params) (any, erro
 		}
 	}
 	pr := caller(r.Context())
-	readable, everyProject := pr.Projects(authz.Read("migration"))
-	if !everyProject && len(readable) == 0 {
-		return nil, errorf(authz.ErrForbidden, "%s lacks migration:read in every project", pr.Describe())
+	readable, err := readableIn(pr, authz.Read("migration"))
+	if err != nil {
+		return nil, err
 	}
 	all := s.state.Migrations()
 	kept := all[:0]
 	for _, m := range all {
-		if !everyProject && !slices.Contains(readable, s.migrationProjectOf(m)) {
+		if !readable(s.migrationProjectOf(m)) {
 			continue
 		}
 		if vmRef != "" && m.VMID != vmID && m.VMID != vmRef && m.VMName != vmRef {

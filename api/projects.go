@@ -71,14 +71,11 @@ func (s *Server) listProject(r *http.Request) (string, error) {
 // usage.
 func (s *Server) listProjects(r *http.Request, _ httprouter.Params) (any, error) {
 	pr := caller(r.Context())
-	readable, everyProject := pr.Projects(authz.Read("project"))
-	if !everyProject && len(readable) == 0 {
-		return nil, errorf(authz.ErrForbidden, "%s has no role in any project", pr.Describe())
+	readable, err := readableIn(pr, authz.Read("project"))
+	if err != nil {
+		return nil, err
 	}
-	all := s.state.Projects()
-	if !everyProject {
-		all = slices.DeleteFunc(all, func(p fsm.Project) bool { return !slices.Contains(readable, p.Name) })
-	}
+	all := slices.DeleteFunc(s.state.Projects(), func(p fsm.Project) bool { return !readable(p.Name) })
 	return paginate(s, r, all, projectOrder, func(p fsm.Project) client.Project {
 		_, used, _ := s.state.Project(p.Name)
 		return toClientProject(p, used)

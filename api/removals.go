@@ -19,14 +19,11 @@ import (
 // optionally of ?node= (ID or name).
 func (s *Server) listRemovals(r *http.Request, _ httprouter.Params) (any, error) {
 	pr := caller(r.Context())
-	readable, everyProject := pr.Projects(authz.Read("vm"))
-	if !everyProject && len(readable) == 0 {
-		return nil, errorf(authz.ErrForbidden, "%s lacks vm:read in every project", pr.Describe())
+	readable, err := readableIn(pr, authz.Read("vm"))
+	if err != nil {
+		return nil, err
 	}
-	all := s.state.Removals()
-	if !everyProject {
-		all = slices.DeleteFunc(all, func(rm fsm.Removal) bool { return !slices.Contains(readable, rm.Project) })
-	}
+	all := slices.DeleteFunc(s.state.Removals(), func(rm fsm.Removal) bool { return !readable(rm.Project) })
 	if ref := r.URL.Query().Get("node"); ref != "" {
 		n, err := s.findNode(ref)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
@@ -180,6 +181,16 @@ func (s *Server) authorize(r *http.Request, ps httprouter.Params, pr *authz.Prin
 		return "", errorf(fsm.ErrNotFound, "%s %q not found", kind, lastParam(ps))
 	}
 	return project, forbidden(pr, project, p)
+}
+
+// readableIn returns whether pr may have perm in a project, for a list
+// that spans projects: 403 when it may nowhere, rather than an empty list.
+func readableIn(pr *authz.Principal, perm authz.Perm) (func(project string) bool, error) {
+	projects, everywhere := pr.Projects(perm)
+	if !everywhere && len(projects) == 0 {
+		return nil, errorf(authz.ErrForbidden, "%s lacks %s in every project", pr.Describe(), perm)
+	}
+	return func(project string) bool { return everywhere || slices.Contains(projects, project) }, nil
 }
 
 // lastParam is the route parameter that names the object (the first one).
