@@ -50,6 +50,7 @@ func TestTenants_EscalationIsRefusedAndAudited(t *testing.T) {
 		{"a project admin touching cluster settings", "u-project-admin", "PUT", "/api/v1/settings", map[string]any{"strategy": "binpack"}, 403, "lacks settings:write"},
 		{"a project admin raising its own quota", "u-project-admin", "PUT", "/api/v1/projects/a", client.ProjectRequest{Name: "a"}, 403, "lacks project:write"},
 		{"a user changing its own role", "u-viewer", "PUT", "/api/v1/users/u-viewer", client.UserRequest{Role: "cluster-admin"}, 403, "lacks user:write"},
+		{"a user named as the built-in root", "u-project-admin", "POST", "/api/v1/users", client.UserRequest{Name: "root", Password: "a long password"}, 403, "lacks user:write"},
 		{"a custom role granting everything", "u-project-admin", "POST", "/api/v1/roles", client.RoleRequest{Name: "all", Permissions: []string{"*:*"}}, 403, "lacks role:write"},
 	}
 	for _, c := range cases {
@@ -70,6 +71,8 @@ func TestTenants_EscalationIsRefusedAndAudited(t *testing.T) {
 	if n := w.cluster.applies() - applies; n > len(cases) {
 		t.Errorf("%d writes for %d refused requests: more than their audit batches", n, len(cases))
 	}
+	// Not even a cluster admin makes a user who would log in as root.
+	w.do("POST", "/api/v1/users", w.root, client.UserRequest{Name: "root", Password: "a long password"}).expectError(t, http.StatusConflict, "conflict", `user "root" already exists`)
 	vm, err := w.fsm.VM(w.vmA.ID)
 	if err != nil || vm.Project != "a" {
 		t.Fatalf("the VM moved: %+v %v", vm, err)

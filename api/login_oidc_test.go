@@ -38,6 +38,8 @@ func TestLoginOIDC_GroupsMapToProjectRoles(t *testing.T) {
 	if who.User != "oidc:jane" || who.Kind != "session" || len(who.Projects["a"]) != 1 || who.Projects["a"][0] != "operator" || who.Role != "" {
 		t.Fatalf("whoami = %+v", who)
 	}
+	// Keys belong to the cluster's own users.
+	w.do("POST", "/api/v1/tokens", l.Token, client.TokenRequest{Name: "ci", Project: "a"}).expectError(t, http.StatusForbidden, "forbidden", "logged in through OIDC")
 	// A user outside every bound group logs in and may do nothing.
 	w.do("POST", "/api/v1/login/oidc", "", client.OIDCLoginRequest{IDToken: idp.IDToken(t, oidctest.User("joe", "sales"))}).expect(t, http.StatusCreated, &l)
 	w.do("GET", "/api/v1/vms?project=a", l.Token, nil).expectError(t, http.StatusForbidden, "forbidden", "oidc:joe has no role in project a")

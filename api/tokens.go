@@ -126,6 +126,9 @@ func (s *Server) createToken(r *http.Request, _ httprouter.Params) (any, error) 
 	if !pr.ManagesOwnKeys("write") {
 		return nil, forbidden(pr, "", authz.Write("token"))
 	}
+	if strings.HasPrefix(pr.User, fsm.ProviderOIDC+":") {
+		return nil, errorf(authz.ErrForbidden, "%s logged in through OIDC: keys belong to the cluster's own users, whose rights do not change with a provider's groups", pr.User)
+	}
 	if err := pr.Within(s.state, role, req.Project); err != nil {
 		return nil, errorf(authz.ErrForbidden, "a key may not be stronger than its user: %v", err)
 	}

@@ -44,8 +44,9 @@ var viewerPerms = []Perm{
 const DefaultRole = "viewer"
 
 // RootUser owns the cluster's first key (--bootstrap-token) and every key
-// made before users existed; it is a cluster admin and cannot log in.
-const RootUser = "root"
+// made before users existed; it is a cluster admin and cannot log in (the
+// FSM makes no user of that name).
+const RootUser = fsm.RootUser
 
 // BuiltinRoles returns the built-in role names, sorted.
 func BuiltinRoles() []string {

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/novacron/novacron/fsm"
 )
@@ -101,6 +102,9 @@ func checkNewKey(p *Principal, cmd fsm.Command, o Objects) error {
 	}
 	if !p.ManagesOwnKeys("write") {
 		return Errorf(ErrForbidden, "%s", p.Explain("", tokenWrite))
+	}
+	if strings.HasPrefix(owner, fsm.ProviderOIDC+":") {
+		return Errorf(ErrForbidden, "an OIDC login cannot make keys")
 	}
 	if err := p.Within(o, c.Token.Role, c.Token.Project); err != nil {
 		return Errorf(ErrForbidden, "a key may not be stronger than its user: %v", err)

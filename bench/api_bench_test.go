@@ -30,7 +30,10 @@ func openAgents(insecure bool) func() (*agentCluster, error) {
 // 201. "leader" sends every request to the leader; "spread" sends client i's
 // requests to node i mod 3, so two thirds are forwarded by a follower. "tls"
 // is the production path (HTTPS, mutual TLS between nodes); "insecure" the
-// same cluster with --insecure, side by side. Each case gets a fresh cluster.
+// same cluster with --insecure, side by side. "tenant" is "leader" with the
+// key of a user who is an operator in one project, scoped to it, instead of
+// the root key: every request builds that user's rights from its bindings
+// (issue 14). Each case gets a fresh cluster.
 func BenchmarkAPICreateVM(b *testing.B) {
 	cases := []struct {
 		security string
@@ -39,6 +42,7 @@ func BenchmarkAPICreateVM(b *testing.B) {
 	}{
 		{"tls", "leader", 1}, {"insecure", "leader", 1},
 		{"tls", "leader", 64}, {"insecure", "leader", 64},
+		{"tls", "tenant", 1}, {"tls", "tenant", 64},
 		{"tls", "spread", 64}, {"insecure", "spread", 64},
 		{"tls", "leader", 256},
 	}
@@ -51,6 +55,9 @@ func BenchmarkAPICreateVM(b *testing.B) {
 					b.Fatal(err)
 				}
 				targets := []*client.Client{leader.api}
+				if tc.target == "tenant" {
+					targets = []*client.Client{tenantClient(b, leader.api)}
+				}
 				if tc.target == "spread" {
 					targets = nil
 					for _, a := range c.agents {
@@ -170,4 +177,30 @@ func reportRSS(b *testing.B, c *agentCluster, unit string, detail bool) {
 	if detail {
 		b.Logf("%s: %v", unit, parts)
 	}
+}
+
+// tenantClient returns a client of root's whose key belongs to a user who is
+// an operator in project "bench", scoped to that project: what a team's
+// script uses.
+func tenantClient(b *testing.B, root *client.Client) *client.Client {
+	ctx := context.Background()
+	const pw = "bench user password"
+	if _, err := root.CreateProject(ctx, client.ProjectRequest{Name: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := root.CreateUser(ctx, client.UserRequest{Name: "bench-op", Password: pw}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := root.SetMember(ctx, "bench", client.ProjectMember{User: "bench-op", Role: "operator"}); err != nil {
+		b.Fatal(err)
+	}
+	l, err := root.Login(ctx, "bench-op", pw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := root.WithToken(l.Token).CreateToken(ctx, client.TokenRequest{Name: "bench-key", Role: "operator", Project: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return root.WithToken(key.Secret)
 }

@@ -10,10 +10,11 @@ import (
 )
 
 // The leader does not take a follower's word that a write is allowed. The
-// API names the token a request authenticated with (WithCaller); a follower
-// forwards that token's ID with the command (callerHeader), and the leader
-// looks the token up in its own state and checks that it still exists, has
-// not expired, and that its role grants the command (package authz). A
+// API names the key or session a request authenticated with (WithCaller); a
+// follower forwards its ID with the command (callerHeader), and the leader
+// builds the caller's rights from its own state (the credential, its user,
+// the user's bindings) and checks that they grant the command in the
+// command's own project (package authz: the VM's, for a change to a VM). A
 // command without a caller is taken from another node only if nodes write it
 // on their own (a host's reports, the leader's loops). A write the API makes
 // on the leader itself is checked the same way, so both paths answer alike.

@@ -188,7 +188,7 @@ func (f *FSM) Bindings(user string, groups []string) map[string][]string {
 	return out
 }
 
-// RoleInUse names what still refers to a role (bindings, users, keys), or ""
+// roleInUse names what still refers to a role (bindings, users, keys), or ""
 // when nothing does.
 func (s *state) roleInUse(role string) string {
 	var uses []string

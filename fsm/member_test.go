@@ -61,6 +61,8 @@ func TestSetMember_BindsAndTheLookupFollows(t *testing.T) {
 	f.must(&SetMember{Project: "prod", Group: "devs"}) // removal
 	f.must(&DeleteRole{Name: "starter"})
 	f.refuse(&CreateRole{Role: Role{Name: "viewer", Permissions: []string{"vm:read"}}}, ErrConflict) // a built-in name
+	// Nobody can become the built-in root user, whose keys are cluster admins.
+	f.refuse(&CreateUser{User: User{Name: RootUser, PasswordHash: "$argon2id$x"}}, ErrConflict)
 }
 
 // The audit ring keeps the newest entries up to the setting, numbers them

@@ -16,6 +16,11 @@ import (
 // role, from the same table as tokens (authz), until role bindings in
 // projects come.
 
+// RootUser is the built-in user that owns the root key and the keys made
+// before users existed (authz); no user of that name can be made, so no
+// login can act as it.
+const RootUser = "root"
+
 // MaxUsers bounds the users a cluster holds.
 const MaxUsers = 10000
 
@@ -140,7 +145,7 @@ func applyCreateUser(s *state, c *CreateUser, _ uint64) error {
 	if err := ValidateUser(&u); err != nil {
 		return err
 	}
-	if _, dup := s.users[u.Name]; dup {
+	if _, dup := s.users[u.Name]; dup || u.Name == RootUser {
 		return errorf(ErrConflict, "user %q already exists", u.Name)
 	}
 	if len(s.users) >= MaxUsers {

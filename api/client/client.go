@@ -194,6 +194,15 @@ func (c *Client) WithProject(project string) *Client {
 	return &d
 }
 
+// WithToken returns a Client that sends token instead (a login's session,
+// a key just made). The returned Client shares the HTTP client and
+// LastIndex with c.
+func (c *Client) WithToken(token string) *Client {
+	d := *c
+	d.token = token
+	return &d
+}
+
 // readQuery returns the query parameters of a read: the ReadOptions plus extra.
 func (c *Client) readQuery(extra url.Values) url.Values {
 	q := url.Values{}
