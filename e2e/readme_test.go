@@ -25,7 +25,8 @@ var readmeSkips = map[string]string{
 // readmeNoTerminal are README lines that ask a password on the terminal,
 // which the test has not: it gives the password on standard input instead.
 var readmeNoTerminal = map[string]struct{ cmd, stdin string }{
-	"novacron user create alice --role operator": {"novacron user create alice --role operator --password-stdin", "alices long password\n"},
+	"novacron user create alice":  {"novacron user create alice --password-stdin", "alices long password\n"},
+	"novacron login --user alice": {"novacron login --user alice --password-stdin", "alices long password\n"},
 }
 
 // readmeOnSim are README lines the test changes, and why: the test's
@@ -93,7 +94,10 @@ func TestREADME_UsingTheCLIWorksAsWritten(t *testing.T) {
 		t.Fatalf("only %d commands found in the README's CLI section: the parser or the README changed", len(cmds))
 	}
 	c := startCluster(t, 3, func(i int, cfg *agentConfig) { cfg.name = fmt.Sprintf("node-%d", i+1) })
-	env := testutil.CleanEnv("NOVACRON_ADDR="+c.leader().addr(), "NOVACRON_TOKEN="+c.token, "NOVACRON_CACERT="+testCAFile(t))
+	// The login keeps its session in a folder of the test's, not the
+	// runner's home; the commands after it still use NOVACRON_TOKEN.
+	env := testutil.CleanEnv("NOVACRON_ADDR="+c.leader().addr(), "NOVACRON_TOKEN="+c.token, "NOVACRON_CACERT="+testCAFile(t),
+		"NOVACRON_CONFIG_DIR="+t.TempDir())
 	for _, cmd := range cmds {
 		args := strings.Fields(cmd)
 		if args[0] != "novacron" {
