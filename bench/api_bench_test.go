@@ -4,6 +4,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -181,14 +182,15 @@ func reportRSS(b *testing.B, c *agentCluster, unit string, detail bool) {
 
 // tenantClient returns a client of root's whose key belongs to a user who is
 // an operator in project "bench", scoped to that project: what a team's
-// script uses.
+// script uses. The benchmark's body runs several times on one cluster, so
+// the project and the user may exist already; each run makes a new key.
 func tenantClient(b *testing.B, root *client.Client) *client.Client {
 	ctx := context.Background()
 	const pw = "bench user password"
-	if _, err := root.CreateProject(ctx, client.ProjectRequest{Name: "bench"}); err != nil {
+	if _, err := root.CreateProject(ctx, client.ProjectRequest{Name: "bench"}); err != nil && !isConflict(err) {
 		b.Fatal(err)
 	}
-	if _, err := root.CreateUser(ctx, client.UserRequest{Name: "bench-op", Password: pw}); err != nil {
+	if _, err := root.CreateUser(ctx, client.UserRequest{Name: "bench-op", Password: pw}); err != nil && !isConflict(err) {
 		b.Fatal(err)
 	}
 	if _, err := root.SetMember(ctx, "bench", client.ProjectMember{User: "bench-op", Role: "operator"}); err != nil {
@@ -198,9 +200,15 @@ func tenantClient(b *testing.B, root *client.Client) *client.Client {
 	if err != nil {
 		b.Fatal(err)
 	}
-	key, err := root.WithToken(l.Token).CreateToken(ctx, client.TokenRequest{Name: "bench-key", Role: "operator", Project: "bench"})
+	key, err := root.WithToken(l.Token).CreateToken(ctx, client.TokenRequest{Name: fmt.Sprintf("bench-key-%d", time.Now().UnixNano()), Role: "operator", Project: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return root.WithToken(key.Secret)
+}
+
+// isConflict reports an API answer of 409 conflict (the name exists).
+func isConflict(err error) bool {
+	var apiErr *client.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == "conflict"
 }
