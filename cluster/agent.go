@@ -40,6 +40,9 @@ type Agent struct {
 	// barrier: read indexes are served only in that term.
 	readyTerm atomic.Uint64
 
+	// contact records breaks of contact with the leader (contact.go).
+	contact contactWatch
+
 	// caughtUp is set, and caughtUpCh closed, once the local FSM has applied
 	// what the leader had committed after this agent started (read index).
 	caughtUp     atomic.Bool
@@ -148,6 +151,7 @@ func (a *Agent) Start(work LeaderWork) {
 			a.batcher.preparer.Store(&p)
 		}
 		a.goLoop(func(ctx context.Context) { a.monitorLeadership(ctx, a.notify, work) })
+		a.goLoop(a.watchContact)
 	})
 }
 
@@ -206,7 +210,8 @@ func (a *Agent) IsLeader() bool { return a.raft.State() == raft.Leader }
 // CredentialIndex is the index a node must have applied before it trusts
 // its copy of tokens and sessions, so that a revocation the leader has
 // committed is refused on this node too (issue 14): 0 on the leader; 0 on a
-// follower that heard from the leader within maxStale, once it has applied
+// follower in touch with the leader without a break for maxStale
+// (contact.go), once it has applied
 // the commit index the leader last told it; on one that has not, the
 // leader's read index, or ErrNoLeader at once when it knows no leader, or an
 // error when the leader does not answer.
@@ -214,7 +219,7 @@ func (a *Agent) CredentialIndex(ctx context.Context, maxStale time.Duration) (ui
 	if a.IsLeader() {
 		return 0, nil
 	}
-	if time.Since(a.raft.LastContact()) <= maxStale {
+	if a.inTouchFor(maxStale) {
 		// Wait until raft has applied what the leader told us is committed.
 		// Raft's own applied index, not the FSM's: configuration entries
 		// never reach the FSM, so its index may stay below the commit index.
