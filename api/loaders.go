@@ -11,6 +11,13 @@ import (
 // The object loaders of objectRoute (scope.go): each finds the object a
 // route names, as its handler will, and returns the object's own project.
 
+var (
+	vmObject        = objectLoader{"vm", vmProject}
+	migrationObject = objectLoader{"migration", migrationProject}
+	projectObject   = objectLoader{"project", namedProject}
+	removalObject   = objectLoader{"removal of vm", removalProject}
+)
+
 // vmProject is the project of the VM /vms/:id names (by ID in any project,
 // by name in the request's).
 func vmProject(s *Server, r *http.Request, ps httprouter.Params) (string, error) {

@@ -89,9 +89,16 @@ func (s *Server) login(r *http.Request, _ httprouter.Params) (any, error) {
 	}
 	s.logins.byUser.Succeed(req.User)
 	s.logins.byAddr.Succeed(addr)
+	return s.startSession(r, fsm.Session{User: user.Name}, user.Role)
+}
+
+// startSession writes a new session of ses's user (and, for an OIDC
+// login, its provider and groups) as the node's own write, since a login
+// has no caller yet, and answers with its secret, shown only here.
+func (s *Server) startSession(r *http.Request, ses fsm.Session, role string) (any, error) {
 	secret := ids.Secret(sessionPrefix, 24)
 	now := time.Now().UTC()
-	ses := fsm.Session{ID: ids.New(), Hash: fsm.HashSecret(secret), User: user.Name, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+	ses.ID, ses.Hash, ses.CreatedAt, ses.ExpiresAt = ids.New(), fsm.HashSecret(secret), now, now.Add(s.cfg.SessionTTL)
 	idx, err := s.cluster.Apply(cluster.WithCaller(r.Context(), ""), &fsm.CreateSession{Session: ses})
 	if err != nil {
 		return nil, err
@@ -99,8 +106,8 @@ func (s *Server) login(r *http.Request, _ httprouter.Params) (any, error) {
 	if err := s.applied(r.Context(), idx); err != nil {
 		return nil, err
 	}
-	s.log.Info("login", "user", user.Name, "from", addr, "session", ses.ID)
-	return created(client.Login{Token: secret, ExpiresAt: ses.ExpiresAt, User: user.Name, Role: user.Role}, idx), nil
+	s.log.Info("login", "user", ses.User, "groups", ses.Groups, "from", sourceAddr(r), "session", ses.ID)
+	return created(client.Login{Token: secret, ExpiresAt: ses.ExpiresAt, User: ses.User, Role: role}, idx), nil
 }
 
 // checkPassword checks name's password in one of the node's slots. A user
@@ -242,6 +249,13 @@ func (s *Server) authenticateSession(r *http.Request, secret string) (*authz.Pri
 // refreshSession moves a session's expiry forward in the background, one
 // write at a time per session.
 func (s *Server) refreshSession(id string, until time.Time) {
+	s.writeInBackground(id, &fsm.RefreshSession{ID: id, ExpiresAt: until.UTC()})
+}
+
+// writeInBackground applies cmd as this node's own write, without the
+// request waiting, at most one at a time per credential id (a session's
+// refresh, a key's last use); the next request sees it once applied here.
+func (s *Server) writeInBackground(id string, cmd fsm.Command) {
 	if _, busy := s.refreshing.LoadOrStore(id, true); busy {
 		return
 	}
@@ -249,12 +263,12 @@ func (s *Server) refreshSession(id string, until time.Time) {
 		defer s.refreshing.Delete(id)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		idx, err := s.cluster.Apply(ctx, &fsm.RefreshSession{ID: id, ExpiresAt: until.UTC()})
+		idx, err := s.cluster.Apply(ctx, cmd)
 		if err != nil {
-			s.log.Debug("refreshing a session", "session", id, "error", err)
+			s.log.Debug("a background write failed", "command", cmd.Type().String(), "id", id, "error", err)
 			return
 		}
-		_ = s.state.WaitForIndex(ctx, idx) // the next request sees it
+		_ = s.state.WaitForIndex(ctx, idx)
 	}()
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
-	"github.com/novacron/novacron/internal/ids"
 	"github.com/novacron/novacron/internal/oidcauth"
 )
 
@@ -79,17 +78,5 @@ func (s *Server) loginOIDC(r *http.Request, _ httprouter.Params) (any, error) {
 		info.object, info.actor = user, user
 	}
 	s.logins.byAddr.Succeed(addr)
-	secret := ids.Secret(sessionPrefix, 24)
-	now := time.Now().UTC()
-	ses := fsm.Session{ID: ids.New(), Hash: fsm.HashSecret(secret), User: user, CreatedAt: now,
-		ExpiresAt: now.Add(s.cfg.SessionTTL), Provider: fsm.ProviderOIDC, Groups: id.Groups}
-	idx, err := s.cluster.Apply(cluster.WithCaller(r.Context(), ""), &fsm.CreateSession{Session: ses})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.applied(r.Context(), idx); err != nil {
-		return nil, err
-	}
-	s.log.Info("login", "user", user, "groups", id.Groups, "from", addr, "session", ses.ID)
-	return created(client.Login{Token: secret, ExpiresAt: ses.ExpiresAt, User: user}, idx), nil
+	return s.startSession(r, fsm.Session{User: user, Provider: fsm.ProviderOIDC, Groups: id.Groups}, "")
 }

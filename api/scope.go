@@ -40,9 +40,13 @@ const (
 	scopeCaller  scopeKind = "caller"
 )
 
-// objectLoader finds the object a route names and returns its project; an
-// error (not found, most often) is answered as it is.
-type objectLoader func(s *Server, r *http.Request, ps httprouter.Params) (project string, err error)
+// objectLoader finds the object a route names: kind names it in a 404, and
+// project returns its project (an error, not found most often, is answered
+// as it is).
+type objectLoader struct {
+	kind    string
+	project func(s *Server, r *http.Request, ps httprouter.Params) (string, error)
+}
 
 // securedRoute is one authenticated route: what it needs, and where.
 type securedRoute struct {
@@ -65,7 +69,7 @@ func (s *Server) projectRoute(method, pattern string, p perm, h handlerFunc) {
 // objectRoute registers a route whose permission is checked in the project
 // of the object load finds.
 func (s *Server) objectRoute(method, pattern string, p perm, load objectLoader, h handlerFunc) {
-	s.authRoute(method, pattern, p, scopeObject, load, h)
+	s.authRoute(method, pattern, p, scopeObject, &load, h)
 }
 
 // callerRoute registers a route every authenticated caller may call; the
@@ -76,7 +80,7 @@ func (s *Server) callerRoute(method, pattern string, h handlerFunc) {
 
 // authRoute registers a route behind authentication, authorization, the body
 // size limit and, for GET, the ?index / ?consistent wait.
-func (s *Server) authRoute(method, pattern string, p perm, scope scopeKind, load objectLoader, h handlerFunc) {
+func (s *Server) authRoute(method, pattern string, p perm, scope scopeKind, load *objectLoader, h handlerFunc) {
 	if scope != scopeCaller && (p.Resource == "" || p.Action == "") {
 		panic(fmt.Sprintf("api: route %s %s registered without a permission", method, pattern))
 	}
@@ -138,7 +142,7 @@ func useKeyProject(r *http.Request, pr *authz.Principal) {
 
 // authorize checks pr's right to p in the route's scope, and returns the
 // project it checked in ("" for the cluster).
-func (s *Server) authorize(r *http.Request, ps httprouter.Params, pr *authz.Principal, p perm, scope scopeKind, load objectLoader) (string, error) {
+func (s *Server) authorize(r *http.Request, ps httprouter.Params, pr *authz.Principal, p perm, scope scopeKind, load *objectLoader) (string, error) {
 	switch scope {
 	case scopeCaller:
 		return r.URL.Query().Get(projectParam), nil
@@ -151,10 +155,8 @@ func (s *Server) authorize(r *http.Request, ps httprouter.Params, pr *authz.Prin
 		if r.URL.Query().Get(allProjectsParam) == "true" {
 			// The handler lists only what pr may read; refused outright
 			// when that is nothing, never an empty list.
-			if !pr.AllowedSomewhere(p) {
-				return "", errorf(authz.ErrForbidden, "%s lacks %s in every project", pr.Describe(), p)
-			}
-			return "", nil
+			_, err := readableIn(pr, p)
+			return "", err
 		}
 		project, err := writeProject(r)
 		if err != nil {
@@ -165,7 +167,7 @@ func (s *Server) authorize(r *http.Request, ps httprouter.Params, pr *authz.Prin
 		}
 		return project, nil
 	}
-	project, err := load(s, r, ps)
+	project, err := load.project(s, r, ps)
 	if err != nil {
 		return "", err
 	}
@@ -174,11 +176,7 @@ func (s *Server) authorize(r *http.Request, ps httprouter.Params, pr *authz.Prin
 	}
 	if !pr.Allowed(project, authz.Read(p.Resource)) {
 		// Not even readable: as if it did not exist.
-		kind := p.Resource
-		if kind == "member" {
-			kind = "project"
-		}
-		return "", errorf(fsm.ErrNotFound, "%s %q not found", kind, lastParam(ps))
+		return "", errorf(fsm.ErrNotFound, "%s %q not found", load.kind, lastParam(ps))
 	}
 	return project, forbidden(pr, project, p)
 }

@@ -289,7 +289,8 @@ type Server struct {
 	// registration order: the API's permission table as data.
 	secured []securedRoute
 	// logins throttles failed logins and bounds the password checks running
-	// at once; refreshing holds the sessions whose expiry is being moved.
+	// at once; refreshing holds the credentials whose background write (a
+	// session's refresh, a key's last use) is under way.
 	logins     *loginGuard
 	refreshing sync.Map
 	auditor    auditor
@@ -341,18 +342,18 @@ func (s *Server) routes() {
 
 	s.projectRoute("GET", "/api/v1/vms", authz.Read("vm"), s.listVMs)
 	s.projectRoute("POST", "/api/v1/vms", authz.Write("vm"), s.createVM)
-	s.objectRoute("GET", "/api/v1/vms/:id", authz.Read("vm"), vmProject, s.getVM)
-	s.objectRoute("PUT", "/api/v1/vms/:id", authz.Write("vm"), vmProject, s.updateVM)
-	s.objectRoute("DELETE", "/api/v1/vms/:id", authz.Write("vm"), vmProject, s.deleteVM)
+	s.objectRoute("GET", "/api/v1/vms/:id", authz.Read("vm"), vmObject, s.getVM)
+	s.objectRoute("PUT", "/api/v1/vms/:id", authz.Write("vm"), vmObject, s.updateVM)
+	s.objectRoute("DELETE", "/api/v1/vms/:id", authz.Write("vm"), vmObject, s.deleteVM)
 	// The action "migrate" is POST /api/v1/vms/:id/migrate (see vmAction);
 	// it also needs migration write in the VM's project.
-	s.objectRoute("POST", "/api/v1/vms/:id/:action", authz.Write("vm"), vmProject, s.vmAction)
+	s.objectRoute("POST", "/api/v1/vms/:id/:action", authz.Write("vm"), vmObject, s.vmAction)
 
 	// Lists show what the caller may read: every project's for a cluster
 	// role, its projects' otherwise.
 	s.callerRoute("GET", "/api/v1/migrations", s.listMigrations)
-	s.objectRoute("GET", "/api/v1/migrations/:id", authz.Read("migration"), migrationProject, s.getMigration)
-	s.objectRoute("POST", "/api/v1/migrations/:id/cancel", authz.Write("migration"), migrationProject, s.cancelMigration)
+	s.objectRoute("GET", "/api/v1/migrations/:id", authz.Read("migration"), migrationObject, s.getMigration)
+	s.objectRoute("POST", "/api/v1/migrations/:id/cancel", authz.Write("migration"), migrationObject, s.cancelMigration)
 	s.route("GET", "/api/v1/failovers", authz.Read("failover"), s.listFailovers)
 	s.route("GET", "/api/v1/failovers/:id", authz.Read("failover"), s.getFailover)
 	s.public("POST", "/api/v1/login", s.login)
@@ -376,16 +377,16 @@ func (s *Server) routes() {
 	s.route("DELETE", "/api/v1/roles/:name", authz.Write("role"), s.deleteRole)
 	s.callerRoute("GET", "/api/v1/projects", s.listProjects)
 	s.route("POST", "/api/v1/projects", authz.Write("project"), s.createProject)
-	s.objectRoute("GET", "/api/v1/projects/:name", authz.Read("project"), namedProject, s.getProject)
+	s.objectRoute("GET", "/api/v1/projects/:name", authz.Read("project"), projectObject, s.getProject)
 	// A project's quota is the cluster's to set: its own admins may not.
 	s.route("PUT", "/api/v1/projects/:name", authz.Write("project"), s.updateProject)
 	s.route("DELETE", "/api/v1/projects/:name", authz.Write("project"), s.deleteProject)
-	s.objectRoute("GET", "/api/v1/projects/:name/members", authz.Read("member"), namedProject, s.listMembers)
-	s.objectRoute("POST", "/api/v1/projects/:name/members", authz.Write("member"), namedProject, s.setMember)
-	s.objectRoute("DELETE", "/api/v1/projects/:name/members/:subject", authz.Write("member"), namedProject, s.removeMember)
+	s.objectRoute("GET", "/api/v1/projects/:name/members", authz.Read("member"), projectObject, s.listMembers)
+	s.objectRoute("POST", "/api/v1/projects/:name/members", authz.Write("member"), projectObject, s.setMember)
+	s.objectRoute("DELETE", "/api/v1/projects/:name/members/:subject", authz.Write("member"), projectObject, s.removeMember)
 	s.callerRoute("GET", "/api/v1/audit", s.listAudit)
 	s.callerRoute("GET", "/api/v1/removals", s.listRemovals)
-	s.objectRoute("GET", "/api/v1/removals/:id", authz.Read("vm"), removalProject, s.getRemoval)
+	s.objectRoute("GET", "/api/v1/removals/:id", authz.Read("vm"), removalObject, s.getRemoval)
 
 	s.route("GET", "/api/v1/nodes/:id/drain", authz.Read("node"), s.getDrain)
 	s.route("POST", "/api/v1/nodes/:id/drain", authz.Write("node"), s.drainNode)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -178,20 +177,7 @@ func (s *Server) touchKey(tok fsm.Token) {
 	if s.cfg.KeyUseEvery < 0 || now.Sub(tok.LastUsedAt) < s.cfg.KeyUseEvery {
 		return
 	}
-	if _, busy := s.refreshing.LoadOrStore(tok.ID, true); busy {
-		return
-	}
-	go func() {
-		defer s.refreshing.Delete(tok.ID)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		idx, err := s.cluster.Apply(ctx, &fsm.TouchToken{ID: tok.ID, At: now.UTC()})
-		if err != nil {
-			s.log.Debug("recording a key's use", "token", tok.ID, "error", err)
-			return
-		}
-		_ = s.state.WaitForIndex(ctx, idx)
-	}()
+	s.writeInBackground(tok.ID, &fsm.TouchToken{ID: tok.ID, At: now.UTC()})
 }
 
 // findToken looks a token up by ID, then by name (token names need not be

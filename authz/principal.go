@@ -163,21 +163,6 @@ func (p *Principal) ManagesOwnKeys(action string) bool {
 	return p.key == nil || p.keyAllowed("", Perm{Resource: "token", Action: action})
 }
 
-// AllowedSomewhere reports whether p has perm in the cluster or in at least
-// one project: whether a list of every project's objects can hold anything
-// for it.
-func (p *Principal) AllowedSomewhere(perm Perm) bool {
-	if p.Allowed("", perm) {
-		return true
-	}
-	for project := range p.projects {
-		if p.Allowed(project, perm) {
-			return true
-		}
-	}
-	return false
-}
-
 // Projects lists the projects where p has perm (nil with a cluster-wide
 // grant: every project).
 func (p *Principal) Projects(perm Perm) (names []string, all bool) {
@@ -232,8 +217,8 @@ func (p *Principal) Grants(project string, perm Perm) string {
 	if grants(p.cluster, perm) {
 		return fmt.Sprintf("role %s in the cluster grants %s", p.ClusterRole, perm)
 	}
-	for _, r := range p.ProjectRoles[project] {
-		return fmt.Sprintf("role %s in project %s grants %s", r, project, perm)
+	if roles := p.ProjectRoles[project]; len(roles) > 0 {
+		return fmt.Sprintf("role %s in project %s grants %s", roles[0], project, perm)
 	}
 	return "granted"
 }

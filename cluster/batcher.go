@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-
 	"github.com/novacron/novacron/fsm"
 )
 

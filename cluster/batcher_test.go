@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/logadapt"
 	"github.com/novacron/novacron/internal/testutil"

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/logadapt"
 )

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-
 	"github.com/novacron/novacron/fsm"
 )
 
