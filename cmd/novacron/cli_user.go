@@ -63,7 +63,11 @@ asked on the terminal, or read from standard input with --password-stdin; it is
 			if a.json() {
 				return a.printData(u)
 			}
-			printf(a.stdout, "Created user %s (role %s).\n", u.Name, u.Role)
+			if u.Role == "" {
+				printf(a.stdout, "Created user %s, with no cluster role: give it roles in projects (novacron project member add PROJECT %s --role ROLE).\n", u.Name, u.Name)
+				return nil
+			}
+			printf(a.stdout, "Created user %s (cluster role %s).\n", u.Name, u.Role)
 			return nil
 		},
 	}
