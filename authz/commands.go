@@ -30,6 +30,7 @@ type Objects interface {
 	Credentials
 	VM(id string) (fsm.VM, error)
 	Migration(id string) (fsm.Migration, error)
+	Image(id string) (fsm.Image, error)
 }
 
 var (
@@ -43,6 +44,8 @@ var (
 	userWrite      = Write("user")
 	memberWrite    = Write("member")
 	roleWrite      = Write("role")
+	imageWrite     = Write("image")
+	poolWrite      = Write("pool")
 	// self is what any user may cause for itself (its own keys); the rule's
 	// Check decides.
 	self = Perm{Resource: "self", Action: "write"}
@@ -81,6 +84,13 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdRevokeSession:  {Node: true},
 	fsm.CmdRefreshSession: {Node: true},
 	fsm.CmdSetSettings:    {User: settingsWrite},
+	fsm.CmdCreatePool:     {User: poolWrite},
+	fsm.CmdDeletePool:     {User: poolWrite},
+	// The node that took an import records it once the API checked the
+	// caller (the import runs there); a host records a copy it made.
+	fsm.CmdCreateImage: {Node: true},
+	fsm.CmdUpdateImage: {Node: true},
+	fsm.CmdDeleteImage: {User: imageWrite, Scope: ofImage},
 	// Every user may make keys for itself, no stronger than itself, and
 	// revoke its own; token write is needed for anyone else's.
 	fsm.CmdCreateToken: {User: self, Check: checkNewKey},

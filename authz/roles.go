@@ -21,22 +21,22 @@ var builtin = map[string]struct {
 }{
 	"cluster-admin": {"everything: nodes, settings, users, projects, keys, and every project's VMs", []Perm{{Any, Any}}},
 	"cluster-reader": {"reads everything but the gossip keys", []Perm{
-		Read("audit"), Read("cluster"), Read("failover"), Read("member"), Read("migration"), Read("node"),
-		Read("project"), Read("role"), Read("settings"), Read("token"), Read("user"), Read("vm")}},
-	"project-admin": {"a project's VMs, migrations and members", []Perm{
-		Read("vm"), Write("vm"), Read("migration"), Write("migration"), Read("project"),
+		Read("audit"), Read("cluster"), Read("failover"), Read("image"), Read("member"), Read("migration"), Read("node"),
+		Read("pool"), Read("project"), Read("role"), Read("settings"), Read("token"), Read("user"), Read("vm")}},
+	"project-admin": {"a project's VMs, images, migrations and members", []Perm{
+		Read("vm"), Write("vm"), Read("image"), Write("image"), Read("migration"), Write("migration"), Read("project"),
 		Read("member"), Write("member"), Read("audit")}},
-	"operator": {"runs VMs (create, change, start, stop, migrate); cluster-wide, also drains and labels nodes", []Perm{
-		Read("vm"), Write("vm"), Read("migration"), Write("migration"), Read("project"), Read("member"),
-		Read("cluster"), Read("node"), Write("node"), Read("failover"), Read("settings")}},
+	"operator": {"runs VMs (create, change, start, stop, migrate) and imports images; cluster-wide, also drains and labels nodes", []Perm{
+		Read("vm"), Write("vm"), Read("image"), Write("image"), Read("migration"), Write("migration"), Read("project"), Read("member"),
+		Read("cluster"), Read("node"), Write("node"), Read("failover"), Read("settings"), Read("pool")}},
 	"viewer": {"reads VMs and migrations; cluster-wide, also nodes, failovers and settings", viewerPerms},
 	"admin":  {"issue 11's name of cluster-admin", []Perm{{Any, Any}}},
 	"reader": {"issue 11's name of viewer", viewerPerms},
 }
 
 var viewerPerms = []Perm{
-	Read("vm"), Read("migration"), Read("project"), Read("member"),
-	Read("cluster"), Read("node"), Read("failover"), Read("settings"),
+	Read("vm"), Read("image"), Read("migration"), Read("project"), Read("member"),
+	Read("cluster"), Read("node"), Read("failover"), Read("settings"), Read("pool"),
 }
 
 // DefaultRole is the role of a key created without one: the weakest, so a

@@ -146,3 +146,13 @@ func (p *Principal) Describe() string {
 	}
 	return fmt.Sprintf("user %s (session)", p.User)
 }
+
+// ofImage is the project of the image a command names.
+func ofImage(cmd fsm.Command, o Objects) (string, bool) {
+	c, _ := as[fsm.DeleteImage](cmd)
+	img, err := o.Image(c.ID)
+	if err != nil {
+		return "", false
+	}
+	return img.Project, true
+}

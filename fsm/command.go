@@ -57,6 +57,11 @@ const (
 	CmdDeleteRole      CommandType = 42
 	CmdTouchToken      CommandType = 43
 	CmdRecordAudit     CommandType = 44
+	CmdCreatePool      CommandType = 45
+	CmdDeletePool      CommandType = 46
+	CmdCreateImage     CommandType = 47
+	CmdUpdateImage     CommandType = 48
+	CmdDeleteImage     CommandType = 49
 )
 
 // Command is one typed change to cluster state.

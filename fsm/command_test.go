@@ -47,6 +47,11 @@ func everyCommand() []Command {
 		CreateRole{Role: Role{Name: "starter", Permissions: []string{"vm:read", "vm:write"}, CreatedAt: t0}},
 		DeleteRole{Name: "starter"},
 		TouchToken{ID: "t1", At: t0},
+		CreatePool{Pool: StoragePool{Name: "nfs", Type: PoolShared, Path: "/mnt/nfs", CreatedAt: t0}},
+		DeletePool{Name: "nfs"},
+		CreateImage{Image: Image{ID: "i1", Project: "prod", Name: "debian", Pool: "default", Source: "https://example.com/d.qcow2", State: ImageImporting, Importer: "n1", CreatedAt: t0, UpdatedAt: t0}},
+		UpdateImage{ID: "i1", State: ImageReady, Format: "qcow2", SizeBytes: 1 << 20, VirtualSizeBytes: 1 << 30, SHA256: strings.Repeat("a", 64), Host: "n1", At: t0},
+		DeleteImage{ID: "i1"},
 		RecordAudit{Entries: []AuditEntry{{At: t0, Actor: "alice", Via: "session", Project: "prod", Action: "POST /api/v1/vms", Status: 201, Index: 7}}},
 		SetSettings{Settings: DefaultSettings(), At: t0},
 		StartFailover{Failover: Failover{ID: "f1", Node: "n1", NodeName: "node-1", Cause: "no lease renewal", LastRenewal: t0, DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
@@ -117,6 +122,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		30: "DomainRemoved", 31: "CreateProject", 32: "UpdateProject", 33: "DeleteProject",
 		34: "CreateUser", 35: "UpdateUser", 36: "DeleteUser", 37: "CreateSession", 38: "RevokeSession", 39: "RefreshSession",
 		40: "SetMember", 41: "CreateRole", 42: "DeleteRole", 43: "TouchToken", 44: "RecordAudit",
+		45: "CreatePool", 46: "DeletePool", 47: "CreateImage", 48: "UpdateImage", 49: "DeleteImage",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

@@ -31,6 +31,8 @@ type Digest struct {
 	Sessions   int `json:"sessions"`
 	Roles      int `json:"roles"`
 	Audit      int `json:"audit"`
+	Pools      int `json:"pools"`
+	Images     int `json:"images"`
 }
 
 // Digest computes the state's digest. The state is copied under the read lock
@@ -70,6 +72,10 @@ func (f *FSM) Digest() (Digest, error) {
 			d.Roles++
 		case rec.Audit != nil:
 			d.Audit++
+		case rec.Pool != nil:
+			d.Pools++
+		case rec.Image != nil:
+			d.Images++
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {

@@ -73,6 +73,10 @@ type state struct {
 	// (audit.go).
 	audit    auditRing
 	auditSeq uint64
+	// pools are the declared storage pools (the default one is implicit)
+	// and images the imported disk images, by ID (pool.go, image.go).
+	pools  map[string]*StoragePool
+	images map[string]*Image
 }
 
 // ClusterInfo is the cluster's identity, set once. It holds no credential:
@@ -95,7 +99,8 @@ func newState() *state {
 		joinTokens: map[string]*JoinToken{}, removals: map[string]*Removal{}, removalsByNode: map[string]map[string]struct{}{},
 		projects: map[string]*Project{DefaultProject: {Name: DefaultProject, Description: "VMs created without a project"}}, usage: map[string]Usage{},
 		users: map[string]*User{}, sessions: map[string]*Session{}, sessionByHash: map[string]string{},
-		roles: map[string]*Role{}, bindings: map[string]map[string]string{}, groupBindings: map[string]map[string]string{}}
+		roles: map[string]*Role{}, bindings: map[string]map[string]string{}, groupBindings: map[string]map[string]string{},
+		pools: map[string]*StoragePool{}, images: map[string]*Image{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.

@@ -112,11 +112,14 @@ type fsmDump struct {
 	Projects   []Project
 	Users      []User
 	Sessions   []Session
+	Pools      []StoragePool
+	Images     []Image
 }
 
 func dump(f *FSM) fsmDump {
 	d := fsmDump{Nodes: f.Nodes(), VMs: f.VMs(), Tokens: f.Tokens(), Cluster: f.Cluster(), Applied: f.AppliedIndex(), Allocated: map[string]Capacity{},
-		Settings: f.Settings(), Migrations: f.Migrations(), Incoming: f.Incoming(), Failovers: f.Failovers(), Keyring: f.GossipKeyring(), Removals: f.Removals(), Projects: f.Projects(), Users: f.Users(), Sessions: f.Sessions("")}
+		Settings: f.Settings(), Migrations: f.Migrations(), Incoming: f.Incoming(), Failovers: f.Failovers(), Keyring: f.GossipKeyring(), Removals: f.Removals(), Projects: f.Projects(), Users: f.Users(), Sessions: f.Sessions(""),
+		Pools: f.Pools(), Images: f.Images()}
 	ids := map[string]bool{}
 	for _, n := range d.Nodes {
 		ids[n.ID] = true

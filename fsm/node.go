@@ -29,6 +29,8 @@ type SetNodeStatus struct {
 type ReportHost struct {
 	ID      string   `json:"id"`
 	Foreign []string `json:"foreign,omitempty"`
+	// Pools is the host's measure of every pool; it replaces the last.
+	Pools []PoolUsage `json:"pools,omitempty"`
 }
 
 // MaxForeign bounds how many foreign domain names a node record keeps.
@@ -266,8 +268,17 @@ func applyReportHost(s *state, c *ReportHost, _ uint64) error {
 	if len(c.Foreign) > MaxForeign {
 		return errorf(ErrInvalid, "%d foreign domains reported, at most %d are kept", len(c.Foreign), MaxForeign)
 	}
+	if len(c.Pools) > MaxPools+1 {
+		return errorf(ErrInvalid, "%d pools reported, at most %d exist", len(c.Pools), MaxPools+1)
+	}
 	n.Foreign = slices.Clone(c.Foreign)
 	slices.Sort(n.Foreign)
+	n.Pools = slices.Clone(c.Pools)
+	for i := range n.Pools {
+		if len(n.Pools[i].Error) > MaxErrorLen {
+			n.Pools[i].Error = n.Pools[i].Error[:MaxErrorLen]
+		}
+	}
 	return nil
 }
 

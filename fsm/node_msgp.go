@@ -127,12 +127,16 @@ func (z RemoveNode) Msgsize() (s int) {
 func (z *ReportHost) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(2)
-	var zb0001Mask uint8 /* 2 bits */
+	zb0001Len := uint32(3)
+	var zb0001Mask uint8 /* 3 bits */
 	_ = zb0001Mask
 	if z.Foreign == nil {
 		zb0001Len--
 		zb0001Mask |= 0x2
+	}
+	if z.Pools == nil {
+		zb0001Len--
+		zb0001Mask |= 0x4
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -148,6 +152,18 @@ func (z *ReportHost) MarshalMsg(b []byte) (o []byte, err error) {
 			o = msgp.AppendArrayHeader(o, uint32(len(z.Foreign)))
 			for za0001 := range z.Foreign {
 				o = msgp.AppendString(o, z.Foreign[za0001])
+			}
+		}
+		if (zb0001Mask & 0x4) == 0 { // if not omitted
+			// string "pools"
+			o = append(o, 0xa5, 0x70, 0x6f, 0x6f, 0x6c, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.Pools)))
+			for za0002 := range z.Pools {
+				o, err = z.Pools[za0002].MarshalMsg(o)
+				if err != nil {
+					err = msgp.WrapError(err, "Pools", za0002)
+					return
+				}
 			}
 		}
 	}
@@ -197,6 +213,25 @@ func (z *ReportHost) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "pools":
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Pools")
+				return
+			}
+			if cap(z.Pools) >= int(zb0003) {
+				z.Pools = (z.Pools)[:zb0003]
+			} else {
+				z.Pools = make([]PoolUsage, zb0003)
+			}
+			for za0002 := range z.Pools {
+				bts, err = z.Pools[za0002].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Pools", za0002)
+					return
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -214,6 +249,10 @@ func (z *ReportHost) Msgsize() (s int) {
 	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 8 + msgp.ArrayHeaderSize
 	for za0001 := range z.Foreign {
 		s += msgp.StringPrefixSize + len(z.Foreign[za0001])
+	}
+	s += 6 + msgp.ArrayHeaderSize
+	for za0002 := range z.Pools {
+		s += z.Pools[za0002].Msgsize()
 	}
 	return
 }

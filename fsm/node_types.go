@@ -67,6 +67,8 @@ type Node struct {
 	// Foreign names the domains on the node's hypervisor that NovaCron does not
 	// manage, as the host last reported them.
 	Foreign []string `json:"foreign,omitempty"`
+	// Pools are the storage pools as the host last measured them.
+	Pools []PoolUsage `json:"pools,omitempty"`
 	// CPUOvercommit is how many vCPUs the node offers per vCPU of Capacity;
 	// 0 means the cluster's default (Settings.CPUOvercommit).
 	CPUOvercommit float64 `json:"cpu_overcommit,omitempty"`

@@ -173,8 +173,8 @@ func (z HypervisorInfo) Msgsize() (s int) {
 func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(23)
-	var zb0001Mask uint32 /* 23 bits */
+	zb0001Len := uint32(24)
+	var zb0001Mask uint32 /* 24 bits */
 	_ = zb0001Mask
 	if z.Labels == nil {
 		zb0001Len--
@@ -196,33 +196,37 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x1000
 	}
-	if z.CPUOvercommit == 0 {
+	if z.Pools == nil {
 		zb0001Len--
 		zb0001Mask |= 0x2000
 	}
-	if z.Fleet == "" {
+	if z.CPUOvercommit == 0 {
 		zb0001Len--
 		zb0001Mask |= 0x4000
 	}
-	if z.Maintenance == false {
+	if z.Fleet == "" {
 		zb0001Len--
 		zb0001Mask |= 0x8000
 	}
-	if z.MaintenanceReason == "" {
+	if z.Maintenance == false {
 		zb0001Len--
 		zb0001Mask |= 0x10000
 	}
-	if z.MaintenanceSince == (time.Time{}) {
+	if z.MaintenanceReason == "" {
 		zb0001Len--
 		zb0001Mask |= 0x20000
 	}
+	if z.MaintenanceSince == (time.Time{}) {
+		zb0001Len--
+		zb0001Mask |= 0x40000
+	}
 	if z.StatusCause == "" {
 		zb0001Len--
-		zb0001Mask |= 0x80000
+		zb0001Mask |= 0x100000
 	}
 	if z.History == nil {
 		zb0001Len--
-		zb0001Mask |= 0x200000
+		zb0001Mask |= 0x400000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -336,26 +340,38 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 			}
 		}
 		if (zb0001Mask & 0x2000) == 0 { // if not omitted
+			// string "pools"
+			o = append(o, 0xa5, 0x70, 0x6f, 0x6f, 0x6c, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.Pools)))
+			for za0009 := range z.Pools {
+				o, err = z.Pools[za0009].MarshalMsg(o)
+				if err != nil {
+					err = msgp.WrapError(err, "Pools", za0009)
+					return
+				}
+			}
+		}
+		if (zb0001Mask & 0x4000) == 0 { // if not omitted
 			// string "cpu_overcommit"
 			o = append(o, 0xae, 0x63, 0x70, 0x75, 0x5f, 0x6f, 0x76, 0x65, 0x72, 0x63, 0x6f, 0x6d, 0x6d, 0x69, 0x74)
 			o = msgp.AppendFloat64(o, z.CPUOvercommit)
 		}
-		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+		if (zb0001Mask & 0x8000) == 0 { // if not omitted
 			// string "fleet"
 			o = append(o, 0xa5, 0x66, 0x6c, 0x65, 0x65, 0x74)
 			o = msgp.AppendString(o, z.Fleet)
 		}
-		if (zb0001Mask & 0x8000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
 			// string "maintenance"
 			o = append(o, 0xab, 0x6d, 0x61, 0x69, 0x6e, 0x74, 0x65, 0x6e, 0x61, 0x6e, 0x63, 0x65)
 			o = msgp.AppendBool(o, z.Maintenance)
 		}
-		if (zb0001Mask & 0x10000) == 0 { // if not omitted
+		if (zb0001Mask & 0x20000) == 0 { // if not omitted
 			// string "maintenance_reason"
 			o = append(o, 0xb2, 0x6d, 0x61, 0x69, 0x6e, 0x74, 0x65, 0x6e, 0x61, 0x6e, 0x63, 0x65, 0x5f, 0x72, 0x65, 0x61, 0x73, 0x6f, 0x6e)
 			o = msgp.AppendString(o, z.MaintenanceReason)
 		}
-		if (zb0001Mask & 0x20000) == 0 { // if not omitted
+		if (zb0001Mask & 0x40000) == 0 { // if not omitted
 			// string "maintenance_since"
 			o = append(o, 0xb1, 0x6d, 0x61, 0x69, 0x6e, 0x74, 0x65, 0x6e, 0x61, 0x6e, 0x63, 0x65, 0x5f, 0x73, 0x69, 0x6e, 0x63, 0x65)
 			o = msgp.AppendTime(o, z.MaintenanceSince)
@@ -363,7 +379,7 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "status"
 		o = append(o, 0xa6, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73)
 		o = msgp.AppendString(o, string(z.Status))
-		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+		if (zb0001Mask & 0x100000) == 0 { // if not omitted
 			// string "status_cause"
 			o = append(o, 0xac, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x63, 0x61, 0x75, 0x73, 0x65)
 			o = msgp.AppendString(o, z.StatusCause)
@@ -371,14 +387,14 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "status_since"
 		o = append(o, 0xac, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x73, 0x69, 0x6e, 0x63, 0x65)
 		o = msgp.AppendTime(o, z.StatusSince)
-		if (zb0001Mask & 0x200000) == 0 { // if not omitted
+		if (zb0001Mask & 0x400000) == 0 { // if not omitted
 			// string "history"
 			o = append(o, 0xa7, 0x68, 0x69, 0x73, 0x74, 0x6f, 0x72, 0x79)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.History)))
-			for za0009 := range z.History {
-				o, err = z.History[za0009].MarshalMsg(o)
+			for za0010 := range z.History {
+				o, err = z.History[za0010].MarshalMsg(o)
 				if err != nil {
-					err = msgp.WrapError(err, "History", za0009)
+					err = msgp.WrapError(err, "History", za0010)
 					return
 				}
 			}
@@ -648,6 +664,25 @@ func (z *Node) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "pools":
+			var zb0009 uint32
+			zb0009, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Pools")
+				return
+			}
+			if cap(z.Pools) >= int(zb0009) {
+				z.Pools = (z.Pools)[:zb0009]
+			} else {
+				z.Pools = make([]PoolUsage, zb0009)
+			}
+			for za0009 := range z.Pools {
+				bts, err = z.Pools[za0009].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Pools", za0009)
+					return
+				}
+			}
 		case "cpu_overcommit":
 			z.CPUOvercommit, bts, err = msgp.ReadFloat64Bytes(bts)
 			if err != nil {
@@ -680,13 +715,13 @@ func (z *Node) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			}
 		case "status":
 			{
-				var zb0009 string
-				zb0009, bts, err = msgp.ReadStringBytes(bts)
+				var zb0010 string
+				zb0010, bts, err = msgp.ReadStringBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Status")
 					return
 				}
-				z.Status = NodeStatus(zb0009)
+				z.Status = NodeStatus(zb0010)
 			}
 		case "status_cause":
 			z.StatusCause, bts, err = msgp.ReadStringBytes(bts)
@@ -701,21 +736,21 @@ func (z *Node) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				return
 			}
 		case "history":
-			var zb0010 uint32
-			zb0010, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			var zb0011 uint32
+			zb0011, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "History")
 				return
 			}
-			if cap(z.History) >= int(zb0010) {
-				z.History = (z.History)[:zb0010]
+			if cap(z.History) >= int(zb0011) {
+				z.History = (z.History)[:zb0011]
 			} else {
-				z.History = make([]StatusChange, zb0010)
+				z.History = make([]StatusChange, zb0011)
 			}
-			for za0009 := range z.History {
-				bts, err = z.History[za0009].UnmarshalMsg(bts)
+			for za0010 := range z.History {
+				bts, err = z.History[za0010].UnmarshalMsg(bts)
 				if err != nil {
-					err = msgp.WrapError(err, "History", za0009)
+					err = msgp.WrapError(err, "History", za0010)
 					return
 				}
 			}
@@ -768,9 +803,13 @@ func (z *Node) Msgsize() (s int) {
 	for za0008 := range z.Foreign {
 		s += msgp.StringPrefixSize + len(z.Foreign[za0008])
 	}
+	s += 6 + msgp.ArrayHeaderSize
+	for za0009 := range z.Pools {
+		s += z.Pools[za0009].Msgsize()
+	}
 	s += 15 + msgp.Float64Size + 6 + msgp.StringPrefixSize + len(z.Fleet) + 12 + msgp.BoolSize + 19 + msgp.StringPrefixSize + len(z.MaintenanceReason) + 18 + msgp.TimeSize + 7 + msgp.StringPrefixSize + len(string(z.Status)) + 13 + msgp.StringPrefixSize + len(z.StatusCause) + 13 + msgp.TimeSize + 8 + msgp.ArrayHeaderSize
-	for za0009 := range z.History {
-		s += z.History[za0009].Msgsize()
+	for za0010 := range z.History {
+		s += z.History[za0010].Msgsize()
 	}
 	s += 10 + msgp.TimeSize
 	return

@@ -213,6 +213,7 @@ func cloneNode(n *Node) Node {
 	c.SetLabels = cloneMap(n.SetLabels)
 	c.Networks = slices.Clone(n.Networks)
 	c.Foreign = slices.Clone(n.Foreign)
+	c.Pools = slices.Clone(n.Pools)
 	return c
 }
 

@@ -42,6 +42,8 @@ type snapshotRecord struct {
 	Session   *Session    `json:"session,omitempty"`
 	Role      *Role       `json:"role,omitempty"`
 	Audit     *AuditEntry `json:"audit,omitempty"`
+	Pool      *StoragePool `json:"pool,omitempty"`
+	Image     *Image       `json:"image,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -106,6 +108,14 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	}
 	for _, e := range f.s.audit.entries() {
 		snap.records = append(snap.records, snapshotRecord{Audit: &e})
+	}
+	for _, p := range f.s.pools {
+		c := *p
+		snap.records = append(snap.records, snapshotRecord{Pool: &c})
+	}
+	for _, img := range f.s.images {
+		c := cloneImage(img)
+		snap.records = append(snap.records, snapshotRecord{Image: &c})
 	}
 	for _, r := range f.s.roles {
 		c := *r
@@ -259,6 +269,10 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			s.sessionByHash[r.Session.Hash] = r.Session.ID
 		case r.Role != nil:
 			s.roles[r.Role.Name] = r.Role
+		case r.Pool != nil:
+			s.pools[r.Pool.Name] = r.Pool
+		case r.Image != nil:
+			s.images[r.Image.ID] = r.Image
 		case r.Audit != nil:
 			// Records come oldest first; the ring takes them all, and the
 			// settings' bound applies from the next entry on.
@@ -304,7 +318,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 // an earlier record already holds.
 func (s *state) checkRecord(r *snapshotRecord) error {
 	kinds := 0
-	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil, r.Role != nil, r.Audit != nil} {
+	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil, r.Role != nil, r.Audit != nil, r.Pool != nil, r.Image != nil} {
 		if set {
 			kinds++
 		}
@@ -376,6 +390,21 @@ func (s *state) checkRecord(r *snapshotRecord) error {
 		}
 		if !dup && len(s.roles) >= MaxRoles {
 			return fmt.Errorf("more than %d role records", MaxRoles)
+		}
+	case r.Pool != nil:
+		kind, id = "pool", r.Pool.Name
+		_, dup = s.pools[id]
+		if err := ValidatePool(r.Pool); err != nil {
+			return err
+		}
+		if !dup && len(s.pools) >= MaxPools {
+			return fmt.Errorf("more than %d pool records", MaxPools)
+		}
+	case r.Image != nil:
+		kind, id = "image", r.Image.ID
+		_, dup = s.images[id]
+		if !dup && len(s.images) >= MaxImages {
+			return fmt.Errorf("more than %d image records", MaxImages)
 		}
 	case r.Removal != nil:
 		kind, id = "removal", r.Removal.VMID

@@ -38,6 +38,8 @@ const (
 	recordSession   byte = 10
 	recordRole      byte = 11
 	recordAudit     byte = 12
+	recordPool      byte = 13
+	recordImage     byte = 14
 )
 
 // recordKind ties a kind's number to its field of snapshotRecord: the one
@@ -85,6 +87,8 @@ var recordKinds = []recordKind{
 	entityKind(recordSession, func(r *snapshotRecord) **Session { return &r.Session }),
 	entityKind(recordRole, func(r *snapshotRecord) **Role { return &r.Role }),
 	entityKind(recordAudit, func(r *snapshotRecord) **AuditEntry { return &r.Audit }),
+	entityKind(recordPool, func(r *snapshotRecord) **StoragePool { return &r.Pool }),
+	entityKind(recordImage, func(r *snapshotRecord) **Image { return &r.Image }),
 }
 
 // maxSnapshotRecord bounds one record's length, so a damaged length cannot

@@ -101,6 +101,9 @@ func ValidateSpec(s VMSpec) error {
 			return errorf(ErrInvalid, "boot.disk_format %q: use %s or %s", b.DiskFormat, DiskRaw, DiskQCOW2)
 		}
 	}
+	if err := validateDisk(&s); err != nil {
+		return err
+	}
 	switch s.RestartPolicy {
 	case "", RestartAlways, RestartOnFailure, RestartNever:
 	default:
@@ -128,4 +131,49 @@ func ValidateSpec(s VMSpec) error {
 		}
 	}
 	return ValidateLabels("labels", s.Labels)
+}
+
+// Bounds on a spec's cloud-init data; package cloudinit checks the content
+// (at the API, and again on the host that writes the seed).
+const (
+	MaxUserData      = 64 << 10
+	MaxNetworkConfig = 16 << 10
+	MaxSSHKeys       = 32
+	MaxSSHKeyLen     = 16 << 10
+)
+
+// validateDisk checks the spec's image, pool and cloud-init fields for form;
+// applyCreateVM checks that the image and pool exist.
+func validateDisk(s *VMSpec) error {
+	if s.Image != "" && s.Boot != nil && s.Boot.Disk != "" {
+		return errorf(ErrInvalid, "give either image or boot.disk, not both")
+	}
+	if s.Image != "" && len(s.Image) > MaxNameLen {
+		return errorf(ErrInvalid, "image is %d characters long, at most %d", len(s.Image), MaxNameLen)
+	}
+	if s.Pool != "" {
+		if err := ValidateName("pool", s.Pool); err != nil {
+			return err
+		}
+	}
+	ci := s.CloudInit
+	if ci == nil {
+		return nil
+	}
+	switch {
+	case len(ci.Hostname) > MaxNameLen:
+		return errorf(ErrInvalid, "cloud_init.hostname is %d characters long, at most %d", len(ci.Hostname), MaxNameLen)
+	case len(ci.UserData) > MaxUserData:
+		return errorf(ErrInvalid, "cloud_init.user_data is %d bytes, at most %d", len(ci.UserData), MaxUserData)
+	case len(ci.NetworkConfig) > MaxNetworkConfig:
+		return errorf(ErrInvalid, "cloud_init.network_config is %d bytes, at most %d", len(ci.NetworkConfig), MaxNetworkConfig)
+	case len(ci.SSHKeys) > MaxSSHKeys:
+		return errorf(ErrInvalid, "cloud_init.ssh_keys has %d keys, at most %d", len(ci.SSHKeys), MaxSSHKeys)
+	}
+	for i, k := range ci.SSHKeys {
+		if len(k) > MaxSSHKeyLen {
+			return errorf(ErrInvalid, "cloud_init.ssh_keys[%d] is %d bytes, at most %d", i, len(k), MaxSSHKeyLen)
+		}
+	}
+	return nil
 }

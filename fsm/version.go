@@ -68,6 +68,12 @@ var commandSince = map[CommandType]string{
 	CmdTouchToken: BaseVersion,
 	// The audit log (issue 14), before the first release.
 	CmdRecordAudit: BaseVersion,
+	// Storage pools and images (issue 15), before the first release.
+	CmdCreatePool:  BaseVersion,
+	CmdDeletePool:  BaseVersion,
+	CmdCreateImage: BaseVersion,
+	CmdUpdateImage: BaseVersion,
+	CmdDeleteImage: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

@@ -149,6 +149,9 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 	if err := s.checkQuota(project, usageOf(&c.Spec)); err != nil {
 		return err
 	}
+	if err := s.checkDisk(project, &c.Spec); err != nil {
+		return err
+	}
 	spec := cloneSpec(c.Spec)
 	vm := &VM{
 		ID: c.ID, Project: project, Spec: spec, DesiredState: VMRunning, State: VMPending,
@@ -181,6 +184,12 @@ func applyUpdateVM(s *state, c *UpdateVM, index uint64) error {
 	}
 	if err := s.checkVMName(c.ID, vm.Project, c.Spec.Name); err != nil {
 		return err
+	}
+	if c.Spec.Image != vm.Spec.Image || c.Spec.EffectivePool() != vm.Spec.EffectivePool() {
+		return errorf(ErrInvalid, "a vm's image and pool are fixed when it is created")
+	}
+	if vm.Spec.Image != "" && c.Spec.DiskGiB < vm.Spec.DiskGiB {
+		return errorf(ErrInvalid, "disk_gib %d is smaller than the root volume's %d GiB: volumes only grow", c.Spec.DiskGiB, vm.Spec.DiskGiB)
 	}
 	if more := usageOf(&c.Spec).plus(usageOf(&vm.Spec), -1); more.VCPUs > 0 || more.MemoryMiB > 0 || more.DiskGiB > 0 {
 		if err := s.checkQuota(vm.Project, more); err != nil {
@@ -367,6 +376,11 @@ func cloneSpec(s VMSpec) VMSpec {
 	if s.HA != nil {
 		h := *s.HA
 		s.HA = &h
+	}
+	if s.CloudInit != nil {
+		ci := *s.CloudInit
+		ci.SSHKeys = slices.Clone(ci.SSHKeys)
+		s.CloudInit = &ci
 	}
 	if s.Placement != nil {
 		p := *s.Placement

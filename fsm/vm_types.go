@@ -86,6 +86,32 @@ type VMSpec struct {
 	// HA is the VM's high-availability policy; nil means HA-managed with
 	// the defaults.
 	HA *HASpec `json:"ha,omitempty"`
+	// Image is the ID of the image the VM's root volume is cloned from (a
+	// qcow2 overlay of DiskGiB in Pool, made by its host); empty for a VM
+	// that boots from Boot alone.
+	Image string `json:"image,omitempty"`
+	// Pool is the pool of the VM's volumes; empty means DefaultPool.
+	Pool string `json:"pool,omitempty"`
+	// CloudInit is the guest's NoCloud configuration, written by its host
+	// as a read-only volume labelled cidata.
+	CloudInit *CloudInit `json:"cloud_init,omitempty"`
+}
+
+// CloudInit is what a guest's cloud-init reads (package cloudinit checks
+// and writes it; the FSM bounds its size).
+type CloudInit struct {
+	Hostname      string   `json:"hostname,omitempty"`
+	UserData      string   `json:"user_data,omitempty"`
+	SSHKeys       []string `json:"ssh_keys,omitempty"`
+	NetworkConfig string   `json:"network_config,omitempty"`
+}
+
+// EffectivePool is the spec's pool with the default applied.
+func (s VMSpec) EffectivePool() string {
+	if s.Pool == "" {
+		return DefaultPool
+	}
+	return s.Pool
 }
 
 // EffectiveRestartPolicy is the spec's restart policy with the default applied.

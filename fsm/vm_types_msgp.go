@@ -136,6 +136,138 @@ func (z *BootSource) Msgsize() (s int) {
 }
 
 // MarshalMsg implements msgp.Marshaler
+func (z *CloudInit) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// check for omitted fields
+	zb0001Len := uint32(4)
+	var zb0001Mask uint8 /* 4 bits */
+	_ = zb0001Mask
+	if z.Hostname == "" {
+		zb0001Len--
+		zb0001Mask |= 0x1
+	}
+	if z.UserData == "" {
+		zb0001Len--
+		zb0001Mask |= 0x2
+	}
+	if z.SSHKeys == nil {
+		zb0001Len--
+		zb0001Mask |= 0x4
+	}
+	if z.NetworkConfig == "" {
+		zb0001Len--
+		zb0001Mask |= 0x8
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		if (zb0001Mask & 0x1) == 0 { // if not omitted
+			// string "hostname"
+			o = append(o, 0xa8, 0x68, 0x6f, 0x73, 0x74, 0x6e, 0x61, 0x6d, 0x65)
+			o = msgp.AppendString(o, z.Hostname)
+		}
+		if (zb0001Mask & 0x2) == 0 { // if not omitted
+			// string "user_data"
+			o = append(o, 0xa9, 0x75, 0x73, 0x65, 0x72, 0x5f, 0x64, 0x61, 0x74, 0x61)
+			o = msgp.AppendString(o, z.UserData)
+		}
+		if (zb0001Mask & 0x4) == 0 { // if not omitted
+			// string "ssh_keys"
+			o = append(o, 0xa8, 0x73, 0x73, 0x68, 0x5f, 0x6b, 0x65, 0x79, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.SSHKeys)))
+			for za0001 := range z.SSHKeys {
+				o = msgp.AppendString(o, z.SSHKeys[za0001])
+			}
+		}
+		if (zb0001Mask & 0x8) == 0 { // if not omitted
+			// string "network_config"
+			o = append(o, 0xae, 0x6e, 0x65, 0x74, 0x77, 0x6f, 0x72, 0x6b, 0x5f, 0x63, 0x6f, 0x6e, 0x66, 0x69, 0x67)
+			o = msgp.AppendString(o, z.NetworkConfig)
+		}
+	}
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *CloudInit) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "hostname":
+			z.Hostname, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Hostname")
+				return
+			}
+		case "user_data":
+			z.UserData, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "UserData")
+				return
+			}
+		case "ssh_keys":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SSHKeys")
+				return
+			}
+			if cap(z.SSHKeys) >= int(zb0002) {
+				z.SSHKeys = (z.SSHKeys)[:zb0002]
+			} else {
+				z.SSHKeys = make([]string, zb0002)
+			}
+			for za0001 := range z.SSHKeys {
+				z.SSHKeys[za0001], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "SSHKeys", za0001)
+					return
+				}
+			}
+		case "network_config":
+			z.NetworkConfig, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "NetworkConfig")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *CloudInit) Msgsize() (s int) {
+	s = 1 + 9 + msgp.StringPrefixSize + len(z.Hostname) + 10 + msgp.StringPrefixSize + len(z.UserData) + 9 + msgp.ArrayHeaderSize
+	for za0001 := range z.SSHKeys {
+		s += msgp.StringPrefixSize + len(z.SSHKeys[za0001])
+	}
+	s += 15 + msgp.StringPrefixSize + len(z.NetworkConfig)
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
 func (z NIC) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
@@ -589,8 +721,8 @@ func (z *VM) Msgsize() (s int) {
 func (z *VMSpec) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(10)
-	var zb0001Mask uint16 /* 10 bits */
+	zb0001Len := uint32(13)
+	var zb0001Mask uint16 /* 13 bits */
 	_ = zb0001Mask
 	if z.Boot == nil {
 		zb0001Len--
@@ -615,6 +747,18 @@ func (z *VMSpec) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.HA == nil {
 		zb0001Len--
 		zb0001Mask |= 0x200
+	}
+	if z.Image == "" {
+		zb0001Len--
+		zb0001Mask |= 0x400
+	}
+	if z.Pool == "" {
+		zb0001Len--
+		zb0001Mask |= 0x800
+	}
+	if z.CloudInit == nil {
+		zb0001Len--
+		zb0001Mask |= 0x1000
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -726,6 +870,29 @@ func (z *VMSpec) MarshalMsg(b []byte) (o []byte, err error) {
 				o, err = z.HA.MarshalMsg(o)
 				if err != nil {
 					err = msgp.WrapError(err, "HA")
+					return
+				}
+			}
+		}
+		if (zb0001Mask & 0x400) == 0 { // if not omitted
+			// string "image"
+			o = append(o, 0xa5, 0x69, 0x6d, 0x61, 0x67, 0x65)
+			o = msgp.AppendString(o, z.Image)
+		}
+		if (zb0001Mask & 0x800) == 0 { // if not omitted
+			// string "pool"
+			o = append(o, 0xa4, 0x70, 0x6f, 0x6f, 0x6c)
+			o = msgp.AppendString(o, z.Pool)
+		}
+		if (zb0001Mask & 0x1000) == 0 { // if not omitted
+			// string "cloud_init"
+			o = append(o, 0xaa, 0x63, 0x6c, 0x6f, 0x75, 0x64, 0x5f, 0x69, 0x6e, 0x69, 0x74)
+			if z.CloudInit == nil {
+				o = msgp.AppendNil(o)
+			} else {
+				o, err = z.CloudInit.MarshalMsg(o)
+				if err != nil {
+					err = msgp.WrapError(err, "CloudInit")
 					return
 				}
 			}
@@ -915,6 +1082,35 @@ func (z *VMSpec) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "image":
+			z.Image, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Image")
+				return
+			}
+		case "pool":
+			z.Pool, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Pool")
+				return
+			}
+		case "cloud_init":
+			if msgp.IsNil(bts) {
+				bts, err = msgp.ReadNilBytes(bts)
+				if err != nil {
+					return
+				}
+				z.CloudInit = nil
+			} else {
+				if z.CloudInit == nil {
+					z.CloudInit = new(CloudInit)
+				}
+				bts, err = z.CloudInit.UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "CloudInit")
+					return
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -957,6 +1153,12 @@ func (z *VMSpec) Msgsize() (s int) {
 		s += msgp.NilSize
 	} else {
 		s += z.HA.Msgsize()
+	}
+	s += 6 + msgp.StringPrefixSize + len(z.Image) + 5 + msgp.StringPrefixSize + len(z.Pool) + 11
+	if z.CloudInit == nil {
+		s += msgp.NilSize
+	} else {
+		s += z.CloudInit.Msgsize()
 	}
 	return
 }
