@@ -5,7 +5,8 @@
 # own, over its own /run/libvirt, /var/lib/libvirt, /var/cache/libvirt,
 # /var/log/libvirt and /etc/libvirt, plus one `novacron agent` that drives it
 # through the libvirt driver. Guests boot a tiny cached kernel + busybox initramfs
-# that prints `tick N` every second on its serial console.
+# that prints `tick N` every second on its serial console, or a cached boot disk
+# (lab-disk.qcow2) that reads its NoCloud seed first and then ticks the same way.
 #
 #   lab.sh up [--hosts N] [--no-agents]
 #                           start N hosts (default 3) and their agents; prints env lines
@@ -59,7 +60,15 @@ readonly SMOKE_DEADLINE=60   # seconds for a smoke guest to print its ticks
 readonly GOSSIP_BASE=7946 RAFT_BASE=7947 HTTP_BASE=8090 PORT_STRIDE=10
 # The iptables chains `cut` adds its rules to, jumped to from INPUT and OUTPUT.
 readonly CHAIN_IN=NOVACRON-LAB-IN CHAIN_OUT=NOVACRON-LAB-OUT
-readonly APT_PACKAGES=(qemu-system-x86 libvirt-daemon-system libvirt-clients busybox-static cpio iproute2 iptables curl)
+# qemu-utils (qemu-img), syslinux, syslinux-common (mbr.bin), mtools, dosfstools,
+# fdisk (sfdisk), kmod (depmod, modprobe) and xz-utils build the boot disk.
+readonly APT_PACKAGES=(qemu-system-x86 libvirt-daemon-system libvirt-clients busybox-static cpio iproute2 iptables curl
+	qemu-utils syslinux syslinux-common mtools dosfstools fdisk kmod xz-utils)
+# The lab's boot disk in $CACHE (see build_disk) and the kernel modules its
+# initramfs loads, with their dependencies: virtio disks (the seed too), a seed
+# on an IDE or SCSI CD-ROM, and the seed's file systems (ISO 9660 or FAT).
+readonly DISK_IMAGE=lab-disk.qcow2
+readonly DISK_MODULES=(virtio_pci virtio_blk virtio_scsi ata_piix sr_mod isofs vfat nls_cp437 nls_ascii)
 # The folders each host gets its own copy of, as "HOSTDIR subfolder:mount point".
 readonly HOST_MOUNTS=(run:/run/libvirt lib:/var/lib/libvirt cache:/var/cache/libvirt log:/var/log/libvirt etc:/etc/libvirt)
 
@@ -214,9 +223,11 @@ busybox_is_static() {
 # missing_tools prints the commands the lab needs that are not installed.
 missing_tools() {
 	local c
-	for c in qemu-system-x86_64 libvirtd virtlogd virsh busybox cpio gzip unshare ip curl iptables setpriv; do
+	for c in qemu-system-x86_64 libvirtd virtlogd virsh busybox cpio gzip unshare ip curl iptables setpriv \
+		qemu-img syslinux mcopy mkfs.vfat sfdisk depmod modprobe xz; do
 		PATH=$PATH:/usr/sbin:/sbin command -v "$c" >/dev/null || printf '%s\n' "$c"
 	done
+	[[ -n $(syslinux_mbr) ]] || printf '%s\n' "syslinux's mbr.bin"
 	if command -v busybox >/dev/null && ! busybox_is_static; then
 		printf '%s\n' "busybox (static: the installed one is dynamic)"
 	fi
@@ -312,18 +323,174 @@ EOF
 	chmod 0755 "$1"
 }
 
-# build_guest caches $CACHE/vmlinuz and $CACHE/initrd.img, each built once.
+# write_disk_init FILE: the /init of the boot disk's initramfs: a tiny
+# stand-in for cloud-init's NoCloud source, then the same ticks.
+write_disk_init() {
+	cat >"$1" <<'EOF'
+#!/bin/busybox sh
+# NovaCron lab disk guest: booted from its own disk, it configures itself from
+# the NoCloud seed (the volume labelled cidata) as cloud-init would, then
+# prints `tick N` every second, forever.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /tmp /cidata
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "novacron lab guest: init started (disk)"
+# Disk, CD-ROM and file system drivers, dependencies first.
+while read -r m; do
+	insmod "/lib/modules/$m" || echo "novacron lab guest: insmod $m failed"
+done </lib/modules/load
+# Devices appear asynchronously: look for the seed for up to 10 s (a FAT
+# seed's label may be upper case).
+dev=
+i=0
+while [ $i -lt 50 ] && ! dev=$(findfs LABEL=cidata 2>/dev/null || findfs LABEL=CIDATA 2>/dev/null); do
+	i=$((i + 1))
+	sleep 0.2
+done
+echo "novacron lab guest: block devices:"
+cat /proc/partitions
+if [ -z "$dev" ]; then
+	echo "cloud-init: no cidata volume"
+elif ! mount -o ro "$dev" /cidata; then
+	echo "cloud-init: cannot mount the cidata volume $dev"
+else
+	# meta-data is YAML: `local-hostname: NAME`, NAME maybe quoted.
+	name=$(sed -n 's/^local-hostname:[[:space:]]*//p' /cidata/meta-data | head -n 1 |
+		sed "s/[[:space:]]*\$//; s/^[\"']//; s/[\"']\$//")
+	if [ -n "$name" ] && hostname "$name"; then
+		echo "cloud-init: hostname=$(hostname)"
+	else
+		echo "cloud-init: no local-hostname in meta-data"
+	fi
+	if [ "$(head -c 2 /cidata/user-data 2>/dev/null)" = "#!" ]; then
+		cp /cidata/user-data /tmp/user-data
+		chmod 0755 /tmp/user-data
+		echo "cloud-init: running user-data"
+		(
+			/tmp/user-data
+			echo "cloud-init: user-data exited $?"
+		) </dev/null 2>&1 &
+	fi
+	umount /cidata
+fi
+n=0
+while true; do
+	n=$((n + 1))
+	echo "tick $n"
+	sleep 1
+done
+EOF
+	chmod 0755 "$1"
+}
+
+# syslinux_mbr prints the path of syslinux's master boot record, if installed.
+syslinux_mbr() {
+	local f
+	for f in /usr/lib/syslinux/mbr/mbr.bin /usr/share/syslinux/mbr.bin /usr/lib/syslinux/bios/mbr.bin; do
+		[[ -s $f ]] && printf '%s\n' "$f" && return 0
+	done
+	return 0
+}
+
+# disk_modules VMLINUZ DIR: copy DISK_MODULES and their dependencies from the
+# kernel package VMLINUZ was unpacked from (ROOT/boot/vmlinuz-VER) into DIR,
+# uncompressed (busybox insmod reads plain .ko files only), and write
+# DIR/load, their file names in the order to load them.
+disk_modules() {
+	local vmlinuz=$1 dir=$2 ver root mods m line ko name
+	local -a order=()
+	ver=${vmlinuz##*/vmlinuz-}
+	root=${vmlinuz%/boot/*}
+	mods=$(find "$root" -maxdepth 4 -type d -path "*/lib/modules/$ver" -print -quit)
+	[[ -n $mods ]] || die "the kernel package of $ver has no lib/modules/$ver"
+	# depmod -b wants ROOT/lib/modules/VER; a usr-merged package ships usr/lib/modules.
+	if [[ $mods != "$root/lib/modules/$ver" ]]; then
+		mkdir -p "$root/lib/modules"
+		mv "$mods" "$root/lib/modules/$ver"
+	fi
+	PATH=$PATH:/usr/sbin:/sbin depmod -b "$root" "$ver"
+	for m in "${DISK_MODULES[@]}"; do
+		line=$(PATH=$PATH:/usr/sbin:/sbin modprobe -d "$root" -S "$ver" --show-depends "$m" 2>&1) ||
+			die "kernel $ver has no module $m: $line"
+		while read -r line; do
+			[[ $line == insmod\ * ]] || continue # "builtin NAME": nothing to load
+			ko=${line#insmod }
+			ko=${ko%% *}
+			[[ " ${order[*]} " == *" $ko "* ]] || order+=("$ko")
+		done <<<"$line"
+	done
+	: >"$dir/load"
+	for ko in "${order[@]}"; do
+		name=${ko##*/}
+		name=${name%%.ko*}.ko
+		case $ko in
+		*.ko.xz) xz -dc "$ko" >"$dir/$name" ;;
+		*.ko.gz) gzip -dc "$ko" >"$dir/$name" ;;
+		*.ko.zst) zstd -dcq "$ko" >"$dir/$name" || die "$ko: zstd is needed to unpack it" ;;
+		*) cp "$ko" "$dir/$name" ;;
+		esac
+		printf '%s\n' "$name" >>"$dir/load"
+	done
+}
+
+# build_disk WORK VMLINUZ: $CACHE/$DISK_IMAGE, a qcow2 disk that boots under a
+# BIOS with no -kernel: an MBR (syslinux's mbr.bin) and one bootable FAT16
+# partition at 1 MiB holding syslinux (installed with --offset: no loop
+# device), syslinux.cfg, VMLINUZ and an initramfs with busybox, the modules of
+# VMLINUZ's own package and write_disk_init's /init.
+build_disk() {
+	local work=$1/disk vmlinuz=$2 raw mbr
+	local -r size_mib=64 part_start=2048 # sectors
+	raw=$work/disk.raw
+	mbr=$(syslinux_mbr)
+	[[ -n $mbr ]] || die "syslinux's mbr.bin is missing (Debian: syslinux-common)"
+	mkdir -p "$work"/initrd/{bin,dev,proc,sys,tmp,lib/modules}
+	cp "$(command -v busybox)" "$work/initrd/bin/busybox"
+	mknod -m 600 "$work/initrd/dev/console" c 5 1 2>/dev/null || true
+	write_disk_init "$work/initrd/init"
+	disk_modules "$vmlinuz" "$work/initrd/lib/modules"
+	(cd "$work/initrd" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -9 >"$work/initrd.img"
+	cat >"$work/syslinux.cfg" <<'EOF'
+SERIAL 0 115200
+DEFAULT lab
+PROMPT 0
+TIMEOUT 0
+LABEL lab
+	LINUX /vmlinuz
+	INITRD /initrd.img
+	APPEND console=ttyS0
+EOF
+	truncate -s "${size_mib}M" "$raw"
+	printf 'label: dos\nstart=%d, type=e, bootable\n' "$part_start" | PATH=$PATH:/usr/sbin:/sbin sfdisk -q "$raw"
+	PATH=$PATH:/usr/sbin:/sbin mkfs.vfat -F 16 -n NOVACRON --offset "$part_start" "$raw" $((size_mib * 1024 - part_start / 2)) >/dev/null
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$raw@@$((part_start * 512))" "$vmlinuz" ::vmlinuz
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$raw@@$((part_start * 512))" "$work/initrd.img" "$work/syslinux.cfg" ::
+	syslinux --install --offset $((part_start * 512)) "$raw"
+	dd if="$mbr" of="$raw" bs=440 count=1 conv=notrunc status=none
+	qemu-img convert -f raw -O qcow2 "$raw" "$CACHE/$DISK_IMAGE.tmp"
+	mv "$CACHE/$DISK_IMAGE.tmp" "$CACHE/$DISK_IMAGE"
+	log "boot disk: $CACHE/$DISK_IMAGE (qcow2, $(du -h "$CACHE/$DISK_IMAGE" | cut -f1); kernel ${vmlinuz##*/}, modules $(paste -sd' ' "$work/initrd/lib/modules/load"))"
+}
+
+# build_guest caches $CACHE/vmlinuz and $CACHE/initrd.img (a guest booted with
+# -kernel) and $CACHE/$DISK_IMAGE (a guest booted from its disk), each built
+# once. The disk holds its own kernel, of the same package as its modules.
 build_guest() {
-	local work vmlinuz bb
-	[[ -s $CACHE/vmlinuz && -s $CACHE/initrd.img ]] && return 0
+	local work vmlinuz="" bb
+	[[ -s $CACHE/vmlinuz && -s $CACHE/initrd.img && -s $CACHE/$DISK_IMAGE ]] && return 0
 	mkdir -p "$CACHE"
 	work=$(mktemp -d "$CACHE/build.XXXXXX")
 	# shellcheck disable=SC2064 # expand now: $work is local
 	trap "rm -rf '$work'" EXIT
-	if [[ ! -s $CACHE/vmlinuz ]]; then
+	if [[ ! -s $CACHE/vmlinuz || ! -s $CACHE/$DISK_IMAGE ]]; then
 		mkdir -p "$work/kernel"
 		vmlinuz=$(fetch_kernel "$work/kernel")
 		[[ -n $vmlinuz && -s $vmlinuz ]] || die "the kernel package has no boot/vmlinuz-*"
+	fi
+	if [[ ! -s $CACHE/vmlinuz ]]; then
 		cp "$vmlinuz" "$CACHE/vmlinuz.tmp" && mv "$CACHE/vmlinuz.tmp" "$CACHE/vmlinuz"
 		log "kernel: $CACHE/vmlinuz (from ${vmlinuz##*/})"
 	fi
@@ -337,6 +504,7 @@ build_guest() {
 		mv "$CACHE/initrd.img.tmp" "$CACHE/initrd.img"
 		log "initramfs: $CACHE/initrd.img ($(du -h "$CACHE/initrd.img" | cut -f1))"
 	fi
+	[[ -s $CACHE/$DISK_IMAGE ]] || build_disk "$work" "$vmlinuz"
 	rm -rf "$work"
 	trap - EXIT
 }
@@ -538,8 +706,9 @@ start_agent() {
 		--image-dir "$CACHE"
 		--tls-ca "$LAB/tls/ca.pem" --tls-cert "$LAB/tls/$(host_name "$i").pem" --tls-key "$LAB/tls/$(host_name "$i")-key.pem"
 		--gossip-key-file "$LAB/tls/gossip-key")
-	# Guests boot only from files inside --image-dir: the cached kernel and
-	# initramfs (NOVACRON_LAB_KERNEL, NOVACRON_LAB_INITRD) live in $CACHE.
+	# Guests boot only from files inside --image-dir: the cached kernel,
+	# initramfs and boot disk (NOVACRON_LAB_KERNEL, NOVACRON_LAB_INITRD,
+	# NOVACRON_LAB_IMAGE) live in $CACHE.
 	# Every agent knows every other one, so any of them can restart alone later.
 	for ((j = 1; j <= n; j++)); do
 		((j == i)) || args+=(--join "$(host_addr "$j"):$(gossip_port "$j")")
@@ -618,6 +787,7 @@ write_env() {
 		fi
 		printf "export NOVACRON_LAB_KERNEL='%s'\n" "$CACHE/vmlinuz"
 		printf "export NOVACRON_LAB_INITRD='%s'\n" "$CACHE/initrd.img"
+		printf "export NOVACRON_LAB_IMAGE='%s'\n" "$CACHE/$DISK_IMAGE"
 		for ((i = 1; i <= n; i++)); do
 			printf '# %s: libvirt %s, agent %s\n' "$(host_name "$i")" "$(host_uri "$i")" "$(host_http "$i")"
 			printf "export NOVACRON_LAB_HOST%d_URI='%s'\n" "$i" "$(host_uri "$i")"
@@ -810,6 +980,7 @@ cmd_status() {
 		echo "no lab in $LAB (start one: $0 up)"
 		return 0
 	fi
+	echo "guest images: $CACHE/vmlinuz + $CACHE/initrd.img; boot disk $CACHE/$DISK_IMAGE (qcow2)"
 	for i in $(lab_hosts); do
 		dir=$(host_dir "$i")
 		state=down
@@ -1147,7 +1318,8 @@ usage: $0 VERB
                   (--no-agents: the libvirt hosts only); prints env lines:
                   eval "\$($0 up)"
   down            stop and remove everything the lab started (keeps the guest image)
-  deps            install the packages the lab needs and build the guest image
+  deps            install the packages the lab needs and build the guest images
+                  (kernel + initramfs, and the boot disk $DISK_IMAGE)
   status          hosts, libvirtd state, domains, agents
   env             print the env lines again
   smoke           boot a guest on every host with virsh alone and check it ticks
@@ -1174,7 +1346,7 @@ cmd_deps() {
 	require_root
 	ensure_packages
 	build_guest
-	log "dependencies ready; guest image in $CACHE"
+	log "dependencies ready; guest images in $CACHE: vmlinuz, initrd.img, $DISK_IMAGE"
 }
 
 main() {
