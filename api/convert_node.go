@@ -36,6 +36,7 @@ func toClientNode(n fsm.Node, set fsm.Settings, alloc, incoming fsm.Capacity, vm
 		Hypervisor:        client.Hypervisor(n.Hypervisor),
 		Networks:          append([]string{}, n.Networks...),
 		ForeignDomains:    append([]string{}, n.Foreign...),
+		Pools:             toClientNodePools(n.Pools),
 		VMs:               vms,
 		JoinedAt:          n.JoinedAt,
 	}
@@ -46,7 +47,7 @@ func toClientCapacity(c fsm.Capacity) client.Capacity { return client.Capacity(c
 // toClientDigest converts this node's state digest; node is its name.
 func toClientDigest(d fsm.Digest, node string) client.Digest {
 	return client.Digest{Node: node, AppliedIndex: d.AppliedIndex, SHA256: d.SHA256,
-		Nodes: d.Nodes, VMs: d.VMs, Tokens: d.Tokens, Migrations: d.Migrations, Failovers: d.Failovers, Removals: d.Removals, Projects: d.Projects, Users: d.Users, Sessions: d.Sessions, Roles: d.Roles, Audit: d.Audit}
+		Nodes: d.Nodes, VMs: d.VMs, Tokens: d.Tokens, Migrations: d.Migrations, Failovers: d.Failovers, Removals: d.Removals, Projects: d.Projects, Users: d.Users, Sessions: d.Sessions, Roles: d.Roles, Audit: d.Audit, Pools: d.Pools, Images: d.Images}
 }
 
 // toClientDrainStatus is the node's part of its drain status, with no VMs yet.
@@ -74,4 +75,13 @@ func toClientDrainVM(vm *fsm.VM, m *fsm.Migration) client.DrainVM {
 // with the scheduler's reason.
 func toClientUnmovable(m fsm.PlannedMove) client.UnmovableVM {
 	return client.UnmovableVM{VMID: m.VMID, VMName: m.VMName, Reason: m.Decision.Reason}
+}
+
+// toClientNodePools converts a node's pool measures; none is an empty list.
+func toClientNodePools(ps []fsm.PoolUsage) []client.NodePool {
+	out := make([]client.NodePool, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, client.NodePool(p))
+	}
+	return out
 }

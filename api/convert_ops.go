@@ -81,6 +81,7 @@ func toClientSettings(s fsm.Settings) client.Settings {
 		MaxMigrationsPerHost: s.MaxMigrationsPerHost, MaxMigrationsPerCluster: s.MaxMigrationsPerCluster,
 		Rebalance: client.RebalanceSettings(s.Rebalance),
 		Retention: client.RetentionSettings(s.Retention),
+		Images:    client.ImageSettings{URLAllow: append([]string{}, s.Images.URLAllow...), MaxBytes: s.Images.MaxBytes},
 	}
 }
 
@@ -91,6 +92,7 @@ func toFSMSettings(s client.Settings) fsm.Settings {
 		MaxMigrationsPerHost: s.MaxMigrationsPerHost, MaxMigrationsPerCluster: s.MaxMigrationsPerCluster,
 		Rebalance: fsm.RebalanceSettings(s.Rebalance),
 		Retention: fsm.RetentionSettings(s.Retention),
+		Images:    fsm.ImageSettings{URLAllow: s.Images.URLAllow, MaxBytes: s.Images.MaxBytes},
 	}
 }
 

@@ -44,7 +44,7 @@ var wirePairs = []wirePair{
 			"request_id":           "the create's idempotency key, prefixed with the caller's token ID: never shown",
 			"index":                "not shown today (writes answer with the index in a header); a migration shows its own: see the report of the contracts branch",
 		},
-		wireOnly: map[string]string{"node_name": "resolved from the node ID",
+		wireOnly: map[string]string{"node_name": "resolved from the node ID", "image_name": "resolved from the image ID",
 			"state_reason": "computed: why the state is unknown (the host is failed)",
 			"last_state":   "computed: the state the host last reported, while it is unknown",
 			"restarting":   "computed: a restart was asked for and the host has not reported it done"},
@@ -88,6 +88,15 @@ var wirePairs = []wirePair{
 		wireOnly: map[string]string{"running_after_ms": "computed from the failover's step times"},
 	},
 	{fsm: reflect.TypeFor[fsm.Settings](), wire: reflect.TypeFor[client.Settings]()},
+	{fsm: reflect.TypeFor[fsm.CloudInit](), wire: reflect.TypeFor[client.CloudInit]()},
+	{
+		fsm: reflect.TypeFor[fsm.Image](), wire: reflect.TypeFor[client.Image](),
+		fsmOnly: map[string]string{"importer": "internal: the node that runs the import; the image's hosts say where it is"},
+	},
+	{
+		fsm: reflect.TypeFor[fsm.StoragePool](), wire: reflect.TypeFor[client.Pool](),
+		wireOnly: map[string]string{"hosts": "computed: each node's measure of the pool", "capacity_bytes": "computed from the hosts", "available_bytes": "computed from the hosts"},
+	},
 	{fsm: reflect.TypeFor[fsm.FailoverPlan](), wire: reflect.TypeFor[client.FailoverPlan]()},
 	{
 		fsm: reflect.TypeFor[fsm.RebalanceStatus](), wire: reflect.TypeFor[client.RebalanceStatus](),

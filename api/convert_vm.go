@@ -24,6 +24,11 @@ func toFSMSpec(req client.VMRequest) fsm.VMSpec {
 	for _, n := range req.NICs {
 		spec.NICs = append(spec.NICs, fsm.NIC(n))
 	}
+	spec.Image, spec.Pool = req.Image, req.Pool
+	if ci := req.CloudInit; ci != nil {
+		c := fsm.CloudInit(*ci)
+		spec.CloudInit = &c
+	}
 	return spec
 }
 
@@ -48,6 +53,13 @@ func toClientVM(vm fsm.VM, nodeName string) client.VM {
 	if b := vm.Spec.Boot; b != nil {
 		boot := client.BootSource(*b)
 		out.Boot = &boot
+	}
+	if vm.Spec.Image != "" || vm.Spec.CloudInit != nil {
+		out.Image, out.Pool = vm.Spec.Image, vm.Spec.EffectivePool()
+	}
+	if ci := vm.Spec.CloudInit; ci != nil {
+		c := client.CloudInit(*ci)
+		out.CloudInit = &c
 	}
 	return out
 }

@@ -16,7 +16,18 @@ var (
 	migrationObject = objectLoader{"migration", migrationProject}
 	projectObject   = objectLoader{"project", namedProject}
 	removalObject   = objectLoader{"removal of vm", removalProject}
+	imageObject     = objectLoader{"image", imageProject}
 )
+
+// imageProject is the project of the image /images/:id names (by ID or ID
+// prefix in any project, by name in the request's).
+func imageProject(s *Server, r *http.Request, ps httprouter.Params) (string, error) {
+	img, err := s.findImage(r, ps.ByName("id"))
+	if err != nil {
+		return "", err
+	}
+	return img.Project, nil
+}
 
 // vmProject is the project of the VM /vms/:id names (by ID in any project,
 // by name in the request's).

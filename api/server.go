@@ -70,6 +70,9 @@ type Config struct {
 	// images on every host) and check them again before a start; nil (the sim
 	// hypervisor, which opens no file) checks nothing.
 	BootFiles *hostpath.Confiner
+	// Images runs the image imports this node takes (diskstore.Manager);
+	// nil answers imports with 503.
+	Images ImageImporter
 	// MetricsToken, when set, is the bearer token GET /metrics requires
 	// (--metrics-token-file); empty leaves /metrics open, as scrapers expect.
 	MetricsToken string
@@ -257,6 +260,12 @@ type State interface {
 	// domains gone, oldest first; Removal one of them.
 	Removals() []fsm.Removal
 	Removal(vmID string) (fsm.Removal, bool)
+	// Pools, images: the storage of VMs' volumes (storage.go).
+	Pools() []fsm.StoragePool
+	Pool(name string) (fsm.StoragePool, error)
+	Images() []fsm.Image
+	Image(id string) (fsm.Image, error)
+	ImageByName(project, name string) (fsm.Image, error)
 	// Digest fingerprints the whole state at its applied index.
 	Digest() (fsm.Digest, error)
 	// CheckMigration says why a VM cannot migrate to target in mode now (the
@@ -351,6 +360,13 @@ func (s *Server) routes() {
 
 	// Lists show what the caller may read: every project's for a cluster
 	// role, its projects' otherwise.
+	s.route("GET", "/api/v1/storage/pools", authz.Read("pool"), s.listPools)
+	s.route("POST", "/api/v1/storage/pools", authz.Write("pool"), s.createPool)
+	s.route("DELETE", "/api/v1/storage/pools/:name", authz.Write("pool"), s.deletePool)
+	s.callerRoute("GET", "/api/v1/images", s.listImages)
+	s.projectRoute("POST", "/api/v1/images", authz.Write("image"), s.importImage)
+	s.objectRoute("GET", "/api/v1/images/:id", authz.Read("image"), imageObject, s.getImage)
+	s.objectRoute("DELETE", "/api/v1/images/:id", authz.Write("image"), imageObject, s.deleteImage)
 	s.callerRoute("GET", "/api/v1/migrations", s.listMigrations)
 	s.objectRoute("GET", "/api/v1/migrations/:id", authz.Read("migration"), migrationObject, s.getMigration)
 	s.objectRoute("POST", "/api/v1/migrations/:id/cancel", authz.Write("migration"), migrationObject, s.cancelMigration)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ func TestSettings_GetShowsDefaults(t *testing.T) {
 	e := newTestEnv(t)
 	var got client.Settings
 	e.do("GET", "/api/v1/settings", e.tokenFor("reader"), nil).expect(t, http.StatusOK, &got)
-	if got != toClientSettings(fsm.DefaultSettings()) {
+	if !reflect.DeepEqual(got, toClientSettings(fsm.DefaultSettings())) {
 		t.Fatalf("settings = %+v, want the defaults", got)
 	}
 	if got.Strategy != "spread" || got.Rebalance.Mode != "recommend" || got.MaxMigrationsPerHost != 2 {
@@ -71,7 +72,7 @@ func TestSettings_BadInputNeverReachesApply(t *testing.T) {
 	if n := e.cluster.applies(); n != 0 {
 		t.Fatalf("%d Apply calls from refused settings", n)
 	}
-	if got := e.fsm.Settings(); got != fsm.DefaultSettings() {
+	if got := e.fsm.Settings(); !reflect.DeepEqual(got, fsm.DefaultSettings()) {
 		t.Fatalf("settings changed: %+v", got)
 	}
 }

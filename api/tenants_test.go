@@ -31,6 +31,7 @@ type tenantWorld struct {
 	vmA, vmB, onlyB client.VM
 	migrationB      string
 	removalB        string
+	imageB          string
 	rootKeyID       string
 	rootSession     string
 	// sessions holds a session secret per user.
@@ -73,6 +74,13 @@ func newTenantWorld(t *testing.T, cfg Config) *tenantWorld {
 	gone := w.placedIn("b", labelled("gone"))
 	w.do("DELETE", "/api/v1/vms/"+gone.ID, w.root, nil).expect(t, http.StatusOK, nil)
 	w.removalB = gone.ID
+	// An image in each project; b's source holds the marker, so an answer
+	// that leaks the image shows it.
+	for _, img := range []struct{ id, project, name, source string }{{ids.New(), "a", "base", "a.qcow2"}, {ids.New(), "b", "b-image", secretB + ".qcow2"}} {
+		w.cluster.mustApply(t, fsm.CreateImage{Image: fsm.Image{ID: img.id, Project: img.project, Name: img.name, Source: "/var/lib/novacron/images/" + img.source, Importer: w.nodes[0].ID, CreatedAt: now}})
+		w.cluster.mustApply(t, fsm.UpdateImage{ID: img.id, State: fsm.ImageReady, Format: fsm.ImageQCOW2, SizeBytes: 1 << 20, VirtualSizeBytes: 1 << 30, SHA256: strings.Repeat("0", 64), Host: w.nodes[0].ID, At: now})
+		w.imageB = img.id
+	}
 	return w
 }
 
@@ -144,13 +152,35 @@ func (w *tenantWorld) matrix() map[string]struct {
 	}
 	one := func(method, path string, body any) []probe { return []probe{{method, path, body}} }
 	member := client.ProjectMember{User: "u-viewer", Role: "viewer"}
+	imageRefs := func() (out []probe) {
+		for _, ref := range []string{w.imageB, w.imageB + "?project=a", w.imageB[:8] + "?project=a", "b-image?project=b", "b-image?project=a"} {
+			path, query, _ := strings.Cut(ref, "?")
+			p := "/api/v1/images/" + path
+			if query != "" {
+				p += "?" + query
+			}
+			out = append(out, probe{path: p})
+		}
+		return out
+	}
+	fromImageB := validVM("from-b")
+	fromImageB.Image, fromImageB.DiskGiB = w.imageB, 2
 	return map[string]row{
-		"GET /api/v1/cluster":                            {refused, one("GET", "/api/v1/cluster", nil)},
-		"GET /api/v1/cluster/digest":                     {refused, one("GET", "/api/v1/cluster/digest", nil)},
-		"GET /api/v1/nodes":                              {refused, one("GET", "/api/v1/nodes", nil)},
-		"GET /api/v1/nodes/:id":                          {refused, one("GET", "/api/v1/nodes/node-1", nil)},
-		"GET /api/v1/vms":                                {refused, one("GET", "/api/v1/vms?project=b", nil)},
-		"POST /api/v1/vms":                               {refused, one("POST", "/api/v1/vms?project=b", validVM("intruder"))},
+		"GET /api/v1/cluster":        {refused, one("GET", "/api/v1/cluster", nil)},
+		"GET /api/v1/cluster/digest": {refused, one("GET", "/api/v1/cluster/digest", nil)},
+		"GET /api/v1/nodes":          {refused, one("GET", "/api/v1/nodes", nil)},
+		"GET /api/v1/nodes/:id":      {refused, one("GET", "/api/v1/nodes/node-1", nil)},
+		"GET /api/v1/vms":            {refused, one("GET", "/api/v1/vms?project=b", nil)},
+		"POST /api/v1/vms": {refused, append(one("POST", "/api/v1/vms?project=b", validVM("intruder")),
+			// A VM of a made from b's image, by ID or by name.
+			probe{"POST", "/api/v1/vms?project=a", fromImageB}, probe{"POST", "/api/v1/vms?project=a", client.VMRequest{Name: "from-b2", VCPUs: 1, MemoryMiB: 64, Image: "b-image"}})},
+		"GET /api/v1/storage/pools":                      {refused, one("GET", "/api/v1/storage/pools", nil)},
+		"POST /api/v1/storage/pools":                     {refused, one("POST", "/api/v1/storage/pools", client.PoolRequest{Name: "b-pool", Type: "shared", Path: "/mnt/b"})},
+		"DELETE /api/v1/storage/pools/:name":             {refused, one("DELETE", "/api/v1/storage/pools/default", nil)},
+		"GET /api/v1/images":                             {filtered, one("GET", "/api/v1/images?all-projects=true", nil)},
+		"POST /api/v1/images":                            {refused, one("POST", "/api/v1/images?project=b", client.ImageRequest{Name: "x", Source: "/var/lib/novacron/images/x.qcow2"})},
+		"GET /api/v1/images/:id":                         {refused, with("GET", nil, imageRefs())},
+		"DELETE /api/v1/images/:id":                      {refused, with("DELETE", nil, imageRefs())},
 		"GET /api/v1/vms/:id":                            {refused, with("GET", nil, vmRefs(""))},
 		"PUT /api/v1/vms/:id":                            {refused, with("PUT", validVM("renamed"), vmRefs(""))},
 		"DELETE /api/v1/vms/:id":                         {refused, with("DELETE", nil, vmRefs(""))},

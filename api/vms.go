@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -72,11 +73,25 @@ func (s *Server) listVMs(r *http.Request, _ httprouter.Params) (any, error) {
 	// 8 rejections, several KB in a large cluster): placement_reason says it
 	// in a line, and GET /api/v1/vms/{id} shows the decision in full.
 	now := time.Now()
+	imageNames := sync.OnceValue(func() map[string]string {
+		out := map[string]string{}
+		for _, img := range s.state.Images() {
+			out[img.ID] = img.Name
+		}
+		return out
+	})
 	return paginate(s, r, vms, vmOrder, func(vm fsm.VM) client.VM {
 		vm.Decision = nil
 		host, known := hosts[vm.Node]
 		out := toClientVM(vm, host.Name)
 		markUnknown(&out, &vm, host, known, now)
+		if out.Image != "" {
+			out.ImageName = imageNames()[out.Image]
+		}
+		if out.CloudInit != nil {
+			// Up to 80 KB a VM: GET /api/v1/vms/{id} shows them.
+			out.CloudInit.UserData, out.CloudInit.NetworkConfig = "", ""
+		}
 		return out
 	})
 }
@@ -128,14 +143,17 @@ func (s *Server) createVM(r *http.Request, _ httprouter.Params) (any, error) {
 		return nil, err
 	}
 	spec := toFSMSpec(req)
+	project, err := writeProject(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkDisks(project, &spec); err != nil {
+		return nil, err
+	}
 	if err := s.checkSpec(&spec); err != nil {
 		return nil, err
 	}
 	requestID, err := requestIDOf(r)
-	if err != nil {
-		return nil, err
-	}
-	project, err := writeProject(r)
 	if err != nil {
 		return nil, err
 	}
@@ -211,11 +229,26 @@ func (s *Server) updateVM(r *http.Request, ps httprouter.Params) (any, error) {
 		return nil, err
 	}
 	spec := toFSMSpec(req)
-	if err := s.checkSpec(&spec); err != nil {
-		return nil, err
-	}
 	vm, err := s.findVM(r, ps.ByName("id"))
 	if err != nil {
+		return nil, err
+	}
+	// A VM's image and pool are fixed at its creation; an update that
+	// leaves them (or its cloud-init data) out keeps them.
+	if spec.Image == "" || spec.Image == vm.Spec.Image {
+		spec.Image = vm.Spec.Image
+	} else if img, err := s.findImage(r, spec.Image); err == nil && img.ID == vm.Spec.Image {
+		spec.Image = img.ID
+	}
+	if spec.Pool == "" {
+		spec.Pool = vm.Spec.Pool
+	}
+	if spec.CloudInit == nil {
+		spec.CloudInit = vm.Spec.CloudInit
+	} else if err := checkCloudInit(spec.CloudInit); err != nil {
+		return nil, err
+	}
+	if err := s.checkSpec(&spec); err != nil {
 		return nil, err
 	}
 	if err := fsm.CheckNotMigrating(&vm); err != nil {
@@ -244,7 +277,15 @@ func (s *Server) deleteVM(r *http.Request, ps httprouter.Params) (any, error) {
 	if err := fsm.CheckNotMigrating(&vm); err != nil {
 		return nil, err
 	}
-	idx, err := s.cluster.Apply(r.Context(), &fsm.DeleteVM{ID: vm.ID, At: time.Now().UTC()})
+	keep := false
+	switch q := r.URL.Query().Get("keep_volumes"); q {
+	case "", "false":
+	case "true":
+		keep = true
+	default:
+		return nil, invalidf("query parameter keep_volumes: %q is not true or false", q)
+	}
+	idx, err := s.cluster.Apply(r.Context(), &fsm.DeleteVM{ID: vm.ID, At: time.Now().UTC(), KeepVolumes: keep})
 	if err != nil {
 		return nil, err
 	}
@@ -310,6 +351,11 @@ func (s *Server) clientVM(vm fsm.VM) client.VM {
 	}
 	out := toClientVM(vm, host.Name)
 	markUnknown(&out, &vm, host, known, time.Now())
+	if out.Image != "" {
+		if img, err := s.state.Image(out.Image); err == nil {
+			out.ImageName = img.Name
+		}
+	}
 	return out
 }
 

@@ -9,8 +9,8 @@ import (
 // would match too much to be meant.
 const MinIDPrefix = 4
 
-// IDsWithPrefix returns up to max IDs of kind ("vm", "node", "migration" or
-// "failover") that start with prefix, in order, so that a user may name an
+// IDsWithPrefix returns up to max IDs of kind ("vm", "node", "migration",
+// "failover" or "image") that start with prefix, in order, so that a user may name an
 // object by the start of its ID as git and docker allow. It scans the kind's
 // records: a lookup that missed its exact ID and name, not a hot path.
 func (f *FSM) IDsWithPrefix(kind, prefix string, max int) []string {
@@ -41,6 +41,10 @@ func (f *FSM) IDsWithPrefix(kind, prefix string, max int) []string {
 		}
 	case "failover":
 		for id := range f.s.failovers {
+			add(id)
+		}
+	case "image":
+		for id := range f.s.images {
 			add(id)
 		}
 	}

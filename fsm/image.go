@@ -103,8 +103,8 @@ func init() {
 
 func applyCreateImage(s *state, c *CreateImage, _ uint64) error {
 	img := c.Image
-	if img.ID == "" || len(img.ID) > MaxNameLen {
-		return errorf(ErrInvalid, "image id is required, at most %d characters", MaxNameLen)
+	if err := ValidateName("image id", img.ID); err != nil {
+		return err // an ID names the image's file on every host: no slashes
 	}
 	if _, dup := s.images[img.ID]; dup {
 		return errorf(ErrConflict, "image id %q already exists", img.ID)

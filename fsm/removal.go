@@ -35,6 +35,11 @@ type Removal struct {
 	DeletedAt time.Time `json:"deleted_at"`
 	// Index is the Raft index of the delete.
 	Index uint64 `json:"index"`
+	// Pool is the pool of the VM's volumes, which its host removes with the
+	// domain unless KeepVolumes (then the root volume stays); empty for a
+	// VM without volumes.
+	Pool        string `json:"pool,omitempty"`
+	KeepVolumes bool   `json:"keep_volumes,omitempty"`
 }
 
 // DomainRemoved is a host saying that no domain of these deleted VMs is left
@@ -67,14 +72,18 @@ func applyDomainRemoved(s *state, c *DomainRemoved, _ uint64) error {
 
 // addRemoval records that vm, deleted at index, waits for its host to remove
 // its domain.
-func (s *state) addRemoval(vm *VM, at time.Time, index uint64) {
+func (s *state) addRemoval(vm *VM, at time.Time, index uint64, keepVolumes bool) {
 	if vm.Node == "" {
 		return
 	}
 	if _, again := s.removals[vm.ID]; !again && len(s.removals) >= MaxRemovals {
 		s.dropRemoval(s.oldestRemoval())
 	}
-	s.putRemoval(&Removal{VMID: vm.ID, Name: vm.Spec.Name, Project: vm.Project, Node: vm.Node, DeletedAt: at, Index: index})
+	r := &Removal{VMID: vm.ID, Name: vm.Spec.Name, Project: vm.Project, Node: vm.Node, DeletedAt: at, Index: index}
+	if vm.Spec.Image != "" || vm.Spec.CloudInit != nil {
+		r.Pool, r.KeepVolumes = vm.Spec.EffectivePool(), keepVolumes
+	}
+	s.putRemoval(r)
 }
 
 // putRemoval adds r to the table and its node's index, in place of an

@@ -105,12 +105,20 @@ func (z *DomainRemoved) Msgsize() (s int) {
 func (z *Removal) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(6)
-	var zb0001Mask uint8 /* 6 bits */
+	zb0001Len := uint32(8)
+	var zb0001Mask uint8 /* 8 bits */
 	_ = zb0001Mask
 	if z.Project == "" {
 		zb0001Len--
 		zb0001Mask |= 0x4
+	}
+	if z.Pool == "" {
+		zb0001Len--
+		zb0001Mask |= 0x40
+	}
+	if z.KeepVolumes == false {
+		zb0001Len--
+		zb0001Mask |= 0x80
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -137,6 +145,16 @@ func (z *Removal) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "index"
 		o = append(o, 0xa5, 0x69, 0x6e, 0x64, 0x65, 0x78)
 		o = msgp.AppendUint64(o, z.Index)
+		if (zb0001Mask & 0x40) == 0 { // if not omitted
+			// string "pool"
+			o = append(o, 0xa4, 0x70, 0x6f, 0x6f, 0x6c)
+			o = msgp.AppendString(o, z.Pool)
+		}
+		if (zb0001Mask & 0x80) == 0 { // if not omitted
+			// string "keep_volumes"
+			o = append(o, 0xac, 0x6b, 0x65, 0x65, 0x70, 0x5f, 0x76, 0x6f, 0x6c, 0x75, 0x6d, 0x65, 0x73)
+			o = msgp.AppendBool(o, z.KeepVolumes)
+		}
 	}
 	return
 }
@@ -195,6 +213,18 @@ func (z *Removal) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Index")
 				return
 			}
+		case "pool":
+			z.Pool, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Pool")
+				return
+			}
+		case "keep_volumes":
+			z.KeepVolumes, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "KeepVolumes")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -209,6 +239,6 @@ func (z *Removal) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Removal) Msgsize() (s int) {
-	s = 1 + 6 + msgp.StringPrefixSize + len(z.VMID) + 5 + msgp.StringPrefixSize + len(z.Name) + 8 + msgp.StringPrefixSize + len(z.Project) + 5 + msgp.StringPrefixSize + len(z.Node) + 11 + msgp.TimeSize + 6 + msgp.Uint64Size
+	s = 1 + 6 + msgp.StringPrefixSize + len(z.VMID) + 5 + msgp.StringPrefixSize + len(z.Name) + 8 + msgp.StringPrefixSize + len(z.Project) + 5 + msgp.StringPrefixSize + len(z.Node) + 11 + msgp.TimeSize + 6 + msgp.Uint64Size + 5 + msgp.StringPrefixSize + len(z.Pool) + 13 + msgp.BoolSize
 	return
 }

@@ -5,6 +5,7 @@ package fsm
 
 import (
 	"math"
+	"strings"
 	"time"
 )
 
@@ -37,7 +38,26 @@ type Settings struct {
 	// Retention bounds the history kept: finished migrations and failovers,
 	// and nodes long gone. Added before the first release (no field gate).
 	Retention RetentionSettings `json:"retention"`
+	// Images bound image imports (issue 15).
+	Images ImageSettings `json:"images"`
 }
+
+// ImageSettings bound where images come from.
+type ImageSettings struct {
+	// URLAllow lists the hosts image URLs may name: host names, "*.suffix",
+	// IP literals or CIDRs, each optionally with ":port". Empty: no URL is
+	// fetched. Loopback, private, link-local and metadata addresses are
+	// fetched only when an IP or CIDR entry names them (package fetch).
+	URLAllow []string `json:"url_allow,omitempty"`
+	// MaxBytes bounds one image's size (default 64 GiB).
+	MaxBytes int64 `json:"max_bytes,omitempty"`
+}
+
+// Bounds on image settings.
+const (
+	MaxImageURLAllow   = 64
+	maxImageAllowEntry = 256
+)
 
 // RebalanceSettings configure the leader's rebalancer.
 type RebalanceSettings struct {
@@ -75,6 +95,7 @@ func DefaultSettings() Settings {
 		MaxMigrationsPerHost: 2, MaxMigrationsPerCluster: 8,
 		Rebalance: RebalanceSettings{Mode: RebalanceRecommend, Threshold: 0.1, MinGain: 0.02, MaxMoves: 2, CooldownSeconds: 600, IntervalSeconds: 60},
 		Retention: RetentionSettings{KeepFinished: 1000, FinishedMaxAgeSeconds: 30 * 24 * 3600, NodeReapSeconds: 72 * 3600, AuditEntries: 50_000},
+		Images:    ImageSettings{MaxBytes: 64 << 30},
 	}
 }
 
@@ -98,6 +119,7 @@ func (s Settings) WithDefaults() Settings {
 	orDefault(&k.FinishedMaxAgeSeconds, dk.FinishedMaxAgeSeconds)
 	orDefault(&k.NodeReapSeconds, dk.NodeReapSeconds)
 	orDefault(&k.AuditEntries, dk.AuditEntries)
+	orDefault(&s.Images.MaxBytes, d.Images.MaxBytes)
 	return s
 }
 
@@ -142,7 +164,25 @@ func (s Settings) Validate() error {
 	case r.IntervalSeconds < 1 || r.IntervalSeconds > 24*3600:
 		return errorf(ErrInvalid, "rebalance.interval_seconds must be between 1 and 86400, got %d", r.IntervalSeconds)
 	}
-	return s.Retention.validate()
+	if err := s.Retention.validate(); err != nil {
+		return err
+	}
+	return s.Images.validate()
+}
+
+func (i ImageSettings) validate() error {
+	if i.MaxBytes < 1<<20 || i.MaxBytes > 16<<40 {
+		return errorf(ErrInvalid, "images.max_bytes must be between 1 MiB and 16 TiB, got %d", i.MaxBytes)
+	}
+	if len(i.URLAllow) > MaxImageURLAllow {
+		return errorf(ErrInvalid, "images.url_allow has %d entries, at most %d", len(i.URLAllow), MaxImageURLAllow)
+	}
+	for n, e := range i.URLAllow {
+		if e == "" || len(e) > maxImageAllowEntry || strings.ContainsAny(e, " \t\r\n\x00") {
+			return errorf(ErrInvalid, "images.url_allow[%d] %q is not a host name, IP or CIDR", n, e)
+		}
+	}
+	return nil
 }
 
 // EffectiveCapacity is what node n offers to VMs under settings s: its vCPUs and

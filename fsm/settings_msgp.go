@@ -7,6 +7,108 @@ import (
 )
 
 // MarshalMsg implements msgp.Marshaler
+func (z *ImageSettings) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// check for omitted fields
+	zb0001Len := uint32(2)
+	var zb0001Mask uint8 /* 2 bits */
+	_ = zb0001Mask
+	if z.URLAllow == nil {
+		zb0001Len--
+		zb0001Mask |= 0x1
+	}
+	if z.MaxBytes == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x2
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		if (zb0001Mask & 0x1) == 0 { // if not omitted
+			// string "url_allow"
+			o = append(o, 0xa9, 0x75, 0x72, 0x6c, 0x5f, 0x61, 0x6c, 0x6c, 0x6f, 0x77)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.URLAllow)))
+			for za0001 := range z.URLAllow {
+				o = msgp.AppendString(o, z.URLAllow[za0001])
+			}
+		}
+		if (zb0001Mask & 0x2) == 0 { // if not omitted
+			// string "max_bytes"
+			o = append(o, 0xa9, 0x6d, 0x61, 0x78, 0x5f, 0x62, 0x79, 0x74, 0x65, 0x73)
+			o = msgp.AppendInt64(o, z.MaxBytes)
+		}
+	}
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *ImageSettings) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "url_allow":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "URLAllow")
+				return
+			}
+			if cap(z.URLAllow) >= int(zb0002) {
+				z.URLAllow = (z.URLAllow)[:zb0002]
+			} else {
+				z.URLAllow = make([]string, zb0002)
+			}
+			for za0001 := range z.URLAllow {
+				z.URLAllow[za0001], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "URLAllow", za0001)
+					return
+				}
+			}
+		case "max_bytes":
+			z.MaxBytes, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "MaxBytes")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *ImageSettings) Msgsize() (s int) {
+	s = 1 + 10 + msgp.ArrayHeaderSize
+	for za0001 := range z.URLAllow {
+		s += msgp.StringPrefixSize + len(z.URLAllow[za0001])
+	}
+	s += 10 + msgp.Int64Size
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
 func (z *RebalanceSettings) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
@@ -217,8 +319,8 @@ func (z *SetSettings) Msgsize() (s int) {
 func (z *Settings) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(7)
-	var zb0001Mask uint8 /* 7 bits */
+	zb0001Len := uint32(8)
+	var zb0001Mask uint8 /* 8 bits */
 	_ = zb0001Mask
 	if z.Strategy == "" {
 		zb0001Len--
@@ -284,6 +386,39 @@ func (z *Settings) MarshalMsg(b []byte) (o []byte, err error) {
 			err = msgp.WrapError(err, "Retention")
 			return
 		}
+		// string "images"
+		o = append(o, 0xa6, 0x69, 0x6d, 0x61, 0x67, 0x65, 0x73)
+		// check for omitted fields
+		zb0002Len := uint32(2)
+		var zb0002Mask uint8 /* 2 bits */
+		_ = zb0002Mask
+		if z.Images.URLAllow == nil {
+			zb0002Len--
+			zb0002Mask |= 0x1
+		}
+		if z.Images.MaxBytes == 0 {
+			zb0002Len--
+			zb0002Mask |= 0x2
+		}
+		// variable map header, size zb0002Len
+		o = append(o, 0x80|uint8(zb0002Len))
+
+		// skip if no fields are to be emitted
+		if zb0002Len != 0 {
+			if (zb0002Mask & 0x1) == 0 { // if not omitted
+				// string "url_allow"
+				o = append(o, 0xa9, 0x75, 0x72, 0x6c, 0x5f, 0x61, 0x6c, 0x6c, 0x6f, 0x77)
+				o = msgp.AppendArrayHeader(o, uint32(len(z.Images.URLAllow)))
+				for za0001 := range z.Images.URLAllow {
+					o = msgp.AppendString(o, z.Images.URLAllow[za0001])
+				}
+			}
+			if (zb0002Mask & 0x2) == 0 { // if not omitted
+				// string "max_bytes"
+				o = append(o, 0xa9, 0x6d, 0x61, 0x78, 0x5f, 0x62, 0x79, 0x74, 0x65, 0x73)
+				o = msgp.AppendInt64(o, z.Images.MaxBytes)
+			}
+		}
 	}
 	return
 }
@@ -348,6 +483,54 @@ func (z *Settings) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Retention")
 				return
 			}
+		case "images":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadMapHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Images")
+				return
+			}
+			for zb0002 > 0 {
+				zb0002--
+				field, bts, err = msgp.ReadMapKeyZC(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Images")
+					return
+				}
+				switch msgp.UnsafeString(field) {
+				case "url_allow":
+					var zb0003 uint32
+					zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Images", "URLAllow")
+						return
+					}
+					if cap(z.Images.URLAllow) >= int(zb0003) {
+						z.Images.URLAllow = (z.Images.URLAllow)[:zb0003]
+					} else {
+						z.Images.URLAllow = make([]string, zb0003)
+					}
+					for za0001 := range z.Images.URLAllow {
+						z.Images.URLAllow[za0001], bts, err = msgp.ReadStringBytes(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Images", "URLAllow", za0001)
+							return
+						}
+					}
+				case "max_bytes":
+					z.Images.MaxBytes, bts, err = msgp.ReadInt64Bytes(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Images", "MaxBytes")
+						return
+					}
+				default:
+					bts, err = msgp.Skip(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Images")
+						return
+					}
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -362,6 +545,10 @@ func (z *Settings) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Settings) Msgsize() (s int) {
-	s = 1 + 9 + msgp.StringPrefixSize + len(z.Strategy) + 15 + msgp.Float64Size + 18 + msgp.Float64Size + 24 + msgp.IntSize + 27 + msgp.IntSize + 10 + z.Rebalance.Msgsize() + 10 + z.Retention.Msgsize()
+	s = 1 + 9 + msgp.StringPrefixSize + len(z.Strategy) + 15 + msgp.Float64Size + 18 + msgp.Float64Size + 24 + msgp.IntSize + 27 + msgp.IntSize + 10 + z.Rebalance.Msgsize() + 10 + z.Retention.Msgsize() + 7 + 1 + 10 + msgp.ArrayHeaderSize
+	for za0001 := range z.Images.URLAllow {
+		s += msgp.StringPrefixSize + len(z.Images.URLAllow[za0001])
+	}
+	s += 10 + msgp.Int64Size
 	return
 }

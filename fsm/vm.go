@@ -55,6 +55,8 @@ type UpdateVM struct {
 // domain, so a VM on a dead host is still deleted from the cluster's view.
 type DeleteVM struct {
 	ID string `json:"id"`
+	// KeepVolumes leaves the VM's root volume on its host (the seed goes).
+	KeepVolumes bool `json:"keep_volumes,omitempty"`
 	// At is when it was asked for (the proposer's clock); the removal it
 	// leaves shows it.
 	At time.Time `json:"at,omitempty"`
@@ -229,7 +231,7 @@ func applyDeleteVM(s *state, c *DeleteVM, index uint64) error {
 	s.unindex(vm)
 	s.countVM(vm, -1)
 	delete(s.vms, c.ID)
-	s.addRemoval(vm, c.At, index)
+	s.addRemoval(vm, c.At, index, c.KeepVolumes)
 	return nil
 }
 

@@ -195,12 +195,16 @@ func (z *CreateVM) Msgsize() (s int) {
 func (z DeleteVM) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(2)
-	var zb0001Mask uint8 /* 2 bits */
+	zb0001Len := uint32(3)
+	var zb0001Mask uint8 /* 3 bits */
 	_ = zb0001Mask
-	if z.At == (time.Time{}) {
+	if z.KeepVolumes == false {
 		zb0001Len--
 		zb0001Mask |= 0x2
+	}
+	if z.At == (time.Time{}) {
+		zb0001Len--
+		zb0001Mask |= 0x4
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -211,6 +215,11 @@ func (z DeleteVM) MarshalMsg(b []byte) (o []byte, err error) {
 		o = append(o, 0xa2, 0x69, 0x64)
 		o = msgp.AppendString(o, z.ID)
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
+			// string "keep_volumes"
+			o = append(o, 0xac, 0x6b, 0x65, 0x65, 0x70, 0x5f, 0x76, 0x6f, 0x6c, 0x75, 0x6d, 0x65, 0x73)
+			o = msgp.AppendBool(o, z.KeepVolumes)
+		}
+		if (zb0001Mask & 0x4) == 0 { // if not omitted
 			// string "at"
 			o = append(o, 0xa2, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.At)
@@ -243,6 +252,12 @@ func (z *DeleteVM) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
+		case "keep_volumes":
+			z.KeepVolumes, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "KeepVolumes")
+				return
+			}
 		case "at":
 			z.At, bts, err = msgp.ReadTimeUTCBytes(bts)
 			if err != nil {
@@ -263,7 +278,7 @@ func (z *DeleteVM) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z DeleteVM) Msgsize() (s int) {
-	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 3 + msgp.TimeSize
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 13 + msgp.BoolSize + 3 + msgp.TimeSize
 	return
 }
 

@@ -314,5 +314,8 @@ func (h *hostReconciler) start(ctx context.Context, vm *fsm.VM) error {
 	if err != nil {
 		return err
 	}
+	if spec.Disks, err = h.prepareVolumes(ctx, vm); err != nil {
+		return err
+	}
 	return h.driver.Start(ctx, spec)
 }

@@ -55,6 +55,9 @@ type Config struct {
 	// allowed image folders before its domain is started (bootfiles.go);
 	// nil for drivers that open no host file (sim).
 	BootFiles BootFiles
+	// Disks keeps the VMs' volumes as files (volumes.go); nil for drivers
+	// that open no host file (sim): their VMs' volumes exist only as records.
+	Disks Disks
 	// PeerURIs judges the URIs a migration's target node publishes before
 	// this host hands them to its hypervisor (migrator.checkTarget).
 	PeerURIs peeruri.Policy
@@ -116,6 +119,10 @@ type State interface {
 	// RemovalsOnNode lists the deleted VMs whose domains a node has yet to
 	// confirm gone (removals.go).
 	RemovalsOnNode(nodeID string) []fsm.Removal
+	// Pools, Pool and Image read the storage a VM's volumes need.
+	Pools() []fsm.StoragePool
+	Pool(name string) (fsm.StoragePool, error)
+	Image(id string) (fsm.Image, error)
 }
 
 // LoadSink takes the host's load reports to the leader (*control.Controller).

@@ -251,11 +251,15 @@ func (h *hostReconciler) reportForeign(ctx context.Context) {
 	}
 	slices.Sort(foreign)
 	node, err := h.host.state.Node(h.nodeID)
-	if err != nil || slices.Equal(node.Foreign, foreign) {
+	if err != nil {
 		return
 	}
-	if _, err := h.host.cluster.Apply(ctx, &fsm.ReportHost{ID: h.nodeID, Foreign: foreign}); err != nil && ctx.Err() == nil {
-		h.logger.Debug("reporting foreign domains", "error", err)
+	pools := h.reportPools(ctx, &node)
+	if slices.Equal(node.Foreign, foreign) && slices.Equal(node.Pools, pools) {
+		return
+	}
+	if _, err := h.host.cluster.Apply(ctx, &fsm.ReportHost{ID: h.nodeID, Foreign: foreign, Pools: pools}); err != nil && ctx.Err() == nil {
+		h.logger.Debug("reporting foreign domains and pools", "error", err)
 	}
 }
 

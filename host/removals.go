@@ -27,7 +27,9 @@ func (h *hostReconciler) confirmRemovals(ctx context.Context) {
 		_, err := h.driver.Inspect(ctx, r.VMID)
 		switch {
 		case errors.Is(err, hypervisor.ErrNotFound):
-			gone = append(gone, r.VMID)
+			if h.removeVolumes(&r) {
+				gone = append(gone, r.VMID)
+			}
 		case err != nil:
 			h.logger.Warn("inspecting the domain of a deleted vm", "vm", r.VMID, "error", err)
 		}

@@ -51,6 +51,15 @@ type BootSource struct {
 	DiskFormat string
 }
 
+// Disk is one volume attached to a domain: a file on the host, of a format
+// recorded when it was made (drivers never probe it).
+type Disk struct {
+	Path   string
+	Format string
+	// ReadOnly attaches it read-only (a cloud-init seed).
+	ReadOnly bool
+}
+
 // NIC is one network interface: on a hypervisor network, or on a host bridge.
 type NIC struct {
 	Network string
@@ -71,7 +80,10 @@ type DomainSpec struct {
 	MemoryMiB  int64
 	DiskGiB    int64
 	Boot       *BootSource
-	NICs       []NIC
+	// Disks are the domain's volumes in order (the first is the boot disk
+	// when Boot is nil), each a file its host prepared.
+	Disks []Disk
+	NICs  []NIC
 	Labels     map[string]string
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/control"
+	"github.com/novacron/novacron/diskstore"
 	"github.com/novacron/novacron/fleet"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/host"
@@ -37,6 +38,14 @@ type Config struct {
 	// MemoryMiB, when > 0, is the memory this host offers to VMs instead of
 	// all of it (leave room for the host itself).
 	MemoryMiB int64
+	// DataDir, when set, keeps this host's storage pools (dir pools without
+	// a path live in DataDir/pools): the node then runs image imports and
+	// copies and makes its VMs' volumes (package diskstore). Empty keeps no
+	// disks (in-process tests).
+	DataDir string
+	// ImageFiles confines the files images are imported from to the
+	// allowed image folders; nil imports no file.
+	ImageFiles diskstore.Files
 }
 
 // DefaultConfig returns production settings; the caller fills in identity
@@ -87,6 +96,9 @@ type Node struct {
 	Agent   *cluster.Agent
 	Control *control.Controller
 	Host    *host.Host
+	// Images runs this node's image imports and copies; nil without a
+	// DataDir.
+	Images *diskstore.Manager
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -128,6 +140,13 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 	if err != nil {
 		return nil, err
 	}
+	var disks *diskstore.Manager
+	if cfg.DataDir != "" {
+		disks = diskstore.NewManager(diskstore.Config{Store: diskstore.New(cfg.DataDir), NodeID: cfg.Cluster.NodeID,
+			Cluster: agent, Peers: agent, State: agent.FSM(), Files: cfg.ImageFiles, URLSetting: "settings images.url_allow", Logger: cfg.Cluster.Logger})
+		cfg.Host.Disks = disks
+		agent.HandlePeer("GET "+diskstore.ImagePathPrefix+"{id}", disks)
+	}
 	ctl, err := control.New(cfg.Control, agent, agent.FSM())
 	if err == nil {
 		for pattern, fn := range ctl.Routes() {
@@ -145,7 +164,16 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 	agent.Start(ctl)
 	hst.Start()
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &Node{Agent: agent, Control: ctl, Host: hst, cancel: cancel}
+	n := &Node{Agent: agent, Control: ctl, Host: hst, Images: disks, cancel: cancel}
+	if disks != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if agent.WaitCaughtUp(ctx) {
+				disks.FailStale()
+			}
+		}()
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -168,6 +196,9 @@ func (n *Node) Shutdown() error {
 		n.cancel()
 		n.wg.Wait()
 		n.Host.Shutdown()
+		if n.Images != nil {
+			n.Images.Close()
+		}
 		err = n.Agent.Shutdown()
 	})
 	return err
@@ -180,6 +211,9 @@ func (n *Node) Leave() error {
 		n.cancel()
 		n.wg.Wait()
 		n.Host.Shutdown()
+		if n.Images != nil {
+			n.Images.Close()
+		}
 	})
 	return err
 }

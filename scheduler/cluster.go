@@ -71,6 +71,9 @@ type nodeInfo struct {
 	id, name string
 	status   fsm.NodeStatus
 	labels   map[string]string
+	// pools are the node's storage pools as it last measured them; none
+	// for a host that keeps no disks (sim).
+	pools []fsm.PoolUsage
 }
 
 type labelPair struct{ key, value string }
@@ -171,7 +174,7 @@ func NewCluster(nodes []fsm.Node, vms []fsm.VM, incoming map[string]fsm.Capacity
 		if in, ok := incoming[n.ID]; ok {
 			rec.usedV, rec.usedM, rec.usedD = in.VCPUs, in.MemoryMiB, in.DiskGiB
 		}
-		c.info[i] = nodeInfo{id: n.ID, name: n.Name, status: n.Status, labels: n.Labels}
+		c.info[i] = nodeInfo{id: n.ID, name: n.Name, status: n.Status, labels: n.Labels, pools: n.Pools}
 		c.byID[n.ID] = int32(i)
 		// A name is unique among nodes that have not left; a live one wins.
 		if j, dup := c.byName[n.Name]; !dup || c.info[j].status == fsm.NodeLeft {

@@ -24,6 +24,7 @@ const (
 	RejectMemory       = "memory"        // not enough memory free
 	RejectVCPUs        = "vcpus"         // not enough vCPUs free
 	RejectDisk         = "disk"          // not enough disk free
+	RejectPool         = "pool"          // the VM's storage pool is missing or too full there
 )
 
 // kind numbers the rejection kinds for the placement loop; 0 is a fit.
@@ -42,11 +43,12 @@ const (
 	kindMemory
 	kindVCPUs
 	kindDisk
+	kindPool
 	numKinds
 )
 
 var kindNames = [numKinds]string{"", RejectExcluded, RejectStatus, RejectMaintenance, RejectNodes,
-	RejectNodeSelector, RejectNetwork, RejectAntiAffinity, RejectAffinity, RejectMemory, RejectVCPUs, RejectDisk}
+	RejectNodeSelector, RejectNetwork, RejectAntiAffinity, RejectAffinity, RejectMemory, RejectVCPUs, RejectDisk, RejectPool}
 
 // request is one VM prepared for the placement loop: everything the filters
 // and the score need, resolved to node indexes and interned IDs, so the loop
@@ -76,6 +78,9 @@ type request struct {
 	// excluded nodes are (Exclude's reason first).
 	exclude map[string]bool
 	unfit   map[string]string
+	// pool is the pool the VM's volumes need room in; "" for a VM without
+	// volumes.
+	pool string
 }
 
 // groupReq is one group rule of the VM, with where the group's members run.
@@ -130,6 +135,9 @@ func (g *groupCursor) count(i int32) int32 {
 // prepare resolves vm and opts against the snapshot.
 func (c *Cluster) prepare(vm *fsm.VM, exclude map[string]bool, unfit map[string]string) request {
 	r := request{vm: vm, v: vm.Spec.VCPUs, m: vm.Spec.MemoryMiB, d: vm.Spec.DiskGiB, self: -1, strategy: c.settings.Strategy, exclude: exclude, unfit: unfit}
+	if vm.Spec.Image != "" {
+		r.pool = vm.Spec.EffectivePool()
+	}
 	if i, ok := c.vmByID[vm.ID]; ok && c.vms[i].node >= 0 {
 		rec := &c.vms[i]
 		r.self, r.selfV, r.selfM, r.selfD = rec.node, rec.v, rec.m, rec.d
@@ -275,6 +283,9 @@ func (c *Cluster) check(r *request, i int32) kind {
 	if n.capD > 0 && usedD+r.d > n.capD {
 		return kindDisk
 	}
+	if r.pool != "" && c.poolShort(r, i) != "" {
+		return kindPool
+	}
 	return fits
 }
 
@@ -321,6 +332,8 @@ func (c *Cluster) explain(r *request, i int32, k kind) string {
 		return fmt.Sprintf("%d vCPUs free, needs %d", v, r.v)
 	case kindDisk:
 		return fmt.Sprintf("%d GiB free, needs %d", d, r.d)
+	case kindPool:
+		return c.poolShort(r, i)
 	}
 	return kindNames[k]
 }
@@ -390,4 +403,29 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// poolShort says why node i's copy of the VM's pool cannot take its root
+// volume, or "" when it can: the host measures the pool with an error, or
+// it has less free than the volume's full size (overlays grow into it). A
+// node that reports no pools at all keeps no disks (sim) and is not held
+// back. A VM already counted on the node has its volume there already.
+func (c *Cluster) poolShort(r *request, i int32) string {
+	pools := c.info[i].pools
+	if len(pools) == 0 || i == r.self {
+		return ""
+	}
+	for _, p := range pools {
+		if p.Pool != r.pool {
+			continue
+		}
+		if p.Error != "" {
+			return fmt.Sprintf("pool %s unusable: %s", p.Pool, p.Error)
+		}
+		if p.AvailableBytes < r.d<<30 {
+			return fmt.Sprintf("pool %s has %.1f GiB free, the root volume needs %d", p.Pool, float64(p.AvailableBytes)/(1<<30), r.d)
+		}
+		return ""
+	}
+	return fmt.Sprintf("no pool %s on this host yet", r.pool)
 }

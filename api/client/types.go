@@ -51,6 +51,13 @@ type VMRequest struct {
 	// HA is the VM's high-availability policy; nil: HA-managed, priority 0,
 	// destroyed when its host fences itself.
 	HA *HASpec `json:"ha,omitempty"`
+	// Image names the image (name, ID or ID prefix, in the VM's project)
+	// the VM's root volume is cloned from; DiskGiB then sizes that volume
+	// (0: the image's size). Pool is where the volume goes (default).
+	Image string `json:"image,omitempty"`
+	Pool  string `json:"pool,omitempty"`
+	// CloudInit configures the guest through a NoCloud seed (cidata).
+	CloudInit *CloudInit `json:"cloud_init,omitempty"`
 }
 
 // HASpec is a VM's high-availability policy: restarted elsewhere when its
@@ -95,6 +102,14 @@ type VM struct {
 	Placement *PlacementSpec `json:"placement,omitempty"`
 	// HA is the VM's high-availability policy, as requested.
 	HA *HASpec `json:"ha,omitempty"`
+	// Image is the ID of the VM's image and ImageName its name; Pool the
+	// pool of its volumes (with an image or cloud-init only).
+	Image     string `json:"image,omitempty"`
+	ImageName string `json:"image_name,omitempty"`
+	Pool      string `json:"pool,omitempty"`
+	// CloudInit is the guest's cloud-init configuration, in a single VM's
+	// answer (lists leave user_data out).
+	CloudInit *CloudInit `json:"cloud_init,omitempty"`
 	// PlacementReason says in one line why the VM is where it is (or why it
 	// waits); Decision is the last placement decision in full.
 	PlacementReason string    `json:"placement_reason,omitempty"`
@@ -170,9 +185,11 @@ type Node struct {
 	Networks   []string          `json:"networks"`
 	// ForeignDomains are domains on the node's hypervisor that NovaCron does
 	// not manage; they are left alone.
-	ForeignDomains []string  `json:"foreign_domains"`
-	VMs            int       `json:"vms"`
-	JoinedAt       time.Time `json:"joined_at"`
+	ForeignDomains []string `json:"foreign_domains"`
+	// Pools are the storage pools as the node last measured them.
+	Pools    []NodePool `json:"pools"`
+	VMs      int        `json:"vms"`
+	JoinedAt time.Time  `json:"joined_at"`
 }
 
 // NodeLabelsRequest is the body of POST /api/v1/nodes/{id}/labels: labels to
@@ -235,6 +252,8 @@ type Digest struct {
 	Sessions     int    `json:"sessions"`
 	Roles        int    `json:"roles"`
 	Audit        int    `json:"audit"`
+	Pools        int    `json:"pools"`
+	Images       int    `json:"images"`
 }
 
 // TokenRequest is the body of POST /api/v1/tokens.

@@ -25,6 +25,18 @@ type Settings struct {
 	MaxMigrationsPerCluster int               `json:"max_migrations_per_cluster"`
 	Rebalance               RebalanceSettings `json:"rebalance"`
 	Retention               RetentionSettings `json:"retention"`
+	Images                  ImageSettings     `json:"images"`
+}
+
+// ImageSettings bound image imports.
+type ImageSettings struct {
+	// URLAllow lists the hosts image URLs may name ("images.example.com",
+	// "*.example.com", an IP or a CIDR, optionally with ":port"); empty
+	// means no URL is fetched. Loopback, private, link-local and metadata
+	// addresses are fetched only when an IP or CIDR entry names them.
+	URLAllow []string `json:"url_allow"`
+	// MaxBytes bounds one image's size.
+	MaxBytes int64 `json:"max_bytes"`
 }
 
 // RetentionSettings bound the history the cluster keeps; the leader removes

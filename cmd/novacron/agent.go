@@ -23,6 +23,7 @@ import (
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/hypervisor/libvirt"
 	"github.com/novacron/novacron/hypervisor/sim"
+	"github.com/novacron/novacron/internal/hostpath"
 	"github.com/novacron/novacron/internal/ids"
 	"github.com/novacron/novacron/internal/logadapt"
 	"github.com/novacron/novacron/internal/oidcauth"
@@ -182,6 +183,8 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 		}
 		cfg.Host.Guard = host.GuardConfig{Exe: exe, LeasePath: dataDir.GuardLeasePath(), LibvirtURI: f.LibvirtURI}
 	}
+	// Images are imported from --image-dir whatever the hypervisor.
+	cfg.DataDir, cfg.ImageFiles = f.DataDir, hostpath.New(f.ImageDirs)
 	n, err := node.Start(cfg, cluster.Stores{Log: stores.Log, Stable: stores.Stable, Snapshots: stores.Snapshots}, driver)
 	if err != nil {
 		ln.Close()
@@ -190,6 +193,9 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	agent := n.Agent
 
 	apiCfg.NodeName, apiCfg.BootFiles, apiCfg.MetricsToken = f.Name, f.bootFiles(), f.MetricsToken
+	if n.Images != nil {
+		apiCfg.Images = n.Images
+	}
 	if f.OIDC.Issuer != "" {
 		apiCfg.OIDC = oidcauth.New(f.OIDC)
 	}

@@ -131,8 +131,16 @@ func checkSpec(spec hypervisor.DomainSpec) error {
 		return bad("vm %q needs at least one vCPU, has %d", spec.Name, spec.VCPUs)
 	case spec.MemoryMiB <= 0:
 		return bad("vm %q needs memory, has %d MiB", spec.Name, spec.MemoryMiB)
-	case spec.Boot == nil || (spec.Boot.Kernel == "" && spec.Boot.Disk == ""):
-		return bad("vm %q has no boot source: give a kernel or a disk image", spec.Name)
+	case spec.Boot == nil && len(spec.Disks) == 0:
+		return bad("vm %q has no boot source: give a kernel, a disk image or a volume", spec.Name)
+	case spec.Boot == nil:
+		spec.Boot = &hypervisor.BootSource{}
+	case spec.Boot.Kernel == "" && spec.Boot.Disk == "" && len(spec.Disks) == 0:
+		return bad("vm %q has no boot source: give a kernel, a disk image or a volume", spec.Name)
+	}
+	switch {
+	case len(spec.Disks) > maxDisks:
+		return bad("vm %q has %d disks, at most %d", spec.Name, len(spec.Disks), maxDisks)
 	case spec.Boot.Initrd != "" && spec.Boot.Kernel == "":
 		return bad("vm %q has an initrd but no kernel", spec.Name)
 	case spec.Boot.DiskFormat != "" && spec.Boot.DiskFormat != "raw" && spec.Boot.DiskFormat != "qcow2":
@@ -142,6 +150,12 @@ func checkSpec(spec hypervisor.DomainSpec) error {
 		"boot.cmdline": spec.Boot.Cmdline, "boot.disk": spec.Boot.Disk}
 	for k, v := range spec.Labels {
 		texts["label "+k] = k + v
+	}
+	for i, d := range spec.Disks {
+		texts[fmt.Sprintf("disk %d", i)] = d.Path
+		if !filepath.IsAbs(d.Path) || (d.Format != "raw" && d.Format != "qcow2") {
+			return bad("vm %q disk %d: %q must be an absolute path of format raw or qcow2, not %q", spec.Name, i, d.Path, d.Format)
+		}
 	}
 	for i, nic := range spec.NICs {
 		texts[fmt.Sprintf("nic %d", i)] = nic.Network + nic.Bridge
@@ -221,6 +235,9 @@ func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
 		},
 	}
 	b := spec.Boot
+	if b == nil {
+		b = &hypervisor.BootSource{}
+	}
 	if b.Kernel != "" {
 		dom.OS.Kernel, dom.OS.Initrd, dom.OS.Cmdline = b.Kernel, b.Initrd, b.Cmdline
 		if dom.OS.Cmdline == "" {
@@ -246,6 +263,18 @@ func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
 			ReadOnly: &libvirtxml.DomainDiskReadOnly{},
 		}}
 	}
+	for _, d := range spec.Disks {
+		disk := libvirtxml.DomainDisk{
+			Device: "disk",
+			Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: d.Format},
+			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: d.Path}},
+			Target: &libvirtxml.DomainDiskTarget{Dev: diskTarget(len(dom.Devices.Disks)), Bus: "virtio"},
+		}
+		if d.ReadOnly {
+			disk.ReadOnly = &libvirtxml.DomainDiskReadOnly{}
+		}
+		dom.Devices.Disks = append(dom.Devices.Disks, disk)
+	}
 	for _, nic := range spec.NICs {
 		iface := libvirtxml.DomainInterface{
 			Model: &libvirtxml.DomainInterfaceModel{Type: "virtio"},
@@ -266,3 +295,9 @@ func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
 	}
 	return out, nil
 }
+
+// maxDisks bounds a domain's disks: vda to vdz.
+const maxDisks = 26
+
+// diskTarget names the i-th virtio disk: vda, vdb, ...
+func diskTarget(i int) string { return "vd" + string(rune('a'+i)) }

@@ -307,3 +307,34 @@ func TestIsLocalURI(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainXML_VolumesBootFromTheFirst: a VM made from an image boots from
+// its own writable root volume; the cloud-init seed follows, read-only.
+func TestDomainXML_VolumesBootFromTheFirst(t *testing.T) {
+	spec := kernelSpec()
+	spec.Boot = nil
+	spec.Disks = []hypervisor.Disk{
+		{Path: "/var/lib/novacron/pools/default/volumes/root.qcow2", Format: "qcow2"},
+		{Path: "/var/lib/novacron/pools/default/volumes/cidata.iso", Format: "raw", ReadOnly: true},
+	}
+	dom := render(t, spec, xmlParams{VirtType: "qemu", Arch: "x86_64"})
+	if dom.OS.Kernel != "" || len(dom.OS.BootDevices) != 1 || dom.OS.BootDevices[0].Dev != "hd" {
+		t.Fatalf("os = %+v", dom.OS)
+	}
+	if len(dom.Devices.Disks) != 2 {
+		t.Fatalf("disks = %+v", dom.Devices.Disks)
+	}
+	root, seed := dom.Devices.Disks[0], dom.Devices.Disks[1]
+	if root.Target.Dev != "vda" || root.ReadOnly != nil || root.Driver.Type != "qcow2" || root.Source.File.File != spec.Disks[0].Path {
+		t.Fatalf("root disk %+v %+v %+v", root.Target, root.Driver, root.Source.File)
+	}
+	if seed.Target.Dev != "vdb" || seed.ReadOnly == nil || seed.Driver.Type != "raw" {
+		t.Fatalf("seed disk %+v %+v", seed.Target, seed.Driver)
+	}
+	for _, bad := range []hypervisor.Disk{{Path: "relative.qcow2", Format: "qcow2"}, {Path: "/x.img", Format: "vmdk"}} {
+		spec.Disks = []hypervisor.Disk{bad}
+		if _, err := domainXML(spec, xmlParams{VirtType: "qemu", Arch: "x86_64"}); !errors.Is(err, hypervisor.ErrInvalidSpec) {
+			t.Errorf("disk %+v: got %v, want ErrInvalidSpec", bad, err)
+		}
+	}
+}

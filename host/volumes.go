@@ -1,0 +1,89 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor"
+)
+
+// Disks keeps a host's volumes as files; *diskstore.Store implements it.
+type Disks interface {
+	// PrepareVM makes the volumes vm needs here (its root volume from its
+	// image, its cloud-init seed) and returns them as the domain's disks.
+	PrepareVM(ctx context.Context, vm *fsm.VM, p fsm.StoragePool, img fsm.Image) ([]hypervisor.Disk, error)
+	// RemoveVM deletes a deleted VM's volumes, the root one unless keepRoot.
+	RemoveVM(p fsm.StoragePool, vmID string, keepRoot bool) error
+	// Usage realises every pool on this host and measures it.
+	Usage(pools []fsm.StoragePool) []fsm.PoolUsage
+}
+
+// prepareVolumes makes the volumes of a VM made from an image or with a
+// cloud-init configuration, on this host's own driver (a simulated host,
+// the dev agent's or a fleet's, opens no file: its VMs' volumes exist as
+// records only). A failure wraps hypervisor.ErrInvalidSpec when the
+// VM's records cannot be run here, and becomes the VM's error.
+func (h *hostReconciler) prepareVolumes(ctx context.Context, vm *fsm.VM) ([]hypervisor.Disk, error) {
+	disks := h.host.cfg.Disks
+	if disks == nil || h.driver != h.host.driver || h.driver.Name() == "sim" || (vm.Spec.Image == "" && vm.Spec.CloudInit == nil) {
+		return nil, nil
+	}
+	pool, err := h.host.state.Pool(vm.Spec.EffectivePool())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", hypervisor.ErrInvalidSpec, err)
+	}
+	var img fsm.Image
+	if vm.Spec.Image != "" {
+		if img, err = h.host.state.Image(vm.Spec.Image); err != nil {
+			return nil, fmt.Errorf("%w: %w", hypervisor.ErrInvalidSpec, err)
+		}
+	}
+	return disks.PrepareVM(ctx, vm, pool, img)
+}
+
+// removeVolumes deletes the volumes of a deleted VM whose domain is gone
+// from this host; it reports whether the removal may be confirmed (a
+// volume that could not be removed is tried again at the next pass).
+func (h *hostReconciler) removeVolumes(r *fsm.Removal) bool {
+	disks := h.host.cfg.Disks
+	if disks == nil || r.Pool == "" {
+		return true
+	}
+	pool, err := h.host.state.Pool(r.Pool)
+	if err != nil {
+		return true // the pool went: nothing of it is left to remove
+	}
+	if err := disks.RemoveVM(pool, r.VMID, r.KeepVolumes); err != nil {
+		h.logger.Warn("removing the volumes of a deleted vm", "vm", r.VMID, "pool", r.Pool, "error", err)
+		return false
+	}
+	return true
+}
+
+// reportPools measures this host's pools and records them when they
+// changed by more than poolReportSlack (or an error came or went), so a
+// steady host writes nothing.
+func (h *hostReconciler) reportPools(ctx context.Context, node *fsm.Node) []fsm.PoolUsage {
+	disks := h.host.cfg.Disks
+	if disks == nil {
+		return node.Pools
+	}
+	now := disks.Usage(h.host.state.Pools())
+	if poolsClose(node.Pools, now) {
+		return node.Pools
+	}
+	return now
+}
+
+// poolReportSlack is how much a pool's free space may move before the
+// host reports it again.
+const poolReportSlack = 256 << 20
+
+func poolsClose(a, b []fsm.PoolUsage) bool {
+	return slices.EqualFunc(a, b, func(x, y fsm.PoolUsage) bool {
+		d := x.AvailableBytes - y.AvailableBytes
+		return x.Pool == y.Pool && x.Error == y.Error && x.CapacityBytes == y.CapacityBytes && d < poolReportSlack && d > -poolReportSlack
+	})
+}
