@@ -30,18 +30,18 @@ type snapshotHeader struct {
 
 // snapshotRecord is one entity in the stream; exactly one field is set.
 type snapshotRecord struct {
-	Node      *Node       `json:"node,omitempty"`
-	VM        *VM         `json:"vm,omitempty"`
-	Token     *Token      `json:"token,omitempty"`
-	Migration *Migration  `json:"migration,omitempty"`
-	Failover  *Failover   `json:"failover,omitempty"`
-	JoinToken *JoinToken  `json:"join_token,omitempty"`
-	Removal   *Removal    `json:"removal,omitempty"`
-	Project   *Project    `json:"project,omitempty"`
-	User      *User       `json:"user,omitempty"`
-	Session   *Session    `json:"session,omitempty"`
-	Role      *Role       `json:"role,omitempty"`
-	Audit     *AuditEntry `json:"audit,omitempty"`
+	Node      *Node        `json:"node,omitempty"`
+	VM        *VM          `json:"vm,omitempty"`
+	Token     *Token       `json:"token,omitempty"`
+	Migration *Migration   `json:"migration,omitempty"`
+	Failover  *Failover    `json:"failover,omitempty"`
+	JoinToken *JoinToken   `json:"join_token,omitempty"`
+	Removal   *Removal     `json:"removal,omitempty"`
+	Project   *Project     `json:"project,omitempty"`
+	User      *User        `json:"user,omitempty"`
+	Session   *Session     `json:"session,omitempty"`
+	Role      *Role        `json:"role,omitempty"`
+	Audit     *AuditEntry  `json:"audit,omitempty"`
 	Pool      *StoragePool `json:"pool,omitempty"`
 	Image     *Image       `json:"image,omitempty"`
 }

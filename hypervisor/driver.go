@@ -82,9 +82,9 @@ type DomainSpec struct {
 	Boot       *BootSource
 	// Disks are the domain's volumes in order (the first is the boot disk
 	// when Boot is nil), each a file its host prepared.
-	Disks []Disk
-	NICs  []NIC
-	Labels     map[string]string
+	Disks  []Disk
+	NICs   []NIC
+	Labels map[string]string
 }
 
 // Domain is a managed domain as the hypervisor sees it.
