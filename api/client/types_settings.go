@@ -82,6 +82,14 @@ type SettingsUpdate struct {
 	MaxMigrationsPerCluster *int                     `json:"max_migrations_per_cluster,omitempty"`
 	Rebalance               *RebalanceSettingsUpdate `json:"rebalance,omitempty"`
 	Retention               *RetentionSettingsUpdate `json:"retention,omitempty"`
+	Images                  *ImageSettingsUpdate     `json:"images,omitempty"`
+}
+
+// ImageSettingsUpdate is the images part of a SettingsUpdate: a URLAllow
+// given (even empty) replaces the whole list.
+type ImageSettingsUpdate struct {
+	URLAllow *[]string `json:"url_allow,omitempty"`
+	MaxBytes *int64    `json:"max_bytes,omitempty"`
 }
 
 // RetentionSettingsUpdate is the retention part of a SettingsUpdate.
