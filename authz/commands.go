@@ -86,9 +86,9 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdSetSettings:    {User: settingsWrite},
 	fsm.CmdCreatePool:     {User: poolWrite},
 	fsm.CmdDeletePool:     {User: poolWrite},
-	// The node that took an import records it once the API checked the
-	// caller (the import runs there); a host records a copy it made.
-	fsm.CmdCreateImage: {Node: true},
+	// An import is recorded for its caller, in the image's project; its end
+	// and the copies hosts make are the nodes' own.
+	fsm.CmdCreateImage: {User: imageWrite, Scope: imageCreatedIn},
 	fsm.CmdUpdateImage: {Node: true},
 	fsm.CmdDeleteImage: {User: imageWrite, Scope: ofImage},
 	// Every user may make keys for itself, no stronger than itself, and

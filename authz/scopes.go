@@ -156,3 +156,12 @@ func ofImage(cmd fsm.Command, o Objects) (string, bool) {
 	}
 	return img.Project, true
 }
+
+// imageCreatedIn is the project an import records its image in.
+func imageCreatedIn(cmd fsm.Command, _ Objects) (string, bool) {
+	c, _ := as[fsm.CreateImage](cmd)
+	if c.Image.Project == "" {
+		return fsm.DefaultProject, true
+	}
+	return c.Image.Project, true
+}

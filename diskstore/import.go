@@ -68,6 +68,12 @@ func (s *Store) Import(ctx context.Context, p fsm.StoragePool, img fsm.Image, sr
 		var res fetch.Result
 		res, err = fetch.Download(ctx, src.Policy, src.URL, src.SHA256, part, nil)
 		sum, size = res.SHA256, res.Bytes
+		switch {
+		case errors.Is(err, fetch.ErrChecksum):
+			err = fmt.Errorf("%w: %w", ErrChecksum, err)
+		case errors.Is(err, fetch.ErrTooLarge):
+			err = fmt.Errorf("%w: %w", ErrNotImage, err)
+		}
 	case src.File != "":
 		sum, size, err = copyFile(ctx, src.File, part, maxBytes)
 		if err == nil && src.SHA256 != "" && !strings.EqualFold(src.SHA256, sum) {

@@ -121,7 +121,7 @@ func (m *Manager) source(raw, sha string) (Source, error) {
 	if sha == "" {
 		return Source{}, fmt.Errorf("%w: an image from a URL needs its sha256", fsm.ErrInvalid)
 	}
-	set := m.cfg.State.Settings().Images
+	set := m.cfg.State.Settings().WithDefaults().Images
 	p := fetch.Policy{AllowedHosts: set.URLAllow, MaxBytes: set.MaxBytes, Setting: m.cfg.URLSetting}
 	if _, err := p.CheckURL(raw); err != nil {
 		return Source{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
@@ -168,7 +168,7 @@ func (m *Manager) runImport(img fsm.Image, sha string) (Imported, error) {
 	if err != nil {
 		return Imported{}, err
 	}
-	return m.Store.Import(m.ctx, p, img, src, m.cfg.State.Settings().Images.MaxBytes)
+	return m.Store.Import(m.ctx, p, img, src, m.cfg.State.Settings().WithDefaults().Images.MaxBytes)
 }
 
 // record writes an image update, trying again for a while when there is

@@ -3,7 +3,10 @@ package fsm
 //msgp:tag json
 //msgp:timezone utc
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Fence actions: what a host that lost its lease does to an HA VM.
 const (
@@ -26,10 +29,11 @@ type HASpec struct {
 func (s VMSpec) HAEnabled() bool { return s.HA == nil || !s.HA.Disabled }
 
 // FailsOver reports whether the leader restarts the VM elsewhere when its
-// host fails: it is HA-managed, should not be stopped, and is not migrating
-// (a migration whose source died is settled first, then the VM fails over).
+// host fails: it is HA-managed, should not be stopped, is not migrating (a
+// migration whose source died is settled first, then the VM fails over),
+// and its disks survive their host (a shared pool, or none).
 func (vm *VM) FailsOver() bool {
-	return vm.Spec.HAEnabled() && vm.DesiredState != VMStopped && vm.Migration == ""
+	return vm.Spec.HAEnabled() && vm.DesiredState != VMStopped && vm.Migration == "" && !vm.LocalDisks
 }
 
 // NoFailoverReason says why a VM on a failed host is not restarted elsewhere,
@@ -42,6 +46,8 @@ func (vm *VM) NoFailoverReason() string {
 		return "it is meant to be stopped"
 	case vm.Migration != "":
 		return "it was migrating"
+	case vm.LocalDisks:
+		return fmt.Sprintf("its root volume is in dir pool %s, on the failed host's own disk: it waits for its host", vm.Spec.EffectivePool())
 	}
 	return ""
 }

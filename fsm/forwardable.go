@@ -53,7 +53,7 @@ var forwardable = map[CommandType]string{
 	CmdSetSettings:     "api",
 	CmdCreatePool:      "api",
 	CmdDeletePool:      "api",
-	CmdCreateImage:     "host: the node that took an import records it, once the api checked the caller",
+	CmdCreateImage:     "api",
 	CmdUpdateImage:     "host: an import finished, or a host copied an image",
 	CmdDeleteImage:     "api",
 	CmdStartFailover:   "control: failover",

@@ -42,6 +42,9 @@ func TestImage_LifecycleAndVMDisk(t *testing.T) {
 	f.refuse(&CreateVM{ID: "vm-1", Spec: spec}, ErrNotFound) // no such pool
 	spec.Pool = ""
 	f.must(&CreateVM{ID: "vm-1", Spec: spec})
+	if vm := f.vm("vm-1"); !vm.LocalDisks || vm.FailsOver() || !strings.Contains(vm.NoFailoverReason(), "dir pool default") {
+		t.Fatalf("a vm on a dir pool: local disks %v, fails over %v (%q); want it to wait for its host", vm.LocalDisks, vm.FailsOver(), vm.NoFailoverReason())
+	}
 	// The image of a project is not another project's.
 	f.must(&CreateProject{Project: Project{Name: "prod"}})
 	f.refuse(&CreateVM{ID: "vm-2", Project: "prod", Spec: spec}, ErrNotFound)

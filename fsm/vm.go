@@ -159,6 +159,9 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 		ID: c.ID, Project: project, Spec: spec, DesiredState: VMRunning, State: VMPending,
 		CreatedAt: c.At, UpdatedAt: c.At, Index: index, RequestID: c.RequestID,
 	}
+	if p, _ := s.pool(spec.EffectivePool()); spec.Image != "" && !p.Shared() {
+		vm.LocalDisks = true
+	}
 	s.nameVM(vm)
 	s.vms[c.ID] = vm
 	s.use(vm, 1)

@@ -161,7 +161,12 @@ type VM struct {
 	Migration string `json:"migration,omitempty"`
 	// MovedAt is when the VM last finished a migration; rebalancing leaves a VM
 	// alone for a cooldown after it moved.
-	MovedAt    time.Time `json:"moved_at,omitempty"`
+	MovedAt time.Time `json:"moved_at,omitempty"`
+	// LocalDisks: the VM's root volume is in a dir pool, on its host's own
+	// disk. It dies with the host, so a failover does not restart the VM
+	// elsewhere on a blank copy; it waits for its host. Set at creation from
+	// the pool's type (pools never change type).
+	LocalDisks bool      `json:"local_disks,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	ReportedAt time.Time `json:"reported_at,omitempty"`

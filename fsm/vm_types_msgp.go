@@ -368,8 +368,8 @@ func (z NIC) Msgsize() (s int) {
 func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(22)
-	var zb0001Mask uint32 /* 22 bits */
+	zb0001Len := uint32(23)
+	var zb0001Mask uint32 /* 23 bits */
 	_ = zb0001Mask
 	if z.Project == "" {
 		zb0001Len--
@@ -411,9 +411,13 @@ func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x20000
 	}
+	if z.LocalDisks == false {
+		zb0001Len--
+		zb0001Mask |= 0x40000
+	}
 	if z.ReportedAt == (time.Time{}) {
 		zb0001Len--
-		zb0001Mask |= 0x100000
+		zb0001Mask |= 0x200000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -506,13 +510,18 @@ func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 			o = append(o, 0xa8, 0x6d, 0x6f, 0x76, 0x65, 0x64, 0x5f, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.MovedAt)
 		}
+		if (zb0001Mask & 0x40000) == 0 { // if not omitted
+			// string "local_disks"
+			o = append(o, 0xab, 0x6c, 0x6f, 0x63, 0x61, 0x6c, 0x5f, 0x64, 0x69, 0x73, 0x6b, 0x73)
+			o = msgp.AppendBool(o, z.LocalDisks)
+		}
 		// string "created_at"
 		o = append(o, 0xaa, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 		o = msgp.AppendTime(o, z.CreatedAt)
 		// string "updated_at"
 		o = append(o, 0xaa, 0x75, 0x70, 0x64, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 		o = msgp.AppendTime(o, z.UpdatedAt)
-		if (zb0001Mask & 0x100000) == 0 { // if not omitted
+		if (zb0001Mask & 0x200000) == 0 { // if not omitted
 			// string "reported_at"
 			o = append(o, 0xab, 0x72, 0x65, 0x70, 0x6f, 0x72, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.ReportedAt)
@@ -669,6 +678,12 @@ func (z *VM) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "MovedAt")
 				return
 			}
+		case "local_disks":
+			z.LocalDisks, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "LocalDisks")
+				return
+			}
 		case "created_at":
 			z.CreatedAt, bts, err = msgp.ReadTimeUTCBytes(bts)
 			if err != nil {
@@ -713,7 +728,7 @@ func (z *VM) Msgsize() (s int) {
 	} else {
 		s += z.Decision.Msgsize()
 	}
-	s += 10 + msgp.StringPrefixSize + len(z.Migration) + 9 + msgp.TimeSize + 11 + msgp.TimeSize + 11 + msgp.TimeSize + 12 + msgp.TimeSize + 6 + msgp.Uint64Size
+	s += 10 + msgp.StringPrefixSize + len(z.Migration) + 9 + msgp.TimeSize + 12 + msgp.BoolSize + 11 + msgp.TimeSize + 11 + msgp.TimeSize + 12 + msgp.TimeSize + 6 + msgp.Uint64Size
 	return
 }
 

@@ -26,7 +26,9 @@ type lab struct {
 	addr, token    string
 	caCert         string // NOVACRON_CACERT: the lab's CA (lab.sh runs the agents with TLS)
 	kernel, initrd string
-	hosts          []*labHost
+	// image is the lab's boot disk (NOVACRON_LAB_IMAGE), in --image-dir.
+	image string
+	hosts []*labHost
 }
 
 // labHost is one lab host: its libvirtd and its agent. Its node name in the
@@ -57,7 +59,7 @@ func (l *lab) parseEnv(out string) error {
 	l.env = env
 	for name, dst := range map[string]*string{
 		"NOVACRON_ADDR": &l.addr, "NOVACRON_TOKEN": &l.token, "NOVACRON_CACERT": &l.caCert,
-		"NOVACRON_LAB_KERNEL": &l.kernel, "NOVACRON_LAB_INITRD": &l.initrd,
+		"NOVACRON_LAB_KERNEL": &l.kernel, "NOVACRON_LAB_INITRD": &l.initrd, "NOVACRON_LAB_IMAGE": &l.image,
 	} {
 		if *dst = l.env[name]; *dst == "" {
 			return fmt.Errorf("no %s", name)

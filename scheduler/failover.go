@@ -23,14 +23,26 @@ func (c *Cluster) Failover(nodeID string, at time.Time) ([]fsm.PlannedMove, erro
 // FailoverPlan answers "if node nodeID died now, where would each of its VMs
 // go, and which would fit nowhere". It places the VMs a failover would move
 // exactly as Failover does, then (on what room is left) the others, which a
-// failover leaves alone: stopped ones, those without HA, migrating ones. It
-// works on a copy of the snapshot, so c is unchanged.
+// failover leaves alone: stopped ones, those without HA, migrating ones. A
+// VM whose disks die with the node (a dir pool) goes nowhere, and the plan
+// says why. It works on a copy of the snapshot, so c is unchanged.
 func (c *Cluster) FailoverPlan(nodeID string, at time.Time) (fsm.FailoverPlan, error) {
-	moves, err := c.clone().failover(nodeID, at, func(*fsm.VM) bool { return true })
+	var stay []fsm.PlannedMove
+	if j, ok := c.byID[nodeID]; ok {
+		for i := range c.vms {
+			if vm := c.vms[i].vm; c.vms[i].node == j && vm.LocalDisks {
+				stay = append(stay, fsm.PlannedMove{VMID: vm.ID, VMName: vm.Spec.Name, Decision: fsm.Decision{Reason: vm.NoFailoverReason(), At: at}})
+			}
+		}
+	}
+	moves, err := c.clone().failover(nodeID, at, func(vm *fsm.VM) bool { return !vm.LocalDisks })
 	if err != nil {
 		return fsm.FailoverPlan{}, err
 	}
-	plan := fsm.FailoverPlan{NodeID: nodeID, NodeName: c.info[c.byID[nodeID]].name, Moves: []fsm.PlannedMove{}, NotFit: []fsm.PlannedMove{}}
+	plan := fsm.FailoverPlan{NodeID: nodeID, NodeName: c.info[c.byID[nodeID]].name, Moves: []fsm.PlannedMove{}, NotFit: stay}
+	if plan.NotFit == nil {
+		plan.NotFit = []fsm.PlannedMove{}
+	}
 	for _, m := range moves {
 		if m.Node == "" {
 			plan.NotFit = append(plan.NotFit, m)

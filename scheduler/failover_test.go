@@ -3,6 +3,7 @@ package scheduler
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/novacron/novacron/fsm"
@@ -108,5 +109,31 @@ func TestFailover_MovesOnlyWhatFailsOverHighestPriorityFirst(t *testing.T) {
 	}
 	if want := []string{"urgent->a", "big->", "db->a"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("failover moves %v, want %v", got, want)
+	}
+}
+
+// TestFailover_LocalDisksWaitForTheirHost: a VM whose root volume is on the
+// dead host's own disk (a dir pool) is not restarted elsewhere on a blank
+// disk: a failover leaves it, and the plan says why.
+func TestFailover_LocalDisksWaitForTheirHost(t *testing.T) {
+	h := newHarness(t).node("a", 8, 8192).node("dead", 8, 8192)
+	h.vm("local", "dead", 1, 1024, fromImage(1), func(vm *fsm.VM) { vm.LocalDisks = true })
+	h.vm("shared", "dead", 1, 1024, fromImage(1), func(vm *fsm.VM) { vm.Spec.Pool = "nfs" })
+	plan, err := h.cluster().FailoverPlan("id-dead", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Moves) != 1 || plan.Moves[0].VMName != "shared" || plan.Moves[0].NodeName != "a" {
+		t.Fatalf("moves %+v, want shared to a", plan.Moves)
+	}
+	if len(plan.NotFit) != 1 || plan.NotFit[0].VMName != "local" || !strings.Contains(plan.NotFit[0].Decision.Reason, "dir pool default") {
+		t.Fatalf("not fit %+v, want local, waiting for its host's disk", plan.NotFit)
+	}
+	moves, err := h.cluster().Failover("id-dead", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(moves) != 1 || moves[0].VMName != "shared" {
+		t.Fatalf("a failover moves %+v, want shared only", moves)
 	}
 }

@@ -47,6 +47,13 @@ func maintenance() nodeOpt             { return func(n *fsm.Node) { n.Maintenanc
 func diskGiB(g int64) nodeOpt          { return func(n *fsm.Node) { n.Capacity.DiskGiB = g } }
 func cpuRatio(r float64) nodeOpt       { return func(n *fsm.Node) { n.CPUOvercommit = r } }
 
+// pool says what the node measured of a storage pool.
+func pool(name string, availGiB int64, err string) nodeOpt {
+	return func(n *fsm.Node) {
+		n.Pools = append(n.Pools, fsm.PoolUsage{Pool: name, CapacityBytes: 100 << 30, AvailableBytes: availGiB << 30, Error: err})
+	}
+}
+
 // node adds an alive node "id-<name>" with the given vCPUs and memory and no
 // disk size (so disk is not checked unless diskGiB says so).
 func (h *harness) node(name string, vcpus int, memMiB int64, opts ...nodeOpt) *harness {
@@ -89,7 +96,12 @@ func group(name, kind string, hard bool) vmOpt {
 func nic(network string) vmOpt {
 	return func(vm *fsm.VM) { vm.Spec.NICs = append(vm.Spec.NICs, fsm.NIC{Network: network}) }
 }
-func disk(g int64) vmOpt           { return func(vm *fsm.VM) { vm.Spec.DiskGiB = g } }
+func disk(g int64) vmOpt { return func(vm *fsm.VM) { vm.Spec.DiskGiB = g } }
+
+// fromImage gives the VM a root volume of g GiB cloned from an image.
+func fromImage(g int64) vmOpt {
+	return func(vm *fsm.VM) { vm.Spec.Image, vm.Spec.DiskGiB = "img-1", g }
+}
 func desired(s fsm.VMState) vmOpt  { return func(vm *fsm.VM) { vm.DesiredState = s } }
 func observed(s fsm.VMState) vmOpt { return func(vm *fsm.VM) { vm.State = s } }
 func movedAt(at time.Time) vmOpt   { return func(vm *fsm.VM) { vm.MovedAt = at } }

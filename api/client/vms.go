@@ -89,11 +89,28 @@ func (c *Client) UpdateVM(ctx context.Context, idOrName string, req VMRequest) (
 
 // DeleteVM removes a VM (DELETE /api/v1/vms/{id}) and returns it as it was.
 func (c *Client) DeleteVM(ctx context.Context, idOrName string) (*VM, error) {
+	return c.DeleteVMWithOptions(ctx, idOrName, DeleteVMOptions{})
+}
+
+// DeleteVMOptions change what a VM's delete removes.
+type DeleteVMOptions struct {
+	// KeepVolumes leaves the VM's root volume on its host
+	// (?keep_volumes=true), for an operator to recover it; its cloud-init
+	// seed goes with the VM.
+	KeepVolumes bool
+}
+
+// DeleteVMWithOptions is DeleteVM with opts.
+func (c *Client) DeleteVMWithOptions(ctx context.Context, idOrName string, opts DeleteVMOptions) (*VM, error) {
 	if err := requireID("vm", idOrName); err != nil {
 		return nil, err
 	}
+	var q url.Values
+	if opts.KeepVolumes {
+		q = url.Values{"keep_volumes": {"true"}}
+	}
 	var out VM
-	if err := c.do(ctx, http.MethodDelete, pathf(apiPrefix+"/vms/%s", idOrName), nil, nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodDelete, pathf(apiPrefix+"/vms/%s", idOrName), q, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -147,12 +147,18 @@ func (d *Driver) checkHostResources(c *golibvirt.Connect, spec hypervisor.Domain
 	return nil
 }
 
-// checkHostPaths checks, on a local host, that boot files exist and bridges are
-// bridges, so the mistake comes back as ErrInvalidSpec and not as a QEMU error.
+// checkHostPaths checks, on a local host, that boot files and volumes exist
+// and bridges are bridges, so the mistake comes back as ErrInvalidSpec and not as a QEMU error.
 func checkHostPaths(spec hypervisor.DomainSpec) error {
-	for _, f := range []struct{ what, path string }{
-		{"kernel", spec.Boot.Kernel}, {"initrd", spec.Boot.Initrd}, {"disk", spec.Boot.Disk},
-	} {
+	type file struct{ what, path string }
+	var files []file
+	if b := spec.Boot; b != nil {
+		files = append(files, file{"kernel", b.Kernel}, file{"initrd", b.Initrd}, file{"disk", b.Disk})
+	}
+	for i, d := range spec.Disks {
+		files = append(files, file{fmt.Sprintf("volume %d", i), d.Path})
+	}
+	for _, f := range files {
 		if f.path == "" {
 			continue
 		}

@@ -338,3 +338,22 @@ func TestDomainXML_VolumesBootFromTheFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckHostPaths_Volumes: a VM that boots from its volumes has no boot
+// source; its volumes must exist on the host.
+func TestCheckHostPaths_Volumes(t *testing.T) {
+	spec := kernelSpec()
+	spec.Boot = nil
+	root := filepath.Join(t.TempDir(), "root.qcow2")
+	if err := os.WriteFile(root, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec.Disks = []hypervisor.Disk{{Path: root, Format: "qcow2"}}
+	if err := checkHostPaths(spec); err != nil {
+		t.Fatalf("existing volume: %v", err)
+	}
+	spec.Disks = append(spec.Disks, hypervisor.Disk{Path: root + ".missing", Format: "raw", ReadOnly: true})
+	if err := checkHostPaths(spec); !errors.Is(err, hypervisor.ErrInvalidSpec) || !strings.Contains(err.Error(), "volume 1") {
+		t.Fatalf("missing volume: %v, want ErrInvalidSpec naming volume 1", err)
+	}
+}
