@@ -45,6 +45,8 @@ type fakeAPI struct {
 
 	// Migrations, drains, settings and the rebalancer (cli_fake_ops_test.go).
 	ops fakeOps
+	// Pools and images (cli_image_test.go).
+	storage fakeStorage
 
 	srv *httptest.Server
 }
@@ -67,6 +69,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	mux.HandleFunc("POST /api/v1/tokens", f.handle(f.createToken))
 	mux.HandleFunc("DELETE /api/v1/tokens/{id}", f.handle(f.revokeToken))
 	f.routeOps(mux)
+	f.routeStorage(mux)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f

@@ -5,6 +5,8 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -147,7 +149,31 @@ func (a *app) printNode(n *client.Node) error {
 		return err
 	}
 	printNodeLabels(a.stdout, n)
-	return nil
+	return printNodePools(a.stdout, n)
+}
+
+// printNodePools lists the storage pools as the node last measured them:
+// space available of capacity, or why it could not.
+func printNodePools(w io.Writer, n *client.Node) error {
+	if len(n.Pools) == 0 {
+		fmt.Fprintln(w, "Pools: -")
+		return nil
+	}
+	fmt.Fprintln(w, "Pools:")
+	pools := append([]client.NodePool(nil), n.Pools...)
+	sort.Slice(pools, func(i, j int) bool { return pools[i].Pool < pools[j].Pool })
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, p := range pools {
+		var parts []string
+		if p.CapacityBytes > 0 || p.AvailableBytes > 0 {
+			parts = append(parts, formatSize(p.AvailableBytes)+" of "+formatSize(p.CapacityBytes)+" available")
+		}
+		if p.Error != "" {
+			parts = append(parts, "error: "+p.Error)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", safe(p.Pool), safe(orDash(strings.Join(parts, "; "))))
+	}
+	return tw.Flush()
 }
 
 // printNodeLabels lists a node's labels, marking where each comes from when

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,6 +47,8 @@ type settingsFlags struct {
 	cooldown, interval           time.Duration
 	keepFinished, auditEntries   int
 	finishedMaxAge, nodeReap     time.Duration
+	imageURLAllow                []string
+	imageMaxBytes                string
 }
 
 func newSettingsSetCommand(a *app) *cobra.Command {
@@ -56,7 +60,9 @@ func newSettingsSetCommand(a *app) *cobra.Command {
 keeps its value. The leader checks every value and refuses the whole change if
 one is out of range.`,
 		Example: `  novacron settings set --strategy binpack --cpu-overcommit 4
-  novacron settings set --rebalance-mode automatic --rebalance-threshold 0.15 --rebalance-cooldown 15m`,
+  novacron settings set --rebalance-mode automatic --rebalance-threshold 0.15 --rebalance-cooldown 15m
+  novacron settings set --image-url-allow cloud.debian.org --image-url-allow '*.example.com' --image-max-bytes 20G
+  novacron settings set --image-url-allow ""     # no URL at all: imports from the nodes' image folders only`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			u, err := fl.update(cmd)
@@ -94,6 +100,8 @@ one is out of range.`,
 	f.DurationVar(&fl.finishedMaxAge, "finished-max-age", 0, "finished migrations and failovers older than this are removed (such as 720h)")
 	f.IntVar(&fl.auditEntries, "audit-entries", 0, "audit log entries kept, newest first (default 50000)")
 	f.DurationVar(&fl.nodeReap, "node-reap", 0, "a node left or failed this long, with no VMs, is removed (such as 72h)")
+	f.StringArrayVar(&fl.imageURLAllow, "image-url-allow", nil, `a host image URLs may name: name, *.suffix, IP or CIDR, optionally :port (repeatable; replaces the list; "" empties it)`)
+	f.StringVar(&fl.imageMaxBytes, "image-max-bytes", "", "largest image an import takes: bytes, or with a unit (such as 20G)")
 	return cmd
 }
 
@@ -170,10 +178,47 @@ func (fl *settingsFlags) update(cmd *cobra.Command) (client.SettingsUpdate, erro
 	if k != (client.RetentionSettingsUpdate{}) {
 		u.Retention = &k
 	}
+	var img client.ImageSettingsUpdate
+	if changed("image-url-allow") {
+		allow := []string{}
+		for _, h := range fl.imageURLAllow {
+			if h = strings.TrimSpace(h); h != "" {
+				allow = append(allow, h)
+			}
+		}
+		img.URLAllow = &allow
+	}
+	if changed("image-max-bytes") {
+		n, err := parseBytes(fl.imageMaxBytes)
+		if err != nil {
+			return u, usagef("--image-max-bytes: %v", err)
+		}
+		img.MaxBytes = &n
+	}
+	if img != (client.ImageSettingsUpdate{}) {
+		u.Images = &img
+	}
 	if u == (client.SettingsUpdate{}) {
 		return u, usagef("%q needs at least one setting to change (see --help)", cmd.CommandPath())
 	}
 	return u, nil
+}
+
+// parseBytes reads a byte count: a plain number of bytes, or a number with a
+// unit (M, G, T; binary).
+func parseBytes(text string) (int64, error) {
+	t := strings.TrimSpace(text)
+	if n, err := strconv.ParseInt(t, 10, 64); err == nil && n >= 0 {
+		return n, nil
+	}
+	mib, err := parseSize(t, 1)
+	if err != nil {
+		return 0, err
+	}
+	if mib > math.MaxInt64>>20 {
+		return 0, fmt.Errorf("%q is too large", text)
+	}
+	return mib << 20, nil
 }
 
 // printSettings writes the settings as key-value lines.
@@ -194,6 +239,12 @@ func (a *app) printSettings(s *client.Settings) error {
 	f.add("Keep finished", fmt.Sprintf("%d, for %s", k.KeepFinished, time.Duration(k.FinishedMaxAgeSeconds)*time.Second))
 	f.add("Node reap after", (time.Duration(k.NodeReapSeconds) * time.Second).String())
 	f.add("Audit entries kept", strconv.Itoa(k.AuditEntries))
+	allow := "none: images are imported from the nodes' image folders only"
+	if len(s.Images.URLAllow) > 0 {
+		allow = strings.Join(s.Images.URLAllow, ", ")
+	}
+	f.add("Image URL hosts", allow)
+	f.add("Image max size", formatSize(s.Images.MaxBytes))
 	return f.flush()
 }
 

@@ -133,6 +133,7 @@ var vmFieldFlags = []struct{ field, flag, unit string }{
 	{"boot.kernel", "--kernel", ""}, {"boot.initrd", "--initrd", ""}, {"boot.cmdline", "--cmdline", ""},
 	{"boot.disk", "--boot-disk", ""}, {"restart_policy", "--restart-policy", ""},
 	{"ha.priority", "--ha-priority", ""}, {"ha.fence_action", "--fence-action", ""},
+	{"image", "--image", ""}, {"pool", "--pool", ""},
 }
 
 // withFlagNames rewrites an API refusal of a VM's fields to name the CLI's

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,13 @@ type vmCreateFlags struct {
 	noHA        bool
 	haPriority  int
 	fenceAction string
+	// The VM's image, pool and cloud-init configuration (cli_vm_cloudinit.go).
+	img vmImageFlags
+	// diskGiven: --disk was given; without it a VM from an image takes the
+	// image's size, and any other VM the flag's default.
+	diskGiven bool
+	// stdin is where a cloud-init flag given as "-" reads.
+	stdin io.Reader
 }
 
 func newVMCreateCommand(a *app) *cobra.Command {
@@ -60,6 +68,12 @@ a unit: --memory 2G, --disk 500G, --disk 1T.
 Boot from a kernel (--kernel, with optional --initrd and --cmdline) or from a
 disk image (--boot-disk); the paths are on the hosts.
 
+From an image (--image, see 'novacron image list'): the VM gets a writable root
+disk of its own, a copy-on-write overlay of the image in --pool, of --disk size
+(default: the image's). --hostname, --user-data, --ssh-key and --network-config
+configure the guest through cloud-init (a NoCloud seed the host attaches);
+--user-data, --ssh-key and --network-config name local files.
+
 Placement: --strategy overrides the cluster's (binpack or spread);
 --node-selector KEY=VALUE keeps the VM on nodes with that label; --on-node NODE
 restricts it to the nodes named (hard), --prefer-node NODE favours them (soft);
@@ -71,9 +85,12 @@ error state or does not run within --timeout.`,
 		Example: `  novacron vm create web-1 --vcpus 2 --memory 1024 --disk 10 --label tier=web \
       --kernel /var/lib/novacron/vmlinuz --initrd /var/lib/novacron/initrd.img \
       --cmdline "console=ttyS0" --wait
-  novacron vm create db-2 --node-selector region=eu --anti-affinity db --affinity cache:soft`,
+  novacron vm create db-2 --node-selector region=eu --anti-affinity db --affinity cache:soft
+  novacron vm create web --image debian-12 --disk 20G --hostname web \
+      --user-data ./cloud-config.yaml --ssh-key ~/.ssh/id_ed25519.pub --wait`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			fl.diskGiven, fl.stdin = cmd.Flags().Changed("disk"), a.stdin
 			req, err := fl.request(args[0])
 			if err != nil {
 				return err
@@ -128,6 +145,7 @@ error state or does not run within --timeout.`,
 	f.BoolVar(&fl.noHA, "no-ha", false, "do not restart the VM elsewhere when its host fails")
 	f.IntVar(&fl.haPriority, "ha-priority", 0, "restart order after a host failure, 0 to 1000, higher first")
 	f.StringVar(&fl.fenceAction, "fence-action", "", "what a host that lost its lease does to the VM: destroy (default) or pause")
+	fl.img.register(f)
 	return cmd
 }
 
@@ -160,6 +178,12 @@ func (fl *vmCreateFlags) request(name string) (client.VMRequest, error) {
 		req.Boot = &client.BootSource{Disk: fl.bootDisk}
 	case fl.kernel != "":
 		req.Boot = &client.BootSource{Kernel: fl.kernel, Initrd: fl.initrd, Cmdline: fl.cmdline}
+	}
+	if err := fl.img.apply(&req, fl.stdin); err != nil {
+		return req, err
+	}
+	if req.Image != "" && !fl.diskGiven {
+		req.DiskGiB = 0 // the API sizes the disk as the image
 	}
 	return req, nil
 }
@@ -271,6 +295,7 @@ func newVMListCommand(a *app) *cobra.Command {
 
 func newVMDeleteCommand(a *app) *cobra.Command {
 	var force bool
+	var opts client.DeleteVMOptions
 	var fl waitFlags
 	cmd := &cobra.Command{
 		Use:     "delete ID|NAME",
@@ -281,7 +306,9 @@ A VM that runs (or is paused) is deleted only after a confirmation on a terminal
 or with --force; a script without --force is refused, so that a typo in a name
 never stops a running guest. --wait returns once the host has destroyed and
 undefined the VM's domain (its QEMU process is gone), or fails if that host is
-failed: its domains go when it fences itself or comes back.`,
+failed: its domains go when it fences itself or comes back. --keep-volumes
+leaves the root disk of a VM made from an image on its host (in its pool), to
+recover it by hand.`,
 		Args: exactArgs("ID|NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := fl.check(); err != nil {
@@ -296,7 +323,7 @@ failed: its domains go when it fences itself or comes back.`,
 					return err
 				}
 			}
-			vm, err := c.DeleteVM(cmd.Context(), args[0])
+			vm, err := c.DeleteVMWithOptions(cmd.Context(), args[0], opts)
 			if err != nil {
 				return err
 			}
@@ -315,6 +342,7 @@ failed: its domains go when it fences itself or comes back.`,
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "delete a running or paused VM without asking")
+	cmd.Flags().BoolVar(&opts.KeepVolumes, "keep-volumes", false, "keep the VM's root disk (from --image) on its host")
 	fl.register(cmd, "until the host has removed the VM's domain")
 	return cmd
 }

@@ -67,6 +67,13 @@ func (a *app) printVM(vm *client.VM, m *client.Migration) error {
 	f.add("VCPUs", strconv.Itoa(vm.VCPUs))
 	f.add("Memory", formatMiB(vm.MemoryMiB))
 	f.add("Disk", formatGiB(vm.DiskGiB))
+	f.add("Image", nameOr(vm.ImageName, vm.Image))
+	if vm.Pool != "" {
+		f.add("Pool", vm.Pool)
+	}
+	if vm.CloudInit != nil {
+		f.add("Cloud-init", describeCloudInit(vm.CloudInit, vm.Name))
+	}
 	f.add("Boot", describeBoot(vm.Boot))
 	f.add("NICs", describeNICs(vm.NICs))
 	f.add("Restart", vm.RestartPolicy)
@@ -95,6 +102,27 @@ func describeBoot(b *client.BootSource) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// describeCloudInit shows a VM's cloud-init configuration on one line: the
+// hostname (the VM's name by default), and what else it holds (-o json
+// shows it whole).
+func describeCloudInit(ci *client.CloudInit, vmName string) string {
+	host := ci.Hostname
+	if host == "" {
+		host = vmName + " (the VM's name)"
+	}
+	parts := []string{"hostname " + host}
+	if ci.UserData != "" {
+		parts = append(parts, fmt.Sprintf("user-data (%d bytes)", len(ci.UserData)))
+	}
+	if len(ci.SSHKeys) > 0 {
+		parts = append(parts, plural(len(ci.SSHKeys), "SSH key"))
+	}
+	if ci.NetworkConfig != "" {
+		parts = append(parts, "network-config")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // describeNICs shows a VM's NICs on one line.
