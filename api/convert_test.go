@@ -68,6 +68,7 @@ var wirePairs = []wirePair{
 	},
 	{
 		fsm: reflect.TypeFor[fsm.Migration](), wire: reflect.TypeFor[client.Migration](),
+		fsmOnly:  map[string]string{"target_pool_dir": "internal: the destination's folder for the VM's volumes, which the source's copy points at"},
 		wireOnly: map[string]string{"source_name": "resolved from the source's ID", "target_name": "resolved from the target's ID"},
 	},
 	{

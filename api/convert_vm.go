@@ -55,7 +55,7 @@ func toClientVM(vm fsm.VM, nodeName string) client.VM {
 		out.Boot = &boot
 	}
 	if vm.Spec.Image != "" || vm.Spec.CloudInit != nil {
-		out.Image, out.Pool = vm.Spec.Image, vm.Spec.EffectivePool()
+		out.Image, out.Pool, out.LocalDisks = vm.Spec.Image, vm.Spec.EffectivePool(), vm.LocalDisks
 	}
 	if ci := vm.Spec.CloudInit; ci != nil {
 		c := client.CloudInit(*ci)

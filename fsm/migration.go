@@ -5,6 +5,7 @@ package fsm
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 )
 
@@ -29,12 +30,15 @@ type CreateMigration struct {
 type UpdateMigration struct {
 	ID string `json:"id"`
 	// State is the new state; it may equal the current one to report progress.
-	State       MigrationState     `json:"state"`
-	TargetReady bool               `json:"target_ready,omitempty"`
-	Progress    *MigrationProgress `json:"progress,omitempty"`
-	Result      *MigrationResult   `json:"result,omitempty"`
-	Error       string             `json:"error,omitempty"`
-	At          time.Time          `json:"at"`
+	State       MigrationState `json:"state"`
+	TargetReady bool           `json:"target_ready,omitempty"`
+	// TargetPoolDir is, with TargetReady, the folder of the VM's pool on
+	// the destination, where it prepared the VM's volumes.
+	TargetPoolDir string             `json:"target_pool_dir,omitempty"`
+	Progress      *MigrationProgress `json:"progress,omitempty"`
+	Result        *MigrationResult   `json:"result,omitempty"`
+	Error         string             `json:"error,omitempty"`
+	At            time.Time          `json:"at"`
 }
 
 // CancelMigration asks to stop a migration. One that has not started copying
@@ -87,6 +91,9 @@ func (s *state) checkMovable(vm *VM, mode string) error {
 	src, ok := s.nodes[vm.Node]
 	if !ok {
 		return errorf(ErrState, "vm %q is on node %s, which is gone", vm.Spec.Name, vm.Node)
+	}
+	if vm.LocalDisks && mode == MigrateCold {
+		return errorf(ErrState, "vm %q has its root volume on its host's own disk (dir pool %s): a cold migration would leave its data behind; migrate it live or warm, which copies the disk", vm.Spec.Name, vm.Spec.EffectivePool())
 	}
 	if mode != MigrateCold {
 		if vm.DesiredState == VMStopped || (vm.State != VMRunning && vm.State != VMPaused) {
@@ -155,6 +162,12 @@ func applyUpdateMigration(s *state, c *UpdateMigration, index uint64) error {
 	}
 	m.State, m.UpdatedAt, m.Index = c.State, c.At, index
 	m.TargetReady = m.TargetReady || c.TargetReady
+	if c.TargetReady && c.TargetPoolDir != "" {
+		if len(c.TargetPoolDir) > MaxPathLen || !filepath.IsAbs(c.TargetPoolDir) || filepath.Clean(c.TargetPoolDir) != c.TargetPoolDir {
+			return errorf(ErrInvalid, "target pool dir %q is no clean absolute path", c.TargetPoolDir)
+		}
+		m.TargetPoolDir = c.TargetPoolDir
+	}
 	if c.Progress != nil {
 		p := *c.Progress
 		m.Progress = &p

@@ -230,24 +230,28 @@ func (z *CreateMigration) Msgsize() (s int) {
 func (z *UpdateMigration) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(7)
-	var zb0001Mask uint8 /* 7 bits */
+	zb0001Len := uint32(8)
+	var zb0001Mask uint8 /* 8 bits */
 	_ = zb0001Mask
 	if z.TargetReady == false {
 		zb0001Len--
 		zb0001Mask |= 0x4
 	}
-	if z.Progress == nil {
+	if z.TargetPoolDir == "" {
 		zb0001Len--
 		zb0001Mask |= 0x8
 	}
-	if z.Result == nil {
+	if z.Progress == nil {
 		zb0001Len--
 		zb0001Mask |= 0x10
 	}
-	if z.Error == "" {
+	if z.Result == nil {
 		zb0001Len--
 		zb0001Mask |= 0x20
+	}
+	if z.Error == "" {
+		zb0001Len--
+		zb0001Mask |= 0x40
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -270,6 +274,11 @@ func (z *UpdateMigration) MarshalMsg(b []byte) (o []byte, err error) {
 			o = msgp.AppendBool(o, z.TargetReady)
 		}
 		if (zb0001Mask & 0x8) == 0 { // if not omitted
+			// string "target_pool_dir"
+			o = append(o, 0xaf, 0x74, 0x61, 0x72, 0x67, 0x65, 0x74, 0x5f, 0x70, 0x6f, 0x6f, 0x6c, 0x5f, 0x64, 0x69, 0x72)
+			o = msgp.AppendString(o, z.TargetPoolDir)
+		}
+		if (zb0001Mask & 0x10) == 0 { // if not omitted
 			// string "progress"
 			o = append(o, 0xa8, 0x70, 0x72, 0x6f, 0x67, 0x72, 0x65, 0x73, 0x73)
 			if z.Progress == nil {
@@ -282,7 +291,7 @@ func (z *UpdateMigration) MarshalMsg(b []byte) (o []byte, err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x10) == 0 { // if not omitted
+		if (zb0001Mask & 0x20) == 0 { // if not omitted
 			// string "result"
 			o = append(o, 0xa6, 0x72, 0x65, 0x73, 0x75, 0x6c, 0x74)
 			if z.Result == nil {
@@ -295,7 +304,7 @@ func (z *UpdateMigration) MarshalMsg(b []byte) (o []byte, err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x20) == 0 { // if not omitted
+		if (zb0001Mask & 0x40) == 0 { // if not omitted
 			// string "error"
 			o = append(o, 0xa5, 0x65, 0x72, 0x72, 0x6f, 0x72)
 			o = msgp.AppendString(o, z.Error)
@@ -341,6 +350,12 @@ func (z *UpdateMigration) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			z.TargetReady, bts, err = msgp.ReadBoolBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "TargetReady")
+				return
+			}
+		case "target_pool_dir":
+			z.TargetPoolDir, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "TargetPoolDir")
 				return
 			}
 		case "progress":
@@ -403,7 +418,7 @@ func (z *UpdateMigration) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *UpdateMigration) Msgsize() (s int) {
-	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 6 + z.State.Msgsize() + 13 + msgp.BoolSize + 9
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 6 + z.State.Msgsize() + 13 + msgp.BoolSize + 16 + msgp.StringPrefixSize + len(z.TargetPoolDir) + 9
 	if z.Progress == nil {
 		s += msgp.NilSize
 	} else {

@@ -92,7 +92,10 @@ type Migration struct {
 	// FromGeneration+1 on the target once the migration completes.
 	FromGeneration uint64 `json:"from_generation"`
 	// TargetReady is set by the destination once it prepared.
-	TargetReady     bool               `json:"target_ready,omitempty"`
+	TargetReady bool `json:"target_ready,omitempty"`
+	// TargetPoolDir is where the destination prepared the VM's volumes
+	// (its pool's folder), so the source can point the copy there.
+	TargetPoolDir   string             `json:"target_pool_dir,omitempty"`
 	CancelRequested bool               `json:"cancel_requested,omitempty"`
 	Progress        *MigrationProgress `json:"progress,omitempty"`
 	Result          *MigrationResult   `json:"result,omitempty"`

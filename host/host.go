@@ -116,6 +116,7 @@ type State interface {
 	VM(id string) (fsm.VM, error)
 	VMsOnNode(nodeID string) []fsm.VM
 	ActiveMigrations() []fsm.Migration
+	Migration(id string) (fsm.Migration, error)
 	// RemovalsOnNode lists the deleted VMs whose domains a node has yet to
 	// confirm gone (removals.go).
 	RemovalsOnNode(nodeID string) []fsm.Removal

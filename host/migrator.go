@@ -29,16 +29,20 @@ type migrator struct {
 	// jobs holds the migrations this host is running as source, with the
 	// function that aborts each.
 	jobs map[string]context.CancelFunc
+	// incoming holds the migrations this host made volumes for as their
+	// destination, so it removes them if the guest does not arrive.
+	incoming map[string]fsm.VM
 }
 
 func newMigrator(host *Host, nodeID string, driver hypervisor.Driver, logger *slog.Logger) *migrator {
-	return &migrator{host: host, nodeID: nodeID, driver: driver, logger: logger.With("component", "migration"), jobs: map[string]context.CancelFunc{}}
+	return &migrator{host: host, nodeID: nodeID, driver: driver, logger: logger.With("component", "migration"), jobs: map[string]context.CancelFunc{}, incoming: map[string]fsm.VM{}}
 }
 
 // check looks at every active migration this host takes part in and does its
 // part of the next step. It never blocks on a copy.
 func (m *migrator) check(ctx context.Context) {
 	now := time.Now()
+	m.dropIncoming(ctx)
 	for _, mig := range m.host.state.ActiveMigrations() {
 		switch {
 		case mig.Target == m.nodeID && m.sourceSurelyFenced(mig, now):
@@ -59,7 +63,11 @@ func (m *migrator) prepare(ctx context.Context, mig fsm.Migration) {
 		return
 	}
 	update := &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationPreparing, TargetReady: true, At: time.Now().UTC()}
-	if err := m.canTake(ctx, vm.Spec); err != nil {
+	err = m.canTake(ctx, vm.Spec)
+	if err == nil {
+		update.TargetPoolDir, err = m.prepareVolumes(ctx, mig, &vm)
+	}
+	if err != nil {
 		update = &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "destination not ready: " + err.Error(), At: time.Now().UTC()}
 		m.logger.Warn("cannot take incoming migration", "migration", mig.ID, "vm", vm.Spec.Name, "error", err)
 	}
@@ -162,12 +170,20 @@ func (m *migrator) run(ctx context.Context, mig fsm.Migration) *fsm.UpdateMigrat
 		BandwidthMiBps: mig.Options.BandwidthMiBps, AutoConverge: mig.Options.AutoConverge,
 		PostCopy: mig.Options.PostCopy, Parallel: mig.Options.Parallel, Compression: mig.Options.Compression,
 	}
+	vm, verr := m.host.state.VM(mig.VMID)
+	if verr == nil {
+		m.copyOptions(mig, &vm, &opts)
+	}
 	logger.Info("migrating", "to", target.Name, "uri", opts.DestURI)
 	res, err := m.driver.Migrate(ctx, mig.VMID, opts, m.progressReporter(ctx, mig.ID))
 	if err != nil {
 		return failed(err)
 	}
 	logger.Info("migration completed", "to", target.Name, "total", res.Total, "downtime", res.Downtime)
+	if verr == nil {
+		// The guest runs on the destination now: what it left here goes.
+		m.removeLocalVolumes(&vm)
+	}
 	return &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationCompleted, At: time.Now().UTC(),
 		Progress: &fsm.MigrationProgress{Percent: 100, DataTotal: res.DataTotal, DataProcessed: res.DataTransferred},
 		Result: &fsm.MigrationResult{TotalMs: res.Total.Milliseconds(), DowntimeMs: res.Downtime.Milliseconds(),

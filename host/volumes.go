@@ -18,6 +18,8 @@ type Disks interface {
 	RemoveVM(p fsm.StoragePool, vmID string, keepRoot bool) error
 	// Usage realises every pool on this host and measures it.
 	Usage(pools []fsm.StoragePool) []fsm.PoolUsage
+	// PoolDir is where pool p lives on this host.
+	PoolDir(p fsm.StoragePool) string
 }
 
 // prepareVolumes makes the volumes of a VM made from an image or with a

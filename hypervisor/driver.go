@@ -206,6 +206,15 @@ type MigrateOptions struct {
 	Parallel int
 	// Compression is "", "xbzrle", or with Parallel > 1 "zlib" or "zstd".
 	Compression string
+	// CopyDisks names the disks (by target, "vda") whose top layer is
+	// copied with the memory: the destination holds an empty overlay on
+	// the same backing image at the same path. Other disks are the
+	// destination's own (a shared pool, a seed it wrote).
+	CopyDisks []string
+	// DestPaths moves folders: a disk file under a key (a folder on this
+	// host) is under its value on the destination. Empty when both hosts
+	// keep their volumes at the same paths (the usual case).
+	DestPaths map[string]string
 }
 
 // MigrateProgress is a running migration job's figures at one moment.

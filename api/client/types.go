@@ -107,6 +107,10 @@ type VM struct {
 	Image     string `json:"image,omitempty"`
 	ImageName string `json:"image_name,omitempty"`
 	Pool      string `json:"pool,omitempty"`
+	// LocalDisks: the root volume is on its host's own disk (a dir pool):
+	// it moves with a live or warm migration, and a failover of its host
+	// leaves the VM waiting for it.
+	LocalDisks bool `json:"local_disks,omitempty"`
 	// CloudInit is the guest's cloud-init configuration, in a single VM's
 	// answer (lists leave user_data out).
 	CloudInit *CloudInit `json:"cloud_init,omitempty"`

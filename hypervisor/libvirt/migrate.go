@@ -180,11 +180,13 @@ func (d *Driver) planMigration(ctx context.Context, id string, opts hypervisor.M
 	if err != nil {
 		return nil, fmt.Errorf("destination xml of domain %s: %w", meta.ID, err)
 	}
+	destXML = movePaths(destXML, opts.DestPaths)
 	persistXML := ""
 	if inactive != "" {
 		if persistXML, err = withMeta(inactive, next); err != nil {
 			return nil, fmt.Errorf("destination persistent xml of domain %s: %w", meta.ID, err)
 		}
+		persistXML = movePaths(persistXML, opts.DestPaths)
 	}
 	return &migration{
 		id: meta.ID, name: meta.Name, opts: opts,

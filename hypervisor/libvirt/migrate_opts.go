@@ -34,6 +34,11 @@ func migrateFlags(opts hypervisor.MigrateOptions) golibvirt.DomainMigrateFlags {
 	if opts.Compression != "" {
 		flags |= golibvirt.MIGRATE_COMPRESSED
 	}
+	if len(opts.CopyDisks) > 0 {
+		// Only the overlay moves (NBD, incremental): the destination has
+		// the image it is backed by.
+		flags |= golibvirt.MIGRATE_NON_SHARED_INC
+	}
 	return flags
 }
 
@@ -53,6 +58,9 @@ func migrateParams(opts hypervisor.MigrateOptions, destXML, persistXML string) *
 	}
 	if opts.Compression != "" {
 		p.CompressionSet, p.Compression = true, opts.Compression
+	}
+	if len(opts.CopyDisks) > 0 {
+		p.MigrateDisksSet, p.MigrateDisks = true, opts.CopyDisks
 	}
 	return p
 }
@@ -136,3 +144,21 @@ func resultFrom(info *golibvirt.DomainJobInfo) hypervisor.MigrateResult {
 
 // msDuration converts libvirt's milliseconds.
 func msDuration(ms uint64) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// movePaths rewrites, in domain XML, every file attribute under a folder of
+// moves (key) to the same file under the destination's folder (value):
+// the destination keeps the VM's volumes elsewhere. Only attribute values
+// that start with the folder change; the rest stays byte for byte.
+func movePaths(doc string, moves map[string]string) string {
+	for from, to := range moves {
+		for _, q := range []string{"'", `"`} {
+			doc = strings.ReplaceAll(doc, q+attrEscape(from)+"/", q+attrEscape(to)+"/")
+		}
+	}
+	return doc
+}
+
+// attrEscape escapes s as an XML attribute value.
+func attrEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "'", "&apos;", `"`, "&quot;").Replace(s)
+}

@@ -171,3 +171,29 @@ func TestTestDriver_InspectRemote(t *testing.T) {
 		t.Fatalf("InspectRemote touched the main connection: %+v", d.conn)
 	}
 }
+
+// TestMigrate_StorageCopy: a VM with its root volume on its host's own disk
+// moves its overlay's blocks (incremental: the destination has the image),
+// and its disk files point at the folder the destination prepared.
+func TestMigrate_StorageCopy(t *testing.T) {
+	opts := hypervisor.MigrateOptions{CopyDisks: []string{"vda"}, DestPaths: map[string]string{"/data/h1/pools/default": "/data/h2/pools/default"}}
+	if f := migrateFlags(opts); f&golibvirt.MIGRATE_NON_SHARED_INC == 0 || f&golibvirt.MIGRATE_NON_SHARED_DISK != 0 {
+		t.Fatalf("flags %b: want an incremental storage copy", f)
+	}
+	if p := migrateParams(opts, "<domain/>", ""); !p.MigrateDisksSet || len(p.MigrateDisks) != 1 || p.MigrateDisks[0] != "vda" {
+		t.Fatalf("params copy disks %v", p.MigrateDisks)
+	}
+	if f := migrateFlags(hypervisor.MigrateOptions{}); f&golibvirt.MIGRATE_NON_SHARED_INC != 0 {
+		t.Fatal("a VM without local volumes must not copy storage")
+	}
+	doc := `<domain><devices><disk><source file='/data/h1/pools/default/volumes/v-root.qcow2'/>` +
+		`<backingStore><source file="/data/h1/pools/default/images/i1"/></backingStore></disk>` +
+		`<disk><source file='/data/h1/pools/defaults/other'/></disk><kernel>/data/h1/pools/default-k</kernel></devices></domain>`
+	got := movePaths(doc, opts.DestPaths)
+	want := `<domain><devices><disk><source file='/data/h2/pools/default/volumes/v-root.qcow2'/>` +
+		`<backingStore><source file="/data/h2/pools/default/images/i1"/></backingStore></disk>` +
+		`<disk><source file='/data/h1/pools/defaults/other'/></disk><kernel>/data/h1/pools/default-k</kernel></devices></domain>`
+	if got != want {
+		t.Fatalf("moved paths:\n got %s\nwant %s", got, want)
+	}
+}

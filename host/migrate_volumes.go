@@ -1,0 +1,113 @@
+package host
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/hypervisor"
+)
+
+// Volumes in a migration. A VM whose root volume is in a dir pool moves
+// with it: the destination prepares an empty qcow2 overlay of the same
+// image at the same path (copying the image from another host first if it
+// has none) and writes the VM's cloud-init seed; the source then has
+// libvirt copy the overlay's blocks with the memory (NBD), and removes its
+// own volumes only once the guest runs on the destination. A destination
+// whose guest never arrives removes what it prepared. In a shared pool
+// nothing is copied or removed: both hosts see the same files.
+
+// rootDisk is the target of a VM's root volume: the first disk of a VM made
+// from an image (hypervisor.DomainSpec.Disks).
+const rootDisk = "vda"
+
+// hasVolumes reports whether this host keeps files for vm.
+func (m *migrator) hasVolumes(vm *fsm.VM) bool {
+	return m.host.cfg.Disks != nil && m.driver == m.host.driver && m.driver.Name() != "sim" &&
+		(vm.Spec.Image != "" || vm.Spec.CloudInit != nil)
+}
+
+// prepareVolumes makes the volumes of an incoming VM, as its destination,
+// and returns the folder of its pool here ("" for a VM without volumes).
+func (m *migrator) prepareVolumes(ctx context.Context, mig fsm.Migration, vm *fsm.VM) (string, error) {
+	if !m.hasVolumes(vm) {
+		return "", nil
+	}
+	pool, err := m.host.state.Pool(vm.Spec.EffectivePool())
+	if err != nil {
+		return "", err
+	}
+	var img fsm.Image
+	if vm.Spec.Image != "" {
+		if img, err = m.host.state.Image(vm.Spec.Image); err != nil {
+			return "", err
+		}
+	}
+	if vm.LocalDisks {
+		// A root volume left here by an earlier try holds stale blocks that
+		// an incremental copy would not overwrite: start from an empty one.
+		if err := m.host.cfg.Disks.RemoveVM(pool, vm.ID, false); err != nil {
+			return "", fmt.Errorf("removing an old root volume: %w", err)
+		}
+	}
+	m.mu.Lock()
+	m.incoming[mig.ID] = *vm
+	m.mu.Unlock()
+	if _, err := m.host.cfg.Disks.PrepareVM(ctx, vm, pool, img); err != nil {
+		return "", fmt.Errorf("preparing volumes: %w", err)
+	}
+	return m.host.cfg.Disks.PoolDir(pool), nil
+}
+
+// copyOptions sets what the source's copy of vm moves: the root volume's
+// blocks when they are on this host's own disk, to the folder the
+// destination prepared (mig.TargetPoolDir) when it is not this host's.
+func (m *migrator) copyOptions(mig fsm.Migration, vm *fsm.VM, opts *hypervisor.MigrateOptions) {
+	if !m.hasVolumes(vm) {
+		return
+	}
+	if vm.LocalDisks {
+		opts.CopyDisks = []string{rootDisk}
+	}
+	pool, err := m.host.state.Pool(vm.Spec.EffectivePool())
+	if err != nil || mig.TargetPoolDir == "" {
+		return
+	}
+	if here := m.host.cfg.Disks.PoolDir(pool); here != mig.TargetPoolDir {
+		opts.DestPaths = map[string]string{here: mig.TargetPoolDir}
+	}
+}
+
+// dropIncoming forgets the incoming migrations that ended, removing the
+// volumes prepared for those whose guest did not arrive.
+func (m *migrator) dropIncoming(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, vm := range m.incoming {
+		mig, err := m.host.state.Migration(id)
+		if err == nil && !mig.State.Final() {
+			continue
+		}
+		delete(m.incoming, id)
+		if now, err := m.host.state.VM(vm.ID); err == nil && now.Node == m.nodeID {
+			continue // it arrived (or lives here now): its volumes are its own
+		}
+		m.logger.Info("removing the volumes prepared for a guest that did not arrive", "migration", id, "vm", vm.Spec.Name)
+		m.removeLocalVolumes(&vm)
+	}
+}
+
+// removeLocalVolumes removes vm's volumes from this host's own disk; those
+// in a shared pool are the same files the other host uses, and stay.
+func (m *migrator) removeLocalVolumes(vm *fsm.VM) {
+	if !m.hasVolumes(vm) {
+		return
+	}
+	pool, err := m.host.state.Pool(vm.Spec.EffectivePool())
+	if err != nil || pool.Shared() {
+		return
+	}
+	if err := m.host.cfg.Disks.RemoveVM(pool, vm.ID, false); err != nil {
+		m.logger.Warn("removing a moved vm's volumes", "vm", vm.Spec.Name, "error", err)
+	}
+}
