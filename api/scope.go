@@ -81,6 +81,21 @@ func (s *Server) callerRoute(method, pattern string, h handlerFunc) {
 // authRoute registers a route behind authentication, authorization, the body
 // size limit and, for GET, the ?index / ?consistent wait.
 func (s *Server) authRoute(method, pattern string, p perm, scope scopeKind, load *objectLoader, h handlerFunc) {
+	s.securedRoute(method, pattern, p, scope, load, h, nil)
+}
+
+// rawHandler serves a request itself (a WebSocket, a byte stream): it
+// returns an error only when it has written nothing, for the one table.
+type rawHandler func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error
+
+// streamRoute registers an object route served by a rawHandler, without
+// the request timeout: a console stays open while its user types.
+func (s *Server) streamRoute(method, pattern string, p perm, load objectLoader, h rawHandler) {
+	s.securedRoute(method, pattern, p, scopeObject, &load, nil, h)
+}
+
+// securedRoute is authRoute for a JSON handler h or a raw one.
+func (s *Server) securedRoute(method, pattern string, p perm, scope scopeKind, load *objectLoader, h handlerFunc, raw rawHandler) {
 	if scope != scopeCaller && (p.Resource == "" || p.Action == "") {
 		panic(fmt.Sprintf("api: route %s %s registered without a permission", method, pattern))
 	}
@@ -92,7 +107,10 @@ func (s *Server) authRoute(method, pattern string, p perm, scope scopeKind, load
 	// has lost the leader: an operator asks it exactly then (authenticate).
 	clusterStatus := method == http.MethodGet && strings.HasPrefix(pattern, "/api/v1/cluster")
 	s.router.Handle(method, pattern, s.named(pattern, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		ctx, cancel := r.Context(), context.CancelFunc(func() {})
+		if raw == nil {
+			ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		}
 		defer cancel()
 		r = r.WithContext(ctx)
 		if r.Body != nil {
@@ -122,7 +140,14 @@ func (s *Server) authRoute(method, pattern string, p perm, scope scopeKind, load
 			s.writeError(w, r, err)
 			return
 		}
-		s.serve(w, r.WithContext(withCaller(ctx, pr)), ps, h)
+		r = r.WithContext(withCaller(ctx, pr))
+		if raw != nil {
+			if err := raw(w, r, ps); err != nil {
+				s.writeError(w, r, err)
+			}
+			return
+		}
+		s.serve(w, r, ps, h)
 	}))
 }
 

@@ -70,6 +70,9 @@ type Config struct {
 	// images on every host) and check them again before a start; nil (the sim
 	// hypervisor, which opens no file) checks nothing.
 	BootFiles *hostpath.Confiner
+	// Consoles reaches VMs' serial consoles and logs (console.Router); nil
+	// answers console requests with 409.
+	Consoles Consoles
 	// Images runs the image imports this node takes (diskstore.Manager);
 	// nil answers imports with 503.
 	Images ImageImporter
@@ -357,6 +360,8 @@ func (s *Server) routes() {
 	// The action "migrate" is POST /api/v1/vms/:id/migrate (see vmAction);
 	// it also needs migration write in the VM's project.
 	s.objectRoute("POST", "/api/v1/vms/:id/:action", authz.Write("vm"), vmObject, s.vmAction)
+	s.streamRoute("GET", "/api/v1/vms/:id/console", authz.Write("vm"), vmObject, s.vmConsole)
+	s.streamRoute("GET", "/api/v1/vms/:id/console/log", authz.Read("vm"), vmObject, s.vmConsoleLog)
 
 	// Lists show what the caller may read: every project's for a cluster
 	// role, its projects' otherwise.

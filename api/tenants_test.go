@@ -185,6 +185,8 @@ func (w *tenantWorld) matrix() map[string]struct {
 		"PUT /api/v1/vms/:id":                            {refused, with("PUT", validVM("renamed"), vmRefs(""))},
 		"DELETE /api/v1/vms/:id":                         {refused, with("DELETE", nil, vmRefs(""))},
 		"POST /api/v1/vms/:id/:action":                   {refused, append(with("POST", nil, vmRefs("/stop")), with("POST", client.MigrateRequest{Target: "node-2"}, vmRefs("/migrate"))...)},
+		"GET /api/v1/vms/:id/console":                    {refused, with("GET", nil, vmRefs("/console"))},
+		"GET /api/v1/vms/:id/console/log":                {refused, with("GET", nil, vmRefs("/console/log"))},
 		"GET /api/v1/migrations":                         {filtered, one("GET", "/api/v1/migrations?vm="+w.vmB.ID, nil)},
 		"GET /api/v1/migrations/:id":                     {refused, one("GET", "/api/v1/migrations/"+w.migrationB, nil)},
 		"POST /api/v1/migrations/:id/cancel":             {refused, one("POST", "/api/v1/migrations/"+w.migrationB+"/cancel", nil)},

@@ -50,3 +50,18 @@ func (a *Agent) PeerGet(ctx context.Context, nodeID, path string, header http.He
 	}
 	return resp, nil
 }
+
+// PeerURL is the address of another node's internal path and the HTTP
+// client (with this node's credentials) to reach it with, for calls that
+// are no plain GET (a WebSocket).
+func (a *Agent) PeerURL(nodeID, path string) (string, *http.Client, error) {
+	m, ok := a.gossip.memberByID(nodeID)
+	if !ok || m.Meta.API == "" {
+		return "", nil, fmt.Errorf("%w: %s", ErrPeerUnknown, nodeID)
+	}
+	scheme := "http://"
+	if a.cfg.TLS != nil {
+		scheme = "https://"
+	}
+	return scheme + m.Meta.API + path, a.forwarder.client, nil
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/cluster"
+	"github.com/novacron/novacron/console"
 	"github.com/novacron/novacron/control"
 	"github.com/novacron/novacron/diskstore"
 	"github.com/novacron/novacron/fleet"
@@ -99,6 +100,8 @@ type Node struct {
 	// Images runs this node's image imports and copies; nil without a
 	// DataDir.
 	Images *diskstore.Manager
+	// Consoles reaches VMs' serial consoles here and on other nodes.
+	Consoles *console.Router
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -147,6 +150,13 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 		cfg.Host.Disks = disks
 		agent.HandlePeer("GET "+diskstore.ImagePathPrefix+"{id}", disks)
 	}
+	consoles := &console.Router{Self: cfg.Cluster.NodeID, Peers: agent}
+	if local, ok := driver.(console.Local); ok {
+		consoles.Local = local
+	}
+	for _, pattern := range console.Routes() {
+		agent.HandlePeer(pattern, &console.Handler{Local: consoles.Local})
+	}
 	ctl, err := control.New(cfg.Control, agent, agent.FSM())
 	if err == nil {
 		for pattern, fn := range ctl.Routes() {
@@ -164,7 +174,7 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 	agent.Start(ctl)
 	hst.Start()
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &Node{Agent: agent, Control: ctl, Host: hst, Images: disks, cancel: cancel}
+	n := &Node{Agent: agent, Control: ctl, Host: hst, Images: disks, Consoles: consoles, cancel: cancel}
 	if disks != nil {
 		n.wg.Add(1)
 		go func() {

@@ -309,6 +309,10 @@ func (c *Client) decodeAnswer(resp *http.Response, req request) (http.Header, er
 	if err != nil {
 		return nil, fmt.Errorf("client: read answer of %s %s: %w", req.method, req.path, err)
 	}
+	if b, ok := req.out.(*[]byte); ok {
+		*b = raw // an answer that is no JSON (a console log), as it came
+		return resp.Header, nil
+	}
 	if req.out == nil || len(bytes.TrimSpace(raw)) == 0 {
 		return resp.Header, nil
 	}

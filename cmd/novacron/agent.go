@@ -196,6 +196,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	if n.Images != nil {
 		apiCfg.Images = n.Images
 	}
+	apiCfg.Consoles = n.Consoles
 	if f.OIDC.Issuer != "" {
 		apiCfg.OIDC = oidcauth.New(f.OIDC)
 	}
@@ -239,7 +240,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 
 func newDriver(f *agentFlags, logger *slog.Logger) (hypervisor.Driver, error) {
 	if f.Hypervisor == "libvirt" {
-		d, err := libvirt.New(libvirt.Config{URI: f.LibvirtURI, VirtType: f.VirtType, HostName: f.Name, Logger: logger})
+		d, err := libvirt.New(libvirt.Config{URI: f.LibvirtURI, VirtType: f.VirtType, HostName: f.Name, ConsoleLogReadDir: f.ConsoleLogDir, Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("libvirt hypervisor at %s: %w", f.LibvirtURI, err)
 		}

@@ -18,7 +18,7 @@ var agentFlagGroups = []struct {
 	{"Cluster", []string{"name", "data-dir", "bind", "advertise", "gossip-port", "raft-port", "http-port",
 		"join", "bootstrap-expect", "voters", "label", "config", "log-level"}},
 	{"Hypervisor", []string{"hypervisor", "libvirt-uri", "libvirt-peer-uri", "libvirt-peer-schemes", "virt-type",
-		"vcpus", "memory-mib", "cpu-overcommit", "migrate-uri", "image-dir", "stop-timeout"}},
+		"vcpus", "memory-mib", "cpu-overcommit", "migrate-uri", "image-dir", "console-log-dir", "stop-timeout"}},
 	{"High availability", []string{"fence-timeout", "heartbeat-interval", "watchdog"}},
 	{"Security", []string{"tls-ca", "tls-cert", "tls-key", "tls-ca-key", "insecure", "join-token",
 		"bootstrap-token", "bootstrap-token-file", "gossip-key", "gossip-key-file", "metrics-token-file"}},

@@ -19,7 +19,8 @@ import (
 // newVMCommand builds `novacron vm`.
 func newVMCommand(a *app) *cobra.Command {
 	cmd := newGroupCommand("vm", "Create, inspect, control and migrate virtual machines",
-		newVMCreateCommand(a), newVMListCommand(a), newVMShowCommand(a), newVMUpdateCommand(a), newVMDeleteCommand(a), newVMMigrateCommand(a))
+		newVMCreateCommand(a), newVMListCommand(a), newVMShowCommand(a), newVMUpdateCommand(a), newVMDeleteCommand(a), newVMMigrateCommand(a),
+		newVMConsoleCommand(a), newVMLogsCommand(a))
 	for _, act := range vmActions {
 		cmd.AddCommand(newVMActionCommand(a, act))
 	}

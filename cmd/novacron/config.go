@@ -72,6 +72,7 @@ type agentFlags struct {
 	// Labels are this host's labels (--label k=v), which placement matches.
 	Labels         []string
 	LibvirtURI     string
+	ConsoleLogDir  string
 	VirtType       string
 	StopTimeout    time.Duration
 	VCPUs          int
@@ -153,6 +154,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.MemoryMiB, "memory-mib", 0, "memory this host offers to VMs in MiB (default: all the hypervisor reports)")
 	fs.Float64Var(&f.CPUOvercommit, "cpu-overcommit", 0, "vCPUs offered per host vCPU on this node, 1 to 64 (default: the cluster setting)")
 	fs.StringArrayVar(&f.ImageDirs, "image-dir", []string{hostpath.DefaultDir}, "folder whose files VMs may boot from: kernels, initrds, disk images (repeatable; libvirt hypervisor; any other host path is refused)")
+	fs.StringVar(&f.ConsoleLogDir, "console-log-dir", lv.ConsoleLogDir, "where this agent reads the serial logs libvirt writes of its guests (libvirt hypervisor; the same folder as libvirt's unless libvirtd runs in another mount namespace)")
 	fs.StringVar(&f.MigrateURI, "migrate-uri", "", "where this host accepts live migrations, e.g. tcp://10.0.0.2 (default: libvirt picks the host name)")
 	fs.IntVar(&f.SimFleet, "sim-fleet", 0, "also simulate this many extra hosts in this process (sim driver), for scale tests")
 	fs.DurationVar(&f.FenceTimeout, "fence-timeout", lt.Timeout, "a host's VMs are restarted elsewhere this long after its last lease renewal; it fences itself 35% of that earlier")

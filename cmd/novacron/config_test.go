@@ -20,7 +20,7 @@ func TestAgentFlags_DefaultsAreTheDocumentedOnes(t *testing.T) {
 	want := map[string]string{
 		"config": "", "dev": "false", "name": "", "data-dir": "", "bind": "", "advertise": "",
 		"gossip-port": "7946", "raft-port": "7947", "http-port": "8090", "join": "[]",
-		"bootstrap-expect": "0", "voters": "3", "hypervisor": "", "label": "[]", "libvirt-uri": "qemu:///system",
+		"bootstrap-expect": "0", "voters": "3", "hypervisor": "", "label": "[]", "libvirt-uri": "qemu:///system", "console-log-dir": "/var/log/libvirt/qemu",
 		"virt-type": "auto", "vcpus": "0", "memory-mib": "0", "cpu-overcommit": "0", "migrate-uri": "",
 		"image-dir": "[/var/lib/novacron/images]",
 		"sim-fleet": "0", "fence-timeout": "10s", "heartbeat-interval": "1s", "watchdog": "",

@@ -6,7 +6,7 @@
 # /var/log/libvirt and /etc/libvirt, plus one `novacron agent` that drives it
 # through the libvirt driver. Guests boot a tiny cached kernel + busybox initramfs
 # that prints `tick N` every second on its serial console, or a cached boot disk
-# (lab-disk.qcow2) that reads its NoCloud seed first and then ticks the same way.
+# (lab-disk-N.qcow2) that reads its NoCloud seed first and then ticks the same way.
 #
 #   lab.sh up [--hosts N] [--no-agents]
 #                           start N hosts (default 3) and their agents; prints env lines
@@ -67,7 +67,9 @@ readonly APT_PACKAGES=(qemu-system-x86 libvirt-daemon-system libvirt-clients bus
 # The lab's boot disk in $CACHE (see build_disk) and the kernel modules its
 # initramfs loads, with their dependencies: virtio disks (the seed too), a seed
 # on an IDE or SCSI CD-ROM, and the seed's file systems (ISO 9660 or FAT).
-readonly DISK_IMAGE=lab-disk.qcow2
+# The boot disk's name carries its version: a change to its init makes a new
+# name, so a machine with the old one cached builds the new one.
+readonly DISK_IMAGE=lab-disk-2.qcow2
 readonly DISK_MODULES=(virtio_pci virtio_blk virtio_scsi ata_piix sr_mod isofs vfat nls_cp437 nls_ascii)
 # The folders each host gets its own copy of, as "HOSTDIR subfolder:mount point".
 readonly HOST_MOUNTS=(run:/run/libvirt lib:/var/lib/libvirt cache:/var/cache/libvirt log:/var/log/libvirt etc:/etc/libvirt)
@@ -376,6 +378,9 @@ else
 	fi
 	umount /cidata
 fi
+# A shell on the serial console (`novacron vm console`): what is typed there
+# runs, and its output comes back; a new one starts when it exits.
+(while true; do setsid sh -c 'exec sh -i </dev/ttyS0 >/dev/ttyS0 2>&1'; done) &
 n=0
 while true; do
 	n=$((n + 1))
@@ -703,7 +708,7 @@ start_agent() {
 		--hypervisor libvirt --libvirt-uri "$(host_uri "$i")" --virt-type qemu --vcpus "$LAB_VCPUS" --stop-timeout "$LAB_STOP_TIMEOUT"
 		--memory-mib "$LAB_MEMORY_MIB" --migrate-uri "tcp://$(host_addr "$i")"
 		--libvirt-peer-uri "$(host_uri "$i")" --libvirt-peer-schemes qemu+unix
-		--image-dir "$CACHE"
+		--image-dir "$CACHE" --console-log-dir "$dir/log/qemu"
 		--tls-ca "$LAB/tls/ca.pem" --tls-cert "$LAB/tls/$(host_name "$i").pem" --tls-key "$LAB/tls/$(host_name "$i")-key.pem"
 		--gossip-key-file "$LAB/tls/gossip-key")
 	# Guests boot only from files inside --image-dir: the cached kernel,

@@ -74,6 +74,10 @@ type Config struct {
 	// domain's serial console (NAME-serial.log); NoConsoleLog turns it off.
 	ConsoleLogDir string
 	NoConsoleLog  bool
+	// ConsoleLogReadDir is where this agent reads those logs, when it sees
+	// the hypervisor host's files elsewhere (the lab's hosts, which run in
+	// mount namespaces of their own); empty means ConsoleLogDir.
+	ConsoleLogReadDir string
 	// ImageDir is the folder whose file system Capacity reports as disk.
 	ImageDir string
 	// NoPathChecks turns off Start's checks, on a local URI, that boot files
