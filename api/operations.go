@@ -1,0 +1,185 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/authz"
+	"github.com/novacron/novacron/fsm"
+)
+
+// Operations (issue 15, the Incus model): every long action is followed as
+// an operation, read from the record that already tracks it, so there is
+// one truth: a migration (its record), an image import (the image while it
+// imports and how it ended), a VM's creation until its host first reports
+// it. An operation's ID is its record's ID.
+
+// maxOperationWait bounds ?wait=.
+const maxOperationWait = 60 * time.Second
+
+// operationPerm is what reading an operation of a kind needs, in its project.
+var operationPerm = map[string]authz.Perm{
+	"migration": authz.Read("migration"), "image_import": authz.Read("image"), "vm_create": authz.Read("vm"),
+}
+
+// operations builds every operation this node's state holds.
+func (s *Server) operations() []client.Operation {
+	var out []client.Operation
+	for _, m := range s.state.Migrations() {
+		out = append(out, s.migrationOperation(m))
+	}
+	for _, img := range s.state.Images() {
+		out = append(out, imageOperation(img))
+	}
+	for _, vm := range s.state.VMs() {
+		if op, ok := createOperation(vm); ok {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// operation finds one operation by its record's ID.
+func (s *Server) operation(id string) (client.Operation, error) {
+	if m, err := s.state.Migration(id); err == nil {
+		return s.migrationOperation(m), nil
+	}
+	if img, err := s.state.Image(id); err == nil {
+		return imageOperation(img), nil
+	}
+	if vm, err := s.state.VM(id); err == nil {
+		if op, ok := createOperation(vm); ok {
+			return op, nil
+		}
+	}
+	return client.Operation{}, errorf(fsm.ErrNotFound, "operation %q not found", id)
+}
+
+func (s *Server) migrationOperation(m fsm.Migration) client.Operation {
+	op := client.Operation{ID: m.ID, Kind: "migration", Project: s.migrationProjectOf(m),
+		Object: client.OperationObject{Type: "vm", ID: m.VMID, Name: m.VMName}, Error: m.Error,
+		MayCancel: !m.State.Final(), CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		Links: map[string]string{"migration": "/api/v1/migrations/" + m.ID, "vm": "/api/v1/vms/" + m.VMID}}
+	switch m.State {
+	case fsm.MigrationPending, fsm.MigrationPreparing:
+		op.State = client.OperationPending
+	case fsm.MigrationRunning:
+		op.State = client.OperationRunning
+	case fsm.MigrationCompleted:
+		op.State, op.Progress = client.OperationSucceeded, 100
+	case fsm.MigrationFailed:
+		op.State = client.OperationFailed
+	default:
+		op.State = client.OperationCancelled
+	}
+	if m.Progress != nil && op.State == client.OperationRunning {
+		op.Progress = m.Progress.Percent
+	}
+	return op
+}
+
+func imageOperation(img fsm.Image) client.Operation {
+	op := client.Operation{ID: img.ID, Kind: "image_import", Project: img.Project,
+		Object: client.OperationObject{Type: "image", ID: img.ID, Name: img.Name}, Error: img.Error,
+		CreatedAt: img.CreatedAt, UpdatedAt: img.UpdatedAt, Links: map[string]string{"image": "/api/v1/images/" + img.ID}}
+	switch img.State {
+	case fsm.ImageReady:
+		op.State, op.Progress = client.OperationSucceeded, 100
+	case fsm.ImageFailed:
+		op.State = client.OperationFailed
+	default:
+		op.State = client.OperationRunning
+	}
+	return op
+}
+
+// createOperation follows a VM from its creation until its host first
+// reports it: pending while no host has it, running once placed.
+func createOperation(vm fsm.VM) (client.Operation, bool) {
+	if !vm.ReportedAt.IsZero() || vm.DesiredState != fsm.VMRunning {
+		return client.Operation{}, false
+	}
+	op := client.Operation{ID: vm.ID, Kind: "vm_create", Project: vm.Project, State: client.OperationPending,
+		Object: client.OperationObject{Type: "vm", ID: vm.ID, Name: vm.Spec.Name}, Error: vm.Placement,
+		CreatedAt: vm.CreatedAt, UpdatedAt: vm.UpdatedAt, Links: map[string]string{"vm": "/api/v1/vms/" + vm.ID}}
+	if vm.Node != "" {
+		op.State, op.Error = client.OperationRunning, ""
+	}
+	return op, true
+}
+
+// readableOperation refuses, as not found, an operation pr may not read.
+func readableOperation(pr *authz.Principal, op client.Operation) bool {
+	return pr.Allowed(op.Project, operationPerm[op.Kind])
+}
+
+// listOperations lists the operations the caller may read, newest first.
+func (s *Server) listOperations(r *http.Request, _ httprouter.Params) (any, error) {
+	pr := caller(r.Context())
+	ops := slices.DeleteFunc(s.operations(), func(op client.Operation) bool { return !readableOperation(pr, op) })
+	return paginate(s, r, ops, byTime(func(op client.Operation) time.Time { return op.CreatedAt }, func(op client.Operation) string { return op.ID }, true),
+		func(op client.Operation) client.Operation { return op })
+}
+
+// getOperation shows one operation; with ?wait=DURATION it answers once the
+// operation has ended or the wait (at most a minute) has passed.
+func (s *Server) getOperation(r *http.Request, ps httprouter.Params) (any, error) {
+	var wait time.Duration
+	if q := r.URL.Query().Get("wait"); q != "" {
+		d, err := time.ParseDuration(q)
+		if err != nil || d < 0 || d > maxOperationWait {
+			return nil, invalidf("query parameter wait: %q is not a duration of at most %s", q, maxOperationWait)
+		}
+		// Within the request's own timeout: an answer, never a 504.
+		wait = min(d, s.cfg.RequestTimeout-time.Second)
+	}
+	pr := caller(r.Context())
+	deadline := time.Now().Add(wait)
+	for {
+		op, err := s.operation(ps.ByName("id"))
+		if err == nil && !readableOperation(pr, op) {
+			err = errorf(fsm.ErrNotFound, "operation %q not found", ps.ByName("id"))
+		}
+		if err != nil || client.OperationFinal(op.State) || !time.Now().Before(deadline) {
+			return op, err
+		}
+		select {
+		case <-r.Context().Done():
+			return op, nil
+		case <-time.After(min(250*time.Millisecond, time.Until(deadline))):
+		}
+	}
+}
+
+// cancelOperation cancels an operation that may be cancelled: a migration.
+func (s *Server) cancelOperation(r *http.Request, ps httprouter.Params) (any, error) {
+	pr := caller(r.Context())
+	op, err := s.operation(ps.ByName("id"))
+	if err == nil && !readableOperation(pr, op) {
+		err = errorf(fsm.ErrNotFound, "operation %q not found", ps.ByName("id"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !op.MayCancel {
+		return nil, errorf(fsm.ErrState, "operation %s (%s of %s %s) cannot be cancelled", op.ID, op.Kind, op.Object.Type, op.Object.Name)
+	}
+	if perm := authz.Write("migration"); !pr.Allowed(op.Project, perm) {
+		return nil, forbidden(pr, op.Project, perm)
+	}
+	idx, err := s.cluster.Apply(r.Context(), &fsm.CancelMigration{ID: op.ID, At: time.Now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applied(r.Context(), idx); err != nil {
+		return nil, err
+	}
+	if op, err = s.operation(op.ID); err != nil {
+		return nil, err
+	}
+	return accepted(op, idx), nil
+}

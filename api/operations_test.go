@@ -1,0 +1,75 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/fsm"
+)
+
+func TestOperations_FollowTheirRecords(t *testing.T) {
+	e, _ := newImageEnv(t)
+	// A VM's creation is an operation until its host reports it.
+	var vm client.VM
+	e.do("POST", "/api/v1/vms", e.root, validVM("web")).expect(t, http.StatusCreated, &vm)
+	var op client.Operation
+	e.do("GET", "/api/v1/operations/"+vm.ID, e.root, nil).expect(t, http.StatusOK, &op)
+	if op.Kind != "vm_create" || op.State != client.OperationPending || op.Object.Name != "web" || op.MayCancel {
+		t.Fatalf("create operation %+v", op)
+	}
+	now := time.Now().UTC()
+	e.cluster.mustApply(t, fsm.PlaceVM{ID: vm.ID, Node: e.nodes[0].ID, Reason: "test", At: now})
+	e.do("GET", "/api/v1/operations/"+vm.ID, e.root, nil).expect(t, http.StatusOK, &op)
+	if op.State != client.OperationRunning {
+		t.Fatalf("placed vm's create: %s, want running", op.State)
+	}
+	e.cluster.mustApply(t, fsm.ReportVM{ID: vm.ID, Node: e.nodes[0].ID, Generation: 1, State: fsm.VMRunning, At: now})
+	e.do("GET", "/api/v1/operations/"+vm.ID, e.root, nil).expectError(t, http.StatusNotFound, client.CodeNotFound, "not found")
+
+	// A migration is an operation that may be cancelled; cancelling it
+	// cancels the migration.
+	var m client.Migration
+	e.do("POST", "/api/v1/vms/web/migrate", e.root, client.MigrateRequest{Target: "node-2"}).expect(t, http.StatusAccepted, &m)
+	e.do("GET", "/api/v1/operations/"+m.ID, e.root, nil).expect(t, http.StatusOK, &op)
+	if op.Kind != "migration" || op.State != client.OperationPending || !op.MayCancel || op.Links["migration"] != "/api/v1/migrations/"+m.ID {
+		t.Fatalf("migration operation %+v", op)
+	}
+	e.do("DELETE", "/api/v1/operations/"+m.ID, e.tokenFor("reader"), nil).expectError(t, http.StatusForbidden, client.CodeForbidden, "migration:write")
+	e.do("DELETE", "/api/v1/operations/"+m.ID, e.root, nil).expect(t, http.StatusAccepted, &op)
+	if op.State != client.OperationCancelled || op.MayCancel {
+		t.Fatalf("cancelled operation %+v", op)
+	}
+	if got, _ := e.fsm.Migration(m.ID); got.State != fsm.MigrationCancelled {
+		t.Fatalf("migration is %s after its operation's cancel", got.State)
+	}
+	e.do("DELETE", "/api/v1/operations/"+m.ID, e.root, nil).expectError(t, http.StatusConflict, client.CodeInvalidState, "cannot be cancelled")
+
+	// An image import is one until the image is ready; ?wait answers at once
+	// for an ended operation, and after the wait for one that goes on.
+	var img client.Image
+	e.do("POST", "/api/v1/images", e.root, client.ImageRequest{Name: "debian", Source: "/images/debian.qcow2"}).expect(t, http.StatusAccepted, &img)
+	start := time.Now()
+	e.do("GET", "/api/v1/operations/"+img.ID+"?wait=300ms", e.root, nil).expect(t, http.StatusOK, &op)
+	if op.Kind != "image_import" || op.State != client.OperationRunning || time.Since(start) < 300*time.Millisecond {
+		t.Fatalf("import operation %+v after %s: want running after the whole wait", op, time.Since(start))
+	}
+	e.ready(img.ID, 1<<30)
+	e.do("GET", "/api/v1/operations/"+img.ID+"?wait=30s", e.root, nil).expect(t, http.StatusOK, &op)
+	if op.State != client.OperationSucceeded || op.Progress != 100 {
+		t.Fatalf("import operation %+v, want succeeded", op)
+	}
+	e.do("GET", "/api/v1/operations/"+img.ID+"?wait=forever", e.root, nil).expectError(t, http.StatusBadRequest, client.CodeInvalid, "wait")
+
+	var ops []client.Operation
+	e.do("GET", "/api/v1/operations", e.root, nil).expect(t, http.StatusOK, &ops)
+	kinds := map[string]int{}
+	for _, o := range ops {
+		kinds[o.Kind]++
+	}
+	if kinds["migration"] != 1 || kinds["image_import"] != 1 || kinds["vm_create"] != 0 || !strings.HasPrefix(ops[0].CreatedAt.String(), "20") {
+		t.Fatalf("operations %+v", ops)
+	}
+}
