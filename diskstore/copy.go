@@ -1,6 +1,7 @@
 package diskstore
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -65,7 +66,13 @@ func (s *Store) CopyImage(ctx context.Context, p fsm.StoragePool, img fsm.Image,
 		if err != nil {
 			return err
 		}
-		n, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(&ctxReader{ctx: ctx, r: rc}, img.SizeBytes-have), make([]byte, copyBuffer))
+		// TLS hands the body over in records of 16 KiB: gather them into
+		// large writes, as cp does.
+		w := bufio.NewWriterSize(f, copyBuffer)
+		n, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(&ctxReader{ctx: ctx, r: rc}, img.SizeBytes-have), make([]byte, copyBuffer))
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
 		rc.Close()
 		if err != nil {
 			return fmt.Errorf("copying image %s: %w (%d of %d bytes here; the next try resumes)", img.Name, err, have+n, img.SizeBytes)

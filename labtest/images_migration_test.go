@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,73 @@ func logHas(path, s string) error {
 		return fmt.Errorf("no %q in %s yet", s, path)
 	}
 	return nil
+}
+
+// TestLab_DiskMigrationDestinationDies: the destination's libvirtd dies
+// while a VM's local disk is being copied: the migration fails, the guest
+// goes on running on the source with its disk, and the half-copied volume
+// the destination prepared is removed.
+func TestLab_DiskMigrationDestinationDies(t *testing.T) {
+	l := needLab(t)
+	c := l.client(t)
+	img := l.importLabImage(t, c)
+	name := uniqueName("disk-doomed")
+	vm := l.createVM(t, c, client.VMRequest{Name: name, VCPUs: 1, MemoryMiB: 96, Image: img.Name,
+		CloudInit: &client.CloudInit{Hostname: name, UserData: markerScript("DOOMED-1")}})
+	p := l.waitRunning(t, c, vm.ID, bootTimeout)
+	testutil.EventuallyEvery(t, bootTimeout, virshPoll, "the marker on the source", func() error {
+		return logHas(p.Host.serialLog(p.Domain), "marker: DOOMED-1")
+	})
+	src, dst := p.Host, l.otherHost(p.Host)
+	srcDisks, err := src.blockDevices(p.Domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	m, err := c.MigrateVM(context.Background(), vm.ID, client.MigrateRequest{Target: dst.Name, BandwidthMiBps: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMigrationRunning(t, c, m.ID, migrateTimeout)
+	// The destination prepared the volume: the file libvirt copies into.
+	var prepared string
+	testutil.Eventually(t, 10*time.Second, "the destination's prepared root volume", func() error {
+		matches, _ := filepath.Glob(filepath.Join(dst.Dir, "agent", "pools", "*", "volumes", vm.ID+"-root.qcow2"))
+		if len(matches) != 1 {
+			return fmt.Errorf("found %v", matches)
+		}
+		prepared = matches[0]
+		return nil
+	})
+	old := dst.killLibvirtd(t)
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			dst.startLibvirtd(t, old)
+		}
+	})
+	if f := followMigration(t, c, m.ID, migrateTimeout, testutil.PollInterval).final; f.State != client.MigrationFailed {
+		t.Fatalf("migration ended %s (%q), want failed", f.State, f.Error)
+	}
+	before := lastTick(src.serialLog(p.Domain))
+	testutil.EventuallyEvery(t, 30*time.Second, virshPoll, "the guest going on on the source, its disk readable", func() error {
+		if err := l.onlyOn(src, vm.ID, "running"); err != nil {
+			return err
+		}
+		if last := lastTick(src.serialLog(p.Domain)); last <= before {
+			return fmt.Errorf("tick %d, was %d", last, before)
+		}
+		return nil
+	})
+	if _, err := os.Stat(srcDisks["vda"]); err != nil {
+		t.Fatalf("the source's root volume: %v", err)
+	}
+	testutil.Eventually(t, 30*time.Second, "the half-copied volume removed from "+dst.Name, func() error {
+		if _, err := os.Stat(prepared); !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s still there (%v)", prepared, err)
+		}
+		return nil
+	})
+	dst.startLibvirtd(t, old)
+	restarted = true
 }
