@@ -145,7 +145,7 @@ func (s *Store) PrepareVM(ctx context.Context, vm *fsm.VM, p fsm.StoragePool, im
 		if err != nil {
 			return nil, err
 		}
-		disks = append(disks, hypervisor.Disk{Path: root, Format: fsm.ImageQCOW2})
+		disks = append(disks, hypervisor.Disk{Path: root, Format: fsm.ImageQCOW2, Shared: p.Shared()})
 	}
 	if vm.Spec.CloudInit != nil {
 		seed, err := s.writeSeed(vm, p)

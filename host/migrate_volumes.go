@@ -70,7 +70,11 @@ func (m *migrator) copyOptions(mig fsm.Migration, vm *fsm.VM, opts *hypervisor.M
 		opts.CopyDisks = []string{rootDisk}
 	}
 	pool, err := m.host.state.Pool(vm.Spec.EffectivePool())
-	if err != nil || mig.TargetPoolDir == "" {
+	if err != nil {
+		return
+	}
+	opts.SharedStorage = pool.Shared() && vm.Spec.Image != ""
+	if mig.TargetPoolDir == "" {
 		return
 	}
 	if here := m.host.cfg.Disks.PoolDir(pool); here != mig.TargetPoolDir {

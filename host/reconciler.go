@@ -163,9 +163,13 @@ func (h *hostReconciler) run(ctx context.Context) {
 // piled up meanwhile so a burst of writes costs one pass per VM at most.
 func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, events <-chan fsm.Event) {
 	pending := map[string]bool{}
-	full, migrations := false, false
+	full, migrations, pools := false, false, false
 	add := func(ev fsm.Event) {
 		switch ev.Kind {
+		case "pool":
+			// A new pool is realised and reported at once: the scheduler
+			// places no volume on a host that has not reported it.
+			pools = true
 		case "vm":
 			pending[ev.ID] = true
 		case "migration":
@@ -191,6 +195,9 @@ func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, event
 	if full {
 		h.reconcileAll(ctx)
 		return
+	}
+	if pools {
+		h.reportForeign(ctx)
 	}
 	var reports []*fsm.ReportVM
 	for id := range pending {

@@ -58,6 +58,10 @@ type Disk struct {
 	Format string
 	// ReadOnly attaches it read-only (a cloud-init seed).
 	ReadOnly bool
+	// Shared: the file is on storage every host reaches (a shared pool); the
+	// host's page cache is bypassed so a host that takes the guest over
+	// reads every write.
+	Shared bool
 }
 
 // NIC is one network interface: on a hypervisor network, or on a host bridge.
@@ -211,6 +215,11 @@ type MigrateOptions struct {
 	// the same backing image at the same path. Other disks are the
 	// destination's own (a shared pool, a seed it wrote).
 	CopyDisks []string
+	// SharedStorage: the domain's writable disks are on storage both hosts
+	// reach (a pool the operator declared shared, which each host reported
+	// realised at the same path), so nothing is copied; the hypervisor's
+	// own guess of what is shared (a local folder is not) is overridden.
+	SharedStorage bool
 	// DestPaths moves folders: a disk file under a key (a folder on this
 	// host) is under its value on the destination. Empty when both hosts
 	// keep their volumes at the same paths (the usual case).

@@ -55,6 +55,28 @@ func TestLab_FailoverKeepsDisks(t *testing.T) {
 		c.DeletePool(ctx, poolName)
 	})
 	waitImage(t, c, sharedImg.ID, "ready")
+	testutil.Eventually(t, 30*time.Second, "every host reporting pool "+poolName, func() error {
+		pools, err := c.Pools(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range pools {
+			if p.Name != poolName {
+				continue
+			}
+			ok := 0
+			for _, h := range p.Hosts {
+				if h.Error == "" && h.AvailableBytes > 0 {
+					ok++
+				}
+			}
+			if ok == len(l.hosts) {
+				return nil
+			}
+			return fmt.Errorf("hosts %+v", p.Hosts)
+		}
+		return fmt.Errorf("no pool %s", poolName)
+	})
 	localImg := l.importLabImage(t, c)
 
 	l.waitNodeAlive(t, victim)

@@ -151,9 +151,9 @@ func TestLab_DiskMigrationDestinationDies(t *testing.T) {
 		t.Fatalf("migration ended %s (%q), want failed", f.State, f.Error)
 	}
 	before := lastTick(src.serialLog(p.Domain))
-	testutil.EventuallyEvery(t, 30*time.Second, virshPoll, "the guest going on on the source, its disk readable", func() error {
-		if err := l.onlyOn(src, vm.ID, "running"); err != nil {
-			return err
+	testutil.EventuallyEvery(t, 30*time.Second, virshPoll, "the guest going on on the source", func() error {
+		if st, err := src.domState(vm.ID); err != nil || st != "running" {
+			return fmt.Errorf("on %s: %q (%v)", src.Name, st, err)
 		}
 		if last := lastTick(src.serialLog(p.Domain)); last <= before {
 			return fmt.Errorf("tick %d, was %d", last, before)

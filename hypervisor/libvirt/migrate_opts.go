@@ -34,6 +34,9 @@ func migrateFlags(opts hypervisor.MigrateOptions) golibvirt.DomainMigrateFlags {
 	if opts.Compression != "" {
 		flags |= golibvirt.MIGRATE_COMPRESSED
 	}
+	if opts.SharedStorage {
+		flags |= golibvirt.MIGRATE_UNSAFE
+	}
 	if len(opts.CopyDisks) > 0 {
 		// Only the overlay moves (NBD, incremental): the destination has
 		// the image it is backed by.

@@ -183,8 +183,11 @@ func TestMigrate_StorageCopy(t *testing.T) {
 	if p := migrateParams(opts, "<domain/>", ""); !p.MigrateDisksSet || len(p.MigrateDisks) != 1 || p.MigrateDisks[0] != "vda" {
 		t.Fatalf("params copy disks %v", p.MigrateDisks)
 	}
-	if f := migrateFlags(hypervisor.MigrateOptions{}); f&golibvirt.MIGRATE_NON_SHARED_INC != 0 {
-		t.Fatal("a VM without local volumes must not copy storage")
+	if f := migrateFlags(hypervisor.MigrateOptions{}); f&(golibvirt.MIGRATE_NON_SHARED_INC|golibvirt.MIGRATE_UNSAFE) != 0 {
+		t.Fatal("a VM without volumes must neither copy storage nor skip libvirt's safety checks")
+	}
+	if f := migrateFlags(hypervisor.MigrateOptions{SharedStorage: true}); f&golibvirt.MIGRATE_UNSAFE == 0 || f&golibvirt.MIGRATE_NON_SHARED_INC != 0 {
+		t.Fatalf("flags %b: a shared pool's VM moves nothing and its storage is taken as shared", f)
 	}
 	doc := `<domain><devices><disk><source file='/data/h1/pools/default/volumes/v-root.qcow2'/>` +
 		`<backingStore><source file="/data/h1/pools/default/images/i1"/></backingStore></disk>` +

@@ -272,6 +272,8 @@ func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
 		}
 		if d.ReadOnly {
 			disk.ReadOnly = &libvirtxml.DomainDiskReadOnly{}
+		} else if d.Shared {
+			disk.Driver.Cache = "none"
 		}
 		dom.Devices.Disks = append(dom.Devices.Disks, disk)
 	}

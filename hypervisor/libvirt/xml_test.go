@@ -331,6 +331,13 @@ func TestDomainXML_VolumesBootFromTheFirst(t *testing.T) {
 	if seed.Target.Dev != "vdb" || seed.ReadOnly == nil || seed.Driver.Type != "raw" {
 		t.Fatalf("seed disk %+v %+v", seed.Target, seed.Driver)
 	}
+	if root.Driver.Cache != "" {
+		t.Fatalf("a local root volume has cache %q, want the default", root.Driver.Cache)
+	}
+	spec.Disks[0].Shared = true
+	if dom := render(t, spec, xmlParams{VirtType: "qemu", Arch: "x86_64"}); dom.Devices.Disks[0].Driver.Cache != "none" {
+		t.Fatalf("a root volume in a shared pool has cache %q, want none", dom.Devices.Disks[0].Driver.Cache)
+	}
 	for _, bad := range []hypervisor.Disk{{Path: "relative.qcow2", Format: "qcow2"}, {Path: "/x.img", Format: "vmdk"}} {
 		spec.Disks = []hypervisor.Disk{bad}
 		if _, err := domainXML(spec, xmlParams{VirtType: "qemu", Arch: "x86_64"}); !errors.Is(err, hypervisor.ErrInvalidSpec) {
