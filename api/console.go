@@ -69,7 +69,9 @@ func (s *Server) vmConsoleLog(w http.ResponseWriter, r *http.Request, ps httprou
 			return invalidf("query parameter offset: %q is not a byte offset", q)
 		}
 	}
-	b, size, err := s.cfg.Consoles.Log(r.Context(), vm.Node, vm.ID, offset)
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	b, size, err := s.cfg.Consoles.Log(ctx, vm.Node, vm.ID, offset)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return err

@@ -36,6 +36,9 @@ type Peers interface {
 	PeerURL(nodeID, path string) (string, *http.Client, error)
 }
 
+// dialTimeout bounds reaching the VM's host for its console.
+const dialTimeout = 15 * time.Second
+
 // MaxLogChunk bounds one read of a console log.
 const MaxLogChunk = 1 << 20
 
@@ -65,7 +68,9 @@ func (r *Router) Open(ctx context.Context, node, vmID string) (io.ReadWriteClose
 		return nil, err
 	}
 	target = "ws" + strings.TrimPrefix(target, "http")
-	c, resp, err := websocket.Dial(ctx, target, &websocket.DialOptions{HTTPClient: client})
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	c, resp, err := websocket.Dial(dctx, target, &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusConflict {
 			return nil, fmt.Errorf("%w: node %s: the vm is not running there", ErrNotRunning, node)
