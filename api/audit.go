@@ -44,7 +44,7 @@ type auditor struct {
 func (s *Server) auditRequest(r *http.Request, info *reqInfo, status int, index string) {
 	mutating := r.Method != http.MethodGet && r.Method != http.MethodHead
 	refused := status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusTooManyRequests
-	if !mutating && !refused {
+	if !mutating && !refused && !info.audited {
 		return
 	}
 	e := fsm.AuditEntry{At: time.Now().UTC(), Actor: info.actor, Via: info.via, Project: info.project,

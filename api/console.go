@@ -52,6 +52,10 @@ func (s *Server) vmConsole(w http.ResponseWriter, r *http.Request, ps httprouter
 	if vm.State != fsm.VMRunning && vm.State != fsm.VMPaused {
 		return errorf(fsm.ErrState, "vm %s is %s: only a running vm has a console", vm.Spec.Name, vm.State)
 	}
+	if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		// Recorded when the session ends, with status 101 if it was open.
+		info.audited = true
+	}
 	if err := s.cfg.Consoles.Serve(w, r, vm.Node, vm.ID); err != nil {
 		return errorf(fsm.ErrState, "console of vm %s: %v", vm.Spec.Name, err)
 	}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -72,4 +74,37 @@ func TestOperations_FollowTheirRecords(t *testing.T) {
 	if kinds["migration"] != 1 || kinds["image_import"] != 1 || kinds["vm_create"] != 0 || !strings.HasPrefix(ops[0].CreatedAt.String(), "20") {
 		t.Fatalf("operations %+v", ops)
 	}
+}
+
+// refusingConsoles is a host whose consoles cannot be opened.
+type refusingConsoles struct{}
+
+func (refusingConsoles) Serve(http.ResponseWriter, *http.Request, string, string) error {
+	return errors.New("the domain is gone")
+}
+
+func (refusingConsoles) Log(context.Context, string, string, int64) ([]byte, int64, error) {
+	return []byte("tick 1\n"), 7, nil
+}
+
+// TestConsole_AttachIsAudited: a console session changes nothing through the
+// API but types into a guest, so it is recorded like a write; reading the
+// log is not. A VM that is not running has no console (409).
+func TestConsole_AttachIsAudited(t *testing.T) {
+	e := newTestEnvWith(t, Config{NodeName: "node-1", AuditQueue: 1000, Consoles: refusingConsoles{}}, nil)
+	vm := e.runningVM("web", e.nodes[0])
+	e.do("GET", "/api/v1/vms/web/console", e.root, nil).expectError(t, http.StatusConflict, client.CodeInvalidState, "the domain is gone")
+	e.auditHas("the console attach", func(a fsm.AuditEntry) bool {
+		return a.Action == "GET /api/v1/vms/:id/console" && a.Object == "web" && a.Status == http.StatusConflict
+	})
+	reader := e.tokenFor("reader")
+	a := e.do("GET", "/api/v1/vms/"+vm.ID+"/console/log?offset=0", reader, nil)
+	if a.status != http.StatusOK || string(a.body) != "tick 1\n" || a.header.Get(LogSizeHeader) != "7" {
+		t.Fatalf("console log: %d %q %v", a.status, a.body, a.header)
+	}
+	e.do("GET", "/api/v1/vms/web/console", reader, nil).expectError(t, http.StatusForbidden, client.CodeForbidden, "vm:write")
+	e.do("GET", "/api/v1/vms/web/console/log?offset=-1", e.root, nil).expectError(t, http.StatusBadRequest, client.CodeInvalid, "offset")
+	e.do("POST", "/api/v1/vms/web/stop", e.root, nil).expect(t, http.StatusOK, nil)
+	e.cluster.mustApply(t, fsm.ReportVM{ID: vm.ID, Node: e.nodes[0].ID, Generation: 1, State: fsm.VMStopped, At: time.Now().UTC()})
+	e.do("GET", "/api/v1/vms/web/console", e.root, nil).expectError(t, http.StatusConflict, client.CodeInvalidState, "only a running vm")
 }

@@ -457,6 +457,9 @@ type reqInfo struct {
 	// verb is a VM action's name (stop, start), recorded in place of the
 	// route's :action.
 	verb string
+	// audited records a request that changes nothing but is recorded all
+	// the same: a console session (what is typed runs in the guest).
+	audited bool
 }
 
 type reqInfoKey struct{}
