@@ -64,6 +64,9 @@ func (s *Store) CopyImage(ctx context.Context, p fsm.StoragePool, img fsm.Image,
 	if have < img.SizeBytes {
 		rc, err := open(ctx, have)
 		if err != nil {
+			if have == 0 {
+				os.Remove(part) // nothing to resume from: leave no empty file
+			}
 			return err
 		}
 		// TLS hands the body over in records of 16 KiB: gather them into

@@ -208,6 +208,9 @@ func TestStore_CopyImage_OpenFailsAndContextEnds(t *testing.T) {
 	if !errors.Is(err, refused) {
 		t.Errorf("CopyImage: %v, want the opener's error", err)
 	}
+	if _, err := os.Stat(s.ImagePath(defaultPool, img.ID) + ".copy"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an opener that failed before any byte left a partial copy (%v)", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	src := &fileSource{path: writeFile(t, t.TempDir(), "src", content)}
