@@ -29,6 +29,7 @@ import (
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file user.go -o user_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file vm.go -o vm_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file vm_types.go -o vm_types_msgp.go -tests=false -io=false
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file vm_spec_parts.go -o vm_spec_parts_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file image.go -o image_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file pool.go -o pool_msgp.go -tests=false -io=false
 

@@ -9,362 +9,6 @@ import (
 )
 
 // MarshalMsg implements msgp.Marshaler
-func (z *BootSource) MarshalMsg(b []byte) (o []byte, err error) {
-	o = msgp.Require(b, z.Msgsize())
-	// check for omitted fields
-	zb0001Len := uint32(5)
-	var zb0001Mask uint8 /* 5 bits */
-	_ = zb0001Mask
-	if z.Kernel == "" {
-		zb0001Len--
-		zb0001Mask |= 0x1
-	}
-	if z.Initrd == "" {
-		zb0001Len--
-		zb0001Mask |= 0x2
-	}
-	if z.Cmdline == "" {
-		zb0001Len--
-		zb0001Mask |= 0x4
-	}
-	if z.Disk == "" {
-		zb0001Len--
-		zb0001Mask |= 0x8
-	}
-	if z.DiskFormat == "" {
-		zb0001Len--
-		zb0001Mask |= 0x10
-	}
-	// variable map header, size zb0001Len
-	o = append(o, 0x80|uint8(zb0001Len))
-
-	// skip if no fields are to be emitted
-	if zb0001Len != 0 {
-		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "kernel"
-			o = append(o, 0xa6, 0x6b, 0x65, 0x72, 0x6e, 0x65, 0x6c)
-			o = msgp.AppendString(o, z.Kernel)
-		}
-		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "initrd"
-			o = append(o, 0xa6, 0x69, 0x6e, 0x69, 0x74, 0x72, 0x64)
-			o = msgp.AppendString(o, z.Initrd)
-		}
-		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "cmdline"
-			o = append(o, 0xa7, 0x63, 0x6d, 0x64, 0x6c, 0x69, 0x6e, 0x65)
-			o = msgp.AppendString(o, z.Cmdline)
-		}
-		if (zb0001Mask & 0x8) == 0 { // if not omitted
-			// string "disk"
-			o = append(o, 0xa4, 0x64, 0x69, 0x73, 0x6b)
-			o = msgp.AppendString(o, z.Disk)
-		}
-		if (zb0001Mask & 0x10) == 0 { // if not omitted
-			// string "disk_format"
-			o = append(o, 0xab, 0x64, 0x69, 0x73, 0x6b, 0x5f, 0x66, 0x6f, 0x72, 0x6d, 0x61, 0x74)
-			o = msgp.AppendString(o, z.DiskFormat)
-		}
-	}
-	return
-}
-
-// UnmarshalMsg implements msgp.Unmarshaler
-func (z *BootSource) UnmarshalMsg(bts []byte) (o []byte, err error) {
-	var field []byte
-	_ = field
-	var zb0001 uint32
-	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
-	}
-	for zb0001 > 0 {
-		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
-		if err != nil {
-			err = msgp.WrapError(err)
-			return
-		}
-		switch msgp.UnsafeString(field) {
-		case "kernel":
-			z.Kernel, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Kernel")
-				return
-			}
-		case "initrd":
-			z.Initrd, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Initrd")
-				return
-			}
-		case "cmdline":
-			z.Cmdline, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Cmdline")
-				return
-			}
-		case "disk":
-			z.Disk, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Disk")
-				return
-			}
-		case "disk_format":
-			z.DiskFormat, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "DiskFormat")
-				return
-			}
-		default:
-			bts, err = msgp.Skip(bts)
-			if err != nil {
-				err = msgp.WrapError(err)
-				return
-			}
-		}
-	}
-	o = bts
-	return
-}
-
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
-func (z *BootSource) Msgsize() (s int) {
-	s = 1 + 7 + msgp.StringPrefixSize + len(z.Kernel) + 7 + msgp.StringPrefixSize + len(z.Initrd) + 8 + msgp.StringPrefixSize + len(z.Cmdline) + 5 + msgp.StringPrefixSize + len(z.Disk) + 12 + msgp.StringPrefixSize + len(z.DiskFormat)
-	return
-}
-
-// MarshalMsg implements msgp.Marshaler
-func (z *CloudInit) MarshalMsg(b []byte) (o []byte, err error) {
-	o = msgp.Require(b, z.Msgsize())
-	// check for omitted fields
-	zb0001Len := uint32(4)
-	var zb0001Mask uint8 /* 4 bits */
-	_ = zb0001Mask
-	if z.Hostname == "" {
-		zb0001Len--
-		zb0001Mask |= 0x1
-	}
-	if z.UserData == "" {
-		zb0001Len--
-		zb0001Mask |= 0x2
-	}
-	if z.SSHKeys == nil {
-		zb0001Len--
-		zb0001Mask |= 0x4
-	}
-	if z.NetworkConfig == "" {
-		zb0001Len--
-		zb0001Mask |= 0x8
-	}
-	// variable map header, size zb0001Len
-	o = append(o, 0x80|uint8(zb0001Len))
-
-	// skip if no fields are to be emitted
-	if zb0001Len != 0 {
-		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "hostname"
-			o = append(o, 0xa8, 0x68, 0x6f, 0x73, 0x74, 0x6e, 0x61, 0x6d, 0x65)
-			o = msgp.AppendString(o, z.Hostname)
-		}
-		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "user_data"
-			o = append(o, 0xa9, 0x75, 0x73, 0x65, 0x72, 0x5f, 0x64, 0x61, 0x74, 0x61)
-			o = msgp.AppendString(o, z.UserData)
-		}
-		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "ssh_keys"
-			o = append(o, 0xa8, 0x73, 0x73, 0x68, 0x5f, 0x6b, 0x65, 0x79, 0x73)
-			o = msgp.AppendArrayHeader(o, uint32(len(z.SSHKeys)))
-			for za0001 := range z.SSHKeys {
-				o = msgp.AppendString(o, z.SSHKeys[za0001])
-			}
-		}
-		if (zb0001Mask & 0x8) == 0 { // if not omitted
-			// string "network_config"
-			o = append(o, 0xae, 0x6e, 0x65, 0x74, 0x77, 0x6f, 0x72, 0x6b, 0x5f, 0x63, 0x6f, 0x6e, 0x66, 0x69, 0x67)
-			o = msgp.AppendString(o, z.NetworkConfig)
-		}
-	}
-	return
-}
-
-// UnmarshalMsg implements msgp.Unmarshaler
-func (z *CloudInit) UnmarshalMsg(bts []byte) (o []byte, err error) {
-	var field []byte
-	_ = field
-	var zb0001 uint32
-	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
-	}
-	for zb0001 > 0 {
-		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
-		if err != nil {
-			err = msgp.WrapError(err)
-			return
-		}
-		switch msgp.UnsafeString(field) {
-		case "hostname":
-			z.Hostname, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Hostname")
-				return
-			}
-		case "user_data":
-			z.UserData, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "UserData")
-				return
-			}
-		case "ssh_keys":
-			var zb0002 uint32
-			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "SSHKeys")
-				return
-			}
-			if cap(z.SSHKeys) >= int(zb0002) {
-				z.SSHKeys = (z.SSHKeys)[:zb0002]
-			} else {
-				z.SSHKeys = make([]string, zb0002)
-			}
-			for za0001 := range z.SSHKeys {
-				z.SSHKeys[za0001], bts, err = msgp.ReadStringBytes(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "SSHKeys", za0001)
-					return
-				}
-			}
-		case "network_config":
-			z.NetworkConfig, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "NetworkConfig")
-				return
-			}
-		default:
-			bts, err = msgp.Skip(bts)
-			if err != nil {
-				err = msgp.WrapError(err)
-				return
-			}
-		}
-	}
-	o = bts
-	return
-}
-
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
-func (z *CloudInit) Msgsize() (s int) {
-	s = 1 + 9 + msgp.StringPrefixSize + len(z.Hostname) + 10 + msgp.StringPrefixSize + len(z.UserData) + 9 + msgp.ArrayHeaderSize
-	for za0001 := range z.SSHKeys {
-		s += msgp.StringPrefixSize + len(z.SSHKeys[za0001])
-	}
-	s += 15 + msgp.StringPrefixSize + len(z.NetworkConfig)
-	return
-}
-
-// MarshalMsg implements msgp.Marshaler
-func (z NIC) MarshalMsg(b []byte) (o []byte, err error) {
-	o = msgp.Require(b, z.Msgsize())
-	// check for omitted fields
-	zb0001Len := uint32(3)
-	var zb0001Mask uint8 /* 3 bits */
-	_ = zb0001Mask
-	if z.Network == "" {
-		zb0001Len--
-		zb0001Mask |= 0x1
-	}
-	if z.Bridge == "" {
-		zb0001Len--
-		zb0001Mask |= 0x2
-	}
-	if z.MAC == "" {
-		zb0001Len--
-		zb0001Mask |= 0x4
-	}
-	// variable map header, size zb0001Len
-	o = append(o, 0x80|uint8(zb0001Len))
-
-	// skip if no fields are to be emitted
-	if zb0001Len != 0 {
-		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "network"
-			o = append(o, 0xa7, 0x6e, 0x65, 0x74, 0x77, 0x6f, 0x72, 0x6b)
-			o = msgp.AppendString(o, z.Network)
-		}
-		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "bridge"
-			o = append(o, 0xa6, 0x62, 0x72, 0x69, 0x64, 0x67, 0x65)
-			o = msgp.AppendString(o, z.Bridge)
-		}
-		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "mac"
-			o = append(o, 0xa3, 0x6d, 0x61, 0x63)
-			o = msgp.AppendString(o, z.MAC)
-		}
-	}
-	return
-}
-
-// UnmarshalMsg implements msgp.Unmarshaler
-func (z *NIC) UnmarshalMsg(bts []byte) (o []byte, err error) {
-	var field []byte
-	_ = field
-	var zb0001 uint32
-	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
-	}
-	for zb0001 > 0 {
-		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
-		if err != nil {
-			err = msgp.WrapError(err)
-			return
-		}
-		switch msgp.UnsafeString(field) {
-		case "network":
-			z.Network, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Network")
-				return
-			}
-		case "bridge":
-			z.Bridge, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Bridge")
-				return
-			}
-		case "mac":
-			z.MAC, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "MAC")
-				return
-			}
-		default:
-			bts, err = msgp.Skip(bts)
-			if err != nil {
-				err = msgp.WrapError(err)
-				return
-			}
-		}
-	}
-	o = bts
-	return
-}
-
-// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
-func (z NIC) Msgsize() (s int) {
-	s = 1 + 8 + msgp.StringPrefixSize + len(z.Network) + 7 + msgp.StringPrefixSize + len(z.Bridge) + 4 + msgp.StringPrefixSize + len(z.MAC)
-	return
-}
-
-// MarshalMsg implements msgp.Marshaler
 func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
@@ -810,42 +454,10 @@ func (z *VMSpec) MarshalMsg(b []byte) (o []byte, err error) {
 			o = append(o, 0xa4, 0x6e, 0x69, 0x63, 0x73)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.NICs)))
 			for za0001 := range z.NICs {
-				// check for omitted fields
-				zb0002Len := uint32(3)
-				var zb0002Mask uint8 /* 3 bits */
-				_ = zb0002Mask
-				if z.NICs[za0001].Network == "" {
-					zb0002Len--
-					zb0002Mask |= 0x1
-				}
-				if z.NICs[za0001].Bridge == "" {
-					zb0002Len--
-					zb0002Mask |= 0x2
-				}
-				if z.NICs[za0001].MAC == "" {
-					zb0002Len--
-					zb0002Mask |= 0x4
-				}
-				// variable map header, size zb0002Len
-				o = append(o, 0x80|uint8(zb0002Len))
-
-				// skip if no fields are to be emitted
-				if zb0002Len != 0 {
-					if (zb0002Mask & 0x1) == 0 { // if not omitted
-						// string "network"
-						o = append(o, 0xa7, 0x6e, 0x65, 0x74, 0x77, 0x6f, 0x72, 0x6b)
-						o = msgp.AppendString(o, z.NICs[za0001].Network)
-					}
-					if (zb0002Mask & 0x2) == 0 { // if not omitted
-						// string "bridge"
-						o = append(o, 0xa6, 0x62, 0x72, 0x69, 0x64, 0x67, 0x65)
-						o = msgp.AppendString(o, z.NICs[za0001].Bridge)
-					}
-					if (zb0002Mask & 0x4) == 0 { // if not omitted
-						// string "mac"
-						o = append(o, 0xa3, 0x6d, 0x61, 0x63)
-						o = msgp.AppendString(o, z.NICs[za0001].MAC)
-					}
+				o, err = z.NICs[za0001].MarshalMsg(o)
+				if err != nil {
+					err = msgp.WrapError(err, "NICs", za0001)
+					return
 				}
 			}
 		}
@@ -988,62 +600,27 @@ func (z *VMSpec) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				z.NICs = make([]NIC, zb0002)
 			}
 			for za0001 := range z.NICs {
-				var zb0003 uint32
-				zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
+				bts, err = z.NICs[za0001].UnmarshalMsg(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "NICs", za0001)
 					return
 				}
-				for zb0003 > 0 {
-					zb0003--
-					field, bts, err = msgp.ReadMapKeyZC(bts)
-					if err != nil {
-						err = msgp.WrapError(err, "NICs", za0001)
-						return
-					}
-					switch msgp.UnsafeString(field) {
-					case "network":
-						z.NICs[za0001].Network, bts, err = msgp.ReadStringBytes(bts)
-						if err != nil {
-							err = msgp.WrapError(err, "NICs", za0001, "Network")
-							return
-						}
-					case "bridge":
-						z.NICs[za0001].Bridge, bts, err = msgp.ReadStringBytes(bts)
-						if err != nil {
-							err = msgp.WrapError(err, "NICs", za0001, "Bridge")
-							return
-						}
-					case "mac":
-						z.NICs[za0001].MAC, bts, err = msgp.ReadStringBytes(bts)
-						if err != nil {
-							err = msgp.WrapError(err, "NICs", za0001, "MAC")
-							return
-						}
-					default:
-						bts, err = msgp.Skip(bts)
-						if err != nil {
-							err = msgp.WrapError(err, "NICs", za0001)
-							return
-						}
-					}
-				}
 			}
 		case "labels":
-			var zb0004 uint32
-			zb0004, bts, err = msgp.ReadMapHeaderBytes(bts)
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Labels")
 				return
 			}
 			if z.Labels == nil {
-				z.Labels = make(map[string]string, zb0004)
+				z.Labels = make(map[string]string, zb0003)
 			} else if len(z.Labels) > 0 {
 				clear(z.Labels)
 			}
-			for zb0004 > 0 {
+			for zb0003 > 0 {
 				var za0003 string
-				zb0004--
+				zb0003--
 				var za0002 string
 				za0002, bts, err = msgp.ReadStringBytes(bts)
 				if err != nil {
@@ -1148,7 +725,7 @@ func (z *VMSpec) Msgsize() (s int) {
 	}
 	s += 5 + msgp.ArrayHeaderSize
 	for za0001 := range z.NICs {
-		s += 1 + 8 + msgp.StringPrefixSize + len(z.NICs[za0001].Network) + 7 + msgp.StringPrefixSize + len(z.NICs[za0001].Bridge) + 4 + msgp.StringPrefixSize + len(z.NICs[za0001].MAC)
+		s += z.NICs[za0001].Msgsize()
 	}
 	s += 7 + msgp.MapHeaderSize
 	if z.Labels != nil {
