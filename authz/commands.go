@@ -31,6 +31,7 @@ type Objects interface {
 	VM(id string) (fsm.VM, error)
 	Migration(id string) (fsm.Migration, error)
 	Image(id string) (fsm.Image, error)
+	Volume(id string) (fsm.Volume, error)
 }
 
 var (
@@ -46,6 +47,7 @@ var (
 	roleWrite      = Write("role")
 	imageWrite     = Write("image")
 	poolWrite      = Write("pool")
+	volumeWrite    = Write("volume")
 	// self is what any user may cause for itself (its own keys); the rule's
 	// Check decides.
 	self = Perm{Resource: "self", Action: "write"}
@@ -91,6 +93,14 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdCreateImage: {User: imageWrite, Scope: imageCreatedIn},
 	fsm.CmdUpdateImage: {Node: true},
 	fsm.CmdDeleteImage: {User: imageWrite, Scope: ofImage},
+	// Volumes are their project's; an attach also needs vm write on the
+	// VM (the API checks it), which the FSM keeps in the same project.
+	fsm.CmdCreateVolume: {User: volumeWrite, Scope: volumeCreatedIn},
+	fsm.CmdResizeVolume: {User: volumeWrite, Scope: ofVolume},
+	fsm.CmdDeleteVolume: {User: volumeWrite, Scope: ofVolume},
+	fsm.CmdAttachVolume: {User: volumeWrite, Scope: ofVolume},
+	fsm.CmdDetachVolume: {User: volumeWrite, Scope: ofVolume},
+	fsm.CmdReportVolume: {Node: true},
 	// Every user may make keys for itself, no stronger than itself, and
 	// revoke its own; token write is needed for anyone else's.
 	fsm.CmdCreateToken: {User: self, Check: checkNewKey},

@@ -22,12 +22,12 @@ var builtin = map[string]struct {
 	"cluster-admin": {"everything: nodes, settings, users, projects, keys, and every project's VMs", []Perm{{Any, Any}}},
 	"cluster-reader": {"reads everything but the gossip keys", []Perm{
 		Read("audit"), Read("cluster"), Read("failover"), Read("image"), Read("member"), Read("migration"), Read("node"),
-		Read("pool"), Read("project"), Read("role"), Read("settings"), Read("token"), Read("user"), Read("vm")}},
-	"project-admin": {"a project's VMs, images, migrations and members", []Perm{
-		Read("vm"), Write("vm"), Read("image"), Write("image"), Read("migration"), Write("migration"), Read("project"),
+		Read("pool"), Read("project"), Read("role"), Read("settings"), Read("token"), Read("user"), Read("vm"), Read("volume")}},
+	"project-admin": {"a project's VMs, images, volumes, migrations and members", []Perm{
+		Read("vm"), Write("vm"), Read("image"), Write("image"), Read("volume"), Write("volume"), Read("migration"), Write("migration"), Read("project"),
 		Read("member"), Write("member"), Read("audit")}},
-	"operator": {"runs VMs (create, change, start, stop, migrate) and imports images; cluster-wide, also drains and labels nodes", []Perm{
-		Read("vm"), Write("vm"), Read("image"), Write("image"), Read("migration"), Write("migration"), Read("project"), Read("member"),
+	"operator": {"runs VMs (create, change, start, stop, migrate), imports images and manages volumes; cluster-wide, also drains and labels nodes", []Perm{
+		Read("vm"), Write("vm"), Read("image"), Write("image"), Read("volume"), Write("volume"), Read("migration"), Write("migration"), Read("project"), Read("member"),
 		Read("cluster"), Read("node"), Write("node"), Read("failover"), Read("settings"), Read("pool")}},
 	"viewer": {"reads VMs and migrations; cluster-wide, also nodes, failovers and settings", viewerPerms},
 	"admin":  {"issue 11's name of cluster-admin", []Perm{{Any, Any}}},
@@ -35,7 +35,7 @@ var builtin = map[string]struct {
 }
 
 var viewerPerms = []Perm{
-	Read("vm"), Read("image"), Read("migration"), Read("project"), Read("member"),
+	Read("vm"), Read("image"), Read("volume"), Read("migration"), Read("project"), Read("member"),
 	Read("cluster"), Read("node"), Read("failover"), Read("settings"), Read("pool"),
 }
 

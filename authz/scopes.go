@@ -165,3 +165,32 @@ func imageCreatedIn(cmd fsm.Command, _ Objects) (string, bool) {
 	}
 	return c.Image.Project, true
 }
+
+// ofVolume is the project of the volume a command names.
+func ofVolume(cmd fsm.Command, o Objects) (string, bool) {
+	var id string
+	switch c := cmd.(type) {
+	case *fsm.ResizeVolume:
+		id = c.ID
+	case *fsm.DeleteVolume:
+		id = c.ID
+	case *fsm.AttachVolume:
+		id = c.ID
+	case *fsm.DetachVolume:
+		id = c.ID
+	}
+	v, err := o.Volume(id)
+	if err != nil {
+		return "", false
+	}
+	return v.Project, true
+}
+
+// volumeCreatedIn is the project a new volume is recorded in.
+func volumeCreatedIn(cmd fsm.Command, _ Objects) (string, bool) {
+	c, _ := as[fsm.CreateVolume](cmd)
+	if c.Volume.Project == "" {
+		return fsm.DefaultProject, true
+	}
+	return c.Volume.Project, true
+}

@@ -62,6 +62,12 @@ const (
 	CmdCreateImage     CommandType = 47
 	CmdUpdateImage     CommandType = 48
 	CmdDeleteImage     CommandType = 49
+	CmdCreateVolume    CommandType = 50
+	CmdResizeVolume    CommandType = 51
+	CmdDeleteVolume    CommandType = 52
+	CmdAttachVolume    CommandType = 53
+	CmdDetachVolume    CommandType = 54
+	CmdReportVolume    CommandType = 55
 )
 
 // Command is one typed change to cluster state.

@@ -52,6 +52,12 @@ func everyCommand() []Command {
 		CreateImage{Image: Image{ID: "i1", Project: "prod", Name: "debian", Pool: "default", Source: "https://example.com/d.qcow2", State: ImageImporting, Importer: "n1", CreatedAt: t0, UpdatedAt: t0}},
 		UpdateImage{ID: "i1", State: ImageReady, Format: "qcow2", SizeBytes: 1 << 20, VirtualSizeBytes: 1 << 30, SHA256: strings.Repeat("a", 64), Host: "n1", At: t0},
 		DeleteImage{ID: "i1"},
+		CreateVolume{Volume: Volume{ID: "v1", Project: "prod", Name: "data", Pool: "default", Format: "qcow2", SizeGiB: 10, CreatedAt: t0, UpdatedAt: t0}},
+		ResizeVolume{ID: "v1", SizeGiB: 20, At: t0},
+		DeleteVolume{ID: "v1", At: t0},
+		AttachVolume{ID: "v1", VM: "vm1", At: t0},
+		DetachVolume{ID: "v1", VM: "vm1", At: t0},
+		ReportVolume{ID: "v1", Node: "n1", FileGiB: 20, Attached: true, Detached: true, Deleted: true, Error: "boom", At: t0},
 		RecordAudit{Entries: []AuditEntry{{At: t0, Actor: "alice", Via: "session", Project: "prod", Action: "POST /api/v1/vms", Status: 201, Index: 7}}},
 		SetSettings{Settings: DefaultSettings(), At: t0},
 		StartFailover{Failover: Failover{ID: "f1", Node: "n1", NodeName: "node-1", Cause: "no lease renewal", LastRenewal: t0, DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
@@ -123,6 +129,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		34: "CreateUser", 35: "UpdateUser", 36: "DeleteUser", 37: "CreateSession", 38: "RevokeSession", 39: "RefreshSession",
 		40: "SetMember", 41: "CreateRole", 42: "DeleteRole", 43: "TouchToken", 44: "RecordAudit",
 		45: "CreatePool", 46: "DeletePool", 47: "CreateImage", 48: "UpdateImage", 49: "DeleteImage",
+		50: "CreateVolume", 51: "ResizeVolume", 52: "DeleteVolume", 53: "AttachVolume", 54: "DetachVolume", 55: "ReportVolume",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

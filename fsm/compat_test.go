@@ -226,7 +226,7 @@ func TestUnknownKinds_StopTheNode(t *testing.T) {
 	})
 	t.Run("snapshot record", func(t *testing.T) {
 		_, err := restoreTouched(t, func(line []byte) bool { return bytes.HasPrefix(line, []byte(`{"vm":`)) },
-			func([]byte) []byte { return []byte(`{"volume":{"id":"vol-1"}}`) })
+			func([]byte) []byte { return []byte(`{"gadget":{"id":"g-1"}}`) })
 		if err == nil || !strings.Contains(err.Error(), "no entity kind this node knows") {
 			t.Fatalf("a record of an unknown kind: %v, want a refused restore", err)
 		}

@@ -33,6 +33,7 @@ type Digest struct {
 	Audit      int `json:"audit"`
 	Pools      int `json:"pools"`
 	Images     int `json:"images"`
+	Volumes    int `json:"volumes"`
 }
 
 // Digest computes the state's digest. The state is copied under the read lock
@@ -76,6 +77,8 @@ func (f *FSM) Digest() (Digest, error) {
 			d.Pools++
 		case rec.Image != nil:
 			d.Images++
+		case rec.Volume != nil:
+			d.Volumes++
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {

@@ -77,6 +77,10 @@ type state struct {
 	// and images the imported disk images, by ID (pool.go, image.go).
 	pools  map[string]*StoragePool
 	images map[string]*Image
+	// volumes are the data volumes by ID, and vmVolumes the IDs of those
+	// attached to each VM (volume.go; the index is rebuilt on restore).
+	volumes   map[string]*Volume
+	vmVolumes map[string][]string
 }
 
 // ClusterInfo is the cluster's identity, set once. It holds no credential:
@@ -100,7 +104,8 @@ func newState() *state {
 		projects: map[string]*Project{DefaultProject: {Name: DefaultProject, Description: "VMs created without a project"}}, usage: map[string]Usage{},
 		users: map[string]*User{}, sessions: map[string]*Session{}, sessionByHash: map[string]string{},
 		roles: map[string]*Role{}, bindings: map[string]map[string]string{}, groupBindings: map[string]map[string]string{},
-		pools: map[string]*StoragePool{}, images: map[string]*Image{}}
+		pools: map[string]*StoragePool{}, images: map[string]*Image{},
+		volumes: map[string]*Volume{}, vmVolumes: map[string][]string{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.

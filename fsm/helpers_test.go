@@ -114,12 +114,13 @@ type fsmDump struct {
 	Sessions   []Session
 	Pools      []StoragePool
 	Images     []Image
+	Volumes    []Volume
 }
 
 func dump(f *FSM) fsmDump {
 	d := fsmDump{Nodes: f.Nodes(), VMs: f.VMs(), Tokens: f.Tokens(), Cluster: f.Cluster(), Applied: f.AppliedIndex(), Allocated: map[string]Capacity{},
 		Settings: f.Settings(), Migrations: f.Migrations(), Incoming: f.Incoming(), Failovers: f.Failovers(), Keyring: f.GossipKeyring(), Removals: f.Removals(), Projects: f.Projects(), Users: f.Users(), Sessions: f.Sessions(""),
-		Pools: f.Pools(), Images: f.Images()}
+		Pools: f.Pools(), Images: f.Images(), Volumes: f.Volumes()}
 	ids := map[string]bool{}
 	for _, n := range d.Nodes {
 		ids[n.ID] = true

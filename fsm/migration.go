@@ -93,7 +93,10 @@ func (s *state) checkMovable(vm *VM, mode string) error {
 		return errorf(ErrState, "vm %q is on node %s, which is gone", vm.Spec.Name, vm.Node)
 	}
 	if vm.LocalDisks && mode == MigrateCold {
-		return errorf(ErrState, "vm %q has its root volume on its host's own disk (dir pool %s): a cold migration would leave its data behind; migrate it live or warm, which copies the disk", vm.Spec.Name, vm.Spec.EffectivePool())
+		return errorf(ErrState, "vm %q has its disks on its host's own disk (dir pool %s): a cold migration would leave its data behind; migrate it live or warm, which copies the disks", vm.Spec.Name, vm.Spec.EffectivePool())
+	}
+	if err := s.checkVolumesSettled(vm); err != nil {
+		return err
 	}
 	if mode != MigrateCold {
 		if vm.DesiredState == VMStopped || (vm.State != VMRunning && vm.State != VMPaused) {

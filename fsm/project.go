@@ -164,6 +164,11 @@ func applyDeleteProject(s *state, c *DeleteProject, _ uint64) error {
 	if n := s.usage[c.Name].VMs; n > 0 {
 		return errorf(ErrState, "project %q holds %d vms; delete them first", c.Name, n)
 	}
+	for _, v := range s.volumes {
+		if v.Project == c.Name {
+			return errorf(ErrState, "project %q holds volume %s (and maybe more); delete its volumes first", c.Name, v.Name)
+		}
+	}
 	s.unbindProject(c.Name)
 	delete(s.projects, c.Name)
 	delete(s.usage, c.Name)

@@ -140,6 +140,25 @@ func checkInvariants(t *testing.T, step int, cmd Command, f *FSM) {
 			t.Fatalf("step %d (%s): vm %+v reported a restart nobody asked for", step, cmd.Type(), vm)
 		}
 	}
+	attached := map[string][]string{}
+	for id, v := range s.volumes {
+		usage[v.Project] = usage[v.Project].plus(Usage{DiskGiB: v.SizeGiB}, 1)
+		if v.VM == "" {
+			continue
+		}
+		if _, ok := s.vms[v.VM]; !ok || v.Target == "" || v.Attachment == "" {
+			t.Fatalf("step %d (%s): volume %+v is attached to a vm that is gone, or has no target", step, cmd.Type(), v)
+		}
+		attached[v.VM] = append(attached[v.VM], id)
+	}
+	for vm, ids := range s.vmVolumes {
+		if !reflect.DeepEqual(slices.Sorted(slices.Values(ids)), slices.Sorted(slices.Values(attached[vm]))) {
+			t.Fatalf("step %d (%s): vm %s's volume index %v, recomputed %v", step, cmd.Type(), vm, ids, attached[vm])
+		}
+	}
+	if len(attached) != len(s.vmVolumes) {
+		t.Fatalf("step %d (%s): volume index %v, recomputed %v", step, cmd.Type(), s.vmVolumes, attached)
+	}
 	byNode, pending := map[string]map[string]struct{}{}, map[string]struct{}{}
 	for id, vm := range s.vms {
 		if vm.Node == "" {

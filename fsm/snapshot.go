@@ -44,6 +44,7 @@ type snapshotRecord struct {
 	Audit     *AuditEntry  `json:"audit,omitempty"`
 	Pool      *StoragePool `json:"pool,omitempty"`
 	Image     *Image       `json:"image,omitempty"`
+	Volume    *Volume      `json:"volume,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -116,6 +117,10 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	for _, img := range f.s.images {
 		c := cloneImage(img)
 		snap.records = append(snap.records, snapshotRecord{Image: &c})
+	}
+	for _, v := range f.s.volumes {
+		c := *v
+		snap.records = append(snap.records, snapshotRecord{Volume: &c})
 	}
 	for _, r := range f.s.roles {
 		c := *r
@@ -273,6 +278,8 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			s.pools[r.Pool.Name] = r.Pool
 		case r.Image != nil:
 			s.images[r.Image.ID] = r.Image
+		case r.Volume != nil:
+			s.volumes[r.Volume.ID] = r.Volume
 		case r.Audit != nil:
 			// Records come oldest first; the ring takes them all, and the
 			// settings' bound applies from the next entry on.
@@ -292,6 +299,15 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			return fmt.Errorf("restore: vm %q belongs to project %q, which the snapshot lacks", vm.ID, vm.Project)
 		}
 		s.shareStrings(vm.Decision)
+	}
+	for _, v := range s.volumes {
+		if _, ok := s.projects[v.Project]; !ok {
+			return fmt.Errorf("restore: volume %q belongs to project %q, which the snapshot lacks", v.ID, v.Project)
+		}
+		s.useDisk(v.Project, v.SizeGiB)
+		if v.VM != "" {
+			s.vmVolumes[v.VM] = append(s.vmVolumes[v.VM], v.ID)
+		}
 	}
 	// Reservations of migrations under way need their VMs, so they come last.
 	for _, m := range s.migrations {
@@ -318,7 +334,7 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 // an earlier record already holds.
 func (s *state) checkRecord(r *snapshotRecord) error {
 	kinds := 0
-	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil, r.Role != nil, r.Audit != nil, r.Pool != nil, r.Image != nil} {
+	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil, r.Role != nil, r.Audit != nil, r.Pool != nil, r.Image != nil, r.Volume != nil} {
 		if set {
 			kinds++
 		}
@@ -405,6 +421,12 @@ func (s *state) checkRecord(r *snapshotRecord) error {
 		_, dup = s.images[id]
 		if !dup && len(s.images) >= MaxImages {
 			return fmt.Errorf("more than %d image records", MaxImages)
+		}
+	case r.Volume != nil:
+		kind, id = "volume", r.Volume.ID
+		_, dup = s.volumes[id]
+		if !dup && len(s.volumes) >= MaxVolumes {
+			return fmt.Errorf("more than %d volume records", MaxVolumes)
 		}
 	case r.Removal != nil:
 		kind, id = "removal", r.Removal.VMID

@@ -40,6 +40,7 @@ const (
 	recordAudit     byte = 12
 	recordPool      byte = 13
 	recordImage     byte = 14
+	recordVolume    byte = 15
 )
 
 // recordKind ties a kind's number to its field of snapshotRecord: the one
@@ -89,6 +90,7 @@ var recordKinds = []recordKind{
 	entityKind(recordAudit, func(r *snapshotRecord) **AuditEntry { return &r.Audit }),
 	entityKind(recordPool, func(r *snapshotRecord) **StoragePool { return &r.Pool }),
 	entityKind(recordImage, func(r *snapshotRecord) **Image { return &r.Image }),
+	entityKind(recordVolume, func(r *snapshotRecord) **Volume { return &r.Volume }),
 }
 
 // maxSnapshotRecord bounds one record's length, so a damaged length cannot

@@ -36,6 +36,10 @@ func richFSM(t *testing.T) *testFSM {
 	f.must(StartFailover{Failover: Failover{ID: "fo-1", Node: "n3", Cause: "no lease renewal", DetectedAt: t0, FencedAt: t0, RestartedAt: t0}})
 	f.must(GossipKeyring{Op: KeyringInit, Key: testKey(1), Keys: []string{testKey(1)}, At: t0})
 	f.must(GossipKeyring{Op: KeyringInstall, Key: testKey(2), At: t0})
+	// One volume attached to a VM, one detached.
+	f.must(CreateVolume{Volume: Volume{ID: "vol-1", Name: "data", SizeGiB: 4, CreatedAt: t0}})
+	f.must(CreateVolume{Volume: Volume{ID: "vol-2", Name: "spare", SizeGiB: 1, CreatedAt: t0}})
+	f.must(AttachVolume{ID: "vol-1", VM: "vm-1", At: t0})
 	return f
 }
 

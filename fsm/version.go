@@ -74,6 +74,13 @@ var commandSince = map[CommandType]string{
 	CmdCreateImage: BaseVersion,
 	CmdUpdateImage: BaseVersion,
 	CmdDeleteImage: BaseVersion,
+	// Data volumes (issue 15), before the first release.
+	CmdCreateVolume: BaseVersion,
+	CmdResizeVolume: BaseVersion,
+	CmdDeleteVolume: BaseVersion,
+	CmdAttachVolume: BaseVersion,
+	CmdDetachVolume: BaseVersion,
+	CmdReportVolume: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

@@ -159,9 +159,7 @@ func applyCreateVM(s *state, c *CreateVM, index uint64) error {
 		ID: c.ID, Project: project, Spec: spec, DesiredState: VMRunning, State: VMPending,
 		CreatedAt: c.At, UpdatedAt: c.At, Index: index, RequestID: c.RequestID,
 	}
-	if p, _ := s.pool(spec.EffectivePool()); spec.Image != "" && !p.Shared() {
-		vm.LocalDisks = true
-	}
+	s.setLocalDisks(vm)
 	s.nameVM(vm)
 	s.vms[c.ID] = vm
 	s.use(vm, 1)
@@ -233,6 +231,7 @@ func applyDeleteVM(s *state, c *DeleteVM, index uint64) error {
 	s.use(vm, -1)
 	s.unindex(vm)
 	s.countVM(vm, -1)
+	s.detachAll(vm)
 	delete(s.vms, c.ID)
 	s.addRemoval(vm, c.At, index, c.KeepVolumes)
 	return nil

@@ -121,10 +121,11 @@ type VM struct {
 	// MovedAt is when the VM last finished a migration; rebalancing leaves a VM
 	// alone for a cooldown after it moved.
 	MovedAt time.Time `json:"moved_at,omitempty"`
-	// LocalDisks: the VM's root volume is in a dir pool, on its host's own
-	// disk. It dies with the host, so a failover does not restart the VM
-	// elsewhere on a blank copy; it waits for its host. Set at creation from
-	// the pool's type (pools never change type).
+	// LocalDisks: the VM's root volume or an attached data volume is in a
+	// dir pool, on its host's own disk. It dies with the host, so a failover
+	// does not restart the VM elsewhere on a blank copy; it waits for its
+	// host. Set at creation and by every attach and detach (pools never
+	// change type).
 	LocalDisks bool      `json:"local_disks,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`

@@ -62,6 +62,10 @@ type Disk struct {
 	// host's page cache is bypassed so a host that takes the guest over
 	// reads every write.
 	Shared bool
+	// Target is the disk's name in the domain ("vdc"); empty names it by its
+	// place in DomainSpec.Disks (vda, vdb, ...). Data volumes carry theirs,
+	// fixed when attached, so a hotplug and the next start agree.
+	Target string
 }
 
 // NIC is one network interface: on a hypervisor network, or on a host bridge.
@@ -181,6 +185,31 @@ type Driver interface {
 	// Close releases the driver's connections.
 	Close() error
 }
+
+// DiskHotplug is what a driver implements when it can change a running
+// domain's disks (libvirt: virtio-blk hotplug). The sim driver's domains
+// have no disk files, so their volumes exist as records only and a host
+// attaches them without a call.
+type DiskHotplug interface {
+	// AttachDisk adds disk (its Target set) to the running or paused domain
+	// id and to its definition. Attaching a target the domain already has
+	// with the same file is a no-op.
+	AttachDisk(ctx context.Context, id string, disk Disk) error
+	// DetachDisk asks the guest to release the disk named target and removes
+	// it from the definition. It returns nil once the disk is gone, and
+	// ErrDetachPending when the guest has not released it yet (the call may
+	// be repeated); a target the domain lacks is no error.
+	DetachDisk(ctx context.Context, id, target string) error
+	// ResizeDisk grows the disk named target of the running domain id to
+	// bytes (the guest sees the new size at once).
+	ResizeDisk(ctx context.Context, id, target string, bytes int64) error
+	// DiskTargets names the domain's disks as it runs now.
+	DiskTargets(ctx context.Context, id string) ([]string, error)
+}
+
+// ErrDetachPending: the guest has not released a disk it was asked to
+// (it may be busy, or ignore hot-unplug requests).
+var ErrDetachPending = errors.New("the guest has not released the disk yet")
 
 // MigrateOptions say where and how a domain moves. Zero values mean the
 // hypervisor's defaults.

@@ -258,6 +258,7 @@ type Digest struct {
 	Audit        int    `json:"audit"`
 	Pools        int    `json:"pools"`
 	Images       int    `json:"images"`
+	Volumes      int    `json:"volumes"`
 }
 
 // TokenRequest is the body of POST /api/v1/tokens.
