@@ -10,6 +10,7 @@
 //	images/<image-id>            the image, in the format its record holds
 //	volumes/<vm-id>-root.qcow2   a VM's root volume, backed by its image
 //	volumes/<vm-id>-cidata.iso   a VM's cloud-init seed, rebuilt at each start
+//	volumes/<volume-id>-data.qcow2  a data volume, blank when made
 package diskstore
 
 import (

@@ -124,6 +124,10 @@ type State interface {
 	Pools() []fsm.StoragePool
 	Pool(name string) (fsm.StoragePool, error)
 	Image(id string) (fsm.Image, error)
+	// Volumes, Volume and VolumesOf read the data volumes (data_volumes.go).
+	Volumes() []fsm.Volume
+	Volume(id string) (fsm.Volume, error)
+	VolumesOf(vmID string) []fsm.Volume
 }
 
 // LoadSink takes the host's load reports to the leader (*control.Controller).

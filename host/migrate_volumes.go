@@ -8,29 +8,38 @@ import (
 	"github.com/novacron/novacron/hypervisor"
 )
 
-// Volumes in a migration. A VM whose root volume is in a dir pool moves
-// with it: the destination prepares an empty qcow2 overlay of the same
-// image at the same path (copying the image from another host first if it
-// has none) and writes the VM's cloud-init seed; the source then has
-// libvirt copy the overlay's blocks with the memory (NBD), and removes its
-// own volumes only once the guest runs on the destination. A destination
-// whose guest never arrives removes what it prepared. In a shared pool
-// nothing is copied or removed: both hosts see the same files.
+// Volumes in a migration. A VM whose volumes are in a dir pool moves with
+// them: the destination prepares an empty qcow2 overlay of the same image
+// (copying the image from another host first if it has none), a blank file
+// of each data volume's size, and the VM's cloud-init seed; the source then
+// has libvirt copy their blocks with the memory (NBD), and removes its own
+// volumes only once the guest runs on the destination. A destination whose
+// guest never arrives removes what it prepared. In a shared pool nothing is
+// copied or removed: both hosts see the same files.
 
 // rootDisk is the target of a VM's root volume: the first disk of a VM made
 // from an image (hypervisor.DomainSpec.Disks).
 const rootDisk = "vda"
 
-// hasVolumes reports whether this host keeps files for vm.
-func (m *migrator) hasVolumes(vm *fsm.VM) bool {
+// incomingVM is a VM this host prepared volumes for as a migration's
+// destination, with the data volumes it prepared.
+type incomingVM struct {
+	vm      fsm.VM
+	volumes []fsm.Volume
+}
+
+// hasVolumes reports whether this host keeps files for vm, given its data
+// volumes.
+func (m *migrator) hasVolumes(vm *fsm.VM, data []fsm.Volume) bool {
 	return m.host.cfg.Disks != nil && m.driver == m.host.driver && m.driver.Name() != "sim" &&
-		(vm.Spec.Image != "" || vm.Spec.CloudInit != nil)
+		(vm.Spec.Image != "" || vm.Spec.CloudInit != nil || len(data) > 0)
 }
 
 // prepareVolumes makes the volumes of an incoming VM, as its destination,
 // and returns the folder of its pool here ("" for a VM without volumes).
 func (m *migrator) prepareVolumes(ctx context.Context, mig fsm.Migration, vm *fsm.VM) (string, error) {
-	if !m.hasVolumes(vm) {
+	data := m.host.state.VolumesOf(vm.ID)
+	if !m.hasVolumes(vm, data) {
 		return "", nil
 	}
 	pool, err := m.host.state.Pool(vm.Spec.EffectivePool())
@@ -51,10 +60,21 @@ func (m *migrator) prepareVolumes(ctx context.Context, mig fsm.Migration, vm *fs
 		}
 	}
 	m.mu.Lock()
-	m.incoming[mig.ID] = *vm
+	m.incoming[mig.ID] = incomingVM{vm: *vm, volumes: data}
 	m.mu.Unlock()
 	if _, err := m.host.cfg.Disks.PrepareVM(ctx, vm, pool, img); err != nil {
 		return "", fmt.Errorf("preparing volumes: %w", err)
+	}
+	for _, v := range data {
+		// A dir pool's file starts blank (the copy fills it); a shared
+		// pool's is the very file the source uses.
+		prepare := m.host.cfg.Disks.ResetVolume
+		if pool.Shared() {
+			prepare = m.host.cfg.Disks.PrepareVolume
+		}
+		if _, err := prepare(ctx, pool, v); err != nil {
+			return "", fmt.Errorf("preparing volume %s: %w", v.Name, err)
+		}
 	}
 	return m.host.cfg.Disks.PoolDir(pool), nil
 }
@@ -63,17 +83,23 @@ func (m *migrator) prepareVolumes(ctx context.Context, mig fsm.Migration, vm *fs
 // blocks when they are on this host's own disk, to the folder the
 // destination prepared (mig.TargetPoolDir) when it is not this host's.
 func (m *migrator) copyOptions(mig fsm.Migration, vm *fsm.VM, opts *hypervisor.MigrateOptions) {
-	if !m.hasVolumes(vm) {
+	data := m.host.state.VolumesOf(vm.ID)
+	if !m.hasVolumes(vm, data) {
 		return
 	}
 	if vm.LocalDisks {
-		opts.CopyDisks = []string{rootDisk}
+		if vm.Spec.Image != "" {
+			opts.CopyDisks = []string{rootDisk}
+		}
+		for _, v := range data {
+			opts.CopyDisks = append(opts.CopyDisks, v.Target)
+		}
 	}
 	pool, err := m.host.state.Pool(vm.Spec.EffectivePool())
 	if err != nil {
 		return
 	}
-	opts.SharedStorage = pool.Shared() && vm.Spec.Image != ""
+	opts.SharedStorage = pool.Shared() && (vm.Spec.Image != "" || len(data) > 0)
 	if mig.TargetPoolDir == "" {
 		return
 	}
@@ -87,24 +113,25 @@ func (m *migrator) copyOptions(mig fsm.Migration, vm *fsm.VM, opts *hypervisor.M
 func (m *migrator) dropIncoming(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for id, vm := range m.incoming {
+	for id, in := range m.incoming {
 		mig, err := m.host.state.Migration(id)
 		if err == nil && !mig.State.Final() {
 			continue
 		}
 		delete(m.incoming, id)
-		if now, err := m.host.state.VM(vm.ID); err == nil && now.Node == m.nodeID {
+		if now, err := m.host.state.VM(in.vm.ID); err == nil && now.Node == m.nodeID {
 			continue // it arrived (or lives here now): its volumes are its own
 		}
-		m.logger.Info("removing the volumes prepared for a guest that did not arrive", "migration", id, "vm", vm.Spec.Name)
-		m.removeLocalVolumes(&vm)
+		m.logger.Info("removing the volumes prepared for a guest that did not arrive", "migration", id, "vm", in.vm.Spec.Name)
+		m.removeLocalVolumes(&in.vm, in.volumes)
 	}
 }
 
-// removeLocalVolumes removes vm's volumes from this host's own disk; those
-// in a shared pool are the same files the other host uses, and stay.
-func (m *migrator) removeLocalVolumes(vm *fsm.VM) {
-	if !m.hasVolumes(vm) {
+// removeLocalVolumes removes vm's volumes (data ones included) from this
+// host's own disk; those in a shared pool are the same files the other
+// host uses, and stay.
+func (m *migrator) removeLocalVolumes(vm *fsm.VM, data []fsm.Volume) {
+	if !m.hasVolumes(vm, data) {
 		return
 	}
 	pool, err := m.host.state.Pool(vm.Spec.EffectivePool())
@@ -113,5 +140,10 @@ func (m *migrator) removeLocalVolumes(vm *fsm.VM) {
 	}
 	if err := m.host.cfg.Disks.RemoveVM(pool, vm.ID, false); err != nil {
 		m.logger.Warn("removing a moved vm's volumes", "vm", vm.Spec.Name, "error", err)
+	}
+	for _, v := range data {
+		if err := m.host.cfg.Disks.RemoveVolume(pool, v.ID); err != nil {
+			m.logger.Warn("removing a moved vm's data volume", "vm", vm.Spec.Name, "volume", v.Name, "error", err)
+		}
 	}
 }

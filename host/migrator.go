@@ -31,11 +31,11 @@ type migrator struct {
 	jobs map[string]context.CancelFunc
 	// incoming holds the migrations this host made volumes for as their
 	// destination, so it removes them if the guest does not arrive.
-	incoming map[string]fsm.VM
+	incoming map[string]incomingVM
 }
 
 func newMigrator(host *Host, nodeID string, driver hypervisor.Driver, logger *slog.Logger) *migrator {
-	return &migrator{host: host, nodeID: nodeID, driver: driver, logger: logger.With("component", "migration"), jobs: map[string]context.CancelFunc{}, incoming: map[string]fsm.VM{}}
+	return &migrator{host: host, nodeID: nodeID, driver: driver, logger: logger.With("component", "migration"), jobs: map[string]context.CancelFunc{}, incoming: map[string]incomingVM{}}
 }
 
 // check looks at every active migration this host takes part in and does its
@@ -171,6 +171,7 @@ func (m *migrator) run(ctx context.Context, mig fsm.Migration) *fsm.UpdateMigrat
 		PostCopy: mig.Options.PostCopy, Parallel: mig.Options.Parallel, Compression: mig.Options.Compression,
 	}
 	vm, verr := m.host.state.VM(mig.VMID)
+	data := m.host.state.VolumesOf(mig.VMID)
 	if verr == nil {
 		m.copyOptions(mig, &vm, &opts)
 	}
@@ -182,7 +183,7 @@ func (m *migrator) run(ctx context.Context, mig fsm.Migration) *fsm.UpdateMigrat
 	logger.Info("migration completed", "to", target.Name, "total", res.Total, "downtime", res.Downtime)
 	if verr == nil {
 		// The guest runs on the destination now: what it left here goes.
-		m.removeLocalVolumes(&vm)
+		m.removeLocalVolumes(&vm, data)
 	}
 	return &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationCompleted, At: time.Now().UTC(),
 		Progress: &fsm.MigrationProgress{Percent: 100, DataTotal: res.DataTotal, DataProcessed: res.DataTransferred},

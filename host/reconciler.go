@@ -164,8 +164,11 @@ func (h *hostReconciler) run(ctx context.Context) {
 func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, events <-chan fsm.Event) {
 	pending := map[string]bool{}
 	full, migrations, pools := false, false, false
+	volumes := map[string]bool{}
 	add := func(ev fsm.Event) {
 		switch ev.Kind {
+		case "volume":
+			volumes[ev.ID] = true
 		case "pool":
 			// A new pool is realised and reported at once: the scheduler
 			// places no volume on a host that has not reported it.
@@ -198,6 +201,9 @@ func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, event
 	}
 	if pools {
 		h.reportForeign(ctx)
+	}
+	for id := range volumes {
+		h.volumeChanged(ctx, id)
 	}
 	var reports []*fsm.ReportVM
 	for id := range pending {
@@ -242,6 +248,7 @@ func (h *hostReconciler) reconcileAll(ctx context.Context) {
 	h.flushReports(ctx)
 	h.confirmRemovals(ctx)
 	h.reportForeign(ctx)
+	h.settleDetached(ctx, h.host.state.Volumes())
 }
 
 // reportForeign records the domains this host's hypervisor runs that NovaCron

@@ -20,6 +20,22 @@ type Disks interface {
 	Usage(pools []fsm.StoragePool) []fsm.PoolUsage
 	// PoolDir is where pool p lives on this host.
 	PoolDir(p fsm.StoragePool) string
+	// PrepareVolume makes data volume v if missing (blank), grows it to its
+	// recorded size, and returns it as the disk its VM attaches.
+	PrepareVolume(ctx context.Context, p fsm.StoragePool, v fsm.Volume) (hypervisor.Disk, error)
+	// ResetVolume replaces v with a blank file: a migration's destination.
+	ResetVolume(ctx context.Context, p fsm.StoragePool, v fsm.Volume) (hypervisor.Disk, error)
+	// GrowVolume grows v's file, no guest running on it, to its size.
+	GrowVolume(ctx context.Context, p fsm.StoragePool, v fsm.Volume) error
+	// RemoveVolume deletes data volume id's file.
+	RemoveVolume(p fsm.StoragePool, id string) error
+}
+
+// hasFiles reports whether this reconciler's VMs have their volumes as
+// files here: a simulated host (the dev agent's or a fleet's) keeps its
+// VMs' volumes as records only.
+func (h *hostReconciler) hasFiles() bool {
+	return h.host.cfg.Disks != nil && h.driver == h.host.driver && h.driver.Name() != "sim"
 }
 
 // prepareVolumes makes the volumes of a VM made from an image or with a
@@ -28,8 +44,22 @@ type Disks interface {
 // records only). A failure wraps hypervisor.ErrInvalidSpec when the
 // VM's records cannot be run here, and becomes the VM's error.
 func (h *hostReconciler) prepareVolumes(ctx context.Context, vm *fsm.VM) ([]hypervisor.Disk, error) {
+	if !h.hasFiles() {
+		return nil, nil
+	}
+	out, err := h.prepareRootAndSeed(ctx, vm)
+	if err != nil {
+		return nil, err
+	}
+	data, err := h.prepareDataVolumes(ctx, vm)
+	return append(out, data...), err
+}
+
+// prepareRootAndSeed makes the root volume and the cloud-init seed of a
+// VM that has them.
+func (h *hostReconciler) prepareRootAndSeed(ctx context.Context, vm *fsm.VM) ([]hypervisor.Disk, error) {
 	disks := h.host.cfg.Disks
-	if disks == nil || h.driver != h.host.driver || h.driver.Name() == "sim" || (vm.Spec.Image == "" && vm.Spec.CloudInit == nil) {
+	if vm.Spec.Image == "" && vm.Spec.CloudInit == nil {
 		return nil, nil
 	}
 	pool, err := h.host.state.Pool(vm.Spec.EffectivePool())
