@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/fsm"
 )
 
 // The Go client and the server share the wire types; this drives the real client
@@ -116,5 +117,53 @@ func TestClientCompat_MigrationsDrainSettings(t *testing.T) {
 	e.cluster.mu.Unlock()
 	if rb, err := c.Rebalance(ctx); err != nil || rb.Mode != mode || rb.Leader != "node-1" || rb.RecentMoves == nil {
 		t.Fatalf("rebalance = %+v, %v", rb, err)
+	}
+}
+
+// The volume routes, through the real client: create, grow, attach to a
+// running VM (pending until its host reports), detach and delete.
+func TestClientCompat_Volumes(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	c, err := client.New(e.http.URL, e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := e.runningVM("web", e.nodes[0])
+	v, err := c.CreateVolume(ctx, client.VolumeRequest{Name: "data", SizeGiB: 2})
+	if err != nil || v.Pool != "default" || v.SizeGiB != 2 {
+		t.Fatalf("create volume = %+v, %v", v, err)
+	}
+	if _, err := c.CreateVolume(ctx, client.VolumeRequest{Name: "data", SizeGiB: 2}); client.ErrorCode(err) != client.CodeConflict {
+		t.Fatalf("second create: %v, want conflict", err)
+	}
+	if v, err = c.ResizeVolume(ctx, "data", 3); err != nil || v.SizeGiB != 3 {
+		t.Fatalf("resize = %+v, %v", v, err)
+	}
+	if _, err := c.ResizeVolume(ctx, "data", 1); client.ErrorCode(err) != client.CodeInvalid {
+		t.Fatalf("shrink: %v, want invalid", err)
+	}
+	if v, err = c.AttachVolume(ctx, "web", "data"); err != nil || v.Attachment != client.VolumeAttaching || v.VMName != "web" {
+		t.Fatalf("attach = %+v, %v", v, err)
+	}
+	e.hostReports(fsm.ReportVolume{ID: v.ID, Node: e.nodes[0].ID, FileGiB: 3, Attached: true})
+	if got, err := c.WithReadOptions(client.ReadOptions{WaitIndex: e.fsm.AppliedIndex()}).Volume(ctx, v.ID[:8]); err != nil || got.Attachment != client.VolumeAttached {
+		t.Fatalf("volume = %+v, %v", got, err)
+	}
+	if vols, err := c.VMVolumes(ctx, vm.ID); err != nil || len(vols) != 1 || vols[0].Target != "vdc" {
+		t.Fatalf("vm volumes = %+v, %v", vols, err)
+	}
+	if got, err := c.VM(ctx, "web"); err != nil || len(got.Volumes) != 1 || got.Volumes[0].Name != "data" {
+		t.Fatalf("vm = %+v, %v", got, err)
+	}
+	if v, err = c.DetachVolume(ctx, "web", "data"); err != nil || v.Attachment != client.VolumeDetaching {
+		t.Fatalf("detach = %+v, %v", v, err)
+	}
+	e.hostReports(fsm.ReportVolume{ID: v.ID, Node: e.nodes[0].ID, Detached: true})
+	if v, err = c.DeleteVolume(ctx, "data"); err != nil || !v.Deleting {
+		t.Fatalf("delete = %+v, %v", v, err)
+	}
+	if list, err := c.Volumes(ctx, true); err != nil || len(list) != 1 || !list[0].Deleting {
+		t.Fatalf("volumes = %+v, %v", list, err)
 	}
 }

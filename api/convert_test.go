@@ -47,7 +47,8 @@ var wirePairs = []wirePair{
 		wireOnly: map[string]string{"node_name": "resolved from the node ID", "image_name": "resolved from the image ID",
 			"state_reason": "computed: why the state is unknown (the host is failed)",
 			"last_state":   "computed: the state the host last reported, while it is unknown",
-			"restarting":   "computed: a restart was asked for and the host has not reported it done"},
+			"restarting":   "computed: a restart was asked for and the host has not reported it done",
+			"volumes":      "read from the volumes attached to the VM, in a single VM's answer only"},
 	},
 	{fsm: reflect.TypeFor[fsm.VMSpec](), wire: reflect.TypeFor[client.VMRequest]()},
 	{
@@ -94,6 +95,18 @@ var wirePairs = []wirePair{
 		fsm: reflect.TypeFor[fsm.Image](), wire: reflect.TypeFor[client.Image](),
 		fsmOnly: map[string]string{"importer": "internal: the node that runs the import; the image's hosts say where it is"},
 	},
+	{
+		fsm: reflect.TypeFor[fsm.Volume](), wire: reflect.TypeFor[client.Volume](),
+		wireOnly: map[string]string{"vm_name": "resolved from the VM's ID"},
+	},
+	{fsm: reflect.TypeFor[fsm.CreateVolume](), wire: reflect.TypeFor[client.VolumeRequest](),
+		flatten: []string{"volume"},
+		fsmOnly: map[string]string{
+			"volume.id": "made by the API", "volume.project": "the request's ?project=", "volume.format": "always qcow2",
+			"volume.file_gib": "the host's", "volume.host": "the host's", "volume.vm": "set by an attach", "volume.target": "set by an attach",
+			"volume.attachment": "set by an attach", "volume.deleting": "set by a delete", "volume.error": "the host's",
+			"volume.created_at": "the API's clock", "volume.updated_at": "the API's clock",
+		}},
 	{
 		fsm: reflect.TypeFor[fsm.StoragePool](), wire: reflect.TypeFor[client.Pool](),
 		wireOnly: map[string]string{"hosts": "computed: each node's measure of the pool", "capacity_bytes": "computed from the hosts", "available_bytes": "computed from the hosts"},
@@ -335,6 +348,8 @@ func TestConvert_CarriesEveryField(t *testing.T) {
 			return v, toClientRebalanceStatus(v)
 		}},
 		{"toClientDigest", true, func() (any, any) { v := filled[fsm.Digest](); return v, toClientDigest(v, "n") }},
+		{"toClientVolume", true, func() (any, any) { v := filled[fsm.Volume](); return v, toClientVolume(v, "n") }},
+		{"toClientImage", true, func() (any, any) { v := filled[fsm.Image](); return v, toClientImage(v, names) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

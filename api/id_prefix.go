@@ -37,10 +37,21 @@ const maxPrefixMatches = 5
 // naming the matches when several do. name gives a match's name for the
 // message.
 func (s *Server) byIDPrefix(kind, ref string, name func(id string) string) (string, error) {
+	return s.byIDPrefixOf(kind, ref, func(prefix string, max int) []string {
+		if kind == "volume" {
+			return s.volumeIDsWithPrefix(prefix, "", max)
+		}
+		return s.state.IDsWithPrefix(kind, prefix, max)
+	}, name)
+}
+
+// byIDPrefixOf is byIDPrefix over the IDs that find returns: up to max
+// IDs that start with prefix, in order.
+func (s *Server) byIDPrefixOf(kind, ref string, find func(prefix string, max int) []string, name func(id string) string) (string, error) {
 	if len(ref) < fsm.MinIDPrefix {
 		return "", errorf(fsm.ErrNotFound, "%s %q not found", kind, ref)
 	}
-	ids := s.state.IDsWithPrefix(kind, ref, maxPrefixMatches+1)
+	ids := find(ref, maxPrefixMatches+1)
 	switch len(ids) {
 	case 0:
 		return "", errorf(fsm.ErrNotFound, "%s %q not found", kind, ref)

@@ -17,7 +17,18 @@ var (
 	projectObject   = objectLoader{"project", namedProject}
 	removalObject   = objectLoader{"removal of vm", removalProject}
 	imageObject     = objectLoader{"image", imageProject}
+	volumeObject    = objectLoader{"volume", volumeProject}
 )
+
+// volumeProject is the project of the volume /volumes/:id names (by ID or
+// ID prefix in any project, by name in the request's).
+func volumeProject(s *Server, r *http.Request, ps httprouter.Params) (string, error) {
+	v, err := s.findVolume(r, ps.ByName("id"))
+	if err != nil {
+		return "", err
+	}
+	return v.Project, nil
+}
 
 // imageProject is the project of the image /images/:id names (by ID or ID
 // prefix in any project, by name in the request's).

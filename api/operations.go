@@ -16,6 +16,7 @@ import (
 // an operation, read from the record that already tracks it, so there is
 // one truth: a migration (its record), an image import (the image while it
 // imports and how it ended), a VM's creation until its host first reports
+// it, a volume's attach, detach, growth or deletion until its host has done
 // it. An operation's ID is its record's ID.
 
 // maxOperationWait bounds ?wait=.
@@ -24,6 +25,8 @@ const maxOperationWait = 60 * time.Second
 // operationPerm is what reading an operation of a kind needs, in its project.
 var operationPerm = map[string]authz.Perm{
 	"migration": authz.Read("migration"), "image_import": authz.Read("image"), "vm_create": authz.Read("vm"),
+	"volume_attach": authz.Read("volume"), "volume_detach": authz.Read("volume"), "volume_resize": authz.Read("volume"),
+	"volume_delete": authz.Read("volume"),
 }
 
 // operations builds every operation this node's state holds.
@@ -40,6 +43,11 @@ func (s *Server) operations() []client.Operation {
 			out = append(out, op)
 		}
 	}
+	for _, v := range s.state.Volumes() {
+		if op, ok := volumeOperation(v); ok {
+			out = append(out, op)
+		}
+	}
 	return out
 }
 
@@ -53,6 +61,11 @@ func (s *Server) operation(id string) (client.Operation, error) {
 	}
 	if vm, err := s.state.VM(id); err == nil {
 		if op, ok := createOperation(vm); ok {
+			return op, nil
+		}
+	}
+	if v, err := s.state.Volume(id); err == nil {
+		if op, ok := volumeOperation(v); ok {
 			return op, nil
 		}
 	}
@@ -108,6 +121,42 @@ func createOperation(vm fsm.VM) (client.Operation, bool) {
 		CreatedAt: vm.CreatedAt, UpdatedAt: vm.UpdatedAt, Links: map[string]string{"vm": "/api/v1/vms/" + vm.ID}}
 	if vm.Node != "" {
 		op.State, op.Error = client.OperationRunning, ""
+	}
+	return op, true
+}
+
+// volumeOperation follows what a volume's host has still to do: delete
+// it, hot-plug or unplug it, or grow its file (one at a time, in that
+// order: an attach and a growth may both wait on a host, and the volume's
+// ID names one operation). It is pending while no host holds the volume,
+// running while its host acts, failed once the host reported an error.
+// Its times are the volume's last change: when the action was asked, or
+// when the host last reported on it.
+func volumeOperation(v fsm.Volume) (client.Operation, bool) {
+	var kind string
+	switch {
+	case v.Deleting:
+		kind = "volume_delete"
+	case v.Attachment == fsm.Attaching:
+		kind = "volume_attach"
+	case v.Attachment == fsm.Detaching:
+		kind = "volume_detach"
+	case v.FileGiB > 0 && v.FileGiB < v.SizeGiB:
+		kind = "volume_resize"
+	default:
+		return client.Operation{}, false
+	}
+	op := client.Operation{ID: v.ID, Kind: kind, Project: v.Project, State: client.OperationRunning,
+		Object: client.OperationObject{Type: "volume", ID: v.ID, Name: v.Name}, Error: v.Error,
+		CreatedAt: v.UpdatedAt, UpdatedAt: v.UpdatedAt, Links: map[string]string{"volume": "/api/v1/volumes/" + v.ID}}
+	if v.VM != "" {
+		op.Links["vm"] = "/api/v1/vms/" + v.VM
+	}
+	switch {
+	case v.Error != "":
+		op.State = client.OperationFailed
+	case v.Host == "":
+		op.State = client.OperationPending
 	}
 	return op, true
 }

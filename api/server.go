@@ -269,6 +269,13 @@ type State interface {
 	Images() []fsm.Image
 	Image(id string) (fsm.Image, error)
 	ImageByName(project, name string) (fsm.Image, error)
+	// Volumes, the data volumes (volumes.go): every one by project and
+	// name, one by ID or by name in a project, those attached to a VM by
+	// target.
+	Volumes() []fsm.Volume
+	Volume(id string) (fsm.Volume, error)
+	VolumeByName(project, name string) (fsm.Volume, error)
+	VolumesOf(vmID string) []fsm.Volume
 	// Digest fingerprints the whole state at its applied index.
 	Digest() (fsm.Digest, error)
 	// CheckMigration says why a VM cannot migrate to target in mode now (the
@@ -372,6 +379,15 @@ func (s *Server) routes() {
 	s.projectRoute("POST", "/api/v1/images", authz.Write("image"), s.importImage)
 	s.objectRoute("GET", "/api/v1/images/:id", authz.Read("image"), imageObject, s.getImage)
 	s.objectRoute("DELETE", "/api/v1/images/:id", authz.Write("image"), imageObject, s.deleteImage)
+	// Volumes: an attach is POST /api/v1/vms/:id/volumes (see vmAction),
+	// which also needs volume write on the volume.
+	s.callerRoute("GET", "/api/v1/volumes", s.listVolumes)
+	s.projectRoute("POST", "/api/v1/volumes", authz.Write("volume"), s.createVolume)
+	s.objectRoute("GET", "/api/v1/volumes/:id", authz.Read("volume"), volumeObject, s.getVolume)
+	s.objectRoute("PATCH", "/api/v1/volumes/:id", authz.Write("volume"), volumeObject, s.resizeVolume)
+	s.objectRoute("DELETE", "/api/v1/volumes/:id", authz.Write("volume"), volumeObject, s.deleteVolume)
+	s.objectRoute("GET", "/api/v1/vms/:id/volumes", authz.Read("vm"), vmObject, s.listVMVolumes)
+	s.objectRoute("DELETE", "/api/v1/vms/:id/volumes/:volume", authz.Write("vm"), vmObject, s.detachVolume)
 	s.callerRoute("GET", "/api/v1/operations", s.listOperations)
 	s.callerRoute("GET", "/api/v1/operations/:id", s.getOperation)
 	s.callerRoute("DELETE", "/api/v1/operations/:id", s.cancelOperation)

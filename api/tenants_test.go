@@ -32,8 +32,10 @@ type tenantWorld struct {
 	migrationB      string
 	removalB        string
 	imageB          string
-	rootKeyID       string
-	rootSession     string
+	// volumes: a's detached, b's detached, and b's attaching to only-b.
+	volumeA, volumeB, volumeOnB string
+	rootKeyID                   string
+	rootSession                 string
 	// sessions holds a session secret per user.
 	sessions map[string]string
 }
@@ -81,6 +83,16 @@ func newTenantWorld(t *testing.T, cfg Config) *tenantWorld {
 		w.cluster.mustApply(t, fsm.UpdateImage{ID: img.id, State: fsm.ImageReady, Format: fsm.ImageQCOW2, SizeBytes: 1 << 20, VirtualSizeBytes: 1 << 30, SHA256: strings.Repeat("0", 64), Host: w.nodes[0].ID, At: now})
 		w.imageB = img.id
 	}
+	// Volumes: a's and b's detached, and one of b's attaching to only-b
+	// (an operation of b's).
+	for _, v := range []struct {
+		id            *string
+		project, name string
+	}{{&w.volumeA, "a", "a-vol"}, {&w.volumeB, "b", "b-free"}, {&w.volumeOnB, "b", "b-vol"}} {
+		*v.id = ids.New()
+		w.cluster.mustApply(t, fsm.CreateVolume{Volume: fsm.Volume{ID: *v.id, Project: v.project, Name: v.name, SizeGiB: 1, CreatedAt: now}})
+	}
+	w.cluster.mustApply(t, fsm.AttachVolume{ID: w.volumeOnB, VM: w.onlyB.ID, At: now})
 	return w
 }
 
@@ -163,6 +175,34 @@ func (w *tenantWorld) matrix() map[string]struct {
 		}
 		return out
 	}
+	volumeRefs := func() (out []probe) {
+		for _, id := range []string{w.volumeB, w.volumeOnB} {
+			for _, ref := range []string{id, id + "?project=a", id[:8] + "?project=a"} {
+				path, query, _ := strings.Cut(ref, "?")
+				p := "/api/v1/volumes/" + path
+				if query != "" {
+					p += "?" + query
+				}
+				out = append(out, probe{path: p})
+			}
+		}
+		return append(out, probe{path: "/api/v1/volumes/b-free?project=b"}, probe{path: "/api/v1/volumes/b-vol?project=a"})
+	}
+	// An attach or a detach of a's VM naming b's volume, by ID, prefix or
+	// name: the VM is the caller's, the volume is not.
+	attachB := func() (out []probe) {
+		for _, ref := range []string{w.volumeB, w.volumeB[:8], "b-free"} {
+			out = append(out, probe{"POST", "/api/v1/vms/" + w.vmA.ID + "/volumes", client.AttachRequest{Volume: ref}},
+				probe{"POST", "/api/v1/vms/web/volumes?project=a", client.AttachRequest{Volume: ref}})
+		}
+		return out
+	}
+	detachB := func() (out []probe) {
+		for _, ref := range []string{w.volumeOnB, w.volumeOnB[:8], "b-vol", "b-vol?project=b"} {
+			out = append(out, probe{"DELETE", "/api/v1/vms/" + w.vmA.ID + "/volumes/" + ref, nil})
+		}
+		return out
+	}
 	fromImageB := validVM("from-b")
 	fromImageB.Image, fromImageB.DiskGiB = w.imageB, 2
 	return map[string]row{
@@ -174,21 +214,30 @@ func (w *tenantWorld) matrix() map[string]struct {
 		"POST /api/v1/vms": {refused, append(one("POST", "/api/v1/vms?project=b", validVM("intruder")),
 			// A VM of a made from b's image, by ID or by name.
 			probe{"POST", "/api/v1/vms?project=a", fromImageB}, probe{"POST", "/api/v1/vms?project=a", client.VMRequest{Name: "from-b2", VCPUs: 1, MemoryMiB: 64, Image: "b-image"}})},
-		"GET /api/v1/storage/pools":                      {refused, one("GET", "/api/v1/storage/pools", nil)},
-		"POST /api/v1/storage/pools":                     {refused, one("POST", "/api/v1/storage/pools", client.PoolRequest{Name: "b-pool", Type: "shared", Path: "/mnt/b"})},
-		"DELETE /api/v1/storage/pools/:name":             {refused, one("DELETE", "/api/v1/storage/pools/default", nil)},
-		"GET /api/v1/images":                             {filtered, one("GET", "/api/v1/images?all-projects=true", nil)},
-		"POST /api/v1/images":                            {refused, one("POST", "/api/v1/images?project=b", client.ImageRequest{Name: "x", Source: "/var/lib/novacron/images/x.qcow2"})},
-		"GET /api/v1/images/:id":                         {refused, with("GET", nil, imageRefs())},
-		"DELETE /api/v1/images/:id":                      {refused, with("DELETE", nil, imageRefs())},
-		"GET /api/v1/vms/:id":                            {refused, with("GET", nil, vmRefs(""))},
-		"PUT /api/v1/vms/:id":                            {refused, with("PUT", validVM("renamed"), vmRefs(""))},
-		"DELETE /api/v1/vms/:id":                         {refused, with("DELETE", nil, vmRefs(""))},
-		"POST /api/v1/vms/:id/:action":                   {refused, append(with("POST", nil, vmRefs("/stop")), with("POST", client.MigrateRequest{Target: "node-2"}, vmRefs("/migrate"))...)},
+		"GET /api/v1/storage/pools":          {refused, one("GET", "/api/v1/storage/pools", nil)},
+		"POST /api/v1/storage/pools":         {refused, one("POST", "/api/v1/storage/pools", client.PoolRequest{Name: "b-pool", Type: "shared", Path: "/mnt/b"})},
+		"DELETE /api/v1/storage/pools/:name": {refused, one("DELETE", "/api/v1/storage/pools/default", nil)},
+		"GET /api/v1/images":                 {filtered, one("GET", "/api/v1/images?all-projects=true", nil)},
+		"POST /api/v1/images":                {refused, one("POST", "/api/v1/images?project=b", client.ImageRequest{Name: "x", Source: "/var/lib/novacron/images/x.qcow2"})},
+		"GET /api/v1/images/:id":             {refused, with("GET", nil, imageRefs())},
+		"DELETE /api/v1/images/:id":          {refused, with("DELETE", nil, imageRefs())},
+		"GET /api/v1/vms/:id":                {refused, with("GET", nil, vmRefs(""))},
+		"PUT /api/v1/vms/:id":                {refused, with("PUT", validVM("renamed"), vmRefs(""))},
+		"DELETE /api/v1/vms/:id":             {refused, with("DELETE", nil, vmRefs(""))},
+		"POST /api/v1/vms/:id/:action": {refused, slices.Concat(with("POST", nil, vmRefs("/stop")), with("POST", client.MigrateRequest{Target: "node-2"}, vmRefs("/migrate")),
+			// a's volume onto b's VM, and b's onto a's.
+			with("POST", client.AttachRequest{Volume: w.volumeA}, vmRefs("/volumes")), attachB())},
+		"GET /api/v1/volumes":                            {filtered, []probe{{"GET", "/api/v1/volumes?all-projects=true", nil}, {"GET", "/api/v1/volumes?project=b", nil}}},
+		"POST /api/v1/volumes":                           {refused, one("POST", "/api/v1/volumes?project=b", client.VolumeRequest{Name: "intruder", SizeGiB: 1})},
+		"GET /api/v1/volumes/:id":                        {refused, with("GET", nil, volumeRefs())},
+		"PATCH /api/v1/volumes/:id":                      {refused, with("PATCH", client.VolumeResize{SizeGiB: 2}, volumeRefs())},
+		"DELETE /api/v1/volumes/:id":                     {refused, with("DELETE", nil, volumeRefs())},
+		"GET /api/v1/vms/:id/volumes":                    {refused, with("GET", nil, vmRefs("/volumes"))},
+		"DELETE /api/v1/vms/:id/volumes/:volume":         {refused, append(with("DELETE", nil, vmRefs("/volumes/"+w.volumeOnB)), detachB()...)},
 		"GET /api/v1/vms/:id/console":                    {refused, with("GET", nil, vmRefs("/console"))},
 		"GET /api/v1/vms/:id/console/log":                {refused, with("GET", nil, vmRefs("/console/log"))},
 		"GET /api/v1/operations":                         {filtered, one("GET", "/api/v1/operations", nil)},
-		"GET /api/v1/operations/:id":                     {refused, []probe{{"GET", "/api/v1/operations/" + w.migrationB, nil}, {"GET", "/api/v1/operations/" + w.imageB + "?wait=1s", nil}, {"GET", "/api/v1/operations/" + w.onlyB.ID, nil}}},
+		"GET /api/v1/operations/:id":                     {refused, []probe{{"GET", "/api/v1/operations/" + w.migrationB, nil}, {"GET", "/api/v1/operations/" + w.imageB + "?wait=1s", nil}, {"GET", "/api/v1/operations/" + w.onlyB.ID, nil}, {"GET", "/api/v1/operations/" + w.volumeOnB, nil}}},
 		"DELETE /api/v1/operations/:id":                  {refused, one("DELETE", "/api/v1/operations/"+w.migrationB, nil)},
 		"GET /api/v1/migrations":                         {filtered, one("GET", "/api/v1/migrations?vm="+w.vmB.ID, nil)},
 		"GET /api/v1/migrations/:id":                     {refused, one("GET", "/api/v1/migrations/"+w.migrationB, nil)},
@@ -308,4 +357,16 @@ func TestTenants_CrossTenantMatrix(t *testing.T) {
 	if len(vms) != 1 || vms[0].ID != w.vmA.ID {
 		t.Errorf("a viewer of a lists every project's VMs as %+v, want a's web only", vms)
 	}
+	var vols []client.Volume
+	w.do("GET", "/api/v1/volumes?all-projects=true", w.sessions["u-viewer"], nil).expect(t, http.StatusOK, &vols)
+	if len(vols) != 1 || vols[0].ID != w.volumeA {
+		t.Errorf("a viewer of a lists every project's volumes as %+v, want a's a-vol only", vols)
+	}
+	var ops []client.Operation
+	w.do("GET", "/api/v1/operations", w.root, nil).expect(t, http.StatusOK, &ops)
+	if !slices.ContainsFunc(ops, func(op client.Operation) bool { return op.ID == w.volumeOnB && op.Kind == "volume_attach" }) {
+		t.Errorf("root's operations %+v lack b-vol's attach: the matrix's operation probe aims at nothing", ops)
+	}
+	w.do("POST", "/api/v1/vms/web/volumes?project=a", w.sessions["u-operator"], client.AttachRequest{Volume: "a-vol"}).expect(t, http.StatusAccepted, nil)
+	w.do("POST", "/api/v1/vms/web/volumes?project=a", w.sessions["u-starter"], client.AttachRequest{Volume: "a-vol"}).expectError(t, http.StatusNotFound, client.CodeNotFound, "a-vol")
 }

@@ -126,13 +126,16 @@ var vmOrder = byName(func(vm fsm.VM) string { return vm.Project + vmKeySep + vm.
 // vmKeySep joins a VM's project and name in a list cursor; no name holds it.
 const vmKeySep = "/"
 
-// getVM shows one VM, named by ID or name.
+// getVM shows one VM, named by ID or name, with its volumes (which lists
+// leave out: a VM list stays one read of the VMs).
 func (s *Server) getVM(r *http.Request, ps httprouter.Params) (any, error) {
 	vm, err := s.findVM(r, ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
-	return s.clientVM(vm), nil
+	out := s.clientVM(vm)
+	out.Volumes = toClientVMVolumes(s.state.VolumesOf(vm.ID))
+	return out, nil
 }
 
 // createVM checks the request, proposes CreateVM and answers with the new VM as
@@ -297,12 +300,18 @@ func (s *Server) deleteVM(r *http.Request, ps httprouter.Params) (any, error) {
 
 // vmAction asks for start, stop, restart, pause or resume. The state check runs
 // here first, so a refused action never reaches Raft (Apply checks again).
+// It also serves POST /vms/:id/migrate and /vms/:id/volumes (an attach),
+// which httprouter cannot route beside /vms/:id/:action.
 func (s *Server) vmAction(r *http.Request, ps httprouter.Params) (any, error) {
 	action := ps.ByName("action")
-	if action == migrateAction {
+	switch action {
+	case migrateAction:
 		// httprouter cannot hold /vms/:id/migrate beside /vms/:id/:action.
 		nameRoute(r, "/api/v1/vms/:id/migrate")
 		return s.migrateVM(r, ps)
+	case volumesAction:
+		nameRoute(r, "/api/v1/vms/:id/volumes")
+		return s.attachVolume(r, ps)
 	}
 	vm, err := s.findVM(r, ps.ByName("id"))
 	if err != nil {

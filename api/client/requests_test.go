@@ -94,6 +94,27 @@ func TestClient_RequestsBuiltRight(t *testing.T) {
 		}, "PUT", "/api/v1/settings", `{"strategy":"binpack","rebalance":{"cooldown_seconds":30}}`},
 		{"rebalance", `{"mode":"automatic","recommendations":[{"vm_name":"a","to_name":"n2"}]}`,
 			func(c *Client) (any, error) { return c.Rebalance(ctx) }, "GET", "/api/v1/rebalance", ""},
+		{"volumes", `[{"id":"v1","name":"data","size_gib":10}]`, func(c *Client) (any, error) { return c.Volumes(ctx, false) },
+			"GET", "/api/v1/volumes", ""},
+		{"volume", `{"id":"v1","name":"data","attachment":"attached","vm_name":"web"}`, func(c *Client) (any, error) { return c.Volume(ctx, "my data") },
+			"GET", "/api/v1/volumes/my%20data", ""},
+		{"create volume", `{"id":"v1","name":"data","size_gib":10,"pool":"nfs"}`, func(c *Client) (any, error) {
+			return c.CreateVolume(ctx, VolumeRequest{Name: "data", SizeGiB: 10, Pool: "nfs"})
+		}, "POST", "/api/v1/volumes", `{"name":"data","size_gib":10,"pool":"nfs"}`},
+		{"create volume default pool", `{"id":"v1"}`, func(c *Client) (any, error) {
+			return c.CreateVolume(ctx, VolumeRequest{Name: "data", SizeGiB: 1})
+		}, "POST", "/api/v1/volumes", `{"name":"data","size_gib":1}`},
+		{"resize volume", `{"id":"v1","size_gib":20,"file_gib":10}`, func(c *Client) (any, error) { return c.ResizeVolume(ctx, "data", 20) },
+			"PATCH", "/api/v1/volumes/data", `{"size_gib":20}`},
+		{"delete volume", `{"id":"v1","deleting":true}`, func(c *Client) (any, error) { return c.DeleteVolume(ctx, "v1") },
+			"DELETE", "/api/v1/volumes/v1", ""},
+		{"attach volume", `{"id":"v1","vm":"vm-1","target":"vdc","attachment":"attaching"}`, func(c *Client) (any, error) {
+			return c.AttachVolume(ctx, "web/1", "data")
+		}, "POST", "/api/v1/vms/web%2F1/volumes", `{"volume":"data"}`},
+		{"detach volume", `{"id":"v1","attachment":"detaching"}`, func(c *Client) (any, error) { return c.DetachVolume(ctx, "web", "a b") },
+			"DELETE", "/api/v1/vms/web/volumes/a%20b", ""},
+		{"vm volumes", `[{"id":"v1","target":"vdc"},{"id":"v2","target":"vdd"}]`, func(c *Client) (any, error) { return c.VMVolumes(ctx, "web") },
+			"GET", "/api/v1/vms/web/volumes", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,6 +167,14 @@ func TestClient_ListsNeverNil(t *testing.T) {
 	if err != nil || migrations == nil {
 		t.Errorf("Migrations on null = %v, %v; want an empty list", migrations, err)
 	}
+	volumes, err := c.Volumes(context.Background(), true)
+	if err != nil || volumes == nil {
+		t.Errorf("Volumes on null = %v, %v; want an empty list", volumes, err)
+	}
+	vmVolumes, err := c.VMVolumes(context.Background(), "web")
+	if err != nil || vmVolumes == nil {
+		t.Errorf("VMVolumes on null = %v, %v; want an empty list", vmVolumes, err)
+	}
 }
 
 func TestClient_EmptyIDRefused(t *testing.T) {
@@ -165,6 +194,14 @@ func TestClient_EmptyIDRefused(t *testing.T) {
 		"UndrainNode":     func() error { _, err := c.UndrainNode(ctx, ""); return err },
 		"DrainStatus":     func() error { _, err := c.DrainStatus(ctx, ""); return err },
 		"FailoverPlan":    func() error { _, err := c.FailoverPlan(ctx, ""); return err },
+		"Volume":          func() error { _, err := c.Volume(ctx, ""); return err },
+		"ResizeVolume":    func() error { _, err := c.ResizeVolume(ctx, " ", 2); return err },
+		"DeleteVolume":    func() error { _, err := c.DeleteVolume(ctx, ""); return err },
+		"AttachVolume":    func() error { _, err := c.AttachVolume(ctx, "web", ""); return err },
+		"AttachVolumeVM":  func() error { _, err := c.AttachVolume(ctx, "", "data"); return err },
+		"DetachVolume":    func() error { _, err := c.DetachVolume(ctx, "web", " "); return err },
+		"DetachVolumeVM":  func() error { _, err := c.DetachVolume(ctx, "", "data"); return err },
+		"VMVolumes":       func() error { _, err := c.VMVolumes(ctx, ""); return err },
 	}
 	for name, call := range calls {
 		if err := call(); err == nil {

@@ -114,6 +114,9 @@ type VM struct {
 	// CloudInit is the guest's cloud-init configuration, in a single VM's
 	// answer (lists leave user_data out).
 	CloudInit *CloudInit `json:"cloud_init,omitempty"`
+	// Volumes are the data volumes attached to the VM (or attaching, or
+	// detaching), by target: in a single VM's answer only, never in lists.
+	Volumes []VMVolume `json:"volumes,omitempty"`
 	// PlacementReason says in one line why the VM is where it is (or why it
 	// waits); Decision is the last placement decision in full.
 	PlacementReason string    `json:"placement_reason,omitempty"`
