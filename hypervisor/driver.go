@@ -207,6 +207,29 @@ type DiskHotplug interface {
 	DiskTargets(ctx context.Context, id string) ([]string, error)
 }
 
+// Snapshotter is what a driver implements when it can snapshot a domain's
+// disks (libvirt: internal qcow2 snapshots). Snapshots are named, and live
+// in the domain's disk files on its host.
+type Snapshotter interface {
+	// CreateSnapshot snapshots every writable disk of domain id, consistent
+	// across them: a running or paused guest is paused for the instant and
+	// its memory state is saved too (that is how a consistent snapshot of a
+	// running guest is taken); a stopped domain's disks alone. Creating a
+	// name the domain already has is a no-op.
+	CreateSnapshot(ctx context.Context, id, name string) error
+	// RevertSnapshot returns domain id's disks to snapshot name. With memory
+	// (and a snapshot taken running) the guest goes on from that instant;
+	// without, a guest that was running then restarts from its disks as
+	// they were (its memory state is not used). running says whether the
+	// domain should run afterwards.
+	RevertSnapshot(ctx context.Context, id, name string, memory, running bool) error
+	// DeleteSnapshot removes snapshot name; a name the domain lacks is no
+	// error.
+	DeleteSnapshot(ctx context.Context, id, name string) error
+	// Snapshots names the domain's snapshots.
+	Snapshots(ctx context.Context, id string) ([]string, error)
+}
+
 // ErrDetachPending: the guest has not released a disk it was asked to
 // (it may be busy, or ignore hot-unplug requests).
 var ErrDetachPending = errors.New("the guest has not released the disk yet")

@@ -152,6 +152,7 @@ type Driver struct {
 	requested map[string]bool          // IDs this driver stopped on request since their last Start
 	known     map[string]bool          // IDs of managed domains seen
 	rebooted  map[string]chan struct{} // Reboot waiting for the guest's reboot event
+	unplugs   map[string]time.Time     // when DetachDisk last asked for "id/target" (see disks.go)
 
 	events    chan hypervisor.Event
 	raw       chan rawEvent

@@ -37,6 +37,9 @@ var (
 	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	nameCharRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 	macRE      = regexp.MustCompile(`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`)
+	// targetRE is a virtio disk's name: what diskTarget makes, and all a
+	// volume's Target may be (anything else reaches another bus or none).
+	targetRE = regexp.MustCompile(`^vd[a-z]$`)
 )
 
 // vmMeta is the content of the NovaCron metadata element.
@@ -139,8 +142,8 @@ func checkSpec(spec hypervisor.DomainSpec) error {
 		return bad("vm %q has no boot source: give a kernel, a disk image or a volume", spec.Name)
 	}
 	switch {
-	case len(spec.Disks) > maxDisks:
-		return bad("vm %q has %d disks, at most %d", spec.Name, len(spec.Disks), maxDisks)
+	case len(spec.Disks)+bootImages(spec) > maxDisks:
+		return bad("vm %q has %d disks, at most %d", spec.Name, len(spec.Disks)+bootImages(spec), maxDisks)
 	case spec.Boot.Initrd != "" && spec.Boot.Kernel == "":
 		return bad("vm %q has an initrd but no kernel", spec.Name)
 	case spec.Boot.DiskFormat != "" && spec.Boot.DiskFormat != "raw" && spec.Boot.DiskFormat != "qcow2":
@@ -156,6 +159,9 @@ func checkSpec(spec hypervisor.DomainSpec) error {
 		if !filepath.IsAbs(d.Path) || (d.Format != "raw" && d.Format != "qcow2") {
 			return bad("vm %q disk %d: %q must be an absolute path of format raw or qcow2, not %q", spec.Name, i, d.Path, d.Format)
 		}
+	}
+	if err := checkTargets(spec); err != nil {
+		return bad("vm %q: %v", spec.Name, err)
 	}
 	for i, nic := range spec.NICs {
 		texts[fmt.Sprintf("nic %d", i)] = nic.Network + nic.Bridge
@@ -238,12 +244,20 @@ func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
 	if b == nil {
 		b = &hypervisor.BootSource{}
 	}
-	if b.Kernel != "" {
+	// bootVolume: the domain boots from the first of its volumes, marked
+	// by a per-disk boot order. With <boot dev='hd'/> SeaBIOS tries only
+	// the disk first on the PCI bus, and libvirt sorts disks by name: a data
+	// volume named before the root (vda beside a root vdb) would be tried,
+	// and the guest not boot. libvirt refuses both forms together, so <os>
+	// has none then.
+	bootVolume := b.Kernel == "" && b.Disk == "" && len(spec.Disks) > 0
+	switch {
+	case b.Kernel != "":
 		dom.OS.Kernel, dom.OS.Initrd, dom.OS.Cmdline = b.Kernel, b.Initrd, b.Cmdline
 		if dom.OS.Cmdline == "" {
 			dom.OS.Cmdline = defaultCmdline
 		}
-	} else {
+	case !bootVolume:
 		dom.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
 	}
 	if b.Disk != "" {
@@ -263,17 +277,10 @@ func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
 			ReadOnly: &libvirtxml.DomainDiskReadOnly{},
 		}}
 	}
-	for _, d := range spec.Disks {
-		disk := libvirtxml.DomainDisk{
-			Device: "disk",
-			Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: d.Format},
-			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: d.Path}},
-			Target: &libvirtxml.DomainDiskTarget{Dev: diskTarget(len(dom.Devices.Disks)), Bus: "virtio"},
-		}
-		if d.ReadOnly {
-			disk.ReadOnly = &libvirtxml.DomainDiskReadOnly{}
-		} else if d.Shared {
-			disk.Driver.Cache = "none"
+	for i, target := range volumeTargets(spec) {
+		disk := volumeDisk(spec.Disks[i], target)
+		if bootVolume && i == 0 {
+			disk.Boot = &libvirtxml.DomainDeviceBoot{Order: 1}
 		}
 		dom.Devices.Disks = append(dom.Devices.Disks, disk)
 	}
@@ -298,8 +305,67 @@ func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
 	return out, nil
 }
 
+// volumeDisk is the <disk> element of a volume at target, the same at
+// define time and at hotplug (AttachDisk) so that both give the guest the
+// same device. The format is the spec's, never probed.
+func volumeDisk(d hypervisor.Disk, target string) libvirtxml.DomainDisk {
+	disk := libvirtxml.DomainDisk{
+		Device: "disk",
+		Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: d.Format},
+		Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: d.Path}},
+		Target: &libvirtxml.DomainDiskTarget{Dev: target, Bus: "virtio"},
+	}
+	if d.ReadOnly {
+		disk.ReadOnly = &libvirtxml.DomainDiskReadOnly{}
+	} else if d.Shared {
+		disk.Driver.Cache = "none"
+	}
+	return disk
+}
+
 // maxDisks bounds a domain's disks: vda to vdz.
 const maxDisks = 26
 
 // diskTarget names the i-th virtio disk: vda, vdb, ...
 func diskTarget(i int) string { return "vd" + string(rune('a'+i)) }
+
+// bootImages is 1 when the spec boots from a disk image (it takes vda), else 0.
+func bootImages(spec hypervisor.DomainSpec) int {
+	if spec.Boot != nil && spec.Boot.Disk != "" {
+		return 1
+	}
+	return 0
+}
+
+// volumeTargets names spec.Disks in the domain: each its own Target, or
+// else by its place among the domain's disks (after the boot image).
+func volumeTargets(spec hypervisor.DomainSpec) []string {
+	out := make([]string, len(spec.Disks))
+	for i, d := range spec.Disks {
+		out[i] = d.Target
+		if out[i] == "" {
+			out[i] = diskTarget(bootImages(spec) + i)
+		}
+	}
+	return out
+}
+
+// checkTargets refuses targets that are not virtio disk names and two disks
+// with one name: libvirt would refuse the second only when the domain is
+// defined, or (a hotplug) take the wrong disk for the one asked for.
+func checkTargets(spec hypervisor.DomainSpec) error {
+	holder := map[string]string{}
+	if bootImages(spec) == 1 {
+		holder[diskTarget(0)] = "the boot image"
+	}
+	for i, target := range volumeTargets(spec) {
+		if !targetRE.MatchString(target) {
+			return fmt.Errorf("disk %d: target %q is not a virtio disk name (vda to vdz)", i, target)
+		}
+		if other, ok := holder[target]; ok {
+			return fmt.Errorf("disk %d: target %s is taken by %s", i, target, other)
+		}
+		holder[target] = fmt.Sprintf("disk %d", i)
+	}
+	return nil
+}

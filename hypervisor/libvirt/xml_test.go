@@ -318,13 +318,18 @@ func TestDomainXML_VolumesBootFromTheFirst(t *testing.T) {
 		{Path: "/var/lib/novacron/pools/default/volumes/cidata.iso", Format: "raw", ReadOnly: true},
 	}
 	dom := render(t, spec, xmlParams{VirtType: "qemu", Arch: "x86_64"})
-	if dom.OS.Kernel != "" || len(dom.OS.BootDevices) != 1 || dom.OS.BootDevices[0].Dev != "hd" {
+	// The root volume carries the boot order; <os> has no boot device
+	// (libvirt refuses both).
+	if dom.OS.Kernel != "" || len(dom.OS.BootDevices) != 0 {
 		t.Fatalf("os = %+v", dom.OS)
 	}
 	if len(dom.Devices.Disks) != 2 {
 		t.Fatalf("disks = %+v", dom.Devices.Disks)
 	}
 	root, seed := dom.Devices.Disks[0], dom.Devices.Disks[1]
+	if root.Boot == nil || root.Boot.Order != 1 || seed.Boot != nil {
+		t.Fatalf("boot order: root %+v, seed %+v; want 1 on the root only", root.Boot, seed.Boot)
+	}
 	if root.Target.Dev != "vda" || root.ReadOnly != nil || root.Driver.Type != "qcow2" || root.Source.File.File != spec.Disks[0].Path {
 		t.Fatalf("root disk %+v %+v %+v", root.Target, root.Driver, root.Source.File)
 	}
