@@ -47,6 +47,8 @@ type fakeAPI struct {
 	ops fakeOps
 	// Pools and images (cli_image_test.go).
 	storage fakeStorage
+	// Data volumes (cli_volume_test.go).
+	volumes fakeVolumes
 
 	srv *httptest.Server
 }
@@ -70,6 +72,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	mux.HandleFunc("DELETE /api/v1/tokens/{id}", f.handle(f.revokeToken))
 	f.routeOps(mux)
 	f.routeStorage(mux)
+	f.routeVolumes(mux)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f

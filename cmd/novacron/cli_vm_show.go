@@ -74,6 +74,9 @@ func (a *app) printVM(vm *client.VM, m *client.Migration) error {
 	if vm.CloudInit != nil {
 		f.add("Cloud-init", describeCloudInit(vm.CloudInit, vm.Name))
 	}
+	if len(vm.Volumes) > 0 {
+		f.add("Volumes", describeVMVolumes(vm.Volumes))
+	}
 	f.add("Boot", describeBoot(vm.Boot))
 	f.add("NICs", describeNICs(vm.NICs))
 	f.add("Restart", vm.RestartPolicy)
@@ -88,6 +91,20 @@ func (a *app) printVM(vm *client.VM, m *client.Migration) error {
 	printLabels(a.stdout, vm.Labels)
 	printPlacementSpec(a.stdout, vm.Placement)
 	return printDecision(a.stdout, vm.Decision)
+}
+
+// describeVMVolumes shows a VM's data volumes on one line: "data-1 on vdc
+// (20GiB), logs on vdd (5GiB, attaching)".
+func describeVMVolumes(vols []client.VMVolume) string {
+	parts := make([]string, 0, len(vols))
+	for _, v := range vols {
+		detail := formatGiB(v.SizeGiB)
+		if v.Attachment != client.VolumeAttached {
+			detail += ", " + v.Attachment
+		}
+		parts = append(parts, fmt.Sprintf("%s on %s (%s)", v.Name, v.Target, detail))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // describeBoot shows a boot source on one line.

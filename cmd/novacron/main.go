@@ -1,5 +1,5 @@
 // Command novacron is NovaCron's single binary: `novacron agent` runs a cluster
-// node, and the other subcommands (cluster, node, vm, image, storage,
+// node, and the other subcommands (cluster, node, vm, image, volume, storage,
 // migration, settings, rebalance, token, operator) are the client that talks
 // to any node's HTTP API.
 package main
@@ -168,7 +168,7 @@ or NOVACRON_TOKEN.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.address, "address", defaultAddress, "API address of any agent, or several comma-separated, tried in turn (env "+envAddress+")")
 	pf.StringVar(&a.token, "token", "", "API token (env "+envToken+")")
-	pf.StringVar(&a.project, "project", "", "project the VM and image commands work in; the default project when empty (env "+envProject+")")
+	pf.StringVar(&a.project, "project", "", "project the VM, image and volume commands work in; the default project when empty (env "+envProject+")")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, wide (tables with whole IDs), json or yaml")
 	pf.BoolVar(&a.wide, "wide", false, "show whole IDs in tables (they show the first 8 characters, which commands accept as well)")
 	pf.StringVar(&a.tls.CA, "cacert", "", "CA certificate to trust for an https:// address (env "+envCACert+")")
@@ -182,6 +182,7 @@ or NOVACRON_TOKEN.`,
 		newNodeCommand(a),
 		newVMCommand(a),
 		newImageCommand(a),
+		newVolumeCommand(a),
 		newStorageCommand(a),
 		newMigrationCommand(a),
 		newOperationCommand(a),
