@@ -55,7 +55,11 @@ func toClientVM(vm fsm.VM, nodeName string) client.VM {
 		out.Boot = &boot
 	}
 	if vm.Spec.Image != "" || vm.Spec.CloudInit != nil {
-		out.Image, out.Pool, out.LocalDisks = vm.Spec.Image, vm.Spec.EffectivePool(), vm.LocalDisks
+		out.Image, out.Pool = vm.Spec.Image, vm.Spec.EffectivePool()
+	}
+	out.LocalDisks = vm.LocalDisks
+	for _, sn := range vm.Snapshots {
+		out.Snapshots = append(out.Snapshots, toClientSnapshot(sn))
 	}
 	if ci := vm.Spec.CloudInit; ci != nil {
 		c := client.CloudInit(*ci)
@@ -78,4 +82,8 @@ func toClientHA(h *fsm.HASpec) *client.HASpec {
 func toClientToken(t fsm.Token, secret string) client.Token {
 	return client.Token{ID: t.ID, Name: t.Name, Role: t.Role, User: ownerOf(t), Project: t.Project, Secret: secret,
 		CreatedAt: t.CreatedAt, ExpiresAt: optTime(t.ExpiresAt), LastUsedAt: optTime(t.LastUsedAt)}
+}
+
+func toClientSnapshot(sn fsm.VMSnapshot) client.VMSnapshot {
+	return client.VMSnapshot{Name: sn.Name, Memory: sn.Memory, State: string(sn.State), Error: sn.Error, CreatedAt: sn.CreatedAt, UpdatedAt: sn.UpdatedAt}
 }

@@ -38,9 +38,6 @@ const maxPrefixMatches = 5
 // message.
 func (s *Server) byIDPrefix(kind, ref string, name func(id string) string) (string, error) {
 	return s.byIDPrefixOf(kind, ref, func(prefix string, max int) []string {
-		if kind == "volume" {
-			return s.volumeIDsWithPrefix(prefix, "", max)
-		}
 		return s.state.IDsWithPrefix(kind, prefix, max)
 	}, name)
 }

@@ -61,9 +61,8 @@ func (s *Server) volumeName(id string) string {
 	return v.Name
 }
 
-// volumeIDsWithPrefix is IDsWithPrefix for volumes (of project only, unless
-// it is empty), which the FSM's IDsWithPrefix does not cover yet: it scans
-// them (a lookup that missed its ID and name, not a hot path).
+// volumeIDsWithPrefix is IDsWithPrefix for the volumes of one project: it
+// scans them (a lookup that missed its ID and name, not a hot path).
 func (s *Server) volumeIDsWithPrefix(prefix, project string, max int) []string {
 	var out []string
 	for _, v := range s.state.Volumes() {

@@ -101,6 +101,11 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdAttachVolume: {User: volumeWrite, Scope: ofVolume},
 	fsm.CmdDetachVolume: {User: volumeWrite, Scope: ofVolume},
 	fsm.CmdReportVolume: {Node: true},
+	// A VM's snapshots are part of the VM: vm write in its project.
+	fsm.CmdCreateVMSnapshot: {User: vmWrite, Scope: ofVM},
+	fsm.CmdRevertVMSnapshot: {User: vmWrite, Scope: ofVM},
+	fsm.CmdDeleteVMSnapshot: {User: vmWrite, Scope: ofVM},
+	fsm.CmdReportVMSnapshot: {Node: true},
 	// Every user may make keys for itself, no stronger than itself, and
 	// revoke its own; token write is needed for anyone else's.
 	fsm.CmdCreateToken: {User: self, Check: checkNewKey},

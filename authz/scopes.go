@@ -38,6 +38,12 @@ func ofVM(cmd fsm.Command, o Objects) (string, bool) {
 		id = c.ID
 	} else if c, ok := as[fsm.CreateMigration](cmd); ok {
 		id = c.VMID
+	} else if c, ok := as[fsm.CreateVMSnapshot](cmd); ok {
+		id = c.VM
+	} else if c, ok := as[fsm.RevertVMSnapshot](cmd); ok {
+		id = c.VM
+	} else if c, ok := as[fsm.DeleteVMSnapshot](cmd); ok {
+		id = c.VM
 	}
 	vm, err := o.VM(id)
 	if err != nil {

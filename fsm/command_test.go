@@ -58,6 +58,10 @@ func everyCommand() []Command {
 		AttachVolume{ID: "v1", VM: "vm1", At: t0},
 		DetachVolume{ID: "v1", VM: "vm1", At: t0},
 		ReportVolume{ID: "v1", Node: "n1", FileGiB: 20, Attached: true, Detached: true, Deleted: true, Error: "boom", At: t0},
+		CreateVMSnapshot{VM: "vm1", Name: "before-upgrade", Memory: true, At: t0},
+		RevertVMSnapshot{VM: "vm1", Name: "before-upgrade", At: t0},
+		DeleteVMSnapshot{VM: "vm1", Name: "before-upgrade", At: t0},
+		ReportVMSnapshot{VM: "vm1", Name: "before-upgrade", Node: "n1", Error: "boom", At: t0},
 		RecordAudit{Entries: []AuditEntry{{At: t0, Actor: "alice", Via: "session", Project: "prod", Action: "POST /api/v1/vms", Status: 201, Index: 7}}},
 		SetSettings{Settings: DefaultSettings(), At: t0},
 		StartFailover{Failover: Failover{ID: "f1", Node: "n1", NodeName: "node-1", Cause: "no lease renewal", LastRenewal: t0, DetectedAt: t0, FencedAt: t0, RestartedAt: t0,
@@ -130,6 +134,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		40: "SetMember", 41: "CreateRole", 42: "DeleteRole", 43: "TouchToken", 44: "RecordAudit",
 		45: "CreatePool", 46: "DeletePool", 47: "CreateImage", 48: "UpdateImage", 49: "DeleteImage",
 		50: "CreateVolume", 51: "ResizeVolume", 52: "DeleteVolume", 53: "AttachVolume", 54: "DetachVolume", 55: "ReportVolume",
+		56: "CreateVMSnapshot", 57: "RevertVMSnapshot", 58: "DeleteVMSnapshot", 59: "ReportVMSnapshot",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

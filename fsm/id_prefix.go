@@ -47,6 +47,10 @@ func (f *FSM) IDsWithPrefix(kind, prefix string, max int) []string {
 		for id := range f.s.images {
 			add(id)
 		}
+	case "volume":
+		for id := range f.s.volumes {
+			add(id)
+		}
 	}
 	f.mu.RUnlock()
 	slices.Sort(out)

@@ -98,6 +98,9 @@ func (s *state) checkMovable(vm *VM, mode string) error {
 	if err := s.checkVolumesSettled(vm); err != nil {
 		return err
 	}
+	if err := checkNoSnapshots(vm, "they cannot move with it"); err != nil {
+		return err
+	}
 	if mode != MigrateCold {
 		if vm.DesiredState == VMStopped || (vm.State != VMRunning && vm.State != VMPaused) {
 			return errorf(ErrState, "vm %q is %s; only a running or paused vm can migrate %s (use mode cold)", vm.Spec.Name, vm.State, mode)

@@ -133,6 +133,11 @@ func applyDeletePool(s *state, c *DeletePool, _ uint64) error {
 			return errorf(ErrState, "pool %q still holds image %s; delete it first", c.Name, img.Name)
 		}
 	}
+	for _, v := range s.volumes {
+		if v.Pool == c.Name {
+			return errorf(ErrState, "pool %q still holds volume %s; delete it first", c.Name, v.Name)
+		}
+	}
 	for _, vm := range s.vms {
 		if vm.Spec.Image != "" && vm.Spec.EffectivePool() == c.Name {
 			return errorf(ErrState, "pool %q still holds the disk of vm %s; delete it first", c.Name, vm.Spec.Name)

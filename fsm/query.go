@@ -220,6 +220,7 @@ func cloneNode(n *Node) Node {
 func cloneVM(vm *VM) VM {
 	c := *vm
 	c.Spec = cloneSpec(vm.Spec)
+	c.Snapshots = slices.Clone(vm.Snapshots)
 	return c
 }
 

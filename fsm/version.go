@@ -81,6 +81,11 @@ var commandSince = map[CommandType]string{
 	CmdAttachVolume: BaseVersion,
 	CmdDetachVolume: BaseVersion,
 	CmdReportVolume: BaseVersion,
+	// VM snapshots (issue 15), before the first release.
+	CmdCreateVMSnapshot: BaseVersion,
+	CmdRevertVMSnapshot: BaseVersion,
+	CmdDeleteVMSnapshot: BaseVersion,
+	CmdReportVMSnapshot: BaseVersion,
 }
 
 // fieldGates lists, per command type, the fields added after the type itself. An

@@ -126,10 +126,12 @@ type VM struct {
 	// does not restart the VM elsewhere on a blank copy; it waits for its
 	// host. Set at creation and by every attach and detach (pools never
 	// change type).
-	LocalDisks bool      `json:"local_disks,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-	ReportedAt time.Time `json:"reported_at,omitempty"`
+	LocalDisks bool `json:"local_disks,omitempty"`
+	// Snapshots are the VM's snapshots, oldest first (vm_snapshot.go).
+	Snapshots  []VMSnapshot `json:"snapshots,omitempty"`
+	CreatedAt  time.Time    `json:"created_at"`
+	UpdatedAt  time.Time    `json:"updated_at"`
+	ReportedAt time.Time    `json:"reported_at,omitempty"`
 	// Index is the Raft index of the last change to this record.
 	Index uint64 `json:"index"`
 }

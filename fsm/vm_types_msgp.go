@@ -12,8 +12,8 @@ import (
 func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(23)
-	var zb0001Mask uint32 /* 23 bits */
+	zb0001Len := uint32(24)
+	var zb0001Mask uint32 /* 24 bits */
 	_ = zb0001Mask
 	if z.Project == "" {
 		zb0001Len--
@@ -59,9 +59,13 @@ func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x40000
 	}
+	if z.Snapshots == nil {
+		zb0001Len--
+		zb0001Mask |= 0x80000
+	}
 	if z.ReportedAt == (time.Time{}) {
 		zb0001Len--
-		zb0001Mask |= 0x200000
+		zb0001Mask |= 0x400000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -159,13 +163,25 @@ func (z *VM) MarshalMsg(b []byte) (o []byte, err error) {
 			o = append(o, 0xab, 0x6c, 0x6f, 0x63, 0x61, 0x6c, 0x5f, 0x64, 0x69, 0x73, 0x6b, 0x73)
 			o = msgp.AppendBool(o, z.LocalDisks)
 		}
+		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+			// string "snapshots"
+			o = append(o, 0xa9, 0x73, 0x6e, 0x61, 0x70, 0x73, 0x68, 0x6f, 0x74, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.Snapshots)))
+			for za0001 := range z.Snapshots {
+				o, err = z.Snapshots[za0001].MarshalMsg(o)
+				if err != nil {
+					err = msgp.WrapError(err, "Snapshots", za0001)
+					return
+				}
+			}
+		}
 		// string "created_at"
 		o = append(o, 0xaa, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 		o = msgp.AppendTime(o, z.CreatedAt)
 		// string "updated_at"
 		o = append(o, 0xaa, 0x75, 0x70, 0x64, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 		o = msgp.AppendTime(o, z.UpdatedAt)
-		if (zb0001Mask & 0x200000) == 0 { // if not omitted
+		if (zb0001Mask & 0x400000) == 0 { // if not omitted
 			// string "reported_at"
 			o = append(o, 0xab, 0x72, 0x65, 0x70, 0x6f, 0x72, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.ReportedAt)
@@ -328,6 +344,25 @@ func (z *VM) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "LocalDisks")
 				return
 			}
+		case "snapshots":
+			var zb0004 uint32
+			zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Snapshots")
+				return
+			}
+			if cap(z.Snapshots) >= int(zb0004) {
+				z.Snapshots = (z.Snapshots)[:zb0004]
+			} else {
+				z.Snapshots = make([]VMSnapshot, zb0004)
+			}
+			for za0001 := range z.Snapshots {
+				bts, err = z.Snapshots[za0001].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Snapshots", za0001)
+					return
+				}
+			}
 		case "created_at":
 			z.CreatedAt, bts, err = msgp.ReadTimeUTCBytes(bts)
 			if err != nil {
@@ -372,7 +407,11 @@ func (z *VM) Msgsize() (s int) {
 	} else {
 		s += z.Decision.Msgsize()
 	}
-	s += 10 + msgp.StringPrefixSize + len(z.Migration) + 9 + msgp.TimeSize + 12 + msgp.BoolSize + 11 + msgp.TimeSize + 11 + msgp.TimeSize + 12 + msgp.TimeSize + 6 + msgp.Uint64Size
+	s += 10 + msgp.StringPrefixSize + len(z.Migration) + 9 + msgp.TimeSize + 12 + msgp.BoolSize + 10 + msgp.ArrayHeaderSize
+	for za0001 := range z.Snapshots {
+		s += z.Snapshots[za0001].Msgsize()
+	}
+	s += 11 + msgp.TimeSize + 11 + msgp.TimeSize + 12 + msgp.TimeSize + 6 + msgp.Uint64Size
 	return
 }
 

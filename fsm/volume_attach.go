@@ -25,6 +25,9 @@ func applyAttachVolume(s *state, c *AttachVolume, _ uint64) error {
 	if err := CheckNotMigrating(vm); err != nil {
 		return err
 	}
+	if err := checkNoSnapshots(vm, "a volume attached now would be missing from them"); err != nil {
+		return err
+	}
 	if p, _ := s.pool(v.Pool); !p.Shared() && v.Host != "" && v.Host != vm.Node {
 		where := "is not placed on any host yet"
 		if vm.Node != "" {
@@ -56,6 +59,9 @@ func applyDetachVolume(s *state, c *DetachVolume, _ uint64) error {
 		return errorf(ErrState, "volume %s is not attached to vm %s", v.Name, s.vmName(c.VM))
 	}
 	if err := CheckNotMigrating(vm); err != nil {
+		return err
+	}
+	if err := checkNoSnapshots(vm, "they hold this volume"); err != nil {
 		return err
 	}
 	switch v.Attachment {

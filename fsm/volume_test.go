@@ -132,6 +132,7 @@ func TestVolume_ProjectsQuotaAndPools(t *testing.T) {
 	spec.Pool = "nfs"
 	f.must(CreateVM{ID: "vm-2", Spec: spec, Node: "n1", At: t0})
 	f.must(AttachVolume{ID: "s1", VM: "vm-2", At: t0})
+	f.refuse(DeletePool{Name: "nfs"}, ErrState) // it holds a volume
 	if f.vm("vm-2").LocalDisks {
 		t.Fatal("a vm whose volumes are all in a shared pool fails over")
 	}

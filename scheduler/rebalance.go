@@ -93,7 +93,7 @@ func (c *Cluster) PlanRebalance(loads map[string]fsm.NodeLoad, rs fsm.RebalanceS
 	moved := map[int32]bool{}
 	movable := func(r int32) bool {
 		vm := c.vms[r].vm
-		return !moved[r] && vm.Migration == "" && vm.DesiredState == fsm.VMRunning && vm.State == fsm.VMRunning &&
+		return !moved[r] && vm.Migration == "" && len(vm.Snapshots) == 0 && vm.DesiredState == fsm.VMRunning && vm.State == fsm.VMRunning &&
 			(vm.MovedAt.IsZero() || now.Sub(vm.MovedAt) >= rs.Cooldown())
 	}
 	order := make([]int, len(sims))

@@ -107,10 +107,12 @@ type VM struct {
 	Image     string `json:"image,omitempty"`
 	ImageName string `json:"image_name,omitempty"`
 	Pool      string `json:"pool,omitempty"`
-	// LocalDisks: the root volume is on its host's own disk (a dir pool):
-	// it moves with a live or warm migration, and a failover of its host
-	// leaves the VM waiting for it.
+	// LocalDisks: the root volume or a data volume is on its host's own
+	// disk (a dir pool): it moves with a live or warm migration, and a
+	// failover of its host leaves the VM waiting for it.
 	LocalDisks bool `json:"local_disks,omitempty"`
+	// Snapshots are the VM's snapshots, oldest first.
+	Snapshots []VMSnapshot `json:"snapshots,omitempty"`
 	// CloudInit is the guest's cloud-init configuration, in a single VM's
 	// answer (lists leave user_data out).
 	CloudInit *CloudInit `json:"cloud_init,omitempty"`
@@ -307,4 +309,18 @@ type StatusChange struct {
 	Status string    `json:"status"`
 	Cause  string    `json:"cause,omitempty"`
 	At     time.Time `json:"at"`
+}
+
+// VMSnapshot is one snapshot of a VM's disks (and memory, with Memory).
+type VMSnapshot struct {
+	Name string `json:"name"`
+	// Memory: a revert resumes the guest from the instant of the snapshot;
+	// otherwise the guest restarts from its disks as they were.
+	Memory bool `json:"memory,omitempty"`
+	// State is creating, ready, reverting, deleting or failed.
+	State string `json:"state"`
+	// Error is why its creation, or the last revert or delete, failed.
+	Error     string    `json:"error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
