@@ -68,6 +68,7 @@ func (h *hostReconciler) reconcile(ctx context.Context, vm *fsm.VM, dom *hypervi
 		return nil
 	}
 	h.settleVolumes(ctx, vm)
+	h.settleSnapshots(ctx, vm)
 	observed, errText := fsm.VMStopped, ""
 	if errors.Is(actErr, hypervisor.ErrUnavailable) {
 		// Says nothing about the VM: try again once the hypervisor is back.

@@ -130,6 +130,7 @@ func (h *hostReconciler) run(ctx context.Context) {
 	gained := h.host.lease.subscribe()
 	h.reconcileAll(ctx)
 	h.migrator.check(ctx)
+	h.collectImages(ctx)
 	for {
 		select {
 		case <-gained:
@@ -164,11 +165,13 @@ func (h *hostReconciler) run(ctx context.Context) {
 func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, events <-chan fsm.Event) {
 	pending := map[string]bool{}
 	full, migrations, pools := false, false, false
-	volumes := map[string]bool{}
+	volumes, images := map[string]bool{}, false
 	add := func(ev fsm.Event) {
 		switch ev.Kind {
 		case "volume":
 			volumes[ev.ID] = true
+		case "image":
+			images = images || ev.Type == fsm.CmdDeleteImage
 		case "pool":
 			// A new pool is realised and reported at once: the scheduler
 			// places no volume on a host that has not reported it.
@@ -204,6 +207,9 @@ func (h *hostReconciler) handleEvent(ctx context.Context, first fsm.Event, event
 	}
 	for id := range volumes {
 		h.volumeChanged(ctx, id)
+	}
+	if images {
+		h.collectImages(ctx)
 	}
 	var reports []*fsm.ReportVM
 	for id := range pending {

@@ -29,6 +29,29 @@ type Disks interface {
 	GrowVolume(ctx context.Context, p fsm.StoragePool, v fsm.Volume) error
 	// RemoveVolume deletes data volume id's file.
 	RemoveVolume(p fsm.StoragePool, id string) error
+	// CollectImages removes the files of images no longer recorded, but
+	// those a root volume here is backed by.
+	CollectImages(ctx context.Context, pools []fsm.StoragePool, recorded func(id string) bool) (removed, kept []string)
+}
+
+// collectImages removes the files of deleted images from this host's
+// pools. It runs once the FSM has caught up (an image it does not know yet
+// may be one it is about to learn of) and after each image delete.
+func (h *hostReconciler) collectImages(ctx context.Context) {
+	if !h.hasFiles() {
+		return
+	}
+	recorded := func(id string) bool {
+		_, err := h.host.state.Image(id)
+		return err == nil
+	}
+	removed, kept := h.host.cfg.Disks.CollectImages(ctx, h.host.state.Pools(), recorded)
+	for _, f := range removed {
+		h.logger.Info("removed the file of a deleted image", "file", f)
+	}
+	for _, f := range kept {
+		h.logger.Info("kept the file of a deleted image: a root volume kept with keep_volumes is backed by it", "file", f)
+	}
 }
 
 // hasFiles reports whether this reconciler's VMs have their volumes as
