@@ -37,7 +37,13 @@ func (s *Store) CopyImage(ctx context.Context, p fsm.StoragePool, img fsm.Image,
 	if err := s.Realise(p); err != nil {
 		return err
 	}
-	dest := s.ImagePath(p, img.ID)
+	return copyVerified(ctx, s.ImagePath(p, img.ID), img.SizeBytes, img.SHA256, "image "+img.Name, open)
+}
+
+// copyVerified copies size bytes from open into dest, through dest.copy: a
+// partial copy left there is resumed, and the whole is verified against
+// sum (SHA-256, hex) before it takes dest's name. what names it in errors.
+func copyVerified(ctx context.Context, dest string, size int64, sum, what string, open OpenFunc) error {
 	part := dest + ".copy"
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -51,7 +57,7 @@ func (s *Store) CopyImage(ctx context.Context, p fsm.StoragePool, img fsm.Image,
 	if err != nil {
 		return err
 	}
-	if have > img.SizeBytes {
+	if have > size {
 		have = 0
 		h.Reset()
 		if err := f.Truncate(0); err != nil {
@@ -61,7 +67,7 @@ func (s *Store) CopyImage(ctx context.Context, p fsm.StoragePool, img fsm.Image,
 			return err
 		}
 	}
-	if have < img.SizeBytes {
+	if have < size {
 		rc, err := open(ctx, have)
 		if err != nil {
 			if have == 0 {
@@ -72,21 +78,21 @@ func (s *Store) CopyImage(ctx context.Context, p fsm.StoragePool, img fsm.Image,
 		// TLS hands the body over in records of 16 KiB: gather them into
 		// large writes, as cp does.
 		w := bufio.NewWriterSize(f, copyBuffer)
-		n, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(&ctxReader{ctx: ctx, r: rc}, img.SizeBytes-have), make([]byte, copyBuffer))
+		n, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(&ctxReader{ctx: ctx, r: rc}, size-have), make([]byte, copyBuffer))
 		if ferr := w.Flush(); err == nil {
 			err = ferr
 		}
 		rc.Close()
 		if err != nil {
-			return fmt.Errorf("copying image %s: %w (%d of %d bytes here; the next try resumes)", img.Name, err, have+n, img.SizeBytes)
+			return fmt.Errorf("copying %s: %w (%d of %d bytes here; the next try resumes)", what, err, have+n, size)
 		}
-		if have+n != img.SizeBytes {
-			return fmt.Errorf("copying image %s: the source ended at %d of %d bytes", img.Name, have+n, img.SizeBytes)
+		if have+n != size {
+			return fmt.Errorf("copying %s: the source ended at %d of %d bytes", what, have+n, size)
 		}
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(sum, img.SHA256) {
+	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, sum) {
 		os.Remove(part)
-		return fmt.Errorf("%w: the copy of image %s has SHA-256 %s, its record %s; removed", ErrChecksum, img.Name, sum, img.SHA256)
+		return fmt.Errorf("%w: the copy of %s has SHA-256 %s, want %s; removed", ErrChecksum, what, got, sum)
 	}
 	if err := f.Sync(); err != nil {
 		return err

@@ -22,10 +22,16 @@ type fakeState struct {
 	settings fsm.Settings
 	pools    map[string]fsm.StoragePool
 	images   map[string]fsm.Image
+	// migrations, vms and volumes are what a cold migration's source
+	// checks before it serves disk files.
+	migrations map[string]fsm.Migration
+	vms        map[string]fsm.VM
+	volumes    map[string][]fsm.Volume
 }
 
 func newFakeState(pools ...fsm.StoragePool) *fakeState {
-	st := &fakeState{settings: fsm.DefaultSettings(), pools: map[string]fsm.StoragePool{}, images: map[string]fsm.Image{}}
+	st := &fakeState{settings: fsm.DefaultSettings(), pools: map[string]fsm.StoragePool{}, images: map[string]fsm.Image{},
+		migrations: map[string]fsm.Migration{}, vms: map[string]fsm.VM{}, volumes: map[string][]fsm.Volume{}}
 	for _, p := range pools {
 		st.pools[p.Name] = p
 	}
@@ -76,6 +82,32 @@ func (f *fakeState) Images() []fsm.Image {
 		out = append(out, img)
 	}
 	return out
+}
+
+func (f *fakeState) Migration(id string) (fsm.Migration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.migrations[id]
+	if !ok {
+		return fsm.Migration{}, fmt.Errorf("%w: migration %q", fsm.ErrNotFound, id)
+	}
+	return m, nil
+}
+
+func (f *fakeState) VM(id string) (fsm.VM, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	vm, ok := f.vms[id]
+	if !ok {
+		return fsm.VM{}, fmt.Errorf("%w: vm %q", fsm.ErrNotFound, id)
+	}
+	return vm, nil
+}
+
+func (f *fakeState) VolumesOf(vmID string) []fsm.Volume {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.volumes[vmID]
 }
 
 func (f *fakeState) putImage(img fsm.Image) {

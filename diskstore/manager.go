@@ -40,6 +40,11 @@ type State interface {
 	Pools() []fsm.StoragePool
 	Image(id string) (fsm.Image, error)
 	Images() []fsm.Image
+	// Migration, VM and VolumesOf say which disk files a cold migration's
+	// destination may read from this host.
+	Migration(id string) (fsm.Migration, error)
+	VM(id string) (fsm.VM, error)
+	VolumesOf(vmID string) []fsm.Volume
 }
 
 // Files confines imported files to the allowed image folders

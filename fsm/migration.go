@@ -34,7 +34,11 @@ type UpdateMigration struct {
 	TargetReady bool           `json:"target_ready,omitempty"`
 	// TargetPoolDir is, with TargetReady, the folder of the VM's pool on
 	// the destination, where it prepared the VM's volumes.
-	TargetPoolDir string             `json:"target_pool_dir,omitempty"`
+	TargetPoolDir string `json:"target_pool_dir,omitempty"`
+	// SourceStopped and DisksCopied are the two steps of a cold migration
+	// that moves local disks (the source's, then the destination's).
+	SourceStopped bool               `json:"source_stopped,omitempty"`
+	DisksCopied   bool               `json:"disks_copied,omitempty"`
 	Progress      *MigrationProgress `json:"progress,omitempty"`
 	Result        *MigrationResult   `json:"result,omitempty"`
 	Error         string             `json:"error,omitempty"`
@@ -92,8 +96,8 @@ func (s *state) checkMovable(vm *VM, mode string) error {
 	if !ok {
 		return errorf(ErrState, "vm %q is on node %s, which is gone", vm.Spec.Name, vm.Node)
 	}
-	if vm.LocalDisks && mode == MigrateCold {
-		return errorf(ErrState, "vm %q has its disks on its host's own disk (dir pool %s): a cold migration would leave its data behind; migrate it live or warm, which copies the disks", vm.Spec.Name, vm.Spec.EffectivePool())
+	if vm.LocalDisks && src.Status != NodeAlive {
+		return errorf(ErrState, "vm %q has its disks on node %s's own disk (dir pool %s), and %s is %s: they cannot be copied from it", vm.Spec.Name, src.Name, vm.Spec.EffectivePool(), src.Name, src.Status)
 	}
 	if err := s.checkVolumesSettled(vm); err != nil {
 		return err
@@ -168,6 +172,8 @@ func applyUpdateMigration(s *state, c *UpdateMigration, index uint64) error {
 	}
 	m.State, m.UpdatedAt, m.Index = c.State, c.At, index
 	m.TargetReady = m.TargetReady || c.TargetReady
+	m.SourceStopped = m.SourceStopped || c.SourceStopped
+	m.DisksCopied = m.DisksCopied || c.DisksCopied
 	if c.TargetReady && c.TargetPoolDir != "" {
 		if len(c.TargetPoolDir) > MaxPathLen || !filepath.IsAbs(c.TargetPoolDir) || filepath.Clean(c.TargetPoolDir) != c.TargetPoolDir {
 			return errorf(ErrInvalid, "target pool dir %q is no clean absolute path", c.TargetPoolDir)

@@ -230,8 +230,8 @@ func (z *CreateMigration) Msgsize() (s int) {
 func (z *UpdateMigration) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(8)
-	var zb0001Mask uint8 /* 8 bits */
+	zb0001Len := uint32(10)
+	var zb0001Mask uint16 /* 10 bits */
 	_ = zb0001Mask
 	if z.TargetReady == false {
 		zb0001Len--
@@ -241,17 +241,25 @@ func (z *UpdateMigration) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x8
 	}
-	if z.Progress == nil {
+	if z.SourceStopped == false {
 		zb0001Len--
 		zb0001Mask |= 0x10
 	}
-	if z.Result == nil {
+	if z.DisksCopied == false {
 		zb0001Len--
 		zb0001Mask |= 0x20
 	}
-	if z.Error == "" {
+	if z.Progress == nil {
 		zb0001Len--
 		zb0001Mask |= 0x40
+	}
+	if z.Result == nil {
+		zb0001Len--
+		zb0001Mask |= 0x80
+	}
+	if z.Error == "" {
+		zb0001Len--
+		zb0001Mask |= 0x100
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -279,6 +287,16 @@ func (z *UpdateMigration) MarshalMsg(b []byte) (o []byte, err error) {
 			o = msgp.AppendString(o, z.TargetPoolDir)
 		}
 		if (zb0001Mask & 0x10) == 0 { // if not omitted
+			// string "source_stopped"
+			o = append(o, 0xae, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x5f, 0x73, 0x74, 0x6f, 0x70, 0x70, 0x65, 0x64)
+			o = msgp.AppendBool(o, z.SourceStopped)
+		}
+		if (zb0001Mask & 0x20) == 0 { // if not omitted
+			// string "disks_copied"
+			o = append(o, 0xac, 0x64, 0x69, 0x73, 0x6b, 0x73, 0x5f, 0x63, 0x6f, 0x70, 0x69, 0x65, 0x64)
+			o = msgp.AppendBool(o, z.DisksCopied)
+		}
+		if (zb0001Mask & 0x40) == 0 { // if not omitted
 			// string "progress"
 			o = append(o, 0xa8, 0x70, 0x72, 0x6f, 0x67, 0x72, 0x65, 0x73, 0x73)
 			if z.Progress == nil {
@@ -291,7 +309,7 @@ func (z *UpdateMigration) MarshalMsg(b []byte) (o []byte, err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x20) == 0 { // if not omitted
+		if (zb0001Mask & 0x80) == 0 { // if not omitted
 			// string "result"
 			o = append(o, 0xa6, 0x72, 0x65, 0x73, 0x75, 0x6c, 0x74)
 			if z.Result == nil {
@@ -304,7 +322,7 @@ func (z *UpdateMigration) MarshalMsg(b []byte) (o []byte, err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x40) == 0 { // if not omitted
+		if (zb0001Mask & 0x100) == 0 { // if not omitted
 			// string "error"
 			o = append(o, 0xa5, 0x65, 0x72, 0x72, 0x6f, 0x72)
 			o = msgp.AppendString(o, z.Error)
@@ -356,6 +374,18 @@ func (z *UpdateMigration) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			z.TargetPoolDir, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "TargetPoolDir")
+				return
+			}
+		case "source_stopped":
+			z.SourceStopped, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SourceStopped")
+				return
+			}
+		case "disks_copied":
+			z.DisksCopied, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DisksCopied")
 				return
 			}
 		case "progress":
@@ -418,7 +448,7 @@ func (z *UpdateMigration) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *UpdateMigration) Msgsize() (s int) {
-	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 6 + z.State.Msgsize() + 13 + msgp.BoolSize + 16 + msgp.StringPrefixSize + len(z.TargetPoolDir) + 9
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 6 + z.State.Msgsize() + 13 + msgp.BoolSize + 16 + msgp.StringPrefixSize + len(z.TargetPoolDir) + 15 + msgp.BoolSize + 13 + msgp.BoolSize + 9
 	if z.Progress == nil {
 		s += msgp.NilSize
 	} else {

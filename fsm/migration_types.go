@@ -95,7 +95,12 @@ type Migration struct {
 	TargetReady bool `json:"target_ready,omitempty"`
 	// TargetPoolDir is where the destination prepared the VM's volumes
 	// (its pool's folder), so the source can point the copy there.
-	TargetPoolDir   string             `json:"target_pool_dir,omitempty"`
+	TargetPoolDir string `json:"target_pool_dir,omitempty"`
+	// SourceStopped: in a cold migration of a VM with disks on its host's
+	// own disk, the source shut the guest down and serves its disk files;
+	// DisksCopied: the destination copied them, so the source may end it.
+	SourceStopped   bool               `json:"source_stopped,omitempty"`
+	DisksCopied     bool               `json:"disks_copied,omitempty"`
 	CancelRequested bool               `json:"cancel_requested,omitempty"`
 	Progress        *MigrationProgress `json:"progress,omitempty"`
 	Result          *MigrationResult   `json:"result,omitempty"`

@@ -12,8 +12,8 @@ import (
 func (z *Migration) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(22)
-	var zb0001Mask uint32 /* 22 bits */
+	zb0001Len := uint32(24)
+	var zb0001Mask uint32 /* 24 bits */
 	_ = zb0001Mask
 	if z.Rebalance == nil {
 		zb0001Len--
@@ -27,29 +27,37 @@ func (z *Migration) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x1000
 	}
-	if z.CancelRequested == false {
+	if z.SourceStopped == false {
 		zb0001Len--
 		zb0001Mask |= 0x2000
 	}
-	if z.Progress == nil {
+	if z.DisksCopied == false {
 		zb0001Len--
 		zb0001Mask |= 0x4000
 	}
-	if z.Result == nil {
+	if z.CancelRequested == false {
 		zb0001Len--
 		zb0001Mask |= 0x8000
 	}
-	if z.Error == "" {
+	if z.Progress == nil {
 		zb0001Len--
 		zb0001Mask |= 0x10000
 	}
-	if z.StartedAt == (time.Time{}) {
+	if z.Result == nil {
+		zb0001Len--
+		zb0001Mask |= 0x20000
+	}
+	if z.Error == "" {
 		zb0001Len--
 		zb0001Mask |= 0x40000
 	}
+	if z.StartedAt == (time.Time{}) {
+		zb0001Len--
+		zb0001Mask |= 0x100000
+	}
 	if z.FinishedAt == (time.Time{}) {
 		zb0001Len--
-		zb0001Mask |= 0x80000
+		zb0001Mask |= 0x200000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -114,11 +122,21 @@ func (z *Migration) MarshalMsg(b []byte) (o []byte, err error) {
 			o = msgp.AppendString(o, z.TargetPoolDir)
 		}
 		if (zb0001Mask & 0x2000) == 0 { // if not omitted
+			// string "source_stopped"
+			o = append(o, 0xae, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x5f, 0x73, 0x74, 0x6f, 0x70, 0x70, 0x65, 0x64)
+			o = msgp.AppendBool(o, z.SourceStopped)
+		}
+		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+			// string "disks_copied"
+			o = append(o, 0xac, 0x64, 0x69, 0x73, 0x6b, 0x73, 0x5f, 0x63, 0x6f, 0x70, 0x69, 0x65, 0x64)
+			o = msgp.AppendBool(o, z.DisksCopied)
+		}
+		if (zb0001Mask & 0x8000) == 0 { // if not omitted
 			// string "cancel_requested"
 			o = append(o, 0xb0, 0x63, 0x61, 0x6e, 0x63, 0x65, 0x6c, 0x5f, 0x72, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x65, 0x64)
 			o = msgp.AppendBool(o, z.CancelRequested)
 		}
-		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
 			// string "progress"
 			o = append(o, 0xa8, 0x70, 0x72, 0x6f, 0x67, 0x72, 0x65, 0x73, 0x73)
 			if z.Progress == nil {
@@ -131,7 +149,7 @@ func (z *Migration) MarshalMsg(b []byte) (o []byte, err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x8000) == 0 { // if not omitted
+		if (zb0001Mask & 0x20000) == 0 { // if not omitted
 			// string "result"
 			o = append(o, 0xa6, 0x72, 0x65, 0x73, 0x75, 0x6c, 0x74)
 			if z.Result == nil {
@@ -144,7 +162,7 @@ func (z *Migration) MarshalMsg(b []byte) (o []byte, err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x10000) == 0 { // if not omitted
+		if (zb0001Mask & 0x40000) == 0 { // if not omitted
 			// string "error"
 			o = append(o, 0xa5, 0x65, 0x72, 0x72, 0x6f, 0x72)
 			o = msgp.AppendString(o, z.Error)
@@ -152,12 +170,12 @@ func (z *Migration) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "created_at"
 		o = append(o, 0xaa, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 		o = msgp.AppendTime(o, z.CreatedAt)
-		if (zb0001Mask & 0x40000) == 0 { // if not omitted
+		if (zb0001Mask & 0x100000) == 0 { // if not omitted
 			// string "started_at"
 			o = append(o, 0xaa, 0x73, 0x74, 0x61, 0x72, 0x74, 0x65, 0x64, 0x5f, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.StartedAt)
 		}
-		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+		if (zb0001Mask & 0x200000) == 0 { // if not omitted
 			// string "finished_at"
 			o = append(o, 0xab, 0x66, 0x69, 0x6e, 0x69, 0x73, 0x68, 0x65, 0x64, 0x5f, 0x61, 0x74)
 			o = msgp.AppendTime(o, z.FinishedAt)
@@ -283,6 +301,18 @@ func (z *Migration) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "TargetPoolDir")
 				return
 			}
+		case "source_stopped":
+			z.SourceStopped, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SourceStopped")
+				return
+			}
+		case "disks_copied":
+			z.DisksCopied, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DisksCopied")
+				return
+			}
 		case "cancel_requested":
 			z.CancelRequested, bts, err = msgp.ReadBoolBytes(bts)
 			if err != nil {
@@ -379,7 +409,7 @@ func (z *Migration) Msgsize() (s int) {
 	} else {
 		s += z.Rebalance.Msgsize()
 	}
-	s += 16 + msgp.Uint64Size + 13 + msgp.BoolSize + 16 + msgp.StringPrefixSize + len(z.TargetPoolDir) + 17 + msgp.BoolSize + 9
+	s += 16 + msgp.Uint64Size + 13 + msgp.BoolSize + 16 + msgp.StringPrefixSize + len(z.TargetPoolDir) + 15 + msgp.BoolSize + 13 + msgp.BoolSize + 17 + msgp.BoolSize + 9
 	if z.Progress == nil {
 		s += msgp.NilSize
 	} else {

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
@@ -146,4 +147,116 @@ func (m *migrator) removeLocalVolumes(vm *fsm.VM, data []fsm.Volume) {
 			m.logger.Warn("removing a moved vm's data volume", "vm", vm.Spec.Name, "volume", v.Name, "error", err)
 		}
 	}
+}
+
+// Cold migrations of a VM whose disks are on its host's own disk: once the
+// source has shut the guest down it records SourceStopped and serves the
+// disk files; the destination copies them (verified) and records
+// DisksCopied; the source then ends the migration, and removes its own
+// files only once the record says completed. Either side failing fails the
+// migration: the VM stays on the source with its disks, and the
+// destination removes what it copied.
+
+// coldCopyPoll is how often the source looks whether the destination has
+// copied the disks.
+const coldCopyPoll = 250 * time.Millisecond
+
+// handOverDisks is the source's part: it says the guest is down, then
+// waits for the destination's copy, a failure, or a cancel.
+func (m *migrator) handOverDisks(ctx context.Context, mig fsm.Migration) error {
+	vm, err := m.host.state.VM(mig.VMID)
+	if err != nil || !vm.LocalDisks || !m.hasVolumes(&vm, m.host.state.VolumesOf(vm.ID)) {
+		return nil
+	}
+	if !mig.SourceStopped {
+		if _, err := m.host.cluster.Apply(ctx, &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationRunning, SourceStopped: true, At: time.Now().UTC()}); err != nil {
+			return fmt.Errorf("recording that the guest is down: %w", err)
+		}
+	}
+	m.logger.Info("guest down; the destination copies its disks", "migration", mig.ID, "vm", vm.Spec.Name)
+	tick := time.NewTicker(coldCopyPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		cur, err := m.host.state.Migration(mig.ID)
+		switch {
+		case err != nil:
+			return err
+		case cur.DisksCopied:
+			return nil
+		case cur.State.Final():
+			return fmt.Errorf("the migration ended %s while the destination copied the disks: %s", cur.State, cur.Error)
+		}
+		if n, err := m.host.state.Node(mig.Target); err != nil || n.Status != fsm.NodeAlive {
+			return fmt.Errorf("the destination went down while copying the disks")
+		}
+	}
+}
+
+// afterColdMove removes, on the source, the disk files of a VM that a cold
+// migration moved, once the record says it completed.
+func (m *migrator) afterColdMove(mig fsm.Migration) {
+	cur, err := m.host.state.Migration(mig.ID)
+	if err != nil || cur.Mode != fsm.MigrateCold || cur.State != fsm.MigrationCompleted || !cur.DisksCopied {
+		return
+	}
+	if vm, err := m.host.state.VM(mig.VMID); err == nil {
+		m.removeLocalVolumes(&vm, m.host.state.VolumesOf(vm.ID))
+	}
+}
+
+// pullDisks is the destination's part, in the background (once per
+// migration): copy the disk files, then record DisksCopied, or fail the
+// migration.
+func (m *migrator) pullDisks(mig fsm.Migration) {
+	vm, err := m.host.state.VM(mig.VMID)
+	if err != nil || m.host.cfg.Disks == nil {
+		return
+	}
+	data := m.host.state.VolumesOf(vm.ID)
+	m.mu.Lock()
+	if _, busy := m.jobs["pull:"+mig.ID]; busy {
+		m.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(m.host.ctx)
+	m.jobs["pull:"+mig.ID] = cancel
+	m.incoming[mig.ID] = incomingVM{vm: vm, volumes: data}
+	m.mu.Unlock()
+	go func() {
+		defer func() {
+			cancel()
+			m.mu.Lock()
+			delete(m.jobs, "pull:"+mig.ID)
+			m.mu.Unlock()
+		}()
+		start := time.Now()
+		up := &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationRunning, DisksCopied: true}
+		if err := m.copyDisks(ctx, mig, &vm, data); err != nil {
+			m.logger.Warn("copying a cold migration's disks", "migration", mig.ID, "vm", vm.Spec.Name, "error", err)
+			up = &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationFailed, Error: "copying the disks: " + err.Error()}
+		} else {
+			m.logger.Info("copied a cold migration's disks", "migration", mig.ID, "vm", vm.Spec.Name, "took", time.Since(start))
+		}
+		up.At = time.Now().UTC()
+		m.record(up)
+	}()
+}
+
+func (m *migrator) copyDisks(ctx context.Context, mig fsm.Migration, vm *fsm.VM, data []fsm.Volume) error {
+	pool, err := m.host.state.Pool(vm.Spec.EffectivePool())
+	if err != nil {
+		return err
+	}
+	var img fsm.Image
+	if vm.Spec.Image != "" {
+		if img, err = m.host.state.Image(vm.Spec.Image); err != nil {
+			return err
+		}
+	}
+	return m.host.cfg.Disks.PullDisks(ctx, mig, vm, data, pool, img)
 }

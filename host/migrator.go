@@ -49,6 +49,8 @@ func (m *migrator) check(ctx context.Context) {
 			m.settleForDeadSource(ctx, mig)
 		case mig.Target == m.nodeID && mig.State == fsm.MigrationPreparing && !mig.TargetReady:
 			m.prepare(ctx, mig)
+		case mig.Target == m.nodeID && mig.SourceStopped && !mig.DisksCopied && mig.State == fsm.MigrationRunning:
+			m.pullDisks(mig)
 		case mig.Source == m.nodeID:
 			m.drive(ctx, mig)
 		}
@@ -132,6 +134,7 @@ func (m *migrator) start(mig fsm.Migration) {
 		}()
 		final := m.run(jctx, mig)
 		m.record(final)
+		m.afterColdMove(mig)
 	}()
 }
 
@@ -217,6 +220,9 @@ func (m *migrator) runCold(ctx context.Context, mig fsm.Migration, failed func(e
 		if err := m.driver.Shutdown(ctx, mig.VMID, m.host.cfg.StopTimeout); err != nil {
 			return failed(fmt.Errorf("shutting the guest down: %w", err))
 		}
+	}
+	if err := m.handOverDisks(ctx, mig); err != nil {
+		return failed(err)
 	}
 	total := time.Since(start).Milliseconds()
 	return &fsm.UpdateMigration{ID: mig.ID, State: fsm.MigrationCompleted, At: time.Now().UTC(),

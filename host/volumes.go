@@ -29,6 +29,9 @@ type Disks interface {
 	GrowVolume(ctx context.Context, p fsm.StoragePool, v fsm.Volume) error
 	// RemoveVolume deletes data volume id's file.
 	RemoveVolume(p fsm.StoragePool, id string) error
+	// PullDisks copies vm's disk files from the source of cold migration
+	// mig (which has shut the guest down) into pool p here.
+	PullDisks(ctx context.Context, mig fsm.Migration, vm *fsm.VM, data []fsm.Volume, p fsm.StoragePool, img fsm.Image) error
 	// CollectImages removes the files of images no longer recorded, but
 	// those a root volume here is backed by.
 	CollectImages(ctx context.Context, pools []fsm.StoragePool, recorded func(id string) bool) (removed, kept []string)

@@ -149,6 +149,7 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 			Cluster: agent, Peers: agent, State: agent.FSM(), Files: cfg.ImageFiles, URLSetting: "settings images.url_allow", Logger: cfg.Cluster.Logger})
 		cfg.Host.Disks = disks
 		agent.HandlePeer("GET "+diskstore.ImagePathPrefix+"{id}", disks)
+		agent.HandlePeer("GET "+diskstore.MigrationPathPrefix+"{id}/{file}", http.HandlerFunc(disks.ServeMigrationDisk))
 	}
 	consoles := &console.Router{Self: cfg.Cluster.NodeID, Peers: agent}
 	if local, ok := driver.(console.Local); ok {

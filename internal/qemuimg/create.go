@@ -193,3 +193,21 @@ func createNew(path string, create func(tmp string) error) error {
 	}
 	return os.Link(tmp, path)
 }
+
+// Rebase points the qcow2 overlay at path to base, of the recorded format
+// baseFormat, without reading either (qemu-img rebase -u): the overlay
+// moved to a host that keeps the same base at another path. The caller
+// vouches that base holds the same data as the overlay's old base.
+func Rebase(ctx context.Context, path, base, baseFormat string) error {
+	if err := checkPath(path); err != nil {
+		return err
+	}
+	if err := checkPath(base); err != nil {
+		return err
+	}
+	if err := checkFormat(baseFormat); err != nil {
+		return err
+	}
+	_, err := run(ctx, "rebase", path, "rebase", "-q", "-u", "-f", FormatQCOW2, "-F", baseFormat, "-b", base, path)
+	return err
+}

@@ -291,3 +291,23 @@ func TestVirtualSize_AgreesWithQemuImg(t *testing.T) {
 		t.Error("raw data as qcow2: no error")
 	}
 }
+
+func TestRebase_PointsTheOverlayAtAnotherBase(t *testing.T) {
+	requireQemuImg(t)
+	dir := t.TempDir()
+	a := sparseRaw(t, dir, "a.raw", 1<<20)
+	b := sparseRaw(t, dir, "b.raw", 1<<20)
+	overlay := filepath.Join(dir, "o.qcow2")
+	if err := CreateOverlay(context.Background(), a, FormatRaw, overlay, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := Rebase(context.Background(), overlay, b, FormatRaw); err != nil {
+		t.Fatal(err)
+	}
+	if info := mustInspect(t, overlay, FormatQCOW2); info.BackingFile != b {
+		t.Fatalf("backing file %q, want %q", info.BackingFile, b)
+	}
+	if err := Rebase(context.Background(), overlay, "relative.raw", FormatRaw); err == nil {
+		t.Fatal("a relative base was accepted")
+	}
+}
