@@ -18,7 +18,8 @@ func toClientMigration(m fsm.Migration, names map[string]string) client.Migratio
 		Source: m.Source, SourceName: names[m.Source], Target: m.Target, TargetName: names[m.Target],
 		Options: client.MigrationOptions(m.Options),
 		State:   string(m.State), Reason: m.Reason, FromGeneration: m.FromGeneration,
-		TargetReady: m.TargetReady, CancelRequested: m.CancelRequested, Error: m.Error,
+		TargetReady: m.TargetReady, SourceStopped: m.SourceStopped, DisksCopied: m.DisksCopied,
+		CancelRequested: m.CancelRequested, Error: m.Error,
 		CreatedAt: m.CreatedAt, StartedAt: optTime(m.StartedAt), FinishedAt: optTime(m.FinishedAt),
 		UpdatedAt: m.UpdatedAt, Index: m.Index,
 	}

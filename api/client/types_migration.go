@@ -110,7 +110,12 @@ type Migration struct {
 	Rebalance      *RebalanceMove `json:"rebalance,omitempty"`
 	FromGeneration uint64         `json:"from_generation"`
 	// TargetReady is set once the destination prepared.
-	TargetReady     bool               `json:"target_ready"`
+	TargetReady bool `json:"target_ready"`
+	// SourceStopped and DisksCopied follow a cold migration that moves
+	// local disks: the source shut the guest down; the destination copied
+	// its disk files.
+	SourceStopped   bool               `json:"source_stopped,omitempty"`
+	DisksCopied     bool               `json:"disks_copied,omitempty"`
 	CancelRequested bool               `json:"cancel_requested"`
 	Progress        *MigrationProgress `json:"progress,omitempty"`
 	Result          *MigrationResult   `json:"result,omitempty"`
