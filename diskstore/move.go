@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/qemuimg"
@@ -139,10 +140,32 @@ func (m *Manager) PullDisks(ctx context.Context, mig fsm.Migration, vm *fsm.VM, 
 	return nil
 }
 
+// sumTries bounds how often the destination asks for a file's sum while
+// the source answers 404: the source serves once its own copy of the
+// state says it shut the guest down, which may be a moment after the
+// destination's copy said so.
+const (
+	sumTries = 25
+	sumRetry = 200 * time.Millisecond
+)
+
 func (m *Manager) diskSum(ctx context.Context, mig fsm.Migration, name string) (fileSum, error) {
-	resp, err := m.cfg.Peers.PeerGet(ctx, mig.Source, MigrationPathPrefix+url.PathEscape(mig.ID)+"/"+url.PathEscape(name)+"?sum", nil)
-	if err != nil {
-		return fileSum{}, err
+	var resp *http.Response
+	for try := 1; ; try++ {
+		var err error
+		resp, err = m.cfg.Peers.PeerGet(ctx, mig.Source, MigrationPathPrefix+url.PathEscape(mig.ID)+"/"+url.PathEscape(name)+"?sum", nil)
+		if err != nil {
+			return fileSum{}, err
+		}
+		if resp.StatusCode != http.StatusNotFound || try == sumTries {
+			break
+		}
+		resp.Body.Close()
+		select {
+		case <-ctx.Done():
+			return fileSum{}, ctx.Err()
+		case <-time.After(sumRetry):
+		}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

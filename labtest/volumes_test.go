@@ -191,7 +191,11 @@ func TestLab_DataVolumeHotplugGrowMoveDetach(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if int64(len(b)) < offset || !strings.Contains(string(b[offset:]), "disks: vda vdb \n") {
+		if int64(len(b)) < offset {
+			return errors.New("the serial log shrank")
+		}
+		// The serial console ends its lines with \r\n.
+		if !strings.Contains(strings.ReplaceAll(string(b[offset:]), "\r", ""), "disks: vda vdb \n") {
 			return errors.New("the guest still lists vdc")
 		}
 		return nil
