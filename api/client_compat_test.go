@@ -167,3 +167,47 @@ func TestClientCompat_Volumes(t *testing.T) {
 		t.Fatalf("volumes = %+v, %v", list, err)
 	}
 }
+
+// The snapshot routes, through the real client: take one of a running VM
+// (creating until its host reports), revert to it, delete it.
+func TestClientCompat_Snapshots(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	c, err := client.New(e.http.URL, e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := e.runningVM("web", e.nodes[0])
+	report := func(name string) {
+		e.hostSnapshots(fsm.ReportVMSnapshot{VM: vm.ID, Name: name, Node: e.nodes[0].ID})
+	}
+	sn, err := c.CreateVMSnapshot(ctx, "web", client.SnapshotRequest{Name: "s1", Memory: true})
+	if err != nil || sn.State != client.SnapshotCreating || !sn.Memory {
+		t.Fatalf("create = %+v, %v", sn, err)
+	}
+	if _, err := c.CreateVMSnapshot(ctx, "web", client.SnapshotRequest{Name: "s1"}); client.ErrorCode(err) != client.CodeConflict {
+		t.Fatalf("second create: %v, want conflict", err)
+	}
+	report("s1")
+	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: e.fsm.AppliedIndex()})
+	if got, err := rc.VMSnapshot(ctx, vm.ID[:8], "s1"); err != nil || got.State != client.SnapshotReady {
+		t.Fatalf("snapshot = %+v, %v", got, err)
+	}
+	if sn, err = c.RevertVMSnapshot(ctx, "web", "s1"); err != nil || sn.State != client.SnapshotReverting {
+		t.Fatalf("revert = %+v, %v", sn, err)
+	}
+	report("s1")
+	if list, err := c.VMSnapshots(ctx, "web"); err != nil || len(list) != 1 || list[0].State != client.SnapshotReady {
+		t.Fatalf("snapshots = %+v, %v", list, err)
+	}
+	if got, err := c.VM(ctx, "web"); err != nil || len(got.Snapshots) != 1 || got.Snapshots[0].Name != "s1" {
+		t.Fatalf("vm = %+v, %v", got, err)
+	}
+	if sn, err = c.DeleteVMSnapshot(ctx, "web", "s1"); err != nil || sn.State != client.SnapshotDeleting {
+		t.Fatalf("delete = %+v, %v", sn, err)
+	}
+	report("s1")
+	if _, err := c.VMSnapshot(ctx, "web", "s1"); !client.IsNotFound(err) {
+		t.Fatalf("deleted snapshot: %v, want not found", err)
+	}
+}

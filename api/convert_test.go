@@ -107,6 +107,8 @@ var wirePairs = []wirePair{
 			"volume.attachment": "set by an attach", "volume.deleting": "set by a delete", "volume.error": "the host's",
 			"volume.created_at": "the API's clock", "volume.updated_at": "the API's clock",
 		}},
+	{fsm: reflect.TypeFor[fsm.CreateVMSnapshot](), wire: reflect.TypeFor[client.SnapshotRequest](),
+		fsmOnly: map[string]string{"vm": "the route's VM", "at": "the API's clock"}},
 	{
 		fsm: reflect.TypeFor[fsm.StoragePool](), wire: reflect.TypeFor[client.Pool](),
 		wireOnly: map[string]string{"hosts": "computed: each node's measure of the pool", "capacity_bytes": "computed from the hosts", "available_bytes": "computed from the hosts"},
@@ -350,6 +352,7 @@ func TestConvert_CarriesEveryField(t *testing.T) {
 		{"toClientDigest", true, func() (any, any) { v := filled[fsm.Digest](); return v, toClientDigest(v, "n") }},
 		{"toClientVolume", true, func() (any, any) { v := filled[fsm.Volume](); return v, toClientVolume(v, "n") }},
 		{"toClientImage", true, func() (any, any) { v := filled[fsm.Image](); return v, toClientImage(v, names) }},
+		{"toClientSnapshot", true, func() (any, any) { v := filled[fsm.VMSnapshot](); return v, toClientSnapshot(v) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

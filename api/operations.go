@@ -17,7 +17,9 @@ import (
 // one truth: a migration (its record), an image import (the image while it
 // imports and how it ended), a VM's creation until its host first reports
 // it, a volume's attach, detach, growth or deletion until its host has done
-// it. An operation's ID is its record's ID.
+// it, a VM snapshot's creation, revert or deletion until the VM's host has
+// done it. An operation's ID is its record's ID (a snapshot's, which has
+// none, is its VM's ID and its name: snapshots.go).
 
 // maxOperationWait bounds ?wait=.
 const maxOperationWait = 60 * time.Second
@@ -27,6 +29,8 @@ var operationPerm = map[string]authz.Perm{
 	"migration": authz.Read("migration"), "image_import": authz.Read("image"), "vm_create": authz.Read("vm"),
 	"volume_attach": authz.Read("volume"), "volume_detach": authz.Read("volume"), "volume_resize": authz.Read("volume"),
 	"volume_delete": authz.Read("volume"),
+	// A VM's snapshots are part of the VM.
+	"snapshot_create": authz.Read("vm"), "snapshot_revert": authz.Read("vm"), "snapshot_delete": authz.Read("vm"),
 }
 
 // operations builds every operation this node's state holds.
@@ -42,6 +46,7 @@ func (s *Server) operations() []client.Operation {
 		if op, ok := createOperation(vm); ok {
 			out = append(out, op)
 		}
+		out = append(out, snapshotOperations(vm)...)
 	}
 	for _, v := range s.state.Volumes() {
 		if op, ok := volumeOperation(v); ok {
@@ -68,6 +73,9 @@ func (s *Server) operation(id string) (client.Operation, error) {
 		if op, ok := volumeOperation(v); ok {
 			return op, nil
 		}
+	}
+	if op, ok := s.snapshotOperationByID(id); ok {
+		return op, nil
 	}
 	return client.Operation{}, errorf(fsm.ErrNotFound, "operation %q not found", id)
 }

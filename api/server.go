@@ -365,7 +365,8 @@ func (s *Server) routes() {
 	s.objectRoute("PUT", "/api/v1/vms/:id", authz.Write("vm"), vmObject, s.updateVM)
 	s.objectRoute("DELETE", "/api/v1/vms/:id", authz.Write("vm"), vmObject, s.deleteVM)
 	// The action "migrate" is POST /api/v1/vms/:id/migrate (see vmAction);
-	// it also needs migration write in the VM's project.
+	// it also needs migration write in the VM's project. "volumes" and
+	// "snapshots" attach a volume and take a snapshot (below).
 	s.objectRoute("POST", "/api/v1/vms/:id/:action", authz.Write("vm"), vmObject, s.vmAction)
 	s.streamRoute("GET", "/api/v1/vms/:id/console", authz.Write("vm"), vmObject, s.vmConsole)
 	s.streamRoute("GET", "/api/v1/vms/:id/console/log", authz.Read("vm"), vmObject, s.vmConsoleLog)
@@ -388,6 +389,13 @@ func (s *Server) routes() {
 	s.objectRoute("DELETE", "/api/v1/volumes/:id", authz.Write("volume"), volumeObject, s.deleteVolume)
 	s.objectRoute("GET", "/api/v1/vms/:id/volumes", authz.Read("vm"), vmObject, s.listVMVolumes)
 	s.objectRoute("DELETE", "/api/v1/vms/:id/volumes/:volume", authz.Write("vm"), vmObject, s.detachVolume)
+	// Snapshots: a create is POST /api/v1/vms/:id/snapshots (see vmAction),
+	// a revert POST /api/v1/vms/:id/snapshots/:name/revert, which httprouter
+	// holds only as /vms/:id/:action/:name/revert (revertVMSnapshot).
+	s.objectRoute("GET", "/api/v1/vms/:id/snapshots", authz.Read("vm"), vmObject, s.listVMSnapshots)
+	s.objectRoute("GET", "/api/v1/vms/:id/snapshots/:name", authz.Read("vm"), vmObject, s.getVMSnapshot)
+	s.objectRoute("POST", "/api/v1/vms/:id/:action/:name/revert", authz.Write("vm"), vmObject, s.revertVMSnapshot)
+	s.objectRoute("DELETE", "/api/v1/vms/:id/snapshots/:name", authz.Write("vm"), vmObject, s.deleteVMSnapshot)
 	s.callerRoute("GET", "/api/v1/operations", s.listOperations)
 	s.callerRoute("GET", "/api/v1/operations/:id", s.getOperation)
 	s.callerRoute("DELETE", "/api/v1/operations/:id", s.cancelOperation)

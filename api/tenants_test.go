@@ -34,8 +34,12 @@ type tenantWorld struct {
 	imageB          string
 	// volumes: a's detached, b's detached, and b's attaching to only-b.
 	volumeA, volumeB, volumeOnB string
-	rootKeyID                   string
-	rootSession                 string
+	// snapB is a VM of b with two snapshots: one ready, named secretB,
+	// and one being taken (an operation of b's, snapshotOpB).
+	snapB       client.VM
+	snapshotOpB string
+	rootKeyID   string
+	rootSession string
 	// sessions holds a session secret per user.
 	sessions map[string]string
 }
@@ -93,6 +97,11 @@ func newTenantWorld(t *testing.T, cfg Config) *tenantWorld {
 		w.cluster.mustApply(t, fsm.CreateVolume{Volume: fsm.Volume{ID: *v.id, Project: v.project, Name: v.name, SizeGiB: 1, CreatedAt: now}})
 	}
 	w.cluster.mustApply(t, fsm.AttachVolume{ID: w.volumeOnB, VM: w.onlyB.ID, At: now})
+	w.snapB = w.placedIn("b", labelled("snap-b"))
+	w.cluster.mustApply(t, fsm.CreateVMSnapshot{VM: w.snapB.ID, Name: secretB, At: now})
+	w.cluster.mustApply(t, fsm.ReportVMSnapshot{VM: w.snapB.ID, Name: secretB, Node: w.nodes[0].ID, At: now})
+	w.cluster.mustApply(t, fsm.CreateVMSnapshot{VM: w.snapB.ID, Name: "b-taking", Memory: true, At: now})
+	w.snapshotOpB = w.snapB.ID + ":b-taking"
 	return w
 }
 
@@ -203,6 +212,18 @@ func (w *tenantWorld) matrix() map[string]struct {
 		}
 		return out
 	}
+	// b's VM snap-b by ID, prefix or name, then suffix (its snapshots).
+	snapRefs := func(suffix string) (out []probe) {
+		for _, ref := range []string{w.snapB.ID, w.snapB.ID + "?project=a", w.snapB.ID[:8] + "?project=a", "snap-b?project=b", "snap-b?project=a"} {
+			path, query, _ := strings.Cut(ref, "?")
+			p := "/api/v1/vms/" + path + suffix
+			if query != "" {
+				p += "?" + query
+			}
+			out = append(out, probe{path: p})
+		}
+		return out
+	}
 	fromImageB := validVM("from-b")
 	fromImageB.Image, fromImageB.DiskGiB = w.imageB, 2
 	return map[string]row{
@@ -226,7 +247,13 @@ func (w *tenantWorld) matrix() map[string]struct {
 		"DELETE /api/v1/vms/:id":             {refused, with("DELETE", nil, vmRefs(""))},
 		"POST /api/v1/vms/:id/:action": {refused, slices.Concat(with("POST", nil, vmRefs("/stop")), with("POST", client.MigrateRequest{Target: "node-2"}, vmRefs("/migrate")),
 			// a's volume onto b's VM, and b's onto a's.
-			with("POST", client.AttachRequest{Volume: w.volumeA}, vmRefs("/volumes")), attachB())},
+			with("POST", client.AttachRequest{Volume: w.volumeA}, vmRefs("/volumes")), attachB(),
+			// A snapshot of b's VM.
+			with("POST", client.SnapshotRequest{Name: "intruder"}, snapRefs("/snapshots")))},
+		"GET /api/v1/vms/:id/snapshots":                  {refused, with("GET", nil, snapRefs("/snapshots"))},
+		"GET /api/v1/vms/:id/snapshots/:name":            {refused, with("GET", nil, snapRefs("/snapshots/"+secretB))},
+		"POST /api/v1/vms/:id/:action/:name/revert":      {refused, with("POST", nil, snapRefs("/snapshots/"+secretB+"/revert"))},
+		"DELETE /api/v1/vms/:id/snapshots/:name":         {refused, with("DELETE", nil, slices.Concat(snapRefs("/snapshots/"+secretB), snapRefs("/snapshots/b-taking")))},
 		"GET /api/v1/volumes":                            {filtered, []probe{{"GET", "/api/v1/volumes?all-projects=true", nil}, {"GET", "/api/v1/volumes?project=b", nil}}},
 		"POST /api/v1/volumes":                           {refused, one("POST", "/api/v1/volumes?project=b", client.VolumeRequest{Name: "intruder", SizeGiB: 1})},
 		"GET /api/v1/volumes/:id":                        {refused, with("GET", nil, volumeRefs())},
@@ -237,8 +264,8 @@ func (w *tenantWorld) matrix() map[string]struct {
 		"GET /api/v1/vms/:id/console":                    {refused, with("GET", nil, vmRefs("/console"))},
 		"GET /api/v1/vms/:id/console/log":                {refused, with("GET", nil, vmRefs("/console/log"))},
 		"GET /api/v1/operations":                         {filtered, one("GET", "/api/v1/operations", nil)},
-		"GET /api/v1/operations/:id":                     {refused, []probe{{"GET", "/api/v1/operations/" + w.migrationB, nil}, {"GET", "/api/v1/operations/" + w.imageB + "?wait=1s", nil}, {"GET", "/api/v1/operations/" + w.onlyB.ID, nil}, {"GET", "/api/v1/operations/" + w.volumeOnB, nil}}},
-		"DELETE /api/v1/operations/:id":                  {refused, one("DELETE", "/api/v1/operations/"+w.migrationB, nil)},
+		"GET /api/v1/operations/:id":                     {refused, []probe{{"GET", "/api/v1/operations/" + w.migrationB, nil}, {"GET", "/api/v1/operations/" + w.imageB + "?wait=1s", nil}, {"GET", "/api/v1/operations/" + w.onlyB.ID, nil}, {"GET", "/api/v1/operations/" + w.volumeOnB, nil}, {"GET", "/api/v1/operations/" + w.snapshotOpB, nil}}},
+		"DELETE /api/v1/operations/:id":                  {refused, []probe{{"DELETE", "/api/v1/operations/" + w.migrationB, nil}, {"DELETE", "/api/v1/operations/" + w.snapshotOpB, nil}}},
 		"GET /api/v1/migrations":                         {filtered, one("GET", "/api/v1/migrations?vm="+w.vmB.ID, nil)},
 		"GET /api/v1/migrations/:id":                     {refused, one("GET", "/api/v1/migrations/"+w.migrationB, nil)},
 		"POST /api/v1/migrations/:id/cancel":             {refused, one("POST", "/api/v1/migrations/"+w.migrationB+"/cancel", nil)},
@@ -367,6 +394,17 @@ func TestTenants_CrossTenantMatrix(t *testing.T) {
 	if !slices.ContainsFunc(ops, func(op client.Operation) bool { return op.ID == w.volumeOnB && op.Kind == "volume_attach" }) {
 		t.Errorf("root's operations %+v lack b-vol's attach: the matrix's operation probe aims at nothing", ops)
 	}
+	if !slices.ContainsFunc(ops, func(op client.Operation) bool { return op.ID == w.snapshotOpB && op.Kind == "snapshot_create" }) {
+		t.Errorf("root's operations %+v lack snap-b's snapshot: the matrix's operation probe aims at nothing", ops)
+	}
+	// a's users reach a's VM's snapshots: a viewer reads them, an operator
+	// takes one, a starter (vm:write) deletes it.
+	w.do("GET", "/api/v1/vms/web/snapshots?project=a", w.sessions["u-viewer"], nil).expect(t, http.StatusOK, nil)
+	w.do("POST", "/api/v1/vms/web/snapshots?project=a", w.sessions["u-viewer"], client.SnapshotRequest{Name: "s1"}).expectError(t, http.StatusForbidden, client.CodeForbidden, "vm:write")
+	w.do("POST", "/api/v1/vms/web/snapshots?project=a", w.sessions["u-operator"], client.SnapshotRequest{Name: "s1"}).expect(t, http.StatusAccepted, nil)
+	w.cluster.mustApply(t, fsm.ReportVMSnapshot{VM: w.vmA.ID, Name: "s1", Node: w.nodes[0].ID, At: time.Now().UTC()})
+	w.do("DELETE", "/api/v1/vms/web/snapshots/s1?project=a", w.sessions["u-starter"], nil).expect(t, http.StatusAccepted, nil)
+	w.cluster.mustApply(t, fsm.ReportVMSnapshot{VM: w.vmA.ID, Name: "s1", Node: w.nodes[0].ID, At: time.Now().UTC()})
 	w.do("POST", "/api/v1/vms/web/volumes?project=a", w.sessions["u-operator"], client.AttachRequest{Volume: "a-vol"}).expect(t, http.StatusAccepted, nil)
 	w.do("POST", "/api/v1/vms/web/volumes?project=a", w.sessions["u-starter"], client.AttachRequest{Volume: "a-vol"}).expectError(t, http.StatusNotFound, client.CodeNotFound, "a-vol")
 }

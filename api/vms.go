@@ -300,8 +300,9 @@ func (s *Server) deleteVM(r *http.Request, ps httprouter.Params) (any, error) {
 
 // vmAction asks for start, stop, restart, pause or resume. The state check runs
 // here first, so a refused action never reaches Raft (Apply checks again).
-// It also serves POST /vms/:id/migrate and /vms/:id/volumes (an attach),
-// which httprouter cannot route beside /vms/:id/:action.
+// It also serves POST /vms/:id/migrate, /vms/:id/volumes (an attach) and
+// /vms/:id/snapshots (a new snapshot), which httprouter cannot route beside
+// /vms/:id/:action.
 func (s *Server) vmAction(r *http.Request, ps httprouter.Params) (any, error) {
 	action := ps.ByName("action")
 	switch action {
@@ -312,6 +313,9 @@ func (s *Server) vmAction(r *http.Request, ps httprouter.Params) (any, error) {
 	case volumesAction:
 		nameRoute(r, "/api/v1/vms/:id/volumes")
 		return s.attachVolume(r, ps)
+	case snapshotsAction:
+		nameRoute(r, "/api/v1/vms/:id/snapshots")
+		return s.createVMSnapshot(r, ps)
 	}
 	vm, err := s.findVM(r, ps.ByName("id"))
 	if err != nil {

@@ -24,12 +24,15 @@ func OperationFinal(st string) bool {
 // Operation is a long action as the API tracks it (GET /api/v1/operations):
 // a migration (or drain's move), an image import, a VM's creation until its
 // domain first runs, a volume's attach, detach, growth or deletion until its
-// host has done it. Its ID is the ID of the record it follows (the
-// migration's, the image's, the VM's, the volume's), which Links name.
+// host has done it, a VM snapshot's creation, revert or deletion until the
+// VM's host has done it. Its ID is the ID of the record it follows (the
+// migration's, the image's, the VM's, the volume's; a snapshot's is its
+// VM's ID and its name joined by a colon), which Links name.
 type Operation struct {
 	ID string `json:"id"`
 	// Kind is migration, image_import, vm_create, volume_attach,
-	// volume_detach, volume_resize or volume_delete.
+	// volume_detach, volume_resize, volume_delete, snapshot_create,
+	// snapshot_revert or snapshot_delete.
 	Kind    string          `json:"kind"`
 	Project string          `json:"project,omitempty"`
 	Object  OperationObject `json:"object"`

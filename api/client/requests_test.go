@@ -115,6 +115,20 @@ func TestClient_RequestsBuiltRight(t *testing.T) {
 			"DELETE", "/api/v1/vms/web/volumes/a%20b", ""},
 		{"vm volumes", `[{"id":"v1","target":"vdc"},{"id":"v2","target":"vdd"}]`, func(c *Client) (any, error) { return c.VMVolumes(ctx, "web") },
 			"GET", "/api/v1/vms/web/volumes", ""},
+		{"vm snapshots", `[{"name":"s1","state":"ready"},{"name":"s2","state":"creating","memory":true}]`,
+			func(c *Client) (any, error) { return c.VMSnapshots(ctx, "web/1") }, "GET", "/api/v1/vms/web%2F1/snapshots", ""},
+		{"vm snapshot", `{"name":"s 1","state":"ready"}`, func(c *Client) (any, error) { return c.VMSnapshot(ctx, "web", "s 1") },
+			"GET", "/api/v1/vms/web/snapshots/s%201", ""},
+		{"create snapshot", `{"name":"before-upgrade","memory":true,"state":"creating"}`, func(c *Client) (any, error) {
+			return c.CreateVMSnapshot(ctx, "web", SnapshotRequest{Name: "before-upgrade", Memory: true})
+		}, "POST", "/api/v1/vms/web/snapshots", `{"name":"before-upgrade","memory":true}`},
+		{"create disk snapshot", `{"name":"s1","state":"creating"}`, func(c *Client) (any, error) {
+			return c.CreateVMSnapshot(ctx, "vm-1", SnapshotRequest{Name: "s1"})
+		}, "POST", "/api/v1/vms/vm-1/snapshots", `{"name":"s1","memory":false}`},
+		{"revert snapshot", `{"name":"s1","state":"reverting"}`, func(c *Client) (any, error) { return c.RevertVMSnapshot(ctx, "web", "s1") },
+			"POST", "/api/v1/vms/web/snapshots/s1/revert", ""},
+		{"delete snapshot", `{"name":"s1","state":"deleting"}`, func(c *Client) (any, error) { return c.DeleteVMSnapshot(ctx, "a?b", "s1") },
+			"DELETE", "/api/v1/vms/a%3Fb/snapshots/s1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +189,10 @@ func TestClient_ListsNeverNil(t *testing.T) {
 	if err != nil || vmVolumes == nil {
 		t.Errorf("VMVolumes on null = %v, %v; want an empty list", vmVolumes, err)
 	}
+	snapshots, err := c.VMSnapshots(context.Background(), "web")
+	if err != nil || snapshots == nil {
+		t.Errorf("VMSnapshots on null = %v, %v; want an empty list", snapshots, err)
+	}
 }
 
 func TestClient_EmptyIDRefused(t *testing.T) {
@@ -202,6 +220,14 @@ func TestClient_EmptyIDRefused(t *testing.T) {
 		"DetachVolume":    func() error { _, err := c.DetachVolume(ctx, "web", " "); return err },
 		"DetachVolumeVM":  func() error { _, err := c.DetachVolume(ctx, "", "data"); return err },
 		"VMVolumes":       func() error { _, err := c.VMVolumes(ctx, ""); return err },
+		"VMSnapshots":     func() error { _, err := c.VMSnapshots(ctx, ""); return err },
+		"VMSnapshot":      func() error { _, err := c.VMSnapshot(ctx, "web", ""); return err },
+		"VMSnapshotVM":    func() error { _, err := c.VMSnapshot(ctx, " ", "s1"); return err },
+		"CreateSnapshot":  func() error { _, err := c.CreateVMSnapshot(ctx, "", SnapshotRequest{Name: "s1"}); return err },
+		"RevertSnapshot":  func() error { _, err := c.RevertVMSnapshot(ctx, "web", " "); return err },
+		"RevertSnapVM":    func() error { _, err := c.RevertVMSnapshot(ctx, "", "s1"); return err },
+		"DeleteSnapshot":  func() error { _, err := c.DeleteVMSnapshot(ctx, "web", ""); return err },
+		"DeleteSnapVM":    func() error { _, err := c.DeleteVMSnapshot(ctx, "", "s1"); return err },
 	}
 	for name, call := range calls {
 		if err := call(); err == nil {

@@ -49,6 +49,8 @@ type fakeAPI struct {
 	storage fakeStorage
 	// Data volumes (cli_volume_test.go).
 	volumes fakeVolumes
+	// VM snapshots (cli_vm_snapshot_test.go).
+	snapshots fakeSnapshots
 
 	srv *httptest.Server
 }
@@ -73,6 +75,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	f.routeOps(mux)
 	f.routeStorage(mux)
 	f.routeVolumes(mux)
+	f.routeSnapshots(mux)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f

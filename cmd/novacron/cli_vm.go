@@ -18,9 +18,9 @@ import (
 
 // newVMCommand builds `novacron vm`.
 func newVMCommand(a *app) *cobra.Command {
-	cmd := newGroupCommand("vm", "Create, inspect, control and migrate virtual machines",
+	cmd := newGroupCommand("vm", "Create, inspect, control, migrate and snapshot virtual machines",
 		newVMCreateCommand(a), newVMListCommand(a), newVMShowCommand(a), newVMUpdateCommand(a), newVMDeleteCommand(a), newVMMigrateCommand(a),
-		newVMConsoleCommand(a), newVMLogsCommand(a))
+		newVMConsoleCommand(a), newVMLogsCommand(a), newVMSnapshotCommand(a))
 	for _, act := range vmActions {
 		cmd.AddCommand(newVMActionCommand(a, act))
 	}

@@ -77,6 +77,9 @@ func (a *app) printVM(vm *client.VM, m *client.Migration) error {
 	if len(vm.Volumes) > 0 {
 		f.add("Volumes", describeVMVolumes(vm.Volumes))
 	}
+	if len(vm.Snapshots) > 0 {
+		f.add("Snapshots", describeSnapshots(vm.Snapshots))
+	}
 	f.add("Boot", describeBoot(vm.Boot))
 	f.add("NICs", describeNICs(vm.NICs))
 	f.add("Restart", vm.RestartPolicy)

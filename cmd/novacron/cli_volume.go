@@ -13,11 +13,6 @@ import (
 	"github.com/novacron/novacron/api/client"
 )
 
-// volumePollInterval is how often a volume command looks at its volume
-// while its host acts: a hot-plug or a growth takes well under a second to
-// a few seconds, and each look is one cheap read.
-const volumePollInterval = 300 * time.Millisecond
-
 // volumeTimeout is how long a volume command follows its host by default.
 const volumeTimeout = 2 * time.Minute
 
@@ -115,27 +110,9 @@ host's disk, and attaches to VMs there only).`,
 	return cmd
 }
 
-// volumeWait are the flags of the commands that follow the volume's host.
-type volumeWait struct {
-	noWait  bool
-	timeout time.Duration
-}
-
-func (w *volumeWait) flags(cmd *cobra.Command, what string) {
-	cmd.Flags().BoolVar(&w.noWait, "no-wait", false, "return once the change is recorded, without waiting for the host to "+what)
-	cmd.Flags().DurationVar(&w.timeout, "timeout", volumeTimeout, "how long to wait for the host")
-}
-
-func (w *volumeWait) check() error {
-	if !w.noWait && w.timeout <= 0 {
-		return usagef("--timeout must be positive, got %s", w.timeout)
-	}
-	return nil
-}
-
 func newVolumeGrowCommand(a *app) *cobra.Command {
 	var size int64
-	var w volumeWait
+	var w hostWait
 	cmd := &cobra.Command{
 		Use:   "grow ID|NAME --size GIB",
 		Short: "Grow a data volume (never shrinks one)",
@@ -165,12 +142,12 @@ done it, at most --timeout; --no-wait returns at once.`,
 		},
 	}
 	cmd.Flags().Var(newSizeValue(&size, 0, "GiB", 1024), "size", "new size: GiB, or with a unit such as 20G or 1T")
-	w.flags(cmd, "grow the file")
+	w.flags(cmd, "grow the file", volumeTimeout)
 	return cmd
 }
 
 func newVolumeDeleteCommand(a *app) *cobra.Command {
-	var w volumeWait
+	var w hostWait
 	cmd := &cobra.Command{
 		Use:     "delete ID|NAME",
 		Aliases: []string{"rm"},
@@ -194,12 +171,12 @@ until it is gone, at most --timeout; --no-wait returns at once.`,
 			return a.followVolume(cmd.Context(), c, v, w, deleteGoal)
 		},
 	}
-	w.flags(cmd, "remove the file")
+	w.flags(cmd, "remove the file", volumeTimeout)
 	return cmd
 }
 
 func newVolumeAttachCommand(a *app) *cobra.Command {
-	var w volumeWait
+	var w hostWait
 	cmd := &cobra.Command{
 		Use:   "attach VOLUME VM",
 		Short: "Attach a data volume to a VM of its project",
@@ -225,12 +202,12 @@ one VM at a time. The command waits until the host has done it, at most
 			return a.followVolume(cmd.Context(), c, v, w, attachGoal)
 		},
 	}
-	w.flags(cmd, "hot-plug it")
+	w.flags(cmd, "hot-plug it", volumeTimeout)
 	return cmd
 }
 
 func newVolumeDetachCommand(a *app) *cobra.Command {
-	var w volumeWait
+	var w hostWait
 	cmd := &cobra.Command{
 		Use:   "detach VOLUME VM",
 		Short: "Detach a data volume from its VM",
@@ -255,21 +232,12 @@ has done it, at most --timeout; --no-wait returns at once.`,
 			return a.followVolume(cmd.Context(), c, v, w, detachGoal(nameOr(v.VMName, args[1])))
 		},
 	}
-	w.flags(cmd, "unplug it")
+	w.flags(cmd, "unplug it", volumeTimeout)
 	return cmd
 }
 
 // volumeGoal is what a volume command waits for its host to do.
-type volumeGoal struct {
-	// doing names the change under way ("attaching"), for the progress
-	// line and the timeout.
-	doing string
-	// outcome says whether v (nil: the volume is gone) shows the change
-	// done, and, when the host reported that it failed, why.
-	outcome func(v *client.Volume) (done bool, failed error)
-	// report is the line printed once it is done.
-	report func(v *client.Volume) string
-}
+type volumeGoal = hostGoal[client.Volume]
 
 var attachGoal = volumeGoal{
 	doing: "attaching",
@@ -352,66 +320,26 @@ var deleteGoal = volumeGoal{
 // waits for the index of the write, so a follower that has not applied it
 // yet cannot answer with the volume as it was. The host goes on after a
 // timeout; only the CLI stops following it.
-func (a *app) followVolume(ctx context.Context, c *client.Client, v *client.Volume, w volumeWait, goal volumeGoal) error {
-	done, failed := goal.outcome(v)
-	if w.noWait && !done && failed == nil {
+func (a *app) followVolume(ctx context.Context, c *client.Client, v *client.Volume, w hostWait, goal volumeGoal) error {
+	if done, failed := goal.outcome(v); w.noWait && !done && failed == nil {
 		if a.json() {
 			return a.printData(v)
 		}
 		printf(a.stdout, "Volume %s is %s; follow it with 'novacron volume show %s'.\n", v.Name, goal.doing, v.Name)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	defer cancel()
 	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
-	p := &progressLine{w: a.stdout, redraw: a.terminal, quiet: a.json()}
-	ticker := time.NewTicker(min(a.pollInterval, volumePollInterval))
-	defer ticker.Stop()
-	start, cur, last := time.Now(), v, v
-	for !done && failed == nil {
-		line := "  " + goal.doing
-		if a.terminal {
-			line += fmt.Sprintf(" (%s)", time.Since(start).Round(time.Second))
-		}
-		p.show(line)
-		select {
-		case <-ctx.Done():
-			p.end()
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("timed out after %s waiting for volume %s's host (still %s); it goes on: follow it with 'novacron volume show %s'",
-					w.timeout, v.Name, goal.doing, v.Name)
-			}
-			return ctx.Err()
-		case <-ticker.C:
-		}
-		next, err := rc.Volume(ctx, v.ID)
-		switch {
-		case client.IsNotFound(err):
-			cur = nil
-		case err != nil:
-			if ctx.Err() != nil {
-				continue // reported by the select above
-			}
-			p.end()
-			return err
-		default:
-			cur, last = next, next
-		}
-		done, failed = goal.outcome(cur)
+	last, failed, err := waitForHost(ctx, a, w.timeout, v, goal, readOrGone(func(ctx context.Context) (*client.Volume, error) {
+		return rc.Volume(ctx, v.ID)
+	}))
+	if errors.Is(err, errHostTimeout) {
+		return fmt.Errorf("timed out after %s waiting for volume %s's host (still %s); it goes on: follow it with 'novacron volume show %s'",
+			w.timeout, v.Name, goal.doing, v.Name)
 	}
-	p.end()
-	if a.json() {
-		if err := a.printData(last); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
-	if failed != nil {
-		return failed
-	}
-	if !a.json() {
-		printf(a.stdout, "%s\n", goal.report(last))
-	}
-	return nil
+	return finishHost(a, last, failed, goal)
 }
 
 // volumeState is a volume's state in a table: deleting, its attachment,
