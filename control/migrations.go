@@ -121,10 +121,13 @@ func (c *Controller) drainNodes(ctx context.Context, started map[string]time.Tim
 			if vm.Migration != "" || !started[vm.ID].IsZero() {
 				continue
 			}
+			mode := moveMode(&vm)
+			if c.state.CheckMovable(vm.ID, mode) != nil {
+				continue // the drain status names it, with the reason
+			}
 			if sc == nil {
 				sc, unfit = scheduler.FromState(c.state), c.unfitTargets()
 			}
-			mode := moveMode(&vm)
 			opts := scheduler.Options{Exclude: map[string]bool{n.ID: true}, At: now}
 			if mode != fsm.MigrateCold {
 				opts.Unfit = unfit

@@ -125,6 +125,10 @@ func (c *Controller) drainPreview(nodeID string) ([]fsm.PlannedMove, error) {
 		if vm.Migration != "" {
 			continue
 		}
+		if err := c.state.CheckMovable(vm.ID, moveMode(vm)); err != nil {
+			out = append(out, fsm.PlannedMove{VMID: vm.ID, VMName: vm.Spec.Name, Decision: fsm.Decision{Reason: err.Error(), At: now}})
+			continue
+		}
 		if sched == nil {
 			sched, unfit = scheduler.FromState(c.state), c.unfitTargets()
 		}

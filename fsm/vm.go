@@ -194,6 +194,11 @@ func applyUpdateVM(s *state, c *UpdateVM, index uint64) error {
 	if vm.Spec.Image != "" && c.Spec.DiskGiB < vm.Spec.DiskGiB {
 		return errorf(ErrInvalid, "disk_gib %d is smaller than the root volume's %d GiB: volumes only grow", c.Spec.DiskGiB, vm.Spec.DiskGiB)
 	}
+	if vm.Spec.Image != "" && c.Spec.DiskGiB > vm.Spec.DiskGiB {
+		if err := checkNoSnapshots(vm, "a revert would take its root volume back to its old size"); err != nil {
+			return err
+		}
+	}
 	if more := usageOf(&c.Spec).plus(usageOf(&vm.Spec), -1); more.VCPUs > 0 || more.MemoryMiB > 0 || more.DiskGiB > 0 {
 		if err := s.checkQuota(vm.Project, more); err != nil {
 			return err

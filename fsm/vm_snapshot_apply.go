@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"slices"
+	"strings"
 )
 
 func (CreateVMSnapshot) Type() CommandType          { return CmdCreateVMSnapshot }
@@ -50,11 +51,11 @@ func snapshotIndex(vm *VM, name string) int {
 }
 
 func applyCreateVMSnapshot(s *state, c *CreateVMSnapshot, _ uint64) error {
-	vm, err := s.snapshotVM(c.VM)
-	if err != nil {
+	if err := ValidateName("snapshot name", c.Name); err != nil {
 		return err
 	}
-	if err := ValidateName("snapshot name", c.Name); err != nil {
+	vm, err := s.snapshotVM(c.VM)
+	if err != nil {
 		return err
 	}
 	switch {
@@ -148,8 +149,15 @@ func applyReportVMSnapshot(s *state, c *ReportVMSnapshot, _ uint64) error {
 // checkNoSnapshots refuses what a VM's snapshots forbid: they live inside
 // its volumes on its host, so the volumes stay there and stay the same.
 func checkNoSnapshots(vm *VM, what string) error {
-	if n := len(vm.Snapshots); n > 0 {
-		return errorf(ErrState, "vm %s has %d snapshots, kept inside its disks on its host: %s; delete its snapshots first", vm.Spec.Name, n, what)
+	if len(vm.Snapshots) == 0 {
+		return nil
 	}
-	return nil
+	var names []string
+	for _, sn := range vm.Snapshots[:min(len(vm.Snapshots), 3)] {
+		names = append(names, sn.Name)
+	}
+	if len(vm.Snapshots) > 3 {
+		names = append(names, "...")
+	}
+	return errorf(ErrState, "vm %s has snapshots (%s), kept inside its disks on its host: %s; delete its snapshots first", vm.Spec.Name, strings.Join(names, ", "), what)
 }

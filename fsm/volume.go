@@ -203,6 +203,11 @@ func applyResizeVolume(s *state, c *ResizeVolume, _ uint64) error {
 	if v.Attachment == Attaching || v.Attachment == Detaching {
 		return errorf(ErrConflict, "volume %s is %s; try again once that is done", v.Name, v.Attachment)
 	}
+	if vm, ok := s.vms[v.VM]; ok && c.SizeGiB > v.SizeGiB {
+		if err := checkNoSnapshots(vm, "a revert would take volume "+v.Name+" back to its old size"); err != nil {
+			return err
+		}
+	}
 	if err := s.checkQuota(v.Project, Usage{DiskGiB: c.SizeGiB - v.SizeGiB}); err != nil {
 		return err
 	}

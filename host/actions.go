@@ -210,6 +210,9 @@ func (h *hostReconciler) removeDomain(ctx context.Context, vm *fsm.VM, dom *hype
 			return
 		}
 	}
+	if vm == nil {
+		h.dropSnapshots(ctx, dom.ID)
+	}
 	if err := h.driver.Undefine(ctx, dom.ID); err != nil {
 		h.logger.Warn("undefining domain", "id", dom.ID, "error", err)
 		return

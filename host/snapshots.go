@@ -57,3 +57,24 @@ func (h *hostReconciler) snapshotAction(ctx context.Context, vm *fsm.VM, sn *fsm
 		return snap.DeleteSnapshot(ctx, vm.ID, sn.Name)
 	}
 }
+
+// dropSnapshots deletes the snapshots of a deleted VM's domain before it
+// goes: they live inside its volume files, and a data volume (or a root
+// volume kept) outlives the domain. Only for a deleted VM: the files of a
+// VM placed elsewhere are its new host's (a shared pool).
+func (h *hostReconciler) dropSnapshots(ctx context.Context, id string) {
+	snap, ok := h.driver.(hypervisor.Snapshotter)
+	if !ok {
+		return
+	}
+	names, err := snap.Snapshots(ctx, id)
+	if err != nil {
+		h.logger.Warn("listing a deleted vm's snapshots", "id", id, "error", err)
+		return
+	}
+	for _, name := range names {
+		if err := snap.DeleteSnapshot(ctx, id, name); err != nil {
+			h.logger.Warn("deleting a deleted vm's snapshot", "id", id, "snapshot", name, "error", err)
+		}
+	}
+}
