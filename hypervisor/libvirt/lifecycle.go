@@ -17,7 +17,8 @@ import (
 // domain is left as it is (whatever its generation: that is the reconciler's
 // call). A stopped definition is replaced, so a new generation, size or boot
 // source takes effect; a stopped domain whose VM was renamed is undefined and
-// defined again under its new name.
+// defined again under its new name, unless it has snapshots (it keeps its
+// libvirt name then: see keepNameForSnapshots).
 //
 // Refusals wrap hypervisor.ErrInvalidSpec (bad spec, missing boot file or
 // bridge on a local host unless Config.NoPathChecks, unknown or inactive network, a foreign domain holding
@@ -43,20 +44,27 @@ func (d *Driver) Start(ctx context.Context, spec hypervisor.DomainSpec) error {
 		if err := d.checkHostResources(c, spec); err != nil {
 			return err
 		}
-		if running, err := d.prepareDefine(c, id, name); err != nil || running {
+		running, defineAs, err := d.prepareDefine(c, id, name)
+		if err != nil || running {
 			return err
 		}
-		dom, err := c.DomainDefineXML(doc)
+		def := doc
+		if defineAs != name {
+			if def, err = withName(doc, defineAs); err != nil {
+				return err
+			}
+		}
+		dom, err := c.DomainDefineXML(def)
 		if err != nil {
-			return specError(fmt.Sprintf("define domain %s for vm %q", name, spec.Name), err)
+			return specError(fmt.Sprintf("define domain %s for vm %q", defineAs, spec.Name), err)
 		}
 		defer dom.Free()
 		d.setRequested(id, false)
 		d.setKnown(id, true)
 		if err := dom.Create(); err != nil {
-			return specError(fmt.Sprintf("start domain %s for vm %q", name, spec.Name), err)
+			return specError(fmt.Sprintf("start domain %s for vm %q", defineAs, spec.Name), err)
 		}
-		d.logger.Info("domain started", "domain", name, "vm", spec.Name, "id", id, "generation", spec.Generation)
+		d.logger.Info("domain started", "domain", defineAs, "vm", spec.Name, "id", id, "generation", spec.Generation)
 		return nil
 	})
 }
@@ -64,49 +72,60 @@ func (d *Driver) Start(ctx context.Context, spec hypervisor.DomainSpec) error {
 // prepareDefine clears the way for defining domain id under name: it reports
 // running=true when the domain is already active (Start has nothing to do),
 // destroys a crashed leftover, and undefines a stopped definition that holds
-// another name. It refuses foreign domains holding the UUID or the name.
-func (d *Driver) prepareDefine(c *golibvirt.Connect, id, name string) (running bool, err error) {
+// another name, unless it has snapshots: then it is defined again under the
+// name it has (defineAs; see keepNameForSnapshots). It refuses foreign
+// domains holding the UUID or the name.
+func (d *Driver) prepareDefine(c *golibvirt.Connect, id, name string) (running bool, defineAs string, err error) {
 	if other, err := c.LookupDomainByName(name); err == nil {
 		uuid, _ := other.GetUUIDString()
 		other.Free()
 		if !strings.EqualFold(uuid, id) {
-			return false, fmt.Errorf("%w: domain name %q is taken by domain %s", hypervisor.ErrInvalidSpec, name, uuid)
+			return false, "", fmt.Errorf("%w: domain name %q is taken by domain %s", hypervisor.ErrInvalidSpec, name, uuid)
 		}
 	}
 	dom, err := c.LookupDomainByUUIDString(id)
 	if libvirtCode(err) == golibvirt.ERR_NO_DOMAIN {
-		return false, nil
+		return false, name, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("look up domain %s: %w", id, err)
+		return false, "", fmt.Errorf("look up domain %s: %w", id, err)
 	}
 	defer dom.Free()
 	_, managed, err := d.readMeta(dom)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	have, _ := dom.GetName()
 	if !managed {
-		return false, fmt.Errorf("%w: domain %q with uuid %s exists and is not managed by NovaCron", hypervisor.ErrInvalidSpec, have, id)
+		return false, "", fmt.Errorf("%w: domain %q with uuid %s exists and is not managed by NovaCron", hypervisor.ErrInvalidSpec, have, id)
 	}
 	st, _, err := dom.GetState()
 	if err != nil {
-		return false, fmt.Errorf("read state of domain %s: %w", have, err)
+		return false, "", fmt.Errorf("read state of domain %s: %w", have, err)
 	}
 	switch {
 	case st == golibvirt.DOMAIN_CRASHED:
 		if err := dom.Destroy(); err != nil {
-			return false, fmt.Errorf("destroy crashed domain %s before restarting it: %w", have, err)
+			return false, "", fmt.Errorf("destroy crashed domain %s before restarting it: %w", have, err)
 		}
 	case active(st):
-		return true, nil
+		return true, have, nil
 	}
-	if have != name {
+	defineAs, err = keepNameForSnapshots(dom, have, name)
+	if err != nil {
+		return false, "", err
+	}
+	if defineAs == have && have != name {
+		d.logger.Info("domain has snapshots; it keeps its name until they are deleted", "domain", have, "wanted", name, "id", id)
+	}
+	if defineAs != have {
+		// undefine passes DOMAIN_UNDEFINE_SNAPSHOTS_METADATA, though
+		// there are none to drop here.
 		if err := undefine(dom); err != nil {
-			return false, fmt.Errorf("undefine domain %s to rename it %s: %w", have, name, err)
+			return false, "", fmt.Errorf("undefine domain %s to rename it %s: %w", have, name, err)
 		}
 	}
-	return false, nil
+	return false, defineAs, nil
 }
 
 // checkHostResources refuses specs the host cannot hold: NICs on networks it
@@ -212,7 +231,9 @@ func undefine(dom *golibvirt.Domain) error {
 }
 
 // Undefine removes a stopped or crashed domain's definition; an active one is
-// refused with ErrState (destroy it first).
+// refused with ErrState (destroy it first). libvirt's metadata of its
+// snapshots goes with it (libvirt refuses the undefine otherwise); their data
+// stays in the disk files, which go with the VM's volumes.
 func (d *Driver) Undefine(ctx context.Context, id string) error {
 	return d.onDomain(ctx, id, func(dom *golibvirt.Domain, m vmMeta, st golibvirt.DomainState, _ int) error {
 		if active(st) {

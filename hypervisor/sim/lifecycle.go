@@ -9,8 +9,8 @@ import (
 	"github.com/novacron/novacron/hypervisor"
 )
 
-// Start defines the domain from spec, replacing a stopped or crashed definition,
-// and starts it. A running or paused domain is left as it is. It refuses with
+// Start defines the domain from spec, replacing a stopped or crashed definition
+// (its snapshots kept), and starts it. A running or paused domain is left as it is. It refuses with
 // hypervisor.ErrInsufficientResources when free memory cannot hold the spec, and
 // with hypervisor.ErrInvalidSpec when the spec has no ID or no size. Boot paths
 // are not checked: no guest really boots.
@@ -24,7 +24,8 @@ func (d *Driver) Start(ctx context.Context, spec hypervisor.DomainSpec) error {
 		return fmt.Errorf("%w: id, vcpus and memory are required (id %q, %d vCPUs, %d MiB)",
 			hypervisor.ErrInvalidSpec, spec.ID, spec.VCPUs, spec.MemoryMiB)
 	}
-	if dom, ok := d.domains[spec.ID]; ok && dom.active() {
+	old, had := d.domains[spec.ID]
+	if had && old.active() {
 		return nil
 	}
 	if free := d.freeMemoryLocked(); spec.MemoryMiB > free {
@@ -37,6 +38,9 @@ func (d *Driver) Start(ctx context.Context, spec hypervisor.DomainSpec) error {
 		spec.Boot = &b
 	}
 	dom := &domain{spec: spec, state: hypervisor.StateStopped}
+	if had {
+		dom.snapshots = old.snapshots
+	}
 	d.domains[spec.ID] = dom
 	d.setState(dom, hypervisor.StateRunning, "started")
 	return nil

@@ -42,8 +42,9 @@ const dirtyShare = 0.05
 // Errors: bad options wrap hypervisor.ErrInvalidSpec; a destination that is no
 // live sim driver of this registry hypervisor.ErrMigrationUnsupported; not
 // enough free memory there hypervisor.ErrInsufficientResources; an unknown
-// domain hypervisor.ErrNotFound; a stopped one, or one already migrating or
-// already active on the destination, ErrState; a cancelled ctx wraps ctx.Err().
+// domain hypervisor.ErrNotFound; a stopped one, one with snapshots (as
+// libvirt), or one already migrating or already active on the destination,
+// ErrState; a cancelled ctx wraps ctx.Err().
 // On every error the domain stays here, in the state it had.
 func (d *Driver) Migrate(ctx context.Context, id string, opts hypervisor.MigrateOptions, progress func(hypervisor.MigrateProgress)) (hypervisor.MigrateResult, error) {
 	if err := opts.Check(d.URI()); err != nil {
@@ -116,6 +117,9 @@ func (d *Driver) beginOutgoing(ctx context.Context, id string, live bool) (hyper
 		return hypervisor.DomainSpec{}, "", fmt.Errorf("%w: cannot migrate domain %q: it is %s; only a running or paused domain migrates", ErrState, id, dom.state)
 	case d.migrating[id]:
 		return hypervisor.DomainSpec{}, "", fmt.Errorf("%w: domain %q is already migrating", ErrState, id)
+	case len(dom.snapshots) > 0:
+		// As libvirt: the snapshots live in the disks on this host.
+		return hypervisor.DomainSpec{}, "", fmt.Errorf("%w: cannot migrate domain %q with %d snapshots", ErrState, id, len(dom.snapshots))
 	}
 	d.migrating[id] = true
 	was := dom.state

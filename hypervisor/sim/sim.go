@@ -86,6 +86,9 @@ type domain struct {
 	// the migration fails.
 	incoming bool
 	replaced *domain
+	// snapshots are the domain's snapshots by name (see snapshots.go); they
+	// outlive a redefinition by Start, not an Undefine.
+	snapshots map[string]snapshot
 }
 
 // Driver is the simulated host. Create it with New.
