@@ -16,7 +16,8 @@ const maxMaintenanceReason = 256
 
 // drainNode puts a node in maintenance (POST /api/v1/nodes/{id}/drain): it gets
 // no new VMs, and the leader migrates its VMs away. The answer is 202 with the
-// drain status; GET on the same path follows it.
+// drain status, which names the drain's operation; GET on the same path, or
+// on the operation, follows it.
 func (s *Server) drainNode(r *http.Request, ps httprouter.Params) (any, error) {
 	var req client.DrainRequest
 	if err := s.decodeOptionalBody(r, &req); err != nil {
@@ -33,8 +34,8 @@ func (s *Server) drainNode(r *http.Request, ps httprouter.Params) (any, error) {
 		return nil, err
 	}
 	if n.Maintenance {
-		return nil, errorf(fsm.ErrState, "node %q is already in maintenance (since %s); follow the drain with GET /api/v1/nodes/%s/drain",
-			n.Name, n.MaintenanceSince.UTC().Format(time.RFC3339), n.Name)
+		return nil, errorf(fsm.ErrState, "node %q is already in maintenance (since %s); follow the drain with GET /api/v1/operations/%s",
+			n.Name, n.MaintenanceSince.UTC().Format(time.RFC3339), drainOperationID(n.ID))
 	}
 	n, idx, err := s.setMaintenance(r, n.ID, true, req.Reason)
 	if err != nil {
@@ -92,6 +93,9 @@ func (s *Server) getDrain(r *http.Request, ps httprouter.Params) (any, error) {
 // with the scheduler's reason (as the leader judges it).
 func (s *Server) drainStatus(r *http.Request, n fsm.Node) (client.DrainStatus, error) {
 	out := toClientDrainStatus(n)
+	if n.Maintenance {
+		out.Operation = drainOperationID(n.ID)
+	}
 	vms := s.state.VMsOnNode(n.ID)
 	sort.Slice(vms, func(i, j int) bool { return vms[i].Spec.Name < vms[j].Spec.Name })
 	for i := range vms {

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -18,8 +20,10 @@ import (
 // imports and how it ended), a VM's creation until its host first reports
 // it, a volume's attach, detach, growth or deletion until its host has done
 // it, a VM snapshot's creation, revert or deletion until the VM's host has
-// done it. An operation's ID is its record's ID (a snapshot's, which has
-// none, is its VM's ID and its name: snapshots.go).
+// done it, a node's drain while the node is in maintenance. An operation's
+// ID is its record's ID (a snapshot's, which has none, is its VM's ID and
+// its name: snapshots.go; a drain's is "drain:" and its node's ID:
+// drain_op.go).
 
 // maxOperationWait bounds ?wait=.
 const maxOperationWait = 60 * time.Second
@@ -31,11 +35,22 @@ var operationPerm = map[string]authz.Perm{
 	"volume_delete": authz.Read("volume"),
 	// A VM's snapshots are part of the VM.
 	"snapshot_create": authz.Read("vm"), "snapshot_revert": authz.Read("vm"), "snapshot_delete": authz.Read("vm"),
+	// A drain is the cluster's (its project is ""), as its node is.
+	"drain": authz.Read("node"),
 }
 
-// operations builds every operation this node's state holds.
-func (s *Server) operations() []client.Operation {
+// operationCancelPerm is what cancelling an operation of a kind needs, in
+// its project: a migration's cancel stops it, a drain's ends the
+// maintenance (an undrain).
+var operationCancelPerm = map[string]authz.Perm{"migration": authz.Write("migration"), "drain": authz.Write("node")}
+
+// operations builds every operation this node's state holds; the drains
+// only for a caller who may read them (each may ask the leader).
+func (s *Server) operations(ctx context.Context, pr *authz.Principal) []client.Operation {
 	var out []client.Operation
+	if pr.Allowed("", operationPerm["drain"]) {
+		out = append(out, s.drainOperations(ctx)...)
+	}
 	for _, m := range s.state.Migrations() {
 		out = append(out, s.migrationOperation(m))
 	}
@@ -56,8 +71,12 @@ func (s *Server) operations() []client.Operation {
 	return out
 }
 
-// operation finds one operation by its record's ID.
-func (s *Server) operation(id string) (client.Operation, error) {
+// operation finds one operation by its record's ID. A drain's may fail
+// when the leader cannot be asked which of its VMs cannot move.
+func (s *Server) operation(ctx context.Context, id string) (client.Operation, error) {
+	if op, ok, err := s.drainOperationByID(ctx, id); ok {
+		return op, err
+	}
 	if m, err := s.state.Migration(id); err == nil {
 		return s.migrationOperation(m), nil
 	}
@@ -177,7 +196,7 @@ func readableOperation(pr *authz.Principal, op client.Operation) bool {
 // listOperations lists the operations the caller may read, newest first.
 func (s *Server) listOperations(r *http.Request, _ httprouter.Params) (any, error) {
 	pr := caller(r.Context())
-	ops := slices.DeleteFunc(s.operations(), func(op client.Operation) bool { return !readableOperation(pr, op) })
+	ops := slices.DeleteFunc(s.operations(r.Context(), pr), func(op client.Operation) bool { return !readableOperation(pr, op) })
 	return paginate(s, r, ops, byTime(func(op client.Operation) time.Time { return op.CreatedAt }, func(op client.Operation) string { return op.ID }, true),
 		func(op client.Operation) client.Operation { return op })
 }
@@ -197,10 +216,7 @@ func (s *Server) getOperation(r *http.Request, ps httprouter.Params) (any, error
 	pr := caller(r.Context())
 	deadline := time.Now().Add(wait)
 	for {
-		op, err := s.operation(ps.ByName("id"))
-		if err == nil && !readableOperation(pr, op) {
-			err = errorf(fsm.ErrNotFound, "operation %q not found", ps.ByName("id"))
-		}
+		op, err := s.readOperation(r.Context(), pr, ps.ByName("id"))
 		if err != nil || client.OperationFinal(op.State) || !time.Now().Before(deadline) {
 			return op, err
 		}
@@ -212,21 +228,37 @@ func (s *Server) getOperation(r *http.Request, ps httprouter.Params) (any, error
 	}
 }
 
-// cancelOperation cancels an operation that may be cancelled: a migration.
+// readOperation finds operation id for pr: one it may not read is not
+// found.
+func (s *Server) readOperation(ctx context.Context, pr *authz.Principal, id string) (client.Operation, error) {
+	// A drain's needs no leader's judgement for a caller who may not see it.
+	if strings.HasPrefix(id, drainOpPrefix) && !pr.Allowed("", operationPerm["drain"]) {
+		return client.Operation{}, errorf(fsm.ErrNotFound, "operation %q not found", id)
+	}
+	op, err := s.operation(ctx, id)
+	if err == nil && !readableOperation(pr, op) {
+		err = errorf(fsm.ErrNotFound, "operation %q not found", id)
+	}
+	return op, err
+}
+
+// cancelOperation cancels an operation that may be cancelled: a
+// migration (202: its source aborts the copy), or a drain (200: the
+// maintenance ends at once).
 func (s *Server) cancelOperation(r *http.Request, ps httprouter.Params) (any, error) {
 	pr := caller(r.Context())
-	op, err := s.operation(ps.ByName("id"))
-	if err == nil && !readableOperation(pr, op) {
-		err = errorf(fsm.ErrNotFound, "operation %q not found", ps.ByName("id"))
-	}
+	op, err := s.readOperation(r.Context(), pr, ps.ByName("id"))
 	if err != nil {
 		return nil, err
 	}
 	if !op.MayCancel {
 		return nil, errorf(fsm.ErrState, "operation %s (%s of %s %s) cannot be cancelled", op.ID, op.Kind, op.Object.Type, op.Object.Name)
 	}
-	if perm := authz.Write("migration"); !pr.Allowed(op.Project, perm) {
+	if perm := operationCancelPerm[op.Kind]; !pr.Allowed(op.Project, perm) {
 		return nil, forbidden(pr, op.Project, perm)
+	}
+	if op.Kind == "drain" {
+		return s.cancelDrain(r, op)
 	}
 	idx, err := s.cluster.Apply(r.Context(), &fsm.CancelMigration{ID: op.ID, At: time.Now().UTC()})
 	if err != nil {
@@ -235,7 +267,7 @@ func (s *Server) cancelOperation(r *http.Request, ps httprouter.Params) (any, er
 	if err := s.applied(r.Context(), idx); err != nil {
 		return nil, err
 	}
-	if op, err = s.operation(op.ID); err != nil {
+	if op, err = s.operation(r.Context(), op.ID); err != nil {
 		return nil, err
 	}
 	return accepted(op, idx), nil

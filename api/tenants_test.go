@@ -38,6 +38,9 @@ type tenantWorld struct {
 	// and one being taken (an operation of b's, snapshotOpB).
 	snapB       client.VM
 	snapshotOpB string
+	// drainOp is node-2's drain, stuck on a VM of b named secretB that
+	// only node-2 may run: a cluster operation whose error names b's VM.
+	drainOp     string
 	rootKeyID   string
 	rootSession string
 	// sessions holds a session secret per user.
@@ -102,6 +105,14 @@ func newTenantWorld(t *testing.T, cfg Config) *tenantWorld {
 	w.cluster.mustApply(t, fsm.ReportVMSnapshot{VM: w.snapB.ID, Name: secretB, Node: w.nodes[0].ID, At: now})
 	w.cluster.mustApply(t, fsm.CreateVMSnapshot{VM: w.snapB.ID, Name: "b-taking", Memory: true, At: now})
 	w.snapshotOpB = w.snapB.ID + ":b-taking"
+	pinned := labelled(secretB)
+	pinned.Placement = &client.PlacementSpec{Nodes: []string{"node-2"}}
+	var stuck client.VM
+	w.do("POST", "/api/v1/vms?project=b", w.root, pinned).expect(t, http.StatusCreated, &stuck)
+	w.cluster.mustApply(t, fsm.PlaceVM{ID: stuck.ID, Node: w.nodes[1].ID, Reason: "test", At: now})
+	w.cluster.mustApply(t, fsm.ReportVM{ID: stuck.ID, Node: w.nodes[1].ID, Generation: 1, State: fsm.VMRunning, At: now})
+	w.cluster.mustApply(t, fsm.SetMaintenance{ID: w.nodes[1].ID, Maintenance: true, Reason: secretB, At: now})
+	w.drainOp = "drain:" + w.nodes[1].ID
 	return w
 }
 
@@ -264,8 +275,8 @@ func (w *tenantWorld) matrix() map[string]struct {
 		"GET /api/v1/vms/:id/console":                    {refused, with("GET", nil, vmRefs("/console"))},
 		"GET /api/v1/vms/:id/console/log":                {refused, with("GET", nil, vmRefs("/console/log"))},
 		"GET /api/v1/operations":                         {filtered, one("GET", "/api/v1/operations", nil)},
-		"GET /api/v1/operations/:id":                     {refused, []probe{{"GET", "/api/v1/operations/" + w.migrationB, nil}, {"GET", "/api/v1/operations/" + w.imageB + "?wait=1s", nil}, {"GET", "/api/v1/operations/" + w.onlyB.ID, nil}, {"GET", "/api/v1/operations/" + w.volumeOnB, nil}, {"GET", "/api/v1/operations/" + w.snapshotOpB, nil}}},
-		"DELETE /api/v1/operations/:id":                  {refused, []probe{{"DELETE", "/api/v1/operations/" + w.migrationB, nil}, {"DELETE", "/api/v1/operations/" + w.snapshotOpB, nil}}},
+		"GET /api/v1/operations/:id":                     {refused, []probe{{"GET", "/api/v1/operations/" + w.migrationB, nil}, {"GET", "/api/v1/operations/" + w.imageB + "?wait=1s", nil}, {"GET", "/api/v1/operations/" + w.onlyB.ID, nil}, {"GET", "/api/v1/operations/" + w.volumeOnB, nil}, {"GET", "/api/v1/operations/" + w.snapshotOpB, nil}, {"GET", "/api/v1/operations/" + w.drainOp + "?wait=1s", nil}, {"GET", "/api/v1/operations/drain:node-2", nil}}},
+		"DELETE /api/v1/operations/:id":                  {refused, []probe{{"DELETE", "/api/v1/operations/" + w.migrationB, nil}, {"DELETE", "/api/v1/operations/" + w.snapshotOpB, nil}, {"DELETE", "/api/v1/operations/" + w.drainOp, nil}}},
 		"GET /api/v1/migrations":                         {filtered, one("GET", "/api/v1/migrations?vm="+w.vmB.ID, nil)},
 		"GET /api/v1/migrations/:id":                     {refused, one("GET", "/api/v1/migrations/"+w.migrationB, nil)},
 		"POST /api/v1/migrations/:id/cancel":             {refused, one("POST", "/api/v1/migrations/"+w.migrationB+"/cancel", nil)},
@@ -396,6 +407,11 @@ func TestTenants_CrossTenantMatrix(t *testing.T) {
 	}
 	if !slices.ContainsFunc(ops, func(op client.Operation) bool { return op.ID == w.snapshotOpB && op.Kind == "snapshot_create" }) {
 		t.Errorf("root's operations %+v lack snap-b's snapshot: the matrix's operation probe aims at nothing", ops)
+	}
+	if !slices.ContainsFunc(ops, func(op client.Operation) bool {
+		return op.ID == w.drainOp && op.State == client.OperationFailed && strings.Contains(op.Error, secretB)
+	}) {
+		t.Errorf("root's operations %+v lack node-2's drain, stuck on b's VM: the matrix's drain probe aims at nothing", ops)
 	}
 	// a's users reach a's VM's snapshots: a viewer reads them, an operator
 	// takes one, a starter (vm:write) deletes it.

@@ -25,14 +25,15 @@ func OperationFinal(st string) bool {
 // a migration (or drain's move), an image import, a VM's creation until its
 // domain first runs, a volume's attach, detach, growth or deletion until its
 // host has done it, a VM snapshot's creation, revert or deletion until the
-// VM's host has done it. Its ID is the ID of the record it follows (the
-// migration's, the image's, the VM's, the volume's; a snapshot's is its
-// VM's ID and its name joined by a colon), which Links name.
+// VM's host has done it, a node's drain while the node is in maintenance.
+// Its ID is the ID of the record it follows (the migration's, the image's,
+// the VM's, the volume's; a snapshot's is its VM's ID and its name joined
+// by a colon; a drain's is "drain:" and its node's ID), which Links name.
 type Operation struct {
 	ID string `json:"id"`
 	// Kind is migration, image_import, vm_create, volume_attach,
 	// volume_detach, volume_resize, volume_delete, snapshot_create,
-	// snapshot_revert or snapshot_delete.
+	// snapshot_revert, snapshot_delete or drain.
 	Kind    string          `json:"kind"`
 	Project string          `json:"project,omitempty"`
 	Object  OperationObject `json:"object"`
@@ -76,7 +77,8 @@ func (c *Client) Operation(ctx context.Context, id string, wait time.Duration) (
 	return &out, nil
 }
 
-// CancelOperation asks an operation to stop (DELETE /api/v1/operations/{id}).
+// CancelOperation asks an operation to stop (DELETE /api/v1/operations/{id}):
+// a migration's source aborts the copy; a drain's node leaves maintenance.
 func (c *Client) CancelOperation(ctx context.Context, id string) (*Operation, error) {
 	if err := requireID("operation", id); err != nil {
 		return nil, err

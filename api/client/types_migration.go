@@ -142,7 +142,10 @@ type DrainStatus struct {
 	MaintenanceReason string     `json:"maintenance_reason,omitempty"`
 	MaintenanceSince  *time.Time `json:"maintenance_since,omitempty"`
 	// Done: the node is in maintenance and no VM is left on it.
-	Done      bool          `json:"done"`
+	Done bool `json:"done"`
+	// Operation is the ID of the drain's operation while the node is in
+	// maintenance (GET /api/v1/operations/{id}; DELETE there ends it).
+	Operation string        `json:"operation,omitempty"`
 	VMs       []DrainVM     `json:"vms"`
 	Unmovable []UnmovableVM `json:"unmovable"`
 }
