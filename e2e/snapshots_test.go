@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/novacron/novacron/api/client"
-	"github.com/novacron/novacron/hypervisor"
-	"github.com/novacron/novacron/hypervisor/sim"
 	"github.com/novacron/novacron/internal/testutil"
 )
 
@@ -17,11 +15,6 @@ import (
 // a stopped VM's disks are taken without memory.
 func TestE2E_SnapshotsThroughTheCLI(t *testing.T) {
 	requireBinary(t)
-	// The agents run the sim driver built from this tree: until it takes
-	// snapshots, every host answers that it cannot.
-	if _, ok := any((*sim.Driver)(nil)).(hypervisor.Snapshotter); !ok {
-		t.Skip("the sim hypervisor driver does not implement hypervisor.Snapshotter yet")
-	}
 	t.Parallel()
 	c := startCluster(t, 3, nil)
 	addr := c.followers(c.leader())[0].addr()
