@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	golibvirt "libvirt.org/go/libvirt"
 
@@ -46,14 +47,41 @@ func (d *Driver) OpenConsole(ctx context.Context, id string) (io.ReadWriteCloser
 	return &console{c: c, st: st}, nil
 }
 
-// console is an open serial console stream.
+// console is an open serial console stream. Close may come while another
+// goroutine is blocked in Read (a WebSocket's two directions), so the
+// stream is freed only once no call is inside it: freeing it under a
+// blocked Recv is a use after free in libvirt.
 type console struct {
-	c    *golibvirt.Connect
-	st   *golibvirt.Stream
-	once sync.Once
+	c  *golibvirt.Connect
+	st *golibvirt.Stream
+
+	mu     sync.Mutex
+	closed bool
+	busy   sync.WaitGroup
+	once   sync.Once
+}
+
+// consoleCloseWait bounds how long Close waits for a call inside the
+// stream to return after the abort; past it the stream is left unfreed
+// (a leak, never a use after free).
+const consoleCloseWait = 5 * time.Second
+
+// enter marks a call inside the stream; false once the console is closed.
+func (s *console) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.busy.Add(1)
+	return true
 }
 
 func (s *console) Read(p []byte) (int, error) {
+	if !s.enter() {
+		return 0, io.ErrClosedPipe
+	}
+	defer s.busy.Done()
 	n, err := s.st.Recv(p)
 	if err != nil {
 		return 0, err
@@ -65,6 +93,10 @@ func (s *console) Read(p []byte) (int, error) {
 }
 
 func (s *console) Write(p []byte) (int, error) {
+	if !s.enter() {
+		return 0, io.ErrClosedPipe
+	}
+	defer s.busy.Done()
 	written := 0
 	for written < len(p) {
 		n, err := s.st.Send(p[written:])
@@ -76,12 +108,22 @@ func (s *console) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// Close aborts the stream (a blocked Read returns) and hangs up.
+// Close aborts the stream (a blocked Read returns), waits for the calls
+// inside it to leave, then frees it and hangs up.
 func (s *console) Close() error {
 	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		s.st.Abort()
-		s.st.Free()
-		s.c.Close()
+		left := make(chan struct{})
+		go func() { s.busy.Wait(); close(left) }()
+		select {
+		case <-left:
+			s.st.Free()
+			s.c.Close()
+		case <-time.After(consoleCloseWait):
+		}
 	})
 	return nil
 }
