@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -25,20 +26,21 @@ const drainOpPrefix = "drain:"
 // drainOperationID is the ID of the operation of nodeID's drain.
 func drainOperationID(nodeID string) string { return drainOpPrefix + nodeID }
 
-// drainOperationByID finds the drain id names ("drain:" and a node's ID or
-// name), when its node is in maintenance.
+// drainOperationByID finds the drain id names ("drain:" and a node's ID,
+// name or unique start of its ID, as the CLI's tables show it), when its
+// node is in maintenance. An ambiguous start of an ID is an error.
 func (s *Server) drainOperationByID(ctx context.Context, id string) (client.Operation, bool, error) {
 	ref, ok := strings.CutPrefix(id, drainOpPrefix)
 	if !ok {
 		return client.Operation{}, false, nil
 	}
-	n, err := s.state.Node(ref)
-	if err != nil {
-		if n, err = s.state.NodeByName(ref); err != nil {
-			return client.Operation{}, false, nil
-		}
-	}
-	if !n.Maintenance {
+	n, err := s.findNode(ref)
+	switch {
+	case errors.Is(err, fsm.ErrNotFound):
+		return client.Operation{}, false, nil
+	case err != nil:
+		return client.Operation{}, true, err
+	case !n.Maintenance:
 		return client.Operation{}, false, nil
 	}
 	op, err := s.drainOperation(ctx, n)

@@ -54,12 +54,15 @@ func TestOperations_DrainFollowsTheNode(t *testing.T) {
 	if !strings.Contains(op.Error, "1 of 3 VM(s) left cannot move") || !strings.Contains(op.Error, "c-pinned: ") || strings.Contains(op.Error, "b-idle") {
 		t.Fatalf("running drain's error %q, want c-pinned named", op.Error)
 	}
-	// The node's name finds it too.
-	var byName client.Operation
-	e.do("GET", "/api/v1/operations/drain:node-1", e.root, nil).expect(t, http.StatusOK, &byName)
-	if byName.ID != id {
-		t.Fatalf("drain:node-1 is %q", byName.ID)
+	// The node's name, or the start of its ID, finds it too.
+	for _, ref := range []string{"drain:node-1", "drain:" + e.nodes[0].ID[:8]} {
+		var other client.Operation
+		e.do("GET", "/api/v1/operations/"+ref, e.root, nil).expect(t, http.StatusOK, &other)
+		if other.ID != id {
+			t.Fatalf("%s is %q", ref, other.ID)
+		}
 	}
+	e.do("GET", "/api/v1/operations/drain:node-2", e.root, nil).expectError(t, http.StatusNotFound, client.CodeNotFound, "not found")
 
 	// Two VMs leave (one by the user's own migration, which counts as moved
 	// away too); the one left cannot move: the drain failed, and says why.
