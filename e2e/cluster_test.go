@@ -105,7 +105,8 @@ func TestThreeAgents_LeaderKilledAndRestarted(t *testing.T) {
 
 	var acked []string // IDs of every VM whose creation the CLI acknowledged
 	create := func(a *agent, name string) bool {
-		res := runCLI(t, a.addr(), c.token, "-o", "json", "vm", "create", name)
+		// Acknowledged is what counts here, not running: --no-wait.
+		res := runCLI(t, a.addr(), c.token, "-o", "json", "vm", "create", name, "--no-wait")
 		if res.Code != 0 {
 			t.Logf("not acknowledged (may happen during the election): %s", strings.TrimSpace(res.Stderr))
 			return false

@@ -46,8 +46,9 @@ func TestE2E_NodeLabelsPlaceVMs(t *testing.T) {
 		t.Fatalf("region=eu is on %s (--label), the VM went to %q", eu, got)
 	}
 
-	// A VM that selects a label nobody has waits, and says why.
-	cli("vm", "create", "gpu-1", "--vcpus", "1", "--memory", "64", "--disk", "1", "--node-selector", "gpu=true")
+	// A VM that selects a label nobody has waits, and says why (the CLI
+	// would fail at once saying so: --no-wait returns with it pending).
+	cli("vm", "create", "gpu-1", "--vcpus", "1", "--memory", "64", "--disk", "1", "--node-selector", "gpu=true", "--no-wait")
 	if got := placedOn("gpu-1"); got != "" {
 		t.Fatalf("gpu=true is on no node, yet the VM went to %s", got)
 	}

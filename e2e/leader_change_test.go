@@ -41,7 +41,8 @@ func TestE2E_CreatesAcrossALeaderKill(t *testing.T) {
 				close(started)
 			}
 			name := fmt.Sprintf("lc-%02d", i)
-			res := testutil.RunCLI(t, novacronBin, env, "vm", "create", name, "--vcpus", "1", "--memory", "64", "--disk", "1")
+			// Acknowledged is what counts here, not running: --no-wait.
+			res := testutil.RunCLI(t, novacronBin, env, "vm", "create", name, "--vcpus", "1", "--memory", "64", "--disk", "1", "--no-wait")
 			mu.Lock()
 			if res.Code == 0 {
 				made[name] = true

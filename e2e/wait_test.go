@@ -42,7 +42,7 @@ func TestE2E_WaitOnVMActions(t *testing.T) {
 	// A VM in a placement group is placed by the leader's placement loop,
 	// not in its create's entry; the create still answers with its node.
 	for _, name := range []string{"g1", "g2"} {
-		if res := cli("vm", "create", name, "--memory", "64", "--disk", "1", "--anti-affinity", "g"); !strings.Contains(res.Stdout, "state scheduled on n") {
+		if res := cli("vm", "create", name, "--memory", "64", "--disk", "1", "--anti-affinity", "g", "--no-wait"); !strings.Contains(res.Stdout, "state scheduled on n") {
 			t.Errorf("create of %s in a group printed %q, want it scheduled on a node", name, res.Stdout)
 		}
 	}

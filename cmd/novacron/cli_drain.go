@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,21 +13,25 @@ import (
 
 func newNodeDrainCommand(a *app) *cobra.Command {
 	var reason string
-	var noWait bool
-	var timeout time.Duration
+	var w longWait
 	cmd := &cobra.Command{
 		Use:   "drain ID|NAME",
 		Short: "Put a node in maintenance and move its VMs away",
 		Long: `Put a node in maintenance: it gets no new VMs, and the leader live-migrates its
-VMs to other nodes, a few at a time. The command shows the progress (VMs left,
-migrations under way, VMs that no other node can take, with the reason) until
-the node is empty. It fails when the VMs left can go nowhere; the node stays in
-maintenance, and running the command again watches the drain again.
+VMs to other nodes, a few at a time. The command waits until the node is
+empty, showing the drain's progress (the share of its VMs moved away) and the
+VMs that no other node can take, with the reason. It fails when the VMs left
+can go nowhere; the node stays in maintenance, and running the command again
+watches the drain again. --no-wait returns once the node is in maintenance.
 
-'novacron node undrain' takes the node out of maintenance.`,
+The drain is an operation ('novacron operation show drain:NODE'); cancelling
+it, or 'novacron node undrain', takes the node out of maintenance.`,
 		Example: `  novacron node drain node-3 --reason "kernel upgrade"`,
 		Args:    exactArgs("ID|NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := w.check(); err != nil {
+				return err
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -51,7 +54,7 @@ maintenance, and running the command again watches the drain again.
 			if err != nil {
 				return err
 			}
-			if noWait {
+			if w.noWait {
 				if a.json() {
 					return a.printData(st)
 				}
@@ -59,73 +62,63 @@ maintenance, and running the command again watches the drain again.
 				a.printUnmovable(st.Unmovable)
 				return nil
 			}
-			if timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout)
-				defer cancel()
-			}
+			ctx, cancel := w.context(ctx)
+			defer cancel()
 			return a.watchDrain(ctx, c, st)
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why the node is drained (shown with the node)")
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the node is in maintenance")
-	cmd.Flags().Bool("wait", true, "wait until the node is empty (the default; --no-wait returns at once)")
-	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop watching after this long (the drain goes on; default: no limit)")
+	w.flags(cmd, "until the node is empty", 0)
 	return cmd
 }
 
-// watchDrain polls a node's drain until no VM is left on it, printing a line
-// whenever the picture changes and the unmovable VMs whenever they change. It
-// gives up when every VM left is unmovable and none is migrating.
+// watchDrain follows a node's drain operation until no VM is left on the
+// node, showing its progress and, whenever they change, the VMs that
+// cannot move. It fails when every VM left is one that cannot move (the
+// operation failed), or when the node leaves maintenance first.
 func (a *app) watchDrain(ctx context.Context, c *client.Client, st *client.DrainStatus) error {
 	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
-	ticker := time.NewTicker(a.pollInterval)
-	defer ticker.Stop()
-	line := progressLine{w: a.stdout, redraw: a.terminal, quiet: a.json()}
-	defer line.end()
-	lastStuck := ""
-	for {
-		if !a.json() && !st.Done {
-			line.show(drainLine(st))
-			if stuck := describeUnmovable(st.Unmovable); stuck != lastStuck {
-				lastStuck = stuck
-				line.end()
-				a.printUnmovable(st.Unmovable)
-			}
+	id := st.Operation
+	if id == "" {
+		id = "drain:" + st.NodeID
+	}
+	p := a.newOpProgress("draining " + st.NodeName)
+	op, err := a.followOperation(ctx, rc, id, p, nil)
+	p.end()
+	if ctx.Err() != nil {
+		return fmt.Errorf("stopped watching the drain of node %s (%w); it goes on: run 'novacron node drain %s' to watch it again",
+			st.NodeName, ctx.Err(), st.NodeName)
+	}
+	if err != nil {
+		return err
+	}
+	if op == nil {
+		// No drain: the node left maintenance, unless this agent does not
+		// follow drains as operations (an older version).
+		if cur, err := rc.DrainStatus(ctx, st.NodeID); err == nil && cur.Maintenance {
+			return fmt.Errorf("node %s is in maintenance, but the agent has no operation for its drain (an older version?): 'novacron node drain %s --no-wait' shows it",
+				st.NodeName, st.NodeName)
 		}
-		if st.Done {
-			line.end()
-			if a.json() {
-				return a.printData(st)
-			}
-			printf(a.stdout, "Node %s is drained: no VMs left.\n", st.NodeName)
-			return nil
-		}
-		if !st.Maintenance {
-			return fmt.Errorf("node %s left maintenance before it was empty (undrained meanwhile?)", st.NodeName)
-		}
-		if migrating(st) == 0 && len(st.VMs) > 0 && len(st.Unmovable) == len(st.VMs) {
-			if a.json() {
-				_ = a.printData(st)
-			}
-			return fmt.Errorf("drain of node %s is stuck: %d VM(s) can go nowhere (%s); the node stays in maintenance",
-				st.NodeName, len(st.Unmovable), describeUnmovable(st.Unmovable))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("stopped watching the drain of node %s (%w); it goes on: run 'novacron node drain %s' to watch it again",
-				st.NodeName, ctx.Err(), st.NodeName)
-		case <-ticker.C:
-		}
-		next, err := rc.DrainStatus(ctx, st.NodeID)
+	}
+	if op == nil || op.State == client.OperationCancelled {
+		return fmt.Errorf("node %s left maintenance before it was empty (undrained meanwhile?)", st.NodeName)
+	}
+	if a.json() {
+		final, err := rc.DrainStatus(ctx, st.NodeID)
 		if err != nil {
-			if ctx.Err() != nil {
-				continue // reported by the select above
-			}
 			return err
 		}
-		st = next
+		if err := a.printData(final); err != nil {
+			return err
+		}
 	}
+	if op.State == client.OperationFailed {
+		return fmt.Errorf("drain of node %s is stuck: %s; the node stays in maintenance", st.NodeName, orDash(op.Error))
+	}
+	if !a.json() {
+		printf(a.stdout, "Node %s is drained: no VMs left.\n", st.NodeName)
+	}
+	return nil
 }
 
 // printUnmovable lists the VMs that can go nowhere, with the reasons.
@@ -151,26 +144,6 @@ func drainLine(st *client.DrainStatus) string {
 		s += fmt.Sprintf(", %d unmovable", len(st.Unmovable))
 	}
 	return s
-}
-
-// migrating counts the VMs of a drain with a migration under way.
-func migrating(st *client.DrainStatus) int {
-	n := 0
-	for _, vm := range st.VMs {
-		if vm.Migration != nil {
-			n++
-		}
-	}
-	return n
-}
-
-// describeUnmovable lists unmovable VMs with their reasons on one line.
-func describeUnmovable(vms []client.UnmovableVM) string {
-	parts := make([]string, len(vms))
-	for i, u := range vms {
-		parts[i] = u.VMName + ": " + u.Reason
-	}
-	return strings.Join(parts, "; ")
 }
 
 func newNodeUndrainCommand(a *app) *cobra.Command {

@@ -126,12 +126,17 @@ func (f *fakeAPI) getMigration(r *http.Request) (any, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	return *m, 200, nil
+}
+
+// advanceMigration applies the next of migSteps to m, as a read of its
+// operation sees it.
+func (f *fakeAPI) advanceMigration(m *client.Migration) {
 	if f.ops.migReads < len(f.ops.migSteps) {
 		step := f.ops.migSteps[f.ops.migReads]
 		m.State, m.Progress, m.Result, m.Error, m.CancelRequested = step.State, step.Progress, step.Result, step.Error, step.CancelRequested
 		f.ops.migReads++
 	}
-	return *m, 200, nil
 }
 
 func (f *fakeAPI) cancelMigration(r *http.Request) (any, int, error) {
@@ -155,9 +160,15 @@ func (f *fakeAPI) getDrain(r *http.Request) (any, int, error) {
 	if len(f.ops.drainSteps) == 0 {
 		return nil, 0, notFound("node", r.PathValue("id"))
 	}
+	return f.ops.drainSteps[min(max(f.ops.drainReads-1, 0), len(f.ops.drainSteps)-1)], 200, nil
+}
+
+// nextDrain is the drain status a read of the drain's operation sees: the
+// next of drainSteps (the last one repeats).
+func (f *fakeAPI) nextDrain() client.DrainStatus {
 	i := min(f.ops.drainReads, len(f.ops.drainSteps)-1)
 	f.ops.drainReads++
-	return f.ops.drainSteps[i], 200, nil
+	return f.ops.drainSteps[i]
 }
 
 func (f *fakeAPI) drainNode(r *http.Request) (any, int, error) {
@@ -170,7 +181,7 @@ func (f *fakeAPI) drainNode(r *http.Request) (any, int, error) {
 	}
 	f.index++
 	st := f.ops.drainSteps[0]
-	st.MaintenanceReason = req.Reason
+	st.MaintenanceReason, st.Operation = req.Reason, "drain:"+st.NodeID
 	f.ops.drainReads = 1
 	return st, 202, nil
 }

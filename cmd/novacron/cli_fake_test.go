@@ -76,6 +76,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	f.routeStorage(mux)
 	f.routeVolumes(mux)
 	f.routeSnapshots(mux)
+	f.routeOperations(mux)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -181,12 +182,18 @@ func (f *fakeAPI) getVM(r *http.Request) (any, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	f.advanceVM(vm)
+	return *vm, 200, nil
+}
+
+// advanceVM counts a read of vm, or of its creation's operation: at the
+// readsToFinal-th a pending VM turns vmFinal.
+func (f *fakeAPI) advanceVM(vm *client.VM) {
 	f.reads[vm.ID]++
 	if vm.State == client.StatePending && f.reads[vm.ID] >= f.readsToFinal && f.vmFinal != "" {
 		vm.State, vm.Error = f.vmFinal, f.vmFinalError
 		vm.Node, vm.NodeName = "n-a", "node-a"
 	}
-	return *vm, 200, nil
 }
 
 func (f *fakeAPI) createVM(r *http.Request) (any, int, error) {
@@ -305,7 +312,7 @@ func runCLIOn(t *testing.T, terminal bool, env map[string]string, args ...string
 	t.Helper()
 	var out, errb bytes.Buffer
 	a := newApp(testEnv(t, env), &out, &errb)
-	a.pollInterval = 5 * time.Millisecond
+	a.pollInterval, a.opWindow = 5*time.Millisecond, time.Second
 	a.terminal = terminal
 	code = execute(context.Background(), a, args)
 	return code, out.String(), errb.String()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,32 +12,17 @@ import (
 
 // The commands whose change a host carries out after the API recorded it
 // (a volume's attach, detach, growth or deletion; a snapshot's creation,
-// revert or deletion) follow the object until its host reports it done,
-// with the same flags and the same loop.
-
-// hostPollInterval is how often such a command looks at its object while
-// the host acts: a hot-plug, a growth or a snapshot of a small guest takes
-// well under a second to a few seconds, and each look is one cheap read.
-const hostPollInterval = 300 * time.Millisecond
+// revert or deletion) wait until its host has done it, following the
+// change's operation (cli_op_wait.go) and then the object, with the same
+// flags and the same loop.
 
 // hostWait are the flags of the commands that follow a host.
-type hostWait struct {
-	noWait  bool
-	timeout time.Duration
-}
+type hostWait struct{ longWait }
 
-// flags adds --no-wait and --timeout (by default def) to cmd; what says
-// what the host does ("hot-plug it").
+// flags adds --no-wait, --wait and --timeout (by default def) to cmd; what
+// says what the host does ("hot-plug it").
 func (w *hostWait) flags(cmd *cobra.Command, what string, def time.Duration) {
-	cmd.Flags().BoolVar(&w.noWait, "no-wait", false, "return once the change is recorded, without waiting for the host to "+what)
-	cmd.Flags().DurationVar(&w.timeout, "timeout", def, "how long to wait for the host")
-}
-
-func (w *hostWait) check() error {
-	if !w.noWait && w.timeout <= 0 {
-		return usagef("--timeout must be positive, got %s", w.timeout)
-	}
-	return nil
+	w.longWait.flags(cmd, "for the host to "+what, def)
 }
 
 // hostGoal is what a command waits for a host to do to an object of type T.
@@ -53,52 +37,66 @@ type hostGoal[T any] struct {
 	report func(v *T) string
 }
 
+// hostOp is the operation of a change a host carries out: how to find its
+// ID, how to read (with the write's index), and what the progress line
+// calls it ("attaching data-1").
+type hostOp struct {
+	rc    *client.Client
+	id    func(context.Context) (string, error)
+	doing string
+}
+
 // errHostTimeout is waitForHost's answer when the timeout passed first.
 var errHostTimeout = errors.New("timed out waiting for the host")
 
-// waitForHost follows cur, the write's answer, reading it again with read
-// (nil, nil once it is gone) every hostPollInterval at most, until goal's
-// outcome says the host is done or failed, or timeout passes
-// (errHostTimeout). It shows goal.doing on a progress line meanwhile. It
-// returns the last object it saw (cur at worst, never a nil one) and the
-// host's failure.
-func waitForHost[T any](ctx context.Context, a *app, timeout time.Duration, cur *T, goal hostGoal[T],
+// waitForHost follows cur, the write's answer: unless goal's outcome says
+// it is done (or failed) already, it follows op until it ends, then reads
+// the object with read (nil, nil once it is gone) and asks goal's outcome
+// again, until the host is done or failed, or timeout passes
+// (errHostTimeout). It returns the last object it saw (cur at worst, never
+// a nil one) and the host's failure.
+func waitForHost[T any](ctx context.Context, a *app, timeout time.Duration, cur *T, goal hostGoal[T], op hostOp,
 	read func(context.Context) (*T, error)) (last *T, failed, err error) {
-	done, failed := goal.outcome(cur)
+	last = cur
+	if done, failed := goal.outcome(cur); done || failed != nil {
+		return last, failed, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	p := &progressLine{w: a.stdout, redraw: a.terminal, quiet: a.json()}
-	defer p.end()
-	ticker := time.NewTicker(min(a.pollInterval, hostPollInterval))
-	defer ticker.Stop()
-	start, last := time.Now(), cur
-	for !done && failed == nil {
-		line := "  " + goal.doing
-		if a.terminal {
-			line += fmt.Sprintf(" (%s)", time.Since(start).Round(time.Second))
+	stopped := func(err error) (*T, error, error) {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return last, nil, errHostTimeout
 		}
-		p.show(line)
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return last, nil, errHostTimeout
-			}
-			return last, nil, ctx.Err()
-		case <-ticker.C:
+		return last, nil, err
+	}
+	id, err := op.id(ctx)
+	if err != nil {
+		return stopped(err)
+	}
+	p := a.newOpProgress(op.doing)
+	defer p.end()
+	for {
+		if _, err := a.followOperation(ctx, op.rc, id, p, nil); err != nil {
+			return stopped(err)
 		}
 		next, err := read(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				continue // answered by the select above
-			}
-			return last, nil, err
+			return stopped(err)
 		}
 		if next != nil {
 			last = next
 		}
-		done, failed = goal.outcome(next)
+		if done, failed := goal.outcome(next); done || failed != nil {
+			return last, failed, nil
+		}
+		// The operation has ended, but the object does not show it yet
+		// (this node lags): look again shortly.
+		select {
+		case <-ctx.Done():
+			return stopped(ctx.Err())
+		case <-time.After(a.pollInterval):
+		}
 	}
-	return last, failed, nil
 }
 
 // finishHost prints what a followed change ended in: the object (-o json)

@@ -20,10 +20,6 @@ const (
 	imageFailed    = "failed"
 )
 
-// imagePollInterval is how often `image import` looks at its import: an
-// import takes seconds to minutes, and each look is one cheap read.
-const imagePollInterval = 300 * time.Millisecond
-
 // newImageCommand builds `novacron image`: the disk images VMs are made
 // from, each in a project (--project), as `vm create --image` names them.
 func newImageCommand(a *app) *cobra.Command {
@@ -97,8 +93,7 @@ func newImageCommand(a *app) *cobra.Command {
 
 func newImageImportCommand(a *app) *cobra.Command {
 	var req client.ImageRequest
-	var noWait bool
-	var timeout time.Duration
+	var w longWait
 	cmd := &cobra.Command{
 		Use:   "import NAME SOURCE [--sha256 HEX] [--pool POOL] [--no-wait]",
 		Short: "Import a disk image from a file on the node or a URL",
@@ -109,16 +104,16 @@ the cluster allows (novacron settings set --image-url-allow HOST); a URL needs
 --sha256, the image's SHA-256 checksum, which a file may give too.
 
 The node checks the source at once, then imports in the background: the
-command follows the import until the image is ready (or failed: exit 1 with
-its error), at most --timeout; --no-wait returns at once.`,
+command waits until the image is ready (or failed: exit 1 with its error), at
+most --timeout; --no-wait returns at once.`,
 		Example: `  novacron image import lab-disk /var/lib/novacron/images/lab-disk.qcow2
   novacron image import debian-12 https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2 \
       --sha256 HEX      # the checksum the image's publisher gives
   novacron vm create web --image lab-disk --hostname web`,
 		Args: exactArgs("NAME", "SOURCE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !noWait && timeout <= 0 {
-				return usagef("--timeout must be positive, got %s", timeout)
+			if err := w.check(); err != nil {
+				return err
 			}
 			req.Name, req.Source, req.SHA256 = args[0], args[1], strings.TrimSpace(req.SHA256)
 			c, err := a.client()
@@ -129,7 +124,7 @@ its error), at most --timeout; --no-wait returns at once.`,
 			if err != nil {
 				return err
 			}
-			if noWait {
+			if w.noWait {
 				if a.json() {
 					return a.printData(img)
 				}
@@ -140,64 +135,50 @@ its error), at most --timeout; --no-wait returns at once.`,
 			if !a.json() {
 				printf(a.stdout, "Importing image %s (%s) from %s...\n", img.Name, img.ID, img.Source)
 			}
-			return a.waitForImage(cmd.Context(), c, img, timeout)
+			return a.waitForImage(cmd.Context(), c, img, w.timeout)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&req.SHA256, "sha256", "", "the image's SHA-256 checksum, in hex (required for a URL)")
 	f.StringVar(&req.Pool, "pool", "", "storage pool to import into (default: the default pool)")
-	f.BoolVar(&noWait, "no-wait", false, "return once the import started, without following it")
-	f.DurationVar(&timeout, "timeout", 30*time.Minute, "how long to follow the import")
+	w.flags(cmd, "until the image is ready", 30*time.Minute)
 	return cmd
 }
 
-// waitForImage polls img until its import ends, showing its state, and
-// prints the result: ready returns nil, failed the image's error. The first
-// read waits for the index of the import's answer, so a follower that has not
-// applied it yet cannot answer "not found". The import goes on after a
-// timeout; only the CLI stops following it.
+// waitForImage follows img's import operation until it ends, showing it,
+// and prints the result from the image: ready returns nil, failed the
+// image's error. Every read waits for the index of the import's answer, so
+// a follower that has not applied it yet cannot answer "not found". The
+// import goes on after a timeout; only the CLI stops following it.
 func (a *app) waitForImage(ctx context.Context, c *client.Client, img *client.Image, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
-	p := &progressLine{w: a.stdout, redraw: a.terminal, quiet: a.json()}
-	ticker := time.NewTicker(min(a.pollInterval, imagePollInterval))
-	defer ticker.Stop()
-	start, cur := time.Now(), img
-	for cur.State != imageReady && cur.State != imageFailed {
-		line := "  " + cur.State
-		if a.terminal {
-			line += fmt.Sprintf(" (%s)", time.Since(start).Round(time.Second))
-		}
-		p.show(line)
-		select {
-		case <-ctx.Done():
-			p.end()
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("timed out after %s waiting for image %s to import (state %s); it goes on: follow it with 'novacron image show %s'",
-					timeout, img.Name, cur.State, img.Name)
-			}
-			return ctx.Err()
-		case <-ticker.C:
-		}
-		next, err := rc.Image(ctx, img.ID)
-		if err != nil {
-			if ctx.Err() != nil {
-				continue // reported by the select above
-			}
-			p.end()
-			return err
-		}
-		cur = next
-	}
+	p := a.newOpProgress("importing " + img.Name)
+	_, err := a.followOperation(ctx, rc, img.ID, p, nil)
 	p.end()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("timed out after %s waiting for image %s to import; it goes on: follow it with 'novacron image show %s'",
+			timeout, img.Name, img.Name)
+	}
+	if err != nil {
+		return err
+	}
+	cur, err := rc.Image(ctx, img.ID)
+	if err != nil {
+		return err
+	}
 	if a.json() {
 		if err := a.printData(cur); err != nil {
 			return err
 		}
 	}
-	if cur.State == imageFailed {
+	switch cur.State {
+	case imageFailed:
 		return fmt.Errorf("image %s failed to import: %s", cur.Name, orDash(cur.Error))
+	case imageReady:
+	default:
+		return fmt.Errorf("image %s is %s, yet its import ended; follow it with 'novacron image show %s'", cur.Name, cur.State, cur.Name)
 	}
 	if !a.json() {
 		printf(a.stdout, "Image %s is ready: %s, %s (virtual %s) in pool %s on %s.\n", cur.Name, orDash(cur.Format),

@@ -103,13 +103,18 @@ func (f *fakeAPI) getImage(r *http.Request) (any, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	return *img, 200, nil
+}
+
+// advanceImage counts a read of img's import operation: at the
+// readsToEnd-th the import ends as importEnd says.
+func (f *fakeAPI) advanceImage(img *client.Image) {
 	f.storage.reads[img.ID]++
 	end := f.storage.importEnd
 	if img.State == imageImporting && end.State != "" && f.storage.reads[img.ID] >= f.storage.readsToEnd {
 		img.State, img.Error, img.Format, img.SizeBytes, img.VirtualSizeBytes, img.SHA256, img.Hosts =
 			end.State, end.Error, end.Format, end.SizeBytes, end.VirtualSizeBytes, end.SHA256, end.Hosts
 	}
-	return *img, 200, nil
 }
 
 func (f *fakeAPI) deleteImage(r *http.Request) (any, int, error) {
@@ -144,14 +149,14 @@ func TestImageImport_WaitsUntilReady(t *testing.T) {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
 	want := "Importing image lab-disk (img-1) from /var/lib/novacron/images/lab.qcow2...\n" +
-		"  importing\n" +
+		"importing lab-disk: running\n" +
 		"Image lab-disk is ready: qcow2, 64.0MiB (virtual 1.0GiB) in pool fast on node-a.\n"
 	if stdout != want {
 		t.Errorf("stdout =\n%s\nwant\n%s", stdout, want)
 	}
 	reqs := f.requests()
-	if len(reqs) != 4 {
-		t.Fatalf("saw %d requests, want the import and 3 reads: %+v", len(reqs), reqs)
+	if len(reqs) != 5 {
+		t.Fatalf("saw %d requests, want the import, 3 questions about its operation and the image: %+v", len(reqs), reqs)
 	}
 	var body map[string]any
 	if err := json.Unmarshal([]byte(reqs[0].Body), &body); err != nil {
@@ -161,11 +166,29 @@ func TestImageImport_WaitsUntilReady(t *testing.T) {
 	if reqs[0].Method != "POST" || reqs[0].Path != "/api/v1/images" || !reflect.DeepEqual(body, wantBody) {
 		t.Errorf("import = %s %s %v, want POST /api/v1/images %v", reqs[0].Method, reqs[0].Path, body, wantBody)
 	}
-	for _, r := range reqs[1:] {
-		// Every read waits for the import's index (101), so any node answers it.
-		if r.Method != "GET" || r.Path != "/api/v1/images/img-1" || r.Query != "index=101" {
-			t.Errorf("poll = %+v, want GET /api/v1/images/img-1?index=101", r)
+	for _, r := range reqs[1:4] {
+		// Every read waits for the import's index (101), so any node
+		// answers it; the server answers once the import ended, or with
+		// its progress after a while.
+		if r.Method != "GET" || r.Path != "/api/v1/operations/img-1" || r.Query != "index=101&wait=1s" {
+			t.Errorf("poll = %+v, want GET /api/v1/operations/img-1?index=101&wait=1s", r)
 		}
+	}
+	if r := reqs[4]; r.Method != "GET" || r.Path != "/api/v1/images/img-1" || r.Query != "index=101" {
+		t.Errorf("last read = %+v, want GET /api/v1/images/img-1?index=101", r)
+	}
+	// --wait is the default, accepted for the scripts that pass it;
+	// --wait=false is --no-wait.
+	if code, _, stderr := runCLI(t, f.env(), "image", "import", "again", "/images/a.qcow2", "--wait"); code != exitOK {
+		t.Errorf("--wait: code %d, stderr %q", code, stderr)
+	}
+	n := len(f.requests())
+	if code, stdout, _ := runCLI(t, f.env(), "image", "import", "quick", "/images/q.qcow2", "--wait=false"); code != exitOK ||
+		!strings.Contains(stdout, "follow it with") || len(f.requests()) != n+1 {
+		t.Errorf("--wait=false: code %d, stdout %q", code, stdout)
+	}
+	if code, _, _ := runCLI(t, f.env(), "image", "import", "x", "/images/x.qcow2", "--wait", "--no-wait"); code != exitUsage {
+		t.Errorf("--wait --no-wait: code %d, want %d", code, exitUsage)
 	}
 }
 
@@ -179,7 +202,7 @@ func TestImageImport_FailedExitsWithTheImagesError(t *testing.T) {
 	if want := "Error: image bad failed to import: sha256 is 9f2c..., want ab12...\n"; stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
-	if !strings.HasPrefix(stdout, "Importing image bad (img-1) from /images/bad.qcow2...\n  importing\n") {
+	if !strings.HasPrefix(stdout, "Importing image bad (img-1) from /images/bad.qcow2...\nimporting bad: running\n") {
 		t.Errorf("stdout = %q", stdout)
 	}
 	// -o json prints the failed image, and still fails.
@@ -204,7 +227,7 @@ func TestImageImport_NoWaitAndTimeout(t *testing.T) {
 	}
 	// importEnd is empty: the import never ends.
 	code, _, stderr = runCLI(t, f.env(), "image", "import", "slow", "/images/slow.qcow2", "--timeout", "50ms")
-	if code != exitError || !strings.Contains(stderr, "timed out after 50ms waiting for image slow to import (state importing); it goes on") {
+	if code != exitError || !strings.Contains(stderr, "timed out after 50ms waiting for image slow to import; it goes on") {
 		t.Errorf("timeout: code %d, stderr %q", code, stderr)
 	}
 	if code, _, _ = runCLI(t, f.env(), "image", "import", "x", "/images/x.qcow2", "--timeout", "0s"); code != exitUsage {

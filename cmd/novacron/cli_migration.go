@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -21,8 +20,7 @@ type migrateFlags struct {
 	postCopy     bool
 	parallel     int
 	compression  string
-	noWait       bool
-	timeout      time.Duration
+	wait         longWait
 }
 
 func newVMMigrateCommand(a *app) *cobra.Command {
@@ -34,9 +32,10 @@ func newVMMigrateCommand(a *app) *cobra.Command {
 guest runs; warm pauses the guest for the copy; cold shuts it down, moves it
 and starts it again. Without --to the scheduler chooses the node.
 
-The command shows the copy's progress until the migration ends, then libvirt's
-figures (total time, downtime), and exits with 1 if the migration failed or
-was cancelled. With --no-wait it returns as soon as the migration is accepted.`,
+The command waits until the migration ends, showing its progress, then
+libvirt's figures (total time, downtime), and exits with 1 if the migration
+failed or was cancelled. With --no-wait it returns as soon as the migration is
+accepted (--wait, the default, is accepted too).`,
 		Example: `  novacron vm migrate web-1 --to node-2
   novacron vm migrate db-1 --max-downtime 300ms --bandwidth 1000 --auto-converge
   novacron vm migrate batch-7 --mode cold --no-wait`,
@@ -44,6 +43,9 @@ was cancelled. With --no-wait it returns as soon as the migration is accepted.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := fl.request()
 			if err != nil {
+				return err
+			}
+			if err := fl.wait.check(); err != nil {
 				return err
 			}
 			c, err := a.client()
@@ -54,7 +56,7 @@ was cancelled. With --no-wait it returns as soon as the migration is accepted.`,
 			if err != nil {
 				return err
 			}
-			if fl.noWait {
+			if fl.wait.noWait {
 				if a.json() {
 					return a.printData(m)
 				}
@@ -66,12 +68,8 @@ was cancelled. With --no-wait it returns as soon as the migration is accepted.`,
 				printf(a.stdout, "Migrating %s from %s to %s (%s, migration %s)\n",
 					m.VMName, nameOr(m.SourceName, m.Source), nameOr(m.TargetName, m.Target), m.Mode, m.ID)
 			}
-			ctx := cmd.Context()
-			if fl.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, fl.timeout)
-				defer cancel()
-			}
+			ctx, cancel := fl.wait.context(cmd.Context())
+			defer cancel()
 			return a.watchMigration(ctx, c, m)
 		},
 	}
@@ -84,9 +82,7 @@ was cancelled. With --no-wait it returns as soon as the migration is accepted.`,
 	f.BoolVar(&fl.postCopy, "post-copy", false, "switch to post-copy if pre-copy does not converge")
 	f.IntVar(&fl.parallel, "parallel", 0, "connections for the copy")
 	f.StringVar(&fl.compression, "compression", "", "xbzrle, or with --parallel 2 or more zlib or zstd")
-	f.BoolVar(&fl.noWait, "no-wait", false, "return once the migration is accepted")
-	f.Bool("wait", true, "wait until the migration ends (the default; --no-wait returns at once)")
-	f.DurationVar(&fl.timeout, "timeout", 0, "stop watching after this long (the migration goes on; default: no limit)")
+	fl.wait.flags(cmd, "until the migration ends", 0)
 	return cmd
 }
 

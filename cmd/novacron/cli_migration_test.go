@@ -31,11 +31,11 @@ func TestVMMigrate_ProgressToCompletion(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
+	// Off a terminal: a line per new state; new progress in the same
+	// state waits a few seconds (60% came too soon after 20%).
 	want := "Migrating web from node-a to node-c (live, migration mig-1)\n" +
-		"pending: waiting for a migration slot\n" +
-		"preparing: the destination gets ready\n" +
-		"running 20.0%, 200.0MiB transferred, 800.0MiB remaining, dirty rate 3.0MiB/s\n" +
-		"running 60.0%, 600.0MiB transferred, 400.0MiB remaining, dirty rate 3.0MiB/s\n" +
+		"migrating web to node-c: pending\n" +
+		"migrating web to node-c: running 20%\n" +
 		"Migration mig-1 completed: web now runs on node-c.\n" +
 		"Hypervisor figures: total time 1.5s, downtime 12ms, 1.0GiB transferred.\n"
 	if stdout != want {
@@ -51,13 +51,16 @@ func TestVMMigrate_ProgressToCompletion(t *testing.T) {
 	if reqs[0].Method != "POST" || reqs[0].Path != "/api/v1/vms/web/migrate" || !reflect.DeepEqual(body, wantBody) {
 		t.Errorf("request = %s %s %v, want %v", reqs[0].Method, reqs[0].Path, body, wantBody)
 	}
-	if len(reqs) != 6 {
-		t.Errorf("%d requests, want the migrate and 5 polls", len(reqs))
+	if len(reqs) != 7 {
+		t.Fatalf("%d requests, want the migrate, 5 questions about its operation and the migration", len(reqs))
 	}
-	for _, r := range reqs[1:] {
-		if r.Method != "GET" || r.Path != "/api/v1/migrations/mig-1" || r.Query != "index=101" {
-			t.Errorf("poll = %+v, want GET /api/v1/migrations/mig-1?index=101", r)
+	for _, r := range reqs[1:6] {
+		if r.Method != "GET" || r.Path != "/api/v1/operations/mig-1" || r.Query != "index=101&wait=1s" {
+			t.Errorf("poll = %+v, want GET /api/v1/operations/mig-1?index=101&wait=1s", r)
 		}
+	}
+	if r := reqs[6]; r.Method != "GET" || r.Path != "/api/v1/migrations/mig-1" || r.Query != "index=101" {
+		t.Errorf("last read = %+v, want GET /api/v1/migrations/mig-1?index=101", r)
 	}
 }
 
@@ -83,7 +86,7 @@ func TestVMMigrate_FailedOrCancelledExits1(t *testing.T) {
 			if stderr != tt.stderr {
 				t.Errorf("stderr = %q, want %q", stderr, tt.stderr)
 			}
-			if !strings.Contains(stdout, "running 30.0%") || strings.Contains(stdout, "completed") {
+			if !strings.Contains(stdout, "migrating web to node-b: running 30%\n") || strings.Contains(stdout, "completed") {
 				t.Errorf("stdout = %q", stdout)
 			}
 		})
@@ -98,11 +101,11 @@ func TestVMMigrate_TerminalRedrawsOneLine(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
-	bar := "\r\x1b[K[" + strings.Repeat("#", 15) + strings.Repeat("-", 15) + "]  50.0%  512B sent, 512B left, dirty 0B/s"
-	if !strings.Contains(stdout, "\r\x1b[Kpending: waiting for a migration slot") || !strings.Contains(stdout, bar) {
-		t.Errorf("stdout lacks the redrawn lines:\n%q", stdout)
+	bar := "\r\x1b[Kmigrating web to node-b [" + strings.Repeat("#", 15) + strings.Repeat("-", 15) + "]  50% running 0s"
+	if !strings.Contains(stdout, bar) || strings.Count(stdout, "\n") != 3 {
+		t.Errorf("stdout lacks the redrawn line:\n%q", stdout)
 	}
-	if !strings.HasSuffix(stdout, "dirty 0B/s\nMigration mig-1 completed: web now runs on node-b.\n") {
+	if !strings.HasSuffix(stdout, "] 100% succeeded 0s\nMigration mig-1 completed: web now runs on node-b.\n") {
 		t.Errorf("the final message does not start on its own line:\n%q", stdout)
 	}
 }

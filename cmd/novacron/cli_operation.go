@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,7 +11,8 @@ import (
 )
 
 // newOperationCommand builds `novacron operation`: the long actions the
-// cluster is carrying out (migrations, image imports, VM creations).
+// cluster is carrying out (VM creations, migrations, drains, image imports,
+// volume and snapshot changes), which the commands that start them follow.
 func newOperationCommand(a *app) *cobra.Command {
 	list := &cobra.Command{
 		Use:     "list",
@@ -31,7 +33,7 @@ func newOperationCommand(a *app) *cobra.Command {
 			}
 			t := newTable(a.stdout, "ID", "KIND", "OBJECT", "PROJECT", "STATE", "PROGRESS", "CREATED")
 			for _, op := range ops {
-				t.row(a.id(op.ID), op.Kind, op.Object.Type+" "+op.Object.Name, op.Project, op.State,
+				t.row(a.operationID(op.ID), op.Kind, op.Object.Type+" "+op.Object.Name, op.Project, op.State,
 					fmt.Sprintf("%.0f%%", op.Progress), op.CreatedAt.Local().Format(time.DateTime))
 			}
 			return t.flush()
@@ -57,7 +59,7 @@ func newOperationCommand(a *app) *cobra.Command {
 	show.Flags().DurationVar(&wait, "wait", 0, "answer once the operation has ended, or after this long (at most 30s)")
 	cancel := &cobra.Command{
 		Use:   "cancel ID",
-		Short: "Cancel an operation that may be cancelled (a migration)",
+		Short: "Cancel an operation that may be cancelled (a migration; a drain: its node leaves maintenance)",
 		Args:  exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
@@ -71,7 +73,7 @@ func newOperationCommand(a *app) *cobra.Command {
 			return a.printOperation(op)
 		},
 	}
-	return newGroupCommand("operation", "Follow and cancel long actions: migrations, image imports, VM creations", list, show, cancel)
+	return newGroupCommand("operation", "Follow and cancel long actions: VM creations, migrations, drains, image imports, volume and snapshot changes", list, show, cancel)
 }
 
 // printOperation writes one operation as key-value lines.
@@ -93,4 +95,14 @@ func (a *app) printOperation(op *client.Operation) error {
 	f.add("Created", op.CreatedAt.Local().Format(time.RFC3339))
 	f.add("Updated", op.UpdatedAt.Local().Format(time.RFC3339))
 	return f.flush()
+}
+
+// operationID shortens an operation's ID for a table as a.id does a
+// record's; a drain's keeps "drain:" and shortens its node's ID, which
+// the API takes so.
+func (a *app) operationID(id string) string {
+	if node, ok := strings.CutPrefix(id, "drain:"); ok {
+		return "drain:" + a.id(node)
+	}
+	return a.id(id)
 }

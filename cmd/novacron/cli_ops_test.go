@@ -42,11 +42,11 @@ func TestNodeDrain_ProgressUntilEmpty(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
+	// The VM that cannot move yet is named once; the progress (1 of 3
+	// moved away) came too soon after the last line to print again.
 	want := "Node node-a is in maintenance; its VMs move away.\n" +
-		"node-a: 3 VMs left, 0 migrating, 1 unmovable\n" +
-		"  cannot move db: no node fits: node-b: 512 MiB free, needs 4096\n" +
-		"node-a: 3 VMs left, 1 migrating (web running 10%), 1 unmovable\n" +
-		"node-a: 2 VMs left, 1 migrating (app running 55%)\n" +
+		"draining node-a: running\n" +
+		"  1 of 3 VM(s) left cannot move (db: no node fits: node-b: 512 MiB free, needs 4096)\n" +
 		"Node node-a is drained: no VMs left.\n"
 	if stdout != want {
 		t.Errorf("stdout =\n%s\nwant\n%s", stdout, want)
@@ -55,10 +55,39 @@ func TestNodeDrain_ProgressUntilEmpty(t *testing.T) {
 	if reqs[0].Method != "POST" || reqs[0].Path != "/api/v1/nodes/node-a/drain" || reqs[0].Body != `{"reason":"kernel upgrade"}` {
 		t.Errorf("drain request = %+v", reqs[0])
 	}
+	if len(reqs) != 5 {
+		t.Errorf("%d requests, want the drain and 4 questions about its operation", len(reqs))
+	}
 	for _, r := range reqs[1:] {
-		if r.Method != "GET" || r.Path != "/api/v1/nodes/n-a/drain" || r.Query != "index=101" {
-			t.Errorf("poll = %+v, want GET /api/v1/nodes/n-a/drain?index=101", r)
+		if r.Method != "GET" || r.Path != "/api/v1/operations/drain:n-a" || r.Query != "index=101&wait=1s" {
+			t.Errorf("poll = %+v, want GET /api/v1/operations/drain:n-a?index=101&wait=1s", r)
 		}
+	}
+}
+
+func TestNodeDrain_TerminalAndUndrainedMeanwhile(t *testing.T) {
+	f := newFakeAPI(t)
+	f.ops.drainSteps = []client.DrainStatus{
+		drainStep([]string{"db", "web"}, map[string]float64{"web": 40}, nil),
+		drainStep([]string{"db"}, nil, nil),
+		drainStep(nil, nil, nil),
+	}
+	code, stdout, stderr := runCLIOn(t, true, f.env(), "node", "drain", "node-a")
+	if code != exitOK {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+	half := "\r\x1b[Kdraining node-a [" + strings.Repeat("#", 15) + strings.Repeat("-", 15) + "]  50% running 0s"
+	if !strings.Contains(stdout, half) || !strings.HasSuffix(stdout, "] 100% succeeded 0s\nNode node-a is drained: no VMs left.\n") {
+		t.Errorf("stdout = %q", stdout)
+	}
+	// Taken out of maintenance before it was empty: the drain is gone.
+	g := newFakeAPI(t)
+	undrained := drainStep([]string{"db"}, nil, nil)
+	undrained.Maintenance = false
+	g.ops.drainSteps = []client.DrainStatus{drainStep([]string{"db"}, nil, nil), undrained}
+	code, _, stderr = runCLI(t, g.env(), "node", "drain", "node-a")
+	if code != exitError || stderr != "Error: node node-a left maintenance before it was empty (undrained meanwhile?)\n" {
+		t.Errorf("undrained meanwhile: code %d, stderr %q", code, stderr)
 	}
 }
 
@@ -70,10 +99,10 @@ func TestNodeDrain_StuckExits1(t *testing.T) {
 	if code != exitError {
 		t.Errorf("code = %d, want %d", code, exitError)
 	}
-	if want := "Error: drain of node node-a is stuck: 1 VM(s) can go nowhere (db: no node fits: every other node is in maintenance); the node stays in maintenance\n"; stderr != want {
+	if want := "Error: drain of node node-a is stuck: 1 of 1 VM(s) left cannot move (db: no node fits: every other node is in maintenance); the node stays in maintenance\n"; stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
-	if !strings.Contains(stdout, "  cannot move db: no node fits") {
+	if stdout != "Node node-a is in maintenance; its VMs move away.\n" {
 		t.Errorf("stdout = %q", stdout)
 	}
 }
@@ -221,8 +250,8 @@ func TestVMCreate_PlacementFlags(t *testing.T) {
 		t.Errorf("placement = %+v, want %+v", got.Placement, want)
 	}
 	// Without placement flags no placement is sent.
-	runCLI(t, f.env(), "vm", "create", "plain")
-	if body := f.requests()[1].Body; strings.Contains(body, "placement") {
+	runCLI(t, f.env(), "vm", "create", "plain", "--no-wait")
+	if body := f.requests()[len(f.requests())-1].Body; strings.Contains(body, "placement") {
 		t.Errorf("body without placement flags = %s", body)
 	}
 	for _, args := range [][]string{

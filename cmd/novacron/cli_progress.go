@@ -6,44 +6,33 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/novacron/novacron/api/client"
 )
 
-// progressBarWidth is the number of cells of the migration progress bar.
+// progressBarWidth is the number of cells of a progress bar.
 const progressBarWidth = 30
 
-// watchMigration polls migration m until it ends, showing its progress, then
-// prints libvirt's figures. It fails when the migration failed or was
-// cancelled, so the command exits with 1. The first read waits for the index
-// of the write that created m, so a follower answers it too.
+// watchMigration follows migration m's operation until it ends, showing
+// its progress, then prints libvirt's figures from the migration's record.
+// It fails when the migration failed or was cancelled, so the command exits
+// with 1. Every read waits for the index of the write that created m, so a
+// follower answers it too.
 func (a *app) watchMigration(ctx context.Context, c *client.Client, m *client.Migration) error {
 	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
-	p := &progressLine{w: a.stdout, redraw: a.terminal, quiet: a.json()}
-	ticker := time.NewTicker(a.pollInterval)
-	defer ticker.Stop()
-	cur := m
-	p.show(migrationLine(cur, a.terminal))
-	for !client.MigrationFinal(cur.State) {
-		select {
-		case <-ctx.Done():
-			p.end()
-			return fmt.Errorf("stopped watching migration %s (%w); it goes on: follow it with 'novacron migration show %s'", m.ID, ctx.Err(), m.ID)
-		case <-ticker.C:
-		}
-		next, err := rc.Migration(ctx, m.ID)
-		if err != nil {
-			if ctx.Err() != nil {
-				continue // reported by the select above
-			}
-			p.end()
-			return err
-		}
-		cur = next
-		p.show(migrationLine(cur, a.terminal))
-	}
+	p := a.newOpProgress(fmt.Sprintf("migrating %s to %s", m.VMName, nameOr(m.TargetName, m.Target)))
+	_, err := a.followOperation(ctx, rc, m.ID, p, nil)
 	p.end()
+	if ctx.Err() != nil {
+		return fmt.Errorf("stopped watching migration %s (%w); it goes on: follow it with 'novacron migration show %s'", m.ID, ctx.Err(), m.ID)
+	}
+	if err != nil {
+		return err
+	}
+	cur, err := rc.Migration(ctx, m.ID)
+	if err != nil {
+		return err
+	}
 	if a.json() {
 		if err := a.printData(cur); err != nil {
 			return err
@@ -60,35 +49,10 @@ func (a *app) watchMigration(ctx context.Context, c *client.Client, m *client.Mi
 		return nil
 	case client.MigrationCancelled:
 		return fmt.Errorf("migration %s was cancelled (%s); %s stays on %s", cur.ID, orDash(cur.Error), cur.VMName, nameOr(cur.SourceName, cur.Source))
-	default:
+	case client.MigrationFailed:
 		return fmt.Errorf("migration %s failed: %s; %s stays on %s", cur.ID, orDash(cur.Error), cur.VMName, nameOr(cur.SourceName, cur.Source))
 	}
-}
-
-// migrationLine is one progress line for a migration that has not ended. On a
-// terminal the copy shows as a bar.
-func migrationLine(m *client.Migration, bar bool) string {
-	var s string
-	switch {
-	case client.MigrationFinal(m.State):
-		return ""
-	case m.State == client.MigrationPending:
-		s = "pending: waiting for a migration slot"
-	case m.State == client.MigrationPreparing:
-		s = "preparing: the destination gets ready"
-	case m.Progress == nil:
-		s = "running"
-	case bar:
-		p := m.Progress
-		s = fmt.Sprintf("%s %5.1f%%  %s sent, %s left, dirty %s/s", drawBar(p.Percent), p.Percent,
-			formatBytes(p.DataProcessed), formatBytes(p.DataRemaining), formatBytes(p.DirtyRate))
-	default:
-		s = "running " + describeProgress(m.Progress)
-	}
-	if m.CancelRequested {
-		s += " (cancel requested)"
-	}
-	return s
+	return fmt.Errorf("migration %s is %s, yet its operation ended; follow it with 'novacron migration show %s'", cur.ID, cur.State, cur.ID)
 }
 
 // drawBar draws percent as [#####-----].

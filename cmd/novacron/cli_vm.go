@@ -41,8 +41,7 @@ type vmCreateFlags struct {
 	networks []string
 	bridges  []string
 	restart  string
-	wait     bool
-	timeout  time.Duration
+	wait     longWait
 	place    placementFlags
 	// HA policy: --no-ha, --ha-priority, --fence-action.
 	noHA        bool
@@ -81,14 +80,16 @@ restricts it to the nodes named (hard), --prefer-node NODE favours them (soft);
 --affinity GROUP and --anti-affinity GROUP keep it with, or away from, the
 other VMs of the group (hard; GROUP:soft only weighs the choice).
 
-With --wait the command returns once the VM runs, and fails if it reaches the
-error state or does not run within --timeout.`,
+The command waits until the VM runs, and fails if it reaches the error state,
+fits on no node (it stays pending: 'novacron vm show' says why), or does not
+run within --timeout. --no-wait returns once the VM is created (--wait, the
+default, is accepted too).`,
 		Example: `  novacron vm create web-1 --vcpus 2 --memory 1024 --disk 10 --label tier=web \
       --kernel /var/lib/novacron/vmlinuz --initrd /var/lib/novacron/initrd.img \
-      --cmdline "console=ttyS0" --wait
-  novacron vm create db-2 --node-selector region=eu --anti-affinity db --affinity cache:soft
+      --cmdline "console=ttyS0"
+  novacron vm create db-2 --node-selector region=eu --anti-affinity db --affinity cache:soft --no-wait
   novacron vm create web --image debian-12 --disk 20G --hostname web \
-      --user-data ./cloud-config.yaml --ssh-key ~/.ssh/id_ed25519.pub --wait`,
+      --user-data ./cloud-config.yaml --ssh-key ~/.ssh/id_ed25519.pub`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl.diskGiven, fl.stdin = cmd.Flags().Changed("disk"), a.stdin
@@ -96,8 +97,8 @@ error state or does not run within --timeout.`,
 			if err != nil {
 				return err
 			}
-			if fl.wait && fl.timeout <= 0 {
-				return usagef("--timeout must be positive, got %s", fl.timeout)
+			if err := fl.wait.check(); err != nil {
+				return err
 			}
 			c, err := a.client()
 			if err != nil {
@@ -107,7 +108,7 @@ error state or does not run within --timeout.`,
 			if err != nil {
 				return withFlagNames(err)
 			}
-			if !fl.wait {
+			if fl.wait.noWait {
 				if a.json() {
 					return a.printData(vm)
 				}
@@ -117,7 +118,7 @@ error state or does not run within --timeout.`,
 			if !a.json() {
 				printf(a.stdout, "Created VM %s (%s); waiting for it to run...\n", vm.Name, vm.ID)
 			}
-			running, err := a.waitForVM(cmd.Context(), c, vm, vmGoal{state: client.StateRunning, what: "to run"}, fl.timeout)
+			running, err := a.waitForCreate(cmd.Context(), c, vm, fl.wait.timeout)
 			if err != nil {
 				return err
 			}
@@ -140,8 +141,7 @@ error state or does not run within --timeout.`,
 	f.StringArrayVar(&fl.networks, "network", nil, "a NIC on this hypervisor network (repeatable)")
 	f.StringArrayVar(&fl.bridges, "bridge", nil, "a NIC on this host bridge (repeatable)")
 	f.StringVar(&fl.restart, "restart-policy", "", "always (default), on-failure or never: what the host does when the VM stops unasked")
-	f.BoolVar(&fl.wait, "wait", false, "wait until the VM is running")
-	f.DurationVar(&fl.timeout, "timeout", 60*time.Second, "how long --wait waits")
+	fl.wait.flags(cmd, "until the VM runs", 60*time.Second)
 	fl.place.register(f)
 	f.BoolVar(&fl.noHA, "no-ha", false, "do not restart the VM elsewhere when its host fails")
 	f.IntVar(&fl.haPriority, "ha-priority", 0, "restart order after a host failure, 0 to 1000, higher first")

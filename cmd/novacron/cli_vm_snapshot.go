@@ -229,7 +229,15 @@ func (a *app) followSnapshot(ctx context.Context, c *client.Client, vm string, s
 		return nil
 	}
 	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
-	last, failed, err := waitForHost(ctx, a, w.timeout, sn, goal, readOrGone(func(ctx context.Context) (*client.VMSnapshot, error) {
+	// A snapshot's operation has its VM's ID and its name.
+	op := hostOp{rc: rc, doing: goal.doing + " snapshot " + sn.Name + " of " + vm, id: func(ctx context.Context) (string, error) {
+		v, err := rc.VM(ctx, vm)
+		if err != nil {
+			return "", err
+		}
+		return v.ID + ":" + sn.Name, nil
+	}}
+	last, failed, err := waitForHost(ctx, a, w.timeout, sn, goal, op, readOrGone(func(ctx context.Context) (*client.VMSnapshot, error) {
 		return rc.VMSnapshot(ctx, vm, sn.Name)
 	}))
 	if errors.Is(err, errHostTimeout) {

@@ -101,10 +101,21 @@ func (f *fakeAPI) getSnapshot(r *http.Request) (any, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	name := sn.Name
+	if gone := f.advanceSnapshot(vm, sn); gone {
+		return nil, 0, &apiErr{404, "not_found", fmt.Sprintf("vm %s has no snapshot %q", vm.Name, name)}
+	}
+	return *sn, 200, nil
+}
+
+// advanceSnapshot counts a read of sn (or of its operation): at the
+// hostReads-th since its last action the host has done it (or failed with
+// hostError); gone says a deletion removed it.
+func (f *fakeAPI) advanceSnapshot(vm *client.VM, sn *client.VMSnapshot) (gone bool) {
 	key := vm.ID + "/" + sn.Name
 	f.snapshots.reads[key]++
 	if f.snapshots.hostReads == 0 || f.snapshots.reads[key] < f.snapshots.hostReads {
-		return *sn, 200, nil
+		return false
 	}
 	failed := f.snapshots.hostError
 	switch sn.State {
@@ -119,11 +130,11 @@ func (f *fakeAPI) getSnapshot(r *http.Request) (any, int, error) {
 		if failed == "" {
 			name := sn.Name
 			vm.Snapshots = slices.DeleteFunc(vm.Snapshots, func(s client.VMSnapshot) bool { return s.Name == name })
-			return nil, 0, &apiErr{404, "not_found", fmt.Sprintf("vm %s has no snapshot %q", vm.Name, name)}
+			return true
 		}
 		sn.State, sn.Error = client.SnapshotReady, failed
 	}
-	return *sn, 200, nil
+	return false
 }
 
 func (f *fakeAPI) revertSnapshot(r *http.Request) (any, int, error) {
@@ -175,17 +186,19 @@ func TestVMSnapshotCreate_WaitsForTheHost(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
-	if want := "  creating\nCreated snapshot before-upgrade of vm web (disks and memory).\n"; stdout != want {
+	if want := "creating snapshot before-upgrade of web: running\nCreated snapshot before-upgrade of vm web (disks and memory).\n"; stdout != want {
 		t.Errorf("stdout = %q, want %q", stdout, want)
 	}
 	reqs := f.requests()
-	if len(reqs) != 3 || reqs[0].Method != "POST" || reqs[0].Path != "/api/v1/vms/web/snapshots" || reqs[0].Body != `{"name":"before-upgrade","memory":true}` {
-		t.Fatalf("requests %+v: want the create and 2 reads", reqs)
+	if len(reqs) != 5 || reqs[0].Method != "POST" || reqs[0].Path != "/api/v1/vms/web/snapshots" || reqs[0].Body != `{"name":"before-upgrade","memory":true}` {
+		t.Fatalf("requests %+v: want the create, the VM, 2 questions about the operation and the snapshot", reqs)
 	}
-	for _, r := range reqs[1:] {
-		// Every read waits for the create's index (101), so any node answers it.
-		if r.Method != "GET" || r.Path != "/api/v1/vms/web/snapshots/before-upgrade" || r.Query != "index=101" {
-			t.Errorf("poll = %+v, want GET /api/v1/vms/web/snapshots/before-upgrade?index=101", r)
+	// Every read waits for the create's index (101), so any node answers
+	// it; the operation's ID is the VM's ID and the snapshot's name.
+	for i, want := range []string{"/api/v1/vms/web?index=101", "/api/v1/operations/vm-1:before-upgrade?index=101&wait=1s",
+		"/api/v1/operations/vm-1:before-upgrade?index=101&wait=1s", "/api/v1/vms/web/snapshots/before-upgrade?index=101"} {
+		if r := reqs[i+1]; r.Method != "GET" || r.Path+"?"+r.Query != want {
+			t.Errorf("read %d = %+v, want GET %s", i+1, r, want)
 		}
 	}
 	// Without --memory, of a stopped VM; -o json prints the snapshot taken.
@@ -194,8 +207,8 @@ func TestVMSnapshotCreate_WaitsForTheHost(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &sn); code != exitOK || err != nil || sn.State != client.SnapshotReady || sn.Memory {
 		t.Errorf("-o json: code %d, %v, %s", code, err, stdout)
 	}
-	if r := f.requests(); r[3].Body != `{"name":"nightly","memory":false}` {
-		t.Errorf("create body %q", r[3].Body)
+	if r := f.requests(); r[5].Body != `{"name":"nightly","memory":false}` {
+		t.Errorf("create body %q", r[5].Body)
 	}
 	// The server's refusals.
 	code, _, stderr = runCLI(t, f.env(), "vm", "snapshot", "create", "web", "s1")
@@ -223,7 +236,7 @@ func TestVMSnapshotCreate_FailedExitsWithTheHostsError(t *testing.T) {
 	if want := "Error: snapshot s2 of vm web failed: disk vdc does not support snapshots\n"; stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
-	if stdout != "  creating\n" {
+	if stdout != "creating snapshot s2 of web: running\n" {
 		t.Errorf("stdout = %q", stdout)
 	}
 	// -o json prints the snapshot as the host left it, and still fails.
@@ -270,7 +283,7 @@ func TestVMSnapshot_NoWaitAndTimeout(t *testing.T) {
 func TestVMSnapshotRevert_WaitsForTheHost(t *testing.T) {
 	f := snapshotWorld(t)
 	code, stdout, stderr := runCLI(t, f.env(), "vm", "snapshot", "revert", "web", "s1")
-	if code != exitOK || stdout != "  reverting\nReverted vm web to snapshot s1.\n" {
+	if code != exitOK || stdout != "reverting snapshot s1 of web: running\nReverted vm web to snapshot s1.\n" {
 		t.Fatalf("revert: code %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	f.snapshots.hostError = "libvirt: revert failed"
@@ -293,11 +306,11 @@ func TestVMSnapshotDelete_WaitsUntilGone(t *testing.T) {
 	}
 	f.snapshots.hostError = ""
 	code, stdout, stderr := runCLI(t, f.env(), "vm", "snapshot", "rm", "web", "s1")
-	if code != exitOK || stdout != "  deleting\nDeleted snapshot s1 of vm web.\n" {
+	if code != exitOK || stdout != "deleting snapshot s1 of web: running\nDeleted snapshot s1 of vm web.\n" {
 		t.Fatalf("delete: code %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	if r := f.requests(); r[len(r)-3].Method != "DELETE" || r[len(r)-3].Path != "/api/v1/vms/web/snapshots/s1" {
-		t.Errorf("delete request %+v", r[len(r)-3])
+	if r := f.requests(); r[len(r)-5].Method != "DELETE" || r[len(r)-5].Path != "/api/v1/vms/web/snapshots/s1" {
+		t.Errorf("delete request %+v", r[len(r)-5])
 	}
 	if len(f.vms[0].Snapshots) != 0 {
 		t.Errorf("snapshots left: %+v", f.vms[0].Snapshots)

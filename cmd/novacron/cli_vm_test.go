@@ -13,7 +13,7 @@ func TestVMCreate_SendsRequest(t *testing.T) {
 	f := newFakeAPI(t)
 	code, stdout, stderr := runCLI(t, f.env(), "vm", "create", "web-1", "--vcpus", "2", "--memory", "1024",
 		"--disk", "10", "--label", "tier=web", "--label", "env=a=b", "--kernel", "/k", "--initrd", "/i",
-		"--cmdline", "console=ttyS0")
+		"--cmdline", "console=ttyS0", "--no-wait")
 	if code != exitOK {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
@@ -52,26 +52,48 @@ func TestVMCreate_DefaultsAndBootDisk(t *testing.T) {
 	}
 }
 
-func TestVMCreate_WaitUntilRunning(t *testing.T) {
+// vm create waits by default: it follows the VM's creation (its
+// operation) until a host has reported the VM, then reads the VM.
+func TestVMCreate_WaitsUntilRunning(t *testing.T) {
 	f := newFakeAPI(t)
 	f.readsToFinal = 3
-	code, stdout, stderr := runCLI(t, f.env(), "vm", "create", "web-1", "--wait")
+	code, stdout, stderr := runCLI(t, f.env(), "vm", "create", "web-1")
 	if code != exitOK {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
-	want := "Created VM web-1 (vm-1); waiting for it to run...\n  pending\nVM web-1 is running on node-a (n-a).\n"
+	want := "Created VM web-1 (vm-1); waiting for it to run...\ncreating web-1: pending\nVM web-1 is running on node-a (n-a).\n"
 	if stdout != want {
 		t.Errorf("stdout = %q, want %q", stdout, want)
 	}
 	reqs := f.requests()
-	if len(reqs) != 4 {
-		t.Fatalf("saw %d requests, want create + 3 reads: %+v", len(reqs), reqs)
+	if len(reqs) != 5 {
+		t.Fatalf("saw %d requests, want create, 3 questions about its operation and the VM: %+v", len(reqs), reqs)
 	}
-	for _, r := range reqs[1:] {
+	for _, r := range reqs[1:4] {
 		// Every read waits for the create's index (101), so any node answers it.
-		if r.Method != "GET" || r.Path != "/api/v1/vms/vm-1" || r.Query != "index=101" {
-			t.Errorf("poll = %+v, want GET /api/v1/vms/vm-1?index=101", r)
+		if r.Method != "GET" || r.Path != "/api/v1/operations/vm-1" || r.Query != "index=101&wait=1s" {
+			t.Errorf("poll = %+v, want GET /api/v1/operations/vm-1?index=101&wait=1s", r)
 		}
+	}
+	if r := reqs[4]; r.Method != "GET" || r.Path != "/api/v1/vms/vm-1" || r.Query != "index=101" {
+		t.Errorf("last read = %+v, want GET /api/v1/vms/vm-1?index=101", r)
+	}
+	// --wait, the old way to ask for it, is still accepted.
+	if code, stdout, _ := runCLI(t, f.env(), "vm", "create", "web-2", "--wait"); code != exitOK || !strings.HasSuffix(stdout, "VM web-2 is running on node-a (n-a).\n") {
+		t.Errorf("--wait: code %d, stdout %q", code, stdout)
+	}
+}
+
+// On a terminal the creation shows as one line redrawn in place.
+func TestVMCreate_TerminalRedrawsOneLine(t *testing.T) {
+	f := newFakeAPI(t)
+	code, stdout, stderr := runCLIOn(t, true, f.env(), "vm", "create", "web-1")
+	if code != exitOK {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+	line := "\r\x1b[Kcreating web-1 [" + strings.Repeat("-", 30) + "]   0% pending 0s\n"
+	if want := "Created VM web-1 (vm-1); waiting for it to run...\n" + line + "VM web-1 is running on node-a (n-a).\n"; stdout != want {
+		t.Errorf("stdout = %q, want %q", stdout, want)
 	}
 }
 
@@ -135,8 +157,8 @@ func TestVMCreate_WaitTimesOut(t *testing.T) {
 
 func TestVMCreate_ConflictFails(t *testing.T) {
 	f := newFakeAPI(t)
-	runCLI(t, f.env(), "vm", "create", "web-1")
-	code, _, stderr := runCLI(t, f.env(), "vm", "create", "web-1", "--wait")
+	runCLI(t, f.env(), "vm", "create", "web-1", "--no-wait")
+	code, _, stderr := runCLI(t, f.env(), "vm", "create", "web-1")
 	if code != exitError || stderr != "Error: vm name \"web-1\" is already taken (HTTP 409 conflict)\n" {
 		t.Errorf("code %d, stderr %q", code, stderr)
 	}

@@ -105,6 +105,36 @@ func (a *app) waitForVM(ctx context.Context, c *client.Client, vm *client.VM, go
 	}
 }
 
+// waitForCreate waits until a new VM runs, at most timeout: it follows the
+// VM's creation (its operation) until a host has reported the VM, failing
+// at once when no node fits it (the VM stays pending: waiting would only
+// wait out the timeout), then reads the VM until it runs, as waitForVM
+// does (failing if it reached the error state).
+func (a *app) waitForCreate(ctx context.Context, c *client.Client, vm *client.VM, timeout time.Duration) (*client.VM, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
+	p := a.newOpProgress("creating " + vm.Name)
+	stage := "pending"
+	_, err := a.followOperation(ctx, rc, vm.ID, p, func(op *client.Operation) error {
+		switch {
+		case op.State == client.OperationPending && op.Error != "":
+			return fmt.Errorf("vm %s is pending: %s; it stays pending until a node fits (novacron vm show %s)", vm.Name, op.Error, vm.Name)
+		case op.State == client.OperationRunning:
+			stage = "scheduled, not running yet"
+		}
+		return nil
+	})
+	p.end()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return vm, fmt.Errorf("timed out after %s waiting for vm %s to run (state: %s)", timeout, vm.Name, stage)
+	}
+	if err != nil {
+		return vm, err
+	}
+	return a.waitForVM(ctx, c, vm, vmGoal{state: client.StateRunning, what: "to run"}, timeout)
+}
+
 // waitForRemoval polls the removal of a deleted VM until its host confirms
 // the domain gone (the removal is not found). It fails at once when the host
 // is failed or has left: nothing will confirm until it comes back. The first

@@ -316,7 +316,7 @@ var deleteGoal = volumeGoal{
 
 // followVolume follows v, as the write's answer showed it, until its host
 // has done what goal waits for (or failed, or the timeout passed), and
-// prints the outcome; with --no-wait it prints the answer. The first read
+// prints the outcome; with --no-wait it prints the answer. Every read
 // waits for the index of the write, so a follower that has not applied it
 // yet cannot answer with the volume as it was. The host goes on after a
 // timeout; only the CLI stops following it.
@@ -329,7 +329,9 @@ func (a *app) followVolume(ctx context.Context, c *client.Client, v *client.Volu
 		return nil
 	}
 	rc := c.WithReadOptions(client.ReadOptions{WaitIndex: c.LastIndex()})
-	last, failed, err := waitForHost(ctx, a, w.timeout, v, goal, readOrGone(func(ctx context.Context) (*client.Volume, error) {
+	// A volume's operation has the volume's ID.
+	op := hostOp{rc: rc, doing: goal.doing + " " + v.Name, id: func(context.Context) (string, error) { return v.ID, nil }}
+	last, failed, err := waitForHost(ctx, a, w.timeout, v, goal, op, readOrGone(func(ctx context.Context) (*client.Volume, error) {
 		return rc.Volume(ctx, v.ID)
 	}))
 	if errors.Is(err, errHostTimeout) {

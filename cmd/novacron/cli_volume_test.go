@@ -81,9 +81,19 @@ func (f *fakeAPI) getVolume(r *http.Request) (any, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if gone := f.advanceVolume(v); gone {
+		return nil, 0, notFound("volume", r.PathValue("id"))
+	}
+	return *v, 200, nil
+}
+
+// advanceVolume counts a read of v (or of its operation): at the
+// hostReads-th since its last change the host's work is done (or failed
+// with hostError); gone says a deletion removed it.
+func (f *fakeAPI) advanceVolume(v *client.Volume) (gone bool) {
 	f.volumes.reads[v.ID]++
 	if f.volumes.hostReads == 0 || f.volumes.reads[v.ID] < f.volumes.hostReads {
-		return *v, 200, nil
+		return false
 	}
 	failed := f.volumes.hostError
 	v.Error = failed
@@ -91,7 +101,7 @@ func (f *fakeAPI) getVolume(r *http.Request) (any, int, error) {
 	case v.Deleting:
 		if failed == "" {
 			f.removeVolume(v)
-			return nil, 0, notFound("volume", r.PathValue("id"))
+			return true
 		}
 	case v.Attachment == client.VolumeAttaching:
 		v.Attachment = client.VolumeAttached
@@ -106,7 +116,7 @@ func (f *fakeAPI) getVolume(r *http.Request) (any, int, error) {
 	case v.FileGiB > 0 && v.FileGiB < v.SizeGiB && failed == "":
 		v.FileGiB = v.SizeGiB
 	}
-	return *v, 200, nil
+	return false
 }
 
 func (f *fakeAPI) removeVolume(v *client.Volume) {
@@ -318,17 +328,18 @@ func TestVolumeAttach_WaitsForTheHost(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
-	if want := "  attaching\nAttached volume data-1 to vm web as vdc.\n"; stdout != want {
+	if want := "attaching data-1: running\nAttached volume data-1 to vm web as vdc.\n"; stdout != want {
 		t.Errorf("stdout = %q, want %q", stdout, want)
 	}
 	reqs := f.requests()
-	if len(reqs) != 3 || reqs[0].Method != "POST" || reqs[0].Path != "/api/v1/vms/web/volumes" || reqs[0].Body != `{"volume":"data-1"}` {
-		t.Fatalf("requests %+v: want the attach and 2 reads", reqs)
+	if len(reqs) != 4 || reqs[0].Method != "POST" || reqs[0].Path != "/api/v1/vms/web/volumes" || reqs[0].Body != `{"volume":"data-1"}` {
+		t.Fatalf("requests %+v: want the attach, 2 questions about its operation and the volume", reqs)
 	}
-	for _, r := range reqs[1:] {
-		// Every read waits for the attach's index (101), so any node answers it.
-		if r.Method != "GET" || r.Path != "/api/v1/volumes/vol-1" || r.Query != "index=101" {
-			t.Errorf("poll = %+v, want GET /api/v1/volumes/vol-1?index=101", r)
+	// Every read waits for the attach's index (101), so any node answers
+	// it; the operation's ID is the volume's.
+	for i, want := range []string{"/api/v1/operations/vol-1?index=101&wait=1s", "/api/v1/operations/vol-1?index=101&wait=1s", "/api/v1/volumes/vol-1?index=101"} {
+		if r := reqs[i+1]; r.Method != "GET" || r.Path+"?"+r.Query != want {
+			t.Errorf("read %d = %+v, want GET %s", i+1, r, want)
 		}
 	}
 	// Attached to a stopped VM: done at once, no read.
@@ -355,7 +366,7 @@ func TestVolumeAttach_FailedExitsWithTheHostsError(t *testing.T) {
 	if want := "Error: volume data-1 failed to attach: qemu: no free PCI slot\n"; stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
-	if stdout != "  attaching\n" {
+	if stdout != "attaching data-1: running\n" {
 		t.Errorf("stdout = %q", stdout)
 	}
 	// -o json prints the volume as its host left it, and still fails.
@@ -398,7 +409,7 @@ func TestVolumeDetach_WaitsForTheHost(t *testing.T) {
 	v := f.volumes.vols[0]
 	v.VM, v.VMName, v.Target, v.Attachment, v.Host, v.FileGiB = "vm-1", "web", "vdc", "attached", "n-a", 10
 	code, stdout, stderr := runCLI(t, f.env(), "volume", "detach", "data-1", "web")
-	if code != exitOK || stdout != "  detaching\nDetached volume data-1 from vm web.\n" {
+	if code != exitOK || stdout != "detaching data-1: running\nDetached volume data-1 from vm web.\n" {
 		t.Fatalf("detach: code %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	if r := f.requests()[0]; r.Method != "DELETE" || r.Path != "/api/v1/vms/web/volumes/data-1" {
@@ -426,7 +437,7 @@ func TestVolumeGrow_WaitsForTheHost(t *testing.T) {
 	}
 	v.FileGiB, v.Host = 12, "n-a"
 	code, stdout, stderr = runCLI(t, f.env(), "volume", "grow", "data-1", "--size", "20")
-	if code != exitOK || stdout != "  growing\nVolume data-1 is 20GiB.\n" {
+	if code != exitOK || stdout != "growing data-1: running\nVolume data-1 is 20GiB.\n" {
 		t.Fatalf("grow: code %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	code, _, stderr = runCLI(t, f.env(), "volume", "grow", "data-1", "--size", "10")
@@ -452,7 +463,7 @@ func TestVolumeDelete_WaitsUntilGone(t *testing.T) {
 	}
 	f.volumes.vols = []*client.Volume{{ID: "vol-2", Name: "logs", SizeGiB: 5, FileGiB: 5, Host: "n-a"}}
 	code, stdout, stderr = runCLI(t, f.env(), "volume", "rm", "logs")
-	if code != exitOK || stdout != "  deleting\nDeleted volume logs (vol-2).\n" {
+	if code != exitOK || stdout != "deleting logs: running\nDeleted volume logs (vol-2).\n" {
 		t.Fatalf("delete: code %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	if len(f.volumes.vols) != 0 {

@@ -92,9 +92,13 @@ type app struct {
 	// agent serving HTTPS (--cacert, --client-cert, --client-key).
 	tls pki.Files
 
-	// pollInterval is how often `vm create --wait`, `vm migrate` and
-	// `node drain` look at what they wait for.
+	// pollInterval is how often a command that waits looks at a record it
+	// waits for (a VM's state), and the least time between two questions
+	// about an operation (cli_op_wait.go).
 	pollInterval time.Duration
+	// opWindow is how long one question about an operation may wait on the
+	// server before it answers with the progress.
+	opWindow time.Duration
 	// terminal is set when stdout is a terminal: progress is redrawn in place
 	// there, and written one line per change elsewhere.
 	terminal bool
@@ -107,7 +111,7 @@ type app struct {
 // through getenv.
 func newApp(getenv func(string) string, stdout, stderr io.Writer) *app {
 	return &app{stdout: stdout, stderr: stderr, stdin: os.Stdin, getenv: getenv, pollInterval: 500 * time.Millisecond,
-		terminal: isTerminal(stdout), interactive: isTerminal(stdout) && isTerminal(os.Stdin)}
+		opWindow: defaultOpWindow, terminal: isTerminal(stdout), interactive: isTerminal(stdout) && isTerminal(os.Stdin)}
 }
 
 // errorText is err as the CLI prints it: an error from the server is safe on
