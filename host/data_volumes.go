@@ -194,7 +194,5 @@ func (h *hostReconciler) volumeChanged(ctx context.Context, id string) {
 }
 
 func (h *hostReconciler) reportVolume(ctx context.Context, r *fsm.ReportVolume) {
-	if _, err := h.host.cluster.Apply(ctx, r); err != nil && ctx.Err() == nil {
-		h.logger.Warn("reporting a volume", "volume", r.ID, "error", err)
-	}
+	h.applyAndWait(ctx, r, h.logger.With("volume", r.ID), "reporting a volume")
 }
