@@ -104,6 +104,9 @@ func (f *fakeState) VM(id string) (fsm.VM, error) {
 	return vm, nil
 }
 
+// WaitForIndex: the fake's records are all there at once.
+func (f *fakeState) WaitForIndex(context.Context, uint64) error { return nil }
+
 func (f *fakeState) VolumesOf(vmID string) []fsm.Volume {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -41,7 +41,9 @@ type State interface {
 	Image(id string) (fsm.Image, error)
 	Images() []fsm.Image
 	// Migration, VM and VolumesOf say which disk files a cold migration's
-	// destination may read from this host.
+	// destination may read from this host, once WaitForIndex has brought
+	// this node's copy to the record the destination saw.
+	WaitForIndex(ctx context.Context, index uint64) error
 	Migration(id string) (fsm.Migration, error)
 	VM(id string) (fsm.VM, error)
 	VolumesOf(vmID string) []fsm.Volume

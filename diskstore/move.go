@@ -59,6 +59,11 @@ type fileSum struct {
 // whose guest it has shut down serves, and only that VM's disk files.
 func (m *Manager) ServeMigrationDisk(w http.ResponseWriter, r *http.Request) {
 	id, name := r.PathValue("id"), r.PathValue("file")
+	if idx, err := strconv.ParseUint(r.Header.Get(indexHeader), 10, 64); err == nil {
+		ctx, cancel := context.WithTimeout(r.Context(), indexWait)
+		m.cfg.State.WaitForIndex(ctx, idx)
+		cancel()
+	}
 	mig, err := m.cfg.State.Migration(id)
 	if err != nil || mig.Source != m.cfg.NodeID || mig.Mode != fsm.MigrateCold || mig.State != fsm.MigrationRunning || !mig.SourceStopped {
 		http.Error(w, "no cold migration of this host serves disks under that id", http.StatusNotFound)
@@ -140,32 +145,25 @@ func (m *Manager) PullDisks(ctx context.Context, mig fsm.Migration, vm *fsm.VM, 
 	return nil
 }
 
-// sumTries bounds how often the destination asks for a file's sum while
-// the source answers 404: the source serves once its own copy of the
-// state says it shut the guest down, which may be a moment after the
-// destination's copy said so.
+// indexHeader carries the Raft index of the migration record the
+// destination acts on: the source's own copy of the state may show that
+// the guest is down a moment after the destination's did, so the source
+// waits until it has applied that index before it judges.
 const (
-	sumTries = 25
-	sumRetry = 200 * time.Millisecond
+	indexHeader = "X-Novacron-Index"
+	indexWait   = 5 * time.Second
 )
 
+// migrationHeader is what every read of a cold migration's disk files
+// sends: the index of the record the destination saw.
+func migrationHeader(mig fsm.Migration) http.Header {
+	return http.Header{indexHeader: {strconv.FormatUint(mig.Index, 10)}}
+}
+
 func (m *Manager) diskSum(ctx context.Context, mig fsm.Migration, name string) (fileSum, error) {
-	var resp *http.Response
-	for try := 1; ; try++ {
-		var err error
-		resp, err = m.cfg.Peers.PeerGet(ctx, mig.Source, MigrationPathPrefix+url.PathEscape(mig.ID)+"/"+url.PathEscape(name)+"?sum", nil)
-		if err != nil {
-			return fileSum{}, err
-		}
-		if resp.StatusCode != http.StatusNotFound || try == sumTries {
-			break
-		}
-		resp.Body.Close()
-		select {
-		case <-ctx.Done():
-			return fileSum{}, ctx.Err()
-		case <-time.After(sumRetry):
-		}
+	resp, err := m.cfg.Peers.PeerGet(ctx, mig.Source, MigrationPathPrefix+url.PathEscape(mig.ID)+"/"+url.PathEscape(name)+"?sum", migrationHeader(mig))
+	if err != nil {
+		return fileSum{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -183,7 +181,7 @@ func (m *Manager) diskSum(ctx context.Context, mig fsm.Migration, name string) (
 
 func (m *Manager) diskOpener(mig fsm.Migration, name string) OpenFunc {
 	return func(ctx context.Context, offset int64) (io.ReadCloser, error) {
-		h := http.Header{}
+		h := migrationHeader(mig)
 		want := http.StatusOK
 		if offset > 0 {
 			h.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")

@@ -185,12 +185,17 @@ func projectOf(name string) string {
 
 // use adds (sign 1) or removes (sign -1) what vm takes to its project's usage.
 func (s *state) use(vm *VM, sign int64) {
-	u := s.usage[vm.Project].plus(usageOf(&vm.Spec), sign)
+	s.addUsage(vm.Project, usageOf(&vm.Spec), sign)
+}
+
+// addUsage counts more (sign 1) or less (sign -1) of u in project's use.
+func (s *state) addUsage(project string, u Usage, sign int64) {
+	u = s.usage[project].plus(u, sign)
 	if u == (Usage{}) {
-		delete(s.usage, vm.Project)
+		delete(s.usage, project)
 		return
 	}
-	s.usage[vm.Project] = u
+	s.usage[project] = u
 }
 
 // checkQuota refuses growth by more of project past its quota: the error

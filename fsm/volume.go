@@ -268,10 +268,5 @@ func (s *state) volumeByName(project, name string) *Volume {
 
 // useDisk counts a volume's size in its project's disk use (quota).
 func (s *state) useDisk(project string, gib int64) {
-	u := s.usage[project].plus(Usage{DiskGiB: gib}, 1)
-	if u == (Usage{}) {
-		delete(s.usage, project)
-		return
-	}
-	s.usage[project] = u
+	s.addUsage(project, Usage{DiskGiB: gib}, 1)
 }

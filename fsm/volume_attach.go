@@ -231,6 +231,21 @@ func (f *FSM) VolumeByName(project, name string) (Volume, error) {
 	return f.s.cloneVolume(v), nil
 }
 
+// VolumesToSettle returns the detached volumes whose file node holds and
+// that wait for it: a delete, or a growth. A host's periodic pass reads
+// it, so it copies only those.
+func (f *FSM) VolumesToSettle(node string) []Volume {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []Volume
+	for _, v := range f.s.volumes {
+		if v.VM == "" && v.Host == node && (v.Deleting || v.FileGiB > 0 && v.FileGiB != v.SizeGiB) {
+			out = append(out, *v)
+		}
+	}
+	return out
+}
+
 // VolumesOf returns the volumes attached (or attaching, or detaching) to
 // a VM, by target.
 func (f *FSM) VolumesOf(vmID string) []Volume {

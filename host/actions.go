@@ -176,18 +176,24 @@ func (h *hostReconciler) report(ctx context.Context, reports []*fsm.ReportVM) {
 		}
 		cmd = b
 	}
-	idx, err := h.host.cluster.Apply(ctx, cmd)
-	if err != nil && ctx.Err() == nil {
+	if err := h.applyAndWait(ctx, cmd); err != nil && ctx.Err() == nil {
 		h.logger.Debug("reporting vm states", "reports", len(reports), "error", err)
 	}
-	// Wait until our own copy shows the reports, or the next pass (woken by the
-	// driver's event for the same change) would find them missing and send them
-	// again.
-	if idx > 0 {
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		h.host.state.WaitForIndex(wctx, idx)
-		cancel()
+}
+
+// applyAndWait writes a host's report and waits (briefly) until this
+// node's own copy of the state shows it: the next pass, woken by the
+// driver's event for the same change, must not find it missing and report
+// (or act) again.
+func (h *hostReconciler) applyAndWait(ctx context.Context, cmd fsm.Command) error {
+	idx, err := h.host.cluster.Apply(ctx, cmd)
+	if err != nil {
+		return err
 	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	h.host.state.WaitForIndex(wctx, idx)
+	cancel()
+	return nil
 }
 
 // removeDomain destroys and undefines a managed domain that no VM record on this

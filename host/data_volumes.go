@@ -194,5 +194,7 @@ func (h *hostReconciler) volumeChanged(ctx context.Context, id string) {
 }
 
 func (h *hostReconciler) reportVolume(ctx context.Context, r *fsm.ReportVolume) {
-	h.applyAndWait(ctx, r, h.logger.With("volume", r.ID), "reporting a volume")
+	if err := h.applyAndWait(ctx, r); err != nil && ctx.Err() == nil {
+		h.logger.Warn("reporting a volume", "volume", r.ID, "error", err)
+	}
 }

@@ -124,8 +124,9 @@ type State interface {
 	Pools() []fsm.StoragePool
 	Pool(name string) (fsm.StoragePool, error)
 	Image(id string) (fsm.Image, error)
-	// Volumes, Volume and VolumesOf read the data volumes (data_volumes.go).
-	Volumes() []fsm.Volume
+	// VolumesToSettle, Volume and VolumesOf read the data volumes
+	// (data_volumes.go).
+	VolumesToSettle(node string) []fsm.Volume
 	Volume(id string) (fsm.Volume, error)
 	VolumesOf(vmID string) []fsm.Volume
 }

@@ -198,25 +198,17 @@ func (m *migrator) handOverDisks(ctx context.Context, mig fsm.Migration) error {
 }
 
 // afterColdMove removes, on the source, the disk files of a VM that a cold
-// migration moved, once the record says it completed (this node's copy of
-// the state may show the outcome a moment after it was written).
-func (m *migrator) afterColdMove(mig fsm.Migration) {
-	if mig.Mode != fsm.MigrateCold {
+// migration moved, once the record (written at index idx: this node's copy
+// of the state shows it a moment later) says it completed.
+func (m *migrator) afterColdMove(mig fsm.Migration, idx uint64) {
+	if mig.Mode != fsm.MigrateCold || idx == 0 {
 		return
 	}
-	var cur fsm.Migration
-	for try := 0; try < 50; try++ {
-		var err error
-		if cur, err = m.host.state.Migration(mig.ID); err != nil || cur.State.Final() {
-			break
-		}
-		select {
-		case <-m.host.ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	if cur.State != fsm.MigrationCompleted || !cur.DisksCopied {
+	wctx, cancel := context.WithTimeout(m.host.ctx, 5*time.Second)
+	m.host.state.WaitForIndex(wctx, idx)
+	cancel()
+	cur, err := m.host.state.Migration(mig.ID)
+	if err != nil || cur.State != fsm.MigrationCompleted || !cur.DisksCopied {
 		return
 	}
 	if vm, err := m.host.state.VM(mig.VMID); err == nil {

@@ -133,8 +133,7 @@ func (m *migrator) start(mig fsm.Migration) {
 			m.mu.Unlock()
 		}()
 		final := m.run(jctx, mig)
-		m.record(final)
-		m.afterColdMove(mig)
+		m.afterColdMove(mig, m.record(final))
 	}()
 }
 
@@ -265,16 +264,16 @@ func (m *migrator) progressReporter(ctx context.Context, id string) func(hypervi
 
 // record writes a migration's outcome, retrying until it lands or the record
 // is already final: the record must end saying where the guest runs.
-func (m *migrator) record(up *fsm.UpdateMigration) {
+func (m *migrator) record(up *fsm.UpdateMigration) uint64 {
 	for attempt := 0; ; attempt++ {
-		_, err := m.host.cluster.Apply(m.host.ctx, up)
+		idx, err := m.host.cluster.Apply(m.host.ctx, up)
 		if err == nil || errors.Is(err, fsm.ErrState) || errors.Is(err, fsm.ErrNotFound) {
-			return
+			return idx
 		}
 		m.logger.Warn("recording migration outcome; retrying", "migration", up.ID, "state", up.State, "error", err)
 		select {
 		case <-m.host.ctx.Done():
-			return // the next agent settles it from both hypervisors
+			return 0 // the next agent settles it from both hypervisors
 		case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second)):
 		}
 	}

@@ -254,7 +254,7 @@ func (h *hostReconciler) reconcileAll(ctx context.Context) {
 	h.flushReports(ctx)
 	h.confirmRemovals(ctx)
 	h.reportForeign(ctx)
-	h.settleDetached(ctx, h.host.state.Volumes())
+	h.settleDetached(ctx, h.host.state.VolumesToSettle(h.nodeID))
 }
 
 // reportForeign records the domains this host's hypervisor runs that NovaCron

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/novacron/novacron/fsm"
@@ -39,24 +38,9 @@ func (h *hostReconciler) settleSnapshots(ctx context.Context, vm *fsm.VM) {
 		logger.Info("snapshot action done", "state", sn.State, "took", time.Since(start))
 	}
 	r.At = time.Now().UTC()
-	h.applyAndWait(ctx, r, logger, "reporting a snapshot")
-}
-
-// applyAndWait writes a host's report and waits (briefly) until this
-// node's own copy of the state shows it: the next pass, woken by the
-// driver's events for the same change, must not find the action still
-// under way and do it again.
-func (h *hostReconciler) applyAndWait(ctx context.Context, cmd fsm.Command, logger *slog.Logger, what string) {
-	idx, err := h.host.cluster.Apply(ctx, cmd)
-	if err != nil {
-		if ctx.Err() == nil {
-			logger.Warn(what, "error", err)
-		}
-		return
+	if err := h.applyAndWait(ctx, r); err != nil && ctx.Err() == nil {
+		logger.Warn("reporting a snapshot", "error", err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	h.host.state.WaitForIndex(wctx, idx)
-	cancel()
 }
 
 func (h *hostReconciler) snapshotAction(ctx context.Context, vm *fsm.VM, sn *fsm.VMSnapshot) error {
