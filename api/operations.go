@@ -40,9 +40,11 @@ var operationPerm = map[string]authz.Perm{
 }
 
 // operationCancelPerm is what cancelling an operation of a kind needs, in
-// its project: a migration's cancel stops it, a drain's ends the
+// its project: a migration's cancel stops it, an image import's stops the
+// import (the image stays, cancelled, until deleted), a drain's ends the
 // maintenance (an undrain).
-var operationCancelPerm = map[string]authz.Perm{"migration": authz.Write("migration"), "drain": authz.Write("node")}
+var operationCancelPerm = map[string]authz.Perm{"migration": authz.Write("migration"), "image_import": authz.Write("image"),
+	"drain": authz.Write("node")}
 
 // operations builds every operation this node's state holds; the drains
 // only for a caller who may read them (each may ask the leader).
@@ -131,8 +133,10 @@ func imageOperation(img fsm.Image) client.Operation {
 		op.State, op.Progress = client.OperationSucceeded, 100
 	case fsm.ImageFailed:
 		op.State = client.OperationFailed
+	case fsm.ImageCancelled:
+		op.State = client.OperationCancelled
 	default:
-		op.State = client.OperationRunning
+		op.State, op.MayCancel = client.OperationRunning, true
 	}
 	return op
 }
@@ -243,7 +247,8 @@ func (s *Server) readOperation(ctx context.Context, pr *authz.Principal, id stri
 }
 
 // cancelOperation cancels an operation that may be cancelled: a
-// migration (202: its source aborts the copy), or a drain (200: the
+// migration (202: its source aborts the copy), an image import (202: its
+// importer stops and removes its partial file), or a drain (200: the
 // maintenance ends at once).
 func (s *Server) cancelOperation(r *http.Request, ps httprouter.Params) (any, error) {
 	pr := caller(r.Context())
@@ -260,7 +265,11 @@ func (s *Server) cancelOperation(r *http.Request, ps httprouter.Params) (any, er
 	if op.Kind == "drain" {
 		return s.cancelDrain(r, op)
 	}
-	idx, err := s.cluster.Apply(r.Context(), &fsm.CancelMigration{ID: op.ID, At: time.Now().UTC()})
+	var cmd fsm.Command = &fsm.CancelMigration{ID: op.ID, At: time.Now().UTC()}
+	if op.Kind == "image_import" {
+		cmd = &fsm.CancelImageImport{ID: op.ID, At: time.Now().UTC()}
+	}
+	idx, err := s.cluster.Apply(r.Context(), cmd)
 	if err != nil {
 		return nil, err
 	}

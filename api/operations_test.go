@@ -39,7 +39,8 @@ func TestOperations_FollowTheirRecords(t *testing.T) {
 	if op.Kind != "migration" || op.State != client.OperationPending || !op.MayCancel || op.Links["migration"] != "/api/v1/migrations/"+m.ID {
 		t.Fatalf("migration operation %+v", op)
 	}
-	e.do("DELETE", "/api/v1/operations/"+m.ID, e.tokenFor("reader"), nil).expectError(t, http.StatusForbidden, client.CodeForbidden, "migration:write")
+	reader := e.tokenFor("reader")
+	e.do("DELETE", "/api/v1/operations/"+m.ID, reader, nil).expectError(t, http.StatusForbidden, client.CodeForbidden, "migration:write")
 	e.do("DELETE", "/api/v1/operations/"+m.ID, e.root, nil).expect(t, http.StatusAccepted, &op)
 	if op.State != client.OperationCancelled || op.MayCancel {
 		t.Fatalf("cancelled operation %+v", op)
@@ -64,6 +65,28 @@ func TestOperations_FollowTheirRecords(t *testing.T) {
 		t.Fatalf("import operation %+v, want succeeded", op)
 	}
 	e.do("GET", "/api/v1/operations/"+img.ID+"?wait=forever", e.root, nil).expectError(t, http.StatusBadRequest, client.CodeInvalid, "wait")
+	e.do("DELETE", "/api/v1/operations/"+img.ID, e.root, nil).expectError(t, http.StatusConflict, client.CodeInvalidState, "cannot be cancelled")
+
+	// An import under way may be cancelled, by one who may write images:
+	// the image stays, cancelled, and is no base for a VM.
+	var slow client.Image
+	e.do("POST", "/api/v1/images", e.root, client.ImageRequest{Name: "slow", Source: "/images/slow.qcow2"}).expect(t, http.StatusAccepted, &slow)
+	e.do("GET", "/api/v1/operations/"+slow.ID, e.root, nil).expect(t, http.StatusOK, &op)
+	if !op.MayCancel {
+		t.Fatalf("import under way: %+v, want may_cancel", op)
+	}
+	e.do("DELETE", "/api/v1/operations/"+slow.ID, reader, nil).expectError(t, http.StatusForbidden, client.CodeForbidden, "image:write")
+	e.do("DELETE", "/api/v1/operations/"+slow.ID, e.root, nil).expect(t, http.StatusAccepted, &op)
+	if op.State != client.OperationCancelled || op.MayCancel || op.Error != "import cancelled" {
+		t.Fatalf("cancelled import %+v", op)
+	}
+	e.do("GET", "/api/v1/images/"+slow.ID, e.root, nil).expect(t, http.StatusOK, &slow)
+	if slow.State != "cancelled" {
+		t.Fatalf("image %+v after its import's cancel, want cancelled", slow)
+	}
+	req := validVM("on-slow")
+	req.Image = "slow"
+	e.do("POST", "/api/v1/vms", e.root, req).expectError(t, http.StatusConflict, client.CodeInvalidState, "cancelled")
 
 	var ops []client.Operation
 	e.do("GET", "/api/v1/operations", e.root, nil).expect(t, http.StatusOK, &ops)
@@ -71,7 +94,7 @@ func TestOperations_FollowTheirRecords(t *testing.T) {
 	for _, o := range ops {
 		kinds[o.Kind]++
 	}
-	if kinds["migration"] != 1 || kinds["image_import"] != 1 || kinds["vm_create"] != 0 || !strings.HasPrefix(ops[0].CreatedAt.String(), "20") {
+	if kinds["migration"] != 1 || kinds["image_import"] != 2 || kinds["vm_create"] != 0 || !strings.HasPrefix(ops[0].CreatedAt.String(), "20") {
 		t.Fatalf("operations %+v", ops)
 	}
 }

@@ -90,9 +90,10 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdDeletePool:     {User: poolWrite},
 	// An import is recorded for its caller, in the image's project; its end
 	// and the copies hosts make are the nodes' own.
-	fsm.CmdCreateImage: {User: imageWrite, Scope: imageCreatedIn},
-	fsm.CmdUpdateImage: {Node: true},
-	fsm.CmdDeleteImage: {User: imageWrite, Scope: ofImage},
+	fsm.CmdCreateImage:       {User: imageWrite, Scope: imageCreatedIn},
+	fsm.CmdUpdateImage:       {Node: true},
+	fsm.CmdDeleteImage:       {User: imageWrite, Scope: ofImage},
+	fsm.CmdCancelImageImport: {User: imageWrite, Scope: ofImage},
 	// Volumes are their project's; an attach also needs vm write on the
 	// VM (the API checks it), which the FSM keeps in the same project.
 	fsm.CmdCreateVolume: {User: volumeWrite, Scope: volumeCreatedIn},

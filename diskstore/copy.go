@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/novacron/novacron/fsm"
 )
@@ -114,7 +115,42 @@ func (s *Store) ServeImage(w http.ResponseWriter, r *http.Request, p fsm.Storage
 	}
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")
-	http.ServeContent(w, r, "", img.CreatedAt, f)
+	http.ServeContent(newStreamWriter(w), r, "", img.CreatedAt, f)
+}
+
+// stallTimeout is how long an answer that streams a file may go without
+// writing anything before the reader is cut off.
+const stallTimeout = time.Minute
+
+// streamWriter moves the answer's write deadline on while it makes
+// progress. The server's WriteTimeout bounds a whole answer, which suits
+// the API's small ones but would cut a large image or disk in the middle
+// of its copy (60 s is 12 GiB at 200 MiB/s); a reader that stops reading
+// is still cut off, after stallTimeout.
+type streamWriter struct {
+	http.ResponseWriter
+	rc   *http.ResponseController
+	next time.Time // when to move the deadline again
+}
+
+func newStreamWriter(w http.ResponseWriter) *streamWriter {
+	s := &streamWriter{ResponseWriter: w, rc: http.NewResponseController(w)}
+	s.progress()
+	return s
+}
+
+// progress moves the deadline to stallTimeout from now, at most once a
+// second (each move is a system call's worth of work).
+func (s *streamWriter) progress() {
+	if now := time.Now(); now.After(s.next) {
+		s.rc.SetWriteDeadline(now.Add(stallTimeout))
+		s.next = now.Add(time.Second)
+	}
+}
+
+func (s *streamWriter) Write(p []byte) (int, error) {
+	s.progress()
+	return s.ResponseWriter.Write(p)
 }
 
 // errNoHolder: no host that holds the image could give it.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/novacron/novacron/fsm"
 )
@@ -270,5 +271,43 @@ func TestStore_ServeImage_RangesAndMissing(t *testing.T) {
 		if code, _ := get(id, ""); code != http.StatusNotFound {
 			t.Errorf("image %s not held whole here: HTTP %d, want 404", id, code)
 		}
+	}
+}
+
+// A copy that takes longer than the server's WriteTimeout (which bounds the
+// API's small answers) still arrives whole: the deadline moves on while the
+// answer makes progress.
+func TestStore_ServeImage_OutlastsTheServersWriteTimeout(t *testing.T) {
+	s := newStore(t)
+	content := pattern(32 << 20)
+	img := placeImage(t, s, defaultPool, "img-1", content)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.ServeImage(w, r, defaultPool, img)
+	}))
+	srv.Config.WriteTimeout = 100 * time.Millisecond
+	srv.StartTLS()
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// A reader slower than the timeout: 1 MiB each 20 ms, 32 MiB in about
+	// 0.6 s, well past what the socket buffers hold.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var got bytes.Buffer
+	for {
+		<-tick.C
+		n, err := io.CopyN(&got, resp.Body, 1<<20)
+		if err == io.EOF || (err == nil && n == 0) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the copy broke after %d of %d bytes: %v", got.Len(), len(content), err)
+		}
+	}
+	if !bytes.Equal(got.Bytes(), content) {
+		t.Fatalf("got %d bytes, want the image's %d", got.Len(), len(content))
 	}
 }

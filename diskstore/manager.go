@@ -145,19 +145,30 @@ func (m *Manager) CheckSource(raw, sha string) error {
 }
 
 // Import runs the import of img, recorded importing with this node as its
-// importer, in the background, and records how it ended.
+// importer, in the background, and records how it ended. A user who
+// cancels it (or deletes the image) stops it: its partial file goes.
 func (m *Manager) Import(img fsm.Image, sha string) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		m.slots <- struct{}{}
-		defer func() { <-m.slots }()
+		ctx, cancel := context.WithCancelCause(m.ctx)
+		defer cancel(nil)
+		go m.stopWhenCancelled(ctx, cancel, img.ID)
+		select {
+		case m.slots <- struct{}{}:
+			defer func() { <-m.slots }()
+		case <-ctx.Done():
+		}
 		up := fsm.UpdateImage{ID: img.ID, Host: m.cfg.NodeID}
-		got, err := m.runImport(img, sha)
-		if err != nil {
+		got, err := m.runImport(ctx, img, sha)
+		switch {
+		case err != nil && errors.Is(context.Cause(ctx), errImportCancelled):
+			m.log.Info("image import cancelled", "image", img.Name, "project", img.Project)
+			return // the record says so already
+		case err != nil:
 			m.log.Warn("image import failed", "image", img.Name, "project", img.Project, "error", err)
 			up = fsm.UpdateImage{ID: img.ID, State: fsm.ImageFailed, Error: err.Error()}
-		} else {
+		default:
 			m.log.Info("image imported", "image", img.Name, "project", img.Project, "format", got.Format, "bytes", got.SizeBytes)
 			up.State, up.Format, up.SizeBytes, up.VirtualSizeBytes, up.SHA256 = fsm.ImageReady, got.Format, got.SizeBytes, got.VirtualSizeBytes, got.SHA256
 		}
@@ -166,7 +177,35 @@ func (m *Manager) Import(img fsm.Image, sha string) {
 	}()
 }
 
-func (m *Manager) runImport(img fsm.Image, sha string) (Imported, error) {
+// cancelPoll is how often a running import looks at its image's record.
+const cancelPoll = 250 * time.Millisecond
+
+// errImportCancelled ends an import whose image a user cancelled or deleted.
+var errImportCancelled = errors.New("import cancelled")
+
+// stopWhenCancelled cancels ctx once image id is no longer importing (a
+// user cancelled it, or deleted it after this node's state showed it), or
+// returns when ctx ends.
+func (m *Manager) stopWhenCancelled(ctx context.Context, cancel context.CancelCauseFunc, id string) {
+	tick := time.NewTicker(cancelPoll)
+	defer tick.Stop()
+	seen := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		img, err := m.cfg.State.Image(id)
+		if (err != nil && seen) || (err == nil && img.State != fsm.ImageImporting) {
+			cancel(errImportCancelled)
+			return
+		}
+		seen = err == nil
+	}
+}
+
+func (m *Manager) runImport(ctx context.Context, img fsm.Image, sha string) (Imported, error) {
 	src, err := m.source(img.Source, sha)
 	if err != nil {
 		return Imported{}, err
@@ -175,7 +214,7 @@ func (m *Manager) runImport(img fsm.Image, sha string) (Imported, error) {
 	if err != nil {
 		return Imported{}, err
 	}
-	return m.Store.Import(m.ctx, p, img, src, m.cfg.State.Settings().WithDefaults().Images.MaxBytes)
+	return m.Store.Import(ctx, p, img, src, m.cfg.State.Settings().WithDefaults().Images.MaxBytes)
 }
 
 // record writes an image update, trying again for a while when there is

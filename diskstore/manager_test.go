@@ -11,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/ids"
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // imageDir is a folder the Files fake allows, resolved as a Confiner
@@ -71,6 +73,61 @@ func TestManager_Import_RecordsFailure(t *testing.T) {
 		t.Fatalf("recorded %+v, want failed with a checksum error", up)
 	}
 	requireEmpty(t, filepath.Join(m.PoolDir(defaultPool), "images"))
+}
+
+// A user cancels an import under way: the importer stops reading the
+// source, leaves no partial file, and records nothing over the
+// cancellation.
+func TestManager_Import_StopsWhenCancelled(t *testing.T) {
+	reading, done, stop := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(64*int(mib)))
+		w.Write(pattern(256 * kib))
+		w.(http.Flusher).Flush()
+		close(reading)
+		select { // the rest never comes: only a cancel ends this
+		case <-r.Context().Done():
+			close(done)
+		case <-stop: // the test failed
+		}
+	}))
+	defer srv.Close()
+	defer close(stop) // before srv.Close waits for the handler
+	st := newFakeState(defaultPool)
+	st.settings.Images.URLAllow = []string{strings.TrimPrefix(srv.URL, "http://")}
+	m, c := newTestManager(t, "node-1", newStore(t), st, nil, nil)
+	img := fsm.Image{ID: ids.New(), Name: "slow", Pool: defaultPool.Name, Source: srv.URL + "/slow.raw", State: fsm.ImageImporting, Importer: "node-1"}
+	st.putImage(img)
+	sum := strings.Repeat("ab", 32)
+	if err := m.CheckSource(img.Source, sum); err != nil {
+		t.Fatal(err)
+	}
+	m.Import(img, sum)
+	select {
+	case <-reading:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the import did not start reading its source; recorded %+v", c.updates())
+	}
+	images := filepath.Join(m.PoolDir(defaultPool), "images")
+	testutil.Eventually(t, 10*time.Second, "the partial import file", func() error {
+		if len(entries(t, images)) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+
+	img.State = fsm.ImageCancelled
+	st.putImage(img)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the importer still reads its source 10 s after the cancel")
+	}
+	m.Close() // waits for the import to end
+	requireEmpty(t, images)
+	if ups := c.updates(); len(ups) != 0 {
+		t.Fatalf("recorded %+v after the cancel, want nothing", ups)
+	}
 }
 
 // CheckSource refuses, before anything is recorded, what the import would

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -53,6 +54,17 @@ type fileSum struct {
 	SHA256 string `json:"sha256"`
 }
 
+// progressHash hashes, and counts each write as progress of the answer.
+type progressHash struct {
+	hash.Hash
+	sw *streamWriter
+}
+
+func (p progressHash) Write(b []byte) (int, error) {
+	p.sw.progress()
+	return p.Hash.Write(b)
+}
+
 // ServeMigrationDisk answers a cold migration's destination (route GET
 // PREFIX{id}/{file}): ?sum gives the file's size and SHA-256, and without it
 // the file, with ranges. Only the source of a cold migration under way
@@ -90,9 +102,12 @@ func (m *Manager) ServeMigrationDisk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	sw := newStreamWriter(w)
 	if _, ok := r.URL.Query()["sum"]; ok {
+		// Hashing a large disk takes a while before the first byte of the
+		// answer: each buffer hashed counts as progress.
 		h := sha256.New()
-		n, err := io.CopyBuffer(h, f, make([]byte, copyBuffer))
+		n, err := io.CopyBuffer(progressHash{h, sw}, f, make([]byte, copyBuffer))
 		if err != nil {
 			http.Error(w, "reading the disk file: "+err.Error(), http.StatusInternalServerError)
 			return
@@ -102,7 +117,7 @@ func (m *Manager) ServeMigrationDisk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	http.ServeContent(w, r, "", mig.CreatedAt, f)
+	http.ServeContent(sw, r, "", mig.CreatedAt, f)
 }
 
 // PullDisks copies vm's disk files from the source of cold migration mig

@@ -52,6 +52,7 @@ func everyCommand() []Command {
 		CreateImage{Image: Image{ID: "i1", Project: "prod", Name: "debian", Pool: "default", Source: "https://example.com/d.qcow2", State: ImageImporting, Importer: "n1", CreatedAt: t0, UpdatedAt: t0}},
 		UpdateImage{ID: "i1", State: ImageReady, Format: "qcow2", SizeBytes: 1 << 20, VirtualSizeBytes: 1 << 30, SHA256: strings.Repeat("a", 64), Host: "n1", At: t0},
 		DeleteImage{ID: "i1"},
+		CancelImageImport{ID: "i1", At: t0},
 		CreateVolume{Volume: Volume{ID: "v1", Project: "prod", Name: "data", Pool: "default", Format: "qcow2", SizeGiB: 10, CreatedAt: t0, UpdatedAt: t0}},
 		ResizeVolume{ID: "v1", SizeGiB: 20, At: t0},
 		DeleteVolume{ID: "v1", At: t0},
@@ -134,7 +135,7 @@ func TestCommandType_Numbers(t *testing.T) {
 		40: "SetMember", 41: "CreateRole", 42: "DeleteRole", 43: "TouchToken", 44: "RecordAudit",
 		45: "CreatePool", 46: "DeletePool", 47: "CreateImage", 48: "UpdateImage", 49: "DeleteImage",
 		50: "CreateVolume", 51: "ResizeVolume", 52: "DeleteVolume", 53: "AttachVolume", 54: "DetachVolume", 55: "ReportVolume",
-		56: "CreateVMSnapshot", 57: "RevertVMSnapshot", 58: "DeleteVMSnapshot", 59: "ReportVMSnapshot",
+		56: "CreateVMSnapshot", 57: "RevertVMSnapshot", 58: "DeleteVMSnapshot", 59: "ReportVMSnapshot", 60: "CancelImageImport",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

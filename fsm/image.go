@@ -25,6 +25,9 @@ const (
 	ImageImporting ImageState = "importing"
 	ImageReady     ImageState = "ready"
 	ImageFailed    ImageState = "failed"
+	// ImageCancelled: a user cancelled the import; its importer stops and
+	// removes what it had written.
+	ImageCancelled ImageState = "cancelled"
 )
 
 // Bounds on images.
@@ -88,17 +91,30 @@ type DeleteImage struct {
 	ID string `json:"id"`
 }
 
+// CancelImageImport cancels an import under way (the image_import
+// operation's DELETE): the image is recorded cancelled at once, and its
+// importer, which watches its record, stops and removes its partial file.
+type CancelImageImport struct {
+	ID string    `json:"id"`
+	At time.Time `json:"at"`
+}
+
 func (CreateImage) Type() CommandType          { return CmdCreateImage }
 func (UpdateImage) Type() CommandType          { return CmdUpdateImage }
 func (DeleteImage) Type() CommandType          { return CmdDeleteImage }
+func (CancelImageImport) Type() CommandType    { return CmdCancelImageImport }
 func (c CreateImage) target() (string, string) { return "image", c.Image.ID }
 func (c UpdateImage) target() (string, string) { return "image", c.ID }
 func (c DeleteImage) target() (string, string) { return "image", c.ID }
+func (c CancelImageImport) target() (string, string) {
+	return "image", c.ID
+}
 
 func init() {
 	register(CmdCreateImage, "CreateImage", applyCreateImage)
 	register(CmdUpdateImage, "UpdateImage", applyUpdateImage)
 	register(CmdDeleteImage, "DeleteImage", applyDeleteImage)
+	register(CmdCancelImageImport, "CancelImageImport", applyCancelImageImport)
 }
 
 func applyCreateImage(s *state, c *CreateImage, _ uint64) error {
@@ -185,6 +201,18 @@ func applyUpdateImage(s *state, c *UpdateImage, _ uint64) error {
 		slices.Sort(img.Hosts)
 	}
 	img.UpdatedAt = c.At
+	return nil
+}
+
+func applyCancelImageImport(s *state, c *CancelImageImport, _ uint64) error {
+	img, ok := s.images[c.ID]
+	if !ok {
+		return errorf(ErrNotFound, "image %q not found", c.ID)
+	}
+	if img.State != ImageImporting {
+		return errorf(ErrState, "image %s is %s, not importing: nothing to cancel", img.Name, img.State)
+	}
+	img.State, img.Error, img.UpdatedAt = ImageCancelled, "import cancelled", c.At
 	return nil
 }
 

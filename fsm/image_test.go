@@ -70,6 +70,31 @@ func TestImage_NotReadyIsNoBase(t *testing.T) {
 	f.refuse(&UpdateImage{ID: "i1", Host: "n2"}, ErrState)
 }
 
+// A user cancels an import under way; one that ended cannot be.
+func TestImage_CancelImport(t *testing.T) {
+	f := newTestFSM(t)
+	cmds := readyImage("i1", "", "debian", 1<<30)
+	f.must(cmds[0])
+	f.refuse(&CancelImageImport{ID: "nope"}, ErrNotFound)
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	f.must(&CancelImageImport{ID: "i1", At: at})
+	if img, _ := f.Image("i1"); img.State != ImageCancelled || img.Error != "import cancelled" || !img.UpdatedAt.Equal(at) {
+		t.Fatalf("image %+v, want cancelled at %s", img, at)
+	}
+	// The importer's late report changes nothing; the image is no base.
+	f.refuse(cmds[1], ErrState)
+	f.refuse(&CancelImageImport{ID: "i1"}, ErrState)
+	spec := testSpec("web", 256, 1)
+	spec.Image = "i1"
+	f.refuse(&CreateVM{ID: "vm-1", Spec: spec}, ErrState)
+	f.must(&DeleteImage{ID: "i1"})
+
+	for _, c := range readyImage("i2", "", "ubuntu", 1<<30) {
+		f.must(c)
+	}
+	f.refuse(&CancelImageImport{ID: "i2"}, ErrState)
+}
+
 func TestPool_DeclareAndDelete(t *testing.T) {
 	f := newTestFSM(t)
 	f.refuse(&CreatePool{Pool: StoragePool{Name: "nfs", Type: PoolShared}}, ErrInvalid) // shared needs a path

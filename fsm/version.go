@@ -69,11 +69,12 @@ var commandSince = map[CommandType]string{
 	// The audit log (issue 14), before the first release.
 	CmdRecordAudit: BaseVersion,
 	// Storage pools and images (issue 15), before the first release.
-	CmdCreatePool:  BaseVersion,
-	CmdDeletePool:  BaseVersion,
-	CmdCreateImage: BaseVersion,
-	CmdUpdateImage: BaseVersion,
-	CmdDeleteImage: BaseVersion,
+	CmdCreatePool:        BaseVersion,
+	CmdDeletePool:        BaseVersion,
+	CmdCreateImage:       BaseVersion,
+	CmdUpdateImage:       BaseVersion,
+	CmdDeleteImage:       BaseVersion,
+	CmdCancelImageImport: BaseVersion,
 	// Data volumes (issue 15), before the first release.
 	CmdCreateVolume: BaseVersion,
 	CmdResizeVolume: BaseVersion,

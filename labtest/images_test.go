@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -224,11 +225,27 @@ func TestLab_ImageURLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var requests atomic.Int64
+	// /stall.qcow2 sends a part of the image, then nothing until the
+	// importer hangs up: an import that only a cancel ends.
+	stalled, hungUp, stop := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
+		if r.URL.Path == "/stall.qcow2" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write(body[:len(body)/2])
+			w.(http.Flusher).Flush()
+			close(stalled)
+			select {
+			case <-r.Context().Done():
+				close(hungUp)
+			case <-stop:
+			}
+			return
+		}
 		http.ServeContent(w, r, "lab-disk.qcow2", time.Time{}, bytes.NewReader(body))
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) }) // before srv.Close waits for the handler
 	sum := sha256.Sum256(body)
 	good := hex.EncodeToString(sum[:])
 	u, _ := url.Parse(srv.URL)
@@ -300,5 +317,38 @@ func TestLab_ImageURLs(t *testing.T) {
 	}
 	if got := waitImage(t, c, img.ID, "failed"); !strings.Contains(got.Error, "loopback") {
 		t.Fatalf("image from localhost: error %q, want one naming the loopback address", got.Error)
+	}
+
+	// An import under way is cancelled through its operation: the importer
+	// hangs up on the source and no host keeps a part of it.
+	allow("127.0.0.1")
+	img, err = importURL(srv.URL+"/stall.qcow2", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stalled:
+	case <-time.After(time.Minute):
+		t.Fatal("the import never reached the source")
+	}
+	op, err := c.CancelOperation(ctx, img.ID)
+	if err != nil || op.State != client.OperationCancelled {
+		t.Fatalf("cancelling the import: %+v, %v", op, err)
+	}
+	select {
+	case <-hungUp:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the importer still reads the source 30 s after the cancel")
+	}
+	testutil.Eventually(t, 30*time.Second, "no host keeping a part of the cancelled import", func() error {
+		for _, h := range l.hosts {
+			if left, _ := filepath.Glob(filepath.Join(h.Dir, "agent", "pools", "*", "images", img.ID+"*")); len(left) > 0 {
+				return fmt.Errorf("%s keeps %v", h.Name, left)
+			}
+		}
+		return nil
+	})
+	if got := waitImage(t, c, img.ID, "cancelled"); got.Error != "import cancelled" {
+		t.Fatalf("cancelled image %+v", got)
 	}
 }

@@ -18,6 +18,7 @@ const (
 	imageImporting = "importing"
 	imageReady     = "ready"
 	imageFailed    = "failed"
+	imageCancelled = "cancelled"
 )
 
 // newImageCommand builds `novacron image`: the disk images VMs are made
@@ -176,6 +177,8 @@ func (a *app) waitForImage(ctx context.Context, c *client.Client, img *client.Im
 	switch cur.State {
 	case imageFailed:
 		return fmt.Errorf("image %s failed to import: %s", cur.Name, orDash(cur.Error))
+	case imageCancelled:
+		return fmt.Errorf("the import of image %s was cancelled; delete it with 'novacron image delete %s'", cur.Name, cur.Name)
 	case imageReady:
 	default:
 		return fmt.Errorf("image %s is %s, yet its import ended; follow it with 'novacron image show %s'", cur.Name, cur.State, cur.Name)
