@@ -18,6 +18,7 @@ import (
 	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/control"
+	"github.com/novacron/novacron/eventlog"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/internal/ids"
 )
@@ -230,6 +231,12 @@ func newTestEnvWith(t testing.TB, cfg Config, wrap func(*fsm.FSM) State) *testEn
 		cfg.AuditQueue = -1 // nor audit entries
 	}
 	f := fsm.New()
+	if cfg.Events == nil {
+		// The event stream, as an agent wires it: the journal hears the FSM.
+		j := eventlog.New(eventlog.Config{})
+		f.SetObserver(j)
+		cfg.Events = j
+	}
 	fc := &fakeCluster{fsm: f}
 	e := &testEnv{t: t, fsm: f, cluster: fc, root: ids.Secret("nvc_", 24)}
 	now := time.Now().UTC()

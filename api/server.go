@@ -76,6 +76,11 @@ type Config struct {
 	// Images runs the image imports this node takes (diskstore.Manager);
 	// nil answers imports with 503.
 	Images ImageImporter
+	// Events serves the event stream (eventlog.Journal); nil answers it
+	// with 409. EventHeartbeat is how often an idle stream says how far it
+	// has read.
+	Events         Events
+	EventHeartbeat time.Duration
 	// MetricsToken, when set, is the bearer token GET /metrics requires
 	// (--metrics-token-file); empty leaves /metrics open, as scrapers expect.
 	MetricsToken string
@@ -108,7 +113,7 @@ func DefaultConfig() Config {
 		PlacementWait: 2 * time.Second, KeyUseEvery: fsm.TouchTokenEvery, AuditQueue: 10000, SessionTTL: 12 * time.Hour, MaxAuthStaleness: 2 * time.Second, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: 64 << 10, MaxConns: 1024,
+		MaxHeaderBytes: 64 << 10, MaxConns: 2048, EventHeartbeat: 15 * time.Second,
 	}
 }
 
@@ -162,6 +167,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if c.EventHeartbeat <= 0 {
+		c.EventHeartbeat = d.EventHeartbeat
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = d.MaxConns
@@ -396,6 +404,8 @@ func (s *Server) routes() {
 	s.objectRoute("GET", "/api/v1/vms/:id/snapshots/:name", authz.Read("vm"), vmObject, s.getVMSnapshot)
 	s.objectRoute("POST", "/api/v1/vms/:id/:action/:name/revert", authz.Write("vm"), vmObject, s.revertVMSnapshot)
 	s.objectRoute("DELETE", "/api/v1/vms/:id/snapshots/:name", authz.Write("vm"), vmObject, s.deleteVMSnapshot)
+	// Every caller may follow the events; each sees those it may read.
+	s.securedRoute("GET", "/api/v1/events", perm{}, scopeCaller, nil, nil, s.streamEvents)
 	s.callerRoute("GET", "/api/v1/operations", s.listOperations)
 	s.callerRoute("GET", "/api/v1/operations/:id", s.getOperation)
 	s.callerRoute("DELETE", "/api/v1/operations/:id", s.cancelOperation)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"github.com/novacron/novacron/eventlog"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -23,6 +24,7 @@ type Agent struct {
 	cfg       Config
 	logger    *slog.Logger
 	fsm       *fsm.FSM
+	events    *eventlog.Journal
 	stores    Stores
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
@@ -92,6 +94,7 @@ func New(cfg Config, stores Stores) (*Agent, error) {
 		cfg:        cfg,
 		logger:     cfg.Logger.With("component", "agent", "node", cfg.NodeName),
 		fsm:        fsm.New(),
+		events:     eventlog.New(cfg.Events),
 		stores:     stores,
 		ctx:        ctx,
 		cancel:     cancel,
@@ -102,6 +105,8 @@ func New(cfg Config, stores Stores) (*Agent, error) {
 		// Start reads it.
 		notify: make(chan bool, 16),
 	}
+	// The journal hears every apply, from the first one Raft replays.
+	a.fsm.SetObserver(a.events)
 	var err error
 	// The keyring comes first: a keyring file that cannot be read stops the
 	// node before anything listens.
@@ -197,6 +202,9 @@ func (a *Agent) CaughtUp() bool { return a.caughtUp.Load() }
 
 // FSM is the node's replicated state, for reads.
 func (a *Agent) FSM() *fsm.FSM { return a.fsm }
+
+// Events is the journal of the changes this node applied: the event stream.
+func (a *Agent) Events() *eventlog.Journal { return a.events }
 
 // ID is the node's ID.
 func (a *Agent) ID() string { return a.cfg.NodeID }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/novacron/novacron/eventlog"
 	"log/slog"
 	"net"
 	"time"
@@ -90,6 +91,8 @@ type Config struct {
 	// PeerURIs judges the URIs members publish for migrations; the leader
 	// logs those it refuses when it records a member (peer_uri.go).
 	PeerURIs peeruri.Policy
+	// Events bounds the event stream's history (package eventlog).
+	Events eventlog.Config
 
 	Logger *slog.Logger
 

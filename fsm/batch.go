@@ -125,10 +125,10 @@ func (f *FSM) applyBatch(b *Batch, index uint64) (BatchResult, []Event) {
 			res.Results[i] = Result{Err: err}
 			continue
 		}
-		ev, err := f.s.applySafely(cmd, index)
+		more, err := f.s.applySafely(cmd, index, events)
 		res.Results[i] = Result{Err: err}
 		if err == nil {
-			events = append(events, ev)
+			events = more
 			f.noteApplied(cmd)
 		}
 	}

@@ -118,6 +118,11 @@ type Event struct {
 	ID   string `json:"id"`
 	// VM is the VM a migration event concerns, so hosts wake for it too.
 	VM string `json:"vm,omitempty"`
+	// Name and Project describe the object for the event stream (a caller
+	// sees only the events of objects it may read): as the change left it,
+	// or as it was when the change removed it (event_describe.go).
+	Name    string `json:"name,omitempty"`
+	Project string `json:"project,omitempty"`
 }
 
 // FSM is the replicated state machine. It implements raft.FSM.
@@ -136,7 +141,22 @@ type FSM struct {
 	subMu  sync.Mutex
 	subs   map[int]chan Event
 	nextID int
+	// observer hears every apply and restore, losslessly (SetObserver).
+	observer atomic.Pointer[Observer]
 }
+
+// Observer hears every applied index, in order, with the events it made
+// (none for a refused command), and every restore from a snapshot: the
+// event stream's journal is one. Unlike Subscribe it loses nothing, so it
+// is called inside Apply (after the state lock is released) and must
+// return at once.
+type Observer interface {
+	Applied(index uint64, events []Event)
+	Restored(index uint64)
+}
+
+// SetObserver sets the FSM's one observer, before Raft starts applying.
+func (f *FSM) SetObserver(o Observer) { f.observer.Store(&o) }
 
 // New returns an empty FSM.
 func New() *FSM {
@@ -168,9 +188,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		result, events = f.applyBatch(batch, l.Index)
 	} else {
 		if err == nil {
-			var ev Event
-			if ev, err = f.s.applySafely(cmd, l.Index); err == nil {
-				events = []Event{ev}
+			if events, err = f.s.applySafely(cmd, l.Index, nil); err == nil {
 				f.noteApplied(cmd)
 			}
 		}
@@ -187,6 +205,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	f.mu.Unlock()
 	close(ch)
+	if o := f.observer.Load(); o != nil {
+		(*o).Applied(l.Index, events)
+	}
 	for _, ev := range events {
 		f.publish(ev)
 	}
@@ -264,16 +285,4 @@ func (f *FSM) publish(ev Event) {
 		default:
 		}
 	}
-}
-
-// eventFor names the entity a successful command changed.
-func (s *state) eventFor(cmd Command, index uint64) Event {
-	ev := Event{Index: index, Type: cmd.Type()}
-	if t, ok := cmd.(interface{ target() (string, string) }); ok {
-		ev.Kind, ev.ID = t.target()
-	}
-	if m, ok := s.migrations[ev.ID]; ok && ev.Kind == "migration" {
-		ev.VM = m.VMID
-	}
-	return ev
 }

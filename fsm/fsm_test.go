@@ -87,15 +87,16 @@ func TestSubscribe_EventsNameTheEntity(t *testing.T) {
 	f.must(DeleteVM{ID: "vm-1"})
 	f.must(RemoveNode{ID: "n1"})
 	want := []Event{
-		{Index: 1, Type: CmdRegisterNode, Kind: "node", ID: "n1"},
-		{Index: 2, Type: CmdSetNodeStatus, Kind: "node", ID: "n1"},
-		{Index: 3, Type: CmdCreateVM, Kind: "vm", ID: "vm-1"},
+		{Index: 1, Type: CmdRegisterNode, Kind: "node", ID: "n1", Name: "node-1"},
+		{Index: 2, Type: CmdSetNodeStatus, Kind: "node", ID: "n1", Name: "node-1"},
+		{Index: 3, Type: CmdCreateVM, Kind: "vm", ID: "vm-1", Name: "web-1", Project: DefaultProject},
 		// Index 4 was refused: no event.
-		{Index: 5, Type: CmdVMAction, Kind: "vm", ID: "vm-1"},
-		{Index: 6, Type: CmdCreateToken, Kind: "token", ID: "tok-1"},
+		{Index: 5, Type: CmdVMAction, Kind: "vm", ID: "vm-1", Name: "web-1", Project: DefaultProject},
+		{Index: 6, Type: CmdCreateToken, Kind: "token", ID: "tok-1", Name: "ci"},
 		{Index: 7, Type: CmdInitCluster, Kind: "cluster", ID: "c1"},
-		{Index: 8, Type: CmdDeleteVM, Kind: "vm", ID: "vm-1"},
-		{Index: 9, Type: CmdRemoveNode, Kind: "node", ID: "n1"},
+		// A deletion is named as the object was.
+		{Index: 8, Type: CmdDeleteVM, Kind: "vm", ID: "vm-1", Name: "web-1", Project: DefaultProject},
+		{Index: 9, Type: CmdRemoveNode, Kind: "node", ID: "n1", Name: "node-1"},
 	}
 	for _, w := range want {
 		select {

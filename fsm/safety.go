@@ -45,17 +45,18 @@ var recoveredPanics atomic.Uint64
 
 // applySafely applies one decoded command and names the entity it changed. A
 // panic in its applyX becomes an ErrMalformed result (see above).
-func (s *state) applySafely(cmd Command, index uint64) (ev Event, err error) {
+func (s *state) applySafely(cmd Command, index uint64, events []Event) (out []Event, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			recoveredPanics.Add(1)
 			logger().Error("BUG: applying a command panicked; the command was refused and the node goes on",
 				"index", index, "type", cmd.Type().String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			ev, err = Event{}, errorf(ErrMalformed, "%s at log index %d could not be applied: %v", cmd.Type(), index, r)
+			out, err = events, errorf(ErrMalformed, "%s at log index %d could not be applied: %v", cmd.Type(), index, r)
 		}
 	}()
+	before := s.describeTarget(cmd)
 	if err := commands[cmd.Type()].apply(s, cmd, index); err != nil {
-		return Event{}, err
+		return events, err
 	}
-	return s.eventFor(cmd, index), nil
+	return s.eventsFor(cmd, index, before, events), nil
 }

@@ -325,6 +325,9 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 	f.appliedCh = make(chan struct{})
 	f.mu.Unlock()
 	close(ch)
+	if o := f.observer.Load(); o != nil {
+		(*o).Restored(h.Index)
+	}
 	f.publish(Event{Index: h.Index, Kind: "restore"})
 	return nil
 }

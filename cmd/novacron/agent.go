@@ -196,7 +196,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	if n.Images != nil {
 		apiCfg.Images = n.Images
 	}
-	apiCfg.Consoles = n.Consoles
+	apiCfg.Consoles, apiCfg.Events = n.Consoles, agent.Events()
 	if f.OIDC.Issuer != "" {
 		apiCfg.OIDC = oidcauth.New(f.OIDC)
 	}

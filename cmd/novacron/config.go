@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/novacron/novacron/eventlog"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/hypervisor/libvirt"
@@ -75,6 +76,7 @@ type agentFlags struct {
 	ConsoleLogDir  string
 	VirtType       string
 	StopTimeout    time.Duration
+	EventHistory   time.Duration
 	VCPUs          int
 	MemoryMiB      int64
 	CPUOvercommit  float64
@@ -171,6 +173,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.Insecure, "insecure", false, "run without TLS: the API, Raft, gossip and node-to-node calls travel in clear and nodes do not authenticate each other (see docs/SECURITY.md)")
 	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted while the host is safe: lease held, bootstrapping, or fence finished")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", def.Host.StopTimeout, "how long a guest gets to power off after a stop before it is destroyed")
+	fs.DurationVar(&f.EventHistory, "event-history", eventlog.DefaultKeep, "how long this node keeps the event stream's changes for clients that resume (GET /api/v1/events?after=N); at most 24h")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
 	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
 	fs.StringVar(&f.GossipKey, "gossip-key", "", "base64 key (16, 24 or 32 bytes) that encrypts gossip")
@@ -353,6 +356,9 @@ func (f *agentFlags) validate() error {
 		errs = append(errs, fmt.Errorf("--vcpus must not be negative, got %d", f.VCPUs))
 	}
 	// host.Config.Validate does not check it (yet), so the command line does.
+	if f.EventHistory <= 0 || f.EventHistory > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--event-history must be from 1s to 24h, got %s", f.EventHistory))
+	}
 	if f.StopTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--stop-timeout must be positive, got %s", f.StopTimeout))
 	}
@@ -451,6 +457,7 @@ func (f *agentFlags) nodeConfig(nodeID, apiAddr string, logger *slog.Logger) nod
 	cfg.SetLease(f.leaseTiming())
 	cfg.VCPUs, cfg.MemoryMiB = f.VCPUs, f.MemoryMiB
 	cfg.Host.StopTimeout, cfg.Host.Watchdog = f.StopTimeout, f.Watchdog
+	cc.Events.Keep = f.EventHistory
 	if files := f.bootFiles(); files != nil {
 		cfg.Host.BootFiles = files
 	}

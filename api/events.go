@@ -1,0 +1,155 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/novacron/novacron/authz"
+	"github.com/novacron/novacron/eventlog"
+	"github.com/novacron/novacron/fsm"
+)
+
+// The event stream (issue 16): GET /api/v1/events serves every change
+// this node applies, keyed by its Raft index, as a WebSocket of text
+// messages (when asked to upgrade) or as newline-delimited JSON, one frame
+// per line: {"index":N,"time":"...","events":[...]}. ?after=N resumes
+// exactly after index N; a frame without events is a heartbeat carrying the
+// index read so far. A caller gets only the events of objects it may read.
+
+// Events serves the event stream (*eventlog.Journal).
+type Events interface {
+	Stream(ctx context.Context, opts eventlog.StreamOptions, f eventlog.Filter, send func([]byte) error) error
+}
+
+// eventResource is the permission resource that reading an event of a type
+// needs, in the event's project.
+var eventResource = map[string]string{
+	"vm": "vm", "node": "node", "migration": "migration", "image": "image", "volume": "volume", "pool": "pool",
+	"project": "project", "user": "user", "session": "user", "token": "token", "join_token": "token", "role": "role",
+	"failover": "failover", "audit": "audit", "settings": "settings", "retention": "settings", "cluster": "cluster",
+	"gossip_keyring": "cluster",
+}
+
+// Bounds of a stream that does not follow, and how long one frame may take
+// to write before the reader is dropped (it resumes with ?after).
+const (
+	maxEventLimit   = 10_000
+	eventWriteLimit = 10 * time.Second
+)
+
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if s.cfg.Events == nil {
+		return errorf(fsm.ErrState, "this node serves no event stream")
+	}
+	opts, filter, err := eventQuery(r)
+	if err != nil {
+		return err
+	}
+	pr := caller(r.Context())
+	filter.Allowed = func(ev eventlog.Event) bool {
+		res, ok := eventResource[ev.Type]
+		if !ok {
+			res = "cluster"
+		}
+		return pr.Allowed(ev.Project, authz.Read(res))
+	}
+	opts.Heartbeat = s.cfg.EventHeartbeat
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{}) // the reader sends nothing more
+	if r.Header.Get("Upgrade") != "" {
+		return s.streamEventsWS(w, r, opts, filter)
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no") // a proxy must pass each line on
+	w.WriteHeader(http.StatusOK)
+	rc.Flush()
+	s.cfg.Events.Stream(r.Context(), opts, filter, func(b []byte) error {
+		rc.SetWriteDeadline(time.Now().Add(eventWriteLimit))
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			return err
+		}
+		return rc.Flush()
+	})
+	return nil
+}
+
+// streamEventsWS serves the stream over a WebSocket, one frame a text
+// message. The browser's origin must be this node's (the library's check):
+// a page elsewhere cannot read a user's events with its cookie.
+func (s *Server) streamEventsWS(w http.ResponseWriter, r *http.Request, opts eventlog.StreamOptions, f eventlog.Filter) error {
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return nil // Accept answered the client itself
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(4 << 10)
+	opts.Follow = true
+	// CloseRead reads (and answers) the control frames and ends ctx when the
+	// client closes or sends a message: the stream is one way.
+	ctx := c.CloseRead(r.Context())
+	s.cfg.Events.Stream(ctx, opts, f, func(b []byte) error {
+		wctx, cancel := context.WithTimeout(ctx, eventWriteLimit)
+		defer cancel()
+		return c.Write(wctx, websocket.MessageText, b)
+	})
+	c.Close(websocket.StatusNormalClosure, "")
+	return nil
+}
+
+// eventQuery reads ?after, ?follow, ?limit, ?type, ?project and ?object.
+func eventQuery(r *http.Request) (eventlog.StreamOptions, eventlog.Filter, error) {
+	q := r.URL.Query()
+	opts := eventlog.StreamOptions{Follow: true}
+	var f eventlog.Filter
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return opts, f, invalidf("query parameter after: %q is not a Raft index", v)
+		}
+		opts.After = &n
+	}
+	if v := q.Get("follow"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return opts, f, invalidf("query parameter follow: %q is not true or false", v)
+		}
+		opts.Follow = b
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxEventLimit {
+			return opts, f, invalidf("query parameter limit: %q is not a number from 1 to %d", v, maxEventLimit)
+		}
+		opts.Limit = n
+	}
+	for _, v := range q["type"] {
+		for _, t := range strings.Split(v, ",") {
+			if _, ok := eventResource[t]; !ok {
+				known := make([]string, 0, len(eventResource))
+				for k := range eventResource {
+					known = append(known, k)
+				}
+				slices.Sort(known)
+				return opts, f, invalidf("query parameter type: %q is not an event type (%s)", t, strings.Join(known, ", "))
+			}
+			if f.Types == nil {
+				f.Types = map[string]bool{}
+			}
+			f.Types[t] = true
+		}
+	}
+	f.Project, f.Object = q.Get(projectParam), q.Get("object")
+	if len(f.Project) > 128 || len(f.Object) > 256 {
+		return opts, f, invalidf("query parameters project and object: too long")
+	}
+	return opts, f, nil
+}
