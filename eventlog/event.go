@@ -50,13 +50,17 @@ type Frame struct {
 	Time  time.Time `json:"time"`
 	// Events is never null on the wire: an empty list is a heartbeat.
 	Events []Event `json:"events"`
+}
 
+// frame is a Frame as the journal keeps it, with its events' JSON encoded
+// once for every reader, by the first one.
+type frame struct {
+	Frame
 	once    sync.Once
 	encoded [][]byte
 }
 
-// Encoded returns each event's JSON, encoded once for every reader.
-func (f *Frame) Encoded() [][]byte {
+func (f *frame) encodedEvents() [][]byte {
 	f.once.Do(func() {
 		f.encoded = make([][]byte, len(f.Events))
 		for i, ev := range f.Events {

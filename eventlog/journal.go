@@ -35,7 +35,7 @@ type Journal struct {
 
 	mu sync.RWMutex
 	// frames[head:] are kept, oldest first, in index order.
-	frames []*Frame
+	frames []*frame
 	head   int
 	// floor: every change after it is in frames; what was at or before it
 	// is gone (trimmed, or before the snapshot this node restored).
@@ -69,7 +69,7 @@ func (j *Journal) Applied(index uint64, evs []fsm.Event) {
 	j.last = index
 	var wake chan struct{}
 	if len(events) > 0 {
-		j.frames = append(j.frames, &Frame{Index: index, Time: now.UTC(), Events: events})
+		j.frames = append(j.frames, &frame{Frame: Frame{Index: index, Time: now.UTC(), Events: events}})
 		wake, j.wake = j.wake, make(chan struct{})
 	}
 	j.trim(now)
@@ -100,7 +100,7 @@ func (j *Journal) trim(now time.Time) {
 		j.head++
 	}
 	if j.head > 1024 && j.head > len(j.frames)/2 {
-		j.frames = append([]*Frame(nil), j.frames[j.head:]...)
+		j.frames = append([]*frame(nil), j.frames[j.head:]...)
 		j.head = 0
 	}
 }
@@ -125,17 +125,17 @@ type Gap struct {
 	After, Floor uint64
 }
 
-// Frame is the gap as a frame: the reader follows on after Floor.
-func (g Gap) Frame(keep time.Duration, maxFrames int) *Frame {
-	return &Frame{Index: g.Floor, Time: time.Now().UTC(), Events: []Event{{Type: "gap", Action: "gap",
+// frame is the gap as a frame: the reader follows on after Floor.
+func (g Gap) frame(keep time.Duration, maxFrames int) *frame {
+	return &frame{Frame: Frame{Index: g.Floor, Time: time.Now().UTC(), Events: []Event{{Type: "gap", Action: "gap",
 		Message: fmt.Sprintf("the changes after index %d up to %d are no longer kept here (this node keeps %s of them, at most %d): reload what you show from the API, then follow on from index %d",
-			g.After, g.Floor, keep, maxFrames, g.Floor)}}}
+			g.After, g.Floor, keep, maxFrames, g.Floor)}}}}
 }
 
-// Read returns up to max frames after index after, a gap when some of them
+// read returns up to max frames after index after, a gap when some of them
 // are gone, the last index applied, and a channel closed by the next
 // frame, to wait on when there was nothing to read.
-func (j *Journal) Read(after uint64, max int) (frames []*Frame, gap *Gap, last uint64, wake <-chan struct{}) {
+func (j *Journal) read(after uint64, max int) (frames []*frame, gap *Gap, last uint64, wake <-chan struct{}) {
 	now := j.cfg.Now()
 	if j.expired(now) {
 		// An idle cluster applies nothing that would trim the journal.
@@ -152,7 +152,7 @@ func (j *Journal) Read(after uint64, max int) (frames []*Frame, gap *Gap, last u
 	kept := j.frames[j.head:]
 	i := sort.Search(len(kept), func(i int) bool { return kept[i].Index > after })
 	n := min(len(kept)-i, max)
-	return append([]*Frame(nil), kept[i:i+n]...), gap, j.last, j.wake
+	return append([]*frame(nil), kept[i:i+n]...), gap, j.last, j.wake
 }
 
 // Limits returns how much the journal keeps, for gap messages.

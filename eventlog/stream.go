@@ -80,17 +80,17 @@ func (j *Journal) Stream(ctx context.Context, opts StreamOptions, f Filter, send
 	if opts.Follow {
 		// A first heartbeat tells the reader where it starts, so that it
 		// can resume from there even if nothing happens before it drops.
-		beat := &Frame{Index: cursor, Time: time.Now().UTC()}
-		if buf = AppendFrame(buf, beat, nil); send(buf) != nil {
+		beat := Frame{Index: cursor, Time: time.Now().UTC()}
+		if buf = AppendFrame(buf, &beat, nil); send(buf) != nil {
 			return ctx.Err()
 		}
 	}
 	for {
-		frames, gap, last, wake := j.Read(cursor, readBatch)
+		frames, gap, last, wake := j.read(cursor, readBatch)
 		if gap != nil {
 			keep, most := j.Limits()
-			g := gap.Frame(keep, most)
-			if buf = AppendFrame(buf[:0], g, g.Encoded()); send(buf) != nil {
+			g := gap.frame(keep, most)
+			if buf = AppendFrame(buf[:0], &g.Frame, g.encodedEvents()); send(buf) != nil {
 				return ctx.Err()
 			}
 			cursor = gap.Floor
@@ -104,7 +104,7 @@ func (j *Journal) Stream(ctx context.Context, opts StreamOptions, f Filter, send
 			if len(events) == 0 {
 				continue
 			}
-			if buf = AppendFrame(buf[:0], fr, events); send(buf) != nil {
+			if buf = AppendFrame(buf[:0], &fr.Frame, events); send(buf) != nil {
 				return ctx.Err()
 			}
 			sent++
@@ -121,8 +121,8 @@ func (j *Journal) Stream(ctx context.Context, opts StreamOptions, f Filter, send
 			return ctx.Err()
 		case <-wake:
 		case <-tick:
-			beat := &Frame{Index: cursor, Time: time.Now().UTC()}
-			if buf = AppendFrame(buf[:0], beat, nil); send(buf) != nil {
+			beat := Frame{Index: cursor, Time: time.Now().UTC()}
+			if buf = AppendFrame(buf[:0], &beat, nil); send(buf) != nil {
 				return ctx.Err()
 			}
 		}
@@ -157,8 +157,8 @@ func (j *Journal) tailCursor(n int, f Filter) uint64 {
 }
 
 // matching returns the encoded events of fr that pass f.
-func matching(fr *Frame, f Filter) [][]byte {
-	enc := fr.Encoded()
+func matching(fr *frame, f Filter) [][]byte {
+	enc := fr.encodedEvents()
 	var out [][]byte
 	for i, ev := range fr.Events {
 		if f.Match(ev) {
