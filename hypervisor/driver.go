@@ -230,6 +230,64 @@ type Snapshotter interface {
 	Snapshots(ctx context.Context, id string) ([]string, error)
 }
 
+// StatsReader is what a driver implements when it can read every domain's
+// counters in one call (libvirt: bulk stats, one round trip however many
+// domains run), so a host can sample all its VMs every few seconds without
+// a call per domain. Rates (see Rates) come from two samples.
+type StatsReader interface {
+	// DomainStats returns a sample of every running or paused managed
+	// domain; stopped domains have no counters and are left out.
+	DomainStats(ctx context.Context) ([]DomainStats, error)
+}
+
+// DomainStats is one domain's counters at one moment. Counters are
+// cumulative since the domain's process started: they go back to zero when
+// the domain starts again or arrives by migration, and sums over devices
+// drop when a device is removed (see Rates).
+type DomainStats struct {
+	// ID is the VM ID, as Domain.ID names it.
+	ID string
+	// At is when the sample was read (the driver's clock).
+	At time.Time
+	// State is StateRunning or StatePaused.
+	State DomainState
+	// CPUTime is the guest's cumulative CPU time: every vCPU's, plus the
+	// hypervisor's own threads for it (libvirt's cpu.time).
+	CPUTime time.Duration
+	// VCPUs is the number of vCPUs online now.
+	VCPUs int
+	// MemoryMaxBytes is the memory the domain may have (balloon maximum);
+	// BalloonBytes what the balloon gives it now (balloon current).
+	MemoryMaxBytes uint64
+	BalloonBytes   uint64
+	// MemoryUsedBytes is what the guest uses, when its balloon driver
+	// reports its memory (GuestMemory true): its total less what it could
+	// free at once (caches included, as Linux's MemAvailable), or less its
+	// free memory when it does not say. Otherwise it is BalloonBytes, all
+	// the host can tell, and GuestMemory is false.
+	MemoryUsedBytes uint64
+	GuestMemory     bool
+	// Disk and network counters are summed over the domain's disks and
+	// interfaces (bytes, requests, packets), as the guest sees them: Rx is
+	// what it received, Read what it read.
+	DiskReadBytes  uint64
+	DiskWriteBytes uint64
+	DiskReadOps    uint64
+	DiskWriteOps   uint64
+	NetRxBytes     uint64
+	NetTxBytes     uint64
+	NetRxPackets   uint64
+	NetTxPackets   uint64
+	// CPUMissing, DiskMissing and NetMissing say the driver could not read
+	// that group this time (libvirt skips the disk counters of a domain
+	// busy with another job rather than wait for it). Its counters then
+	// read zero, and Rates gives no rate for an interval that begins or
+	// ends with the sample, rather than a drop and a leap.
+	CPUMissing  bool
+	DiskMissing bool
+	NetMissing  bool
+}
+
 // ErrDetachPending: the guest has not released a disk it was asked to
 // (it may be busy, or ignore hot-unplug requests).
 var ErrDetachPending = errors.New("the guest has not released the disk yet")

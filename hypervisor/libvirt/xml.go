@@ -237,7 +237,9 @@ func domainXML(spec hypervisor.DomainSpec, p xmlParams) (string, error) {
 				Source: &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}},
 				Target: &libvirtxml.DomainConsoleTarget{Type: "serial", Port: &port},
 			}},
-			MemBalloon: &libvirtxml.DomainMemBalloon{Model: "virtio"},
+			// The balloon's stats period makes QEMU poll the guest's memory
+			// figures, which DomainStats reports as its used memory.
+			MemBalloon: &libvirtxml.DomainMemBalloon{Model: "virtio", Stats: &libvirtxml.DomainMemBalloonStats{Period: 10}},
 		},
 	}
 	b := spec.Boot
