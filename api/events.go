@@ -71,12 +71,13 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, _ httprout
 	w.Header().Set("X-Accel-Buffering", "no") // a proxy must pass each line on
 	w.WriteHeader(http.StatusOK)
 	rc.Flush()
+	// Frames read together go out in one write; each batch gets
+	// eventWriteLimit to leave.
+	opts.Flush = rc.Flush
 	s.cfg.Events.Stream(r.Context(), opts, filter, func(b []byte) error {
 		rc.SetWriteDeadline(time.Now().Add(eventWriteLimit))
-		if _, err := w.Write(append(b, '\n')); err != nil {
-			return err
-		}
-		return rc.Flush()
+		_, err := w.Write(append(b, '\n'))
+		return err
 	})
 	return nil
 }

@@ -51,6 +51,10 @@ type StreamOptions struct {
 	// events, carrying the index read so far (0: never; a followed stream
 	// always starts with one).
 	Heartbeat time.Duration
+	// Flush, when set, is called once the frames read together have been
+	// sent: a transport that buffers sends them in one write (the changes
+	// of a burst, such as a VM's creation and its host's report).
+	Flush func() error
 }
 
 // DefaultLimit is how many frames a stream that does not follow sends when
@@ -81,7 +85,7 @@ func (j *Journal) Stream(ctx context.Context, opts StreamOptions, f Filter, send
 		// A first heartbeat tells the reader where it starts, so that it
 		// can resume from there even if nothing happens before it drops.
 		beat := Frame{Index: cursor, Time: time.Now().UTC()}
-		if buf = AppendFrame(buf, &beat, nil); send(buf) != nil {
+		if buf = AppendFrame(buf, &beat, nil); send(buf) != nil || (opts.Flush != nil && opts.Flush() != nil) {
 			return ctx.Err()
 		}
 	}
@@ -112,6 +116,9 @@ func (j *Journal) Stream(ctx context.Context, opts StreamOptions, f Filter, send
 		if len(frames) == readBatch {
 			continue // more to read before waiting
 		}
+		if opts.Flush != nil && opts.Flush() != nil {
+			return ctx.Err()
+		}
 		cursor = max(cursor, last)
 		if !opts.Follow {
 			return nil
@@ -122,7 +129,7 @@ func (j *Journal) Stream(ctx context.Context, opts StreamOptions, f Filter, send
 		case <-wake:
 		case <-tick:
 			beat := Frame{Index: cursor, Time: time.Now().UTC()}
-			if buf = AppendFrame(buf[:0], &beat, nil); send(buf) != nil {
+			if buf = AppendFrame(buf[:0], &beat, nil); send(buf) != nil || (opts.Flush != nil && opts.Flush() != nil) {
 				return ctx.Err()
 			}
 		}
