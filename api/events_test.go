@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/eventlog"
 	"github.com/novacron/novacron/fsm"
+	"github.com/novacron/novacron/metricstore"
 )
 
 // frames reads an NDJSON stream that ends (follow=false).
@@ -139,5 +142,68 @@ func TestEvents_WebSocketFollowsAndResumes(t *testing.T) {
 	defer c.CloseNow()
 	if g := next(c); g.Index <= f.Index || g.Events[0].Action != "vm_action" {
 		t.Fatalf("resumed after %d: %+v, want the stop after it", f.Index, g)
+	}
+}
+
+// fakeHistory answers each node's samples of one key: node-1 holds the
+// first minute, node-2 the next, as a VM that moved between them.
+type fakeHistory struct {
+	mu            sync.Mutex
+	asked         []string
+	start         time.Time
+	first, second string
+}
+
+func (f *fakeHistory) Query(_ context.Context, node, key string, from, to time.Time, step time.Duration) (metricstore.Result, error) {
+	f.mu.Lock()
+	f.asked = append(f.asked, node+" "+key)
+	f.mu.Unlock()
+	if step == 0 {
+		step = 10 * time.Second
+	}
+	res := metricstore.Result{Fields: []string{"cpu_percent"}, Step: step}
+	for i := range 12 {
+		at := f.start.Add(time.Duration(i) * step)
+		v := math.NaN()
+		if (node == f.first && i < 6) || (node == f.second && i >= 6) {
+			v = float64(i)
+		}
+		res.Points = append(res.Points, metricstore.Point{At: at, Avg: []float64{v}, Max: []float64{v}})
+	}
+	return res, nil
+}
+
+// A VM's history is stitched from every host that ran it; the window's
+// parameters are checked.
+func TestMetrics_VMHistoryStitchedFromItsHosts(t *testing.T) {
+	hist := &fakeHistory{start: time.Now().Add(-2 * time.Minute).Truncate(10 * time.Second)}
+	e := newTestEnvWith(t, Config{Metrics: hist}, nil)
+	hist.first, hist.second = e.nodes[0].ID, e.nodes[1].ID
+	vm := e.runningVM("web", e.nodes[0])
+	e.do("POST", "/api/v1/vms/web/migrate", e.root, client.MigrateRequest{Target: "node-2"}).expect(t, http.StatusAccepted, nil)
+	var res struct {
+		Fields []string `json:"fields"`
+		Points []struct {
+			Avg []*float64 `json:"avg"`
+		} `json:"points"`
+	}
+	e.do("GET", "/api/v1/vms/"+vm.ID+"/metrics?since=5m", e.root, nil).expect(t, http.StatusOK, &res)
+	if len(res.Points) != 12 {
+		t.Fatalf("%d points, want 12 stitched: %+v", len(res.Points), res)
+	}
+	for i, p := range res.Points {
+		if p.Avg[0] == nil || *p.Avg[0] != float64(i) {
+			t.Fatalf("point %d: %v, want %d from whichever host ran the VM then", i, p.Avg[0], i)
+		}
+	}
+	hist.mu.Lock()
+	asked := strings.Join(hist.asked, ",")
+	hist.mu.Unlock()
+	if !strings.Contains(asked, e.nodes[0].ID+" vm/"+vm.ID) || !strings.Contains(asked, e.nodes[1].ID+" vm/"+vm.ID) {
+		t.Fatalf("asked %s, want both hosts of the VM", asked)
+	}
+	e.do("GET", "/api/v1/nodes/node-1/metrics", e.root, nil).expect(t, http.StatusOK, nil)
+	for q, says := range map[string]string{"since=forever": "since", "step=1s": "step", "from=yesterday": "from", "from=2000000000&to=1000000000": "forwards"} {
+		e.do("GET", "/api/v1/vms/web/metrics?"+q, e.root, nil).expectError(t, http.StatusBadRequest, client.CodeInvalid, says)
 	}
 }

@@ -81,6 +81,9 @@ type Config struct {
 	// has read.
 	Events         Events
 	EventHeartbeat time.Duration
+	// Metrics reads the metrics history of this node and the others
+	// (sampler.History); nil answers metrics reads with 409.
+	Metrics MetricsHistory
 	// MetricsToken, when set, is the bearer token GET /metrics requires
 	// (--metrics-token-file); empty leaves /metrics open, as scrapers expect.
 	MetricsToken string
@@ -366,6 +369,7 @@ func (s *Server) routes() {
 
 	s.route("GET", "/api/v1/nodes", authz.Read("node"), s.listNodes)
 	s.route("GET", "/api/v1/nodes/:id", authz.Read("node"), s.getNode)
+	s.route("GET", "/api/v1/nodes/:id/metrics", authz.Read("node"), s.nodeMetrics)
 
 	s.projectRoute("GET", "/api/v1/vms", authz.Read("vm"), s.listVMs)
 	s.projectRoute("POST", "/api/v1/vms", authz.Write("vm"), s.createVM)
@@ -378,6 +382,7 @@ func (s *Server) routes() {
 	s.objectRoute("POST", "/api/v1/vms/:id/:action", authz.Write("vm"), vmObject, s.vmAction)
 	s.streamRoute("GET", "/api/v1/vms/:id/console", authz.Write("vm"), vmObject, s.vmConsole)
 	s.streamRoute("GET", "/api/v1/vms/:id/console/log", authz.Read("vm"), vmObject, s.vmConsoleLog)
+	s.objectRoute("GET", "/api/v1/vms/:id/metrics", authz.Read("vm"), vmObject, s.vmMetrics)
 
 	// Lists show what the caller may read: every project's for a cluster
 	// role, its projects' otherwise.

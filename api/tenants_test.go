@@ -275,6 +275,8 @@ func (w *tenantWorld) matrix() map[string]struct {
 		"GET /api/v1/vms/:id/console":                    {refused, with("GET", nil, vmRefs("/console"))},
 		"GET /api/v1/vms/:id/console/log":                {refused, with("GET", nil, vmRefs("/console/log"))},
 		"GET /api/v1/operations":                         {filtered, one("GET", "/api/v1/operations", nil)},
+		"GET /api/v1/vms/:id/metrics":                    {refused, []probe{{"GET", "/api/v1/vms/" + w.vmB.ID + "/metrics", nil}, {"GET", "/api/v1/vms/web/metrics?project=b", nil}}},
+		"GET /api/v1/nodes/:id/metrics":                  {refused, one("GET", "/api/v1/nodes/node-1/metrics", nil)},
 		"GET /api/v1/events":                             {filtered, []probe{{"GET", "/api/v1/events?after=0&follow=false&limit=10000", nil}, {"GET", "/api/v1/events?project=b&follow=false", nil}, {"GET", "/api/v1/events?object=" + w.vmB.ID + "&after=0&follow=false", nil}}},
 		"GET /api/v1/operations/:id":                     {refused, []probe{{"GET", "/api/v1/operations/" + w.migrationB, nil}, {"GET", "/api/v1/operations/" + w.imageB + "?wait=1s", nil}, {"GET", "/api/v1/operations/" + w.onlyB.ID, nil}, {"GET", "/api/v1/operations/" + w.volumeOnB, nil}, {"GET", "/api/v1/operations/" + w.snapshotOpB, nil}, {"GET", "/api/v1/operations/" + w.drainOp + "?wait=1s", nil}, {"GET", "/api/v1/operations/drain:node-2", nil}}},
 		"DELETE /api/v1/operations/:id":                  {refused, []probe{{"DELETE", "/api/v1/operations/" + w.migrationB, nil}, {"DELETE", "/api/v1/operations/" + w.snapshotOpB, nil}, {"DELETE", "/api/v1/operations/" + w.drainOp, nil}}},

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"github.com/novacron/novacron/eventlog"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/novacron/novacron/eventlog"
 	"github.com/novacron/novacron/fsm"
 )
 

@@ -4,13 +4,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/novacron/novacron/eventlog"
 	"log/slog"
 	"net"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/novacron/novacron/eventlog"
 	"github.com/novacron/novacron/internal/peeruri"
 	"github.com/novacron/novacron/lease"
 )

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 	"github.com/novacron/novacron/host"
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/lease"
+	"github.com/novacron/novacron/metricstore"
+	"github.com/novacron/novacron/sampler"
 )
 
 // Config is every part's configuration. The fencing lease and the node's
@@ -47,6 +50,9 @@ type Config struct {
 	// ImageFiles confines the files images are imported from to the
 	// allowed image folders; nil imports no file.
 	ImageFiles diskstore.Files
+	// MetricsInterval is how often the host samples itself and its VMs
+	// into its metrics history (in DataDir; sampler.DefaultInterval when 0).
+	MetricsInterval time.Duration
 }
 
 // DefaultConfig returns production settings; the caller fills in identity
@@ -102,6 +108,9 @@ type Node struct {
 	Images *diskstore.Manager
 	// Consoles reaches VMs' serial consoles here and on other nodes.
 	Consoles *console.Router
+	// Metrics reads the metrics history here and on other nodes; this
+	// node keeps one only with a DataDir.
+	Metrics *sampler.History
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -151,6 +160,23 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 		agent.HandlePeer("GET "+diskstore.ImagePathPrefix+"{id}", disks)
 		agent.HandlePeer("GET "+diskstore.MigrationPathPrefix+"{id}/{file}", http.HandlerFunc(disks.ServeMigrationDisk))
 	}
+	history := &sampler.History{Self: cfg.Cluster.NodeID, Peers: agent}
+	var smp *sampler.Sampler
+	if cfg.DataDir != "" {
+		store, err := metricstore.Open(filepath.Join(cfg.DataDir, "metrics"), metricstore.Options{Logger: cfg.Cluster.Logger})
+		if err != nil {
+			agent.Shutdown()
+			return nil, fmt.Errorf("metrics history: %w", err)
+		}
+		history.Local = store
+		sc := sampler.Config{NodeID: cfg.Cluster.NodeID, NodeName: cfg.Cluster.NodeName, Store: store, VMs: agent.FSM(),
+			Interval: cfg.MetricsInterval, DataDir: cfg.DataDir, Logger: cfg.Cluster.Logger}
+		if sr, ok := driver.(hypervisor.StatsReader); ok {
+			sc.Stats = sr
+		}
+		smp = sampler.New(sc)
+	}
+	agent.HandlePeer("GET "+sampler.PathPrefix+"{kind}/{id}", history)
 	consoles := &console.Router{Self: cfg.Cluster.NodeID, Peers: agent}
 	if local, ok := driver.(console.Local); ok {
 		consoles.Local = local
@@ -175,7 +201,14 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 	agent.Start(ctl)
 	hst.Start()
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &Node{Agent: agent, Control: ctl, Host: hst, Images: disks, Consoles: consoles, cancel: cancel}
+	n := &Node{Agent: agent, Control: ctl, Host: hst, Images: disks, Consoles: consoles, Metrics: history, cancel: cancel}
+	if smp != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			smp.Run(ctx)
+		}()
+	}
 	if disks != nil {
 		n.wg.Add(1)
 		go func() {
@@ -210,6 +243,7 @@ func (n *Node) Shutdown() error {
 		if n.Images != nil {
 			n.Images.Close()
 		}
+		n.closeMetrics()
 		err = n.Agent.Shutdown()
 	})
 	return err
@@ -225,6 +259,14 @@ func (n *Node) Leave() error {
 		if n.Images != nil {
 			n.Images.Close()
 		}
+		n.closeMetrics()
 	})
 	return err
+}
+
+// closeMetrics closes the metrics history, once the sampler has stopped.
+func (n *Node) closeMetrics() {
+	if n.Metrics.Local != nil {
+		n.Metrics.Local.Close()
+	}
 }

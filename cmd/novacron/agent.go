@@ -196,7 +196,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	if n.Images != nil {
 		apiCfg.Images = n.Images
 	}
-	apiCfg.Consoles, apiCfg.Events = n.Consoles, agent.Events()
+	apiCfg.Consoles, apiCfg.Events, apiCfg.Metrics = n.Consoles, agent.Events(), n.Metrics
 	if f.OIDC.Issuer != "" {
 		apiCfg.OIDC = oidcauth.New(f.OIDC)
 	}

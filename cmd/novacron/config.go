@@ -28,6 +28,7 @@ import (
 	"github.com/novacron/novacron/internal/version"
 	"github.com/novacron/novacron/lease"
 	"github.com/novacron/novacron/node"
+	"github.com/novacron/novacron/sampler"
 )
 
 // The agent's configuration has two tiers. agentFlags is what the user writes
@@ -77,6 +78,7 @@ type agentFlags struct {
 	VirtType       string
 	StopTimeout    time.Duration
 	EventHistory   time.Duration
+	MetricsEvery   time.Duration
 	VCPUs          int
 	MemoryMiB      int64
 	CPUOvercommit  float64
@@ -173,6 +175,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.Insecure, "insecure", false, "run without TLS: the API, Raft, gossip and node-to-node calls travel in clear and nodes do not authenticate each other (see docs/SECURITY.md)")
 	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted while the host is safe: lease held, bootstrapping, or fence finished")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", def.Host.StopTimeout, "how long a guest gets to power off after a stop before it is destroyed")
+	fs.DurationVar(&f.MetricsEvery, "metrics-interval", sampler.DefaultInterval, "how often this host samples itself and its VMs into its metrics history (GET /api/v1/vms/{id}/metrics); 1s to 5m")
 	fs.DurationVar(&f.EventHistory, "event-history", eventlog.DefaultKeep, "how long this node keeps the event stream's changes for clients that resume (GET /api/v1/events?after=N); at most 24h")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
 	fs.StringVar(&f.BootstrapFile, "bootstrap-token-file", "", "file holding the root API token of a new cluster")
@@ -356,6 +359,9 @@ func (f *agentFlags) validate() error {
 		errs = append(errs, fmt.Errorf("--vcpus must not be negative, got %d", f.VCPUs))
 	}
 	// host.Config.Validate does not check it (yet), so the command line does.
+	if f.MetricsEvery < time.Second || f.MetricsEvery > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("--metrics-interval must be from 1s to 5m, got %s", f.MetricsEvery))
+	}
 	if f.EventHistory <= 0 || f.EventHistory > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--event-history must be from 1s to 24h, got %s", f.EventHistory))
 	}
@@ -458,6 +464,7 @@ func (f *agentFlags) nodeConfig(nodeID, apiAddr string, logger *slog.Logger) nod
 	cfg.VCPUs, cfg.MemoryMiB = f.VCPUs, f.MemoryMiB
 	cfg.Host.StopTimeout, cfg.Host.Watchdog = f.StopTimeout, f.Watchdog
 	cc.Events.Keep = f.EventHistory
+	cfg.MetricsInterval = f.MetricsEvery
 	if files := f.bootFiles(); files != nil {
 		cfg.Host.BootFiles = files
 	}

@@ -24,7 +24,7 @@ func TestAgentFlags_DefaultsAreTheDocumentedOnes(t *testing.T) {
 		"virt-type": "auto", "vcpus": "0", "memory-mib": "0", "cpu-overcommit": "0", "migrate-uri": "",
 		"image-dir": "[/var/lib/novacron/images]",
 		"sim-fleet": "0", "fence-timeout": "10s", "heartbeat-interval": "1s", "watchdog": "",
-		"stop-timeout": "30s", "event-history": "1h0m0s", "bootstrap-token": "", "bootstrap-token-file": "", "gossip-key": "",
+		"stop-timeout": "30s", "event-history": "1h0m0s", "metrics-interval": "10s", "bootstrap-token": "", "bootstrap-token-file": "", "gossip-key": "",
 		"gossip-key-file": "", "metrics-token-file": "",
 		"log-level": "info", "sim-vcpus": "8", "sim-memory-mib": "16384", "sim-disk-gib": "200",
 		"tls-ca": "", "tls-cert": "", "tls-key": "", "insecure": "false", "tls-ca-key": "", "join-token": "",
