@@ -129,6 +129,8 @@ type Controller struct {
 	// inflight is what the creates placed but not yet applied reserve
 	// (create_placement.go).
 	inflight inflight
+	// extra are the loops others run while this node leads (AddLeaderLoop).
+	extra []func(context.Context)
 }
 
 // New makes a node's controller.
@@ -144,10 +146,18 @@ func New(cfg Config, cl Cluster, st State) (*Controller, error) {
 	}, nil
 }
 
+// AddLeaderLoop adds a loop that runs while this node leads, beside the
+// controller's own (the PostgreSQL export, the alert rules); call it before
+// the node starts.
+func (c *Controller) AddLeaderLoop(loop func(context.Context)) {
+	c.extra = append(c.extra, loop)
+}
+
 // RunLeader runs the leader's loops until ctx ends (leadership lost).
 func (c *Controller) RunLeader(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){c.placementLoop, c.migrationLoop, c.rebalanceLoop, c.failoverLoop, c.fleetLoop, c.retentionLoop} {
+	loops := []func(context.Context){c.placementLoop, c.migrationLoop, c.rebalanceLoop, c.failoverLoop, c.fleetLoop, c.retentionLoop}
+	for _, loop := range append(loops, c.extra...) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -155,5 +155,17 @@ func (j *Journal) read(after uint64, max int) (frames []*frame, gap *Gap, last u
 	return append([]*frame(nil), kept[i:i+n]...), gap, j.last, j.wake
 }
 
+// Frames is read for a consumer in this process (the PostgreSQL export):
+// up to max frames after index after, as values, with the gap, the last
+// index applied and the channel the next frame closes, as read has them.
+func (j *Journal) Frames(after uint64, max int) (frames []Frame, gap *Gap, last uint64, wake <-chan struct{}) {
+	kept, gap, last, wake := j.read(after, max)
+	frames = make([]Frame, len(kept))
+	for i, f := range kept {
+		frames[i] = f.Frame
+	}
+	return frames, gap, last, wake
+}
+
 // Limits returns how much the journal keeps, for gap messages.
 func (j *Journal) Limits() (time.Duration, int) { return j.cfg.Keep, j.cfg.MaxFrames }
