@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -26,6 +27,10 @@ var memberStatuses = []string{"alive", "suspect", "failed", "left"}
 // registerGauges adds this server's scrape-time gauges to its own set. They read
 // the state when scraped, so they never go stale and need no updating loop.
 func (s *Server) registerGauges() {
+	// TYPE and HELP lines, which Prometheus's own checks (promtool check
+	// metrics) and its metadata API want; the flag is the process's, as
+	// /metrics is.
+	metrics.ExposeMetadata(true)
 	for _, st := range vmStates {
 		s.metrics.NewGauge(fmt.Sprintf(`novacron_vms{state=%q}`, st), func() float64 {
 			return float64(s.state.VMCountsByState()[st])
@@ -69,8 +74,94 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ httprout
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Header().Set(IndexHeader, formatIndex(s.state.AppliedIndex()))
-	metrics.WritePrometheus(w, true)
-	s.metrics.WritePrometheus(w)
+	var b bytes.Buffer
+	metrics.WritePrometheus(&b, true)
+	s.metrics.WritePrometheus(&b)
+	_, _ = w.Write(withMetadata(b.Bytes()))
+}
+
+// withMetadata completes the library's metadata lines: it fills in the
+// text of its empty "# HELP family" lines from metricHelp (the library has
+// no way to give it) and corrects the TYPE of its families in typeFixes.
+func withMetadata(text []byte) []byte {
+	out := make([]byte, 0, len(text)+len(text)/8)
+	for len(text) > 0 {
+		var line []byte
+		line, text, _ = bytes.Cut(text, []byte("\n"))
+		if family, ok := bytes.CutPrefix(line, []byte("# HELP ")); ok && bytes.IndexByte(family, ' ') < 0 {
+			if help := metricHelp(string(family)); help != "" {
+				line = fmt.Appendf(nil, "# HELP %s %s", family, help)
+			}
+		} else if rest, ok := bytes.CutPrefix(line, []byte("# TYPE ")); ok {
+			family, _, _ := bytes.Cut(rest, []byte(" "))
+			if t, ok := typeFixes[string(family)]; ok {
+				line = fmt.Appendf(nil, "# TYPE %s %s", family, t)
+			}
+		}
+		out = append(out, line...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// typeFixes are the library's families whose TYPE Prometheus's conventions
+// (promtool check metrics) contradict. The process_io_* figures are
+// cumulative counts of /proc/self/io, which the library calls gauges. The
+// go_*_count names end as only a histogram's or summary's series may, and
+// are not ours to rename: they stay untyped, as every family was before
+// /metrics carried TYPE lines.
+var typeFixes = map[string]string{
+	"process_io_read_bytes_total":            "counter",
+	"process_io_written_bytes_total":         "counter",
+	"process_io_read_syscalls_total":         "counter",
+	"process_io_write_syscalls_total":        "counter",
+	"process_io_storage_read_bytes_total":    "counter",
+	"process_io_storage_written_bytes_total": "counter",
+	"go_cgo_calls_count":                     "untyped",
+	"go_gc_forced_count":                     "untyped",
+	"go_cpu_count":                           "untyped",
+}
+
+// familyHelp is the HELP text of every novacron_* family on /metrics,
+// wherever it is defined (the per-VM series in sampler/prom.go, the Raft ones
+// in cluster). A family missing here goes out with an empty HELP, which
+// e2e/prometheus_test.go's promtool check reports; docs/MONITORING.md lists
+// the same series for operators.
+var familyHelp = map[string]string{
+	"novacron_http_request_duration_seconds":     "API request duration in seconds, by route pattern, method and status code.",
+	"novacron_members":                           "Gossip members this node sees, by status (alive, suspect, failed, left).",
+	"novacron_migrations_active":                 "VM migrations under way, by state (pending, preparing, running).",
+	"novacron_raft_applied_index":                "Index of the last Raft log entry this node applied to its state.",
+	"novacron_raft_apply_duration_seconds":       "Duration in seconds of a write through Raft, from submit to applied on this node.",
+	"novacron_raft_leader_changes_total":         "Times this node gained or lost Raft leadership.",
+	"novacron_vms":                               "VMs in the cluster, by state.",
+	"novacron_vm_cpu_seconds_total":              "CPU time the VM used, in seconds: all its vCPUs and the hypervisor's threads for it.",
+	"novacron_vm_vcpus":                          "vCPUs of the VM.",
+	"novacron_vm_memory_max_bytes":               "Memory the VM may use, in bytes.",
+	"novacron_vm_memory_used_bytes":              "Memory the guest uses, in bytes, as its balloon driver reports it (the balloon size when it reports none).",
+	"novacron_vm_balloon_bytes":                  "Current balloon size (memory given to the guest), in bytes.",
+	"novacron_vm_disk_read_bytes_total":          "Bytes the VM read from its disks.",
+	"novacron_vm_disk_written_bytes_total":       "Bytes the VM wrote to its disks.",
+	"novacron_vm_disk_reads_total":               "Read requests the VM made to its disks.",
+	"novacron_vm_disk_writes_total":              "Write requests the VM made to its disks.",
+	"novacron_vm_network_receive_bytes_total":    "Bytes the VM received on its network interfaces.",
+	"novacron_vm_network_transmit_bytes_total":   "Bytes the VM sent on its network interfaces.",
+	"novacron_vm_network_receive_packets_total":  "Packets the VM received on its network interfaces.",
+	"novacron_vm_network_transmit_packets_total": "Packets the VM sent on its network interfaces.",
+}
+
+// metricHelp is family's HELP text; the library's Go runtime and process
+// families get a pointer to where they are described.
+func metricHelp(family string) string {
+	switch {
+	case familyHelp[family] != "":
+		return familyHelp[family]
+	case strings.HasPrefix(family, "go_"):
+		return "Go runtime metric of this agent (VictoriaMetrics/metrics, from runtime/metrics)."
+	case strings.HasPrefix(family, "process_"):
+		return "Process metric of this agent (VictoriaMetrics/metrics, from /proc/self)."
+	}
+	return ""
 }
 
 // metricsAuthorized reports whether r may read /metrics: always when no

@@ -14,6 +14,8 @@ import (
 // the hypervisor has them (Prometheus takes their rate itself) and the
 // memory gauges, labelled with the VM's name and ID, its project and this
 // node. A VM that leaves the host leaves /metrics at the next sample.
+// Their HELP texts are in api/metrics.go (familyHelp), which writes
+// /metrics: a new series needs one there too.
 type promSeries struct {
 	node string
 	set  *metrics.Set
