@@ -47,7 +47,7 @@ func toClientCapacity(c fsm.Capacity) client.Capacity { return client.Capacity(c
 // toClientDigest converts this node's state digest; node is its name.
 func toClientDigest(d fsm.Digest, node string) client.Digest {
 	return client.Digest{Node: node, AppliedIndex: d.AppliedIndex, SHA256: d.SHA256,
-		Nodes: d.Nodes, VMs: d.VMs, Tokens: d.Tokens, Migrations: d.Migrations, Failovers: d.Failovers, Removals: d.Removals, Projects: d.Projects, Users: d.Users, Sessions: d.Sessions, Roles: d.Roles, Audit: d.Audit, Pools: d.Pools, Images: d.Images, Volumes: d.Volumes}
+		Nodes: d.Nodes, VMs: d.VMs, Tokens: d.Tokens, Migrations: d.Migrations, Failovers: d.Failovers, Removals: d.Removals, Projects: d.Projects, Users: d.Users, Sessions: d.Sessions, Roles: d.Roles, Audit: d.Audit, Pools: d.Pools, Images: d.Images, Volumes: d.Volumes, Alerting: d.Alerting}
 }
 
 // toClientDrainStatus is the node's part of its drain status, with no VMs yet.

@@ -262,6 +262,13 @@ type State interface {
 	JoinTokens() []fsm.JoinToken
 	JoinToken(id string) (fsm.JoinToken, error)
 
+	// The alerting state (fsm/query_alert.go).
+	AlertRules() []fsm.AlertRule
+	Alerts() []fsm.Alert
+	Alert(id string) (fsm.Alert, error)
+	Silences() []fsm.Silence
+	AlertTargets() []fsm.AlertTarget
+
 	// Migrations lists every migration record, newest first; ActiveMigrations
 	// those not finished.
 	Migrations() []fsm.Migration
@@ -417,6 +424,19 @@ func (s *Server) routes() {
 	s.callerRoute("GET", "/api/v1/migrations", s.listMigrations)
 	s.objectRoute("GET", "/api/v1/migrations/:id", authz.Read("migration"), migrationObject, s.getMigration)
 	s.objectRoute("POST", "/api/v1/migrations/:id/cancel", authz.Write("migration"), migrationObject, s.cancelMigration)
+	s.callerRoute("GET", "/api/v1/alerts", s.listAlerts)
+	s.objectRoute("GET", "/api/v1/alerts/:id", authz.Read("alert"), alertObject, s.getAlert)
+	s.objectRoute("POST", "/api/v1/alerts/:id/ack", authz.Write("alert"), alertObject, s.ackAlert)
+	s.route("GET", "/api/v1/alert-rules", authz.Read("alert"), s.listAlertRules)
+	s.route("POST", "/api/v1/alert-rules", authz.Write("alert"), s.putAlertRule)
+	s.route("DELETE", "/api/v1/alert-rules/:name", authz.Write("alert"), s.deleteAlertRule)
+	s.route("GET", "/api/v1/silences", authz.Read("alert"), s.listSilences)
+	s.route("POST", "/api/v1/silences", authz.Write("alert"), s.createSilence)
+	s.route("DELETE", "/api/v1/silences/:id", authz.Write("alert"), s.deleteSilence)
+	// A target's URL is fetched and its secret kept: cluster settings.
+	s.route("GET", "/api/v1/alert-targets", authz.Read("settings"), s.listAlertTargets)
+	s.route("POST", "/api/v1/alert-targets", authz.Write("settings"), s.putAlertTarget)
+	s.route("DELETE", "/api/v1/alert-targets/:name", authz.Write("settings"), s.deleteAlertTarget)
 	s.route("GET", "/api/v1/failovers", authz.Read("failover"), s.listFailovers)
 	s.route("GET", "/api/v1/failovers/:id", authz.Read("failover"), s.getFailover)
 	s.public("POST", "/api/v1/login", s.login)

@@ -43,6 +43,7 @@ type tenantWorld struct {
 	drainOp     string
 	rootKeyID   string
 	rootSession string
+	alertB      string
 	// sessions holds a session secret per user.
 	sessions map[string]string
 }
@@ -113,6 +114,10 @@ func newTenantWorld(t *testing.T, cfg Config) *tenantWorld {
 	w.cluster.mustApply(t, fsm.ReportVM{ID: stuck.ID, Node: w.nodes[1].ID, Generation: 1, State: fsm.VMRunning, At: now})
 	w.cluster.mustApply(t, fsm.SetMaintenance{ID: w.nodes[1].ID, Maintenance: true, Reason: secretB, At: now})
 	w.drainOp = "drain:" + w.nodes[1].ID
+	// An alert of b's VM, its message naming b's secret.
+	w.alertB = "vm_crashed:vm:" + w.vmB.ID
+	w.cluster.mustApply(t, fsm.UpdateAlerts{Upserts: []fsm.Alert{{ID: w.alertB, Rule: "vm_crashed", Severity: fsm.SeverityWarning,
+		ObjectType: "vm", ObjectID: w.vmB.ID, Project: "b", State: fsm.AlertFiring, Message: secretB, PendingSince: now, FiredAt: now}}, At: now})
 	return w
 }
 
@@ -277,6 +282,18 @@ func (w *tenantWorld) matrix() map[string]struct {
 		"GET /api/v1/operations":                         {filtered, one("GET", "/api/v1/operations", nil)},
 		"GET /api/v1/vms/:id/metrics":                    {refused, []probe{{"GET", "/api/v1/vms/" + w.vmB.ID + "/metrics", nil}, {"GET", "/api/v1/vms/web/metrics?project=b", nil}}},
 		"GET /api/v1/nodes/:id/metrics":                  {refused, one("GET", "/api/v1/nodes/node-1/metrics", nil)},
+		"GET /api/v1/alerts":                             {filtered, []probe{{"GET", "/api/v1/alerts", nil}, {"GET", "/api/v1/alerts?project=b", nil}}},
+		"GET /api/v1/alerts/:id":                         {refused, one("GET", "/api/v1/alerts/"+w.alertB, nil)},
+		"POST /api/v1/alerts/:id/ack":                    {refused, one("POST", "/api/v1/alerts/"+w.alertB+"/ack", nil)},
+		"GET /api/v1/alert-rules":                        {filtered, one("GET", "/api/v1/alert-rules", nil)},
+		"POST /api/v1/alert-rules":                       {refused, one("POST", "/api/v1/alert-rules", client.AlertRule{Name: "host_failed", Kind: "event", Event: "host_failed", Severity: "critical", Disabled: true})},
+		"DELETE /api/v1/alert-rules/:name":               {refused, one("DELETE", "/api/v1/alert-rules/vm_cpu_high", nil)},
+		"GET /api/v1/silences":                           {filtered, one("GET", "/api/v1/silences", nil)},
+		"POST /api/v1/silences":                          {refused, one("POST", "/api/v1/silences", client.Silence{Project: "b", Duration: "1h"})},
+		"DELETE /api/v1/silences/:id":                    {refused, one("DELETE", "/api/v1/silences/x", nil)},
+		"GET /api/v1/alert-targets":                      {refused, one("GET", "/api/v1/alert-targets", nil)},
+		"POST /api/v1/alert-targets":                     {refused, one("POST", "/api/v1/alert-targets", client.AlertTarget{Name: "steal", Kind: "webhook", URL: "https://evil.example.com/"})},
+		"DELETE /api/v1/alert-targets/:name":             {refused, one("DELETE", "/api/v1/alert-targets/x", nil)},
 		"GET /api/v1/events":                             {filtered, []probe{{"GET", "/api/v1/events?after=0&follow=false&limit=10000", nil}, {"GET", "/api/v1/events?project=b&follow=false", nil}, {"GET", "/api/v1/events?object=" + w.vmB.ID + "&after=0&follow=false", nil}}},
 		"GET /api/v1/operations/:id":                     {refused, []probe{{"GET", "/api/v1/operations/" + w.migrationB, nil}, {"GET", "/api/v1/operations/" + w.imageB + "?wait=1s", nil}, {"GET", "/api/v1/operations/" + w.onlyB.ID, nil}, {"GET", "/api/v1/operations/" + w.volumeOnB, nil}, {"GET", "/api/v1/operations/" + w.snapshotOpB, nil}, {"GET", "/api/v1/operations/" + w.drainOp + "?wait=1s", nil}, {"GET", "/api/v1/operations/drain:node-2", nil}}},
 		"DELETE /api/v1/operations/:id":                  {refused, []probe{{"DELETE", "/api/v1/operations/" + w.migrationB, nil}, {"DELETE", "/api/v1/operations/" + w.snapshotOpB, nil}, {"DELETE", "/api/v1/operations/" + w.drainOp, nil}}},

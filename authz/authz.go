@@ -56,13 +56,13 @@ const Any = "*"
 
 // Resources are every resource a permission may name; Actions every action.
 var (
-	Resources = []string{"audit", "cluster", "failover", "image", "member", "migration", "node", "operator", "pool", "project", "role", "settings", "token", "user", "vm", "volume"}
+	Resources = []string{"alert", "audit", "cluster", "failover", "image", "member", "migration", "node", "operator", "pool", "project", "role", "settings", "token", "user", "vm", "volume"}
 	Actions   = []string{"read", "write"}
 )
 
 // projectResources are the resources that belong to a project: a role bound
 // in a project grants only these, and only there.
-var projectResources = map[string]bool{"vm": true, "migration": true, "project": true, "member": true, "audit": true, "image": true, "volume": true}
+var projectResources = map[string]bool{"vm": true, "migration": true, "project": true, "member": true, "audit": true, "image": true, "volume": true, "alert": true}
 
 // InProject reports whether resource belongs to projects.
 func InProject(resource string) bool { return projectResources[resource] }

@@ -32,6 +32,7 @@ type Objects interface {
 	Migration(id string) (fsm.Migration, error)
 	Image(id string) (fsm.Image, error)
 	Volume(id string) (fsm.Volume, error)
+	Alert(id string) (fsm.Alert, error)
 }
 
 var (
@@ -48,6 +49,7 @@ var (
 	imageWrite     = Write("image")
 	poolWrite      = Write("pool")
 	volumeWrite    = Write("volume")
+	alertWrite     = Write("alert")
 	// self is what any user may cause for itself (its own keys); the rule's
 	// Check decides.
 	self = Perm{Resource: "self", Action: "write"}
@@ -94,6 +96,18 @@ var commands = map[fsm.CommandType]Rule{
 	fsm.CmdUpdateImage:       {Node: true},
 	fsm.CmdDeleteImage:       {User: imageWrite, Scope: ofImage},
 	fsm.CmdCancelImageImport: {User: imageWrite, Scope: ofImage},
+	// Alerts: rules, silences and targets are the cluster's; an alert is
+	// its object's project's to acknowledge.
+	fsm.CmdPutAlertRule:    {User: alertWrite},
+	fsm.CmdDeleteAlertRule: {User: alertWrite},
+	fsm.CmdUpdateAlerts:    {Node: true},
+	fsm.CmdAckAlert:        {User: alertWrite, Scope: ofAlert},
+	fsm.CmdCreateSilence:   {User: alertWrite},
+	fsm.CmdDeleteSilence:   {User: alertWrite},
+	// A target's URL is fetched by the leader and holds a secret: a
+	// cluster admin's (settings write), as the other fetch settings are.
+	fsm.CmdPutAlertTarget:    {User: settingsWrite},
+	fsm.CmdDeleteAlertTarget: {User: settingsWrite},
 	// Volumes are their project's; an attach also needs vm write on the
 	// VM (the API checks it), which the FSM keeps in the same project.
 	fsm.CmdCreateVolume: {User: volumeWrite, Scope: volumeCreatedIn},

@@ -22,13 +22,13 @@ var builtin = map[string]struct {
 	"cluster-admin": {"everything: nodes, settings, users, projects, keys, and every project's VMs", []Perm{{Any, Any}}},
 	"cluster-reader": {"reads everything but the gossip keys", []Perm{
 		Read("audit"), Read("cluster"), Read("failover"), Read("image"), Read("member"), Read("migration"), Read("node"),
-		Read("pool"), Read("project"), Read("role"), Read("settings"), Read("token"), Read("user"), Read("vm"), Read("volume")}},
+		Read("pool"), Read("project"), Read("role"), Read("settings"), Read("token"), Read("user"), Read("vm"), Read("volume"), Read("alert")}},
 	"project-admin": {"a project's VMs, images, volumes, migrations and members", []Perm{
 		Read("vm"), Write("vm"), Read("image"), Write("image"), Read("volume"), Write("volume"), Read("migration"), Write("migration"), Read("project"),
-		Read("member"), Write("member"), Read("audit")}},
+		Read("member"), Write("member"), Read("audit"), Read("alert"), Write("alert")}},
 	"operator": {"runs VMs (create, change, start, stop, migrate), imports images and manages volumes; cluster-wide, also drains and labels nodes", []Perm{
 		Read("vm"), Write("vm"), Read("image"), Write("image"), Read("volume"), Write("volume"), Read("migration"), Write("migration"), Read("project"), Read("member"),
-		Read("cluster"), Read("node"), Write("node"), Read("failover"), Read("settings"), Read("pool")}},
+		Read("cluster"), Read("node"), Write("node"), Read("failover"), Read("settings"), Read("pool"), Read("alert"), Write("alert")}},
 	"viewer": {"reads VMs and migrations; cluster-wide, also nodes, failovers and settings", viewerPerms},
 	"admin":  {"issue 11's name of cluster-admin", []Perm{{Any, Any}}},
 	"reader": {"issue 11's name of viewer", viewerPerms},
@@ -36,7 +36,7 @@ var builtin = map[string]struct {
 
 var viewerPerms = []Perm{
 	Read("vm"), Read("image"), Read("volume"), Read("migration"), Read("project"), Read("member"),
-	Read("cluster"), Read("node"), Read("failover"), Read("settings"), Read("pool"),
+	Read("cluster"), Read("node"), Read("failover"), Read("settings"), Read("pool"), Read("alert"),
 }
 
 // DefaultRole is the role of a key created without one: the weakest, so a

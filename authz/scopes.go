@@ -155,12 +155,27 @@ func (p *Principal) Describe() string {
 
 // ofImage is the project of the image a command names.
 func ofImage(cmd fsm.Command, o Objects) (string, bool) {
-	c, _ := as[fsm.DeleteImage](cmd)
-	img, err := o.Image(c.ID)
+	id := ""
+	if c, ok := as[fsm.DeleteImage](cmd); ok {
+		id = c.ID
+	} else if c, ok := as[fsm.CancelImageImport](cmd); ok {
+		id = c.ID
+	}
+	img, err := o.Image(id)
 	if err != nil {
 		return "", false
 	}
 	return img.Project, true
+}
+
+// ofAlert is the project of the alert a command names.
+func ofAlert(cmd fsm.Command, o Objects) (string, bool) {
+	c, _ := as[fsm.AckAlert](cmd)
+	a, err := o.Alert(c.ID)
+	if err != nil {
+		return "", false
+	}
+	return a.Project, true
 }
 
 // imageCreatedIn is the project an import records its image in.

@@ -34,6 +34,8 @@ import (
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file pool.go -o pool_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file volume.go -o volume_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file vm_snapshot.go -o vm_snapshot_msgp.go -tests=false -io=false
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file alert_types.go -o alert_types_msgp.go -tests=false -io=false
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file alert.go -o alert_msgp.go -tests=false -io=false
 
 // The MessagePack code (FILE_msgp.go beside each FILE.go named above) is generated
 // from the json tags, so a field has the same name, and omitempty the same

@@ -73,6 +73,14 @@ const (
 	CmdDeleteVMSnapshot  CommandType = 58
 	CmdReportVMSnapshot  CommandType = 59
 	CmdCancelImageImport CommandType = 60
+	CmdPutAlertRule      CommandType = 61
+	CmdDeleteAlertRule   CommandType = 62
+	CmdUpdateAlerts      CommandType = 63
+	CmdAckAlert          CommandType = 64
+	CmdCreateSilence     CommandType = 65
+	CmdDeleteSilence     CommandType = 66
+	CmdPutAlertTarget    CommandType = 67
+	CmdDeleteAlertTarget CommandType = 68
 )
 
 // Command is one typed change to cluster state.

@@ -53,6 +53,15 @@ func everyCommand() []Command {
 		UpdateImage{ID: "i1", State: ImageReady, Format: "qcow2", SizeBytes: 1 << 20, VirtualSizeBytes: 1 << 30, SHA256: strings.Repeat("a", 64), Host: "n1", At: t0},
 		DeleteImage{ID: "i1"},
 		CancelImageImport{ID: "i1", At: t0},
+		PutAlertRule{Rule: AlertRule{Name: "vm-cpu", Kind: AlertRuleMetric, Severity: SeverityWarning, Object: "vm", Metric: "cpu_percent", Op: ">", Threshold: 90, ForSeconds: 300, CreatedAt: t0, UpdatedAt: t0}, At: t0},
+		DeleteAlertRule{Name: "vm-cpu"},
+		UpdateAlerts{Upserts: []Alert{{ID: "vm-cpu:vm:vm1", Rule: "vm-cpu", Severity: SeverityWarning, ObjectType: "vm", ObjectID: "vm1", State: AlertFiring, Value: 97, PendingSince: t0, FiredAt: t0, UpdatedAt: t0}},
+			Remove: []string{"old"}, Notified: []AlertNotice{{ID: "vm-cpu:vm:vm1", Target: "ops", State: AlertFiring}}, At: t0},
+		AckAlert{ID: "vm-cpu:vm:vm1", By: "alice", At: t0},
+		CreateSilence{Silence: Silence{ID: "s1", Rule: "vm-cpu", Comment: "maintenance", CreatedBy: "alice", StartsAt: t0, EndsAt: t0.Add(time.Hour)}, At: t0},
+		DeleteSilence{ID: "s1"},
+		PutAlertTarget{Target: AlertTarget{Name: "ops", Kind: "webhook", URL: "https://hooks.example.com/x", Secret: "s3cret", Severities: []string{SeverityCritical}, CreatedAt: t0}},
+		DeleteAlertTarget{Name: "ops"},
 		CreateVolume{Volume: Volume{ID: "v1", Project: "prod", Name: "data", Pool: "default", Format: "qcow2", SizeGiB: 10, CreatedAt: t0, UpdatedAt: t0}},
 		ResizeVolume{ID: "v1", SizeGiB: 20, At: t0},
 		DeleteVolume{ID: "v1", At: t0},
@@ -136,6 +145,8 @@ func TestCommandType_Numbers(t *testing.T) {
 		45: "CreatePool", 46: "DeletePool", 47: "CreateImage", 48: "UpdateImage", 49: "DeleteImage",
 		50: "CreateVolume", 51: "ResizeVolume", 52: "DeleteVolume", 53: "AttachVolume", 54: "DetachVolume", 55: "ReportVolume",
 		56: "CreateVMSnapshot", 57: "RevertVMSnapshot", 58: "DeleteVMSnapshot", 59: "ReportVMSnapshot", 60: "CancelImageImport",
+		61: "PutAlertRule", 62: "DeleteAlertRule", 63: "UpdateAlerts", 64: "AckAlert", 65: "CreateSilence", 66: "DeleteSilence",
+		67: "PutAlertTarget", 68: "DeleteAlertTarget",
 	}
 	for typ, n := range want {
 		if typ.String() != n {

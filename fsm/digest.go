@@ -34,6 +34,8 @@ type Digest struct {
 	Pools      int `json:"pools"`
 	Images     int `json:"images"`
 	Volumes    int `json:"volumes"`
+	// Alerting: rules, alerts, silences and targets together.
+	Alerting int `json:"alerting"`
 }
 
 // Digest computes the state's digest. The state is copied under the read lock
@@ -79,6 +81,8 @@ func (f *FSM) Digest() (Digest, error) {
 			d.Images++
 		case rec.Volume != nil:
 			d.Volumes++
+		case rec.AlertRule != nil, rec.Alert != nil, rec.Silence != nil, rec.AlertTarget != nil:
+			d.Alerting++
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {

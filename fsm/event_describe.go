@@ -24,6 +24,14 @@ func (s *state) describeTarget(cmd Command) described {
 
 // eventsFor appends the events of cmd, applied at index, to events.
 func (s *state) eventsFor(cmd Command, index uint64, before described, events []Event) []Event {
+	if c, ok := cmd.(*UpdateAlerts); ok {
+		// One event per alert raised or changed; notices change nothing
+		// a person follows.
+		for _, a := range c.Upserts {
+			events = append(events, Event{Index: index, Type: cmd.Type(), Kind: "alert", ID: a.ID, Name: a.Rule + " " + a.ObjectName, Project: a.Project})
+		}
+		return events
+	}
 	if c, ok := cmd.(*RecordAudit); ok {
 		// applyRecordAudit numbered the batch's entries last.
 		first := s.auditSeq - uint64(len(c.Entries)) + 1
@@ -88,7 +96,11 @@ func (s *state) describe(kind, id string) described {
 		if _, ok := s.projects[id]; ok {
 			return described{id, id}
 		}
-	case "pool", "user", "role":
+	case "alert":
+		if a, ok := s.alerts[id]; ok {
+			return described{a.Rule + " " + a.ObjectName, a.Project}
+		}
+	case "pool", "user", "role", "alert_rule", "silence", "alert_target":
 		return described{name: id}
 	}
 	return described{}

@@ -81,6 +81,12 @@ type state struct {
 	// attached to each VM (volume.go; the index is rebuilt on restore).
 	volumes   map[string]*Volume
 	vmVolumes map[string][]string
+	// The alerting state: rules by name, alerts by ID, silences by ID,
+	// notification targets by name (alert.go).
+	alertRules   map[string]*AlertRule
+	alerts       map[string]*Alert
+	silences     map[string]*Silence
+	alertTargets map[string]*AlertTarget
 }
 
 // ClusterInfo is the cluster's identity, set once. It holds no credential:
@@ -105,7 +111,8 @@ func newState() *state {
 		users: map[string]*User{}, sessions: map[string]*Session{}, sessionByHash: map[string]string{},
 		roles: map[string]*Role{}, bindings: map[string]map[string]string{}, groupBindings: map[string]map[string]string{},
 		pools: map[string]*StoragePool{}, images: map[string]*Image{},
-		volumes: map[string]*Volume{}, vmVolumes: map[string][]string{}}
+		volumes: map[string]*Volume{}, vmVolumes: map[string][]string{},
+		alertRules: map[string]*AlertRule{}, alerts: map[string]*Alert{}, silences: map[string]*Silence{}, alertTargets: map[string]*AlertTarget{}}
 }
 
 // Event tells subscribers that an entity changed at a Raft index.

@@ -45,6 +45,11 @@ type snapshotRecord struct {
 	Pool      *StoragePool `json:"pool,omitempty"`
 	Image     *Image       `json:"image,omitempty"`
 	Volume    *Volume      `json:"volume,omitempty"`
+	// Alerting (alert_types.go).
+	AlertRule   *AlertRule   `json:"alert_rule,omitempty"`
+	Alert       *Alert       `json:"alert,omitempty"`
+	Silence     *Silence     `json:"silence,omitempty"`
+	AlertTarget *AlertTarget `json:"alert_target,omitempty"`
 }
 
 // snapshot is a point-in-time copy of the state, written out by Persist while
@@ -126,6 +131,24 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		c := *r
 		c.Permissions = slices.Clone(r.Permissions)
 		snap.records = append(snap.records, snapshotRecord{Role: &c})
+	}
+	// Alerting entities are replaced whole on every change, never changed
+	// in place: a shallow copy is the snapshot's own.
+	for _, r := range f.s.alertRules {
+		c := *r
+		snap.records = append(snap.records, snapshotRecord{AlertRule: &c})
+	}
+	for _, a := range f.s.alerts {
+		c := *a
+		snap.records = append(snap.records, snapshotRecord{Alert: &c})
+	}
+	for _, si := range f.s.silences {
+		c := *si
+		snap.records = append(snap.records, snapshotRecord{Silence: &c})
+	}
+	for _, t := range f.s.alertTargets {
+		c := *t
+		snap.records = append(snap.records, snapshotRecord{AlertTarget: &c})
 	}
 	return snap, nil
 }
@@ -280,6 +303,14 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 			s.images[r.Image.ID] = r.Image
 		case r.Volume != nil:
 			s.volumes[r.Volume.ID] = r.Volume
+		case r.AlertRule != nil:
+			s.alertRules[r.AlertRule.Name] = r.AlertRule
+		case r.Alert != nil:
+			s.alerts[r.Alert.ID] = r.Alert
+		case r.Silence != nil:
+			s.silences[r.Silence.ID] = r.Silence
+		case r.AlertTarget != nil:
+			s.alertTargets[r.AlertTarget.Name] = r.AlertTarget
 		case r.Audit != nil:
 			// Records come oldest first; the ring takes them all, and the
 			// settings' bound applies from the next entry on.
@@ -337,7 +368,8 @@ func (f *FSM) Restore(rc io.ReadCloser) (err error) {
 // an earlier record already holds.
 func (s *state) checkRecord(r *snapshotRecord) error {
 	kinds := 0
-	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil, r.Role != nil, r.Audit != nil, r.Pool != nil, r.Image != nil, r.Volume != nil} {
+	for _, set := range []bool{r.Node != nil, r.VM != nil, r.Token != nil, r.Migration != nil, r.Failover != nil, r.JoinToken != nil, r.Removal != nil, r.Project != nil, r.User != nil, r.Session != nil, r.Role != nil, r.Audit != nil, r.Pool != nil, r.Image != nil, r.Volume != nil,
+		r.AlertRule != nil, r.Alert != nil, r.Silence != nil, r.AlertTarget != nil} {
 		if set {
 			kinds++
 		}
@@ -430,6 +462,30 @@ func (s *state) checkRecord(r *snapshotRecord) error {
 		_, dup = s.volumes[id]
 		if !dup && len(s.volumes) >= MaxVolumes {
 			return fmt.Errorf("more than %d volume records", MaxVolumes)
+		}
+	case r.AlertRule != nil:
+		kind, id = "alert rule", r.AlertRule.Name
+		_, dup = s.alertRules[id]
+		if !dup && len(s.alertRules) >= MaxAlertRules {
+			return fmt.Errorf("more than %d alert rule records", MaxAlertRules)
+		}
+	case r.Alert != nil:
+		kind, id = "alert", r.Alert.ID
+		_, dup = s.alerts[id]
+		if !dup && len(s.alerts) >= MaxAlerts {
+			return fmt.Errorf("more than %d alert records", MaxAlerts)
+		}
+	case r.Silence != nil:
+		kind, id = "silence", r.Silence.ID
+		_, dup = s.silences[id]
+		if !dup && len(s.silences) >= MaxSilences {
+			return fmt.Errorf("more than %d silence records", MaxSilences)
+		}
+	case r.AlertTarget != nil:
+		kind, id = "alert target", r.AlertTarget.Name
+		_, dup = s.alertTargets[id]
+		if !dup && len(s.alertTargets) >= MaxAlertTargets {
+			return fmt.Errorf("more than %d alert target records", MaxAlertTargets)
 		}
 	case r.Removal != nil:
 		kind, id = "removal", r.Removal.VMID

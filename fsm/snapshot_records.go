@@ -26,21 +26,25 @@ const (
 
 // Record kinds of a version-2 snapshot: numbers of the format, never reused.
 const (
-	recordNode      byte = 1
-	recordVM        byte = 2
-	recordToken     byte = 3
-	recordMigration byte = 4
-	recordFailover  byte = 5
-	recordJoinToken byte = 6
-	recordRemoval   byte = 7
-	recordProject   byte = 8
-	recordUser      byte = 9
-	recordSession   byte = 10
-	recordRole      byte = 11
-	recordAudit     byte = 12
-	recordPool      byte = 13
-	recordImage     byte = 14
-	recordVolume    byte = 15
+	recordNode        byte = 1
+	recordVM          byte = 2
+	recordToken       byte = 3
+	recordMigration   byte = 4
+	recordFailover    byte = 5
+	recordJoinToken   byte = 6
+	recordRemoval     byte = 7
+	recordProject     byte = 8
+	recordUser        byte = 9
+	recordSession     byte = 10
+	recordRole        byte = 11
+	recordAudit       byte = 12
+	recordPool        byte = 13
+	recordImage       byte = 14
+	recordVolume      byte = 15
+	recordAlertRule   byte = 16
+	recordAlert       byte = 17
+	recordSilence     byte = 18
+	recordAlertTarget byte = 19
 )
 
 // recordKind ties a kind's number to its field of snapshotRecord: the one
@@ -91,6 +95,10 @@ var recordKinds = []recordKind{
 	entityKind(recordPool, func(r *snapshotRecord) **StoragePool { return &r.Pool }),
 	entityKind(recordImage, func(r *snapshotRecord) **Image { return &r.Image }),
 	entityKind(recordVolume, func(r *snapshotRecord) **Volume { return &r.Volume }),
+	entityKind(recordAlertRule, func(r *snapshotRecord) **AlertRule { return &r.AlertRule }),
+	entityKind(recordAlert, func(r *snapshotRecord) **Alert { return &r.Alert }),
+	entityKind(recordSilence, func(r *snapshotRecord) **Silence { return &r.Silence }),
+	entityKind(recordAlertTarget, func(r *snapshotRecord) **AlertTarget { return &r.AlertTarget }),
 }
 
 // maxSnapshotRecord bounds one record's length, so a damaged length cannot

@@ -75,6 +75,8 @@ var commandSince = map[CommandType]string{
 	CmdUpdateImage:       BaseVersion,
 	CmdDeleteImage:       BaseVersion,
 	CmdCancelImageImport: BaseVersion,
+	CmdPutAlertRule:      BaseVersion, CmdDeleteAlertRule: BaseVersion, CmdUpdateAlerts: BaseVersion, CmdAckAlert: BaseVersion,
+	CmdCreateSilence: BaseVersion, CmdDeleteSilence: BaseVersion, CmdPutAlertTarget: BaseVersion, CmdDeleteAlertTarget: BaseVersion,
 	// Data volumes (issue 15), before the first release.
 	CmdCreateVolume: BaseVersion,
 	CmdResizeVolume: BaseVersion,

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/novacron/novacron/alerting"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/console"
 	"github.com/novacron/novacron/control"
@@ -53,6 +54,8 @@ type Config struct {
 	// MetricsInterval is how often the host samples itself and its VMs
 	// into its metrics history (in DataDir; sampler.DefaultInterval when 0).
 	MetricsInterval time.Duration
+	// AlertMail is how the leader mails alert notifications.
+	AlertMail alerting.Mail
 }
 
 // DefaultConfig returns production settings; the caller fills in identity
@@ -177,6 +180,7 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 		smp = sampler.New(sc)
 	}
 	agent.HandlePeer("GET "+sampler.PathPrefix+"{kind}/{id}", history)
+	agent.HandlePeer("GET "+sampler.LatestPath, http.HandlerFunc(history.ServeLatest))
 	consoles := &console.Router{Self: cfg.Cluster.NodeID, Peers: agent}
 	if local, ok := driver.(console.Local); ok {
 		consoles.Local = local
@@ -189,6 +193,12 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 		for pattern, fn := range ctl.Routes() {
 			agent.HandleInternal(pattern, fn)
 		}
+	}
+	if err == nil {
+		// The alert rules run on the leader, beside its other loops.
+		alerts := alerting.New(alerting.Config{State: agent.FSM(), Cluster: agent, Latest: latestSamples(agent.FSM(), history),
+			ClusterID: func() string { return agent.FSM().Cluster().ID }, Mail: cfg.AlertMail, Logger: cfg.Cluster.Logger})
+		ctl.AddLeaderLoop(alerts.Run)
 	}
 	var hst *host.Host
 	if err == nil {
@@ -224,6 +234,44 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 		fleet.Run(ctx, cfg.Fleet, agent, agent.FSM(), hst)
 	}()
 	return n, nil
+}
+
+// latestSamples reads the newest samples of every host that is up, for
+// the metric rules: a host that does not answer is left out (its VMs'
+// alerts keep their state only if no host answers at all).
+func latestSamples(st *fsm.FSM, history *sampler.History) func(ctx context.Context) (alerting.Latest, error) {
+	return func(ctx context.Context) (alerting.Latest, error) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		out := alerting.Latest{}
+		var errs []error
+		asked := 0
+		sem := make(chan struct{}, 16) // hosts asked at once
+		for _, n := range st.Nodes() {
+			if n.Status != fsm.NodeAlive && n.Status != fsm.NodeSuspect {
+				continue
+			}
+			asked++
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				l, err := history.Latest(ctx, n.ID)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", n.Name, err))
+					return
+				}
+				maps.Copy(out, l)
+			}()
+		}
+		wg.Wait()
+		if asked > 0 && len(errs) == asked {
+			return nil, errors.Join(errs...)
+		}
+		return out, nil
+	}
 }
 
 // FSM is the node's replicated state, for reads.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -89,4 +90,68 @@ func (h *History) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(res)
 	}
+}
+
+// LatestPath is the internal route of a node's newest samples, which the
+// leader's alert rules read.
+const LatestPath = "/internal/v1/metrics-latest"
+
+// maxLatestKeys bounds the series one answer of the newest samples holds.
+const maxLatestKeys = 20_000
+
+// latestWindow is how far back a newest sample may be.
+const latestWindow = time.Minute
+
+// Latest returns node's newest sample of each series: key → field → value
+// (a field without a value in the last minute is left out).
+func (h *History) Latest(ctx context.Context, node string) (map[string]map[string]float64, error) {
+	if node == h.Self {
+		return h.localLatest(), nil
+	}
+	resp, err := h.Peers.PeerGet(ctx, node, LatestPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("node %s answered HTTP %d", node, resp.StatusCode)
+	}
+	out := map[string]map[string]float64{}
+	err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&out)
+	return out, err
+}
+
+// ServeLatest answers the leader's read of this node's newest samples.
+func (h *History) ServeLatest(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(h.localLatest())
+}
+
+func (h *History) localLatest() map[string]map[string]float64 {
+	out := map[string]map[string]float64{}
+	if h.Local == nil {
+		return out
+	}
+	now := time.Now()
+	for i, key := range h.Local.Keys() {
+		if i >= maxLatestKeys {
+			break
+		}
+		res, err := h.Local.Query(key, now.Add(-latestWindow), now.Add(time.Second), 10*time.Second)
+		if err != nil {
+			continue
+		}
+		fields := map[string]float64{}
+		for _, p := range res.Points {
+			for j, name := range res.Fields {
+				if j < len(p.Avg) && !math.IsNaN(p.Avg[j]) {
+					fields[name] = p.Avg[j] // later points overwrite earlier ones
+				}
+			}
+		}
+		if len(fields) > 0 {
+			out[key] = fields
+		}
+	}
+	return out
 }

@@ -264,6 +264,7 @@ type Digest struct {
 	Pools        int    `json:"pools"`
 	Images       int    `json:"images"`
 	Volumes      int    `json:"volumes"`
+	Alerting     int    `json:"alerting"`
 }
 
 // TokenRequest is the body of POST /api/v1/tokens.
