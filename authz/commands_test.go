@@ -125,6 +125,18 @@ func TestAuthorizeUser(t *testing.T) {
 			t.Errorf("%s: %v, want forbidden with %q", c.what, err, c.want)
 		}
 	}
+	// An image import and an alert are their project's: a viewer there
+	// cancels or acknowledges neither, an operator both.
+	s.apply(&fsm.CreateImage{Image: fsm.Image{ID: "img-dev", Project: "dev", Name: "d", Source: "/images/d.qcow2", Importer: "n1", CreatedAt: now}})
+	s.apply(&fsm.UpdateAlerts{Upserts: []fsm.Alert{{ID: "vm_crashed:vm:vm-dev", Rule: "vm_crashed", Project: "dev", State: fsm.AlertFiring}}, At: now})
+	for _, cmd := range []fsm.Command{&fsm.CancelImageImport{ID: "img-dev"}, &fsm.AckAlert{ID: "vm_crashed:vm:vm-dev"}} {
+		if err := AuthorizeUser(alice, cmd, s.f); !errors.Is(err, ErrForbidden) {
+			t.Errorf("a viewer of dev: %T allowed (%v)", cmd, err)
+		}
+		if err := AuthorizeUser(root, cmd, s.f); err != nil {
+			t.Errorf("root: %T refused: %v", cmd, err)
+		}
+	}
 	// A key is revoked by its user, or by whoever holds token:write.
 	s.apply(&fsm.CreateToken{Token: fsm.Token{ID: "k-bob", Name: "bobs", User: "bob", Role: "viewer", Hash: "h"}})
 	if err := AuthorizeUser(alice, &fsm.RevokeToken{ID: "k-bob"}, s.f); !errors.Is(err, ErrForbidden) {
