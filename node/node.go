@@ -56,6 +56,9 @@ type Config struct {
 	MetricsInterval time.Duration
 	// AlertMail is how the leader mails alert notifications.
 	AlertMail alerting.Mail
+	// PostgresDSN, when set, keeps PostgreSQL up to date: the leader
+	// exports the event stream and the objects, this host its metrics.
+	PostgresDSN string
 }
 
 // DefaultConfig returns production settings; the caller fills in identity
@@ -117,6 +120,7 @@ type Node struct {
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	pg       *pgExport
 	stopOnce sync.Once
 }
 
@@ -194,24 +198,42 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 			agent.HandleInternal(pattern, fn)
 		}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var pg *pgExport
+	var pgWG sync.WaitGroup
+	if err == nil && cfg.PostgresDSN != "" {
+		pg = startPGExport(ctx, &pgWG, cfg.PostgresDSN, cfg.Cluster.NodeID, agent, history.Local, cfg.DataDir, cfg.Cluster.Logger)
+		ctl.AddLeaderLoop(pg.runLeader)
+	}
 	if err == nil {
 		// The alert rules run on the leader, beside its other loops.
-		alerts := alerting.New(alerting.Config{State: agent.FSM(), Cluster: agent, Latest: latestSamples(agent.FSM(), history),
-			ClusterID: func() string { return agent.FSM().Cluster().ID }, Mail: cfg.AlertMail, Logger: cfg.Cluster.Logger})
-		ctl.AddLeaderLoop(alerts.Run)
+		ac := alerting.Config{State: agent.FSM(), Cluster: agent, Latest: latestSamples(agent.FSM(), history),
+			ClusterID: func() string { return agent.FSM().Cluster().ID }, Mail: cfg.AlertMail, Logger: cfg.Cluster.Logger}
+		if pg != nil {
+			ac.Export = pg.status
+		}
+		ctl.AddLeaderLoop(alerting.New(ac).Run)
 	}
 	var hst *host.Host
 	if err == nil {
 		hst, err = host.New(cfg.Host, agent, agent.FSM(), ctl, driver)
 	}
 	if err != nil {
+		cancel()
+		pgWG.Wait()
 		agent.Shutdown()
 		return nil, err
 	}
 	agent.Start(ctl)
 	hst.Start()
-	ctx, cancel := context.WithCancel(context.Background())
-	n := &Node{Agent: agent, Control: ctl, Host: hst, Images: disks, Consoles: consoles, Metrics: history, cancel: cancel}
+	n := &Node{Agent: agent, Control: ctl, Host: hst, Images: disks, Consoles: consoles, Metrics: history, cancel: cancel, pg: pg}
+	if pg != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			pgWG.Wait()
+		}()
+	}
 	if smp != nil {
 		n.wg.Add(1)
 		go func() {
@@ -293,6 +315,7 @@ func (n *Node) Shutdown() error {
 		}
 		n.closeMetrics()
 		err = n.Agent.Shutdown()
+		n.closePG() // the leader's export stopped with the agent
 	})
 	return err
 }
@@ -308,8 +331,16 @@ func (n *Node) Leave() error {
 			n.Images.Close()
 		}
 		n.closeMetrics()
+		n.closePG()
 	})
 	return err
+}
+
+// closePG releases PostgreSQL once the exports have stopped.
+func (n *Node) closePG() {
+	if n.pg != nil {
+		n.pg.close()
+	}
 }
 
 // closeMetrics closes the metrics history, once the sampler has stopped.

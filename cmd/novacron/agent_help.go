@@ -20,7 +20,7 @@ var agentFlagGroups = []struct {
 	{"Hypervisor", []string{"hypervisor", "libvirt-uri", "libvirt-peer-uri", "libvirt-peer-schemes", "virt-type",
 		"vcpus", "memory-mib", "cpu-overcommit", "migrate-uri", "image-dir", "console-log-dir", "stop-timeout"}},
 	{"High availability", []string{"fence-timeout", "heartbeat-interval", "watchdog"}},
-	{"Observability", []string{"event-history", "metrics-interval"}},
+	{"Observability", []string{"event-history", "metrics-interval", "postgres-dsn", "postgres-dsn-file", "smtp-addr", "smtp-from"}},
 	{"Security", []string{"tls-ca", "tls-cert", "tls-key", "tls-ca-key", "insecure", "join-token",
 		"bootstrap-token", "bootstrap-token-file", "gossip-key", "gossip-key-file", "metrics-token-file"}},
 	{"Logins through an identity provider", []string{"oidc-issuer", "oidc-client-id", "oidc-username-claim", "oidc-groups-claim"}},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/novacron/novacron/alerting"
 	"github.com/novacron/novacron/eventlog"
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
@@ -94,6 +95,10 @@ type agentFlags struct {
 	GossipKeyFile  string
 	MetricsToken   string
 	MetricsFile    string
+	PostgresDSN    string
+	PostgresFile   string
+	SMTPAddr       string
+	SMTPFrom       string
 	// OIDC is the identity provider users may log in through
 	// (--oidc-issuer, --oidc-client-id, the claims read).
 	OIDC         oidcauth.Config
@@ -175,6 +180,8 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.Insecure, "insecure", false, "run without TLS: the API, Raft, gossip and node-to-node calls travel in clear and nodes do not authenticate each other (see docs/SECURITY.md)")
 	fs.StringVar(&f.Watchdog, "watchdog", "", "watchdog device (e.g. /dev/watchdog from softdog) petted while the host is safe: lease held, bootstrapping, or fence finished")
 	fs.DurationVar(&f.StopTimeout, "stop-timeout", def.Host.StopTimeout, "how long a guest gets to power off after a stop before it is destroyed")
+	fs.StringVar(&f.SMTPAddr, "smtp-addr", "", "SMTP server (host:port) that alert mail goes through (alert targets of kind email)")
+	fs.StringVar(&f.SMTPFrom, "smtp-from", "", "sender address of alert mail")
 	fs.DurationVar(&f.MetricsEvery, "metrics-interval", sampler.DefaultInterval, "how often this host samples itself and its VMs into its metrics history (GET /api/v1/vms/{id}/metrics); 1s to 5m")
 	fs.DurationVar(&f.EventHistory, "event-history", eventlog.DefaultKeep, "how long this node keeps the event stream's changes for clients that resume (GET /api/v1/events?after=N); at most 24h")
 	fs.StringVar(&f.BootstrapToken, "bootstrap-token", "", "root API token of a new cluster")
@@ -465,6 +472,8 @@ func (f *agentFlags) nodeConfig(nodeID, apiAddr string, logger *slog.Logger) nod
 	cfg.Host.StopTimeout, cfg.Host.Watchdog = f.StopTimeout, f.Watchdog
 	cc.Events.Keep = f.EventHistory
 	cfg.MetricsInterval = f.MetricsEvery
+	cfg.PostgresDSN = f.PostgresDSN
+	cfg.AlertMail = alerting.Mail{Addr: f.SMTPAddr, From: f.SMTPFrom}
 	if files := f.bootFiles(); files != nil {
 		cfg.Host.BootFiles = files
 	}

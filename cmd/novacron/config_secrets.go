@@ -24,6 +24,7 @@ type secretFlag struct {
 var secretFlags = []secretFlag{
 	{flag: "bootstrap-token", file: "bootstrap-token-file"},
 	{flag: "gossip-key", file: "gossip-key-file"},
+	{flag: "postgres-dsn", file: "postgres-dsn-file"},
 }
 
 // registerSecretFiles declares the secret flags added beside the older ones
@@ -31,6 +32,8 @@ var secretFlags = []secretFlag{
 func (f *agentFlags) registerSecretFiles(fs *pflag.FlagSet) {
 	fs.StringVar(&f.GossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip key")
 	fs.StringVar(&f.MetricsFile, "metrics-token-file", "", "file holding the bearer token GET /metrics requires (default: /metrics is open)")
+	fs.StringVar(&f.PostgresDSN, "postgres-dsn", "", "PostgreSQL to keep the long-term record in (postgres://user:pass@host/db); optional: the cluster never needs it")
+	fs.StringVar(&f.PostgresFile, "postgres-dsn-file", "", "file holding --postgres-dsn (it holds a password)")
 }
 
 // noteCommandLineSecrets records which secret flags the command line itself
@@ -61,6 +64,9 @@ func (f *agentFlags) checkSecrets() []error {
 		errs = append(errs, err)
 	}
 	if err := f.readSecretFile("gossip-key", "gossip-key-file", f.GossipKeyFile, &f.GossipKey); err != nil {
+		errs = append(errs, err)
+	}
+	if err := f.readSecretFile("postgres-dsn", "postgres-dsn-file", f.PostgresFile, &f.PostgresDSN); err != nil {
 		errs = append(errs, err)
 	}
 	if f.MetricsFile != "" {
