@@ -46,6 +46,9 @@ test-short: ## the fast tests only: no root, no libvirt daemon, QEMU or lab, no 
 bench: build ## measure raft baseline vs NovaCron API, and (as root) the lab; see docs/BENCHMARKS.md
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 5s -timeout 30m ./bench/
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 3x ./diskstore/
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 2s ./metricstore/ ./eventlog/
+	@if [ "$$(id -u)" = 0 ]; then $(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 3s ./storage/postgres/; \
+	else echo "not root: skipping the PostgreSQL benchmarks (they start a real PostgreSQL)"; fi
 	@if [ "$$(id -u)" = 0 ]; then $(GO) test -tags $(TAGS) -count=1 -run '^$$' -bench . -timeout 30m ./labtest/; \
 	else echo "not root: skipping the lab benchmarks (real libvirt hosts)"; fi
 

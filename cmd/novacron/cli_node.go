@@ -57,7 +57,7 @@ VMs they hold.`,
 			return a.printNode(n)
 		},
 	}
-	cmd := newGroupCommand("node", "List, inspect, label and drain the cluster's hosts", list, show, newNodeMetricsCommand(a),
+	cmd := newGroupCommand("node", "List, inspect, label and drain the cluster's hosts", list, show, newNodeMetricsCommand(a), newNodeTopCommand(a),
 		newNodeLabelCommand(a), newNodeDrainCommand(a), newNodeUndrainCommand(a), newNodeFailoverPlanCommand(a), newJoinTokenCommand(a))
 	completeArgs(cmd, a.completeNodes)
 	return cmd

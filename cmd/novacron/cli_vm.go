@@ -20,7 +20,7 @@ import (
 func newVMCommand(a *app) *cobra.Command {
 	cmd := newGroupCommand("vm", "Create, inspect, control, migrate and snapshot virtual machines",
 		newVMCreateCommand(a), newVMListCommand(a), newVMShowCommand(a), newVMUpdateCommand(a), newVMDeleteCommand(a), newVMMigrateCommand(a),
-		newVMConsoleCommand(a), newVMLogsCommand(a), newVMSnapshotCommand(a), newVMMetricsCommand(a))
+		newVMConsoleCommand(a), newVMLogsCommand(a), newVMSnapshotCommand(a), newVMMetricsCommand(a), newVMTopCommand(a))
 	for _, act := range vmActions {
 		cmd.AddCommand(newVMActionCommand(a, act))
 	}
