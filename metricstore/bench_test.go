@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // benchNow is "now" for the benchmarks: 400 days after t0, so a full year
@@ -20,7 +22,7 @@ var benchNow = t0.Add(400 * 24 * time.Hour)
 // fill the finest tier that still holds it (every 6 h for the year, then
 // 30 min, 1 min, and 10 s for the last 6 hours), which writes the same
 // slots a year at 10 s would, in seconds instead of hours.
-func fillHistory(b *testing.B, s *Store, clk *testClock, key string) {
+func fillHistory(b *testing.B, s *Store, clk *testutil.Clock, key string) {
 	b.Helper()
 	day := 24 * time.Hour
 	value := func(at time.Time) []float64 {

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 // t0 is where synthetic histories start; whole days since the epoch, so
@@ -21,33 +22,14 @@ var vmFields = []string{
 	"net_rx_bytes_per_s", "net_tx_bytes_per_s", "net_rx_packets_per_s", "net_tx_packets_per_s",
 }
 
-// testClock is the Store's Now in tests: set by the test, so months of
-// history are written without waiting.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // newTestStore opens a store in dir (a new temporary one if empty) with a
 // clock at t0, closed when the test ends.
-func newTestStore(t testing.TB, dir string, opts Options) (*Store, *testClock, string) {
+func newTestStore(t testing.TB, dir string, opts Options) (*Store, *testutil.Clock, string) {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	clk := &testClock{t: t0}
+	clk := testutil.NewClock(t0)
 	opts.Now = clk.Now
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -66,7 +48,7 @@ func newTestStore(t testing.TB, dir string, opts Options) (*Store, *testClock, s
 
 // writeEvery writes key every `every` over [from, to), moving the clock with
 // the samples as a live host would.
-func writeEvery(t testing.TB, s *Store, clk *testClock, key string, fields []string, from, to time.Time, every time.Duration, value func(time.Time) []float64) {
+func writeEvery(t testing.TB, s *Store, clk *testutil.Clock, key string, fields []string, from, to time.Time, every time.Duration, value func(time.Time) []float64) {
 	t.Helper()
 	for at := from; at.Before(to); at = at.Add(every) {
 		clk.Set(at)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/novacron/novacron/internal/testutil"
 )
 
 func TestStore_RestartGivesSameAnswers(t *testing.T) {
@@ -174,7 +176,7 @@ func TestStore_DamagedAfterOpen(t *testing.T) {
 }
 
 // checkRewritten writes vm/a again and checks only the new sample shows.
-func checkRewritten(t *testing.T, s *Store, clk *testClock) {
+func checkRewritten(t *testing.T, s *Store, clk *testutil.Clock) {
 	t.Helper()
 	at := t0.Add(time.Minute)
 	clk.Set(at)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,35 +15,17 @@ import (
 	"github.com/novacron/novacron/sampler"
 )
 
-// clock is a settable clock shared by a Store and a Host.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // history is a host's metrics history with a VM and the host's own series,
 // sampled every 10 s.
 type history struct {
 	t     *testing.T
-	clk   *clock
+	clk   *testutil.Clock
 	store *metricstore.Store
 	next  time.Time // the next sample's time
 }
 
 func newHistory(t *testing.T, start time.Time) *history {
-	clk := &clock{t: start}
+	clk := testutil.NewClock(start)
 	store, err := metricstore.Open(t.TempDir(), metricstore.Options{Now: clk.Now, Logger: testutil.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +38,7 @@ func newHistory(t *testing.T, start time.Time) *history {
 func (h *history) sample(until time.Time) {
 	h.t.Helper()
 	for ; !h.next.After(until); h.next = h.next.Add(10 * time.Second) {
-		h.clk.set(h.next)
+		h.clk.Set(h.next)
 		x := float64(h.next.Unix() % 1000)
 		vm := make([]float64, len(sampler.VMFields))
 		for i := range vm {
@@ -75,7 +56,7 @@ func (h *history) sample(until time.Time) {
 			h.t.Fatal(err)
 		}
 	}
-	h.clk.set(until)
+	h.clk.Set(until)
 }
 
 // metricRows counts table's rows of the test cluster, and its distinct

@@ -120,7 +120,9 @@ func (s *Sampler) Sample(ctx context.Context) {
 		s.prom.setVM(vm, cur)
 		prev, ok := s.prevVM[cur.ID]
 		if !ok {
-			continue // the first sample: no rate yet
+			// The first sample here (a VM just started or arrived by
+			// migration): its memory now, its rates from the next one.
+			prev = cur
 		}
 		r := hypervisor.Rates(prev, cur)
 		if err := s.cfg.Store.Write(VMKey(cur.ID), VMFields, r.At, vmValues(r)); err != nil {

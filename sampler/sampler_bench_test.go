@@ -10,6 +10,7 @@ import (
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/hypervisor/sim"
+	"github.com/novacron/novacron/internal/testutil"
 	"github.com/novacron/novacron/metricstore"
 )
 
@@ -21,7 +22,7 @@ import (
 // docs/BENCHMARKS.md).
 func BenchmarkSampler_100VMs(b *testing.B) {
 	ctx := context.Background()
-	clk := &clock{now: time.Now().Truncate(10 * time.Second)}
+	clk := testutil.NewClock(time.Now().Truncate(10 * time.Second))
 	drv := sim.New(sim.Config{Name: "h1", VCPUs: 400, MemoryMiB: 1 << 20, DiskGiB: 10000, Now: clk.Now, Registry: sim.NewRegistry()})
 	defer drv.Close()
 	store, err := metricstore.Open(b.TempDir(), metricstore.Options{Now: clk.Now})
@@ -43,7 +44,7 @@ func BenchmarkSampler_100VMs(b *testing.B) {
 	start := cpuTime()
 	b.ResetTimer()
 	for range b.N {
-		clk.advance(10 * time.Second)
+		clk.Advance(10 * time.Second)
 		s.Sample(ctx)
 	}
 	b.StopTimer()

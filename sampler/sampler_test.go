@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +17,9 @@ import (
 	"github.com/novacron/novacron/fsm"
 	"github.com/novacron/novacron/hypervisor"
 	"github.com/novacron/novacron/hypervisor/sim"
+	"github.com/novacron/novacron/internal/testutil"
 	"github.com/novacron/novacron/metricstore"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 type fakeVMs map[string]fsm.VM
 
@@ -58,7 +41,7 @@ func prometheusText() string {
 // stops leaves /metrics, its history stays.
 func TestSampler_WritesHistoryAndPrometheusSeries(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: time.Now().Truncate(10 * time.Second)}
+	clk := testutil.NewClock(time.Now().Truncate(10 * time.Second))
 	drv := sim.New(sim.Config{Name: "h1", VCPUs: 4, MemoryMiB: 8192, DiskGiB: 100, Now: clk.Now, Registry: sim.NewRegistry()})
 	defer drv.Close()
 	store, err := metricstore.Open(t.TempDir(), metricstore.Options{Now: clk.Now})
@@ -73,15 +56,18 @@ func TestSampler_WritesHistoryAndPrometheusSeries(t *testing.T) {
 	s := New(Config{NodeID: "n1", NodeName: "h1", Store: store, Stats: drv, VMs: vms, DataDir: t.TempDir()})
 	defer s.Close()
 	for range 4 {
-		clk.advance(10 * time.Second)
+		clk.Advance(10 * time.Second)
 		s.Sample(ctx)
 	}
 	res, err := store.Query(VMKey("vm-1"), clk.Now().Add(-time.Minute), clk.Now().Add(time.Second), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var withCPU int
+	var withCPU, withMemory int
 	for _, p := range res.Points {
+		if !math.IsNaN(p.Avg[3]) {
+			withMemory++
+		}
 		if !math.IsNaN(p.Avg[0]) {
 			withCPU++
 			if p.Avg[0] < 0 || p.Avg[0] > 100 || p.Avg[3] != 512<<20 {
@@ -89,8 +75,8 @@ func TestSampler_WritesHistoryAndPrometheusSeries(t *testing.T) {
 			}
 		}
 	}
-	if withCPU != 3 {
-		t.Fatalf("%d points with a CPU figure from 4 samples, want 3 (the first has no rate): %+v", withCPU, res.Points)
+	if withCPU != 3 || withMemory != 4 {
+		t.Fatalf("%d points with a CPU figure and %d with memory from 4 samples, want 3 (the first has no rate) and 4: %+v", withCPU, withMemory, res.Points)
 	}
 	if _, err := store.Query(NodeKey("n1"), clk.Now().Add(-time.Minute), clk.Now(), 10*time.Second); err != nil {
 		t.Fatalf("the host's own series: %v", err)
@@ -102,7 +88,7 @@ func TestSampler_WritesHistoryAndPrometheusSeries(t *testing.T) {
 	if err := drv.Destroy(ctx, "vm-1"); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	s.Sample(ctx)
 	if text := prometheusText(); strings.Contains(text, `vm_id="vm-1"`) {
 		t.Fatalf("a stopped VM's series stay on /metrics:\n%s", text)
