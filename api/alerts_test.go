@@ -27,6 +27,21 @@ func TestAlerts_Routes(t *testing.T) {
 	}
 	w.do("GET", "/api/v1/alerts?state=burning", w.root, nil).expectError(t, http.StatusBadRequest, client.CodeInvalid, "state")
 
+	// The alert is in the event stream, for those who may read it.
+	for _, f := range w.frames("/api/v1/events?after=0&follow=false&limit=10000&type=alert", w.root) {
+		for _, ev := range f.Events {
+			if ev.Type != "alert" || ev.ID != w.alertB || ev.Project != "b" {
+				t.Fatalf("alert event %+v", ev)
+			}
+		}
+	}
+	if !hasEvent(w.frames("/api/v1/events?after=0&follow=false&limit=10000&type=alert", w.root), w.alertB) {
+		t.Fatal("the alert is not in the event stream")
+	}
+	if hasEvent(w.frames("/api/v1/events?after=0&follow=false&limit=10000", w.sessions["u-viewer"]), w.alertB) {
+		t.Fatal("a viewer of a sees b's alert in the event stream")
+	}
+
 	var acked client.Alert
 	w.do("POST", "/api/v1/alerts/"+w.alertB+"/ack", w.root, nil).expect(t, http.StatusOK, &acked)
 	if acked.State != "acknowledged" || acked.AckedBy == "" {

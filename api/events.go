@@ -34,7 +34,7 @@ var eventResource = map[string]string{
 	"vm": "vm", "node": "node", "migration": "migration", "image": "image", "volume": "volume", "pool": "pool",
 	"project": "project", "user": "user", "session": "user", "token": "token", "join_token": "token", "role": "role",
 	"failover": "failover", "audit": "audit", "settings": "settings", "retention": "settings", "cluster": "cluster",
-	"gossip_keyring": "cluster",
+	"gossip_keyring": "cluster", "alert": "alert", "alert_rule": "alert", "silence": "alert", "alert_target": "settings",
 }
 
 // Bounds of a stream that does not follow, and how long one frame may take

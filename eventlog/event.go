@@ -26,8 +26,9 @@ import (
 type Event struct {
 	// Type is the kind of object changed: vm, node, migration, image,
 	// volume, pool, project, user, session, token, join_token, role,
-	// failover, audit, settings, retention, cluster, gossip_keyring; and
-	// gap for the journal's own notice.
+	// failover, audit, settings, retention, cluster, gossip_keyring,
+	// alert, alert_rule, silence, alert_target; and gap for the journal's
+	// own notice.
 	Type string `json:"type"`
 	// Action is the change, the command's name in snake case (create_vm,
 	// report_vm, update_migration, set_node_status, ...).
