@@ -207,3 +207,47 @@ func TestMetrics_VMHistoryStitchedFromItsHosts(t *testing.T) {
 		e.do("GET", "/api/v1/vms/web/metrics?"+q, e.root, nil).expectError(t, http.StatusBadRequest, client.CodeInvalid, says)
 	}
 }
+
+// noHistory is hosts that hold nothing of what is asked.
+type noHistory struct{}
+
+func (noHistory) Query(context.Context, string, string, time.Time, time.Time, time.Duration) (metricstore.Result, error) {
+	return metricstore.Result{}, metricstore.ErrNotFound
+}
+
+// oldHistory is PostgreSQL's record: one point, and the window it was
+// asked for.
+type oldHistory struct {
+	mu       sync.Mutex
+	from, to time.Time
+}
+
+func (o *oldHistory) QueryOld(_ context.Context, _ string, from, to time.Time, step time.Duration) (metricstore.Result, error) {
+	o.mu.Lock()
+	o.from, o.to = from, to
+	o.mu.Unlock()
+	v := 42.0
+	return metricstore.Result{Fields: []string{"cpu_percent"}, Step: step, Points: []metricstore.Point{{At: from, Avg: []float64{v}, Max: []float64{v}}}}, nil
+}
+
+// What the hosts no longer have is read from PostgreSQL when it is
+// configured: here the hosts have nothing of the VM.
+func TestMetrics_OlderHistoryFromPostgres(t *testing.T) {
+	old := &oldHistory{}
+	e := newTestEnvWith(t, Config{Metrics: noHistory{}, OldMetrics: old}, nil)
+	vm := e.runningVM("web", e.nodes[0])
+	var res struct {
+		Points []struct {
+			Avg []*float64 `json:"avg"`
+		} `json:"points"`
+	}
+	e.do("GET", "/api/v1/vms/"+vm.ID+"/metrics?since=24h&step=1h", e.root, nil).expect(t, http.StatusOK, &res)
+	if len(res.Points) != 1 || res.Points[0].Avg[0] == nil || *res.Points[0].Avg[0] != 42 {
+		t.Fatalf("points %+v, want PostgreSQL's", res.Points)
+	}
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	if time.Since(old.to) > time.Minute || time.Since(old.from) < 23*time.Hour {
+		t.Fatalf("PostgreSQL asked for %s to %s, want the last day", old.from, old.to)
+	}
+}

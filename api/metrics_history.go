@@ -25,6 +25,15 @@ type MetricsHistory interface {
 	Query(ctx context.Context, node, key string, from, to time.Time, step time.Duration) (metricstore.Result, error)
 }
 
+// OldMetrics reads from PostgreSQL what the hosts no longer keep: older
+// than their year, or of hosts that are gone.
+type OldMetrics interface {
+	QueryOld(ctx context.Context, key string, from, to time.Time, step time.Duration) (metricstore.Result, error)
+}
+
+// localSpan is how far back the hosts' own history reaches.
+const localSpan = 365 * 24 * time.Hour
+
 // maxMetricsSince bounds how far back a query reaches: the history keeps
 // a year.
 const maxMetricsSince = 400 * 24 * time.Hour
@@ -117,6 +126,7 @@ func (s *Server) history(r *http.Request, key string, hosts []string) (any, erro
 		}()
 	}
 	wg.Wait()
+	results = s.oldHistory(ctx, key, from, to, step, results)
 	if len(results) == 0 {
 		if errors.Is(firstErr, metricstore.ErrNotFound) || firstErr == nil {
 			return empty, nil // nothing sampled yet
@@ -124,6 +134,26 @@ func (s *Server) history(r *http.Request, key string, hosts []string) (any, erro
 		return nil, metricsError(firstErr)
 	}
 	return metricstore.Stitch(results), nil
+}
+
+// oldHistory adds PostgreSQL's samples to the hosts': those older than the
+// hosts keep, or the whole window when no host had any.
+func (s *Server) oldHistory(ctx context.Context, key string, from, to time.Time, step time.Duration, results []metricstore.Result) []metricstore.Result {
+	if s.cfg.OldMetrics == nil {
+		return results
+	}
+	end := time.Now().Add(-localSpan)
+	if to.Before(end) || len(results) == 0 {
+		end = to
+	}
+	if !from.Before(end) {
+		return results
+	}
+	old, err := s.cfg.OldMetrics.QueryOld(ctx, key, from, end, step)
+	if err != nil || len(old.Points) == 0 || (len(results) > 0 && old.Step != results[0].Step) {
+		return results // PostgreSQL is optional: what the hosts have is the answer
+	}
+	return append(results, old)
 }
 
 // cmp keeps the first error.

@@ -82,8 +82,10 @@ type Config struct {
 	Events         Events
 	EventHeartbeat time.Duration
 	// Metrics reads the metrics history of this node and the others
-	// (sampler.History); nil answers metrics reads with 409.
-	Metrics MetricsHistory
+	// (sampler.History); nil answers metrics reads with 409. OldMetrics,
+	// when set (PostgreSQL), reads what the hosts no longer keep.
+	Metrics    MetricsHistory
+	OldMetrics OldMetrics
 	// MetricsToken, when set, is the bearer token GET /metrics requires
 	// (--metrics-token-file); empty leaves /metrics open, as scrapers expect.
 	MetricsToken string

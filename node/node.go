@@ -221,6 +221,10 @@ func Start(cfg Config, stores cluster.Stores, driver hypervisor.Driver) (*Node, 
 	if err != nil {
 		cancel()
 		pgWG.Wait()
+		if smp != nil {
+			smp.Close()
+			history.Local.Close()
+		}
 		agent.Shutdown()
 		return nil, err
 	}
@@ -294,6 +298,17 @@ func latestSamples(st *fsm.FSM, history *sampler.History) func(ctx context.Conte
 		}
 		return out, nil
 	}
+}
+
+// OldMetrics reads from PostgreSQL the metrics the hosts no longer keep;
+// nil without --postgres-dsn.
+func (n *Node) OldMetrics() interface {
+	QueryOld(ctx context.Context, key string, from, to time.Time, step time.Duration) (metricstore.Result, error)
+} {
+	if n.pg == nil {
+		return nil
+	}
+	return n.pg
 }
 
 // FSM is the node's replicated state, for reads.

@@ -2,7 +2,11 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +16,7 @@ import (
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/metricstore"
 	"github.com/novacron/novacron/pgexport"
+	"github.com/novacron/novacron/sampler"
 	"github.com/novacron/novacron/storage/postgres"
 )
 
@@ -22,14 +27,15 @@ import (
 // (an hour) and each host's local history (6 hours at 10 s) hold what is
 // to be exported.
 type pgExport struct {
-	dsn   string
-	log   *slog.Logger
-	ready chan struct{} // closed once the exporters exist
-	db    *postgres.DB
-	cat   *pgexport.SQLCatalog
-	lead  *pgexport.Leader
-	host  *pgexport.Host
-	set   *metrics.Set
+	dsn       string
+	clusterID func() string
+	log       *slog.Logger
+	ready     chan struct{} // closed once the exporters exist
+	db        *postgres.DB
+	cat       *pgexport.SQLCatalog
+	lead      *pgexport.Leader
+	host      *pgexport.Host
+	set       *metrics.Set
 
 	mu         sync.Mutex
 	laggingFor time.Time // when the export began to lag
@@ -38,7 +44,8 @@ type pgExport struct {
 // startPGExport opens PostgreSQL in the background until ctx ends, then
 // builds the exporters; the leader's loop waits for them.
 func startPGExport(ctx context.Context, wg *sync.WaitGroup, dsn, nodeID string, agent *cluster.Agent, store *metricstore.Store, stateDir string, log *slog.Logger) *pgExport {
-	p := &pgExport{dsn: dsn, log: log.With("component", "postgres"), ready: make(chan struct{})}
+	p := &pgExport{dsn: dsn, log: log.With("component", "postgres"), ready: make(chan struct{}),
+		clusterID: func() string { return agent.FSM().Cluster().ID }}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -176,4 +183,51 @@ func (p *pgExport) close() {
 		p.cat.Close()
 	}
 	p.db.Close()
+}
+
+// QueryOld reads key's samples ("vm/<id>" or "node/<id>") in [from, to)
+// from PostgreSQL, in the history's fields (api.OldMetrics); the figures
+// PostgreSQL does not keep (cpu_cores, mem_max_bytes) are missing.
+func (p *pgExport) QueryOld(ctx context.Context, key string, from, to time.Time, step time.Duration) (metricstore.Result, error) {
+	select {
+	case <-p.ready:
+	default:
+		return metricstore.Result{}, errors.New("PostgreSQL has not been reachable")
+	}
+	if step <= 0 {
+		step = max(to.Sub(from)/500, 10*time.Second).Truncate(10 * time.Second)
+	}
+	kind, id, _ := strings.Cut(key, "/")
+	res := metricstore.Result{Step: step}
+	nan := math.NaN()
+	switch kind {
+	case "vm":
+		pts, err := p.db.QueryVMMetrics(ctx, p.clusterID(), id, from, to, step)
+		if err != nil {
+			return res, err
+		}
+		res.Fields = sampler.VMFields
+		row := func(m postgres.VMMetrics) []float64 {
+			return []float64{m.CPUPercent, nan, m.MemUsedBytes, nan, m.MemBalloonBytes, m.DiskReadBytesPerS, m.DiskWriteBytesPerS,
+				m.DiskReadOpsPerS, m.DiskWriteOpsPerS, m.NetRxBytesPerS, m.NetTxBytesPerS, m.NetRxPacketsPerS, m.NetTxPacketsPerS}
+		}
+		for _, pt := range pts {
+			res.Points = append(res.Points, metricstore.Point{At: pt.Time.UTC(), Avg: row(pt.Avg), Max: row(pt.Max)})
+		}
+	case "node":
+		pts, err := p.db.QueryNodeMetrics(ctx, p.clusterID(), id, from, to, step)
+		if err != nil {
+			return res, err
+		}
+		res.Fields = sampler.NodeFields
+		row := func(m postgres.NodeMetrics) []float64 {
+			return []float64{m.CPUPercent, m.MemUsedBytes, m.MemTotalBytes, m.Load1, m.Load5, m.Load15, m.DiskUsedBytes, m.DiskTotalBytes}
+		}
+		for _, pt := range pts {
+			res.Points = append(res.Points, metricstore.Point{At: pt.Time.UTC(), Avg: row(pt.Avg), Max: row(pt.Max)})
+		}
+	default:
+		return res, fmt.Errorf("%w: %q", metricstore.ErrBadKey, key)
+	}
+	return res, nil
 }

@@ -197,6 +197,9 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 		apiCfg.Images = n.Images
 	}
 	apiCfg.Consoles, apiCfg.Events, apiCfg.Metrics = n.Consoles, agent.Events(), n.Metrics
+	if old := n.OldMetrics(); old != nil {
+		apiCfg.OldMetrics = old
+	}
 	if f.OIDC.Issuer != "" {
 		apiCfg.OIDC = oidcauth.New(f.OIDC)
 	}
