@@ -32,9 +32,9 @@ vet: ## go vet every package
 fmt: ## check that every Go file is gofmt-formatted
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
-deps: ## as root: install what the libvirt and PostgreSQL tests need (Debian packages, guest image)
+deps: ## as root: install what the libvirt, PostgreSQL and Prometheus tests need (Debian packages, guest image)
 	@if [ "$$(id -u)" = 0 ]; then deploy/lab/lab.sh deps && deploy/test-deps.sh; \
-	else echo "not root: the tests that need libvirt, QEMU or PostgreSQL will skip (run make test as root to run them)"; fi
+	else echo "not root: the tests that need libvirt, QEMU, PostgreSQL or Prometheus will skip (run make test as root to run them)"; fi
 
 test: deps build vet fmt ## run every test: unit, in-process clusters, real processes, real libvirt hosts
 	@start=$$(date +%s); $(GO) test -tags $(TAGS) -count=1 -timeout 30m ./...; rc=$$?; \

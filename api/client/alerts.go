@@ -168,3 +168,11 @@ func (c *Client) PutAlertTarget(ctx context.Context, t AlertTarget) (*AlertTarge
 	}
 	return &out, nil
 }
+
+// DeleteAlertTarget removes a notification target.
+func (c *Client) DeleteAlertTarget(ctx context.Context, name string) error {
+	if err := requireID("alert target", name); err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, pathf(apiPrefix+"/alert-targets/%s", name), nil, nil, nil)
+}
