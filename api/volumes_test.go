@@ -151,8 +151,7 @@ func TestVolumes_GrowOnlyAndThroughTheHost(t *testing.T) {
 	if v.SizeGiB != 20 || v.FileGiB != 12 || v.Attachment != "attached" || v.VMName != "web" || v.Host != e.nodes[0].ID {
 		t.Fatalf("growing volume %+v", v)
 	}
-	var op client.Operation
-	op = into[client.Operation](t, e.do("GET", "/api/v1/operations/"+v.ID, e.root, nil), http.StatusOK)
+	op := into[client.Operation](t, e.do("GET", "/api/v1/operations/"+v.ID, e.root, nil), http.StatusOK)
 	if op.Kind != "volume_resize" || op.State != client.OperationRunning || op.MayCancel || op.Object.Type != "volume" ||
 		op.Links["volume"] != "/api/v1/volumes/"+v.ID || op.Links["vm"] != "/api/v1/vms/"+vm.ID {
 		t.Fatalf("resize operation %+v", op)
