@@ -39,8 +39,17 @@ func (p *promSeries) setVM(vm fsm.VM, st hypervisor.DomainStats) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var names []string
-	counter := func(name string, v uint64) {
+	// A counter the driver could not read this time (DomainStats'
+	// ...Missing) keeps its last value: a zero would read as a reset,
+	// and the next real value as a leap, in Prometheus's rate().
+	counter := func(name string, v uint64, missing bool) {
 		n := name + labels
+		if missing {
+			if contains(p.names[vm.ID], n) {
+				names = append(names, n)
+			}
+			return
+		}
 		p.set.GetOrCreateCounter(n).Set(v)
 		names = append(names, n)
 	}
@@ -49,21 +58,24 @@ func (p *promSeries) setVM(vm fsm.VM, st hypervisor.DomainStats) {
 		p.set.GetOrCreateGauge(n, nil).Set(v)
 		names = append(names, n)
 	}
-	n := "novacron_vm_cpu_seconds_total" + labels
-	p.set.GetOrCreateFloatCounter(n).Set(st.CPUTime.Seconds())
-	names = append(names, n)
+	if n := "novacron_vm_cpu_seconds_total" + labels; !st.CPUMissing {
+		p.set.GetOrCreateFloatCounter(n).Set(st.CPUTime.Seconds())
+		names = append(names, n)
+	} else if contains(p.names[vm.ID], n) {
+		names = append(names, n)
+	}
 	gauge("novacron_vm_vcpus", float64(st.VCPUs))
 	gauge("novacron_vm_memory_max_bytes", float64(st.MemoryMaxBytes))
 	gauge("novacron_vm_memory_used_bytes", float64(st.MemoryUsedBytes))
 	gauge("novacron_vm_balloon_bytes", float64(st.BalloonBytes))
-	counter("novacron_vm_disk_read_bytes_total", st.DiskReadBytes)
-	counter("novacron_vm_disk_written_bytes_total", st.DiskWriteBytes)
-	counter("novacron_vm_disk_reads_total", st.DiskReadOps)
-	counter("novacron_vm_disk_writes_total", st.DiskWriteOps)
-	counter("novacron_vm_network_receive_bytes_total", st.NetRxBytes)
-	counter("novacron_vm_network_transmit_bytes_total", st.NetTxBytes)
-	counter("novacron_vm_network_receive_packets_total", st.NetRxPackets)
-	counter("novacron_vm_network_transmit_packets_total", st.NetTxPackets)
+	counter("novacron_vm_disk_read_bytes_total", st.DiskReadBytes, st.DiskMissing)
+	counter("novacron_vm_disk_written_bytes_total", st.DiskWriteBytes, st.DiskMissing)
+	counter("novacron_vm_disk_reads_total", st.DiskReadOps, st.DiskMissing)
+	counter("novacron_vm_disk_writes_total", st.DiskWriteOps, st.DiskMissing)
+	counter("novacron_vm_network_receive_bytes_total", st.NetRxBytes, st.NetMissing)
+	counter("novacron_vm_network_transmit_bytes_total", st.NetTxBytes, st.NetMissing)
+	counter("novacron_vm_network_receive_packets_total", st.NetRxPackets, st.NetMissing)
+	counter("novacron_vm_network_transmit_packets_total", st.NetTxPackets, st.NetMissing)
 	// A renamed VM (or one moved to another project) has new labels: its
 	// old series go.
 	for _, old := range p.names[vm.ID] {

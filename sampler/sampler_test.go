@@ -149,3 +149,20 @@ func (p peers) PeerGet(ctx context.Context, _, path string, _ http.Header) (*htt
 	}
 	return http.DefaultClient.Do(req)
 }
+
+// A counter the driver could not read keeps its last value on /metrics,
+// rather than dropping to zero (a reset in Prometheus's eyes).
+func TestPromSeries_MissingCountersKeepTheirValue(t *testing.T) {
+	p := newPromSeries("h1")
+	defer p.close()
+	vm := fsm.VM{ID: "vm-9", Project: "prod", Spec: fsm.VMSpec{Name: "db"}}
+	p.setVM(vm, hypervisor.DomainStats{ID: vm.ID, DiskReadBytes: 4096, NetRxBytes: 100})
+	p.setVM(vm, hypervisor.DomainStats{ID: vm.ID, DiskMissing: true, NetRxBytes: 200})
+	text := prometheusText()
+	for _, want := range []string{`novacron_vm_disk_read_bytes_total{vm="db",vm_id="vm-9",project="prod",node="h1"} 4096`,
+		`novacron_vm_network_receive_bytes_total{vm="db",vm_id="vm-9",project="prod",node="h1"} 200`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
