@@ -83,8 +83,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, _ httprout
 }
 
 // streamEventsWS serves the stream over a WebSocket, one frame a text
-// message. The browser's origin must be this node's (the library's check):
-// a page elsewhere cannot read a user's events with its cookie.
+// message. A browser's origin must be this node's (the library's check),
+// so that no page elsewhere reads the stream in a user's name.
 func (s *Server) streamEventsWS(w http.ResponseWriter, r *http.Request, opts eventlog.StreamOptions, f eventlog.Filter) error {
 	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	c, err := websocket.Accept(w, r, nil)
