@@ -35,6 +35,8 @@ type State interface {
 	VolumesOf(vmID string) []fsm.Volume
 	Image(id string) (fsm.Image, error)
 	Images() []fsm.Image
+	Alert(id string) (fsm.Alert, error)
+	Alerts() []fsm.Alert
 	Audit(q fsm.AuditQuery) []fsm.AuditEntry
 }
 

@@ -64,6 +64,20 @@ func TestLeader_ExportsEventsAndObjects(t *testing.T) {
 		t.Errorf("after an update: %d versions (was %d), the current with %d vCPUs; want one more, with 3", n, before, vcpus)
 	}
 
+	// An alert raised, then acknowledged, is a row of the alerts table.
+	c.must(fsm.UpdateAlerts{Upserts: []fsm.Alert{{ID: "vm_crashed:vm:vm-p0-1", Rule: "vm_crashed", Severity: fsm.SeverityWarning,
+		ObjectType: "vm", ObjectID: "vm-p0-1", State: fsm.AlertFiring, Message: "vm vm-p0-1 is error", PendingSince: c.at()}}, At: c.at()})
+	c.must(fsm.AckAlert{ID: "vm_crashed:vm:vm-p0-1", By: "alice", At: c.at()})
+	waitExported(t, pool, c.index)
+	var name, state, object string
+	if err := pool.QueryRow(ctxT(t), `SELECT name, state, object_id FROM alerts WHERE cluster_id = $1 AND id = 'vm_crashed:vm:vm-p0-1'`,
+		testClusterID).Scan(&name, &state, &object); err != nil {
+		t.Fatal(err)
+	}
+	if name != "vm_crashed" || state != "acknowledged" || object != "vm-p0-1" {
+		t.Errorf("alert row: %s %s %s, want vm_crashed acknowledged vm-p0-1", name, state, object)
+	}
+
 	// A refused command makes an index without events: the mark passes it.
 	if err := c.apply(fsm.DeleteVM{ID: "no-such-vm"}); err == nil {
 		t.Fatal("deleting a VM that does not exist succeeded")

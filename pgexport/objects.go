@@ -54,7 +54,7 @@ func (c *collector) add(f eventlog.Frame, ev eventlog.Event) {
 	case "migration":
 		c.name("migration", ev.ID, f.Time)
 		c.name("vm", ev.VM, f.Time)
-	case "node", "project", "user", "token", "volume", "image", "failover":
+	case "node", "project", "user", "token", "volume", "image", "failover", "alert":
 		c.name(ev.Type, ev.ID, f.Time)
 	case "audit":
 		if seq, err := strconv.ParseUint(ev.ID, 10, 64); err == nil {
@@ -195,6 +195,12 @@ func (w *writer) object(r ref, at time.Time) error {
 		if img, err = w.st.Image(r.id); err == nil {
 			w.upsertImage(img)
 		}
+	case "alert":
+		// A resolved alert leaves the state after a day; its row stays.
+		var a fsm.Alert
+		if a, err = w.st.Alert(r.id); err == nil {
+			w.upsertAlert(a)
+		}
 	}
 	switch {
 	case notFound(err) && kind != "":
@@ -275,6 +281,11 @@ func (w *writer) upsertAPIKey(t fsm.Token) {
 func (w *writer) upsertImage(img fsm.Image) {
 	row := imageRow(img, w.index)
 	w.add(func(ctx context.Context, tx *postgres.Tx) error { return tx.UpsertOperation(ctx, row) })
+}
+
+func (w *writer) upsertAlert(a fsm.Alert) {
+	row := alertRow(a, w.index)
+	w.add(func(ctx context.Context, tx *postgres.Tx) error { return tx.UpsertAlert(ctx, row) })
 }
 
 func (w *writer) auditRows(rows []postgres.AuditRow) {

@@ -69,6 +69,9 @@ func (l *Leader) resync(ctx context.Context, clusterID string, hw uint64, gap *e
 	for _, f := range st.Failovers() {
 		w.upsertFailover(f)
 	}
+	for _, a := range st.Alerts() {
+		w.upsertAlert(a)
+	}
 	for _, img := range st.Images() {
 		w.upsertImage(img)
 	}

@@ -110,6 +110,12 @@ func imageRow(img fsm.Image, index uint64) postgres.OperationRow {
 		CreatedAt: img.CreatedAt, UpdatedAt: img.UpdatedAt, FinishedAt: finished, Index: index}
 }
 
+// alertRow is an alert as the alerts table keeps it; its name is its rule.
+func alertRow(a fsm.Alert, index uint64) postgres.AlertRow {
+	return postgres.AlertRow{ID: a.ID, Name: clean(a.Rule), Severity: a.Severity, State: string(a.State), ObjectID: a.ObjectID,
+		Message: clean(a.Message), Data: jsonOf(a), StartedAt: a.PendingSince, ResolvedAt: a.ResolvedAt, UpdatedAt: a.UpdatedAt, Index: index}
+}
+
 // auditRow fills what AppendAudit requires (a time and an action) even for
 // an entry written without them, so one odd entry cannot stall the export.
 func auditRow(e fsm.AuditEntry, now time.Time) postgres.AuditRow {
