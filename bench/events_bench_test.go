@@ -88,6 +88,8 @@ func eventLatency(b *testing.B, gap time.Duration) {
 	}
 	started.Wait()
 	b.StartTimer()
+	pace := time.NewTicker(gap) // the write rate, not a wait for the readers
+	defer pace.Stop()
 	for i := range eventWrites {
 		name := fmt.Sprintf("ev-%d-%d", time.Now().UnixNano(), i)
 		mu.Lock()
@@ -96,7 +98,7 @@ func eventLatency(b *testing.B, gap time.Duration) {
 		if _, err := leader.api.CreateVM(ctx, client.VMRequest{Name: name, VCPUs: 1, MemoryMiB: 1, DiskGiB: 1}); err != nil {
 			b.Fatal(err)
 		}
-		time.Sleep(gap) // the write rate, not a wait for the readers
+		<-pace.C
 	}
 	waitDone := make(chan struct{})
 	go func() { done.Wait(); close(waitDone) }()

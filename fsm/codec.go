@@ -35,6 +35,7 @@ import (
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file volume.go -o volume_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file vm_snapshot.go -o vm_snapshot_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file alert_types.go -o alert_types_msgp.go -tests=false -io=false
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file alert_targets.go -o alert_targets_msgp.go -tests=false -io=false
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file alert.go -o alert_msgp.go -tests=false -io=false
 
 // The MessagePack code (FILE_msgp.go beside each FILE.go named above) is generated
