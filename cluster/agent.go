@@ -137,6 +137,7 @@ func New(cfg Config, stores Stores) (*Agent, error) {
 	a.forwarder = newForwarder(a)
 	a.batcher = newBatcher(a.raft, cfg.ApplyTimeout)
 	a.goLoop(a.batcher.run)
+	a.goLoop(a.batcher.notice.run)
 	a.goLoop(func(ctx context.Context) {
 		a.gossip.joinLoop(ctx, cfg.Join, a.knownGossipAddrs, a.gossipMissesKnownNodes, cfg.RejoinInterval)
 	})

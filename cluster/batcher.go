@@ -37,6 +37,8 @@ type batcher struct {
 	// preparer, once set (Agent.Start), completes each batch before it is
 	// proposed: the placement of new VMs, see WritePreparer.
 	preparer atomic.Pointer[WritePreparer]
+	// notice tells the followers of the last commit of a burst.
+	notice *commitNotice
 }
 
 type applyRequest struct {
@@ -52,7 +54,9 @@ type applyOutcome struct {
 func newBatcher(r *raft.Raft, timeout time.Duration) *batcher {
 	// Unbuffered: a request is either taken by run or still with its sender, so
 	// none is stranded when the agent stops.
-	return &batcher{raft: r, timeout: timeout, reqs: make(chan *applyRequest), slots: make(chan struct{}, maxInFlight)}
+	b := &batcher{raft: r, timeout: timeout, reqs: make(chan *applyRequest), slots: make(chan struct{}, maxInFlight)}
+	b.notice = newCommitNotice(r, timeout, func() bool { return len(b.slots) > 0 })
+	return b
 }
 
 // submit applies cmd through Raft, possibly together with others, and returns its
@@ -149,6 +153,7 @@ func (b *batcher) finish(f raft.ApplyFuture, batch []*applyRequest, start time.T
 		finishAll(batch, 0, raftError(err))
 		return
 	}
+	b.notice.wrote()
 	switch res := f.Response().(type) {
 	case fsm.Result:
 		batch[0].done <- applyOutcome{f.Index(), res.Err}

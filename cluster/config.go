@@ -111,7 +111,7 @@ func DefaultConfig() Config {
 		HeartbeatTimeout:   1000 * time.Millisecond,
 		ElectionTimeout:    1000 * time.Millisecond,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
-		CommitTimeout:      10 * time.Millisecond,
+		CommitTimeout:      50 * time.Millisecond, // raft's default: the commit notice (commit_notice.go) keeps followers fresh
 		SnapshotThreshold:  8192,
 		SnapshotInterval:   120 * time.Second,
 		ReconcileInterval:  10 * time.Second,
