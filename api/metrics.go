@@ -59,8 +59,21 @@ func (s *Server) registerGauges() {
 			return float64(n)
 		})
 	}
+	// A counter, read from the FSM's own count (typeFixes gives its TYPE):
+	// failed migrations in the last hour is an alert of its own.
+	for _, st := range []fsm.MigrationState{fsm.MigrationCompleted, fsm.MigrationFailed, fsm.MigrationCancelled} {
+		s.metrics.NewGauge(fmt.Sprintf(`novacron_migrations_ended_total{state=%q}`, st), func() float64 {
+			return float64(s.state.MigrationsEnded()[st])
+		})
+	}
 	s.metrics.NewGauge("novacron_raft_applied_index", func() float64 {
 		return float64(s.state.AppliedIndex())
+	})
+	s.metrics.NewGauge("novacron_raft_leader", func() float64 {
+		if st := s.cluster.Status(); st.LeaderID != "" && st.LeaderID == st.LocalID {
+			return 1
+		}
+		return 0
 	})
 }
 
@@ -117,6 +130,7 @@ var typeFixes = map[string]string{
 	"process_io_write_syscalls_total":        "counter",
 	"process_io_storage_read_bytes_total":    "counter",
 	"process_io_storage_written_bytes_total": "counter",
+	"novacron_migrations_ended_total":        "counter",
 	"go_cgo_calls_count":                     "untyped",
 	"go_gc_forced_count":                     "untyped",
 	"go_cpu_count":                           "untyped",
@@ -135,6 +149,8 @@ var familyHelp = map[string]string{
 	"novacron_postgres_export_connected":                      "1 when the last call of this node's PostgreSQL export succeeded.",
 	"novacron_postgres_export_last_success_timestamp_seconds": "Unix time of this node's last successful write to PostgreSQL.",
 	"novacron_migrations_active":                              "VM migrations under way, by state (pending, preparing, running).",
+	"novacron_migrations_ended_total":                         "VM migrations this node saw end since it started, by final state (completed, failed, cancelled).",
+	"novacron_raft_leader":                                    "1 on the node that leads the Raft cluster, 0 on the others.",
 	"novacron_raft_applied_index":                             "Index of the last Raft log entry this node applied to its state.",
 	"novacron_raft_apply_duration_seconds":                    "Duration in seconds of a write through Raft, from submit to applied on this node.",
 	"novacron_raft_leader_changes_total":                      "Times this node gained or lost Raft leadership.",

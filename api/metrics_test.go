@@ -29,6 +29,9 @@ func TestMetrics_RequestDurationsAndGauges(t *testing.T) {
 		`novacron_members{status="suspect"} 1`,
 		`novacron_members{status="failed"} 0`,
 		`novacron_raft_applied_index ` + strconv.FormatUint(e.fsm.AppliedIndex(), 10),
+		`novacron_raft_leader 1`, // the test cluster's local node leads
+		"# TYPE novacron_migrations_ended_total counter",
+		`novacron_migrations_ended_total{state="failed"} 0`,
 		`go_goroutines`,
 	}
 	for _, w := range want {

@@ -275,6 +275,9 @@ type State interface {
 	// those not finished.
 	Migrations() []fsm.Migration
 	Migration(id string) (fsm.Migration, error)
+	// MigrationsEnded counts the migrations this node saw end since it
+	// started, by final state (/metrics).
+	MigrationsEnded() map[fsm.MigrationState]uint64
 	ActiveMigrations() []fsm.Migration
 	// Failovers lists every failover record, newest first.
 	Failovers() []fsm.Failover

@@ -29,11 +29,14 @@ func mayMakeRoom(cmd Command) bool {
 	return true
 }
 
-// noteApplied moves the epoch for a command applied without error.
+// noteApplied moves the epoch for a command applied without error, and
+// counts the migrations it ended (migrations_ended.go). It runs under the
+// FSM's write lock.
 func (f *FSM) noteApplied(cmd Command) {
 	if mayMakeRoom(cmd) {
 		f.capacityEpoch.Add(1)
 	}
+	f.migrationsEnded.note(f.s, cmd)
 }
 
 // PendingVMsExcept is PendingVMs without the VMs in skip: the placement

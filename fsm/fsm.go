@@ -144,6 +144,8 @@ type FSM struct {
 	limits atomic.Pointer[NodeLimits]
 	// capacityEpoch counts what may make room for a pending VM (capacity_epoch.go).
 	capacityEpoch atomic.Uint64
+	// migrationsEnded counts the migrations that ended (migrations_ended.go).
+	migrationsEnded migrationsEnded
 
 	subMu  sync.Mutex
 	subs   map[int]chan Event

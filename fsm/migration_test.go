@@ -54,6 +54,9 @@ func TestMigration_CompletedMovesTheVM(t *testing.T) {
 		t.Fatalf("record %+v", m)
 	}
 	f.refuse(UpdateMigration{ID: "m1", State: MigrationFailed, At: t0}, ErrState) // final stays final
+	if got := f.MigrationsEnded(); got[MigrationCompleted] != 1 || got[MigrationFailed] != 0 {
+		t.Fatalf("migrations ended %v, want one completed", got)
+	}
 	// The old source's report is stale now.
 	f.refuse(ReportVM{ID: "vm-1", Node: "n1", Generation: 1, State: VMStopped, At: t0}, ErrStaleGeneration)
 }
@@ -75,6 +78,9 @@ func TestMigration_FailedLeavesTheVMOnTheSource(t *testing.T) {
 	if m.Error != "destination libvirtd died" {
 		t.Fatalf("record %+v", m)
 	}
+	if got := f.MigrationsEnded(); got[MigrationFailed] != 1 || got[MigrationCompleted] != 0 {
+		t.Fatalf("migrations ended %v, want one failed", got)
+	}
 }
 
 func TestMigration_CancelBeforeCopyEndsAtOnce(t *testing.T) {
@@ -93,7 +99,13 @@ func TestMigration_CancelBeforeCopyEndsAtOnce(t *testing.T) {
 	if m, _ := f.Migration("m2"); m.State != MigrationRunning || !m.CancelRequested {
 		t.Fatalf("running migration %+v, want running with a cancel request", m)
 	}
+	if got := f.MigrationsEnded()[MigrationCancelled]; got != 1 {
+		t.Fatalf("%d migrations ended cancelled, want 1: a running one's cancel only asks", got)
+	}
 	f.must(UpdateMigration{ID: "m2", State: MigrationCancelled, At: t0})
+	if got := f.MigrationsEnded()[MigrationCancelled]; got != 2 {
+		t.Fatalf("%d migrations ended cancelled, want 2", got)
+	}
 }
 
 func TestMigration_ColdCompletesWithoutCopy(t *testing.T) {

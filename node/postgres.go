@@ -32,7 +32,6 @@ type pgExport struct {
 	log       *slog.Logger
 	ready     chan struct{} // closed once the exporters exist
 	db        *postgres.DB
-	cat       *pgexport.SQLCatalog
 	lead      *pgexport.Leader
 	host      *pgexport.Host
 	set       *metrics.Set
@@ -53,16 +52,8 @@ func startPGExport(ctx context.Context, wg *sync.WaitGroup, dsn, nodeID string, 
 		if db == nil {
 			return
 		}
-		cat, err := pgexport.OpenCatalog(dsn)
-		if err != nil {
-			p.log.Warn("the export's catalog connection; deleted objects are not found by a resync", "error", err)
-		}
-		p.db, p.cat = db, cat
-		lc := pgexport.LeaderConfig{DB: db, Events: agent.Events(), State: agent.FSM(), Logger: log}
-		if cat != nil {
-			lc.Catalog = cat
-		}
-		p.lead = pgexport.NewLeader(lc)
+		p.db = db
+		p.lead = pgexport.NewLeader(pgexport.LeaderConfig{DB: db, Events: agent.Events(), State: agent.FSM(), Logger: log})
 		if store != nil {
 			p.host = pgexport.NewHost(pgexport.HostConfig{DB: db, Store: store, NodeID: nodeID,
 				ClusterID: func() string { return agent.FSM().Cluster().ID }, StateDir: stateDir, Logger: log})
@@ -179,9 +170,6 @@ func (p *pgExport) close() {
 		return
 	}
 	metrics.UnregisterSet(p.set, true)
-	if p.cat != nil {
-		p.cat.Close()
-	}
 	p.db.Close()
 }
 

@@ -52,7 +52,7 @@ type LeaderConfig struct {
 	State  State
 	// Catalog lists what PostgreSQL holds, for a resync to find the
 	// objects removed while the journal could not tell (catalog.go). Nil
-	// means DB when it is a Catalog, else none: a resync then cannot mark
+	// means DB (tests give another); a resync without one cannot mark
 	// those objects removed, and its gap event says so.
 	Catalog Catalog
 	// Batch is how many frames one transaction takes at most (and about
@@ -106,10 +106,8 @@ func NewLeader(cfg LeaderConfig) *Leader {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Catalog == nil {
-		if c, ok := any(cfg.DB).(Catalog); ok {
-			cfg.Catalog = c
-		}
+	if cfg.Catalog == nil && cfg.DB != nil {
+		cfg.Catalog = cfg.DB
 	}
 	log := cfg.Logger.With("component", "pgexport")
 	return &Leader{cfg: cfg, log: log, tr: &tracker{log: log, now: cfg.Now}}

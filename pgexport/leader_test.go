@@ -129,13 +129,7 @@ func TestLeader_GapResyncs(t *testing.T) {
 	db, pool := testDB(t, dsn), checkPool(t, dsn)
 	c := newCluster(t, 1, eventlog.Config{MaxFrames: 5})
 	r := c.replicas[0]
-	cat, err := OpenCatalog(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cat.Close)
-	cfg := leaderConfig(t, db, r)
-	cfg.Catalog = cat
+	cfg := leaderConfig(t, db, r) // the catalog is the DB's LiveIDs
 
 	stop := run(t, NewLeader(cfg))
 	c.workload(0)

@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The object row types (here, and in vms.go, volumes.go and records.go) are
@@ -99,4 +102,29 @@ func (t *Tx) UpsertNode(ctx context.Context, r NodeRow) error {
 	_, err := t.upsertRow(ctx, nodesTable, r.Index, r.ID, r.Name, r.Status, r.APIAddr, r.Version, r.VCPUs, r.MemoryMiB, r.Maintenance,
 		nullJSON(r.Data), nullTime(r.JoinedAt), nullTime(r.UpdatedAt))
 	return err
+}
+
+// LiveIDs lists the keys of cluster clusterID's objects of kind that are
+// not marked removed: a resync marks removed those the cluster no longer
+// has, whose removal was among the changes its export lost.
+func (db *DB) LiveIDs(ctx context.Context, clusterID string, kind Kind) ([]string, error) {
+	tbl, ok := removable[kind]
+	if !ok {
+		return nil, fmt.Errorf("%w: no kind %q", ErrInvalidRow, kind)
+	}
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	var ids []string
+	err := db.read(ctx, func() error {
+		rows, err := db.pool.Query(ctx, tbl.live, clusterID)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list live %s: %w", kind, err)
+	}
+	return ids, nil
 }

@@ -156,6 +156,11 @@ func TestUpsert_EveryKind(t *testing.T) {
 	if n := queryInt(t, db, "SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL"); n != 1 {
 		t.Errorf("the key is not revoked")
 	}
+	for _, kind := range []Kind{KindProject, KindNode, KindAPIKey} {
+		if ids, err := db.LiveIDs(ctx(t), testCluster, kind); err != nil || len(ids) != 0 {
+			t.Errorf("live %s after its removal: %q, %v", kind, ids, err)
+		}
+	}
 	// The project comes back under its name at a later index.
 	if err := db.WithTx(ctx(t), testCluster, func(tx *Tx) error {
 		return tx.UpsertProject(ctx(t), ProjectRow{Name: "default", Index: 7})
@@ -164,6 +169,15 @@ func TestUpsert_EveryKind(t *testing.T) {
 	}
 	if n := queryInt(t, db, "SELECT count(*) FROM projects WHERE deleted_at IS NULL AND raft_index = 7"); n != 1 {
 		t.Errorf("the re-created project is still marked deleted")
+	}
+	if ids, err := db.LiveIDs(ctx(t), testCluster, KindProject); err != nil || len(ids) != 1 || ids[0] != "default" {
+		t.Errorf("live projects %q, %v; want the re-created default", ids, err)
+	}
+	if ids, err := db.LiveIDs(ctx(t), "another-cluster", KindProject); err != nil || len(ids) != 0 {
+		t.Errorf("another cluster's live projects %q, %v; want none", ids, err)
+	}
+	if _, err := db.LiveIDs(ctx(t), testCluster, "nonsense"); !errors.Is(err, ErrInvalidRow) {
+		t.Errorf("LiveIDs of an unknown kind: %v", err)
 	}
 	if err := db.WithTx(ctx(t), testCluster, func(tx *Tx) error { return tx.Delete(ctx(t), "nonsense", "x", now, 8) }); !errors.Is(err, ErrInvalidRow) {
 		t.Errorf("Delete of an unknown kind: %v", err)

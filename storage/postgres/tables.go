@@ -18,6 +18,7 @@ type objectTable struct {
 	goneCol string // deleted_at, revoked_at, or "" for a record never removed
 	upsert  string // the SQL, built once
 	gone    string
+	live    string // the keys not marked gone
 }
 
 // newObjectTable builds the statements of a table. The upsert skips a row
@@ -44,6 +45,7 @@ func newObjectTable(name, key string, cols []string, goneCol string) *objectTabl
 	if goneCol != "" {
 		t.gone = fmt.Sprintf("UPDATE %s SET %s = $3, raft_index = $4 WHERE cluster_id = $1 AND %s = $2 AND raft_index <= $4",
 			name, goneCol, key)
+		t.live = fmt.Sprintf("SELECT %s FROM %s WHERE cluster_id = $1 AND %s IS NULL", key, name, goneCol)
 	}
 	return t
 }
