@@ -6,7 +6,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/novacron/novacron/internal/version.Version=$(VERSION)
 TAGS    := libvirt_dlopen
 
-.PHONY: help build install run deps test test-short bench bench-quick vet fmt clean
+.PHONY: help build install run deps ui-vendor test test-short bench bench-quick vet fmt clean
 
 PREFIX ?= /usr/local
 
@@ -32,9 +32,12 @@ vet: ## go vet every package
 fmt: ## check that every Go file is gofmt-formatted
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
-deps: ## as root: install what the libvirt, PostgreSQL and Prometheus tests need (Debian packages, guest image)
+deps: ## as root: install what the libvirt, PostgreSQL, Prometheus and browser tests need (Debian packages, guest image)
 	@if [ "$$(id -u)" = 0 ]; then deploy/lab/lab.sh deps && deploy/test-deps.sh; \
-	else echo "not root: the tests that need libvirt, QEMU, PostgreSQL or Prometheus will skip (run make test as root to run them)"; fi
+	else echo "not root: the tests that need libvirt, QEMU, PostgreSQL, Prometheus or Chromium will skip (run make test as root to run them)"; fi
+
+ui-vendor: ## fetch the dashboard's libraries (uPlot, xterm.js) from npm at their pinned versions into ui/static/vendor
+	deploy/ui-vendor.sh
 
 test: deps build vet fmt ## run every test: unit, in-process clusters, real processes, real libvirt hosts
 	@start=$$(date +%s); $(GO) test -tags $(TAGS) -count=1 -timeout 30m ./...; rc=$$?; \

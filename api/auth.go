@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/cluster"
 	"github.com/novacron/novacron/fsm"
@@ -44,6 +45,9 @@ func (s *Server) authenticate(r *http.Request, confirm bool) (*authz.Principal, 
 // lookupCredential is authenticate's lookup in this node's state.
 func (s *Server) lookupCredential(r *http.Request) (*authz.Principal, error) {
 	h := r.Header.Get("Authorization")
+	if h == "" {
+		h = bearerFromProtocols(r)
+	}
 	if h == "" {
 		return nil, errorf(authz.ErrUnauthenticated, "missing Authorization header: send \"Authorization: Bearer <token>\"")
 	}
@@ -103,4 +107,23 @@ func caller(ctx context.Context) *authz.Principal {
 // forbidden is the 403 of a principal that lacks perm in project.
 func forbidden(p *authz.Principal, project string, perm authz.Perm) error {
 	return errorf(authz.ErrForbidden, "%s", p.Explain(project, perm))
+}
+
+// bearerFromProtocols reads the credential a browser's WebSocket carries as
+// a subprotocol (client.BearerProtocolPrefix), as an Authorization header
+// value; "" when the request is no WebSocket upgrade or carries none. Only
+// upgrades are read: on any other request the header means nothing, and a
+// credential must not be taken from where a cross-site form could put it.
+func bearerFromProtocols(r *http.Request) string {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return ""
+	}
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			if secret, ok := strings.CutPrefix(strings.TrimSpace(p), client.BearerProtocolPrefix); ok && secret != "" {
+				return "Bearer " + secret
+			}
+		}
+	}
+	return ""
 }

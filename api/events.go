@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/novacron/novacron/api/client"
 	"github.com/novacron/novacron/authz"
 	"github.com/novacron/novacron/eventlog"
 	"github.com/novacron/novacron/fsm"
@@ -93,7 +94,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, _ httprout
 // so that no page elsewhere reads the stream in a user's name.
 func (s *Server) streamEventsWS(w http.ResponseWriter, r *http.Request, opts eventlog.StreamOptions, f eventlog.Filter) error {
 	http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	c, err := websocket.Accept(w, r, nil)
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{client.WebSocketProtocol}})
 	if err != nil {
 		return nil // Accept answered the client itself
 	}

@@ -152,6 +152,14 @@ type fakeHistory struct {
 	asked         []string
 	start         time.Time
 	first, second string
+	// latest is each node's newest samples: node → key → field → value.
+	latest map[string]map[string]map[string]float64
+}
+
+func (f *fakeHistory) Latest(_ context.Context, node string) (map[string]map[string]float64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.latest[node], nil
 }
 
 func (f *fakeHistory) Query(_ context.Context, node, key string, from, to time.Time, step time.Duration) (metricstore.Result, error) {
@@ -215,6 +223,10 @@ func (noHistory) Query(context.Context, string, string, time.Time, time.Time, ti
 	return metricstore.Result{}, metricstore.ErrNotFound
 }
 
+func (noHistory) Latest(context.Context, string) (map[string]map[string]float64, error) {
+	return nil, nil
+}
+
 // oldHistory is PostgreSQL's record: one point, and the window it was
 // asked for.
 type oldHistory struct {
@@ -249,5 +261,80 @@ func TestMetrics_OlderHistoryFromPostgres(t *testing.T) {
 	defer old.mu.Unlock()
 	if time.Since(old.to) > time.Minute || time.Since(old.from) < 23*time.Hour {
 		t.Fatalf("PostgreSQL asked for %s to %s, want the last day", old.from, old.to)
+	}
+}
+
+// A browser's WebSocket carries its credential as a subprotocol: the
+// stream opens with it, answers the dashboard's protocol (never the one
+// holding the secret), and the same header on a plain request, or a wrong
+// secret, authenticates nothing.
+func TestEvents_BrowserCredentialAsSubprotocol(t *testing.T) {
+	e := newTestEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(e.http.URL, "http") + "/api/v1/events"
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+		Subprotocols: []string{client.WebSocketProtocol, client.BearerProtocolPrefix + e.root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if got := c.Subprotocol(); got != client.WebSocketProtocol {
+		t.Fatalf("server chose subprotocol %q, want %q", got, client.WebSocketProtocol)
+	}
+	if _, _, err := c.Read(ctx); err != nil { // the first heartbeat
+		t.Fatal(err)
+	}
+
+	_, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+		Subprotocols: []string{client.WebSocketProtocol, client.BearerProtocolPrefix + "nvs_wrong"}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a wrong secret: %v, %v; want 401", err, resp)
+	}
+	req, _ := http.NewRequest("GET", e.http.URL+"/api/v1/vms", nil)
+	req.Header.Set("Sec-WebSocket-Protocol", client.BearerProtocolPrefix+e.root)
+	plain, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.Body.Close()
+	if plain.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the subprotocol header on a plain request: %d, want 401", plain.StatusCode)
+	}
+}
+
+// The newest samples answer in one request, each caller's own: a viewer of
+// project a sees a's VM and not b's, nor the hosts; root sees them all,
+// with the list's fields only.
+func TestMetrics_LatestKeepsToTheCallersProjects(t *testing.T) {
+	hist := &fakeHistory{}
+	w := newTenantWorld(t, Config{Metrics: hist})
+	hist.mu.Lock()
+	hist.latest = map[string]map[string]map[string]float64{}
+	nodeOf := map[string]string{}
+	for _, ref := range []client.VM{w.vmA, w.vmB} {
+		vm, err := w.fsm.VM(ref.ID)
+		if err != nil || vm.Node == "" {
+			t.Fatalf("vm %s is not placed: %v", ref.Name, err)
+		}
+		nodeOf[vm.ID] = vm.Node
+		if hist.latest[vm.Node] == nil {
+			hist.latest[vm.Node] = map[string]map[string]float64{"node/" + vm.Node: {"cpu_percent": 10, "load15": 1}}
+		}
+		hist.latest[vm.Node]["vm/"+vm.ID] = map[string]float64{"cpu_percent": 42, "mem_used_bytes": 1 << 20, "disk_read_bytes": 7}
+	}
+	hist.mu.Unlock()
+	var all LatestMetrics
+	w.do("GET", "/api/v1/metrics/latest", w.root, nil).expect(t, http.StatusOK, &all)
+	if all.VMs[w.vmA.ID]["cpu_percent"] != 42 || all.VMs[w.vmB.ID]["cpu_percent"] != 42 || all.Nodes[nodeOf[w.vmA.ID]]["cpu_percent"] != 10 {
+		t.Fatalf("root's latest samples: %+v", all)
+	}
+	if _, ok := all.VMs[w.vmA.ID]["disk_read_bytes"]; ok {
+		t.Errorf("a field the lists do not show was answered: %+v", all.VMs[w.vmA.ID])
+	}
+	var mine LatestMetrics
+	w.do("GET", "/api/v1/metrics/latest", w.sessions["u-viewer"], nil).expect(t, http.StatusOK, &mine)
+	if _, ok := mine.VMs[w.vmB.ID]; ok || mine.VMs[w.vmA.ID] == nil || len(mine.Nodes) != 0 {
+		t.Fatalf("a viewer of a got %+v: want a's VM only", mine)
 	}
 }

@@ -269,6 +269,7 @@ func newTestEnvWith(t testing.TB, cfg Config, wrap func(*fsm.FSM) State) *testEn
 	e.server = New(cfg, fc, fakeControl{Controller: ctl, cluster: fc}, st, logger)
 	e.http = httptest.NewServer(e.server.Handler())
 	t.Cleanup(e.http.Close)
+	checkOpenAPI(t, e.http) // every request the test sends is checked against the document
 	return e
 }
 

@@ -23,6 +23,8 @@ import (
 // MetricsHistory reads a node's history (*sampler.History).
 type MetricsHistory interface {
 	Query(ctx context.Context, node, key string, from, to time.Time, step time.Duration) (metricstore.Result, error)
+	// Latest is node's newest sample of each series: key → field → value.
+	Latest(ctx context.Context, node string) (map[string]map[string]float64, error)
 }
 
 // OldMetrics reads from PostgreSQL what the hosts no longer keep: older

@@ -375,6 +375,7 @@ func New(cfg Config, cl Cluster, ctl Control, st State, logger *slog.Logger) *Se
 func (s *Server) routes() {
 	s.public("GET", "/healthz", s.healthz)
 	s.router.Handle("GET", "/metrics", s.named("/metrics", s.serveMetrics))
+	s.router.Handle("GET", "/api/v1/openapi.json", s.named("/api/v1/openapi.json", s.serveOpenAPI))
 
 	s.route("GET", "/api/v1/cluster", authz.Read("cluster"), s.getCluster)
 	s.route("GET", "/api/v1/cluster/digest", authz.Read("cluster"), s.getDigest)
@@ -382,6 +383,8 @@ func (s *Server) routes() {
 	s.route("GET", "/api/v1/nodes", authz.Read("node"), s.listNodes)
 	s.route("GET", "/api/v1/nodes/:id", authz.Read("node"), s.getNode)
 	s.route("GET", "/api/v1/nodes/:id/metrics", authz.Read("node"), s.nodeMetrics)
+	// The newest sample of each VM and node the caller may read.
+	s.callerRoute("GET", "/api/v1/metrics/latest", s.latestMetrics)
 
 	s.projectRoute("GET", "/api/v1/vms", authz.Read("vm"), s.listVMs)
 	s.projectRoute("POST", "/api/v1/vms", authz.Write("vm"), s.createVM)

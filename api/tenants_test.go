@@ -282,6 +282,7 @@ func (w *tenantWorld) matrix() map[string]struct {
 		"GET /api/v1/operations":                         {filtered, one("GET", "/api/v1/operations", nil)},
 		"GET /api/v1/vms/:id/metrics":                    {refused, []probe{{"GET", "/api/v1/vms/" + w.vmB.ID + "/metrics", nil}, {"GET", "/api/v1/vms/web/metrics?project=b", nil}}},
 		"GET /api/v1/nodes/:id/metrics":                  {refused, one("GET", "/api/v1/nodes/node-1/metrics", nil)},
+		"GET /api/v1/metrics/latest":                     {filtered, one("GET", "/api/v1/metrics/latest", nil)},
 		"GET /api/v1/alerts":                             {filtered, []probe{{"GET", "/api/v1/alerts", nil}, {"GET", "/api/v1/alerts?project=b", nil}}},
 		"GET /api/v1/alerts/:id":                         {refused, one("GET", "/api/v1/alerts/"+w.alertB, nil)},
 		"POST /api/v1/alerts/:id/ack":                    {refused, one("POST", "/api/v1/alerts/"+w.alertB+"/ack", nil)},
@@ -348,7 +349,7 @@ func (w *tenantWorld) matrix() map[string]struct {
 }
 
 func TestTenants_CrossTenantMatrix(t *testing.T) {
-	w := newTenantWorld(t, Config{})
+	w := newTenantWorld(t, Config{Metrics: &fakeHistory{}})
 	matrix := w.matrix()
 	for _, r := range w.server.secured {
 		if _, ok := matrix[r.method+" "+r.pattern]; !ok {

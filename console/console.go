@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/novacron/novacron/api/client"
 )
 
 // ErrNoConsoles: this node's hypervisor has no consoles (sim).
@@ -140,7 +142,9 @@ func Accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
-	c, err := websocket.Accept(w, r, nil)
+	// A browser offers the dashboard's subprotocol (and its credential as
+	// another, which is never echoed): the answer must name one it offered.
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{client.WebSocketProtocol}})
 	if err != nil {
 		return nil, err
 	}

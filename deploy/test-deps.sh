@@ -7,12 +7,14 @@
 # deploy/prometheus and deploy/grafana. Nothing here starts or configures a
 # service: the tests start their own and stop it. (On a host with systemd the
 # Debian package may start its own prometheus on :9090; the tests neither use
-# nor collide with it.)
+# nor collide with it.) And Chromium, which the dashboard's tests
+# (e2e/ui_test.go, through chromedp) run headless.
 set -euo pipefail
 
 need=()
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || need+=(postgresql)
 [[ -x /usr/bin/prometheus && -x /usr/bin/promtool ]] || need+=(prometheus)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 ((${#need[@]})) || exit 0
 if ! command -v apt-get >/dev/null; then
 	echo "test-deps: install ${need[*]} (Debian packages) for the tests that use them" >&2

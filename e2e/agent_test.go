@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -261,13 +262,16 @@ func (a *agent) client(token string) *client.Client {
 		return c
 	}
 	opts := []client.Option{client.WithTimeout(15 * time.Second)}
+	var tlsCfg *tls.Config
 	if !a.cfg.insecure {
 		cfg, err := pki.ClientConfig(pki.Files{CA: filepath.Join(a.cfg.tlsDir, pki.CAFile)})
 		if err != nil {
 			a.t.Fatal(err)
 		}
-		opts = append(opts, client.WithTLS(cfg))
+		opts, tlsCfg = append(opts, client.WithTLS(cfg)), cfg
 	}
+	// Every request and answer is checked against the API described.
+	opts = append(opts, client.WithHTTPClient(openAPIChecked(a.t, tlsCfg)))
 	c, err := client.New(a.addr(), token, opts...)
 	if err != nil {
 		a.t.Fatalf("client for %s: %v", a.name, err)

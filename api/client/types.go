@@ -325,3 +325,13 @@ type VMSnapshot struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// A browser cannot set headers on a WebSocket, so the dashboard offers two
+// subprotocols instead: WebSocketProtocol, which the server answers, and
+// BearerProtocolPrefix followed by its session secret, which the server
+// reads as "Authorization: Bearer <secret>" and never echoes. Other
+// clients send the Authorization header.
+const (
+	WebSocketProtocol    = "novacron.v1"
+	BearerProtocolPrefix = "novacron.bearer."
+)

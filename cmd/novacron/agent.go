@@ -30,6 +30,7 @@ import (
 	"github.com/novacron/novacron/internal/pki"
 	"github.com/novacron/novacron/node"
 	"github.com/novacron/novacron/storage"
+	"github.com/novacron/novacron/ui"
 )
 
 // newAgentCommand is `novacron agent`: the composition root that builds every
@@ -206,6 +207,8 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	apiServer := api.New(apiCfg, agent, n.Control, agent.FSM(), logger)
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", agent.InternalHandler())
+	mux.Handle(ui.Prefix, ui.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound)) // a browser pointed at the node finds the dashboard
 	mux.Handle("/", apiServer.Handler())
 	// The API's bounds cover the internal routes too: they share the listener.
 	srv := apiCfg.HTTPServer(mux)
@@ -273,9 +276,10 @@ func printDevBanner(name string, fleet int, apiAddr, token, dataDir, caCert stri
 	}
 	fmt.Printf(`==> NovaCron dev agent %[5]q is running: a single-node cluster of %[6]s
     (sim hypervisor: VMs are simulated and run nowhere)
-    API:      %[1]s
-    Token:    %[2]s
-    Data dir: %[3]s (removed on exit)
+    API:       %[1]s
+    Dashboard: %[1]s/ui/ (sign in with the token)
+    Token:     %[2]s
+    Data dir:  %[3]s (removed on exit)
 
     export NOVACRON_ADDR=%[1]s
     export NOVACRON_TOKEN=%[2]s%[4]s

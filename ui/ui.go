@@ -1,0 +1,144 @@
+// Package ui is the web dashboard (issue 17): static files embedded in the
+// binary and served by every agent at /ui/, over the API's own listener.
+// The pages are plain ES modules that talk to the public API with the
+// user's session, as the CLI does; there is no build step, and the
+// third-party libraries are vendored by deploy/ui-vendor.sh.
+package ui
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+)
+
+//go:embed static
+var static embed.FS
+
+// Prefix is where the dashboard is served.
+const Prefix = "/ui/"
+
+// securityHeaders go on every answer: only this origin's scripts, styles
+// and connections (the API and its WebSockets), no framing, no referrer.
+// Inline scripts and styles are refused, so markup that an API value might
+// smuggle into a page cannot run.
+var securityHeaders = map[string]string{
+	"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+	"X-Content-Type-Options": "nosniff",
+	"Referrer-Policy":        "no-referrer",
+	"X-Frame-Options":        "DENY",
+}
+
+// file is one asset, compressed once at start.
+type file struct {
+	body, gzipped []byte
+	etag, ctype   string
+}
+
+// Handler serves the dashboard under Prefix: each file with its ETag
+// (revalidated on every load, so an upgraded agent serves its new pages at
+// once), gzipped when the browser accepts it; any path that is not a file
+// is the page itself (index.html), so that a reload of a deep link works.
+func Handler() http.Handler {
+	files := map[string]*file{}
+	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := static.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[strings.TrimPrefix(p, "static/")] = newFile(p, body)
+		return nil
+	})
+	if err != nil {
+		panic("ui: reading the embedded files: " + err.Error()) // a broken build, not a runtime condition
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range securityHeaders {
+			w.Header().Set(k, v)
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "the dashboard's files are read-only", http.StatusMethodNotAllowed)
+			return
+		}
+		name := strings.TrimPrefix(path.Clean("/"+strings.TrimPrefix(r.URL.Path, Prefix)), "/")
+		f, ok := files[name]
+		if !ok {
+			if path.Ext(name) != "" {
+				http.NotFound(w, r)
+				return
+			}
+			f = files["index.html"]
+		}
+		serveFile(w, r, f)
+	})
+}
+
+func newFile(name string, body []byte) *file {
+	sum := sha256.Sum256(body)
+	ctype := mime.TypeByExtension(path.Ext(name))
+	switch path.Ext(name) {
+	case ".mjs", ".js":
+		ctype = "text/javascript; charset=utf-8"
+	case "":
+		ctype = "text/plain; charset=utf-8"
+	}
+	f := &file{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, ctype: ctype}
+	if len(body) > 512 && compressible(ctype) {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		zw.Write(body)
+		zw.Close()
+		f.gzipped = b.Bytes()
+	}
+	return f
+}
+
+func compressible(ctype string) bool {
+	for _, t := range []string{"text/", "javascript", "json", "svg"} {
+		if strings.Contains(ctype, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func serveFile(w http.ResponseWriter, r *http.Request, f *file) {
+	h := w.Header()
+	h.Set("Content-Type", f.ctype)
+	h.Set("ETag", f.etag)
+	h.Set("Cache-Control", "no-cache")
+	h.Add("Vary", "Accept-Encoding")
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, f.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	body := f.body
+	if f.gzipped != nil && acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		body = f.gzipped
+	}
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(body)
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		if enc, _, _ := strings.Cut(strings.TrimSpace(v), ";"); enc == "gzip" {
+			return true
+		}
+	}
+	return false
+}
