@@ -8,7 +8,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/novacron/novacron/api/client"
+	"github.com/novacron/novacron/internal/oidctest"
 	"github.com/novacron/novacron/internal/testutil/browser"
+	"github.com/novacron/novacron/ui/uitest"
 )
 
 // The dashboard, in a real Chromium, against a real 3-agent cluster (sim
@@ -19,20 +21,22 @@ import (
 // stops says it is reconnecting, then shows what it missed.
 func TestUI_DashboardDrivesTheCluster(t *testing.T) {
 	c := startCluster(t, 3, func(_ int, cfg *agentConfig) {
-		cfg.extra = append(cfg.extra, "--metrics-interval", "1s")
+		// Samples every second, and a host's failure found in seconds.
+		cfg.extra = append(cfg.extra, "--metrics-interval", "1s", "--fence-timeout", "2s", "--heartbeat-interval", "250ms")
 	})
 	password := uiUser(t, c, "ada", "cluster-admin")
 	ctx := uiBrowser(t, c)
 	n1 := c.agents[0]
-	uiLogin(t, ctx, n1, "ada", password)
-	uiWaitFor(t, ctx, "the overview names the leader", `/^n[123]$/.test(document.querySelector("#health .big")?.textContent || "")`)
+	uitest.SignIn(t, ctx, n1.addr(), "ada", password)
+	uitest.WaitFor(t, ctx, "the overview names the leader", `/^n[123]$/.test(document.querySelector("#health .big")?.textContent || "")`)
 	browser.Screenshot(t, ctx, "overview")
-	uiMarkReload(t, ctx)
+	uitest.AllLabelled(t, ctx, "overview")
+	uitest.MarkReload(t, ctx)
 
 	// Create a VM through the form; its page shows it running once its
 	// host reports it, without a reload.
-	uiGo(t, ctx, "/ui/vms")
-	browser.Do(t, ctx, uiTimeout, "open the create form",
+	uitest.Go(t, ctx, "/ui/vms")
+	browser.Do(t, ctx, uitest.Timeout, "open the create form",
 		chromedp.Click(chromedp.ID("create-vm")),
 		chromedp.WaitVisible(chromedp.ID("vm-name")),
 		chromedp.SendKeys(chromedp.ID("vm-name"), "web-1"),
@@ -41,19 +45,20 @@ func TestUI_DashboardDrivesTheCluster(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("vm-hostname"), "web-1"),
 		chromedp.Click(chromedp.CSS(`dialog button[type=submit]`)),
 	)
-	uiWaitFor(t, ctx, "the new VM's page shows it running", `document.querySelector("h1")?.dataset.state === "running"`)
-	uiWaitFor(t, ctx, "its CPU chart draws points", `+(document.querySelector('[data-field="cpu_percent"]')?.dataset.points || 0) > 0`)
+	uitest.WaitFor(t, ctx, "the new VM's page shows it running", `document.querySelector("h1")?.dataset.state === "running"`)
+	uitest.WaitFor(t, ctx, "its CPU chart draws points", `+(document.querySelector('[data-field="cpu_percent"]')?.dataset.points || 0) > 0`)
 	browser.Screenshot(t, ctx, "vm")
+	uitest.AllLabelled(t, ctx, "the VM page")
 
 	// Migrate it; the migration's progress reaches 100 % on the page.
-	browser.Do(t, ctx, uiTimeout, "migrate the VM",
+	browser.Do(t, ctx, uitest.Timeout, "migrate the VM",
 		chromedp.Click(chromedp.ID("action-migrate")),
 		chromedp.WaitVisible(chromedp.ID("migrate-target")),
 		// Sim hosts in separate agents move VMs cold only.
 		chromedp.SetValue(chromedp.ID("migrate-mode"), "cold"),
 		chromedp.Click(chromedp.ID("migrate-go")),
 	)
-	uiWaitFor(t, ctx, "the migration ends at 100 %", `[...document.querySelectorAll("tr[data-migration] .progress")].some((td) => td.textContent.startsWith("100 %")) && [...document.querySelectorAll("tr[data-migration] .badge")].some((b) => b.textContent === "completed")`)
+	uitest.WaitFor(t, ctx, "the migration ends at 100 %", `[...document.querySelectorAll("tr[data-migration] .progress")].some((td) => td.textContent.startsWith("100 %")) && [...document.querySelectorAll("tr[data-migration] .badge")].some((b) => b.textContent === "completed")`)
 
 	// Drain a node that runs no VM (sim hosts in separate agents move VMs
 	// cold only, and a drain moves them live; the lab drains real hosts);
@@ -69,18 +74,28 @@ func TestUI_DashboardDrivesTheCluster(t *testing.T) {
 			break
 		}
 	}
-	uiGo(t, ctx, "/ui/nodes/"+empty)
-	browser.Do(t, ctx, uiTimeout, "drain the node", chromedp.Click(chromedp.ID("drain")))
-	uiWaitFor(t, ctx, "the node is drained", `(document.querySelector("#drain-status")?.textContent || "").startsWith("Drained")`)
+	uitest.Go(t, ctx, "/ui/nodes/"+empty)
+	browser.Do(t, ctx, uitest.Timeout, "drain the node", chromedp.Click(chromedp.ID("drain")))
+	uitest.WaitFor(t, ctx, "the node is drained", `(document.querySelector("#drain-status")?.textContent || "").startsWith("Drained")`)
 	browser.Screenshot(t, ctx, "node-drained")
-	uiNotReloaded(t, ctx)
+	uitest.NotReloaded(t, ctx)
+
+	// Every page of the menu draws, without an error, every control named.
+	for _, path := range []string{"/ui/", "/ui/nodes", "/ui/vms", "/ui/migrations", "/ui/operations", "/ui/failovers", "/ui/alerts", "/ui/events", "/ui/audit", "/ui/settings", "/ui/admin"} {
+		uitest.Go(t, ctx, path)
+		uitest.WaitFor(t, ctx, path+" drawn", `document.getElementById("main").dataset.page !== ""`)
+		if got := browser.Eval[string](t, ctx, `document.getElementById("main").dataset.page + " " + (document.querySelector("main .error-box:not([hidden])")?.textContent || "")`); strings.HasPrefix(got, "error") {
+			t.Errorf("%s: %s", path, got)
+		}
+		uitest.AllLabelled(t, ctx, path)
+	}
 
 	t.Run("viewer", func(t *testing.T) {
 		viewerPassword := uiUser(t, c, "vic", "viewer")
 		tab := browser.NewTab(t, ctx) // a tab of its own: its own session
-		uiLogin(t, tab, n1, "vic", viewerPassword)
-		uiGo(t, tab, "/ui/vms/"+vm.ID)
-		uiWaitFor(t, tab, "the VM page", `document.querySelector("h1")?.dataset.state === "running"`)
+		uitest.SignIn(t, tab, n1.addr(), "vic", viewerPassword)
+		uitest.Go(t, tab, "/ui/vms/"+vm.ID)
+		uitest.WaitFor(t, tab, "the VM page", `document.querySelector("h1")?.dataset.state === "running"`)
 		if n := browser.Eval[int](t, tab, `document.querySelectorAll('[id^="action-"], #create-vm, #drain').length`); n != 0 {
 			t.Errorf("a viewer sees %d action buttons", n)
 		}
@@ -95,20 +110,52 @@ func TestUI_DashboardDrivesTheCluster(t *testing.T) {
 	t.Run("reconnects", func(t *testing.T) {
 		n2 := c.agents[1]
 		tab := browser.NewTab(t, ctx)
-		uiLogin(t, tab, n2, "ada", password)
-		uiGo(t, tab, "/ui/vms")
-		uiWaitFor(t, tab, "the VM list", `document.querySelector('[data-vm="web-1"]') !== null`)
-		uiMarkReload(t, tab)
+		uitest.SignIn(t, tab, n2.addr(), "ada", password)
+		uitest.Go(t, tab, "/ui/vms")
+		uitest.WaitFor(t, tab, "the VM list", `document.querySelector('[data-vm="web-1"]') !== null`)
+		uitest.AllLabelled(t, tab, "the VM list")
+		uitest.MarkReload(t, tab)
 		n2.kill()
-		uiWaitFor(t, tab, "the page says it is reconnecting", `!document.querySelector(".banner.offline").hidden && document.querySelector(".banner.offline").textContent.includes("Reconnecting")`)
+		uitest.WaitFor(t, tab, "the page says it is reconnecting", `!document.querySelector(".banner.offline").hidden && document.querySelector(".banner.offline").textContent.includes("Reconnecting")`)
 		browser.Screenshot(t, tab, "reconnecting")
 		if _, err := n1.client(c.token).CreateVM(context.Background(), client.VMRequest{Name: "made-while-away", VCPUs: 1, MemoryMiB: 64, DiskGiB: 1}); err != nil {
 			t.Fatal(err)
 		}
 		n2.start()
-		uiWaitFor(t, tab, "the page is live again", `document.querySelector(".banner.offline").hidden`)
-		uiWaitFor(t, tab, "the VM made while it was away", `document.querySelector('[data-vm="made-while-away"]') !== null`)
-		uiNotReloaded(t, tab)
+		uitest.WaitFor(t, tab, "the page is live again", `document.querySelector(".banner.offline").hidden`)
+		uitest.WaitFor(t, tab, "the VM made while it was away", `document.querySelector('[data-vm="made-while-away"]') !== null`)
+		uitest.NotReloaded(t, tab)
+	})
+
+	t.Run("alert", func(t *testing.T) {
+		n3 := c.agents[2]
+		uitest.Go(t, ctx, "/ui/")
+		uitest.WaitFor(t, ctx, "the overview", `document.getElementById("health") !== null`)
+		uitest.MarkReload(t, ctx)
+		vn, err := n1.client(c.token).Node(context.Background(), "n3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := `tr[data-alert="host_failed:node:` + vn.ID + `"]`
+		n3.kill()
+		uitest.WaitFor(t, ctx, "the host_failed alert in the overview", `[...document.querySelectorAll("#firing-alerts tr[data-alert]")].some((tr) => tr.textContent.includes("host_failed") && tr.textContent.includes("n3"))`)
+		browser.Screenshot(t, ctx, "overview-alert")
+		browser.Do(t, ctx, uitest.Timeout, "acknowledge it",
+			chromedp.Click(chromedp.CSS(`#firing-alerts a[href="/ui/alerts"]`)),
+			chromedp.WaitVisible(chromedp.CSS(row+` button.ack`)),
+			chromedp.Click(chromedp.CSS(row+` button.ack`)),
+		)
+		uitest.WaitFor(t, ctx, "the alert acknowledged", `document.querySelector('`+row+`')?.dataset.state === "acknowledged"`)
+		uitest.NotReloaded(t, ctx)
+		alerts, err := n1.client(c.token).Alerts(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range alerts {
+			if a.Rule == "host_failed" && a.ObjectName == "n3" && (a.State != "acknowledged" || a.AckedBy != "ada") {
+				t.Errorf("the API shows the alert %s by %q, want acknowledged by ada", a.State, a.AckedBy)
+			}
+		}
 	})
 }
 
@@ -136,5 +183,36 @@ func TestUI_ServedWithItsPolicy(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("a file that is not there: %d", resp.StatusCode)
+	}
+}
+
+// Sign-in through the identity provider from the page: the authorization
+// code flow with PKCE against a real OIDC provider (mockoidc), the ID token
+// traded for a session; the session acts with the role the user's group
+// has in a project.
+func TestUI_SignInThroughTheIdentityProvider(t *testing.T) {
+	idp := oidctest.Start(t)
+	c := startCluster(t, 1, func(_ int, cfg *agentConfig) {
+		cfg.extra = append(cfg.extra, "--oidc-issuer", idp.Issuer(), "--oidc-client-id", idp.Config().ClientID)
+	})
+	a := c.agents[0]
+	if res := runCLI(t, a.addr(), c.token, "project", "create", "lab"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	if res := runCLI(t, a.addr(), c.token, "project", "member", "add", "lab", "group:researchers", "--role", "operator"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	idp.QueueUser(oidctest.User("jane", "researchers"))
+	ctx := uiBrowser(t, c)
+	browser.Do(t, ctx, uitest.Timeout, "sign in through the provider",
+		chromedp.Navigate(a.addr()+"/ui/"),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-oidc]`)),
+		chromedp.Click(chromedp.CSS(`button[data-oidc]`)),
+		chromedp.WaitVisible(chromedp.CSS("header.top .brand")),
+	)
+	uitest.WaitFor(t, ctx, "signed in as the provider's user", `(document.querySelector("header .user")?.textContent || "") === "oidc:jane"`)
+	uitest.WaitFor(t, ctx, "the project lab offered", `[...document.querySelectorAll("#project option")].some((o) => o.textContent === "lab")`)
+	if u := browser.Eval[string](t, ctx, `location.pathname + location.search`); u != "/ui/" {
+		t.Errorf("the address after the sign-in keeps %q", u)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 )
@@ -25,15 +26,25 @@ var static embed.FS
 const Prefix = "/ui/"
 
 // securityHeaders go on every answer: only this origin's scripts, styles
-// and connections (the API and its WebSockets), no framing, no referrer.
-// Inline scripts and styles are refused, so markup that an API value might
-// smuggle into a page cannot run.
-var securityHeaders = map[string]string{
-	"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-		"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-	"X-Content-Type-Options": "nosniff",
-	"Referrer-Policy":        "no-referrer",
-	"X-Frame-Options":        "DENY",
+// and connections (the API and its WebSockets; and the identity provider,
+// whose discovery and token endpoints a sign-in through it reads), no
+// framing, no referrer. Inline scripts and styles are refused, so markup
+// that an API value might smuggle into a page cannot run.
+func securityHeaders(connect string) map[string]string {
+	return map[string]string{
+		"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+			"connect-src 'self'" + connect + "; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "no-referrer",
+		"X-Frame-Options":        "DENY",
+	}
+}
+
+// Options are what the dashboard needs to know of the agent.
+type Options struct {
+	// IdentityProvider is the OIDC issuer's URL (--oidc-issuer), whose
+	// origin the page may connect to; empty when there is none.
+	IdentityProvider string
 }
 
 // file is one asset, compressed once at start.
@@ -46,7 +57,12 @@ type file struct {
 // (revalidated on every load, so an upgraded agent serves its new pages at
 // once), gzipped when the browser accepts it; any path that is not a file
 // is the page itself (index.html), so that a reload of a deep link works.
-func Handler() http.Handler {
+func Handler(opts Options) http.Handler {
+	connect := ""
+	if u, err := url.Parse(opts.IdentityProvider); err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http") {
+		connect = " " + u.Scheme + "://" + u.Host
+	}
+	headers := securityHeaders(connect)
 	files := map[string]*file{}
 	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -63,7 +79,7 @@ func Handler() http.Handler {
 		panic("ui: reading the embedded files: " + err.Error()) // a broken build, not a runtime condition
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for k, v := range securityHeaders {
+		for k, v := range headers {
 			w.Header().Set(k, v)
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -207,7 +207,7 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 	apiServer := api.New(apiCfg, agent, n.Control, agent.FSM(), logger)
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", agent.InternalHandler())
-	mux.Handle(ui.Prefix, ui.Handler())
+	mux.Handle(ui.Prefix, ui.Handler(ui.Options{IdentityProvider: f.OIDC.Issuer}))
 	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound)) // a browser pointed at the node finds the dashboard
 	mux.Handle("/", apiServer.Handler())
 	// The API's bounds cover the internal routes too: they share the listener.

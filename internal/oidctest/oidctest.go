@@ -147,6 +147,18 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 // own code flow.
 func (p *Provider) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A browser's sign-in (the dashboard) reads the discovery document
+		// and trades its code from another origin, as public clients do:
+		// the provider allows it (CORS), and takes PKCE's code_verifier in
+		// place of the client secret that a page cannot keep.
+		if origin := r.Header.Get("Origin"); origin != "" {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+		}
+		if strings.HasSuffix(r.URL.Path, mockoidc.TokenEndpoint) && r.FormValue("grant_type") == "authorization_code" &&
+			r.FormValue("code_verifier") != "" && r.FormValue("client_secret") == "" {
+			r.Form.Set("client_secret", p.ClientSecret)
+			r.PostForm.Set("client_secret", p.ClientSecret)
+		}
 		switch {
 		case strings.HasSuffix(r.URL.Path, mockoidc.DiscoveryEndpoint):
 			rec := httptest.NewRecorder()

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 )
 
@@ -40,7 +42,7 @@ type Options struct {
 
 // New starts a browser for t and returns a context to run chromedp actions
 // in (with a tab open); the browser and its profile go when t ends.
-func New(t *testing.T, opts Options) context.Context {
+func New(t testing.TB, opts Options) context.Context {
 	t.Helper()
 	if _, err := os.Stat(Path); err != nil {
 		if os.Getenv("CI") != "" {
@@ -81,7 +83,7 @@ func New(t *testing.T, opts Options) context.Context {
 }
 
 // spkiPins is the base64 SHA-256 of each certificate's public key, joined.
-func spkiPins(t *testing.T, files []string) string {
+func spkiPins(t testing.TB, files []string) string {
 	var pins []string
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -102,19 +104,22 @@ func spkiPins(t *testing.T, files []string) string {
 	return strings.Join(pins, ",")
 }
 
-// Do runs steps with a deadline, failing t with what was being done.
-func Do(t *testing.T, ctx context.Context, timeout time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) {
+// Do runs steps with a deadline; when they fail it saves a screenshot
+// ("failed-<n>") and fails t with what was being done.
+func Do(t testing.TB, parent context.Context, timeout time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
+		failures++
+		Screenshot(t, parent, fmt.Sprintf("failed-%d", failures))
 		t.Fatalf("%s: %v", what, err)
 	}
 }
 
 // Eval evaluates a JavaScript expression (awaiting a promise) and returns
 // its value.
-func Eval[T any](t *testing.T, ctx context.Context, expr string) T {
+func Eval[T any](t testing.TB, ctx context.Context, expr string) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -128,7 +133,7 @@ func Eval[T any](t *testing.T, ctx context.Context, expr string) T {
 // WaitTrue waits until a JavaScript expression is true; after timeout it
 // saves a screenshot of the page as it was ("failed-<n>") and fails t
 // with what.
-func WaitTrue(t *testing.T, ctx context.Context, timeout time.Duration, what, expr string) {
+func WaitTrue(t testing.TB, ctx context.Context, timeout time.Duration, what, expr string) {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -146,7 +151,7 @@ var failures int
 // Screenshot saves the page as NAME.png in the artifacts folder
 // ($NOVACRON_ARTIFACTS, default a folder of the test's) and returns its
 // path.
-func Screenshot(t *testing.T, ctx context.Context, name string) string {
+func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
 	dir := os.Getenv("NOVACRON_ARTIFACTS")
 	if dir == "" {
@@ -178,7 +183,7 @@ func Installed() bool {
 
 // NewTab opens another tab of ctx's browser (with its own session storage,
 // so another user can sign in there); it closes when t ends.
-func NewTab(t *testing.T, ctx context.Context) context.Context {
+func NewTab(t testing.TB, ctx context.Context) context.Context {
 	t.Helper()
 	tab, cancel := chromedp.NewContext(ctx)
 	t.Cleanup(cancel)
@@ -186,4 +191,14 @@ func NewTab(t *testing.T, ctx context.Context) context.Context {
 		t.Fatalf("opening a tab: %v", err)
 	}
 	return tab
+}
+
+// InsertText types text into the focused element as an input method does
+// (one input event): a terminal in the page (xterm.js) reads SendKeys's
+// key and character events both, and would get every letter twice.
+func InsertText(text string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
+		return chromedp.Void{}, err
+	}
 }

@@ -138,13 +138,17 @@ export class App {
       here ? a.setAttribute("aria-current", "page") : a.removeAttribute("aria-current");
     }
     if (this.cleanup) { this.cleanup(); this.cleanup = null; }
+    this.main.dataset.page = ""; // set once the page is drawn with its data ("error" if it failed)
     const mod = await import(`./pages/${m.page}.js`);
     replace(this.main);
     const ctx = { app: this, stream: this.stream, navigate: (x) => this.navigate(x), toast: (t, kind) => this.toast(t, kind) };
     try {
       this.cleanup = (await mod.render(this.main, m.params, ctx)) || null;
+      performance.mark(`novacron:rendered:${m.page}`); // when the page had its data: the first-load figure
+      this.main.dataset.page = m.page;
     } catch (e) {
       this.main.append(h("p", { class: "error-box", role: "alert" }, e.message));
+      this.main.dataset.page = "error";
     }
   }
 

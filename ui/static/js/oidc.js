@@ -33,7 +33,7 @@ export async function startOIDC(cfg) {
   const u = new URL(meta.authorization_endpoint);
   u.search = new URLSearchParams({
     response_type: "code", client_id: cfg.client_id, redirect_uri: location.origin + "/ui/",
-    scope: "openid profile email", state, nonce, code_challenge: await challenge(verifier), code_challenge_method: "S256",
+    scope: "openid profile email groups", state, nonce, code_challenge: await challenge(verifier), code_challenge_method: "S256",
   });
   location.assign(u);
 }

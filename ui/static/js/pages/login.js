@@ -41,7 +41,7 @@ export function loginForm(done) {
 
   const oidc = h("div", {});
   api.get("/api/v1/auth/oidc").then((cfg) => {
-    oidc.append(h("button", { type: "button", onclick: () => startOIDC(cfg).catch(fail) }, `Sign in with ${new URL(cfg.issuer).host}`));
+    oidc.append(h("button", { type: "button", dataset: { oidc: "" }, onclick: () => startOIDC(cfg).catch(fail) }, `Sign in with ${new URL(cfg.issuer).host}`));
   }, () => {});
 
   return h("div", {}, error, byPassword, h("p", { class: "muted" }, "or"), oidc, h("details", {}, h("summary", {}, "Use an API key"), byKey));
