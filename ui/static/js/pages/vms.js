@@ -3,7 +3,7 @@
 // 10,000 VMs takes a few milliseconds), in a virtual list; and creating a
 // VM from an image with cloud-init.
 
-import { h, replace, badge, mib, pct, bytes, debounce } from "../dom.js";
+import { h, mib, pct, bytes, debounce } from "../dom.js";
 import * as api from "../api.js";
 import { VirtualList } from "../vlist.js";
 
@@ -14,12 +14,24 @@ export async function render(root, _params, ctx) {
   const count = h("span", { class: "muted", id: "vm-count", role: "status" });
   const head = h("div", { class: "head", role: "row" }, ["Name", "State", "Node", "vCPUs", "Memory", "CPU", "Memory used"].map((x) => h("span", { role: "columnheader" }, x)));
   let latest = { vms: {} };
-  const list = new VirtualList(head, (vm) => {
-    const m = latest.vms?.[vm.id] || {};
-    return h("div", { class: "row", role: "row", dataset: { vm: vm.name } },
-      h("span", { role: "cell" }, h("a", { href: `/ui/vms/${vm.id}` }, vm.name)), h("span", { role: "cell" }, badge(vm.state)),
-      h("span", { role: "cell" }, vm.node_name || "–"), h("span", { role: "cell" }, String(vm.vcpus)), h("span", { role: "cell" }, mib(vm.memory_mib)),
-      h("span", { role: "cell", class: "cpu" }, pct(m.cpu_percent)), h("span", { role: "cell" }, m.mem_used_bytes !== undefined ? bytes(m.mem_used_bytes) : "–"));
+  const list = new VirtualList(head, {
+    create: () => h("div", { class: "row", role: "row" },
+      h("span", { role: "cell" }, h("a", {})), h("span", { role: "cell" }, h("span", { class: "badge" })),
+      ...[0, 1, 2, 3, 4].map((i) => h("span", { role: "cell", class: i === 3 ? "cpu" : null }))),
+    fill: (row, vm) => {
+      const m = latest.vms?.[vm.id] || {};
+      const [name, state, node, vcpus, mem, cpu, used] = row.children;
+      row.dataset.vm = vm.name;
+      name.firstChild.href = `/ui/vms/${vm.id}`;
+      name.firstChild.textContent = vm.name;
+      state.firstChild.className = `badge s-${vm.state}`;
+      state.firstChild.textContent = vm.state;
+      node.textContent = vm.node_name || "–";
+      vcpus.textContent = String(vm.vcpus);
+      mem.textContent = mib(vm.memory_mib);
+      cpu.textContent = pct(m.cpu_percent);
+      used.textContent = m.mem_used_bytes !== undefined ? bytes(m.mem_used_bytes) : "–";
+    },
   }, "VMs");
   root.append(h("h1", {}, "VMs"),
     h("div", { class: "toolbar" }, search, state, count, mayWrite ? h("button", { type: "button", class: "primary", id: "create-vm", onclick: () => createDialog(ctx) }, "Create VM") : null),
@@ -43,8 +55,7 @@ export async function render(root, _params, ctx) {
   };
   const loadLatest = async () => {
     latest = await api.get("/api/v1/metrics/latest").catch(() => latest);
-    list.painted = "";
-    list.paint();
+    list.redraw();
   };
   await load();
   loadLatest();
