@@ -105,6 +105,31 @@ func TestUI_DashboardDrivesTheCluster(t *testing.T) {
 		if !strings.HasPrefix(msg, "403 ") || !strings.Contains(msg, "vm:write") {
 			t.Errorf("a viewer's forged stop: %q, want 403 with the API's message naming vm:write", msg)
 		}
+		// The settings form, which a viewer sees disabled and without a
+		// button, forged back to life (as in the browser's developer
+		// tools): the page shows the API's refusal.
+		uitest.Go(t, tab, "/ui/settings")
+		uitest.WaitFor(t, tab, "the settings page", `document.getElementById("main").dataset.page === "settings"`)
+		if n := browser.Eval[int](t, tab, `document.querySelectorAll("main form button[type=submit]").length`); n != 0 {
+			t.Errorf("a viewer sees %d save buttons", n)
+		}
+		browser.Eval[bool](t, tab, `(document.querySelectorAll("main form [disabled]").forEach((el) => el.disabled = false), document.getElementById("set-strategy").value = "binpack", document.querySelector("main form").requestSubmit(), true)`)
+		uitest.WaitFor(t, tab, "the API's refusal shown", `(document.querySelector("main .error-box:not([hidden])")?.textContent || "").includes("settings:write")`)
+
+		// Its session revoked (by an admin), the page asks to sign in again
+		// instead of breaking.
+		sessions, err := n1.client(c.token).Sessions(context.Background(), "vic")
+		if err != nil || len(sessions) == 0 {
+			t.Fatalf("vic's sessions: %v, %v", sessions, err)
+		}
+		for _, s := range sessions {
+			if err := n1.client(c.token).RevokeSession(context.Background(), s.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		uitest.Go(t, tab, "/ui/vms")
+		uitest.WaitFor(t, tab, "the sign-in prompt over the page", `document.querySelector("dialog[open] #login-user") !== null`)
+		browser.Screenshot(t, tab, "session-ended")
 	})
 
 	t.Run("reconnects", func(t *testing.T) {
