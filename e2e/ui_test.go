@@ -161,16 +161,8 @@ func TestUI_DashboardDrivesTheCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		row := `tr[data-alert="host_failed:node:` + vn.ID + `"]`
 		n3.kill()
-		uitest.WaitFor(t, ctx, "the host_failed alert in the overview", `[...document.querySelectorAll("#firing-alerts tr[data-alert]")].some((tr) => tr.textContent.includes("host_failed") && tr.textContent.includes("n3"))`)
-		browser.Screenshot(t, ctx, "overview-alert")
-		browser.Do(t, ctx, uitest.Timeout, "acknowledge it",
-			chromedp.Click(chromedp.CSS(`#firing-alerts a[href="/ui/alerts"]`)),
-			chromedp.WaitVisible(chromedp.CSS(row+` button.ack`)),
-			chromedp.Click(chromedp.CSS(row+` button.ack`)),
-		)
-		uitest.WaitFor(t, ctx, "the alert acknowledged", `document.querySelector('`+row+`')?.dataset.state === "acknowledged"`)
+		uitest.AcknowledgeFromOverview(t, ctx, "host_failed:node:"+vn.ID, uitest.Timeout, "overview-alert")
 		uitest.NotReloaded(t, ctx)
 		alerts, err := n1.client(c.token).Alerts(context.Background(), "")
 		if err != nil {

@@ -84,17 +84,8 @@ func TestLab_Dashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := `tr[data-alert="host_failed:node:` + vn.ID + `"]`
 	l.killHost(t, victim)
-	browser.WaitTrue(t, ctx, 2*time.Minute, "the host_failed alert in the overview",
-		`[...document.querySelectorAll("#firing-alerts tr[data-alert]")].some((tr) => tr.textContent.includes("host_failed") && tr.textContent.includes("`+victim.Name+`"))`)
-	browser.Screenshot(t, ctx, "overview-host-failed")
-	browser.Do(t, ctx, uitest.Timeout, "acknowledge it",
-		chromedp.Click(chromedp.CSS(`#firing-alerts a[href="/ui/alerts"]`)),
-		chromedp.WaitVisible(chromedp.CSS(row+` button.ack`)),
-		chromedp.Click(chromedp.CSS(row+` button.ack`)),
-	)
-	uitest.WaitFor(t, ctx, "the alert acknowledged", `document.querySelector('`+row+`')?.dataset.state === "acknowledged"`)
+	uitest.AcknowledgeFromOverview(t, ctx, "host_failed:node:"+vn.ID, 2*time.Minute, "overview-host-failed")
 	uitest.NotReloaded(t, ctx)
 	acked, err := c.Alerts(context.Background(), "acknowledged")
 	if err != nil {

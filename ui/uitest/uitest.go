@@ -88,3 +88,20 @@ func AllLabelled(t testing.TB, ctx context.Context, page string) {
 		t.Errorf("%s: a control without a name or out of the keyboard's reach: %s", page, b)
 	}
 }
+
+// AcknowledgeFromOverview waits (up to timeout) for alert id to show as
+// firing on the overview the page shows, screenshots it as shot, follows
+// the overview's link to the alerts and acknowledges it there, and waits
+// until the page shows it acknowledged.
+func AcknowledgeFromOverview(t testing.TB, ctx context.Context, id string, timeout time.Duration, shot string) {
+	t.Helper()
+	row := fmt.Sprintf(`tr[data-alert=%q]`, id)
+	browser.WaitTrue(t, ctx, timeout, "alert "+id+" in the overview", fmt.Sprintf(`document.querySelector(%q) !== null`, "#firing-alerts "+row))
+	browser.Screenshot(t, ctx, shot)
+	browser.Do(t, ctx, Timeout, "acknowledge "+id,
+		chromedp.Click(chromedp.CSS(`#firing-alerts a[href="/ui/alerts"]`)),
+		chromedp.WaitVisible(chromedp.CSS(row+` button.ack`)),
+		chromedp.Click(chromedp.CSS(row+` button.ack`)),
+	)
+	WaitFor(t, ctx, "alert "+id+" acknowledged", fmt.Sprintf(`document.querySelector(%q)?.dataset.state === "acknowledged"`, row))
+}
