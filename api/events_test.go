@@ -130,6 +130,12 @@ func TestEvents_WebSocketFollowsAndResumes(t *testing.T) {
 		}
 	}
 	c := dial("?type=vm")
+	// The upgrade is answered before the stream has read where it starts:
+	// its first frame, a heartbeat, says where, and only a change made
+	// after it is sure to come.
+	if _, _, err := c.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var vm client.VM
 	e.do("POST", "/api/v1/vms", e.root, validVM("web")).expect(t, http.StatusCreated, &vm)
 	f := next(c)
