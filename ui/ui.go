@@ -6,17 +6,15 @@
 package ui
 
 import (
-	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/novacron/novacron/internal/asset"
 )
 
 //go:embed static
@@ -47,15 +45,9 @@ type Options struct {
 	IdentityProvider string
 }
 
-// file is one asset, compressed once at start.
-type file struct {
-	body, gzipped []byte
-	etag, ctype   string
-}
-
-// Handler serves the dashboard under Prefix: each file with its ETag
-// (revalidated on every load, so an upgraded agent serves its new pages at
-// once), gzipped when the browser accepts it; any path that is not a file
+// Handler serves the dashboard under Prefix: each file an asset.Asset
+// (ETag, revalidated on every load so that an upgraded agent serves its
+// new pages at once; gzipped when the browser accepts it); any path that is not a file
 // is the page itself (index.html), so that a reload of a deep link works.
 func Handler(opts Options) http.Handler {
 	connect := ""
@@ -63,7 +55,7 @@ func Handler(opts Options) http.Handler {
 		connect = " " + u.Scheme + "://" + u.Host
 	}
 	headers := securityHeaders(connect)
-	files := map[string]*file{}
+	files := map[string]*asset.Asset{}
 	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -72,7 +64,7 @@ func Handler(opts Options) http.Handler {
 		if err != nil {
 			return err
 		}
-		files[strings.TrimPrefix(p, "static/")] = newFile(p, body)
+		files[strings.TrimPrefix(p, "static/")] = asset.New(body, contentType(p))
 		return nil
 	})
 	if err != nil {
@@ -96,65 +88,17 @@ func Handler(opts Options) http.Handler {
 			}
 			f = files["index.html"]
 		}
-		serveFile(w, r, f)
+		f.Serve(w, r)
 	})
 }
 
-func newFile(name string, body []byte) *file {
-	sum := sha256.Sum256(body)
-	ctype := mime.TypeByExtension(path.Ext(name))
+// contentType is a file's type by its name; modules are JavaScript.
+func contentType(name string) string {
 	switch path.Ext(name) {
 	case ".mjs", ".js":
-		ctype = "text/javascript; charset=utf-8"
+		return "text/javascript; charset=utf-8"
 	case "":
-		ctype = "text/plain; charset=utf-8"
+		return "text/plain; charset=utf-8"
 	}
-	f := &file{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, ctype: ctype}
-	if len(body) > 512 && compressible(ctype) {
-		var b bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-		zw.Write(body)
-		zw.Close()
-		f.gzipped = b.Bytes()
-	}
-	return f
-}
-
-func compressible(ctype string) bool {
-	for _, t := range []string{"text/", "javascript", "json", "svg"} {
-		if strings.Contains(ctype, t) {
-			return true
-		}
-	}
-	return false
-}
-
-func serveFile(w http.ResponseWriter, r *http.Request, f *file) {
-	h := w.Header()
-	h.Set("Content-Type", f.ctype)
-	h.Set("ETag", f.etag)
-	h.Set("Cache-Control", "no-cache")
-	h.Add("Vary", "Accept-Encoding")
-	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, f.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	body := f.body
-	if f.gzipped != nil && acceptsGzip(r) {
-		h.Set("Content-Encoding", "gzip")
-		body = f.gzipped
-	}
-	if r.Method == http.MethodHead {
-		return
-	}
-	w.Write(body)
-}
-
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		if enc, _, _ := strings.Cut(strings.TrimSpace(v), ";"); enc == "gzip" {
-			return true
-		}
-	}
-	return false
+	return mime.TypeByExtension(path.Ext(name))
 }
