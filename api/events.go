@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,12 +40,8 @@ var eventResource = map[string]string{
 	"gossip_keyring": "cluster", "alert": "alert", "alert_rule": "alert", "silence": "alert", "alert_target": "settings",
 }
 
-// Bounds of a stream that does not follow, and how long one frame may take
-// to write before the reader is dropped (it resumes with ?after).
-const (
-	maxEventLimit   = 10_000
-	eventWriteLimit = 10 * time.Second
-)
+// maxEventLimit bounds a stream that does not follow.
+const maxEventLimit = 10_000
 
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if s.cfg.Events == nil {
@@ -62,6 +60,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, _ httprout
 		return pr.Allowed(ev.Project, authz.Read(res))
 	}
 	opts.Heartbeat = s.cfg.EventHeartbeat
+	s.eventStreams.Add(1)
+	defer s.eventStreams.Add(-1)
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{}) // the reader sends nothing more
 	if r.Header.Get("Upgrade") != "" {
@@ -72,20 +72,28 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, _ httprout
 	w.Header().Set("X-Accel-Buffering", "no") // a proxy must pass each line on
 	w.WriteHeader(http.StatusOK)
 	rc.Flush()
-	// Frames read together go out in one write. Each write gets from
-	// eventWriteLimit-1s to eventWriteLimit to leave: the deadline moves on
-	// at most once a second, since moving it costs more than a frame's
-	// encoding (with 1,000 readers, every frame moves 1,000 deadlines).
-	opts.Flush = rc.Flush
+	// Frames read together go out in one write. Each write gets from 90 %
+	// to all of EventWriteLimit to leave: the deadline moves on at most ten
+	// times a limit, since moving it costs more than a frame's encoding
+	// (with 1,000 readers, every frame moves 1,000 deadlines).
+	limit := s.cfg.EventWriteLimit
 	var moved time.Time
+	var failed error // the write that ended the stream, if one did
+	opts.Flush = func() error {
+		failed = rc.Flush()
+		return failed
+	}
 	s.cfg.Events.Stream(r.Context(), opts, filter, func(b []byte) error {
-		if now := time.Now(); now.Sub(moved) >= time.Second {
-			rc.SetWriteDeadline(now.Add(eventWriteLimit))
+		if now := time.Now(); now.Sub(moved) >= limit/10 {
+			rc.SetWriteDeadline(now.Add(limit))
 			moved = now
 		}
-		_, err := w.Write(append(b, '\n'))
-		return err
+		_, failed = w.Write(append(b, '\n'))
+		return failed
 	})
+	if errors.Is(failed, os.ErrDeadlineExceeded) {
+		s.eventReadersDropped.Inc()
+	}
 	return nil
 }
 
@@ -94,7 +102,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, _ httprout
 // so that no page elsewhere reads the stream in a user's name.
 func (s *Server) streamEventsWS(w http.ResponseWriter, r *http.Request, opts eventlog.StreamOptions, f eventlog.Filter) error {
 	http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{client.WebSocketProtocol}})
+	hj := &batchHijacker{ResponseWriter: w}
+	c, err := websocket.Accept(hj, r, &websocket.AcceptOptions{Subprotocols: []string{client.WebSocketProtocol}})
 	if err != nil {
 		return nil // Accept answered the client itself
 	}
@@ -104,20 +113,33 @@ func (s *Server) streamEventsWS(w http.ResponseWriter, r *http.Request, opts eve
 	// CloseRead reads (and answers) the control frames and ends ctx when the
 	// client closes or sends a message: the stream is one way.
 	ctx := c.CloseRead(r.Context())
-	// One watchdog for every write, armed while a write is under way: a
-	// context with its own timer per frame cost a tenth of the fan-out.
-	wctx, stuck := context.WithCancel(ctx)
-	defer stuck()
-	watchdog := time.AfterFunc(time.Hour, stuck)
-	watchdog.Stop()
-	s.cfg.Events.Stream(ctx, opts, f, func(b []byte) error {
-		watchdog.Reset(eventWriteLimit)
-		err := c.Write(wctx, websocket.MessageText, b)
-		if !watchdog.Stop() && err == nil {
-			err = context.DeadlineExceeded // it fired as the write ended
-		}
-		return err
+	// One watchdog, armed while a batch of frames is being written, drops
+	// the connection of a reader too slow to take them. Writes get no
+	// context: the library would set up a timer per frame for one, which
+	// cost a tenth of the fan-out to 1,000 readers.
+	watchdog := time.AfterFunc(time.Hour, func() {
+		s.eventReadersDropped.Inc()
+		c.CloseNow()
 	})
+	watchdog.Stop()
+	armed := false
+	opts.Flush = func() error {
+		err := hj.conn.release()
+		if armed && !watchdog.Stop() && err == nil {
+			err = context.DeadlineExceeded // it fired as the batch went out
+		}
+		armed = false
+		return err
+	}
+	s.cfg.Events.Stream(ctx, opts, f, func(b []byte) error {
+		if !armed {
+			watchdog.Reset(s.cfg.EventWriteLimit)
+			armed = true
+		}
+		hj.conn.hold()
+		return c.Write(context.Background(), websocket.MessageText, b)
+	})
+	watchdog.Stop()
 	c.Close(websocket.StatusNormalClosure, "")
 	return nil
 }

@@ -66,6 +66,10 @@ func (s *Server) registerGauges() {
 			return float64(s.state.MigrationsEnded()[st])
 		})
 	}
+	s.metrics.NewGauge("novacron_event_streams", func() float64 {
+		return float64(s.eventStreams.Load())
+	})
+	s.eventReadersDropped = s.metrics.NewCounter("novacron_event_readers_dropped_total")
 	s.metrics.NewGauge("novacron_raft_applied_index", func() float64 {
 		return float64(s.state.AppliedIndex())
 	})
@@ -150,6 +154,8 @@ var familyHelp = map[string]string{
 	"novacron_postgres_export_last_success_timestamp_seconds": "Unix time of this node's last successful write to PostgreSQL.",
 	"novacron_migrations_active":                              "VM migrations under way, by state (pending, preparing, running).",
 	"novacron_migrations_ended_total":                         "VM migrations this node saw end since it started, by final state (completed, failed, cancelled).",
+	"novacron_event_streams":                                  "Event streams (GET /api/v1/events) open on this node.",
+	"novacron_event_readers_dropped_total":                    "Event stream readers this node dropped because its frames waited too long to leave (they resume with ?after).",
 	"novacron_raft_leader":                                    "1 on the node that leads the Raft cluster, 0 on the others.",
 	"novacron_raft_applied_index":                             "Index of the last Raft log entry this node applied to its state.",
 	"novacron_raft_apply_duration_seconds":                    "Duration in seconds of a write through Raft, from submit to applied on this node.",

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -78,9 +79,11 @@ type Config struct {
 	Images ImageImporter
 	// Events serves the event stream (eventlog.Journal); nil answers it
 	// with 409. EventHeartbeat is how often an idle stream says how far it
-	// has read.
-	Events         Events
-	EventHeartbeat time.Duration
+	// has read; EventWriteLimit how long frames may wait to leave before
+	// their reader, too slow or gone, is dropped (it resumes with ?after).
+	Events          Events
+	EventHeartbeat  time.Duration
+	EventWriteLimit time.Duration
 	// Metrics reads the metrics history of this node and the others
 	// (sampler.History); nil answers metrics reads with 409. OldMetrics,
 	// when set (PostgreSQL), reads what the hosts no longer keep.
@@ -118,7 +121,7 @@ func DefaultConfig() Config {
 		PlacementWait: 2 * time.Second, KeyUseEvery: fsm.TouchTokenEvery, AuditQueue: 10000, SessionTTL: 12 * time.Hour, MaxAuthStaleness: 2 * time.Second, PageLimit: 500, MaxPageLimit: 5000, MaxPageBytes: 4 << 20,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: 64 << 10, MaxConns: 2048, EventHeartbeat: 15 * time.Second,
+		MaxHeaderBytes: 64 << 10, MaxConns: 2048, EventHeartbeat: 15 * time.Second, EventWriteLimit: 10 * time.Second,
 	}
 }
 
@@ -175,6 +178,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.EventHeartbeat <= 0 {
 		c.EventHeartbeat = d.EventHeartbeat
+	}
+	if c.EventWriteLimit <= 0 {
+		c.EventWriteLimit = d.EventWriteLimit
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = d.MaxConns
@@ -327,6 +333,10 @@ type Server struct {
 	// metrics holds this server's scrape-time gauges. It is not registered in the
 	// global registry, so many servers can live in one process (tests).
 	metrics *metrics.Set
+	// eventStreams counts the event streams open on this node;
+	// eventReadersDropped the readers dropped for taking too long.
+	eventStreams        atomic.Int64
+	eventReadersDropped *metrics.Counter
 	// secured lists the authenticated routes and what they need, in
 	// registration order: the API's permission table as data.
 	secured []securedRoute

@@ -81,6 +81,7 @@ func (j *Journal) Stream(ctx context.Context, opts StreamOptions, f Filter, send
 		tick = t.C
 	}
 	var buf []byte
+	var events [][]byte // reused: the fan-out to many readers allocates nothing per frame
 	if opts.Follow {
 		// A first heartbeat tells the reader where it starts, so that it
 		// can resume from there even if nothing happens before it drops.
@@ -104,7 +105,7 @@ func (j *Journal) Stream(ctx context.Context, opts StreamOptions, f Filter, send
 				return nil
 			}
 			cursor = fr.Index
-			events := matching(fr, f)
+			events = matching(events[:0], fr, f)
 			if len(events) == 0 {
 				continue
 			}
@@ -153,7 +154,7 @@ func (j *Journal) tailCursor(n int, f Filter) uint64 {
 	defer j.mu.RUnlock()
 	kept := j.frames[j.head:]
 	for i := len(kept) - 1; i >= 0; i-- {
-		if len(matching(kept[i], f)) == 0 {
+		if len(matching(nil, kept[i], f)) == 0 {
 			continue
 		}
 		if n--; n == 0 {
@@ -163,10 +164,9 @@ func (j *Journal) tailCursor(n int, f Filter) uint64 {
 	return j.floor
 }
 
-// matching returns the encoded events of fr that pass f.
-func matching(fr *frame, f Filter) [][]byte {
+// matching appends the encoded events of fr that pass f to out.
+func matching(out [][]byte, fr *frame, f Filter) [][]byte {
 	enc := fr.encodedEvents()
-	var out [][]byte
 	for i, ev := range fr.Events {
 		if f.Match(ev) {
 			out = append(out, enc[i])
