@@ -81,7 +81,7 @@ func (j *Journal) Stream(ctx context.Context, opts StreamOptions, f Filter, send
 		tick = t.C
 	}
 	var buf []byte
-	var events [][]byte // reused: the fan-out to many readers allocates nothing per frame
+	var events [][]byte // reused from frame to frame
 	if opts.Follow {
 		// A first heartbeat tells the reader where it starts, so that it
 		// can resume from there even if nothing happens before it drops.
