@@ -31,6 +31,12 @@ import (
 // commit anyway, send none.
 const commitNoticeDelay = 1 * time.Millisecond
 
+// loneWriteGap is how long after the write before it a write must come to
+// count as a lone write, whose notice goes at once: no next write is
+// expected within commitNoticeDelay, so waiting for one would only keep
+// the followers (their event streams, their reads) a millisecond behind.
+const loneWriteGap = 20 * time.Millisecond
+
 // commitNotice sends the followers the news of the leader's last commit
 // (see commitNoticeDelay): once per quiet spell after a write committed.
 type commitNotice struct {
@@ -64,22 +70,29 @@ func (n *commitNotice) run(ctx context.Context) {
 	quiet := time.NewTimer(time.Hour)
 	quiet.Stop()
 	defer quiet.Stop()
+	var last time.Time // when the write before committed
 	for {
 		select {
 		case <-n.committed:
 		case <-ctx.Done():
 			return
 		}
-		quiet.Reset(commitNoticeDelay)
-	wait:
-		for {
-			select {
-			case <-n.committed: // another write: its successor may carry the news
-				quiet.Reset(commitNoticeDelay)
-			case <-quiet.C:
-				break wait
-			case <-ctx.Done():
-				return
+		now := time.Now()
+		lone := now.Sub(last) >= loneWriteGap
+		last = now
+		if !lone {
+			quiet.Reset(commitNoticeDelay)
+		wait:
+			for {
+				select {
+				case <-n.committed: // another write: its successor may carry the news
+					last = time.Now()
+					quiet.Reset(commitNoticeDelay)
+				case <-quiet.C:
+					break wait
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 		if n.busy() || n.raft.State() != raft.Leader {
