@@ -113,8 +113,8 @@ func (s *Server) streamEventsWS(w http.ResponseWriter, r *http.Request, opts eve
 	// CloseRead reads (and answers) the control frames and ends ctx when the
 	// client closes or sends a message: the stream is one way.
 	ctx := c.CloseRead(r.Context())
-	// One watchdog, armed while a batch of frames is being written, drops
-	// the connection of a reader too slow to take them. Writes get no
+	// One watchdog, armed while frames are being written, drops the
+	// connection of a reader too slow to take them. Writes get no
 	// context: the library would set up a timer per frame for one, which
 	// cost a tenth of the fan-out to 1,000 readers.
 	watchdog := time.AfterFunc(time.Hour, func() {
@@ -122,19 +122,23 @@ func (s *Server) streamEventsWS(w http.ResponseWriter, r *http.Request, opts eve
 		c.CloseNow()
 	})
 	watchdog.Stop()
-	armed := false
+	// Each write gets from 90 % to all of EventWriteLimit, as over NDJSON:
+	// a reader catching up takes many batches without a pause between
+	// them, and the watchdog moves on at most ten times a limit.
+	limit := s.cfg.EventWriteLimit
+	var armed time.Time // zero while no write is under way
 	opts.Flush = func() error {
 		err := hj.conn.release()
-		if armed && !watchdog.Stop() && err == nil {
+		if !armed.IsZero() && !watchdog.Stop() && err == nil {
 			err = context.DeadlineExceeded // it fired as the batch went out
 		}
-		armed = false
+		armed = time.Time{}
 		return err
 	}
 	s.cfg.Events.Stream(ctx, opts, f, func(b []byte) error {
-		if !armed {
-			watchdog.Reset(s.cfg.EventWriteLimit)
-			armed = true
+		if now := time.Now(); now.Sub(armed) >= limit/10 {
+			watchdog.Reset(limit)
+			armed = now
 		}
 		hj.conn.hold()
 		return c.Write(context.Background(), websocket.MessageText, b)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // maxHeldBytes bounds what a batchConn holds before it writes through: a
@@ -59,6 +60,21 @@ func (c *batchConn) release() error {
 	defer c.mu.Unlock()
 	c.holding = false
 	return c.writeHeldLocked()
+}
+
+// Close sends what is held first, when no write is under way: the library
+// closes the connection right after its answer to a client's close, which
+// may be held. A write that is stuck keeps the lock, and Close must not
+// wait for it (the watchdog closes a stuck connection).
+func (c *batchConn) Close() error {
+	if c.mu.TryLock() {
+		if len(c.held) > 0 {
+			c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+			c.writeHeldLocked()
+		}
+		c.mu.Unlock()
+	}
+	return c.Conn.Close()
 }
 
 func (c *batchConn) writeHeldLocked() error {

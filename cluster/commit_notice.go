@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -42,8 +43,12 @@ const loneWriteGap = 20 * time.Millisecond
 type commitNotice struct {
 	raft    *raft.Raft
 	timeout time.Duration
-	// committed is signalled by each write that commits on the leader.
+	// committed is signalled by each write that commits on the leader;
+	// lastWrite is when the last one did (UnixNano), and lone whether it
+	// came loneWriteGap or more after the one before.
 	committed chan struct{}
+	lastWrite atomic.Int64
+	lone      atomic.Bool
 	// busy reports whether writes are waiting or in flight.
 	busy func() bool
 	// noop is the entry that carries the news: an empty batch.
@@ -58,8 +63,12 @@ func newCommitNotice(r *raft.Raft, timeout time.Duration, busy func() bool) *com
 	return &commitNotice{raft: r, timeout: timeout, committed: make(chan struct{}, 1), busy: busy, noop: noop}
 }
 
-// wrote is called when a write has committed; it never blocks.
+// wrote is called when a write has committed; it never blocks. The time
+// is taken here, not when the notice's loop hears of it: the loop may be
+// waiting for a notice's own disk sync meanwhile.
 func (n *commitNotice) wrote() {
+	now := time.Now().UnixNano()
+	n.lone.Store(time.Duration(now-n.lastWrite.Swap(now)) >= loneWriteGap)
 	select {
 	case n.committed <- struct{}{}:
 	default:
@@ -70,23 +79,18 @@ func (n *commitNotice) run(ctx context.Context) {
 	quiet := time.NewTimer(time.Hour)
 	quiet.Stop()
 	defer quiet.Stop()
-	var last time.Time // when the write before committed
 	for {
 		select {
 		case <-n.committed:
 		case <-ctx.Done():
 			return
 		}
-		now := time.Now()
-		lone := now.Sub(last) >= loneWriteGap
-		last = now
-		if !lone {
+		if !n.lone.Load() {
 			quiet.Reset(commitNoticeDelay)
 		wait:
 			for {
 				select {
 				case <-n.committed: // another write: its successor may carry the news
-					last = time.Now()
 					quiet.Reset(commitNoticeDelay)
 				case <-quiet.C:
 					break wait
