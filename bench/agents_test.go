@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/novacron/novacron/api/client"
@@ -232,6 +233,32 @@ func (c *agentCluster) pids() []int {
 func (c *agentCluster) byName(name string) *agent {
 	for _, a := range c.agents {
 		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// readyAgents starts a 3-agent TLS cluster, closed when b ends, and
+// returns it with its leader.
+func readyAgents(b *testing.B) (*agentCluster, *agent) {
+	b.Helper()
+	c, err := newAgentCluster(3)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.close)
+	leader, err := c.waitReady(60 * time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, leader
+}
+
+// followerOf is the first of the agents that is not leader.
+func (c *agentCluster) followerOf(leader *agent) *agent {
+	for _, a := range c.agents {
+		if a != leader {
 			return a
 		}
 	}

@@ -49,22 +49,8 @@ func BenchmarkEventLatency(b *testing.B) {
 
 func eventLatency(b *testing.B, transport string, perSecond int) {
 	b.StopTimer()
-	c, err := newAgentCluster(3)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.close()
-	leader, err := c.waitReady(60 * time.Second)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var follower *agent
-	for _, a := range c.agents {
-		if a != leader {
-			follower = a
-			break
-		}
-	}
+	c, leader := readyAgents(b)
+	follower := c.followerOf(leader)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

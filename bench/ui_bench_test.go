@@ -32,15 +32,7 @@ import (
 // One call measures once, whatever b.N. Needs Chromium (make deps).
 func BenchmarkUI(b *testing.B) {
 	b.StopTimer()
-	c, err := newAgentCluster(3)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.close()
-	leader, err := c.waitReady(60 * time.Second)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, leader := readyAgents(b)
 	var certs []string
 	for _, a := range c.agents {
 		certs = append(certs, filepath.Join(c.dir, "tls", a.name+".pem"))
