@@ -114,8 +114,7 @@ func (s *Server) streamEventsWS(w http.ResponseWriter, r *http.Request, opts eve
 	// client closes or sends a message: the stream is one way.
 	ctx := c.CloseRead(r.Context())
 	// One watchdog, armed while frames are being written, drops the
-	// connection of a reader too slow to take them. Writes get no
-	// context: the library would set up a timer per frame for one, which
+	// connection of a reader too slow to take them: a timer per frame
 	// cost a tenth of the fan-out to 1,000 readers.
 	watchdog := time.AfterFunc(time.Hour, func() {
 		s.eventReadersDropped.Inc()
@@ -140,8 +139,7 @@ func (s *Server) streamEventsWS(w http.ResponseWriter, r *http.Request, opts eve
 			watchdog.Reset(limit)
 			armed = now
 		}
-		hj.conn.hold()
-		return c.Write(context.Background(), websocket.MessageText, b)
+		return hj.conn.writeText(b)
 	})
 	watchdog.Stop()
 	c.Close(websocket.StatusNormalClosure, "")

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"encoding/binary"
 	"net"
 	"net/http"
 	"sync"
@@ -14,9 +15,9 @@ import (
 const maxHeldBytes = 64 << 10
 
 // batchConn lets the event stream send the WebSocket messages of frames read
-// together in one write. The library flushes every message to its
-// connection on its own; while held, this connection keeps those bytes and
-// release sends them at once.
+// together in one write: writeText holds each message, framed, and release
+// sends what is held at once. The library's own writes (its answers to
+// pings and to a close) pass through Write, after what is held.
 //
 // Why: a frame written alone costs a TLS record and a write system call
 // each, the greater part of a stream's CPU. When changes come close
@@ -25,23 +26,60 @@ const maxHeldBytes = 64 << 10
 // two, for the node and for the reader (the NDJSON stream has always
 // written a batch at once). With 1,000 readers it took a tenth off the
 // p99 of delivery at 10 changes a second, a fifth at 50
-// (docs/BENCHMARKS.md).
+// (docs/BENCHMARKS.md). The messages are framed here, not by the library:
+// its Write locks, sets up and flushes a buffer per message, a tenth of
+// the node's CPU per reader and frame; a server's text frame is two to ten
+// bytes of header before the text (RFC 6455 5.2), and the library
+// negotiates no compression here.
 type batchConn struct {
 	net.Conn
 
-	mu      sync.Mutex // orders held bytes before any write of the library's own (a pong)
-	holding bool
-	held    []byte
+	mu        sync.Mutex // orders the batch and the library's writes
+	held      []byte
+	closeSent bool // the library sent its close frame: no message may follow
 }
 
-// Write holds p while a batch is under way, and otherwise writes what is
-// held, then p.
+// opClose is a close frame's opcode, the low bits of its first byte.
+const opClose = 0x8
+
+// writeText holds p as one text message, until release or until the
+// batch outgrows maxHeldBytes.
+func (c *batchConn) writeText(p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	if c.held = appendTextFrame(c.held, p); len(c.held) <= maxHeldBytes {
+		return nil
+	}
+	return c.writeHeldLocked()
+}
+
+// appendTextFrame appends p as an unmasked, final text frame.
+func appendTextFrame(b, p []byte) []byte {
+	n := len(p)
+	b = append(b, 0x80|0x1) // FIN, text
+	switch {
+	case n < 126:
+		b = append(b, byte(n))
+	case n <= 0xffff:
+		b = append(b, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, p...)
+}
+
+// Write is the library's: whole frames (control frames, each flushed on
+// its own), written after what is held, so that a close frame follows the
+// messages before it. Once it is written, writeText takes no more.
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.holding && len(c.held)+len(p) <= maxHeldBytes {
-		c.held = append(c.held, p...)
-		return len(p), nil
+	if len(p) > 0 && p[0]&0x0f == opClose {
+		c.closeSent = true
 	}
 	if err := c.writeHeldLocked(); err != nil {
 		return 0, err
@@ -49,18 +87,10 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// hold starts (or goes on with) a batch.
-func (c *batchConn) hold() {
-	c.mu.Lock()
-	c.holding = true
-	c.mu.Unlock()
-}
-
-// release ends the batch, writing what it held.
+// release sends what is held.
 func (c *batchConn) release() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.holding = false
 	return c.writeHeldLocked()
 }
 
