@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 )
 
 // maxHeldBytes bounds what a batchConn holds before it writes through: a
@@ -74,7 +73,9 @@ func appendTextFrame(b, p []byte) []byte {
 
 // Write is the library's: whole frames (control frames, each flushed on
 // its own), written after what is held, so that a close frame follows the
-// messages before it. Once it is written, writeText takes no more.
+// messages before it. Once it is written, writeText takes no more. (A
+// connection closed without one, dropped, loses what is held: nobody is
+// left to read it.)
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -92,21 +93,6 @@ func (c *batchConn) release() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.writeHeldLocked()
-}
-
-// Close sends what is held first, when no write is under way: the library
-// closes the connection right after its answer to a client's close, which
-// may be held. A write that is stuck keeps the lock, and Close must not
-// wait for it (the watchdog closes a stuck connection).
-func (c *batchConn) Close() error {
-	if c.mu.TryLock() {
-		if len(c.held) > 0 {
-			c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
-			c.writeHeldLocked()
-		}
-		c.mu.Unlock()
-	}
-	return c.Conn.Close()
 }
 
 func (c *batchConn) writeHeldLocked() error {
